@@ -1,0 +1,1 @@
+//! Presence. (Being written: see the presence task.)
