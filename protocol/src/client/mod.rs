@@ -1,1 +1,16 @@
-//! The client state machine. (Being written.)
+//! The client's socket, channels and pushes as a poll-style state machine, shared by the browser client, the
+//! native test client and the load generator. See [`Socket`] for how to drive it.
+
+mod backoff;
+mod channel;
+mod heartbeat;
+mod options;
+mod output;
+mod queue;
+mod socket;
+
+pub use backoff::Backoff;
+pub use channel::ChannelState;
+pub use options::{Options, Overflow, QueueOptions};
+pub use output::{ChannelId, DropReason, Event, PushId, TIMEOUT, Transmit};
+pub use socket::{CLOSE_NORMAL, ClientError, ConnectionState, Socket, Stats};

@@ -1,0 +1,82 @@
+//! Delays between reconnect and rejoin attempts.
+
+use crate::rng::Rng;
+use std::fmt;
+
+/// How long to wait before attempt number `tries` (counting from 1).
+pub enum Backoff {
+    /// Exponential backoff with jitter: attempt `n` waits `d · (1 − jitter · r)`, where
+    /// `d = min(max_ms, base_ms · 2ⁿ⁻¹)` and `r` is uniform in `[0, 1)`. With `jitter = 1.0` ("full jitter"), a
+    /// crowd of clients that lost the same server spreads its reconnects over the whole window instead of
+    /// arriving together.
+    Jittered {
+        /// The first attempt's upper bound.
+        base_ms: u64,
+        /// The cap on the upper bound.
+        max_ms: u64,
+        /// How much of the delay is random, from 0.0 (none) to 1.0 (all).
+        jitter: f64,
+    },
+    /// A fixed table, then a constant: phoenix.js's style.
+    Schedule {
+        /// The delays of the first attempts.
+        steps: Vec<u64>,
+        /// The delay of every later attempt.
+        then_ms: u64,
+    },
+    /// The application's own function of the attempt number (phoenix.js's `reconnectAfterMs`). It is called
+    /// while the machine is being driven, so it must not call back into the socket.
+    Custom(Box<dyn Fn(u32) -> u64>),
+}
+
+impl Backoff {
+    /// Ferrocast's default for reconnects: full jitter from 500 ms, doubling, capped at 10 s.
+    pub fn default_reconnect() -> Self {
+        Backoff::Jittered { base_ms: 500, max_ms: 10_000, jitter: 1.0 }
+    }
+
+    /// phoenix.js's `reconnectAfterMs`: 10, 50, 100, 150, 200, 250, 500, 1000, 2000, then 5000 ms.
+    pub fn phoenix_reconnect() -> Self {
+        Backoff::Schedule { steps: vec![10, 50, 100, 150, 200, 250, 500, 1_000, 2_000], then_ms: 5_000 }
+    }
+
+    /// phoenix.js's `rejoinAfterMs`: 1000, 2000, 5000, then 10000 ms.
+    pub fn phoenix_rejoin() -> Self {
+        Backoff::Schedule { steps: vec![1_000, 2_000, 5_000], then_ms: 10_000 }
+    }
+
+    /// The delay before attempt `tries` (1 for the first).
+    pub(crate) fn delay_ms(&self, tries: u32, rng: &mut Rng) -> u64 {
+        match self {
+            Backoff::Jittered { base_ms, max_ms, jitter } => {
+                let doublings = tries.saturating_sub(1).min(63);
+                let ceiling = base_ms.saturating_mul(1u64 << doublings).min(*max_ms);
+                let jitter = jitter.clamp(0.0, 1.0);
+                let factor = 1.0 - jitter * rng.next_unit();
+                (ceiling as f64 * factor).round() as u64
+            }
+            Backoff::Schedule { steps, then_ms } => {
+                let index = tries.saturating_sub(1) as usize;
+                steps.get(index).copied().unwrap_or(*then_ms)
+            }
+            Backoff::Custom(delay) => delay(tries),
+        }
+    }
+}
+
+impl fmt::Debug for Backoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Backoff::Jittered { base_ms, max_ms, jitter } => f
+                .debug_struct("Jittered")
+                .field("base_ms", base_ms)
+                .field("max_ms", max_ms)
+                .field("jitter", jitter)
+                .finish(),
+            Backoff::Schedule { steps, then_ms } => {
+                f.debug_struct("Schedule").field("steps", steps).field("then_ms", then_ms).finish()
+            }
+            Backoff::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}

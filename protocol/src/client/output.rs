@@ -1,0 +1,128 @@
+//! What the client state machine asks of its embedding: transport actions and application events.
+
+use crate::frame::{Encoded, Position};
+
+/// Identifies a channel object created with [`super::Socket::channel`].
+///
+/// Several channel objects may exist for one topic, as in phoenix.js; each has its own id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChannelId(pub(crate) u32);
+
+/// Identifies one push: a join, a leave or an application push. A channel's join keeps one id across rejoins, so
+/// reply callbacks registered on it fire on every (re)join, as phoenix.js's `joinPush` hooks do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PushId(pub(crate) u32);
+
+/// Something the embedding must do to the transport, in this order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transmit {
+    /// Open a new connection. Report the outcome with `handle_open` or `handle_close`.
+    Connect,
+    /// Send one WebSocket message on the open connection.
+    Send(Encoded),
+    /// Close the connection with this code and reason, and detach from it: the machine already treats it as
+    /// closed, so no `handle_close` or frame from it should follow.
+    Close {
+        /// The WebSocket close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+}
+
+/// Why a push was dropped without being sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The offline queue was full: with `Overflow::Reject`, the new push; with `Overflow::DropOldest`, the oldest.
+    QueueFull,
+    /// The push waited in the offline queue longer than its time to live.
+    Expired,
+    /// The push's channel closed before the push could be sent.
+    ChannelClosed,
+}
+
+/// The status of a push's outcome: the server's reply status, or a timeout.
+pub const TIMEOUT: &str = "timeout";
+
+/// Something that happened, for the application.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<P> {
+    /// The connection opened.
+    Open,
+    /// The connection closed (or was given up on, after a heartbeat timeout).
+    Close {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+        /// `true` when the application asked for it with `disconnect`.
+        clean: bool,
+    },
+    /// The transport reported an error.
+    Error,
+    /// A reconnect is scheduled.
+    ReconnectScheduled {
+        /// The number of this attempt, counting from 1 since the last open.
+        attempt: u32,
+        /// How long until the attempt.
+        delay_ms: u64,
+    },
+    /// No heartbeat reply arrived in time: the connection is closed and will be reopened.
+    HeartbeatTimeout,
+    /// A message for a channel: a push from the server or a broadcast.
+    Message {
+        /// The channel it is for.
+        channel: ChannelId,
+        /// The event name.
+        event: String,
+        /// The payload.
+        payload: P,
+        /// The frame's ref.
+        r#ref: Option<String>,
+        /// The frame's join ref.
+        join_ref: Option<String>,
+    },
+    /// The final outcome of a push: the server's reply, or [`TIMEOUT`]. Every push gets exactly one, except a
+    /// channel's join, which gets one per attempt.
+    Reply {
+        /// The push.
+        push: PushId,
+        /// The push's channel.
+        channel: ChannelId,
+        /// `ok`, `error` (or another status from the server), or [`TIMEOUT`].
+        status: String,
+        /// The reply's response; `None` for a timeout, or for a reply the machine made up (a leave while offline).
+        response: Option<P>,
+    },
+    /// A channel errored: the server reported `phx_error`, or the connection dropped. It rejoins by itself.
+    ChannelError {
+        /// The channel.
+        channel: ChannelId,
+        /// The `phx_error` payload; `None` when the connection dropped.
+        reason: Option<P>,
+    },
+    /// A channel closed for good: left, or closed by the server.
+    ChannelClose {
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// A push was dropped without being sent. Its [`Event::Reply`] with [`TIMEOUT`] follows.
+    Dropped {
+        /// The push.
+        push: PushId,
+        /// Its channel.
+        channel: ChannelId,
+        /// Its event name.
+        event: String,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A rejoin could not replay everything missed since the channel's last position (the history was too short or
+    /// lost). The application should reload its state.
+    RecoveryIncomplete {
+        /// The channel.
+        channel: ChannelId,
+        /// The topic's current position, from which the channel continues.
+        position: Option<Position>,
+    },
+}

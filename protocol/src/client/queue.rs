@@ -1,0 +1,127 @@
+//! The offline queue: pushes waiting for the socket to open and their channel to be joined.
+//!
+//! One queue serves all channels, in the order the application pushed. A channel's pushes leave it together and in
+//! order when that channel is joined, so order holds per channel across any number of reconnects.
+
+use super::options::{Overflow, QueueOptions};
+use super::output::{ChannelId, DropReason, PushId};
+use crate::frame::Payload;
+use std::collections::VecDeque;
+
+/// A push waiting to be sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    pub(crate) push: PushId,
+    pub(crate) channel: ChannelId,
+    pub(crate) event: String,
+    pub(crate) payload: Payload,
+    /// The reply timeout to use once it is sent.
+    pub(crate) timeout_ms: u64,
+    /// When it is dropped if still waiting.
+    pub(crate) expires_at: u64,
+}
+
+impl Queued {
+    /// What the push counts against `max_bytes`.
+    fn bytes(&self) -> usize {
+        self.event.len() + self.payload.len()
+    }
+}
+
+/// The result of offering a push to the queue.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    /// The push waits; these older pushes were dropped to make room for it.
+    Queued { evicted: Vec<Queued> },
+    /// The push was refused and is handed back.
+    Refused(Queued, DropReason),
+}
+
+#[derive(Debug)]
+pub(crate) struct OfflineQueue {
+    limits: QueueOptions,
+    waiting: VecDeque<Queued>,
+    bytes: usize,
+}
+
+impl OfflineQueue {
+    pub(crate) fn new(limits: QueueOptions) -> Self {
+        OfflineQueue { limits, waiting: VecDeque::new(), bytes: 0 }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// How long a push with this reply timeout may wait.
+    pub(crate) fn ttl_ms(&self, timeout_ms: u64) -> u64 {
+        self.limits.ttl_ms.unwrap_or(timeout_ms)
+    }
+
+    /// Whether any push of this channel is waiting.
+    pub(crate) fn has_channel(&self, channel: ChannelId) -> bool {
+        self.waiting.iter().any(|queued| queued.channel == channel)
+    }
+
+    /// Offers a push, applying the overflow policy when it does not fit.
+    pub(crate) fn offer(&mut self, push: Queued) -> Admission {
+        let size = push.bytes();
+        // A push larger than the whole byte budget can never fit, whatever is evicted.
+        if self.limits.max_messages == 0 || size > self.limits.max_bytes {
+            return Admission::Refused(push, DropReason::QueueFull);
+        }
+        let mut evicted = Vec::new();
+        while self.waiting.len() >= self.limits.max_messages || self.bytes + size > self.limits.max_bytes {
+            match self.limits.overflow {
+                Overflow::Reject => return Admission::Refused(push, DropReason::QueueFull),
+                Overflow::DropOldest => {
+                    // The loop runs only while something is waiting, because the push alone fits the limits.
+                    if let Some(oldest) = self.pop_front() {
+                        evicted.push(oldest);
+                    }
+                }
+            }
+        }
+        self.bytes += size;
+        self.waiting.push_back(push);
+        Admission::Queued { evicted }
+    }
+
+    /// Takes every waiting push of `channel`, oldest first.
+    pub(crate) fn take_channel(&mut self, channel: ChannelId) -> Vec<Queued> {
+        self.take_where(|queued| queued.channel == channel)
+    }
+
+    /// Takes one push by id, if it is waiting.
+    pub(crate) fn take_push(&mut self, push: PushId) -> Option<Queued> {
+        let index = self.waiting.iter().position(|queued| queued.push == push)?;
+        let queued = self.waiting.remove(index)?;
+        self.bytes -= queued.bytes();
+        Some(queued)
+    }
+
+    fn pop_front(&mut self) -> Option<Queued> {
+        let queued = self.waiting.pop_front()?;
+        self.bytes -= queued.bytes();
+        Some(queued)
+    }
+
+    fn take_where(&mut self, mut wanted: impl FnMut(&Queued) -> bool) -> Vec<Queued> {
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.waiting.len());
+        for queued in self.waiting.drain(..) {
+            if wanted(&queued) {
+                self.bytes -= queued.bytes();
+                taken.push(queued);
+            } else {
+                kept.push_back(queued);
+            }
+        }
+        self.waiting = kept;
+        taken
+    }
+}

@@ -1,0 +1,815 @@
+//! The client's socket: one connection, its channels and their pushes, as a poll-style state machine.
+//!
+//! Inputs are the application's calls (`connect`, `channel`, `join`, `push`, `leave`, `probe`, `disconnect`) and
+//! the transport's reports (`handle_open`, `handle_close`, `handle_error`, `handle_frame`), plus
+//! `handle_timeout` when the time from `poll_timeout` has come. After any input, drain `poll_transmit` (do it to
+//! the transport, in order) and `poll_event` (tell the application), then arm a timer for `poll_timeout`.
+//!
+//! Behaviour follows phoenix.js 1.7 unless a comment says otherwise. The differences are deliberate:
+//! - a bounded offline queue with a time to live replaces phoenix.js's unbounded send buffer, and reports drops;
+//! - reconnects use jittered backoff by default;
+//! - a join waits for the connection without timing out, instead of timing out offline and sending a stale join
+//!   and leave when the connection returns;
+//! - a leave in progress when the connection drops completes at once (the server forgot the channel with the
+//!   connection) instead of waiting for its timeout;
+//! - heartbeats have their own timeout, and `probe` checks the connection on demand.
+
+use super::channel::{Channel, ChannelState, PendingLeave};
+use super::heartbeat::{Due, Heartbeat};
+use super::options::Options;
+use super::output::{ChannelId, DropReason, Event, PushId, TIMEOUT, Transmit};
+use super::queue::{Admission, OfflineQueue, Queued};
+use crate::codec::encode;
+use crate::frame::{Ext, Frame, Message, Payload, Position, Reply, Sender, Vsn, event};
+use crate::rng::Rng;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+/// The WebSocket close code for a normal closure. phoenix.js does not reconnect after a server closes with it.
+pub const CLOSE_NORMAL: u16 = 1000;
+
+/// The connection's state, named as phoenix.js's `connectionState()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// A connection is being opened.
+    Connecting,
+    /// The connection is open.
+    Open,
+    /// No connection.
+    Closed,
+}
+
+impl ConnectionState {
+    /// The name phoenix.js uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Open => "open",
+            ConnectionState::Closed => "closed",
+        }
+    }
+}
+
+/// Counters for dashboards (`getStats()` in the browser client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// The connection's state.
+    pub state: ConnectionState,
+    /// Reconnect attempts since the connection was last open.
+    pub reconnect_attempts: u32,
+    /// Time until the next reconnect attempt, if one is scheduled.
+    pub next_retry_in_ms: Option<u64>,
+    /// Pushes waiting in the offline queue.
+    pub queued_pushes: usize,
+    /// Bytes waiting in the offline queue.
+    pub queued_bytes: usize,
+    /// Pushes sent and awaiting their reply.
+    pub awaiting_reply: usize,
+    /// The round trip of the latest answered heartbeat.
+    pub last_heartbeat_rtt_ms: Option<u64>,
+}
+
+/// Misuse of the socket's API, reported to the caller instead of being acted on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The channel was never created on this socket, or was closed and forgotten.
+    #[error("no such channel: it was never created on this socket, or it has closed")]
+    UnknownChannel,
+    /// `join` was called twice on one channel object.
+    #[error("tried to join '{0}' twice: join can only be called once per channel object")]
+    AlreadyJoined(String),
+    /// `push` was called before `join`.
+    #[error("tried to push '{event}' to '{topic}' before joining: call join() first")]
+    NotJoined {
+        /// The channel's topic.
+        topic: String,
+        /// The event pushed.
+        event: String,
+    },
+    /// `push` was called on a channel that is leaving or closed.
+    #[error("tried to push '{event}' to '{topic}', which is leaving or closed")]
+    ChannelClosed {
+        /// The channel's topic.
+        topic: String,
+        /// The event pushed.
+        event: String,
+    },
+    /// The push cannot be encoded with this socket's serializer.
+    #[error("cannot push '{event}' to '{topic}': {why}")]
+    Unencodable {
+        /// The channel's topic.
+        topic: String,
+        /// The event pushed.
+        event: String,
+        /// What the serializer cannot express.
+        why: &'static str,
+    },
+}
+
+/// A push sent and awaiting its reply.
+#[derive(Debug, Clone)]
+struct InFlight {
+    push: PushId,
+    channel: ChannelId,
+    deadline: u64,
+}
+
+/// What a push deadline refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Deadline {
+    at: u64,
+    push: PushId,
+}
+
+/// The client state machine. `P` is the type of inbound payloads, which the machine only carries: see
+/// [`crate::frame::Frame`].
+#[derive(Debug)]
+pub struct Socket<P> {
+    options: Options,
+    rng: Rng,
+    connection: ConnectionState,
+    /// The application wants a connection: `connect` was called and `disconnect` was not.
+    wanted: bool,
+    reconnect_at: Option<u64>,
+    reconnect_tries: u32,
+    heartbeat: Heartbeat,
+    last_ref: u64,
+    next_id: u32,
+    /// Channel objects in creation order, which is the order phoenix.js dispatches in.
+    channels: Vec<Channel>,
+    queue: OfflineQueue,
+    /// Sent pushes by ref.
+    in_flight: HashMap<String, InFlight>,
+    /// Expiry times of queued pushes and reply deadlines of sent ones.
+    push_deadlines: BTreeSet<Deadline>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event<P>>,
+}
+
+impl<P: Clone> Socket<P> {
+    /// A socket with these options. `seed` seeds the backoff jitter: pass real randomness in production and a
+    /// constant in tests.
+    pub fn new(options: Options, seed: u64) -> Self {
+        let queue = OfflineQueue::new(options.queue.clone());
+        Socket {
+            options,
+            rng: Rng::new(seed),
+            connection: ConnectionState::Closed,
+            wanted: false,
+            reconnect_at: None,
+            reconnect_tries: 0,
+            heartbeat: Heartbeat::default(),
+            last_ref: 0,
+            next_id: 0,
+            channels: Vec::new(),
+            queue,
+            in_flight: HashMap::new(),
+            push_deadlines: BTreeSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    // ----- Getters -----
+
+    /// The options in force.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The connection's state.
+    pub fn connection_state(&self) -> ConnectionState {
+        self.connection
+    }
+
+    /// Whether the connection is open.
+    pub fn is_connected(&self) -> bool {
+        self.connection == ConnectionState::Open
+    }
+
+    /// A channel's state; a channel that closed and was forgotten is `Closed`.
+    pub fn channel_state(&self, channel: ChannelId) -> ChannelState {
+        self.record(channel).map_or(ChannelState::Closed, |channel| channel.state)
+    }
+
+    /// A channel's topic, while the socket knows the channel.
+    pub fn channel_topic(&self, channel: ChannelId) -> Option<&str> {
+        self.record(channel).map(|channel| channel.topic.as_str())
+    }
+
+    /// A channel's current join ref (phoenix.js's `channel.joinRef()`).
+    pub fn channel_join_ref(&self, channel: ChannelId) -> Option<&str> {
+        self.record(channel).and_then(|channel| channel.join_ref.as_deref())
+    }
+
+    /// A channel's join push, whose replies report every join attempt.
+    pub fn channel_join_push(&self, channel: ChannelId) -> Option<PushId> {
+        self.record(channel).map(|channel| channel.join_push)
+    }
+
+    /// The last history position a channel received.
+    pub fn channel_position(&self, channel: ChannelId) -> Option<&Position> {
+        self.record(channel).and_then(|channel| channel.position.as_ref())
+    }
+
+    /// Counters for dashboards.
+    pub fn stats(&self, now: u64) -> Stats {
+        Stats {
+            state: self.connection,
+            reconnect_attempts: self.reconnect_tries,
+            next_retry_in_ms: self.reconnect_at.map(|at| at.saturating_sub(now)),
+            queued_pushes: self.queue.len(),
+            queued_bytes: self.queue.bytes(),
+            awaiting_reply: self.in_flight.len(),
+            last_heartbeat_rtt_ms: self.heartbeat.last_rtt_ms(),
+        }
+    }
+
+    /// A fresh ref, as phoenix.js's `makeRef()`: the decimal form of a counter starting at 1.
+    pub fn make_ref(&mut self) -> String {
+        self.last_ref = self.last_ref.wrapping_add(1);
+        self.last_ref.to_string()
+    }
+
+    // ----- Outputs -----
+
+    /// The next thing to do to the transport.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event<P>> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let channel_deadlines = self.channels.iter().flat_map(|channel| {
+            [channel.join_deadline, channel.rejoin_at, channel.leave.as_ref().map(|leave| leave.deadline)]
+        });
+        [self.reconnect_at, self.heartbeat.deadline(), self.push_deadlines.first().map(|deadline| deadline.at)]
+            .into_iter()
+            .chain(channel_deadlines)
+            .flatten()
+            .min()
+    }
+
+    // ----- The application's calls -----
+
+    /// Opens the connection, and keeps it open until `disconnect`.
+    pub fn connect(&mut self) {
+        self.wanted = true;
+        if self.connection == ConnectionState::Closed {
+            self.reconnect_at = None;
+            self.open_connection();
+        }
+    }
+
+    /// Closes the connection and stops reconnecting. Channels error and rejoin on the next `connect`.
+    pub fn disconnect(&mut self, now: u64, code: u16, reason: &str) {
+        self.wanted = false;
+        self.reconnect_at = None;
+        self.reconnect_tries = 0;
+        if self.connection != ConnectionState::Closed {
+            self.transmits.push_back(Transmit::Close { code, reason: reason.to_owned() });
+            self.connection_lost(now, code, reason.to_owned(), true);
+        }
+    }
+
+    /// Checks the connection now, when the page becomes visible or the network returns: an open connection gets a
+    /// heartbeat that must be answered within `probe_timeout_ms`; a closed one that is waiting to reconnect
+    /// reconnects at once.
+    pub fn probe(&mut self, now: u64) {
+        match self.connection {
+            ConnectionState::Open if self.heartbeat.is_pending() => {
+                self.heartbeat.tighten(now + self.options.probe_timeout_ms);
+            }
+            ConnectionState::Open => self.send_heartbeat(now, self.options.probe_timeout_ms),
+            ConnectionState::Closed if self.reconnect_at.is_some() => {
+                self.reconnect_at = None;
+                self.open_connection();
+            }
+            ConnectionState::Closed | ConnectionState::Connecting => {}
+        }
+    }
+
+    /// Creates a channel object for `topic`, joined with `params` on every join attempt.
+    pub fn channel(&mut self, topic: &str, params: Payload) -> ChannelId {
+        let id = ChannelId(self.next_id());
+        let join_push = PushId(self.next_id());
+        self.channels.push(Channel::new(id, topic.to_owned(), params, join_push, self.options.timeout_ms));
+        id
+    }
+
+    /// Replaces the payload sent with the channel's next join attempts (phoenix.js evaluates a params function on
+    /// every join; the embedding calls this when the value changes).
+    pub fn set_channel_params(&mut self, channel: ChannelId, params: Payload) -> Result<(), ClientError> {
+        self.record_mut(channel).ok_or(ClientError::UnknownChannel)?.params = params;
+        Ok(())
+    }
+
+    /// Joins the channel; returns the join push, whose replies report this and every later join attempt.
+    pub fn join(&mut self, now: u64, channel: ChannelId, timeout_ms: Option<u64>) -> Result<PushId, ClientError> {
+        let timeout_ms = timeout_ms.unwrap_or(self.options.timeout_ms);
+        let record = self.record_mut(channel).ok_or(ClientError::UnknownChannel)?;
+        if record.joined_once {
+            return Err(ClientError::AlreadyJoined(record.topic.clone()));
+        }
+        record.joined_once = true;
+        record.join_timeout_ms = timeout_ms;
+        let join_push = record.join_push;
+        self.rejoin(now, channel);
+        Ok(join_push)
+    }
+
+    /// Pushes an event to the channel. It goes out at once when the channel is joined, and otherwise waits in the
+    /// offline queue. Its outcome arrives as one [`Event::Reply`].
+    pub fn push(
+        &mut self,
+        now: u64,
+        channel: ChannelId,
+        event: &str,
+        payload: Payload,
+        timeout_ms: Option<u64>,
+    ) -> Result<PushId, ClientError> {
+        let timeout_ms = timeout_ms.unwrap_or(self.options.timeout_ms);
+        let record = self.record(channel).ok_or(ClientError::UnknownChannel)?;
+        let (topic, state) = (record.topic.clone(), record.state);
+        if !record.joined_once {
+            return Err(ClientError::NotJoined { topic, event: event.to_owned() });
+        }
+        if record.is(&[ChannelState::Leaving, ChannelState::Closed]) {
+            return Err(ClientError::ChannelClosed { topic, event: event.to_owned() });
+        }
+        if let Payload::Binary(_) = payload {
+            let refuse = |why| ClientError::Unencodable { topic: topic.clone(), event: event.to_owned(), why };
+            if self.options.vsn == Vsn::V1 {
+                return Err(refuse("binary payloads need vsn 2.0.0"));
+            }
+            if topic.len() > 255 || event.len() > 255 {
+                return Err(refuse("a binary frame's topic and event are at most 255 bytes"));
+            }
+        }
+        let push = PushId(self.next_id());
+        let can_send = self.is_connected() && state == ChannelState::Joined;
+        let expires_at = now + self.queue.ttl_ms(timeout_ms);
+        let queued = Queued { push, channel, event: event.to_owned(), payload, timeout_ms, expires_at };
+        if can_send {
+            debug_assert!(!self.queue.has_channel(channel), "a joined channel's queue is flushed on join");
+            self.send_push(now, queued);
+        } else {
+            self.enqueue(queued);
+        }
+        Ok(push)
+    }
+
+    /// Leaves the channel; returns the leave push. The channel closes when the server confirms, when the leave
+    /// times out, or at once when there is no joined channel on the server to leave.
+    pub fn leave(&mut self, now: u64, channel: ChannelId, timeout_ms: Option<u64>) -> Result<PushId, ClientError> {
+        let timeout_ms = timeout_ms.unwrap_or(self.options.timeout_ms);
+        let leave_push = PushId(self.next_id());
+        let connected = self.is_connected();
+        let record = self.record_mut(channel).ok_or(ClientError::UnknownChannel)?;
+        if let Some(pending) = &record.leave {
+            return Ok(pending.push);
+        }
+        let was_joined = record.state == ChannelState::Joined;
+        record.rejoin_at = None;
+        record.join_deadline = None;
+        record.state = ChannelState::Leaving;
+        let topic = record.topic.clone();
+        let join_ref = record.join_ref.clone();
+        if connected && join_ref.is_some() {
+            let leave_ref = self.make_ref();
+            self.send_frame(control_frame(join_ref, Some(leave_ref.clone()), topic, event::LEAVE));
+            if was_joined {
+                let deadline = now + timeout_ms;
+                let pending = PendingLeave { push: leave_push, r#ref: leave_ref, deadline };
+                if let Some(record) = self.record_mut(channel) {
+                    record.leave = Some(pending);
+                }
+                return Ok(leave_push);
+            }
+        }
+        // No joined channel on the server waits for this leave (phoenix.js answers `ok` itself here too).
+        self.events.push_back(Event::Reply { push: leave_push, channel, status: "ok".to_owned(), response: None });
+        self.close_channel(channel);
+        Ok(leave_push)
+    }
+
+    // ----- The transport's reports -----
+
+    /// The connection opened.
+    pub fn handle_open(&mut self, now: u64) {
+        if self.connection != ConnectionState::Connecting {
+            return;
+        }
+        self.connection = ConnectionState::Open;
+        self.reconnect_tries = 0;
+        self.reconnect_at = None;
+        self.heartbeat.start(now, self.options.heartbeat_interval_ms);
+        self.events.push_back(Event::Open);
+        for id in self.channel_ids() {
+            let Some(channel) = self.record_mut(id) else { continue };
+            channel.rejoin_tries = 0;
+            channel.rejoin_at = None;
+            let join_waiting = channel.state == ChannelState::Joining && channel.join_deadline.is_none();
+            if channel.state == ChannelState::Errored || join_waiting {
+                self.rejoin(now, id);
+            }
+        }
+    }
+
+    /// The connection closed, or could not be opened.
+    pub fn handle_close(&mut self, now: u64, code: u16, reason: &str) {
+        if self.connection == ConnectionState::Closed {
+            return;
+        }
+        let clean = !self.wanted;
+        self.connection_lost(now, code, reason.to_owned(), clean);
+        // As phoenix.js: a server that closes with 1000 means it, so only other codes reconnect.
+        if self.wanted && code != CLOSE_NORMAL {
+            self.schedule_reconnect(now);
+        }
+    }
+
+    /// The transport reported an error; a close follows.
+    pub fn handle_error(&mut self, _now: u64) {
+        self.events.push_back(Event::Error);
+        for channel in &mut self.channels {
+            channel.rejoin_tries = 0;
+            channel.rejoin_at = None;
+        }
+    }
+
+    /// A frame arrived from the server.
+    pub fn handle_frame(&mut self, now: u64, frame: Frame<P>) {
+        if self.connection != ConnectionState::Open {
+            return;
+        }
+        match frame {
+            Frame::Reply(reply) => self.handle_reply(now, reply),
+            Frame::Message(message) => self.handle_message(now, message),
+        }
+    }
+
+    /// Time has come: act on everything due at `now`.
+    pub fn handle_timeout(&mut self, now: u64) {
+        match self.heartbeat.due(now) {
+            Some(Due::TimedOut) if self.is_connected() => self.heartbeat_timed_out(now),
+            Some(Due::Send) if self.is_connected() => {
+                self.send_heartbeat(now, self.options.heartbeat_timeout());
+            }
+            _ => {}
+        }
+        if self.reconnect_at.is_some_and(|at| at <= now) && self.connection == ConnectionState::Closed {
+            self.reconnect_at = None;
+            self.reconnect_tries += 1;
+            self.open_connection();
+        }
+        for id in self.channel_ids() {
+            let Some(channel) = self.record(id) else { continue };
+            if channel.join_deadline.is_some_and(|at| at <= now) {
+                self.join_timed_out(now, id);
+            }
+            let Some(channel) = self.record(id) else { continue };
+            if channel.leave.as_ref().is_some_and(|leave| leave.deadline <= now) {
+                self.leave_finished(id, TIMEOUT.to_owned(), None);
+            }
+            let connected = self.is_connected();
+            let Some(channel) = self.record_mut(id) else { continue };
+            if channel.rejoin_at.is_some_and(|at| at <= now) {
+                channel.rejoin_at = None;
+                channel.rejoin_tries += 1;
+                if connected {
+                    self.rejoin(now, id);
+                }
+            }
+        }
+        while let Some(deadline) = self.push_deadlines.first().copied().filter(|deadline| deadline.at <= now) {
+            self.push_deadlines.remove(&deadline);
+            self.push_timed_out(deadline.push);
+        }
+    }
+
+    // ----- Connection -----
+
+    fn open_connection(&mut self) {
+        self.connection = ConnectionState::Connecting;
+        self.transmits.push_back(Transmit::Connect);
+    }
+
+    fn schedule_reconnect(&mut self, now: u64) {
+        let attempt = self.reconnect_tries + 1;
+        let delay_ms = self.options.reconnect.delay_ms(attempt, &mut self.rng);
+        self.reconnect_at = Some(now + delay_ms);
+        self.events.push_back(Event::ReconnectScheduled { attempt, delay_ms });
+    }
+
+    /// The connection is gone: stop heartbeats and error the channels (phoenix.js's `triggerChanError`).
+    fn connection_lost(&mut self, now: u64, code: u16, reason: String, clean: bool) {
+        self.connection = ConnectionState::Closed;
+        self.heartbeat.stop();
+        for id in self.channel_ids() {
+            let Some(channel) = self.record(id) else { continue };
+            match channel.state {
+                ChannelState::Joined | ChannelState::Joining => self.channel_errored(now, id, None),
+                // The server dropped the channel with the connection: the leave is complete.
+                ChannelState::Leaving => self.leave_finished(id, "ok".to_owned(), None),
+                ChannelState::Errored | ChannelState::Closed => {}
+            }
+        }
+        self.events.push_back(Event::Close { code, reason, clean });
+    }
+
+    fn send_heartbeat(&mut self, now: u64, timeout_ms: u64) {
+        let heartbeat_ref = self.make_ref();
+        self.heartbeat.sent(heartbeat_ref.clone(), now, timeout_ms);
+        let topic = event::PHOENIX_TOPIC.to_owned();
+        self.send_frame(control_frame(None, Some(heartbeat_ref), topic, event::HEARTBEAT));
+    }
+
+    fn heartbeat_timed_out(&mut self, now: u64) {
+        self.events.push_back(Event::HeartbeatTimeout);
+        let reason = "heartbeat timeout";
+        self.transmits.push_back(Transmit::Close { code: CLOSE_NORMAL, reason: reason.to_owned() });
+        self.connection_lost(now, CLOSE_NORMAL, reason.to_owned(), false);
+        self.schedule_reconnect(now);
+    }
+
+    // ----- Channels -----
+
+    /// Sends the channel's join, or leaves it waiting for the connection. A channel object joining a topic that
+    /// another object of this socket has joined makes that one leave first, as phoenix.js does.
+    fn rejoin(&mut self, now: u64, id: ChannelId) {
+        let Some(channel) = self.record(id) else { return };
+        if channel.state == ChannelState::Leaving {
+            return;
+        }
+        let topic = channel.topic.clone();
+        let duplicate = self.channels.iter().find(|other| {
+            other.id != id && other.topic == topic && other.is(&[ChannelState::Joined, ChannelState::Joining])
+        });
+        if let Some(duplicate) = duplicate.map(|other| other.id) {
+            let _ = self.leave(now, duplicate, None);
+        }
+        let connected = self.is_connected();
+        let join_ref = connected.then(|| self.make_ref());
+        let recovery = self.options.recovery;
+        let Some(channel) = self.record_mut(id) else { return };
+        channel.state = ChannelState::Joining;
+        channel.rejoin_at = None;
+        channel.join_ref = join_ref.clone();
+        let Some(join_ref) = join_ref else {
+            channel.join_deadline = None;
+            return;
+        };
+        channel.join_deadline = Some(now + channel.join_timeout_ms);
+        let ext = recovery.then(|| Ext { position: channel.position.clone(), recovered: None });
+        let frame = Frame::Message(Message {
+            join_ref: Some(join_ref.clone()),
+            r#ref: Some(join_ref),
+            topic,
+            event: event::JOIN.to_owned(),
+            payload: channel.params.clone(),
+            ext,
+        });
+        self.send_frame(frame);
+    }
+
+    fn schedule_rejoin(&mut self, now: u64, id: ChannelId) {
+        if !self.is_connected() {
+            return; // The channel rejoins when the connection opens.
+        }
+        let Some(channel) = self.channels.iter_mut().find(|channel| channel.id == id) else { return };
+        let delay = self.options.rejoin.delay_ms(channel.rejoin_tries + 1, &mut self.rng);
+        channel.rejoin_at = Some(now + delay);
+    }
+
+    fn join_replied(&mut self, now: u64, id: ChannelId, status: String, response: P, ext: Option<Ext>) {
+        let Some(channel) = self.record_mut(id) else { return };
+        channel.join_deadline = None;
+        let join_push = channel.join_push;
+        let ok = status == "ok";
+        if ok {
+            channel.state = ChannelState::Joined;
+            channel.rejoin_tries = 0;
+            channel.rejoin_at = None;
+            if let Some(ext) = ext {
+                if ext.position.is_some() {
+                    channel.position = ext.position.clone();
+                }
+                if ext.recovered == Some(false) {
+                    self.events.push_back(Event::RecoveryIncomplete { channel: id, position: ext.position });
+                }
+            }
+        } else {
+            channel.state = ChannelState::Errored;
+        }
+        self.events.push_back(Event::Reply { push: join_push, channel: id, status, response: Some(response) });
+        if ok {
+            for queued in self.queue.take_channel(id) {
+                self.push_deadlines.remove(&Deadline { at: queued.expires_at, push: queued.push });
+                self.send_push(now, queued);
+            }
+        } else {
+            self.schedule_rejoin(now, id);
+        }
+    }
+
+    /// phoenix.js's join timeout: tell the server to drop the half-made channel, then rejoin later.
+    fn join_timed_out(&mut self, now: u64, id: ChannelId) {
+        let Some(channel) = self.record_mut(id) else { return };
+        channel.join_deadline = None;
+        channel.state = ChannelState::Errored;
+        let join_push = channel.join_push;
+        let join_ref = channel.join_ref.take();
+        let topic = channel.topic.clone();
+        self.events.push_back(Event::Reply { push: join_push, channel: id, status: TIMEOUT.to_owned(), response: None });
+        if self.is_connected() {
+            let leave_ref = self.make_ref();
+            self.send_frame(control_frame(join_ref, Some(leave_ref), topic, event::LEAVE));
+        }
+        self.schedule_rejoin(now, id);
+    }
+
+    /// phoenix.js's channel `onError`: a join in progress is abandoned and the channel rejoins later.
+    fn channel_errored(&mut self, now: u64, id: ChannelId, reason: Option<P>) {
+        let Some(channel) = self.record_mut(id) else { return };
+        if channel.state == ChannelState::Joining {
+            channel.join_ref = None;
+        }
+        channel.join_deadline = None;
+        channel.state = ChannelState::Errored;
+        self.events.push_back(Event::ChannelError { channel: id, reason });
+        self.schedule_rejoin(now, id);
+    }
+
+    fn leave_finished(&mut self, id: ChannelId, status: String, response: Option<P>) {
+        let Some(channel) = self.record_mut(id) else { return };
+        if let Some(leave) = channel.leave.take() {
+            self.events.push_back(Event::Reply { push: leave.push, channel: id, status, response });
+        }
+        self.close_channel(id);
+    }
+
+    /// The channel is closed for good: forget it, and drop the pushes still waiting for it.
+    fn close_channel(&mut self, id: ChannelId) {
+        self.channels.retain(|channel| channel.id != id);
+        self.events.push_back(Event::ChannelClose { channel: id });
+        for queued in self.queue.take_channel(id) {
+            self.push_deadlines.remove(&Deadline { at: queued.expires_at, push: queued.push });
+            self.report_dropped(queued, DropReason::ChannelClosed);
+        }
+    }
+
+    // ----- Pushes -----
+
+    fn enqueue(&mut self, queued: Queued) {
+        let (push, expires_at) = (queued.push, queued.expires_at);
+        match self.queue.offer(queued) {
+            Admission::Queued { evicted } => {
+                self.push_deadlines.insert(Deadline { at: expires_at, push });
+                for old in evicted {
+                    self.push_deadlines.remove(&Deadline { at: old.expires_at, push: old.push });
+                    self.report_dropped(old, DropReason::QueueFull);
+                }
+            }
+            Admission::Refused(queued, reason) => self.report_dropped(queued, reason),
+        }
+    }
+
+    fn send_push(&mut self, now: u64, queued: Queued) {
+        let Some(channel) = self.record(queued.channel) else {
+            self.report_dropped(queued, DropReason::ChannelClosed);
+            return;
+        };
+        let (join_ref, topic) = (channel.join_ref.clone(), channel.topic.clone());
+        let push_ref = self.make_ref();
+        let deadline = now + queued.timeout_ms;
+        self.in_flight.insert(push_ref.clone(), InFlight { push: queued.push, channel: queued.channel, deadline });
+        self.push_deadlines.insert(Deadline { at: deadline, push: queued.push });
+        self.send_frame(Frame::Message(Message {
+            join_ref,
+            r#ref: Some(push_ref),
+            topic,
+            event: queued.event,
+            payload: queued.payload,
+            ext: None,
+        }));
+    }
+
+    fn push_timed_out(&mut self, push: PushId) {
+        if let Some(queued) = self.queue.take_push(push) {
+            self.report_dropped(queued, DropReason::Expired);
+            return;
+        }
+        let Some(push_ref) = self.in_flight.iter().find(|(_, sent)| sent.push == push).map(|(r, _)| r.clone())
+        else {
+            return;
+        };
+        if let Some(sent) = self.in_flight.remove(&push_ref) {
+            let status = TIMEOUT.to_owned();
+            self.events.push_back(Event::Reply { push, channel: sent.channel, status, response: None });
+        }
+    }
+
+    /// Reports a push dropped unsent, then its timeout: every push ends with exactly one reply.
+    fn report_dropped(&mut self, queued: Queued, reason: DropReason) {
+        let Queued { push, channel, event, .. } = queued;
+        self.events.push_back(Event::Dropped { push, channel, event, reason });
+        self.events.push_back(Event::Reply { push, channel, status: TIMEOUT.to_owned(), response: None });
+    }
+
+    // ----- Inbound frames -----
+
+    fn handle_reply(&mut self, now: u64, reply: Reply<P>) {
+        if self.heartbeat.answered(reply.r#ref.as_deref(), now, self.options.heartbeat_interval_ms) {
+            return;
+        }
+        let Some(reply_ref) = reply.r#ref.clone() else { return };
+        let members = self.members(&reply.topic, reply.join_ref.as_deref());
+        for id in members {
+            let Some(channel) = self.record(id) else { continue };
+            if channel.join_ref.as_deref() == Some(reply_ref.as_str()) && channel.join_deadline.is_some() {
+                let Reply { status, response, ext, .. } = reply;
+                self.join_replied(now, id, status, response, ext);
+                return;
+            }
+            if channel.leave.as_ref().is_some_and(|leave| leave.r#ref == reply_ref) {
+                self.leave_finished(id, reply.status, Some(reply.response));
+                return;
+            }
+            if self.in_flight.get(&reply_ref).is_some_and(|sent| sent.channel == id) {
+                if let Some(sent) = self.in_flight.remove(&reply_ref) {
+                    self.push_deadlines.remove(&Deadline { at: sent.deadline, push: sent.push });
+                    let Reply { status, response, .. } = reply;
+                    self.events.push_back(Event::Reply { push: sent.push, channel: id, status, response: Some(response) });
+                }
+                return;
+            }
+        }
+    }
+
+    fn handle_message(&mut self, now: u64, message: Message<P>) {
+        let members = self.members(&message.topic, message.join_ref.as_deref());
+        for id in members {
+            match message.event.as_str() {
+                // A close settles a leave in progress: the server has dropped the channel.
+                event::CLOSE => self.leave_finished(id, "ok".to_owned(), None),
+                event::ERROR => self.channel_errored(now, id, Some(message.payload.clone())),
+                _ => {
+                    if let (Some(position), Some(channel)) =
+                        (message.ext.as_ref().and_then(|ext| ext.position.clone()), self.record_mut(id))
+                    {
+                        channel.position = Some(position);
+                    }
+                    self.events.push_back(Event::Message {
+                        channel: id,
+                        event: message.event.clone(),
+                        payload: message.payload.clone(),
+                        r#ref: message.r#ref.clone(),
+                        join_ref: message.join_ref.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    // ----- Helpers -----
+
+    fn members(&self, topic: &str, join_ref: Option<&str>) -> Vec<ChannelId> {
+        self.channels.iter().filter(|channel| channel.is_member(topic, join_ref)).map(|channel| channel.id).collect()
+    }
+
+    fn send_frame(&mut self, frame: Frame) {
+        match encode(self.options.vsn, Sender::Client, &frame) {
+            Ok(encoded) => self.transmits.push_back(Transmit::Send(encoded)),
+            // `push` refuses what cannot be encoded, and control frames always can: this is unreachable, and
+            // dropping the frame is the safe answer if it is not.
+            Err(_) => debug_assert!(false, "unencodable frame {frame:?}"),
+        }
+    }
+
+    fn channel_ids(&self) -> Vec<ChannelId> {
+        self.channels.iter().map(|channel| channel.id).collect()
+    }
+
+    fn record(&self, id: ChannelId) -> Option<&Channel> {
+        self.channels.iter().find(|channel| channel.id == id)
+    }
+
+    fn record_mut(&mut self, id: ChannelId) -> Option<&mut Channel> {
+        self.channels.iter_mut().find(|channel| channel.id == id)
+    }
+
+    fn next_id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+/// A frame with the empty payload: joins' leaves and heartbeats.
+fn control_frame(join_ref: Option<String>, r#ref: Option<String>, topic: String, event: &str) -> Frame {
+    Frame::Message(Message { join_ref, r#ref, topic, event: event.to_owned(), payload: Payload::empty(), ext: None })
+}
