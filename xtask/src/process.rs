@@ -62,7 +62,8 @@ pub fn is_root() -> bool {
     probe("id", &["-u"]).is_some_and(|uid| uid.trim() == "0")
 }
 
-/// Renders a command the way a person would type it: `(cd dir && program args)`, with awkward arguments quoted.
+/// Renders a command the way a person would type it from the workspace root: `(cd dir && program args)`, with
+/// awkward arguments quoted.
 ///
 /// Only the program's file name is shown, so the absolute path cargo gives us in `CARGO` reads as `cargo`.
 pub fn display(command: &Command) -> String {
@@ -70,12 +71,10 @@ pub fn display(command: &Command) -> String {
     let mut words = vec![quote(program.file_name().unwrap_or(program.as_os_str()))];
     words.extend(command.get_args().map(quote));
     let line = words.join(" ");
-    match command.get_current_dir() {
-        Some(dir) => format!(
-            "(cd {} && {line})",
-            quote(crate::workspace::relative(dir).as_os_str())
-        ),
-        None => line,
+    // The workspace root is where a person would type the command anyway, so it needs no `cd`.
+    match command.get_current_dir().map(crate::workspace::relative) {
+        Some(dir) if dir != Path::new(".") => format!("(cd {} && {line})", quote(dir.as_os_str())),
+        _ => line,
     }
 }
 
@@ -111,5 +110,7 @@ mod tests {
             display(&command),
             "(cd protocol/tests/oracle && npm ci --no-audit)"
         );
+        command.current_dir(crate::workspace::root());
+        assert_eq!(display(&command), "npm ci --no-audit");
     }
 }
