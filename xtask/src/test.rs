@@ -101,17 +101,26 @@ pub fn node_projects_present() -> Vec<&'static str> {
         .collect()
 }
 
-/// Whether `npm ci` must run in `dir`, judged from file modification times.
+/// Whether `npm ci` must run in `dir`, judged from the lockfile and file modification times.
 fn npm_install_needed(dir: &Path) -> bool {
+    let lockfile = dir.join("package-lock.json");
+    if std::fs::read_to_string(&lockfile).is_ok_and(|text| !lock_has_dependencies(&text)) {
+        // npm installs nothing and writes no node_modules for a project without dependencies.
+        return false;
+    }
     let modified = |path: &Path| {
         std::fs::metadata(path)
             .and_then(|meta| meta.modified())
             .ok()
     };
-    install_is_stale(
-        modified(&dir.join("package-lock.json")),
-        modified(&dir.join("node_modules/.package-lock.json")),
-    )
+    let marker = dir.join("node_modules/.package-lock.json");
+    install_is_stale(modified(&lockfile), modified(&marker))
+}
+
+/// Whether a `package-lock.json` text (lockfile version 2 or 3, as npm 7 and later write) lists any package
+/// besides the project itself: those are the `"node_modules/..."` keys of its `packages` map.
+fn lock_has_dependencies(lockfile: &str) -> bool {
+    lockfile.contains("\"node_modules/")
 }
 
 /// The npm freshness decision: npm writes `node_modules/.package-lock.json` at the end of every install, so
@@ -158,10 +167,19 @@ mod tests {
     }
 
     #[test]
+    fn a_lockfile_without_packages_needs_no_install() {
+        let empty = r#"{"name":"o","lockfileVersion":3,"packages":{"":{"name":"o"}}}"#;
+        assert!(!lock_has_dependencies(empty));
+        let with_ms = r#"{"packages":{"":{"dependencies":{"ms":"^2"}},"node_modules/ms":{"version":"2.1.3"}}}"#;
+        assert!(lock_has_dependencies(with_ms));
+    }
+
+    #[test]
     fn npm_decision_reads_the_files() {
         let dir = std::env::temp_dir().join(format!("xtask-npm-test-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("node_modules")).unwrap();
-        std::fs::write(dir.join("package-lock.json"), "{}").unwrap();
+        let lock = r#"{"packages":{"":{},"node_modules/ms":{}}}"#;
+        std::fs::write(dir.join("package-lock.json"), lock).unwrap();
         assert!(npm_install_needed(&dir));
         std::fs::write(dir.join("node_modules/.package-lock.json"), "{}").unwrap();
         let lock = std::fs::File::options()
