@@ -5,14 +5,18 @@
 //! and print nothing: they are questions, not steps.
 
 use std::ffi::OsStr;
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::Error;
 
 /// Prints one of the xtask's own lines, on stderr like cargo's, so it interleaves in order with child output.
+///
+/// A closed stderr (`cargo xtask test 2>&1 | head`) is ignored rather than panicking: the panic would leave the
+/// child command we are waiting for running on its own.
 pub fn say(message: impl AsRef<str>) {
-    eprintln!("xtask: {}", message.as_ref());
+    let _ = writeln!(std::io::stderr(), "xtask: {}", message.as_ref());
 }
 
 /// A `cargo` command that uses the same cargo (and so the same toolchain) as the `cargo xtask` that started us.

@@ -72,7 +72,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
                 step(&mut npm)?;
             } else {
                 say(format!(
-                    "{dir}/node_modules: up to date with package-lock.json"
+                    "{dir}: npm dependencies up to date, skipping npm ci"
                 ));
             }
         }
