@@ -1,2 +1,119 @@
-//! `cargo xtask`: the project's commands. (Being written.)
-fn main() {}
+//! `cargo xtask`: the project's commands, so a contributor needs to know exactly two.
+//!
+//! - `cargo xtask serve` builds what is needed and runs the relay with the demo on http://127.0.0.1:4000.
+//! - `cargo xtask test` installs the tools the tests need (when missing) and runs every test the project has.
+//!
+//! This crate has no dependencies on purpose: it is compiled before anything else on a fresh clone, so it must
+//! build in seconds. Each concern lives in its own module; `main` only parses arguments and maps failures to exit
+//! codes (1 for a failed command, 2 for a usage error).
+
+mod prereqs;
+mod process;
+mod serve;
+mod test;
+mod workspace;
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// The usage text for `cargo xtask help`, no arguments, and unknown commands.
+const USAGE: &str = "\
+Usage: cargo xtask <command> [options]
+
+Commands:
+  serve [ARGS...]      Build what is needed and run the relay with the demo on
+                       http://127.0.0.1:4000. Extra arguments go to the relay;
+                       Ctrl-C stops it.
+  test [--no-install]  Install the tools the tests need when missing (wasm32 target,
+                       wasm-bindgen-cli, wasm-pack, chromium, ...), then run every
+                       test: cargo tests, the protocol crate's wasm builds and the
+                       Node checks. Stops at the first failure. --no-install skips
+                       the installers, for people who manage their own tools.
+  help                 Show this text.
+";
+
+/// A failure to report to the user: printed as `xtask: <message>`, then the process exits with status 1.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl Error {
+    /// A failure with a message that says what went wrong and, where possible, what to do about it.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None | Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("serve") => serve::run(&args[1..]),
+        Some("test") => match test_options(&args[1..]) {
+            Ok(Some(options)) => test::run(&options),
+            Ok(None) => {
+                print!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            Err(message) => return usage_error(&message),
+        },
+        Some(other) => return usage_error(&format!("unknown command `{other}`")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            process::say(err.to_string());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses the options of `cargo xtask test`; `Ok(None)` means help was asked for.
+fn test_options(args: &[String]) -> Result<Option<test::Options>, String> {
+    let mut options = test::Options { install: true };
+    for arg in args {
+        match arg.as_str() {
+            "--no-install" => options.install = false,
+            "-h" | "--help" => return Ok(None),
+            other => return Err(format!("unknown option `{other}` for `cargo xtask test`")),
+        }
+    }
+    Ok(Some(options))
+}
+
+/// Reports a usage mistake with the usage text, exiting with status 2 as command-line tools conventionally do.
+fn usage_error(message: &str) -> ExitCode {
+    process::say(message);
+    eprint!("\n{USAGE}");
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|arg| arg.to_string()).collect()
+    }
+
+    #[test]
+    fn test_options_parse() {
+        assert!(test_options(&args(&[])).unwrap().unwrap().install);
+        assert!(
+            !test_options(&args(&["--no-install"]))
+                .unwrap()
+                .unwrap()
+                .install
+        );
+        assert!(test_options(&args(&["--help"])).unwrap().is_none());
+        assert!(test_options(&args(&["--frobnicate"])).is_err());
+    }
+}

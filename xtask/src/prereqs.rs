@@ -1,0 +1,212 @@
+//! Idempotent installers for the tools the tests need.
+//!
+//! CI runs on a fresh machine where nothing was installed by hand, so the project installs what it needs itself.
+//! Each prerequisite is checked first and installed only when missing, and prints exactly one line saying what
+//! it found or what it is doing, so a second run is fast and quiet. When something cannot be installed (it needs
+//! root, or there is no network) we stop with a message naming the missing piece and the command to run.
+
+use std::process::Command;
+
+use crate::process::{self, probe, say};
+use crate::{Error, test, workspace};
+
+/// The Debian packages the wasm client's browser tests need: a headless browser, its WebDriver, and `wasm-opt`.
+const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver", "binaryen"];
+
+/// Checks and, where needed, installs everything `cargo xtask test` uses for the crates that exist.
+pub fn ensure_for_tests() -> Result<(), Error> {
+    wasm_target()?;
+    if let Some(version) = workspace::wasm_bindgen_version()? {
+        wasm_bindgen_cli(&version)?;
+    }
+    if workspace::has_crate("client") {
+        wasm_pack()?;
+        apt_packages(BROWSER_PACKAGES, "the wasm client's browser tests")?;
+    }
+    if let Some(dir) = test::node_projects_present().first() {
+        node_and_npm(dir)?;
+    }
+    Ok(())
+}
+
+/// The `wasm32-unknown-unknown` standard library, for the protocol crate's browser build and the client.
+fn wasm_target() -> Result<(), Error> {
+    const TARGET: &str = "wasm32-unknown-unknown";
+    let installed = probe("rustup", &["target", "list", "--installed"]).ok_or_else(|| {
+        Error::new(format!(
+            "cannot ask rustup which targets are installed (is rustup on PATH?): add the {TARGET} target to your \
+             toolchain yourself and rerun with --no-install"
+        ))
+    })?;
+    if installed.lines().any(|line| line.trim() == TARGET) {
+        say(format!("{TARGET} target: present"));
+        return Ok(());
+    }
+    let mut command = Command::new("rustup");
+    command.args(["target", "add", TARGET]);
+    install(&format!("the {TARGET} target"), &mut command)
+}
+
+/// `wasm-bindgen-cli` at exactly the version `Cargo.lock` pins, which wasm-pack and the test runner use.
+fn wasm_bindgen_cli(version: &str) -> Result<(), Error> {
+    let found = probe("wasm-bindgen", &["--version"]);
+    let found = found.as_deref().and_then(cli_version);
+    if found == Some(version) {
+        say(format!("wasm-bindgen-cli {version}: present"));
+        return Ok(());
+    }
+    if let Some(other) = found {
+        say(format!(
+            "wasm-bindgen-cli {other} found, but Cargo.lock pins wasm-bindgen {version}"
+        ));
+    }
+    let mut command = process::cargo();
+    command.args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        version,
+        "--locked",
+    ]);
+    install(&format!("wasm-bindgen-cli {version}"), &mut command)?;
+    // A different wasm-bindgen earlier on PATH would shadow the one cargo just installed.
+    let after = probe("wasm-bindgen", &["--version"]);
+    match after.as_deref().and_then(cli_version) {
+        Some(now) if now == version => Ok(()),
+        now => Err(Error::new(format!(
+            "installed wasm-bindgen-cli {version}, but `wasm-bindgen --version` now reports {}: put cargo's bin \
+             directory (usually ~/.cargo/bin) first on PATH",
+            now.unwrap_or("nothing")
+        ))),
+    }
+}
+
+/// `wasm-pack`, which builds and tests the wasm client.
+fn wasm_pack() -> Result<(), Error> {
+    if let Some(version) = probe("wasm-pack", &["--version"]) {
+        say(format!("wasm-pack: present ({})", version.trim()));
+        return Ok(());
+    }
+    let mut command = process::cargo();
+    command.args(["install", "wasm-pack", "--locked"]);
+    install("wasm-pack", &mut command)
+}
+
+/// Installs whichever of the Debian `packages` are missing, with one `apt-get update` and one `apt-get install`.
+///
+/// `why` says what needs them, for the messages. Installing needs root; when we are not root we stop and print
+/// the command to run as root instead.
+pub fn apt_packages(packages: &[&str], why: &str) -> Result<(), Error> {
+    let list = packages.join(" ");
+    let mut missing = Vec::new();
+    for &package in packages {
+        match dpkg_installed(package) {
+            Some(true) => {}
+            Some(false) => missing.push(package),
+            None => {
+                say(format!(
+                    "cannot check Debian packages {list} (no dpkg-query, so not Debian?): make sure they, or your \
+                     system's equivalents, are installed for {why}"
+                ));
+                return Ok(());
+            }
+        }
+    }
+    if missing.is_empty() {
+        say(format!("Debian packages {list}: present"));
+        return Ok(());
+    }
+    let missing_list = missing.join(" ");
+    let advice =
+        format!("apt-get update && apt-get install -y --no-install-recommends {missing_list}");
+    let (subject, verb) = match missing.as_slice() {
+        [one] => (one.to_string(), "is"),
+        several => (several.join(", "), "are"),
+    };
+    if !process::is_root() {
+        return Err(Error::new(format!(
+            "{subject} {verb} missing (needed for {why}) and installing needs root: run `{advice}` as root"
+        )));
+    }
+    say(format!(
+        "installing Debian packages {missing_list} for {why} (apt-get install)"
+    ));
+    let failed = |err: Error| {
+        Error::new(format!(
+            "{err}; installing {subject} failed: fix that, or run `{advice}`"
+        ))
+    };
+    let apt = |args: &[&str]| {
+        let mut command = Command::new("apt-get");
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    process::run(&mut apt(&["update"])).map_err(failed)?;
+    let mut install_args = vec!["install", "-y", "--no-install-recommends"];
+    install_args.extend(&missing);
+    process::run(&mut apt(&install_args)).map_err(failed)
+}
+
+/// Whether Debian package `package` is installed; `None` when dpkg-query cannot be run at all.
+fn dpkg_installed(package: &str) -> Option<bool> {
+    let output = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .ok()?;
+    // dpkg-query exits non-zero for a package it has never heard of: that is "not installed", not "no dpkg".
+    Some(String::from_utf8_lossy(&output.stdout).contains("install ok installed"))
+}
+
+/// `node` and `npm`, which the Node test projects (e.g. the presence oracle in `dir`) run on. Only checked:
+/// installing Node is the machine's business.
+fn node_and_npm(dir: &str) -> Result<(), Error> {
+    let mut versions = Vec::new();
+    for tool in ["node", "npm"] {
+        match probe(tool, &["--version"]) {
+            Some(version) => versions.push(format!("{tool} {}", version.trim())),
+            None => {
+                return Err(Error::new(format!(
+                    "{tool} is missing, and the Node tests in {dir} need it: install Node.js 20 or later with npm \
+                     (https://nodejs.org), or rerun with --no-install to skip this check"
+                )));
+            }
+        }
+    }
+    say(format!("{}: present", versions.join(", ")));
+    Ok(())
+}
+
+/// Announces and runs one installer command, turning a failure into advice naming what is missing.
+fn install(what: &str, command: &mut Command) -> Result<(), Error> {
+    let shown = process::display(command);
+    say(format!("installing {what} ({shown})"));
+    process::run(command).map_err(|err| {
+        Error::new(format!(
+            "{err}; {what} is missing and could not be installed (no network?): run `{shown}`"
+        ))
+    })
+}
+
+/// The version in `wasm-bindgen --version` output, e.g. `0.2.100` from `wasm-bindgen 0.2.100`.
+fn cli_version(output: &str) -> Option<&str> {
+    let mut words = output.split_whitespace();
+    (words.next()? == "wasm-bindgen").then_some(())?;
+    words.next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_wasm_bindgen_version_output() {
+        assert_eq!(cli_version("wasm-bindgen 0.2.100\n"), Some("0.2.100"));
+        assert_eq!(
+            cli_version("wasm-bindgen 0.2.92 (abc1234 2024-03-04)"),
+            Some("0.2.92")
+        );
+        assert_eq!(cli_version(""), None);
+        assert_eq!(cli_version("wasm-bindgen"), None);
+        assert_eq!(cli_version("something-else 0.2.100"), None);
+    }
+}

@@ -1,0 +1,120 @@
+//! Running other programs: echoed, checked, and reported with a message a person can act on.
+//!
+//! Every command the xtask runs for the user's benefit is printed first (`xtask: $ cargo test --workspace`) so a
+//! failing run can be reproduced by copying the line. Quiet probes (`wasm-pack --version`) go through [`probe`]
+//! and print nothing: they are questions, not steps.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::Error;
+
+/// Prints one of the xtask's own lines, on stderr like cargo's, so it interleaves in order with child output.
+///
+/// A closed stderr (`cargo xtask test 2>&1 | head`) is ignored rather than panicking: the panic would leave the
+/// child command we are waiting for running on its own.
+pub fn say(message: impl AsRef<str>) {
+    let _ = writeln!(std::io::stderr(), "xtask: {}", message.as_ref());
+}
+
+/// A `cargo` command that uses the same cargo (and so the same toolchain) as the `cargo xtask` that started us.
+///
+/// Cargo tells the programs it runs where it lives in `CARGO`; falling back to `cargo` on `PATH` keeps the
+/// binary usable when started directly.
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs `command` with inherited stdio after echoing it, and fails unless it exits successfully.
+pub fn run(command: &mut Command) -> Result<(), Error> {
+    let shown = display(command);
+    say(format!("$ {shown}"));
+    let status = command
+        .status()
+        .map_err(|err| Error::new(format!("could not start `{shown}`: {err}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::new(format!("`{shown}` failed ({status})")))
+    }
+}
+
+/// Runs `program args` silently and returns its stdout when it exits successfully, `None` otherwise.
+///
+/// Used to ask whether a tool is there and which version it is: a missing program, a failing one and one that
+/// is present but broken all mean "not usable" to the caller.
+pub fn probe(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Whether this process runs as root, which installing Debian packages needs.
+///
+/// `id -u` keeps the xtask free of a libc dependency; if it cannot be asked we assume not root, so the user gets
+/// the "run this as root" advice rather than a confusing apt-get permission error.
+pub fn is_root() -> bool {
+    probe("id", &["-u"]).is_some_and(|uid| uid.trim() == "0")
+}
+
+/// Renders a command the way a person would type it from the workspace root: `(cd dir && program args)`, with
+/// awkward arguments quoted.
+///
+/// Only the program's file name is shown, so the absolute path cargo gives us in `CARGO` reads as `cargo`.
+pub fn display(command: &Command) -> String {
+    let program = Path::new(command.get_program());
+    let mut words = vec![quote(program.file_name().unwrap_or(program.as_os_str()))];
+    words.extend(command.get_args().map(quote));
+    let line = words.join(" ");
+    // The workspace root is where a person would type the command anyway, so it needs no `cd`.
+    match command.get_current_dir().map(crate::workspace::relative) {
+        Some(dir) if dir != Path::new(".") => format!("(cd {} && {line})", quote(dir.as_os_str())),
+        _ => line,
+    }
+}
+
+/// Quotes one word for a POSIX shell when it contains anything beyond the obviously safe characters.
+fn quote(word: &OsStr) -> String {
+    let word = word.to_string_lossy();
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.into_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_shows_program_name_args_and_quotes() {
+        let mut command = Command::new("/home/me/.cargo/bin/cargo");
+        command.args(["test", "--workspace", "a b", "it's"]);
+        assert_eq!(display(&command), r"cargo test --workspace 'a b' 'it'\''s'");
+    }
+
+    #[test]
+    fn display_shows_the_directory() {
+        let mut command = Command::new("npm");
+        command
+            .args(["ci", "--no-audit"])
+            .current_dir(crate::workspace::root().join("protocol/tests/oracle"));
+        assert_eq!(
+            display(&command),
+            "(cd protocol/tests/oracle && npm ci --no-audit)"
+        );
+        command.current_dir(crate::workspace::root());
+        assert_eq!(display(&command), "npm ci --no-audit");
+    }
+}

@@ -1,0 +1,193 @@
+//! `cargo xtask test`: every test the project has, in one command, stopping at the first failure.
+//!
+//! Steps for crates and test projects that do not exist yet are skipped, so the command keeps working as the
+//! relay, client and Node checks land on their own branches.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Instant, SystemTime};
+
+use crate::process::{self, say};
+use crate::{Error, prereqs, workspace};
+
+/// Node test projects: a directory relative to the workspace root and the command to run there.
+///
+/// Each runs only when its directory exists, after `npm ci` when it has a `package.json`.
+const NODE_TESTS: &[(&str, &[&str])] = &[(
+    "protocol/tests/presence-oracle",
+    &["node", "oracle.mjs", "--check"],
+)];
+
+/// Options for `cargo xtask test`.
+pub struct Options {
+    /// Run the installers first (the default); `--no-install` turns this off for people who manage their tools.
+    pub install: bool,
+}
+
+/// Installs what is missing (unless told not to), then runs every test step in order.
+pub fn run(options: &Options) -> Result<(), Error> {
+    let start = Instant::now();
+    if options.install {
+        prereqs::ensure_for_tests()?;
+    } else {
+        say("--no-install: not checking or installing prerequisites");
+    }
+
+    let mut steps = 0;
+    let mut step = |command: &mut Command| {
+        steps += 1;
+        process::run(command)
+    };
+    let root = workspace::root();
+    let cargo = |args: &[&str]| {
+        let mut command = process::cargo();
+        command.args(args).current_dir(&root);
+        command
+    };
+
+    step(&mut cargo(&["test", "--workspace"]))?;
+    // The protocol crate is shared with the browser client: it must build for wasm, with and without serde_json.
+    let wasm = [
+        "build",
+        "-p",
+        "ferrocast-protocol",
+        "--target",
+        "wasm32-unknown-unknown",
+    ];
+    step(&mut cargo(&wasm))?;
+    step(&mut cargo(
+        &[&wasm[..], &["--no-default-features"]].concat(),
+    ))?;
+
+    for (dir, command) in NODE_TESTS {
+        let path = root.join(dir);
+        if !path.is_dir() {
+            continue;
+        }
+        if path.join("package.json").is_file() {
+            if npm_install_needed(&path) {
+                let mut npm = Command::new("npm");
+                npm.args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir(&path);
+                step(&mut npm)?;
+            } else {
+                say(format!(
+                    "{dir}: npm dependencies up to date, skipping npm ci"
+                ));
+            }
+        }
+        let (program, args) = command
+            .split_first()
+            .expect("a Node test command names a program");
+        let mut node = Command::new(program);
+        node.args(args).current_dir(&path);
+        step(&mut node)?;
+    }
+
+    say(format!(
+        "all tests passed ({steps} steps, {:.1} s)",
+        start.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// The Node test projects whose directories exist, which is what decides whether node and npm are needed.
+pub fn node_projects_present() -> Vec<&'static str> {
+    let root = workspace::root();
+    NODE_TESTS
+        .iter()
+        .map(|(dir, _)| *dir)
+        .filter(|dir| root.join(dir).is_dir())
+        .collect()
+}
+
+/// Whether `npm ci` must run in `dir`, judged from the lockfile and file modification times.
+fn npm_install_needed(dir: &Path) -> bool {
+    let lockfile = dir.join("package-lock.json");
+    if std::fs::read_to_string(&lockfile).is_ok_and(|text| !lock_has_dependencies(&text)) {
+        // npm installs nothing and writes no node_modules for a project without dependencies.
+        return false;
+    }
+    let modified = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .ok()
+    };
+    let marker = dir.join("node_modules/.package-lock.json");
+    install_is_stale(modified(&lockfile), modified(&marker))
+}
+
+/// Whether a `package-lock.json` text (lockfile version 2 or 3, as npm 7 and later write) lists any package
+/// besides the project itself: those are the `"node_modules/..."` keys of its `packages` map.
+fn lock_has_dependencies(lockfile: &str) -> bool {
+    lockfile.contains("\"node_modules/")
+}
+
+/// The npm freshness decision: npm writes `node_modules/.package-lock.json` at the end of every install, so
+/// node_modules is current exactly when that file exists and is not older than `package-lock.json`.
+///
+/// With no `package-lock.json` we still say "install", so `npm ci` reports the missing lockfile itself.
+fn install_is_stale(lockfile: Option<SystemTime>, installed_marker: Option<SystemTime>) -> bool {
+    match (lockfile, installed_marker) {
+        (Some(lockfile), Some(marker)) => lockfile > marker,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const T: SystemTime = SystemTime::UNIX_EPOCH;
+
+    #[test]
+    fn installs_when_never_installed() {
+        assert!(install_is_stale(Some(T), None));
+    }
+
+    #[test]
+    fn installs_when_the_lockfile_changed_after_the_install() {
+        assert!(install_is_stale(Some(T + Duration::from_secs(10)), Some(T)));
+    }
+
+    #[test]
+    fn skips_when_the_install_is_newer_or_same_age() {
+        assert!(!install_is_stale(
+            Some(T),
+            Some(T + Duration::from_secs(10))
+        ));
+        assert!(!install_is_stale(Some(T), Some(T)));
+    }
+
+    #[test]
+    fn lets_npm_report_a_missing_lockfile() {
+        assert!(install_is_stale(None, Some(T)));
+        assert!(install_is_stale(None, None));
+    }
+
+    #[test]
+    fn a_lockfile_without_packages_needs_no_install() {
+        let empty = r#"{"name":"o","lockfileVersion":3,"packages":{"":{"name":"o"}}}"#;
+        assert!(!lock_has_dependencies(empty));
+        let with_ms = r#"{"packages":{"":{"dependencies":{"ms":"^2"}},"node_modules/ms":{"version":"2.1.3"}}}"#;
+        assert!(lock_has_dependencies(with_ms));
+    }
+
+    #[test]
+    fn npm_decision_reads_the_files() {
+        let dir = std::env::temp_dir().join(format!("xtask-npm-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("node_modules")).unwrap();
+        let lock = r#"{"packages":{"":{},"node_modules/ms":{}}}"#;
+        std::fs::write(dir.join("package-lock.json"), lock).unwrap();
+        assert!(npm_install_needed(&dir));
+        std::fs::write(dir.join("node_modules/.package-lock.json"), "{}").unwrap();
+        let lock = std::fs::File::options()
+            .write(true)
+            .open(dir.join("package-lock.json"))
+            .unwrap();
+        lock.set_modified(T).unwrap();
+        assert!(!npm_install_needed(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
