@@ -114,7 +114,7 @@ impl<V: Clone> Presence<V> {
     }
 
     /// One result per key in JavaScript property order, as phoenix.js's `presence.list(chooser)`.
-    pub fn list<T>(&self, chooser: impl FnMut(&str, &Entry<V>) -> T) -> Vec<T> {
+    pub fn list<'a, T>(&'a self, chooser: impl FnMut(&'a str, &'a Entry<V>) -> T) -> Vec<T> {
         self.state.list(chooser)
     }
 }

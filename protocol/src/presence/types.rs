@@ -115,7 +115,7 @@ impl<V> State<V> {
     /// Keys come in JavaScript property order: array indices (`"0"` to `"4294967294"` without leading zeros)
     /// first, ascending, then the other keys in insertion order. Pass `|_, entry| entry.clone()` for the
     /// default chooser's result.
-    pub fn list<T>(&self, mut chooser: impl FnMut(&str, &Entry<V>) -> T) -> Vec<T> {
+    pub fn list<'a, T>(&'a self, mut chooser: impl FnMut(&'a str, &'a Entry<V>) -> T) -> Vec<T> {
         self.iter_js_order()
             .map(|(key, entry)| chooser(key, entry))
             .collect()
