@@ -533,7 +533,8 @@ fn ten_thousand_members_sync_in_linear_time() {
     let changes = sync_state(&mut s, many(5_000..15_000));
     assert_eq!(changes.len(), 2);
     assert_eq!(s.get("crowd").unwrap().metas.len(), 10_000);
-    // A quadratic merge takes minutes here even in a debug build; a linear one well under a second.
+    // Linear merging takes well under a second here even in a debug build; the loose bound only catches a gross
+    // regression without making the test flaky on a slow machine.
     assert!(
         started.elapsed().as_secs() < 60,
         "took {:?}",

@@ -35,17 +35,9 @@ pub(crate) fn array_index(key: &str) -> Option<u32> {
 }
 
 /// Orders items whose keys are in insertion order as a JavaScript object would list those keys.
-///
-/// The sort is stable, so the other keys keep their insertion order; integer-like keys cannot repeat, so their
-/// relative order is fully decided by their value.
 pub(crate) fn js_order<'a, T>(items: impl Iterator<Item = (&'a str, T)>) -> Vec<(&'a str, T)> {
     let mut items: Vec<_> = items.collect();
-    if items.iter().any(|(key, _)| is_array_index(key)) {
-        items.sort_by_key(|(key, _)| match array_index(key) {
-            Some(index) => (0, index),
-            None => (1, 0),
-        });
-    }
+    sort_js(&mut items, |(key, _)| key);
     items
 }
 
@@ -59,11 +51,19 @@ pub(crate) fn as_js_object<T>(pairs: Vec<(String, T)>) -> Vec<(String, T)> {
         object.insert(key, value);
     }
     let mut items: Vec<(String, T)> = object.into_iter().collect();
-    if items.iter().any(|(key, _)| is_array_index(key)) {
-        items.sort_by_key(|(key, _)| match array_index(key) {
+    sort_js(&mut items, |(key, _)| key);
+    items
+}
+
+/// Moves array-index keys to the front in ascending order, leaving the other keys in their order.
+///
+/// The sort is stable, so the other keys keep their insertion order; array indices cannot repeat among unique
+/// keys, so their relative order is fully decided by their value.
+fn sort_js<T>(items: &mut [T], key: impl Fn(&T) -> &str) {
+    if items.iter().any(|item| is_array_index(key(item))) {
+        items.sort_by_key(|item| match array_index(key(item)) {
             Some(index) => (0, index),
             None => (1, 0),
         });
     }
-    items
 }
