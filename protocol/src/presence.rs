@@ -1,1 +1,0 @@
-//! Presence. (Being written: see the presence task.)

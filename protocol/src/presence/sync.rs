@@ -1,0 +1,155 @@
+//! Merging a full state or a diff into the map, as phoenix.js's `Presence.syncState` and `Presence.syncDiff`.
+
+use std::collections::HashSet;
+
+use super::order::as_js_object;
+use super::types::{Change, Diff, Entry, Meta, State};
+
+/// Below this many removed keys, removing them one at a time is cheaper than a pass over the whole map.
+const REMOVE_ONE_BY_ONE: usize = 8;
+
+/// The set of `phx_ref`s in a list of metas.
+///
+/// A hash set keeps the comparisons linear when a key has thousands of metas; phoenix.js scans lists instead,
+/// with the same results.
+fn refs<V>(metas: &[Meta<V>]) -> HashSet<&str> {
+    metas.iter().map(|meta| meta.phx_ref.as_str()).collect()
+}
+
+/// Replaces `state` with `new_state`, reporting what joined and left in between.
+///
+/// This is how a fresh `presence_state` is reconciled with what the client already knew: keys missing from the
+/// new state leave with their whole entry; keys only in the new state join with theirs; for a key in both, the
+/// metas whose `phx_ref` is new join (with the new entry's extra fields) and those that are gone leave (with the
+/// current entry's extra fields). The result is then applied with [`sync_diff`], so the changes come in the order
+/// phoenix.js would call `onJoin` and `onLeave`.
+pub fn sync_state<V: Clone>(state: &mut State<V>, new_state: State<V>) -> Vec<Change<V>> {
+    let mut joins = Vec::new();
+    let mut leaves = Vec::new();
+
+    for (key, current) in state.iter_js_order() {
+        if !new_state.contains_key(key) {
+            leaves.push((key.to_owned(), current.clone()));
+        }
+    }
+
+    let mut new_entries: Vec<(String, Entry<V>)> = new_state.entries.into_iter().collect();
+    // The new state's keys are unique already, so this only puts them in JavaScript order.
+    new_entries = as_js_object(new_entries);
+    for (key, new_entry) in new_entries {
+        let Some(current) = state.get(&key) else {
+            joins.push((key, new_entry));
+            continue;
+        };
+        let left: Vec<Meta<V>> = {
+            let new_refs = refs(&new_entry.metas);
+            current
+                .metas
+                .iter()
+                .filter(|meta| !new_refs.contains(meta.phx_ref.as_str()))
+                .cloned()
+                .collect()
+        };
+        let current_refs = refs(&current.metas);
+        let Entry { metas, extra } = new_entry;
+        let joined: Vec<Meta<V>> = metas
+            .into_iter()
+            .filter(|meta| !current_refs.contains(meta.phx_ref.as_str()))
+            .collect();
+        if !joined.is_empty() {
+            joins.push((
+                key.clone(),
+                Entry {
+                    metas: joined,
+                    extra,
+                },
+            ));
+        }
+        if !left.is_empty() {
+            leaves.push((
+                key,
+                Entry {
+                    metas: left,
+                    extra: current.extra.clone(),
+                },
+            ));
+        }
+    }
+
+    sync_diff(state, Diff { joins, leaves })
+}
+
+/// Applies a `presence_diff` to `state`, reporting each join and leave.
+///
+/// Joins come first. A joined key's entry becomes the diff's entry, with the metas it already had (those whose
+/// `phx_ref` the diff does not repeat) kept in front of the joined ones. Then leaves remove the metas whose
+/// `phx_ref` they name; a key left with no metas is removed, and a leave for a key that is not present is ignored
+/// without a change. Keys are processed in JavaScript property order (see [`Diff`]).
+pub fn sync_diff<V: Clone>(state: &mut State<V>, diff: Diff<V>) -> Vec<Change<V>> {
+    let Diff { joins, leaves } = diff;
+    let mut changes = Vec::with_capacity(joins.len() + leaves.len());
+
+    for (key, joined) in as_js_object(joins) {
+        let current = match state.entries.get_mut(&key) {
+            Some(slot) => {
+                let joined_refs = refs(&joined.metas);
+                let mut metas: Vec<Meta<V>> = slot
+                    .metas
+                    .iter()
+                    .filter(|meta| !joined_refs.contains(meta.phx_ref.as_str()))
+                    .cloned()
+                    .collect();
+                metas.extend(joined.metas.iter().cloned());
+                let merged = Entry {
+                    metas,
+                    extra: joined.extra.clone(),
+                };
+                Some(std::mem::replace(slot, merged))
+            }
+            None => {
+                state.entries.insert(key.clone(), joined.clone());
+                None
+            }
+        };
+        changes.push(Change::Join {
+            key,
+            current,
+            joined,
+        });
+    }
+
+    let mut emptied = Vec::new();
+    for (key, left) in as_js_object(leaves) {
+        let Some(current) = state.entries.get_mut(&key) else {
+            continue;
+        };
+        let left_refs = refs(&left.metas);
+        current
+            .metas
+            .retain(|meta| !left_refs.contains(meta.phx_ref.as_str()));
+        let current = current.clone();
+        if current.metas.is_empty() {
+            emptied.push(key.clone());
+        }
+        changes.push(Change::Leave { key, current, left });
+    }
+    remove_keys(state, emptied);
+
+    changes
+}
+
+/// Removes the emptied keys, keeping the others in order.
+///
+/// phoenix.js deletes each key as soon as its last meta leaves; since a diff names each key once and joins never
+/// follow leaves within a diff, deleting them all afterwards is the same, and lets a large removal take one pass
+/// over the map instead of one shift per key.
+fn remove_keys<V>(state: &mut State<V>, keys: Vec<String>) {
+    if keys.len() < REMOVE_ONE_BY_ONE {
+        for key in keys {
+            state.entries.shift_remove(&key);
+        }
+    } else {
+        let keys: HashSet<String> = keys.into_iter().collect();
+        state.entries.retain(|key, _| !keys.contains(key));
+    }
+}
