@@ -255,17 +255,16 @@ fn jitter_is_deterministic_under_a_seed_and_can_be_turned_off() {
     assert_eq!(run(7), run(7));
     assert_ne!(run(7), run(8));
 
-    let no_jitter = Options {
-        reconnect: Backoff::Jittered { base_ms: 500, max_ms: 10_000, jitter: 0.0 },
-        ..Options::default()
-    };
+    let no_jitter =
+        Options { reconnect: Backoff::Jittered { base_ms: 500, max_ms: 10_000, jitter: 0.0 }, ..Options::default() };
     let mut h = Harness::new(no_jitter);
     assert_eq!(failed_connect_delays(&mut h, 7), vec![500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
 }
 
 #[test]
 fn a_custom_reconnect_function_gets_the_attempt_number() {
-    let options = Options { reconnect: Backoff::Custom(Box::new(|tries| u64::from(tries) * 100)), ..Options::default() };
+    let options =
+        Options { reconnect: Backoff::Custom(Box::new(|tries| u64::from(tries) * 100)), ..Options::default() };
     let mut h = Harness::new(options);
     assert_eq!(failed_connect_delays(&mut h, 3), vec![100, 200, 300]);
 }
@@ -524,7 +523,10 @@ fn pushes_made_while_disconnected_go_out_in_order_after_the_rejoin() {
 
 #[test]
 fn queued_pushes_survive_several_failed_reconnects() {
-    let options = Options { queue: QueueOptions { ttl_ms: Some(60_000), ..QueueOptions::default() }, ..Harness::phoenix_options() };
+    let options = Options {
+        queue: QueueOptions { ttl_ms: Some(60_000), ..QueueOptions::default() },
+        ..Harness::phoenix_options()
+    };
     let (mut h, lobby) = joined(options);
     h.socket.handle_close(h.now, 1006, "");
     h.push(lobby, "new_msg", r#"{"n":1}"#);

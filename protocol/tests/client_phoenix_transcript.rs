@@ -37,52 +37,90 @@ impl Session {
 fn recorded_session() -> Vec<(u64, Step)> {
     use Step::*;
     vec![
-        (14, App(|s| {
-            s.spend_refs(2);
-            let channel = s.harness.channel("room:lobby", r#"{"user_id":"u1"}"#);
-            s.harness.join(channel);
-            s.first = Some(channel);
-        })),
+        (
+            14,
+            App(|s| {
+                s.spend_refs(2);
+                let channel = s.harness.channel("room:lobby", r#"{"user_id":"u1"}"#);
+                s.harness.join(channel);
+                s.first = Some(channel);
+            }),
+        ),
         (14, Sent(r#"["3","3","room:lobby","phx_join",{"user_id":"u1"}]"#)),
         (17, Received(r#"["3","3","room:lobby","phx_reply",{"response":{},"status":"ok"}]"#)),
-        (18, Received(r#"[null,null,"room:lobby","presence_diff",{"joins":{"u1":{"metas":[{"online_at":1795334901,"phx_ref":"GOpPlMGEJflLOAcB"}]}},"leaves":{}}]"#)),
-        (18, Received(r#"["3",null,"room:lobby","presence_state",{"u1":{"metas":[{"online_at":1795334901,"phx_ref":"GOpPlMGEJflLOAcB"}]}}]"#)),
-        (227, App(|s| {
-            let channel = s.first.unwrap();
-            s.harness.push(channel, "ping", r#"{"t":1}"#);
-        })),
+        (
+            18,
+            Received(
+                r#"[null,null,"room:lobby","presence_diff",{"joins":{"u1":{"metas":[{"online_at":1795334901,"phx_ref":"GOpPlMGEJflLOAcB"}]}},"leaves":{}}]"#,
+            ),
+        ),
+        (
+            18,
+            Received(
+                r#"["3",null,"room:lobby","presence_state",{"u1":{"metas":[{"online_at":1795334901,"phx_ref":"GOpPlMGEJflLOAcB"}]}}]"#,
+            ),
+        ),
+        (
+            227,
+            App(|s| {
+                let channel = s.first.unwrap();
+                s.harness.push(channel, "ping", r#"{"t":1}"#);
+            }),
+        ),
         (227, Sent(r#"["3","4","room:lobby","ping",{"t":1}]"#)),
         (236, Received(r#"["3","4","room:lobby","phx_reply",{"response":{"t":1},"status":"ok"}]"#)),
-        (236, App(|s| {
-            let channel = s.first.unwrap();
-            s.harness.push(channel, "new_msg", r#"{"body":"hello"}"#);
-        })),
+        (
+            236,
+            App(|s| {
+                let channel = s.first.unwrap();
+                s.harness.push(channel, "new_msg", r#"{"body":"hello"}"#);
+            }),
+        ),
         (236, Sent(r#"["3","5","room:lobby","new_msg",{"body":"hello"}]"#)),
         (244, Received(r#"[null,null,"room:lobby","new_msg",{"body":"hello"}]"#)),
         (244, Received(r#"["3","5","room:lobby","phx_reply",{"response":{"body":"hello"},"status":"ok"}]"#)),
         (1025, Sent(r#"[null,"6","phoenix","heartbeat",{}]"#)),
         (1026, Received(r#"[null,"6","phoenix","phx_reply",{"response":{},"status":"ok"}]"#)),
-        (1545, App(|s| {
-            s.spend_refs(2);
-            let channel = s.harness.channel("room:lobby", r#"{"user_id":"u1b"}"#);
-            s.harness.join(channel);
-            s.second = Some(channel);
-        })),
+        (
+            1545,
+            App(|s| {
+                s.spend_refs(2);
+                let channel = s.harness.channel("room:lobby", r#"{"user_id":"u1b"}"#);
+                s.harness.join(channel);
+                s.second = Some(channel);
+            }),
+        ),
         (1546, Sent(r#"["3","9","room:lobby","phx_leave",{}]"#)),
         (1547, Sent(r#"["10","10","room:lobby","phx_join",{"user_id":"u1b"}]"#)),
         (1548, Received(r#"["10","10","room:lobby","phx_reply",{"response":{},"status":"ok"}]"#)),
         (1548, Received(r#"["3","3","room:lobby","phx_close",{}]"#)),
-        (1548, App(|s| {
-            // The old channel object closed; the new one, which shares its topic, did not.
-            assert_eq!(s.harness.socket.channel_state(s.first.unwrap()), ChannelState::Closed);
-            assert_eq!(s.harness.socket.channel_state(s.second.unwrap()), ChannelState::Joined);
-        })),
-        (1548, Received(r#"[null,null,"room:lobby","presence_diff",{"joins":{"u1b":{"metas":[{"online_at":1795334903,"phx_ref":"GOpPlRyzahFLOAch"}]}},"leaves":{}}]"#)),
-        (1548, Received(r#"["10",null,"room:lobby","presence_state",{"u1b":{"metas":[{"online_at":1795334903,"phx_ref":"GOpPlRyzahFLOAch"}]}}]"#)),
-        (1848, App(|s| {
-            let channel = s.second.unwrap();
-            s.harness.push(channel, "crash", "{}");
-        })),
+        (
+            1548,
+            App(|s| {
+                // The old channel object closed; the new one, which shares its topic, did not.
+                assert_eq!(s.harness.socket.channel_state(s.first.unwrap()), ChannelState::Closed);
+                assert_eq!(s.harness.socket.channel_state(s.second.unwrap()), ChannelState::Joined);
+            }),
+        ),
+        (
+            1548,
+            Received(
+                r#"[null,null,"room:lobby","presence_diff",{"joins":{"u1b":{"metas":[{"online_at":1795334903,"phx_ref":"GOpPlRyzahFLOAch"}]}},"leaves":{}}]"#,
+            ),
+        ),
+        (
+            1548,
+            Received(
+                r#"["10",null,"room:lobby","presence_state",{"u1b":{"metas":[{"online_at":1795334903,"phx_ref":"GOpPlRyzahFLOAch"}]}}]"#,
+            ),
+        ),
+        (
+            1848,
+            App(|s| {
+                let channel = s.second.unwrap();
+                s.harness.push(channel, "crash", "{}");
+            }),
+        ),
         (1848, Sent(r#"["10","11","room:lobby","crash",{}]"#)),
         (1850, Received(r#"["10","10","room:lobby","phx_error",{}]"#)),
         (1850, App(|s| assert_eq!(s.harness.socket.channel_state(s.second.unwrap()), ChannelState::Errored))),
@@ -91,28 +129,50 @@ fn recorded_session() -> Vec<(u64, Step)> {
         // rejoinAfterMs = 500 after the error at 1850.
         (2351, Sent(r#"["13","13","room:lobby","phx_join",{"user_id":"u1b"}]"#)),
         (2352, Received(r#"["13","13","room:lobby","phx_reply",{"response":{},"status":"ok"}]"#)),
-        (2352, Received(r#"[null,null,"room:lobby","presence_diff",{"joins":{"u1b":{"metas":[{"online_at":1795334904,"phx_ref":"GOpPlUyhxOpLOAdB"}]}},"leaves":{}}]"#)),
-        (2353, Received(r#"["13",null,"room:lobby","presence_state",{"u1b":{"metas":[{"online_at":1795334904,"phx_ref":"GOpPlUyhxOpLOAdB"}]}}]"#)),
+        (
+            2352,
+            Received(
+                r#"[null,null,"room:lobby","presence_diff",{"joins":{"u1b":{"metas":[{"online_at":1795334904,"phx_ref":"GOpPlUyhxOpLOAdB"}]}},"leaves":{}}]"#,
+            ),
+        ),
+        (
+            2353,
+            Received(
+                r#"["13",null,"room:lobby","presence_state",{"u1b":{"metas":[{"online_at":1795334904,"phx_ref":"GOpPlUyhxOpLOAdB"}]}}]"#,
+            ),
+        ),
         (3028, Sent(r#"[null,"14","phoenix","heartbeat",{}]"#)),
         (3028, Received(r#"[null,"14","phoenix","phx_reply",{"response":{},"status":"ok"}]"#)),
-        (3049, App(|s| {
-            s.spend_refs(2);
-            let channel = s.harness.channel("nope:1", "{}");
-            s.harness.join(channel);
-            s.unknown = Some(channel);
-        })),
+        (
+            3049,
+            App(|s| {
+                s.spend_refs(2);
+                let channel = s.harness.channel("nope:1", "{}");
+                s.harness.join(channel);
+                s.unknown = Some(channel);
+            }),
+        ),
         (3049, Sent(r#"["17","17","nope:1","phx_join",{}]"#)),
-        (3051, Received(r#"[null,"17","nope:1","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]"#)),
-        (3265, App(|s| {
-            let now = s.harness.now;
-            s.harness.socket.leave(now, s.unknown.unwrap(), None).unwrap();
-        })),
+        (
+            3051,
+            Received(r#"[null,"17","nope:1","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]"#),
+        ),
+        (
+            3265,
+            App(|s| {
+                let now = s.harness.now;
+                s.harness.socket.leave(now, s.unknown.unwrap(), None).unwrap();
+            }),
+        ),
         (3265, Sent(r#"["17","18","nope:1","phx_leave",{}]"#)),
         (3265, Received(r#"["17","18","nope:1","phx_reply",{"response":{},"status":"ok"}]"#)),
-        (3566, App(|s| {
-            let now = s.harness.now;
-            s.harness.socket.leave(now, s.second.unwrap(), None).unwrap();
-        })),
+        (
+            3566,
+            App(|s| {
+                let now = s.harness.now;
+                s.harness.socket.leave(now, s.second.unwrap(), None).unwrap();
+            }),
+        ),
         (3566, Sent(r#"["13","19","room:lobby","phx_leave",{}]"#)),
         (3567, Received(r#"["13","19","room:lobby","phx_reply",{"response":{},"status":"ok"}]"#)),
         (3567, Received(r#"["13","13","room:lobby","phx_close",{}]"#)),

@@ -107,12 +107,7 @@ mod tests {
     #[test]
     fn test_options_parse() {
         assert!(test_options(&args(&[])).unwrap().unwrap().install);
-        assert!(
-            !test_options(&args(&["--no-install"]))
-                .unwrap()
-                .unwrap()
-                .install
-        );
+        assert!(!test_options(&args(&["--no-install"])).unwrap().unwrap().install);
         assert!(test_options(&args(&["--help"])).unwrap().is_none());
         assert!(test_options(&args(&["--frobnicate"])).is_err());
     }

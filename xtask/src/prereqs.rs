@@ -56,18 +56,10 @@ fn wasm_bindgen_cli(version: &str) -> Result<(), Error> {
         return Ok(());
     }
     if let Some(other) = found {
-        say(format!(
-            "wasm-bindgen-cli {other} found, but Cargo.lock pins wasm-bindgen {version}"
-        ));
+        say(format!("wasm-bindgen-cli {other} found, but Cargo.lock pins wasm-bindgen {version}"));
     }
     let mut command = process::cargo();
-    command.args([
-        "install",
-        "wasm-bindgen-cli",
-        "--version",
-        version,
-        "--locked",
-    ]);
+    command.args(["install", "wasm-bindgen-cli", "--version", version, "--locked"]);
     install(&format!("wasm-bindgen-cli {version}"), &mut command)?;
     // A different wasm-bindgen earlier on PATH would shadow the one cargo just installed.
     let after = probe("wasm-bindgen", &["--version"]);
@@ -117,8 +109,7 @@ pub fn apt_packages(packages: &[&str], why: &str) -> Result<(), Error> {
         return Ok(());
     }
     let missing_list = missing.join(" ");
-    let advice =
-        format!("apt-get update && apt-get install -y --no-install-recommends {missing_list}");
+    let advice = format!("apt-get update && apt-get install -y --no-install-recommends {missing_list}");
     let (subject, verb) = match missing.as_slice() {
         [one] => (one.to_string(), "is"),
         several => (several.join(", "), "are"),
@@ -128,14 +119,8 @@ pub fn apt_packages(packages: &[&str], why: &str) -> Result<(), Error> {
             "{subject} {verb} missing (needed for {why}) and installing needs root: run `{advice}` as root"
         )));
     }
-    say(format!(
-        "installing Debian packages {missing_list} for {why} (apt-get install)"
-    ));
-    let failed = |err: Error| {
-        Error::new(format!(
-            "{err}; installing {subject} failed: fix that, or run `{advice}`"
-        ))
-    };
+    say(format!("installing Debian packages {missing_list} for {why} (apt-get install)"));
+    let failed = |err: Error| Error::new(format!("{err}; installing {subject} failed: fix that, or run `{advice}`"));
     let apt = |args: &[&str]| {
         let mut command = Command::new("apt-get");
         command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
@@ -149,10 +134,7 @@ pub fn apt_packages(packages: &[&str], why: &str) -> Result<(), Error> {
 
 /// Whether Debian package `package` is installed; `None` when dpkg-query cannot be run at all.
 fn dpkg_installed(package: &str) -> Option<bool> {
-    let output = Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", package])
-        .output()
-        .ok()?;
+    let output = Command::new("dpkg-query").args(["-W", "-f=${Status}", package]).output().ok()?;
     // dpkg-query exits non-zero for a package it has never heard of: that is "not installed", not "no dpkg".
     Some(String::from_utf8_lossy(&output.stdout).contains("install ok installed"))
 }
@@ -181,9 +163,7 @@ fn install(what: &str, command: &mut Command) -> Result<(), Error> {
     let shown = process::display(command);
     say(format!("installing {what} ({shown})"));
     process::run(command).map_err(|err| {
-        Error::new(format!(
-            "{err}; {what} is missing and could not be installed (no network?): run `{shown}`"
-        ))
+        Error::new(format!("{err}; {what} is missing and could not be installed (no network?): run `{shown}`"))
     })
 }
 
@@ -201,10 +181,7 @@ mod tests {
     #[test]
     fn parses_wasm_bindgen_version_output() {
         assert_eq!(cli_version("wasm-bindgen 0.2.100\n"), Some("0.2.100"));
-        assert_eq!(
-            cli_version("wasm-bindgen 0.2.92 (abc1234 2024-03-04)"),
-            Some("0.2.92")
-        );
+        assert_eq!(cli_version("wasm-bindgen 0.2.92 (abc1234 2024-03-04)"), Some("0.2.92"));
         assert_eq!(cli_version(""), None);
         assert_eq!(cli_version("wasm-bindgen"), None);
         assert_eq!(cli_version("something-else 0.2.100"), None);

@@ -31,14 +31,8 @@ pub fn cargo() -> Command {
 pub fn run(command: &mut Command) -> Result<(), Error> {
     let shown = display(command);
     say(format!("$ {shown}"));
-    let status = command
-        .status()
-        .map_err(|err| Error::new(format!("could not start `{shown}`: {err}")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Error::new(format!("`{shown}` failed ({status})")))
-    }
+    let status = command.status().map_err(|err| Error::new(format!("could not start `{shown}`: {err}")))?;
+    if status.success() { Ok(()) } else { Err(Error::new(format!("`{shown}` failed ({status})"))) }
 }
 
 /// Runs `program args` silently and returns its stdout when it exits successfully, `None` otherwise.
@@ -46,16 +40,8 @@ pub fn run(command: &mut Command) -> Result<(), Error> {
 /// Used to ask whether a tool is there and which version it is: a missing program, a failing one and one that
 /// is present but broken all mean "not usable" to the caller.
 pub fn probe(program: &str, args: &[&str]) -> Option<String> {
-    let output = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    let output = Command::new(program).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Whether this process runs as root, which installing Debian packages needs.
@@ -107,13 +93,8 @@ mod tests {
     #[test]
     fn display_shows_the_directory() {
         let mut command = Command::new("npm");
-        command
-            .args(["ci", "--no-audit"])
-            .current_dir(crate::workspace::root().join("protocol/tests/oracle"));
-        assert_eq!(
-            display(&command),
-            "(cd protocol/tests/oracle && npm ci --no-audit)"
-        );
+        command.args(["ci", "--no-audit"]).current_dir(crate::workspace::root().join("protocol/tests/oracle"));
+        assert_eq!(display(&command), "(cd protocol/tests/oracle && npm ci --no-audit)");
         command.current_dir(crate::workspace::root());
         assert_eq!(display(&command), "npm ci --no-audit");
     }

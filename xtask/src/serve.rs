@@ -25,9 +25,6 @@ pub fn run(relay_args: &[String]) -> Result<(), Error> {
     }
     say(format!("starting the relay on {ADDRESS} (Ctrl-C stops it)"));
     let mut relay = process::cargo();
-    relay
-        .args(["run", "--release", "-p", "ferrocast-relay", "--"])
-        .args(relay_args)
-        .current_dir(&root);
+    relay.args(["run", "--release", "-p", "ferrocast-relay", "--"]).args(relay_args).current_dir(&root);
     process::run(&mut relay)
 }

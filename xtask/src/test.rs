@@ -13,10 +13,7 @@ use crate::{Error, prereqs, workspace};
 /// Node test projects: a directory relative to the workspace root and the command to run there.
 ///
 /// Each runs only when its directory exists, after `npm ci` when it has a `package.json`.
-const NODE_TESTS: &[(&str, &[&str])] = &[(
-    "protocol/tests/presence-oracle",
-    &["node", "oracle.mjs", "--check"],
-)];
+const NODE_TESTS: &[(&str, &[&str])] = &[("protocol/tests/presence-oracle", &["node", "oracle.mjs", "--check"])];
 
 /// Options for `cargo xtask test`.
 pub struct Options {
@@ -47,17 +44,9 @@ pub fn run(options: &Options) -> Result<(), Error> {
 
     step(&mut cargo(&["test", "--workspace"]))?;
     // The protocol crate is shared with the browser client: it must build for wasm, with and without serde_json.
-    let wasm = [
-        "build",
-        "-p",
-        "ferrocast-protocol",
-        "--target",
-        "wasm32-unknown-unknown",
-    ];
+    let wasm = ["build", "-p", "ferrocast-protocol", "--target", "wasm32-unknown-unknown"];
     step(&mut cargo(&wasm))?;
-    step(&mut cargo(
-        &[&wasm[..], &["--no-default-features"]].concat(),
-    ))?;
+    step(&mut cargo(&[&wasm[..], &["--no-default-features"]].concat()))?;
 
     for (dir, command) in NODE_TESTS {
         let path = root.join(dir);
@@ -67,38 +56,26 @@ pub fn run(options: &Options) -> Result<(), Error> {
         if path.join("package.json").is_file() {
             if npm_install_needed(&path) {
                 let mut npm = Command::new("npm");
-                npm.args(["ci", "--no-audit", "--no-fund"])
-                    .current_dir(&path);
+                npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(&path);
                 step(&mut npm)?;
             } else {
-                say(format!(
-                    "{dir}: npm dependencies up to date, skipping npm ci"
-                ));
+                say(format!("{dir}: npm dependencies up to date, skipping npm ci"));
             }
         }
-        let (program, args) = command
-            .split_first()
-            .expect("a Node test command names a program");
+        let (program, args) = command.split_first().expect("a Node test command names a program");
         let mut node = Command::new(program);
         node.args(args).current_dir(&path);
         step(&mut node)?;
     }
 
-    say(format!(
-        "all tests passed ({steps} steps, {:.1} s)",
-        start.elapsed().as_secs_f64()
-    ));
+    say(format!("all tests passed ({steps} steps, {:.1} s)", start.elapsed().as_secs_f64()));
     Ok(())
 }
 
 /// The Node test projects whose directories exist, which is what decides whether node and npm are needed.
 pub fn node_projects_present() -> Vec<&'static str> {
     let root = workspace::root();
-    NODE_TESTS
-        .iter()
-        .map(|(dir, _)| *dir)
-        .filter(|dir| root.join(dir).is_dir())
-        .collect()
+    NODE_TESTS.iter().map(|(dir, _)| *dir).filter(|dir| root.join(dir).is_dir()).collect()
 }
 
 /// Whether `npm ci` must run in `dir`, judged from the lockfile and file modification times.
@@ -108,11 +85,7 @@ fn npm_install_needed(dir: &Path) -> bool {
         // npm installs nothing and writes no node_modules for a project without dependencies.
         return false;
     }
-    let modified = |path: &Path| {
-        std::fs::metadata(path)
-            .and_then(|meta| meta.modified())
-            .ok()
-    };
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|meta| meta.modified()).ok();
     let marker = dir.join("node_modules/.package-lock.json");
     install_is_stale(modified(&lockfile), modified(&marker))
 }
@@ -153,10 +126,7 @@ mod tests {
 
     #[test]
     fn skips_when_the_install_is_newer_or_same_age() {
-        assert!(!install_is_stale(
-            Some(T),
-            Some(T + Duration::from_secs(10))
-        ));
+        assert!(!install_is_stale(Some(T), Some(T + Duration::from_secs(10))));
         assert!(!install_is_stale(Some(T), Some(T)));
     }
 
@@ -182,10 +152,7 @@ mod tests {
         std::fs::write(dir.join("package-lock.json"), lock).unwrap();
         assert!(npm_install_needed(&dir));
         std::fs::write(dir.join("node_modules/.package-lock.json"), "{}").unwrap();
-        let lock = std::fs::File::options()
-            .write(true)
-            .open(dir.join("package-lock.json"))
-            .unwrap();
+        let lock = std::fs::File::options().write(true).open(dir.join("package-lock.json")).unwrap();
         lock.set_modified(T).unwrap();
         assert!(!npm_install_needed(&dir));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -92,10 +92,7 @@ pub fn workspace_members(cargo_toml: &str) -> Vec<String> {
     let mut in_workspace = false;
     let mut array = String::new();
     let mut collecting = false;
-    for line in cargo_toml
-        .lines()
-        .map(|line| line.split('#').next().unwrap_or_default().trim())
-    {
+    for line in cargo_toml.lines().map(|line| line.split('#').next().unwrap_or_default().trim()) {
         if collecting {
             array.push_str(line);
             if line.contains(']') {
@@ -105,10 +102,7 @@ pub fn workspace_members(cargo_toml: &str) -> Vec<String> {
             in_workspace = line == "[workspace]";
         } else if !in_workspace {
             continue;
-        } else if let Some(rest) = line
-            .strip_prefix("members")
-            .and_then(|rest| rest.trim_start().strip_prefix('='))
-        {
+        } else if let Some(rest) = line.strip_prefix("members").and_then(|rest| rest.trim_start().strip_prefix('=')) {
             array.push_str(rest);
             if rest.contains(']') {
                 break;
@@ -136,22 +130,14 @@ pub fn package_name(cargo_toml: &str) -> Option<String> {
 
 /// The value of a `key = "value"` line, if `line` is one for `key`.
 fn string_value(line: &str, key: &str) -> Option<String> {
-    let rest = line
-        .strip_prefix(key)?
-        .trim_start()
-        .strip_prefix('=')?
-        .trim();
+    let rest = line.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim();
     let inner = rest.strip_prefix('"')?;
     Some(inner[..inner.find('"')?].to_string())
 }
 
 /// Every `"..."` string in `text`, in order.
 fn quoted_strings(text: &str) -> Vec<String> {
-    text.split('"')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
+    text.split('"').skip(1).step_by(2).map(str::to_string).collect()
 }
 
 #[cfg(test)]
@@ -198,10 +184,7 @@ dependencies = [
     #[test]
     fn reports_every_distinct_version() {
         let lock = format!("{LOCK}\n[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.99\"\n");
-        assert_eq!(
-            locked_versions(&lock, "wasm-bindgen"),
-            ["0.2.100", "0.2.99"]
-        );
+        assert_eq!(locked_versions(&lock, "wasm-bindgen"), ["0.2.100", "0.2.99"]);
     }
 
     #[test]
@@ -212,8 +195,7 @@ dependencies = [
 
     #[test]
     fn reads_workspace_members_in_both_layouts() {
-        let one_line =
-            "[package]\nname = \"x\"\n\n[workspace]\nmembers = [\"protocol\", \"xtask\"]\n";
+        let one_line = "[package]\nname = \"x\"\n\n[workspace]\nmembers = [\"protocol\", \"xtask\"]\n";
         assert_eq!(workspace_members(one_line), ["protocol", "xtask"]);
         let multi = "[workspace]\nresolver = \"3\"\nmembers = [\n  \"protocol\", # core\n  \"relay\",\n]\n[x]\n";
         assert_eq!(workspace_members(multi), ["protocol", "relay"]);

@@ -625,7 +625,12 @@ impl<P: Clone> Socket<P> {
         let join_push = channel.join_push;
         let join_ref = channel.join_ref.take();
         let topic = channel.topic.clone();
-        self.events.push_back(Event::Reply { push: join_push, channel: id, status: TIMEOUT.to_owned(), response: None });
+        self.events.push_back(Event::Reply {
+            push: join_push,
+            channel: id,
+            status: TIMEOUT.to_owned(),
+            response: None,
+        });
         if self.is_connected() {
             let leave_ref = self.make_ref();
             self.send_frame(control_frame(join_ref, Some(leave_ref), topic, event::LEAVE));
@@ -704,8 +709,7 @@ impl<P: Clone> Socket<P> {
             self.report_dropped(queued, DropReason::Expired);
             return;
         }
-        let Some(push_ref) = self.in_flight.iter().find(|(_, sent)| sent.push == push).map(|(r, _)| r.clone())
-        else {
+        let Some(push_ref) = self.in_flight.iter().find(|(_, sent)| sent.push == push).map(|(r, _)| r.clone()) else {
             return;
         };
         if let Some(sent) = self.in_flight.remove(&push_ref) {
@@ -744,7 +748,12 @@ impl<P: Clone> Socket<P> {
                 if let Some(sent) = self.in_flight.remove(&reply_ref) {
                     self.push_deadlines.remove(&Deadline { at: sent.deadline, push: sent.push });
                     let Reply { status, response, .. } = reply;
-                    self.events.push_back(Event::Reply { push: sent.push, channel: id, status, response: Some(response) });
+                    self.events.push_back(Event::Reply {
+                        push: sent.push,
+                        channel: id,
+                        status,
+                        response: Some(response),
+                    });
                 }
                 return;
             }

@@ -52,13 +52,9 @@ impl<'de> Deserialize<'de> for MaybeObject {
                 formatter.write_str("any JSON value")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                OrderedObject::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(MaybeObject::Object)
+                OrderedObject::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(MaybeObject::Object)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(MaybeObject::Other)
             }
@@ -100,10 +96,7 @@ impl<'de> Deserialize<'de> for RawDiff {
                 formatter.write_str("a presence diff object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut diff = RawDiff {
-                    joins: None,
-                    leaves: None,
-                };
+                let mut diff = RawDiff { joins: None, leaves: None };
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "joins" => diff.joins = Some(map.next_value()?),
@@ -123,39 +116,22 @@ impl<'de> Deserialize<'de> for RawDiff {
 /// Reads one entry, checking that it has a `metas` array of objects with string `phx_ref`s.
 fn entry_from_value(key: &str, value: Value) -> Result<Entry<Value>, PresenceError> {
     let Value::Object(mut fields) = value else {
-        return Err(PresenceError::EntryNotObject {
-            key: key.to_owned(),
-        });
+        return Err(PresenceError::EntryNotObject { key: key.to_owned() });
     };
     let Some(Value::Array(raw_metas)) = fields.remove("metas") else {
-        return Err(PresenceError::MissingMetas {
-            key: key.to_owned(),
-        });
+        return Err(PresenceError::MissingMetas { key: key.to_owned() });
     };
     let mut metas = Vec::with_capacity(raw_metas.len());
     for (index, meta) in raw_metas.into_iter().enumerate() {
         let Value::Object(ref object) = meta else {
-            return Err(PresenceError::MetaNotObject {
-                key: key.to_owned(),
-                index,
-            });
+            return Err(PresenceError::MetaNotObject { key: key.to_owned(), index });
         };
         let Some(Value::String(phx_ref)) = object.get("phx_ref") else {
-            return Err(PresenceError::MissingPhxRef {
-                key: key.to_owned(),
-                index,
-            });
+            return Err(PresenceError::MissingPhxRef { key: key.to_owned(), index });
         };
-        metas.push(Meta {
-            phx_ref: phx_ref.clone(),
-            value: meta,
-        });
+        metas.push(Meta { phx_ref: phx_ref.clone(), value: meta });
     }
-    let extra = if fields.is_empty() {
-        None
-    } else {
-        Some(Value::Object(fields))
-    };
+    let extra = if fields.is_empty() { None } else { Some(Value::Object(fields)) };
     Ok(Entry { metas, extra })
 }
 
@@ -172,10 +148,7 @@ fn entries(object: OrderedObject) -> Result<Vec<(String, Entry<Value>)>, Presenc
 }
 
 /// Reads `joins` or `leaves` of a diff.
-fn diff_side(
-    side: Option<MaybeObject>,
-    field: &'static str,
-) -> Result<Vec<(String, Entry<Value>)>, PresenceError> {
+fn diff_side(side: Option<MaybeObject>, field: &'static str) -> Result<Vec<(String, Entry<Value>)>, PresenceError> {
     match side {
         Some(MaybeObject::Object(object)) => entries(object),
         Some(MaybeObject::Other) => Err(PresenceError::NotAnObject { what: field }),
@@ -191,20 +164,14 @@ impl State<Value> {
         let MaybeObject::Object(object) = serde_json::from_str::<MaybeObject>(text)? else {
             return Err(PresenceError::NotAnObject { what: "state" });
         };
-        Ok(State {
-            entries: entries(object)?.into_iter().collect(),
-        })
+        Ok(State { entries: entries(object)?.into_iter().collect() })
     }
 
     /// The map as a JSON object, as phoenix.js holds it.
     ///
     /// `serde_json::Map` sorts keys, so the result does not keep the map's order; use [`State::list`] for that.
     pub fn to_json_value(&self) -> Value {
-        Value::Object(
-            self.iter()
-                .map(|(key, entry)| (key.to_owned(), entry.to_json_value()))
-                .collect(),
-        )
+        Value::Object(self.iter().map(|(key, entry)| (key.to_owned(), entry.to_json_value())).collect())
     }
 }
 
@@ -220,10 +187,7 @@ impl Diff<Value> {
             }
             Err(error) => return Err(error.into()),
         };
-        Ok(Diff {
-            joins: diff_side(raw.joins, "joins")?,
-            leaves: diff_side(raw.leaves, "leaves")?,
-        })
+        Ok(Diff { joins: diff_side(raw.joins, "joins")?, leaves: diff_side(raw.leaves, "leaves")? })
     }
 }
 
@@ -234,10 +198,7 @@ impl Entry<Value> {
             Some(Value::Object(extra)) => extra.clone(),
             _ => Map::new(),
         };
-        object.insert(
-            "metas".to_owned(),
-            Value::Array(self.metas.iter().map(|meta| meta.value.clone()).collect()),
-        );
+        object.insert("metas".to_owned(), Value::Array(self.metas.iter().map(|meta| meta.value.clone()).collect()));
         Value::Object(object)
     }
 }
@@ -247,20 +208,14 @@ impl Change<Value> {
     /// (with `null` for no current entry) and `[key, current, left]` for a leave.
     pub fn to_json_value(&self) -> Value {
         match self {
-            Change::Join {
-                key,
-                current,
-                joined,
-            } => Value::Array(vec![
+            Change::Join { key, current, joined } => Value::Array(vec![
                 Value::String(key.clone()),
                 current.as_ref().map_or(Value::Null, Entry::to_json_value),
                 joined.to_json_value(),
             ]),
-            Change::Leave { key, current, left } => Value::Array(vec![
-                Value::String(key.clone()),
-                current.to_json_value(),
-                left.to_json_value(),
-            ]),
+            Change::Leave { key, current, left } => {
+                Value::Array(vec![Value::String(key.clone()), current.to_json_value(), left.to_json_value()])
+            }
         }
     }
 }

@@ -27,11 +27,7 @@ pub(crate) fn array_index(key: &str) -> Option<u32> {
         return None;
     }
     let value: u64 = key.parse().ok()?;
-    if value <= MAX_ARRAY_INDEX {
-        u32::try_from(value).ok()
-    } else {
-        None
-    }
+    if value <= MAX_ARRAY_INDEX { u32::try_from(value).ok() } else { None }
 }
 
 /// Orders items whose keys are in insertion order as a JavaScript object would list those keys.

@@ -43,36 +43,17 @@ pub fn sync_state<V: Clone>(state: &mut State<V>, new_state: State<V>) -> Vec<Ch
         };
         let left: Vec<Meta<V>> = {
             let new_refs = refs(&new_entry.metas);
-            current
-                .metas
-                .iter()
-                .filter(|meta| !new_refs.contains(meta.phx_ref.as_str()))
-                .cloned()
-                .collect()
+            current.metas.iter().filter(|meta| !new_refs.contains(meta.phx_ref.as_str())).cloned().collect()
         };
         let current_refs = refs(&current.metas);
         let Entry { metas, extra } = new_entry;
-        let joined: Vec<Meta<V>> = metas
-            .into_iter()
-            .filter(|meta| !current_refs.contains(meta.phx_ref.as_str()))
-            .collect();
+        let joined: Vec<Meta<V>> =
+            metas.into_iter().filter(|meta| !current_refs.contains(meta.phx_ref.as_str())).collect();
         if !joined.is_empty() {
-            joins.push((
-                key.clone(),
-                Entry {
-                    metas: joined,
-                    extra,
-                },
-            ));
+            joins.push((key.clone(), Entry { metas: joined, extra }));
         }
         if !left.is_empty() {
-            leaves.push((
-                key,
-                Entry {
-                    metas: left,
-                    extra: current.extra.clone(),
-                },
-            ));
+            leaves.push((key, Entry { metas: left, extra: current.extra.clone() }));
         }
     }
 
@@ -93,17 +74,10 @@ pub fn sync_diff<V: Clone>(state: &mut State<V>, diff: Diff<V>) -> Vec<Change<V>
         let current = match state.entries.get_mut(&key) {
             Some(slot) => {
                 let joined_refs = refs(&joined.metas);
-                let mut metas: Vec<Meta<V>> = slot
-                    .metas
-                    .iter()
-                    .filter(|meta| !joined_refs.contains(meta.phx_ref.as_str()))
-                    .cloned()
-                    .collect();
+                let mut metas: Vec<Meta<V>> =
+                    slot.metas.iter().filter(|meta| !joined_refs.contains(meta.phx_ref.as_str())).cloned().collect();
                 metas.extend(joined.metas.iter().cloned());
-                let merged = Entry {
-                    metas,
-                    extra: joined.extra.clone(),
-                };
+                let merged = Entry { metas, extra: joined.extra.clone() };
                 Some(std::mem::replace(slot, merged))
             }
             None => {
@@ -111,11 +85,7 @@ pub fn sync_diff<V: Clone>(state: &mut State<V>, diff: Diff<V>) -> Vec<Change<V>
                 None
             }
         };
-        changes.push(Change::Join {
-            key,
-            current,
-            joined,
-        });
+        changes.push(Change::Join { key, current, joined });
     }
 
     let mut emptied = Vec::new();
@@ -124,9 +94,7 @@ pub fn sync_diff<V: Clone>(state: &mut State<V>, diff: Diff<V>) -> Vec<Change<V>
             continue;
         };
         let left_refs = refs(&left.metas);
-        current
-            .metas
-            .retain(|meta| !left_refs.contains(meta.phx_ref.as_str()));
+        current.metas.retain(|meta| !left_refs.contains(meta.phx_ref.as_str()));
         let current = current.clone();
         if current.metas.is_empty() {
             emptied.push(key.clone());

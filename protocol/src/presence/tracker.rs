@@ -27,11 +27,7 @@ pub struct Presence<V> {
 
 impl<V> Default for Presence<V> {
     fn default() -> Self {
-        Presence {
-            state: State::new(),
-            pending_diffs: Vec::new(),
-            join_ref: None,
-        }
+        Presence { state: State::new(), pending_diffs: Vec::new(), join_ref: None }
     }
 }
 
@@ -45,22 +41,12 @@ impl<V: Clone> Presence<V> {
     ///
     /// `channel_join_ref` is the channel's current join ref when the frame is handled. The events are the changes
     /// from reconciling the old state with `state`, then those of each held diff, then [`PresenceEvent::Sync`].
-    pub fn handle_state(
-        &mut self,
-        channel_join_ref: Option<&str>,
-        state: State<V>,
-    ) -> Vec<PresenceEvent<V>> {
+    pub fn handle_state(&mut self, channel_join_ref: Option<&str>, state: State<V>) -> Vec<PresenceEvent<V>> {
         self.join_ref = channel_join_ref.map(str::to_owned);
-        let mut events: Vec<PresenceEvent<V>> = sync_state(&mut self.state, state)
-            .into_iter()
-            .map(PresenceEvent::Change)
-            .collect();
+        let mut events: Vec<PresenceEvent<V>> =
+            sync_state(&mut self.state, state).into_iter().map(PresenceEvent::Change).collect();
         for diff in std::mem::take(&mut self.pending_diffs) {
-            events.extend(
-                sync_diff(&mut self.state, diff)
-                    .into_iter()
-                    .map(PresenceEvent::Change),
-            );
+            events.extend(sync_diff(&mut self.state, diff).into_iter().map(PresenceEvent::Change));
         }
         events.push(PresenceEvent::Sync);
         events
@@ -71,19 +57,13 @@ impl<V: Clone> Presence<V> {
     /// `channel_join_ref` is the channel's current join ref when the frame is handled. While the tracker waits for
     /// a state (see [`Presence::is_pending`]) the diff is held and nothing is returned; otherwise the events are
     /// its changes followed by [`PresenceEvent::Sync`].
-    pub fn handle_diff(
-        &mut self,
-        channel_join_ref: Option<&str>,
-        diff: Diff<V>,
-    ) -> Vec<PresenceEvent<V>> {
+    pub fn handle_diff(&mut self, channel_join_ref: Option<&str>, diff: Diff<V>) -> Vec<PresenceEvent<V>> {
         if self.is_pending(channel_join_ref) {
             self.pending_diffs.push(diff);
             return Vec::new();
         }
-        let mut events: Vec<PresenceEvent<V>> = sync_diff(&mut self.state, diff)
-            .into_iter()
-            .map(PresenceEvent::Change)
-            .collect();
+        let mut events: Vec<PresenceEvent<V>> =
+            sync_diff(&mut self.state, diff).into_iter().map(PresenceEvent::Change).collect();
         events.push(PresenceEvent::Sync);
         events
     }

@@ -18,10 +18,7 @@ pub struct Meta<V> {
 impl<V> Meta<V> {
     /// A meta with the given reference and value.
     pub fn new(phx_ref: impl Into<String>, value: V) -> Self {
-        Meta {
-            phx_ref: phx_ref.into(),
-            value,
-        }
+        Meta { phx_ref: phx_ref.into(), value }
     }
 }
 
@@ -58,9 +55,7 @@ pub struct State<V> {
 
 impl<V> Default for State<V> {
     fn default() -> Self {
-        State {
-            entries: IndexMap::new(),
-        }
+        State { entries: IndexMap::new() }
     }
 }
 
@@ -100,9 +95,7 @@ impl<V> State<V> {
 
     /// The keys and entries in insertion order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Entry<V>)> {
-        self.entries
-            .iter()
-            .map(|(key, entry)| (key.as_str(), entry))
+        self.entries.iter().map(|(key, entry)| (key.as_str(), entry))
     }
 
     /// The keys and entries in JavaScript property order, the order of phoenix.js's `Presence.list`.
@@ -116,9 +109,7 @@ impl<V> State<V> {
     /// first, ascending, then the other keys in insertion order. Pass `|_, entry| entry.clone()` for the
     /// default chooser's result.
     pub fn list<'a, T>(&'a self, mut chooser: impl FnMut(&'a str, &'a Entry<V>) -> T) -> Vec<T> {
-        self.iter_js_order()
-            .map(|(key, entry)| chooser(key, entry))
-            .collect()
+        self.iter_js_order().map(|(key, entry)| chooser(key, entry)).collect()
     }
 }
 
@@ -147,10 +138,7 @@ pub struct Diff<V> {
 
 impl<V> Default for Diff<V> {
     fn default() -> Self {
-        Diff {
-            joins: Vec::new(),
-            leaves: Vec::new(),
-        }
+        Diff { joins: Vec::new(), leaves: Vec::new() }
     }
 }
 
