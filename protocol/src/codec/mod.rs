@@ -2,7 +2,7 @@
 //!
 //! - [`encode`] works without serde_json (the browser build has none): JSON payloads are already text and are
 //!   inserted verbatim, and strings are escaped by hand exactly as serde_json would.
-//! - [`decode`] reads text frames with serde_json (feature `json`) and binary frames without it; [`decode_binary`]
+//! - `decode` reads text frames with serde_json (feature `json`) and binary frames without it; [`decode_binary`]
 //!   is the binary half on its own, for builds without the feature.
 //!
 //! Which layout a frame takes depends on the serializer, on who sends it and on its payload: on V2, a binary
@@ -32,6 +32,10 @@ use crate::frame::{Encoded, Ext, Frame, Payload, Sender, Vsn, event};
 /// Fails when the serializer cannot express the frame: a binary payload on V1, a header field over 255 bytes in a
 /// binary frame, extension fields a binary frame has no room for, or a frame `sender` never sends (a reply from a
 /// client, a server message named `phx_reply`, which would read back as a reply).
+///
+/// V1 has no join ref in server frames, so a server frame's join ref is not written there (see `decode` for how
+/// `phx_close` and `phx_error` get theirs back). Refs must be non-empty to survive binary frames, where an empty ref
+/// and a missing one are both length 0.
 pub fn encode(vsn: Vsn, sender: Sender, frame: &Frame) -> Result<Encoded, EncodeError> {
     match (sender, frame) {
         (Sender::Client, Frame::Reply(_)) => return Err(EncodeError::ReplyFromClient),
@@ -54,6 +58,9 @@ pub fn encode(vsn: Vsn, sender: Sender, frame: &Frame) -> Result<Encoded, Encode
 ///
 /// JSON payloads are kept as the exact text received. From a server, the event `phx_reply` makes a
 /// [`Reply`](crate::Reply); from a client it is an ordinary event.
+///
+/// From a V1 server, `phx_close` and `phx_error` get `join_ref = ref`: V1 servers put the closing channel's join ref
+/// in `ref`, and the client needs it to ignore an old channel's close.
 #[cfg(feature = "json")]
 pub fn decode(vsn: Vsn, sender: Sender, data: WireData<'_>) -> Result<Frame, DecodeError> {
     match (vsn, data) {

@@ -49,8 +49,8 @@ mod read {
     use crate::codec::error::{DecodeError, JsonKind};
     use crate::codec::ext::ExtReader;
     use crate::codec::json_read::{JsonShape, Scalar, Shaped, parse_whole, skip_elements};
-    use crate::codec::payload::PayloadReader;
-    use crate::frame::{Frame, Sender, event};
+    use crate::codec::payload::{PayloadReader, PayloadText};
+    use crate::frame::{Ext, Frame, Sender, event};
 
     /// Decodes a V2 text frame sent by `sender`, reading the array once.
     pub(crate) fn decode(sender: Sender, text: &str) -> Result<Frame, DecodeError> {
@@ -93,13 +93,23 @@ mod read {
             };
             let ext = seq.next_element_seed(Shaped(ExtReader))?.flatten();
             skip_elements(seq)?;
-            Ok((|| {
-                let join_ref = join_ref.into_optional_string("join_ref")?;
-                let r#ref = r#ref.into_optional_string("ref")?;
-                let topic = topic.into_string("topic")?;
-                let event = event.into_string("event")?;
-                payload.into_frame(join_ref, r#ref, topic, event, ext)
-            })())
+            Ok(assemble(join_ref, r#ref, topic, event, payload, ext))
         }
+    }
+
+    /// Checks the elements read and builds the frame; the first element at fault is the one reported.
+    fn assemble(
+        join_ref: Scalar,
+        r#ref: Scalar,
+        topic: Scalar,
+        event: Scalar,
+        payload: PayloadText<'_>,
+        ext: Option<Ext>,
+    ) -> Result<Frame, DecodeError> {
+        let join_ref = join_ref.into_optional_string("join_ref")?;
+        let r#ref = r#ref.into_optional_string("ref")?;
+        let topic = topic.into_string("topic")?;
+        let event = event.into_string("event")?;
+        payload.into_frame(join_ref, r#ref, topic, event, ext)
     }
 }
