@@ -72,21 +72,15 @@ fn json_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             vec(inner.clone(), 0..6).prop_map(Value::Array),
-            vec((key(), inner), 0..6)
-                .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            vec((key(), inner), 0..6).prop_map(|entries| Value::Object(entries.into_iter().collect())),
         ]
     })
 }
 
 fn ext() -> impl Strategy<Value = Ext> {
-    (
-        proptest::option::of((any::<u64>(), text())),
-        proptest::option::of(any::<bool>()),
+    (proptest::option::of((any::<u64>(), text())), proptest::option::of(any::<bool>())).prop_map(
+        |(position, recovered)| Ext { position: position.map(|(offset, epoch)| Position { offset, epoch }), recovered },
     )
-        .prop_map(|(position, recovered)| Ext {
-            position: position.map(|(offset, epoch)| Position { offset, epoch }),
-            recovered,
-        })
 }
 
 fn payload() -> impl Strategy<Value = Payload> {
@@ -99,40 +93,16 @@ fn payload() -> impl Strategy<Value = Payload> {
 /// Any frame, representable or not: which ones each serializer accepts is part of what is tested.
 fn frame() -> impl Strategy<Value = Frame> {
     let refs = || (proptest::option::of(text()), proptest::option::of(text()));
-    let message = (
-        refs(),
-        text(),
-        text(),
-        payload(),
-        proptest::option::of(ext()),
-    )
-        .prop_map(|((join_ref, r#ref), topic, event, payload, ext)| {
-            Frame::Message(Message {
-                join_ref,
-                r#ref,
-                topic,
-                event,
-                payload,
-                ext,
-            })
-        });
-    let reply = (
-        refs(),
-        text(),
-        text(),
-        payload(),
-        proptest::option::of(ext()),
-    )
-        .prop_map(|((join_ref, r#ref), topic, status, response, ext)| {
-            Frame::Reply(Reply {
-                join_ref,
-                r#ref,
-                topic,
-                status,
-                response,
-                ext,
-            })
-        });
+    let message = (refs(), text(), text(), payload(), proptest::option::of(ext())).prop_map(
+        |((join_ref, r#ref), topic, event, payload, ext)| {
+            Frame::Message(Message { join_ref, r#ref, topic, event, payload, ext })
+        },
+    );
+    let reply = (refs(), text(), text(), payload(), proptest::option::of(ext())).prop_map(
+        |((join_ref, r#ref), topic, status, response, ext)| {
+            Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext })
+        },
+    );
     prop_oneof![message, reply]
 }
 
@@ -182,11 +152,7 @@ fn as_read_back(vsn: Vsn, sender: Sender, frame: &Frame) -> Frame {
     let mut frame = frame.clone();
     let is_binary = matches!(payload_of(&frame), Payload::Binary(_));
     let (join_ref, r#ref, event) = match &mut frame {
-        Frame::Message(message) => (
-            &mut message.join_ref,
-            &mut message.r#ref,
-            Some(message.event.as_str()),
-        ),
+        Frame::Message(message) => (&mut message.join_ref, &mut message.r#ref, Some(message.event.as_str())),
         Frame::Reply(reply) => (&mut reply.join_ref, &mut reply.r#ref, None),
     };
     if vsn == Vsn::V1 && sender == Sender::Server {

@@ -26,11 +26,7 @@ const BROADCAST: u8 = 2;
 const POSITIONED_BROADCAST: u8 = 3;
 
 /// Encodes `frame`, sent by `sender`, whose payload or response is the binary `payload`.
-pub(crate) fn encode(
-    sender: Sender,
-    frame: &Frame,
-    payload: &[u8],
-) -> Result<Vec<u8>, EncodeError> {
+pub(crate) fn encode(sender: Sender, frame: &Frame, payload: &[u8]) -> Result<Vec<u8>, EncodeError> {
     match (sender, frame) {
         (Sender::Client, Frame::Reply(_)) => Err(EncodeError::ReplyFromClient),
         (Sender::Client, Frame::Message(message)) => encode_client_push(message, payload),
@@ -41,9 +37,7 @@ pub(crate) fn encode(
 
 fn encode_client_push(message: &Message, payload: &[u8]) -> Result<Vec<u8>, EncodeError> {
     if message.ext.is_some() {
-        return Err(EncodeError::ExtInBinaryFrame(
-            "a client's binary push has no room for it",
-        ));
+        return Err(EncodeError::ExtInBinaryFrame("a client's binary push has no room for it"));
     }
     let fields = [
         Field::new("join_ref", optional_bytes(&message.join_ref))?,
@@ -65,44 +59,24 @@ fn encode_server_message(message: &Message, payload: &[u8]) -> Result<Vec<u8>, E
             let join_ref = Field::new("join_ref", join_ref.as_bytes())?;
             Ok(assemble(PUSH, &[join_ref, topic, event], None, payload))
         }
-        (Some(_), Some(_)) => Err(EncodeError::ExtInBinaryFrame(
-            "a push to one channel has no room for it",
-        )),
+        (Some(_), Some(_)) => Err(EncodeError::ExtInBinaryFrame("a push to one channel has no room for it")),
         (None, None) => Ok(assemble(BROADCAST, &[topic, event], None, payload)),
-        (
-            None,
-            Some(Ext {
-                position: Some(position),
-                recovered: None,
-            }),
-        ) => {
+        (None, Some(Ext { position: Some(position), recovered: None })) => {
             let epoch = Field::new("epoch", position.epoch.as_bytes())?;
-            Ok(assemble(
-                POSITIONED_BROADCAST,
-                &[topic, event, epoch],
-                Some(position.offset),
-                payload,
-            ))
+            Ok(assemble(POSITIONED_BROADCAST, &[topic, event, epoch], Some(position.offset), payload))
         }
         (None, Some(Ext { position: None, .. })) => Err(EncodeError::ExtInBinaryFrame(
             "a binary broadcast carries a position and nothing else, and this has none",
         )),
-        (
-            None,
-            Some(Ext {
-                recovered: Some(_), ..
-            }),
-        ) => Err(EncodeError::ExtInBinaryFrame(
-            "a binary broadcast cannot carry `recovered`",
-        )),
+        (None, Some(Ext { recovered: Some(_), .. })) => {
+            Err(EncodeError::ExtInBinaryFrame("a binary broadcast cannot carry `recovered`"))
+        }
     }
 }
 
 fn encode_reply(reply: &Reply, payload: &[u8]) -> Result<Vec<u8>, EncodeError> {
     if reply.ext.is_some() {
-        return Err(EncodeError::ExtInBinaryFrame(
-            "a binary reply has no room for it",
-        ));
+        return Err(EncodeError::ExtInBinaryFrame("a binary reply has no room for it"));
     }
     let fields = [
         Field::new("join_ref", optional_bytes(&reply.join_ref))?,
@@ -122,10 +96,7 @@ struct Field<'a> {
 impl<'a> Field<'a> {
     /// The field `name` holding `bytes`, if its length fits in a byte.
     fn new(name: &'static str, bytes: &'a [u8]) -> Result<Self, EncodeError> {
-        let len = u8::try_from(bytes.len()).map_err(|_| EncodeError::FieldTooLong {
-            field: name,
-            len: bytes.len(),
-        })?;
+        let len = u8::try_from(bytes.len()).map_err(|_| EncodeError::FieldTooLong { field: name, len: bytes.len() })?;
         Ok(Field { len, bytes })
     }
 }
@@ -213,15 +184,10 @@ pub(crate) fn decode(sender: Sender, bytes: &[u8]) -> Result<Frame, DecodeError>
                 topic,
                 event,
                 payload: reader.payload(),
-                ext: Some(Ext {
-                    position: Some(Position { offset, epoch }),
-                    recovered: None,
-                }),
+                ext: Some(Ext { position: Some(Position { offset, epoch }), recovered: None }),
             }))
         }
-        (Sender::Client, REPLY | BROADCAST | POSITIONED_BROADCAST) => {
-            Err(DecodeError::BinaryKindFromClient(kind))
-        }
+        (Sender::Client, REPLY | BROADCAST | POSITIONED_BROADCAST) => Err(DecodeError::BinaryKindFromClient(kind)),
         (_, unknown) => Err(DecodeError::UnknownBinaryKind(unknown)),
     }
 }
@@ -234,11 +200,7 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// The `N` header lengths of a frame of `kind`.
     fn lengths<const N: usize>(&mut self, kind: u8) -> Result<[usize; N], DecodeError> {
-        let truncated = DecodeError::TruncatedHeader {
-            kind,
-            needed: N,
-            remaining: self.rest.len(),
-        };
+        let truncated = DecodeError::TruncatedHeader { kind, needed: N, remaining: self.rest.len() };
         let (header, rest) = self.rest.split_first_chunk::<N>().ok_or(truncated)?;
         self.rest = rest;
         Ok(header.map(usize::from))
@@ -246,11 +208,7 @@ impl<'a> Reader<'a> {
 
     /// The next `len` bytes, the field `field`.
     fn take(&mut self, field: &'static str, len: usize) -> Result<&'a [u8], DecodeError> {
-        let truncated = DecodeError::Truncated {
-            field,
-            len,
-            remaining: self.rest.len(),
-        };
+        let truncated = DecodeError::Truncated { field, len, remaining: self.rest.len() };
         let (taken, rest) = self.rest.split_at_checked(len).ok_or(truncated)?;
         self.rest = rest;
         Ok(taken)
@@ -264,21 +222,13 @@ impl<'a> Reader<'a> {
     }
 
     /// The ref field `field` of `len` bytes; length 0 means there is none.
-    fn optional_text(
-        &mut self,
-        field: &'static str,
-        len: usize,
-    ) -> Result<Option<String>, DecodeError> {
+    fn optional_text(&mut self, field: &'static str, len: usize) -> Result<Option<String>, DecodeError> {
         Ok(Some(self.text(field, len)?).filter(|text| !text.is_empty()))
     }
 
     /// A kind 3 frame's offset, 8 bytes big-endian.
     fn offset(&mut self) -> Result<u64, DecodeError> {
-        let truncated = DecodeError::Truncated {
-            field: "offset",
-            len: 8,
-            remaining: self.rest.len(),
-        };
+        let truncated = DecodeError::Truncated { field: "offset", len: 8, remaining: self.rest.len() };
         let (bytes, rest) = self.rest.split_first_chunk::<8>().ok_or(truncated)?;
         self.rest = rest;
         Ok(u64::from_be_bytes(*bytes))

@@ -8,9 +8,7 @@ use core::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     /// The V1 serializer only has text frames, so it cannot carry raw bytes.
-    #[error(
-        "binary payloads cannot be encoded with the V1 serializer (vsn=1.0.0 has no binary frames)"
-    )]
+    #[error("binary payloads cannot be encoded with the V1 serializer (vsn=1.0.0 has no binary frames)")]
     BinaryPayloadOnV1,
     /// Only servers reply; a `phx_reply` from a client would be read as an ordinary event.
     #[error("a client cannot send a reply (Frame::Reply); only servers send phx_reply")]
@@ -93,9 +91,7 @@ pub enum DecodeError {
     #[error("binary frame kind {0} can only be sent by a server")]
     BinaryKindFromClient(u8),
     /// The frame ends inside its header of field lengths.
-    #[error(
-        "binary frame truncated: a kind {kind} header has {needed} length bytes, {remaining} remain"
-    )]
+    #[error("binary frame truncated: a kind {kind} header has {needed} length bytes, {remaining} remain")]
     TruncatedHeader {
         /// The frame's kind.
         kind: u8,

@@ -20,11 +20,7 @@ pub(crate) fn write_ext(out: &mut dyn JsonOut, ext: &Ext) {
         if ext.position.is_some() {
             out.raw(",");
         }
-        out.raw(if recovered {
-            "\"recovered\":true"
-        } else {
-            "\"recovered\":false"
-        });
+        out.raw(if recovered { "\"recovered\":true" } else { "\"recovered\":false" });
     }
     out.raw("}");
 }
@@ -105,10 +101,7 @@ mod read {
                 (None, None) => None,
                 _ => return Ok(None),
             };
-            Ok(valid.then_some(Ext {
-                position,
-                recovered,
-            }))
+            Ok(valid.then_some(Ext { position, recovered }))
         }
     }
 }

@@ -65,10 +65,6 @@ pub(crate) fn render(layout: impl Fn(&mut dyn JsonOut)) -> String {
     layout(&mut counter);
     let mut text = String::with_capacity(counter.0);
     layout(&mut text);
-    debug_assert_eq!(
-        text.len(),
-        counter.0,
-        "the measured and the written JSON differ in length"
-    );
+    debug_assert_eq!(text.len(), counter.0, "the measured and the written JSON differ in length");
     text
 }

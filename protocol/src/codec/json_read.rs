@@ -64,27 +64,16 @@ impl Scalar {
     pub(crate) fn into_string(self, field: &'static str) -> Result<String, DecodeError> {
         match self {
             Scalar::Str(text) => Ok(text),
-            other => Err(DecodeError::WrongType {
-                field,
-                expected: "a string",
-                found: other.kind(),
-            }),
+            other => Err(DecodeError::WrongType { field, expected: "a string", found: other.kind() }),
         }
     }
 
     /// The string or null `field` must hold (refs are either).
-    pub(crate) fn into_optional_string(
-        self,
-        field: &'static str,
-    ) -> Result<Option<String>, DecodeError> {
+    pub(crate) fn into_optional_string(self, field: &'static str) -> Result<Option<String>, DecodeError> {
         match self {
             Scalar::Str(text) => Ok(Some(text)),
             Scalar::Null => Ok(None),
-            other => Err(DecodeError::WrongType {
-                field,
-                expected: "a string or null",
-                found: other.kind(),
-            }),
+            other => Err(DecodeError::WrongType { field, expected: "a string or null", found: other.kind() }),
         }
     }
 

@@ -48,9 +48,7 @@ pub fn encode(vsn: Vsn, sender: Sender, frame: &Frame) -> Result<Encoded, Encode
         (Vsn::V1, Payload::Json(payload)) => Ok(Encoded::Text(v1::encode(sender, frame, payload))),
         (Vsn::V1, Payload::Binary(_)) => Err(EncodeError::BinaryPayloadOnV1),
         (Vsn::V2, Payload::Json(payload)) => Ok(Encoded::Text(v2_json::encode(frame, payload))),
-        (Vsn::V2, Payload::Binary(payload)) => {
-            binary::encode(sender, frame, payload).map(Encoded::Binary)
-        }
+        (Vsn::V2, Payload::Binary(payload)) => binary::encode(sender, frame, payload).map(Encoded::Binary),
     }
 }
 

@@ -23,9 +23,7 @@ mod read {
     use serde_json::value::RawValue;
 
     use crate::codec::error::{DecodeError, JsonKind};
-    use crate::codec::json_read::{
-        FieldKey, FirstError, JsonShape, Key, Scalar, Shaped, parse_whole,
-    };
+    use crate::codec::json_read::{FieldKey, FirstError, JsonShape, Key, Scalar, Shaped, parse_whole};
     use crate::frame::{Ext, Frame, Message, Payload, Reply};
 
     /// A payload as read: the raw JSON, or a reply's parts.
@@ -53,14 +51,9 @@ mod read {
     impl<'de> DeserializeSeed<'de> for PayloadReader {
         type Value = PayloadText<'de>;
 
-        fn deserialize<D: de::Deserializer<'de>>(
-            self,
-            deserializer: D,
-        ) -> Result<PayloadText<'de>, D::Error> {
+        fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<PayloadText<'de>, D::Error> {
             if self.as_reply {
-                Shaped(ReplyReader)
-                    .deserialize(deserializer)
-                    .map(PayloadText::Reply)
+                Shaped(ReplyReader).deserialize(deserializer).map(PayloadText::Reply)
             } else {
                 de::Deserialize::deserialize(deserializer).map(PayloadText::Plain)
             }

@@ -60,9 +60,7 @@ mod read {
 
     use crate::codec::error::{DecodeError, JsonKind};
     use crate::codec::ext::ExtReader;
-    use crate::codec::json_read::{
-        FieldKey, FirstError, JsonShape, Key, Scalar, Shaped, parse_whole,
-    };
+    use crate::codec::json_read::{FieldKey, FirstError, JsonShape, Key, Scalar, Shaped, parse_whole};
     use crate::codec::payload::{PayloadReader, PayloadText, reread_as_reply};
     use crate::frame::{Ext, Frame, Sender, event};
 
@@ -154,25 +152,14 @@ mod read {
             while let Some(field) = map.next_key_seed(Key::<FrameField>::seed())? {
                 let problem = &mut problem;
                 match field {
-                    FrameField::Topic => {
-                        read_once(&mut map, &mut fields.topic, "topic", problem, scalar)?
-                    }
-                    FrameField::Event => {
-                        read_once(&mut map, &mut fields.event, "event", problem, scalar)?
-                    }
-                    FrameField::Ref => {
-                        read_once(&mut map, &mut fields.r#ref, "ref", problem, scalar)?
-                    }
-                    FrameField::JoinRef => {
-                        read_once(&mut map, &mut fields.join_ref, "join_ref", problem, scalar)?
-                    }
+                    FrameField::Topic => read_once(&mut map, &mut fields.topic, "topic", problem, scalar)?,
+                    FrameField::Event => read_once(&mut map, &mut fields.event, "event", problem, scalar)?,
+                    FrameField::Ref => read_once(&mut map, &mut fields.r#ref, "ref", problem, scalar)?,
+                    FrameField::JoinRef => read_once(&mut map, &mut fields.join_ref, "join_ref", problem, scalar)?,
                     FrameField::Payload => {
                         // Servers write the event first, so a reply's payload is usually known to be one here.
                         let as_reply = self.sender == Sender::Server
-                            && fields
-                                .event
-                                .as_ref()
-                                .is_some_and(|event| event.is_str(event::REPLY));
+                            && fields.event.as_ref().is_some_and(|event| event.is_str(event::REPLY));
                         let read = |map: &mut M| map.next_value_seed(PayloadReader { as_reply });
                         read_once(&mut map, &mut fields.payload, "payload", problem, read)?;
                     }
@@ -192,26 +179,14 @@ mod read {
     impl FrameReader {
         /// Checks the fields read and builds the frame.
         fn assemble(self, fields: Fields<'_>) -> Result<Frame, DecodeError> {
-            let topic = fields
-                .topic
-                .ok_or(DecodeError::MissingField("topic"))?
-                .into_string("topic")?;
-            let event = fields
-                .event
-                .ok_or(DecodeError::MissingField("event"))?
-                .into_string("event")?;
+            let topic = fields.topic.ok_or(DecodeError::MissingField("topic"))?.into_string("topic")?;
+            let event = fields.event.ok_or(DecodeError::MissingField("event"))?.into_string("event")?;
             let mut payload = fields.payload.ok_or(DecodeError::MissingField("payload"))?;
-            let r#ref = fields
-                .r#ref
-                .map_or(Ok(None), |value| value.into_optional_string("ref"))?;
-            let mut join_ref = fields
-                .join_ref
-                .map_or(Ok(None), |value| value.into_optional_string("join_ref"))?;
+            let r#ref = fields.r#ref.map_or(Ok(None), |value| value.into_optional_string("ref"))?;
+            let mut join_ref = fields.join_ref.map_or(Ok(None), |value| value.into_optional_string("join_ref"))?;
             if self.sender == Sender::Server {
                 payload = match payload {
-                    PayloadText::Plain(raw) if event == event::REPLY => {
-                        PayloadText::Reply(reread_as_reply(raw))
-                    }
+                    PayloadText::Plain(raw) if event == event::REPLY => PayloadText::Reply(reread_as_reply(raw)),
                     read => read,
                 };
                 if event == event::CLOSE || event == event::ERROR {
