@@ -138,6 +138,22 @@ impl<P> Frame<P> {
         }
     }
 
+    /// The frame's payload: a message's payload or a reply's response.
+    pub fn payload(&self) -> &P {
+        match self {
+            Frame::Message(message) => &message.payload,
+            Frame::Reply(reply) => &reply.response,
+        }
+    }
+
+    /// The frame's extension fields.
+    pub fn ext(&self) -> Option<&Ext> {
+        match self {
+            Frame::Message(message) => message.ext.as_ref(),
+            Frame::Reply(reply) => reply.ext.as_ref(),
+        }
+    }
+
     /// The frame's ref.
     pub fn r#ref(&self) -> Option<&str> {
         match self {

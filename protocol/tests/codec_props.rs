@@ -106,20 +106,6 @@ fn frame() -> impl Strategy<Value = Frame> {
     prop_oneof![message, reply]
 }
 
-fn payload_of(frame: &Frame) -> &Payload {
-    match frame {
-        Frame::Message(message) => &message.payload,
-        Frame::Reply(reply) => &reply.response,
-    }
-}
-
-fn ext_of(frame: &Frame) -> Option<&Ext> {
-    match frame {
-        Frame::Message(message) => message.ext.as_ref(),
-        Frame::Reply(reply) => reply.ext.as_ref(),
-    }
-}
-
 /// Whether `sender` can send `frame` with the serializer `vsn`, written from the protocol description.
 fn representable(vsn: Vsn, sender: Sender, frame: &Frame) -> bool {
     match (sender, frame) {
@@ -127,13 +113,13 @@ fn representable(vsn: Vsn, sender: Sender, frame: &Frame) -> bool {
         (Sender::Server, Frame::Message(message)) if message.event == "phx_reply" => return false,
         _ => {}
     }
-    let Payload::Binary(_) = payload_of(frame) else {
+    let Payload::Binary(_) = frame.payload() else {
         return true;
     };
     if vsn == Vsn::V1 {
         return false;
     }
-    let ext = ext_of(frame);
+    let ext = frame.ext();
     match (sender, frame) {
         (Sender::Client, _) | (Sender::Server, Frame::Reply(_)) => ext.is_none(),
         (Sender::Server, Frame::Message(message)) => {
@@ -150,7 +136,7 @@ fn representable(vsn: Vsn, sender: Sender, frame: &Frame) -> bool {
 /// What decoding `frame` after encoding it gives back: the frame itself, less what the wire format cannot say.
 fn as_read_back(vsn: Vsn, sender: Sender, frame: &Frame) -> Frame {
     let mut frame = frame.clone();
-    let is_binary = matches!(payload_of(&frame), Payload::Binary(_));
+    let is_binary = matches!(frame.payload(), Payload::Binary(_));
     let (join_ref, r#ref, event) = match &mut frame {
         Frame::Message(message) => (&mut message.join_ref, &mut message.r#ref, Some(message.event.as_str())),
         Frame::Reply(reply) => (&mut reply.join_ref, &mut reply.r#ref, None),

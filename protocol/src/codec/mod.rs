@@ -25,7 +25,7 @@ pub use error::{DecodeError, EncodeError, JsonKind};
 
 #[cfg(feature = "json")]
 use crate::frame::WireData;
-use crate::frame::{Encoded, Ext, Frame, Payload, Sender, Vsn, event};
+use crate::frame::{Encoded, Frame, Payload, Sender, Vsn, event};
 
 /// Encodes a frame sent by `sender` with the serializer `vsn`.
 ///
@@ -44,7 +44,7 @@ pub fn encode(vsn: Vsn, sender: Sender, frame: &Frame) -> Result<Encoded, Encode
         }
         _ => {}
     }
-    match (vsn, payload_of(frame)) {
+    match (vsn, frame.payload()) {
         (Vsn::V1, Payload::Json(payload)) => Ok(Encoded::Text(v1::encode(sender, frame, payload))),
         (Vsn::V1, Payload::Binary(_)) => Err(EncodeError::BinaryPayloadOnV1),
         (Vsn::V2, Payload::Json(payload)) => Ok(Encoded::Text(v2_json::encode(frame, payload))),
@@ -72,20 +72,4 @@ pub fn decode(vsn: Vsn, sender: Sender, data: WireData<'_>) -> Result<Frame, Dec
 /// Decodes a V2 binary frame sent by `sender`. Needs no JSON support: binary payloads are raw bytes.
 pub fn decode_binary(sender: Sender, bytes: &[u8]) -> Result<Frame, DecodeError> {
     binary::decode(sender, bytes)
-}
-
-/// A frame's payload, or a reply's response.
-fn payload_of(frame: &Frame) -> &Payload {
-    match frame {
-        Frame::Message(message) => &message.payload,
-        Frame::Reply(reply) => &reply.response,
-    }
-}
-
-/// A frame's extension fields.
-fn ext_of(frame: &Frame) -> Option<&Ext> {
-    match frame {
-        Frame::Message(message) => message.ext.as_ref(),
-        Frame::Reply(reply) => reply.ext.as_ref(),
-    }
 }

@@ -43,7 +43,7 @@ pub(crate) fn encode(sender: Sender, frame: &Frame, payload: &str) -> String {
                 out.string(frame.topic());
             }
         }
-        if let Some(ext) = super::ext_of(frame) {
+        if let Some(ext) = frame.ext() {
             out.raw(",\"ext\":");
             write_ext(out, ext);
         }

@@ -31,7 +31,7 @@ pub(crate) fn encode(frame: &Frame, payload: &str) -> String {
                 write_reply_payload(out, payload, &reply.status);
             }
         }
-        if let Some(ext) = super::ext_of(frame) {
+        if let Some(ext) = frame.ext() {
             out.raw(",");
             write_ext(out, ext);
         }
