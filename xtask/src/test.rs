@@ -3,7 +3,8 @@
 //! Steps for crates and test projects that do not exist yet are skipped, so the command keeps working as the
 //! relay, client and Node checks land on their own branches.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Instant, SystemTime};
 
@@ -13,7 +14,16 @@ use crate::{Error, prereqs, workspace};
 /// Node test projects: a directory relative to the workspace root and the command to run there.
 ///
 /// Each runs only when its directory exists, after `npm ci` when it has a `package.json`.
-const NODE_TESTS: &[(&str, &[&str])] = &[("protocol/tests/presence-oracle", &["node", "oracle.mjs", "--check"])];
+const NODE_TESTS: &[(&str, &[&str])] = &[
+    ("protocol/tests/presence-oracle", &["node", "oracle.mjs", "--check"]),
+    ("tests/phoenix-js", &["node", "--test", "relay.test.mjs"]),
+];
+
+/// The Node test projects that start the relay binary, and so are skipped while the relay crate does not exist.
+const NEEDS_RELAY: &[&str] = &["tests/phoenix-js"];
+
+/// The environment variable that tells the Node tests which relay binary to start.
+const RELAY_BIN_VAR: &str = "FERROCAST_RELAY_BIN";
 
 /// Options for `cargo xtask test`.
 pub struct Options {
@@ -48,9 +58,20 @@ pub fn run(options: &Options) -> Result<(), Error> {
     step(&mut cargo(&wasm))?;
     step(&mut cargo(&[&wasm[..], &["--no-default-features"]].concat()))?;
 
+    // The Node tests that talk to the relay start its debug binary, so it must be built (and current) first.
+    let has_relay = workspace::has_crate("relay");
+    if has_relay {
+        step(&mut cargo(&["build", "-p", "ferrocast-relay"]))?;
+    }
+    let relay_bin = relay_binary(&root, std::env::var_os("CARGO_TARGET_DIR"));
+
     for (dir, command) in NODE_TESTS {
         let path = root.join(dir);
         if !path.is_dir() {
+            continue;
+        }
+        if NEEDS_RELAY.contains(dir) && !has_relay {
+            say(format!("{dir}: skipped, the relay crate (relay/) does not exist yet"));
             continue;
         }
         if path.join("package.json").is_file() {
@@ -64,7 +85,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
         }
         let (program, args) = command.split_first().expect("a Node test command names a program");
         let mut node = Command::new(program);
-        node.args(args).current_dir(&path);
+        node.args(args).current_dir(&path).env(RELAY_BIN_VAR, &relay_bin);
         step(&mut node)?;
     }
 
@@ -76,6 +97,18 @@ pub fn run(options: &Options) -> Result<(), Error> {
 pub fn node_projects_present() -> Vec<&'static str> {
     let root = workspace::root();
     NODE_TESTS.iter().map(|(dir, _)| *dir).filter(|dir| root.join(dir).is_dir()).collect()
+}
+
+/// Where `cargo build -p ferrocast-relay` puts the relay binary: `debug/` under `CARGO_TARGET_DIR` when that is
+/// set (a relative one is taken from the workspace root, where the build runs), else under `target/`.
+///
+/// A `build.target-dir` in a cargo config file is not read: the workspace's `.cargo/config.toml` sets none.
+fn relay_binary(root: &Path, target_dir: Option<OsString>) -> PathBuf {
+    let target = match target_dir {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    };
+    target.join("debug").join(format!("ferrocast-relay{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Whether `npm ci` must run in `dir`, judged from the lockfile and file modification times.
@@ -113,6 +146,16 @@ mod tests {
     use std::time::Duration;
 
     const T: SystemTime = SystemTime::UNIX_EPOCH;
+
+    #[test]
+    fn relay_binary_is_under_the_target_dir() {
+        let root = Path::new("/repo");
+        let exe = format!("ferrocast-relay{}", std::env::consts::EXE_SUFFIX);
+        assert_eq!(relay_binary(root, None), root.join("target/debug").join(&exe));
+        assert_eq!(relay_binary(root, Some("".into())), root.join("target/debug").join(&exe));
+        assert_eq!(relay_binary(root, Some("out".into())), root.join("out/debug").join(&exe));
+        assert_eq!(relay_binary(root, Some("/tmp/t".into())), Path::new("/tmp/t/debug").join(&exe));
+    }
 
     #[test]
     fn installs_when_never_installed() {
