@@ -8,7 +8,8 @@
 // (`cargo xtask test` builds it and sets the variable). Run: `node --test relay.test.mjs`.
 //
 // When a test fails, the WebSocket frames it saw (and phoenix.js's transport and channel log lines) are printed
-// under it as diagnostics, so a relay bug can be read off the wire.
+// under it as diagnostics, so a relay bug can be read off the wire. FERROCAST_TEST_FRAMES=1 prints them for
+// passing tests too.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -29,6 +30,8 @@ const RELAY_BIN = process.env.FERROCAST_RELAY_BIN || path.join(ROOT, "target", "
 const WAIT_MS = 3000;
 /** phoenix.js's own push and join timeout; shorter than WAIT_MS so its "timeout" hook fires first. */
 const PUSH_TIMEOUT_MS = 2500;
+/** Print every test's frames, not only a failing test's. */
+const SHOW_FRAMES = process.env.FERROCAST_TEST_FRAMES === "1";
 
 // ---------------------------------------------------------------------------------------------------------------
 // The relay process
@@ -267,6 +270,9 @@ function scenario(name, body) {
     const context = new Context(t);
     try {
       await body(context);
+      if (SHOW_FRAMES) {
+        context.dump();
+      }
     } catch (err) {
       context.dump();
       throw err;
@@ -650,4 +656,26 @@ scenario("10. err replies error with the payload, noreply gets none, room:forbid
     response: { reason: "unauthorized" },
   });
   assert.deepEqual(await reply(forbidden.leave(), "the leave of room:forbidden"), { status: "ok", response: {} });
+});
+
+scenario("11. back-to-back frames are not held back: 20 new_msg round trips take well under 40 ms each", async (ctx) => {
+  // A new_msg answer is two frames written back to back (the broadcast copy, then the reply). If the relay's TCP
+  // sockets leave Nagle's algorithm on (no TCP_NODELAY), the second frame waits for the client's delayed ACK,
+  // about 40 ms on Linux, on every push. 20 round trips take a few ms without that stall, ~800 ms with it; the
+  // bound below leaves a wide margin for a slow machine.
+  const socket = await ctx.connect("A");
+  const channel = socket.channel("room:latency-11", { no_presence: true });
+  assert.deepEqual(await join(channel), {});
+  const rounds = 20;
+  const started = performance.now();
+  for (let i = 0; i < rounds; i++) {
+    assert.deepEqual(await reply(channel.push("new_msg", { i }), `new_msg ${i}`), { status: "ok", response: { i } });
+  }
+  const elapsed = performance.now() - started;
+  ctx.note(`${rounds} new_msg round trips took ${elapsed.toFixed(1)} ms`);
+  assert.ok(
+    elapsed < 400,
+    `${rounds} sequential new_msg round trips took ${elapsed.toFixed(0)} ms (${(elapsed / rounds).toFixed(1)} ms each): ` +
+      `a ~40 ms stall per push is the signature of Nagle's algorithm with delayed ACKs (TCP_NODELAY not set)`,
+  );
 });
