@@ -38,7 +38,7 @@ impl Data<'_> {
 }
 
 fn parse_hex(hex: &str) -> Vec<u8> {
-    assert!(hex.len() % 2 == 0, "odd-length hex: {hex}");
+    assert!(hex.len().is_multiple_of(2), "odd-length hex: {hex}");
     (0..hex.len()).step_by(2).map(|at| u8::from_str_radix(&hex[at..at + 2], 16).expect("hex digits")).collect()
 }
 
@@ -103,12 +103,12 @@ fn every_vector_decodes_and_reencodes_to_the_same_frame() {
                     .unwrap_or_else(|error| panic!("{line}\nre-encodes to invalid JSON {reencoded}: {error}"));
                 // Phoenix ignores array elements after the payload, and so does decoding unless the sixth is an
                 // extension object. The vectors have one such frame; it comes back without its extra element.
-                if let Value::Array(elements) = &mut original {
-                    if elements.len() > 5 {
-                        frames_with_extra_elements += 1;
-                        assert_eq!(elements[5], Value::String("extra".to_owned()));
-                        elements.truncate(5);
-                    }
+                if let Value::Array(elements) = &mut original
+                    && elements.len() > 5
+                {
+                    frames_with_extra_elements += 1;
+                    assert_eq!(elements[5], Value::String("extra".to_owned()));
+                    elements.truncate(5);
                 }
                 assert_eq!(original, reencoded, "{line}\nre-encodes to a different frame");
             }

@@ -119,10 +119,8 @@ pub fn package_name(cargo_toml: &str) -> Option<String> {
     for line in cargo_toml.lines().map(str::trim) {
         if line.starts_with('[') {
             in_package = line == "[package]";
-        } else if in_package {
-            if let Some(name) = string_value(line, "name") {
-                return Some(name);
-            }
+        } else if in_package && let Some(name) = string_value(line, "name") {
+            return Some(name);
         }
     }
     None
