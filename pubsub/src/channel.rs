@@ -1,0 +1,105 @@
+//! The channel API: what a channel implements, and what it can do while handling a join or an event.
+
+use crate::hub::{ConnId, Hub};
+use crate::presence::PresenceHub;
+use ferrocast_protocol::Payload;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a channel answers to an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Reply to the push with this status (`ok`, `error`, …) and response.
+    Reply(String, Payload),
+    /// Send nothing back.
+    NoReply,
+    /// Close the channel, after replying if there is a reply: Phoenix's `{:stop, reason, reply, socket}`.
+    Stop(Option<(String, Payload)>),
+    /// The channel failed: the client gets `phx_error` and rejoins.
+    Crash,
+}
+
+impl Outcome {
+    /// `ok` with this response.
+    pub fn ok(response: Payload) -> Self {
+        Outcome::Reply("ok".to_owned(), response)
+    }
+
+    /// `error` with this response.
+    pub fn error(response: Payload) -> Self {
+        Outcome::Reply("error".to_owned(), response)
+    }
+}
+
+/// A JSON error response `{"reason": reason}`, as Phoenix channels and plugs answer refusals.
+pub fn reason(reason: &str) -> Payload {
+    Payload::Json(serde_json::json!({ "reason": reason }).to_string())
+}
+
+/// The connection a channel runs on.
+#[derive(Debug, Clone, Default)]
+pub struct SocketInfo {
+    /// The connection.
+    pub conn: Option<ConnId>,
+    /// The connect parameters (the WebSocket URL's query), such as `token`.
+    pub params: HashMap<String, String>,
+}
+
+/// A channel: joined per topic, it answers the events pushed to it.
+///
+/// One value serves every connection (the relay shares it); what one join needs to remember goes in
+/// [`Context::assigns`].
+pub trait Channel: Send + Sync + 'static {
+    /// Decides a join. `Ok` carries the join reply's response, `Err` the refusal's (such as
+    /// `{"reason": "unauthorized"}`).
+    fn join(&self, ctx: &mut Context<'_>, params: &Payload) -> Result<Payload, Payload>;
+
+    /// Handles an event pushed by the client.
+    fn handle_in(&self, ctx: &mut Context<'_>, event: &str, payload: Payload) -> Outcome;
+}
+
+/// What a channel can do while it handles a join or an event.
+pub struct Context<'a> {
+    /// The channel's topic.
+    pub topic: &'a str,
+    /// The part of the topic matched by the route's `*` (`lobby` for `room:lobby` under `room:*`).
+    pub splat: &'a str,
+    /// The connection.
+    pub socket: &'a SocketInfo,
+    /// Values this join keeps between events, set during the join (Phoenix's socket assigns).
+    pub assigns: &'a mut Map<String, Value>,
+    pub(crate) conn: ConnId,
+    pub(crate) hub: &'a Hub,
+    pub(crate) presence: &'a Arc<PresenceHub>,
+    /// Pushes to this channel's client, sent by the session in order around the reply.
+    pub(crate) pushes: Vec<(String, Payload)>,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("topic", &self.topic).field("assigns", &self.assigns).finish_non_exhaustive()
+    }
+}
+
+impl Context<'_> {
+    /// Broadcasts to every subscriber of the topic, this connection included; returns how many received it.
+    pub fn broadcast(&self, event: &str, payload: &Payload) -> usize {
+        self.hub.broadcast(self.topic, event, payload)
+    }
+
+    /// Pushes an event to this channel's client only: after the reply of a join, before the reply of an event.
+    pub fn push(&mut self, event: &str, payload: Payload) {
+        self.pushes.push((event.to_owned(), payload));
+    }
+
+    /// Tracks this connection's presence on the topic under `key`; returns the meta's `phx_ref`.
+    pub fn track(&self, key: &str, meta: Map<String, Value>) -> String {
+        self.presence.track(self.topic, key, self.conn, meta)
+    }
+
+    /// The topic's presences, as a `presence_state` payload.
+    pub fn presence_state(&self) -> Payload {
+        Payload::Json(self.presence.state(self.topic).to_string())
+    }
+}

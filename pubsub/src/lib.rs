@@ -1,0 +1,27 @@
+//! Ferrocast's backend: topics and fanout, presence, channel routing, and the server side of a socket.
+//!
+//! Nothing here knows about HTTP or WebSockets: the relay hands each connection's messages to a [`Session`] and
+//! writes out what its [`Outbox`] holds. That keeps channel logic testable without sockets, and reusable by the
+//! workflow engine and the Redis backend.
+//!
+//! - [`outbox`]: a connection's bounded outbound queue, and the slow-consumer policy.
+//! - [`hub`]: topics, subscribers, and broadcasts encoded once per serializer.
+//! - [`presence`]: who is on each topic, with coalesced `presence_diff`s.
+//! - [`channel`] and [`router`]: the channel API, topic patterns, scopes and plugs.
+//! - [`session`]: one connection's joins, leaves, events and heartbeats.
+//! - [`channels`]: the built-in channels.
+
+pub mod channel;
+pub mod channels;
+pub mod hub;
+pub mod outbox;
+pub mod presence;
+pub mod router;
+pub mod session;
+
+pub use channel::{Channel, Context, Outcome, SocketInfo};
+pub use hub::{ConnId, Hub, Subscriber};
+pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, OutboxLimits};
+pub use presence::PresenceHub;
+pub use router::{Plug, PlugContext, Router};
+pub use session::{Backend, Session};

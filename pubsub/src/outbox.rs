@@ -1,0 +1,193 @@
+//! A connection's outbound queue: everything the server sends a connection goes through it, in order.
+//!
+//! Broadcasts, presence diffs, pushes and replies all enter the same queue, so a sender sees its own broadcast
+//! before the reply to its push, as with Phoenix. The queue is bounded by frames and bytes. A consumer that falls
+//! so far behind that its queue fills is disconnected with [`CLOSE_SLOW_CONSUMER`] instead of growing the relay's
+//! memory: what is already queued is still written first, and the client reconnects (and, with the recovery
+//! extension, catches up from history).
+
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+/// The WebSocket close code for a consumer that could not keep up: 1013, "try again later". phoenix.js and our
+/// client reconnect after it.
+pub const CLOSE_SLOW_CONSUMER: u16 = 1013;
+
+/// One WebSocket message, its bytes shared by every connection it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutFrame {
+    /// Send as a text message (valid UTF-8) rather than binary.
+    pub text: bool,
+    /// The message's bytes.
+    pub bytes: Bytes,
+}
+
+impl OutFrame {
+    /// An encoded frame, ready to share.
+    pub fn from_encoded(encoded: ferrocast_protocol::Encoded) -> Self {
+        match encoded {
+            ferrocast_protocol::Encoded::Text(text) => OutFrame { text: true, bytes: Bytes::from(text) },
+            ferrocast_protocol::Encoded::Binary(bytes) => OutFrame { text: false, bytes: Bytes::from(bytes) },
+        }
+    }
+}
+
+/// Why a connection must close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    /// The WebSocket close code.
+    pub code: u16,
+    /// The close reason.
+    pub reason: &'static str,
+}
+
+/// Bounds of an outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxLimits {
+    /// The most frames that may wait.
+    pub max_frames: usize,
+    /// The most bytes that may wait.
+    pub max_bytes: usize,
+}
+
+impl Default for OutboxLimits {
+    fn default() -> Self {
+        OutboxLimits { max_frames: 4_096, max_bytes: 4 << 20 }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<OutFrame>,
+    bytes: usize,
+    closing: Option<CloseReason>,
+}
+
+/// A connection's outbound queue; producers are the connection's session and every topic it subscribed to.
+#[derive(Debug)]
+pub struct Outbox {
+    limits: OutboxLimits,
+    queue: Mutex<Queue>,
+    ready: Notify,
+}
+
+impl Outbox {
+    /// An empty outbox.
+    pub fn new(limits: OutboxLimits) -> Self {
+        Outbox { limits, queue: Mutex::new(Queue::default()), ready: Notify::new() }
+    }
+
+    /// Queues a frame. Returns `false` when the connection is closing, or when the frame does not fit, which
+    /// closes the connection as a slow consumer.
+    pub fn push(&self, frame: OutFrame) -> bool {
+        let mut queue = self.lock();
+        if queue.closing.is_some() {
+            return false;
+        }
+        if queue.frames.len() >= self.limits.max_frames || queue.bytes + frame.bytes.len() > self.limits.max_bytes {
+            queue.closing = Some(CloseReason { code: CLOSE_SLOW_CONSUMER, reason: "slow consumer" });
+            drop(queue);
+            self.ready.notify_one();
+            return false;
+        }
+        queue.bytes += frame.bytes.len();
+        queue.frames.push_back(frame);
+        drop(queue);
+        self.ready.notify_one();
+        true
+    }
+
+    /// Asks the connection to close once what is queued has been written.
+    pub fn close(&self, reason: CloseReason) {
+        let mut queue = self.lock();
+        if queue.closing.is_none() {
+            queue.closing = Some(reason);
+        }
+        drop(queue);
+        self.ready.notify_one();
+    }
+
+    /// Whether the connection is closing.
+    pub fn is_closing(&self) -> bool {
+        self.lock().closing.is_some()
+    }
+
+    /// Waits for frames and moves all that are queued into `batch`, so the writer can send them in one go.
+    /// Returns the close reason instead once the queue is empty and the connection is closing.
+    pub async fn next_batch(&self, batch: &mut Vec<OutFrame>) -> Result<(), CloseReason> {
+        loop {
+            let notified = self.ready.notified();
+            {
+                let mut queue = self.lock();
+                if !queue.frames.is_empty() {
+                    batch.extend(queue.frames.drain(..));
+                    queue.bytes = 0;
+                    return Ok(());
+                }
+                if let Some(reason) = &queue.closing {
+                    return Err(reason.clone());
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// How many frames wait.
+    pub fn len(&self) -> usize {
+        self.lock().frames.len()
+    }
+
+    /// Whether no frame waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A panic while holding this lock cannot leave the queue inconsistent (every update is one statement
+        // group), so a poisoned lock is still usable.
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> OutFrame {
+        OutFrame { text: true, bytes: Bytes::copy_from_slice(text.as_bytes()) }
+    }
+
+    #[tokio::test]
+    async fn frames_come_out_in_order_in_one_batch() {
+        let outbox = Outbox::new(OutboxLimits::default());
+        assert!(outbox.push(frame("a")));
+        assert!(outbox.push(frame("b")));
+        let mut batch = Vec::new();
+        outbox.next_batch(&mut batch).await.unwrap();
+        assert_eq!(batch, vec![frame("a"), frame("b")]);
+    }
+
+    #[tokio::test]
+    async fn a_full_outbox_closes_as_a_slow_consumer_after_what_was_queued() {
+        let outbox = Outbox::new(OutboxLimits { max_frames: 2, max_bytes: 1 << 20 });
+        assert!(outbox.push(frame("a")));
+        assert!(outbox.push(frame("b")));
+        assert!(!outbox.push(frame("c")));
+        assert!(!outbox.push(frame("d")), "nothing more is accepted once closing");
+        let mut batch = Vec::new();
+        outbox.next_batch(&mut batch).await.unwrap();
+        assert_eq!(batch.len(), 2);
+        let reason = outbox.next_batch(&mut batch).await.unwrap_err();
+        assert_eq!(reason.code, CLOSE_SLOW_CONSUMER);
+    }
+
+    #[tokio::test]
+    async fn the_byte_limit_counts_too() {
+        let outbox = Outbox::new(OutboxLimits { max_frames: 100, max_bytes: 5 });
+        assert!(outbox.push(frame("abc")));
+        assert!(!outbox.push(frame("abc")));
+        assert!(outbox.is_closing());
+    }
+}

@@ -1,0 +1,290 @@
+//! The server side of one connection: joins, leaves, events and heartbeats, as a Phoenix socket answers them.
+//!
+//! The relay feeds each WebSocket message to [`Session::handle`]; everything the session sends goes into the
+//! connection's [`Outbox`], in order. Behaviour follows the frames of a real Phoenix 1.7 server
+//! (`shared/protocol/phoenix-wire-transcripts.md`):
+//! - replies carry the channel's join ref, whatever join ref the client sent with the event;
+//! - an event for a topic this socket has not joined, or an unrouted join, gets `unmatched topic` with no join ref;
+//! - a second join of a joined topic replaces the channel: the new join's reply comes first, then the old
+//!   channel's `phx_close`;
+//! - a leave gets its reply, then `phx_close`; a leave with an old join ref gets nothing; a leave of a topic that
+//!   is not joined still gets `ok`.
+
+use crate::channel::{Channel, Context, Outcome, SocketInfo, reason};
+use crate::hub::{ConnId, Hub, Subscriber};
+use crate::outbox::{OutFrame, Outbox};
+use crate::presence::PresenceHub;
+use crate::router::{Plug, PlugContext, Router};
+use ferrocast_protocol::codec::{DecodeError, decode, encode};
+use ferrocast_protocol::frame::event;
+use ferrocast_protocol::{Frame, Message, Payload, Reply, Sender, Vsn, WireData};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What every session of a process shares: topics, presence and routes.
+#[derive(Debug)]
+pub struct Backend {
+    /// Topics and their subscribers.
+    pub hub: Arc<Hub>,
+    /// Presence.
+    pub presence: Arc<PresenceHub>,
+    /// Channel routes.
+    pub router: Router,
+}
+
+/// A channel joined on this connection.
+struct Joined {
+    join_ref: Option<String>,
+    channel: Arc<dyn Channel>,
+    plugs: Vec<Arc<dyn Plug>>,
+    splat: String,
+    assigns: Map<String, Value>,
+}
+
+/// One connection's protocol state.
+pub struct Session {
+    backend: Arc<Backend>,
+    socket: SocketInfo,
+    conn: ConnId,
+    vsn: Vsn,
+    outbox: Arc<Outbox>,
+    joined: HashMap<String, Joined>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("conn", &self.conn)
+            .field("vsn", &self.vsn)
+            .field("joined", &self.joined.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Session {
+    /// A session for a new connection speaking `vsn`, sending into `outbox`.
+    pub fn new(backend: Arc<Backend>, params: HashMap<String, String>, vsn: Vsn, outbox: Arc<Outbox>) -> Self {
+        let conn = ConnId::next();
+        let socket = SocketInfo { conn: Some(conn), params };
+        Session { backend, socket, conn, vsn, outbox, joined: HashMap::new() }
+    }
+
+    /// The connection's id.
+    pub fn conn(&self) -> ConnId {
+        self.conn
+    }
+
+    /// How many channels are joined.
+    pub fn joined_count(&self) -> usize {
+        self.joined.len()
+    }
+
+    /// Handles one WebSocket message. A message that is not a frame is an error: the connection should close
+    /// (Phoenix closes with 1011), and nothing already sent is affected.
+    pub fn handle(&mut self, data: WireData<'_>) -> Result<(), DecodeError> {
+        let Frame::Message(message) = decode(self.vsn, Sender::Client, data)? else {
+            // Decoding a client's frame never yields a reply: from a client, phx_reply is an ordinary event.
+            return Ok(());
+        };
+        match (message.topic.as_str(), message.event.as_str()) {
+            (event::PHOENIX_TOPIC, event::HEARTBEAT) => {
+                self.reply(None, message.r#ref, message.topic, "ok", Payload::empty());
+            }
+            (event::PHOENIX_TOPIC, _) => self.unmatched(message),
+            (_, event::JOIN) => self.join(message),
+            (_, event::LEAVE) => self.leave(message),
+            _ => self.event(message),
+        }
+        Ok(())
+    }
+
+    fn join(&mut self, message: Message) {
+        let backend = Arc::clone(&self.backend);
+        let Some(routed) = backend.router.route(&message.topic) else { return self.unmatched(message) };
+        let Message { join_ref, r#ref, topic, payload: params, .. } = message;
+        let replaced = self.joined.remove(&topic);
+        if replaced.is_some() {
+            self.forget(&topic);
+        }
+        let mut assigns = Map::new();
+        let refused = run_plugs(routed.plugs, &topic, event::JOIN, &params, &self.socket, &assigns);
+        let (result, pushes) = match refused {
+            Err(response) => (Err(response), Vec::new()),
+            Ok(()) => {
+                let mut ctx = self.context(&topic, &routed.splat, &mut assigns);
+                let result = routed.channel.join(&mut ctx, &params);
+                (result, std::mem::take(&mut ctx.pushes))
+            }
+        };
+        match result {
+            Ok(response) => {
+                let subscriber = Subscriber { conn: self.conn, vsn: self.vsn, outbox: Arc::clone(&self.outbox) };
+                backend.hub.subscribe(&topic, subscriber);
+                self.reply(join_ref.clone(), r#ref, topic.clone(), "ok", response);
+                self.close_replaced(&topic, replaced);
+                for (event, payload) in pushes {
+                    self.push(join_ref.clone(), &topic, event, payload);
+                }
+                let joined = Joined {
+                    join_ref,
+                    channel: Arc::clone(routed.channel),
+                    plugs: routed.plugs.to_vec(),
+                    splat: routed.splat,
+                    assigns,
+                };
+                self.joined.insert(topic, joined);
+            }
+            Err(response) => {
+                // A refused join leaves nothing behind, not even presence the channel tracked before refusing.
+                self.forget(&topic);
+                self.reply(join_ref, r#ref, topic.clone(), "error", response);
+                self.close_replaced(&topic, replaced);
+            }
+        }
+    }
+
+    fn leave(&mut self, message: Message) {
+        let Message { join_ref, r#ref, topic, .. } = message;
+        let Some(joined) = self.joined.get(&topic) else {
+            return self.reply(join_ref, r#ref, topic, "ok", Payload::empty());
+        };
+        if join_ref.is_some() && join_ref != joined.join_ref {
+            return; // A leave meant for an older join of this topic: Phoenix does not answer it.
+        }
+        let current = joined.join_ref.clone();
+        self.joined.remove(&topic);
+        self.forget(&topic);
+        self.reply(current.clone(), r#ref, topic.clone(), "ok", Payload::empty());
+        self.control(current, &topic, event::CLOSE);
+    }
+
+    fn event(&mut self, message: Message) {
+        let Some(joined) = self.joined.get_mut(&message.topic) else { return self.unmatched(message) };
+        let Message { r#ref, topic, event, payload, .. } = message;
+        let join_ref = joined.join_ref.clone();
+        let (channel, plugs, splat) = (Arc::clone(&joined.channel), joined.plugs.clone(), joined.splat.clone());
+        let mut assigns = std::mem::take(&mut joined.assigns);
+        let outcome = match run_plugs(&plugs, &topic, &event, &payload, &self.socket, &assigns) {
+            Err(response) => (Outcome::error(response), Vec::new()),
+            Ok(()) => {
+                let mut ctx = self.context(&topic, &splat, &mut assigns);
+                let outcome = channel.handle_in(&mut ctx, &event, payload);
+                (outcome, std::mem::take(&mut ctx.pushes))
+            }
+        };
+        if let Some(joined) = self.joined.get_mut(&topic) {
+            joined.assigns = assigns;
+        }
+        let (outcome, pushes) = outcome;
+        for (event, payload) in pushes {
+            self.push(join_ref.clone(), &topic, event, payload);
+        }
+        match outcome {
+            Outcome::Reply(status, response) => self.reply(join_ref, r#ref, topic, &status, response),
+            Outcome::NoReply => {}
+            Outcome::Stop(reply) => {
+                if let Some((status, response)) = reply {
+                    self.reply(join_ref.clone(), r#ref, topic.clone(), &status, response);
+                }
+                self.joined.remove(&topic);
+                self.forget(&topic);
+                self.control(join_ref, &topic, event::CLOSE);
+            }
+            Outcome::Crash => {
+                self.joined.remove(&topic);
+                self.forget(&topic);
+                self.control(join_ref, &topic, event::ERROR);
+            }
+        }
+    }
+
+    fn unmatched(&mut self, message: Message) {
+        self.reply(None, message.r#ref, message.topic, "error", reason("unmatched topic"));
+    }
+
+    fn context<'a>(&'a self, topic: &'a str, splat: &'a str, assigns: &'a mut Map<String, Value>) -> Context<'a> {
+        Context {
+            topic,
+            splat,
+            socket: &self.socket,
+            assigns,
+            conn: self.conn,
+            hub: &self.backend.hub,
+            presence: &self.backend.presence,
+            pushes: Vec::new(),
+        }
+    }
+
+    /// After a replacing join's reply, the replaced channel's `phx_close`, as Phoenix orders them.
+    fn close_replaced(&mut self, topic: &str, replaced: Option<Joined>) {
+        if let Some(replaced) = replaced {
+            self.control(replaced.join_ref, topic, event::CLOSE);
+        }
+    }
+
+    /// Drops the topic's subscription and presence of this connection.
+    fn forget(&self, topic: &str) {
+        self.backend.hub.unsubscribe(topic, self.conn);
+        self.backend.presence.untrack(topic, self.conn);
+    }
+
+    fn reply(
+        &mut self,
+        join_ref: Option<String>,
+        r#ref: Option<String>,
+        topic: String,
+        status: &str,
+        response: Payload,
+    ) {
+        let status = status.to_owned();
+        self.send(Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext: None }));
+    }
+
+    /// `phx_close` or `phx_error`: `[join_ref, join_ref, topic, event, {}]`.
+    fn control(&mut self, join_ref: Option<String>, topic: &str, event: &str) {
+        let message = Message {
+            join_ref: join_ref.clone(),
+            r#ref: join_ref,
+            topic: topic.to_owned(),
+            event: event.to_owned(),
+            payload: Payload::empty(),
+            ext: None,
+        };
+        self.send(Frame::Message(message));
+    }
+
+    fn push(&mut self, join_ref: Option<String>, topic: &str, event: String, payload: Payload) {
+        let message = Message { join_ref, r#ref: None, topic: topic.to_owned(), event, payload, ext: None };
+        self.send(Frame::Message(message));
+    }
+
+    fn send(&self, frame: Frame) {
+        match encode(self.vsn, Sender::Server, &frame) {
+            Ok(encoded) => {
+                self.outbox.push(OutFrame::from_encoded(encoded));
+            }
+            Err(error) => tracing::warn!(conn = self.conn.0, %error, "dropped a frame this socket cannot carry"),
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for topic in self.joined.keys() {
+            self.forget(topic);
+        }
+    }
+}
+
+fn run_plugs(
+    plugs: &[Arc<dyn Plug>],
+    topic: &str,
+    event: &str,
+    payload: &Payload,
+    socket: &SocketInfo,
+    assigns: &Map<String, Value>,
+) -> Result<(), Payload> {
+    let ctx = PlugContext { topic, event, payload, socket, assigns };
+    plugs.iter().try_for_each(|plug| plug.call(&ctx))
+}
