@@ -1,0 +1,39 @@
+//! The relay's settings, with their defaults.
+
+use ferrocast_pubsub::OutboxLimits;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the relay runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Static files to serve at `/` (the demo), if any.
+    pub www: Option<PathBuf>,
+    /// A socket that sends nothing for this long is closed with 1002, as Phoenix (Bandit) does. Default 60 s.
+    pub idle_timeout: Duration,
+    /// How long presence changes gather before one `presence_diff` goes out. Default 50 ms.
+    pub presence_window: Duration,
+    /// Bounds of each connection's outbound queue; a connection that fills it is closed as a slow consumer.
+    pub outbox: OutboxLimits,
+    /// The WebSocket read buffer per connection. Default 4 KiB: axum's default (128 KiB) costs ~135 KiB per idle
+    /// connection, 4 KiB ~6 KiB.
+    pub read_buffer: usize,
+    /// The largest WebSocket message accepted. Default 1 MiB.
+    pub max_message: usize,
+    /// How many sockets close at a time when shutting down, so clients do not all reconnect at once.
+    pub shutdown_batch: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            www: None,
+            idle_timeout: Duration::from_secs(60),
+            presence_window: Duration::from_millis(50),
+            outbox: OutboxLimits::default(),
+            read_buffer: 4 * 1024,
+            max_message: 1 << 20,
+            shutdown_batch: 500,
+        }
+    }
+}

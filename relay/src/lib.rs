@@ -1,0 +1,51 @@
+//! The Ferrocast relay: WebSockets speaking Phoenix Channels (V1 and V2, text and binary) and an HTTP API, in
+//! front of the backend crates. It is transport only: channel logic, pub/sub and presence live in
+//! `ferrocast-pubsub`; this crate moves bytes between sockets and sessions.
+//!
+//! - `ws`: the WebSocket endpoint and each connection's reader and writer.
+//! - `http`: publishing, presence, health and metrics.
+//! - `state`: what connections share, and the graceful shutdown.
+
+mod config;
+mod http;
+mod metrics;
+mod state;
+mod ws;
+
+pub use config::Config;
+pub use ws::{CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_MALFORMED};
+
+use axum::Router;
+use axum::routing::{get, post};
+use state::Relay;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How many connections were open when the shutdown began, to size the shutdown batches.
+static OPEN_AT_SHUTDOWN: AtomicU64 = AtomicU64::new(0);
+
+/// Serves on `listener` until `shutdown` completes, then closes every socket with 1001 (in batches) and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let relay = Relay::new(config);
+    let mut app = Router::new()
+        .route("/socket/websocket", get(ws::upgrade))
+        .route("/api/broadcast", post(http::broadcast))
+        .route("/api/presence/{topic}", get(http::presence))
+        .route("/healthz", get(http::healthz))
+        .route("/metrics", get(http::metrics));
+    if let Some(www) = &relay.config.www {
+        app = app.fallback_service(tower_http::services::ServeDir::new(www));
+    }
+    let app = app.with_state(relay.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            OPEN_AT_SHUTDOWN.store(relay.metrics.connections.load(Ordering::Relaxed), Ordering::Relaxed);
+            relay.shut_down().await;
+        })
+        .await
+}

@@ -1,0 +1,60 @@
+//! `ferrocast-relay`: run the relay.
+
+use clap::Parser;
+use ferrocast_relay::Config;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The Ferrocast relay: Phoenix Channels over WebSocket, and an HTTP API, for the front end beside it.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "FERROCAST_LISTEN", default_value = "127.0.0.1:4000")]
+    listen: SocketAddr,
+    /// Directory of static files to serve at / (the demo).
+    #[arg(long, env = "FERROCAST_WWW")]
+    www: Option<PathBuf>,
+    /// Close sockets that send nothing for this many seconds.
+    #[arg(long, env = "FERROCAST_IDLE_TIMEOUT", default_value_t = 60)]
+    idle_timeout: u64,
+    /// Gather presence changes for this many milliseconds before broadcasting one diff.
+    #[arg(long, env = "FERROCAST_PRESENCE_WINDOW_MS", default_value_t = 50)]
+    presence_window_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = Args::parse();
+    let config = Config {
+        www: args.www,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        presence_window: Duration::from_millis(args.presence_window_ms),
+        ..Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    tracing::info!(listen = %listener.local_addr()?, "ferrocast-relay serving: http://{}", listener.local_addr()?);
+    ferrocast_relay::serve(listener, config, shutdown_requested()).await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_requested() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(terminate) => terminate,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,107 @@
+//! What every request and connection of one relay shares.
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use ferrocast_pubsub::channels::builtin_router;
+use ferrocast_pubsub::{Backend, Hub, PresenceHub};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// How far apart shutdown batches close.
+const SHUTDOWN_BATCH_GAP: Duration = Duration::from_millis(100);
+
+#[derive(Debug)]
+pub(crate) struct Relay {
+    pub(crate) config: Config,
+    pub(crate) backend: Arc<Backend>,
+    pub(crate) metrics: Metrics,
+    joined_channels: AtomicI64,
+    shutdown: watch::Sender<bool>,
+    all_closed: Notify,
+}
+
+impl Relay {
+    pub(crate) fn new(config: Config) -> Arc<Self> {
+        let hub = Arc::new(Hub::new());
+        let presence = PresenceHub::new(hub.clone(), config.presence_window);
+        let backend = Arc::new(Backend { hub, presence, router: builtin_router() });
+        Arc::new(Relay {
+            config,
+            backend,
+            metrics: Metrics::default(),
+            joined_channels: AtomicI64::new(0),
+            shutdown: watch::channel(false).0,
+            all_closed: Notify::new(),
+        })
+    }
+
+    /// Counts a connection until the returned guard drops.
+    pub(crate) fn open_connection(self: &Arc<Self>) -> OpenConnection {
+        self.metrics.connections.fetch_add(1, Ordering::Relaxed);
+        self.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+        OpenConnection { relay: Arc::clone(self) }
+    }
+
+    pub(crate) fn joined_channels_changed(&self, delta: i64) {
+        self.joined_channels.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    pub(crate) fn joined_channels(&self) -> u64 {
+        self.joined_channels.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    pub(crate) fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> ShutdownSignal {
+        ShutdownSignal { receiver: self.shutdown.subscribe(), batch: self.config.shutdown_batch.max(1) }
+    }
+
+    /// Tells every connection to close, in batches, and waits until they have.
+    pub(crate) async fn shut_down(&self) {
+        let open = self.metrics.connections.load(Ordering::Relaxed);
+        tracing::info!(open, "shutting down: closing sockets with 1001 in batches");
+        let closed = self.all_closed.notified();
+        self.shutdown.send_replace(true);
+        if self.metrics.connections.load(Ordering::Relaxed) > 0 {
+            closed.await;
+        }
+    }
+}
+
+/// Keeps a connection counted.
+#[derive(Debug)]
+pub(crate) struct OpenConnection {
+    relay: Arc<Relay>,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        if self.relay.metrics.connections.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.relay.all_closed.notify_waiters();
+        }
+    }
+}
+
+/// A connection's view of the shutdown.
+#[derive(Debug)]
+pub(crate) struct ShutdownSignal {
+    receiver: watch::Receiver<bool>,
+    batch: usize,
+}
+
+impl ShutdownSignal {
+    /// Completes when it is this connection's turn to close: connections are spread over batches of about
+    /// `shutdown_batch`, `SHUTDOWN_BATCH_GAP` apart, so their clients do not all reconnect in the same instant.
+    pub(crate) async fn wait_turn(&mut self, conn: u64) {
+        if self.receiver.wait_for(|down| *down).await.is_err() {
+            return std::future::pending().await;
+        }
+        let open = crate::OPEN_AT_SHUTDOWN.load(Ordering::Relaxed).max(1);
+        let batches = open.div_ceil(self.batch as u64);
+        tokio::time::sleep(SHUTDOWN_BATCH_GAP * (conn % batches) as u32).await;
+    }
+}

@@ -1,0 +1,144 @@
+//! The WebSocket endpoint: the upgrade, then one task reading into the session and one writing the outbox.
+//!
+//! The writer takes everything queued at once and flushes once per batch, so a burst of broadcasts to one socket
+//! costs one write, not one per frame.
+
+use crate::state::Relay;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ferrocast_protocol::{Vsn, WireData};
+use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, Session};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Close code for a frame that is not a valid frame of the socket's serializer; Phoenix closes with 1011 too.
+pub const CLOSE_MALFORMED: u16 = 1011;
+/// Close code for a socket that sent nothing for the idle timeout; Phoenix (Bandit) closes with 1002.
+pub const CLOSE_IDLE: u16 = 1002;
+/// Close code when the relay shuts down: clients reconnect, to another relay if there is one.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// `GET /socket/websocket?vsn=…`: refuses versions it does not speak with 403, as Phoenix does.
+pub(crate) async fn upgrade(
+    State(relay): State<Arc<Relay>>,
+    Query(params): Query<HashMap<String, String>>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Some(vsn) = Vsn::from_param(params.get("vsn").map(String::as_str)) else {
+        let vsn = params.get("vsn").cloned().unwrap_or_default();
+        tracing::info!(%vsn, "refused a socket with an unsupported vsn");
+        return (StatusCode::FORBIDDEN, format!("unsupported vsn {vsn:?}: use 1.0.0 or 2.0.0\n")).into_response();
+    };
+    if relay.shutting_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    upgrade
+        .read_buffer_size(relay.config.read_buffer)
+        .write_buffer_size(0)
+        .max_message_size(relay.config.max_message)
+        .max_frame_size(relay.config.max_message)
+        .on_upgrade(move |socket| connection(relay, socket, vsn, params))
+}
+
+async fn connection(relay: Arc<Relay>, socket: WebSocket, vsn: Vsn, params: HashMap<String, String>) {
+    let _open = relay.open_connection();
+    let outbox = Arc::new(Outbox::new(relay.config.outbox));
+    let mut session = Session::new(relay.backend.clone(), params, vsn, outbox.clone());
+    let (sink, stream) = socket.split();
+    let mut writer = tokio::spawn(write_outbox(relay.clone(), sink, outbox.clone()));
+    let mut shutdown = relay.shutdown_signal();
+    let conn = session.conn().0;
+    tokio::select! {
+        () = read_frames(&relay, stream, &mut session, &outbox) => {}
+        _ = &mut writer => {}
+        () = shutdown.wait_turn(conn) => {
+            outbox.close(CloseReason { code: CLOSE_GOING_AWAY, reason: "server shutting down" });
+        }
+    }
+    relay.joined_channels_changed(-(session.joined_count() as i64));
+    drop(session);
+    outbox.close(CloseReason { code: 1000, reason: "" });
+    if !writer.is_finished() {
+        let _ = writer.await;
+    }
+}
+
+async fn read_frames(relay: &Relay, mut stream: SplitStream<WebSocket>, session: &mut Session, outbox: &Outbox) {
+    loop {
+        let message = match tokio::time::timeout(relay.config.idle_timeout, stream.next()).await {
+            Err(_) => {
+                relay.metrics.idle_timeouts.fetch_add(1, Ordering::Relaxed);
+                outbox.close(CloseReason { code: CLOSE_IDLE, reason: "idle timeout" });
+                return;
+            }
+            Ok(None | Some(Err(_))) => return,
+            Ok(Some(Ok(message))) => message,
+        };
+        let data = match &message {
+            Message::Text(text) => WireData::Text(text.as_str()),
+            Message::Binary(bytes) => WireData::Binary(bytes),
+            Message::Close(_) => return,
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        relay.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
+        let joined_before = session.joined_count() as i64;
+        let handled = session.handle(data);
+        relay.joined_channels_changed(session.joined_count() as i64 - joined_before);
+        if let Err(error) = handled {
+            relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(conn = session.conn().0, %error, "closing a socket that sent a malformed frame");
+            outbox.close(CloseReason { code: CLOSE_MALFORMED, reason: "malformed frame" });
+            return;
+        }
+    }
+}
+
+async fn write_outbox(relay: Arc<Relay>, mut sink: SplitSink<WebSocket, Message>, outbox: Arc<Outbox>) {
+    let mut batch = Vec::new();
+    loop {
+        batch.clear();
+        match outbox.next_batch(&mut batch).await {
+            Ok(()) => {
+                let count = batch.len() as u64;
+                for frame in batch.drain(..) {
+                    let Some(message) = to_message(frame) else { continue };
+                    if sink.feed(message).await.is_err() {
+                        return;
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+                relay.metrics.frames_out.fetch_add(count, Ordering::Relaxed);
+            }
+            Err(CloseReason { code, reason }) => {
+                if code == CLOSE_SLOW_CONSUMER {
+                    relay.metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("closing a slow consumer");
+                }
+                let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                return;
+            }
+        }
+    }
+}
+
+fn to_message(frame: OutFrame) -> Option<Message> {
+    if frame.text {
+        // The codec only writes valid UTF-8 text; the check costs one pass over a short frame.
+        Utf8Bytes::try_from(frame.bytes).ok().map(Message::Text)
+    } else {
+        Some(Message::Binary(frame.bytes))
+    }
+}

@@ -1,0 +1,141 @@
+//! A relay on a free loopback port, and a raw WebSocket client that asserts exact frames.
+
+#![allow(dead_code, unreachable_pub)]
+
+use ferrocast_relay::Config;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// How long any single expected frame may take.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// A running relay; it shuts down when dropped.
+pub struct TestRelay {
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestRelay {
+    pub async fn start(config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(ferrocast_relay::serve(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        TestRelay { addr, stop: Some(stop), task: Some(task) }
+    }
+
+    pub fn url(&self, query: &str) -> String {
+        format!("ws://{}/socket/websocket{query}", self.addr)
+    }
+
+    /// Starts the graceful shutdown.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for TestRelay {
+    fn drop(&mut self) {
+        self.begin_shutdown();
+    }
+}
+
+pub struct Client {
+    pub name: &'static str,
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(name: &'static str, url: &str) -> Self {
+        let (socket, _) = connect_async(url).await.unwrap_or_else(|error| panic!("{name} connects to {url}: {error}"));
+        Client { name, socket }
+    }
+
+    pub async fn send(&mut self, text: &str) {
+        self.socket.send(Message::text(text)).await.expect("send");
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.socket.send(Message::binary(bytes)).await.expect("send");
+    }
+
+    /// The next data message (text or binary), skipping pings.
+    pub async fn next(&mut self) -> Message {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("{}: no frame within {PATIENCE:?}", self.name))
+                .unwrap_or_else(|| panic!("{}: socket ended", self.name))
+                .unwrap_or_else(|error| panic!("{}: socket error {error}", self.name));
+            if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
+                return message;
+            }
+        }
+    }
+
+    /// Asserts the next frame is this JSON text, with presence refs and times normalized.
+    pub async fn expect(&mut self, expected: &str) {
+        let message = self.next().await;
+        let Message::Text(text) = message else { panic!("{}: expected {expected}, got {message:?}", self.name) };
+        assert_eq!(normalize(text.as_str()), normalize(expected), "{}: got {text}", self.name);
+    }
+
+    pub async fn expect_binary(&mut self, hex: &str) {
+        let message = self.next().await;
+        let Message::Binary(bytes) = message else { panic!("{}: expected binary, got {message:?}", self.name) };
+        let got: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(got, hex, "{}", self.name);
+    }
+
+    /// Asserts the server closes the socket with this code (after any frames it still had).
+    pub async fn expect_close(&mut self, code: u16) {
+        let message = self.next().await;
+        match message {
+            Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), code, "{}: {frame:?}", self.name),
+            other => panic!("{}: expected close {code}, got {other:?}", self.name),
+        }
+    }
+
+    /// Asserts nothing arrives for `ms`.
+    pub async fn expect_silence(&mut self, ms: u64) {
+        if let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_millis(ms), self.socket.next()).await {
+            panic!("{}: expected nothing, got {message:?}", self.name);
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+}
+
+/// Parses JSON, replacing the random parts of presence (`phx_ref`, `online_at`) with placeholders.
+pub fn normalize(text: &str) -> Value {
+    let mut value: Value = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
+    scrub(&mut value);
+    value
+}
+
+fn scrub(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            for (key, inner) in object.iter_mut() {
+                match key.as_str() {
+                    "phx_ref" => *inner = Value::String("REF".into()),
+                    "online_at" => *inner = Value::String("TIME".into()),
+                    _ => scrub(inner),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub),
+        _ => {}
+    }
+}
