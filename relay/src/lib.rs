@@ -17,6 +17,7 @@ pub use ws::{CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_MALFORMED};
 
 use axum::Router;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use state::Relay;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +42,13 @@ pub async fn serve(
         app = app.fallback_service(tower_http::services::ServeDir::new(www));
     }
     let app = app.with_state(relay.clone());
+    // Without TCP_NODELAY, a frame written right after another waits for the client's delayed ACK (~40 ms on
+    // Linux): a broadcast followed by its reply would arrive 40 ms apart. Frames are already batched per write.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
