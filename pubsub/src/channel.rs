@@ -100,6 +100,6 @@ impl Context<'_> {
 
     /// The topic's presences, as a `presence_state` payload.
     pub fn presence_state(&self) -> Payload {
-        Payload::Json(self.presence.state(self.topic).to_string())
+        Payload::Json(self.presence.state(self.topic))
     }
 }

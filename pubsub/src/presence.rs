@@ -22,24 +22,23 @@ use std::time::Duration;
 const SHARDS: usize = 64;
 
 /// One tracked presence: a meta of a key, owned by a connection.
+///
+/// The meta is kept as JSON text, serialized once when tracked: every later `presence_state` and diff is built by
+/// concatenating these texts, so a join storm, where each joiner gets the whole state, copies bytes instead of
+/// rebuilding and reserializing a JSON tree per join.
 #[derive(Debug, Clone)]
 struct Tracked {
     conn: ConnId,
-    /// The meta as sent, including its `phx_ref`.
-    meta: Value,
+    phx_ref: String,
+    /// The meta as JSON text, including its `phx_ref`.
+    meta: String,
 }
 
-impl Tracked {
-    fn phx_ref(&self) -> Option<&str> {
-        self.meta.get("phx_ref").and_then(Value::as_str)
-    }
-}
-
-/// The joins and leaves of one topic not broadcast yet.
+/// The joins and leaves of one topic not broadcast yet, as meta texts.
 #[derive(Debug, Default)]
 struct PendingDiff {
-    joins: IndexMap<String, Vec<Value>>,
-    leaves: IndexMap<String, Vec<Value>>,
+    joins: IndexMap<String, Vec<Tracked>>,
+    leaves: IndexMap<String, Vec<Tracked>>,
 }
 
 #[derive(Debug, Default)]
@@ -81,14 +80,14 @@ impl PresenceHub {
     pub fn track(self: &Arc<Self>, topic: &str, key: &str, conn: ConnId, mut meta: Map<String, Value>) -> String {
         let phx_ref = format!("F{:x}-{:x}", self.nonce, self.next_ref.fetch_add(1, Ordering::Relaxed));
         meta.insert("phx_ref".to_owned(), Value::String(phx_ref.clone()));
-        let meta = Value::Object(meta);
+        let tracked = Tracked { conn, phx_ref: phx_ref.clone(), meta: Value::Object(meta).to_string() };
         let schedule = {
             let mut shard = lock(self.shard(topic));
             let presence = shard.entry(topic.to_owned()).or_default();
-            presence.members.entry(key.to_owned()).or_default().push(Tracked { conn, meta: meta.clone() });
+            presence.members.entry(key.to_owned()).or_default().push(tracked.clone());
             let newly_pending = presence.pending.is_none();
             let pending = presence.pending.get_or_insert_with(PendingDiff::default);
-            pending.joins.entry(key.to_owned()).or_default().push(meta);
+            pending.joins.entry(key.to_owned()).or_default().push(tracked);
             newly_pending
         };
         if schedule {
@@ -121,11 +120,11 @@ impl PresenceHub {
             for (key, tracked) in left {
                 // A meta that joined within this window leaves without ever having been announced.
                 let unannounced = pending.joins.get_mut(&key).and_then(|joins| {
-                    let index = joins.iter().position(|meta| meta.get("phx_ref") == tracked.meta.get("phx_ref"))?;
+                    let index = joins.iter().position(|joined| joined.phx_ref == tracked.phx_ref)?;
                     Some(joins.remove(index))
                 });
                 if unannounced.is_none() {
-                    pending.leaves.entry(key).or_default().push(tracked.meta);
+                    pending.leaves.entry(key).or_default().push(tracked);
                 }
             }
             pending.joins.retain(|_, metas| !metas.is_empty());
@@ -140,17 +139,13 @@ impl PresenceHub {
         }
     }
 
-    /// The topic's presences in `presence_state` form.
-    pub fn state(&self, topic: &str) -> Value {
+    /// The topic's presences in `presence_state` form, as JSON text.
+    pub fn state(&self, topic: &str) -> String {
         let shard = lock(self.shard(topic));
-        let mut state = Map::new();
-        if let Some(presence) = shard.get(topic) {
-            for (key, metas) in &presence.members {
-                let metas: Vec<Value> = metas.iter().map(|tracked| tracked.meta.clone()).collect();
-                state.insert(key.clone(), presence_entry(metas));
-            }
+        match shard.get(topic) {
+            Some(presence) => presence_object(&presence.members),
+            None => "{}".to_owned(),
         }
-        Value::Object(state)
     }
 
     /// The `phx_ref`s `conn` holds on `topic`, for tests and diagnostics.
@@ -162,7 +157,7 @@ impl PresenceHub {
             .values()
             .flatten()
             .filter(|tracked| tracked.conn == conn)
-            .filter_map(|tracked| tracked.phx_ref().map(str::to_owned))
+            .map(|tracked| tracked.phx_ref.clone())
             .collect()
     }
 
@@ -195,11 +190,8 @@ impl PresenceHub {
         if joins.is_empty() && leaves.is_empty() {
             return;
         }
-        let side = |entries: IndexMap<String, Vec<Value>>| {
-            Value::Object(entries.into_iter().map(|(key, metas)| (key, presence_entry(metas))).collect())
-        };
-        let diff = serde_json::json!({ "joins": side(joins), "leaves": side(leaves) });
-        self.hub.broadcast(topic, "presence_diff", &Payload::Json(diff.to_string()));
+        let diff = format!(r#"{{"joins":{},"leaves":{}}}"#, presence_object(&joins), presence_object(&leaves));
+        self.hub.broadcast(topic, "presence_diff", &Payload::Json(diff));
     }
 
     fn shard(&self, topic: &str) -> &Shard {
@@ -209,10 +201,28 @@ impl PresenceHub {
     }
 }
 
-fn presence_entry(metas: Vec<Value>) -> Value {
-    let mut entry = Map::new();
-    entry.insert("metas".to_owned(), Value::Array(metas));
-    Value::Object(entry)
+/// `{key: {"metas": [meta, …]}, …}` from meta texts.
+fn presence_object(members: &IndexMap<String, Vec<Tracked>>) -> String {
+    let size: usize =
+        members.iter().map(|(key, metas)| key.len() + 16 + metas.iter().map(|t| t.meta.len() + 1).sum::<usize>()).sum();
+    let mut out = String::with_capacity(size + 2);
+    out.push('{');
+    for (index, (key, metas)) in members.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(key.clone()).to_string());
+        out.push_str(r#":{"metas":["#);
+        for (index, tracked) in metas.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            out.push_str(&tracked.meta);
+        }
+        out.push_str("]}");
+    }
+    out.push('}');
+    out
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -254,7 +264,8 @@ mod tests {
         let frame: Value = serde_json::from_slice(&batch[0].bytes).unwrap();
         assert_eq!(frame[3], "presence_diff");
         assert_eq!(frame[4]["joins"].as_object().unwrap().len(), 100);
-        assert_eq!(presence.state("room:1").as_object().unwrap().len(), 100);
+        let state: Value = serde_json::from_str(&presence.state("room:1")).unwrap();
+        assert_eq!(state.as_object().unwrap().len(), 100);
     }
 
     #[tokio::test(start_paused = true)]
@@ -281,6 +292,6 @@ mod tests {
         outbox.next_batch(&mut batch).await.unwrap();
         let frame: Value = serde_json::from_slice(&batch[0].bytes).unwrap();
         assert_eq!(frame[4]["leaves"]["a"]["metas"][0]["phx_ref"], phx_ref.as_str());
-        assert_eq!(presence.state("room:1"), serde_json::json!({}));
+        assert_eq!(presence.state("room:1"), "{}");
     }
 }

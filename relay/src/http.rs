@@ -30,8 +30,8 @@ pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, body: Bytes) -> R
 }
 
 /// `GET /api/presence/{topic}`: the topic's presences, as `presence_state` has them.
-pub(crate) async fn presence(State(relay): State<Arc<Relay>>, Path(topic): Path<String>) -> Json<Value> {
-    Json(relay.backend.presence.state(&topic))
+pub(crate) async fn presence(State(relay): State<Arc<Relay>>, Path(topic): Path<String>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], relay.backend.presence.state(&topic)).into_response()
 }
 
 /// `GET /healthz`: 200 once the relay serves.
