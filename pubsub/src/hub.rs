@@ -5,16 +5,12 @@
 //! shard only: there is no global lock on the publish path, and publishers to different topics do not meet.
 
 use crate::outbox::{OutFrame, Outbox};
+use crate::sharded::{Sharded, read, write};
 use ferrocast_protocol::codec::encode;
 use ferrocast_protocol::{Frame, Message, Payload, Sender, Vsn};
 use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-
-/// How many shards topics are spread over.
-const SHARDS: usize = 64;
 
 /// Identifies one connection for the lifetime of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,18 +35,10 @@ pub struct Subscriber {
     pub outbox: Arc<Outbox>,
 }
 
-type Shard = RwLock<HashMap<String, Vec<Subscriber>>>;
-
 /// The topics of one process and their subscribers.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Hub {
-    shards: Box<[Shard]>,
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        Hub { shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect() }
-    }
+    topics: Sharded<RwLock<HashMap<String, Vec<Subscriber>>>>,
 }
 
 impl Hub {
@@ -61,7 +49,7 @@ impl Hub {
 
     /// Subscribes a connection to a topic; a connection holds at most one subscription per topic.
     pub fn subscribe(&self, topic: &str, subscriber: Subscriber) {
-        let mut shard = write(self.shard(topic));
+        let mut shard = write(self.topics.shard(topic));
         let subscribers = shard.entry(topic.to_owned()).or_default();
         subscribers.retain(|existing| existing.conn != subscriber.conn);
         subscribers.push(subscriber);
@@ -69,7 +57,7 @@ impl Hub {
 
     /// Removes a connection's subscription to a topic.
     pub fn unsubscribe(&self, topic: &str, conn: ConnId) {
-        let mut shard = write(self.shard(topic));
+        let mut shard = write(self.topics.shard(topic));
         if let Some(subscribers) = shard.get_mut(topic) {
             subscribers.retain(|existing| existing.conn != conn);
             if subscribers.is_empty() {
@@ -80,7 +68,7 @@ impl Hub {
 
     /// How many connections are subscribed to a topic.
     pub fn subscriber_count(&self, topic: &str) -> usize {
-        read(self.shard(topic)).get(topic).map_or(0, Vec::len)
+        read(self.topics.shard(topic)).get(topic).map_or(0, Vec::len)
     }
 
     /// Sends `[null, null, topic, event, payload]` to every subscriber of `topic`; returns how many accepted it.
@@ -88,7 +76,7 @@ impl Hub {
     /// Subscribers whose outbox is full are disconnected by their outbox (see [`crate::outbox`]); subscribers
     /// whose serializer cannot carry the payload (binary on V1) are skipped.
     pub fn broadcast(&self, topic: &str, event: &str, payload: &Payload) -> usize {
-        let shard = read(self.shard(topic));
+        let shard = read(self.topics.shard(topic));
         let Some(subscribers) = shard.get(topic) else { return 0 };
         let mut encoded = EncodedOnce::new(topic, event, payload);
         let mut delivered = 0;
@@ -100,12 +88,6 @@ impl Hub {
             }
         }
         delivered
-    }
-
-    fn shard(&self, topic: &str) -> &Shard {
-        let mut hasher = DefaultHasher::new();
-        topic.hash(&mut hasher);
-        &self.shards[hasher.finish() as usize % self.shards.len()]
     }
 }
 
@@ -142,14 +124,6 @@ impl<'a> EncodedOnce<'a> {
         })
         .as_ref()
     }
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

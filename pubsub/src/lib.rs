@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod presence;
 pub mod router;
 pub mod session;
+mod sharded; // also home of the poison-tolerant lock helpers
 
 pub use channel::{Channel, Context, Outcome, SocketInfo};
 pub use hub::{ConnId, Hub, Subscriber};

@@ -145,9 +145,7 @@ impl Outbox {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        // A panic while holding this lock cannot leave the queue inconsistent (every update is one statement
-        // group), so a poisoned lock is still usable.
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sharded::lock(&self.queue)
     }
 }
 

@@ -9,17 +9,14 @@
 //! `{key: {"metas": [meta, …]}}` and each meta carries a unique `phx_ref`.
 
 use crate::hub::{ConnId, Hub};
+use crate::sharded::{Sharded, lock};
 use ferrocast_protocol::Payload;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const SHARDS: usize = 64;
 
 /// One tracked presence: a meta of a key, owned by a connection.
 ///
@@ -48,14 +45,12 @@ struct TopicPresence {
     pending: Option<PendingDiff>,
 }
 
-type Shard = Mutex<HashMap<String, TopicPresence>>;
-
 /// The presences of every topic of this process.
 #[derive(Debug)]
 pub struct PresenceHub {
     hub: Arc<Hub>,
     window: Duration,
-    shards: Box<[Shard]>,
+    topics: Sharded<Mutex<HashMap<String, TopicPresence>>>,
     /// Makes `phx_ref`s unique across restarts: two processes started at different nanoseconds differ.
     nonce: u64,
     next_ref: AtomicU64,
@@ -67,13 +62,7 @@ impl PresenceHub {
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_nanos() as u64);
-        Arc::new(PresenceHub {
-            hub,
-            window,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            nonce,
-            next_ref: AtomicU64::new(1),
-        })
+        Arc::new(PresenceHub { hub, window, topics: Sharded::default(), nonce, next_ref: AtomicU64::new(1) })
     }
 
     /// Tracks `key` on `topic` for `conn` with `meta` (an object; a `phx_ref` is added). Returns the `phx_ref`.
@@ -82,7 +71,7 @@ impl PresenceHub {
         meta.insert("phx_ref".to_owned(), Value::String(phx_ref.clone()));
         let tracked = Tracked { conn, phx_ref: phx_ref.clone(), meta: Value::Object(meta).to_string() };
         let schedule = {
-            let mut shard = lock(self.shard(topic));
+            let mut shard = lock(self.topics.shard(topic));
             let presence = shard.entry(topic.to_owned()).or_default();
             presence.members.entry(key.to_owned()).or_default().push(tracked.clone());
             let newly_pending = presence.pending.is_none();
@@ -99,7 +88,7 @@ impl PresenceHub {
     /// Stops tracking everything `conn` tracked on `topic`.
     pub fn untrack(self: &Arc<Self>, topic: &str, conn: ConnId) {
         let schedule = {
-            let mut shard = lock(self.shard(topic));
+            let mut shard = lock(self.topics.shard(topic));
             let Some(presence) = shard.get_mut(topic) else { return };
             let mut left: Vec<(String, Tracked)> = Vec::new();
             presence.members.retain(|key, metas| {
@@ -141,7 +130,7 @@ impl PresenceHub {
 
     /// The topic's presences in `presence_state` form, as JSON text.
     pub fn state(&self, topic: &str) -> String {
-        let shard = lock(self.shard(topic));
+        let shard = lock(self.topics.shard(topic));
         match shard.get(topic) {
             Some(presence) => presence_object(&presence.members),
             None => "{}".to_owned(),
@@ -150,7 +139,7 @@ impl PresenceHub {
 
     /// The `phx_ref`s `conn` holds on `topic`, for tests and diagnostics.
     pub fn refs_of(&self, topic: &str, conn: ConnId) -> Vec<String> {
-        let shard = lock(self.shard(topic));
+        let shard = lock(self.topics.shard(topic));
         let Some(presence) = shard.get(topic) else { return Vec::new() };
         presence
             .members
@@ -178,7 +167,7 @@ impl PresenceHub {
     /// Broadcasts the topic's pending diff, if it has anything in it.
     fn flush(&self, topic: &str) {
         let pending = {
-            let mut shard = lock(self.shard(topic));
+            let mut shard = lock(self.topics.shard(topic));
             let Some(presence) = shard.get_mut(topic) else { return };
             let pending = presence.pending.take();
             if presence.members.is_empty() {
@@ -192,12 +181,6 @@ impl PresenceHub {
         }
         let diff = format!(r#"{{"joins":{},"leaves":{}}}"#, presence_object(&joins), presence_object(&leaves));
         self.hub.broadcast(topic, "presence_diff", &Payload::Json(diff));
-    }
-
-    fn shard(&self, topic: &str) -> &Shard {
-        let mut hasher = DefaultHasher::new();
-        topic.hash(&mut hasher);
-        &self.shards[hasher.finish() as usize % self.shards.len()]
     }
 }
 
@@ -223,10 +206,6 @@ fn presence_object(members: &IndexMap<String, Vec<Tracked>>) -> String {
     }
     out.push('}');
     out
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
