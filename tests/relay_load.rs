@@ -79,9 +79,9 @@ async fn a_join_storm_costs_o_n_presence_frames_and_settles_within_a_second() {
     let mut settled_members = 0;
     let mut frames = 0;
     while settled_members < MEMBERS {
-        let counted = tokio::time::timeout(Duration::from_secs(20), done_rx.recv())
+        let counted = tokio::time::timeout(Duration::from_secs(60), done_rx.recv())
             .await
-            .expect("every member sees every other within 20 s")
+            .expect("every member sees every other")
             .expect("a member task ended early");
         frames += counted;
         settled_members += 1;
@@ -93,10 +93,11 @@ async fn a_join_storm_costs_o_n_presence_frames_and_settles_within_a_second() {
     );
     // Phoenix sends about N² frames here (~1,000,000 for 1000); coalescing keeps it a small multiple of N.
     assert!(frames <= 25 * MEMBERS, "{frames} presence frames for {MEMBERS} members");
-    // The target is under a second; `cargo xtask test` runs this file optimized to hold it to that. Unoptimized
-    // builds only check that the storm settles.
-    let limit = if cfg!(debug_assertions) { Duration::from_secs(5) } else { Duration::from_secs(1) };
-    assert!(settle < limit, "settled in {settle:?}, over {limit:?}");
+    // The target is under a second. `cargo xtask test` runs this file optimized and one test at a time to hold
+    // it to that; an unoptimized build only checks that every member ends up seeing every other.
+    if !cfg!(debug_assertions) {
+        assert!(settle < Duration::from_secs(1), "settled in {settle:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -107,6 +107,10 @@ impl Session {
         if replaced.is_some() {
             self.forget(&topic);
         }
+        // Subscribe before the channel runs: whatever it reads (a presence_state) then misses nothing broadcast
+        // after, such as a diff flushed while the join is under way. A refused join unsubscribes again.
+        let subscriber = Subscriber { conn: self.conn, vsn: self.vsn, outbox: Arc::clone(&self.outbox) };
+        backend.hub.subscribe(&topic, subscriber);
         let mut assigns = Map::new();
         let refused = run_plugs(routed.plugs, &topic, event::JOIN, &params, &self.socket, &assigns);
         let (result, pushes) = match refused {
@@ -119,8 +123,6 @@ impl Session {
         };
         match result {
             Ok(response) => {
-                let subscriber = Subscriber { conn: self.conn, vsn: self.vsn, outbox: Arc::clone(&self.outbox) };
-                backend.hub.subscribe(&topic, subscriber);
                 self.reply(join_ref.clone(), r#ref, topic.clone(), "ok", response);
                 self.close_replaced(&topic, replaced);
                 for (event, payload) in pushes {

@@ -55,7 +55,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
     step(&mut cargo(&["test", "--workspace"]))?;
     // The load tests hold the relay to its latency targets only when optimized (see tests/relay_load.rs).
     if root.join("tests/relay_load.rs").is_file() {
-        step(&mut cargo(&["test", "--release", "--test", "relay_load"]))?;
+        step(&mut cargo(&["test", "--release", "--test", "relay_load", "--", "--test-threads=1"]))?;
     }
     // The protocol crate is shared with the browser client: it must build for wasm, with and without serde_json.
     let wasm = ["build", "-p", "ferrocast-protocol", "--target", "wasm32-unknown-unknown"];
