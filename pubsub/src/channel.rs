@@ -57,6 +57,10 @@ pub trait Channel: Send + Sync + 'static {
 
     /// Handles an event pushed by the client.
     fn handle_in(&self, ctx: &mut Context<'_>, event: &str, payload: Payload) -> Outcome;
+
+    /// Called once when a joined channel ends, however it ends: left, stopped, crashed, replaced by a new join of
+    /// the topic, or its connection gone. Its presence is untracked and its subscription dropped right after.
+    fn leave(&self, _ctx: &mut Context<'_>) {}
 }
 
 /// What a channel can do while it handles a join or an event.

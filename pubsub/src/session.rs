@@ -104,8 +104,8 @@ impl Session {
         let Some(routed) = backend.router.route(&message.topic) else { return self.unmatched(message) };
         let Message { join_ref, r#ref, topic, payload: params, .. } = message;
         let replaced = self.joined.remove(&topic);
-        if replaced.is_some() {
-            self.forget(&topic);
+        if let Some(replaced) = &replaced {
+            self.end(&topic, replaced);
         }
         // Subscribe before the channel runs: whatever it reads (a presence_state) then misses nothing broadcast
         // after, such as a diff flushed while the join is under way. A refused join unsubscribes again.
@@ -155,8 +155,9 @@ impl Session {
             return; // A leave meant for an older join of this topic: Phoenix does not answer it.
         }
         let current = joined.join_ref.clone();
-        self.joined.remove(&topic);
-        self.forget(&topic);
+        if let Some(joined) = self.joined.remove(&topic) {
+            self.end(&topic, &joined);
+        }
         self.reply(current.clone(), r#ref, topic.clone(), "ok", Payload::empty());
         self.control(current, &topic, event::CLOSE);
     }
@@ -189,13 +190,15 @@ impl Session {
                 if let Some((status, response)) = reply {
                     self.reply(join_ref.clone(), r#ref, topic.clone(), &status, response);
                 }
-                self.joined.remove(&topic);
-                self.forget(&topic);
+                if let Some(joined) = self.joined.remove(&topic) {
+                    self.end(&topic, &joined);
+                }
                 self.control(join_ref, &topic, event::CLOSE);
             }
             Outcome::Crash => {
-                self.joined.remove(&topic);
-                self.forget(&topic);
+                if let Some(joined) = self.joined.remove(&topic) {
+                    self.end(&topic, &joined);
+                }
                 self.control(join_ref, &topic, event::ERROR);
             }
         }
@@ -223,6 +226,16 @@ impl Session {
         if let Some(replaced) = replaced {
             self.control(replaced.join_ref, topic, event::CLOSE);
         }
+    }
+
+    /// Ends a joined channel: its `leave` hook, then its subscription and presence go.
+    fn end(&self, topic: &str, joined: &Joined) {
+        let mut assigns = joined.assigns.clone();
+        let mut ctx = self.context(topic, &joined.splat, &mut assigns);
+        joined.channel.leave(&mut ctx);
+        // Pushes to a channel that is ending have nowhere to go; broadcasts already went.
+        drop(ctx);
+        self.forget(topic);
     }
 
     /// Drops the topic's subscription and presence of this connection.
@@ -273,8 +286,8 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        for topic in self.joined.keys() {
-            self.forget(topic);
+        for (topic, joined) in std::mem::take(&mut self.joined) {
+            self.end(&topic, &joined);
         }
     }
 }

@@ -89,6 +89,21 @@ impl Client {
         assert_eq!(normalize(text.as_str()), normalize(expected), "{}: got {text}", self.name);
     }
 
+    /// Like [`Client::expect`], skipping `presence_diff` frames, whose timing (the coalescing window) is not what
+    /// the test is about.
+    pub async fn expect_skipping_diffs(&mut self, expected: &str) {
+        loop {
+            let message = self.next().await;
+            let Message::Text(text) = message else { panic!("{}: expected {expected}, got {message:?}", self.name) };
+            let frame = normalize(text.as_str());
+            if frame.get(3).and_then(Value::as_str) == Some("presence_diff") {
+                continue;
+            }
+            assert_eq!(frame, normalize(expected), "{}: got {text}", self.name);
+            return;
+        }
+    }
+
     pub async fn expect_binary(&mut self, hex: &str) {
         let message = self.next().await;
         let Message::Binary(bytes) = message else { panic!("{}: expected binary, got {message:?}", self.name) };
