@@ -8,11 +8,13 @@
 //! - [`hub`]: topics, subscribers, and broadcasts encoded once per serializer.
 //! - [`presence`]: who is on each topic, with coalesced `presence_diff`s.
 //! - [`channel`] and [`router`]: the channel API, topic patterns, scopes and plugs.
+//! - [`handlers`]: channels built from closures, with events routed by name or `*` splat.
 //! - [`session`]: one connection's joins, leaves, events and heartbeats.
 //! - [`channels`]: the built-in channels.
 
 pub mod channel;
 pub mod channels;
+pub mod handlers;
 pub mod hub;
 pub mod outbox;
 pub mod presence;
