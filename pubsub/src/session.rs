@@ -103,10 +103,12 @@ impl Session {
         let backend = Arc::clone(&self.backend);
         let Some(routed) = backend.router.route(&message.topic) else { return self.unmatched(message) };
         let Message { join_ref, r#ref, topic, payload: params, .. } = message;
-        let replaced = self.joined.remove(&topic);
-        if let Some(replaced) = &replaced {
+        // The join ref of the channel this join replaces, if any; its phx_close follows this join's reply.
+        let replaced = self.joined.remove(&topic).map(|replaced| {
+            let join_ref = replaced.join_ref.clone();
             self.end(&topic, replaced);
-        }
+            join_ref
+        });
         // Subscribe before the channel runs: whatever it reads (a presence_state) then misses nothing broadcast
         // after, such as a diff flushed while the join is under way. A refused join unsubscribes again.
         let subscriber = Subscriber { conn: self.conn, vsn: self.vsn, outbox: Arc::clone(&self.outbox) };
@@ -116,9 +118,9 @@ impl Session {
         let (result, pushes) = match refused {
             Err(response) => (Err(response), Vec::new()),
             Ok(()) => {
-                let mut ctx = self.context(&topic, &routed.splat, &mut assigns);
+                let mut ctx = context(&self.backend, &self.socket, self.conn, &topic, &routed.splat, &mut assigns);
                 let result = routed.channel.join(&mut ctx, &params);
-                (result, std::mem::take(&mut ctx.pushes))
+                (result, ctx.pushes)
             }
         };
         match result {
@@ -156,85 +158,67 @@ impl Session {
         }
         let current = joined.join_ref.clone();
         if let Some(joined) = self.joined.remove(&topic) {
-            self.end(&topic, &joined);
+            self.end(&topic, joined);
         }
         self.reply(current.clone(), r#ref, topic.clone(), "ok", Payload::empty());
         self.control(current, &topic, event::CLOSE);
     }
 
     fn event(&mut self, message: Message) {
+        // The session's fields are borrowed apart, so the joined channel is used in place: nothing of it is cloned
+        // per event but the join ref the frames carry.
         let Some(joined) = self.joined.get_mut(&message.topic) else { return self.unmatched(message) };
         let Message { r#ref, topic, event, payload, .. } = message;
-        let join_ref = joined.join_ref.clone();
-        let (channel, plugs, splat) = (Arc::clone(&joined.channel), joined.plugs.clone(), joined.splat.clone());
-        let mut assigns = std::mem::take(&mut joined.assigns);
-        let outcome = match run_plugs(&plugs, &topic, &event, &payload, &self.socket, &assigns) {
+        let (outcome, pushes) = match run_plugs(&joined.plugs, &topic, &event, &payload, &self.socket, &joined.assigns)
+        {
             Err(response) => (Outcome::error(response), Vec::new()),
             Ok(()) => {
-                let mut ctx = self.context(&topic, &splat, &mut assigns);
-                let outcome = channel.handle_in(&mut ctx, &event, payload);
-                (outcome, std::mem::take(&mut ctx.pushes))
+                let mut ctx =
+                    context(&self.backend, &self.socket, self.conn, &topic, &joined.splat, &mut joined.assigns);
+                let outcome = joined.channel.handle_in(&mut ctx, &event, payload);
+                (outcome, ctx.pushes)
             }
         };
-        if let Some(joined) = self.joined.get_mut(&topic) {
-            joined.assigns = assigns;
-        }
-        let (outcome, pushes) = outcome;
+        let join_ref = joined.join_ref.clone();
         for (event, payload) in pushes {
             self.push(join_ref.clone(), &topic, event, payload);
         }
-        match outcome {
-            Outcome::Reply(status, response) => self.reply(join_ref, r#ref, topic, &status, response),
-            Outcome::NoReply => {}
+        let ended = match outcome {
+            Outcome::Reply(status, response) => {
+                self.reply(join_ref, r#ref, topic, &status, response);
+                return;
+            }
+            Outcome::NoReply => return,
             Outcome::Stop(reply) => {
                 if let Some((status, response)) = reply {
                     self.reply(join_ref.clone(), r#ref, topic.clone(), &status, response);
                 }
-                if let Some(joined) = self.joined.remove(&topic) {
-                    self.end(&topic, &joined);
-                }
-                self.control(join_ref, &topic, event::CLOSE);
+                event::CLOSE
             }
-            Outcome::Crash => {
-                if let Some(joined) = self.joined.remove(&topic) {
-                    self.end(&topic, &joined);
-                }
-                self.control(join_ref, &topic, event::ERROR);
-            }
+            Outcome::Crash => event::ERROR,
+        };
+        if let Some(joined) = self.joined.remove(&topic) {
+            self.end(&topic, joined);
         }
+        self.control(join_ref, &topic, ended);
     }
 
     fn unmatched(&mut self, message: Message) {
         self.reply(None, message.r#ref, message.topic, "error", reason("unmatched topic"));
     }
 
-    fn context<'a>(&'a self, topic: &'a str, splat: &'a str, assigns: &'a mut Map<String, Value>) -> Context<'a> {
-        Context {
-            topic,
-            splat,
-            socket: &self.socket,
-            assigns,
-            conn: self.conn,
-            hub: &self.backend.hub,
-            presence: &self.backend.presence,
-            pushes: Vec::new(),
-        }
-    }
-
     /// After a replacing join's reply, the replaced channel's `phx_close`, as Phoenix orders them.
-    fn close_replaced(&mut self, topic: &str, replaced: Option<Joined>) {
-        if let Some(replaced) = replaced {
-            self.control(replaced.join_ref, topic, event::CLOSE);
+    fn close_replaced(&mut self, topic: &str, replaced_join_ref: Option<Option<String>>) {
+        if let Some(join_ref) = replaced_join_ref {
+            self.control(join_ref, topic, event::CLOSE);
         }
     }
 
     /// Ends a joined channel: its `leave` hook, then its subscription and presence go.
-    fn end(&self, topic: &str, joined: &Joined) {
-        let mut assigns = joined.assigns.clone();
-        let mut ctx = self.context(topic, &joined.splat, &mut assigns);
+    fn end(&self, topic: &str, mut joined: Joined) {
+        let mut ctx = context(&self.backend, &self.socket, self.conn, topic, &joined.splat, &mut joined.assigns);
+        // Pushes to a channel that is ending have nowhere to go; its broadcasts have already gone out.
         joined.channel.leave(&mut ctx);
-        // Pushes to a channel that is ending have nowhere to go; broadcasts already went.
-        drop(ctx);
         self.forget(topic);
     }
 
@@ -287,9 +271,22 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         for (topic, joined) in std::mem::take(&mut self.joined) {
-            self.end(&topic, &joined);
+            self.end(&topic, joined);
         }
     }
+}
+
+/// What a channel can use while it runs: built from the session's fields, so the caller may hold a joined
+/// channel mutably at the same time.
+fn context<'a>(
+    backend: &'a Backend,
+    socket: &'a SocketInfo,
+    conn: ConnId,
+    topic: &'a str,
+    splat: &'a str,
+    assigns: &'a mut Map<String, Value>,
+) -> Context<'a> {
+    Context { topic, splat, socket, assigns, conn, hub: &backend.hub, presence: &backend.presence, pushes: Vec::new() }
 }
 
 fn run_plugs(
