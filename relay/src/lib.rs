@@ -20,10 +20,6 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use state::Relay;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// How many connections were open when the shutdown began, to size the shutdown batches.
-static OPEN_AT_SHUTDOWN: AtomicU64 = AtomicU64::new(0);
 
 /// Serves on `listener` until `shutdown` completes, then closes every socket with 1001 (in batches) and returns.
 pub async fn serve(
@@ -52,7 +48,6 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
-            OPEN_AT_SHUTDOWN.store(relay.metrics.connections.load(Ordering::Relaxed), Ordering::Relaxed);
             relay.shut_down().await;
         })
         .await

@@ -18,7 +18,8 @@ pub(crate) struct Relay {
     pub(crate) backend: Arc<Backend>,
     pub(crate) metrics: Metrics,
     joined_channels: AtomicI64,
-    shutdown: watch::Sender<bool>,
+    /// `Some(n)` once shutting down, `n` being how many connections were open then (to size the batches).
+    shutdown: watch::Sender<Option<u64>>,
     all_closed: Notify,
 }
 
@@ -32,7 +33,7 @@ impl Relay {
             backend,
             metrics: Metrics::default(),
             joined_channels: AtomicI64::new(0),
-            shutdown: watch::channel(false).0,
+            shutdown: watch::channel(None).0,
             all_closed: Notify::new(),
         })
     }
@@ -53,7 +54,7 @@ impl Relay {
     }
 
     pub(crate) fn shutting_down(&self) -> bool {
-        *self.shutdown.borrow()
+        self.shutdown.borrow().is_some()
     }
 
     pub(crate) fn shutdown_signal(&self) -> ShutdownSignal {
@@ -65,7 +66,7 @@ impl Relay {
         let open = self.metrics.connections.load(Ordering::Relaxed);
         tracing::info!(open, "shutting down: closing sockets with 1001 in batches");
         let closed = self.all_closed.notified();
-        self.shutdown.send_replace(true);
+        self.shutdown.send_replace(Some(open));
         if self.metrics.connections.load(Ordering::Relaxed) > 0 {
             closed.await;
         }
@@ -89,7 +90,7 @@ impl Drop for OpenConnection {
 /// A connection's view of the shutdown.
 #[derive(Debug)]
 pub(crate) struct ShutdownSignal {
-    receiver: watch::Receiver<bool>,
+    receiver: watch::Receiver<Option<u64>>,
     batch: usize,
 }
 
@@ -97,10 +98,9 @@ impl ShutdownSignal {
     /// Completes when it is this connection's turn to close: connections are spread over batches of about
     /// `shutdown_batch`, `SHUTDOWN_BATCH_GAP` apart, so their clients do not all reconnect in the same instant.
     pub(crate) async fn wait_turn(&mut self, conn: u64) {
-        if self.receiver.wait_for(|down| *down).await.is_err() {
-            return std::future::pending().await;
-        }
-        let open = crate::OPEN_AT_SHUTDOWN.load(Ordering::Relaxed).max(1);
+        // The value is copied out at once: the watch guard must not live across an await.
+        let open = self.receiver.wait_for(Option::is_some).await.map(|open| open.unwrap_or(1).max(1));
+        let Ok(open) = open else { return std::future::pending().await };
         let batches = open.div_ceil(self.batch as u64);
         tokio::time::sleep(SHUTDOWN_BATCH_GAP * (conn % batches) as u32).await;
     }
