@@ -137,6 +137,12 @@ impl PresenceHub {
         }
     }
 
+    /// The keys present on `topic`, in the order they first joined.
+    pub fn members(&self, topic: &str) -> Vec<String> {
+        let shard = lock(self.topics.shard(topic));
+        shard.get(topic).map(|presence| presence.members.keys().cloned().collect()).unwrap_or_default()
+    }
+
     /// The `phx_ref`s `conn` holds on `topic`, for tests and diagnostics.
     pub fn refs_of(&self, topic: &str, conn: ConnId) -> Vec<String> {
         let shard = lock(self.topics.shard(topic));

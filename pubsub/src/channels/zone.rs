@@ -19,7 +19,7 @@
 use super::room::{json_object, track_online};
 use crate::channel::{Channel, Context, Outcome, reason};
 use ferrocast_protocol::Payload;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -98,9 +98,7 @@ impl Channel for Zone {
         match event {
             "get_zone_state" => {
                 let resources = self.with_stock(ctx.splat, |stock| json!(stock));
-                let presence: Map<String, Value> =
-                    serde_json::from_str(&ctx.presence.state(ctx.topic)).unwrap_or_default();
-                let agents: Vec<&String> = presence.keys().collect();
+                let agents = ctx.presence.members(ctx.topic);
                 Outcome::ok(Payload::Json(
                     json!({ "zone": ctx.splat, "resources": resources, "agents": agents }).to_string(),
                 ))
