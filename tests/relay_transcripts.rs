@@ -178,15 +178,11 @@ async fn v2_binary_pushes_and_replies_byte_for_byte() {
     let mut a = Client::connect("A", &relay.url(V2)).await;
     a.send(r#"["1","1","room:bin","phx_join",{"no_presence":true}]"#).await;
     a.expect(r#"["1","1","room:bin","phx_reply",{"response":{},"status":"ok"}]"#).await;
-    a.send_binary(support_hex("00010108033132726f6f6d3a62696e62696e010203ff")).await;
+    a.send_binary(support::unhex("00010108033132726f6f6d3a62696e62696e010203ff")).await;
     a.expect_binary("0001080831726f6f6d3a62696e62696e5f70757368010203ff").await;
     a.expect_binary("01010108023132726f6f6d3a62696e6f6b010203ff").await;
-    a.send_binary(support_hex("00010108043133726f6f6d3a62696e70696e677b7d")).await;
+    a.send_binary(support::unhex("00010108043133726f6f6d3a62696e70696e677b7d")).await;
     a.expect_binary("01010108023133726f6f6d3a62696e6f6b7b7d").await;
-}
-
-fn support_hex(hex: &str) -> Vec<u8> {
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,8 @@
 //! workflow engine and the Redis backend.
 //!
 //! - [`outbox`]: a connection's bounded outbound queue, and the slow-consumer policy.
-//! - [`hub`]: topics, subscribers, and broadcasts encoded once per serializer.
+//! - [`hub`]: topics, subscribers, and broadcasts encoded once per serializer; topics are sharded over locks
+//!   (`sharded`, which also holds the poison-tolerant lock helpers).
 //! - [`presence`]: who is on each topic, with coalesced `presence_diff`s.
 //! - [`channel`] and [`router`]: the channel API, topic patterns, scopes and plugs.
 //! - [`handlers`]: channels built from closures, with events routed by name or `*` splat.
@@ -20,7 +21,7 @@ pub mod outbox;
 pub mod presence;
 pub mod router;
 pub mod session;
-mod sharded; // also home of the poison-tolerant lock helpers
+mod sharded;
 
 pub use channel::{Channel, Context, Outcome, SocketInfo};
 pub use hub::{ConnId, Hub, Subscriber};

@@ -107,8 +107,7 @@ impl Client {
     pub async fn expect_binary(&mut self, hex: &str) {
         let message = self.next().await;
         let Message::Binary(bytes) = message else { panic!("{}: expected binary, got {message:?}", self.name) };
-        let got: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(got, hex, "{}", self.name);
+        assert_eq!(bytes.as_ref(), unhex(hex).as_slice(), "{}", self.name);
     }
 
     /// Asserts the server closes the socket with this code (after any frames it still had).
@@ -130,6 +129,11 @@ impl Client {
     pub async fn close(mut self) {
         let _ = self.socket.close(None).await;
     }
+}
+
+/// Bytes from hex, as the transcripts write binary frames.
+pub fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect()
 }
 
 /// Parses JSON, replacing the random parts of presence (`phx_ref`, `online_at`) with placeholders.
