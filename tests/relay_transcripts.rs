@@ -64,6 +64,9 @@ async fn v2_happy_path_with_presence_broadcasts_and_http() {
     assert_eq!((status, body.as_str()), (200, r#"{"ok":true}"#));
     a.expect(r#"[null,null,"room:lobby","new_msg",{"body":"from http"}]"#).await;
     b.expect(r#"[null,null,"room:lobby","new_msg",{"body":"from http"}]"#).await;
+    // Every broadcast is timed, whoever made it: two presence diffs, the channel's new_msg, the HTTP one.
+    let (_, metrics) = http(&relay, "GET", "/metrics", "").await;
+    assert!(metrics.contains("\nferrocast_broadcast_fanout_seconds_count 4\n"), "{metrics}");
 
     let (status, body) = http(&relay, "GET", "/api/presence/room:lobby", "").await;
     assert_eq!(status, 200);

@@ -4,6 +4,7 @@
 //! Topics are spread over shards, each behind its own read-write lock, so publishing takes a read lock on one
 //! shard only: there is no global lock on the publish path, and publishers to different topics do not meet.
 
+use crate::fanout_timing::FanoutTiming;
 use crate::outbox::{OutFrame, Outbox};
 use crate::sharded::{Sharded, read, write};
 use ferrocast_protocol::codec::encode;
@@ -11,6 +12,7 @@ use ferrocast_protocol::{Frame, Message, Payload, Sender, Vsn};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 /// Identifies one connection for the lifetime of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,6 +41,7 @@ pub struct Subscriber {
 #[derive(Debug, Default)]
 pub struct Hub {
     topics: Sharded<RwLock<HashMap<String, Vec<Subscriber>>>>,
+    fanout: FanoutTiming,
 }
 
 impl Hub {
@@ -71,11 +74,23 @@ impl Hub {
         read(self.topics.shard(topic)).get(topic).map_or(0, Vec::len)
     }
 
+    /// How long broadcasts took to reach every subscriber's queue, whoever sent them.
+    pub fn fanout_timing(&self) -> &FanoutTiming {
+        &self.fanout
+    }
+
     /// Sends `[null, null, topic, event, payload]` to every subscriber of `topic`; returns how many accepted it.
     ///
     /// Subscribers whose outbox is full are disconnected by their outbox (see [`crate::outbox`]); subscribers
     /// whose serializer cannot carry the payload (binary on V1) are skipped.
     pub fn broadcast(&self, topic: &str, event: &str, payload: &Payload) -> usize {
+        let started = Instant::now();
+        let delivered = self.fan_out(topic, event, payload);
+        self.fanout.observe(started.elapsed());
+        delivered
+    }
+
+    fn fan_out(&self, topic: &str, event: &str, payload: &Payload) -> usize {
         let shard = read(self.topics.shard(topic));
         let Some(subscribers) = shard.get(topic) else { return 0 };
         let mut encoded = EncodedOnce::new(topic, event, payload);
@@ -165,5 +180,14 @@ mod tests {
         assert_eq!(hub.broadcast("t", "e", &Payload::empty()), 1);
         hub.unsubscribe("t", b.conn);
         assert_eq!(hub.subscriber_count("t"), 0);
+    }
+
+    #[test]
+    fn every_broadcast_is_timed_even_to_an_empty_topic() {
+        let hub = Hub::new();
+        hub.subscribe("t", subscriber(Vsn::V2));
+        hub.broadcast("t", "e", &Payload::empty());
+        hub.broadcast("nobody", "e", &Payload::empty());
+        assert_eq!(hub.fanout_timing().snapshot().count, 2);
     }
 }

@@ -7,6 +7,7 @@
 //! - [`outbox`]: a connection's bounded outbound queue, and the slow-consumer policy.
 //! - [`hub`]: topics, subscribers, and broadcasts encoded once per serializer; topics are sharded over locks
 //!   (`sharded`, which also holds the poison-tolerant lock helpers).
+//! - [`fanout_timing`]: how long broadcasts take to reach every subscriber's queue.
 //! - [`presence`]: who is on each topic, with coalesced `presence_diff`s.
 //! - [`channel`] and [`router`]: the channel API, topic patterns, scopes and plugs.
 //! - [`handlers`]: channels built from closures, with events routed by name or `*` splat.
@@ -15,6 +16,7 @@
 
 pub mod channel;
 pub mod channels;
+pub mod fanout_timing;
 pub mod handlers;
 pub mod hub;
 pub mod outbox;
@@ -24,6 +26,7 @@ pub mod session;
 mod sharded;
 
 pub use channel::{Channel, Context, Outcome, SocketInfo};
+pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
 pub use hub::{ConnId, Hub, Subscriber};
 pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, OutboxLimits};
 pub use presence::PresenceHub;

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use ferrocast_protocol::Payload;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// `POST /api/broadcast` with `{"topic", "event", "payload"}`: answers `{"ok": true}` once every subscriber has
 /// the message in its queue.
@@ -23,9 +22,7 @@ pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, body: Bytes) -> R
         return bad_request("expected {\"topic\": string, \"event\": string, \"payload\": any JSON}");
     };
     let payload = Payload::Json(request.get("payload").unwrap_or(&json!({})).to_string());
-    let started = Instant::now();
     relay.backend.hub.broadcast(topic, event, &payload);
-    relay.metrics.observe_fanout(started.elapsed());
     Json(json!({ "ok": true })).into_response()
 }
 
@@ -41,7 +38,7 @@ pub(crate) async fn healthz() -> &'static str {
 
 /// `GET /metrics`: Prometheus text format.
 pub(crate) async fn metrics(State(relay): State<Arc<Relay>>) -> Response {
-    let body = relay.metrics.render(relay.joined_channels());
+    let body = relay.metrics.render(relay.joined_channels(), &relay.backend.hub.fanout_timing().snapshot());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -1,11 +1,8 @@
 //! Counters for `GET /metrics`, in Prometheus's text format.
 
+use ferrocast_pubsub::FanoutSnapshot;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-/// Upper bounds of the fanout latency histogram's buckets, in seconds.
-const FANOUT_BUCKETS: [f64; 10] = [0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0];
 
 /// The relay's counters; every update is one atomic add, so no request waits for another.
 #[derive(Debug, Default)]
@@ -17,26 +14,11 @@ pub struct Metrics {
     pub(crate) malformed_frames: AtomicU64,
     pub(crate) slow_consumers: AtomicU64,
     pub(crate) idle_timeouts: AtomicU64,
-    fanout_buckets: [AtomicU64; FANOUT_BUCKETS.len()],
-    fanout_count: AtomicU64,
-    fanout_micros: AtomicU64,
 }
 
 impl Metrics {
-    /// Records how long one broadcast took to reach every subscriber's queue.
-    pub(crate) fn observe_fanout(&self, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        for (bound, bucket) in FANOUT_BUCKETS.iter().zip(&self.fanout_buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.fanout_count.fetch_add(1, Ordering::Relaxed);
-        self.fanout_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    /// The text exposition; `joined_channels` is read from the sessions at scrape time.
-    pub(crate) fn render(&self, joined_channels: u64) -> String {
+    /// The text exposition; `joined_channels` and `fanout` are read from the backend at scrape time.
+    pub(crate) fn render(&self, joined_channels: u64, fanout: &FanoutSnapshot) -> String {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
@@ -71,15 +53,14 @@ impl Metrics {
             get(&self.idle_timeouts),
         );
         let name = "ferrocast_broadcast_fanout_seconds";
-        let _ =
-            writeln!(out, "# HELP {name} Time to hand an HTTP broadcast to every subscriber.\n# TYPE {name} histogram");
-        for (bound, bucket) in FANOUT_BUCKETS.iter().zip(&self.fanout_buckets) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", get(bucket));
+        let help = "Time to hand a broadcast (HTTP, channel or presence) to every subscriber's queue.";
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, count) in &fanout.buckets {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
         }
-        let count = get(&self.fanout_count);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", get(&self.fanout_micros) as f64 / 1e6);
-        let _ = writeln!(out, "{name}_count {count}");
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", fanout.count);
+        let _ = writeln!(out, "{name}_sum {}", fanout.sum_seconds);
+        let _ = writeln!(out, "{name}_count {}", fanout.count);
         out
     }
 }

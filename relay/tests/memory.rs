@@ -1,8 +1,10 @@
-//! The relay's memory per idle joined connection, measured on a real relay process.
+//! The relay's memory, measured on a real relay process: per idle joined connection, and under readers that stop.
 //!
 //! axum's default WebSocket buffers cost ~135 KiB per idle connection; the relay reads through 4 KiB and keeps
-//! no write buffer, so an idle joined connection should cost a small fraction of that. This prints the figure and
-//! fails if it regresses towards the defaults.
+//! no write buffer, so an idle joined connection should cost a small fraction of that. A reader that stops
+//! reading may hold at most its outbox (4 MiB by default) before it is closed with 1013, so a flood that would
+//! pile up far more than that leaves the relay's peak memory close to where it was. Both tests print their
+//! figures and fail if they regress.
 
 use futures_util::{SinkExt, StreamExt};
 use std::process::{Child, Command, Stdio};
@@ -10,68 +12,172 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
-const CONNECTIONS: usize = 2_000;
+/// A `ferrocast-relay` process on a free loopback port, killed when dropped.
+struct RelayProcess {
+    child: Child,
+    port: u16,
+}
 
-struct Relay(Child);
+impl RelayProcess {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_ferrocast-relay"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the relay starts");
+        let relay = RelayProcess { child, port };
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the relay listens within 10 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        relay
+    }
 
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/socket/websocket?vsn=2.0.0", self.port)
+    }
+
+    /// The relay's resident memory now (`VmRSS`) or at its peak so far (`VmHWM`), in KiB.
+    fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("/proc status");
+        let line = status.lines().find(|line| line.starts_with(field)).expect("the field");
+        line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("a size in kB")
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the relay's /proc status");
-    let line = status.lines().find(|line| line.starts_with("VmRSS:")).expect("VmRSS");
-    line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmRSS in kB")
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
+
+fn have_proc() -> bool {
+    let here = std::path::Path::new("/proc/self/status").exists();
+    if !here {
+        eprintln!("no /proc here: skipping the memory measurement");
+    }
+    here
+}
+
+const JOIN_QUIETLY: &str = r#"["1","1","room:idle","phx_join",{"no_presence":true}]"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_joined_connection_costs_a_few_kib() {
-    if !std::path::Path::new("/proc/self/status").exists() {
-        eprintln!("no /proc here: skipping the memory measurement");
+    const CONNECTIONS: usize = 2_000;
+    if !have_proc() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ferrocast-relay"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the relay starts");
-    let relay = Relay(child);
-    let started = Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(10), "the relay listens within 10 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let url = format!("ws://127.0.0.1:{port}/socket/websocket?vsn=2.0.0");
+    let relay = RelayProcess::start().await;
+    let url = relay.url();
 
     // Warm up (the first connections allocate the runtime's and allocator's pools), then measure the next batch.
     let mut sockets = Vec::with_capacity(CONNECTIONS + 100);
-    let join = r#"["1","1","room:idle","phx_join",{"no_presence":true}]"#;
     for _ in 0..100 {
         let (mut socket, _) = connect_async(url.as_str()).await.expect("connect");
-        socket.send(Message::text(join)).await.unwrap();
+        socket.send(Message::text(JOIN_QUIETLY)).await.unwrap();
         socket.next().await.unwrap().unwrap();
         sockets.push(socket);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = rss_kib(relay.0.id());
+    let before = relay.memory_kib("VmRSS:");
     for _ in 0..CONNECTIONS {
         let (mut socket, _) = connect_async(url.as_str()).await.expect("connect");
-        socket.send(Message::text(join)).await.unwrap();
+        socket.send(Message::text(JOIN_QUIETLY)).await.unwrap();
         let reply = socket.next().await.unwrap().unwrap();
         assert!(reply.to_text().unwrap().contains(r#""status":"ok""#));
         sockets.push(socket);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let after = rss_kib(relay.0.id());
+    let after = relay.memory_kib("VmRSS:");
     let per_connection = (after.saturating_sub(before)) as f64 / CONNECTIONS as f64;
     println!(
         "relay RSS: {before} KiB -> {after} KiB for {CONNECTIONS} idle joined connections: {per_connection:.1} KiB each"
     );
     assert!(per_connection < 32.0, "{per_connection:.1} KiB per idle joined connection");
     drop(sockets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_that_stop_are_closed_before_the_relay_holds_their_backlog() {
+    const LAGGARDS: usize = 10;
+    const BROADCASTS: usize = 10_000;
+    const BODY: usize = 8 * 1024;
+    const WINDOW: usize = 50;
+    /// Unbounded queues would hold every broadcast: 80 MiB of shared frames. The outboxes may hold 4 MiB each
+    /// (shared too, since a broadcast is encoded once), plus the batch a blocked writer is holding.
+    const MAX_GROWTH_KIB: u64 = 32 * 1024;
+    if !have_proc() {
+        return;
+    }
+    let relay = RelayProcess::start().await;
+    let url = relay.url();
+    let join = r#"["1","1","room:flood","phx_join",{"no_presence":true}]"#;
+
+    let mut laggards = Vec::with_capacity(LAGGARDS);
+    for _ in 0..LAGGARDS {
+        let (mut laggard, _) = connect_async(url.as_str()).await.expect("connect");
+        laggard.send(Message::text(join)).await.unwrap();
+        assert!(laggard.next().await.unwrap().unwrap().to_text().unwrap().contains(r#""status":"ok""#));
+        laggards.push(laggard);
+    }
+    let (mut publisher, _) = connect_async(url.as_str()).await.expect("connect");
+    publisher.send(Message::text(join)).await.unwrap();
+    publisher.next().await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let peak_before = relay.memory_kib("VmHWM:");
+
+    // The publisher reads everything it is sent, window by window, as a healthy client does; the laggards read
+    // nothing until the flood is over.
+    let body = "x".repeat(BODY);
+    let mut broadcasts = 0;
+    for window in 0..BROADCASTS / WINDOW {
+        for n in window * WINDOW..(window + 1) * WINDOW {
+            let push = format!(r#"["1","{}","room:flood","new_msg",{{"n":{n},"body":"{body}"}}]"#, n + 2);
+            publisher.feed(Message::text(push)).await.unwrap();
+        }
+        publisher.flush().await.unwrap();
+        let mut replies = 0;
+        while replies < WINDOW {
+            let message = tokio::time::timeout(Duration::from_secs(20), publisher.next())
+                .await
+                .expect("the publisher keeps receiving")
+                .expect("open")
+                .expect("frame");
+            if message.to_text().expect("text").starts_with("[null,null,") {
+                broadcasts += 1;
+            } else {
+                replies += 1;
+            }
+        }
+    }
+    assert_eq!(broadcasts, BROADCASTS, "the publisher, which kept up, lost nothing");
+    let peak_after = relay.memory_kib("VmHWM:");
+    let growth = peak_after.saturating_sub(peak_before);
+    assert!(growth < MAX_GROWTH_KIB, "the relay's peak memory grew by {growth} KiB");
+
+    let mut received = Vec::with_capacity(LAGGARDS);
+    for mut laggard in laggards {
+        let mut frames = 0;
+        let close = loop {
+            match tokio::time::timeout(Duration::from_secs(10), laggard.next()).await.expect("the laggard is closed") {
+                Some(Ok(Message::Text(_))) => frames += 1,
+                Some(Ok(Message::Close(frame))) => break frame.map(|frame| u16::from(frame.code)),
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(close, Some(ferrocast_pubsub::CLOSE_SLOW_CONSUMER), "closed as a slow consumer");
+        received.push(frames);
+    }
+    println!(
+        "slow readers: {LAGGARDS} laggards, {BROADCASTS} broadcasts of {} KiB ({} MiB each unbounded); \
+         each got {}..{} before 1013; relay peak RSS {peak_before} KiB -> {peak_after} KiB (+{growth} KiB)",
+        BODY / 1024,
+        BROADCASTS * BODY >> 20,
+        received.iter().min().unwrap(),
+        received.iter().max().unwrap(),
+    );
 }
