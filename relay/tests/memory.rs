@@ -176,7 +176,7 @@ async fn readers_that_stop_are_closed_before_the_relay_holds_their_backlog() {
         "slow readers: {LAGGARDS} laggards, {BROADCASTS} broadcasts of {} KiB ({} MiB each unbounded); \
          each got {}..{} before 1013; relay peak RSS {peak_before} KiB -> {peak_after} KiB (+{growth} KiB)",
         BODY / 1024,
-        BROADCASTS * BODY >> 20,
+        (BROADCASTS * BODY) >> 20,
         received.iter().min().unwrap(),
         received.iter().max().unwrap(),
     );
