@@ -4,8 +4,7 @@
 // The expected behaviour is the reference Phoenix server's, recorded frame by frame in
 // shared/protocol/phoenix-wire-transcripts.md. Each test uses its own topics, so the tests are independent.
 //
-// The relay binary is $FERROCAST_RELAY_BIN, or target/debug/ferrocast-relay under the repository root
-// (`cargo xtask test` builds it and sets the variable). Run: `node --test relay.test.mjs`.
+// The relay runs as a child process (../support/relay-process.mjs). Run: `node --test relay.test.mjs`.
 //
 // When a test fails, the WebSocket frames it saw (and phoenix.js's transport and channel log lines) are printed
 // under it as diagnostics, so a relay bug can be read off the wire. FERROCAST_TEST_FRAMES=1 prints them for
@@ -13,18 +12,14 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import net from "node:net";
-import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 
 import { Presence, Socket } from "phoenix";
 import WebSocket from "ws";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const RELAY_BIN = process.env.FERROCAST_RELAY_BIN || path.join(ROOT, "target", "debug", "ferrocast-relay");
+import { startRelay } from "../support/relay-process.mjs";
+
 
 /** How long any single wait may take before the test fails instead of hanging. */
 const WAIT_MS = 3000;
@@ -38,88 +33,14 @@ const SHOW_FRAMES = process.env.FERROCAST_TEST_FRAMES === "1";
 
 let relay = null;
 let relayPort = 0;
-let relayOutput = "";
-
-function killRelay(signal) {
-  if (relay && relay.exitCode === null && relay.signalCode === null) {
-    relay.kill(signal);
-  }
-}
-
-// A test process that dies (or is interrupted) must not leave the relay running.
-process.on("exit", () => killRelay("SIGKILL"));
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  process.once(signal, () => {
-    killRelay("SIGKILL");
-    process.exit(1);
-  });
-}
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function relayLog() {
-  return relayOutput.trim() ? `\n--- relay output ---\n${relayOutput.trimEnd()}` : "\n(the relay printed nothing)";
-}
+const relayLog = () => relay?.log() ?? "";
 
 before(async () => {
-  if (!existsSync(RELAY_BIN)) {
-    throw new Error(
-      `relay binary not found at ${RELAY_BIN}: build it with \`cargo build -p ferrocast-relay\` ` +
-        `(or set FERROCAST_RELAY_BIN)`,
-    );
-  }
-  relayPort = await freePort();
-  relay = spawn(RELAY_BIN, ["--listen", `127.0.0.1:${relayPort}`], { stdio: ["ignore", "pipe", "pipe"] });
-  const keep = (chunk) => {
-    relayOutput = (relayOutput + chunk.toString()).slice(-64 * 1024);
-  };
-  relay.stdout.on("data", keep);
-  relay.stderr.on("data", keep);
-  const exited = new Promise((resolve) => relay.once("exit", (code, signal) => resolve({ code, signal })));
-  relay.once("error", (err) => keep(`spawn error: ${err.message}\n`));
-
-  const deadline = Date.now() + 15000;
-  for (;;) {
-    const early = await Promise.race([exited, sleep(50).then(() => null)]);
-    if (early) {
-      throw new Error(`the relay exited before it was ready (code ${early.code}, signal ${early.signal})${relayLog()}`);
-    }
-    try {
-      const response = await fetch(`http://127.0.0.1:${relayPort}/healthz`, { signal: AbortSignal.timeout(500) });
-      await response.arrayBuffer();
-      if (response.status === 200) {
-        return;
-      }
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`the relay did not answer GET /healthz with 200 within 15 s${relayLog()}`);
-    }
-  }
+  relay = await startRelay();
+  relayPort = relay.port;
 });
 
-after(async () => {
-  if (!relay || relay.exitCode !== null || relay.signalCode !== null) {
-    return;
-  }
-  const exited = new Promise((resolve) => relay.once("exit", resolve));
-  relay.kill("SIGTERM");
-  if ((await Promise.race([exited.then(() => "exited"), sleep(5000, "timeout", { ref: false })])) !== "exited") {
-    killRelay("SIGKILL");
-    await exited;
-    throw new Error(`the relay did not exit within 5 s of SIGTERM${relayLog()}`);
-  }
-});
+after(() => relay?.stop());
 
 // ---------------------------------------------------------------------------------------------------------------
 // Waiting, with a timeout on every wait
