@@ -9,6 +9,8 @@ use std::time::Duration;
 pub struct Config {
     /// Static files to serve at `/` (the demo), if any.
     pub www: Option<PathBuf>,
+    /// The browser client's no-bundler build, served at `/ferrocast/`, if any.
+    pub client_dir: Option<PathBuf>,
     /// A socket that sends nothing for this long is closed with 1002, as Phoenix (Bandit) does. Default 60 s.
     pub idle_timeout: Duration,
     /// How long presence changes gather before one `presence_diff` goes out. Default 50 ms.
@@ -28,6 +30,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             www: None,
+            client_dir: None,
             idle_timeout: Duration::from_secs(60),
             presence_window: Duration::from_millis(50),
             outbox: OutboxLimits::default(),

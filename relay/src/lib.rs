@@ -34,6 +34,9 @@ pub async fn serve(
         .route("/api/presence/{topic}", get(http::presence))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics));
+    if let Some(client) = &relay.config.client_dir {
+        app = app.nest_service("/ferrocast", tower_http::services::ServeDir::new(client));
+    }
     if let Some(www) = &relay.config.www {
         app = app.fallback_service(tower_http::services::ServeDir::new(www));
     }

@@ -16,6 +16,10 @@ struct Args {
     /// Directory of static files to serve at / (the demo).
     #[arg(long, env = "FERROCAST_WWW")]
     www: Option<PathBuf>,
+    /// Directory of the browser client's no-bundler build (`client/pkg/web`), served at /ferrocast/ so a page can
+    /// `import init, { Socket } from "/ferrocast/ferrocast_client.js"`.
+    #[arg(long, env = "FERROCAST_CLIENT_DIR")]
+    client_dir: Option<PathBuf>,
     /// Close sockets that send nothing for this many seconds.
     #[arg(long, env = "FERROCAST_IDLE_TIMEOUT", default_value_t = 60)]
     idle_timeout: u64,
@@ -32,6 +36,7 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let config = Config {
         www: args.www,
+        client_dir: args.client_dir,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         presence_window: Duration::from_millis(args.presence_window_ms),
         ..Config::default()
