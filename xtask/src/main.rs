@@ -7,6 +7,7 @@
 //! build in seconds. Each concern lives in its own module; `main` only parses arguments and maps failures to exit
 //! codes (1 for a failed command, 2 for a usage error).
 
+mod client;
 mod prereqs;
 mod process;
 mod serve;
@@ -29,6 +30,10 @@ Commands:
                        test: cargo tests, the protocol crate's wasm builds and the
                        Node checks. Stops at the first failure. --no-install skips
                        the installers, for people who manage their own tools.
+  build-client         Build the wasm client into client/pkg (the npm package
+                       @ferrocast/client, plus its Node and no-bundler builds)
+                       with wasm-pack, and print its size. `serve` and `test`
+                       run it too.
   help                 Show this text.
 ";
 
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("serve") => serve::run(&args[1..]),
+        Some("build-client") => client::build(),
         Some("test") => match test_options(&args[1..]) {
             Ok(Some(options)) => test::run(&options),
             Ok(None) => {

@@ -10,8 +10,9 @@ use std::process::Command;
 use crate::process::{self, probe, say};
 use crate::{Error, test, workspace};
 
-/// The Debian packages the wasm client's browser tests need: a headless browser, its WebDriver, and `wasm-opt`.
-const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver", "binaryen"];
+/// The Debian packages the wasm client's browser tests need: a headless browser and its WebDriver. (wasm-opt
+/// comes from npm: Debian 12's is too old, see `client.rs`.)
+const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
 
 /// Checks and, where needed, installs everything `cargo xtask test` uses for the crates that exist.
 pub fn ensure_for_tests() -> Result<(), Error> {
@@ -58,9 +59,7 @@ fn wasm_bindgen_cli(version: &str) -> Result<(), Error> {
     if let Some(other) = found {
         say(format!("wasm-bindgen-cli {other} found, but Cargo.lock pins wasm-bindgen {version}"));
     }
-    let mut command = process::cargo();
-    command.args(["install", "wasm-bindgen-cli", "--version", version, "--locked"]);
-    install(&format!("wasm-bindgen-cli {version}"), &mut command)?;
+    install_crate("wasm-bindgen-cli", Some(version))?;
     // A different wasm-bindgen earlier on PATH would shadow the one cargo just installed.
     let after = probe("wasm-bindgen", &["--version"]);
     match after.as_deref().and_then(cli_version) {
@@ -79,9 +78,31 @@ fn wasm_pack() -> Result<(), Error> {
         say(format!("wasm-pack: present ({})", version.trim()));
         return Ok(());
     }
-    let mut command = process::cargo();
-    command.args(["install", "wasm-pack", "--locked"]);
-    install("wasm-pack", &mut command)
+    install_crate("wasm-pack", None)
+}
+
+/// `cargo install` of a tool, with the versions of its dependencies its authors tested (`--locked`); when the
+/// registry no longer has one of those (yanked), again with the newest compatible ones.
+fn install_crate(name: &str, version: Option<&str>) -> Result<(), Error> {
+    let what = match version {
+        Some(version) => format!("{name} {version}"),
+        None => name.to_owned(),
+    };
+    let command = |locked: bool| {
+        let mut command = process::cargo();
+        command.args(["install", name]);
+        if let Some(version) = version {
+            command.args(["--version", version]);
+        }
+        if locked {
+            command.arg("--locked");
+        }
+        command
+    };
+    install(&what, &mut command(true)).or_else(|locked_failed| {
+        say(format!("{locked_failed}; trying again without --locked"));
+        install(&what, &mut command(false))
+    })
 }
 
 /// Installs whichever of the Debian `packages` are missing, with one `apt-get update` and one `apt-get install`.

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Instant, SystemTime};
 
 use crate::process::{self, say};
-use crate::{Error, prereqs, workspace};
+use crate::{Error, client, prereqs, workspace};
 
 /// Node test projects: a directory relative to the workspace root and the command to run there.
 ///
@@ -17,10 +17,11 @@ use crate::{Error, prereqs, workspace};
 const NODE_TESTS: &[(&str, &[&str])] = &[
     ("protocol/tests/presence-oracle", &["node", "oracle.mjs", "--check"]),
     ("tests/phoenix-js", &["node", "--test", "relay.test.mjs"]),
+    ("client/tests/node", &["node", "--test", "ssr.test.mjs", "quickstart.test.mjs"]),
 ];
 
 /// The Node test projects that start the relay binary, and so are skipped while the relay crate does not exist.
-const NEEDS_RELAY: &[&str] = &["tests/phoenix-js"];
+const NEEDS_RELAY: &[&str] = &["tests/phoenix-js", "client/tests/node"];
 
 /// The environment variable that tells the Node tests which relay binary to start.
 const RELAY_BIN_VAR: &str = "FERROCAST_RELAY_BIN";
@@ -40,9 +41,10 @@ pub fn run(options: &Options) -> Result<(), Error> {
         say("--no-install: not checking or installing prerequisites");
     }
 
-    let mut steps = 0;
-    let mut step = |command: &mut Command| {
-        steps += 1;
+    let steps = std::cell::Cell::new(0);
+    let count = || steps.set(steps.get() + 1);
+    let step = |command: &mut Command| {
+        count();
         process::run(command)
     };
     let root = workspace::root();
@@ -69,6 +71,16 @@ pub fn run(options: &Options) -> Result<(), Error> {
     }
     let relay_bin = relay_binary(&root, std::env::var_os("CARGO_TARGET_DIR"));
 
+    // The wasm client: its npm package (which the Node tests below import), then its tests in Chromium.
+    if workspace::has_crate("client") {
+        count();
+        client::build()?;
+        if has_relay {
+            count();
+            client::test_in_browser(&relay_bin)?;
+        }
+    }
+
     for (dir, command) in NODE_TESTS {
         let path = root.join(dir);
         if !path.is_dir() {
@@ -93,7 +105,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
         step(&mut node)?;
     }
 
-    say(format!("all tests passed ({steps} steps, {:.1} s)", start.elapsed().as_secs_f64()));
+    say(format!("all tests passed ({} steps, {:.1} s)", steps.get(), start.elapsed().as_secs_f64()));
     Ok(())
 }
 
@@ -116,7 +128,7 @@ fn relay_binary(root: &Path, target_dir: Option<OsString>) -> PathBuf {
 }
 
 /// Whether `npm ci` must run in `dir`, judged from the lockfile and file modification times.
-fn npm_install_needed(dir: &Path) -> bool {
+pub(crate) fn npm_install_needed(dir: &Path) -> bool {
     let lockfile = dir.join("package-lock.json");
     if std::fs::read_to_string(&lockfile).is_ok_and(|text| !lock_has_dependencies(&text)) {
         // npm installs nothing and writes no node_modules for a project without dependencies.

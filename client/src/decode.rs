@@ -1,0 +1,177 @@
+//! Frames from the server, decoded with the browser's `JSON.parse` (text) or the protocol's binary decoder.
+//!
+//! The rules are the protocol crate's (see `PROTOCOL.md`): V2 frames are arrays of five elements plus Ferrocast's
+//! optional extension, V1 frames are objects, a `phx_reply` carries `{status, response}`, and a V1 server's
+//! `phx_close` and `phx_error` carry the join ref in `ref`. Payloads stay JavaScript values.
+
+use crate::values::{bytes_of, get, payload_to_js};
+use ferrocast_protocol::codec::decode_binary;
+use ferrocast_protocol::frame::event;
+use ferrocast_protocol::{Ext, Frame, Message, Payload, Position, Reply, Sender, Vsn};
+use js_sys::{Array, JSON};
+use wasm_bindgen::prelude::*;
+
+/// A decoded frame, and the message object phoenix.js hands to `onMessage` callbacks.
+pub(crate) struct Decoded {
+    pub(crate) frame: Frame<JsValue>,
+    pub(crate) message: JsValue,
+}
+
+/// Decodes one WebSocket message's `data`: a string, or an `ArrayBuffer` for binary frames.
+pub(crate) fn decode(vsn: Vsn, data: &JsValue) -> Result<Decoded, String> {
+    match data.as_string() {
+        Some(text) => {
+            let value = JSON::parse(&text).map_err(|_| "a text frame that is not JSON".to_owned())?;
+            let parts = match vsn {
+                Vsn::V2 => v2_parts(&value)?,
+                Vsn::V1 => v1_parts(&value)?,
+            };
+            parts.into_frame()
+        }
+        None if vsn == Vsn::V1 => Err("a binary frame on a vsn 1.0.0 socket".to_owned()),
+        None => binary(data),
+    }
+}
+
+/// The five fields of a frame, before the reply is told apart.
+struct Parts {
+    join_ref: Option<String>,
+    r#ref: Option<String>,
+    topic: String,
+    event: String,
+    payload: JsValue,
+    ext: Option<Ext>,
+}
+
+fn v2_parts(value: &JsValue) -> Result<Parts, String> {
+    if !Array::is_array(value) {
+        return Err("a vsn 2.0.0 text frame that is not an array".to_owned());
+    }
+    let array: &Array = value.unchecked_ref();
+    if !(5..=6).contains(&array.length()) {
+        return Err(format!("a frame of {} elements, not 5", array.length()));
+    }
+    Ok(Parts {
+        join_ref: optional_string(&array.get(0), "join_ref")?,
+        r#ref: optional_string(&array.get(1), "ref")?,
+        topic: string(&array.get(2), "topic")?,
+        event: string(&array.get(3), "event")?,
+        payload: array.get(4),
+        ext: ext(&array.get(5)),
+    })
+}
+
+fn v1_parts(value: &JsValue) -> Result<Parts, String> {
+    if !value.is_object() || Array::is_array(value) {
+        return Err("a vsn 1.0.0 frame that is not an object".to_owned());
+    }
+    let event = string(&get(value, "event"), "event")?;
+    let r#ref = optional_string(&get(value, "ref"), "ref")?;
+    let mut join_ref = optional_string(&get(value, "join_ref"), "join_ref")?;
+    if join_ref.is_none() && (event == event::CLOSE || event == event::ERROR) {
+        join_ref = r#ref.clone();
+    }
+    Ok(Parts {
+        join_ref,
+        r#ref,
+        topic: string(&get(value, "topic"), "topic")?,
+        event,
+        payload: get(value, "payload"),
+        ext: ext(&get(value, "ext")),
+    })
+}
+
+impl Parts {
+    fn into_frame(self) -> Result<Decoded, String> {
+        let message = message_object(&self.join_ref, &self.r#ref, &self.topic, &self.event, &self.payload);
+        let Parts { join_ref, r#ref, topic, event, payload, ext } = self;
+        let frame = if event == event::REPLY {
+            let status = get(&payload, "status").as_string().ok_or("a phx_reply without a string status")?;
+            let response = get(&payload, "response");
+            Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext })
+        } else {
+            Frame::Message(Message { join_ref, r#ref, topic, event, payload, ext })
+        };
+        Ok(Decoded { frame, message })
+    }
+}
+
+fn binary(data: &JsValue) -> Result<Decoded, String> {
+    let frame = decode_binary(Sender::Server, &bytes_of(data)).map_err(|error| error.to_string())?;
+    let to_js = |payload: &Payload| payload_to_js(payload);
+    let (frame, payload) = match frame {
+        Frame::Message(Message { join_ref, r#ref, topic, event, payload, ext }) => {
+            let payload = to_js(&payload);
+            (Frame::Message(Message { join_ref, r#ref, topic, event, payload: payload.clone(), ext }), payload)
+        }
+        Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext }) => {
+            let response = to_js(&response);
+            let payload = js_sys::Object::new();
+            crate::values::set(&payload, "status", status.as_str());
+            crate::values::set(&payload, "response", response.clone());
+            (Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext }), payload.into())
+        }
+    };
+    let message = message_object(
+        &frame.join_ref().map(str::to_owned),
+        &frame.r#ref().map(str::to_owned),
+        frame.topic(),
+        frame.event(),
+        &payload,
+    );
+    Ok(Decoded { frame, message })
+}
+
+/// `{join_ref, ref, topic, event, payload}`, as phoenix.js's decoder makes it.
+fn message_object(
+    join_ref: &Option<String>,
+    r#ref: &Option<String>,
+    topic: &str,
+    event: &str,
+    payload: &JsValue,
+) -> JsValue {
+    use crate::values::{opt_str, set};
+    let object = js_sys::Object::new();
+    set(&object, "join_ref", opt_str(join_ref.as_deref()));
+    set(&object, "ref", opt_str(r#ref.as_deref()));
+    set(&object, "topic", topic);
+    set(&object, "event", event);
+    set(&object, "payload", payload.clone());
+    object.into()
+}
+
+fn string(value: &JsValue, name: &str) -> Result<String, String> {
+    value.as_string().ok_or_else(|| format!("a frame whose {name} is not a string"))
+}
+
+fn optional_string(value: &JsValue, name: &str) -> Result<Option<String>, String> {
+    if value.is_null() || value.is_undefined() {
+        return Ok(None);
+    }
+    string(value, name).map(Some)
+}
+
+/// Ferrocast's extension object, `{offset, epoch, recovered}`. Anything else (a Phoenix peer's extra element, an
+/// object with unknown keys or wrong types, only one of `offset` and `epoch`) is not an extension.
+fn ext(value: &JsValue) -> Option<Ext> {
+    if !value.is_object() || Array::is_array(value) {
+        return None;
+    }
+    let mut ext = Ext::default();
+    let (mut offset, mut epoch) = (None, None);
+    for key in crate::values::keys(value) {
+        let field = get(value, &key);
+        match key.as_str() {
+            "offset" => offset = Some(field.as_f64().filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n <= 9e15)? as u64),
+            "epoch" => epoch = Some(field.as_string()?),
+            "recovered" => ext.recovered = Some(field.as_bool()?),
+            _ => return None,
+        }
+    }
+    ext.position = match (offset, epoch) {
+        (Some(offset), Some(epoch)) => Some(Position { offset, epoch }),
+        (None, None) => None,
+        _ => return None,
+    };
+    Some(ext)
+}

@@ -1,0 +1,425 @@
+//! The state one socket's objects share, and the loop that drives the protocol machine.
+//!
+//! After every input (an API call, a transport event, the timer) the loop drains the machine: it performs the
+//! transport actions, then calls the application's callbacks. It never holds the state borrowed while JavaScript
+//! runs, so a callback may call back into the socket (push from `onOpen`, leave from a reply), which runs the loop
+//! again from inside. Last, it arms the timer for the machine's next deadline.
+
+use crate::decode::decode;
+use crate::lifecycle::Lifecycle;
+use crate::options::Settings;
+use crate::timer::{Timer, now_ms};
+use crate::transport::{Reactions, Transport};
+use crate::values::{call, get, opt_str, set};
+use ferrocast_protocol::Payload;
+use ferrocast_protocol::client::{ChannelId, DropReason, Event, Options, PushId, Socket as Machine, Transmit};
+use js_sys::{Function, Object};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+/// Everything behind one `Socket` and its channels, pushes and presences.
+pub(crate) struct Shared {
+    pub(crate) state: RefCell<State>,
+}
+
+/// A socket's state.
+pub(crate) struct State {
+    pub(crate) machine: Machine<JsValue>,
+    pub(crate) settings: Settings,
+    /// The application wants a connection (`connect` was called, `disconnect` was not).
+    pub(crate) wanted: bool,
+    /// The page was hidden while connected; `pageshow` reconnects.
+    pub(crate) suspended: bool,
+    transport: Option<Transport>,
+    generation: u32,
+    pub(crate) hooks: SocketHooks,
+    pub(crate) channels: HashMap<ChannelId, ChannelHooks>,
+    pub(crate) pushes: HashMap<PushId, Rc<RefCell<PushHooks>>>,
+    timer: Timer,
+    on_timer: Option<Function>,
+    lifecycle: Option<Lifecycle>,
+    /// The last transport error event, for `onError` callbacks.
+    last_error: JsValue,
+    /// `disconnect`'s callback, called when the close completes.
+    pub(crate) disconnected: Option<Function>,
+}
+
+/// Socket-level callbacks, each under the ref `onOpen` (and the others) returned.
+#[derive(Default)]
+pub(crate) struct SocketHooks {
+    pub(crate) open: Vec<(String, Function)>,
+    pub(crate) close: Vec<(String, Function)>,
+    pub(crate) error: Vec<(String, Function)>,
+    pub(crate) message: Vec<(String, Function)>,
+    pub(crate) queue_drop: Vec<(String, Function)>,
+}
+
+impl SocketHooks {
+    /// Removes the callbacks registered under any of `refs`.
+    pub(crate) fn off(&mut self, refs: &[String]) {
+        for list in [&mut self.open, &mut self.close, &mut self.error, &mut self.message, &mut self.queue_drop] {
+            list.retain(|(r#ref, _)| !refs.contains(r#ref));
+        }
+    }
+}
+
+/// A channel object's bindings (`channel.on`) and its params.
+pub(crate) struct ChannelHooks {
+    pub(crate) topic: String,
+    /// The join params: an object, or a function called before each join.
+    pub(crate) params: JsValue,
+    pub(crate) bindings: Vec<(String, u32, Function)>,
+    pub(crate) next_binding: u32,
+}
+
+/// A push's `receive` callbacks, and the reply it got (for callbacks added later).
+#[derive(Default)]
+pub(crate) struct PushHooks {
+    pub(crate) hooks: Vec<(String, Function)>,
+    pub(crate) received: Option<(String, JsValue)>,
+}
+
+/// Callbacks to run once the state is no longer borrowed.
+#[derive(Default)]
+struct Calls(Vec<(Function, Vec<JsValue>)>);
+
+impl Calls {
+    fn all<'a>(&mut self, callbacks: impl IntoIterator<Item = &'a Function>, args: &[JsValue]) {
+        self.0.extend(callbacks.into_iter().map(|callback| (callback.clone(), args.to_vec())));
+    }
+
+    fn run(self) {
+        for (callback, args) in self.0 {
+            call(&callback, &args);
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(options: Options, settings: Settings) -> Rc<Shared> {
+        let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+        Rc::new(Shared {
+            state: RefCell::new(State {
+                machine: Machine::new(options, seed),
+                settings,
+                wanted: false,
+                suspended: false,
+                transport: None,
+                generation: 0,
+                hooks: SocketHooks::default(),
+                channels: HashMap::new(),
+                pushes: HashMap::new(),
+                timer: Timer::default(),
+                on_timer: None,
+                lifecycle: None,
+                last_error: JsValue::UNDEFINED,
+                disconnected: None,
+            }),
+        })
+    }
+
+    /// Runs `input` on the machine, then drains it.
+    pub(crate) fn drive<T>(self: &Rc<Self>, input: impl FnOnce(&mut State, u64) -> T) -> T {
+        let result = {
+            let mut state = self.state.borrow_mut();
+            input(&mut state, now_ms())
+        };
+        pump(self);
+        result
+    }
+}
+
+impl State {
+    /// Calls the logger, if there is one; `message` is only built when there is.
+    pub(crate) fn log(&self, kind: &str, message: impl FnOnce() -> String, data: JsValue) {
+        if let Some(logger) = &self.settings.logger {
+            call(logger, &[kind.into(), message().into(), data]);
+        }
+    }
+
+    /// Turns one machine event into callbacks.
+    fn route(&mut self, event: Event<JsValue>, calls: &mut Calls) {
+        let callbacks =
+            |list: &[(String, Function)]| list.iter().map(|(_, callback)| callback.clone()).collect::<Vec<_>>();
+        match event {
+            Event::Open => calls.all(&callbacks(&self.hooks.open), &[]),
+            Event::Close { code, reason, clean } => {
+                let event = Object::new();
+                set(&event, "code", code);
+                set(&event, "reason", reason.as_str());
+                set(&event, "wasClean", clean);
+                self.log("transport", || format!("close {code} {reason}"), event.clone().into());
+                calls.all(&callbacks(&self.hooks.close), &[event.into()]);
+            }
+            Event::Error => {
+                let error = std::mem::replace(&mut self.last_error, JsValue::UNDEFINED);
+                self.log("transport", || "error".to_owned(), error.clone());
+                calls.all(&callbacks(&self.hooks.error), &[error]);
+            }
+            Event::ReconnectScheduled { attempt, delay_ms } => {
+                self.log("transport", || format!("reconnect attempt {attempt} in {delay_ms} ms"), JsValue::UNDEFINED);
+            }
+            Event::HeartbeatTimeout => {
+                self.log("transport", || "heartbeat timeout: reconnecting".to_owned(), JsValue::UNDEFINED);
+            }
+            Event::Message { channel, event, payload, r#ref, join_ref } => {
+                self.trigger(
+                    channel,
+                    &event,
+                    &[payload, opt_str(r#ref.as_deref()), opt_str(join_ref.as_deref())],
+                    calls,
+                );
+            }
+            Event::Reply { push, channel, status, response } => {
+                let response = response.unwrap_or_else(|| Object::new().into());
+                let join_push = self.machine.channel_join_push(channel) == Some(push);
+                let hooks = if join_push { self.pushes.get(&push).cloned() } else { self.pushes.remove(&push) };
+                if let Some(hooks) = hooks {
+                    let mut hooks = hooks.borrow_mut();
+                    let matching =
+                        hooks.hooks.iter().filter(|(wanted, _)| *wanted == status).map(|(_, callback)| callback);
+                    calls.all(matching, std::slice::from_ref(&response));
+                    hooks.received = Some((status, response));
+                }
+            }
+            Event::ChannelError { channel, reason } => {
+                self.trigger(channel, "phx_error", &[reason.unwrap_or(JsValue::UNDEFINED)], calls);
+            }
+            Event::ChannelClose { channel } => {
+                self.trigger(channel, "phx_close", &[JsValue::UNDEFINED], calls);
+                if let Some(join_push) = self.machine.channel_join_push(channel) {
+                    self.pushes.remove(&join_push);
+                }
+                self.channels.remove(&channel);
+            }
+            Event::Dropped { push: _, channel, event, reason } => {
+                let dropped = Object::new();
+                let topic = self.channels.get(&channel).map(|hooks| hooks.topic.clone()).unwrap_or_default();
+                set(&dropped, "topic", topic.as_str());
+                set(&dropped, "event", event.as_str());
+                set(&dropped, "reason", drop_reason(reason));
+                self.log(
+                    "push",
+                    || format!("dropped {topic} {event}: {}", drop_reason(reason)),
+                    dropped.clone().into(),
+                );
+                calls.all(&callbacks(&self.hooks.queue_drop), &[dropped.into()]);
+            }
+            Event::RecoveryIncomplete { channel, position: _ } => {
+                self.log("channel", || format!("recovery incomplete on channel {channel:?}"), JsValue::UNDEFINED);
+            }
+        }
+    }
+
+    /// Calls a channel's bindings for `event`.
+    fn trigger(&self, channel: ChannelId, event: &str, args: &[JsValue], calls: &mut Calls) {
+        if let Some(hooks) = self.channels.get(&channel) {
+            calls.all(
+                hooks.bindings.iter().filter(|(bound, _, _)| bound == event).map(|(_, _, callback)| callback),
+                args,
+            );
+        }
+    }
+}
+
+fn drop_reason(reason: DropReason) -> &'static str {
+    match reason {
+        DropReason::QueueFull => "queue_full",
+        DropReason::Expired => "expired",
+        DropReason::ChannelClosed => "channel_closed",
+    }
+}
+
+/// Drains the machine until it has nothing left, then arms the timer.
+pub(crate) fn pump(shared: &Rc<Shared>) {
+    loop {
+        let (transmits, calls) = {
+            let mut state = shared.state.borrow_mut();
+            let transmits: Vec<Transmit> = std::iter::from_fn(|| state.machine.poll_transmit()).collect();
+            let mut calls = Calls::default();
+            while let Some(event) = state.machine.poll_event() {
+                state.route(event, &mut calls);
+            }
+            (transmits, calls)
+        };
+        if transmits.is_empty() && calls.0.is_empty() {
+            break;
+        }
+        for transmit in transmits {
+            perform(shared, transmit);
+        }
+        calls.run();
+    }
+    let mut state = shared.state.borrow_mut();
+    let at = state.machine.poll_timeout();
+    let on_timer = state.on_timer.get_or_insert_with(|| timer_handler(shared)).clone();
+    state.timer.arm(at, &on_timer);
+}
+
+fn timer_handler(shared: &Rc<Shared>) -> Function {
+    let weak = Rc::downgrade(shared);
+    let closure = Closure::<dyn FnMut()>::new(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.state.borrow_mut().timer.fired();
+            shared.drive(|state, now| state.machine.handle_timeout(now));
+        }
+    });
+    closure.into_js_value().unchecked_into()
+}
+
+/// Does one transport action.
+fn perform(shared: &Rc<Shared>, transmit: Transmit) {
+    match transmit {
+        Transmit::Connect => connect(shared),
+        Transmit::Send(encoded) => {
+            let state = shared.state.borrow();
+            if let Some(transport) = &state.transport {
+                state.log("push", || "send".to_owned(), encoded_for_log(&encoded));
+                if let Err(error) = transport.send(&encoded) {
+                    state.log("transport", || "send failed".to_owned(), error);
+                }
+            }
+        }
+        Transmit::Close { code, reason } => {
+            let mut state = shared.state.borrow_mut();
+            let disconnected = state.disconnected.take();
+            match state.transport.take() {
+                Some(transport) => transport.close(code, &reason, disconnected.as_ref()),
+                None => {
+                    drop(state);
+                    if let Some(callback) = disconnected {
+                        call(&callback, &[]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn encoded_for_log(encoded: &ferrocast_protocol::Encoded) -> JsValue {
+    match encoded {
+        ferrocast_protocol::Encoded::Text(text) => text.as_str().into(),
+        ferrocast_protocol::Encoded::Binary(bytes) => format!("<{} bytes>", bytes.len()).into(),
+    }
+}
+
+/// Opens a connection. The URL's params may come from the application's function, so it is built before the
+/// state is borrowed.
+fn connect(shared: &Rc<Shared>) {
+    let (end_point, params) = {
+        let state = shared.state.borrow();
+        (state.settings.end_point.clone(), state.settings.params.clone())
+    };
+    let url = crate::socket::end_point_url(&end_point, &params, shared.state.borrow().machine.options().vsn);
+    let mut state = shared.state.borrow_mut();
+    if state.lifecycle.is_none() {
+        state.lifecycle = Lifecycle::listen(&Rc::downgrade(shared));
+    }
+    let constructor = match state.settings.transport.clone() {
+        Some(constructor) => Some(constructor),
+        None => get(&js_sys::global(), "WebSocket").dyn_into::<Function>().ok(),
+    };
+    state.generation += 1;
+    let generation = state.generation;
+    let reactions = Reactions { open: on_open, close: on_close, error: on_error, message: on_message };
+    let opened = match &constructor {
+        Some(constructor) => Transport::open(
+            constructor,
+            &url,
+            state.settings.auth_token.as_deref(),
+            generation,
+            &Rc::downgrade(shared),
+            &reactions,
+        ),
+        None => Err(JsValue::from_str(
+            "no WebSocket in this environment: pass the `transport` option (under Node, the `ws` package's WebSocket)",
+        )),
+    };
+    state.log("transport", || format!("connecting to {url}"), JsValue::UNDEFINED);
+    match opened {
+        Ok(transport) => state.transport = Some(transport),
+        Err(error) => {
+            // The constructor threw (a malformed URL, a blocked port): report it as the failed attempt it is, so
+            // the machine schedules the next one.
+            state.last_error = error;
+            let now = now_ms();
+            state.machine.handle_error(now);
+            state.machine.handle_close(now, 1006, "could not open the WebSocket");
+        }
+    }
+}
+
+fn current(shared: &Rc<Shared>, generation: u32) -> bool {
+    shared.state.borrow().transport.as_ref().is_some_and(|transport| transport.generation == generation)
+}
+
+fn on_open(shared: &Rc<Shared>, generation: u32, _event: JsValue) {
+    if !current(shared, generation) {
+        return;
+    }
+    refresh_channel_params(shared);
+    shared.drive(|state, now| state.machine.handle_open(now));
+}
+
+fn on_close(shared: &Rc<Shared>, generation: u32, event: JsValue) {
+    if !current(shared, generation) {
+        return;
+    }
+    let code = get(&event, "code").as_f64().map_or(1006, |code| code as u16);
+    let reason = get(&event, "reason").as_string().unwrap_or_default();
+    shared.drive(|state, now| {
+        if let Some(transport) = state.transport.take() {
+            transport.detach();
+        }
+        state.machine.handle_close(now, code, &reason);
+    });
+}
+
+fn on_error(shared: &Rc<Shared>, generation: u32, event: JsValue) {
+    if !current(shared, generation) {
+        return;
+    }
+    shared.drive(|state, now| {
+        state.last_error = event;
+        state.machine.handle_error(now);
+    });
+}
+
+fn on_message(shared: &Rc<Shared>, generation: u32, event: JsValue) {
+    if !current(shared, generation) {
+        return;
+    }
+    let data = get(&event, "data");
+    let vsn = shared.state.borrow().machine.options().vsn;
+    match decode(vsn, &data) {
+        Ok(decoded) => {
+            shared.drive(|state, now| state.machine.handle_frame(now, decoded.frame));
+            let hooks: Vec<Function> =
+                shared.state.borrow().hooks.message.iter().map(|(_, callback)| callback.clone()).collect();
+            for hook in hooks {
+                call(&hook, std::slice::from_ref(&decoded.message));
+            }
+        }
+        Err(why) => shared.state.borrow().log("transport", || format!("ignored a frame: {why}"), data),
+    }
+}
+
+/// Calls the params functions of channels that have one, so their next join sends fresh params (phoenix.js
+/// evaluates them on every join).
+pub(crate) fn refresh_channel_params(shared: &Rc<Shared>) {
+    let functions: Vec<(ChannelId, Function)> = shared
+        .state
+        .borrow()
+        .channels
+        .iter()
+        .filter_map(|(id, hooks)| hooks.params.dyn_ref::<Function>().map(|function| (*id, function.clone())))
+        .collect();
+    for (id, function) in functions {
+        let params = function.call0(&JsValue::NULL).unwrap_or(JsValue::UNDEFINED);
+        let payload = crate::values::payload_from_js(&params, "channel params").unwrap_or_else(|_| Payload::empty());
+        let _ = shared.state.borrow_mut().machine.set_channel_params(id, payload);
+    }
+}

@@ -1,0 +1,32 @@
+//! Ferrocast's browser client: the phoenix.js 1.7 API (`Socket`, `Channel`, `Push`, `Presence`) as a WebAssembly
+//! module, around the `ferrocast-protocol` state machine.
+//!
+//! This crate is the I/O shell only: it opens WebSockets, runs one timer, listens to page events and converts
+//! between JavaScript values and the machine's types. What to send, when to retry and what a frame means is decided
+//! by `ferrocast_protocol::client`, which is tested natively in simulated time.
+//!
+//! - One file per JavaScript class: [`socket`], [`channel`], [`push`], [`presence`].
+//! - [`driver`]: the state every object of one socket shares, and the loop that runs the machine and calls back
+//!   into JavaScript without holding a borrow.
+//! - [`transport`]: one WebSocket and its event handlers; [`decode`]: frames from the browser's `JSON.parse`;
+//!   [`values`]: payloads, option reading, errors; [`timer`]: the one timer; [`lifecycle`]: page events.
+//!
+//! Nothing here touches `window`, `WebSocket` or a timer before `connect()`, so the module can be imported during
+//! server-side rendering.
+
+pub mod channel;
+mod decode;
+mod driver;
+mod lifecycle;
+mod options;
+pub mod presence;
+pub mod push;
+pub mod socket;
+mod timer;
+mod transport;
+mod values;
+
+pub use channel::Channel;
+pub use presence::Presence;
+pub use push::Push;
+pub use socket::Socket;

@@ -1,0 +1,235 @@
+//! The `Socket` constructor's options: phoenix.js's, and Ferrocast's own.
+//!
+//! Option objects hold functions (`params`, `reconnectAfterMs`, `logger`, `transport`), which a serde
+//! deserializer cannot carry, so they are read field by field. A misspelt or mistyped option throws an `Error` that
+//! names it; options phoenix.js has and this client does not need (`longPollFallbackMs`, `encode`, ...) are
+//! accepted and ignored, so switching from phoenix.js stays a one-line change.
+
+use crate::values::get;
+use ferrocast_protocol::Vsn;
+use ferrocast_protocol::client::{Backoff, Options, Overflow, QueueOptions};
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::{JsCast, JsError};
+
+/// The options that stay on the JavaScript side of the socket.
+pub(crate) struct Settings {
+    /// The endpoint with `/websocket` appended, as phoenix.js keeps it.
+    pub(crate) end_point: String,
+    /// `params`: an object, a function returning one, or `undefined`.
+    pub(crate) params: JsValue,
+    /// `authToken`, sent as a WebSocket subprotocol.
+    pub(crate) auth_token: Option<String>,
+    /// `transport`: a WebSocket constructor (the `ws` package under Node); `globalThis.WebSocket` by default.
+    pub(crate) transport: Option<Function>,
+    /// `logger(kind, message, data)`.
+    pub(crate) logger: Option<Function>,
+}
+
+const PHOENIX_OPTIONS: [&str; 16] = [
+    "transport",
+    "encode",
+    "decode",
+    "timeout",
+    "heartbeatIntervalMs",
+    "reconnectAfterMs",
+    "rejoinAfterMs",
+    "logger",
+    "longpollerTimeout",
+    "params",
+    "vsn",
+    "binaryType",
+    "sessionStorage",
+    "longPollFallbackMs",
+    "debug",
+    "authToken",
+];
+const FERROCAST_OPTIONS: [&str; 5] = ["backoff", "queue", "heartbeatTimeoutMs", "probeTimeoutMs", "recovery"];
+
+/// Reads the options object given to `new Socket(endPoint, opts)`.
+pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Settings), JsError> {
+    let mut options = Options::default();
+    let mut settings = Settings {
+        end_point: format!("{end_point}/websocket"),
+        params: JsValue::UNDEFINED,
+        auth_token: None,
+        transport: None,
+        logger: None,
+    };
+    if opts.is_undefined() || opts.is_null() {
+        return Ok((options, settings));
+    }
+    if !opts.is_object() {
+        return Err(JsError::new("Socket options must be an object"));
+    }
+    for key in crate::values::keys(opts) {
+        if !PHOENIX_OPTIONS.contains(&key.as_str()) && !FERROCAST_OPTIONS.contains(&key.as_str()) {
+            return Err(JsError::new(&format!("unknown Socket option `{key}`")));
+        }
+    }
+    let field = Field { object: opts.clone(), owner: "Socket option" };
+    if let Some(ms) = field.ms("timeout")? {
+        options.timeout_ms = ms;
+    }
+    if let Some(ms) = field.ms("heartbeatIntervalMs")? {
+        options.heartbeat_interval_ms = ms;
+    }
+    options.heartbeat_timeout_ms = field.ms("heartbeatTimeoutMs")?;
+    if let Some(ms) = field.ms("probeTimeoutMs")? {
+        options.probe_timeout_ms = ms;
+    }
+    if let Some(recovery) = field.boolean("recovery")? {
+        options.recovery = recovery;
+    }
+    options.vsn = match field.string("vsn")?.as_deref() {
+        None | Some("2.0.0") => Vsn::V2,
+        Some("1.0.0") => Vsn::V1,
+        Some(other) => {
+            return Err(JsError::new(&format!("Socket option `vsn` must be \"1.0.0\" or \"2.0.0\", not {other:?}")));
+        }
+    };
+    match field.string("binaryType")?.as_deref() {
+        None | Some("arraybuffer") => {}
+        Some(other) => {
+            return Err(JsError::new(&format!(
+                "Socket option `binaryType` must be \"arraybuffer\" (binary payloads are ArrayBuffers), not {other:?}"
+            )));
+        }
+    }
+    let reconnect_fn = field.function("reconnectAfterMs")?;
+    let backoff = get(opts, "backoff");
+    options.reconnect = match (reconnect_fn, backoff.is_undefined()) {
+        (Some(_), false) => return Err(JsError::new("give either `reconnectAfterMs` or `backoff`, not both")),
+        (Some(function), true) => custom_backoff(function),
+        (None, false) => jittered(&backoff)?,
+        (None, true) => Backoff::default_reconnect(),
+    };
+    if let Some(function) = field.function("rejoinAfterMs")? {
+        options.rejoin = custom_backoff(function);
+    }
+    let queue = get(opts, "queue");
+    if !queue.is_undefined() {
+        options.queue = queue_options(&queue)?;
+    }
+    let params = get(opts, "params");
+    if !(params.is_undefined() || params.is_object() || params.is_function()) {
+        return Err(JsError::new("Socket option `params` must be an object or a function returning one"));
+    }
+    settings.params = params;
+    settings.auth_token = field.string("authToken")?;
+    settings.transport = field.function("transport")?;
+    settings.logger = field.function("logger")?;
+    Ok((options, settings))
+}
+
+/// `{baseMs, maxMs, jitter}`: exponential backoff with jitter.
+fn jittered(backoff: &JsValue) -> Result<Backoff, JsError> {
+    let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
+    let field = Field::nested(backoff, "backoff", &["baseMs", "maxMs", "jitter"])?;
+    let jitter = match field.number("jitter")? {
+        None => jitter,
+        Some(value) if (0.0..=1.0).contains(&value) => value,
+        Some(_) => return Err(JsError::new("Socket option `backoff.jitter` must be between 0 and 1")),
+    };
+    Ok(Backoff::Jittered {
+        base_ms: field.ms("baseMs")?.unwrap_or(base_ms),
+        max_ms: field.ms("maxMs")?.unwrap_or(max_ms),
+        jitter,
+    })
+}
+
+/// `{maxMessages, maxBytes, ttlMs, overflow}`: the offline queue's limits.
+fn queue_options(queue: &JsValue) -> Result<QueueOptions, JsError> {
+    let defaults = QueueOptions::default();
+    let field = Field::nested(queue, "queue", &["maxMessages", "maxBytes", "ttlMs", "overflow"])?;
+    let overflow = match field.string("overflow")?.as_deref() {
+        None | Some("reject") => Overflow::Reject,
+        Some("drop-oldest") => Overflow::DropOldest,
+        Some(other) => {
+            return Err(JsError::new(&format!(
+                "Socket option `queue.overflow` must be \"reject\" or \"drop-oldest\", not {other:?}"
+            )));
+        }
+    };
+    Ok(QueueOptions {
+        max_messages: field.ms("maxMessages")?.map_or(defaults.max_messages, |n| n as usize),
+        max_bytes: field.ms("maxBytes")?.map_or(defaults.max_bytes, |n| n as usize),
+        ttl_ms: field.ms("ttlMs")?,
+        overflow,
+    })
+}
+
+/// phoenix.js's `reconnectAfterMs(tries)` and `rejoinAfterMs(tries)`. A result that is not a number counts as
+/// one second, so a faulty function cannot make the socket retry in a tight loop.
+fn custom_backoff(function: Function) -> Backoff {
+    Backoff::Custom(Box::new(move |tries| {
+        let delay = function.call1(&JsValue::NULL, &JsValue::from(tries)).ok().and_then(|value| value.as_f64());
+        match delay {
+            Some(ms) if ms.is_finite() && ms >= 0.0 => ms as u64,
+            _ => 1_000,
+        }
+    }))
+}
+
+/// Typed reads of one options object, with errors that name the option.
+struct Field {
+    object: JsValue,
+    owner: &'static str,
+}
+
+impl Field {
+    fn nested(object: &JsValue, name: &'static str, known: &[&str]) -> Result<Field, JsError> {
+        if !object.is_object() || object.is_function() {
+            return Err(JsError::new(&format!("Socket option `{name}` must be an object")));
+        }
+        for key in crate::values::keys(object) {
+            if !known.contains(&key.as_str()) {
+                return Err(JsError::new(&format!(
+                    "unknown Socket option `{name}.{key}`: expected {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(Field { object: object.clone(), owner: name })
+    }
+
+    fn value(&self, key: &str) -> Option<JsValue> {
+        let value = get(&self.object, key);
+        (!value.is_undefined() && !value.is_null()).then_some(value)
+    }
+
+    fn wrong(&self, key: &str, expected: &str) -> JsError {
+        let name = if self.owner == "Socket option" { key.to_owned() } else { format!("{}.{key}", self.owner) };
+        JsError::new(&format!("Socket option `{name}` must be {expected}"))
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, JsError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(value) => {
+                value.as_f64().filter(|n| n.is_finite()).map(Some).ok_or_else(|| self.wrong(key, "a number"))
+            }
+        }
+    }
+
+    /// A non-negative whole number (milliseconds, counts, bytes).
+    fn ms(&self, key: &str) -> Result<Option<u64>, JsError> {
+        match self.number(key)? {
+            None => Ok(None),
+            Some(n) if n >= 0.0 && n.fract() == 0.0 => Ok(Some(n as u64)),
+            Some(_) => Err(self.wrong(key, "a whole number, 0 or more")),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, JsError> {
+        self.value(key).map(|value| value.as_bool().ok_or_else(|| self.wrong(key, "true or false"))).transpose()
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, JsError> {
+        self.value(key).map(|value| value.as_string().ok_or_else(|| self.wrong(key, "a string"))).transpose()
+    }
+
+    fn function(&self, key: &str) -> Result<Option<Function>, JsError> {
+        self.value(key).map(|value| value.dyn_into::<Function>().map_err(|_| self.wrong(key, "a function"))).transpose()
+    }
+}

@@ -1,0 +1,382 @@
+//! The client in headless Chromium against a real relay: `cargo xtask test` starts the relay and a proxy in front
+//! of it that can cut connections, and passes their addresses in at build time.
+//!
+//! The tests call the classes exactly as JavaScript does (the same exported methods), with JavaScript functions
+//! as callbacks.
+
+#![cfg(target_arch = "wasm32")]
+
+use ferrocast_client::{Presence, Socket};
+use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// An address `cargo xtask test` passed in at build time.
+fn configured(value: Option<&'static str>, name: &str) -> &'static str {
+    value.unwrap_or_else(|| panic!("{name} is not set: run these tests through `cargo xtask test`"))
+}
+
+/// The relay, directly.
+fn relay() -> &'static str {
+    configured(option_env!("FERROCAST_TEST_RELAY"), "FERROCAST_TEST_RELAY")
+}
+
+/// The relay through the cutting proxy.
+fn proxied() -> &'static str {
+    configured(option_env!("FERROCAST_TEST_PROXY"), "FERROCAST_TEST_PROXY")
+}
+
+/// The proxy's control endpoint.
+fn control() -> &'static str {
+    configured(option_env!("FERROCAST_TEST_CONTROL"), "FERROCAST_TEST_CONTROL")
+}
+
+// ----- Helpers -----
+
+/// A log of what callbacks saw, as text, shared with the callbacks.
+#[derive(Clone, Default)]
+struct Seen(Rc<RefCell<Vec<String>>>);
+
+impl Seen {
+    /// A callback that records `label` and its arguments as JSON.
+    fn recorder(&self, label: &str) -> Function {
+        let (seen, label) = (self.clone(), label.to_owned());
+        let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |a: JsValue, b: JsValue| {
+            let mut text = label.clone();
+            for value in [a, b] {
+                if !value.is_undefined() {
+                    text.push(' ');
+                    text.push_str(&describe(&value));
+                }
+            }
+            seen.0.borrow_mut().push(text);
+        });
+        closure.into_js_value().unchecked_into()
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+
+    fn count(&self, prefix: &str) -> usize {
+        self.0.borrow().iter().filter(|entry| entry.starts_with(prefix)).count()
+    }
+
+    fn has(&self, entry: &str) -> bool {
+        self.0.borrow().iter().any(|seen| seen == entry)
+    }
+
+    /// Waits until `entry` has been seen.
+    async fn wait_for(&self, entry: &str) {
+        let this = self.clone();
+        until(&format!("{entry:?} in {:?}", self.all()), || this.has(entry)).await;
+    }
+
+    /// Waits until at least `n` entries start with `prefix`.
+    async fn wait_count(&self, prefix: &str, n: usize) {
+        let this = self.clone();
+        until(&format!("{n} × {prefix:?} in {:?}", self.all()), || this.count(prefix) >= n).await;
+    }
+}
+
+/// JSON for plain values, `bytes:…` for an ArrayBuffer.
+fn describe(value: &JsValue) -> String {
+    if let Some(buffer) = value.dyn_ref::<ArrayBuffer>() {
+        return format!("bytes:{:?}", Uint8Array::new(buffer).to_vec());
+    }
+    js_sys::JSON::stringify(value).ok().and_then(|text| text.as_string()).unwrap_or_else(|| "?".into())
+}
+
+fn json(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).expect("test JSON")
+}
+
+async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let set_timeout: Function = Reflect::get(&js_sys::global(), &"setTimeout".into()).unwrap().unchecked_into();
+        set_timeout.call2(&JsValue::NULL, &resolve, &ms.into()).unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
+/// Polls `condition` every 10 ms for up to 8 s.
+async fn until(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..800 {
+        if condition() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Tells the proxy to do something: `cut`, `refuse?ms=…`, `stats`.
+async fn proxy(command: &str) -> JsValue {
+    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+    let init = json(r#"{"method":"POST"}"#);
+    let response = JsFuture::from(
+        fetch
+            .call2(&JsValue::NULL, &format!("{}/{command}", control()).into(), &init)
+            .unwrap()
+            .unchecked_into::<Promise>(),
+    )
+    .await
+    .expect("the proxy answers");
+    let body: Promise = Reflect::get(&response, &"json".into())
+        .unwrap()
+        .unchecked_into::<Function>()
+        .call0(&response)
+        .unwrap()
+        .unchecked_into();
+    JsFuture::from(body).await.unwrap()
+}
+
+fn options(text: &str) -> JsValue {
+    json(text)
+}
+
+/// A connected socket.
+async fn connected(url: &str, opts: &str) -> (Socket, Seen) {
+    let seen = Seen::default();
+    let socket = Socket::new(url, options(opts)).expect("socket");
+    socket.on_open(seen.recorder("open"));
+    socket.on_close(seen.recorder("close"));
+    socket.connect();
+    seen.wait_for("open").await;
+    (socket, seen)
+}
+
+// ----- Tests -----
+
+#[wasm_bindgen_test]
+async fn connects_and_says_so() {
+    let socket = Socket::new(relay(), JsValue::UNDEFINED).unwrap();
+    assert_eq!(socket.connection_state(), "closed");
+    assert!(socket.end_point_url_js().ends_with("/socket/websocket?vsn=2.0.0"), "{}", socket.end_point_url_js());
+    let seen = Seen::default();
+    socket.on_open(seen.recorder("open"));
+    socket.connect();
+    assert_eq!(socket.connection_state(), "connecting");
+    seen.wait_for("open").await;
+    assert!(socket.is_connected());
+    assert_eq!(socket.connection_state(), "open");
+    let stats = socket.get_stats();
+    assert_eq!(
+        describe(&stats.into()),
+        r#"{"state":"open","reconnectAttempts":0,"nextRetryInMs":null,"queuedPushes":0,"queuedBytes":0,"awaitingReply":0,"lastHeartbeatRttMs":null}"#
+    );
+    socket.disconnect(None, None, None);
+    assert_eq!(socket.connection_state(), "closed");
+}
+
+#[wasm_bindgen_test]
+async fn joins_pushes_and_gets_replies_in_json_and_binary() {
+    let (socket, _) = connected(relay(), "{}").await;
+    let seen = Seen::default();
+    let channel = socket.channel("room:replies", json(r#"{"user_id":"ada"}"#)).unwrap();
+    assert_eq!(channel.state(), "closed");
+    channel.join(None).unwrap().receive("ok", seen.recorder("joined")).receive("error", seen.recorder("refused"));
+    assert_eq!(channel.state(), "joining");
+    seen.wait_for("joined {}").await;
+    assert_eq!(channel.state(), "joined");
+
+    channel.push("ping", json(r#"{"hello":"world","n":1}"#), None).unwrap().receive("ok", seen.recorder("pong"));
+    seen.wait_for(r#"pong {"hello":"world","n":1}"#).await;
+
+    let bytes = Uint8Array::from(&[0u8, 1, 2, 255][..]).buffer();
+    channel.push("ping", bytes.into(), None).unwrap().receive("ok", seen.recorder("binary pong"));
+    seen.wait_for("binary pong bytes:[0, 1, 2, 255]").await;
+
+    // A join can only be called once per channel object, as in phoenix.js.
+    let again = channel.join(None).err().map(JsValue::from);
+    let message = again.map(|error| Reflect::get(&error, &"message".into()).unwrap().as_string().unwrap());
+    assert!(message.as_deref().is_some_and(|message| message.contains("twice")), "{message:?}");
+    socket.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
+async fn broadcasts_reach_the_other_socket_and_presence_lists_both() {
+    let (a, _) = connected(relay(), "{}").await;
+    let (b, _) = connected(relay(), "{}").await;
+    let (seen_a, seen_b) = (Seen::default(), Seen::default());
+    let channel_a = a.channel("room:together", json(r#"{"user_id":"ada"}"#)).unwrap();
+    let channel_b = b.channel("room:together", json(r#"{"user_id":"bob"}"#)).unwrap();
+    let presence_a = Presence::new(&channel_a, JsValue::UNDEFINED);
+    let presence_b = Presence::new(&channel_b, JsValue::UNDEFINED);
+    presence_a.on_join(seen_a.recorder("join"));
+    presence_b.on_sync(seen_b.recorder("sync"));
+    channel_b.on("new_msg", seen_b.recorder("new_msg"));
+    channel_a.join(None).unwrap().receive("ok", seen_a.recorder("joined"));
+    seen_a.wait_for("joined {}").await;
+    channel_b.join(None).unwrap().receive("ok", seen_b.recorder("joined"));
+    seen_b.wait_for("joined {}").await;
+
+    let ids = |presence: &Presence| {
+        let key_only: Function = Function::new_with_args("key", "return key");
+        presence.list(Some(key_only)).iter().map(|key| key.as_string().unwrap()).collect::<Vec<_>>()
+    };
+    until("both in A's presence", || ids(&presence_a) == ["ada", "bob"]).await;
+    until("both in B's presence", || ids(&presence_b) == ["ada", "bob"]).await;
+    seen_a.wait_count(r#"join "bob""#, 1).await;
+    let full = presence_b.list(None).get(0);
+    let metas: Array = Reflect::get(&full, &"metas".into()).unwrap().unchecked_into();
+    assert!(Reflect::has(&metas.get(0), &"phx_ref".into()).unwrap(), "metas keep their phx_ref: {}", describe(&full));
+
+    channel_a.push("new_msg", json(r#"{"body":"hi bob"}"#), None).unwrap();
+    seen_b.wait_for(r#"new_msg {"body":"hi bob"} null"#).await;
+
+    // A leaves: its push is answered, the channel closes, and B sees A go.
+    channel_a.on_close(seen_a.recorder("closed"));
+    channel_a.leave(None).unwrap().receive("ok", seen_a.recorder("left"));
+    seen_a.wait_for("left {}").await;
+    seen_a.wait_for("closed").await;
+    assert_eq!(channel_a.state(), "closed");
+    until("A gone from B's presence", || ids(&presence_b) == ["bob"]).await;
+    a.disconnect(None, None, None);
+    b.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
+async fn an_unmatched_topic_is_refused() {
+    let (socket, _) = connected(relay(), "{}").await;
+    let seen = Seen::default();
+    let channel = socket.channel("nowhere:1", JsValue::UNDEFINED).unwrap();
+    channel.join(None).unwrap().receive("error", seen.recorder("refused"));
+    seen.wait_for(r#"refused {"reason":"unmatched topic"}"#).await;
+    socket.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
+async fn a_cut_connection_reconnects_with_jittered_backoff_and_rejoins() {
+    let seen = Seen::default();
+    let logger = {
+        let seen = seen.clone();
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |kind: JsValue, message: JsValue| {
+            let message = message.as_string().unwrap_or_default();
+            if kind.as_string().as_deref() == Some("transport") && message.starts_with("reconnect attempt") {
+                seen.0.borrow_mut().push(message);
+            }
+        })
+        .into_js_value()
+    };
+    let opts = options(r#"{"backoff":{"baseMs":100,"maxMs":400,"jitter":1}}"#);
+    Reflect::set(&opts, &"logger".into(), &logger).unwrap();
+    let socket = Socket::new(proxied(), opts).unwrap();
+    socket.on_open(seen.recorder("open"));
+    socket.connect();
+    seen.wait_for("open").await;
+    let channel = socket.channel("room:cut", json(r#"{"user_id":"cat"}"#)).unwrap();
+    channel.on_error(seen.recorder("channel error"));
+    channel.join(None).unwrap().receive("ok", seen.recorder("joined"));
+    seen.wait_for("joined {}").await;
+
+    // Refuse new connections for a while, then cut: several attempts fail before one gets through.
+    proxy("refuse?ms=1200").await;
+    proxy("cut").await;
+    seen.wait_count("channel error", 1).await;
+    seen.wait_count("open", 2).await;
+    seen.wait_count("joined", 2).await;
+    assert_eq!(channel.state(), "joined");
+
+    let delays: Vec<u64> = seen
+        .all()
+        .iter()
+        .filter_map(|entry| entry.strip_prefix("reconnect attempt "))
+        .map(|rest| rest.split(" in ").nth(1).unwrap().trim_end_matches(" ms").parse().unwrap())
+        .collect();
+    assert!(delays.len() >= 3, "several attempts while refused: {:?}", seen.all());
+    // Full jitter: attempt n waits a random time up to min(400, 100·2ⁿ⁻¹) ms.
+    for (n, delay) in delays.iter().enumerate() {
+        assert!(*delay <= (100u64 << n).min(400), "attempt {} waited {delay} ms: {delays:?}", n + 1);
+    }
+    let below_ceiling = delays.iter().enumerate().filter(|(n, delay)| **delay < (100u64 << n).min(400)).count();
+    assert!(below_ceiling > 0, "jittered, not the bare exponential: {delays:?}");
+    socket.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
+async fn pushes_made_offline_arrive_once_each_in_order_after_the_reconnect() {
+    let (watcher, _) = connected(relay(), "{}").await;
+    let watched = Seen::default();
+    let watch = watcher.channel("room:offline", json(r#"{"no_presence":true}"#)).unwrap();
+    watch.on("new_msg", watched.recorder("msg"));
+    watch.join(None).unwrap().receive("ok", watched.recorder("joined"));
+    watched.wait_for("joined {}").await;
+
+    let (socket, seen) = connected(proxied(), r#"{"backoff":{"baseMs":50,"maxMs":200,"jitter":1}}"#).await;
+    let channel = socket.channel("room:offline", json(r#"{"no_presence":true}"#)).unwrap();
+    channel.join(None).unwrap().receive("ok", seen.recorder("joined"));
+    seen.wait_for("joined {}").await;
+
+    proxy("refuse?ms=500").await;
+    proxy("cut").await;
+    seen.wait_count("close", 1).await;
+    for n in 0..5 {
+        channel.push("new_msg", json(&format!(r#"{{"n":{n}}}"#)), None).unwrap().receive("ok", seen.recorder("sent"));
+    }
+    assert_eq!(Reflect::get(&socket.get_stats(), &"queuedPushes".into()).unwrap(), 5);
+    seen.wait_count("sent", 5).await;
+    watched.wait_count("msg", 5).await;
+    sleep(200).await;
+    let messages: Vec<String> = watched.all().into_iter().filter(|entry| entry.starts_with("msg")).collect();
+    let expected: Vec<String> = (0..5).map(|n| format!(r#"msg {{"n":{n}}} null"#)).collect();
+    assert_eq!(messages, expected, "once each, in order");
+    socket.disconnect(None, None, None);
+    watcher.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
+async fn a_full_queue_reports_what_it_dropped() {
+    let (socket, seen) =
+        connected(proxied(), r#"{"queue":{"maxMessages":2},"backoff":{"baseMs":50,"maxMs":100}}"#).await;
+    socket.on_queue_drop(seen.recorder("dropped"));
+    let channel = socket.channel("room:full", json(r#"{"no_presence":true}"#)).unwrap();
+    channel.join(None).unwrap().receive("ok", seen.recorder("joined"));
+    seen.wait_for("joined {}").await;
+
+    proxy("refuse?ms=400").await;
+    proxy("cut").await;
+    seen.wait_count("close", 1).await;
+    for n in 0..3 {
+        let push = channel.push("ping", json(&format!(r#"{{"n":{n}}}"#)), None).unwrap();
+        push.receive("ok", seen.recorder(&format!("ok {n}")))
+            .receive("timeout", seen.recorder(&format!("timeout {n}")));
+    }
+    seen.wait_for(r#"dropped {"topic":"room:full","event":"ping","reason":"queue_full"}"#).await;
+    seen.wait_for("timeout 2 {}").await;
+    seen.wait_for(r#"ok 0 {"n":0}"#).await;
+    seen.wait_for(r#"ok 1 {"n":1}"#).await;
+    assert_eq!(seen.count("ok 2"), 0, "the dropped push never went out: {:?}", seen.all());
+    socket.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
+fn bad_options_throw_errors_that_say_what_is_wrong() {
+    let message = |opts: &str| {
+        let error: JsValue = Socket::new("/socket", options(opts)).err().expect("refused").into();
+        assert!(error.is_instance_of::<js_sys::Error>());
+        Reflect::get(&error, &"message".into()).unwrap().as_string().unwrap()
+    };
+    assert_eq!(message(r#"{"timout":5}"#), "unknown Socket option `timout`");
+    assert_eq!(message(r#"{"timeout":"5"}"#), "Socket option `timeout` must be a number");
+    assert_eq!(message(r#"{"vsn":"3.0.0"}"#), r#"Socket option `vsn` must be "1.0.0" or "2.0.0", not "3.0.0""#);
+    assert!(message(r#"{"queue":{"max":1}}"#).starts_with("unknown Socket option `queue.max`"));
+    assert_eq!(message(r#"{"backoff":{"jitter":2}}"#), "Socket option `backoff.jitter` must be between 0 and 1");
+    // phoenix.js options this client has no use for are accepted, so switching stays a one-line change.
+    assert!(Socket::new("/socket", options(r#"{"longPollFallbackMs":2500,"debug":false}"#)).is_ok());
+}
+
+#[wasm_bindgen_test]
+fn params_go_in_the_url_as_phoenix_js_writes_them() {
+    let socket =
+        Socket::new("ws://example.test/socket", options(r#"{"params":{"token":"a b","user":{"id":7}},"vsn":"1.0.0"}"#))
+            .unwrap();
+    assert_eq!(socket.end_point_url_js(), "ws://example.test/socket/websocket?token=a%20b&user%5Bid%5D=7&vsn=1.0.0");
+    let _ = Object::new();
+}

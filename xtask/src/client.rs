@@ -1,0 +1,147 @@
+//! `cargo xtask build-client`: the wasm client as the npm package `@ferrocast/client`, in `client/pkg`.
+//!
+//! wasm-pack builds the crate once (profile `wasm-release`: size first) and runs wasm-bindgen for three targets:
+//! - `client/pkg/`: the bundler target, what Vite, Nuxt and webpack import;
+//! - `client/pkg/node/`: the nodejs target, picked by the `node` export condition, so server-side rendering
+//!   imports a module that loads synchronously and needs no bundler plugin;
+//! - `client/pkg/web/`: the no-bundler ES module (`import init, { Socket } from ...`), which the relay serves at
+//!   `/ferrocast/` and the package exports as `@ferrocast/client/web`.
+//!
+//! `client/npm/package.json` (exports, files, sideEffects) replaces the one wasm-pack writes.
+//!
+//! wasm-opt comes from npm (`client/tools`, binaryen pinned there), not Debian: Debian 12's binaryen 108 breaks
+//! the externref table wasm-bindgen sets up, and the module then fails to load.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::process::{self, say};
+use crate::{Error, workspace};
+
+/// The module name every target uses: `ferrocast_client.js` and `ferrocast_client_bg.wasm`.
+const OUT_NAME: &str = "ferrocast_client";
+
+/// wasm-bindgen targets and where they go, relative to `client/`.
+const TARGETS: [(&str, &str); 3] = [("bundler", "pkg"), ("nodejs", "pkg/node"), ("web", "pkg/web")];
+
+/// Builds `client/pkg` and prints the sizes a browser downloads.
+pub fn build() -> Result<(), Error> {
+    let client = workspace::root().join("client");
+    let tools = client.join("tools");
+    if crate::test::npm_install_needed(&tools) {
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(&tools);
+        process::run(&mut npm)?;
+    }
+    let path = std::env::join_paths(
+        std::iter::once(tools.join("node_modules/.bin"))
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .map_err(|err| Error::new(format!("cannot put client/tools on PATH: {err}")))?;
+    for (target, out_dir) in TARGETS {
+        let mut wasm_pack = Command::new("wasm-pack");
+        wasm_pack.env("PATH", &path);
+        wasm_pack.args(["build", "--profile", "wasm-release", "--target", target, "--out-dir", out_dir]);
+        wasm_pack.args(["--out-name", OUT_NAME]).current_dir(&client);
+        if out_dir != "pkg" {
+            // One package.json, at the top; the subdirectories are parts of it.
+            wasm_pack.arg("--no-pack");
+        }
+        process::run(&mut wasm_pack)?;
+    }
+    let pkg = client.join("pkg");
+    let copy = |from: &Path, to: &Path| {
+        std::fs::copy(from, to)
+            .map_err(|err| Error::new(format!("copying {} to {}: {err}", from.display(), to.display())))
+    };
+    copy(&client.join("npm/package.json"), &pkg.join("package.json"))?;
+    // The nodejs target is CommonJS, in a package that is otherwise ES modules.
+    std::fs::write(pkg.join("node/package.json"), "{\"type\": \"commonjs\"}\n")
+        .map_err(|err| Error::new(format!("writing client/pkg/node/package.json: {err}")))?;
+    let wasm = pkg.join(format!("{OUT_NAME}_bg.wasm"));
+    let glue = [pkg.join(format!("{OUT_NAME}.js")), pkg.join(format!("{OUT_NAME}_bg.js"))];
+    let (raw, gzipped) = sizes(std::iter::once(&wasm).chain(&glue))?;
+    say(format!(
+        "client/pkg: .wasm plus JS glue {:.1} KB, {:.1} KB gzip (bundler target)",
+        raw as f64 / 1000.0,
+        gzipped as f64 / 1000.0
+    ));
+    Ok(())
+}
+
+/// Total bytes of `files`, raw and compressed with `gzip -9`.
+fn sizes<'a>(files: impl Iterator<Item = &'a std::path::PathBuf>) -> Result<(u64, u64), Error> {
+    let (mut raw, mut gzipped) = (0, 0);
+    for file in files {
+        raw += std::fs::metadata(file).map_err(|err| Error::new(format!("{}: {err}", file.display())))?.len();
+        let output = Command::new("gzip")
+            .args(["-9", "-c"])
+            .arg(file)
+            .output()
+            .map_err(|err| Error::new(format!("could not run gzip to measure {}: {err}", file.display())))?;
+        gzipped += output.stdout.len() as u64;
+    }
+    Ok((raw, gzipped))
+}
+
+/// Runs the client's tests in headless Chromium (`wasm-pack test`) against a relay started here, with the
+/// cutting proxy (`client/tests/support/cut-proxy.mjs`) in front of it for the reconnect tests.
+pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
+    let client = workspace::root().join("client");
+    let [relay_port, proxy_port, control_port] = [free_port()?, free_port()?, free_port()?];
+    let mut relay = Command::new(relay_bin);
+    relay.args(["--listen", &format!("127.0.0.1:{relay_port}")]).env("RUST_LOG", "warn");
+    let _relay = Background::start(relay, "the relay")?;
+    wait_for_port(relay_port)?;
+    let mut proxy = Command::new("node");
+    proxy.arg("tests/support/cut-proxy.mjs").current_dir(&client);
+    proxy.args([proxy_port, relay_port, control_port].map(|port| port.to_string()));
+    let _proxy = Background::start(proxy, "the test proxy")?;
+    wait_for_port(control_port)?;
+
+    let mut wasm_pack = Command::new("wasm-pack");
+    wasm_pack.args(["test", "--headless", "--chrome", "--chromedriver", "/usr/bin/chromedriver"]).current_dir(&client);
+    wasm_pack.env("FERROCAST_TEST_RELAY", format!("ws://127.0.0.1:{relay_port}/socket"));
+    wasm_pack.env("FERROCAST_TEST_PROXY", format!("ws://127.0.0.1:{proxy_port}/socket"));
+    wasm_pack.env("FERROCAST_TEST_CONTROL", format!("http://127.0.0.1:{control_port}"));
+    process::run(&mut wasm_pack)
+}
+
+/// A helper process that is killed when the test step ends, however it ends. Its stdin is a pipe, so a helper
+/// that watches stdin (the proxy) also exits if the xtask is killed.
+struct Background(std::process::Child);
+
+impl Background {
+    fn start(mut command: Command, what: &str) -> Result<Background, Error> {
+        say(format!("starting {what}: $ {}", process::display(&command)));
+        command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null());
+        command.spawn().map(Background).map_err(|err| Error::new(format!("could not start {what}: {err}")))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port nobody listens on now.
+fn free_port() -> Result<u16, Error> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|err| Error::new(format!("no free loopback port: {err}")))
+}
+
+/// Waits up to 20 s for something to listen on `port`.
+fn wait_for_port(port: u16) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            return Err(Error::new(format!("nothing listens on 127.0.0.1:{port} after 20 s")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
+}
