@@ -57,3 +57,23 @@ fn protocol_never_reads_a_clock_and_does_no_io() {
         }
     }
 }
+
+#[test]
+fn only_the_client_binds_to_the_browser() {
+    for package in ["ferrocast-pubsub", "ferrocast-relay"] {
+        let dependencies = normal_dependencies(package);
+        for forbidden in ["wasm-bindgen", "web-sys", "js-sys"] {
+            assert!(!dependencies.iter().any(|name| name == forbidden), "{package} depends on {forbidden}");
+        }
+    }
+}
+
+#[test]
+fn the_client_is_an_io_shell_without_serde_json_or_a_runtime() {
+    // The browser decodes JSON (`JSON.parse`); protocol logic lives in ferrocast-protocol, I/O is the browser's.
+    let dependencies = normal_dependencies("ferrocast-client");
+    assert!(dependencies.iter().any(|name| name == "wasm-bindgen"), "cargo tree listed {dependencies:?}");
+    for forbidden in ["serde_json", "tokio", "axum", "ferrocast-pubsub"] {
+        assert!(!dependencies.iter().any(|name| name == forbidden), "ferrocast-client depends on {forbidden}");
+    }
+}

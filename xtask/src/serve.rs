@@ -1,4 +1,5 @@
-//! `cargo xtask serve`: build what is needed and run the relay, with the demo, on http://127.0.0.1:4000.
+//! `cargo xtask serve`: build what is needed (the browser client too) and run the relay, with the demo, on
+//! http://127.0.0.1:4000.
 //!
 //! The relay runs in the foreground, so Ctrl-C in the terminal stops it. Until the relay crate exists this still
 //! builds the workspace (so `serve` doubles as "does it build?") and then says plainly that there is nothing to
@@ -23,8 +24,15 @@ pub fn run(relay_args: &[String]) -> Result<(), Error> {
             workspace::member_crates().join(", ")
         )));
     }
+    let mut client_args = Vec::new();
+    if workspace::has_crate("client") {
+        crate::client::build()?;
+        client_args = vec!["--client-dir".to_owned(), root.join("client/pkg/web").display().to_string()];
+        say(format!("the browser client is served at {ADDRESS}/ferrocast/ferrocast_client.js"));
+    }
     say(format!("starting the relay on {ADDRESS} (Ctrl-C stops it)"));
     let mut relay = process::cargo();
-    relay.args(["run", "--release", "-p", "ferrocast-relay", "--"]).args(relay_args).current_dir(&root);
+    relay.args(["run", "--release", "-p", "ferrocast-relay", "--"]).args(&client_args).args(relay_args);
+    relay.current_dir(&root);
     process::run(&mut relay)
 }
