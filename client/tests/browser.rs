@@ -380,3 +380,96 @@ fn params_go_in_the_url_as_phoenix_js_writes_them() {
     assert_eq!(socket.end_point_url_js(), "ws://example.test/socket/websocket?token=a%20b&user%5Bid%5D=7&vsn=1.0.0");
     let _ = Object::new();
 }
+
+#[wasm_bindgen_test]
+async fn an_auth_token_travels_as_a_subprotocol_and_the_relay_accepts_it() {
+    let (socket, _) = connected(relay(), r#"{"authToken":"secret token"}"#).await;
+    assert!(socket.is_connected());
+    socket.disconnect(None, None, None);
+}
+
+/// Fires a page event the way the browser would.
+fn fire(target: &str, event: &str) {
+    let target = Reflect::get(&js_sys::global(), &target.into()).unwrap();
+    let event = web_sys::Event::new(event).unwrap();
+    target.unchecked_into::<web_sys::EventTarget>().dispatch_event(&event).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn coming_back_online_reconnects_at_once_instead_of_waiting_out_the_backoff() {
+    let (socket, seen) = connected(proxied(), r#"{"backoff":{"baseMs":60000,"maxMs":60000,"jitter":0}}"#).await;
+    proxy("refuse?ms=300").await;
+    proxy("cut").await;
+    seen.wait_count("close", 1).await;
+    let next_retry = Reflect::get(&socket.get_stats(), &"nextRetryInMs".into()).unwrap().as_f64().unwrap();
+    assert!(next_retry > 50_000.0, "waiting out a minute of backoff: {next_retry}");
+    sleep(400).await;
+    fire("window", "online");
+    seen.wait_count("open", 2).await;
+    socket.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
+async fn a_page_made_visible_probes_the_connection_with_a_heartbeat() {
+    let (socket, _) = connected(relay(), r#"{"heartbeatIntervalMs":600000}"#).await;
+    let rtt = || Reflect::get(&socket.get_stats(), &"lastHeartbeatRttMs".into()).unwrap();
+    assert!(rtt().is_null(), "no heartbeat yet, with a ten-minute interval");
+    fire("document", "visibilitychange");
+    until("the probe's heartbeat is answered", || !rtt().is_null()).await;
+    socket.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
+async fn pagehide_leaves_cleanly_and_pageshow_rejoins() {
+    // Every socket of the page hears pagehide, so the server side is watched through the relay's HTTP API.
+    let (socket, seen) = connected(relay(), "{}").await;
+    let channel = socket.channel("room:bfcache", json(r#"{"user_id":"page"}"#)).unwrap();
+    channel.join(None).unwrap().receive("ok", seen.recorder("joined"));
+    seen.wait_for("joined {}").await;
+    let present = || async { describe(&proxy("relay/api/presence/room:bfcache").await).contains("\"page\"") };
+    for _ in 0..100 {
+        if present().await {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert!(present().await, "the relay lists the page");
+
+    fire("window", "pagehide");
+    seen.wait_for(r#"close {"code":1000,"reason":"page hidden","wasClean":true}"#).await;
+    for _ in 0..100 {
+        if !present().await {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert!(!present().await, "the relay dropped the page's presence at once, not at a timeout");
+    assert_eq!(socket.connection_state(), "closed");
+
+    fire("window", "pageshow");
+    seen.wait_count("open", 2).await;
+    seen.wait_count("joined", 2).await;
+    assert_eq!(channel.state(), "joined");
+    socket.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
+fn presence_sync_state_and_sync_diff_work_as_in_phoenix_js() {
+    let seen = Seen::default();
+    let state = Presence::sync_state(
+        json("{}"),
+        json(r#"{"u1":{"metas":[{"id":1,"phx_ref":"1"}]}}"#),
+        Some(seen.recorder("join")),
+        Some(seen.recorder("leave")),
+    );
+    assert_eq!(describe(&state.clone().into()), r#"{"u1":{"metas":[{"id":1,"phx_ref":"1"}]}}"#);
+    assert_eq!(seen.all(), [r#"join "u1""#]);
+    let diff = json(
+        r#"{"joins":{"u2":{"metas":[{"id":2,"phx_ref":"2"}]}},"leaves":{"u1":{"metas":[{"id":1,"phx_ref":"1"}]}}}"#,
+    );
+    let same: JsValue = state.clone().into();
+    let merged = Presence::sync_diff(same.clone(), diff, Some(seen.recorder("join")), Some(seen.recorder("leave")));
+    assert!(js_sys::Object::is(&merged, &same), "syncDiff updates the state it is given, as phoenix.js does");
+    assert_eq!(describe(&merged.into()), r#"{"u2":{"metas":[{"id":2,"phx_ref":"2"}]}}"#);
+    assert_eq!(seen.all()[1..], [r#"join "u2""#.to_owned(), r#"leave "u1" {"metas":[]}"#.to_owned()]);
+}

@@ -43,6 +43,9 @@ pub(crate) async fn upgrade(
         Err(rejection) => return rejection.into_response(),
     };
     upgrade
+        // phoenix.js 1.8 and our client send an `authToken` as a second subprotocol beside "phoenix"; browsers fail
+        // the handshake unless the server picks one of those offered.
+        .protocols(["phoenix"])
         .read_buffer_size(relay.config.read_buffer)
         .write_buffer_size(0)
         .max_message_size(relay.config.max_message)

@@ -7,6 +7,7 @@
 //   POST /cut          destroy every proxied connection; answers {"cut": n}
 //   POST /refuse?ms=N  for N ms, close new connections as soon as they arrive; answers {"refusing": N}
 //   GET  /stats        {"accepted": n, "refused": n, "open": n}
+//   GET  /relay/PATH   the relay's own HTTP answer to GET /PATH (its API sends no CORS headers for the page)
 // It exits when its parent does (stdin closes).
 import net from "node:net"
 import http from "node:http"
@@ -38,7 +39,7 @@ const proxy = net.createServer((client) => {
   upstream.pipe(client)
 })
 
-const control = http.createServer((request, response) => {
+const control = http.createServer(async (request, response) => {
   const url = new URL(request.url, "http://127.0.0.1")
   let body
   if (url.pathname === "/cut") {
@@ -55,6 +56,9 @@ const control = http.createServer((request, response) => {
     body = { refusing: ms }
   } else if (url.pathname === "/stats") {
     body = { accepted, refused, open: open.size }
+  } else if (url.pathname.startsWith("/relay/")) {
+    const upstream = await fetch(`http://127.0.0.1:${targetPort}${url.pathname.slice("/relay".length)}`)
+    body = await upstream.json()
   } else {
     response.writeHead(404).end()
     return
