@@ -152,6 +152,14 @@ async fn connected(url: &str, opts: &str) -> (Socket, Seen) {
     (socket, seen)
 }
 
+/// A channel of `socket`, joined: its join replies are recorded in `seen` as `joined …`.
+async fn joined(socket: &Socket, topic: &str, params: &str, seen: &Seen) -> ferrocast_client::Channel {
+    let channel = socket.channel(topic, json(params)).unwrap();
+    channel.join(None).unwrap().receive("ok", seen.recorder("joined"));
+    seen.wait_count("joined", seen.count("joined") + 1).await;
+    channel
+}
+
 // ----- Tests -----
 
 #[wasm_bindgen_test]
@@ -310,9 +318,7 @@ async fn pushes_made_offline_arrive_once_each_in_order_after_the_reconnect() {
     watched.wait_for("joined {}").await;
 
     let (socket, seen) = connected(proxied(), r#"{"backoff":{"baseMs":50,"maxMs":200,"jitter":1}}"#).await;
-    let channel = socket.channel("room:offline", json(r#"{"no_presence":true}"#)).unwrap();
-    channel.join(None).unwrap().receive("ok", seen.recorder("joined"));
-    seen.wait_for("joined {}").await;
+    let channel = joined(&socket, "room:offline", r#"{"no_presence":true}"#, &seen).await;
 
     proxy("refuse?ms=500").await;
     proxy("cut").await;
@@ -336,9 +342,7 @@ async fn a_full_queue_reports_what_it_dropped() {
     let (socket, seen) =
         connected(proxied(), r#"{"queue":{"maxMessages":2},"backoff":{"baseMs":50,"maxMs":100}}"#).await;
     socket.on_queue_drop(seen.recorder("dropped"));
-    let channel = socket.channel("room:full", json(r#"{"no_presence":true}"#)).unwrap();
-    channel.join(None).unwrap().receive("ok", seen.recorder("joined"));
-    seen.wait_for("joined {}").await;
+    let channel = joined(&socket, "room:full", r#"{"no_presence":true}"#, &seen).await;
 
     proxy("refuse?ms=400").await;
     proxy("cut").await;
@@ -423,9 +427,7 @@ async fn a_page_made_visible_probes_the_connection_with_a_heartbeat() {
 async fn pagehide_leaves_cleanly_and_pageshow_rejoins() {
     // Every socket of the page hears pagehide, so the server side is watched through the relay's HTTP API.
     let (socket, seen) = connected(relay(), "{}").await;
-    let channel = socket.channel("room:bfcache", json(r#"{"user_id":"page"}"#)).unwrap();
-    channel.join(None).unwrap().receive("ok", seen.recorder("joined"));
-    seen.wait_for("joined {}").await;
+    let channel = joined(&socket, "room:bfcache", r#"{"user_id":"page"}"#, &seen).await;
     let present = || async { describe(&proxy("relay/api/presence/room:bfcache").await).contains("\"page\"") };
     for _ in 0..100 {
         if present().await {
