@@ -7,18 +7,19 @@
 use crate::values::{bytes_of, get, payload_to_js};
 use ferrocast_protocol::codec::decode_binary;
 use ferrocast_protocol::frame::event;
-use ferrocast_protocol::{Ext, Frame, Message, Payload, Position, Reply, Sender, Vsn};
+use ferrocast_protocol::{Ext, Frame, Message, Position, Reply, Sender, Vsn};
 use js_sys::{Array, JSON};
 use wasm_bindgen::prelude::*;
 
-/// A decoded frame, and the message object phoenix.js hands to `onMessage` callbacks.
+/// A decoded frame, and the message object phoenix.js hands to `onMessage` callbacks when there are any.
 pub(crate) struct Decoded {
     pub(crate) frame: Frame<JsValue>,
-    pub(crate) message: JsValue,
+    pub(crate) message: Option<JsValue>,
 }
 
-/// Decodes one WebSocket message's `data`: a string, or an `ArrayBuffer` for binary frames.
-pub(crate) fn decode(vsn: Vsn, data: &JsValue) -> Result<Decoded, String> {
+/// Decodes one WebSocket message's `data`: a string, or an `ArrayBuffer` for binary frames. The `onMessage` object
+/// is built only when `with_message`, so sockets without `onMessage` callbacks pay nothing for it per frame.
+pub(crate) fn decode(vsn: Vsn, data: &JsValue, with_message: bool) -> Result<Decoded, String> {
     match data.as_string() {
         Some(text) => {
             let value = JSON::parse(&text).map_err(|_| "a text frame that is not JSON".to_owned())?;
@@ -26,10 +27,10 @@ pub(crate) fn decode(vsn: Vsn, data: &JsValue) -> Result<Decoded, String> {
                 Vsn::V2 => v2_parts(&value)?,
                 Vsn::V1 => v1_parts(&value)?,
             };
-            parts.into_frame()
+            parts.into_frame(with_message)
         }
         None if vsn == Vsn::V1 => Err("a binary frame on a vsn 1.0.0 socket".to_owned()),
-        None => binary(data),
+        None => binary(data, with_message),
     }
 }
 
@@ -82,8 +83,10 @@ fn v1_parts(value: &JsValue) -> Result<Parts, String> {
 }
 
 impl Parts {
-    fn into_frame(self) -> Result<Decoded, String> {
-        let message = message_object(&self.join_ref, &self.r#ref, &self.topic, &self.event, &self.payload);
+    fn into_frame(self, with_message: bool) -> Result<Decoded, String> {
+        let message = with_message.then(|| {
+            message_object(self.join_ref.as_deref(), self.r#ref.as_deref(), &self.topic, &self.event, &self.payload)
+        });
         let Parts { join_ref, r#ref, topic, event, payload, ext } = self;
         let frame = if event == event::REPLY {
             let status = get(&payload, "status").as_string().ok_or("a phx_reply without a string status")?;
@@ -96,44 +99,37 @@ impl Parts {
     }
 }
 
-fn binary(data: &JsValue) -> Result<Decoded, String> {
-    let frame = decode_binary(Sender::Server, &bytes_of(data)).map_err(|error| error.to_string())?;
-    let to_js = |payload: &Payload| payload_to_js(payload);
-    let (frame, payload) = match frame {
+fn binary(data: &JsValue, with_message: bool) -> Result<Decoded, String> {
+    let frame = match decode_binary(Sender::Server, &bytes_of(data)).map_err(|error| error.to_string())? {
         Frame::Message(Message { join_ref, r#ref, topic, event, payload, ext }) => {
-            let payload = to_js(&payload);
-            (Frame::Message(Message { join_ref, r#ref, topic, event, payload: payload.clone(), ext }), payload)
+            Frame::Message(Message { join_ref, r#ref, topic, event, payload: payload_to_js(&payload), ext })
         }
         Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext }) => {
-            let response = to_js(&response);
-            let payload = js_sys::Object::new();
-            crate::values::set(&payload, "status", status.as_str());
-            crate::values::set(&payload, "response", response.clone());
-            (Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext }), payload.into())
+            Frame::Reply(Reply { join_ref, r#ref, topic, status, response: payload_to_js(&response), ext })
         }
     };
-    let message = message_object(
-        &frame.join_ref().map(str::to_owned),
-        &frame.r#ref().map(str::to_owned),
-        frame.topic(),
-        frame.event(),
-        &payload,
-    );
+    let message = with_message.then(|| {
+        let payload = match &frame {
+            Frame::Message(message) => message.payload.clone(),
+            Frame::Reply(reply) => {
+                // phoenix.js hands `onMessage` a reply's payload as it travels: `{status, response}`.
+                let payload = js_sys::Object::new();
+                crate::values::set(&payload, "status", reply.status.as_str());
+                crate::values::set(&payload, "response", reply.response.clone());
+                payload.into()
+            }
+        };
+        message_object(frame.join_ref(), frame.r#ref(), frame.topic(), frame.event(), &payload)
+    });
     Ok(Decoded { frame, message })
 }
 
 /// `{join_ref, ref, topic, event, payload}`, as phoenix.js's decoder makes it.
-fn message_object(
-    join_ref: &Option<String>,
-    r#ref: &Option<String>,
-    topic: &str,
-    event: &str,
-    payload: &JsValue,
-) -> JsValue {
+fn message_object(join_ref: Option<&str>, r#ref: Option<&str>, topic: &str, event: &str, payload: &JsValue) -> JsValue {
     use crate::values::{opt_str, set};
     let object = js_sys::Object::new();
-    set(&object, "join_ref", opt_str(join_ref.as_deref()));
-    set(&object, "ref", opt_str(r#ref.as_deref()));
+    set(&object, "join_ref", opt_str(join_ref));
+    set(&object, "ref", opt_str(r#ref));
     set(&object, "topic", topic);
     set(&object, "event", event);
     set(&object, "payload", payload.clone());

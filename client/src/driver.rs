@@ -142,22 +142,20 @@ impl State {
 
     /// Turns one machine event into callbacks.
     fn route(&mut self, event: Event<JsValue>, calls: &mut Calls) {
-        let callbacks =
-            |list: &[(String, Function)]| list.iter().map(|(_, callback)| callback.clone()).collect::<Vec<_>>();
         match event {
-            Event::Open => calls.all(&callbacks(&self.hooks.open), &[]),
+            Event::Open => calls.all(callbacks(&self.hooks.open), &[]),
             Event::Close { code, reason, clean } => {
                 let event = Object::new();
                 set(&event, "code", code);
                 set(&event, "reason", reason.as_str());
                 set(&event, "wasClean", clean);
                 self.log("transport", || format!("close {code} {reason}"), event.clone().into());
-                calls.all(&callbacks(&self.hooks.close), &[event.into()]);
+                calls.all(callbacks(&self.hooks.close), &[event.into()]);
             }
             Event::Error => {
                 let error = std::mem::replace(&mut self.last_error, JsValue::UNDEFINED);
                 self.log("transport", || "error".to_owned(), error.clone());
-                calls.all(&callbacks(&self.hooks.error), &[error]);
+                calls.all(callbacks(&self.hooks.error), &[error]);
             }
             Event::ReconnectScheduled { attempt, delay_ms } => {
                 self.log("transport", || format!("reconnect attempt {attempt} in {delay_ms} ms"), JsValue::UNDEFINED);
@@ -189,7 +187,7 @@ impl State {
                 self.trigger(channel, "phx_error", &[reason.unwrap_or(JsValue::UNDEFINED)], calls);
             }
             Event::ChannelClose { channel } => {
-                self.trigger(channel, "phx_close", &[JsValue::UNDEFINED], calls);
+                self.trigger(channel, "phx_close", &[], calls);
                 if let Some(join_push) = self.machine.channel_join_push(channel) {
                     self.pushes.remove(&join_push);
                 }
@@ -206,10 +204,15 @@ impl State {
                     || format!("dropped {topic} {event}: {}", drop_reason(reason)),
                     dropped.clone().into(),
                 );
-                calls.all(&callbacks(&self.hooks.queue_drop), &[dropped.into()]);
+                calls.all(callbacks(&self.hooks.queue_drop), &[dropped.into()]);
             }
             Event::RecoveryIncomplete { channel, position: _ } => {
-                self.log("channel", || format!("recovery incomplete on channel {channel:?}"), JsValue::UNDEFINED);
+                let topic = self.channels.get(&channel).map_or("", |hooks| hooks.topic.as_str());
+                self.log(
+                    "channel",
+                    || format!("{topic}: missed messages could not all be recovered"),
+                    JsValue::UNDEFINED,
+                );
             }
         }
     }
@@ -223,6 +226,11 @@ impl State {
             );
         }
     }
+}
+
+/// The functions of a socket-level callback list.
+fn callbacks(list: &[(String, Function)]) -> impl Iterator<Item = &Function> {
+    list.iter().map(|(_, callback)| callback)
 }
 
 fn drop_reason(reason: DropReason) -> &'static str {
@@ -309,11 +317,7 @@ fn encoded_for_log(encoded: &ferrocast_protocol::Encoded) -> JsValue {
 /// Opens a connection. The URL's params may come from the application's function, so it is built before the
 /// state is borrowed.
 fn connect(shared: &Rc<Shared>) {
-    let (end_point, params) = {
-        let state = shared.state.borrow();
-        (state.settings.end_point.clone(), state.settings.params.clone())
-    };
-    let url = crate::socket::end_point_url(&end_point, &params, shared.state.borrow().machine.options().vsn);
+    let url = crate::socket::end_point_url(shared);
     let mut state = shared.state.borrow_mut();
     if state.lifecycle.is_none() {
         state.lifecycle = Lifecycle::listen(&Rc::downgrade(shared));
@@ -393,14 +397,19 @@ fn on_message(shared: &Rc<Shared>, generation: u32, event: JsValue) {
         return;
     }
     let data = get(&event, "data");
-    let vsn = shared.state.borrow().machine.options().vsn;
-    match decode(vsn, &data) {
+    let (vsn, with_message) = {
+        let state = shared.state.borrow();
+        (state.machine.options().vsn, !state.hooks.message.is_empty())
+    };
+    match decode(vsn, &data, with_message) {
         Ok(decoded) => {
             shared.drive(|state, now| state.machine.handle_frame(now, decoded.frame));
-            let hooks: Vec<Function> =
-                shared.state.borrow().hooks.message.iter().map(|(_, callback)| callback.clone()).collect();
-            for hook in hooks {
-                call(&hook, std::slice::from_ref(&decoded.message));
+            if let Some(message) = decoded.message {
+                // As phoenix.js: channel callbacks first (the drive above), then `onMessage`.
+                let hooks: Vec<Function> = callbacks(&shared.state.borrow().hooks.message).cloned().collect();
+                for hook in hooks {
+                    call(&hook, std::slice::from_ref(&message));
+                }
             }
         }
         Err(why) => shared.state.borrow().log("transport", || format!("ignored a frame: {why}"), data),

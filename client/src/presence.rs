@@ -181,6 +181,15 @@ fn dispatch(
 /// `{key: {metas: [...], ...}}` to a state. Metas without a string `phx_ref` get an empty one, as phoenix.js
 /// would compare `undefined`.
 fn state_from_js(value: &JsValue) -> State<JsValue> {
+    entries_from_js(value).into_iter().collect()
+}
+
+fn diff_from_js(value: &JsValue) -> Diff<JsValue> {
+    Diff { joins: entries_from_js(&get(value, "joins")), leaves: entries_from_js(&get(value, "leaves")) }
+}
+
+/// The keys of a presence object with their entries, in the object's key order.
+fn entries_from_js(value: &JsValue) -> Vec<(String, Entry<JsValue>)> {
     keys(value)
         .into_iter()
         .map(|key| {
@@ -188,20 +197,6 @@ fn state_from_js(value: &JsValue) -> State<JsValue> {
             (key, entry)
         })
         .collect()
-}
-
-fn diff_from_js(value: &JsValue) -> Diff<JsValue> {
-    let side = |name: &str| {
-        let side = get(value, name);
-        keys(&side)
-            .into_iter()
-            .map(|key| {
-                let entry = entry_from_js(&get(&side, &key));
-                (key, entry)
-            })
-            .collect()
-    };
-    Diff { joins: side("joins"), leaves: side("leaves") }
 }
 
 fn entry_from_js(value: &JsValue) -> Entry<JsValue> {

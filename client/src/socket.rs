@@ -4,7 +4,6 @@ use crate::channel::Channel;
 use crate::driver::{ChannelHooks, Shared};
 use crate::options;
 use crate::values::{get, keys, opt_number, set};
-use ferrocast_protocol::Vsn;
 use ferrocast_protocol::client::CLOSE_NORMAL;
 use js_sys::{Function, Object};
 use std::rc::Rc;
@@ -110,11 +109,7 @@ impl Socket {
     /// The URL the next connection opens, params and `vsn` included.
     #[wasm_bindgen(js_name = endPointURL)]
     pub fn end_point_url_js(&self) -> String {
-        let state = self.shared.state.borrow();
-        let (end_point, params, vsn) =
-            (state.settings.end_point.clone(), state.settings.params.clone(), state.machine.options().vsn);
-        drop(state);
-        end_point_url(&end_point, &params, vsn)
+        end_point_url(&self.shared)
     }
 
     /// A channel object for `topic`, joined with `params` (an object, or a function called before each join).
@@ -163,8 +158,12 @@ impl Socket {
 }
 
 /// phoenix.js's URL: the endpoint with the params and `vsn` in the query, made absolute from the page's location
-/// when it starts with `/`.
-pub(crate) fn end_point_url(end_point: &str, params: &JsValue, vsn: Vsn) -> String {
+/// when it starts with `/`. A params function is the application's code, so it runs with the state released.
+pub(crate) fn end_point_url(shared: &Shared) -> String {
+    let (end_point, params, vsn) = {
+        let state = shared.state.borrow();
+        (state.settings.end_point.clone(), state.settings.params.clone(), state.machine.options().vsn)
+    };
     let params = match params.dyn_ref::<Function>() {
         Some(function) => function.call0(&JsValue::NULL).unwrap_or(JsValue::UNDEFINED),
         None => params.clone(),
@@ -199,17 +198,14 @@ fn serialize(params: &JsValue, parent: Option<&str>, out: &mut Vec<String>) {
         } else if value.is_object() {
             serialize(&value, Some(&name), out);
         } else {
-            out.push(format!("{}={}", encode(&name.as_str().into()), encode(&value)));
+            out.push(format!("{}={}", encode_uri_component(&name.as_str().into()), encode_uri_component(&value)));
         }
     }
 }
 
 #[wasm_bindgen]
 extern "C" {
+    /// `String(value)`, percent-encoded, as phoenix.js writes query parameters.
     #[wasm_bindgen(js_name = encodeURIComponent)]
     fn encode_uri_component(value: &JsValue) -> String;
-}
-
-fn encode(value: &JsValue) -> String {
-    encode_uri_component(value)
 }

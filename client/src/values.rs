@@ -82,7 +82,7 @@ pub(crate) fn call(callback: &js_sys::Function, args: &[JsValue]) {
         _ => callback.apply(&JsValue::NULL, &args.iter().collect::<Array>()),
     };
     if let Err(error) = result {
-        report_callback_error(&error);
+        console_error("ferrocast: a callback threw", &error);
     }
 }
 
@@ -90,8 +90,4 @@ pub(crate) fn call(callback: &js_sys::Function, args: &[JsValue]) {
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(message: &str, error: &JsValue);
-}
-
-fn report_callback_error(error: &JsValue) {
-    console_error("ferrocast: a callback threw", error);
 }

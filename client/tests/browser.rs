@@ -187,6 +187,7 @@ async fn connects_and_says_so() {
 async fn joins_pushes_and_gets_replies_in_json_and_binary() {
     let (socket, _) = connected(relay(), "{}").await;
     let seen = Seen::default();
+    socket.on_message(seen.recorder("message"));
     let channel = socket.channel("room:replies", json(r#"{"user_id":"ada"}"#)).unwrap();
     assert_eq!(channel.state(), "closed");
     channel.join(None).unwrap().receive("ok", seen.recorder("joined")).receive("error", seen.recorder("refused"));
@@ -196,6 +197,10 @@ async fn joins_pushes_and_gets_replies_in_json_and_binary() {
 
     channel.push("ping", json(r#"{"hello":"world","n":1}"#), None).unwrap().receive("ok", seen.recorder("pong"));
     seen.wait_for(r#"pong {"hello":"world","n":1}"#).await;
+    // onMessage sees every frame as phoenix.js decodes it, a reply's payload as `{status, response}`.
+    let reply =
+        r#""topic":"room:replies","event":"phx_reply","payload":{"response":{"hello":"world","n":1},"status":"ok"}}"#;
+    assert!(seen.all().iter().any(|entry| entry.starts_with("message ") && entry.ends_with(reply)), "{:?}", seen.all());
 
     let bytes = Uint8Array::from(&[0u8, 1, 2, 255][..]).buffer();
     channel.push("ping", bytes.into(), None).unwrap().receive("ok", seen.recorder("binary pong"));
