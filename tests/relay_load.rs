@@ -1,9 +1,12 @@
 //! The relay under crowds and laggards: a presence join storm, and a consumer that stops reading.
 
+#[path = "support/flood.rs"]
+mod flood;
 mod support;
 
 use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, OutboxLimits};
 use ferrocast_relay::Config;
+use flood::{drain_until_closed, publish_keeping_up};
 use futures_util::{SinkExt, StreamExt};
 use serde::de::IgnoredAny;
 use serde_json::Value;
@@ -122,42 +125,17 @@ async fn a_consumer_that_stops_reading_is_closed_and_others_lose_nothing() {
     const COUNT: usize = 20_000;
     const WINDOW: usize = 200;
     assert!(COUNT * 1024 > 2 * limits.max_bytes);
-    let body = "x".repeat(1024);
     let mut broadcasts = 0usize;
-    for window in 0..COUNT / WINDOW {
-        for n in window * WINDOW..(window + 1) * WINDOW {
-            let push = format!(r#"["1","{}","room:flood","new_msg",{{"n":{n},"body":"{body}"}}]"#, n + 2);
-            publisher.feed(Message::text(push)).await.unwrap();
-        }
-        publisher.flush().await.unwrap();
-        let mut replies = 0;
-        while replies < WINDOW {
-            let message = tokio::time::timeout(Duration::from_secs(20), publisher.next())
-                .await
-                .expect("the publisher keeps receiving")
-                .expect("open")
-                .expect("frame");
-            let text = message.into_text().expect("text");
-            if text.starts_with("[null,null,") {
-                let frame: Value = serde_json::from_str(text.as_str()).unwrap();
-                assert_eq!(frame[4]["n"], broadcasts, "broadcasts arrive in order, none missing");
-                broadcasts += 1;
-            } else {
-                replies += 1;
-            }
-        }
-    }
+    publish_keeping_up(&mut publisher, "room:flood", COUNT, WINDOW, 1024, |text| {
+        let frame: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(frame[4]["n"], broadcasts, "broadcasts arrive in order, none missing");
+        broadcasts += 1;
+    })
+    .await;
     assert_eq!(broadcasts, COUNT);
 
     // The laggard gets what was queued before it fell behind, then the slow-consumer close.
-    let mut received = 0;
-    let close = loop {
-        match tokio::time::timeout(Duration::from_secs(10), laggard.next()).await.expect("the laggard is closed") {
-            Some(Ok(Message::Text(_))) => received += 1,
-            Some(Ok(Message::Close(frame))) => break frame.map(|frame| u16::from(frame.code)),
-            other => panic!("unexpected {other:?}"),
-        }
-    };
+    let (received, close) = drain_until_closed(&mut laggard).await;
     println!("slow consumer: received {received} of {COUNT} broadcasts, then close {close:?}");
     assert_eq!(close, Some(CLOSE_SLOW_CONSUMER));
     assert!(received < COUNT);

@@ -6,6 +6,10 @@
 //! pile up far more than that leaves the relay's peak memory close to where it was. Both tests print their
 //! figures and fail if they regress.
 
+#[path = "../../tests/support/flood.rs"]
+mod flood;
+
+use flood::{drain_until_closed, publish_keeping_up};
 use futures_util::{SinkExt, StreamExt};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -132,28 +136,8 @@ async fn readers_that_stop_are_closed_before_the_relay_holds_their_backlog() {
 
     // The publisher reads everything it is sent, window by window, as a healthy client does; the laggards read
     // nothing until the flood is over.
-    let body = "x".repeat(BODY);
     let mut broadcasts = 0;
-    for window in 0..BROADCASTS / WINDOW {
-        for n in window * WINDOW..(window + 1) * WINDOW {
-            let push = format!(r#"["1","{}","room:flood","new_msg",{{"n":{n},"body":"{body}"}}]"#, n + 2);
-            publisher.feed(Message::text(push)).await.unwrap();
-        }
-        publisher.flush().await.unwrap();
-        let mut replies = 0;
-        while replies < WINDOW {
-            let message = tokio::time::timeout(Duration::from_secs(20), publisher.next())
-                .await
-                .expect("the publisher keeps receiving")
-                .expect("open")
-                .expect("frame");
-            if message.to_text().expect("text").starts_with("[null,null,") {
-                broadcasts += 1;
-            } else {
-                replies += 1;
-            }
-        }
-    }
+    publish_keeping_up(&mut publisher, "room:flood", BROADCASTS, WINDOW, BODY, |_| broadcasts += 1).await;
     assert_eq!(broadcasts, BROADCASTS, "the publisher, which kept up, lost nothing");
     let peak_after = relay.memory_kib("VmHWM:");
     let growth = peak_after.saturating_sub(peak_before);
@@ -161,14 +145,7 @@ async fn readers_that_stop_are_closed_before_the_relay_holds_their_backlog() {
 
     let mut received = Vec::with_capacity(LAGGARDS);
     for mut laggard in laggards {
-        let mut frames = 0;
-        let close = loop {
-            match tokio::time::timeout(Duration::from_secs(10), laggard.next()).await.expect("the laggard is closed") {
-                Some(Ok(Message::Text(_))) => frames += 1,
-                Some(Ok(Message::Close(frame))) => break frame.map(|frame| u16::from(frame.code)),
-                other => panic!("unexpected {other:?}"),
-            }
-        };
+        let (frames, close) = drain_until_closed(&mut laggard).await;
         assert_eq!(close, Some(ferrocast_pubsub::CLOSE_SLOW_CONSUMER), "closed as a slow consumer");
         received.push(frames);
     }
