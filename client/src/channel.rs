@@ -44,7 +44,7 @@ impl Channel {
 impl Channel {
     /// Joins the topic; the returned push reports this and every later (re)join attempt. Throws if called twice.
     pub fn join(&self, timeout: Option<u32>) -> Result<Push, JsError> {
-        crate::driver::refresh_channel_params(&self.shared);
+        crate::driver::refresh_channel_params(&self.shared, Some(self.id))?;
         self.start(|state, now| state.machine.join(now, self.id, timeout.map(u64::from)))
     }
 

@@ -11,7 +11,6 @@ use crate::options::Settings;
 use crate::timer::{Timer, now_ms};
 use crate::transport::{Reactions, Transport};
 use crate::values::{call, get, opt_str, set};
-use ferrocast_protocol::Payload;
 use ferrocast_protocol::client::{ChannelId, DropReason, Event, Options, PushId, Socket as Machine, Transmit};
 use js_sys::{Function, Object};
 use std::cell::RefCell;
@@ -364,7 +363,7 @@ fn on_open(shared: &Rc<Shared>, generation: u32, _event: JsValue) {
     if !current(shared, generation) {
         return;
     }
-    refresh_channel_params(shared);
+    let _ = refresh_channel_params(shared, None);
     shared.drive(|state, now| state.machine.handle_open(now));
 }
 
@@ -416,19 +415,31 @@ fn on_message(shared: &Rc<Shared>, generation: u32, event: JsValue) {
     }
 }
 
-/// Calls the params functions of channels that have one, so their next join sends fresh params (phoenix.js
-/// evaluates them on every join).
-pub(crate) fn refresh_channel_params(shared: &Rc<Shared>) {
-    let functions: Vec<(ChannelId, Function)> = shared
+/// Calls the params functions of channels that have one (all of them, or `only` that one), so their next join sends
+/// fresh params (phoenix.js evaluates them on every join). A function that throws, or returns something that is not
+/// JSON, leaves that channel's last params in place: the error is thrown to `join()` for `only`, and logged on a
+/// reconnect.
+pub(crate) fn refresh_channel_params(shared: &Rc<Shared>, only: Option<ChannelId>) -> Result<(), JsError> {
+    let functions: Vec<(ChannelId, String, Function)> = shared
         .state
         .borrow()
         .channels
         .iter()
-        .filter_map(|(id, hooks)| hooks.params.dyn_ref::<Function>().map(|function| (*id, function.clone())))
+        .filter(|(id, _)| only.is_none_or(|only| only == **id))
+        .filter_map(|(id, hooks)| {
+            hooks.params.dyn_ref::<Function>().map(|function| (*id, hooks.topic.clone(), function.clone()))
+        })
         .collect();
-    for (id, function) in functions {
-        let params = function.call0(&JsValue::NULL).unwrap_or(JsValue::UNDEFINED);
-        let payload = crate::values::payload_from_js(&params, "channel params").unwrap_or_else(|_| Payload::empty());
-        let _ = shared.state.borrow_mut().machine.set_channel_params(id, payload);
+    for (id, topic, function) in functions {
+        let what = format!("channel {topic:?} params");
+        let params = function.call0(&JsValue::NULL).map_err(|_| JsError::new(&format!("{what}: the function threw")));
+        match params.and_then(|params| crate::values::payload_from_js(&params, &what)) {
+            Ok(payload) => {
+                let _ = shared.state.borrow_mut().machine.set_channel_params(id, payload);
+            }
+            Err(error) if only.is_some() => return Err(error),
+            Err(error) => shared.state.borrow().log("channel", || what, JsValue::from(error)),
+        }
     }
+    Ok(())
 }

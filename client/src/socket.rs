@@ -114,13 +114,12 @@ impl Socket {
 
     /// A channel object for `topic`, joined with `params` (an object, or a function called before each join).
     pub fn channel(&self, topic: &str, params: JsValue) -> Result<Channel, JsError> {
-        let payload = match params.dyn_ref::<Function>() {
-            Some(function) => {
-                function.call0(&JsValue::NULL).map_err(|_| JsError::new("the channel params function threw"))?
-            }
-            None => params.clone(),
+        // A params function is called by `join()`, before every join; until then the params are empty.
+        let payload = if params.is_function() {
+            ferrocast_protocol::Payload::empty()
+        } else {
+            crate::values::payload_from_js(&params, &format!("channel {topic:?} params"))?
         };
-        let payload = crate::values::payload_from_js(&payload, &format!("channel {topic:?} params"))?;
         let mut state = self.shared.state.borrow_mut();
         let id = state.machine.channel(topic, payload);
         let hooks = ChannelHooks { topic: topic.to_owned(), params, bindings: Vec::new(), next_binding: 1 };

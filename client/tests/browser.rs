@@ -480,3 +480,30 @@ fn presence_sync_state_and_sync_diff_work_as_in_phoenix_js() {
     assert_eq!(describe(&merged.into()), r#"{"u2":{"metas":[{"id":2,"phx_ref":"2"}]}}"#);
     assert_eq!(seen.all()[1..], [r#"join "u2""#.to_owned(), r#"leave "u1" {"metas":[]}"#.to_owned()]);
 }
+
+#[wasm_bindgen_test]
+async fn a_params_function_is_called_before_every_join() {
+    let (socket, seen) = connected(proxied(), r#"{"backoff":{"baseMs":50,"maxMs":100}}"#).await;
+    let calls = Function::new_no_args("this.n = (this.n || 0) + 1; return { user_id: `fn${this.n}` }");
+    let params = calls.bind0(&Object::new());
+    let channel = socket.channel("room:params", params.into()).unwrap();
+    let presence = Presence::new(&channel, JsValue::UNDEFINED);
+    channel.join(None).unwrap().receive("ok", seen.recorder("joined"));
+    let ids = || {
+        presence
+            .list(Some(Function::new_with_args("key", "return key")))
+            .iter()
+            .filter_map(|k| k.as_string())
+            .collect::<Vec<_>>()
+    };
+    until("joined as fn1", || ids() == ["fn1"]).await;
+    proxy("cut").await;
+    // The rejoin after the reconnect asks the function again.
+    until("rejoined as fn2", || ids() == ["fn2"]).await;
+
+    let throwing = socket.channel("room:params", Function::new_no_args("throw new Error('no token')").into()).unwrap();
+    let error: JsValue = throwing.join(None).err().expect("join throws").into();
+    let message = Reflect::get(&error, &"message".into()).unwrap().as_string().unwrap();
+    assert_eq!(message, r#"channel "room:params" params: the function threw"#);
+    socket.disconnect(None, None, None);
+}
