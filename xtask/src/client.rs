@@ -24,8 +24,13 @@ const OUT_NAME: &str = "ferrocast_client";
 /// wasm-bindgen targets and where they go, relative to `client/`.
 const TARGETS: [(&str, &str); 3] = [("bundler", "pkg"), ("nodejs", "pkg/node"), ("web", "pkg/web")];
 
-/// Builds `client/pkg` and prints the sizes a browser downloads.
-pub fn build() -> Result<(), Error> {
+/// The most the `.wasm` plus its JS glue may weigh, gzipped, before `cargo xtask test` fails: today's size
+/// (87.3 KB) with a little room, so that a change that bloats the client is seen when it is made. Lower it when
+/// the client shrinks; README (Size) says why the 12 KB aim is out of reach for this design.
+pub const GZIP_BUDGET: u64 = 90_000;
+
+/// Builds `client/pkg`, prints the sizes a browser downloads and returns the gzipped one (bytes).
+pub fn build() -> Result<u64, Error> {
     let client = workspace::root().join("client");
     let tools = client.join("tools");
     if crate::test::npm_install_needed(&tools) {
@@ -66,7 +71,7 @@ pub fn build() -> Result<(), Error> {
         raw as f64 / 1000.0,
         gzipped as f64 / 1000.0
     ));
-    Ok(())
+    Ok(gzipped)
 }
 
 /// Total bytes of `files`, raw and compressed with `gzip -9`.

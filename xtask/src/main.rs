@@ -62,7 +62,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("serve") => serve::run(&args[1..]),
-        Some("build-client") => client::build(),
+        Some("build-client") => client::build().map(|_| ()),
         Some("test") => match test_options(&args[1..]) {
             Ok(Some(options)) => test::run(&options),
             Ok(None) => {

@@ -74,7 +74,14 @@ pub fn run(options: &Options) -> Result<(), Error> {
     // The wasm client: its npm package (which the Node tests below import), then its tests in Chromium.
     if workspace::has_crate("client") {
         count();
-        client::build()?;
+        let gzipped = client::build()?;
+        if gzipped > client::GZIP_BUDGET {
+            return Err(Error::new(format!(
+                "the client weighs {:.1} KB gzip, over its budget of {:.1} KB (xtask/src/client.rs, GZIP_BUDGET)",
+                gzipped as f64 / 1000.0,
+                client::GZIP_BUDGET as f64 / 1000.0
+            )));
+        }
         if has_relay {
             count();
             client::test_in_browser(&relay_bin)?;
