@@ -8,26 +8,9 @@ mod support;
 
 use ferrocast_relay::{CLOSE_IDLE, CLOSE_MALFORMED, Config};
 use std::time::Duration;
-use support::{Client, TestRelay};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{Client, TestRelay, http};
 
 const V2: &str = "?vsn=2.0.0";
-
-/// A plain HTTP/1.1 request; returns the status code and the body.
-async fn http(relay: &TestRelay, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(relay.addr).await.expect("connect");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        relay.addr,
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
-    let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
-    (status, body)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_happy_path_with_presence_broadcasts_and_http() {

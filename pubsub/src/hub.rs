@@ -1,18 +1,21 @@
 //! Topics and fanout: who is subscribed where, and handing each broadcast to all of them.
 //!
-//! A broadcast is encoded once per serializer in use on the topic, and the same bytes go to every subscriber.
-//! Topics are spread over shards, each behind its own read-write lock, so publishing takes a read lock on one
-//! shard only: there is no global lock on the publish path, and publishers to different topics do not meet.
+//! A broadcast is numbered and kept in its topic's history (see [`crate::history`]), encoded once per serializer in
+//! use on the topic (with and without its position), and the same bytes go to every subscriber. Topics are spread
+//! over shards, each behind its own read-write lock, and each topic has a lock of its own: publishing takes one
+//! shard's read lock and its topic's lock, so there is no global lock on the publish path, publishers to different
+//! topics do not meet, and the broadcasts of one topic are numbered and queued in one order for every subscriber.
 
 use crate::fanout_timing::FanoutTiming;
+use crate::history::{Epochs, History, HistoryLimits, Retained};
 use crate::outbox::{OutFrame, Outbox};
-use crate::sharded::{Sharded, read, write};
+use crate::sharded::{Sharded, lock, read, write};
 use ferrocast_protocol::codec::encode;
-use ferrocast_protocol::{Frame, Message, Payload, Sender, Vsn};
+use ferrocast_protocol::{Ext, Frame, Message, Payload, Position, Sender, Vsn};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 /// Identifies one connection for the lifetime of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,43 +38,136 @@ pub struct Subscriber {
     pub vsn: Vsn,
     /// Where its frames go.
     pub outbox: Arc<Outbox>,
+    /// Whether it speaks Ferrocast's recovery extension: its broadcasts carry their position, and its numbered
+    /// broadcasts wait from [`Hub::subscribe`] until [`Hub::catch_up`], which replays what it missed first.
+    pub positioned: bool,
 }
 
-/// The topics of one process and their subscribers.
+#[derive(Debug)]
+struct Subscription {
+    subscriber: Subscriber,
+    /// Numbered broadcasts are not sent yet: the join is under way, and its catch-up will replay them in order.
+    waiting: bool,
+}
+
+/// A topic: who is subscribed, and what was broadcast on it lately.
+#[derive(Debug)]
+struct Topic {
+    subscriptions: Vec<Subscription>,
+    history: History,
+}
+
+impl Topic {
+    fn is_forgettable(&self) -> bool {
+        self.subscriptions.is_empty() && self.history.is_empty()
+    }
+}
+
+/// The topics of one process, their subscribers and their history.
 #[derive(Debug, Default)]
 pub struct Hub {
-    topics: Sharded<RwLock<HashMap<String, Vec<Subscriber>>>>,
+    topics: Sharded<RwLock<HashMap<String, Mutex<Topic>>>>,
+    limits: HistoryLimits,
+    epochs: Epochs,
     fanout: FanoutTiming,
 }
 
+/// What [`Hub::history`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// The topic's current position.
+    pub position: Position,
+    /// Whether the messages are everything after the asked offset (`false` when some were no longer kept).
+    pub complete: bool,
+    /// The kept broadcasts after the asked offset, oldest first.
+    pub messages: Vec<Retained>,
+}
+
 impl Hub {
-    /// An empty hub.
+    /// An empty hub that keeps the default history.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Subscribes a connection to a topic; a connection holds at most one subscription per topic.
-    pub fn subscribe(&self, topic: &str, subscriber: Subscriber) {
+    /// An empty hub that keeps this much history per topic.
+    pub fn with_history(limits: HistoryLimits) -> Self {
+        Hub { limits, ..Self::default() }
+    }
+
+    /// How much history each topic keeps.
+    pub fn history_limits(&self) -> HistoryLimits {
+        self.limits
+    }
+
+    /// Subscribes a connection to a topic, replacing its earlier subscription there, if any; returns the topic's
+    /// position at that moment. A positioned subscriber gets no numbered broadcast until [`Hub::catch_up`].
+    pub fn subscribe(&self, topic: &str, subscriber: Subscriber) -> Position {
         let mut shard = write(self.topics.shard(topic));
-        let subscribers = shard.entry(topic.to_owned()).or_default();
-        subscribers.retain(|existing| existing.conn != subscriber.conn);
-        subscribers.push(subscriber);
+        let topic = shard.entry(topic.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
+        let topic = topic.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        topic.subscriptions.retain(|existing| existing.subscriber.conn != subscriber.conn);
+        let waiting = subscriber.positioned;
+        topic.subscriptions.push(Subscription { subscriber, waiting });
+        topic.history.position()
+    }
+
+    /// Ends a positioned subscriber's wait: `reply` is called with the topic's position and whether `offered`
+    /// could be recovered (`None` when no position was offered), so the join reply goes first; then every kept
+    /// broadcast after `offered` (or after `subscribed`, the position [`Hub::subscribe`] returned, when `offered`
+    /// cannot be served) is queued, oldest first, and live broadcasts follow. All under the topic's lock, so none
+    /// comes in between, twice, or out of order.
+    pub fn catch_up(
+        &self,
+        topic_name: &str,
+        conn: ConnId,
+        offered: Option<&Position>,
+        subscribed: &Position,
+        reply: impl FnOnce(&Position, Option<bool>),
+    ) {
+        let shard = read(self.topics.shard(topic_name));
+        let Some(topic) = shard.get(topic_name) else {
+            return reply(subscribed, offered.map(|_| false));
+        };
+        let mut topic = lock(topic);
+        let Topic { subscriptions, history } = &mut *topic;
+        history.expire(Instant::now(), &self.limits);
+        let Some(subscription) = subscriptions.iter_mut().find(|s| s.subscriber.conn == conn) else {
+            return reply(&history.position(), offered.map(|_| false));
+        };
+        // Offsets after `subscribed` went by while the join ran; a position of another epoch has nothing to do
+        // with them.
+        let since_join = if *subscribed.epoch == **history.epoch() { subscribed.offset } else { 0 };
+        let resume = history.resume(offered, since_join);
+        let position = history.position();
+        reply(&position, resume.recovered);
+        let subscriber = &subscription.subscriber;
+        for retained in history.after(resume.after) {
+            let at = Position { offset: retained.offset, epoch: position.epoch.clone() };
+            if let Some(frame) =
+                encode_broadcast(subscriber.vsn, topic_name, &retained.event, &retained.payload, Some(at))
+            {
+                subscriber.outbox.push(frame);
+            }
+        }
+        subscription.waiting = false;
     }
 
     /// Removes a connection's subscription to a topic.
-    pub fn unsubscribe(&self, topic: &str, conn: ConnId) {
-        let mut shard = write(self.topics.shard(topic));
-        if let Some(subscribers) = shard.get_mut(topic) {
-            subscribers.retain(|existing| existing.conn != conn);
-            if subscribers.is_empty() {
-                shard.remove(topic);
+    pub fn unsubscribe(&self, topic_name: &str, conn: ConnId) {
+        let mut shard = write(self.topics.shard(topic_name));
+        if let Some(topic) = shard.get_mut(topic_name) {
+            let topic = topic.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+            topic.subscriptions.retain(|existing| existing.subscriber.conn != conn);
+            topic.history.expire(Instant::now(), &self.limits);
+            if topic.is_forgettable() {
+                shard.remove(topic_name);
             }
         }
     }
 
     /// How many connections are subscribed to a topic.
     pub fn subscriber_count(&self, topic: &str) -> usize {
-        read(self.topics.shard(topic)).get(topic).map_or(0, Vec::len)
+        read(self.topics.shard(topic)).get(topic).map_or(0, |topic| lock(topic).subscriptions.len())
     }
 
     /// How long broadcasts took to reach every subscriber's queue, whoever sent them.
@@ -79,24 +175,120 @@ impl Hub {
         &self.fanout
     }
 
-    /// Sends `[null, null, topic, event, payload]` to every subscriber of `topic`; returns how many accepted it.
+    /// Numbers a broadcast, keeps it in the topic's history and sends `[null, null, topic, event, payload]` to
+    /// every subscriber (positioned ones get its position too); returns how many accepted it. The topic's history
+    /// is kept even while nobody is subscribed, so a client that is reconnecting misses nothing.
     ///
     /// Subscribers whose outbox is full are disconnected by their outbox (see [`crate::outbox`]); subscribers
     /// whose serializer cannot carry the payload (binary on V1) are skipped.
     pub fn broadcast(&self, topic: &str, event: &str, payload: &Payload) -> usize {
+        self.timed(|| self.fan_out(topic, event, payload, Numbering::Numbered))
+    }
+
+    /// Sends a broadcast that is not numbered or kept, to every subscriber, joins under way included: presence
+    /// diffs, which a rejoining client rebuilds from a fresh `presence_state` instead of a replay.
+    pub fn broadcast_unnumbered(&self, topic: &str, event: &str, payload: &Payload) -> usize {
+        self.timed(|| self.fan_out(topic, event, payload, Numbering::Unnumbered))
+    }
+
+    /// The kept broadcasts of a topic after `after` (all kept ones with `None`); `None` for a topic the hub does
+    /// not know (never broadcast on, or forgotten).
+    pub fn history(&self, topic_name: &str, after: Option<u64>) -> Option<HistoryPage> {
+        let shard = read(self.topics.shard(topic_name));
+        let mut topic = lock(shard.get(topic_name)?);
+        topic.history.expire(Instant::now(), &self.limits);
+        let position = topic.history.position();
+        let after = after.unwrap_or(0);
+        let asked = Position { offset: after, epoch: position.epoch.clone() };
+        let complete = topic.history.resume(Some(&asked), after).recovered == Some(true);
+        let messages = topic.history.after(after).cloned().collect();
+        Some(HistoryPage { position, complete, messages })
+    }
+
+    /// Forgets expired history, and topics with neither history nor subscribers. [`Hub::spawn_sweeper`] calls it.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        for shard in self.topics.shards() {
+            write(shard).retain(|_, topic| {
+                let topic = topic.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+                topic.history.expire(now, &self.limits);
+                !topic.is_forgettable()
+            });
+        }
+    }
+
+    /// Sweeps every quarter of the history's time limit (at most once a minute) while the hub lives, when called
+    /// within a tokio runtime; without one, history is still expired whenever its topic is used.
+    pub fn spawn_sweeper(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let every = (self.limits.ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let hub = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(hub) = hub.upgrade() else { return };
+                hub.sweep();
+            }
+        });
+    }
+
+    fn new_topic(&self) -> Topic {
+        Topic { subscriptions: Vec::new(), history: History::new(self.epochs.next()) }
+    }
+
+    fn timed(&self, fan_out: impl FnOnce() -> usize) -> usize {
         let started = Instant::now();
-        let delivered = self.fan_out(topic, event, payload);
+        let delivered = fan_out();
         self.fanout.observe(started.elapsed());
         delivered
     }
 
-    fn fan_out(&self, topic: &str, event: &str, payload: &Payload) -> usize {
-        let shard = read(self.topics.shard(topic));
-        let Some(subscribers) = shard.get(topic) else { return 0 };
-        let mut encoded = EncodedOnce::new(topic, event, payload);
+    fn fan_out(&self, topic_name: &str, event: &str, payload: &Payload, numbering: Numbering) -> usize {
+        let shard = read(self.topics.shard(topic_name));
+        let Some(topic) = shard.get(topic_name) else {
+            drop(shard);
+            return match numbering {
+                // A numbered broadcast needs the topic, to keep it for whoever comes back.
+                Numbering::Numbered => self.fan_out_to_new(topic_name, event, payload),
+                Numbering::Unnumbered => 0,
+            };
+        };
+        let mut topic = lock(topic);
+        Self::deliver(&mut topic, &self.limits, topic_name, event, payload, numbering)
+    }
+
+    fn fan_out_to_new(&self, topic_name: &str, event: &str, payload: &Payload) -> usize {
+        let mut shard = write(self.topics.shard(topic_name));
+        let topic = shard.entry(topic_name.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
+        let topic = topic.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Self::deliver(topic, &self.limits, topic_name, event, payload, Numbering::Numbered)
+    }
+
+    fn deliver(
+        topic: &mut Topic,
+        limits: &HistoryLimits,
+        topic_name: &str,
+        event: &str,
+        payload: &Payload,
+        numbering: Numbering,
+    ) -> usize {
+        let position = match numbering {
+            Numbering::Numbered => {
+                let offset = topic.history.append(event, payload, Instant::now(), limits);
+                Some(Position { offset, epoch: topic.history.epoch().to_string() })
+            }
+            Numbering::Unnumbered => None,
+        };
+        let numbered = position.is_some();
+        let mut encoded = EncodedOnce::new(topic_name, event, payload, position);
         let mut delivered = 0;
-        for subscriber in subscribers {
-            if let Some(frame) = encoded.for_vsn(subscriber.vsn)
+        for Subscription { subscriber, waiting } in &topic.subscriptions {
+            if numbered && *waiting {
+                continue; // Its catch-up replays this from history, in order.
+            }
+            if let Some(frame) = encoded.for_subscriber(subscriber)
                 && subscriber.outbox.push(frame.clone())
             {
                 delivered += 1;
@@ -106,39 +298,53 @@ impl Hub {
     }
 }
 
-/// A broadcast frame, encoded for each serializer the first time a subscriber needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Numbering {
+    Numbered,
+    Unnumbered,
+}
+
+/// A broadcast frame, encoded the first time a subscriber needs it for each serializer, with and without its
+/// position.
 struct EncodedOnce<'a> {
     topic: &'a str,
     event: &'a str,
     payload: &'a Payload,
-    v1: Option<Option<OutFrame>>,
-    v2: Option<Option<OutFrame>>,
+    position: Option<Position>,
+    /// Indexed by serializer (V1, V2), then by whether the position is included.
+    slots: [[Option<Option<OutFrame>>; 2]; 2],
 }
 
 impl<'a> EncodedOnce<'a> {
-    fn new(topic: &'a str, event: &'a str, payload: &'a Payload) -> Self {
-        EncodedOnce { topic, event, payload, v1: None, v2: None }
+    fn new(topic: &'a str, event: &'a str, payload: &'a Payload, position: Option<Position>) -> Self {
+        EncodedOnce { topic, event, payload, position, slots: Default::default() }
     }
 
-    fn for_vsn(&mut self, vsn: Vsn) -> Option<&OutFrame> {
+    fn for_subscriber(&mut self, subscriber: &Subscriber) -> Option<&OutFrame> {
         let (topic, event, payload) = (self.topic, self.event, self.payload);
-        let slot = match vsn {
-            Vsn::V1 => &mut self.v1,
-            Vsn::V2 => &mut self.v2,
+        let position = if subscriber.positioned { self.position.as_ref() } else { None };
+        let vsn_slot = match subscriber.vsn {
+            Vsn::V1 => 0,
+            Vsn::V2 => 1,
         };
-        slot.get_or_insert_with(|| {
-            let frame = Frame::Message(Message {
-                join_ref: None,
-                r#ref: None,
-                topic: topic.to_owned(),
-                event: event.to_owned(),
-                payload: payload.clone(),
-                ext: None,
-            });
-            encode(vsn, Sender::Server, &frame).ok().map(OutFrame::from_encoded)
-        })
-        .as_ref()
+        self.slots[vsn_slot][usize::from(position.is_some())]
+            .get_or_insert_with(|| encode_broadcast(subscriber.vsn, topic, event, payload, position.cloned()))
+            .as_ref()
     }
+}
+
+/// A broadcast frame for one serializer, with its position when given; `None` when the serializer cannot carry
+/// the payload (binary on V1).
+fn encode_broadcast(vsn: Vsn, topic: &str, event: &str, payload: &Payload, at: Option<Position>) -> Option<OutFrame> {
+    let frame = Frame::Message(Message {
+        join_ref: None,
+        r#ref: None,
+        topic: topic.to_owned(),
+        event: event.to_owned(),
+        payload: payload.clone(),
+        ext: at.map(|position| Ext { position: Some(position), recovered: None }),
+    });
+    encode(vsn, Sender::Server, &frame).ok().map(OutFrame::from_encoded)
 }
 
 #[cfg(test)]
@@ -147,7 +353,103 @@ mod tests {
     use crate::outbox::OutboxLimits;
 
     fn subscriber(vsn: Vsn) -> Subscriber {
-        Subscriber { conn: ConnId::next(), vsn, outbox: Arc::new(Outbox::new(OutboxLimits::default())) }
+        Subscriber {
+            conn: ConnId::next(),
+            vsn,
+            outbox: Arc::new(Outbox::new(OutboxLimits::default())),
+            positioned: false,
+        }
+    }
+
+    fn positioned() -> Subscriber {
+        Subscriber { positioned: true, ..subscriber(Vsn::V2) }
+    }
+
+    fn json(text: &str) -> Payload {
+        Payload::Json(text.to_owned())
+    }
+
+    async fn texts(outbox: &Outbox) -> Vec<String> {
+        let mut batch = Vec::new();
+        if !outbox.is_empty() {
+            outbox.next_batch(&mut batch).await.unwrap();
+        }
+        batch.into_iter().map(|frame| String::from_utf8(frame.bytes.to_vec()).unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_catch_up_replies_first_then_replays_what_was_missed_then_goes_live() {
+        let hub = Hub::new();
+        for n in 1..=3 {
+            hub.broadcast("t", "n", &json(&n.to_string()));
+        }
+        let epoch = hub.history("t", None).unwrap().position.epoch;
+        let client = positioned();
+        let subscribed = hub.subscribe("t", client.clone());
+        hub.broadcast("t", "n", &json("4")); // while the join runs: held back, replayed in order below
+        hub.broadcast_unnumbered("t", "presence_diff", &json("{}")); // not held back
+        let offered = Position { offset: 1, epoch: epoch.clone() };
+        let mut replied = None;
+        hub.catch_up("t", client.conn, Some(&offered), &subscribed, |position, recovered| {
+            client.outbox.push(OutFrame { text: true, bytes: "reply".into() });
+            replied = Some((position.clone(), recovered));
+        });
+        hub.broadcast("t", "n", &json("5"));
+        assert_eq!(replied, Some((Position { offset: 4, epoch: epoch.clone() }, Some(true))));
+        let at = |n: u64| format!(r#"[null,null,"t","n",{n},{{"offset":{n},"epoch":"{epoch}"}}]"#);
+        let expected =
+            [r#"[null,null,"t","presence_diff",{}]"#.to_owned(), "reply".to_owned(), at(2), at(3), at(4), at(5)];
+        assert_eq!(texts(&client.outbox).await, expected);
+    }
+
+    #[tokio::test]
+    async fn a_position_that_is_gone_is_not_recovered_and_the_join_still_misses_nothing() {
+        let hub = Hub::with_history(HistoryLimits { max_messages: 2, ..HistoryLimits::default() });
+        for n in 1..=5 {
+            hub.broadcast("t", "n", &json(&n.to_string()));
+        }
+        let client = positioned();
+        let subscribed = hub.subscribe("t", client.clone());
+        hub.broadcast("t", "n", &json("6"));
+        let epoch = subscribed.epoch.clone();
+        let mut recovered = None;
+        let gone = Position { offset: 2, epoch: epoch.clone() };
+        hub.catch_up("t", client.conn, Some(&gone), &subscribed, |_, r| recovered = r);
+        assert_eq!(recovered, Some(false));
+        let frames = texts(&client.outbox).await;
+        assert_eq!(frames, [format!(r#"[null,null,"t","n",6,{{"offset":6,"epoch":"{epoch}"}}]"#)]);
+
+        let other = positioned();
+        let subscribed = hub.subscribe("t", other.clone());
+        let elsewhere = Position { offset: 6, epoch: "another".to_owned() };
+        hub.catch_up("t", other.conn, Some(&elsewhere), &subscribed, |_, r| recovered = r);
+        assert_eq!(recovered, Some(false), "a position of another epoch");
+        assert!(texts(&other.outbox).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn plain_subscribers_never_see_positions() {
+        let hub = Hub::new();
+        let (plain, client) = (subscriber(Vsn::V2), positioned());
+        hub.subscribe("t", plain.clone());
+        let subscribed = hub.subscribe("t", client.clone());
+        hub.catch_up("t", client.conn, None, &subscribed, |_, _| {});
+        assert_eq!(hub.broadcast("t", "n", &json("1")), 2);
+        assert_eq!(texts(&plain.outbox).await, [r#"[null,null,"t","n",1]"#]);
+        let epoch = subscribed.epoch;
+        assert_eq!(texts(&client.outbox).await, [format!(r#"[null,null,"t","n",1,{{"offset":1,"epoch":"{epoch}"}}]"#)]);
+    }
+
+    #[test]
+    fn history_outlives_its_subscribers_until_it_expires() {
+        let hub = Hub::with_history(HistoryLimits { ttl: Duration::ZERO, ..HistoryLimits::default() });
+        assert_eq!(hub.broadcast("nobody", "n", &json("1")), 0);
+        let page = hub.history("nobody", Some(0)).unwrap();
+        assert_eq!(page.position.offset, 1, "kept although nobody was subscribed");
+        std::thread::sleep(Duration::from_millis(2));
+        hub.sweep();
+        assert_eq!(hub.history("nobody", None), None, "forgotten once expired and unsubscribed");
+        assert_eq!(hub.subscriber_count("nobody"), 0);
     }
 
     #[tokio::test]

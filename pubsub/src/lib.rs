@@ -7,6 +7,7 @@
 //! - [`outbox`]: a connection's bounded outbound queue, and the slow-consumer policy.
 //! - [`hub`]: topics, subscribers, and broadcasts encoded once per serializer; topics are sharded over locks
 //!   (`sharded`, which also holds the poison-tolerant lock helpers).
+//! - [`history`]: each topic's numbered broadcasts, kept for clients that come back.
 //! - [`fanout_timing`]: how long broadcasts take to reach every subscriber's queue.
 //! - [`presence`]: who is on each topic, with coalesced `presence_diff`s.
 //! - [`channel`] and [`router`]: the channel API, topic patterns, scopes and plugs.
@@ -18,6 +19,7 @@ pub mod channel;
 pub mod channels;
 pub mod fanout_timing;
 pub mod handlers;
+pub mod history;
 pub mod hub;
 pub mod outbox;
 pub mod presence;
@@ -27,7 +29,8 @@ mod sharded;
 
 pub use channel::{Channel, Context, Outcome, SocketInfo};
 pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
-pub use hub::{ConnId, Hub, Subscriber};
+pub use history::{HistoryLimits, Retained};
+pub use hub::{ConnId, HistoryPage, Hub, Subscriber};
 pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, OutboxLimits};
 pub use presence::PresenceHub;
 pub use router::{Plug, PlugContext, Router};

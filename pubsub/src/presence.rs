@@ -186,7 +186,7 @@ impl PresenceHub {
             return;
         }
         let diff = format!(r#"{{"joins":{},"leaves":{}}}"#, presence_object(&joins), presence_object(&leaves));
-        self.hub.broadcast(topic, "presence_diff", &Payload::Json(diff));
+        self.hub.broadcast_unnumbered(topic, "presence_diff", &Payload::Json(diff));
     }
 }
 
@@ -223,7 +223,10 @@ mod tests {
 
     fn watcher(hub: &Hub, topic: &str) -> Arc<Outbox> {
         let outbox = Arc::new(Outbox::new(OutboxLimits::default()));
-        hub.subscribe(topic, Subscriber { conn: ConnId::next(), vsn: Vsn::V2, outbox: outbox.clone() });
+        hub.subscribe(
+            topic,
+            Subscriber { conn: ConnId::next(), vsn: Vsn::V2, outbox: outbox.clone(), positioned: false },
+        );
         outbox
     }
 

@@ -17,7 +17,7 @@ use crate::presence::PresenceHub;
 use crate::router::{Plug, PlugContext, Router};
 use ferrocast_protocol::codec::{DecodeError, decode, encode};
 use ferrocast_protocol::frame::event;
-use ferrocast_protocol::{Frame, Message, Payload, Reply, Sender, Vsn, WireData};
+use ferrocast_protocol::{Ext, Frame, Message, Payload, Reply, Sender, Vsn, WireData};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -102,7 +102,9 @@ impl Session {
     fn join(&mut self, message: Message) {
         let backend = Arc::clone(&self.backend);
         let Some(routed) = backend.router.route(&message.topic) else { return self.unmatched(message) };
-        let Message { join_ref, r#ref, topic, payload: params, .. } = message;
+        let Message { join_ref, r#ref, topic, payload: params, ext, .. } = message;
+        // A join with Ferrocast's extension asks for positions, and for a replay after the one it offers.
+        let positioned = ext.is_some();
         // The join ref of the channel this join replaces, if any; its phx_close follows this join's reply.
         let replaced = self.joined.remove(&topic).map(|replaced| {
             let join_ref = replaced.join_ref.clone();
@@ -111,8 +113,8 @@ impl Session {
         });
         // Subscribe before the channel runs: whatever it reads (a presence_state) then misses nothing broadcast
         // after, such as a diff flushed while the join is under way. A refused join unsubscribes again.
-        let subscriber = Subscriber { conn: self.conn, vsn: self.vsn, outbox: Arc::clone(&self.outbox) };
-        backend.hub.subscribe(&topic, subscriber);
+        let subscriber = Subscriber { conn: self.conn, vsn: self.vsn, outbox: Arc::clone(&self.outbox), positioned };
+        let subscribed = backend.hub.subscribe(&topic, subscriber);
         let mut assigns = Map::new();
         let refused = run_plugs(routed.plugs, &topic, event::JOIN, &params, &self.socket, &assigns);
         let (result, pushes) = match refused {
@@ -125,7 +127,17 @@ impl Session {
         };
         match result {
             Ok(response) => {
-                self.reply(join_ref.clone(), r#ref, topic.clone(), "ok", response);
+                if positioned {
+                    // The reply carries the topic's position and whether the offered one was recovered; the missed
+                    // broadcasts follow it, then live ones.
+                    let offered = ext.and_then(|ext| ext.position);
+                    backend.hub.catch_up(&topic, self.conn, offered.as_ref(), &subscribed, |position, recovered| {
+                        let ext = Ext { position: Some(position.clone()), recovered };
+                        self.send_reply(join_ref.clone(), r#ref, topic.clone(), "ok", response, Some(ext));
+                    });
+                } else {
+                    self.reply(join_ref.clone(), r#ref, topic.clone(), "ok", response);
+                }
                 self.close_replaced(&topic, replaced);
                 for (event, payload) in pushes {
                     self.push(join_ref.clone(), &topic, event, payload);
@@ -236,8 +248,20 @@ impl Session {
         status: &str,
         response: Payload,
     ) {
+        self.send_reply(join_ref, r#ref, topic, status, response, None);
+    }
+
+    fn send_reply(
+        &self,
+        join_ref: Option<String>,
+        r#ref: Option<String>,
+        topic: String,
+        status: &str,
+        response: Payload,
+        ext: Option<Ext>,
+    ) {
         let status = status.to_owned();
-        self.send(Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext: None }));
+        self.send(Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext }));
     }
 
     /// `phx_close` or `phx_error`: `[join_ref, join_ref, topic, event, {}]`.

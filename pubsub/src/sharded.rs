@@ -26,6 +26,11 @@ impl<T> Sharded<T> {
         key.hash(&mut hasher);
         &self.shards[hasher.finish() as usize % self.shards.len()]
     }
+
+    /// Every shard, for work that visits all keys (sweeping).
+    pub(crate) fn shards(&self) -> impl Iterator<Item = &T> {
+        self.shards.iter()
+    }
 }
 
 // A panic while a shard is locked cannot leave it half-updated (each update is a single map operation), so a

@@ -1,6 +1,6 @@
 //! The relay's settings, with their defaults.
 
-use ferrocast_pubsub::OutboxLimits;
+use ferrocast_pubsub::{HistoryLimits, OutboxLimits};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,6 +17,8 @@ pub struct Config {
     pub presence_window: Duration,
     /// Bounds of each connection's outbound queue; a connection that fills it is closed as a slow consumer.
     pub outbox: OutboxLimits,
+    /// How much history each topic keeps for clients that come back. Default 1,000 broadcasts, 1 MiB, 5 minutes.
+    pub history: HistoryLimits,
     /// The WebSocket read buffer per connection. Default 4 KiB: axum's default (128 KiB) costs ~135 KiB per idle
     /// connection, 4 KiB ~6 KiB.
     pub read_buffer: usize,
@@ -34,6 +36,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             presence_window: Duration::from_millis(50),
             outbox: OutboxLimits::default(),
+            history: HistoryLimits::default(),
             read_buffer: 4 * 1024,
             max_message: 1 << 20,
             shutdown_batch: 500,

@@ -1,13 +1,17 @@
-//! The HTTP API: publishing, presence, health and metrics.
+//! The HTTP API: publishing, history, presence, health and metrics.
 
 use crate::state::Relay;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use ferrocast_protocol::Payload;
+use ferrocast_pubsub::Retained;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `POST /api/broadcast` with `{"topic", "event", "payload"}`: answers `{"ok": true}` once every subscriber has
@@ -29,6 +33,46 @@ pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, body: Bytes) -> R
 /// `GET /api/presence/{topic}`: the topic's presences, as `presence_state` has them.
 pub(crate) async fn presence(State(relay): State<Arc<Relay>>, Path(topic): Path<String>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], relay.backend.presence.state(&topic)).into_response()
+}
+
+/// `GET /api/history/{topic}?since=OFFSET`: the broadcasts kept for a topic after `since` (all kept ones without
+/// it), oldest first, with the topic's current position and whether nothing after `since` is missing:
+/// `{"topic", "epoch", "offset", "complete", "messages": [{"offset", "event", "payload"}]}`. A binary payload comes
+/// as `"binary": "<base64>"` instead of `"payload"`. 404 for a topic with no history (never broadcast on, or
+/// expired), 400 for a `since` that is not a number.
+pub(crate) async fn history(
+    State(relay): State<Arc<Relay>>,
+    Path(topic): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let since = match query.get("since").map(|since| since.parse::<u64>()) {
+        None => None,
+        Some(Ok(since)) => Some(since),
+        Some(Err(_)) => return bad_request("`since` must be an offset: a whole number, 0 or more"),
+    };
+    let Some(page) = relay.backend.hub.history(&topic, since) else {
+        let error = "no history for this topic: nothing was broadcast on it, or it has expired";
+        return (StatusCode::NOT_FOUND, Json(json!({ "ok": false, "error": error }))).into_response();
+    };
+    let messages: Vec<Value> = page.messages.iter().map(retained_json).collect();
+    let body = json!({
+        "topic": topic,
+        "epoch": page.position.epoch,
+        "offset": page.position.offset,
+        "complete": page.complete,
+        "messages": messages,
+    });
+    Json(body).into_response()
+}
+
+fn retained_json(retained: &Retained) -> Value {
+    let mut message = json!({ "offset": retained.offset, "event": retained.event });
+    match &retained.payload {
+        // Kept payloads were valid JSON when they were broadcast.
+        Payload::Json(text) => message["payload"] = serde_json::from_str(text).unwrap_or(Value::Null),
+        Payload::Binary(bytes) => message["binary"] = Value::String(BASE64_STANDARD.encode(bytes)),
+    }
+    message
 }
 
 /// `GET /healthz`: 200 once the relay serves.

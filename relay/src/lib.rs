@@ -31,6 +31,7 @@ pub async fn serve(
     let mut app = Router::new()
         .route("/socket/websocket", get(ws::upgrade))
         .route("/api/broadcast", post(http::broadcast))
+        .route("/api/history/{topic}", get(http::history))
         .route("/api/presence/{topic}", get(http::presence))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics));

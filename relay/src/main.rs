@@ -1,6 +1,7 @@
 //! `ferrocast-relay`: run the relay.
 
 use clap::Parser;
+use ferrocast_pubsub::HistoryLimits;
 use ferrocast_relay::Config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +27,15 @@ struct Args {
     /// Gather presence changes for this many milliseconds before broadcasting one diff.
     #[arg(long, env = "FERROCAST_PRESENCE_WINDOW_MS", default_value_t = 50)]
     presence_window_ms: u64,
+    /// Broadcasts each topic keeps for clients that reconnect (0 keeps none).
+    #[arg(long, env = "FERROCAST_HISTORY_SIZE", default_value_t = 1000)]
+    history_size: usize,
+    /// Payload bytes each topic's history keeps at most.
+    #[arg(long, env = "FERROCAST_HISTORY_BYTES", default_value_t = 1 << 20)]
+    history_bytes: usize,
+    /// Seconds a broadcast stays in its topic's history.
+    #[arg(long, env = "FERROCAST_HISTORY_TTL", default_value_t = 300)]
+    history_ttl: u64,
 }
 
 #[tokio::main]
@@ -39,6 +49,11 @@ async fn main() -> std::io::Result<()> {
         client_dir: args.client_dir,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         presence_window: Duration::from_millis(args.presence_window_ms),
+        history: HistoryLimits {
+            max_messages: args.history_size,
+            max_bytes: args.history_bytes,
+            ttl: Duration::from_secs(args.history_ttl),
+        },
         ..Config::default()
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

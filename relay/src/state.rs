@@ -25,7 +25,8 @@ pub(crate) struct Relay {
 
 impl Relay {
     pub(crate) fn new(config: Config) -> Arc<Self> {
-        let hub = Arc::new(Hub::new());
+        let hub = Arc::new(Hub::with_history(config.history));
+        hub.spawn_sweeper();
         let presence = PresenceHub::new(hub.clone(), config.presence_window);
         let backend = Arc::new(Backend { hub, presence, router: builtin_router() });
         Arc::new(Relay {

@@ -1,0 +1,263 @@
+//! A topic's history: every broadcast gets the next offset, and the latest ones are kept for a while so a client
+//! that missed them (a reconnect, a page that slept) can catch up.
+//!
+//! Offsets start at 1 and only grow; 0 is the position of a topic nothing was broadcast on yet. The epoch names
+//! one continuous history. It is made when the topic's history is, so it changes whenever the history is lost: the
+//! relay restarted (history is in memory), or the topic was idle long enough to be forgotten. A position from
+//! another epoch therefore never matches by accident.
+//!
+//! History is bounded three ways, each per topic: by count, by payload bytes and by age. Whatever falls out is gone;
+//! a client asking for it is told its recovery was incomplete rather than handed a gap.
+
+use ferrocast_protocol::{Payload, Position};
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How much history each topic keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// The most broadcasts kept per topic; 0 keeps none (offsets are still given).
+    pub max_messages: usize,
+    /// The most payload bytes kept per topic.
+    pub max_bytes: usize,
+    /// How long a broadcast is kept.
+    pub ttl: Duration,
+}
+
+impl Default for HistoryLimits {
+    /// 1,000 broadcasts, 1 MiB and 5 minutes per topic: enough for a page to come back from a network change or
+    /// a laptop lid, and below a connection's outbox (4,096 frames, 4 MiB), so a full replay always fits in it.
+    fn default() -> Self {
+        HistoryLimits { max_messages: 1_000, max_bytes: 1 << 20, ttl: Duration::from_secs(300) }
+    }
+}
+
+/// One broadcast kept in history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retained {
+    /// Its offset in the topic.
+    pub offset: u64,
+    /// Its event name.
+    pub event: String,
+    /// Its payload.
+    pub payload: Payload,
+}
+
+#[derive(Debug)]
+struct Kept {
+    retained: Retained,
+    at: Instant,
+}
+
+/// Where to start sending a topic's history from, for a client that offered a position (or none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// Send every broadcast with an offset above this one.
+    pub after: u64,
+    /// Whether everything after the offered position is still there; `None` when no position was offered.
+    pub recovered: Option<bool>,
+}
+
+/// The history of one topic.
+#[derive(Debug)]
+pub(crate) struct History {
+    epoch: Arc<str>,
+    last: u64,
+    kept: VecDeque<Kept>,
+    bytes: usize,
+}
+
+impl History {
+    pub(crate) fn new(epoch: Arc<str>) -> Self {
+        History { epoch, last: 0, kept: VecDeque::new(), bytes: 0 }
+    }
+
+    /// The topic's current position: the offset of its latest broadcast.
+    pub(crate) fn position(&self) -> Position {
+        Position { offset: self.last, epoch: self.epoch.to_string() }
+    }
+
+    pub(crate) fn epoch(&self) -> &Arc<str> {
+        &self.epoch
+    }
+
+    /// Numbers a broadcast and keeps it; returns its offset.
+    pub(crate) fn append(&mut self, event: &str, payload: &Payload, now: Instant, limits: &HistoryLimits) -> u64 {
+        self.last += 1;
+        if limits.max_messages == 0 || payload.len() > limits.max_bytes {
+            // Not kept, so nothing before it can be replayed without a gap either: kept offsets stay consecutive.
+            while !self.kept.is_empty() {
+                self.drop_oldest();
+            }
+        } else {
+            let retained = Retained { offset: self.last, event: event.to_owned(), payload: payload.clone() };
+            self.bytes += retained.payload.len();
+            self.kept.push_back(Kept { retained, at: now });
+        }
+        while self.kept.len() > limits.max_messages || self.bytes > limits.max_bytes {
+            self.drop_oldest();
+        }
+        self.expire(now, limits);
+        self.last
+    }
+
+    /// Forgets what is older than the time limit.
+    pub(crate) fn expire(&mut self, now: Instant, limits: &HistoryLimits) {
+        while self.kept.front().is_some_and(|kept| now.saturating_duration_since(kept.at) > limits.ttl) {
+            self.drop_oldest();
+        }
+    }
+
+    /// Whether nothing is kept: a topic with no history and no subscribers can be forgotten.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// Where to resume a client that offered `offered`. With no position, or one that cannot be served (another
+    /// epoch, a future offset, or older than what is kept), the client gets what came after `otherwise`.
+    pub(crate) fn resume(&self, offered: Option<&Position>, otherwise: u64) -> Resume {
+        let Some(offered) = offered else { return Resume { after: otherwise, recovered: None } };
+        let oldest_kept = self.kept.front().map_or(self.last + 1, |kept| kept.retained.offset);
+        let servable =
+            *offered.epoch == *self.epoch && offered.offset <= self.last && offered.offset + 1 >= oldest_kept;
+        if servable {
+            Resume { after: offered.offset, recovered: Some(true) }
+        } else {
+            Resume { after: otherwise, recovered: Some(false) }
+        }
+    }
+
+    /// The kept broadcasts with an offset above `after`, oldest first.
+    pub(crate) fn after(&self, after: u64) -> impl Iterator<Item = &Retained> {
+        let start = self.kept.partition_point(|kept| kept.retained.offset <= after);
+        self.kept.range(start..).map(|kept| &kept.retained)
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some(kept) = self.kept.pop_front() {
+            self.bytes -= kept.retained.payload.len();
+        }
+    }
+}
+
+/// Makes epochs: a random prefix for this process, so histories of a restarted relay never reuse an epoch, and a
+/// counter for the topics of this one.
+#[derive(Debug)]
+pub(crate) struct Epochs {
+    process: u64,
+    next: AtomicU64,
+}
+
+impl Default for Epochs {
+    fn default() -> Self {
+        // The standard library seeds every `RandomState` from the operating system's randomness.
+        let process = RandomState::new().hash_one(std::process::id());
+        Epochs { process, next: AtomicU64::new(0) }
+    }
+}
+
+impl Epochs {
+    /// A new epoch, such as `3f9c2a81d04e-7`: short, since positioned broadcasts carry it.
+    pub(crate) fn next(&self) -> Arc<str> {
+        let count = self.next.fetch_add(1, Ordering::Relaxed);
+        Arc::from(format!("{:012x}-{count:x}", self.process & 0xffff_ffff_ffff))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_messages: usize) -> HistoryLimits {
+        HistoryLimits { max_messages, ..HistoryLimits::default() }
+    }
+
+    fn json(text: &str) -> Payload {
+        Payload::Json(text.to_owned())
+    }
+
+    fn filled(count: u64, limits: &HistoryLimits) -> History {
+        let mut history = History::new(Arc::from("e"));
+        let now = Instant::now();
+        for n in 1..=count {
+            assert_eq!(history.append("n", &json(&n.to_string()), now, limits), n);
+        }
+        history
+    }
+
+    fn offsets(history: &History, after: u64) -> Vec<u64> {
+        history.after(after).map(|retained| retained.offset).collect()
+    }
+
+    fn at(offset: u64, epoch: &str) -> Position {
+        Position { offset, epoch: epoch.to_owned() }
+    }
+
+    #[test]
+    fn offsets_count_up_from_one_and_the_oldest_go_first() {
+        let history = filled(5, &limits(3));
+        assert_eq!(history.position(), at(5, "e"));
+        assert_eq!(offsets(&history, 0), [3, 4, 5]);
+        assert_eq!(offsets(&history, 4), [5]);
+        assert_eq!(offsets(&history, 5), [] as [u64; 0]);
+    }
+
+    #[test]
+    fn a_position_within_what_is_kept_recovers_from_there() {
+        let history = filled(5, &limits(3));
+        assert_eq!(history.resume(Some(&at(2, "e")), 5), Resume { after: 2, recovered: Some(true) });
+        assert_eq!(history.resume(Some(&at(5, "e")), 5), Resume { after: 5, recovered: Some(true) });
+    }
+
+    #[test]
+    fn a_position_that_cannot_be_served_is_not_recovered() {
+        let history = filled(5, &limits(3));
+        let lost = Resume { after: 4, recovered: Some(false) };
+        assert_eq!(history.resume(Some(&at(1, "e")), 4), lost, "offset 2 is no longer kept");
+        assert_eq!(history.resume(Some(&at(3, "other")), 4), lost, "another epoch");
+        assert_eq!(history.resume(Some(&at(9, "e")), 4), lost, "an offset this history never gave");
+        assert_eq!(history.resume(None, 4), Resume { after: 4, recovered: None });
+    }
+
+    #[test]
+    fn an_empty_history_recovers_a_client_that_saw_everything() {
+        let history = filled(3, &limits(0));
+        assert_eq!(offsets(&history, 0), [] as [u64; 0], "nothing kept, offsets still given");
+        assert_eq!(history.resume(Some(&at(3, "e")), 3).recovered, Some(true));
+        assert_eq!(history.resume(Some(&at(2, "e")), 3).recovered, Some(false));
+    }
+
+    #[test]
+    fn bytes_and_age_bound_it_too() {
+        let by_bytes = HistoryLimits { max_bytes: 5, ..HistoryLimits::default() };
+        let history = filled(12, &by_bytes);
+        // Payloads "10", "11", "12": 2 bytes each, so two fit in 5.
+        assert_eq!(offsets(&history, 0), [11, 12]);
+        let mut history = filled(3, &HistoryLimits { max_bytes: 4, ..HistoryLimits::default() });
+        history.append(
+            "big",
+            &json("12345"),
+            Instant::now(),
+            &HistoryLimits { max_bytes: 4, ..HistoryLimits::default() },
+        );
+        assert!(history.is_empty(), "what came before a message too big to keep cannot be replayed without a gap");
+        assert_eq!(history.resume(Some(&at(3, "e")), 4).recovered, Some(false));
+
+        let by_age = HistoryLimits { ttl: Duration::from_secs(1), ..HistoryLimits::default() };
+        let mut history = filled(2, &by_age);
+        history.expire(Instant::now() + Duration::from_secs(2), &by_age);
+        assert!(history.is_empty());
+        assert_eq!(history.position(), at(2, "e"), "forgetting messages keeps the offsets going");
+    }
+
+    #[test]
+    fn epochs_differ_between_topics_and_processes() {
+        let (a, b) = (Epochs::default(), Epochs::default());
+        let (a0, a1) = (a.next(), a.next());
+        assert_ne!(a0, a1);
+        assert_ne!(a0, b.next(), "another hub (a restarted relay) starts another series");
+    }
+}
