@@ -77,6 +77,14 @@ impl Channel {
         self.on("phx_error", callback)
     }
 
+    /// Calls `callback({topic, offset, epoch})` when a rejoin could not replay every broadcast missed while the
+    /// channel was away (the relay's history did not reach back far enough, or it restarted): reload the state
+    /// the channel feeds. The channel goes on from the position given. Not called by servers without history.
+    #[wasm_bindgen(js_name = onRecoveryFailed)]
+    pub fn on_recovery_failed(&self, callback: Function) -> u32 {
+        self.on(crate::driver::RECOVERY_FAILED, callback)
+    }
+
     /// Sends `event` with `payload` (JSON, or an `ArrayBuffer` for a binary frame). Waits in the offline queue
     /// while the channel is not joined. Throws before `join()` and after `leave()`.
     pub fn push(&self, event: &str, payload: JsValue, timeout: Option<u32>) -> Result<Push, JsError> {

@@ -96,6 +96,8 @@ pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
     let [relay_port, proxy_port, control_port] = [free_port()?, free_port()?, free_port()?];
     let mut relay = Command::new(relay_bin);
     relay.args(["--listen", &format!("127.0.0.1:{relay_port}")]).env("RUST_LOG", "warn");
+    // A short history, so a test can outrun it and see the client report an incomplete recovery.
+    relay.args(["--history-size", &BROWSER_TEST_HISTORY.to_string()]);
     let _relay = Background::start(relay, "the relay")?;
     wait_for_port(relay_port)?;
     let mut proxy = Command::new("node");
@@ -130,6 +132,10 @@ impl Drop for Background {
         let _ = self.0.wait();
     }
 }
+
+/// The history the relay of the browser tests keeps per topic; `client/tests/browser.rs` publishes more than this
+/// to make a gap.
+const BROWSER_TEST_HISTORY: usize = 20;
 
 /// A loopback port nobody listens on now.
 fn free_port() -> Result<u16, Error> {
