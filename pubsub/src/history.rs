@@ -120,14 +120,17 @@ impl History {
     /// epoch, a future offset, or older than what is kept), the client gets what came after `otherwise`.
     pub(crate) fn resume(&self, offered: Option<&Position>, otherwise: u64) -> Resume {
         let Some(offered) = offered else { return Resume { after: otherwise, recovered: None } };
-        let oldest_kept = self.kept.front().map_or(self.last + 1, |kept| kept.retained.offset);
-        let servable =
-            *offered.epoch == *self.epoch && offered.offset <= self.last && offered.offset + 1 >= oldest_kept;
-        if servable {
+        if *offered.epoch == *self.epoch && self.has_everything_after(offered.offset) {
             Resume { after: offered.offset, recovered: Some(true) }
         } else {
             Resume { after: otherwise, recovered: Some(false) }
         }
+    }
+
+    /// Whether every broadcast after offset `after` of this history is still kept (`after` being one it gave).
+    pub(crate) fn has_everything_after(&self, after: u64) -> bool {
+        let oldest_kept = self.kept.front().map_or(self.last + 1, |kept| kept.retained.offset);
+        after <= self.last && after + 1 >= oldest_kept
     }
 
     /// The kept broadcasts with an offset above `after`, oldest first.

@@ -9,7 +9,7 @@
 use crate::fanout_timing::FanoutTiming;
 use crate::history::{Epochs, History, HistoryLimits, Retained};
 use crate::outbox::{OutFrame, Outbox};
-use crate::sharded::{Sharded, lock, read, write};
+use crate::sharded::{Sharded, lock, lock_mut, read, write};
 use ferrocast_protocol::codec::encode;
 use ferrocast_protocol::{Ext, Frame, Message, Payload, Position, Sender, Vsn};
 use std::collections::HashMap;
@@ -94,17 +94,12 @@ impl Hub {
         Hub { limits, ..Self::default() }
     }
 
-    /// How much history each topic keeps.
-    pub fn history_limits(&self) -> HistoryLimits {
-        self.limits
-    }
-
     /// Subscribes a connection to a topic, replacing its earlier subscription there, if any; returns the topic's
     /// position at that moment. A positioned subscriber gets no numbered broadcast until [`Hub::catch_up`].
     pub fn subscribe(&self, topic: &str, subscriber: Subscriber) -> Position {
         let mut shard = write(self.topics.shard(topic));
         let topic = shard.entry(topic.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
-        let topic = topic.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let topic = lock_mut(topic);
         topic.subscriptions.retain(|existing| existing.subscriber.conn != subscriber.conn);
         let waiting = subscriber.positioned;
         topic.subscriptions.push(Subscription { subscriber, waiting });
@@ -134,10 +129,9 @@ impl Hub {
         let Some(subscription) = subscriptions.iter_mut().find(|s| s.subscriber.conn == conn) else {
             return reply(&history.position(), offered.map(|_| false));
         };
-        // Offsets after `subscribed` went by while the join ran; a position of another epoch has nothing to do
-        // with them.
-        let since_join = if *subscribed.epoch == **history.epoch() { subscribed.offset } else { 0 };
-        let resume = history.resume(offered, since_join);
+        // The subscription kept the topic, and so its epoch, since `subscribed`: what came after it came during
+        // the join.
+        let resume = history.resume(offered, subscribed.offset);
         let position = history.position();
         reply(&position, resume.recovered);
         let subscriber = &subscription.subscriber;
@@ -156,7 +150,7 @@ impl Hub {
     pub fn unsubscribe(&self, topic_name: &str, conn: ConnId) {
         let mut shard = write(self.topics.shard(topic_name));
         if let Some(topic) = shard.get_mut(topic_name) {
-            let topic = topic.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let topic = lock_mut(topic);
             topic.subscriptions.retain(|existing| existing.subscriber.conn != conn);
             topic.history.expire(Instant::now(), &self.limits);
             if topic.is_forgettable() {
@@ -197,12 +191,10 @@ impl Hub {
         let shard = read(self.topics.shard(topic_name));
         let mut topic = lock(shard.get(topic_name)?);
         topic.history.expire(Instant::now(), &self.limits);
-        let position = topic.history.position();
         let after = after.unwrap_or(0);
-        let asked = Position { offset: after, epoch: position.epoch.clone() };
-        let complete = topic.history.resume(Some(&asked), after).recovered == Some(true);
+        let complete = topic.history.has_everything_after(after);
         let messages = topic.history.after(after).cloned().collect();
-        Some(HistoryPage { position, complete, messages })
+        Some(HistoryPage { position: topic.history.position(), complete, messages })
     }
 
     /// Forgets expired history, and topics with neither history nor subscribers. [`Hub::spawn_sweeper`] calls it.
@@ -210,7 +202,7 @@ impl Hub {
         let now = Instant::now();
         for shard in self.topics.shards() {
             write(shard).retain(|_, topic| {
-                let topic = topic.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let topic = lock_mut(topic);
                 topic.history.expire(now, &self.limits);
                 !topic.is_forgettable()
             });
@@ -262,7 +254,7 @@ impl Hub {
     fn fan_out_to_new(&self, topic_name: &str, event: &str, payload: &Payload) -> usize {
         let mut shard = write(self.topics.shard(topic_name));
         let topic = shard.entry(topic_name.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
-        let topic = topic.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let topic = lock_mut(topic);
         Self::deliver(topic, &self.limits, topic_name, event, payload, Numbering::Numbered)
     }
 
@@ -274,14 +266,12 @@ impl Hub {
         payload: &Payload,
         numbering: Numbering,
     ) -> usize {
-        let position = match numbering {
-            Numbering::Numbered => {
-                let offset = topic.history.append(event, payload, Instant::now(), limits);
-                Some(Position { offset, epoch: topic.history.epoch().to_string() })
-            }
+        let offset = match numbering {
+            Numbering::Numbered => Some(topic.history.append(event, payload, Instant::now(), limits)),
             Numbering::Unnumbered => None,
         };
-        let numbered = position.is_some();
+        let numbered = offset.is_some();
+        let position = offset.map(|offset| (offset, topic.history.epoch()));
         let mut encoded = EncodedOnce::new(topic_name, event, payload, position);
         let mut delivered = 0;
         for Subscription { subscriber, waiting } in &topic.subscriptions {
@@ -310,25 +300,30 @@ struct EncodedOnce<'a> {
     topic: &'a str,
     event: &'a str,
     payload: &'a Payload,
-    position: Option<Position>,
+    /// The broadcast's offset and its topic's epoch, when it is numbered.
+    position: Option<(u64, &'a Arc<str>)>,
     /// Indexed by serializer (V1, V2), then by whether the position is included.
     slots: [[Option<Option<OutFrame>>; 2]; 2],
 }
 
 impl<'a> EncodedOnce<'a> {
-    fn new(topic: &'a str, event: &'a str, payload: &'a Payload, position: Option<Position>) -> Self {
+    fn new(topic: &'a str, event: &'a str, payload: &'a Payload, position: Option<(u64, &'a Arc<str>)>) -> Self {
         EncodedOnce { topic, event, payload, position, slots: Default::default() }
     }
 
     fn for_subscriber(&mut self, subscriber: &Subscriber) -> Option<&OutFrame> {
         let (topic, event, payload) = (self.topic, self.event, self.payload);
-        let position = if subscriber.positioned { self.position.as_ref() } else { None };
+        let position = if subscriber.positioned { self.position } else { None };
         let vsn_slot = match subscriber.vsn {
             Vsn::V1 => 0,
             Vsn::V2 => 1,
         };
         self.slots[vsn_slot][usize::from(position.is_some())]
-            .get_or_insert_with(|| encode_broadcast(subscriber.vsn, topic, event, payload, position.cloned()))
+            .get_or_insert_with(|| {
+                // Made here, only when a positioned subscriber needs it, not for every broadcast.
+                let at = position.map(|(offset, epoch)| Position { offset, epoch: epoch.to_string() });
+                encode_broadcast(subscriber.vsn, topic, event, payload, at)
+            })
             .as_ref()
     }
 }
