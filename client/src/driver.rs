@@ -65,10 +65,10 @@ impl SocketHooks {
     }
 }
 
-/// A channel object's bindings (`channel.on`) and its params.
 /// The binding name `Channel.onRecoveryFailed` registers under: not an event name a server sends.
 pub(crate) const RECOVERY_FAILED: &str = "ferrocast:recovery_failed";
 
+/// A channel object's bindings (`channel.on`) and its params.
 pub(crate) struct ChannelHooks {
     pub(crate) topic: String,
     /// The join params: an object, or a function called before each join.
@@ -209,14 +209,13 @@ impl State {
                 calls.all(callbacks(&self.hooks.queue_drop), &[dropped.into()]);
             }
             Event::RecoveryIncomplete { channel, position } => {
-                let Some(hooks) = self.channels.get(&channel) else { return };
+                let Some(topic) = self.channels.get(&channel).map(|hooks| hooks.topic.as_str()) else { return };
                 let lost = Object::new();
-                set(&lost, "topic", hooks.topic.as_str());
+                set(&lost, "topic", topic);
                 if let Some(position) = position {
                     set(&lost, "offset", position.offset as f64);
                     set(&lost, "epoch", position.epoch.as_str());
                 }
-                let topic = hooks.topic.as_str();
                 self.log(
                     "channel",
                     || format!("{topic}: missed messages could not all be recovered"),

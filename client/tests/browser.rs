@@ -137,6 +137,12 @@ async fn proxy(command: &str) -> JsValue {
     JsFuture::from(body).await.unwrap()
 }
 
+/// Cuts every proxied connection and refuses new ones for `ms`: the client is offline until then.
+async fn go_offline(ms: u32) {
+    proxy(&format!("refuse?ms={ms}")).await;
+    proxy("cut").await;
+}
+
 fn options(text: &str) -> JsValue {
     json(text)
 }
@@ -290,8 +296,7 @@ async fn a_cut_connection_reconnects_with_jittered_backoff_and_rejoins() {
     seen.wait_for("joined {}").await;
 
     // Refuse new connections for a while, then cut: several attempts fail before one gets through.
-    proxy("refuse?ms=1200").await;
-    proxy("cut").await;
+    go_offline(1200).await;
     seen.wait_count("channel error", 1).await;
     seen.wait_count("open", 2).await;
     seen.wait_count("joined", 2).await;
@@ -325,8 +330,7 @@ async fn pushes_made_offline_arrive_once_each_in_order_after_the_reconnect() {
     let (socket, seen) = connected(proxied(), r#"{"backoff":{"baseMs":50,"maxMs":200,"jitter":1}}"#).await;
     let channel = joined(&socket, "room:offline", r#"{"no_presence":true}"#, &seen).await;
 
-    proxy("refuse?ms=500").await;
-    proxy("cut").await;
+    go_offline(500).await;
     seen.wait_count("close", 1).await;
     for n in 0..5 {
         channel.push("new_msg", json(&format!(r#"{{"n":{n}}}"#)), None).unwrap().receive("ok", seen.recorder("sent"));
@@ -366,8 +370,7 @@ async fn broadcasts_missed_while_away_are_replayed_and_a_gap_too_long_is_reporte
     seen.wait_count("msg", 1).await;
 
     // Away for a while: what is broadcast meanwhile comes after the rejoin, in order, once.
-    proxy("refuse?ms=400").await;
-    proxy("cut").await;
+    go_offline(400).await;
     seen.wait_count("close", 1).await;
     send(2, 4);
     published.wait_count("sent", 4).await;
@@ -381,8 +384,7 @@ async fn broadcasts_missed_while_away_are_replayed_and_a_gap_too_long_is_reporte
 
     // Away while more is broadcast than the relay keeps (20, set by cargo xtask test): the channel says so,
     // and carries on from the current position with no partial replay.
-    proxy("refuse?ms=400").await;
-    proxy("cut").await;
+    go_offline(400).await;
     seen.wait_count("close", 2).await;
     send(5, 34);
     published.wait_count("sent", 34).await;
@@ -403,8 +405,7 @@ async fn a_full_queue_reports_what_it_dropped() {
     socket.on_queue_drop(seen.recorder("dropped"));
     let channel = joined(&socket, "room:full", r#"{"no_presence":true}"#, &seen).await;
 
-    proxy("refuse?ms=400").await;
-    proxy("cut").await;
+    go_offline(400).await;
     seen.wait_count("close", 1).await;
     for n in 0..3 {
         let push = channel.push("ping", json(&format!(r#"{{"n":{n}}}"#)), None).unwrap();
@@ -461,8 +462,7 @@ fn fire(target: &str, event: &str) {
 #[wasm_bindgen_test]
 async fn coming_back_online_reconnects_at_once_instead_of_waiting_out_the_backoff() {
     let (socket, seen) = connected(proxied(), r#"{"backoff":{"baseMs":60000,"maxMs":60000,"jitter":0}}"#).await;
-    proxy("refuse?ms=300").await;
-    proxy("cut").await;
+    go_offline(300).await;
     seen.wait_count("close", 1).await;
     let next_retry = Reflect::get(&socket.get_stats(), &"nextRetryInMs".into()).unwrap().as_f64().unwrap();
     assert!(next_retry > 50_000.0, "waiting out a minute of backoff: {next_retry}");
