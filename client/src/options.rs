@@ -24,6 +24,8 @@ pub(crate) struct Settings {
     pub(crate) transport: Option<Function>,
     /// `logger(kind, message, data)`.
     pub(crate) logger: Option<Function>,
+    /// The socket's identity across reconnects, made at the first connection when `recovery` is on.
+    pub(crate) socket_id: Option<String>,
 }
 
 const PHOENIX_OPTIONS: [&str; 16] = [
@@ -55,6 +57,7 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
         auth_token: None,
         transport: None,
         logger: None,
+        socket_id: None,
     };
     if opts.is_undefined() || opts.is_null() {
         return Ok((options, settings));

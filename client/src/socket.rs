@@ -4,6 +4,7 @@ use crate::channel::Channel;
 use crate::driver::{ChannelHooks, Shared};
 use crate::options;
 use crate::values::{get, keys, opt_number, set};
+use ferrocast_protocol::SOCKET_ID_PARAM;
 use ferrocast_protocol::client::CLOSE_NORMAL;
 use js_sys::{Function, Object};
 use std::rc::Rc;
@@ -159,9 +160,13 @@ impl Socket {
 /// phoenix.js's URL: the endpoint with the params and `vsn` in the query, made absolute from the page's location
 /// when it starts with `/`. A params function is the application's code, so it runs with the state released.
 pub(crate) fn end_point_url(shared: &Shared) -> String {
-    let (end_point, params, vsn) = {
-        let state = shared.state.borrow();
-        (state.settings.end_point.clone(), state.settings.params.clone(), state.machine.options().vsn)
+    let (end_point, params, vsn, socket_id) = {
+        let mut state = shared.state.borrow_mut();
+        if state.machine.options().recovery && state.settings.socket_id.is_none() {
+            state.settings.socket_id = Some(random_socket_id());
+        }
+        let settings = &state.settings;
+        (settings.end_point.clone(), settings.params.clone(), state.machine.options().vsn, settings.socket_id.clone())
     };
     let params = match params.dyn_ref::<Function>() {
         Some(function) => function.call0(&JsValue::NULL).unwrap_or(JsValue::UNDEFINED),
@@ -169,6 +174,9 @@ pub(crate) fn end_point_url(shared: &Shared) -> String {
     };
     let mut query = Vec::new();
     serialize(&params, None, &mut query);
+    if let Some(socket_id) = socket_id {
+        query.push(format!("{SOCKET_ID_PARAM}={socket_id}"));
+    }
     query.push(format!("vsn={}", vsn.as_param()));
     let separator = if end_point.contains('?') { '&' } else { '?' };
     let uri = format!("{end_point}{separator}{}", query.join("&"));
@@ -202,8 +210,20 @@ fn serialize(params: &JsValue, parent: Option<&str>, out: &mut Vec<String>) {
     }
 }
 
+/// 128 random bits from the platform's cryptographic generator, base64url: a socket identity no other client can
+/// guess, so no other client can be answered with this socket's replies.
+fn random_socket_id() -> String {
+    let mut bytes = [0u8; 16];
+    get_random_values(&mut bytes);
+    crate::transport::base64url(&bytes)
+}
+
 #[wasm_bindgen]
 extern "C" {
+    /// `crypto.getRandomValues`, in browsers, workers and Node alike.
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(bytes: &mut [u8]);
+
     /// `String(value)`, percent-encoded, as phoenix.js writes query parameters.
     #[wasm_bindgen(js_name = encodeURIComponent)]
     fn encode_uri_component(value: &JsValue) -> String;

@@ -172,7 +172,15 @@ async fn joined(socket: &Socket, topic: &str, params: &str, seen: &Seen) -> ferr
 async fn connects_and_says_so() {
     let socket = Socket::new(relay(), JsValue::UNDEFINED).unwrap();
     assert_eq!(socket.connection_state(), "closed");
-    assert!(socket.end_point_url_js().ends_with("/socket/websocket?vsn=2.0.0"), "{}", socket.end_point_url_js());
+    // The socket's identity (for the relay to handle resent pushes once): random, and the same for every connection.
+    let url = socket.end_point_url_js();
+    let (base, query) = url.split_once('?').unwrap();
+    assert!(base.ends_with("/socket/websocket"), "{url}");
+    let socket_id = query.strip_prefix("ferrocast_sid=").and_then(|rest| rest.strip_suffix("&vsn=2.0.0")).unwrap();
+    assert!(ferrocast_protocol::is_valid_socket_id(socket_id), "{url}");
+    assert_eq!(socket.end_point_url_js(), url);
+    let other = Socket::new(relay(), JsValue::UNDEFINED).unwrap();
+    assert_ne!(other.end_point_url_js(), url, "each socket has its own identity");
     let seen = Seen::default();
     socket.on_open(seen.recorder("open"));
     socket.connect();
@@ -347,6 +355,34 @@ async fn pushes_made_offline_arrive_once_each_in_order_after_the_reconnect() {
 }
 
 #[wasm_bindgen_test]
+async fn a_push_whose_reply_was_lost_is_sent_again_and_handled_once() {
+    let (watcher, _) = connected(relay(), "{}").await;
+    let watched = Seen::default();
+    let watch = watcher.channel("room:resent", json(r#"{"no_presence":true}"#)).unwrap();
+    watch.on("new_msg", watched.recorder("msg"));
+    watch.join(None).unwrap().receive("ok", watched.recorder("joined"));
+    watched.wait_for("joined {}").await;
+
+    let (socket, seen) = connected(proxied(), r#"{"backoff":{"baseMs":50,"maxMs":200,"jitter":1}}"#).await;
+    let channel = joined(&socket, "room:resent", r#"{"no_presence":true}"#, &seen).await;
+    // The relay gets the push and handles it (the watcher sees its broadcast), but the reply is lost with the
+    // connection.
+    proxy("mute").await;
+    channel.push("new_msg", json(r#"{"n":1}"#), None).unwrap().receive("ok", seen.recorder("acked"));
+    watched.wait_for(r#"msg {"n":1} null"#).await;
+    assert_eq!(Reflect::get(&socket.get_stats(), &"awaitingReply".into()).unwrap(), 1);
+    go_offline(300).await;
+    seen.wait_count("close", 1).await;
+
+    seen.wait_for(r#"acked {"n":1}"#).await;
+    sleep(300).await;
+    assert_eq!(watched.count("msg"), 1, "handled once: {:?}", watched.all());
+    assert_eq!(seen.count("acked"), 1);
+    socket.disconnect(None, None, None);
+    watcher.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
 async fn broadcasts_missed_while_away_are_replayed_and_a_gap_too_long_is_reported() {
     let (publisher, _) = connected(relay(), "{}").await;
     let published = Seen::default();
@@ -438,9 +474,11 @@ fn bad_options_throw_errors_that_say_what_is_wrong() {
 
 #[wasm_bindgen_test]
 fn params_go_in_the_url_as_phoenix_js_writes_them() {
-    let socket =
-        Socket::new("ws://example.test/socket", options(r#"{"params":{"token":"a b","user":{"id":7}},"vsn":"1.0.0"}"#))
-            .unwrap();
+    let socket = Socket::new(
+        "ws://example.test/socket",
+        options(r#"{"params":{"token":"a b","user":{"id":7}},"vsn":"1.0.0","recovery":false}"#),
+    )
+    .unwrap();
     assert_eq!(socket.end_point_url_js(), "ws://example.test/socket/websocket?token=a%20b&user%5Bid%5D=7&vsn=1.0.0");
     let _ = Object::new();
 }

@@ -247,3 +247,15 @@ pub mod event {
     /// A channel crashed on the server.
     pub const ERROR: &str = "phx_error";
 }
+
+/// The connect parameter that names a client socket across its reconnects (`ferrocast_sid`, 16 to 64 characters
+/// of `[0-9A-Za-z_-]`, random, made once per socket). A Ferrocast relay remembers, per identity, which push refs it
+/// has handled and what it replied, so a push the client sends again after a lost connection is answered without
+/// being handled twice. Phoenix servers see an ordinary connect parameter.
+pub const SOCKET_ID_PARAM: &str = "ferrocast_sid";
+
+/// Whether `id` is a well-formed socket identity: long enough not to be guessed, short enough to keep, and safe in
+/// a URL and a log line.
+pub fn is_valid_socket_id(id: &str) -> bool {
+    (16..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}

@@ -16,4 +16,6 @@ pub mod frame;
 pub mod presence;
 mod rng;
 
-pub use frame::{Encoded, Ext, Frame, Message, Payload, Position, Reply, Sender, Vsn, WireData};
+pub use frame::{
+    Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData, is_valid_socket_id,
+};

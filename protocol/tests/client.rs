@@ -673,3 +673,85 @@ fn with_recovery_off_joins_are_exactly_phoenix_js_frames() {
     h.join(lobby);
     assert_eq!(h.wire(), vec![text(r#"["1","1","room:lobby","phx_join",{}]"#)]);
 }
+
+// ----- Pushes sent again after a lost connection -----
+
+#[test]
+fn an_unacknowledged_push_is_sent_again_with_its_ref_when_the_server_deduplicates() {
+    let mut h = Harness::new(Options { reconnect: Backoff::phoenix_reconnect(), ..Options::default() });
+    h.open();
+    let lobby = h.channel("room:lobby", "{}");
+    h.join(lobby);
+    h.wire();
+    h.server(r#"["1","1","room:lobby","phx_reply",{"response":{},"status":"ok"},{"offset":0,"epoch":"e1"}]"#);
+    let acked = h.push(lobby, "n", r#"{"n":1}"#);
+    let lost = h.push(lobby, "n", r#"{"n":2}"#);
+    assert_eq!(h.sent(), vec![r#"["1","2","room:lobby","n",{"n":1}]"#, r#"["1","3","room:lobby","n",{"n":2}]"#]);
+    h.server(r#"["1","2","room:lobby","phx_reply",{"response":{},"status":"ok"}]"#);
+    h.events();
+
+    h.socket.handle_close(h.now, 1006, "");
+    let offline = h.push(lobby, "n", r#"{"n":3}"#);
+    assert_eq!(h.socket.stats(h.now).queued_pushes, 2, "the unacknowledged push waits with the one pushed offline");
+    h.advance(10);
+    h.wire();
+    h.socket.handle_open(h.now);
+    assert_eq!(h.sent(), vec![r#"["4","4","room:lobby","phx_join",{},{"offset":0,"epoch":"e1"}]"#]);
+    h.server(r#"["4","4","room:lobby","phx_reply",{"response":{},"status":"ok"},{"offset":0,"epoch":"e1","recovered":true}]"#);
+    // The lost push goes first, with the ref it had; the one pushed offline gets a new ref.
+    assert_eq!(h.sent(), vec![r#"["4","3","room:lobby","n",{"n":2}]"#, r#"["4","5","room:lobby","n",{"n":3}]"#]);
+    h.events();
+    h.server(r#"["4","3","room:lobby","phx_reply",{"response":{"seen":2},"status":"ok"}]"#);
+    h.server(r#"["4","5","room:lobby","phx_reply",{"response":{"seen":3},"status":"ok"}]"#);
+    assert_eq!(
+        h.events(),
+        vec![reply(lost, lobby, "ok", Some(r#"{"seen":2}"#)), reply(offline, lobby, "ok", Some(r#"{"seen":3}"#))]
+    );
+    assert_ne!(acked, lost);
+}
+
+#[test]
+fn a_resent_push_keeps_its_first_reply_deadline() {
+    let mut h = Harness::new(Options { reconnect: Backoff::phoenix_reconnect(), ..Options::default() });
+    h.open();
+    let lobby = h.channel("room:lobby", "{}");
+    h.join(lobby);
+    h.server(r#"["1","1","room:lobby","phx_reply",{"response":{},"status":"ok"},{"offset":0,"epoch":"e1"}]"#);
+    let push = h.socket.push(h.now, lobby, "n", json("{}"), Some(1_000)).expect("push");
+    h.wire();
+    h.events();
+    h.advance(600);
+    h.socket.handle_close(h.now, 1006, "");
+    h.advance(10);
+    h.wire();
+    h.socket.handle_open(h.now);
+    h.server(r#"["3","3","room:lobby","phx_reply",{"response":{},"status":"ok"},{"offset":0,"epoch":"e1","recovered":true}]"#);
+    assert!(h.sent().contains(&r#"["3","2","room:lobby","n",{}]"#.to_owned()));
+    h.events();
+    h.advance(389);
+    assert_eq!(h.events(), vec![]);
+    h.advance(1);
+    assert_eq!(h.events(), vec![reply(push, lobby, TIMEOUT, None)], "one timeout, 1 000 ms after the first send");
+}
+
+#[test]
+fn without_the_extension_an_unacknowledged_push_is_not_sent_again_as_with_phoenix_js() {
+    let mut h = Harness::new(Options { reconnect: Backoff::phoenix_reconnect(), ..Options::default() });
+    h.open();
+    let lobby = h.channel("room:lobby", "{}");
+    h.join(lobby);
+    // A Phoenix server ignores the extension and answers without one: it may have handled the push already.
+    h.server(r#"["1","1","room:lobby","phx_reply",{"response":{},"status":"ok"}]"#);
+    let push = h.push(lobby, "n", "{}");
+    h.wire();
+    h.socket.handle_close(h.now, 1006, "");
+    h.advance(10);
+    h.wire();
+    h.socket.handle_open(h.now);
+    assert_eq!(h.sent(), vec![r#"["3","3","room:lobby","phx_join",{},{}]"#]);
+    h.server(r#"["3","3","room:lobby","phx_reply",{"response":{},"status":"ok"}]"#);
+    assert_eq!(h.sent(), Vec::<String>::new());
+    h.events();
+    h.advance(10_000);
+    assert_eq!(h.events(), vec![reply(push, lobby, TIMEOUT, None)]);
+}

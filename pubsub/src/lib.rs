@@ -10,6 +10,7 @@
 //! - [`history`]: each topic's numbered broadcasts, kept for clients that come back.
 //! - [`fanout_timing`]: how long broadcasts take to reach every subscriber's queue.
 //! - [`presence`]: who is on each topic, with coalesced `presence_diff`s.
+//! - [`receipts`]: pushes already handled, per client socket, so a push sent again is not handled twice.
 //! - [`channel`] and [`router`]: the channel API, topic patterns, scopes and plugs.
 //! - [`handlers`]: channels built from closures, with events routed by name or `*` splat.
 //! - [`session`]: one connection's joins, leaves, events and heartbeats.
@@ -23,6 +24,7 @@ pub mod history;
 pub mod hub;
 pub mod outbox;
 pub mod presence;
+pub mod receipts;
 pub mod router;
 pub mod session;
 mod sharded;
@@ -33,5 +35,6 @@ pub use history::{HistoryLimits, Retained};
 pub use hub::{ConnId, HistoryPage, Hub, Subscriber};
 pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, OutboxLimits};
 pub use presence::PresenceHub;
+pub use receipts::{ReceiptLimits, Receipts};
 pub use router::{Plug, PlugContext, Router};
 pub use session::{Backend, Session};

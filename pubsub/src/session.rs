@@ -14,10 +14,13 @@ use crate::channel::{Channel, Context, Outcome, SocketInfo, reason};
 use crate::hub::{ConnId, Hub, Subscriber};
 use crate::outbox::{OutFrame, Outbox};
 use crate::presence::PresenceHub;
+use crate::receipts::{Claim, Receipts, ReplyTo};
 use crate::router::{Plug, PlugContext, Router};
 use ferrocast_protocol::codec::{DecodeError, decode, encode};
 use ferrocast_protocol::frame::event;
-use ferrocast_protocol::{Ext, Frame, Message, Payload, Reply, Sender, Vsn, WireData};
+use ferrocast_protocol::{
+    Ext, Frame, Message, Payload, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData, is_valid_socket_id,
+};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +34,15 @@ pub struct Backend {
     pub presence: Arc<PresenceHub>,
     /// Channel routes.
     pub router: Router,
+    /// Pushes already handled, per client socket.
+    pub receipts: Arc<Receipts>,
+}
+
+impl Backend {
+    /// A backend with these parts and receipts kept within the default limits.
+    pub fn new(hub: Arc<Hub>, presence: Arc<PresenceHub>, router: Router) -> Self {
+        Backend { hub, presence, router, receipts: Arc::new(Receipts::default()) }
+    }
 }
 
 /// A channel joined on this connection.
@@ -50,6 +62,8 @@ pub struct Session {
     vsn: Vsn,
     outbox: Arc<Outbox>,
     joined: HashMap<String, Joined>,
+    /// The client's socket identity, when it gave one: its pushes are then handled once across reconnects.
+    socket_id: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -64,10 +78,13 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// A session for a new connection speaking `vsn`, sending into `outbox`.
-    pub fn new(backend: Arc<Backend>, params: HashMap<String, String>, vsn: Vsn, outbox: Arc<Outbox>) -> Self {
+    pub fn new(backend: Arc<Backend>, mut params: HashMap<String, String>, vsn: Vsn, outbox: Arc<Outbox>) -> Self {
         let conn = ConnId::next();
+        // The identity is the protocol's, not the application's: channels do not see it among the params. A
+        // malformed one is ignored, so the socket works as a phoenix.js socket does.
+        let socket_id = params.remove(SOCKET_ID_PARAM).filter(|id| is_valid_socket_id(id));
         let socket = SocketInfo { conn: Some(conn), params };
-        Session { backend, socket, conn, vsn, outbox, joined: HashMap::new() }
+        Session { backend, socket, conn, vsn, outbox, joined: HashMap::new(), socket_id }
     }
 
     /// The connection's id.
@@ -180,6 +197,19 @@ impl Session {
         // The session's fields are borrowed apart, so the joined channel is used in place: nothing of it is cloned
         // per event but the join ref the frames carry.
         let Some(joined) = self.joined.get_mut(&message.topic) else { return self.unmatched(message) };
+        // A push from a socket with an identity is handled once, however many times its connections send it.
+        let receipt = match (&self.socket_id, &message.r#ref) {
+            (Some(socket_id), Some(push_ref)) => {
+                let reply_to =
+                    || ReplyTo { outbox: Arc::clone(&self.outbox), vsn: self.vsn, join_ref: joined.join_ref.clone() };
+                match self.backend.receipts.claim(socket_id, &message.topic, push_ref, reply_to) {
+                    Claim::New => Some((socket_id.clone(), push_ref.clone())),
+                    Claim::Handled(reply) => return reply_to().send(&message.topic, push_ref, &reply),
+                    Claim::Waiting => return,
+                }
+            }
+            _ => None,
+        };
         let Message { r#ref, topic, event, payload, .. } = message;
         let (outcome, pushes) = match run_plugs(&joined.plugs, &topic, &event, &payload, &self.socket, &joined.assigns)
         {
@@ -194,6 +224,15 @@ impl Session {
         let join_ref = joined.join_ref.clone();
         for (event, payload) in pushes {
             self.push(join_ref.clone(), &topic, event, payload);
+        }
+        if let Some((socket_id, push_ref)) = receipt {
+            let reply = match &outcome {
+                Outcome::Reply(status, response) | Outcome::Stop(Some((status, response))) => {
+                    Some((status.clone(), response.clone()))
+                }
+                Outcome::NoReply | Outcome::Stop(None) | Outcome::Crash => None,
+            };
+            self.backend.receipts.finish(&socket_id, &topic, &push_ref, reply);
         }
         let ended = match outcome {
             Outcome::Reply(status, response) => {

@@ -45,7 +45,7 @@ async fn scoped_plugs_run_first_and_event_splats_reach_their_handler() {
         Router::new().scope(vec![track_metrics, ensure_authenticated], |scope| scope.channel("bitactor:*", actors));
     let hub = Arc::new(Hub::new());
     let presence = PresenceHub::new(hub.clone(), Duration::from_millis(50));
-    let backend = Arc::new(Backend { hub, presence, router });
+    let backend = Arc::new(Backend::new(hub, presence, router));
 
     let anonymous_outbox = Arc::new(Outbox::new(OutboxLimits::default()));
     let mut anonymous = Session::new(backend.clone(), HashMap::new(), Vsn::V2, anonymous_outbox.clone());

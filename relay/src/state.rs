@@ -28,7 +28,8 @@ impl Relay {
         let hub = Arc::new(Hub::with_history(config.history));
         hub.spawn_sweeper();
         let presence = PresenceHub::new(hub.clone(), config.presence_window);
-        let backend = Arc::new(Backend { hub, presence, router: builtin_router() });
+        let backend = Arc::new(Backend::new(hub, presence, builtin_router()));
+        backend.receipts.spawn_sweeper();
         Arc::new(Relay {
             config,
             backend,

@@ -6,6 +6,8 @@
 // Control (HTTP on 127.0.0.1:CONTROL_PORT, CORS open to the test page):
 //   POST /cut          destroy every proxied connection; answers {"cut": n}
 //   POST /refuse?ms=N  for N ms, close new connections as soon as they arrive; answers {"refusing": N}
+//   POST /mute         drop whatever the relay sends on the open connections (the client's frames still go
+//                      through), so a push is handled but its reply never arrives; answers {"muted": n}
 //   GET  /stats        {"accepted": n, "refused": n, "open": n}
 //   GET  /relay/PATH   the relay's own HTTP answer to GET /PATH (its API sends no CORS headers for the page)
 // It exits when its parent does (stdin closes).
@@ -26,7 +28,7 @@ const proxy = net.createServer((client) => {
   }
   accepted++
   const upstream = net.connect(targetPort, "127.0.0.1")
-  const pair = { client, upstream }
+  const pair = { client, upstream, muted: false }
   open.add(pair)
   const end = () => {
     open.delete(pair)
@@ -36,7 +38,9 @@ const proxy = net.createServer((client) => {
   client.on("error", end).on("close", end)
   upstream.on("error", end).on("close", end)
   client.pipe(upstream)
-  upstream.pipe(client)
+  upstream.on("data", (data) => {
+    if (!pair.muted) client.write(data)
+  })
 })
 
 const control = http.createServer(async (request, response) => {
@@ -54,6 +58,9 @@ const control = http.createServer(async (request, response) => {
     const ms = Number(url.searchParams.get("ms") || 0)
     refuseUntil = Date.now() + ms
     body = { refusing: ms }
+  } else if (url.pathname === "/mute") {
+    for (const pair of open) pair.muted = true
+    body = { muted: open.size }
   } else if (url.pathname === "/stats") {
     body = { accepted, refused, open: open.size }
   } else if (url.pathname.startsWith("/relay/")) {

@@ -62,6 +62,9 @@ pub(crate) struct Channel {
     pub(crate) leave: Option<PendingLeave>,
     /// The last history position the relay gave this channel, offered again on rejoin.
     pub(crate) position: Option<Position>,
+    /// The server answered the last join with the recovery extension, so it deduplicates pushes by socket identity
+    /// and ref: pushes unacknowledged when the connection drops can be sent again without being handled twice.
+    pub(crate) server_deduplicates: bool,
 }
 
 impl Channel {
@@ -80,6 +83,7 @@ impl Channel {
             rejoin_tries: 0,
             leave: None,
             position: None,
+            server_deduplicates: false,
         }
     }
 

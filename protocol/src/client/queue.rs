@@ -19,6 +19,9 @@ pub(crate) struct Queued {
     pub(crate) timeout_ms: u64,
     /// When it is dropped if still waiting.
     pub(crate) expires_at: u64,
+    /// The ref it went out with, when it was sent and then brought back by a lost connection: it is sent again
+    /// with the same ref, which is how the server knows it for the same push.
+    pub(crate) sent_ref: Option<String>,
 }
 
 impl Queued {
@@ -89,6 +92,17 @@ impl OfflineQueue {
         self.bytes += size;
         self.waiting.push_back(push);
         Admission::Queued { evicted }
+    }
+
+    /// Puts pushes that were sent but not acknowledged back at the head of the queue, oldest first. They were
+    /// admitted once and their memory is already held, so the limits do not apply to them again: nothing the
+    /// application was told is on its way is dropped for room.
+    pub(crate) fn requeue_unacknowledged(&mut self, mut pushes: Vec<Queued>) {
+        pushes.sort_by_key(|queued| queued.push);
+        for queued in pushes.into_iter().rev() {
+            self.bytes += queued.bytes();
+            self.waiting.push_front(queued);
+        }
     }
 
     /// Takes every waiting push of `channel`, oldest first.

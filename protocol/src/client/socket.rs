@@ -105,11 +105,10 @@ pub enum ClientError {
     },
 }
 
-/// A push sent and awaiting its reply.
+/// A push sent and awaiting its reply. It keeps what was sent, so it can go again after a lost connection.
 #[derive(Debug, Clone)]
 struct InFlight {
-    push: PushId,
-    channel: ChannelId,
+    sent: Queued,
     deadline: u64,
 }
 
@@ -353,7 +352,7 @@ impl<P: Clone> Socket<P> {
         let push = PushId(self.next_id());
         let can_send = self.is_connected() && state == ChannelState::Joined;
         let expires_at = now + self.queue.ttl_ms(timeout_ms);
-        let queued = Queued { push, channel, event: event.to_owned(), payload, timeout_ms, expires_at };
+        let queued = Queued { push, channel, event: event.to_owned(), payload, timeout_ms, expires_at, sent_ref: None };
         if can_send {
             debug_assert!(!self.queue.has_channel(channel), "a joined channel's queue is flushed on join");
             self.send_push(now, queued);
@@ -510,6 +509,7 @@ impl<P: Clone> Socket<P> {
     fn connection_lost(&mut self, now: u64, code: u16, reason: String, clean: bool) {
         self.connection = ConnectionState::Closed;
         self.heartbeat.stop();
+        self.requeue_unacknowledged();
         for id in self.channel_ids() {
             let Some(channel) = self.record(id) else { continue };
             match channel.state {
@@ -595,6 +595,7 @@ impl<P: Clone> Socket<P> {
             channel.state = ChannelState::Joined;
             channel.rejoin_tries = 0;
             channel.rejoin_at = None;
+            channel.server_deduplicates = ext.is_some();
             if let Some(ext) = ext {
                 if ext.position.is_some() {
                     channel.position = ext.position.clone();
@@ -690,18 +691,44 @@ impl<P: Clone> Socket<P> {
             return;
         };
         let (join_ref, topic) = (channel.join_ref.clone(), channel.topic.clone());
-        let push_ref = self.make_ref();
-        let deadline = now + queued.timeout_ms;
-        self.in_flight.insert(push_ref.clone(), InFlight { push: queued.push, channel: queued.channel, deadline });
+        // A push sent again keeps its ref and its reply deadline: it is the same push, and the application was
+        // promised one reply within its timeout.
+        let (push_ref, deadline) = match &queued.sent_ref {
+            Some(sent_ref) => (sent_ref.clone(), queued.expires_at),
+            None => (self.make_ref(), now + queued.timeout_ms),
+        };
         self.push_deadlines.insert(Deadline { at: deadline, push: queued.push });
-        self.send_frame(Frame::Message(Message {
+        let frame = Frame::Message(Message {
             join_ref,
-            r#ref: Some(push_ref),
+            r#ref: Some(push_ref.clone()),
             topic,
-            event: queued.event,
-            payload: queued.payload,
+            event: queued.event.clone(),
+            payload: queued.payload.clone(),
             ext: None,
-        }));
+        });
+        self.in_flight
+            .insert(push_ref.clone(), InFlight { sent: Queued { sent_ref: Some(push_ref), ..queued }, deadline });
+        self.send_frame(frame);
+    }
+
+    /// The connection dropped: pushes awaiting a reply on channels whose server deduplicates go back to the queue,
+    /// to be sent again with the same ref once their channel rejoins. On other servers (Phoenix) a push may have
+    /// been handled already and sending it again could handle it twice, so it waits for its reply or timeout, as
+    /// with phoenix.js.
+    fn requeue_unacknowledged(&mut self) {
+        let deduplicated: Vec<String> = self
+            .in_flight
+            .iter()
+            .filter(|(_, in_flight)| self.record(in_flight.sent.channel).is_some_and(|c| c.server_deduplicates))
+            .map(|(push_ref, _)| push_ref.clone())
+            .collect();
+        let mut requeued = Vec::with_capacity(deduplicated.len());
+        for push_ref in deduplicated {
+            let Some(InFlight { sent, deadline }) = self.in_flight.remove(&push_ref) else { continue };
+            // Waiting in the queue, it expires when its reply would have timed out: the deadline entry is the same.
+            requeued.push(Queued { expires_at: deadline, ..sent });
+        }
+        self.queue.requeue_unacknowledged(requeued);
     }
 
     fn push_timed_out(&mut self, push: PushId) {
@@ -709,12 +736,11 @@ impl<P: Clone> Socket<P> {
             self.report_dropped(queued, DropReason::Expired);
             return;
         }
-        let Some(push_ref) = self.in_flight.iter().find(|(_, sent)| sent.push == push).map(|(r, _)| r.clone()) else {
-            return;
-        };
-        if let Some(sent) = self.in_flight.remove(&push_ref) {
+        let in_flight = self.in_flight.iter().find(|(_, in_flight)| in_flight.sent.push == push);
+        let Some(push_ref) = in_flight.map(|(push_ref, _)| push_ref.clone()) else { return };
+        if let Some(in_flight) = self.in_flight.remove(&push_ref) {
             let status = TIMEOUT.to_owned();
-            self.events.push_back(Event::Reply { push, channel: sent.channel, status, response: None });
+            self.events.push_back(Event::Reply { push, channel: in_flight.sent.channel, status, response: None });
         }
     }
 
@@ -744,9 +770,9 @@ impl<P: Clone> Socket<P> {
                 self.leave_finished(id, reply.status, Some(reply.response));
                 return;
             }
-            if self.in_flight.get(&reply_ref).is_some_and(|sent| sent.channel == id) {
-                if let Some(sent) = self.in_flight.remove(&reply_ref) {
-                    self.push_deadlines.remove(&Deadline { at: sent.deadline, push: sent.push });
+            if self.in_flight.get(&reply_ref).is_some_and(|in_flight| in_flight.sent.channel == id) {
+                if let Some(InFlight { sent, deadline }) = self.in_flight.remove(&reply_ref) {
+                    self.push_deadlines.remove(&Deadline { at: deadline, push: sent.push });
                     let Reply { status, response, .. } = reply;
                     self.events.push_back(Event::Reply {
                         push: sent.push,
