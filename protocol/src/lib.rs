@@ -9,12 +9,14 @@
 //! - [`codec`]: frames to bytes and back, for the V1 JSON, V2 JSON and V2 binary serializers.
 //! - [`client`]: the client's socket, channels and pushes as a poll-style state machine.
 //! - [`presence`]: who is on a topic, merged from `presence_state` and `presence_diff` as phoenix.js does.
+//! - [`sse`]: server-sent events, written and read as EventSource reads them.
 
 pub mod client;
 pub mod codec;
 pub mod frame;
 pub mod presence;
 mod rng;
+pub mod sse;
 
 pub use frame::{
     Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData, is_valid_socket_id,

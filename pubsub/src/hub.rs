@@ -8,9 +8,10 @@
 
 use crate::fanout_timing::FanoutTiming;
 use crate::history::{Epochs, History, HistoryLimits, Retained};
-use crate::outbox::{OutFrame, Outbox};
+use crate::outbox::{Numbered, OutFrame, Outbox};
 use crate::sharded::{Sharded, lock, lock_mut, read, write};
 use ferrocast_protocol::codec::encode;
+use ferrocast_protocol::sse;
 use ferrocast_protocol::{Ext, Frame, Message, Payload, Position, Sender, Vsn};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,13 +30,22 @@ impl ConnId {
     }
 }
 
+/// What a subscriber's connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// Phoenix Channels frames in this serializer.
+    Phoenix(Vsn),
+    /// Server-sent events: `topic`, `event` and `data` fields, the stream writing each event's `id`.
+    EventStream,
+}
+
 /// One connection subscribed to a topic.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     /// The connection.
     pub conn: ConnId,
-    /// The serializer it speaks.
-    pub vsn: Vsn,
+    /// What it speaks.
+    pub wire: Wire,
     /// Where its frames go.
     pub outbox: Arc<Outbox>,
     /// Whether it speaks Ferrocast's recovery extension: its broadcasts carry their position, and its numbered
@@ -138,7 +148,7 @@ impl Hub {
         for retained in history.after(resume.after) {
             let at = Position { offset: retained.offset, epoch: position.epoch.clone() };
             if let Some(frame) =
-                encode_broadcast(subscriber.vsn, topic_name, &retained.event, &retained.payload, Some(at))
+                encode_broadcast(subscriber.wire, topic_name, &retained.event, &retained.payload, Some(at))
             {
                 subscriber.outbox.push(frame);
             }
@@ -302,8 +312,8 @@ struct EncodedOnce<'a> {
     payload: &'a Payload,
     /// The broadcast's offset and its topic's epoch, when it is numbered.
     position: Option<(u64, &'a Arc<str>)>,
-    /// Indexed by serializer (V1, V2), then by whether the position is included.
-    slots: [[Option<Option<OutFrame>>; 2]; 2],
+    /// Indexed by wire (V1, V2, event stream), then by whether the position is included.
+    slots: [[Option<Option<OutFrame>>; 2]; 3],
 }
 
 impl<'a> EncodedOnce<'a> {
@@ -314,23 +324,28 @@ impl<'a> EncodedOnce<'a> {
     fn for_subscriber(&mut self, subscriber: &Subscriber) -> Option<&OutFrame> {
         let (topic, event, payload) = (self.topic, self.event, self.payload);
         let position = if subscriber.positioned { self.position } else { None };
-        let vsn_slot = match subscriber.vsn {
-            Vsn::V1 => 0,
-            Vsn::V2 => 1,
+        let wire_slot = match subscriber.wire {
+            Wire::Phoenix(Vsn::V1) => 0,
+            Wire::Phoenix(Vsn::V2) => 1,
+            Wire::EventStream => 2,
         };
-        self.slots[vsn_slot][usize::from(position.is_some())]
+        self.slots[wire_slot][usize::from(position.is_some())]
             .get_or_insert_with(|| {
                 // Made here, only when a positioned subscriber needs it, not for every broadcast.
                 let at = position.map(|(offset, epoch)| Position { offset, epoch: epoch.to_string() });
-                encode_broadcast(subscriber.vsn, topic, event, payload, at)
+                encode_broadcast(subscriber.wire, topic, event, payload, at)
             })
             .as_ref()
     }
 }
 
-/// A broadcast frame for one serializer, with its position when given; `None` when the serializer cannot carry
-/// the payload (binary on V1).
-fn encode_broadcast(vsn: Vsn, topic: &str, event: &str, payload: &Payload, at: Option<Position>) -> Option<OutFrame> {
+/// A broadcast frame for one wire, with its position when given; `None` when the wire cannot carry the payload
+/// (binary on V1 or an event stream, or a line break in an event stream's topic or event name).
+fn encode_broadcast(wire: Wire, topic: &str, event: &str, payload: &Payload, at: Option<Position>) -> Option<OutFrame> {
+    let vsn = match wire {
+        Wire::Phoenix(vsn) => vsn,
+        Wire::EventStream => return encode_event(topic, event, payload, at),
+    };
     let frame = Frame::Message(Message {
         join_ref: None,
         r#ref: None,
@@ -342,6 +357,21 @@ fn encode_broadcast(vsn: Vsn, topic: &str, event: &str, payload: &Payload, at: O
     encode(vsn, Sender::Server, &frame).ok().map(OutFrame::from_encoded)
 }
 
+/// A broadcast as the fields of a server-sent event, without the `id` and the blank line that end it: the stream
+/// adds those, since the id holds the positions of all its topics.
+pub(crate) fn encode_event(topic: &str, event: &str, payload: &Payload, at: Option<Position>) -> Option<OutFrame> {
+    let Payload::Json(json) = payload else { return None };
+    if !sse::is_single_line(topic) || !sse::is_single_line(event) {
+        return None;
+    }
+    let mut fields = String::with_capacity(topic.len() + event.len() + json.len() + 24);
+    sse::write_field(&mut fields, "topic", topic);
+    sse::write_field(&mut fields, "event", event);
+    sse::write_field(&mut fields, "data", json);
+    let numbered = at.map(|position| Arc::new(Numbered { topic: topic.to_owned(), position }));
+    Some(OutFrame { text: true, bytes: fields.into(), numbered })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,7 +380,7 @@ mod tests {
     fn subscriber(vsn: Vsn) -> Subscriber {
         Subscriber {
             conn: ConnId::next(),
-            vsn,
+            wire: Wire::Phoenix(vsn),
             outbox: Arc::new(Outbox::new(OutboxLimits::default())),
             positioned: false,
         }
@@ -386,7 +416,7 @@ mod tests {
         let offered = Position { offset: 1, epoch: epoch.clone() };
         let mut replied = None;
         hub.catch_up("t", client.conn, Some(&offered), &subscribed, |position, recovered| {
-            client.outbox.push(OutFrame { text: true, bytes: "reply".into() });
+            client.outbox.push(OutFrame::text("reply".into()));
             replied = Some((position.clone(), recovered));
         });
         hub.broadcast("t", "n", &json("5"));

@@ -14,10 +14,12 @@
 //! - [`channel`] and [`router`]: the channel API, topic patterns, scopes and plugs.
 //! - [`handlers`]: channels built from closures, with events routed by name or `*` splat.
 //! - [`session`]: one connection's joins, leaves, events and heartbeats.
+//! - [`event_stream`]: one server-sent event stream reading several topics, resumable by its event ids.
 //! - [`channels`]: the built-in channels.
 
 pub mod channel;
 pub mod channels;
+pub mod event_stream;
 pub mod fanout_timing;
 pub mod handlers;
 pub mod history;
@@ -30,10 +32,11 @@ pub mod session;
 mod sharded;
 
 pub use channel::{Channel, Context, Outcome, SocketInfo};
+pub use event_stream::{EventStream, Refused};
 pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
 pub use history::{HistoryLimits, Retained};
-pub use hub::{ConnId, HistoryPage, Hub, Subscriber};
-pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, OutboxLimits};
+pub use hub::{ConnId, HistoryPage, Hub, Subscriber, Wire};
+pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, Numbered, OutFrame, Outbox, OutboxLimits};
 pub use presence::PresenceHub;
 pub use receipts::{ReceiptLimits, Receipts};
 pub use router::{Plug, PlugContext, Router};

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 /// The WebSocket close code for a consumer that could not keep up: 1013, "try again later". phoenix.js and our
@@ -22,15 +22,34 @@ pub struct OutFrame {
     pub text: bool,
     /// The message's bytes.
     pub bytes: Bytes,
+    /// For an event-stream frame of a numbered broadcast: its topic and position, from which the stream writes
+    /// the event's `id` (every topic's position, so it differs per stream and is not part of the shared bytes).
+    pub numbered: Option<Arc<Numbered>>,
+}
+
+/// A numbered broadcast's topic and position, shared by every event stream it goes to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Numbered {
+    /// The topic.
+    pub topic: String,
+    /// The broadcast's position.
+    pub position: ferrocast_protocol::Position,
 }
 
 impl OutFrame {
     /// An encoded frame, ready to share.
     pub fn from_encoded(encoded: ferrocast_protocol::Encoded) -> Self {
         match encoded {
-            ferrocast_protocol::Encoded::Text(text) => OutFrame { text: true, bytes: Bytes::from(text) },
-            ferrocast_protocol::Encoded::Binary(bytes) => OutFrame { text: false, bytes: Bytes::from(bytes) },
+            ferrocast_protocol::Encoded::Text(text) => OutFrame::text(Bytes::from(text)),
+            ferrocast_protocol::Encoded::Binary(bytes) => {
+                OutFrame { text: false, bytes: Bytes::from(bytes), numbered: None }
+            }
         }
+    }
+
+    /// A text frame.
+    pub fn text(bytes: Bytes) -> Self {
+        OutFrame { text: true, bytes, numbered: None }
     }
 }
 
@@ -154,7 +173,7 @@ mod tests {
     use super::*;
 
     fn frame(text: &str) -> OutFrame {
-        OutFrame { text: true, bytes: Bytes::copy_from_slice(text.as_bytes()) }
+        OutFrame::text(Bytes::copy_from_slice(text.as_bytes()))
     }
 
     #[tokio::test]

@@ -217,7 +217,7 @@ fn presence_object(members: &IndexMap<String, Vec<Tracked>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::Subscriber;
+    use crate::hub::{Subscriber, Wire};
     use crate::outbox::{Outbox, OutboxLimits};
     use ferrocast_protocol::Vsn;
 
@@ -225,7 +225,12 @@ mod tests {
         let outbox = Arc::new(Outbox::new(OutboxLimits::default()));
         hub.subscribe(
             topic,
-            Subscriber { conn: ConnId::next(), vsn: Vsn::V2, outbox: outbox.clone(), positioned: false },
+            Subscriber {
+                conn: ConnId::next(),
+                wire: Wire::Phoenix(Vsn::V2),
+                outbox: outbox.clone(),
+                positioned: false,
+            },
         );
         outbox
     }

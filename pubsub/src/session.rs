@@ -11,7 +11,7 @@
 //!   is not joined still gets `ok`.
 
 use crate::channel::{Channel, Context, Outcome, SocketInfo, reason};
-use crate::hub::{ConnId, Hub, Subscriber};
+use crate::hub::{ConnId, Hub, Subscriber, Wire};
 use crate::outbox::{OutFrame, Outbox};
 use crate::presence::PresenceHub;
 use crate::receipts::{Claim, Receipts, ReplyTo};
@@ -130,7 +130,8 @@ impl Session {
         });
         // Subscribe before the channel runs: whatever it reads (a presence_state) then misses nothing broadcast
         // after, such as a diff flushed while the join is under way. A refused join unsubscribes again.
-        let subscriber = Subscriber { conn: self.conn, vsn: self.vsn, outbox: Arc::clone(&self.outbox), positioned };
+        let subscriber =
+            Subscriber { conn: self.conn, wire: Wire::Phoenix(self.vsn), outbox: Arc::clone(&self.outbox), positioned };
         let subscribed = backend.hub.subscribe(&topic, subscriber);
         let mut assigns = Map::new();
         let refused = run_plugs(routed.plugs, &topic, event::JOIN, &params, &self.socket, &assigns);
@@ -341,7 +342,7 @@ impl Drop for Session {
 
 /// What a channel can use while it runs: built from the session's fields, so the caller may hold a joined
 /// channel mutably at the same time.
-fn context<'a>(
+pub(crate) fn context<'a>(
     backend: &'a Backend,
     socket: &'a SocketInfo,
     conn: ConnId,
@@ -352,7 +353,7 @@ fn context<'a>(
     Context { topic, splat, socket, assigns, conn, hub: &backend.hub, presence: &backend.presence, pushes: Vec::new() }
 }
 
-fn run_plugs(
+pub(crate) fn run_plugs(
     plugs: &[Arc<dyn Plug>],
     topic: &str,
     event: &str,

@@ -1,5 +1,6 @@
 //! The relay's settings, with their defaults.
 
+use crate::sse::SseLimits;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,8 @@ pub struct Config {
     pub max_message: usize,
     /// How many sockets close at a time when shutting down, so clients do not all reconnect at once.
     pub shutdown_batch: usize,
+    /// Server-sent event streams: keep-alive interval, topics per stream, reconnection time.
+    pub sse: SseLimits,
 }
 
 impl Default for Config {
@@ -40,6 +43,7 @@ impl Default for Config {
             read_buffer: 4 * 1024,
             max_message: 1 << 20,
             shutdown_batch: 500,
+            sse: SseLimits::default(),
         }
     }
 }

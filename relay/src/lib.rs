@@ -4,15 +4,18 @@
 //!
 //! - `ws`: the WebSocket endpoint and each connection's reader and writer.
 //! - `http`: publishing, presence, health and metrics.
+//! - `sse`: server-sent event streams.
 //! - `state`: what connections share, and the graceful shutdown.
 
 mod config;
 mod http;
 mod metrics;
+mod sse;
 mod state;
 mod ws;
 
 pub use config::Config;
+pub use sse::SseLimits;
 pub use ws::{CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_MALFORMED};
 
 use axum::Router;
@@ -20,6 +23,16 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use state::Relay;
 use std::future::Future;
+
+/// Pages on other origins (a Nuxt dev server beside the relay) read event streams with `fetch`, sending an
+/// `Authorization` header, so the stream answers CORS preflights. No cookies are involved.
+fn sse_cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method, header};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET])
+        .allow_headers([header::AUTHORIZATION, HeaderName::from_static("last-event-id")])
+}
 
 /// Serves on `listener` until `shutdown` completes, then closes every socket with 1001 (in batches) and returns.
 pub async fn serve(
@@ -30,6 +43,7 @@ pub async fn serve(
     let relay = Relay::new(config);
     let mut app = Router::new()
         .route("/socket/websocket", get(ws::upgrade))
+        .route("/sse", get(sse::stream).layer(sse_cors()))
         .route("/api/broadcast", post(http::broadcast))
         .route("/api/history/{topic}", get(http::history))
         .route("/api/presence/{topic}", get(http::presence))

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use ferrocast_pubsub::HistoryLimits;
-use ferrocast_relay::Config;
+use ferrocast_relay::{Config, SseLimits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,6 +36,16 @@ struct Args {
     /// Seconds a broadcast stays in its topic's history.
     #[arg(long, env = "FERROCAST_HISTORY_TTL", default_value_t = 300)]
     history_ttl: u64,
+    /// Seconds an event stream (GET /sse) may be quiet before a keep-alive comment goes out.
+    #[arg(long, env = "FERROCAST_SSE_KEEPALIVE", default_value_t = 15)]
+    sse_keepalive: u64,
+    /// The most topics one event stream may read.
+    #[arg(long, env = "FERROCAST_SSE_MAX_TOPICS", default_value_t = 16)]
+    sse_max_topics: usize,
+    /// Milliseconds an event stream's reader waits before reconnecting (`retry:`; each stream adds up to half again
+    /// at random).
+    #[arg(long, env = "FERROCAST_SSE_RETRY_MS", default_value_t = 2000)]
+    sse_retry_ms: u64,
 }
 
 #[tokio::main]
@@ -53,6 +63,11 @@ async fn main() -> std::io::Result<()> {
             max_messages: args.history_size,
             max_bytes: args.history_bytes,
             ttl: Duration::from_secs(args.history_ttl),
+        },
+        sse: SseLimits {
+            keep_alive: Duration::from_secs(args.sse_keepalive.max(1)),
+            max_topics: args.sse_max_topics.max(1),
+            retry: Duration::from_millis(args.sse_retry_ms),
         },
         ..Config::default()
     };

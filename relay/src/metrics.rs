@@ -14,6 +14,7 @@ pub struct Metrics {
     pub(crate) malformed_frames: AtomicU64,
     pub(crate) slow_consumers: AtomicU64,
     pub(crate) idle_timeouts: AtomicU64,
+    pub(crate) sse_streams_total: AtomicU64,
 }
 
 impl Metrics {
@@ -24,7 +25,12 @@ impl Metrics {
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };
-        metric("ferrocast_connections", "gauge", "Open WebSocket connections.", get(&self.connections));
+        metric(
+            "ferrocast_connections",
+            "gauge",
+            "Open WebSocket connections and event streams.",
+            get(&self.connections),
+        );
         metric(
             "ferrocast_connections_total",
             "counter",
@@ -51,6 +57,12 @@ impl Metrics {
             "counter",
             "Connections closed for sending nothing.",
             get(&self.idle_timeouts),
+        );
+        metric(
+            "ferrocast_sse_streams_total",
+            "counter",
+            "Server-sent event streams opened (open ones count among the connections).",
+            get(&self.sse_streams_total),
         );
         let name = "ferrocast_broadcast_fanout_seconds";
         let help = "Time to hand a broadcast (HTTP, channel or presence) to every subscriber's queue.";

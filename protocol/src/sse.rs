@@ -1,0 +1,254 @@
+//! Server-sent events (`text/event-stream`): writing fields, and reading a stream as the HTML standard's
+//! EventSource does, so the relay, the browser client and the tests share one definition.
+//!
+//! Ferrocast's streams use the standard fields (`event`, `data`, `id`, `retry`, comments) and one field of their
+//! own, `topic`, which names the topic of an event on a stream of several topics. EventSource ignores fields it
+//! does not know, so a browser's own `EventSource` reads Ferrocast streams unchanged.
+
+/// The id of one stream position: every topic's position, in the order the stream's topics were asked for.
+pub mod stream_id {
+    use crate::frame::Position;
+
+    /// Writes positions as `offset.epoch` joined by `,`; a topic with no position yet is empty.
+    pub fn write(positions: &[Option<Position>]) -> String {
+        let mut id = String::new();
+        for (i, position) in positions.iter().enumerate() {
+            if i > 0 {
+                id.push(',');
+            }
+            if let Some(Position { offset, epoch }) = position {
+                id.push_str(&offset.to_string());
+                id.push('.');
+                id.push_str(epoch);
+            }
+        }
+        id
+    }
+
+    /// Reads an id written by [`write`] for `topics` topics; `None` for an id that does not fit (malformed, or
+    /// written for another list of topics).
+    pub fn read(id: &str, topics: usize) -> Option<Vec<Option<Position>>> {
+        let positions: Vec<Option<Position>> = id
+            .split(',')
+            .map(|part| {
+                if part.is_empty() {
+                    return Some(None);
+                }
+                let (offset, epoch) = part.split_once('.')?;
+                let offset = offset.parse().ok()?;
+                let valid = !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                valid.then(|| Some(Position { offset, epoch: epoch.to_owned() }))
+            })
+            .collect::<Option<_>>()?;
+        (positions.len() == topics).then_some(positions)
+    }
+}
+
+/// Appends `name: value` lines to `out`, one line per line of `value`: a `data` value with line breaks becomes
+/// several `data` lines, which a reader joins back with `\n`.
+pub fn write_field(out: &mut String, name: &str, value: &str) {
+    for line in value.split(['\n', '\r']) {
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+/// Whether a value fits on one field line: an event name or topic with a line break would end its field early.
+pub fn is_single_line(value: &str) -> bool {
+    !value.contains(['\n', '\r'])
+}
+
+/// One event read from a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The event name; `message` when the stream gave none.
+    pub event: String,
+    /// The data lines, joined with `\n`.
+    pub data: String,
+    /// The stream's last event id after this event (ids persist from one event to the next, as in EventSource).
+    pub last_event_id: String,
+    /// Ferrocast's `topic` field, when present.
+    pub topic: Option<String>,
+}
+
+/// Reads an event stream in chunks of any size, as EventSource does: lines end with CR, LF or CRLF; a blank line
+/// dispatches the event; comments and unknown fields are ignored; an event with no data is not dispatched.
+#[derive(Debug, Default)]
+pub struct Reader {
+    line: Vec<u8>,
+    /// The previous chunk ended with CR: a LF starting this one belongs to that line end.
+    after_cr: bool,
+    started: bool,
+    event: String,
+    data: String,
+    has_data: bool,
+    topic: Option<String>,
+    last_event_id: String,
+    retry_ms: Option<u64>,
+}
+
+impl Reader {
+    /// A reader at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The last event id seen, to resume from.
+    pub fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
+    /// The reconnection time the stream asked for with `retry:`, if any.
+    pub fn retry_ms(&self) -> Option<u64> {
+        self.retry_ms
+    }
+
+    /// Starts over for a new connection: a partial line or event is dropped; the last event id and retry stay.
+    pub fn restart(&mut self) {
+        let (last_event_id, retry_ms) = (std::mem::take(&mut self.last_event_id), self.retry_ms);
+        *self = Reader { last_event_id, retry_ms, ..Reader::default() };
+    }
+
+    /// Reads a chunk; returns the events it completed.
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
+        let mut events = Vec::new();
+        let mut bytes = chunk;
+        if !self.started && !bytes.is_empty() {
+            self.started = true;
+            bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+        }
+        for &byte in bytes {
+            let after_cr = std::mem::replace(&mut self.after_cr, false);
+            match byte {
+                b'\n' if after_cr => {}
+                b'\n' | b'\r' => {
+                    self.after_cr = byte == b'\r';
+                    let line = std::mem::take(&mut self.line);
+                    if let Some(event) = self.line_ended(&String::from_utf8_lossy(&line)) {
+                        events.push(event);
+                    }
+                }
+                _ => self.line.push(byte),
+            }
+        }
+        events
+    }
+
+    fn line_ended(&mut self, line: &str) -> Option<Event> {
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        if line.starts_with(':') {
+            return None;
+        }
+        let (name, value) = match line.split_once(':') {
+            Some((name, value)) => (name, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        };
+        match name {
+            "event" => self.event = value.to_owned(),
+            "data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value);
+                self.has_data = true;
+            }
+            "id" if !value.contains('\0') => self.last_event_id = value.to_owned(),
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                self.retry_ms = value.parse().ok();
+            }
+            "topic" => self.topic = Some(value.to_owned()),
+            _ => {}
+        }
+        None
+    }
+
+    fn dispatch(&mut self) -> Option<Event> {
+        let event = std::mem::take(&mut self.event);
+        let topic = self.topic.take();
+        if !std::mem::take(&mut self.has_data) {
+            return None;
+        }
+        Some(Event {
+            event: if event.is_empty() { "message".to_owned() } else { event },
+            data: std::mem::take(&mut self.data),
+            last_event_id: self.last_event_id.clone(),
+            topic,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Position;
+
+    fn read_all(chunks: &[&[u8]]) -> Vec<Event> {
+        let mut reader = Reader::new();
+        chunks.iter().flat_map(|chunk| reader.feed(chunk)).collect()
+    }
+
+    fn event(name: &str, data: &str, id: &str, topic: Option<&str>) -> Event {
+        Event { event: name.into(), data: data.into(), last_event_id: id.into(), topic: topic.map(Into::into) }
+    }
+
+    #[test]
+    fn written_fields_read_back_whatever_the_chunking() {
+        let mut stream = String::from(": hello\nretry: 1500\n\n");
+        write_field(&mut stream, "topic", "room:a");
+        write_field(&mut stream, "event", "new_msg");
+        write_field(&mut stream, "data", "{\n  \"n\": 1\r\n}");
+        write_field(&mut stream, "id", "1.e1");
+        stream.push('\n');
+        stream.push_str("data: plain\n\n");
+        let expected = vec![
+            event("new_msg", "{\n  \"n\": 1\n\n}", "1.e1", Some("room:a")),
+            event("message", "plain", "1.e1", None),
+        ];
+        let bytes = stream.as_bytes();
+        assert_eq!(read_all(&[bytes]), expected);
+        for split in 1..bytes.len() {
+            assert_eq!(read_all(&[&bytes[..split], &bytes[split..]]), expected, "split at {split}");
+        }
+        let one_by_one: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(read_all(&one_by_one), expected);
+    }
+
+    #[test]
+    fn line_ends_may_be_cr_lf_or_crlf_and_a_bom_is_skipped() {
+        let stream = "\u{feff}data: a\r\rdata: b\r\n\r\ndata:c\n\n";
+        let events = read_all(&[stream.as_bytes()]);
+        let data: Vec<&str> = events.iter().map(|event| event.data.as_str()).collect();
+        assert_eq!(data, ["a", "b", "c"]);
+        // A CR at the end of one chunk and the LF at the start of the next make one line end.
+        assert_eq!(read_all(&[b"data: x\r", b"\n\r", b"\n"]).len(), 1);
+    }
+
+    #[test]
+    fn events_without_data_are_not_dispatched_but_their_id_stays() {
+        let mut reader = Reader::new();
+        assert!(reader.feed(b"id: 7\nevent: nothing\n\n").is_empty());
+        assert_eq!(reader.last_event_id(), "7");
+        assert_eq!(reader.feed(b"data: x\n\n"), vec![event("message", "x", "7", None)]);
+        assert!(reader.feed(b"retry: soon\nretry: 2500\n\n").is_empty());
+        assert_eq!(reader.retry_ms(), Some(2500));
+        reader.feed(b"data: half");
+        reader.restart();
+        assert_eq!(reader.feed(b"\n\ndata: y\n\n"), vec![event("message", "y", "7", None)]);
+    }
+
+    #[test]
+    fn a_stream_id_holds_every_topics_position() {
+        let positions = vec![Some(Position { offset: 5, epoch: "k3-1".into() }), None];
+        let id = stream_id::write(&positions);
+        assert_eq!(id, "5.k3-1,");
+        assert_eq!(stream_id::read(&id, 2), Some(positions));
+        assert_eq!(stream_id::read(&id, 3), None, "written for other topics");
+        assert_eq!(stream_id::read("x.k3,", 2), None);
+        assert_eq!(stream_id::read("5.k3\n,", 2), None);
+        assert_eq!(stream_id::read("", 1), Some(vec![None]));
+    }
+}

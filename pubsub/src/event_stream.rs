@@ -1,0 +1,234 @@
+//! One server-sent event stream: a read-only reader of several topics, with positions it can resume from.
+//!
+//! A stream joins each of its topics as a channel join would (the route's plugs and the channel's `join` decide,
+//! with the stream's params), subscribes with positions, and catches up from the position the reader offers (the
+//! `Last-Event-ID` of its last connection). Each topic starts with a `ferrocast:subscribed` event saying where the
+//! topic is and whether everything missed was replayed; the missed broadcasts follow, then live ones. Every numbered
+//! event carries an `id` holding the position of every topic of the stream ([`sse::stream_id`]), so a reader that
+//! reconnects with it, however many topics it reads, misses nothing.
+//!
+//! The relay turns the stream's outbox into the HTTP response: [`EventStream::write`] adds each event's `id` and the
+//! blank line that ends it.
+
+use crate::channel::SocketInfo;
+use crate::hub::{ConnId, Subscriber, Wire, encode_event};
+use crate::outbox::{Numbered, OutFrame, Outbox};
+use crate::session::{Backend, context, run_plugs};
+use ferrocast_protocol::frame::event;
+use ferrocast_protocol::{Payload, Position, sse};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The event that starts each topic of a stream: `{topic, offset, epoch, recovered}`.
+pub const SUBSCRIBED_EVENT: &str = "ferrocast:subscribed";
+
+/// The longest topic name a stream accepts.
+const MAX_TOPIC_LEN: usize = 255;
+
+/// Why a stream was not opened; the relay answers with an HTTP status and this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// No `topic` was given.
+    NoTopic,
+    /// More topics than the stream limit.
+    TooManyTopics {
+        /// The limit.
+        max: usize,
+    },
+    /// An empty topic, a topic with a line break, or one longer than 255 bytes.
+    BadTopic(String),
+    /// No channel serves the topic.
+    Unmatched(String),
+    /// The topic's plugs or channel refused the join, with this response.
+    Join {
+        /// The topic.
+        topic: String,
+        /// The refusal, as a channel join's error response.
+        response: Payload,
+    },
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::NoTopic => write!(f, "give at least one topic: /sse?topic=room:lobby"),
+            Refused::TooManyTopics { max } => write!(f, "a stream reads at most {max} topics"),
+            Refused::BadTopic(topic) => write!(f, "bad topic {topic:?}: 1 to {MAX_TOPIC_LEN} bytes, no line break"),
+            Refused::Unmatched(topic) => write!(f, "unmatched topic {topic:?}"),
+            Refused::Join { topic, response: Payload::Json(json) } => write!(f, "join of {topic:?} refused: {json}"),
+            Refused::Join { topic, .. } => write!(f, "join of {topic:?} refused"),
+        }
+    }
+}
+
+/// A topic the stream joined.
+struct Joined {
+    topic: String,
+    channel: Arc<dyn crate::channel::Channel>,
+    splat: String,
+    assigns: Map<String, Value>,
+    /// The topic's position when the stream subscribed: the replay starts there when the offered one cannot be
+    /// served.
+    subscribed: Position,
+    /// The position the reader has been sent up to, written into every event's id.
+    position: Option<Position>,
+}
+
+/// An open stream. Dropping it leaves every topic.
+pub struct EventStream {
+    backend: Arc<Backend>,
+    socket: SocketInfo,
+    conn: ConnId,
+    joined: Vec<Joined>,
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let topics: Vec<&str> = self.joined.iter().map(|joined| joined.topic.as_str()).collect();
+        f.debug_struct("EventStream").field("conn", &self.conn).field("topics", &topics).finish()
+    }
+}
+
+impl EventStream {
+    /// Joins `topics` (duplicates count once) with `params`, resuming after `last_event_id`, and queues the first
+    /// events into `outbox`. Refused as a whole when any topic is refused.
+    pub fn open(
+        backend: Arc<Backend>,
+        topics: &[String],
+        max_topics: usize,
+        last_event_id: Option<&str>,
+        params: HashMap<String, String>,
+        outbox: Arc<Outbox>,
+    ) -> Result<Self, Refused> {
+        let mut unique: Vec<&String> = Vec::with_capacity(topics.len());
+        for topic in topics {
+            if !unique.contains(&topic) {
+                unique.push(topic);
+            }
+        }
+        if unique.is_empty() {
+            return Err(Refused::NoTopic);
+        }
+        if unique.len() > max_topics {
+            return Err(Refused::TooManyTopics { max: max_topics });
+        }
+        if let Some(bad) = unique.iter().find(|t| t.is_empty() || t.len() > MAX_TOPIC_LEN || !sse::is_single_line(t)) {
+            return Err(Refused::BadTopic((*bad).clone()));
+        }
+        // An id that does not fit offers a position no history has, so every topic says `recovered: false`
+        // rather than the stream failing: a browser's EventSource stops reconnecting on an error status.
+        let unservable = Position { offset: 0, epoch: String::new() };
+        let offered = match last_event_id.filter(|id| !id.is_empty()) {
+            None => vec![None; unique.len()],
+            Some(id) => sse::stream_id::read(id, unique.len()).unwrap_or_else(|| vec![Some(unservable); unique.len()]),
+        };
+        let conn = ConnId::next();
+        let mut stream = EventStream { backend, socket: SocketInfo { conn: Some(conn), params }, conn, joined: vec![] };
+        // The join params are the stream's query params, as a JSON object, for channels that read them.
+        let join_params = Payload::Json(json!(stream.socket.params).to_string());
+        // Per topic, as a channel join: the subscribed event, the replay, then what the channel pushed on join.
+        for (index, (topic, offered)) in unique.iter().zip(&offered).enumerate() {
+            let pushes = stream.join(topic, &join_params, &outbox)?;
+            stream.catch_up(index, offered.as_ref(), &outbox);
+            for (name, payload) in pushes {
+                if let Some(frame) = encode_event(topic, &name, &payload, None) {
+                    outbox.push(frame);
+                }
+            }
+        }
+        Ok(stream)
+    }
+
+    /// Writes one frame of the stream's outbox as it goes on the wire: its fields, then the `id` when it moves a
+    /// topic's position, then the blank line that dispatches it.
+    pub fn write(&mut self, frame: &OutFrame, out: &mut Vec<u8>) {
+        out.extend_from_slice(&frame.bytes);
+        if let Some(numbered) = &frame.numbered {
+            if let Some(joined) = self.joined.iter_mut().find(|joined| joined.topic == numbered.topic) {
+                joined.position = Some(numbered.position.clone());
+            }
+            let positions: Vec<Option<Position>> = self.joined.iter().map(|joined| joined.position.clone()).collect();
+            out.extend_from_slice(b"id: ");
+            out.extend_from_slice(sse::stream_id::write(&positions).as_bytes());
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+    }
+
+    /// The stream's connection id.
+    pub fn conn(&self) -> ConnId {
+        self.conn
+    }
+
+    /// The topics read, in id order.
+    pub fn topics(&self) -> impl Iterator<Item = &str> {
+        self.joined.iter().map(|joined| joined.topic.as_str())
+    }
+
+    /// Joins one topic; returns what the channel pushed to the joiner, which reaches the reader as events.
+    fn join(&mut self, topic: &str, params: &Payload, outbox: &Arc<Outbox>) -> Result<Vec<(String, Payload)>, Refused> {
+        let backend = Arc::clone(&self.backend);
+        let Some(routed) = backend.router.route(topic) else { return Err(Refused::Unmatched(topic.to_owned())) };
+        let subscriber =
+            Subscriber { conn: self.conn, wire: Wire::EventStream, outbox: Arc::clone(outbox), positioned: true };
+        let subscribed = backend.hub.subscribe(topic, subscriber);
+        let mut assigns = Map::new();
+        let mut pushes = Vec::new();
+        let result = run_plugs(routed.plugs, topic, event::JOIN, params, &self.socket, &assigns).and_then(|()| {
+            let mut ctx = context(&self.backend, &self.socket, self.conn, topic, &routed.splat, &mut assigns);
+            let result = routed.channel.join(&mut ctx, params);
+            pushes = std::mem::take(&mut ctx.pushes);
+            result
+        });
+        if let Err(response) = result {
+            self.forget(topic);
+            return Err(Refused::Join { topic: topic.to_owned(), response });
+        }
+        self.joined.push(Joined {
+            topic: topic.to_owned(),
+            channel: Arc::clone(routed.channel),
+            splat: routed.splat,
+            assigns,
+            subscribed,
+            position: None,
+        });
+        Ok(pushes)
+    }
+
+    fn catch_up(&self, index: usize, offered: Option<&Position>, outbox: &Outbox) {
+        let Joined { topic, subscribed, .. } = &self.joined[index];
+        self.backend.hub.catch_up(topic, self.conn, offered, subscribed, |current, recovered| {
+            // The reader holds this position once the event is through: the offered one when it can be served,
+            // otherwise where the stream subscribed, which is where the replay then starts.
+            let replay_from = match (recovered, offered) {
+                (Some(true), Some(offered)) => offered.clone(),
+                _ => subscribed.clone(),
+            };
+            let data =
+                json!({ "topic": topic, "offset": current.offset, "epoch": current.epoch, "recovered": recovered });
+            let mut fields = String::new();
+            sse::write_field(&mut fields, "topic", topic);
+            sse::write_field(&mut fields, "event", SUBSCRIBED_EVENT);
+            sse::write_field(&mut fields, "data", &data.to_string());
+            let numbered = Arc::new(Numbered { topic: topic.clone(), position: replay_from });
+            outbox.push(OutFrame { text: true, bytes: fields.into(), numbered: Some(numbered) });
+        });
+    }
+
+    fn forget(&self, topic: &str) {
+        self.backend.hub.unsubscribe(topic, self.conn);
+        self.backend.presence.untrack(topic, self.conn);
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        for mut joined in std::mem::take(&mut self.joined) {
+            let mut ctx =
+                context(&self.backend, &self.socket, self.conn, &joined.topic, &joined.splat, &mut joined.assigns);
+            joined.channel.leave(&mut ctx);
+            self.forget(&joined.topic);
+        }
+    }
+}
