@@ -4,13 +4,15 @@
 //!
 //! - `ws`: the WebSocket endpoint and each connection's reader and writer.
 //! - `http`: publishing, presence, health and metrics.
-//! - `sse`: server-sent event streams.
+//! - `sse`: server-sent event streams of topics.
+//! - `sse_socket`: a Phoenix socket over server-sent events and HTTP POST, for networks that block WebSockets.
 //! - `state`: what connections share, and the graceful shutdown.
 
 mod config;
 mod http;
 mod metrics;
 mod sse;
+mod sse_socket;
 mod state;
 mod ws;
 
@@ -25,12 +27,12 @@ use state::Relay;
 use std::future::Future;
 
 /// Pages on other origins (a Nuxt dev server beside the relay) read event streams with `fetch`, sending an
-/// `Authorization` header, so the stream answers CORS preflights. No cookies are involved.
+/// `Authorization` header, and post frames, so these routes answer CORS. No cookies are involved.
 fn sse_cors() -> tower_http::cors::CorsLayer {
     use axum::http::{HeaderName, Method, header};
     tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
-        .allow_methods([Method::GET])
+        .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, HeaderName::from_static("last-event-id")])
 }
 
@@ -44,6 +46,7 @@ pub async fn serve(
     let mut app = Router::new()
         .route("/socket/websocket", get(ws::upgrade))
         .route("/sse", get(sse::stream).layer(sse_cors()))
+        .route("/socket/sse", get(sse_socket::open).post(sse_socket::send).layer(sse_cors()))
         .route("/api/broadcast", post(http::broadcast))
         .route("/api/history/{topic}", get(http::history))
         .route("/api/presence/{topic}", get(http::presence))

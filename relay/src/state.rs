@@ -17,6 +17,8 @@ pub(crate) struct Relay {
     pub(crate) config: Config,
     pub(crate) backend: Arc<Backend>,
     pub(crate) metrics: Metrics,
+    /// Sockets over server-sent events, by token.
+    pub(crate) sse_sessions: Arc<crate::sse_socket::SseSessions>,
     joined_channels: AtomicI64,
     /// `Some(n)` once shutting down, `n` being how many connections were open then (to size the batches).
     shutdown: watch::Sender<Option<u64>>,
@@ -34,6 +36,7 @@ impl Relay {
             config,
             backend,
             metrics: Metrics::default(),
+            sse_sessions: Arc::default(),
             joined_channels: AtomicI64::new(0),
             shutdown: watch::channel(None).0,
             all_closed: Notify::new(),

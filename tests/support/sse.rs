@@ -1,6 +1,8 @@
 //! A server-sent events reader over a plain TCP socket, reading the stream with the protocol crate's `sse::Reader`
 //! as the browser client does.
 
+#![allow(dead_code, unreachable_pub)]
+
 use ferrocast_protocol::sse::{Event, Reader};
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -1,0 +1,210 @@
+//! A Phoenix socket over server-sent events and HTTP POST, for networks that block WebSockets: the client receives
+//! its frames on one event stream and sends its frames in POST requests.
+//!
+//! `GET /socket/sse?vsn=2.0.0&…params` opens a session, as the WebSocket endpoint does, and answers with an event
+//! stream. Its first event, `ferrocast:session`, gives the token the client's POSTs carry
+//! (`POST /socket/sse?token=…`, frames separated by line feeds, `text/plain` so browsers send it without a CORS
+//! preflight). Every frame the session sends is one event whose `data` is the V2 JSON frame. The session lives as
+//! long as the stream: when it ends, the client reconnects and rejoins, as after a lost WebSocket.
+
+use crate::state::{OpenConnection, Relay, ShutdownSignal};
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ferrocast_protocol::{Vsn, WireData, sse};
+use ferrocast_pubsub::{CloseReason, OutFrame, Outbox, Session};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::mpsc;
+
+/// The first event of a socket stream: `{"token": …}`.
+pub const SESSION_EVENT: &str = "ferrocast:session";
+
+/// POSTed bodies waiting for their session, per session: a client sends one POST at a time, so a few suffice.
+const INBOX: usize = 8;
+
+/// The open sessions' inboxes by token.
+#[derive(Debug, Default)]
+pub(crate) struct SseSessions {
+    inboxes: RwLock<HashMap<String, mpsc::Sender<Bytes>>>,
+}
+
+impl SseSessions {
+    fn register(self: &Arc<Self>, sender: mpsc::Sender<Bytes>) -> Registration {
+        let token = new_token();
+        self.inboxes.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(token.clone(), sender);
+        Registration { sessions: Arc::clone(self), token }
+    }
+
+    fn inbox(&self, token: &str) -> Option<mpsc::Sender<Bytes>> {
+        self.inboxes.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(token).cloned()
+    }
+}
+
+/// Keeps a session's token valid until the stream ends.
+struct Registration {
+    sessions: Arc<SseSessions>,
+    token: String,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.sessions.inboxes.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&self.token);
+    }
+}
+
+/// 128 bits no one can guess: whoever holds a token can send as its session. `RandomState` keys SipHash with the
+/// operating system's randomness, so hashing a counter with fresh states is a keyed pseudo-random function.
+fn new_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{:016x}", RandomState::new().hash_one(count), RandomState::new().hash_one(!count))
+}
+
+/// `GET /socket/sse?vsn=2.0.0&…`: a session whose frames come back as events. Only V2 JSON: the frames travel as
+/// text (binary payloads need the WebSocket).
+pub(crate) async fn open(State(relay): State<Arc<Relay>>, Query(params): Query<HashMap<String, String>>) -> Response {
+    if Vsn::from_param(params.get("vsn").map(String::as_str)) != Some(Vsn::V2) {
+        return (StatusCode::FORBIDDEN, "the event-stream socket speaks vsn 2.0.0 only\n").into_response();
+    }
+    if relay.shutting_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    let (sender, inbox) = mpsc::channel(INBOX);
+    let registration = relay.sse_sessions.register(sender);
+    let outbox = Arc::new(Outbox::new(relay.config.outbox));
+    let session = Session::new(relay.backend.clone(), params, Vsn::V2, outbox.clone());
+    let mut first = String::new();
+    sse::write_field(&mut first, "event", SESSION_EVENT);
+    sse::write_field(&mut first, "data", &format!("{{\"token\":\"{}\"}}", registration.token));
+    first.push('\n');
+    relay.metrics.sse_streams_total.fetch_add(1, Ordering::Relaxed);
+    let writer = SocketStream {
+        _open: relay.open_connection(),
+        last_post: tokio::time::Instant::now(),
+        shutdown: relay.shutdown_signal(),
+        relay,
+        session,
+        outbox,
+        inbox,
+        _registration: registration,
+        first: Some(Bytes::from(first)),
+        batch: Vec::new(),
+        done: false,
+    };
+    let body = Body::from_stream(futures_util::stream::unfold(writer, |mut writer| async move {
+        let chunk = writer.next_chunk().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), writer))
+    }));
+    let headers = [
+        (header::CONTENT_TYPE, "text/event-stream"),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::HeaderName::from_static("x-accel-buffering"), "no"),
+    ];
+    (headers, body).into_response()
+}
+
+/// `POST /socket/sse?token=…`: frames for a session, one per line. 200 once they are handled; 404 for a token
+/// with no open session (it ended: reconnect); 413 for a body over the message limit.
+pub(crate) async fn send(
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let Some(inbox) = query.get("token").and_then(|token| relay.sse_sessions.inbox(token)) else {
+        return (StatusCode::NOT_FOUND, "no such session: it has ended, so reconnect\n").into_response();
+    };
+    if body.len() > relay.config.max_message {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "frames over the message limit\n").into_response();
+    }
+    match inbox.send(body).await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "no such session: it has ended, so reconnect\n").into_response(),
+    }
+}
+
+/// One session's stream: frames POSTed in go to the session, what it sends goes out as events.
+struct SocketStream {
+    relay: Arc<Relay>,
+    session: Session,
+    outbox: Arc<Outbox>,
+    inbox: mpsc::Receiver<Bytes>,
+    shutdown: ShutdownSignal,
+    first: Option<Bytes>,
+    batch: Vec<OutFrame>,
+    done: bool,
+    _registration: Registration,
+    /// When the client last posted: a stream whose client stopped posting (it heartbeats every 30 s by default)
+    /// is gone.
+    last_post: tokio::time::Instant,
+    _open: OpenConnection,
+}
+
+impl SocketStream {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        let conn = self.session.conn().0;
+        loop {
+            self.batch.clear();
+            tokio::select! {
+                next = self.outbox.next_batch(&mut self.batch) => return Some(self.write_batch(next)),
+                posted = self.inbox.recv() => match posted {
+                    Some(frames) => {
+                        self.last_post = tokio::time::Instant::now();
+                        self.handle(&frames);
+                    }
+                    None => return None,
+                },
+                () = tokio::time::sleep_until(self.last_post + self.relay.config.idle_timeout) => {
+                    self.relay.metrics.idle_timeouts.fetch_add(1, Ordering::Relaxed);
+                    self.outbox.close(CloseReason { code: crate::ws::CLOSE_IDLE, reason: "idle timeout" });
+                }
+                () = self.shutdown.wait_turn(conn) => {
+                    self.outbox.close(CloseReason { code: crate::ws::CLOSE_GOING_AWAY, reason: "server shutting down" });
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, frames: &[u8]) {
+        for line in frames.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()) {
+            self.relay.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
+            let handled = std::str::from_utf8(line)
+                .map_err(|_| "not UTF-8".to_owned())
+                .and_then(|text| self.session.handle(WireData::Text(text)).map_err(|error| error.to_string()));
+            if let Err(error) = handled {
+                self.relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(conn = self.session.conn().0, %error, "ending an event-stream socket that sent a malformed frame");
+                self.outbox.close(CloseReason { code: crate::ws::CLOSE_MALFORMED, reason: "malformed frame" });
+                return;
+            }
+        }
+    }
+
+    /// Each frame as one event; the close reason as a comment, and the end of the stream.
+    fn write_batch(&mut self, next: Result<(), CloseReason>) -> Bytes {
+        let mut out = String::new();
+        match next {
+            Ok(()) => {
+                for frame in self.batch.iter().filter(|frame| frame.text) {
+                    sse::write_field(&mut out, "data", &String::from_utf8_lossy(&frame.bytes));
+                    out.push('\n');
+                }
+                self.relay.metrics.frames_out.fetch_add(self.batch.len() as u64, Ordering::Relaxed);
+            }
+            Err(reason) => {
+                self.done = true;
+                out.push_str(&format!(": closed {} {}\n\n", reason.code, reason.reason));
+            }
+        }
+        Bytes::from(out)
+    }
+}

@@ -1,0 +1,79 @@
+//! A Phoenix socket over server-sent events and HTTP POST: frames posted in, frames back as events.
+
+#[path = "support/sse.rs"]
+mod sse;
+mod support;
+
+use ferrocast_relay::Config;
+use serde_json::{Value, json};
+use sse::SseStream;
+use std::time::Duration;
+use support::{TestRelay, http};
+
+async fn open(relay: &TestRelay) -> (SseStream, String) {
+    let mut stream = SseStream::open(relay.addr, "/socket/sse?vsn=2.0.0&user=ann", &[]).await.unwrap();
+    let session = stream.next().await;
+    assert_eq!(session.event, "ferrocast:session");
+    let token: Value = serde_json::from_str(&session.data).unwrap();
+    (stream, token["token"].as_str().unwrap().to_owned())
+}
+
+async fn frame(stream: &mut SseStream) -> Value {
+    let event = stream.next().await;
+    assert_eq!(event.event, "message", "{event:?}");
+    serde_json::from_str(&event.data).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_posted_in_are_answered_on_the_stream_in_order() {
+    let relay = TestRelay::start(Config::default()).await;
+    let (mut stream, token) = open(&relay).await;
+    assert_eq!(token.len(), 32);
+    let post = format!("/socket/sse?token={token}");
+    let frames = [
+        json!(["1", "1", "room:s", "phx_join", { "no_presence": true }, {}]),
+        json!(["1", "2", "room:s", "new_msg", { "n": 1 }]),
+        json!([null, "3", "phoenix", "heartbeat", {}]),
+    ];
+    let body: Vec<String> = frames.iter().map(Value::to_string).collect();
+    let (status, answer) = http(&relay, "POST", &post, &body.join("\n")).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let reply = frame(&mut stream).await;
+    assert_eq!(reply[3], "phx_reply");
+    assert_eq!(reply[4]["status"], "ok");
+    let epoch = reply[5]["epoch"].clone();
+    assert_eq!(
+        frame(&mut stream).await,
+        json!([null, null, "room:s", "new_msg", { "n": 1 }, { "offset": 1, "epoch": epoch }])
+    );
+    assert_eq!(
+        frame(&mut stream).await,
+        json!(["1", "2", "room:s", "phx_reply", { "status": "ok", "response": { "n": 1 } }])
+    );
+    assert_eq!(
+        frame(&mut stream).await,
+        json!([null, "3", "phoenix", "phx_reply", { "status": "ok", "response": {} }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_a_status_and_a_malformed_frame_ends_only_that_session() {
+    let relay = TestRelay::start(Config::default()).await;
+    let refused = SseStream::open(relay.addr, "/socket/sse?vsn=1.0.0", &[]).await.err().expect("refused");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let (status, body) = http(&relay, "POST", "/socket/sse?token=0123", "[]").await;
+    assert_eq!(status, 404, "{body}");
+
+    let (mut other, other_token) = open(&relay).await;
+    let (mut stream, token) = open(&relay).await;
+    assert_eq!(http(&relay, "POST", &format!("/socket/sse?token={token}"), "not a frame").await.0, 200);
+    while stream.read_more(Duration::from_secs(5)).await {}
+    assert!(stream.raw.contains(": closed 1011 malformed frame"), "{}", stream.raw);
+    let (status, _) = http(&relay, "POST", &format!("/socket/sse?token={token}"), "[]").await;
+    assert_eq!(status, 404, "the session ended with its stream");
+
+    let heartbeat = json!([null, "1", "phoenix", "heartbeat", {}]).to_string();
+    assert_eq!(http(&relay, "POST", &format!("/socket/sse?token={other_token}"), &heartbeat).await.0, 200);
+    assert_eq!(frame(&mut other).await[4]["status"], "ok");
+}
