@@ -6,25 +6,13 @@ mod support;
 use ferrocast_relay::Config;
 use serde_json::{Value, json};
 use support::{Client, TestRelay};
-use tokio_tungstenite::tungstenite::Message;
 
 const SID: &str = "k7Qx2m9PzL4vR8tN";
-
-async fn next_json(client: &mut Client) -> Value {
-    loop {
-        let message = client.next().await;
-        let Message::Text(text) = message else { panic!("{}: expected text, got {message:?}", client.name) };
-        let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
-        if frame[3] != "presence_diff" && frame[3] != "presence_state" {
-            return frame;
-        }
-    }
-}
 
 async fn joined(name: &'static str, relay: &TestRelay, query: &str, join_ref: &str) -> Client {
     let mut client = Client::connect(name, &relay.url(query)).await;
     client.send(&json!([join_ref, join_ref, "room:p", "phx_join", { "no_presence": true }, {}]).to_string()).await;
-    let reply = next_json(&mut client).await;
+    let reply = client.next_json().await;
     assert_eq!(reply[4]["status"], "ok", "{reply}");
     client
 }
@@ -35,7 +23,7 @@ async fn push(client: &mut Client, join_ref: &str, push_ref: &str, n: u64) -> (b
     client.send(&json!([join_ref, push_ref, "room:p", "new_msg", { "n": n }]).to_string()).await;
     let mut broadcast_seen = false;
     loop {
-        let frame = next_json(client).await;
+        let frame = client.next_json().await;
         match frame[3].as_str() {
             Some("new_msg") => broadcast_seen = true,
             Some("phx_reply") => return (broadcast_seen, frame),
@@ -54,7 +42,7 @@ async fn a_push_resent_by_the_same_socket_identity_is_answered_without_being_han
     let (handled, reply) = push(&mut first, "1", "2", 7).await;
     assert!(handled);
     assert_eq!(reply, json!(["1", "2", "room:p", "phx_reply", { "status": "ok", "response": { "n": 7 } }]));
-    assert_eq!(next_json(&mut watcher).await[4], json!({ "n": 7 }));
+    assert_eq!(watcher.next_json().await[4], json!({ "n": 7 }));
     first.close().await;
 
     // The same socket, reconnected: a new join ref, the push sent again with its ref.
@@ -67,7 +55,7 @@ async fn a_push_resent_by_the_same_socket_identity_is_answered_without_being_han
     // A new ref is a new push.
     let (handled, _) = push(&mut again, "3", "4", 8).await;
     assert!(handled);
-    assert_eq!(next_json(&mut watcher).await[4], json!({ "n": 8 }));
+    assert_eq!(watcher.next_json().await[4], json!({ "n": 8 }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,18 +14,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 const V2: &str = "?vsn=2.0.0";
 
-/// The next text frame as JSON (a V2 array or a V1 object), skipping V2 presence diffs.
-async fn next_json(client: &mut Client) -> Value {
-    loop {
-        let message = client.next().await;
-        let Message::Text(text) = message else { panic!("{}: expected text, got {message:?}", client.name) };
-        let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
-        if frame[3] != "presence_diff" {
-            return frame;
-        }
-    }
-}
-
 async fn publish(relay: &TestRelay, topic: &str, n: u64) {
     let body = json!({ "topic": topic, "event": "new_msg", "payload": { "n": n } }).to_string();
     let (status, response) = http(relay, "POST", "/api/broadcast", &body).await;
@@ -36,7 +24,7 @@ async fn publish(relay: &TestRelay, topic: &str, n: u64) {
 async fn join_positioned(client: &mut Client, topic: &str, offered: &Value) -> Value {
     let join = json!(["1", "1", topic, "phx_join", { "no_presence": true }, offered]);
     client.send(&join.to_string()).await;
-    let reply = next_json(client).await;
+    let reply = client.next_json().await;
     assert_eq!(reply[3], "phx_reply", "{reply}");
     assert_eq!(reply[4]["status"], "ok", "{reply}");
     reply[5].clone()
@@ -57,7 +45,7 @@ async fn a_rejoin_replays_what_was_missed_in_order_then_goes_live() {
     assert!(epoch.as_str().is_some_and(|epoch| !epoch.is_empty()), "{ext}");
 
     publish(&relay, "room:r", 1).await;
-    assert_eq!(next_json(&mut first).await, numbered("room:r", 1, &epoch));
+    assert_eq!(first.next_json().await, numbered("room:r", 1, &epoch));
     first.close().await;
 
     // Broadcast while nobody is subscribed: kept all the same.
@@ -72,10 +60,10 @@ async fn a_rejoin_replays_what_was_missed_in_order_then_goes_live() {
     let ext = join_positioned(&mut back, "room:r", &json!({ "offset": 1, "epoch": epoch })).await;
     assert_eq!(ext, json!({ "offset": 4, "epoch": epoch, "recovered": true }));
     for n in 2..=4 {
-        assert_eq!(next_json(&mut back).await, numbered("room:r", n, &epoch));
+        assert_eq!(back.next_json().await, numbered("room:r", n, &epoch));
     }
     publish(&relay, "room:r", 5).await;
-    assert_eq!(next_json(&mut back).await, numbered("room:r", 5, &epoch));
+    assert_eq!(back.next_json().await, numbered("room:r", 5, &epoch));
     back.expect_silence(100).await;
     // A client that does not speak the extension sees plain Phoenix frames, and nothing of the replay.
     phoenix_js.expect(r#"[null,null,"room:r","new_msg",{"n":5}]"#).await;
@@ -128,11 +116,11 @@ async fn v1_carries_the_extension_under_ext() {
     let relay = TestRelay::start(Config::default()).await;
     let mut client = Client::connect("v1", &relay.url("?vsn=1.0.0")).await;
     client.send(r#"{"topic":"room:v1","event":"phx_join","payload":{"no_presence":true},"ref":"1","ext":{}}"#).await;
-    let reply = next_json(&mut client).await;
+    let reply = client.next_json().await;
     assert_eq!(reply["event"], "phx_reply");
     assert_eq!(reply["ext"]["offset"], 0, "{reply}");
     publish(&relay, "room:v1", 1).await;
-    let broadcast = next_json(&mut client).await;
+    let broadcast = client.next_json().await;
     assert_eq!(broadcast["ext"], json!({ "offset": 1, "epoch": reply["ext"]["epoch"] }));
 }
 
@@ -141,7 +129,10 @@ async fn v1_carries_the_extension_under_ext() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_keeps_reconnecting_misses_nothing_and_sees_nothing_twice() {
     const COUNT: u64 = 3_000;
-    let relay = TestRelay::start(Config::default()).await;
+    // History holds every broadcast, so however far the subscriber falls behind while the machine is busy, each
+    // rejoin must be recovered: what is tested is the replay, not the history's size.
+    let history = HistoryLimits { max_messages: COUNT as usize, ..HistoryLimits::default() };
+    let relay = TestRelay::start(Config { history, ..Config::default() }).await;
     let url = relay.url(V2);
 
     // Started once the subscriber has joined: a first join (no position offered) replays nothing.
@@ -185,7 +176,7 @@ async fn a_subscriber_that_keeps_reconnecting_misses_nothing_and_sees_nothing_tw
         }
         let stay_for = 20 + (connections * 37) % 60;
         for _ in 0..stay_for {
-            let frame = tokio::time::timeout(Duration::from_millis(500), next_json(&mut client)).await;
+            let frame = tokio::time::timeout(Duration::from_millis(500), client.next_json()).await;
             let Ok(frame) = frame else { break }; // the publisher is done
             let n = frame[4]["n"].as_u64().expect("a numbered message");
             assert_eq!(frame[5]["offset"], n, "offsets follow the publisher's order here: {frame}");

@@ -222,18 +222,8 @@ impl Hub {
     /// Sweeps every quarter of the history's time limit (at most once a minute) while the hub lives, when called
     /// within a tokio runtime; without one, history is still expired whenever its topic is used.
     pub fn spawn_sweeper(self: &Arc<Self>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let every = (self.limits.ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
-        let hub = Arc::downgrade(self);
-        runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                let Some(hub) = hub.upgrade() else { return };
-                hub.sweep();
-            }
-        });
+        crate::sweeper::spawn_sweeper(self, every, Hub::sweep);
     }
 
     fn new_topic(&self) -> Topic {

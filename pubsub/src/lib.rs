@@ -30,6 +30,7 @@ pub mod receipts;
 pub mod router;
 pub mod session;
 mod sharded;
+mod sweeper;
 
 pub use channel::{Channel, Context, Outcome, SocketInfo};
 pub use event_stream::{EventStream, Refused};

@@ -192,18 +192,8 @@ impl Receipts {
     /// Sweeps every quarter of the time limit (at most once a minute) while the receipts live, when called within a
     /// tokio runtime.
     pub fn spawn_sweeper(self: &Arc<Self>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let every = (self.limits.ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
-        let receipts = Arc::downgrade(self);
-        runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                let Some(receipts) = receipts.upgrade() else { return };
-                receipts.sweep();
-            }
-        });
+        crate::sweeper::spawn_sweeper(self, every, Receipts::sweep);
     }
 }
 

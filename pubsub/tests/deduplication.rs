@@ -1,5 +1,7 @@
 //! Sessions of one socket identity handle each push once, and the identity stays out of the channel's params.
 
+mod support;
+
 use ferrocast_protocol::{Vsn, WireData};
 use ferrocast_pubsub::channel::Outcome;
 use ferrocast_pubsub::handlers::Handlers;
@@ -8,14 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-async fn sent(outbox: &Outbox) -> Vec<String> {
-    let mut batch = Vec::new();
-    if !outbox.is_empty() {
-        outbox.next_batch(&mut batch).await.expect("open");
-    }
-    batch.into_iter().map(|frame| String::from_utf8(frame.bytes.to_vec()).expect("text")).collect()
-}
+use support::sent;
 
 #[tokio::test]
 async fn two_connections_of_one_socket_handle_a_push_once_and_both_get_its_reply() {

@@ -1,5 +1,7 @@
 //! A channel built with `Handlers` behind a scope of plugs, driven through a `Session` without any socket.
 
+mod support;
+
 use ferrocast_protocol::{Payload, Vsn, WireData};
 use ferrocast_pubsub::channel::{Outcome, reason};
 use ferrocast_pubsub::handlers::Handlers;
@@ -8,15 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-/// Everything the session sent, as text.
-async fn sent(outbox: &Outbox) -> Vec<String> {
-    let mut batch = Vec::new();
-    if !outbox.is_empty() {
-        outbox.next_batch(&mut batch).await.expect("open");
-    }
-    batch.into_iter().map(|frame| String::from_utf8(frame.bytes.to_vec()).expect("text")).collect()
-}
+use support::sent;
 
 #[tokio::test]
 async fn scoped_plugs_run_first_and_event_splats_reach_their_handler() {

@@ -105,6 +105,20 @@ impl Client {
         }
     }
 
+    /// The next text frame as JSON (a V2 array or a V1 object), skipping presence (`presence_state`,
+    /// `presence_diff`), whose timing is not what the test is about.
+    pub async fn next_json(&mut self) -> Value {
+        loop {
+            let message = self.next().await;
+            let Message::Text(text) = message else { panic!("{}: expected text, got {message:?}", self.name) };
+            let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+            let event = frame.get(3).or_else(|| frame.get("event")).and_then(Value::as_str);
+            if !event.is_some_and(|event| event.starts_with("presence_")) {
+                return frame;
+            }
+        }
+    }
+
     pub async fn expect_binary(&mut self, hex: &str) {
         let message = self.next().await;
         let Message::Binary(bytes) = message else { panic!("{}: expected binary, got {message:?}", self.name) };
