@@ -7,11 +7,14 @@
 
 use crate::decode::decode;
 use crate::lifecycle::Lifecycle;
-use crate::options::Settings;
+use crate::options::{ChannelKind, Settings};
+use crate::sse_transport::SseSocket;
 use crate::timer::{Timer, now_ms};
 use crate::transport::{Reactions, Transport};
 use crate::values::{call, get, opt_str, set};
-use ferrocast_protocol::client::{ChannelId, DropReason, Event, Options, PushId, Socket as Machine, Transmit};
+use ferrocast_protocol::client::{
+    ChannelId, ConnectionState, DropReason, Event, Options, PushId, Socket as Machine, Transmit,
+};
 use js_sys::{Function, Object};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -44,6 +47,27 @@ pub(crate) struct State {
     last_error: JsValue,
     /// `disconnect`'s callback, called when the close completes.
     pub(crate) disconnected: Option<Function>,
+    /// Connecting over the relay's event-stream socket rather than a WebSocket.
+    over_event_stream: bool,
+    /// Connections in a row that closed before they opened: two make the socket try the other transport, when it
+    /// may choose.
+    failed_opens: u32,
+}
+
+impl State {
+    /// A connection closed before it opened. Two in a row, on a socket free to choose, switch to the other
+    /// transport: a network that blocks WebSockets still lets the relay's event-stream socket through, and a server
+    /// without one (Phoenix) sends the socket back to WebSockets.
+    fn connection_never_opened(&mut self) {
+        self.failed_opens += 1;
+        if self.failed_opens < 2 || self.settings.channel_kind != ChannelKind::WebSocketOrEventStream {
+            return;
+        }
+        self.failed_opens = 0;
+        self.over_event_stream = !self.over_event_stream;
+        let to = if self.over_event_stream { "server-sent events" } else { "WebSocket" };
+        self.log("transport", || format!("could not open twice: trying {to}"), JsValue::UNDEFINED);
+    }
 }
 
 /// Socket-level callbacks, each under the ref `onOpen` (and the others) returned.
@@ -119,6 +143,8 @@ impl Shared {
                 lifecycle: None,
                 last_error: JsValue::UNDEFINED,
                 disconnected: None,
+                over_event_stream: false,
+                failed_opens: 0,
             }),
         })
     }
@@ -338,7 +364,18 @@ fn connect(shared: &Rc<Shared>) {
     state.generation += 1;
     let generation = state.generation;
     let reactions = Reactions { open: on_open, close: on_close, error: on_error, message: on_message };
+    let over_event_stream = match state.settings.channel_kind {
+        ChannelKind::EventStream => true,
+        ChannelKind::WebSocket => false,
+        ChannelKind::WebSocketOrEventStream => state.over_event_stream || constructor.is_none(),
+    };
     let opened = match &constructor {
+        _ if over_event_stream => SseSocket::new(&url, JsValue::UNDEFINED)
+            .map(|socket| {
+                let socket = JsValue::from(socket).unchecked_into();
+                Transport::attach(socket, generation, &Rc::downgrade(shared), &reactions)
+            })
+            .map_err(JsValue::from),
         Some(constructor) => Transport::open(
             constructor,
             &url,
@@ -374,7 +411,10 @@ fn on_open(shared: &Rc<Shared>, generation: u32, _event: JsValue) {
         return;
     }
     let _ = refresh_channel_params(shared, None);
-    shared.drive(|state, now| state.machine.handle_open(now));
+    shared.drive(|state, now| {
+        state.failed_opens = 0;
+        state.machine.handle_open(now);
+    });
 }
 
 fn on_close(shared: &Rc<Shared>, generation: u32, event: JsValue) {
@@ -386,6 +426,9 @@ fn on_close(shared: &Rc<Shared>, generation: u32, event: JsValue) {
     shared.drive(|state, now| {
         if let Some(transport) = state.transport.take() {
             transport.detach();
+        }
+        if state.machine.connection_state() == ConnectionState::Connecting {
+            state.connection_never_opened();
         }
         state.machine.handle_close(now, code, &reason);
     });

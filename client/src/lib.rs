@@ -8,6 +8,9 @@
 //! - One file per JavaScript class: [`socket`], [`channel`], [`push`], [`presence`].
 //! - [`driver`]: the state every object of one socket shares, and the loop that runs the machine and calls back
 //!   into JavaScript without holding a borrow.
+//! - [`event_stream`]: `EventStream`, server-sent events from a relay's `/sse`, over `fetch_stream` (one fetched
+//!   event stream); [`sse_transport`]: `SseSocket`, a WebSocket-shaped connection over the relay's event-stream
+//!   socket, used by `transport: "sse"` and as the fallback when WebSockets cannot open.
 //! - [`transport`]: one WebSocket and its event handlers; [`decode`]: frames from the browser's `JSON.parse`;
 //!   [`values`]: payloads, option reading, errors; [`timer`]: the one timer; [`lifecycle`]: page events.
 //!
@@ -17,16 +20,21 @@
 pub mod channel;
 mod decode;
 mod driver;
+pub mod event_stream;
+mod fetch_stream;
 mod lifecycle;
 mod options;
 pub mod presence;
 pub mod push;
 pub mod socket;
+pub mod sse_transport;
 mod timer;
 mod transport;
 mod values;
 
 pub use channel::Channel;
+pub use event_stream::EventStream;
 pub use presence::Presence;
 pub use push::Push;
 pub use socket::Socket;
+pub use sse_transport::SseSocket;

@@ -26,6 +26,20 @@ pub(crate) struct Settings {
     pub(crate) logger: Option<Function>,
     /// The socket's identity across reconnects, made at the first connection when `recovery` is on.
     pub(crate) socket_id: Option<String>,
+    /// What the socket connects over.
+    pub(crate) channel_kind: ChannelKind,
+}
+
+/// What a socket connects over (`transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum ChannelKind {
+    /// A WebSocket, and the relay's event-stream socket when WebSockets cannot open (the default).
+    #[default]
+    WebSocketOrEventStream,
+    /// A WebSocket only (`"websocket"`, or a WebSocket class).
+    WebSocket,
+    /// The relay's event-stream socket only (`"sse"`): events in, POSTs out.
+    EventStream,
 }
 
 const PHOENIX_OPTIONS: [&str; 16] = [
@@ -58,6 +72,7 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
         transport: None,
         logger: None,
         socket_id: None,
+        channel_kind: ChannelKind::default(),
     };
     if opts.is_undefined() || opts.is_null() {
         return Ok((options, settings));
@@ -120,7 +135,21 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
     }
     settings.params = params;
     settings.auth_token = field.string("authToken")?;
-    settings.transport = field.function("transport")?;
+    match get(opts, "transport").as_string().as_deref() {
+        Some("sse") => settings.channel_kind = ChannelKind::EventStream,
+        Some("websocket") => settings.channel_kind = ChannelKind::WebSocket,
+        Some(other) => {
+            let message =
+                format!("Socket option `transport` must be \"websocket\", \"sse\" or a WebSocket class, not {other:?}");
+            return Err(JsError::new(&message));
+        }
+        None => {
+            settings.transport = field.function("transport")?;
+            if settings.transport.is_some() {
+                settings.channel_kind = ChannelKind::WebSocket;
+            }
+        }
+    }
     settings.logger = field.function("logger")?;
     Ok((options, settings))
 }

@@ -1,4 +1,4 @@
-//! One WebSocket and its four event handlers.
+//! One WebSocket (or `SseSocket`, which has its members) and its four event handlers.
 //!
 //! Each connection gets a generation number; its handlers carry it, so an event from a connection the socket has
 //! already let go of (after `Transmit::Close`) is recognized and ignored. Handlers hold only a weak reference to
@@ -50,6 +50,16 @@ impl Transport {
             None => Array::of1(&url),
         };
         let socket: WebSocket = Reflect::construct(constructor, &args)?.unchecked_into();
+        Ok(Transport::attach(socket, generation, shared, reactions))
+    }
+
+    /// Routes a connection's events to `reactions`: a WebSocket, or anything with its members (`SseSocket`).
+    pub(crate) fn attach(
+        socket: WebSocket,
+        generation: u32,
+        shared: &Weak<Shared>,
+        reactions: &Reactions,
+    ) -> Transport {
         socket.set_binary_type(BinaryType::Arraybuffer);
         let handler = |react: React| {
             let shared = shared.clone();
@@ -65,7 +75,7 @@ impl Transport {
         socket.set_onclose(Some(handlers[1].as_ref().unchecked_ref()));
         socket.set_onerror(Some(handlers[2].as_ref().unchecked_ref()));
         socket.set_onmessage(Some(handlers[3].as_ref().unchecked_ref()));
-        Ok(Transport { generation, socket, _handlers: handlers })
+        Transport { generation, socket, _handlers: handlers }
     }
 
     /// Sends one message. Binary data is copied out of wasm memory first: a transport may keep the buffer (the

@@ -25,9 +25,10 @@ const OUT_NAME: &str = "ferrocast_client";
 const TARGETS: [(&str, &str); 3] = [("bundler", "pkg"), ("nodejs", "pkg/node"), ("web", "pkg/web")];
 
 /// The most the `.wasm` plus its JS glue may weigh, gzipped, before `cargo xtask test` fails: today's size
-/// (87.8 KB) with a little room, so that a change that bloats the client is seen when it is made. Lower it when
-/// the client shrinks; README (Size) says why the 12 KB aim is out of reach for this design.
-pub const GZIP_BUDGET: u64 = 90_000;
+/// (105.9 KB, of which server-sent events — the stream reader, `EventStream` and the `"sse"` transport — are about
+/// 15 KB) with a little room, so that a change that bloats the client is seen when it is made. Lower it when the
+/// client shrinks; README (Size) says why the 12 KB aim is out of reach for this design.
+pub const GZIP_BUDGET: u64 = 108_000;
 
 /// Builds `client/pkg`, prints the sizes a browser downloads and returns the gzipped one (bytes).
 pub fn build() -> Result<u64, Error> {
@@ -96,7 +97,6 @@ pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
     let [relay_port, proxy_port, control_port] = [free_port()?, free_port()?, free_port()?];
     let mut relay = Command::new(relay_bin);
     relay.args(["--listen", &format!("127.0.0.1:{relay_port}")]).env("RUST_LOG", "warn");
-    // A short history, so a test can outrun it and see the client report an incomplete recovery.
     relay.args(["--history-size", &BROWSER_TEST_HISTORY.to_string()]);
     let _relay = Background::start(relay, "the relay")?;
     wait_for_port(relay_port)?;
@@ -108,6 +108,13 @@ pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
 
     let mut wasm_pack = Command::new("wasm-pack");
     wasm_pack.args(["test", "--headless", "--chrome", "--chromedriver", "/usr/bin/chromedriver"]).current_dir(&client);
+    // `--nocapture` shows what the tests log, which is how the chaos test reports its figures. Two `--`: wasm-pack
+    // takes the first as the end of its own options, builds with what comes before the second, and passes what
+    // follows it to the test runner, for every test target.
+    wasm_pack.args(["--", "--", "--nocapture"]);
+    if std::env::var_os(BROWSER_TEST_TIMEOUT_VAR).is_none() {
+        wasm_pack.env(BROWSER_TEST_TIMEOUT_VAR, BROWSER_TEST_TIMEOUT_SECS.to_string());
+    }
     wasm_pack.env("FERROCAST_TEST_RELAY", format!("ws://127.0.0.1:{relay_port}/socket"));
     wasm_pack.env("FERROCAST_TEST_PROXY", format!("ws://127.0.0.1:{proxy_port}/socket"));
     wasm_pack.env("FERROCAST_TEST_CONTROL", format!("http://127.0.0.1:{control_port}"));
@@ -133,9 +140,16 @@ impl Drop for Background {
     }
 }
 
-/// The history the relay of the browser tests keeps per topic; `client/tests/browser.rs` publishes more than this
-/// to make a gap.
-const BROWSER_TEST_HISTORY: usize = 20;
+/// The history the relay of the browser tests keeps per topic: enough that no cut of the chaos test outlasts it,
+/// while `client/tests/browser.rs` publishes more than this to make a gap.
+const BROWSER_TEST_HISTORY: usize = 1_000;
+
+/// Where wasm-bindgen-test-runner reads its time limit from: one limit for the whole run, not for each test.
+const BROWSER_TEST_TIMEOUT_VAR: &str = "WASM_BINDGEN_TEST_TIMEOUT";
+
+/// The limit we give the runner unless the caller set one: the runner's default (20 s) is less than the browser
+/// tests take with the chaos test (about 20 s on 2 cores, 13 of them chaos), and a slow machine needs room.
+const BROWSER_TEST_TIMEOUT_SECS: u64 = 180;
 
 /// A loopback port nobody listens on now.
 fn free_port() -> Result<u16, Error> {

@@ -8,8 +8,14 @@
 //   POST /refuse?ms=N  for N ms, close new connections as soon as they arrive; answers {"refusing": N}
 //   POST /mute         drop whatever the relay sends on the open connections (the client's frames still go
 //                      through), so a push is handled but its reply never arrives; answers {"muted": n}
-//   GET  /stats        {"accepted": n, "refused": n, "open": n}
-//   GET  /relay/PATH   the relay's own HTTP answer to GET /PATH (its API sends no CORS headers for the page)
+//   POST /chaos?ms=N&min=A&max=B&mute=M
+//                      for N ms, cut every connection at random intervals of A to B ms (default 50 to 300), each
+//                      cut after muting the connections for a random 0 to M ms (default 0); answers at once with
+//                      {"chaos": N}. ms=0 stops it, cutting what it had muted.
+//   GET  /stats        {"accepted": n, "refused": n, "open": n, "cuts": n}, cuts counting those that found a
+//                      connection open
+//   GET  /relay/PATH   the relay's own HTTP answer to GET /PATH (its API sends no CORS headers for the page);
+//                      JSON as it is, any other text as a JSON string
 // It exits when its parent does (stdin closes).
 import net from "node:net"
 import http from "node:http"
@@ -19,6 +25,8 @@ const open = new Set()
 let accepted = 0
 let refused = 0
 let refuseUntil = 0
+let cuts = 0
+let chaosTimer = null
 
 const proxy = net.createServer((client) => {
   if (Date.now() < refuseUntil) {
@@ -43,17 +51,60 @@ const proxy = net.createServer((client) => {
   })
 })
 
+function cutAll() {
+  const n = open.size
+  for (const { client, upstream } of [...open]) {
+    client.destroy()
+    upstream.destroy()
+  }
+  open.clear()
+  if (n > 0) cuts++
+  return n
+}
+
+// Muted connections stay muted until cut: unmuting one would hand the client a stream with a hole in it, which
+// TCP never does.
+function mutedOpen() {
+  return [...open].some((pair) => pair.muted)
+}
+
+function stopChaos() {
+  clearTimeout(chaosTimer)
+  chaosTimer = null
+  if (mutedOpen()) cutAll()
+}
+
+function startChaos(until, min, max, mute) {
+  stopChaos()
+  const next = () => {
+    if (Date.now() >= until) {
+      chaosTimer = null
+      return
+    }
+    const quiet = Math.random() * mute
+    const wait = Math.max(0, min + Math.random() * (max - min) - quiet)
+    chaosTimer = setTimeout(() => {
+      for (const pair of open) pair.muted = true
+      chaosTimer = setTimeout(() => {
+        cutAll()
+        next()
+      }, quiet)
+    }, wait)
+  }
+  next()
+}
+
 const control = http.createServer(async (request, response) => {
   const url = new URL(request.url, "http://127.0.0.1")
+  const number = (name, fallback) => Number(url.searchParams.get(name) ?? fallback)
   let body
   if (url.pathname === "/cut") {
-    const n = open.size
-    for (const { client, upstream } of [...open]) {
-      client.destroy()
-      upstream.destroy()
-    }
-    open.clear()
-    body = { cut: n }
+    body = { cut: cutAll() }
+  } else if (url.pathname === "/chaos") {
+    const ms = number("ms", 0)
+    if (ms > 0) startChaos(Date.now() + ms, number("min", 50), number("max", 300), number("mute", 0))
+    else stopChaos()
+    body = { chaos: ms }
   } else if (url.pathname === "/refuse") {
     const ms = Number(url.searchParams.get("ms") || 0)
     refuseUntil = Date.now() + ms
@@ -62,10 +113,16 @@ const control = http.createServer(async (request, response) => {
     for (const pair of open) pair.muted = true
     body = { muted: open.size }
   } else if (url.pathname === "/stats") {
-    body = { accepted, refused, open: open.size }
+    body = { accepted, refused, open: open.size, cuts }
   } else if (url.pathname.startsWith("/relay/")) {
     const upstream = await fetch(`http://127.0.0.1:${targetPort}${url.pathname.slice("/relay".length)}`)
-    body = await upstream.json()
+    // JSON comes back as it is; anything else (the metrics' text) as one JSON string.
+    const text = await upstream.text()
+    try {
+      body = JSON.parse(text)
+    } catch {
+      body = text
+    }
   } else {
     response.writeHead(404).end()
     return

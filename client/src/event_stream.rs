@@ -1,0 +1,450 @@
+//! `EventStream`: a relay's server-sent events (`GET /sse?topic=…`), read as the browser's `EventSource` reads
+//! them, with what EventSource lacks: request headers (`Authorization`), data parsed as JSON and given with its
+//! Ferrocast topic, reconnects with full-jitter backoff that resume from the last id as a query parameter, a final
+//! error that says why (status and the server's message), and a callback when a resume could not replay everything.
+//!
+//! Like EventSource it connects when constructed and until `close()`, so it is made where the page runs (a mounted
+//! hook), not while a module is imported or a page is rendered on the server; importing the module touches nothing.
+//!
+//! Each request is a [`FetchStream`]; this file decides what its reports mean and when to open the next one. The
+//! state is never borrowed while the application's callbacks run, so they may call `close()` or `off()`.
+
+use crate::fetch_stream::{End, FetchStream, Report};
+use crate::timer::{Timer, now_ms};
+use crate::values::{call, get, keys, opt_str, set};
+use ferrocast_protocol::client::Backoff;
+use ferrocast_protocol::sse;
+use js_sys::{Function, JSON, Object};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+/// `readyState` values, as EventSource's.
+const CONNECTING: u8 = 0;
+const OPEN: u8 = 1;
+const CLOSED: u8 = 2;
+
+/// The event that starts each topic of a relay's stream, with `{topic, offset, epoch, recovered}` (the relay's
+/// `ferrocast_pubsub::event_stream::SUBSCRIBED_EVENT`).
+const SUBSCRIBED_EVENT: &str = "ferrocast:subscribed";
+
+/// The query parameter the relay resumes from (the `Last-Event-ID` header would need a CORS preflight).
+const LAST_EVENT_ID_PARAM: &str = "lastEventId";
+
+/// Server-sent events from a Ferrocast relay (`new EventStream("/sse?topic=room:lobby", {headers})`), or from
+/// any event stream. Connects at once, as EventSource does, and reconnects until `close()` or a refusal; as
+/// EventSource, it keeps going when the page lets go of the object.
+#[wasm_bindgen]
+pub struct EventStream {
+    shared: Rc<Shared>,
+}
+
+/// What the stream object, its request's reports and its reconnect timer share.
+struct Shared {
+    state: RefCell<State>,
+}
+
+struct State {
+    /// The URL as given; each request adds the id to resume from.
+    url: String,
+    /// The request headers: the application's, and `Accept` as EventSource sends it.
+    headers: JsValue,
+    backoff: Reconnect,
+    /// The `lastEventId` option: where to resume until the stream gives an id of its own.
+    first_id: String,
+    /// One reader for all the requests: it keeps the last id and the server's `retry` across them.
+    reader: Rc<RefCell<sse::Reader>>,
+    request: Option<FetchStream>,
+    ready_state: u8,
+    /// Reconnect attempts since the stream last opened.
+    attempts: u32,
+    timer: Timer,
+    on_timer: Option<Function>,
+    /// Callbacks by ref and by event name, lifecycle ones under the names below.
+    hooks: Vec<(u32, String, Function)>,
+    next_ref: u32,
+    /// The stream's hold on itself until it closes: the requests and the timer hold it weakly, and the JavaScript
+    /// object may be collected (wasm-bindgen frees it then) while the page still wants the events.
+    running: Option<Rc<Shared>>,
+}
+
+/// The names `onOpen`, `onError` and `onRecoveryFailed` register under among the event bindings: an event name is
+/// one line of the stream, so none starts with a line break.
+const OPEN_HOOK: &str = "\nopen";
+const ERROR_HOOK: &str = "\nerror";
+const RECOVERY_FAILED_HOOK: &str = "\nrecovery_failed";
+
+/// Full-jitter backoff, as the Socket's `Backoff::Jittered` (whose delay function the protocol crate keeps to
+/// itself), with the server's `retry` as the base once it has sent one.
+struct Reconnect {
+    base_ms: u64,
+    max_ms: u64,
+    jitter: f64,
+}
+
+impl Reconnect {
+    /// Attempt `attempt` (from 1) waits up to `min(cap, base·2ⁿ⁻¹)`, less a random share (`random` in `[0, 1)`)
+    /// of it. The cap is `maxMs`, raised to the server's `retry` when that is longer, so that what the server asks
+    /// for is never cut down.
+    fn delay_ms(&self, server_retry: Option<u64>, attempt: u32, random: f64) -> u64 {
+        let base = server_retry.unwrap_or(self.base_ms);
+        let ceiling = base.saturating_mul(1 << attempt.saturating_sub(1).min(63)).min(self.max_ms.max(base));
+        (ceiling as f64 * (1.0 - self.jitter * random)).round() as u64
+    }
+}
+
+#[wasm_bindgen]
+impl EventStream {
+    /// `new EventStream(url, {headers, lastEventId, backoff: {baseMs, maxMs, jitter}})`; see README.
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: &str, options: JsValue) -> Result<EventStream, JsError> {
+        let (headers, first_id, backoff) = parse_options(&options)?;
+        let shared = Rc::new(Shared {
+            state: RefCell::new(State {
+                url: url.to_owned(),
+                headers,
+                backoff,
+                first_id,
+                reader: Rc::default(),
+                request: None,
+                ready_state: CONNECTING,
+                attempts: 0,
+                timer: Timer::default(),
+                on_timer: None,
+                hooks: Vec::new(),
+                next_ref: 1,
+                running: None,
+            }),
+        });
+        connect(&shared).map_err(|_| JsError::new("EventStream needs `fetch` and `AbortController`"))?;
+        shared.state.borrow_mut().running = Some(shared.clone());
+        Ok(EventStream { shared })
+    }
+
+    /// Calls `callback(data, {event, topic, lastEventId})` for every `event` (`"message"` for unnamed ones), with
+    /// `data` parsed as JSON (the raw text when it is not JSON) and `topic` `null` when the server gave none;
+    /// returns a ref for `off`.
+    pub fn on(&self, event: &str, callback: Function) -> u32 {
+        self.hook(event, callback)
+    }
+
+    /// Removes the callback registered under `ref` (by `on`, `onOpen`, `onError` or `onRecoveryFailed`).
+    pub fn off(&self, r#ref: u32) {
+        self.shared.state.borrow_mut().hooks.retain(|(hooked, _, _)| *hooked != r#ref);
+    }
+
+    /// Calls `callback()` whenever the stream opens (the server answered 200 with an event stream).
+    #[wasm_bindgen(js_name = onOpen)]
+    pub fn on_open(&self, callback: Function) -> u32 {
+        self.hook(OPEN_HOOK, callback)
+    }
+
+    /// Calls `callback({status, message})` when a request fails or the stream drops: then `readyState` is 0 and
+    /// the stream reconnects. A refusal (a status below 500, `message` the server's reason) is final: `readyState`
+    /// is 2. `status` is 0 when there was no HTTP answer or the stream broke mid-way.
+    #[wasm_bindgen(js_name = onError)]
+    pub fn on_error(&self, callback: Function) -> u32 {
+        self.hook(ERROR_HOOK, callback)
+    }
+
+    /// Calls `callback({topic, offset, epoch, recovered: false})` when a resume could not replay everything the
+    /// topic broadcast meanwhile (the relay's history did not reach back, or it restarted): reload what the topic
+    /// feeds. The stream goes on from the topic's current position.
+    #[wasm_bindgen(js_name = onRecoveryFailed)]
+    pub fn on_recovery_failed(&self, callback: Function) -> u32 {
+        self.hook(RECOVERY_FAILED_HOOK, callback)
+    }
+
+    /// 0 connecting (or waiting to reconnect), 1 open, 2 closed, as EventSource's.
+    #[wasm_bindgen(getter, js_name = readyState)]
+    pub fn ready_state(&self) -> u8 {
+        self.shared.state.borrow().ready_state
+    }
+
+    /// The id the next connection resumes from: hand it to a later stream's `lastEventId` option to go on where
+    /// this one stopped.
+    #[wasm_bindgen(getter, js_name = lastEventId)]
+    pub fn last_event_id(&self) -> String {
+        self.shared.state.borrow().resume_id()
+    }
+
+    /// Stops the stream for good: the request is aborted, no reconnect follows and no callback runs after this.
+    pub fn close(&self) {
+        let (request, running) = {
+            let mut state = self.shared.state.borrow_mut();
+            state.ready_state = CLOSED;
+            state.timer.cancel();
+            (state.request.take(), state.running.take())
+        };
+        drop((request, running));
+    }
+
+    fn hook(&self, name: &str, callback: Function) -> u32 {
+        let mut state = self.shared.state.borrow_mut();
+        let r#ref = state.next_ref;
+        state.next_ref += 1;
+        state.hooks.push((r#ref, name.to_owned(), callback));
+        r#ref
+    }
+}
+
+impl State {
+    fn resume_id(&self) -> String {
+        let id = self.reader.borrow().last_event_id().to_owned();
+        if id.is_empty() { self.first_id.clone() } else { id }
+    }
+
+    /// The callbacks registered under `name`.
+    fn callbacks(&self, name: &str) -> Vec<Function> {
+        self.hooks.iter().filter(|(_, hooked, _)| hooked == name).map(|(_, _, callback)| callback.clone()).collect()
+    }
+}
+
+/// Opens a request, resuming from the last id. Fails only where `fetch` does not exist.
+fn connect(shared: &Rc<Shared>) -> Result<(), JsValue> {
+    let mut state = shared.state.borrow_mut();
+    let url = resume_url(&state.url, &state.resume_id());
+    let weak = Rc::downgrade(shared);
+    let request = FetchStream::open(&url, &state.headers, state.reader.clone(), move |report| {
+        if let Some(shared) = weak.upgrade() {
+            on_report(&shared, report);
+        }
+    })?;
+    state.request = Some(request);
+    state.ready_state = CONNECTING;
+    Ok(())
+}
+
+fn on_report(shared: &Rc<Shared>, report: Report) {
+    match report {
+        Report::Opened => {
+            let opened = {
+                let mut state = shared.state.borrow_mut();
+                state.ready_state = OPEN;
+                state.attempts = 0;
+                state.callbacks(OPEN_HOOK)
+            };
+            for callback in opened {
+                call(&callback, &[]);
+            }
+        }
+        Report::Event(event) => deliver(shared, &event),
+        Report::Ended(End::Closed) => ended(shared, 0, "the server ended the stream".into(), false),
+        Report::Ended(End::Failed(message)) => ended(shared, 0, message, false),
+        Report::Ended(End::Refused { status, message }) => {
+            let message = if message.is_empty() { format!("HTTP status {status}") } else { message };
+            // As EventSource: an answer that is not a stream is final, unless the server is failing (5xx).
+            ended(shared, status, message, status < 500);
+        }
+    }
+}
+
+/// Calls the event's callbacks, and the recovery callbacks when a topic's resume came back incomplete.
+fn deliver(shared: &Rc<Shared>, event: &sse::Event) {
+    let (bound, recovery) = {
+        let state = shared.state.borrow();
+        let recovery = if event.event == SUBSCRIBED_EVENT { state.callbacks(RECOVERY_FAILED_HOOK) } else { Vec::new() };
+        (state.callbacks(&event.event), recovery)
+    };
+    if bound.is_empty() && recovery.is_empty() {
+        return;
+    }
+    let data = JSON::parse(&event.data).unwrap_or_else(|_| event.data.as_str().into());
+    if !bound.is_empty() {
+        let meta = Object::new();
+        set(&meta, "event", event.event.as_str());
+        set(&meta, "topic", opt_str(event.topic.as_deref()));
+        set(&meta, "lastEventId", event.last_event_id.as_str());
+        for callback in bound {
+            call(&callback, &[data.clone(), meta.clone().into()]);
+        }
+    }
+    if !recovery.is_empty() && get(&data, "recovered").as_bool() == Some(false) {
+        for callback in recovery {
+            call(&callback, std::slice::from_ref(&data));
+        }
+    }
+}
+
+/// The request is over: reconnect after a backoff, or stay closed when `for_good`; `onError` either way.
+fn ended(shared: &Rc<Shared>, status: u16, message: String, for_good: bool) {
+    let (request, running, errors) = {
+        let mut state = shared.state.borrow_mut();
+        let mut running = None;
+        if for_good {
+            state.ready_state = CLOSED;
+            running = state.running.take();
+        } else {
+            state.ready_state = CONNECTING;
+            state.attempts += 1;
+            let delay =
+                state.backoff.delay_ms(state.reader.borrow().retry_ms(), state.attempts, js_sys::Math::random());
+            let on_timer = state.on_timer.get_or_insert_with(|| reconnect_handler(shared)).clone();
+            state.timer.arm(Some(now_ms() + delay), &on_timer);
+        }
+        (state.request.take(), running, state.callbacks(ERROR_HOOK))
+    };
+    drop((request, running));
+    let error = Object::new();
+    set(&error, "status", status);
+    set(&error, "message", message);
+    for callback in errors {
+        call(&callback, &[error.clone().into()]);
+    }
+}
+
+fn reconnect_handler(shared: &Rc<Shared>) -> Function {
+    let weak = Rc::downgrade(shared);
+    Closure::<dyn FnMut()>::new(move || {
+        let Some(shared) = weak.upgrade() else { return };
+        let waiting = {
+            let mut state = shared.state.borrow_mut();
+            state.timer.fired();
+            state.ready_state == CONNECTING && state.request.is_none()
+        };
+        if waiting && connect(&shared).is_err() {
+            // `fetch` was there when the stream was made; should it have gone, there is nothing to retry with.
+            ended(&shared, 0, "fetch is no longer available".into(), true);
+        }
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+/// `url` with `lastEventId=id` in its query (replacing one already there), or as given when there is no id yet.
+/// A fragment is dropped: it never reaches the server anyway.
+fn resume_url(url: &str, id: &str) -> String {
+    let url = url.split('#').next().unwrap_or(url);
+    if id.is_empty() {
+        return url.to_owned();
+    }
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut resumed = path.to_owned();
+    let mut separator = '?';
+    let resume_param = |pair: &&str| pair.split('=').next() == Some(LAST_EVENT_ID_PARAM);
+    for pair in query.split('&').filter(|pair| !pair.is_empty() && !resume_param(pair)) {
+        resumed.push(separator);
+        resumed.push_str(pair);
+        separator = '&';
+    }
+    resumed.push(separator);
+    resumed.push_str(LAST_EVENT_ID_PARAM);
+    resumed.push('=');
+    percent_encode(id, &mut resumed);
+    resumed
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters: ids are opaque and may hold `&`, `#` or `%`.
+fn percent_encode(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.extend(['%', HEX[usize::from(byte >> 4)] as char, HEX[usize::from(byte & 15)] as char]);
+        }
+    }
+}
+
+/// Reads `{headers, lastEventId, backoff}`, with errors that name the option.
+fn parse_options(options: &JsValue) -> Result<(JsValue, String, Reconnect), JsError> {
+    let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
+    let mut backoff = Reconnect { base_ms, max_ms, jitter };
+    let headers = Object::new();
+    set(&headers, "accept", "text/event-stream");
+    if options.is_undefined() || options.is_null() {
+        return Ok((headers.into(), String::new(), backoff));
+    }
+    known_keys(options, "", &["headers", "lastEventId", "backoff"])?;
+    let given = get(options, "headers");
+    if !given.is_undefined() {
+        known_keys(&given, "headers.", &[])?;
+        for name in keys(&given) {
+            let value = get(&given, &name).as_string().ok_or_else(|| wrong(&format!("headers.{name}"), "a string"))?;
+            set(&headers, &name, value);
+        }
+    }
+    let first_id = get(options, "lastEventId");
+    let first_id = match first_id.as_string() {
+        Some(id) => id,
+        None if first_id.is_undefined() || first_id.is_null() => String::new(),
+        None => return Err(wrong("lastEventId", "a string")),
+    };
+    let given = get(options, "backoff");
+    if !given.is_undefined() {
+        known_keys(&given, "backoff.", &["baseMs", "maxMs", "jitter"])?;
+        let whole = |key: &str, default: u64| match backoff_number(&given, key)? {
+            None => Ok(default),
+            Some(n) if n >= 0.0 && n.fract() == 0.0 => Ok(n as u64),
+            Some(_) => Err(wrong(&format!("backoff.{key}"), "a whole number, 0 or more")),
+        };
+        backoff.base_ms = whole("baseMs", base_ms)?;
+        backoff.max_ms = whole("maxMs", max_ms)?;
+        backoff.jitter = match backoff_number(&given, "jitter")? {
+            None => jitter,
+            Some(n) if (0.0..=1.0).contains(&n) => n,
+            Some(_) => return Err(wrong("backoff.jitter", "between 0 and 1")),
+        };
+    }
+    Ok((headers.into(), first_id, backoff))
+}
+
+/// Checks that `object` is an object with no key but `known` (any key when `known` is empty).
+fn known_keys(object: &JsValue, prefix: &str, known: &[&str]) -> Result<(), JsError> {
+    if !object.is_object() || object.is_function() {
+        let name = prefix.strip_suffix('.').unwrap_or("");
+        return Err(if name.is_empty() {
+            JsError::new("EventStream options must be an object")
+        } else {
+            wrong(name, "an object")
+        });
+    }
+    match keys(object).into_iter().find(|key| !known.is_empty() && !known.contains(&key.as_str())) {
+        Some(key) => Err(JsError::new(&format!("unknown EventStream option `{prefix}{key}`"))),
+        None => Ok(()),
+    }
+}
+
+/// A finite number at `backoff[key]`, if any.
+fn backoff_number(object: &JsValue, key: &str) -> Result<Option<f64>, JsError> {
+    let value = get(object, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value.as_f64().filter(|n| n.is_finite()).map(Some).ok_or_else(|| wrong(&format!("backoff.{key}"), "a number"))
+}
+
+fn wrong(name: &str, expected: &str) -> JsError {
+    JsError::new(&format!("EventStream option `{name}` must be {expected}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resume_id_goes_in_the_query_in_place_of_any_other() {
+        assert_eq!(resume_url("/sse?topic=room:a", ""), "/sse?topic=room:a");
+        assert_eq!(resume_url("/sse?topic=room:a#top", "4.e-1"), "/sse?topic=room:a&lastEventId=4.e-1");
+        assert_eq!(
+            resume_url("http://h/sse?lastEventId=old&topic=a&topic=b", "4.e-1,7.e-2"),
+            "http://h/sse?topic=a&topic=b&lastEventId=4.e-1%2C7.e-2"
+        );
+        assert_eq!(resume_url("/sse", "a&b #%é"), "/sse?lastEventId=a%26b%20%23%25%C3%A9");
+        assert_eq!(resume_url("/sse?lastEventId=old", "new"), "/sse?lastEventId=new");
+    }
+
+    #[test]
+    fn reconnects_wait_up_to_a_doubling_ceiling_from_the_servers_retry() {
+        let backoff = Reconnect { base_ms: 100, max_ms: 1_000, jitter: 1.0 };
+        let ceilings: Vec<u64> = (1..=6).map(|attempt| backoff.delay_ms(None, attempt, 0.0)).collect();
+        assert_eq!(ceilings, [100, 200, 400, 800, 1_000, 1_000]);
+        assert_eq!(backoff.delay_ms(None, 3, 0.75), 100, "full jitter takes a random share of the ceiling");
+        assert_eq!(backoff.delay_ms(Some(300), 1, 0.0), 300, "the server's retry is the base");
+        assert_eq!(backoff.delay_ms(Some(2_500), 4, 0.0), 2_500, "and the cap when it asks for longer");
+        let fixed = Reconnect { base_ms: 100, max_ms: 1_000, jitter: 0.0 };
+        assert_eq!(fixed.delay_ms(None, 2, 0.99), 200);
+        assert_eq!(fixed.delay_ms(None, u32::MAX, 0.5), 1_000);
+    }
+}

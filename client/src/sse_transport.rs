@@ -1,0 +1,253 @@
+//! `SseSocket`: a connection that behaves as a WebSocket to the socket, over a relay's event-stream socket
+//! (`GET /socket/sse` to receive, `POST /socket/sse?token=…` to send), for networks that block WebSockets.
+//!
+//! It has the WebSocket members the socket uses (`onopen`, `onclose`, `onerror`, `onmessage`, `binaryType`,
+//! `send`, `close`), so the transport code drives it exactly as a WebSocket. It opens when the stream's first event
+//! gives the session's token; every later event is one frame. Frames sent while a POST is on its way wait and go
+//! together in the next one, so they reach the relay in order. Only text frames travel this way: binary payloads
+//! need a WebSocket.
+
+use crate::fetch_stream::{FetchStream, Report, Thenable, global_fetch};
+use crate::values::{get, set};
+use ferrocast_protocol::sse;
+use js_sys::{Function, Object, Promise};
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+/// The relay's first event on a socket stream, with the session's token.
+const SESSION_EVENT: &str = "ferrocast:session";
+/// The close code for a connection that broke, as a browser reports a WebSocket that did.
+const CLOSE_ABNORMAL: u16 = 1006;
+
+/// A WebSocket-shaped connection over server-sent events and POST requests; pass `transport: "sse"` to `Socket`.
+#[wasm_bindgen]
+pub struct SseSocket {
+    inner: Rc<Inner>,
+}
+
+#[derive(Default)]
+struct Handlers {
+    open: Option<Function>,
+    close: Option<Function>,
+    error: Option<Function>,
+    message: Option<Function>,
+}
+
+#[derive(Default)]
+struct Inner {
+    handlers: RefCell<Handlers>,
+    stream: RefCell<Option<FetchStream>>,
+    /// Where frames go, once the session's token is known.
+    post_url: RefCell<Option<String>>,
+    /// Frames waiting for the POST on its way to finish.
+    outgoing: RefCell<Vec<String>>,
+    posting: RefCell<bool>,
+    closed: RefCell<bool>,
+    /// Called when a POST settles: `[answered, failed]`.
+    post_callbacks: RefCell<Vec<Function>>,
+}
+
+#[wasm_bindgen]
+impl SseSocket {
+    /// `new SseSocket(url)`, `url` being the socket's WebSocket URL (`ws://host/socket/websocket?…`): the event
+    /// stream is the same path with `/sse`, over HTTP.
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: &str, _protocols: JsValue) -> Result<SseSocket, JsError> {
+        let stream_url = stream_url(url);
+        let inner = Rc::new(Inner::default());
+        let weak = Rc::downgrade(&inner);
+        let reader = Rc::new(RefCell::new(sse::Reader::new()));
+        let headers = Object::new();
+        let post_base = stream_url.split_once('?').map_or(stream_url.as_str(), |(base, _)| base).to_owned();
+        let stream = FetchStream::open(&stream_url, &headers, reader, move |report| {
+            if let Some(inner) = weak.upgrade() {
+                inner.reported(&post_base, report);
+            }
+        })
+        .map_err(|_| JsError::new("no fetch in this environment: the \"sse\" transport needs fetch"))?;
+        *inner.stream.borrow_mut() = Some(stream);
+        let weak = Rc::downgrade(&inner);
+        *inner.post_callbacks.borrow_mut() =
+            [true, false].into_iter().map(|answered| post_callback(weak.clone(), answered)).collect();
+        Ok(SseSocket { inner })
+    }
+
+    /// As a WebSocket's.
+    #[wasm_bindgen(setter)]
+    pub fn set_onopen(&self, handler: Option<Function>) {
+        self.inner.handlers.borrow_mut().open = handler;
+    }
+
+    /// As a WebSocket's.
+    #[wasm_bindgen(setter)]
+    pub fn set_onclose(&self, handler: Option<Function>) {
+        self.inner.handlers.borrow_mut().close = handler;
+    }
+
+    /// As a WebSocket's.
+    #[wasm_bindgen(setter)]
+    pub fn set_onerror(&self, handler: Option<Function>) {
+        self.inner.handlers.borrow_mut().error = handler;
+    }
+
+    /// As a WebSocket's.
+    #[wasm_bindgen(setter)]
+    pub fn set_onmessage(&self, handler: Option<Function>) {
+        self.inner.handlers.borrow_mut().message = handler;
+    }
+
+    /// Accepted for the WebSocket's sake; frames are text here.
+    #[wasm_bindgen(setter, js_name = binaryType)]
+    pub fn set_binary_type(&self, _binary_type: JsValue) {}
+
+    /// Sends a text frame; binary frames are refused (they need a WebSocket).
+    pub fn send(&self, frame: JsValue) -> Result<(), JsError> {
+        let Some(text) = frame.as_string() else {
+            return Err(JsError::new(
+                "the \"sse\" transport carries text frames only: binary payloads need a WebSocket",
+            ));
+        };
+        self.inner.outgoing.borrow_mut().push(text);
+        self.inner.flush();
+        Ok(())
+    }
+
+    /// Ends the stream; `onclose` follows, as a WebSocket's does.
+    pub fn close(&self, code: Option<u16>, reason: Option<String>) {
+        self.inner.finish(code.unwrap_or(1000), &reason.unwrap_or_default(), true);
+    }
+}
+
+/// `ws://host/socket/websocket?q` → `http://host/socket/sse?q`.
+fn stream_url(url: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let path = path.strip_suffix("/websocket").unwrap_or(path);
+    let path = match path.split_once("://") {
+        Some(("wss", rest)) => format!("https://{rest}"),
+        Some(("ws", rest)) => format!("http://{rest}"),
+        _ => path.to_owned(),
+    };
+    format!("{path}/sse?{query}")
+}
+
+fn post_callback(inner: Weak<Inner>, answered: bool) -> Function {
+    Closure::<dyn FnMut(JsValue)>::new(move |response: JsValue| {
+        if let Some(inner) = inner.upgrade() {
+            inner.posted(answered && get(&response, "ok").is_truthy());
+        }
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+impl Inner {
+    fn reported(&self, post_base: &str, report: Report) {
+        match report {
+            Report::Opened => {}
+            Report::Event(event) if event.event == SESSION_EVENT => {
+                let token = js_sys::JSON::parse(&event.data).map(|data| get(&data, "token")).ok();
+                let Some(token) = token.and_then(|token| token.as_string()) else {
+                    return self.finish(CLOSE_ABNORMAL, "no session token", false);
+                };
+                *self.post_url.borrow_mut() = Some(format!("{post_base}?token={token}"));
+                self.fire(|handlers| handlers.open.clone(), &Object::new());
+                self.flush();
+            }
+            Report::Event(event) => {
+                let message = Object::new();
+                set(&message, "data", event.data.as_str());
+                self.fire(|handlers| handlers.message.clone(), &message);
+            }
+            Report::Ended(end) => {
+                let reason = match end {
+                    crate::fetch_stream::End::Closed => String::new(),
+                    crate::fetch_stream::End::Refused { status, message } => format!("{status} {message}"),
+                    crate::fetch_stream::End::Failed(message) => message,
+                };
+                self.fire(|handlers| handlers.error.clone(), &Object::new());
+                self.finish(CLOSE_ABNORMAL, &reason, false);
+            }
+        }
+    }
+
+    /// Posts what waits, unless a POST is on its way (it posts the rest when it returns) or there is no session.
+    fn flush(&self) {
+        if *self.posting.borrow() || *self.closed.borrow() {
+            return;
+        }
+        let Some(url) = self.post_url.borrow().clone() else { return };
+        let frames = std::mem::take(&mut *self.outgoing.borrow_mut());
+        if frames.is_empty() {
+            return;
+        }
+        let init = Object::new();
+        set(&init, "method", "POST");
+        set(&init, "body", frames.join("\n").as_str());
+        let headers = Object::new();
+        set(&headers, "content-type", "text/plain");
+        set(&init, "headers", headers);
+        match global_fetch(&url, &init) {
+            Ok(promise) => {
+                *self.posting.borrow_mut() = true;
+                let callbacks = self.post_callbacks.borrow();
+                promise.unchecked_ref::<Thenable>().then(&callbacks[0], &callbacks[1]);
+            }
+            Err(_) => self.finish(CLOSE_ABNORMAL, "could not post", false),
+        }
+    }
+
+    /// A POST returned: frames that waited go next; a refused or failed one means the session is gone.
+    fn posted(&self, ok: bool) {
+        *self.posting.borrow_mut() = false;
+        if ok {
+            self.flush();
+        } else {
+            self.finish(CLOSE_ABNORMAL, "the session is gone", false);
+        }
+    }
+
+    /// Ends the connection once, and calls `onclose` after the current task, as a WebSocket does.
+    fn finish(&self, code: u16, reason: &str, clean: bool) {
+        if self.closed.replace(true) {
+            return;
+        }
+        if let Some(stream) = self.stream.borrow_mut().take() {
+            stream.abort();
+        }
+        let Some(onclose) = self.handlers.borrow().close.clone() else { return };
+        let event = Object::new();
+        set(&event, "code", code);
+        set(&event, "reason", reason);
+        set(&event, "wasClean", clean);
+        let deliver: Function = Closure::once_into_js(move || {
+            let _ = onclose.call1(&JsValue::NULL, &event);
+        })
+        .unchecked_into();
+        Promise::resolve(&JsValue::UNDEFINED).unchecked_ref::<Thenable>().then(&deliver, &deliver);
+    }
+
+    /// Calls a handler with the state released, as application code may call back in.
+    fn fire(&self, handler: impl Fn(&Handlers) -> Option<Function>, event: &Object) {
+        if *self.closed.borrow() {
+            return;
+        }
+        let handler = handler(&self.handlers.borrow());
+        if let Some(handler) = handler {
+            let _ = handler.call1(&JsValue::NULL, event);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stream_is_the_websocket_path_with_sse_over_http() {
+        assert_eq!(
+            super::stream_url("ws://h:4000/socket/websocket?a=1&vsn=2.0.0"),
+            "http://h:4000/socket/sse?a=1&vsn=2.0.0"
+        );
+        assert_eq!(super::stream_url("wss://h/s/websocket?vsn=2.0.0"), "https://h/s/sse?vsn=2.0.0");
+    }
+}

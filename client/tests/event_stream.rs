@@ -1,0 +1,376 @@
+//! `EventStream` in headless Chromium against a real relay's `GET /sse`, directly and through the proxy that cuts
+//! connections on command. `cargo xtask test` starts both and passes their addresses in at build time, as for
+//! `browser.rs`; the test page is served from another origin, so every request here crosses CORS as a page's would.
+//!
+//! Broadcasts are published by a WebSocket `Socket` joined to the same `room:*` topic: `new_msg` is broadcast to
+//! the topic, and the relay's HTTP API answers CORS only for `/sse`.
+
+#![cfg(target_arch = "wasm32")]
+
+use ferrocast_client::{Channel, EventStream, Socket};
+use js_sys::{Function, Promise, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// An address `cargo xtask test` passed in at build time.
+fn configured(value: Option<&'static str>, name: &str) -> &'static str {
+    value.unwrap_or_else(|| panic!("{name} is not set: run these tests through `cargo xtask test`"))
+}
+
+/// The relay's WebSocket endpoint, directly.
+fn relay() -> &'static str {
+    configured(option_env!("FERROCAST_TEST_RELAY"), "FERROCAST_TEST_RELAY")
+}
+
+/// The relay's WebSocket endpoint through the cutting proxy.
+fn proxied() -> &'static str {
+    configured(option_env!("FERROCAST_TEST_PROXY"), "FERROCAST_TEST_PROXY")
+}
+
+/// The proxy's control endpoint.
+fn control() -> &'static str {
+    configured(option_env!("FERROCAST_TEST_CONTROL"), "FERROCAST_TEST_CONTROL")
+}
+
+/// `GET /sse?{query}` on the server behind a WebSocket endpoint (`ws://host:port/socket`).
+fn sse_url(socket_endpoint: &str, query: &str) -> String {
+    let origin = socket_endpoint.replacen("ws", "http", 1);
+    format!("{}/sse?{query}", origin.trim_end_matches("/socket"))
+}
+
+// ----- Helpers -----
+
+/// A log of what callbacks saw, as text, shared with the callbacks.
+#[derive(Clone, Default)]
+struct Seen(Rc<RefCell<Vec<String>>>);
+
+impl Seen {
+    /// A callback that records `label` and its arguments as JSON: `label data {"event", "topic", "lastEventId"}`
+    /// for an event.
+    fn recorder(&self, label: &str) -> Function {
+        let (seen, label) = (self.clone(), label.to_owned());
+        let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |a: JsValue, b: JsValue| {
+            let mut text = label.clone();
+            for value in [a, b].iter().filter(|value| !value.is_undefined()) {
+                text.push(' ');
+                text.push_str(&describe(value));
+            }
+            seen.0.borrow_mut().push(text);
+        });
+        closure.into_js_value().unchecked_into()
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+
+    /// The entries under `label`, without the label.
+    fn labelled(&self, label: &str) -> Vec<String> {
+        let prefix = format!("{label} ");
+        self.all().iter().filter_map(|entry| entry.strip_prefix(&prefix).map(str::to_owned)).collect()
+    }
+
+    /// The data of the events recorded under `label` (an event's data is JSON with no space in it).
+    fn data(&self, label: &str) -> Vec<String> {
+        self.labelled(label).iter().map(|entry| entry.split(' ').next().unwrap_or_default().to_owned()).collect()
+    }
+
+    fn count(&self, label: &str) -> usize {
+        self.all().iter().filter(|entry| *entry == label || entry.starts_with(&format!("{label} "))).count()
+    }
+
+    /// Waits until at least `n` entries are under `label`.
+    async fn wait_count(&self, label: &str, n: usize) {
+        let this = self.clone();
+        until(&format!("{n} × {label:?} in {:?}", self.all()), || this.count(label) >= n).await;
+    }
+}
+
+fn describe(value: &JsValue) -> String {
+    js_sys::JSON::stringify(value).ok().and_then(|text| text.as_string()).unwrap_or_else(|| "?".into())
+}
+
+fn json(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).expect("test JSON")
+}
+
+async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let set_timeout: Function = Reflect::get(&js_sys::global(), &"setTimeout".into()).unwrap().unchecked_into();
+        set_timeout.call2(&JsValue::NULL, &resolve, &ms.into()).unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
+/// Polls `condition` every 10 ms for up to 15 s: a reconnect waits up to the relay's `retry` (2 to 3 s), maybe
+/// twice.
+async fn until(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..1500 {
+        if condition() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Tells the proxy to do something (`cut`, `refuse?ms=…`, `stats`) and returns its JSON answer.
+async fn proxy(command: &str) -> JsValue {
+    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+    let init = json(r#"{"method":"POST"}"#);
+    let url = format!("{}/{command}", control());
+    let response = fetch.call2(&JsValue::NULL, &url.into(), &init).unwrap().unchecked_into::<Promise>();
+    let response = JsFuture::from(response).await.expect("the proxy answers");
+    let body = Reflect::get(&response, &"json".into()).unwrap().unchecked_into::<Function>().call0(&response);
+    JsFuture::from(body.unwrap().unchecked_into::<Promise>()).await.unwrap()
+}
+
+/// How many connections the proxy has seen, let through or refused.
+async fn proxy_connections() -> f64 {
+    let stats = proxy("stats").await;
+    let count = |key: &str| Reflect::get(&stats, &key.into()).unwrap().as_f64().unwrap();
+    count("accepted") + count("refused")
+}
+
+/// A WebSocket client joined to `topic`, publishing `new_msg {"n": …}` broadcasts there.
+struct Publisher {
+    socket: Socket,
+    channel: Channel,
+    acks: Seen,
+}
+
+impl Publisher {
+    async fn join(topic: &str) -> Publisher {
+        let acks = Seen::default();
+        let socket = Socket::new(relay(), JsValue::UNDEFINED).unwrap();
+        socket.connect();
+        let channel = socket.channel(topic, json(r#"{"no_presence":true}"#)).unwrap();
+        channel.join(None).unwrap().receive("ok", acks.recorder("joined"));
+        acks.wait_count("joined", 1).await;
+        Publisher { socket, channel, acks }
+    }
+
+    /// Broadcasts `new_msg {"n": n}` for each `n`, and waits until the relay has handled them all.
+    async fn publish(&self, numbers: std::ops::RangeInclusive<u32>) {
+        let expected = self.acks.count("sent") + numbers.clone().count();
+        for n in numbers {
+            let payload = json(&format!(r#"{{"n":{n}}}"#));
+            self.channel.push("new_msg", payload, None).unwrap().receive("ok", self.acks.recorder("sent"));
+        }
+        self.acks.wait_count("sent", expected).await;
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.socket.disconnect(None, None, None);
+    }
+}
+
+/// `{"n":from}` to `{"n":to}`, as recorded.
+fn numbered(numbers: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    numbers.map(|n| format!(r#"{{"n":{n}}}"#)).collect()
+}
+
+/// A stream with its callbacks recorded: `open`, `error …`, `lost …` (recovery failed), `subscribed …` and
+/// `msg …` (`new_msg`).
+fn watched(url: &str, options: &str) -> (EventStream, Seen) {
+    let seen = Seen::default();
+    let stream = EventStream::new(url, json(options)).expect("stream");
+    stream.on_open(seen.recorder("open"));
+    stream.on_error(seen.recorder("error"));
+    stream.on_recovery_failed(seen.recorder("lost"));
+    stream.on("ferrocast:subscribed", seen.recorder("subscribed"));
+    stream.on("new_msg", seen.recorder("msg"));
+    (stream, seen)
+}
+
+// ----- Tests -----
+
+#[wasm_bindgen_test]
+async fn named_events_arrive_with_json_data_their_topic_and_the_id_to_resume_from() {
+    let publisher_a = Publisher::join("room:es-named-a").await;
+    let publisher_b = Publisher::join("room:es-named-b").await;
+    let (stream, seen) = watched(&sse_url(relay(), "topic=room:es-named-a&topic=room:es-named-b"), "{}");
+    assert_eq!(stream.ready_state(), 0, "connecting from the start, as EventSource");
+    let unwanted = stream.on("new_msg", seen.recorder("unwanted"));
+    stream.off(unwanted);
+    seen.wait_count("subscribed", 2).await;
+    assert_eq!(seen.count("open"), 1);
+    assert_eq!(stream.ready_state(), 1);
+    let subscribed = seen.labelled("subscribed");
+    assert!(subscribed[0].starts_with(r#"{"epoch":"#), "data is parsed JSON: {subscribed:?}");
+    assert!(subscribed[0].contains(r#""recovered":null,"topic":"room:es-named-a"}"#), "{subscribed:?}");
+    assert!(subscribed[1].contains(r#"{"event":"ferrocast:subscribed","topic":"room:es-named-b","lastEventId":""#));
+
+    publisher_a.publish(1..=1).await;
+    publisher_b.publish(2..=2).await;
+    seen.wait_count("msg", 2).await;
+    let messages = seen.labelled("msg");
+    let (data_a, meta_a) = messages[0].split_once(' ').unwrap();
+    let (data_b, meta_b) = messages[1].split_once(' ').unwrap();
+    assert_eq!((data_a, data_b), (r#"{"n":1}"#, r#"{"n":2}"#));
+    assert!(meta_a.starts_with(r#"{"event":"new_msg","topic":"room:es-named-a","lastEventId":""#), "{meta_a}");
+    assert!(meta_b.starts_with(r#"{"event":"new_msg","topic":"room:es-named-b","lastEventId":""#), "{meta_b}");
+    // The id holds both topics' positions; the last one is what a new stream would resume from.
+    let id = meta_b.rsplit_once(r#""lastEventId":""#).unwrap().1.trim_end_matches("\"}");
+    assert_eq!(id.split(',').count(), 2, "{id}");
+    assert_eq!(stream.last_event_id(), id);
+    assert_eq!(seen.count("unwanted"), 0, "off removed the binding");
+    assert_eq!(seen.count("error") + seen.count("lost"), 0, "{:?}", seen.all());
+    stream.close();
+}
+
+#[wasm_bindgen_test]
+async fn an_authorization_header_passes_the_cors_preflight() {
+    let publisher = Publisher::join("room:es-auth").await;
+    let (stream, seen) =
+        watched(&sse_url(relay(), "topic=room:es-auth"), r#"{"headers":{"Authorization":"Bearer secret"}}"#);
+    seen.wait_count("subscribed", 1).await;
+    publisher.publish(1..=1).await;
+    seen.wait_count("msg", 1).await;
+    assert_eq!(seen.count("error"), 0, "{:?}", seen.all());
+    stream.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_cut_stream_resumes_with_nothing_missed_and_nothing_doubled() {
+    let publisher = Publisher::join("room:es-cut").await;
+    // A minute of backoff of its own, without jitter: reconnecting after seconds shows that the relay's `retry`
+    // (2 to 3 s) is the base, and it outlasts the refusal below, so the first attempt gets through.
+    let options = r#"{"backoff":{"baseMs":60000,"jitter":0}}"#;
+    let (stream, seen) = watched(&sse_url(proxied(), "topic=room:es-cut"), options);
+    seen.wait_count("subscribed", 1).await;
+    publisher.publish(1..=3).await;
+    seen.wait_count("msg", 3).await;
+
+    // Cut, and refuse the reconnects for a while: what is broadcast meanwhile must come after the resume.
+    proxy("refuse?ms=600").await;
+    proxy("cut").await;
+    seen.wait_count("error", 1).await;
+    assert_eq!(seen.labelled("error")[0].split(',').next(), Some(r#"{"status":0"#), "no HTTP answer: {:?}", seen.all());
+    assert_eq!(stream.ready_state(), 0, "reconnecting");
+    publisher.publish(4..=8).await;
+    seen.wait_count("open", 2).await;
+    publisher.publish(9..=9).await;
+    seen.wait_count("msg", 9).await;
+    sleep(200).await;
+    assert_eq!(seen.data("msg"), numbered(1..=9), "each once, in order: {:?}", seen.all());
+    let resumed = &seen.labelled("subscribed")[1];
+    assert!(resumed.contains(r#""recovered":true"#), "the relay replayed from the id: {resumed}");
+    assert_eq!(seen.count("lost"), 0);
+    assert_eq!(stream.ready_state(), 1);
+    stream.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_new_stream_resumes_from_an_earlier_ones_id_and_an_unservable_id_reports_recovery_failed() {
+    let publisher = Publisher::join("room:es-resume").await;
+    let url = sse_url(relay(), "topic=room:es-resume");
+    let (first, seen) = watched(&url, "{}");
+    seen.wait_count("subscribed", 1).await;
+    publisher.publish(1..=2).await;
+    seen.wait_count("msg", 2).await;
+    let id = first.last_event_id();
+    first.close();
+    publisher.publish(3..=4).await;
+
+    let (second, seen) = watched(&url, &format!(r#"{{"lastEventId":"{id}"}}"#));
+    assert_eq!(second.last_event_id(), id, "until the stream gives an id, the one it resumes from");
+    seen.wait_count("msg", 2).await;
+    sleep(100).await;
+    assert_eq!(seen.data("msg"), numbered(3..=4), "only what was missed: {:?}", seen.all());
+    assert_eq!(seen.count("lost"), 0);
+    second.close();
+
+    // An id of another epoch (the relay restarted, say): no replay, and the page is told to reload.
+    let (third, seen) = watched(&url, r#"{"lastEventId":"1.not-this-epoch"}"#);
+    seen.wait_count("lost", 1).await;
+    let lost = &seen.labelled("lost")[0];
+    assert!(lost.contains(r#""recovered":false,"topic":"room:es-resume""#), "{lost}");
+    assert_eq!(seen.count("msg"), 0, "nothing replayed");
+    publisher.publish(5..=5).await;
+    seen.wait_count("msg", 1).await;
+    assert_eq!(seen.data("msg"), numbered(5..=5), "live events go on");
+    third.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_refusal_is_final_with_the_status_and_the_relays_message() {
+    for (query, expected) in [
+        ("topic=nowhere:es", r#"error {"status":404,"message":"unmatched topic \"nowhere:es\""}"#),
+        ("topic=room:forbidden", r#"error {"status":403,"message":"join of \"room:forbidden\" refused: "#),
+    ] {
+        // With a backoff this short, a reconnect would have come many times over during the wait below.
+        let (stream, seen) = watched(&sse_url(relay(), query), r#"{"backoff":{"baseMs":10,"maxMs":10}}"#);
+        seen.wait_count("error", 1).await;
+        assert!(seen.all()[0].starts_with(expected), "{:?}", seen.all());
+        assert_eq!(stream.ready_state(), 2);
+        sleep(300).await;
+        assert_eq!(seen.all().len(), 1, "no reconnect, no other callback: {:?}", seen.all());
+    }
+}
+
+#[wasm_bindgen_test]
+async fn close_stops_everything() {
+    let publisher = Publisher::join("room:es-close").await;
+    let url = sse_url(proxied(), "topic=room:es-close");
+
+    // Closed while open: no event after it.
+    let (open, seen) = watched(&url, "{}");
+    seen.wait_count("subscribed", 1).await;
+    open.close();
+    assert_eq!(open.ready_state(), 2);
+    publisher.publish(1..=1).await;
+
+    // Closed before the answer came: nothing at all.
+    let (connecting, seen_connecting) = watched(&url, "{}");
+    connecting.close();
+
+    // Closed while waiting to reconnect: no attempt follows. The relay's `retry` (2 to 3 s) is the longest the
+    // wait can be.
+    let (waiting, seen_waiting) = watched(&url, "{}");
+    seen_waiting.wait_count("subscribed", 1).await;
+    proxy("refuse?ms=10000").await;
+    proxy("cut").await;
+    seen_waiting.wait_count("error", 1).await;
+    waiting.close();
+    let connections = proxy_connections().await;
+    sleep(3_500).await;
+    assert_eq!(proxy_connections().await, connections, "no reconnect after close");
+    proxy("refuse?ms=0").await;
+
+    assert_eq!(seen.count("msg") + seen.count("error"), 0, "{:?}", seen.all());
+    assert!(seen_connecting.all().is_empty(), "{:?}", seen_connecting.all());
+    assert_eq!(seen_waiting.all().len(), 3, "open, subscribed, error: {:?}", seen_waiting.all());
+    assert_eq!(waiting.ready_state(), 2);
+}
+
+#[wasm_bindgen_test]
+fn bad_options_throw_errors_that_name_the_option() {
+    let message = |options: &str| {
+        let error: JsValue = EventStream::new("/sse?topic=room:a", json(options)).err().expect("refused").into();
+        assert!(error.is_instance_of::<js_sys::Error>());
+        Reflect::get(&error, &"message".into()).unwrap().as_string().unwrap()
+    };
+    assert_eq!(message(r#"{"header":{}}"#), "unknown EventStream option `header`");
+    assert_eq!(
+        message(r#"{"headers":{"Authorization":1}}"#),
+        "EventStream option `headers.Authorization` must be a string"
+    );
+    assert_eq!(message(r#"{"headers":"Bearer x"}"#), "EventStream option `headers` must be an object");
+    assert_eq!(message(r#"{"lastEventId":7}"#), "EventStream option `lastEventId` must be a string");
+    assert_eq!(message(r#"{"backoff":{"base":1}}"#), "unknown EventStream option `backoff.base`");
+    assert_eq!(
+        message(r#"{"backoff":{"maxMs":-1}}"#),
+        "EventStream option `backoff.maxMs` must be a whole number, 0 or more"
+    );
+    assert_eq!(message(r#"{"backoff":{"jitter":2}}"#), "EventStream option `backoff.jitter` must be between 0 and 1");
+    assert_eq!(message("5"), "EventStream options must be an object");
+}
