@@ -4,12 +4,15 @@
 //! exactly once and in order, every push must reach its handler exactly once, and every push must be answered `ok`.
 //!
 //! The client is the protocol crate's state machine over tokio-tungstenite (`support/native_client.rs`); the
-//! browser client faces the same chaos in `client/tests/browser.rs`.
+//! browser client faces the same chaos in `client/tests/browser.rs`. A reader of the relay's event stream
+//! (`GET /sse`, read-only, so broadcasts only) faces it too, resuming with `Last-Event-ID` after every cut.
 
 #[path = "support/cut_proxy.rs"]
 mod cut_proxy;
 #[path = "support/native_client.rs"]
 mod native_client;
+#[path = "support/sse.rs"]
+mod sse;
 mod support;
 
 use cut_proxy::{Chaos, CutProxy};
@@ -130,6 +133,68 @@ async fn under_random_cuts_every_broadcast_arrives_once_in_order_and_every_push_
         handled.len(),
         client.resent_pushes(),
         record.connections,
+        elapsed.as_secs_f64(),
+    );
+    assert!(cuts >= MIN_CUTS, "only {cuts} cuts: the test proved little");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_random_cuts_an_event_stream_resumes_with_every_broadcast_once_in_order() {
+    let history = HistoryLimits { max_messages: 20_000, ..HistoryLimits::default() };
+    let relay = TestRelay::start(Config { history, ..Config::default() }).await;
+    let proxy = CutProxy::start(relay.addr, Chaos { every_ms: 50..=300, mute_ms: 0..=20 }).await;
+    let path = format!("/sse?topic={TOPIC}&no_presence=true");
+    let started = Instant::now();
+    let deadline = started + PATIENCE;
+
+    let mut received = Vec::with_capacity(BROADCASTS as usize);
+    let (mut streams, mut recovery_failures, mut publisher) = (0, 0, None);
+    let mut last_event_id = String::new();
+    while received.last() != Some(&(BROADCASTS - 1)) {
+        assert!(Instant::now() < deadline, "not done within {PATIENCE:?}: {} received", received.len());
+        let header = format!("last-event-id: {last_event_id}");
+        let headers: Vec<&str> = if last_event_id.is_empty() { vec![] } else { vec![&header] };
+        let mut stream = match sse::SseStream::open(proxy.addr, &path, &headers).await {
+            Ok(stream) => stream,
+            Err(refusal) if refusal.status == 0 => continue, // cut while connecting
+            Err(refusal) => panic!("refused: {} {}", refusal.status, refusal.body),
+        };
+        streams += 1;
+        // The publisher starts once the first stream is subscribed: the first has no position to resume from.
+        if publisher.is_none() {
+            publisher = Some(tokio::spawn(publish(relay.url("?vsn=2.0.0"))));
+        }
+        while let Some(event) = stream.next_within(Duration::from_secs(2)).await {
+            match event.event.as_str() {
+                "ferrocast:subscribed" => {
+                    let data: Value = serde_json::from_str(&event.data).expect("JSON");
+                    if data["recovered"] == false {
+                        recovery_failures += 1;
+                    }
+                }
+                "new_msg" => {
+                    let data: Value = serde_json::from_str(&event.data).expect("JSON");
+                    received.push(data["n"].as_u64().expect("a numbered broadcast"));
+                }
+                other => panic!("unexpected event {other}"),
+            }
+        }
+        last_event_id = stream.last_event_id();
+    }
+    let elapsed = started.elapsed();
+    let published = publisher.expect("started").await.expect("the publisher");
+    assert_eq!(published, BROADCASTS);
+    let expected: Vec<u64> = (0..BROADCASTS).collect();
+    if received != expected {
+        panic!("broadcasts not received exactly once in order: {}", sequence_problems(&received));
+    }
+    assert_eq!(recovery_failures, 0, "the history outlasts every cut, so every resume recovers");
+    let cuts = proxy.cuts();
+    let _ = writeln!(
+        std::io::stderr(),
+        "chaos (server-sent events): {} broadcasts received once each in order over {streams} streams ({cuts} cuts, \
+         {:.1} s)",
+        received.len(),
         elapsed.as_secs_f64(),
     );
     assert!(cuts >= MIN_CUTS, "only {cuts} cuts: the test proved little");

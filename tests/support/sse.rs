@@ -23,7 +23,7 @@ pub struct SseStream {
     pub raw: String,
 }
 
-/// A refused stream: the status and the body.
+/// A refused stream: the status and the body; status 0 when there was no answer (the body says why).
 #[derive(Debug)]
 pub struct Refusal {
     pub status: u16,
@@ -34,23 +34,30 @@ impl SseStream {
     /// `GET path_and_query` with `headers` (`"name: value"` lines). HTTP/1.0, so the body ends with the
     /// connection and needs no chunked decoding.
     pub async fn open(addr: SocketAddr, path_and_query: &str, headers: &[&str]) -> Result<SseStream, Refusal> {
-        let mut socket = TcpStream::connect(addr).await.expect("connect");
+        let refused = |body: String| Refusal { status: 0, body };
+        let mut socket = TcpStream::connect(addr).await.map_err(|error| refused(error.to_string()))?;
         let mut request = format!("GET {path_and_query} HTTP/1.0\r\nhost: {addr}\r\naccept: text/event-stream\r\n");
         for header in headers {
             request.push_str(header);
             request.push_str("\r\n");
         }
         request.push_str("\r\n");
-        socket.write_all(request.as_bytes()).await.expect("write");
+        socket.write_all(request.as_bytes()).await.map_err(|error| refused(error.to_string()))?;
         let mut received = Vec::new();
         let head_end = loop {
             if let Some(end) = received.windows(4).position(|window| window == b"\r\n\r\n") {
                 break end;
             }
             let mut buffer = [0u8; 4096];
-            let read = tokio::time::timeout(PATIENCE, socket.read(&mut buffer)).await.expect("response head in time");
-            let read = read.expect("read");
-            assert!(read > 0, "closed before the response head: {}", String::from_utf8_lossy(&received));
+            let read = tokio::time::timeout(PATIENCE, socket.read(&mut buffer)).await;
+            let read = read.map_err(|_| refused("no response head in time".into()))?;
+            let read = read.map_err(|error| refused(error.to_string()))?;
+            if read == 0 {
+                return Err(refused(format!(
+                    "closed before the response head: {}",
+                    String::from_utf8_lossy(&received)
+                )));
+            }
             received.extend_from_slice(&buffer[..read]);
         };
         let head = String::from_utf8_lossy(&received[..head_end]).into_owned();
