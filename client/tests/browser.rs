@@ -613,6 +613,26 @@ async fn sse_streams_opened() -> u32 {
 }
 
 #[wasm_bindgen_test]
+async fn when_websockets_cannot_open_the_socket_switches_to_server_sent_events() {
+    proxy("block-websockets?ms=60000").await;
+    let streams_before = sse_streams_opened().await;
+    let socket = Socket::new(proxied(), options(r#"{"backoff":{"baseMs":20,"maxMs":50,"jitter":1}}"#)).unwrap();
+    let seen = Seen::default();
+    socket.on_open(seen.recorder("open"));
+    socket.on_close(seen.recorder("close"));
+    socket.connect();
+    seen.wait_for("open").await;
+    // Unblocked at once, so that whatever is asserted next, later tests have WebSockets again.
+    proxy("block-websockets?ms=0").await;
+    assert!(seen.count("close") >= 2, "two WebSocket attempts failed first: {:?}", seen.all());
+    assert_eq!(sse_streams_opened().await, streams_before + 1, "opened over the event-stream socket");
+    let channel = joined(&socket, "room:fallback", r#"{"no_presence":true}"#, &seen).await;
+    channel.push("ping", json(r#"{"x":1}"#), None).unwrap().receive("ok", seen.recorder("pong"));
+    seen.wait_for(r#"pong {"x":1}"#).await;
+    socket.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
 async fn over_server_sent_events_the_channel_api_works_and_a_cut_is_recovered() {
     let (watcher, _) = connected(relay(), "{}").await;
     let watch = joined(&watcher, "room:over-sse", r#"{"no_presence":true}"#, &Seen::default()).await;

@@ -6,6 +6,7 @@
 // Control (HTTP on 127.0.0.1:CONTROL_PORT, CORS open to the test page):
 //   POST /cut          destroy every proxied connection; answers {"cut": n}
 //   POST /refuse?ms=N  for N ms, close new connections as soon as they arrive; answers {"refusing": N}
+//   POST /block-websockets?ms=N  for N ms, drop connections that ask for a WebSocket upgrade (other HTTP passes)
 //   POST /mute         drop whatever the relay sends on the open connections (the client's frames still go
 //                      through), so a push is handled but its reply never arrives; answers {"muted": n}
 //   POST /chaos?ms=N&min=A&max=B&mute=M
@@ -27,6 +28,8 @@ let refused = 0
 let refuseUntil = 0
 let cuts = 0
 let chaosTimer = null
+let blockWebSocketsUntil = 0
+let blockedUpgrades = 0
 
 const proxy = net.createServer((client) => {
   if (Date.now() < refuseUntil) {
@@ -45,7 +48,15 @@ const proxy = net.createServer((client) => {
   }
   client.on("error", end).on("close", end)
   upstream.on("error", end).on("close", end)
-  client.pipe(upstream)
+  client.on("data", (data) => {
+    // A network that blocks WebSockets: an upgrade request is dropped with its connection.
+    if (Date.now() < blockWebSocketsUntil && /^upgrade:\s*websocket/im.test(data.toString("latin1"))) {
+      blockedUpgrades++
+      end()
+      return
+    }
+    upstream.write(data)
+  })
   upstream.on("data", (data) => {
     if (!pair.muted) client.write(data)
   })
@@ -109,11 +120,15 @@ const control = http.createServer(async (request, response) => {
     const ms = Number(url.searchParams.get("ms") || 0)
     refuseUntil = Date.now() + ms
     body = { refusing: ms }
+  } else if (url.pathname === "/block-websockets") {
+    const ms = Number(url.searchParams.get("ms") || 0)
+    blockWebSocketsUntil = Date.now() + ms
+    body = { blocking: ms }
   } else if (url.pathname === "/mute") {
     for (const pair of open) pair.muted = true
     body = { muted: open.size }
   } else if (url.pathname === "/stats") {
-    body = { accepted, refused, open: open.size, cuts }
+    body = { accepted, refused, open: open.size, cuts, blockedUpgrades }
   } else if (url.pathname.startsWith("/relay/")) {
     const upstream = await fetch(`http://127.0.0.1:${targetPort}${url.pathname.slice("/relay".length)}`)
     // JSON comes back as it is; anything else (the metrics' text) as one JSON string.
