@@ -7,35 +7,18 @@
 #![cfg(target_arch = "wasm32")]
 
 use ferrocast_client::{Presence, Socket};
-use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
+mod common;
+
+use common::{json, proxied, proxy, relay, sleep};
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-/// An address `cargo xtask test` passed in at build time.
-fn configured(value: Option<&'static str>, name: &str) -> &'static str {
-    value.unwrap_or_else(|| panic!("{name} is not set: run these tests through `cargo xtask test`"))
-}
-
-/// The relay, directly.
-fn relay() -> &'static str {
-    configured(option_env!("FERROCAST_TEST_RELAY"), "FERROCAST_TEST_RELAY")
-}
-
-/// The relay through the cutting proxy.
-fn proxied() -> &'static str {
-    configured(option_env!("FERROCAST_TEST_PROXY"), "FERROCAST_TEST_PROXY")
-}
-
-/// The proxy's control endpoint.
-fn control() -> &'static str {
-    configured(option_env!("FERROCAST_TEST_CONTROL"), "FERROCAST_TEST_CONTROL")
-}
 
 // ----- Helpers -----
 
@@ -93,18 +76,6 @@ fn describe(value: &JsValue) -> String {
     js_sys::JSON::stringify(value).ok().and_then(|text| text.as_string()).unwrap_or_else(|| "?".into())
 }
 
-fn json(text: &str) -> JsValue {
-    js_sys::JSON::parse(text).expect("test JSON")
-}
-
-async fn sleep(ms: i32) {
-    let promise = Promise::new(&mut |resolve, _| {
-        let set_timeout: Function = Reflect::get(&js_sys::global(), &"setTimeout".into()).unwrap().unchecked_into();
-        set_timeout.call2(&JsValue::NULL, &resolve, &ms.into()).unwrap();
-    });
-    JsFuture::from(promise).await.unwrap();
-}
-
 /// Polls `condition` every 10 ms for up to 8 s.
 async fn until(what: &str, condition: impl Fn() -> bool) {
     for _ in 0..800 {
@@ -114,27 +85,6 @@ async fn until(what: &str, condition: impl Fn() -> bool) {
         sleep(10).await;
     }
     panic!("timed out waiting for {what}");
-}
-
-/// Tells the proxy to do something: `cut`, `refuse?ms=…`, `stats`.
-async fn proxy(command: &str) -> JsValue {
-    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
-    let init = json(r#"{"method":"POST"}"#);
-    let response = JsFuture::from(
-        fetch
-            .call2(&JsValue::NULL, &format!("{}/{command}", control()).into(), &init)
-            .unwrap()
-            .unchecked_into::<Promise>(),
-    )
-    .await
-    .expect("the proxy answers");
-    let body: Promise = Reflect::get(&response, &"json".into())
-        .unwrap()
-        .unchecked_into::<Function>()
-        .call0(&response)
-        .unwrap()
-        .unchecked_into();
-    JsFuture::from(body).await.unwrap()
 }
 
 /// Cuts every proxied connection and refuses new ones for `ms`: the client is offline until then.
