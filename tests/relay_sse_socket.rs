@@ -4,6 +4,8 @@
 mod sse;
 mod support;
 
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use ferrocast_relay::Config;
 use serde_json::{Value, json};
 use sse::SseStream;
@@ -76,4 +78,42 @@ async fn bad_requests_get_a_status_and_a_malformed_frame_ends_only_that_session(
     let heartbeat = json!([null, "1", "phoenix", "heartbeat", {}]).to_string();
     assert_eq!(http(&relay, "POST", &format!("/socket/sse?token={other_token}"), &heartbeat).await.0, 200);
     assert_eq!(frame(&mut other).await[4]["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_frames_travel_as_base64_both_ways_and_bad_base64_ends_the_session() {
+    use ferrocast_protocol::codec::{decode, encode};
+    use ferrocast_protocol::{Encoded, Frame, Message, Payload, Sender, Vsn, WireData};
+
+    let relay = TestRelay::start(Config::default()).await;
+    let (mut stream, token) = open(&relay).await;
+    let post = format!("/socket/sse?token={token}");
+    let join = json!(["1", "1", "room:b", "phx_join", { "no_presence": true }]).to_string();
+    assert_eq!(http(&relay, "POST", &post, &join).await.0, 200);
+    assert_eq!(frame(&mut stream).await[4]["status"], "ok");
+
+    // `ping` with a binary payload is answered in binary.
+    let ping = Frame::Message(Message {
+        join_ref: Some("1".into()),
+        r#ref: Some("2".into()),
+        topic: "room:b".into(),
+        event: "ping".into(),
+        payload: Payload::Binary(vec![0, 1, 2, 255]),
+        ext: None,
+    });
+    let Ok(Encoded::Binary(bytes)) = encode(Vsn::V2, Sender::Client, &ping) else { panic!("a binary frame") };
+    let line = BASE64_STANDARD.encode(&bytes);
+    assert_eq!(http(&relay, "POST", &post, &line).await.0, 200);
+    let event = stream.next().await;
+    assert_eq!(event.event, "binary");
+    let reply =
+        decode(Vsn::V2, Sender::Server, WireData::Binary(&BASE64_STANDARD.decode(&event.data).expect("base64")))
+            .expect("a binary reply");
+    let Frame::Reply(reply) = reply else { panic!("a reply: {reply:?}") };
+    assert_eq!((reply.r#ref.as_deref(), reply.status.as_str()), (Some("2"), "ok"));
+    assert_eq!(reply.response, Payload::Binary(vec![0, 1, 2, 255]));
+
+    assert_eq!(http(&relay, "POST", &post, "not base64!").await.0, 200);
+    while stream.read_more(Duration::from_secs(5)).await {}
+    assert!(stream.raw.contains(": closed 1011 malformed frame"), "{}", stream.raw);
 }

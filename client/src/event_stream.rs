@@ -10,10 +10,11 @@
 //! state is never borrowed while the application's callbacks run, so they may call `close()` or `off()`.
 
 use crate::fetch_stream::{End, FetchStream, Report};
+use crate::options::{Field, jittered};
 use crate::timer::{Timer, now_ms};
 use crate::values::{call, get, keys, opt_str, set};
 use ferrocast_protocol::client::Backoff;
-use ferrocast_protocol::sse;
+use ferrocast_protocol::sse::{self, SUBSCRIBED_EVENT};
 use js_sys::{Function, JSON, Object};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -24,10 +25,6 @@ use wasm_bindgen::prelude::*;
 const CONNECTING: u8 = 0;
 const OPEN: u8 = 1;
 const CLOSED: u8 = 2;
-
-/// The event that starts each topic of a relay's stream, with `{topic, offset, epoch, recovered}` (the relay's
-/// `ferrocast_pubsub::event_stream::SUBSCRIBED_EVENT`).
-const SUBSCRIBED_EVENT: &str = "ferrocast:subscribed";
 
 /// The query parameter the relay resumes from (the `Last-Event-ID` header would need a CORS preflight).
 const LAST_EVENT_ID_PARAM: &str = "lastEventId";
@@ -75,22 +72,21 @@ const OPEN_HOOK: &str = "\nopen";
 const ERROR_HOOK: &str = "\nerror";
 const RECOVERY_FAILED_HOOK: &str = "\nrecovery_failed";
 
-/// Full-jitter backoff, as the Socket's `Backoff::Jittered` (whose delay function the protocol crate keeps to
-/// itself), with the server's `retry` as the base once it has sent one.
-struct Reconnect {
-    base_ms: u64,
-    max_ms: u64,
-    jitter: f64,
-}
+/// The class name option errors give.
+const EVENT_STREAM: &str = "EventStream";
+
+/// Reconnect delays: the `backoff` option's full jitter, with the server's `retry` as the base once it has sent
+/// one.
+struct Reconnect(Backoff);
 
 impl Reconnect {
     /// Attempt `attempt` (from 1) waits up to `min(cap, base·2ⁿ⁻¹)`, less a random share (`random` in `[0, 1)`)
     /// of it. The cap is `maxMs`, raised to the server's `retry` when that is longer, so that what the server asks
     /// for is never cut down.
     fn delay_ms(&self, server_retry: Option<u64>, attempt: u32, random: f64) -> u64 {
-        let base = server_retry.unwrap_or(self.base_ms);
-        let ceiling = base.saturating_mul(1 << attempt.saturating_sub(1).min(63)).min(self.max_ms.max(base));
-        (ceiling as f64 * (1.0 - self.jitter * random)).round() as u64
+        let Backoff::Jittered { base_ms, max_ms, jitter } = self.0 else { return self.0.delay_with(attempt, random) };
+        let base_ms = server_retry.unwrap_or(base_ms);
+        Backoff::Jittered { base_ms, max_ms: max_ms.max(base_ms), jitter }.delay_with(attempt, random)
     }
 }
 
@@ -349,74 +345,26 @@ fn percent_encode(text: &str, out: &mut String) {
 
 /// Reads `{headers, lastEventId, backoff}`, with errors that name the option.
 fn parse_options(options: &JsValue) -> Result<(JsValue, String, Reconnect), JsError> {
-    let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
-    let mut backoff = Reconnect { base_ms, max_ms, jitter };
     let headers = Object::new();
     set(&headers, "accept", "text/event-stream");
-    if options.is_undefined() || options.is_null() {
-        return Ok((headers.into(), String::new(), backoff));
-    }
-    known_keys(options, "", &["headers", "lastEventId", "backoff"])?;
-    let given = get(options, "headers");
-    if !given.is_undefined() {
-        known_keys(&given, "headers.", &[])?;
-        for name in keys(&given) {
-            let value = get(&given, &name).as_string().ok_or_else(|| wrong(&format!("headers.{name}"), "a string"))?;
-            set(&headers, &name, value);
+    let mut first_id = String::new();
+    let mut backoff = Backoff::default_reconnect();
+    if !(options.is_undefined() || options.is_null()) {
+        let field = Field::top(options, EVENT_STREAM, &["headers", "lastEventId", "backoff"])?;
+        if let Some(object) = field.value("headers") {
+            let given = Field::nested(&object, EVENT_STREAM, "headers", &[])?;
+            for name in keys(&object) {
+                if let Some(value) = given.string(&name)? {
+                    set(&headers, &name, value);
+                }
+            }
+        }
+        first_id = field.string("lastEventId")?.unwrap_or_default();
+        if let Some(given) = field.value("backoff") {
+            backoff = jittered(&given, EVENT_STREAM)?;
         }
     }
-    let first_id = get(options, "lastEventId");
-    let first_id = match first_id.as_string() {
-        Some(id) => id,
-        None if first_id.is_undefined() || first_id.is_null() => String::new(),
-        None => return Err(wrong("lastEventId", "a string")),
-    };
-    let given = get(options, "backoff");
-    if !given.is_undefined() {
-        known_keys(&given, "backoff.", &["baseMs", "maxMs", "jitter"])?;
-        let whole = |key: &str, default: u64| match backoff_number(&given, key)? {
-            None => Ok(default),
-            Some(n) if n >= 0.0 && n.fract() == 0.0 => Ok(n as u64),
-            Some(_) => Err(wrong(&format!("backoff.{key}"), "a whole number, 0 or more")),
-        };
-        backoff.base_ms = whole("baseMs", base_ms)?;
-        backoff.max_ms = whole("maxMs", max_ms)?;
-        backoff.jitter = match backoff_number(&given, "jitter")? {
-            None => jitter,
-            Some(n) if (0.0..=1.0).contains(&n) => n,
-            Some(_) => return Err(wrong("backoff.jitter", "between 0 and 1")),
-        };
-    }
-    Ok((headers.into(), first_id, backoff))
-}
-
-/// Checks that `object` is an object with no key but `known` (any key when `known` is empty).
-fn known_keys(object: &JsValue, prefix: &str, known: &[&str]) -> Result<(), JsError> {
-    if !object.is_object() || object.is_function() {
-        let name = prefix.strip_suffix('.').unwrap_or("");
-        return Err(if name.is_empty() {
-            JsError::new("EventStream options must be an object")
-        } else {
-            wrong(name, "an object")
-        });
-    }
-    match keys(object).into_iter().find(|key| !known.is_empty() && !known.contains(&key.as_str())) {
-        Some(key) => Err(JsError::new(&format!("unknown EventStream option `{prefix}{key}`"))),
-        None => Ok(()),
-    }
-}
-
-/// A finite number at `backoff[key]`, if any.
-fn backoff_number(object: &JsValue, key: &str) -> Result<Option<f64>, JsError> {
-    let value = get(object, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    value.as_f64().filter(|n| n.is_finite()).map(Some).ok_or_else(|| wrong(&format!("backoff.{key}"), "a number"))
-}
-
-fn wrong(name: &str, expected: &str) -> JsError {
-    JsError::new(&format!("EventStream option `{name}` must be {expected}"))
+    Ok((headers.into(), first_id, Reconnect(backoff)))
 }
 
 #[cfg(test)]
@@ -437,13 +385,13 @@ mod tests {
 
     #[test]
     fn reconnects_wait_up_to_a_doubling_ceiling_from_the_servers_retry() {
-        let backoff = Reconnect { base_ms: 100, max_ms: 1_000, jitter: 1.0 };
+        let backoff = Reconnect(Backoff::Jittered { base_ms: 100, max_ms: 1_000, jitter: 1.0 });
         let ceilings: Vec<u64> = (1..=6).map(|attempt| backoff.delay_ms(None, attempt, 0.0)).collect();
         assert_eq!(ceilings, [100, 200, 400, 800, 1_000, 1_000]);
         assert_eq!(backoff.delay_ms(None, 3, 0.75), 100, "full jitter takes a random share of the ceiling");
         assert_eq!(backoff.delay_ms(Some(300), 1, 0.0), 300, "the server's retry is the base");
         assert_eq!(backoff.delay_ms(Some(2_500), 4, 0.0), 2_500, "and the cap when it asks for longer");
-        let fixed = Reconnect { base_ms: 100, max_ms: 1_000, jitter: 0.0 };
+        let fixed = Reconnect(Backoff::Jittered { base_ms: 100, max_ms: 1_000, jitter: 0.0 });
         assert_eq!(fixed.delay_ms(None, 2, 0.99), 200);
         assert_eq!(fixed.delay_ms(None, u32::MAX, 0.5), 1_000);
     }

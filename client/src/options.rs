@@ -77,15 +77,7 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
     if opts.is_undefined() || opts.is_null() {
         return Ok((options, settings));
     }
-    if !opts.is_object() {
-        return Err(JsError::new("Socket options must be an object"));
-    }
-    for key in crate::values::keys(opts) {
-        if !PHOENIX_OPTIONS.contains(&key.as_str()) && !FERROCAST_OPTIONS.contains(&key.as_str()) {
-            return Err(JsError::new(&format!("unknown Socket option `{key}`")));
-        }
-    }
-    let field = Field { object: opts.clone(), owner: "Socket option" };
+    let field = Field::top(opts, SOCKET, &[PHOENIX_OPTIONS.as_slice(), FERROCAST_OPTIONS.as_slice()].concat())?;
     if let Some(ms) = field.ms("timeout")? {
         options.timeout_ms = ms;
     }
@@ -119,7 +111,7 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
     options.reconnect = match (reconnect_fn, backoff.is_undefined()) {
         (Some(_), false) => return Err(JsError::new("give either `reconnectAfterMs` or `backoff`, not both")),
         (Some(function), true) => custom_backoff(function),
-        (None, false) => jittered(&backoff)?,
+        (None, false) => jittered(&backoff, SOCKET)?,
         (None, true) => Backoff::default_reconnect(),
     };
     if let Some(function) = field.function("rejoinAfterMs")? {
@@ -154,14 +146,15 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
     Ok((options, settings))
 }
 
-/// `{baseMs, maxMs, jitter}`: exponential backoff with jitter.
-fn jittered(backoff: &JsValue) -> Result<Backoff, JsError> {
+/// `{baseMs, maxMs, jitter}` of a `class` (`Socket`, `EventStream`) option object: exponential backoff with
+/// jitter.
+pub(crate) fn jittered(backoff: &JsValue, class: &'static str) -> Result<Backoff, JsError> {
     let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
-    let field = Field::nested(backoff, "backoff", &["baseMs", "maxMs", "jitter"])?;
+    let field = Field::nested(backoff, class, "backoff", &["baseMs", "maxMs", "jitter"])?;
     let jitter = match field.number("jitter")? {
         None => jitter,
         Some(value) if (0.0..=1.0).contains(&value) => value,
-        Some(_) => return Err(JsError::new("Socket option `backoff.jitter` must be between 0 and 1")),
+        Some(_) => return Err(field.wrong("jitter", "between 0 and 1")),
     };
     Ok(Backoff::Jittered {
         base_ms: field.ms("baseMs")?.unwrap_or(base_ms),
@@ -173,7 +166,7 @@ fn jittered(backoff: &JsValue) -> Result<Backoff, JsError> {
 /// `{maxMessages, maxBytes, ttlMs, overflow}`: the offline queue's limits.
 fn queue_options(queue: &JsValue) -> Result<QueueOptions, JsError> {
     let defaults = QueueOptions::default();
-    let field = Field::nested(queue, "queue", &["maxMessages", "maxBytes", "ttlMs", "overflow"])?;
+    let field = Field::nested(queue, SOCKET, "queue", &["maxMessages", "maxBytes", "ttlMs", "overflow"])?;
     let overflow = match field.string("overflow")?.as_deref() {
         None | Some("reject") => Overflow::Reject,
         Some("drop-oldest") => Overflow::DropOldest,
@@ -203,36 +196,56 @@ fn custom_backoff(function: Function) -> Backoff {
     }))
 }
 
-/// Typed reads of one options object, with errors that name the option.
-struct Field {
+/// The class whose options `Socket` reads.
+const SOCKET: &str = "Socket";
+
+/// Typed reads of one options object of a class (`Socket`, `EventStream`), with errors that name the option.
+pub(crate) struct Field {
     object: JsValue,
-    owner: &'static str,
+    class: &'static str,
+    /// The name of a nested object (`backoff`), or `None` for the options themselves.
+    name: Option<&'static str>,
 }
 
 impl Field {
-    fn nested(object: &JsValue, name: &'static str, known: &[&str]) -> Result<Field, JsError> {
+    /// The options object given to `class`'s constructor, which may hold only the `known` keys.
+    pub(crate) fn top(object: &JsValue, class: &'static str, known: &[&str]) -> Result<Field, JsError> {
         if !object.is_object() || object.is_function() {
-            return Err(JsError::new(&format!("Socket option `{name}` must be an object")));
+            return Err(JsError::new(&format!("{class} options must be an object")));
         }
-        for key in crate::values::keys(object) {
-            if !known.contains(&key.as_str()) {
-                return Err(JsError::new(&format!(
-                    "unknown Socket option `{name}.{key}`: expected {}",
-                    known.join(", ")
-                )));
-            }
+        if let Some(key) = crate::values::keys(object).into_iter().find(|key| !known.contains(&key.as_str())) {
+            return Err(JsError::new(&format!("unknown {class} option `{key}`")));
         }
-        Ok(Field { object: object.clone(), owner: name })
+        Ok(Field { object: object.clone(), class, name: None })
     }
 
-    fn value(&self, key: &str) -> Option<JsValue> {
+    /// The object option `name`, which may hold only the `known` keys (any key when `known` is empty).
+    pub(crate) fn nested(
+        object: &JsValue,
+        class: &'static str,
+        name: &'static str,
+        known: &[&str],
+    ) -> Result<Field, JsError> {
+        if !object.is_object() || object.is_function() {
+            return Err(JsError::new(&format!("{class} option `{name}` must be an object")));
+        }
+        let unknown =
+            crate::values::keys(object).into_iter().find(|key| !known.is_empty() && !known.contains(&key.as_str()));
+        if let Some(key) = unknown {
+            let expected = known.join(", ");
+            return Err(JsError::new(&format!("unknown {class} option `{name}.{key}`: expected {expected}")));
+        }
+        Ok(Field { object: object.clone(), class, name: Some(name) })
+    }
+
+    pub(crate) fn value(&self, key: &str) -> Option<JsValue> {
         let value = get(&self.object, key);
         (!value.is_undefined() && !value.is_null()).then_some(value)
     }
 
-    fn wrong(&self, key: &str, expected: &str) -> JsError {
-        let name = if self.owner == "Socket option" { key.to_owned() } else { format!("{}.{key}", self.owner) };
-        JsError::new(&format!("Socket option `{name}` must be {expected}"))
+    pub(crate) fn wrong(&self, key: &str, expected: &str) -> JsError {
+        let option = self.name.map_or_else(|| key.to_owned(), |name| format!("{name}.{key}"));
+        JsError::new(&format!("{} option `{option}` must be {expected}", self.class))
     }
 
     fn number(&self, key: &str) -> Result<Option<f64>, JsError> {
@@ -257,7 +270,7 @@ impl Field {
         self.value(key).map(|value| value.as_bool().ok_or_else(|| self.wrong(key, "true or false"))).transpose()
     }
 
-    fn string(&self, key: &str) -> Result<Option<String>, JsError> {
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>, JsError> {
         self.value(key).map(|value| value.as_string().ok_or_else(|| self.wrong(key, "a string"))).transpose()
     }
 

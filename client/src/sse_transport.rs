@@ -4,20 +4,18 @@
 //! It has the WebSocket members the socket uses (`onopen`, `onclose`, `onerror`, `onmessage`, `binaryType`,
 //! `send`, `close`), so the transport code drives it exactly as a WebSocket. It opens when the stream's first event
 //! gives the session's token; every later event is one frame. Frames sent while a POST is on its way wait and go
-//! together in the next one, so they reach the relay in order. Only text frames travel this way: binary payloads
-//! need a WebSocket.
+//! together in the next one, so they reach the relay in order. Binary frames travel in base64, a `binary` event
+//! one way and a posted line the other.
 
 use crate::fetch_stream::{FetchStream, Report, Thenable, global_fetch};
 use crate::values::{get, set};
-use ferrocast_protocol::sse;
-use js_sys::{Function, Object, Promise};
-use std::cell::RefCell;
+use ferrocast_protocol::sse::{self, BINARY_EVENT, SESSION_EVENT};
+use js_sys::{ArrayBuffer, Function, Object, Promise, Uint8Array};
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-/// The relay's first event on a socket stream, with the session's token.
-const SESSION_EVENT: &str = "ferrocast:session";
 /// The close code for a connection that broke, as a browser reports a WebSocket that did.
 const CLOSE_ABNORMAL: u16 = 1006;
 
@@ -43,8 +41,8 @@ struct Inner {
     post_url: RefCell<Option<String>>,
     /// Frames waiting for the POST on its way to finish.
     outgoing: RefCell<Vec<String>>,
-    posting: RefCell<bool>,
-    closed: RefCell<bool>,
+    posting: Cell<bool>,
+    closed: Cell<bool>,
     /// Called when a POST settles: `[answered, failed]`.
     post_callbacks: RefCell<Vec<Function>>,
 }
@@ -102,14 +100,19 @@ impl SseSocket {
     #[wasm_bindgen(setter, js_name = binaryType)]
     pub fn set_binary_type(&self, _binary_type: JsValue) {}
 
-    /// Sends a text frame; binary frames are refused (they need a WebSocket).
+    /// Sends a frame: text as it is, an `ArrayBuffer` (a binary frame) as a base64 line.
     pub fn send(&self, frame: JsValue) -> Result<(), JsError> {
-        let Some(text) = frame.as_string() else {
-            return Err(JsError::new(
-                "the \"sse\" transport carries text frames only: binary payloads need a WebSocket",
-            ));
+        let line = match frame.as_string() {
+            Some(text) => text,
+            None => match frame.dyn_ref::<ArrayBuffer>() {
+                Some(buffer) => {
+                    let latin1: String = Uint8Array::new(buffer).to_vec().into_iter().map(char::from).collect();
+                    btoa(&latin1).map_err(|_| JsError::new("could not encode a binary frame"))?
+                }
+                None => return Err(JsError::new("a frame is a string or an ArrayBuffer")),
+            },
         };
-        self.inner.outgoing.borrow_mut().push(text);
+        self.inner.outgoing.borrow_mut().push(line);
         self.inner.flush();
         Ok(())
     }
@@ -118,6 +121,16 @@ impl SseSocket {
     pub fn close(&self, code: Option<u16>, reason: Option<String>) {
         self.inner.finish(code.unwrap_or(1000), &reason.unwrap_or_default(), true);
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// Base64 of a string of bytes (code points below 256), in browsers, workers and Node alike.
+    #[wasm_bindgen(catch)]
+    fn btoa(latin1: &str) -> Result<String, JsValue>;
+    /// The string of bytes base64 stands for.
+    #[wasm_bindgen(catch)]
+    fn atob(base64: &str) -> Result<String, JsValue>;
 }
 
 /// `ws://host/socket/websocket?q` → `http://host/socket/sse?q`.
@@ -157,7 +170,15 @@ impl Inner {
             }
             Report::Event(event) => {
                 let message = Object::new();
-                set(&message, "data", event.data.as_str());
+                if event.event == BINARY_EVENT {
+                    let Ok(latin1) = atob(&event.data) else {
+                        return self.finish(CLOSE_ABNORMAL, "a binary frame that is not base64", false);
+                    };
+                    let bytes: Vec<u8> = latin1.chars().map(|c| c as u32 as u8).collect();
+                    set(&message, "data", Uint8Array::from(bytes.as_slice()).buffer());
+                } else {
+                    set(&message, "data", event.data.as_str());
+                }
                 self.fire(|handlers| handlers.message.clone(), &message);
             }
             Report::Ended(end) => {
@@ -174,7 +195,7 @@ impl Inner {
 
     /// Posts what waits, unless a POST is on its way (it posts the rest when it returns) or there is no session.
     fn flush(&self) {
-        if *self.posting.borrow() || *self.closed.borrow() {
+        if self.posting.get() || self.closed.get() {
             return;
         }
         let Some(url) = self.post_url.borrow().clone() else { return };
@@ -190,7 +211,7 @@ impl Inner {
         set(&init, "headers", headers);
         match global_fetch(&url, &init) {
             Ok(promise) => {
-                *self.posting.borrow_mut() = true;
+                self.posting.set(true);
                 let callbacks = self.post_callbacks.borrow();
                 promise.unchecked_ref::<Thenable>().then(&callbacks[0], &callbacks[1]);
             }
@@ -200,7 +221,7 @@ impl Inner {
 
     /// A POST returned: frames that waited go next; a refused or failed one means the session is gone.
     fn posted(&self, ok: bool) {
-        *self.posting.borrow_mut() = false;
+        self.posting.set(false);
         if ok {
             self.flush();
         } else {
@@ -230,7 +251,7 @@ impl Inner {
 
     /// Calls a handler with the state released, as application code may call back in.
     fn fire(&self, handler: impl Fn(&Handlers) -> Option<Function>, event: &Object) {
-        if *self.closed.borrow() {
+        if self.closed.get() {
             return;
         }
         let handler = handler(&self.handlers.borrow());

@@ -7,7 +7,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use ferrocast_client::{Presence, Socket};
-use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
+use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -16,76 +16,11 @@ use wasm_bindgen_test::*;
 
 mod common;
 
-use common::{json, proxied, proxy, relay, sleep};
+use common::{Seen, describe, json, proxied, proxy, relay, sleep, until};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 // ----- Helpers -----
-
-/// A log of what callbacks saw, as text, shared with the callbacks.
-#[derive(Clone, Default)]
-struct Seen(Rc<RefCell<Vec<String>>>);
-
-impl Seen {
-    /// A callback that records `label` and its arguments as JSON.
-    fn recorder(&self, label: &str) -> Function {
-        let (seen, label) = (self.clone(), label.to_owned());
-        let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |a: JsValue, b: JsValue| {
-            let mut text = label.clone();
-            for value in [a, b] {
-                if !value.is_undefined() {
-                    text.push(' ');
-                    text.push_str(&describe(&value));
-                }
-            }
-            seen.0.borrow_mut().push(text);
-        });
-        closure.into_js_value().unchecked_into()
-    }
-
-    fn all(&self) -> Vec<String> {
-        self.0.borrow().clone()
-    }
-
-    fn count(&self, prefix: &str) -> usize {
-        self.0.borrow().iter().filter(|entry| entry.starts_with(prefix)).count()
-    }
-
-    fn has(&self, entry: &str) -> bool {
-        self.0.borrow().iter().any(|seen| seen == entry)
-    }
-
-    /// Waits until `entry` has been seen.
-    async fn wait_for(&self, entry: &str) {
-        let this = self.clone();
-        until(&format!("{entry:?} in {:?}", self.all()), || this.has(entry)).await;
-    }
-
-    /// Waits until at least `n` entries start with `prefix`.
-    async fn wait_count(&self, prefix: &str, n: usize) {
-        let this = self.clone();
-        until(&format!("{n} × {prefix:?} in {:?}", self.all()), || this.count(prefix) >= n).await;
-    }
-}
-
-/// JSON for plain values, `bytes:…` for an ArrayBuffer.
-fn describe(value: &JsValue) -> String {
-    if let Some(buffer) = value.dyn_ref::<ArrayBuffer>() {
-        return format!("bytes:{:?}", Uint8Array::new(buffer).to_vec());
-    }
-    js_sys::JSON::stringify(value).ok().and_then(|text| text.as_string()).unwrap_or_else(|| "?".into())
-}
-
-/// Polls `condition` every 10 ms for up to 8 s.
-async fn until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..800 {
-        if condition() {
-            return;
-        }
-        sleep(10).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 /// Cuts every proxied connection and refuses new ones for `ms`: the client is offline until then.
 async fn go_offline(ms: u32) {
@@ -237,7 +172,7 @@ async fn a_cut_connection_reconnects_with_jittered_backoff_and_rejoins() {
         Closure::<dyn FnMut(JsValue, JsValue)>::new(move |kind: JsValue, message: JsValue| {
             let message = message.as_string().unwrap_or_default();
             if kind.as_string().as_deref() == Some("transport") && message.starts_with("reconnect attempt") {
-                seen.0.borrow_mut().push(message);
+                seen.push(message);
             }
         })
         .into_js_value()
@@ -579,6 +514,16 @@ async fn when_websockets_cannot_open_the_socket_switches_to_server_sent_events()
     let channel = joined(&socket, "room:fallback", r#"{"no_presence":true}"#, &seen).await;
     channel.push("ping", json(r#"{"x":1}"#), None).unwrap().receive("ok", seen.recorder("pong"));
     seen.wait_for(r#"pong {"x":1}"#).await;
+    socket.disconnect(None, None, None);
+}
+
+#[wasm_bindgen_test]
+async fn over_server_sent_events_binary_payloads_go_and_come_back() {
+    let (socket, seen) = connected(relay(), r#"{"transport":"sse"}"#).await;
+    let channel = joined(&socket, "room:sse-binary", r#"{"no_presence":true}"#, &seen).await;
+    let bytes = Uint8Array::from(&[0u8, 1, 2, 255][..]).buffer();
+    channel.push("ping", bytes.into(), None).unwrap().receive("ok", seen.recorder("binary pong"));
+    seen.wait_for("binary pong bytes:[0, 1, 2, 255]").await;
     socket.disconnect(None, None, None);
 }
 

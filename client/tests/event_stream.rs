@@ -8,16 +8,14 @@
 #![cfg(target_arch = "wasm32")]
 
 use ferrocast_client::{Channel, EventStream, Socket};
-use js_sys::{Function, Reflect};
-use std::cell::RefCell;
-use std::rc::Rc;
+use js_sys::Reflect;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 mod common;
 
-use common::{json, proxied, proxy, relay, sleep};
+use common::{Seen, json, proxied, proxy, relay, sleep};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -28,68 +26,6 @@ fn sse_url(socket_endpoint: &str, query: &str) -> String {
 }
 
 // ----- Helpers -----
-
-/// A log of what callbacks saw, as text, shared with the callbacks.
-#[derive(Clone, Default)]
-struct Seen(Rc<RefCell<Vec<String>>>);
-
-impl Seen {
-    /// A callback that records `label` and its arguments as JSON: `label data {"event", "topic", "lastEventId"}`
-    /// for an event.
-    fn recorder(&self, label: &str) -> Function {
-        let (seen, label) = (self.clone(), label.to_owned());
-        let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |a: JsValue, b: JsValue| {
-            let mut text = label.clone();
-            for value in [a, b].iter().filter(|value| !value.is_undefined()) {
-                text.push(' ');
-                text.push_str(&describe(value));
-            }
-            seen.0.borrow_mut().push(text);
-        });
-        closure.into_js_value().unchecked_into()
-    }
-
-    fn all(&self) -> Vec<String> {
-        self.0.borrow().clone()
-    }
-
-    /// The entries under `label`, without the label.
-    fn labelled(&self, label: &str) -> Vec<String> {
-        let prefix = format!("{label} ");
-        self.all().iter().filter_map(|entry| entry.strip_prefix(&prefix).map(str::to_owned)).collect()
-    }
-
-    /// The data of the events recorded under `label` (an event's data is JSON with no space in it).
-    fn data(&self, label: &str) -> Vec<String> {
-        self.labelled(label).iter().map(|entry| entry.split(' ').next().unwrap_or_default().to_owned()).collect()
-    }
-
-    fn count(&self, label: &str) -> usize {
-        self.all().iter().filter(|entry| *entry == label || entry.starts_with(&format!("{label} "))).count()
-    }
-
-    /// Waits until at least `n` entries are under `label`.
-    async fn wait_count(&self, label: &str, n: usize) {
-        let this = self.clone();
-        until(&format!("{n} × {label:?} in {:?}", self.all()), || this.count(label) >= n).await;
-    }
-}
-
-fn describe(value: &JsValue) -> String {
-    js_sys::JSON::stringify(value).ok().and_then(|text| text.as_string()).unwrap_or_else(|| "?".into())
-}
-
-/// Polls `condition` every 10 ms for up to 15 s: a reconnect waits up to the relay's `retry` (2 to 3 s), maybe
-/// twice.
-async fn until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..1500 {
-        if condition() {
-            return;
-        }
-        sleep(10).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 /// How many connections the proxy has seen, let through or refused.
 async fn proxy_connections() -> f64 {
@@ -326,7 +262,10 @@ fn bad_options_throw_errors_that_name_the_option() {
     );
     assert_eq!(message(r#"{"headers":"Bearer x"}"#), "EventStream option `headers` must be an object");
     assert_eq!(message(r#"{"lastEventId":7}"#), "EventStream option `lastEventId` must be a string");
-    assert_eq!(message(r#"{"backoff":{"base":1}}"#), "unknown EventStream option `backoff.base`");
+    assert_eq!(
+        message(r#"{"backoff":{"base":1}}"#),
+        "unknown EventStream option `backoff.base`: expected baseMs, maxMs, jitter"
+    );
     assert_eq!(
         message(r#"{"backoff":{"maxMs":-1}}"#),
         "EventStream option `backoff.maxMs` must be a whole number, 0 or more"

@@ -5,14 +5,26 @@
 //! own, `topic`, which names the topic of an event on a stream of several topics. EventSource ignores fields it
 //! does not know, so a browser's own `EventSource` reads Ferrocast streams unchanged.
 
+/// The event that starts each topic of a relay's topic stream (`GET /sse`): `{topic, offset, epoch, recovered}`,
+/// as a channel join's reply extension says it.
+pub const SUBSCRIBED_EVENT: &str = "ferrocast:subscribed";
+
+/// The first event of a relay's socket stream (`GET /socket/sse`): `{"token": …}`, which the client's POSTs carry.
+pub const SESSION_EVENT: &str = "ferrocast:session";
+
+/// The event of a socket stream that carries a binary frame, its data the frame in standard base64 (RFC 4648 §4)
+/// (every other event's data is a V2 JSON frame). POSTed bodies carry binary frames the same way, one per line,
+/// where a text frame's line starts with `[`.
+pub const BINARY_EVENT: &str = "binary";
+
 /// The id of one stream position: every topic's position, in the order the stream's topics were asked for.
 pub mod stream_id {
     use crate::frame::Position;
 
     /// Writes positions as `offset.epoch` joined by `,`; a topic with no position yet is empty.
-    pub fn write(positions: &[Option<Position>]) -> String {
+    pub fn write<'a>(positions: impl IntoIterator<Item = Option<&'a Position>>) -> String {
         let mut id = String::new();
-        for (i, position) in positions.iter().enumerate() {
+        for (i, position) in positions.into_iter().enumerate() {
             if i > 0 {
                 id.push(',');
             }
@@ -243,7 +255,7 @@ mod tests {
     #[test]
     fn a_stream_id_holds_every_topics_position() {
         let positions = vec![Some(Position { offset: 5, epoch: "k3-1".into() }), None];
-        let id = stream_id::write(&positions);
+        let id = stream_id::write(positions.iter().map(Option::as_ref));
         assert_eq!(id, "5.k3-1,");
         assert_eq!(stream_id::read(&id, 2), Some(positions));
         assert_eq!(stream_id::read(&id, 3), None, "written for other topics");

@@ -12,7 +12,7 @@
 
 use crate::channel::SocketInfo;
 use crate::hub::{ConnId, Subscriber, Wire, encode_event};
-use crate::outbox::{Numbered, OutFrame, Outbox};
+use crate::outbox::{OutFrame, Outbox};
 use crate::session::{Backend, context, run_plugs};
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{Payload, Position, sse};
@@ -20,8 +20,7 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The event that starts each topic of a stream: `{topic, offset, epoch, recovered}`.
-pub const SUBSCRIBED_EVENT: &str = "ferrocast:subscribed";
+pub use ferrocast_protocol::sse::SUBSCRIBED_EVENT;
 
 /// The longest topic name a stream accepts.
 const MAX_TOPIC_LEN: usize = 255;
@@ -148,9 +147,9 @@ impl EventStream {
             if let Some(joined) = self.joined.iter_mut().find(|joined| joined.topic == numbered.topic) {
                 joined.position = Some(numbered.position.clone());
             }
-            let positions: Vec<Option<Position>> = self.joined.iter().map(|joined| joined.position.clone()).collect();
+            let positions = self.joined.iter().map(|joined| joined.position.as_ref());
             out.extend_from_slice(b"id: ");
-            out.extend_from_slice(sse::stream_id::write(&positions).as_bytes());
+            out.extend_from_slice(sse::stream_id::write(positions).as_bytes());
             out.push(b'\n');
         }
         out.push(b'\n');
@@ -207,12 +206,11 @@ impl EventStream {
             };
             let data =
                 json!({ "topic": topic, "offset": current.offset, "epoch": current.epoch, "recovered": recovered });
-            let mut fields = String::new();
-            sse::write_field(&mut fields, "topic", topic);
-            sse::write_field(&mut fields, "event", SUBSCRIBED_EVENT);
-            sse::write_field(&mut fields, "data", &data.to_string());
-            let numbered = Arc::new(Numbered { topic: topic.clone(), position: replay_from });
-            outbox.push(OutFrame { text: true, bytes: fields.into(), numbered: Some(numbered) });
+            // Encoded as a broadcast at the position the replay starts from, so its id says where the reader is.
+            let data = Payload::Json(data.to_string());
+            if let Some(frame) = encode_event(topic, SUBSCRIBED_EVENT, &data, Some(replay_from)) {
+                outbox.push(frame);
+            }
         });
     }
 

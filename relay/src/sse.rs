@@ -55,21 +55,28 @@ pub(crate) async fn stream(
         Err(refused) => return refusal(&refused),
     };
     relay.metrics.sse_streams_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let body =
-        Body::from_stream(futures_util::stream::unfold(Writer::new(relay, stream, outbox), |mut writer| async move {
-            let chunk = writer.next_chunk().await?;
-            Some((Ok::<_, std::convert::Infallible>(chunk), writer))
-        }));
-    (
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-            // Tells nginx not to buffer the stream.
-            (header::HeaderName::from_static("x-accel-buffering"), "no"),
-        ],
-        body,
-    )
-        .into_response()
+    event_stream_response(Writer::new(relay, stream, outbox))
+}
+
+/// What an event-stream response's body is read from, a chunk at a time, until it returns `None`.
+pub(crate) trait Chunks: Send + 'static {
+    /// The next piece of the body, or `None` to end it.
+    fn next_chunk(&mut self) -> impl Future<Output = Option<Bytes>> + Send;
+}
+
+/// A `text/event-stream` response whose body is read from `chunks`: the topic streams' and the socket streams'.
+pub(crate) fn event_stream_response(chunks: impl Chunks) -> Response {
+    let body = Body::from_stream(futures_util::stream::unfold(chunks, |mut chunks| async move {
+        let chunk = chunks.next_chunk().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), chunks))
+    }));
+    let headers = [
+        (header::CONTENT_TYPE, "text/event-stream"),
+        (header::CACHE_CONTROL, "no-cache"),
+        // Tells nginx not to buffer the stream.
+        (header::HeaderName::from_static("x-accel-buffering"), "no"),
+    ];
+    (headers, body).into_response()
 }
 
 fn refusal(refused: &Refused) -> Response {
@@ -115,8 +122,9 @@ impl Writer {
             _open: open,
         }
     }
+}
 
-    /// The next piece of the body, or `None` to end it.
+impl Chunks for Writer {
     async fn next_chunk(&mut self) -> Option<Bytes> {
         if self.done {
             return None;

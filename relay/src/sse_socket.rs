@@ -4,14 +4,18 @@
 //! `GET /socket/sse?vsn=2.0.0&…params` opens a session, as the WebSocket endpoint does, and answers with an event
 //! stream. Its first event, `ferrocast:session`, gives the token the client's POSTs carry
 //! (`POST /socket/sse?token=…`, frames separated by line feeds, `text/plain` so browsers send it without a CORS
-//! preflight). Every frame the session sends is one event whose `data` is the V2 JSON frame. The session lives as
-//! long as the stream: when it ends, the client reconnects and rejoins, as after a lost WebSocket.
+//! preflight). Every frame the session sends is one event whose `data` is the V2 JSON frame; a binary frame (a
+//! binary payload) is a `binary` event in base64, and is posted as a base64 line. The session lives as long as the
+//! stream: when it ends, the client reconnects and rejoins, as after a lost WebSocket.
 
+use crate::sse::{Chunks, event_stream_response};
 use crate::state::{OpenConnection, Relay, ShutdownSignal};
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use ferrocast_protocol::{Vsn, WireData, sse};
 use ferrocast_pubsub::{CloseReason, OutFrame, Outbox, Session};
 use std::collections::HashMap;
@@ -19,9 +23,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
-
-/// The first event of a socket stream: `{"token": …}`.
-pub const SESSION_EVENT: &str = "ferrocast:session";
 
 /// POSTed bodies waiting for their session, per session: a client sends one POST at a time, so a few suffice.
 const INBOX: usize = 8;
@@ -64,8 +65,8 @@ fn new_token() -> String {
     format!("{:016x}{:016x}", RandomState::new().hash_one(count), RandomState::new().hash_one(!count))
 }
 
-/// `GET /socket/sse?vsn=2.0.0&…`: a session whose frames come back as events. Only V2 JSON: the frames travel as
-/// text (binary payloads need the WebSocket).
+/// `GET /socket/sse?vsn=2.0.0&…`: a session whose frames come back as events. V2 only: V1 has no binary frames,
+/// and one serializer keeps both ends simple.
 pub(crate) async fn open(State(relay): State<Arc<Relay>>, Query(params): Query<HashMap<String, String>>) -> Response {
     if Vsn::from_param(params.get("vsn").map(String::as_str)) != Some(Vsn::V2) {
         return (StatusCode::FORBIDDEN, "the event-stream socket speaks vsn 2.0.0 only\n").into_response();
@@ -78,7 +79,7 @@ pub(crate) async fn open(State(relay): State<Arc<Relay>>, Query(params): Query<H
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
     let session = Session::new(relay.backend.clone(), params, Vsn::V2, outbox.clone());
     let mut first = String::new();
-    sse::write_field(&mut first, "event", SESSION_EVENT);
+    sse::write_field(&mut first, "event", sse::SESSION_EVENT);
     sse::write_field(&mut first, "data", &format!("{{\"token\":\"{}\"}}", registration.token));
     first.push('\n');
     relay.metrics.sse_streams_total.fetch_add(1, Ordering::Relaxed);
@@ -95,16 +96,7 @@ pub(crate) async fn open(State(relay): State<Arc<Relay>>, Query(params): Query<H
         batch: Vec::new(),
         done: false,
     };
-    let body = Body::from_stream(futures_util::stream::unfold(writer, |mut writer| async move {
-        let chunk = writer.next_chunk().await?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), writer))
-    }));
-    let headers = [
-        (header::CONTENT_TYPE, "text/event-stream"),
-        (header::CACHE_CONTROL, "no-cache"),
-        (header::HeaderName::from_static("x-accel-buffering"), "no"),
-    ];
-    (headers, body).into_response()
+    event_stream_response(writer)
 }
 
 /// `POST /socket/sse?token=…`: frames for a session, one per line. 200 once they are handled; 404 for a token
@@ -143,7 +135,7 @@ struct SocketStream {
     _open: OpenConnection,
 }
 
-impl SocketStream {
+impl Chunks for SocketStream {
     async fn next_chunk(&mut self) -> Option<Bytes> {
         if self.done {
             return None;
@@ -173,13 +165,24 @@ impl SocketStream {
             }
         }
     }
+}
 
+impl SocketStream {
+    /// Hands each posted line to the session: a text frame (a line starting with `[`) as it is, any other line as
+    /// a binary frame in base64.
     fn handle(&mut self, frames: &[u8]) {
         for line in frames.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()) {
             self.relay.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
-            let handled = std::str::from_utf8(line)
-                .map_err(|_| "not UTF-8".to_owned())
-                .and_then(|text| self.session.handle(WireData::Text(text)).map_err(|error| error.to_string()));
+            let handled = if line.starts_with(b"[") {
+                std::str::from_utf8(line)
+                    .map_err(|_| "not UTF-8".to_owned())
+                    .and_then(|text| self.session.handle(WireData::Text(text)).map_err(|error| error.to_string()))
+            } else {
+                BASE64_STANDARD
+                    .decode(line)
+                    .map_err(|error| format!("a binary frame's base64: {error}"))
+                    .and_then(|bytes| self.session.handle(WireData::Binary(&bytes)).map_err(|error| error.to_string()))
+            };
             if let Err(error) = handled {
                 self.relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(conn = self.session.conn().0, %error, "ending an event-stream socket that sent a malformed frame");
@@ -194,8 +197,13 @@ impl SocketStream {
         let mut out = String::new();
         match next {
             Ok(()) => {
-                for frame in self.batch.iter().filter(|frame| frame.text) {
-                    sse::write_field(&mut out, "data", &String::from_utf8_lossy(&frame.bytes));
+                for frame in &self.batch {
+                    if frame.text {
+                        sse::write_field(&mut out, "data", &String::from_utf8_lossy(&frame.bytes));
+                    } else {
+                        sse::write_field(&mut out, "event", sse::BINARY_EVENT);
+                        sse::write_field(&mut out, "data", &BASE64_STANDARD.encode(&frame.bytes));
+                    }
                     out.push('\n');
                 }
                 self.relay.metrics.frames_out.fetch_add(self.batch.len() as u64, Ordering::Relaxed);

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{ArrayBuffer, Function, Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -49,4 +51,86 @@ pub async fn proxy(command: &str) -> JsValue {
     let response = JsFuture::from(response).await.expect("the proxy answers");
     let body = Reflect::get(&response, &"json".into()).unwrap().unchecked_into::<Function>().call0(&response);
     JsFuture::from(body.unwrap().unchecked_into::<Promise>()).await.unwrap()
+}
+
+/// A log of what callbacks saw, as text, shared with the callbacks.
+#[derive(Clone, Default)]
+pub struct Seen(Rc<RefCell<Vec<String>>>);
+
+impl Seen {
+    /// A callback that records `label` and its arguments as JSON (`label data {"event", "topic", "lastEventId"}`
+    /// for an `EventStream` event).
+    pub fn recorder(&self, label: &str) -> Function {
+        let (seen, label) = (self.clone(), label.to_owned());
+        let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |a: JsValue, b: JsValue| {
+            let mut text = label.clone();
+            for value in [a, b].iter().filter(|value| !value.is_undefined()) {
+                text.push(' ');
+                text.push_str(&describe(value));
+            }
+            seen.0.borrow_mut().push(text);
+        });
+        closure.into_js_value().unchecked_into()
+    }
+
+    /// Records an entry directly, for callbacks made by hand.
+    pub fn push(&self, entry: String) {
+        self.0.borrow_mut().push(entry);
+    }
+
+    pub fn all(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+
+    /// How many entries are under `label`.
+    pub fn count(&self, label: &str) -> usize {
+        self.all().iter().filter(|entry| *entry == label || entry.starts_with(&format!("{label} "))).count()
+    }
+
+    pub fn has(&self, entry: &str) -> bool {
+        self.0.borrow().iter().any(|seen| seen == entry)
+    }
+
+    /// The entries under `label`, without the label.
+    pub fn labelled(&self, label: &str) -> Vec<String> {
+        let prefix = format!("{label} ");
+        self.all().iter().filter_map(|entry| entry.strip_prefix(&prefix).map(str::to_owned)).collect()
+    }
+
+    /// The data of the events recorded under `label` (an event's data is JSON with no space in it).
+    pub fn data(&self, label: &str) -> Vec<String> {
+        self.labelled(label).iter().map(|entry| entry.split(' ').next().unwrap_or_default().to_owned()).collect()
+    }
+
+    /// Waits until `entry` has been seen.
+    pub async fn wait_for(&self, entry: &str) {
+        let this = self.clone();
+        until(&format!("{entry:?} in {:?}", self.all()), || this.has(entry)).await;
+    }
+
+    /// Waits until at least `n` entries are under `label`.
+    pub async fn wait_count(&self, label: &str, n: usize) {
+        let this = self.clone();
+        until(&format!("{n} × {label:?} in {:?}", self.all()), || this.count(label) >= n).await;
+    }
+}
+
+/// JSON for plain values, `bytes:…` for an ArrayBuffer.
+pub fn describe(value: &JsValue) -> String {
+    if let Some(buffer) = value.dyn_ref::<ArrayBuffer>() {
+        return format!("bytes:{:?}", Uint8Array::new(buffer).to_vec());
+    }
+    js_sys::JSON::stringify(value).ok().and_then(|text| text.as_string()).unwrap_or_else(|| "?".into())
+}
+
+/// Polls `condition` every 10 ms for up to 15 s: an `EventStream` reconnect waits up to the relay's `retry` (2 to
+/// 3 s), maybe twice.
+pub async fn until(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..1500 {
+        if condition() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("timed out waiting for {what}");
 }

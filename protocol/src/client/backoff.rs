@@ -47,12 +47,18 @@ impl Backoff {
 
     /// The delay before attempt `tries` (1 for the first).
     pub(crate) fn delay_ms(&self, tries: u32, rng: &mut Rng) -> u64 {
+        self.delay_with(tries, rng.next_unit())
+    }
+
+    /// The delay before attempt `tries` (1 for the first), `random` (uniform in `[0, 1)`) drawing the jitter: for
+    /// callers with a random source of their own, such as the browser client's `EventStream`.
+    pub fn delay_with(&self, tries: u32, random: f64) -> u64 {
         match self {
             Backoff::Jittered { base_ms, max_ms, jitter } => {
                 let doublings = tries.saturating_sub(1).min(63);
                 let ceiling = base_ms.saturating_mul(1u64 << doublings).min(*max_ms);
                 let jitter = jitter.clamp(0.0, 1.0);
-                let factor = 1.0 - jitter * rng.next_unit();
+                let factor = 1.0 - jitter * random;
                 (ceiling as f64 * factor).round() as u64
             }
             Backoff::Schedule { steps, then_ms } => {
