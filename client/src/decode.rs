@@ -8,7 +8,7 @@ use crate::values::{bytes_of, get, payload_to_js};
 use ferrocast_protocol::codec::decode_binary;
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{Ext, Frame, Message, Position, Reply, Sender, Vsn};
-use js_sys::{Array, JSON};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 /// A decoded frame, and the message object phoenix.js hands to `onMessage` callbacks when there are any.
@@ -17,21 +17,42 @@ pub(crate) struct Decoded {
     pub(crate) message: Option<JsValue>,
 }
 
-/// Decodes one WebSocket message's `data`: a string, or an `ArrayBuffer` for binary frames. The `onMessage` object
-/// is built only when `with_message`, so sockets without `onMessage` callbacks pay nothing for it per frame.
-pub(crate) fn decode(vsn: Vsn, data: &JsValue, with_message: bool) -> Result<Decoded, String> {
-    match data.as_string() {
-        Some(text) => {
-            let value = JSON::parse(&text).map_err(|_| "a text frame that is not JSON".to_owned())?;
-            let parts = match vsn {
-                Vsn::V2 => v2_parts(&value)?,
-                Vsn::V1 => v1_parts(&value)?,
-            };
-            parts.into_frame(with_message)
-        }
-        None if vsn == Vsn::V1 => Err("a binary frame on a vsn 1.0.0 socket".to_owned()),
-        None => binary(data, with_message),
+/// Decodes one WebSocket message's `data` and hands each frame in it to `each`: a string holds one frame, or on V2
+/// a batch of them (`[frame, frame, ...]`, which the relay sends to sockets that asked with
+/// [`ferrocast_protocol::BATCH_PARAM`]); an `ArrayBuffer` holds one binary frame. The `onMessage` object is built
+/// only when `with_message`, so sockets without `onMessage` callbacks pay nothing for it per frame.
+pub(crate) fn decode(vsn: Vsn, data: &JsValue, with_message: bool, mut each: impl FnMut(Result<Decoded, String>)) {
+    if !data.is_string() {
+        return each(match vsn {
+            Vsn::V1 => Err("a binary frame on a vsn 1.0.0 socket".to_owned()),
+            Vsn::V2 => binary(data, with_message),
+        });
     }
+    let Ok(value) = parse_json(data) else {
+        return each(Err("a text frame that is not JSON".to_owned()));
+    };
+    match vsn {
+        Vsn::V2 if is_batch(&value) => {
+            for frame in value.unchecked_ref::<Array>().iter() {
+                each(v2_parts(&frame).and_then(|parts| parts.into_frame(with_message)));
+            }
+        }
+        Vsn::V2 => each(v2_parts(&value).and_then(|parts| parts.into_frame(with_message))),
+        Vsn::V1 => each(v1_parts(&value).and_then(|parts| parts.into_frame(with_message))),
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse` on the JavaScript string itself: `js_sys::JSON::parse` takes a `&str`, which would copy the
+    /// message into wasm memory as UTF-8 and back out again, twice per message for nothing.
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn parse_json(text: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// A batch is an array whose first element is an array; a frame's first element is its join ref, null or a string.
+fn is_batch(value: &JsValue) -> bool {
+    Array::is_array(value) && Array::is_array(&value.unchecked_ref::<Array>().get(0))
 }
 
 /// The five fields of a frame, before the reply is told apart.

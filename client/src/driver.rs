@@ -453,7 +453,7 @@ fn on_message(shared: &Rc<Shared>, generation: u32, event: JsValue) {
         let state = shared.state.borrow();
         (state.machine.options().vsn, !state.hooks.message.is_empty())
     };
-    match decode(vsn, &data, with_message) {
+    decode(vsn, &data, with_message, |decoded| match decoded {
         Ok(decoded) => {
             shared.drive(|state, now| state.machine.handle_frame(now, decoded.frame));
             if let Some(message) = decoded.message {
@@ -464,8 +464,8 @@ fn on_message(shared: &Rc<Shared>, generation: u32, event: JsValue) {
                 }
             }
         }
-        Err(why) => shared.state.borrow().log("transport", || format!("ignored a frame: {why}"), data),
-    }
+        Err(why) => shared.state.borrow().log("transport", || format!("ignored a frame: {why}"), data.clone()),
+    });
 }
 
 /// Calls the params functions of channels that have one (all of them, or `only` that one), so their next join sends

@@ -28,6 +28,9 @@ pub(crate) struct Settings {
     pub(crate) socket_id: Option<String>,
     /// What the socket connects over.
     pub(crate) channel_kind: ChannelKind,
+    /// `batch` (default true): ask the relay to send frames that queue up as one message, which the browser
+    /// handles far faster than one message per frame. Servers that do not know the parameter ignore it.
+    pub(crate) batch: bool,
 }
 
 /// What a socket connects over (`transport`).
@@ -60,7 +63,8 @@ const PHOENIX_OPTIONS: [&str; 16] = [
     "debug",
     "authToken",
 ];
-const FERROCAST_OPTIONS: [&str; 5] = ["backoff", "queue", "heartbeatTimeoutMs", "probeTimeoutMs", "recovery"];
+const FERROCAST_OPTIONS: [&str; 6] =
+    ["backoff", "queue", "heartbeatTimeoutMs", "probeTimeoutMs", "recovery", "batch"];
 
 /// Reads the options object given to `new Socket(endPoint, opts)`.
 pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Settings), JsError> {
@@ -73,6 +77,7 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
         logger: None,
         socket_id: None,
         channel_kind: ChannelKind::default(),
+        batch: true,
     };
     if opts.is_undefined() || opts.is_null() {
         return Ok((options, settings));
@@ -90,6 +95,9 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
     }
     if let Some(recovery) = field.boolean("recovery")? {
         options.recovery = recovery;
+    }
+    if let Some(batch) = field.boolean("batch")? {
+        settings.batch = batch;
     }
     options.vsn = match field.string("vsn")?.as_deref() {
         None | Some("2.0.0") => Vsn::V2,

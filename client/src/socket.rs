@@ -4,7 +4,7 @@ use crate::channel::Channel;
 use crate::driver::{ChannelHooks, Shared};
 use crate::options;
 use crate::values::{get, keys, opt_number, set};
-use ferrocast_protocol::SOCKET_ID_PARAM;
+use ferrocast_protocol::{BATCH_PARAM, SOCKET_ID_PARAM, Vsn};
 use ferrocast_protocol::client::CLOSE_NORMAL;
 use js_sys::{Function, Object};
 use std::rc::Rc;
@@ -160,13 +160,14 @@ impl Socket {
 /// phoenix.js's URL: the endpoint with the params and `vsn` in the query, made absolute from the page's location
 /// when it starts with `/`. A params function is the application's code, so it runs with the state released.
 pub(crate) fn end_point_url(shared: &Shared) -> String {
-    let (end_point, params, vsn, socket_id) = {
+    let (end_point, params, vsn, socket_id, batch) = {
         let mut state = shared.state.borrow_mut();
         if state.machine.options().recovery && state.settings.socket_id.is_none() {
             state.settings.socket_id = Some(random_socket_id());
         }
         let settings = &state.settings;
-        (settings.end_point.clone(), settings.params.clone(), state.machine.options().vsn, settings.socket_id.clone())
+        let vsn = state.machine.options().vsn;
+        (settings.end_point.clone(), settings.params.clone(), vsn, settings.socket_id.clone(), settings.batch)
     };
     let params = match params.dyn_ref::<Function>() {
         Some(function) => function.call0(&JsValue::NULL).unwrap_or(JsValue::UNDEFINED),
@@ -176,6 +177,9 @@ pub(crate) fn end_point_url(shared: &Shared) -> String {
     serialize(&params, None, &mut query);
     if let Some(socket_id) = socket_id {
         query.push(format!("{SOCKET_ID_PARAM}={socket_id}"));
+    }
+    if batch && vsn == Vsn::V2 {
+        query.push(format!("{BATCH_PARAM}=1"));
     }
     query.push(format!("vsn={}", vsn.as_param()));
     let separator = if end_point.contains('?') { '&' } else { '?' };

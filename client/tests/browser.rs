@@ -16,7 +16,7 @@ use wasm_bindgen_test::*;
 
 mod common;
 
-use common::{Seen, describe, json, proxied, proxy, relay, sleep, until};
+use common::{Seen, describe, json, proxied, proxy, proxy_with_body, relay, sleep, until};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -742,6 +742,61 @@ async fn under_random_cuts_every_broadcast_arrives_once_in_order_and_every_push_
     );
     assert!(cuts >= 20, "only {cuts} cuts: the test proved little");
     for socket in [socket, publisher, watcher] {
+        socket.disconnect(None, None, None);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_burst_comes_in_a_few_batch_messages_complete_and_in_order_and_one_per_frame_without_batches() {
+    const BURST: usize = 2_000;
+    // A WebSocket class that counts the messages its sockets receive, given to the Socket as its transport.
+    let counting = |name: &str| -> JsValue {
+        let source = format!(
+            "const C = class extends WebSocket {{ constructor(url, protocols) {{ super(url, protocols); \
+             this.addEventListener('message', () => C.messages++) }} }}; C.messages = 0; C.label = '{name}'; return C"
+        );
+        Function::new_no_args(&source).call0(&JsValue::NULL).unwrap()
+    };
+    let received = |socket: &Socket, topic: &str| {
+        let numbers = Rc::new(RefCell::new(Vec::<f64>::new()));
+        let channel = socket.channel(topic, json(r#"{"no_presence":true}"#)).unwrap();
+        let sink = numbers.clone();
+        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |payload: JsValue| {
+            sink.borrow_mut().push(Reflect::get(&payload, &"n".into()).unwrap().as_f64().unwrap());
+        });
+        channel.on("new_msg", on_message.into_js_value().unchecked_into());
+        (channel, numbers)
+    };
+    let publish = |topic: &str| {
+        let messages: Vec<String> = (0..BURST)
+            .map(|n| format!(r#"{{"topic":"{topic}","event":"new_msg","payload":{{"n":{n}}}}}"#))
+            .collect();
+        format!("[{}]", messages.join(","))
+    };
+
+    for (batch, topic) in [(true, "room:burst-batched"), (false, "room:burst-single")] {
+        let transport = counting(topic);
+        let opts = Object::new();
+        Reflect::set(&opts, &"transport".into(), &transport).unwrap();
+        Reflect::set(&opts, &"batch".into(), &batch.into()).unwrap();
+        let socket = Socket::new(relay(), opts.into()).unwrap();
+        socket.connect();
+        let (channel, numbers) = received(&socket, topic);
+        let seen = Seen::default();
+        channel.join(None).unwrap().receive("ok", seen.recorder("joined"));
+        seen.wait_for("joined {}").await;
+
+        let before = Reflect::get(&transport, &"messages".into()).unwrap().as_f64().unwrap();
+        proxy_with_body("relay/api/broadcast", &publish(topic)).await;
+        until(&format!("{BURST} broadcasts on {topic}"), || numbers.borrow().len() >= BURST).await;
+        let expected: Vec<f64> = (0..BURST).map(|n| n as f64).collect();
+        assert_eq!(*numbers.borrow(), expected, "every broadcast once, in order ({topic})");
+        let messages = Reflect::get(&transport, &"messages".into()).unwrap().as_f64().unwrap() - before;
+        if batch {
+            assert!(messages <= 100.0, "{BURST} frames came in {messages} messages with batches");
+        } else {
+            assert_eq!(messages, BURST as f64, "one message per frame without batches");
+        }
         socket.disconnect(None, None, None);
     }
 }

@@ -254,6 +254,11 @@ pub mod event {
 /// being handled twice. Phoenix servers see an ordinary connect parameter.
 pub const SOCKET_ID_PARAM: &str = "ferrocast_sid";
 
+/// The connect parameter with which a client asks for batch messages (`ferrocast_batch=1`): when frames queue up
+/// for its socket, a Ferrocast relay sends consecutive text frames as one message, `[frame, frame, ...]` (see
+/// [`write_batch`](crate::codec::write_batch)). Only V2 sockets get batches; Phoenix servers ignore the parameter.
+pub const BATCH_PARAM: &str = "ferrocast_batch";
+
 /// Whether `id` is a well-formed socket identity: long enough not to be guessed, short enough to keep, and safe in
 /// a URL and a log line.
 pub fn is_valid_socket_id(id: &str) -> bool {

@@ -19,5 +19,6 @@ mod rng;
 pub mod sse;
 
 pub use frame::{
-    Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData, is_valid_socket_id,
+    BATCH_PARAM, Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData,
+    is_valid_socket_id,
 };

@@ -19,7 +19,7 @@ use crate::router::{Plug, PlugContext, Router};
 use ferrocast_protocol::codec::{DecodeError, decode, encode};
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{
-    Ext, Frame, Message, Payload, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData, is_valid_socket_id,
+    BATCH_PARAM, Ext, Frame, Message, Payload, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData, is_valid_socket_id,
 };
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -83,6 +83,8 @@ impl Session {
         // The identity is the protocol's, not the application's: channels do not see it among the params. A
         // malformed one is ignored, so the socket works as a phoenix.js socket does.
         let socket_id = params.remove(SOCKET_ID_PARAM).filter(|id| is_valid_socket_id(id));
+        // The batch request is the transport's (it reads it before making the session), not the channels'.
+        params.remove(BATCH_PARAM);
         let socket = SocketInfo { conn: Some(conn), params };
         Session { backend, socket, conn, vsn, outbox, joined: HashMap::new(), socket_id }
     }

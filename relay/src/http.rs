@@ -14,20 +14,37 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// `POST /api/broadcast` with `{"topic", "event", "payload"}`: answers `{"ok": true}` once every subscriber has
-/// the message in its queue.
+/// `POST /api/broadcast` with `{"topic", "event", "payload"}`, or an array of them to publish many in one request
+/// (in order): answers `{"ok": true}` (for an array `{"ok": true, "published": N}`) once every subscriber has the
+/// messages in its queue. A bad message anywhere in an array gets 400 and nothing of the request is published.
 pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, body: Bytes) -> Response {
     let request: Value = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => return bad_request(&format!("the body is not JSON: {error}")),
     };
-    let field = |name: &str| request.get(name).and_then(Value::as_str).filter(|value| !value.is_empty());
-    let (Some(topic), Some(event)) = (field("topic"), field("event")) else {
-        return bad_request("expected {\"topic\": string, \"event\": string, \"payload\": any JSON}");
+    let requests = match &request {
+        Value::Array(requests) => requests.as_slice(),
+        single => std::slice::from_ref(single),
     };
-    let payload = Payload::Json(request.get("payload").unwrap_or(&json!({})).to_string());
-    relay.backend.hub.broadcast(topic, event, &payload);
-    Json(json!({ "ok": true })).into_response()
+    let mut messages = Vec::with_capacity(requests.len());
+    for (n, request) in requests.iter().enumerate() {
+        let field = |name: &str| request.get(name).and_then(Value::as_str).filter(|value| !value.is_empty());
+        let (Some(topic), Some(event)) = (field("topic"), field("event")) else {
+            let at = if requests.len() > 1 { format!(" (message {n})") } else { String::new() };
+            return bad_request(&format!(
+                "expected {{\"topic\": string, \"event\": string, \"payload\": any JSON}}{at}"
+            ));
+        };
+        let payload = Payload::Json(request.get("payload").unwrap_or(&json!({})).to_string());
+        messages.push((topic, event, payload));
+    }
+    for (topic, event, payload) in &messages {
+        relay.backend.hub.broadcast(topic, event, payload);
+    }
+    match request {
+        Value::Array(_) => Json(json!({ "ok": true, "published": messages.len() })).into_response(),
+        _ => Json(json!({ "ok": true })).into_response(),
+    }
 }
 
 /// `GET /api/presence/{topic}`: the topic's presences, as `presence_state` has them.

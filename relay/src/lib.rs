@@ -8,6 +8,7 @@
 //! - `sse_socket`: a Phoenix socket over server-sent events and HTTP POST, for networks that block WebSockets.
 //! - `state`: what connections share, and the graceful shutdown.
 
+mod batching;
 mod config;
 mod http;
 mod metrics;

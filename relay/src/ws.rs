@@ -1,7 +1,8 @@
 //! The WebSocket endpoint: the upgrade, then one task reading into the session and one writing the outbox.
 //!
-//! The writer takes everything queued at once and flushes once per batch, so a burst of broadcasts to one socket
-//! costs one write, not one per frame.
+//! The writer takes everything queued at once and flushes once per batch: the frames gather in the socket's write
+//! buffer, so a burst of broadcasts to one socket costs one `write`, not one per frame. A client that asked for
+//! batches ([`BATCH_PARAM`]) gets consecutive text frames as one message as well (see [`crate::batching`]).
 
 use crate::state::Relay;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -9,7 +10,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ferrocast_protocol::{Vsn, WireData};
+use crate::batching::Batcher;
+use ferrocast_protocol::{BATCH_PARAM, Vsn, WireData};
 use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, Session};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -23,6 +25,9 @@ pub const CLOSE_MALFORMED: u16 = 1011;
 pub const CLOSE_IDLE: u16 = 1002;
 /// Close code when the relay shuts down: clients reconnect, to another relay if there is one.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// How many bytes of frames the writer gathers before it writes to the socket (the final flush writes the rest).
+const WRITE_BUFFER: usize = 16 * 1024;
 
 /// `GET /socket/websocket?vsn=…`: refuses versions it does not speak with 403, as Phoenix does.
 pub(crate) async fn upgrade(
@@ -47,7 +52,9 @@ pub(crate) async fn upgrade(
         // the handshake unless the server picks one of those offered.
         .protocols(["phoenix"])
         .read_buffer_size(relay.config.read_buffer)
-        .write_buffer_size(0)
+        // Frames fed to the sink gather up to this many bytes before a write; the flush after each batch writes
+        // the rest. The buffer keeps its capacity, so it stays small: an idle socket only ever held its replies.
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(relay.config.max_message)
         .max_frame_size(relay.config.max_message)
         .on_upgrade(move |socket| connection(relay, socket, vsn, params))
@@ -55,10 +62,11 @@ pub(crate) async fn upgrade(
 
 async fn connection(relay: Arc<Relay>, socket: WebSocket, vsn: Vsn, params: HashMap<String, String>) {
     let _open = relay.open_connection();
+    let batches = params.get(BATCH_PARAM).is_some_and(|wanted| wanted == "1") && vsn == Vsn::V2;
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
     let mut session = Session::new(relay.backend.clone(), params, vsn, outbox.clone());
     let (sink, stream) = socket.split();
-    let mut writer = tokio::spawn(write_outbox(relay.clone(), sink, outbox.clone()));
+    let mut writer = tokio::spawn(write_outbox(relay.clone(), sink, outbox.clone(), Batcher::new(batches)));
     let mut shutdown = relay.shutdown_signal();
     let conn = session.conn().0;
     tokio::select! {
@@ -106,14 +114,19 @@ async fn read_frames(relay: &Relay, mut stream: SplitStream<WebSocket>, session:
     }
 }
 
-async fn write_outbox(relay: Arc<Relay>, mut sink: SplitSink<WebSocket, Message>, outbox: Arc<Outbox>) {
+async fn write_outbox(
+    relay: Arc<Relay>,
+    mut sink: SplitSink<WebSocket, Message>,
+    outbox: Arc<Outbox>,
+    mut batcher: Batcher,
+) {
     let mut batch = Vec::new();
     loop {
         batch.clear();
         match outbox.next_batch(&mut batch).await {
             Ok(()) => {
                 let count = batch.len() as u64;
-                for frame in batch.drain(..) {
+                for frame in batcher.pack(&mut batch) {
                     let Some(message) = to_message(frame) else { continue };
                     if sink.feed(message).await.is_err() {
                         return;

@@ -16,7 +16,8 @@
 //   GET  /stats        {"accepted": n, "refused": n, "open": n, "cuts": n}, cuts counting those that found a
 //                      connection open
 //   GET  /relay/PATH   the relay's own HTTP answer to GET /PATH (its API sends no CORS headers for the page);
-//                      JSON as it is, any other text as a JSON string
+//                      JSON as it is, any other text as a JSON string. A request with a body is sent on as a POST
+//                      of that body (to publish through /api/broadcast).
 // It exits when its parent does (stdin closes).
 import net from "node:net"
 import http from "node:http"
@@ -130,7 +131,11 @@ const control = http.createServer(async (request, response) => {
   } else if (url.pathname === "/stats") {
     body = { accepted, refused, open: open.size, cuts, blockedUpgrades }
   } else if (url.pathname.startsWith("/relay/")) {
-    const upstream = await fetch(`http://127.0.0.1:${targetPort}${url.pathname.slice("/relay".length)}`)
+    const chunks = []
+    for await (const chunk of request) chunks.push(chunk)
+    const sent = Buffer.concat(chunks)
+    const init = sent.length > 0 ? { method: "POST", body: sent } : {}
+    const upstream = await fetch(`http://127.0.0.1:${targetPort}${url.pathname.slice("/relay".length)}`, init)
     // JSON comes back as it is; anything else (the metrics' text) as one JSON string.
     const text = await upstream.text()
     try {

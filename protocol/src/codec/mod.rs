@@ -10,6 +10,7 @@
 //! frames are laid out differently in each direction and only a server's `phx_reply` is a [`Reply`](crate::Reply).
 //! Ferrocast's extension fields ([`Ext`]) ride where Phoenix peers ignore them.
 
+mod batch;
 mod binary;
 mod error;
 mod ext;
@@ -21,6 +22,7 @@ mod payload;
 mod v1;
 mod v2_json;
 
+pub use batch::{is_batch, write_batch};
 pub use error::{DecodeError, EncodeError, JsonKind};
 
 #[cfg(feature = "json")]
