@@ -112,9 +112,14 @@ impl Outbox {
             return false;
         }
         queue.bytes += frame.bytes.len();
+        let was_empty = queue.frames.is_empty();
         queue.frames.push_back(frame);
         drop(queue);
-        self.ready.notify_one();
+        // The writer takes everything queued whenever it wakes, so only the frame that found the queue empty needs
+        // to wake it: the rest of a burst costs no wake-ups.
+        if was_empty {
+            self.ready.notify_one();
+        }
         true
     }
 
