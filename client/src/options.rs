@@ -63,8 +63,7 @@ const PHOENIX_OPTIONS: [&str; 16] = [
     "debug",
     "authToken",
 ];
-const FERROCAST_OPTIONS: [&str; 6] =
-    ["backoff", "queue", "heartbeatTimeoutMs", "probeTimeoutMs", "recovery", "batch"];
+const FERROCAST_OPTIONS: [&str; 6] = ["backoff", "queue", "heartbeatTimeoutMs", "probeTimeoutMs", "recovery", "batch"];
 
 /// Reads the options object given to `new Socket(endPoint, opts)`.
 pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Settings), JsError> {
