@@ -1,4 +1,5 @@
-//! The WebSocket endpoint: the upgrade, then one task reading into the session and one writing the outbox.
+//! The WebSocket endpoint: the upgrade, then one task per connection, reading into the session and writing the
+//! outbox.
 //!
 //! The writer takes everything queued at once and flushes once per batch: the frames gather in the socket's write
 //! buffer, so a burst of broadcasts to one socket costs one `write`, not one per frame. A client that asked for
@@ -13,8 +14,7 @@ use axum::response::{IntoResponse, Response};
 use crate::batching::Batcher;
 use ferrocast_protocol::{BATCH_PARAM, Vsn, WireData};
 use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, Session};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -60,93 +60,105 @@ pub(crate) async fn upgrade(
         .on_upgrade(move |socket| connection(relay, socket, vsn, params))
 }
 
-async fn connection(relay: Arc<Relay>, socket: WebSocket, vsn: Vsn, params: HashMap<String, String>) {
+/// One task per connection reads frames into the session and writes what its outbox holds, whichever is ready.
+/// One task rather than a reader and a writer: a reply is written by the task that handled the push, with no
+/// wake-up of another task (often on the other core) in between, and an idle connection holds one task's state.
+/// While a batch is being written the connection reads nothing; a client that stops reading its socket is
+/// therefore also not read from until the write completes, or its outbox overflows and it is closed.
+async fn connection(relay: Arc<Relay>, mut socket: WebSocket, vsn: Vsn, params: HashMap<String, String>) {
     let _open = relay.open_connection();
     let batches = params.get(BATCH_PARAM).is_some_and(|wanted| wanted == "1") && vsn == Vsn::V2;
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
     let mut session = Session::new(relay.backend.clone(), params, vsn, outbox.clone());
-    let (sink, stream) = socket.split();
-    let mut writer = tokio::spawn(write_outbox(relay.clone(), sink, outbox.clone(), Batcher::new(batches)));
+    let mut writer = Writer { batch: Vec::new(), batcher: Batcher::new(batches) };
     let mut shutdown = relay.shutdown_signal();
-    let conn = session.conn().0;
-    tokio::select! {
-        () = read_frames(&relay, stream, &mut session, &outbox) => {}
-        _ = &mut writer => {}
-        () = shutdown.wait_turn(conn) => {
-            outbox.close(CloseReason { code: CLOSE_GOING_AWAY, reason: "server shutting down" });
+    // Both futures live across the loop's turns, so a stream of frames neither postpones the idle timeout's end
+    // (it is reset per frame instead) nor restarts the shutdown's wait for this connection's turn.
+    let shutdown_turn = shutdown.wait_turn(session.conn().0);
+    let idle = tokio::time::sleep(relay.config.idle_timeout);
+    tokio::pin!(shutdown_turn, idle);
+    // Cleared once the connection is closing: what is queued is still written, then the close frame.
+    let mut reading = true;
+    loop {
+        tokio::select! {
+            message = socket.recv(), if reading => {
+                let Some(Ok(message)) = message else { break }; // The peer is gone: nothing can be written either.
+                idle.as_mut().reset(tokio::time::Instant::now() + relay.config.idle_timeout);
+                if let Err(reason) = handle(&relay, &mut session, message) {
+                    outbox.close(reason);
+                    reading = false;
+                }
+            }
+            queued = outbox.next_batch(&mut writer.batch) => match queued {
+                Ok(()) => {
+                    if writer.write(&relay, &mut socket).await.is_err() {
+                        break;
+                    }
+                }
+                Err(CloseReason { code, reason }) => {
+                    if code == CLOSE_SLOW_CONSUMER {
+                        relay.metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!("closing a slow consumer");
+                    }
+                    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            },
+            () = &mut idle, if reading => {
+                relay.metrics.idle_timeouts.fetch_add(1, Ordering::Relaxed);
+                outbox.close(CloseReason { code: CLOSE_IDLE, reason: "idle timeout" });
+                reading = false;
+            }
+            () = &mut shutdown_turn, if reading => {
+                outbox.close(CloseReason { code: CLOSE_GOING_AWAY, reason: "server shutting down" });
+                reading = false;
+            }
         }
     }
     relay.joined_channels_changed(-(session.joined_count() as i64));
     drop(session);
+    // Topics the session left no longer push here; refuse anything that raced with leaving them.
     outbox.close(CloseReason { code: 1000, reason: "" });
-    if !writer.is_finished() {
-        let _ = writer.await;
-    }
 }
 
-async fn read_frames(relay: &Relay, mut stream: SplitStream<WebSocket>, session: &mut Session, outbox: &Outbox) {
-    loop {
-        let message = match tokio::time::timeout(relay.config.idle_timeout, stream.next()).await {
-            Err(_) => {
-                relay.metrics.idle_timeouts.fetch_add(1, Ordering::Relaxed);
-                outbox.close(CloseReason { code: CLOSE_IDLE, reason: "idle timeout" });
-                return;
-            }
-            Ok(None | Some(Err(_))) => return,
-            Ok(Some(Ok(message))) => message,
-        };
-        let data = match &message {
-            Message::Text(text) => WireData::Text(text.as_str()),
-            Message::Binary(bytes) => WireData::Binary(bytes),
-            Message::Close(_) => return,
-            Message::Ping(_) | Message::Pong(_) => continue,
-        };
-        relay.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
-        let joined_before = session.joined_count() as i64;
-        let handled = session.handle(data);
-        relay.joined_channels_changed(session.joined_count() as i64 - joined_before);
-        if let Err(error) = handled {
-            relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(conn = session.conn().0, %error, "closing a socket that sent a malformed frame");
-            outbox.close(CloseReason { code: CLOSE_MALFORMED, reason: "malformed frame" });
-            return;
-        }
-    }
+/// Hands one message from the client to the session; `Err` with the reason the connection must close.
+fn handle(relay: &Relay, session: &mut Session, message: Message) -> Result<(), CloseReason> {
+    let data = match &message {
+        Message::Text(text) => WireData::Text(text.as_str()),
+        Message::Binary(bytes) => WireData::Binary(bytes),
+        // tungstenite has queued the answer to the client's close; the close frame ends the exchange.
+        Message::Close(_) => return Err(CloseReason { code: 1000, reason: "" }),
+        Message::Ping(_) | Message::Pong(_) => return Ok(()),
+    };
+    relay.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
+    let joined_before = session.joined_count() as i64;
+    let handled = session.handle(data);
+    relay.joined_channels_changed(session.joined_count() as i64 - joined_before);
+    handled.map_err(|error| {
+        relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(conn = session.conn().0, %error, "closing a socket that sent a malformed frame");
+        CloseReason { code: CLOSE_MALFORMED, reason: "malformed frame" }
+    })
 }
 
-async fn write_outbox(
-    relay: Arc<Relay>,
-    mut sink: SplitSink<WebSocket, Message>,
-    outbox: Arc<Outbox>,
-    mut batcher: Batcher,
-) {
-    let mut batch = Vec::new();
-    loop {
-        batch.clear();
-        match outbox.next_batch(&mut batch).await {
-            Ok(()) => {
-                let count = batch.len() as u64;
-                for frame in batcher.pack(&mut batch) {
-                    let Some(message) = to_message(frame) else { continue };
-                    if sink.feed(message).await.is_err() {
-                        return;
-                    }
-                }
-                if sink.flush().await.is_err() {
-                    return;
-                }
-                relay.metrics.frames_out.fetch_add(count, Ordering::Relaxed);
-            }
-            Err(CloseReason { code, reason }) => {
-                if code == CLOSE_SLOW_CONSUMER {
-                    relay.metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!("closing a slow consumer");
-                }
-                let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-                return;
+/// Writes outbox batches: packed into messages (see [`Batcher`]), fed to the socket's write buffer, flushed once.
+struct Writer {
+    batch: Vec<OutFrame>,
+    batcher: Batcher,
+}
+
+impl Writer {
+    async fn write(&mut self, relay: &Relay, socket: &mut WebSocket) -> Result<(), axum::Error> {
+        let count = self.batch.len() as u64;
+        for frame in self.batcher.pack(&mut self.batch) {
+            if let Some(message) = to_message(frame) {
+                socket.feed(message).await?;
             }
         }
+        socket.flush().await?;
+        relay.metrics.frames_out.fetch_add(count, Ordering::Relaxed);
+        Ok(())
     }
 }
 
