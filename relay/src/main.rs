@@ -71,9 +71,19 @@ async fn main() -> std::io::Result<()> {
         },
         ..Config::default()
     };
+    raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "ferrocast-relay serving: http://{}", listener.local_addr()?);
     ferrocast_relay::serve(listener, config, shutdown_requested()).await
+}
+
+/// Every connection holds a file descriptor, and the usual soft limit (1,024) would cap the relay at about that many
+/// sockets: raise it to the hard limit, as servers that hold many connections do, and say what the cap is.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit (the most sockets the relay can hold, less a few)"),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -1,0 +1,272 @@
+//! `ferrocast-load`: the Ferrocast load generator.
+//!
+//! It drives a server over loopback with the scenarios in [`scenario`] (idle memory, broadcast fanout and its
+//! ramp, echo round trips, event-stream fanout, a presence join storm) and compares the Ferrocast relay with two
+//! baselines, minimal-server and Socket.IO, in `suite`. Each scenario stops by itself and prints one line, plus one
+//! JSON object line with `--json`.
+//!
+//! The generator shares the machine with the server it measures, so it keeps its own cost per frame small: no
+//! JSON parsing of received frames ([`json_scan`]), large read buffers, and a runtime of two worker threads.
+
+mod conn;
+mod dialect;
+mod json_scan;
+mod latency;
+mod net;
+mod phoenix;
+mod proc_stats;
+mod publisher;
+mod recorder;
+mod scenario;
+mod servers;
+mod socketio;
+mod sse;
+mod stamp;
+mod subscriber;
+mod table;
+mod target;
+
+use clap::{Args, Parser, Subcommand};
+use dialect::Dialect;
+use scenario::{Outcome, fanout, ramp};
+use std::path::PathBuf;
+use std::time::Duration;
+use target::Target;
+
+/// Errors end a scenario with a message; nothing here recovers from one by its kind.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+/// A result with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The Ferrocast load generator: scenarios against a Phoenix-protocol or Socket.IO server, or the whole comparison
+/// suite.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Also print every figure as one JSON object line.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// N joined, idle connections: the server's memory per connection.
+    Idle {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Connections (capped below the descriptor limit).
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        /// Join with presence, one topic per connection.
+        #[arg(long)]
+        presence: bool,
+    },
+    /// N subscribers, one publisher at R broadcasts/s: deliveries/s, latency, losses, server CPU per delivery.
+    Fanout {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Subscribers.
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Broadcasts a second.
+        #[arg(long, default_value_t = 300.0)]
+        rate: f64,
+        /// Seconds to publish.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Step through rising rates instead of one rate, stopping when the server saturates.
+        #[arg(long)]
+        ramp: bool,
+        /// The ramp's rates, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = ramp::DEFAULT_RATES)]
+        rates: Vec<f64>,
+        /// Seconds each ramp step publishes.
+        #[arg(long, default_value_t = 3.0)]
+        step: f64,
+    },
+    /// One connection asking for its payload back at a fixed rate: round-trip latency.
+    Echo {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Requests a second.
+        #[arg(long, default_value_t = 10_000.0)]
+        rate: f64,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+    },
+    /// N event streams (GET /sse) and a WebSocket publisher (Ferrocast relay only).
+    Sse {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Event streams.
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Broadcasts a second.
+        #[arg(long, default_value_t = 300.0)]
+        rate: f64,
+        /// Seconds to publish.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+    },
+    /// N connections join one presence topic at once: presence frames and time to settle.
+    Storm {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Members.
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+    },
+    /// Starts the relay and the baselines, runs every scenario each supports, and writes results.json/results.md.
+    Suite {
+        /// The `ferrocast-relay` binary.
+        #[arg(long)]
+        relay_bin: PathBuf,
+        /// The `minimal-server` binary.
+        #[arg(long)]
+        minimal_bin: PathBuf,
+        /// The Socket.IO baseline's directory (server.mjs and its node_modules).
+        #[arg(long)]
+        socketio_dir: Option<PathBuf>,
+        /// Shorter windows and fewer connections (about a minute).
+        #[arg(long, conflicts_with = "smoke")]
+        quick: bool,
+        /// Tiny runs that only check every scenario works (seconds); any failure fails the command.
+        #[arg(long)]
+        smoke: bool,
+        /// Where results.json, results.md and the servers' logs go.
+        #[arg(long, default_value = "target/bench")]
+        out: PathBuf,
+    },
+}
+
+/// The server a scenario drives.
+#[derive(Debug, Args)]
+struct TargetArgs {
+    /// The server's WebSocket URL; without a path, the dialect's usual one (/socket/websocket, /socket.io/).
+    #[arg(long, default_value = "ws://127.0.0.1:4000")]
+    target: String,
+    /// The protocol it speaks.
+    #[arg(long, value_enum, default_value_t = Dialect::Phoenix)]
+    dialect: Dialect,
+    /// The server's process id, for its CPU and memory figures.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Ask a Ferrocast relay for batch messages (ferrocast_batch=1).
+    #[arg(long)]
+    batch: bool,
+}
+
+impl TargetArgs {
+    async fn resolve(&self) -> Result<Target> {
+        Target::from_url(&self.target, self.dialect, self.batch, self.server_pid).await
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ferrocast-load: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    stamp::now_ns();
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = run(&cli) => outcome,
+            signal = interrupted() => Err(format!("interrupted by {signal}").into()),
+        }
+    });
+    // Tasks still holding connections (a failed scenario's) are not waited for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ferrocast-load: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM, naming which. Ending `run` early drops the suite's servers, which kills them.
+async fn interrupted() -> &'static str {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(_) => return tokio::signal::ctrl_c().await.map_or("an error", |()| "Ctrl-C"),
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}
+
+async fn run(cli: &Cli) -> Result<()> {
+    let outcome = match &cli.command {
+        Command::Idle { target, connections, presence } => {
+            scenario::idle::run(&target.resolve().await?, *connections, *presence).await?
+        }
+        Command::Fanout { target, subscribers, rate, duration, ramp: false, .. } => {
+            let options = fanout::Options {
+                subscribers: *subscribers,
+                rate: positive(*rate)?,
+                duration: seconds(*duration)?,
+                event_streams: false,
+            };
+            fanout::run(&target.resolve().await?, options).await?
+        }
+        Command::Fanout { target, subscribers, ramp: true, rates, step, .. } => {
+            let rates = rates.iter().map(|rate| positive(*rate)).collect::<Result<_>>()?;
+            let options = ramp::Options { subscribers: *subscribers, rates, step: seconds(*step)? };
+            ramp::run(&target.resolve().await?, &options).await?
+        }
+        Command::Echo { target, rate, duration } => {
+            scenario::echo::run(&target.resolve().await?, positive(*rate)?, seconds(*duration)?).await?
+        }
+        Command::Sse { target, subscribers, rate, duration } => {
+            scenario::sse::run(&target.resolve().await?, *subscribers, positive(*rate)?, seconds(*duration)?).await?
+        }
+        Command::Storm { target, members } => scenario::storm::run(&target.resolve().await?, *members).await?,
+        Command::Suite { relay_bin, minimal_bin, socketio_dir, quick, smoke, out } => {
+            let scale = match (quick, smoke) {
+                (_, true) => scenario::suite::Scale::Smoke,
+                (true, _) => scenario::suite::Scale::Quick,
+                _ => scenario::suite::Scale::Full,
+            };
+            let options = scenario::suite::Options {
+                relay_bin: relay_bin.clone(),
+                minimal_bin: minimal_bin.clone(),
+                socketio_dir: socketio_dir.clone(),
+                scale,
+                out: out.clone(),
+            };
+            return scenario::suite::run(&options, cli.json).await;
+        }
+    };
+    print_outcome(&outcome, cli.json);
+    Ok(())
+}
+
+fn print_outcome(outcome: &Outcome, json: bool) {
+    println!("{}", outcome.human);
+    if json {
+        println!("{}", outcome.json);
+    }
+}
+
+/// A positive, bounded number of seconds: every scenario must end.
+fn seconds(value: f64) -> Result<Duration> {
+    if value > 0.0 && value <= 3600.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(format!("{value} s: durations go from just above 0 to 3600 s").into())
+    }
+}
+
+fn positive(rate: f64) -> Result<f64> {
+    if rate > 0.0 && rate.is_finite() { Ok(rate) } else { Err(format!("rate {rate}: must be positive").into()) }
+}

@@ -1,0 +1,65 @@
+//! `fanout`: N subscribers on one topic, one publisher at R broadcasts a second for S seconds; deliveries a
+//! second, publish-to-receive latency, losses and the server's CPU per delivery.
+
+use crate::Result;
+use crate::scenario::broadcast::Stage;
+use crate::scenario::window::{self, WindowFigures};
+use crate::scenario::{Figure, Outcome, merge_json};
+use crate::target::Target;
+use std::time::Duration;
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Subscribers.
+    pub subscribers: usize,
+    /// Broadcasts a second.
+    pub rate: f64,
+    /// How long to publish.
+    pub duration: Duration,
+    /// Subscribe with event streams (`GET /sse`) instead of WebSockets.
+    pub event_streams: bool,
+}
+
+/// Runs one fanout window.
+pub async fn run(target: &Target, options: Options) -> Result<Outcome> {
+    let mut stage = Stage::set_up(target, options.subscribers, options.event_streams).await?;
+    let measured = window::measure(
+        &stage.publisher,
+        &stage.recorder,
+        stage.joined(),
+        &mut stage.sequence,
+        options.rate,
+        options.duration,
+        target.server_pid,
+    )
+    .await;
+    let setup = stage.json(target);
+    let remarks = stage.remarks();
+    let joined = stage.joined();
+    stage.tear_down().await?;
+    let figures = measured?;
+    let scenario = if options.event_streams { "sse" } else { "fanout" };
+    Ok(Outcome {
+        human: format!(
+            "{scenario}: {joined} subscribers × {} broadcasts/s for {:.0} s: {}{remarks}",
+            options.rate,
+            options.duration.as_secs_f64(),
+            figures.human()
+        ),
+        json: merge_json(scenario, setup, figures.json()),
+        figures: headline(&figures),
+    })
+}
+
+/// The figures the suite compares for a broadcast window.
+pub fn headline(figures: &WindowFigures) -> Vec<Figure> {
+    vec![
+        Figure::higher("deliveries/s", figures.deliveries_per_second),
+        Figure::lower("p50 latency (µs)", figures.latency.p50_us as f64),
+        Figure::lower("p99 latency (µs)", figures.latency.p99_us as f64),
+        Figure::lower("p999 latency (µs)", figures.latency.p999_us as f64),
+        Figure::lower("lost", figures.lost as f64),
+        Figure::lower("server CPU per delivery (µs)", figures.server_cpu_us_per_delivery),
+    ]
+}

@@ -1,0 +1,214 @@
+//! `storm`: N connections join one presence topic at once; how many presence frames that costs, and how long
+//! until every member sees all N.
+//!
+//! All connections are opened first, then told to join together. Each member tracks who is present from
+//! `presence_state` and `presence_diff` (keys only, read without parsing the metas) and reports once it sees every
+//! member. Phoenix itself sends about N² frames here; a relay that coalesces diffs sends a small multiple of N.
+
+use crate::Result;
+use crate::conn;
+use crate::dialect::{Dialect, Incoming};
+use crate::json_scan;
+use crate::net::{self, BUSY_READ_BUFFER, Ws};
+use crate::scenario::window::round;
+use crate::scenario::{Figure, Outcome, merge_json};
+use crate::subscriber::CONNECT_CONCURRENCY;
+use crate::target::Target;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The presence topic.
+const TOPIC: &str = "room:storm";
+/// How long members get to see each other before the storm is called unsettled.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs the storm with `requested` members.
+pub async fn run(target: &Target, requested: usize) -> Result<Outcome> {
+    if target.dialect != Dialect::Phoenix {
+        return Err("storm needs presence: a Phoenix-dialect server with presence on room:*".into());
+    }
+    let capped = net::cap_connections(requested, 0);
+    let mut sockets = connect_all(target, capped.count).await?;
+    let members = sockets.len();
+
+    let (go, ready_to_go) = watch::channel(false);
+    let (settled_tx, mut settled) = mpsc::unbounded_channel::<(u64, Instant)>();
+    let mut tasks = JoinSet::new();
+    for (index, ws) in sockets.drain(..).enumerate() {
+        let (go, settled) = (ready_to_go.clone(), settled_tx.clone());
+        tasks.spawn(member(ws, index, members, go, settled));
+    }
+    drop(settled_tx);
+    let started = Instant::now();
+    go.send(true)?;
+
+    let (mut frames, mut settled_members, mut slowest) = (0u64, 0usize, Duration::ZERO);
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    while settled_members < members {
+        match tokio::time::timeout_at(deadline, settled.recv()).await {
+            Ok(Some((member_frames, at))) => {
+                frames += member_frames;
+                settled_members += 1;
+                slowest = slowest.max(at.duration_since(started));
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let wall = started.elapsed();
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+
+    let settle_ms = (settled_members == members).then_some(slowest.as_secs_f64() * 1e3);
+    let per_member = frames as f64 / settled_members.max(1) as f64;
+    let mut human = format!("storm: {members} members joined {TOPIC} at once: ");
+    match settle_ms {
+        Some(ms) => human.push_str(&format!(
+            "every member saw all {members} after {ms:.0} ms, {frames} presence frames ({per_member:.1} per member)"
+        )),
+        None => human.push_str(&format!(
+            "only {settled_members} saw everyone within {:.0} s ({frames} presence frames by then)",
+            wall.as_secs_f64()
+        )),
+    }
+    if let Some(note) = &capped.note {
+        human.push_str(&format!(" ({note})"));
+    }
+    let figures = json!({
+        "target": target.ws_url(),
+        "members_requested": requested,
+        "members": members,
+        "settled_members": settled_members,
+        "presence_frames": frames,
+        "frames_per_member": round(per_member, 2),
+        "settle_ms": settle_ms.map(|ms| round(ms, 1)),
+        "note": capped.note,
+    });
+    Ok(Outcome {
+        human,
+        json: merge_json("storm", json!({}), figures),
+        figures: vec![Figure::lower("presence frames", frames as f64), Figure::lower("settle time (ms)", settle_ms)],
+    })
+}
+
+/// Opens `count` connections, a bounded number at a time; fails if any fails (a storm of fewer members than asked
+/// would measure something else).
+async fn connect_all(target: &Target, count: usize) -> Result<Vec<Ws>> {
+    let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let mut opening = JoinSet::new();
+    for index in 0..count {
+        let (target, permits) = (target.clone(), permits.clone());
+        opening.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore never closed");
+            conn::open(&target, index, BUSY_READ_BUFFER).await
+        });
+    }
+    let mut sockets = Vec::with_capacity(count);
+    while let Some(opened) = opening.join_next().await {
+        sockets.push(opened??);
+    }
+    Ok(sockets)
+}
+
+/// One member: join on the signal, track presence until every member is seen, report, then keep the connection
+/// (and the membership) until the storm ends.
+async fn member(
+    mut ws: Ws,
+    index: usize,
+    members: usize,
+    mut go: watch::Receiver<bool>,
+    settled: mpsc::UnboundedSender<(u64, Instant)>,
+) {
+    if go.wait_for(|go| *go).await.is_err() {
+        return;
+    }
+    let join = Dialect::Phoenix.join(TOPIC, Some(&format!("u{index}")));
+    if ws.send(Message::text(join)).await.is_err() {
+        return;
+    }
+    let mut present = Presence::new(members);
+    let mut frames = 0u64;
+    let mut reported = false;
+    while let Some(Ok(message)) = ws.next().await {
+        let Message::Text(text) = message else { continue };
+        Dialect::Phoenix.for_each(&text, |incoming| {
+            if let Incoming::Push { event, payload } = incoming {
+                match event {
+                    "presence_state" => {
+                        frames += 1;
+                        present.state(payload);
+                    }
+                    "presence_diff" => {
+                        frames += 1;
+                        present.diff(payload);
+                    }
+                    _ => {}
+                }
+            }
+        });
+        if !reported && present.count == members {
+            reported = true;
+            let _ = settled.send((frames, Instant::now()));
+        }
+    }
+}
+
+/// Who a member sees, by member number (`u{n}` keys).
+struct Presence {
+    seen: Vec<bool>,
+    count: usize,
+}
+
+impl Presence {
+    fn new(members: usize) -> Presence {
+        Presence { seen: vec![false; members], count: 0 }
+    }
+
+    fn state(&mut self, payload: &str) {
+        for (key, _) in json_scan::entries(payload) {
+            self.set(key, true);
+        }
+    }
+
+    fn diff(&mut self, payload: &str) {
+        for (field, present) in [("joins", true), ("leaves", false)] {
+            for (key, _) in json_scan::field(payload, field).into_iter().flat_map(json_scan::entries) {
+                self.set(key, present);
+            }
+        }
+    }
+
+    fn set(&mut self, key: &str, present: bool) {
+        let Some(slot) = key.strip_prefix('u').and_then(|n| n.parse::<usize>().ok()).and_then(|n| self.seen.get_mut(n))
+        else {
+            return;
+        };
+        if *slot != present {
+            *slot = present;
+            if present {
+                self.count += 1;
+            } else {
+                self.count -= 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presence_follows_state_and_diffs() {
+        let mut presence = Presence::new(3);
+        presence.state(r#"{"u0":{"metas":[{"online_at":1,"phx_ref":"a"}]},"u1":{"metas":[]}}"#);
+        assert_eq!(presence.count, 2);
+        presence.diff(r#"{"joins":{"u2":{"metas":[]},"stranger":{}},"leaves":{"u0":{"metas":[]}}}"#);
+        assert_eq!(presence.count, 2);
+        assert!(!presence.seen[0] && presence.seen[2]);
+    }
+}

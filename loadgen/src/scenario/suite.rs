@@ -1,0 +1,283 @@
+//! `suite`: every scenario against the relay and the baselines it is compared with, each on a fresh server
+//! started here, then one table, `results.json` and `results.md`.
+//!
+//! Each run gets a server of its own, started on a free port and killed after the run (or on any error), so one
+//! scenario's leftovers (allocator caches, TIME_WAIT sockets on its port) never colour the next. The relay runs
+//! everything; minimal-server and Socket.IO run what they support: idle without presence, fanout, the ramp and
+//! echo. The full suite takes a few minutes, `--quick` well under two.
+
+use crate::Result;
+use crate::scenario::{self, Outcome, fanout, ramp};
+use crate::servers::{Kind, Programs, Server, socketio_unavailable};
+use crate::table::Table;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What to run against.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `ferrocast-relay`.
+    pub relay_bin: PathBuf,
+    /// `minimal-server`.
+    pub minimal_bin: PathBuf,
+    /// The Socket.IO baseline's directory (skipped when absent or not installed).
+    pub socketio_dir: Option<PathBuf>,
+    /// How long and how large the runs are.
+    pub scale: Scale,
+    /// Where results and server logs go.
+    pub out: PathBuf,
+}
+
+/// How long and how large the suite's runs are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scale {
+    /// The figures BENCHMARKS.md quotes: a few minutes.
+    Full,
+    /// Shorter windows and fewer connections: rougher figures in about a minute.
+    Quick,
+    /// Tiny runs that only show every scenario still works against every server (`cargo xtask test` runs it);
+    /// any failed run, and any loss on the relay, fails the suite.
+    Smoke,
+}
+
+impl Scale {
+    /// The value for this scale.
+    fn pick<T>(self, full: T, quick: T, smoke: T) -> T {
+        match self {
+            Scale::Full => full,
+            Scale::Quick => quick,
+            Scale::Smoke => smoke,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scale::Full => "Full",
+            Scale::Quick => "Quick",
+            Scale::Smoke => "Smoke",
+        }
+    }
+}
+
+/// The sizes of each scenario at a scale.
+struct Sizes {
+    idle_connections: usize,
+    fanout_subscribers: usize,
+    fanout_rate: f64,
+    fanout: Duration,
+    ramp_rates: Vec<f64>,
+    ramp_step: Duration,
+    echo_rate: f64,
+    echo: Duration,
+    sse_subscribers: usize,
+    storm_members: usize,
+}
+
+impl Sizes {
+    fn new(scale: Scale) -> Sizes {
+        Sizes {
+            // The descriptor limit caps this (20,000 here, so about 19,800).
+            idle_connections: scale.pick(50_000, 2000, 100),
+            fanout_subscribers: scale.pick(1000, 1000, 50),
+            fanout_rate: scale.pick(300.0, 300.0, 50.0),
+            fanout: Duration::from_millis(scale.pick(10_000, 3000, 500)),
+            ramp_rates: match scale {
+                Scale::Smoke => vec![20.0, 50.0],
+                _ => ramp::DEFAULT_RATES.to_vec(),
+            },
+            ramp_step: Duration::from_millis(scale.pick(3000, 1000, 300)),
+            echo_rate: scale.pick(10_000.0, 10_000.0, 500.0),
+            echo: Duration::from_millis(scale.pick(10_000, 3000, 500)),
+            sse_subscribers: scale.pick(1000, 1000, 50),
+            storm_members: scale.pick(1000, 1000, 50),
+        }
+    }
+}
+
+/// The runs of the suite, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Idle,
+    IdlePresence,
+    Fanout,
+    FanoutBatch,
+    Ramp,
+    Echo,
+    Sse,
+    Storm,
+}
+
+const RUNS: [Run; 8] =
+    [Run::Idle, Run::IdlePresence, Run::Fanout, Run::FanoutBatch, Run::Ramp, Run::Echo, Run::Sse, Run::Storm];
+/// One run may not take longer than this, whatever goes wrong.
+const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+
+impl Run {
+    fn supported_by(self, kind: Kind) -> bool {
+        match self {
+            Run::Idle | Run::Fanout | Run::Ramp | Run::Echo => true,
+            Run::IdlePresence | Run::FanoutBatch | Run::Sse | Run::Storm => kind == Kind::Relay,
+        }
+    }
+
+    fn label(self, sizes: &Sizes) -> String {
+        match self {
+            Run::Idle => "idle, no presence".to_owned(),
+            Run::IdlePresence => "idle, presence".to_owned(),
+            Run::Fanout => format!("fanout {}/s × {}", sizes.fanout_rate, sizes.fanout_subscribers),
+            Run::FanoutBatch => format!("fanout {}/s × {}, batched", sizes.fanout_rate, sizes.fanout_subscribers),
+            Run::Ramp => format!("ramp × {}", sizes.fanout_subscribers),
+            Run::Echo => format!("echo {}/s", sizes.echo_rate),
+            Run::Sse => format!("sse {}/s × {}", sizes.fanout_rate, sizes.sse_subscribers),
+            Run::Storm => format!("storm {}", sizes.storm_members),
+        }
+    }
+
+    async fn run(self, server: &Server, sizes: &Sizes) -> Result<Outcome> {
+        let mut target = server.target();
+        match self {
+            Run::Idle => scenario::idle::run(&target, sizes.idle_connections, false).await,
+            Run::IdlePresence => scenario::idle::run(&target, sizes.idle_connections, true).await,
+            Run::Fanout | Run::FanoutBatch => {
+                target.batch = self == Run::FanoutBatch;
+                let options = fanout::Options {
+                    subscribers: sizes.fanout_subscribers,
+                    rate: sizes.fanout_rate,
+                    duration: sizes.fanout,
+                    event_streams: false,
+                };
+                fanout::run(&target, options).await
+            }
+            Run::Ramp => {
+                let options = ramp::Options {
+                    subscribers: sizes.fanout_subscribers,
+                    rates: sizes.ramp_rates.clone(),
+                    step: sizes.ramp_step,
+                };
+                ramp::run(&target, &options).await
+            }
+            Run::Echo => scenario::echo::run(&target, sizes.echo_rate, sizes.echo).await,
+            Run::Sse => scenario::sse::run(&target, sizes.sse_subscribers, sizes.fanout_rate, sizes.fanout).await,
+            Run::Storm => scenario::storm::run(&target, sizes.storm_members).await,
+        }
+    }
+}
+
+/// Runs the suite; prints each outcome as it comes and the table at the end, and writes the result files.
+pub async fn run(options: &Options, json_lines: bool) -> Result<()> {
+    let started = Instant::now();
+    let sizes = Sizes::new(options.scale);
+    let mut kinds = vec![Kind::Relay, Kind::Minimal];
+    let mut skipped = Vec::new();
+    let socketio_dir = options.socketio_dir.clone().unwrap_or_else(|| PathBuf::from("loadgen/socketio"));
+    match socketio_unavailable(&socketio_dir) {
+        None => kinds.push(Kind::SocketIo),
+        Some(why) => {
+            eprintln!("skipping socket.io: {why}");
+            skipped.push(json!({ "server": Kind::SocketIo.name(), "reason": why }));
+        }
+    }
+    let programs = Programs {
+        relay: options.relay_bin.clone(),
+        minimal: options.minimal_bin.clone(),
+        socketio_dir: Some(socketio_dir),
+        log_dir: options.out.join("logs"),
+    };
+
+    let mut table = Table::new(kinds.iter().map(|kind| kind.name().to_owned()).collect());
+    let mut results = Vec::new();
+    let mut lines = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    for (column, &kind) in kinds.iter().enumerate() {
+        for run in RUNS.into_iter().filter(|run| run.supported_by(kind)) {
+            let label = run.label(&sizes);
+            eprintln!("[{:>5.1} s] {} — {label}", started.elapsed().as_secs_f64(), kind.name());
+            let file_label = format!("{run:?}").to_lowercase();
+            let outcome = match Server::start(kind, &programs, &file_label).await {
+                Ok(server) => {
+                    let outcome = tokio::time::timeout(RUN_TIMEOUT, run.run(&server, &sizes)).await;
+                    server.stop().await;
+                    match outcome {
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(format!("timed out after {RUN_TIMEOUT:?}").into()),
+                    }
+                }
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok(outcome) => {
+                    println!("{}: {}", kind.name(), outcome.human);
+                    lines.push(format!("{}: {}", kind.name(), outcome.human));
+                    if json_lines {
+                        println!("{}", outcome.json);
+                    }
+                    let lost = outcome.figures.iter().find(|figure| figure.label == "lost").and_then(|f| f.value);
+                    if options.scale == Scale::Smoke && kind == Kind::Relay && lost.is_some_and(|lost| lost > 0.0) {
+                        failures.push(format!("{}: {label}: lost deliveries", kind.name()));
+                    }
+                    for figure in &outcome.figures {
+                        table.set(&label, figure.label, figure.higher_is_better, column, figure.value);
+                    }
+                    results.push(json!({ "server": kind.name(), "run": label, "result": outcome.json }));
+                }
+                Err(error) => {
+                    println!("{}: {label}: failed: {error}", kind.name());
+                    lines.push(format!("{}: {label}: failed: {error}", kind.name()));
+                    failures.push(format!("{}: {label}: {error}", kind.name()));
+                    results.push(json!({ "server": kind.name(), "run": label, "error": error.to_string() }));
+                }
+            }
+        }
+    }
+
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("\n{}", table.text());
+    println!("suite took {elapsed:.0} s; results in {}", options.out.display());
+    write_results(options, &table, &lines, results, skipped, elapsed)?;
+    // The results are written either way; a failed run still fails the command, so scripts and CI notice.
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} run(s) failed: {}", failures.len(), failures.join("; ")).into())
+    }
+}
+
+fn write_results(
+    options: &Options,
+    table: &Table,
+    lines: &[String],
+    results: Vec<Value>,
+    skipped: Vec<Value>,
+    elapsed: f64,
+) -> Result<()> {
+    std::fs::create_dir_all(&options.out)?;
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let document = json!({
+        "scale": options.scale.name(),
+        "seconds": elapsed.round(),
+        "generator": { "cores": cores, "worker_threads": 2 },
+        "skipped": skipped,
+        "runs": results,
+    });
+    std::fs::write(options.out.join("results.json"), serde_json::to_string_pretty(&document)? + "\n")?;
+    let mut markdown = String::from("# Ferrocast load suite\n\n");
+    markdown.push_str(&format!(
+        "{} run, {elapsed:.0} s, on a {cores}-core machine shared by the servers and the generator (2 worker \
+         threads). Each scenario ran against a fresh server on loopback. ↑: more is better, ↓: less is better; the \
+         ratio columns divide the relay's figure by the baseline's.\n\n",
+        options.scale.name()
+    ));
+    for skip in &skipped {
+        markdown.push_str(&format!("Skipped {}: {}.\n\n", skip["server"], skip["reason"].as_str().unwrap_or("?")));
+    }
+    markdown.push_str(&table.markdown());
+    // The runs' own lines say what the table cannot: failures, caps, and how busy the generator itself was (near
+    // 200 % of a core, the machine rather than the server set the pace).
+    markdown.push_str("\n## Runs\n\n");
+    for line in lines {
+        markdown.push_str(&format!("- {line}\n"));
+    }
+    std::fs::write(options.out.join("results.md"), markdown)?;
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! One measured window of a broadcast scenario: publish at a rate for a while, wait for the deliveries, and turn
+//! what the subscribers recorded into figures. Shared by `fanout`, each step of `fanout --ramp`, and `sse`.
+
+use crate::Result;
+use crate::latency::{Summary, format_us};
+use crate::proc_stats::CpuWindow;
+use crate::publisher::Publisher;
+use crate::recorder::Recorder;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How long deliveries may trail the last publish before the missing ones count as lost.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// The figures of one window.
+#[derive(Debug, Clone)]
+pub struct WindowFigures {
+    /// Broadcasts a second asked for.
+    pub rate: f64,
+    /// How long publishing lasted.
+    pub seconds: f64,
+    /// Subscribers that were expected to receive every broadcast.
+    pub subscribers: usize,
+    /// Broadcasts published.
+    pub sent: u64,
+    /// Deliveries expected: `sent × subscribers`.
+    pub expected: u64,
+    /// Deliveries received in time.
+    pub received: u64,
+    /// `expected − received`.
+    pub lost: u64,
+    /// Deliveries a second, from the first publish to the last delivery.
+    pub deliveries_per_second: f64,
+    /// Frames per WebSocket message (above 1 when the server batches).
+    pub frames_per_message: f64,
+    /// Publish-to-receive latency.
+    pub latency: Summary,
+    /// Subscribers closed by the end of the window (since the scenario started).
+    pub closed: usize,
+    /// Server CPU time per delivery, in µs.
+    pub server_cpu_us_per_delivery: Option<f64>,
+    /// Server CPU use over the window, in percent of one core.
+    pub server_cpu_percent: Option<f64>,
+    /// The generator's own CPU use, in percent of one core: near 200 % means it, not the server, was the limit.
+    pub generator_cpu_percent: Option<f64>,
+}
+
+/// Where a window's sequence numbers start, and where the next one's will.
+pub struct Sequence(pub u64);
+
+/// Publishes at `rate` for `duration`, waits up to [`GRACE`] for every subscriber to have everything, and measures.
+pub async fn measure(
+    publisher: &Publisher,
+    recorder: &Recorder,
+    subscribers: usize,
+    sequence: &mut Sequence,
+    rate: f64,
+    duration: Duration,
+    server_pid: Option<u32>,
+) -> Result<WindowFigures> {
+    recorder.open_window(sequence.0);
+    let server_cpu = CpuWindow::start(server_pid);
+    let generator_cpu = CpuWindow::start(Some(std::process::id()));
+    let published = publisher.publish(sequence.0, rate, duration).await?;
+    sequence.0 += published.sent;
+    let expected = published.sent * subscribers as u64;
+    let deadline = tokio::time::Instant::now() + GRACE;
+    while recorder.received() < expected && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (server_seconds, generator_seconds) = (server_cpu.seconds(), generator_cpu.seconds());
+    let window = recorder.close_window();
+    let wall = window.last_receive_ns.max(published.finished_ns).saturating_sub(published.started_ns) as f64 / 1e9;
+    let measured_wall = (crate::stamp::now_ns().saturating_sub(published.started_ns)) as f64 / 1e9;
+    Ok(WindowFigures {
+        rate,
+        seconds: (published.finished_ns - published.started_ns) as f64 / 1e9,
+        subscribers,
+        sent: published.sent,
+        expected,
+        received: window.received,
+        lost: expected.saturating_sub(window.received),
+        deliveries_per_second: if wall > 0.0 { window.received as f64 / wall } else { 0.0 },
+        frames_per_message: if window.messages > 0 { window.received as f64 / window.messages as f64 } else { 0.0 },
+        latency: Summary::of(&window.latency),
+        closed: recorder.closed(),
+        server_cpu_us_per_delivery: server_seconds
+            .filter(|_| window.received > 0)
+            .map(|seconds| seconds * 1e6 / window.received as f64),
+        server_cpu_percent: server_seconds.map(|seconds| seconds * 100.0 / measured_wall),
+        generator_cpu_percent: generator_seconds.map(|seconds| seconds * 100.0 / measured_wall),
+    })
+}
+
+impl WindowFigures {
+    /// Every figure, as JSON.
+    pub fn json(&self) -> Value {
+        json!({
+            "rate": self.rate,
+            "seconds": round(self.seconds, 3),
+            "subscribers": self.subscribers,
+            "sent": self.sent,
+            "expected": self.expected,
+            "received": self.received,
+            "lost": self.lost,
+            "deliveries_per_s": self.deliveries_per_second.round(),
+            "frames_per_message": round(self.frames_per_message, 2),
+            "latency": self.latency.json(),
+            "closed": self.closed,
+            "server_cpu_us_per_delivery": self.server_cpu_us_per_delivery.map(|us| round(us, 3)),
+            "server_cpu_percent": self.server_cpu_percent.map(|percent| round(percent, 1)),
+            "generator_cpu_percent": self.generator_cpu_percent.map(|percent| round(percent, 1)),
+        })
+    }
+
+    /// One line of the window's main figures.
+    pub fn human(&self) -> String {
+        let mut line = format!(
+            "{:.0} deliveries/s, latency {}, lost {} of {}, closed {}",
+            self.deliveries_per_second,
+            self.latency.human(),
+            self.lost,
+            self.expected,
+            self.closed
+        );
+        if let Some(us) = self.server_cpu_us_per_delivery {
+            line.push_str(&format!(", server CPU {us:.2} µs/delivery"));
+        }
+        if let Some(percent) = self.server_cpu_percent {
+            line.push_str(&format!(" ({percent:.0} % of a core)"));
+        }
+        if let Some(percent) = self.generator_cpu_percent {
+            line.push_str(&format!(", generator {percent:.0} %"));
+        }
+        if self.frames_per_message > 1.05 {
+            line.push_str(&format!(", {:.1} frames/message", self.frames_per_message));
+        }
+        line
+    }
+
+    /// Whether the window was clean: nothing lost, nobody closed, p99 under `p99_limit`.
+    pub fn clean(&self, p99_limit: Duration) -> bool {
+        self.lost == 0 && self.closed == 0 && u128::from(self.latency.p99_us) < p99_limit.as_micros()
+    }
+
+    /// `p99 4.2 ms` and so on, for tables.
+    pub fn p99(&self) -> String {
+        format_us(self.latency.p99_us)
+    }
+}
+
+/// `value` rounded to `digits` decimals, for JSON that reads well.
+pub fn round(value: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (value * scale).round() / scale
+}
