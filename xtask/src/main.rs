@@ -1,12 +1,14 @@
-//! `cargo xtask`: the project's commands, so a contributor needs to know exactly two.
+//! `cargo xtask`: the project's commands, so a contributor needs to know only these.
 //!
 //! - `cargo xtask serve` builds what is needed and runs the relay with the demo on http://127.0.0.1:4000.
 //! - `cargo xtask test` installs the tools the tests need (when missing) and runs every test the project has.
+//! - `cargo xtask bench` runs every benchmark and writes the figures BENCHMARKS.md quotes.
 //!
 //! This crate has no dependencies on purpose: it is compiled before anything else on a fresh clone, so it must
 //! build in seconds. Each concern lives in its own module; `main` only parses arguments and maps failures to exit
 //! codes (1 for a failed command, 2 for a usage error).
 
+mod bench;
 mod client;
 mod prereqs;
 mod process;
@@ -30,6 +32,13 @@ Commands:
                        test: cargo tests, the protocol crate's wasm builds and the
                        Node checks. Stops at the first failure. --no-install skips
                        the installers, for people who manage their own tools.
+  bench [--quick] [--only PART,...]
+                       Run every benchmark: criterion micro-benchmarks, the load
+                       generator's suite (the release relay next to a minimal
+                       tokio-tungstenite server and Socket.IO) and the browser
+                       benchmark (the wasm client next to phoenix.js). Results go
+                       to target/bench. --quick: shorter windows, rougher figures.
+                       PARTs: criterion, load, browser.
   build-client         Build the wasm client into client/pkg (the npm package
                        @ferrocast/client, plus its Node and no-bundler builds)
                        with wasm-pack, and print its size. `serve` and `test`
@@ -63,6 +72,10 @@ fn main() -> ExitCode {
         }
         Some("serve") => serve::run(&args[1..]),
         Some("build-client") => client::build().map(|_| ()),
+        Some("bench") => match bench_options(&args[1..]) {
+            Ok(options) => bench::run(&options),
+            Err(message) => return usage_error(&message),
+        },
         Some("test") => match test_options(&args[1..]) {
             Ok(Some(options)) => test::run(&options),
             Ok(None) => {
@@ -95,6 +108,31 @@ fn test_options(args: &[String]) -> Result<Option<test::Options>, String> {
     Ok(Some(options))
 }
 
+/// Parses the options of `cargo xtask bench`.
+fn bench_options(args: &[String]) -> Result<bench::Options, String> {
+    let mut options = bench::Options { quick: false, only: Vec::new() };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--only" => {
+                let parts = args.next().ok_or("`--only` needs a list of parts")?;
+                for part in parts.split(',') {
+                    if !bench::PARTS.contains(&part) {
+                        return Err(format!(
+                            "unknown part `{part}` for `--only`: expected {}",
+                            bench::PARTS.join(", ")
+                        ));
+                    }
+                    options.only.push(part.to_owned());
+                }
+            }
+            other => return Err(format!("unknown option `{other}` for `cargo xtask bench`")),
+        }
+    }
+    Ok(options)
+}
+
 /// Reports a usage mistake with the usage text, exiting with status 2 as command-line tools conventionally do.
 fn usage_error(message: &str) -> ExitCode {
     process::say(message);
@@ -116,5 +154,14 @@ mod tests {
         assert!(!test_options(&args(&["--no-install"])).unwrap().unwrap().install);
         assert!(test_options(&args(&["--help"])).unwrap().is_none());
         assert!(test_options(&args(&["--frobnicate"])).is_err());
+    }
+
+    #[test]
+    fn bench_options_parse() {
+        let options = bench_options(&args(&["--quick", "--only", "load,browser"])).unwrap();
+        assert!(options.quick);
+        assert_eq!(options.only, ["load", "browser"]);
+        assert!(bench_options(&args(&["--only", "everything"])).is_err());
+        assert!(bench_options(&args(&["--only"])).is_err());
     }
 }

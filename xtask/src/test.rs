@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Instant, SystemTime};
 
 use crate::process::{self, say};
-use crate::{Error, client, prereqs, workspace};
+use crate::{Error, bench, client, prereqs, workspace};
 
 /// Node test projects: a directory relative to the workspace root and the command to run there.
 ///
@@ -64,10 +64,11 @@ pub fn run(options: &Options) -> Result<(), Error> {
     step(&mut cargo(&wasm))?;
     step(&mut cargo(&[&wasm[..], &["--no-default-features"]].concat()))?;
 
-    // The Node tests that talk to the relay start its debug binary, so it must be built (and current) first.
+    // The Node tests that talk to the relay start its debug binary, so it must be built (and current) first; so
+    // must the load generator and its minimal baseline, for the benchmark smoke pass at the end.
     let has_relay = workspace::has_crate("relay");
     if has_relay {
-        step(&mut cargo(&["build", "-p", "ferrocast-relay"]))?;
+        step(&mut cargo(&["build", "-p", "ferrocast-relay", "-p", "ferrocast-loadgen"]))?;
     }
     let relay_bin = relay_binary(&root, std::env::var_os("CARGO_TARGET_DIR"));
 
@@ -97,19 +98,17 @@ pub fn run(options: &Options) -> Result<(), Error> {
             say(format!("{dir}: skipped, the relay crate (relay/) does not exist yet"));
             continue;
         }
-        if path.join("package.json").is_file() {
-            if npm_install_needed(&path) {
-                let mut npm = Command::new("npm");
-                npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(&path);
-                step(&mut npm)?;
-            } else {
-                say(format!("{dir}: npm dependencies up to date, skipping npm ci"));
-            }
-        }
+        count();
+        npm_ci_if_needed(&path)?;
         let (program, args) = command.split_first().expect("a Node test command names a program");
         let mut node = Command::new(program);
         node.args(args).current_dir(&path).env(RELAY_BIN_VAR, &relay_bin);
         step(&mut node)?;
+    }
+
+    if has_relay && root.join("loadgen").is_dir() {
+        count();
+        bench::smoke(&root)?;
     }
 
     say(format!("all tests passed ({} steps, {:.1} s)", steps.get(), start.elapsed().as_secs_f64()));
@@ -132,6 +131,20 @@ fn relay_binary(root: &Path, target_dir: Option<OsString>) -> PathBuf {
         _ => root.join("target"),
     };
     target.join("debug").join(format!("ferrocast-relay{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Runs `npm ci` in `dir` when it is a Node project whose dependencies are missing or older than its lockfile.
+pub(crate) fn npm_ci_if_needed(dir: &Path) -> Result<(), Error> {
+    if !dir.join("package.json").is_file() {
+        return Ok(());
+    }
+    if !npm_install_needed(dir) {
+        say(format!("{}: npm dependencies up to date, skipping npm ci", workspace::relative(dir).display()));
+        return Ok(());
+    }
+    let mut npm = Command::new("npm");
+    npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(dir);
+    process::run(&mut npm)
 }
 
 /// Whether `npm ci` must run in `dir`, judged from the lockfile and file modification times.

@@ -1,0 +1,135 @@
+//! `cargo xtask bench`: every benchmark the project has, in one command, with the figures BENCHMARKS.md quotes.
+//!
+//! 1. Criterion micro-benchmarks (`benches/`): codecs, in-process fanout, presence merging.
+//! 2. The load generator's suite (`loadgen/`): the release relay next to the two baselines it is compared with (a
+//!    minimal tokio-tungstenite broadcast server, and Socket.IO), each started and stopped by the suite, on
+//!    loopback. It writes `target/bench/results.md` and `results.json`.
+//! 3. The browser benchmark (`benches/browser/`): the wasm client next to phoenix.js in headless Chromium, and both
+//!    bundles' sizes; its JSON line goes to `target/bench/browser.json`.
+//!
+//! Nothing here is part of `cargo xtask test`: benchmarks take minutes and their figures drift with the machine,
+//! so CI runs only the suite's short smoke pass (see [`smoke`]), which checks that the benchmarks still run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::process::{self, say};
+use crate::{Error, client, prereqs, test, workspace};
+
+/// What `cargo xtask bench` runs.
+pub struct Options {
+    /// Shorter windows and fewer connections: the whole run in a few minutes, with rougher figures.
+    pub quick: bool,
+    /// Run only these parts (`criterion`, `load`, `browser`); all of them when empty.
+    pub only: Vec<String>,
+}
+
+/// The parts of the benchmark run, in the order they run.
+pub const PARTS: [&str; 3] = ["criterion", "load", "browser"];
+
+/// Builds what the benchmarks need, then runs each part asked for.
+pub fn run(options: &Options) -> Result<(), Error> {
+    let start = Instant::now();
+    let wanted = |part: &str| options.only.is_empty() || options.only.iter().any(|only| only == part);
+    let root = workspace::root();
+    let out = root.join("target/bench");
+    std::fs::create_dir_all(&out).map_err(|err| Error::new(format!("could not create {}: {err}", out.display())))?;
+
+    if wanted("criterion") {
+        let mut bench = process::cargo();
+        bench.args(["bench", "-p", "ferrocast", "--bench", "codec", "--bench", "fanout", "--bench", "presence"]);
+        if options.quick {
+            bench.args(["--", "--warm-up-time", "0.5", "--measurement-time", "1"]);
+        }
+        process::run(bench.current_dir(&root))?;
+    }
+    let release = build_release(&root)?;
+    if wanted("load") {
+        let mut suite = load_suite(&root, &release, &out)?;
+        if options.quick {
+            suite.arg("--quick");
+        }
+        process::run(&mut suite)?;
+        say(format!("load generator results: {}", workspace::relative(&out.join("results.md")).display()));
+    }
+    if wanted("browser") {
+        prereqs::ensure_for_tests()?;
+        client::build()?;
+        let browser = root.join("benches/browser");
+        test::npm_ci_if_needed(&browser)?;
+        let mut run = Command::new("node");
+        run.arg("run.mjs").arg("--relay-bin").arg(release.join("ferrocast-relay")).arg("--json");
+        run.current_dir(&browser);
+        let json = output_with_json_line(&mut run)?;
+        std::fs::write(out.join("browser.json"), json + "\n")
+            .map_err(|err| Error::new(format!("could not write browser.json: {err}")))?;
+        say(format!("browser results: {}", workspace::relative(&out.join("browser.json")).display()));
+    }
+    say(format!("benchmarks done ({:.0} s)", start.elapsed().as_secs_f64()));
+    Ok(())
+}
+
+/// The smoke pass `cargo xtask test` runs: the load generator's quick suite with the debug builds it already has,
+/// so a change that breaks a scenario, a baseline or the report fails CI rather than the next benchmark run. Its
+/// figures mean nothing (debug builds, tiny windows) and are not kept.
+pub fn smoke(root: &Path) -> Result<(), Error> {
+    let debug = target_dir(root).join("debug");
+    let out = target_dir(root).join("bench-smoke");
+    let mut suite = load_suite(root, &debug, &out)?;
+    suite.arg("--smoke");
+    process::run(&mut suite)
+}
+
+/// `ferrocast-load suite` for the binaries in `bin_dir`, writing into `out`, with the Socket.IO baseline when Node
+/// can run it (after `npm ci` when its dependencies are missing or stale).
+fn load_suite(root: &Path, bin_dir: &Path, out: &Path) -> Result<Command, Error> {
+    let mut suite = Command::new(bin_dir.join("ferrocast-load"));
+    suite.arg("suite").arg("--relay-bin").arg(bin_dir.join("ferrocast-relay"));
+    suite.arg("--minimal-bin").arg(bin_dir.join("minimal-server"));
+    suite.arg("--out").arg(out).current_dir(root);
+    let socketio = root.join("loadgen/socketio");
+    if process::probe("node", &["--version"]).is_some() {
+        test::npm_ci_if_needed(&socketio)?;
+        suite.arg("--socketio-dir").arg(&socketio);
+    } else {
+        say("node is not installed: the Socket.IO baseline is skipped");
+    }
+    Ok(suite)
+}
+
+/// Builds the relay, the load generator and the minimal baseline optimized; returns the directory they are in.
+fn build_release(root: &Path) -> Result<PathBuf, Error> {
+    let mut build = process::cargo();
+    build.args(["build", "--release", "-p", "ferrocast-relay", "-p", "ferrocast-loadgen"]).current_dir(root);
+    process::run(&mut build)?;
+    Ok(target_dir(root).join("release"))
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+/// Runs `command`, passing its output through, and returns the last line that is a JSON object (`--json` output).
+fn output_with_json_line(command: &mut Command) -> Result<String, Error> {
+    let shown = process::display(command);
+    say(format!("$ {shown}"));
+    let output = command
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|err| Error::new(format!("could not start `{shown}`: {err}")))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() {
+        return Err(Error::new(format!("`{shown}` failed ({})", output.status)));
+    }
+    stdout
+        .lines()
+        .rev()
+        .find(|line| line.trim_start().starts_with('{'))
+        .map(str::to_owned)
+        .ok_or_else(|| Error::new(format!("`{shown}` printed no JSON line")))
+}
