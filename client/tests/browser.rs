@@ -768,9 +768,8 @@ async fn a_burst_comes_in_a_few_batch_messages_complete_and_in_order_and_one_per
         (channel, numbers)
     };
     let publish = |topic: &str| {
-        let messages: Vec<String> = (0..BURST)
-            .map(|n| format!(r#"{{"topic":"{topic}","event":"new_msg","payload":{{"n":{n}}}}}"#))
-            .collect();
+        let messages: Vec<String> =
+            (0..BURST).map(|n| format!(r#"{{"topic":"{topic}","event":"new_msg","payload":{{"n":{n}}}}}"#)).collect();
         format!("[{}]", messages.join(","))
     };
 

@@ -5,13 +5,13 @@
 //! buffer, so a burst of broadcasts to one socket costs one `write`, not one per frame. A client that asked for
 //! batches ([`BATCH_PARAM`]) gets consecutive text frames as one message as well (see [`crate::batching`]).
 
+use crate::batching::Batcher;
 use crate::state::Relay;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use crate::batching::Batcher;
 use ferrocast_protocol::{BATCH_PARAM, Vsn, WireData};
 use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, Session};
 use futures_util::SinkExt;
