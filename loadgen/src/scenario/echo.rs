@@ -1,8 +1,9 @@
 //! `echo`: one connection asking for its payload back at a fixed rate (Phoenix `ping` on `room:echo`, Socket.IO
 //! `echo` with an acknowledgement); round-trip latency from each reply, matched to its request by ref.
 //!
-//! Requests are paced open loop like the publisher's (every one due by now is sent on each wake), and the
-//! connection is one task that both writes and reads, so no lock sits between sending and matching.
+//! Requests are paced open loop (every one due by now is sent on each wake), woken by a thread of their own so they
+//! go out evenly spaced (see [`spawn_pacer`]), and the connection is one task that both writes and reads, so no lock
+//! sits between sending and matching.
 
 use crate::Result;
 use crate::dialect::{Incoming, JOIN_ID};
@@ -36,8 +37,7 @@ pub async fn run(target: &Target, rate: f64, duration: Duration) -> Result<Outco
     let (mut sent, mut answered, mut refused) = (0u64, 0u64, 0u64);
     let server_cpu = CpuWindow::start(target.server_pid);
     let start = Instant::now();
-    let due = tokio::time::sleep_until(start);
-    tokio::pin!(due);
+    let mut ticks = spawn_pacer(start.into_std(), rate, total);
     // Armed once everything is sent: replies still missing then are lost.
     let grace = tokio::time::sleep_until(start);
     tokio::pin!(grace);
@@ -73,8 +73,11 @@ pub async fn run(target: &Target, rate: f64, duration: Duration) -> Result<Outco
                 Some(Err(error)) => return Err(error.into()),
                 None => return Err("the connection ended".into()),
             },
-            () = &mut due, if sent < total => {
+            Some(()) = ticks.recv(), if sent < total => {
                 let due_count = ((start.elapsed().as_secs_f64() * rate) as u64 + 1).min(total);
+                if sent >= due_count {
+                    continue; // An earlier tick already sent this one.
+                }
                 while sent < due_count {
                     let payload = stamp::payload(sent);
                     sent_at[sent as usize] = stamp::now_ns().max(1);
@@ -84,8 +87,6 @@ pub async fn run(target: &Target, rate: f64, duration: Duration) -> Result<Outco
                 ws.flush().await?;
                 if sent == total {
                     grace.as_mut().reset(Instant::now() + GRACE);
-                } else {
-                    due.as_mut().reset(start + Duration::from_secs_f64(sent as f64 / rate));
                 }
             },
             () = &mut grace, if sent == total => break,
@@ -131,4 +132,24 @@ pub async fn run(target: &Target, rate: f64, duration: Duration) -> Result<Outco
             Figure::lower("server CPU per echo (µs)", cpu_per_echo),
         ],
     })
+}
+
+/// Ticks once per request, on time: tokio's timer counts whole milliseconds, so at 10,000 requests a second it would
+/// send them in bursts of ten, and the round trips would measure each burst's queueing at the server rather than
+/// one request's trip. A thread that sleeps until each request is due spaces them ~100 µs apart (within the
+/// kernel's timer slack, ~50 µs; a late tick is caught up by sending everything due).
+fn spawn_pacer(start: std::time::Instant, rate: f64, total: u64) -> tokio::sync::mpsc::UnboundedReceiver<()> {
+    let (tick, ticks) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for n in 0..total {
+            let due = start + Duration::from_secs_f64(n as f64 / rate);
+            if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if tick.send(()).is_err() {
+                return; // The run is over.
+            }
+        }
+    });
+    ticks
 }
