@@ -20,8 +20,9 @@ pub struct Config {
     pub outbox: OutboxLimits,
     /// How much history each topic keeps for clients that come back. Default 1,000 broadcasts, 1 MiB, 5 minutes.
     pub history: HistoryLimits,
-    /// The WebSocket read buffer per connection. Default 4 KiB: axum's default (128 KiB) costs ~135 KiB per idle
-    /// connection, 4 KiB ~6 KiB.
+    /// The WebSocket read buffer per connection, the largest part of an idle connection's memory. Default 2 KiB:
+    /// what clients send is mostly small frames, and a larger one is simply read in several reads. Measured per idle
+    /// joined connection (BENCHMARKS.md): axum's default (128 KiB) costs ~135 KiB, 4 KiB ~8.5 KiB, 2 KiB ~6.5 KiB.
     pub read_buffer: usize,
     /// The largest WebSocket message accepted. Default 1 MiB.
     pub max_message: usize,
@@ -40,7 +41,7 @@ impl Default for Config {
             presence_window: Duration::from_millis(50),
             outbox: OutboxLimits::default(),
             history: HistoryLimits::default(),
-            read_buffer: 4 * 1024,
+            read_buffer: 2 * 1024,
             max_message: 1 << 20,
             shutdown_batch: 500,
             sse: SseLimits::default(),
