@@ -10,40 +10,65 @@ use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use ferrocast_protocol::Payload;
 use ferrocast_pubsub::Retained;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `POST /api/broadcast` with `{"topic", "event", "payload"}`, or an array of them to publish many in one request
 /// (in order): answers `{"ok": true}` (for an array `{"ok": true, "published": N}`) once every subscriber has the
 /// messages in its queue. A bad message anywhere in an array gets 400 and nothing of the request is published.
+/// Payloads are kept as the text they came in (valid JSON, checked), not parsed into values and written again.
 pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, body: Bytes) -> Response {
-    let request: Value = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(error) => return bad_request(&format!("the body is not JSON: {error}")),
-    };
-    let requests = match &request {
-        Value::Array(requests) => requests.as_slice(),
-        single => std::slice::from_ref(single),
+    let is_array = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
+    let requests: Vec<&RawValue> = if is_array {
+        match serde_json::from_slice(&body) {
+            Ok(requests) => requests,
+            Err(error) => return bad_request(&format!("the body is not a JSON array: {error}")),
+        }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(request) => vec![request],
+            Err(error) => return bad_request(&format!("the body is not JSON: {error}")),
+        }
     };
     let mut messages = Vec::with_capacity(requests.len());
     for (n, request) in requests.iter().enumerate() {
-        let field = |name: &str| request.get(name).and_then(Value::as_str).filter(|value| !value.is_empty());
-        let (Some(topic), Some(event)) = (field("topic"), field("event")) else {
-            let at = if requests.len() > 1 { format!(" (message {n})") } else { String::new() };
+        let message = serde_json::from_str::<Publish>(request.get()).ok().filter(Publish::is_complete);
+        let Some(Publish { topic, event, payload }) = message else {
+            let at = if is_array { format!(" (message {n})") } else { String::new() };
             return bad_request(&format!(
                 "expected {{\"topic\": string, \"event\": string, \"payload\": any JSON}}{at}"
             ));
         };
-        let payload = Payload::Json(request.get("payload").unwrap_or(&json!({})).to_string());
+        let payload = Payload::Json(payload.map_or_else(|| "{}".to_owned(), |payload| payload.get().to_owned()));
         messages.push((topic, event, payload));
     }
     for (topic, event, payload) in &messages {
         relay.backend.hub.broadcast(topic, event, payload);
     }
-    match request {
-        Value::Array(_) => Json(json!({ "ok": true, "published": messages.len() })).into_response(),
-        _ => Json(json!({ "ok": true })).into_response(),
+    if is_array {
+        Json(json!({ "ok": true, "published": messages.len() })).into_response()
+    } else {
+        Json(json!({ "ok": true })).into_response()
+    }
+}
+
+/// One message to publish, borrowed from the request's body.
+#[derive(serde::Deserialize)]
+struct Publish<'a> {
+    #[serde(borrow)]
+    topic: Cow<'a, str>,
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+}
+
+impl Publish<'_> {
+    fn is_complete(&self) -> bool {
+        !self.topic.is_empty() && !self.event.is_empty()
     }
 }
 
