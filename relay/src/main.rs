@@ -1,7 +1,7 @@
 //! `ferrocast-relay`: run the relay.
 
 use clap::Parser;
-use ferrocast_pubsub::HistoryLimits;
+use ferrocast_pubsub::{HistoryLimits, OutboxLimits};
 use ferrocast_relay::{Config, SseLimits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +36,12 @@ struct Args {
     /// Seconds a broadcast stays in its topic's history.
     #[arg(long, env = "FERROCAST_HISTORY_TTL", default_value_t = 300)]
     history_ttl: u64,
+    /// Frames that may wait for one connection before it is closed as a slow consumer (1013).
+    #[arg(long, env = "FERROCAST_OUTBOX_FRAMES", default_value_t = OutboxLimits::default().max_frames)]
+    outbox_frames: usize,
+    /// Bytes of frames that may wait for one connection before it is closed as a slow consumer (1013).
+    #[arg(long, env = "FERROCAST_OUTBOX_BYTES", default_value_t = OutboxLimits::default().max_bytes)]
+    outbox_bytes: usize,
     /// Seconds an event stream (GET /sse) may be quiet before a keep-alive comment goes out.
     #[arg(long, env = "FERROCAST_SSE_KEEPALIVE", default_value_t = 15)]
     sse_keepalive: u64,
@@ -59,6 +65,7 @@ async fn main() -> std::io::Result<()> {
         client_dir: args.client_dir,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         presence_window: Duration::from_millis(args.presence_window_ms),
+        outbox: OutboxLimits { max_frames: args.outbox_frames.max(1), max_bytes: args.outbox_bytes.max(1) },
         history: HistoryLimits {
             max_messages: args.history_size,
             max_bytes: args.history_bytes,
