@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { chromium } from "playwright-core"
 import { CASES, runCase } from "./lib/cases.mjs"
-import { startRelay } from "./lib/relay.mjs"
+import { RELAY_OUTBOX_FRAMES, startRelay } from "./lib/relay.mjs"
 import { printJson, printTable } from "./lib/report.mjs"
 import { bundleSize } from "./lib/sizes.mjs"
 import { benchRoutes, serveFiles } from "./lib/static-server.mjs"
@@ -33,9 +33,9 @@ const CHROMIUM_ARGS = [
 ]
 const MAX_SECONDS = 20
 const WATCHDOG_MS = 115_000
-// Under the relay's 4096-frame queue per connection, with room for replies and heartbeats.
-const DEFAULT_MAX_IN_FLIGHT = 3_000
-const MAX_IN_FLIGHT_LIMIT = 3_500
+// Under the relay's queue per connection (RELAY_OUTBOX_FRAMES), with room for replies and heartbeats.
+const DEFAULT_MAX_IN_FLIGHT = 24_000
+const MAX_IN_FLIGHT_LIMIT = RELAY_OUTBOX_FRAMES - 1_000
 
 const options = readOptions()
 const watchdog = setTimeout(() => {
@@ -127,7 +127,7 @@ function readOptions() {
   if (seconds > MAX_SECONDS) console.error(`--seconds capped at ${MAX_SECONDS} to keep the run under two minutes`)
   const maxInFlight = Math.floor(Number(values["max-in-flight"]))
   if (!(maxInFlight > 0) || maxInFlight > MAX_IN_FLIGHT_LIMIT) {
-    fail(`--max-in-flight must be 1..${MAX_IN_FLIGHT_LIMIT} (the relay closes consumers past 4096 queued frames)`)
+    fail(`--max-in-flight must be 1..${MAX_IN_FLIGHT_LIMIT} (the relay closes consumers past ${RELAY_OUTBOX_FRAMES} queued frames)`)
   }
   if (!["auto", "socket", "http"].includes(values.publisher)) fail(`--publisher must be auto, socket or http\n${usage}`)
   return {

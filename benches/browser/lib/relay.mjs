@@ -10,10 +10,14 @@ const STARTUP_TIMEOUT_MS = 10_000
 const STOP_TIMEOUT_MS = 3_000
 const KEPT_LOG_CHARS = 4_000
 
-// Runs `bin --listen 127.0.0.1:<free port>` and resolves once `/healthz` answers.
+// The relay's queue per connection, raised from its default (4096 frames) so the publisher can keep enough
+// messages in flight that the page, not the round trips of the feed, sets the pace.
+export const RELAY_OUTBOX_FRAMES = 65_536
+
+// Runs `bin --listen 127.0.0.1:<free port> --outbox-frames N` and resolves once `/healthz` answers.
 export async function startRelay(bin) {
   const port = await freePort()
-  const child = spawn("sh", ["-c", 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', bin, "--listen", `127.0.0.1:${port}`], {
+  const child = spawn("sh", ["-c", 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', bin, "--listen", `127.0.0.1:${port}`, "--outbox-frames", String(RELAY_OUTBOX_FRAMES)], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "info" },
   })
