@@ -33,11 +33,13 @@ pub(crate) fn decode(vsn: Vsn, data: &JsValue, with_message: bool, mut each: imp
     };
     match vsn {
         Vsn::V2 if is_batch(&value) => {
+            // The frames of a batch mostly share their topic and event: each is copied out of JavaScript once.
+            let mut names = Names::default();
             for frame in value.unchecked_ref::<Array>().iter() {
-                each(v2_parts(&frame).and_then(|parts| parts.into_frame(with_message)));
+                each(v2_parts(&frame, &mut names).and_then(|parts| parts.into_frame(with_message)));
             }
         }
-        Vsn::V2 => each(v2_parts(&value).and_then(|parts| parts.into_frame(with_message))),
+        Vsn::V2 => each(v2_parts(&value, &mut Names::default()).and_then(|parts| parts.into_frame(with_message))),
         Vsn::V1 => each(v1_parts(&value).and_then(|parts| parts.into_frame(with_message))),
     }
 }
@@ -65,7 +67,27 @@ struct Parts {
     ext: Option<Ext>,
 }
 
-fn v2_parts(value: &JsValue) -> Result<Parts, String> {
+/// The last topic and event read, as JavaScript strings and as Rust ones: comparing two JavaScript strings is one
+/// call, where copying one into wasm memory is an allocation and a UTF-8 encoding.
+#[derive(Default)]
+struct Names {
+    topic: Option<(JsValue, String)>,
+    event: Option<(JsValue, String)>,
+}
+
+/// `value` as a Rust string, reusing `last` when it is the same JavaScript string.
+fn cached_string(value: JsValue, last: &mut Option<(JsValue, String)>, name: &str) -> Result<String, String> {
+    if let Some((js, rust)) = last
+        && *js == value
+    {
+        return Ok(rust.clone());
+    }
+    let rust = string(&value, name)?;
+    *last = Some((value, rust.clone()));
+    Ok(rust)
+}
+
+fn v2_parts(value: &JsValue, names: &mut Names) -> Result<Parts, String> {
     if !Array::is_array(value) {
         return Err("a vsn 2.0.0 text frame that is not an array".to_owned());
     }
@@ -76,8 +98,8 @@ fn v2_parts(value: &JsValue) -> Result<Parts, String> {
     Ok(Parts {
         join_ref: optional_string(&array.get(0), "join_ref")?,
         r#ref: optional_string(&array.get(1), "ref")?,
-        topic: string(&array.get(2), "topic")?,
-        event: string(&array.get(3), "event")?,
+        topic: cached_string(array.get(2), &mut names.topic, "topic")?,
+        event: cached_string(array.get(3), &mut names.event, "event")?,
         payload: array.get(4),
         ext: ext(&array.get(5)),
     })
