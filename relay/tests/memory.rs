@@ -1,7 +1,7 @@
 //! The relay's memory, measured on a real relay process: per idle joined connection, and under readers that stop.
 //!
-//! axum's default WebSocket buffers cost ~135 KiB per idle connection; the relay reads through 4 KiB and keeps
-//! no write buffer, so an idle joined connection should cost a small fraction of that. A reader that stops
+//! axum's default WebSocket buffers cost ~135 KiB per idle connection; the relay reads through 2 KiB and its write
+//! buffer only ever held the join reply, so an idle joined connection should cost a small fraction of that. A reader that stops
 //! reading may hold at most its outbox (4 MiB by default) before it is closed with 1013, so a flood that would
 //! pile up far more than that leaves the relay's peak memory close to where it was. Both tests print their
 //! figures and fail if they regress.
