@@ -7,8 +7,9 @@
 //!
 //! Run with `cargo bench --bench codec` (about 50 s).
 
+mod support;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use ferrocast_protocol::codec::{decode, encode};
@@ -31,11 +32,7 @@ struct Case {
 }
 
 fn main() {
-    let mut criterion = Criterion::default()
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .configure_from_args();
+    let mut criterion = support::criterion();
     let cases = cases();
     for case in &cases {
         check_round_trip(case);

@@ -9,6 +9,8 @@
 //!
 //! Run with `cargo bench --bench fanout` (about 15 s).
 
+mod support;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,11 +36,7 @@ struct Room {
 }
 
 fn main() {
-    let mut criterion = Criterion::default()
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .configure_from_args();
+    let mut criterion = support::criterion();
     bench_fanout(&mut criterion);
     criterion.final_summary();
 }

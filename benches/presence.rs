@@ -14,6 +14,8 @@
 //!
 //! Throughput is in changes (joins plus leaves) or members. Run with `cargo bench --bench presence` (about 25 s).
 
+mod support;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,11 +34,7 @@ const TOPIC: &str = "room:lobby";
 const CHANGES_PER_DRAIN: u64 = 64;
 
 fn main() {
-    let mut criterion = Criterion::default()
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .configure_from_args();
+    let mut criterion = support::criterion();
     bench_client(&mut criterion);
     bench_server(&mut criterion);
     criterion.final_summary();

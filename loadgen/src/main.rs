@@ -67,15 +67,8 @@ enum Command {
     Fanout {
         #[command(flatten)]
         target: TargetArgs,
-        /// Subscribers.
-        #[arg(long, default_value_t = 1000)]
-        subscribers: usize,
-        /// Broadcasts a second.
-        #[arg(long, default_value_t = 300.0)]
-        rate: f64,
-        /// Seconds to publish.
-        #[arg(long, default_value_t = 10.0)]
-        duration: f64,
+        #[command(flatten)]
+        load: BroadcastArgs,
         /// Step through rising rates instead of one rate, stopping when the server saturates.
         #[arg(long)]
         ramp: bool,
@@ -101,15 +94,9 @@ enum Command {
     Sse {
         #[command(flatten)]
         target: TargetArgs,
-        /// Event streams.
-        #[arg(long, default_value_t = 1000)]
-        subscribers: usize,
-        /// Broadcasts a second.
-        #[arg(long, default_value_t = 300.0)]
-        rate: f64,
-        /// Seconds to publish.
-        #[arg(long, default_value_t = 10.0)]
-        duration: f64,
+        /// Event streams, publishing rate and time, as for `fanout`.
+        #[command(flatten)]
+        load: BroadcastArgs,
     },
     /// N connections join one presence topic at once: presence frames and time to settle.
     Storm {
@@ -140,6 +127,20 @@ enum Command {
         #[arg(long, default_value = "target/bench")]
         out: PathBuf,
     },
+}
+
+/// How many read a topic and how fast it is published to, for `fanout` and `sse`.
+#[derive(Debug, Args)]
+struct BroadcastArgs {
+    /// Subscribers (WebSocket connections, or event streams for `sse`).
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// Broadcasts a second.
+    #[arg(long, default_value_t = 300.0)]
+    rate: f64,
+    /// Seconds to publish.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
 }
 
 /// The server a scenario drives.
@@ -210,25 +211,26 @@ async fn run(cli: &Cli) -> Result<()> {
         Command::Idle { target, connections, presence } => {
             scenario::idle::run(&target.resolve().await?, *connections, *presence).await?
         }
-        Command::Fanout { target, subscribers, rate, duration, ramp: false, .. } => {
+        Command::Fanout { target, load, ramp: false, .. } => {
             let options = fanout::Options {
-                subscribers: *subscribers,
-                rate: positive(*rate)?,
-                duration: seconds(*duration)?,
+                subscribers: load.subscribers,
+                rate: positive(load.rate)?,
+                duration: seconds(load.duration)?,
                 event_streams: false,
             };
             fanout::run(&target.resolve().await?, options).await?
         }
-        Command::Fanout { target, subscribers, ramp: true, rates, step, .. } => {
+        Command::Fanout { target, load, ramp: true, rates, step } => {
             let rates = rates.iter().map(|rate| positive(*rate)).collect::<Result<_>>()?;
-            let options = ramp::Options { subscribers: *subscribers, rates, step: seconds(*step)? };
+            let options = ramp::Options { subscribers: load.subscribers, rates, step: seconds(*step)? };
             ramp::run(&target.resolve().await?, &options).await?
         }
         Command::Echo { target, rate, duration } => {
             scenario::echo::run(&target.resolve().await?, positive(*rate)?, seconds(*duration)?).await?
         }
-        Command::Sse { target, subscribers, rate, duration } => {
-            scenario::sse::run(&target.resolve().await?, *subscribers, positive(*rate)?, seconds(*duration)?).await?
+        Command::Sse { target, load } => {
+            let (rate, duration) = (positive(load.rate)?, seconds(load.duration)?);
+            scenario::sse::run(&target.resolve().await?, load.subscribers, rate, duration).await?
         }
         Command::Storm { target, members } => scenario::storm::run(&target.resolve().await?, *members).await?,
         Command::Suite { relay_bin, minimal_bin, socketio_dir, quick, smoke, out } => {
