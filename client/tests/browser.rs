@@ -58,10 +58,13 @@ async fn connects_and_says_so() {
     let socket = Socket::new(relay(), JsValue::UNDEFINED).unwrap();
     assert_eq!(socket.connection_state(), "closed");
     // The socket's identity (for the relay to handle resent pushes once): random, and the same for every connection.
+    // Then the request for batch messages, which the relay reads and phoenix servers ignore.
     let url = socket.end_point_url_js();
     let (base, query) = url.split_once('?').unwrap();
     assert!(base.ends_with("/socket/websocket"), "{url}");
-    let socket_id = query.strip_prefix("ferrocast_sid=").and_then(|rest| rest.strip_suffix("&vsn=2.0.0")).unwrap();
+    let socket_id =
+        query.strip_prefix("ferrocast_sid=").and_then(|rest| rest.strip_suffix("&ferrocast_batch=1&vsn=2.0.0"));
+    let socket_id = socket_id.unwrap_or_else(|| panic!("the identity, then batch=1 and vsn: {url}"));
     assert!(ferrocast_protocol::is_valid_socket_id(socket_id), "{url}");
     assert_eq!(socket.end_point_url_js(), url);
     let other = Socket::new(relay(), JsValue::UNDEFINED).unwrap();
