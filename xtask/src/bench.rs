@@ -107,10 +107,7 @@ fn build_release(root: &Path) -> Result<PathBuf, Error> {
 }
 
 fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
-    }
+    workspace::target_dir(root, std::env::var_os("CARGO_TARGET_DIR"))
 }
 
 /// Runs `command`, passing its output through, and returns the last line that is a JSON object (`--json` output).

@@ -98,8 +98,9 @@ pub fn run(options: &Options) -> Result<(), Error> {
             say(format!("{dir}: skipped, the relay crate (relay/) does not exist yet"));
             continue;
         }
-        count();
-        npm_ci_if_needed(&path)?;
+        if npm_ci_if_needed(&path)? {
+            count();
+        }
         let (program, args) = command.split_first().expect("a Node test command names a program");
         let mut node = Command::new(program);
         node.args(args).current_dir(&path).env(RELAY_BIN_VAR, &relay_bin);
@@ -121,30 +122,26 @@ pub fn node_projects_present() -> Vec<&'static str> {
     NODE_TESTS.iter().map(|(dir, _)| *dir).filter(|dir| root.join(dir).is_dir()).collect()
 }
 
-/// Where `cargo build -p ferrocast-relay` puts the relay binary: `debug/` under `CARGO_TARGET_DIR` when that is
-/// set (a relative one is taken from the workspace root, where the build runs), else under `target/`.
-///
-/// A `build.target-dir` in a cargo config file is not read: the workspace's `.cargo/config.toml` sets none.
+/// Where `cargo build -p ferrocast-relay` puts the relay binary: `debug/` under the target directory.
 fn relay_binary(root: &Path, target_dir: Option<OsString>) -> PathBuf {
-    let target = match target_dir {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
-    };
-    target.join("debug").join(format!("ferrocast-relay{}", std::env::consts::EXE_SUFFIX))
+    workspace::target_dir(root, target_dir)
+        .join("debug")
+        .join(format!("ferrocast-relay{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// Runs `npm ci` in `dir` when it is a Node project whose dependencies are missing or older than its lockfile.
-pub(crate) fn npm_ci_if_needed(dir: &Path) -> Result<(), Error> {
+/// Runs `npm ci` in `dir` when it is a Node project whose dependencies are missing or older than its lockfile;
+/// says whether it ran.
+pub(crate) fn npm_ci_if_needed(dir: &Path) -> Result<bool, Error> {
     if !dir.join("package.json").is_file() {
-        return Ok(());
+        return Ok(false);
     }
     if !npm_install_needed(dir) {
         say(format!("{}: npm dependencies up to date, skipping npm ci", workspace::relative(dir).display()));
-        return Ok(());
+        return Ok(false);
     }
     let mut npm = Command::new("npm");
     npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(dir);
-    process::run(&mut npm)
+    process::run(&mut npm).map(|()| true)
 }
 
 /// Whether `npm ci` must run in `dir`, judged from the lockfile and file modification times.

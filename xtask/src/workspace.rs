@@ -4,6 +4,7 @@
 //! branches), so these are read from the files rather than hard-coded. Parsing is deliberately tiny and
 //! line-based: the xtask has no dependencies, and the files it reads are written by cargo in a fixed layout.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::Error;
@@ -23,6 +24,17 @@ pub fn relative(path: &Path) -> PathBuf {
         Ok(inner) if inner.as_os_str().is_empty() => PathBuf::from("."),
         Ok(inner) => inner.to_path_buf(),
         Err(_) => path.to_path_buf(),
+    }
+}
+
+/// Where cargo builds: `configured` (the `CARGO_TARGET_DIR` variable) when set, a relative one taken from the
+/// workspace root, where builds run; else `target/` under the root.
+///
+/// A `build.target-dir` in a cargo config file is not read: the workspace's `.cargo/config.toml` sets none.
+pub fn target_dir(root: &Path, configured: Option<OsString>) -> PathBuf {
+    match configured {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
     }
 }
 
