@@ -51,6 +51,18 @@ async fn joined(socket: &Socket, topic: &str, params: &str, seen: &Seen) -> ferr
     channel
 }
 
+/// A socket straight to the relay, joined to `topic` without presence, recording its broadcasts as `msg …`: it
+/// sees what a socket behind the proxy made the relay do.
+async fn watching(topic: &str) -> (Socket, Seen) {
+    let (watcher, _) = connected(relay(), "{}").await;
+    let watched = Seen::default();
+    let watch = watcher.channel(topic, json(r#"{"no_presence":true}"#)).unwrap();
+    watch.on("new_msg", watched.recorder("msg"));
+    watch.join(None).unwrap().receive("ok", watched.recorder("joined"));
+    watched.wait_for("joined {}").await;
+    (watcher, watched)
+}
+
 // ----- Tests -----
 
 #[wasm_bindgen_test]
@@ -216,12 +228,7 @@ async fn a_cut_connection_reconnects_with_jittered_backoff_and_rejoins() {
 
 #[wasm_bindgen_test]
 async fn pushes_made_offline_arrive_once_each_in_order_after_the_reconnect() {
-    let (watcher, _) = connected(relay(), "{}").await;
-    let watched = Seen::default();
-    let watch = watcher.channel("room:offline", json(r#"{"no_presence":true}"#)).unwrap();
-    watch.on("new_msg", watched.recorder("msg"));
-    watch.join(None).unwrap().receive("ok", watched.recorder("joined"));
-    watched.wait_for("joined {}").await;
+    let (watcher, watched) = watching("room:offline").await;
 
     let (socket, seen) = connected(proxied(), r#"{"backoff":{"baseMs":50,"maxMs":200,"jitter":1}}"#).await;
     let channel = joined(&socket, "room:offline", r#"{"no_presence":true}"#, &seen).await;
@@ -244,12 +251,7 @@ async fn pushes_made_offline_arrive_once_each_in_order_after_the_reconnect() {
 
 #[wasm_bindgen_test]
 async fn a_push_whose_reply_was_lost_is_sent_again_and_handled_once() {
-    let (watcher, _) = connected(relay(), "{}").await;
-    let watched = Seen::default();
-    let watch = watcher.channel("room:resent", json(r#"{"no_presence":true}"#)).unwrap();
-    watch.on("new_msg", watched.recorder("msg"));
-    watch.join(None).unwrap().receive("ok", watched.recorder("joined"));
-    watched.wait_for("joined {}").await;
+    let (watcher, watched) = watching("room:resent").await;
 
     let (socket, seen) = connected(proxied(), r#"{"backoff":{"baseMs":50,"maxMs":200,"jitter":1}}"#).await;
     let channel = joined(&socket, "room:resent", r#"{"no_presence":true}"#, &seen).await;
@@ -753,12 +755,10 @@ async fn under_random_cuts_every_broadcast_arrives_once_in_order_and_every_push_
 async fn a_burst_comes_in_a_few_batch_messages_complete_and_in_order_and_one_per_frame_without_batches() {
     const BURST: usize = 2_000;
     // A WebSocket class that counts the messages its sockets receive, given to the Socket as its transport.
-    let counting = |name: &str| -> JsValue {
-        let source = format!(
-            "const C = class extends WebSocket {{ constructor(url, protocols) {{ super(url, protocols); \
-             this.addEventListener('message', () => C.messages++) }} }}; C.messages = 0; C.label = '{name}'; return C"
-        );
-        Function::new_no_args(&source).call0(&JsValue::NULL).unwrap()
+    let counting = || -> JsValue {
+        let source = "const C = class extends WebSocket { constructor(url, protocols) { super(url, protocols); \
+             this.addEventListener('message', () => C.messages++) } }; C.messages = 0; return C";
+        Function::new_no_args(source).call0(&JsValue::NULL).unwrap()
     };
     let received = |socket: &Socket, topic: &str| {
         let numbers = Rc::new(RefCell::new(Vec::<f64>::new()));
@@ -777,7 +777,7 @@ async fn a_burst_comes_in_a_few_batch_messages_complete_and_in_order_and_one_per
     };
 
     for (batch, topic) in [(true, "room:burst-batched"), (false, "room:burst-single")] {
-        let transport = counting(topic);
+        let transport = counting();
         let opts = Object::new();
         Reflect::set(&opts, &"transport".into(), &transport).unwrap();
         Reflect::set(&opts, &"batch".into(), &batch.into()).unwrap();
