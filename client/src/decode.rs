@@ -8,7 +8,7 @@ use crate::values::{bytes_of, get, payload_to_js};
 use ferrocast_protocol::codec::decode_binary;
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{Ext, Frame, Message, Position, Reply, Sender, Vsn};
-use js_sys::Array;
+use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
 /// A decoded frame, and the message object phoenix.js hands to `onMessage` callbacks when there are any.
@@ -67,12 +67,13 @@ struct Parts {
     ext: Option<Ext>,
 }
 
-/// The last topic and event read, as JavaScript strings and as Rust ones: comparing two JavaScript strings is one
-/// call, where copying one into wasm memory is an allocation and a UTF-8 encoding.
+/// The last topic, event and epoch read, as JavaScript strings and as Rust ones: comparing two JavaScript strings is
+/// one call, where copying one into wasm memory is an allocation and a UTF-8 encoding.
 #[derive(Default)]
 struct Names {
     topic: Option<(JsValue, String)>,
     event: Option<(JsValue, String)>,
+    epoch: Option<(JsValue, String)>,
 }
 
 /// `value` as a Rust string, reusing `last` when it is the same JavaScript string.
@@ -101,7 +102,7 @@ fn v2_parts(value: &JsValue, names: &mut Names) -> Result<Parts, String> {
         topic: cached_string(array.get(2), &mut names.topic, "topic")?,
         event: cached_string(array.get(3), &mut names.event, "event")?,
         payload: array.get(4),
-        ext: ext(&array.get(5)),
+        ext: ext(&array.get(5), &mut names.epoch),
     })
 }
 
@@ -121,7 +122,7 @@ fn v1_parts(value: &JsValue) -> Result<Parts, String> {
         topic: string(&get(value, "topic"), "topic")?,
         event,
         payload: get(value, "payload"),
-        ext: ext(&get(value, "ext")),
+        ext: ext(&get(value, "ext"), &mut None),
     })
 }
 
@@ -191,26 +192,94 @@ fn optional_string(value: &JsValue, name: &str) -> Result<Option<String>, String
 }
 
 /// Ferrocast's extension object, `{offset, epoch, recovered}`. Anything else (a Phoenix peer's extra element, an
-/// object with unknown keys or wrong types, only one of `offset` and `epoch`) is not an extension.
-fn ext(value: &JsValue) -> Option<Ext> {
+/// object with unknown keys or wrong types, only one of `offset` and `epoch`) is not an extension. Every broadcast
+/// with a position carries one, so it is read with one call per field and the epoch is copied out once per batch.
+fn ext(value: &JsValue, last_epoch: &mut Option<(JsValue, String)>) -> Option<Ext> {
     if !value.is_object() || Array::is_array(value) {
         return None;
     }
-    let mut ext = Ext::default();
-    let (mut offset, mut epoch) = (None, None);
-    for key in crate::values::keys(value) {
-        let field = get(value, &key);
-        match key.as_str() {
-            "offset" => offset = Some(field.as_f64().filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n <= 9e15)? as u64),
-            "epoch" => epoch = Some(field.as_string()?),
-            "recovered" => ext.recovered = Some(field.as_bool()?),
-            _ => return None,
-        }
+    let fields: &ExtFields = value.unchecked_ref();
+    let (offset, epoch, recovered) = (fields.offset(), fields.epoch(), fields.recovered());
+    let known = [&offset, &epoch, &recovered].into_iter().filter(|field| !field.is_undefined()).count();
+    if Object::keys(fields).length() as usize != known {
+        return None;
     }
-    ext.position = match (offset, epoch) {
-        (Some(offset), Some(epoch)) => Some(Position { offset, epoch }),
-        (None, None) => None,
+    let mut ext = Ext::default();
+    if !recovered.is_undefined() {
+        ext.recovered = Some(recovered.as_bool()?);
+    }
+    ext.position = match (offset.is_undefined(), epoch.is_undefined()) {
+        (true, true) => None,
+        (false, false) => {
+            let offset = offset.as_f64().filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n <= 9e15)? as u64;
+            let epoch = cached_string(epoch, last_epoch, "epoch").ok()?;
+            Some(Position { offset, epoch })
+        }
         _ => return None,
     };
     Some(ext)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// An extension object's fields, each read with a plain property access (no key string crosses into
+    /// JavaScript, no exception handler).
+    #[wasm_bindgen(extends = Object)]
+    type ExtFields;
+    #[wasm_bindgen(method, getter, structural)]
+    fn offset(this: &ExtFields) -> JsValue;
+    #[wasm_bindgen(method, getter, structural)]
+    fn epoch(this: &ExtFields) -> JsValue;
+    #[wasm_bindgen(method, getter, structural)]
+    fn recovered(this: &ExtFields) -> JsValue;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    fn ext_of(json: &str, last_epoch: &mut Option<(JsValue, String)>) -> Option<Ext> {
+        ext(&js_sys::JSON::parse(json).unwrap(), last_epoch)
+    }
+
+    #[wasm_bindgen_test]
+    fn an_extension_holds_a_position_and_recovered() {
+        let ext = ext_of(r#"{"offset":7,"epoch":"e1","recovered":true}"#, &mut None).unwrap();
+        assert_eq!(ext.position, Some(Position { offset: 7, epoch: "e1".to_owned() }));
+        assert_eq!(ext.recovered, Some(true));
+        assert_eq!(ext_of(r#"{"recovered":false}"#, &mut None).unwrap().position, None);
+    }
+
+    #[wasm_bindgen_test]
+    fn anything_else_is_not_an_extension() {
+        for json in [
+            r#"{"offset":7,"epoch":"e1","extra":1}"#,
+            r#"{"offset":7}"#,
+            r#"{"epoch":"e1"}"#,
+            r#"{"offset":-1,"epoch":"e1"}"#,
+            r#"{"offset":1.5,"epoch":"e1"}"#,
+            r#"{"offset":null,"epoch":"e1"}"#,
+            r#"{"offset":7,"epoch":7}"#,
+            r#"{"recovered":"yes"}"#,
+            r#"[7,"e1"]"#,
+            r#""e1""#,
+            "null",
+        ] {
+            assert!(ext_of(json, &mut None).is_none(), "{json}");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn a_batch_copies_its_epoch_once_and_sees_when_it_changes() {
+        let mut last_epoch = None;
+        let first = ext_of(r#"{"offset":1,"epoch":"e1"}"#, &mut last_epoch).unwrap();
+        let second = ext_of(r#"{"offset":2,"epoch":"e1"}"#, &mut last_epoch).unwrap();
+        let third = ext_of(r#"{"offset":1,"epoch":"e2"}"#, &mut last_epoch).unwrap();
+        let epochs: Vec<_> = [first, second, third].into_iter().map(|ext| ext.position.unwrap().epoch).collect();
+        assert_eq!(epochs, ["e1", "e1", "e2"]);
+        assert_eq!(last_epoch.map(|(_, epoch)| epoch).as_deref(), Some("e2"));
+    }
 }
