@@ -113,8 +113,14 @@ pub(crate) struct PushHooks {
 struct Calls(Vec<(Function, Vec<JsValue>)>);
 
 impl Calls {
-    fn all<'a>(&mut self, callbacks: impl IntoIterator<Item = &'a Function>, args: &[JsValue]) {
-        self.0.extend(callbacks.into_iter().map(|callback| (callback.clone(), args.to_vec())));
+    /// Queues each of `callbacks` with `args`; the last one takes them, the others get copies (most events have
+    /// one callback, and copying a JavaScript value is a call into JavaScript).
+    fn all<'a>(&mut self, callbacks: impl IntoIterator<Item = &'a Function>, mut args: Vec<JsValue>) {
+        let mut callbacks = callbacks.into_iter().peekable();
+        while let Some(callback) = callbacks.next() {
+            let args = if callbacks.peek().is_some() { args.clone() } else { std::mem::take(&mut args) };
+            self.0.push((callback.clone(), args));
+        }
     }
 
     fn run(self) {
@@ -151,9 +157,14 @@ impl Shared {
 
     /// Runs `input` on the machine, then drains it.
     pub(crate) fn drive<T>(self: &Rc<Self>, input: impl FnOnce(&mut State, u64) -> T) -> T {
+        self.drive_at(now_ms(), input)
+    }
+
+    /// [`Shared::drive`] at a time the caller read: the frames of one batch arrived together.
+    fn drive_at<T>(self: &Rc<Self>, now: u64, input: impl FnOnce(&mut State, u64) -> T) -> T {
         let result = {
             let mut state = self.state.borrow_mut();
-            input(&mut state, now_ms())
+            input(&mut state, now)
         };
         pump(self);
         result
@@ -171,19 +182,19 @@ impl State {
     /// Turns one machine event into callbacks.
     fn route(&mut self, event: Event<JsValue>, calls: &mut Calls) {
         match event {
-            Event::Open => calls.all(callbacks(&self.hooks.open), &[]),
+            Event::Open => calls.all(callbacks(&self.hooks.open), Vec::new()),
             Event::Close { code, reason, clean } => {
                 let event = Object::new();
                 set(&event, "code", code);
                 set(&event, "reason", reason.as_str());
                 set(&event, "wasClean", clean);
                 self.log("transport", || format!("close {code} {reason}"), event.clone().into());
-                calls.all(callbacks(&self.hooks.close), &[event.into()]);
+                calls.all(callbacks(&self.hooks.close), vec![event.into()]);
             }
             Event::Error => {
                 let error = std::mem::replace(&mut self.last_error, JsValue::UNDEFINED);
                 self.log("transport", || "error".to_owned(), error.clone());
-                calls.all(callbacks(&self.hooks.error), &[error]);
+                calls.all(callbacks(&self.hooks.error), vec![error]);
             }
             Event::ReconnectScheduled { attempt, delay_ms } => {
                 self.log("transport", || format!("reconnect attempt {attempt} in {delay_ms} ms"), JsValue::UNDEFINED);
@@ -195,7 +206,7 @@ impl State {
                 self.trigger(
                     channel,
                     &event,
-                    &[payload, opt_str(r#ref.as_deref()), opt_str(join_ref.as_deref())],
+                    vec![payload, opt_str(r#ref.as_deref()), opt_str(join_ref.as_deref())],
                     calls,
                 );
             }
@@ -207,15 +218,15 @@ impl State {
                     let mut hooks = hooks.borrow_mut();
                     let matching =
                         hooks.hooks.iter().filter(|(wanted, _)| *wanted == status).map(|(_, callback)| callback);
-                    calls.all(matching, std::slice::from_ref(&response));
+                    calls.all(matching, vec![response.clone()]);
                     hooks.received = Some((status, response));
                 }
             }
             Event::ChannelError { channel, reason } => {
-                self.trigger(channel, "phx_error", &[reason.unwrap_or(JsValue::UNDEFINED)], calls);
+                self.trigger(channel, "phx_error", vec![reason.unwrap_or(JsValue::UNDEFINED)], calls);
             }
             Event::ChannelClose { channel } => {
-                self.trigger(channel, "phx_close", &[], calls);
+                self.trigger(channel, "phx_close", Vec::new(), calls);
                 if let Some(join_push) = self.machine.channel_join_push(channel) {
                     self.pushes.remove(&join_push);
                 }
@@ -232,7 +243,7 @@ impl State {
                     || format!("dropped {topic} {event}: {}", drop_reason(reason)),
                     dropped.clone().into(),
                 );
-                calls.all(callbacks(&self.hooks.queue_drop), &[dropped.into()]);
+                calls.all(callbacks(&self.hooks.queue_drop), vec![dropped.into()]);
             }
             Event::RecoveryIncomplete { channel, position } => {
                 let Some(topic) = self.channels.get(&channel).map(|hooks| hooks.topic.as_str()) else { return };
@@ -247,13 +258,13 @@ impl State {
                     || format!("{topic}: missed messages could not all be recovered"),
                     lost.clone().into(),
                 );
-                self.trigger(channel, RECOVERY_FAILED, &[lost.into()], calls);
+                self.trigger(channel, RECOVERY_FAILED, vec![lost.into()], calls);
             }
         }
     }
 
     /// Calls a channel's bindings for `event`.
-    fn trigger(&self, channel: ChannelId, event: &str, args: &[JsValue], calls: &mut Calls) {
+    fn trigger(&self, channel: ChannelId, event: &str, args: Vec<JsValue>, calls: &mut Calls) {
         if let Some(hooks) = self.channels.get(&channel) {
             calls.all(
                 hooks.bindings.iter().filter(|(bound, _, _)| bound == event).map(|(_, _, callback)| callback),
@@ -298,8 +309,8 @@ pub(crate) fn pump(shared: &Rc<Shared>) {
     }
     let mut state = shared.state.borrow_mut();
     let at = state.machine.poll_timeout();
-    let on_timer = state.on_timer.get_or_insert_with(|| timer_handler(shared)).clone();
-    state.timer.arm(at, &on_timer);
+    let State { timer, on_timer, .. } = &mut *state;
+    timer.arm(at, on_timer.get_or_insert_with(|| timer_handler(shared)));
 }
 
 fn timer_handler(shared: &Rc<Shared>) -> Function {
@@ -453,9 +464,10 @@ fn on_message(shared: &Rc<Shared>, generation: u32, event: JsValue) {
         let state = shared.state.borrow();
         (state.machine.options().vsn, !state.hooks.message.is_empty())
     };
+    let now = now_ms();
     decode(vsn, &data, with_message, |decoded| match decoded {
         Ok(decoded) => {
-            shared.drive(|state, now| state.machine.handle_frame(now, decoded.frame));
+            shared.drive_at(now, |state, now| state.machine.handle_frame(now, decoded.frame));
             if let Some(message) = decoded.message {
                 // As phoenix.js: channel callbacks first (the drive above), then `onMessage`.
                 let hooks: Vec<Function> = callbacks(&shared.state.borrow().hooks.message).cloned().collect();

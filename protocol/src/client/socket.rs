@@ -788,25 +788,26 @@ impl<P: Clone> Socket<P> {
 
     fn handle_message(&mut self, now: u64, message: Message<P>) {
         let members = self.members(&message.topic, message.join_ref.as_deref());
-        for id in members {
-            match message.event.as_str() {
-                // A close settles a leave in progress: the server has dropped the channel.
-                event::CLOSE => self.leave_finished(id, "ok".to_owned(), None),
-                event::ERROR => self.channel_errored(now, id, Some(message.payload.clone())),
-                _ => {
-                    if let (Some(position), Some(channel)) =
-                        (message.ext.as_ref().and_then(|ext| ext.position.clone()), self.record_mut(id))
-                    {
-                        channel.position = Some(position);
-                    }
-                    self.events.push_back(Event::Message {
-                        channel: id,
-                        event: message.event.clone(),
-                        payload: message.payload.clone(),
-                        r#ref: message.r#ref.clone(),
-                        join_ref: message.join_ref.clone(),
-                    });
+        let Some((&last, others)) = members.split_last() else { return };
+        // Nearly every message has one member: it takes the message's parts, the others get copies.
+        for &id in others {
+            self.deliver(now, id, message.clone());
+        }
+        self.deliver(now, last, message);
+    }
+
+    /// One channel's share of a message.
+    fn deliver(&mut self, now: u64, id: ChannelId, message: Message<P>) {
+        let Message { join_ref, r#ref, event, payload, ext, .. } = message;
+        match event.as_str() {
+            // A close settles a leave in progress: the server has dropped the channel.
+            event::CLOSE => self.leave_finished(id, "ok".to_owned(), None),
+            event::ERROR => self.channel_errored(now, id, Some(payload)),
+            _ => {
+                if let (Some(position), Some(channel)) = (ext.and_then(|ext| ext.position), self.record_mut(id)) {
+                    channel.position = Some(position);
                 }
+                self.events.push_back(Event::Message { channel: id, event, payload, r#ref, join_ref });
             }
         }
     }
