@@ -25,7 +25,7 @@ const OUT_NAME: &str = "ferrocast_client";
 const TARGETS: [(&str, &str); 3] = [("bundler", "pkg"), ("nodejs", "pkg/node"), ("web", "pkg/web")];
 
 /// The most the `.wasm` plus its JS glue may weigh, gzipped, before `cargo xtask test` fails: today's size
-/// (107.0 KB, of which server-sent events — the stream reader, `EventStream` and the `"sse"` transport — are about
+/// (107.6 KB, of which server-sent events — the stream reader, `EventStream` and the `"sse"` transport — are about
 /// 15 KB) with a little room, so that a change that bloats the client is seen when it is made. Lower it when the
 /// client shrinks; README (Size) says why the 12 KB aim is out of reach for this design.
 pub const GZIP_BUDGET: u64 = 108_000;
