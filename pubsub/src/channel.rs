@@ -1,5 +1,6 @@
 //! The channel API: what a channel implements, and what it can do while handling a join or an event.
 
+use crate::auth::Identity;
 use crate::hub::{ConnId, Hub};
 use crate::presence::PresenceHub;
 use ferrocast_protocol::Payload;
@@ -38,12 +39,14 @@ pub fn reason(reason: &str) -> Payload {
 }
 
 /// The connection a channel runs on.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SocketInfo {
     /// The connection.
     pub conn: Option<ConnId>,
     /// The connect parameters (the WebSocket URL's query), such as `token`.
     pub params: HashMap<String, String>,
+    /// Who is connected: the token's user, or anonymous in dev mode.
+    pub identity: Identity,
 }
 
 /// A channel: joined per topic, it answers the events pushed to it.

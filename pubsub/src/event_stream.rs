@@ -10,7 +10,8 @@
 //! The relay turns the stream's outbox into the HTTP response: [`EventStream::write`] adds each event's `id` and the
 //! blank line that ends it.
 
-use crate::channel::SocketInfo;
+use crate::auth::Identity;
+use crate::channel::{SocketInfo, reason};
 use crate::hub::{ConnId, Subscriber, Wire, encode_event};
 use crate::outbox::{OutFrame, Outbox};
 use crate::session::{Backend, context, run_plugs};
@@ -98,6 +99,7 @@ impl EventStream {
         max_topics: usize,
         last_event_id: Option<&str>,
         params: HashMap<String, String>,
+        identity: Identity,
         outbox: Arc<Outbox>,
     ) -> Result<Self, Refused> {
         let mut unique: Vec<&String> = Vec::with_capacity(topics.len());
@@ -115,6 +117,9 @@ impl EventStream {
         if let Some(bad) = unique.iter().find(|t| t.is_empty() || t.len() > MAX_TOPIC_LEN || !sse::is_single_line(t)) {
             return Err(Refused::BadTopic((*bad).clone()));
         }
+        if let Some(forbidden) = unique.iter().find(|topic| !identity.may_join(topic)) {
+            return Err(Refused::Join { topic: (*forbidden).clone(), response: reason("unauthorized") });
+        }
         // An id that does not fit offers a position no history has, so every topic says `recovered: false`
         // rather than the stream failing: a browser's EventSource stops reconnecting on an error status.
         let unservable = Position { offset: 0, epoch: String::new() };
@@ -123,7 +128,8 @@ impl EventStream {
             Some(id) => sse::stream_id::read(id, unique.len()).unwrap_or_else(|| vec![Some(unservable); unique.len()]),
         };
         let conn = ConnId::next();
-        let mut stream = EventStream { backend, socket: SocketInfo { conn: Some(conn), params }, conn, joined: vec![] };
+        let mut stream =
+            EventStream { backend, socket: SocketInfo { conn: Some(conn), params, identity }, conn, joined: vec![] };
         // The join params are the stream's query params, as a JSON object, for channels that read them.
         let join_params = Payload::Json(json!(stream.socket.params).to_string());
         // Per topic, as a channel join: the subscribed event, the replay, then what the channel pushed on join.

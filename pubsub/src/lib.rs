@@ -4,6 +4,8 @@
 //! writes out what its [`Outbox`] holds. That keeps channel logic testable without sockets, and reusable by the
 //! workflow engine and the Redis backend.
 //!
+//! - [`auth`]: tokens, and who may join, publish and act in a zone.
+//! - [`limits`]: channels per connection, and the rate limiter on what a connection sends.
 //! - [`outbox`]: a connection's bounded outbound queue, and the slow-consumer policy.
 //! - [`hub`]: topics, subscribers, and broadcasts encoded once per serializer; topics are sharded over locks
 //!   (`sharded`, which also holds the poison-tolerant lock helpers).
@@ -17,6 +19,7 @@
 //! - [`event_stream`]: one server-sent event stream reading several topics, resumable by its event ids.
 //! - [`channels`]: the built-in channels.
 
+pub mod auth;
 pub mod channel;
 pub mod channels;
 pub mod event_stream;
@@ -24,6 +27,7 @@ pub mod fanout_timing;
 pub mod handlers;
 pub mod history;
 pub mod hub;
+pub mod limits;
 pub mod outbox;
 pub mod presence;
 pub mod receipts;
@@ -37,8 +41,9 @@ pub use event_stream::{EventStream, Refused};
 pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
 pub use history::{HistoryLimits, Retained};
 pub use hub::{ConnId, HistoryPage, Hub, Subscriber, Wire};
+pub use limits::SessionLimits;
 pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, Numbered, OutFrame, Outbox, OutboxLimits};
 pub use presence::PresenceHub;
 pub use receipts::{ReceiptLimits, Receipts};
 pub use router::{Plug, PlugContext, Router};
-pub use session::{Backend, Session};
+pub use session::{Backend, Session, SessionError};

@@ -39,15 +39,15 @@ where
     }
 }
 
-/// A topic pattern.
+/// A topic pattern: exact, or a prefix ending in `*`. Routes use them, and so do a token's `topics` and `zones`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Pattern {
+pub(crate) enum Pattern {
     Exact(String),
     Splat(String),
 }
 
 impl Pattern {
-    fn parse(pattern: &str) -> Self {
+    pub(crate) fn parse(pattern: &str) -> Self {
         match pattern.strip_suffix('*') {
             Some(prefix) => Pattern::Splat(prefix.to_owned()),
             None => Pattern::Exact(pattern.to_owned()),
@@ -55,7 +55,7 @@ impl Pattern {
     }
 
     /// The splat (empty for an exact match) when `topic` matches.
-    fn matches<'t>(&self, topic: &'t str) -> Option<&'t str> {
+    pub(crate) fn matches<'t>(&self, topic: &'t str) -> Option<&'t str> {
         match self {
             Pattern::Exact(exact) => (exact == topic).then_some(""),
             Pattern::Splat(prefix) => topic.strip_prefix(prefix.as_str()),

@@ -9,9 +9,15 @@
 //!   channel's `phx_close`;
 //! - a leave gets its reply, then `phx_close`; a leave with an old join ref gets nothing; a leave of a topic that
 //!   is not joined still gets `ok`.
+//!
+//! Ferrocast adds what a relay facing the internet needs: a join outside the token's topics gets `unauthorized`,
+//! a join past the channel limit `too many channels`, and a frame over the rate limit `rate_limited` (see
+//! [`crate::limits`]).
 
+use crate::auth::Identity;
 use crate::channel::{Channel, Context, Outcome, SocketInfo, reason};
 use crate::hub::{ConnId, Hub, Subscriber, Wire};
+use crate::limits::{RateLimiter, SessionLimits, Verdict};
 use crate::outbox::{OutFrame, Outbox};
 use crate::presence::PresenceHub;
 use crate::receipts::{Claim, Receipts, ReplyTo};
@@ -24,6 +30,7 @@ use ferrocast_protocol::{
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// What every session of a process shares: topics, presence and routes.
 #[derive(Debug)]
@@ -36,13 +43,26 @@ pub struct Backend {
     pub router: Router,
     /// Pushes already handled, per client socket.
     pub receipts: Arc<Receipts>,
+    /// What each connection may ask.
+    pub limits: SessionLimits,
 }
 
 impl Backend {
-    /// A backend with these parts and receipts kept within the default limits.
+    /// A backend with these parts, and receipts and sessions within the default limits.
     pub fn new(hub: Arc<Hub>, presence: Arc<PresenceHub>, router: Router) -> Self {
-        Backend { hub, presence, router, receipts: Arc::new(Receipts::default()) }
+        Backend { hub, presence, router, receipts: Arc::new(Receipts::default()), limits: SessionLimits::default() }
     }
+}
+
+/// Why a connection must close.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// A message that is not a frame (Phoenix closes with 1011).
+    #[error(transparent)]
+    Malformed(#[from] DecodeError),
+    /// The client kept sending over its rate limit after being refused.
+    #[error("kept sending over the rate limit")]
+    RateLimited,
 }
 
 /// A channel joined on this connection.
@@ -64,6 +84,7 @@ pub struct Session {
     joined: HashMap<String, Joined>,
     /// The client's socket identity, when it gave one: its pushes are then handled once across reconnects.
     socket_id: Option<String>,
+    rate: RateLimiter,
 }
 
 impl std::fmt::Debug for Session {
@@ -77,16 +98,23 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// A session for a new connection speaking `vsn`, sending into `outbox`.
-    pub fn new(backend: Arc<Backend>, mut params: HashMap<String, String>, vsn: Vsn, outbox: Arc<Outbox>) -> Self {
+    /// A session for a new connection of `identity` speaking `vsn`, sending into `outbox`.
+    pub fn new(
+        backend: Arc<Backend>,
+        mut params: HashMap<String, String>,
+        vsn: Vsn,
+        outbox: Arc<Outbox>,
+        identity: Identity,
+    ) -> Self {
         let conn = ConnId::next();
         // The identity is the protocol's, not the application's: channels do not see it among the params. A
         // malformed one is ignored, so the socket works as a phoenix.js socket does.
         let socket_id = params.remove(SOCKET_ID_PARAM).filter(|id| is_valid_socket_id(id));
         // The batch request is the transport's (it reads it before making the session), not the channels'.
         params.remove(BATCH_PARAM);
-        let socket = SocketInfo { conn: Some(conn), params };
-        Session { backend, socket, conn, vsn, outbox, joined: HashMap::new(), socket_id }
+        let socket = SocketInfo { conn: Some(conn), params, identity };
+        let rate = RateLimiter::new(&backend.limits, Instant::now());
+        Session { backend, socket, conn, vsn, outbox, joined: HashMap::new(), socket_id, rate }
     }
 
     /// The connection's id.
@@ -99,13 +127,24 @@ impl Session {
         self.joined.len()
     }
 
-    /// Handles one WebSocket message. A message that is not a frame is an error: the connection should close
-    /// (Phoenix closes with 1011), and nothing already sent is affected.
-    pub fn handle(&mut self, data: WireData<'_>) -> Result<(), DecodeError> {
+    /// Handles one WebSocket message. A message that is not a frame, or a client that keeps sending over its rate
+    /// limit, is an error: the connection should close, and nothing already sent is affected.
+    pub fn handle(&mut self, data: WireData<'_>) -> Result<(), SessionError> {
         let Frame::Message(message) = decode(self.vsn, Sender::Client, data)? else {
             // Decoding a client's frame never yields a reply: from a client, phx_reply is an ordinary event.
             return Ok(());
         };
+        match self.rate.take(Instant::now()) {
+            Verdict::Allowed => {}
+            Verdict::Refused => {
+                // Only a push with a ref can be answered; one without is dropped, as it would be unanswered.
+                if message.r#ref.is_some() {
+                    self.reply(message.join_ref, message.r#ref, message.topic, "error", reason("rate_limited"));
+                }
+                return Ok(());
+            }
+            Verdict::Abusive => return Err(SessionError::RateLimited),
+        }
         match (message.topic.as_str(), message.event.as_str()) {
             (event::PHOENIX_TOPIC, event::HEARTBEAT) => {
                 self.reply(None, message.r#ref, message.topic, "ok", Payload::empty());
@@ -119,6 +158,12 @@ impl Session {
     }
 
     fn join(&mut self, message: Message) {
+        if !self.socket.identity.may_join(&message.topic) {
+            return self.refuse(message, "unauthorized");
+        }
+        if !self.joined.contains_key(&message.topic) && self.joined.len() >= self.backend.limits.max_channels {
+            return self.refuse(message, "too many channels");
+        }
         let backend = Arc::clone(&self.backend);
         let Some(routed) = backend.router.route(&message.topic) else { return self.unmatched(message) };
         let Message { join_ref, r#ref, topic, payload: params, ext, .. } = message;
@@ -255,6 +300,11 @@ impl Session {
             self.end(&topic, joined);
         }
         self.control(join_ref, &topic, ended);
+    }
+
+    /// Refuses a join before any channel sees it, as a channel refusing it would.
+    fn refuse(&mut self, message: Message, why: &str) {
+        self.reply(message.join_ref, message.r#ref, message.topic, "error", reason(why));
     }
 
     fn unmatched(&mut self, message: Message) {

@@ -3,6 +3,7 @@
 mod support;
 
 use ferrocast_protocol::{Vsn, WireData};
+use ferrocast_pubsub::auth::Identity;
 use ferrocast_pubsub::channel::Outcome;
 use ferrocast_pubsub::handlers::Handlers;
 use ferrocast_pubsub::{Backend, Hub, Outbox, OutboxLimits, Plug, PlugContext, PresenceHub, Router, Session};
@@ -40,11 +41,11 @@ async fn two_connections_of_one_socket_handle_a_push_once_and_both_get_its_reply
     };
 
     let first_outbox = Arc::new(Outbox::new(OutboxLimits::default()));
-    let mut first = Session::new(backend.clone(), params(), Vsn::V2, first_outbox.clone());
+    let mut first = Session::new(backend.clone(), params(), Vsn::V2, first_outbox.clone(), Identity::Anonymous);
     first.handle(WireData::Text(r#"["1","1","count:a","phx_join",{}]"#)).unwrap();
     first.handle(WireData::Text(r#"["1","2","count:a","add",{"n":1}]"#)).unwrap();
     let second_outbox = Arc::new(Outbox::new(OutboxLimits::default()));
-    let mut second = Session::new(backend.clone(), params(), Vsn::V2, second_outbox.clone());
+    let mut second = Session::new(backend.clone(), params(), Vsn::V2, second_outbox.clone(), Identity::Anonymous);
     second.handle(WireData::Text(r#"["3","3","count:a","phx_join",{}]"#)).unwrap();
     second.handle(WireData::Text(r#"["3","2","count:a","add",{"n":1}]"#)).unwrap();
     // The first connection's copy, read late (it was still in its buffer): not handled again either.

@@ -3,6 +3,7 @@
 mod support;
 
 use ferrocast_protocol::{Payload, Vsn, WireData};
+use ferrocast_pubsub::auth::Identity;
 use ferrocast_pubsub::channel::{Outcome, reason};
 use ferrocast_pubsub::handlers::Handlers;
 use ferrocast_pubsub::{Backend, Hub, Outbox, OutboxLimits, Plug, PlugContext, PresenceHub, Router, Session};
@@ -42,7 +43,8 @@ async fn scoped_plugs_run_first_and_event_splats_reach_their_handler() {
     let backend = Arc::new(Backend::new(hub, presence, router));
 
     let anonymous_outbox = Arc::new(Outbox::new(OutboxLimits::default()));
-    let mut anonymous = Session::new(backend.clone(), HashMap::new(), Vsn::V2, anonymous_outbox.clone());
+    let mut anonymous =
+        Session::new(backend.clone(), HashMap::new(), Vsn::V2, anonymous_outbox.clone(), Identity::Anonymous);
     anonymous.handle(WireData::Text(r#"["1","1","bitactor:1","phx_join",{}]"#)).unwrap();
     assert_eq!(
         sent(&anonymous_outbox).await,
@@ -51,7 +53,7 @@ async fn scoped_plugs_run_first_and_event_splats_reach_their_handler() {
 
     let outbox = Arc::new(Outbox::new(OutboxLimits::default()));
     let params = HashMap::from([("token".to_owned(), "t".to_owned())]);
-    let mut session = Session::new(backend, params, Vsn::V2, outbox.clone());
+    let mut session = Session::new(backend, params, Vsn::V2, outbox.clone(), Identity::Anonymous);
     for frame in [
         r#"["1","1","bitactor:1","phx_join",{}]"#,
         r#"["1","2","bitactor:1","mesh:router",{}]"#,

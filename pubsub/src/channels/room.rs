@@ -2,8 +2,8 @@
 //! the same client code and the same test scripts work against Phoenix and against Ferrocast.
 //!
 //! - join: refused for `room:forbidden` (`unauthorized`); otherwise `ok {}`, and unless the params say
-//!   `"no_presence": true`, presence is tracked under the param `user_id` (meta `online_at`, Unix seconds) and
-//!   `presence_state` is pushed after the reply.
+//!   `"no_presence": true`, presence is tracked under the token's `sub` or, in dev mode, the param `user_id`
+//!   (meta `online_at`, Unix seconds) and `presence_state` is pushed after the reply.
 //! - `new_msg` broadcasts `new_msg` with the payload to the topic, then replies `ok` with it.
 //! - `ping` replies `ok` with the payload (binary stays binary); `err` replies `error` with it; `reply_atom`
 //!   replies `ok {}`; `noreply` sends nothing; `bin` pushes `bin_push` with the payload, then replies `ok` with it.
@@ -25,10 +25,11 @@ impl Channel for Room {
         let params = json_object(params);
         let no_presence = params.get("no_presence").and_then(Value::as_bool).unwrap_or(false);
         if !no_presence {
-            let user_id = match params.get("user_id") {
-                Some(Value::String(user_id)) => user_id.clone(),
-                Some(other) => other.to_string(),
-                None => format!("anonymous-{}", ctx.socket.conn.map_or(0, |conn| conn.0)),
+            let user_id = match (ctx.socket.identity.user_id(), params.get("user_id")) {
+                (Some(user_id), _) => user_id.to_owned(),
+                (None, Some(Value::String(user_id))) => user_id.clone(),
+                (None, Some(other)) => other.to_string(),
+                (None, None) => format!("anonymous-{}", ctx.socket.conn.map_or(0, |conn| conn.0)),
             };
             track_online(ctx, &user_id);
             let state = ctx.presence_state();

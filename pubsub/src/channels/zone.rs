@@ -1,8 +1,8 @@
 //! `zone:*`: a shared space where agents move, interact and consume the zone's resources, with presence.
 //!
 //! Each join carries permission bits, and every event that changes the zone checks its bit; an event without it
-//! is answered with the error `{"reason": "forbidden"}`. Until authentication lands, the bits come from the join
-//! param `permissions` (an integer); `user_id` names the agent.
+//! is answered with the error `{"reason": "forbidden"}`. The bits come from the token's `zones` claim and the agent
+//! is the token's `sub`; in dev mode (no token), from the join params `permissions` (an integer) and `user_id`.
 //!
 //! | event | needs | does |
 //! | --- | --- | --- |
@@ -67,12 +67,17 @@ fn with_field(payload: &Payload, key: &str, value: Value) -> Payload {
 
 impl Channel for Zone {
     fn join(&self, ctx: &mut Context<'_>, params: &Payload) -> Result<Payload, Payload> {
+        // A token's user and zone bits win; in dev mode (no token) the join params say who and what.
         let params = json_object(params);
-        let user_id = match params.get("user_id") {
-            Some(Value::String(user_id)) if !user_id.is_empty() => user_id.clone(),
+        let user_id = match (ctx.socket.identity.user_id(), params.get("user_id")) {
+            (Some(user_id), _) => user_id.to_owned(),
+            (None, Some(Value::String(user_id))) if !user_id.is_empty() => user_id.clone(),
             _ => return Err(reason("user_id required")),
         };
-        let permissions = params.get("permissions").and_then(Value::as_u64).unwrap_or(0) & 0x0f;
+        let permissions = match ctx.socket.identity.zone_permissions(ctx.topic) {
+            Some(granted) => granted,
+            None => params.get("permissions").and_then(Value::as_u64).unwrap_or(0),
+        } & 0x0f;
         ctx.assigns.insert("user_id".to_owned(), Value::String(user_id.clone()));
         ctx.assigns.insert("permissions".to_owned(), Value::from(permissions));
         track_online(ctx, &user_id);
