@@ -19,6 +19,7 @@ use cut_proxy::{Chaos, CutProxy};
 use ferrocast_protocol::Payload;
 use ferrocast_protocol::client::{Backoff, ChannelId, Event, Options, PushId};
 use ferrocast_pubsub::HistoryLimits;
+use ferrocast_pubsub::SessionLimits;
 use ferrocast_relay::Config;
 use futures_util::{SinkExt, StreamExt};
 use native_client::NativeClient;
@@ -37,6 +38,8 @@ const PUSHES: u64 = 1_000;
 const SPREAD: Duration = Duration::from_secs(10);
 /// Broadcasts published at a time, then a pause: bursts arrive while a cut is in progress, as they would live.
 const BURST: u64 = 100;
+/// The publisher sends 1,000 frames a second, in bursts, over one socket: a backend's rate, not a page's.
+const PUBLISHER_LIMITS: SessionLimits = SessionLimits { max_channels: 100, frames_per_second: 100_000, burst: 100_000 };
 /// How long the client may take to get everything, chaos included, before the test fails.
 const PATIENCE: Duration = Duration::from_secs(90);
 /// Fewer cuts than this and the test would prove little.
@@ -51,7 +54,7 @@ const NO_PRESENCE: &str = r#"{"no_presence":true}"#;
 async fn under_random_cuts_every_broadcast_arrives_once_in_order_and_every_push_is_handled_once() {
     // History long enough that no cut outlasts it: recovery must never have to give up here.
     let history = HistoryLimits { max_messages: 20_000, ..HistoryLimits::default() };
-    let relay = TestRelay::start(Config { history, ..Config::default() }).await;
+    let relay = TestRelay::start(Config { history, limits: PUBLISHER_LIMITS, ..Config::default() }).await;
     let proxy = CutProxy::start(relay.addr, Chaos { every_ms: 50..=300, mute_ms: 0..=20 }).await;
 
     // Reconnect fast, as the point is to be cut often; no push may time out, however long the chaos.
@@ -141,7 +144,7 @@ async fn under_random_cuts_every_broadcast_arrives_once_in_order_and_every_push_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_random_cuts_an_event_stream_resumes_with_every_broadcast_once_in_order() {
     let history = HistoryLimits { max_messages: 20_000, ..HistoryLimits::default() };
-    let relay = TestRelay::start(Config { history, ..Config::default() }).await;
+    let relay = TestRelay::start(Config { history, limits: PUBLISHER_LIMITS, ..Config::default() }).await;
     let proxy = CutProxy::start(relay.addr, Chaos { every_ms: 50..=300, mute_ms: 0..=20 }).await;
     let path = format!("/sse?topic={TOPIC}&no_presence=true");
     let started = Instant::now();

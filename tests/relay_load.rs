@@ -4,7 +4,7 @@
 mod flood;
 mod support;
 
-use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, OutboxLimits};
+use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, OutboxLimits, SessionLimits};
 use ferrocast_relay::Config;
 use flood::{drain_until_closed, publish_keeping_up};
 use futures_util::{SinkExt, StreamExt};
@@ -105,7 +105,9 @@ async fn a_join_storm_costs_o_n_presence_frames_and_settles_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_that_stops_reading_is_closed_and_others_lose_nothing() {
-    let relay = TestRelay::start(Config::default()).await;
+    // The publisher pushes as fast as the relay answers, over one socket: a backend's rate, not a page's.
+    let limits = SessionLimits { frames_per_second: 10_000_000, burst: 10_000_000, ..SessionLimits::default() };
+    let relay = TestRelay::start(Config { limits, ..Config::default() }).await;
     let limits = OutboxLimits::default();
     let url = relay.url("?vsn=2.0.0");
     let join = r#"["1","1","room:flood","phx_join",{"no_presence":true}]"#;

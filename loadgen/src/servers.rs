@@ -76,6 +76,9 @@ impl Server {
             Kind::Relay => {
                 let mut command = Command::new(&programs.relay);
                 command.arg("--listen").arg(addr.to_string()).env("RUST_LOG", "warn");
+                // The echo scenario sends 10,000 requests a second on one socket, far over a page's rate limit;
+                // the baselines limit nothing either.
+                command.args(["--rate-limit", "10000000", "--rate-burst", "10000000"]);
                 command
             }
             Kind::Minimal => {

@@ -1,8 +1,11 @@
 //! The relay's settings, with their defaults.
 
+use crate::origin::AllowedOrigins;
 use crate::sse::SseLimits;
-use ferrocast_pubsub::{HistoryLimits, OutboxLimits};
+use ferrocast_pubsub::auth::TokenVerifier;
+use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How the relay runs.
@@ -30,6 +33,14 @@ pub struct Config {
     pub shutdown_batch: usize,
     /// Server-sent event streams: keep-alive interval, topics per stream, reconnection time.
     pub sse: SseLimits,
+    /// Checks connection tokens; `None` is dev mode, where every connection is anonymous and may do anything.
+    pub tokens: Option<Arc<TokenVerifier>>,
+    /// The pages allowed to open sockets and read streams, besides the relay's own host.
+    pub origins: AllowedOrigins,
+    /// The most connections (sockets and event streams) open at once; more are refused with 503. Default 100,000.
+    pub max_connections: usize,
+    /// Channels per connection and the rate limit on what a connection sends.
+    pub limits: SessionLimits,
 }
 
 impl Default for Config {
@@ -45,6 +56,10 @@ impl Default for Config {
             max_message: 1 << 20,
             shutdown_batch: 500,
             sse: SseLimits::default(),
+            tokens: None,
+            origins: AllowedOrigins::new(&[], true).unwrap_or_default(),
+            max_connections: 100_000,
+            limits: SessionLimits::default(),
         }
     }
 }

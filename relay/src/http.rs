@@ -1,10 +1,11 @@
 //! The HTTP API: publishing, history, presence, health and metrics.
 
+use crate::auth;
 use crate::state::Relay;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
@@ -20,7 +21,13 @@ use std::sync::Arc;
 /// (in order): answers `{"ok": true}` (for an array `{"ok": true, "published": N}`) once every subscriber has the
 /// messages in its queue. A bad message anywhere in an array gets 400 and nothing of the request is published.
 /// Payloads are kept as the text they came in (valid JSON, checked), not parsed into values and written again.
-pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, body: Bytes) -> Response {
+/// Needs a bearer token with `publish` (401 without one, 403 without the claim), except in dev mode.
+pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Bytes) -> Response {
+    match auth::identify(&relay, auth::bearer_token(&headers), "publish request") {
+        Ok(identity) if identity.may_publish() => {}
+        Ok(_) => return auth::forbidden("publishing"),
+        Err(refused) => return refused.into_response(),
+    }
     let is_array = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
     let requests: Vec<&RawValue> = if is_array {
         match serde_json::from_slice(&body) {
@@ -73,20 +80,42 @@ impl Publish<'_> {
 }
 
 /// `GET /api/presence/{topic}`: the topic's presences, as `presence_state` has them.
-pub(crate) async fn presence(State(relay): State<Arc<Relay>>, Path(topic): Path<String>) -> Response {
+pub(crate) async fn presence(
+    State(relay): State<Arc<Relay>>,
+    Path(topic): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = refusal_to_read(&relay, &headers, &topic) {
+        return refusal;
+    }
     ([(header::CONTENT_TYPE, "application/json")], relay.backend.presence.state(&topic)).into_response()
+}
+
+/// A topic's history and presence are for a token that may join the topic, or publish (a backend's token): the
+/// answer to any other request.
+fn refusal_to_read(relay: &Arc<Relay>, headers: &HeaderMap, topic: &str) -> Option<Response> {
+    match auth::identify(relay, auth::bearer_token(headers), "API request") {
+        Ok(identity) if identity.may_publish() || identity.may_join(topic) => None,
+        Ok(_) => Some(auth::forbidden(topic)),
+        Err(refused) => Some(refused.into_response()),
+    }
 }
 
 /// `GET /api/history/{topic}?since=OFFSET`: the broadcasts kept for a topic after `since` (all kept ones without
 /// it), oldest first, with the topic's current position and whether nothing after `since` is missing:
 /// `{"topic", "epoch", "offset", "complete", "messages": [{"offset", "event", "payload"}]}`. A binary payload comes
 /// as `"binary": "<base64>"` instead of `"payload"`. 404 for a topic with no history (never broadcast on, or
-/// expired), 400 for a `since` that is not a number.
+/// expired), 400 for a `since` that is not a number. Presence and history need a bearer token that may join the
+/// topic or publish, except in dev mode.
 pub(crate) async fn history(
     State(relay): State<Arc<Relay>>,
     Path(topic): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
+    if let Some(refusal) = refusal_to_read(&relay, &headers, &topic) {
+        return refusal;
+    }
     let since = match query.get("since").map(|since| since.parse::<u64>()) {
         None => None,
         Some(Ok(since)) => Some(since),

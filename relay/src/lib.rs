@@ -6,20 +6,25 @@
 //! - `http`: publishing, presence, health and metrics.
 //! - `sse`: server-sent event streams of topics.
 //! - `sse_socket`: a Phoenix socket over server-sent events and HTTP POST, for networks that block WebSockets.
+//! - `auth`: where each client puts its token, and the 403 for a refused one.
+//! - `origin`: which pages may use the relay (`--allow-origin`).
 //! - `state`: what connections share, and the graceful shutdown.
 
+mod auth;
 mod batching;
 mod config;
 mod http;
 mod metrics;
+mod origin;
 mod sse;
 mod sse_socket;
 mod state;
 mod ws;
 
 pub use config::Config;
+pub use origin::AllowedOrigins;
 pub use sse::SseLimits;
-pub use ws::{CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_MALFORMED};
+pub use ws::{CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_MALFORMED, CLOSE_NOT_UTF8, CLOSE_POLICY, CLOSE_TOO_BIG};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -28,11 +33,17 @@ use state::Relay;
 use std::future::Future;
 
 /// Pages on other origins (a Nuxt dev server beside the relay) read event streams with `fetch`, sending an
-/// `Authorization` header, and post frames, so these routes answer CORS. No cookies are involved.
-fn sse_cors() -> tower_http::cors::CorsLayer {
+/// `Authorization` header, and post frames, so these routes answer CORS: for the origins the relay allows (see
+/// [`origin`]), which no other page can then read from. No cookies are involved.
+fn sse_cors(origins: &AllowedOrigins) -> tower_http::cors::CorsLayer {
     use axum::http::{HeaderName, Method, header};
+    let origins = origins.clone();
+    let allowed = tower_http::cors::AllowOrigin::predicate(move |origin, request| {
+        let host = request.headers.get(header::HOST).and_then(|host| host.to_str().ok());
+        origin.to_str().is_ok_and(|origin| origins.allows(origin, host))
+    });
     tower_http::cors::CorsLayer::new()
-        .allow_origin(tower_http::cors::Any)
+        .allow_origin(allowed)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, HeaderName::from_static("last-event-id")])
 }
@@ -44,13 +55,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let relay = Relay::new(config);
+    let cors = sse_cors(&relay.config.origins);
+    // Every route a page could use in a user's name checks the page's origin first.
     let mut app = Router::new()
         .route("/socket/websocket", get(ws::upgrade))
-        .route("/sse", get(sse::stream).layer(sse_cors()))
-        .route("/socket/sse", get(sse_socket::open).post(sse_socket::send).layer(sse_cors()))
+        .route("/sse", get(sse::stream).layer(cors.clone()))
+        .route("/socket/sse", get(sse_socket::open).post(sse_socket::send).layer(cors))
         .route("/api/broadcast", post(http::broadcast))
         .route("/api/history/{topic}", get(http::history))
         .route("/api/presence/{topic}", get(http::presence))
+        .route_layer(axum::middleware::from_fn_with_state(relay.clone(), origin::check))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics));
     if let Some(client) = &relay.config.client_dir {

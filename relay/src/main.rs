@@ -1,10 +1,12 @@
 //! `ferrocast-relay`: run the relay.
 
 use clap::Parser;
-use ferrocast_pubsub::{HistoryLimits, OutboxLimits};
-use ferrocast_relay::{Config, SseLimits};
+use ferrocast_pubsub::auth::TokenVerifier;
+use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
+use ferrocast_relay::{AllowedOrigins, Config, SseLimits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The Ferrocast relay: Phoenix Channels over WebSocket, and an HTTP API, for the front end beside it.
@@ -52,6 +54,37 @@ struct Args {
     /// at random).
     #[arg(long, env = "FERROCAST_SSE_RETRY_MS", default_value_t = 2000)]
     sse_retry_ms: u64,
+    /// The secret connection tokens (JWTs) are signed with, HS256. Without a secret or a key the relay runs in dev
+    /// mode: every connection is anonymous and may do anything.
+    #[arg(long, env = "FERROCAST_JWT_SECRET", hide_env_values = true, conflicts_with = "jwt_public_key")]
+    jwt_secret: Option<String>,
+    /// A PEM file with the public key connection tokens are signed for: RS256 (RSA) or ES256 (P-256).
+    #[arg(long, env = "FERROCAST_JWT_PUBLIC_KEY")]
+    jwt_public_key: Option<PathBuf>,
+    /// Run in dev mode on a non-loopback address (no secret or key: anyone may connect and do anything).
+    #[arg(long, env = "FERROCAST_DEV")]
+    dev: bool,
+    /// Pages that may open sockets and read streams, besides the relay's own host: `*`, an origin
+    /// (`https://app.example.com`) or `//host` (any scheme and port; `//*.example.com` for subdomains). Repeat
+    /// it, or separate with commas. In dev mode, pages on loopback hosts are allowed too.
+    #[arg(long, env = "FERROCAST_ALLOW_ORIGIN", value_delimiter = ',')]
+    allow_origin: Vec<String>,
+    /// The most sockets and event streams open at once; more get 503.
+    #[arg(long, env = "FERROCAST_MAX_CONNECTIONS", default_value_t = 100_000)]
+    max_connections: usize,
+    /// The most channels one socket may join; a join past it gets the error `too many channels`.
+    #[arg(long, env = "FERROCAST_MAX_CHANNELS", default_value_t = SessionLimits::default().max_channels)]
+    max_channels: usize,
+    /// Frames a second one connection may send on average; the excess gets the reply error `rate_limited`, and a
+    /// connection that keeps on is closed (1008).
+    #[arg(long, env = "FERROCAST_RATE_LIMIT", default_value_t = SessionLimits::default().frames_per_second)]
+    rate_limit: u32,
+    /// Frames a connection may send at once above the average rate.
+    #[arg(long, env = "FERROCAST_RATE_BURST", default_value_t = SessionLimits::default().burst)]
+    rate_burst: u32,
+    /// The largest message a client may send, in bytes; a larger one closes the socket with 1009.
+    #[arg(long, env = "FERROCAST_MAX_MESSAGE_BYTES", default_value_t = Config::default().max_message)]
+    max_message_bytes: usize,
 }
 
 #[tokio::main]
@@ -60,6 +93,31 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
+    let tokens = match (&args.jwt_secret, &args.jwt_public_key) {
+        (Some(secret), _) => Some(Arc::new(TokenVerifier::hs256(secret.as_bytes()))),
+        (None, Some(path)) => {
+            let pem = std::fs::read(path)
+                .map_err(|error| exit_with(format!("--jwt-public-key {}: {error}", path.display())))?;
+            Some(Arc::new(
+                TokenVerifier::from_public_key_pem(&pem)
+                    .map_err(|error| exit_with(format!("--jwt-public-key {}: {error}", path.display())))?,
+            ))
+        }
+        (None, None) => None,
+    };
+    if tokens.is_none() {
+        if !args.listen.ip().is_loopback() && !args.dev {
+            return Err(exit_with(format!(
+                "refusing to listen on {} in dev mode: anyone could connect and do anything. Give --jwt-secret or \
+                 --jwt-public-key, or --dev to run without authentication anyway",
+                args.listen
+            )));
+        }
+        tracing::warn!(
+            "dev mode: no --jwt-secret or --jwt-public-key, so every connection is anonymous and may do anything"
+        );
+    }
+    let origins = AllowedOrigins::new(&args.allow_origin, tokens.is_none()).map_err(exit_with)?;
     let config = Config {
         www: args.www,
         client_dir: args.client_dir,
@@ -76,12 +134,27 @@ async fn main() -> std::io::Result<()> {
             max_topics: args.sse_max_topics.max(1),
             retry: Duration::from_millis(args.sse_retry_ms),
         },
+        tokens,
+        origins,
+        max_connections: args.max_connections.max(1),
+        limits: SessionLimits {
+            max_channels: args.max_channels.max(1),
+            frames_per_second: args.rate_limit.max(1),
+            burst: args.rate_burst.max(1),
+        },
+        max_message: args.max_message_bytes.max(1024),
         ..Config::default()
     };
     raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "ferrocast-relay serving: http://{}", listener.local_addr()?);
     ferrocast_relay::serve(listener, config, shutdown_requested()).await
+}
+
+/// Logs why the relay cannot start, as the error `main` returns.
+fn exit_with(message: String) -> std::io::Error {
+    tracing::error!("{message}");
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, message)
 }
 
 /// Every connection holds a file descriptor, and the usual soft limit (1,024) would cap the relay at about that many

@@ -15,6 +15,11 @@ pub struct Metrics {
     pub(crate) slow_consumers: AtomicU64,
     pub(crate) idle_timeouts: AtomicU64,
     pub(crate) sse_streams_total: AtomicU64,
+    pub(crate) refused_tokens: AtomicU64,
+    pub(crate) refused_origins: AtomicU64,
+    pub(crate) refused_connections: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
+    pub(crate) oversized_messages: AtomicU64,
 }
 
 impl Metrics {
@@ -63,6 +68,36 @@ impl Metrics {
             "counter",
             "Server-sent event streams opened (open ones count among the connections).",
             get(&self.sse_streams_total),
+        );
+        metric(
+            "ferrocast_refused_tokens_total",
+            "counter",
+            "Requests refused for a missing, expired, forged or malformed token.",
+            get(&self.refused_tokens),
+        );
+        metric(
+            "ferrocast_refused_origins_total",
+            "counter",
+            "Requests refused for a page origin not allowed.",
+            get(&self.refused_origins),
+        );
+        metric(
+            "ferrocast_refused_connections_total",
+            "counter",
+            "Connections refused at the connection limit.",
+            get(&self.refused_connections),
+        );
+        metric(
+            "ferrocast_rate_limited_total",
+            "counter",
+            "Connections closed for sending over their rate limit after being refused.",
+            get(&self.rate_limited),
+        );
+        metric(
+            "ferrocast_oversized_messages_total",
+            "counter",
+            "Connections closed for a message over the size limit (1009).",
+            get(&self.oversized_messages),
         );
         let name = "ferrocast_broadcast_fanout_seconds";
         let help = "Time to hand a broadcast (HTTP, channel or presence) to every subscriber's queue.";

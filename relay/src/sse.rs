@@ -5,6 +5,7 @@
 //! cut off together do not all come back in the same instant), then the events, with a keep-alive comment whenever
 //! the stream has been quiet for the keep-alive interval, so proxies do not time it out.
 
+use crate::auth;
 use crate::state::Relay;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -21,8 +22,9 @@ const TOPIC_PARAM: &str = "topic";
 const LAST_EVENT_ID_PARAM: &str = "lastEventId";
 
 /// `GET /sse?topic=…[&topic=…][&lastEventId=…][&param=…]`, resuming from the `Last-Event-ID` header or the
-/// `lastEventId` parameter. 400 for no topic, too many or a malformed one; 404 for a topic no channel serves; 403
-/// when a topic's join is refused; 503 while shutting down.
+/// `lastEventId` parameter; the token comes in `Authorization: Bearer` or the `token` parameter. 400 for no topic,
+/// too many or a malformed one; 404 for a topic no channel serves; 403 for a refused token or when a topic's join
+/// is refused (`unauthorized` outside the token's topics); 503 while shutting down or at the connection limit.
 pub(crate) async fn stream(
     State(relay): State<Arc<Relay>>,
     Query(query): Query<Vec<(String, String)>>,
@@ -31,12 +33,17 @@ pub(crate) async fn stream(
     if relay.shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
+    let mut token = auth::bearer_token(&headers).map(str::to_owned);
     let mut topics = Vec::new();
     let mut last_event_id = headers.get("last-event-id").and_then(|id| id.to_str().ok()).map(str::to_owned);
     let mut params = HashMap::new();
     for (name, value) in query {
         match name.as_str() {
             TOPIC_PARAM => topics.push(value),
+            // For an `EventSource`, which cannot send the header; the header wins.
+            auth::TOKEN_PARAM => {
+                token.get_or_insert(value);
+            }
             // The header wins: it is what a browser's EventSource sends when it reconnects by itself.
             LAST_EVENT_ID_PARAM => {
                 last_event_id.get_or_insert(value);
@@ -46,10 +53,18 @@ pub(crate) async fn stream(
             }
         }
     }
+    let identity = match auth::identify(&relay, token.as_deref(), "stream") {
+        Ok(identity) => identity,
+        Err(refused) => return refused.into_response(),
+    };
+    if relay.at_connection_limit() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections: try again later\n").into_response();
+    }
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
     let max_topics = relay.config.sse.max_topics;
+    let last_event_id = last_event_id.as_deref();
     let opened =
-        EventStream::open(relay.backend.clone(), &topics, max_topics, last_event_id.as_deref(), params, outbox.clone());
+        EventStream::open(relay.backend.clone(), &topics, max_topics, last_event_id, params, identity, outbox.clone());
     let stream = match opened {
         Ok(stream) => stream,
         Err(refused) => return refusal(&refused),

@@ -8,16 +8,17 @@
 //! binary payload) is a `binary` event in base64, and is posted as a base64 line. The session lives as long as the
 //! stream: when it ends, the client reconnects and rejoins, as after a lost WebSocket.
 
+use crate::auth;
 use crate::sse::{Chunks, event_stream_response};
 use crate::state::{OpenConnection, Relay, ShutdownSignal};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use ferrocast_protocol::{Vsn, WireData, sse};
-use ferrocast_pubsub::{CloseReason, OutFrame, Outbox, Session};
+use ferrocast_pubsub::{CloseReason, OutFrame, Outbox, Session, SessionError};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,17 +68,29 @@ fn new_token() -> String {
 
 /// `GET /socket/sse?vsn=2.0.0&…`: a session whose frames come back as events. V2 only: V1 has no binary frames,
 /// and one serializer keeps both ends simple.
-pub(crate) async fn open(State(relay): State<Arc<Relay>>, Query(params): Query<HashMap<String, String>>) -> Response {
+pub(crate) async fn open(
+    State(relay): State<Arc<Relay>>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     if Vsn::from_param(params.get("vsn").map(String::as_str)) != Some(Vsn::V2) {
         return (StatusCode::FORBIDDEN, "the event-stream socket speaks vsn 2.0.0 only\n").into_response();
     }
     if relay.shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
+    let token = auth::socket_token(&params, &headers).or_else(|| auth::bearer_token(&headers).map(str::to_owned));
+    let identity = match auth::identify(&relay, token.as_deref(), "event-stream socket") {
+        Ok(identity) => identity,
+        Err(refused) => return refused.into_response(),
+    };
+    if relay.at_connection_limit() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections: try again later\n").into_response();
+    }
     let (sender, inbox) = mpsc::channel(INBOX);
     let registration = relay.sse_sessions.register(sender);
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
-    let session = Session::new(relay.backend.clone(), params, Vsn::V2, outbox.clone());
+    let session = Session::new(relay.backend.clone(), params, Vsn::V2, outbox.clone(), identity);
     let mut first = String::new();
     sse::write_field(&mut first, "event", sse::SESSION_EVENT);
     sse::write_field(&mut first, "data", &format!("{{\"token\":\"{}\"}}", registration.token));
@@ -173,22 +186,26 @@ impl SocketStream {
     fn handle(&mut self, frames: &[u8]) {
         for line in frames.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()) {
             self.relay.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
+            // `None`: the line is not UTF-8 text, or not base64.
             let handled = if line.starts_with(b"[") {
-                std::str::from_utf8(line)
-                    .map_err(|_| "not UTF-8".to_owned())
-                    .and_then(|text| self.session.handle(WireData::Text(text)).map_err(|error| error.to_string()))
+                std::str::from_utf8(line).ok().map(|text| self.session.handle(WireData::Text(text)))
             } else {
-                BASE64_STANDARD
-                    .decode(line)
-                    .map_err(|error| format!("a binary frame's base64: {error}"))
-                    .and_then(|bytes| self.session.handle(WireData::Binary(&bytes)).map_err(|error| error.to_string()))
+                BASE64_STANDARD.decode(line).ok().map(|bytes| self.session.handle(WireData::Binary(&bytes)))
             };
-            if let Err(error) = handled {
-                self.relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(conn = self.session.conn().0, %error, "ending an event-stream socket that sent a malformed frame");
-                self.outbox.close(CloseReason { code: crate::ws::CLOSE_MALFORMED, reason: "malformed frame" });
-                return;
-            }
+            let close = match handled {
+                Some(Ok(())) => continue,
+                Some(Err(SessionError::RateLimited)) => {
+                    self.relay.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    CloseReason { code: crate::ws::CLOSE_POLICY, reason: "rate limit exceeded" }
+                }
+                Some(Err(SessionError::Malformed(_))) | None => {
+                    self.relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
+                    CloseReason { code: crate::ws::CLOSE_MALFORMED, reason: "malformed frame" }
+                }
+            };
+            tracing::warn!(conn = self.session.conn().0, reason = close.reason, "ending an event-stream socket");
+            self.outbox.close(close);
+            return;
         }
     }
 

@@ -30,7 +30,7 @@ impl Relay {
         let hub = Arc::new(Hub::with_history(config.history));
         hub.spawn_sweeper();
         let presence = PresenceHub::new(hub.clone(), config.presence_window);
-        let backend = Arc::new(Backend::new(hub, presence, builtin_router()));
+        let backend = Arc::new(Backend { limits: config.limits, ..Backend::new(hub, presence, builtin_router()) });
         backend.receipts.spawn_sweeper();
         Arc::new(Relay {
             config,
@@ -41,6 +41,15 @@ impl Relay {
             shutdown: watch::channel(None).0,
             all_closed: Notify::new(),
         })
+    }
+
+    /// Whether another connection would pass the connection limit.
+    pub(crate) fn at_connection_limit(&self) -> bool {
+        let full = self.metrics.connections.load(Ordering::Relaxed) >= self.config.max_connections as u64;
+        if full {
+            self.metrics.refused_connections.fetch_add(1, Ordering::Relaxed);
+        }
+        full
     }
 
     /// Counts a connection until the returned guard drops.

@@ -5,15 +5,17 @@
 //! buffer, so a burst of broadcasts to one socket costs one `write`, not one per frame. A client that asked for
 //! batches ([`BATCH_PARAM`]) gets consecutive text frames as one message as well (see [`crate::batching`]).
 
+use crate::auth;
 use crate::batching::Batcher;
 use crate::state::Relay;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ferrocast_protocol::{BATCH_PARAM, Vsn, WireData};
-use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, Session};
+use ferrocast_pubsub::auth::Identity;
+use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, Session, SessionError};
 use futures_util::SinkExt;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,14 +27,23 @@ pub const CLOSE_MALFORMED: u16 = 1011;
 pub const CLOSE_IDLE: u16 = 1002;
 /// Close code when the relay shuts down: clients reconnect, to another relay if there is one.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for a message over the size limit (`--max-message-bytes`).
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code for a text message that is not UTF-8 (RFC 6455's "inconsistent data").
+pub const CLOSE_NOT_UTF8: u16 = 1007;
+/// Close code for a client that kept sending over its rate limit after being refused.
+pub const CLOSE_POLICY: u16 = 1008;
 
 /// How many bytes of frames the writer gathers before it writes to the socket (the final flush writes the rest).
 const WRITE_BUFFER: usize = 16 * 1024;
 
-/// `GET /socket/websocket?vsn=…`: refuses versions it does not speak with 403, as Phoenix does.
+/// `GET /socket/websocket?vsn=…`: refuses versions it does not speak with 403, as Phoenix does, and a missing,
+/// expired or forged token with 403 and the reason; 503 at the connection limit. (Origins are checked before, for
+/// every socket route: see [`crate::origin`].)
 pub(crate) async fn upgrade(
     State(relay): State<Arc<Relay>>,
     Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let Some(vsn) = Vsn::from_param(params.get("vsn").map(String::as_str)) else {
@@ -42,6 +53,14 @@ pub(crate) async fn upgrade(
     };
     if relay.shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    let identity = match auth::identify(&relay, auth::socket_token(&params, &headers).as_deref(), "socket") {
+        Ok(identity) => identity,
+        Err(refused) => return refused.into_response(),
+    };
+    if relay.at_connection_limit() {
+        tracing::warn!(max = relay.config.max_connections, "refused a socket at the connection limit");
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections: try again later\n").into_response();
     }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
@@ -57,7 +76,7 @@ pub(crate) async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(relay.config.max_message)
         .max_frame_size(relay.config.max_message)
-        .on_upgrade(move |socket| connection(relay, socket, vsn, params))
+        .on_upgrade(move |socket| connection(relay, socket, vsn, params, identity))
 }
 
 /// One task per connection reads frames into the session and writes what its outbox holds, whichever is ready.
@@ -65,11 +84,17 @@ pub(crate) async fn upgrade(
 /// wake-up of another task (often on the other core) in between, and an idle connection holds one task's state.
 /// While a batch is being written the connection reads nothing; a client that stops reading its socket is
 /// therefore also not read from until the write completes, or its outbox overflows and it is closed.
-async fn connection(relay: Arc<Relay>, mut socket: WebSocket, vsn: Vsn, params: HashMap<String, String>) {
+async fn connection(
+    relay: Arc<Relay>,
+    mut socket: WebSocket,
+    vsn: Vsn,
+    params: HashMap<String, String>,
+    identity: Identity,
+) {
     let _open = relay.open_connection();
     let batches = params.get(BATCH_PARAM).is_some_and(|wanted| wanted == "1") && vsn == Vsn::V2;
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
-    let mut session = Session::new(relay.backend.clone(), params, vsn, outbox.clone());
+    let mut session = Session::new(relay.backend.clone(), params, vsn, outbox.clone(), identity);
     let mut writer = Writer { batch: Vec::new(), batcher: Batcher::new(batches) };
     let mut shutdown = relay.shutdown_signal();
     // Both futures live across the loop's turns, so a stream of frames neither postpones the idle timeout's end
@@ -82,7 +107,19 @@ async fn connection(relay: Arc<Relay>, mut socket: WebSocket, vsn: Vsn, params: 
     loop {
         tokio::select! {
             message = socket.recv(), if reading => {
-                let Some(Ok(message)) = message else { break }; // The peer is gone: nothing can be written either.
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(error)) => match refusal(&relay, &error) {
+                        // What was read before it stands; what is queued is still written, then the close.
+                        Some(close) => {
+                            outbox.close(close);
+                            reading = false;
+                            continue;
+                        }
+                        None => break, // The connection broke: nothing can be written either.
+                    },
+                    None => break, // The peer is gone.
+                };
                 idle.as_mut().reset(tokio::time::Instant::now() + relay.config.idle_timeout);
                 if let Err(reason) = handle(&relay, &mut session, message) {
                     outbox.close(reason);
@@ -101,7 +138,9 @@ async fn connection(relay: Arc<Relay>, mut socket: WebSocket, vsn: Vsn, params: 
                         tracing::info!("closing a slow consumer");
                     }
                     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    if socket.send(Message::Close(Some(frame))).await.is_ok() && reading_stopped_early(code) {
+                        await_close_reply(&mut socket).await;
+                    }
                     break;
                 }
             },
@@ -122,6 +161,28 @@ async fn connection(relay: Arc<Relay>, mut socket: WebSocket, vsn: Vsn, params: 
     outbox.close(CloseReason { code: 1000, reason: "" });
 }
 
+/// How long a socket closed for what its client sent may take to answer the close before it is dropped.
+const CLOSE_REPLY_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether the relay closed a socket while its client may still be sending: refused input, a rate-limit abuse.
+fn reading_stopped_early(code: u16) -> bool {
+    matches!(code, CLOSE_POLICY | CLOSE_TOO_BIG | CLOSE_NOT_UTF8 | CLOSE_MALFORMED)
+}
+
+/// Reads, and drops, what the client still sends until it answers the close (or the grace ends). Closing the TCP
+/// connection with its data unread would reset it, and the client would lose the close frame, and so the reason,
+/// along with the replies written before it.
+async fn await_close_reply(socket: &mut WebSocket) {
+    let drain = async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_REPLY_GRACE, drain).await;
+}
+
 /// Hands one message from the client to the session; `Err` with the reason the connection must close.
 fn handle(relay: &Relay, session: &mut Session, message: Message) -> Result<(), CloseReason> {
     let data = match &message {
@@ -135,11 +196,35 @@ fn handle(relay: &Relay, session: &mut Session, message: Message) -> Result<(), 
     let joined_before = session.joined_count() as i64;
     let handled = session.handle(data);
     relay.joined_channels_changed(session.joined_count() as i64 - joined_before);
-    handled.map_err(|error| {
-        relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(conn = session.conn().0, %error, "closing a socket that sent a malformed frame");
-        CloseReason { code: CLOSE_MALFORMED, reason: "malformed frame" }
+    handled.map_err(|error| match error {
+        SessionError::Malformed(error) => {
+            relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(conn = session.conn().0, %error, "closing a socket that sent a malformed frame");
+            CloseReason { code: CLOSE_MALFORMED, reason: "malformed frame" }
+        }
+        SessionError::RateLimited => {
+            relay.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(conn = session.conn().0, "closing a socket that kept sending over its rate limit");
+            CloseReason { code: CLOSE_POLICY, reason: "rate limit exceeded" }
+        }
     })
+}
+
+/// The close for a read that failed on what the client sent (a message over the size limit, a text message that
+/// is not UTF-8), rather than on a broken connection, which gets none.
+fn refusal(relay: &Relay, error: &axum::Error) -> Option<CloseReason> {
+    let inner = std::error::Error::source(error).and_then(|inner| inner.downcast_ref::<tungstenite::Error>());
+    match inner? {
+        tungstenite::Error::Capacity(_) => {
+            relay.metrics.oversized_messages.fetch_add(1, Ordering::Relaxed);
+            Some(CloseReason { code: CLOSE_TOO_BIG, reason: "message too big" })
+        }
+        tungstenite::Error::Utf8(_) => {
+            relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
+            Some(CloseReason { code: CLOSE_NOT_UTF8, reason: "text message not UTF-8" })
+        }
+        _ => None,
+    }
 }
 
 /// Writes outbox batches: packed into messages (see [`Batcher`]), fed to the socket's write buffer, flushed once.

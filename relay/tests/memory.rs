@@ -27,6 +27,8 @@ impl RelayProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_ferrocast-relay"))
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            // The flood's publisher is one socket sending as fast as it can: a backend, not a rate-limited page.
+            .args(["--rate-limit", "10000000", "--rate-burst", "10000000"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

@@ -61,8 +61,18 @@ impl Client {
         Client { name, socket }
     }
 
+    /// A client on a socket the test opened itself (with headers of its own).
+    pub fn from_socket(name: &'static str, socket: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        Client { name, socket }
+    }
+
     pub async fn send(&mut self, text: &str) {
         self.socket.send(Message::text(text)).await.expect("send");
+    }
+
+    /// Sends unless the connection is gone; says whether it went.
+    pub async fn try_send(&mut self, text: &str) -> bool {
+        self.socket.send(Message::text(text)).await.is_ok()
     }
 
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
@@ -176,9 +186,15 @@ fn scrub(value: &mut Value) {
 
 /// A plain HTTP/1.1 request to the relay; returns the status code and the body.
 pub async fn http(relay: &TestRelay, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with(relay, method, path, &[], body).await
+}
+
+/// [`http`] with extra header lines (`"name: value"`).
+pub async fn http_with(relay: &TestRelay, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(relay.addr).await.expect("connect");
+    let headers: String = headers.iter().map(|header| format!("{header}\r\n")).collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nhost: {}\r\n{headers}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         relay.addr,
         body.len()
     );

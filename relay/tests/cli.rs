@@ -1,0 +1,56 @@
+//! The relay binary's start-up refusals: dev mode (no secret or key) is for loopback unless `--dev` says otherwise.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RELAY: &str = env!("CARGO_BIN_EXE_ferrocast-relay");
+
+/// Runs the relay with `args`; `Ok` once it says it serves (and it is stopped), `Err` with its output if it exits.
+fn start(args: &[&str]) -> Result<(), String> {
+    let mut relay = Command::new(RELAY)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the relay");
+    let stdout = BufReader::new(relay.stdout.take().expect("stdout"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut output = String::new();
+    for line in stdout.lines() {
+        let line = line.expect("read the relay's output");
+        output.push_str(&line);
+        output.push('\n');
+        if line.contains("ferrocast-relay serving") {
+            let _ = relay.kill();
+            let _ = relay.wait();
+            return Ok(());
+        }
+        assert!(Instant::now() < deadline, "the relay neither served nor exited:\n{output}");
+    }
+    let status = relay.wait().expect("wait");
+    assert!(!status.success(), "the relay exited successfully without serving:\n{output}");
+    Err(output)
+}
+
+#[test]
+fn dev_mode_refuses_a_public_address_unless_asked() {
+    let refused = start(&["--listen", "0.0.0.0:0"]).expect_err("dev mode on 0.0.0.0");
+    assert!(refused.contains("refusing to listen on 0.0.0.0:0 in dev mode"), "{refused}");
+    start(&["--listen", "0.0.0.0:0", "--dev"]).expect("--dev allows it");
+    start(&["--listen", "0.0.0.0:0", "--jwt-secret", "s3cret"]).expect("a secret is not dev mode");
+    start(&["--listen", "127.0.0.1:0"]).expect("loopback in dev mode");
+}
+
+#[test]
+fn a_bad_key_or_origin_pattern_stops_the_relay_with_a_message() {
+    let key = std::env::temp_dir().join(format!("ferrocast-not-a-key-{}.pem", std::process::id()));
+    std::fs::write(&key, "not a key").unwrap();
+    let refused = start(&["--listen", "127.0.0.1:0", "--jwt-public-key", key.to_str().unwrap()]).unwrap_err();
+    assert!(refused.contains("not an RSA or EC public key"), "{refused}");
+    let _ = std::fs::remove_file(key);
+    let refused = start(&["--listen", "127.0.0.1:0", "--allow-origin", "example.com"]).unwrap_err();
+    assert!(refused.contains("--allow-origin"), "{refused}");
+}
