@@ -31,7 +31,10 @@ pub(crate) fn socket_token(params: &HashMap<String, String>, headers: &HeaderMap
     let offered = headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).into_iter().filter_map(|value| value.to_str().ok());
     offered.flat_map(|value| value.split(',')).find_map(|protocol| {
         let encoded = protocol.trim().strip_prefix(AUTH_TOKEN_PROTOCOL)?;
-        let bytes = BASE64_URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')).ok()?;
+        // phoenix.js 1.8 encodes with `btoa` (the standard alphabet, `+` and `/`) less its padding, whatever the
+        // prefix says; our client with the URL-safe one. Both are read.
+        let url_safe: String = encoded.trim_end_matches('=').replace('+', "-").replace('/', "_");
+        let bytes = BASE64_URL_SAFE_NO_PAD.decode(url_safe).ok()?;
         String::from_utf8(bytes).ok()
     })
 }
@@ -94,6 +97,9 @@ mod tests {
         let params = HashMap::from([(TOKEN_PARAM.to_owned(), "x.y.z".to_owned())]);
         assert_eq!(socket_token(&params, &headers).as_deref(), Some("x.y.z"));
         assert_eq!(socket_token(&HashMap::new(), &HeaderMap::new()), None);
+        // `btoa`'s alphabet, as phoenix.js sends it: "??>" is "Pz8+" in standard base64.
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, format!("phoenix, {AUTH_TOKEN_PROTOCOL}Pz8+").parse().unwrap());
+        assert_eq!(socket_token(&HashMap::new(), &headers).as_deref(), Some("??>"));
     }
 
     #[test]
