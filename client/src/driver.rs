@@ -5,6 +5,7 @@
 //! runs, so a callback may call back into the socket (push from `onOpen`, leave from a reply), which runs the loop
 //! again from inside. Last, it arms the timer for the machine's next deadline.
 
+use crate::connection_values::{self, Gathered};
 use crate::decode::decode;
 use crate::lifecycle::Lifecycle;
 use crate::options::{ChannelKind, Settings};
@@ -360,56 +361,93 @@ fn encoded_for_log(encoded: &ferrocast_protocol::Encoded) -> JsValue {
     }
 }
 
-/// Opens a connection. The URL's params may come from the application's function, so it is built before the
-/// state is borrowed.
+/// Starts a connection attempt: gathers the `params` and `authToken` values (the application's functions run with
+/// the state released), then opens the connection, at once when they are plain values, or once their promises
+/// settle. An attempt is known by its generation: when the values come, `disconnect()` or a newer attempt may have
+/// made them stale, and then nothing is opened.
 fn connect(shared: &Rc<Shared>) {
-    let url = crate::socket::end_point_url(shared);
-    let mut state = shared.state.borrow_mut();
-    if state.lifecycle.is_none() {
-        state.lifecycle = Lifecycle::listen(&Rc::downgrade(shared));
-    }
-    let constructor = match state.settings.transport.clone() {
-        Some(constructor) => Some(constructor),
-        None => get(&js_sys::global(), "WebSocket").dyn_into::<Function>().ok(),
-    };
-    state.generation += 1;
-    let generation = state.generation;
-    let reactions = Reactions { open: on_open, close: on_close, error: on_error, message: on_message };
-    let over_event_stream = match state.settings.channel_kind {
-        ChannelKind::EventStream => true,
-        ChannelKind::WebSocket => false,
-        ChannelKind::WebSocketOrEventStream => state.over_event_stream || constructor.is_none(),
-    };
-    let opened = match &constructor {
-        _ if over_event_stream => SseSocket::new(&url, JsValue::UNDEFINED)
-            .map(|socket| {
-                let socket = JsValue::from(socket).unchecked_into();
-                Transport::attach(socket, generation, &Rc::downgrade(shared), &reactions)
-            })
-            .map_err(JsValue::from),
-        Some(constructor) => Transport::open(
-            constructor,
-            &url,
-            state.settings.auth_token.as_deref(),
-            generation,
-            &Rc::downgrade(shared),
-            &reactions,
-        ),
-        None => Err(JsValue::from_str(
-            "no WebSocket in this environment: pass the `transport` option (under Node, the `ws` package's WebSocket)",
-        )),
-    };
-    state.log("transport", || format!("connecting to {url}"), JsValue::UNDEFINED);
-    match opened {
-        Ok(transport) => state.transport = Some(transport),
-        Err(error) => {
-            // The constructor threw (a malformed URL, a blocked port): report it as the failed attempt it is, so
-            // the machine schedules the next one.
-            state.last_error = error;
-            let now = now_ms();
-            state.machine.handle_error(now);
-            state.machine.handle_close(now, 1006, "could not open the WebSocket");
+    let (generation, params, auth_token) = {
+        let mut state = shared.state.borrow_mut();
+        if state.lifecycle.is_none() {
+            state.lifecycle = Lifecycle::listen(&Rc::downgrade(shared));
         }
+        state.generation += 1;
+        (state.generation, state.settings.params.clone(), state.settings.auth_token.clone())
+    };
+    let weak = Rc::downgrade(shared);
+    let later = move |gathered| {
+        let Some(shared) = weak.upgrade() else { return };
+        let stale = {
+            let state = shared.state.borrow();
+            state.generation != generation || state.machine.connection_state() != ConnectionState::Connecting
+        };
+        if !stale {
+            shared.drive(|state, _| state.open(&shared, generation, gathered));
+        }
+    };
+    // Ready now: this runs inside the pump, which goes on draining the machine after it.
+    if let Some(gathered) = connection_values::gather(&params, &auth_token, later) {
+        shared.state.borrow_mut().open(shared, generation, gathered);
+    }
+}
+
+impl State {
+    /// Opens attempt `generation`'s connection with the values gathered for it, or fails the attempt as a refused
+    /// connection fails: the machine reports the error and schedules the next attempt, queued pushes stay queued.
+    fn open(&mut self, shared: &Rc<Shared>, generation: u32, gathered: Gathered) {
+        let opened = match gathered {
+            Ok(values) => {
+                let url = crate::socket::end_point_url(self, &values.params);
+                self.log("transport", || format!("connecting to {url}"), JsValue::UNDEFINED);
+                let opened = self.open_transport(shared, generation, &url, values.auth_token.as_deref());
+                opened.map_err(|error| (error, "could not open the WebSocket"))
+            }
+            Err(error) => Err((error, "could not get `params` or `authToken`")),
+        };
+        if let Err((error, reason)) = opened {
+            // The constructor threw (a malformed URL, a blocked port), or the values could not be had: report it as
+            // the failed attempt it is, so the machine schedules the next one.
+            self.last_error = error;
+            let now = now_ms();
+            self.machine.handle_error(now);
+            self.machine.handle_close(now, 1006, reason);
+        }
+    }
+
+    /// A WebSocket, or the relay's event-stream socket, for `url`.
+    fn open_transport(
+        &mut self,
+        shared: &Rc<Shared>,
+        generation: u32,
+        url: &str,
+        auth_token: Option<&str>,
+    ) -> Result<(), JsValue> {
+        let constructor = match self.settings.transport.clone() {
+            Some(constructor) => Some(constructor),
+            None => get(&js_sys::global(), "WebSocket").dyn_into::<Function>().ok(),
+        };
+        let reactions = Reactions { open: on_open, close: on_close, error: on_error, message: on_message };
+        let over_event_stream = match self.settings.channel_kind {
+            ChannelKind::EventStream => true,
+            ChannelKind::WebSocket => false,
+            ChannelKind::WebSocketOrEventStream => self.over_event_stream || constructor.is_none(),
+        };
+        let transport = match &constructor {
+            _ if over_event_stream => SseSocket::open(url, auth_token)
+                .map(|socket| {
+                    let socket = JsValue::from(socket).unchecked_into();
+                    Transport::attach(socket, generation, &Rc::downgrade(shared), &reactions)
+                })
+                .map_err(JsValue::from),
+            Some(constructor) => {
+                Transport::open(constructor, url, auth_token, generation, &Rc::downgrade(shared), &reactions)
+            }
+            None => Err(JsValue::from_str(
+                "no WebSocket in this environment: pass the `transport` option (under Node, the `ws` package's WebSocket)",
+            )),
+        }?;
+        self.transport = Some(transport);
+        Ok(())
     }
 }
 

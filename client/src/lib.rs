@@ -12,12 +12,14 @@
 //!   event stream); [`sse_transport`]: `SseSocket`, a WebSocket-shaped connection over the relay's event-stream
 //!   socket, used by `transport: "sse"` and as the fallback when WebSockets cannot open.
 //! - [`transport`]: one WebSocket and its event handlers; [`decode`]: frames from the browser's `JSON.parse`;
-//!   [`values`]: payloads, option reading, errors; [`timer`]: the one timer; [`lifecycle`]: page events.
+//!   [`values`]: payloads, option reading, errors; [`timer`]: the one timer; [`lifecycle`]: page events;
+//!   [`connection_values`]: the `params` and `authToken` each connection attempt waits for.
 //!
 //! Nothing here touches `window`, `WebSocket` or a timer before `connect()`, so the module can be imported during
 //! server-side rendering.
 
 pub mod channel;
+mod connection_values;
 mod decode;
 mod driver;
 pub mod event_stream;

@@ -1,6 +1,6 @@
 //! The `Socket` constructor's options: phoenix.js's, and Ferrocast's own.
 //!
-//! Option objects hold functions (`params`, `reconnectAfterMs`, `logger`, `transport`), which a serde
+//! Option objects hold functions (`params`, `authToken`, `reconnectAfterMs`, `logger`, `transport`), which a serde
 //! deserializer cannot carry, so they are read field by field. A misspelt or mistyped option throws an `Error` that
 //! names it; options phoenix.js has and this client does not need (`longPollFallbackMs`, `encode`, ...) are
 //! accepted and ignored, so switching from phoenix.js stays a one-line change.
@@ -16,10 +16,11 @@ use wasm_bindgen::{JsCast, JsError};
 pub(crate) struct Settings {
     /// The endpoint with `/websocket` appended, as phoenix.js keeps it.
     pub(crate) end_point: String,
-    /// `params`: an object, a function returning one, or `undefined`.
+    /// `params`: an object, a function returning one or a promise of one (called on every connection attempt), or
+    /// `undefined`.
     pub(crate) params: JsValue,
-    /// `authToken`, sent as a WebSocket subprotocol.
-    pub(crate) auth_token: Option<String>,
+    /// `authToken`, sent as a WebSocket subprotocol: a string, a function as `params`, or `undefined`.
+    pub(crate) auth_token: JsValue,
     /// `transport`: a WebSocket constructor (the `ws` package under Node); `globalThis.WebSocket` by default.
     pub(crate) transport: Option<Function>,
     /// `logger(kind, message, data)`.
@@ -71,7 +72,7 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
     let mut settings = Settings {
         end_point: format!("{end_point}/websocket"),
         params: JsValue::UNDEFINED,
-        auth_token: None,
+        auth_token: JsValue::UNDEFINED,
         transport: None,
         logger: None,
         socket_id: None,
@@ -130,10 +131,15 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
     }
     let params = get(opts, "params");
     if !(params.is_undefined() || params.is_object() || params.is_function()) {
-        return Err(JsError::new("Socket option `params` must be an object or a function returning one"));
+        return Err(field.wrong("params", "an object or a function returning one (or a promise of one)"));
     }
     settings.params = params;
-    settings.auth_token = field.string("authToken")?;
+    if let Some(token) = field.value("authToken") {
+        if !(token.is_string() || token.is_function()) {
+            return Err(field.wrong("authToken", "a string or a function returning one (or a promise of one)"));
+        }
+        settings.auth_token = token;
+    }
     match get(opts, "transport").as_string().as_deref() {
         Some("sse") => settings.channel_kind = ChannelKind::EventStream,
         Some("websocket") => settings.channel_kind = ChannelKind::WebSocket,

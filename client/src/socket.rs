@@ -1,7 +1,7 @@
 //! `Socket`: one connection to a Phoenix Channels server, as phoenix.js's `Socket`.
 
 use crate::channel::Channel;
-use crate::driver::{ChannelHooks, Shared};
+use crate::driver::{ChannelHooks, Shared, State};
 use crate::options;
 use crate::values::{get, keys, opt_number, set};
 use ferrocast_protocol::client::CLOSE_NORMAL;
@@ -107,10 +107,14 @@ impl Socket {
         self.shared.state.borrow_mut().machine.make_ref()
     }
 
-    /// The URL the next connection opens, params and `vsn` included.
+    /// The URL the next connection opens, params and `vsn` included. A `params` function is called for it, as
+    /// phoenix.js does; one that is async cannot be waited for here, and the URL then has no params.
     #[wasm_bindgen(js_name = endPointURL)]
     pub fn end_point_url_js(&self) -> String {
-        end_point_url(&self.shared)
+        let params = self.shared.state.borrow().settings.params.clone();
+        // The application's function runs with the state released.
+        let params = crate::connection_values::call_if_function(&params).unwrap_or(JsValue::UNDEFINED);
+        end_point_url(&mut self.shared.state.borrow_mut(), &params)
     }
 
     /// A channel object for `topic`, joined with `params` (an object, or a function called before each join).
@@ -157,24 +161,17 @@ impl Socket {
     }
 }
 
-/// phoenix.js's URL: the endpoint with the params and `vsn` in the query, made absolute from the page's location
-/// when it starts with `/`. A params function is the application's code, so it runs with the state released.
-pub(crate) fn end_point_url(shared: &Shared) -> String {
-    let (end_point, params, vsn, socket_id, batch) = {
-        let mut state = shared.state.borrow_mut();
-        if state.machine.options().recovery && state.settings.socket_id.is_none() {
-            state.settings.socket_id = Some(random_socket_id());
-        }
-        let settings = &state.settings;
-        let vsn = state.machine.options().vsn;
-        (settings.end_point.clone(), settings.params.clone(), vsn, settings.socket_id.clone(), settings.batch)
-    };
-    let params = match params.dyn_ref::<Function>() {
-        Some(function) => function.call0(&JsValue::NULL).unwrap_or(JsValue::UNDEFINED),
-        None => params.clone(),
-    };
+/// phoenix.js's URL: the endpoint with `params` (the option's value, or what its function gave) and `vsn` in the
+/// query, made absolute from the page's location when it starts with `/`.
+pub(crate) fn end_point_url(state: &mut State, params: &JsValue) -> String {
+    if state.machine.options().recovery && state.settings.socket_id.is_none() {
+        state.settings.socket_id = Some(random_socket_id());
+    }
+    let settings = &state.settings;
+    let (end_point, socket_id, batch) = (&settings.end_point, &settings.socket_id, settings.batch);
+    let vsn = state.machine.options().vsn;
     let mut query = Vec::new();
-    serialize(&params, None, &mut query);
+    serialize(params, None, &mut query);
     if let Some(socket_id) = socket_id {
         query.push(format!("{SOCKET_ID_PARAM}={socket_id}"));
     }

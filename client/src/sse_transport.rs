@@ -53,23 +53,7 @@ impl SseSocket {
     /// stream is the same path with `/sse`, over HTTP.
     #[wasm_bindgen(constructor)]
     pub fn new(url: &str, _protocols: JsValue) -> Result<SseSocket, JsError> {
-        let stream_url = stream_url(url);
-        let inner = Rc::new(Inner::default());
-        let weak = Rc::downgrade(&inner);
-        let reader = Rc::new(RefCell::new(sse::Reader::new()));
-        let headers = Object::new();
-        let post_base = stream_url.split_once('?').map_or(stream_url.as_str(), |(base, _)| base).to_owned();
-        let stream = FetchStream::open(&stream_url, &headers, reader, move |report| {
-            if let Some(inner) = weak.upgrade() {
-                inner.reported(&post_base, report);
-            }
-        })
-        .map_err(|_| JsError::new("no fetch in this environment: the \"sse\" transport needs fetch"))?;
-        *inner.stream.borrow_mut() = Some(stream);
-        let weak = Rc::downgrade(&inner);
-        *inner.post_callbacks.borrow_mut() =
-            [true, false].into_iter().map(|answered| post_callback(weak.clone(), answered)).collect();
-        Ok(SseSocket { inner })
+        Self::open(url, None)
     }
 
     /// As a WebSocket's.
@@ -120,6 +104,33 @@ impl SseSocket {
     /// Ends the stream; `onclose` follows, as a WebSocket's does.
     pub fn close(&self, code: Option<u16>, reason: Option<String>) {
         self.inner.finish(code.unwrap_or(1000), &reason.unwrap_or_default(), true);
+    }
+}
+
+impl SseSocket {
+    /// [`SseSocket::new`], with the socket's `authToken` sent as `Authorization: Bearer` on the stream's request,
+    /// which the relay reads where a WebSocket would carry it as a subprotocol.
+    pub(crate) fn open(url: &str, auth_token: Option<&str>) -> Result<SseSocket, JsError> {
+        let stream_url = stream_url(url);
+        let inner = Rc::new(Inner::default());
+        let weak = Rc::downgrade(&inner);
+        let reader = Rc::new(RefCell::new(sse::Reader::new()));
+        let headers = Object::new();
+        if let Some(token) = auth_token {
+            crate::values::set(&headers, "Authorization", format!("Bearer {token}"));
+        }
+        let post_base = stream_url.split_once('?').map_or(stream_url.as_str(), |(base, _)| base).to_owned();
+        let stream = FetchStream::open(&stream_url, &headers, reader, move |report| {
+            if let Some(inner) = weak.upgrade() {
+                inner.reported(&post_base, report);
+            }
+        })
+        .map_err(|_| JsError::new("no fetch in this environment: the \"sse\" transport needs fetch"))?;
+        *inner.stream.borrow_mut() = Some(stream);
+        let weak = Rc::downgrade(&inner);
+        *inner.post_callbacks.borrow_mut() =
+            [true, false].into_iter().map(|answered| post_callback(weak.clone(), answered)).collect();
+        Ok(SseSocket { inner })
     }
 }
 

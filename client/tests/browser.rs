@@ -802,3 +802,31 @@ async fn a_burst_comes_in_a_few_batch_messages_complete_and_in_order_and_one_per
         socket.disconnect(None, None, None);
     }
 }
+
+#[wasm_bindgen_test]
+async fn async_params_and_auth_token_functions_are_awaited_afresh_for_every_connection() {
+    // A WebSocket class that records what each connection asked for, and async functions that count their calls.
+    let source = "const C = class extends WebSocket { constructor(url, protocols) { super(url, protocols); \
+         C.opened.push([new URL(url).searchParams.get('n'), protocols]) } }; C.opened = []; return C";
+    let recording = Function::new_no_args(source).call0(&JsValue::NULL).unwrap();
+    let functions = "let n = 0, t = 0; return { params: async () => ({ n: ++n }), \
+         authToken: async () => { await new Promise((r) => setTimeout(r, 5)); return 'token ' + ++t } }";
+    let opts = Function::new_no_args(functions).call0(&JsValue::NULL).unwrap();
+    Reflect::set(&opts, &"transport".into(), &recording).unwrap();
+    Reflect::set(&opts, &"backoff".into(), &json(r#"{"baseMs":20,"maxMs":20,"jitter":0}"#)).unwrap();
+    let socket = Socket::new(proxied(), opts).unwrap();
+    let seen = Seen::default();
+    socket.on_open(seen.recorder("open"));
+    socket.connect();
+    assert_eq!(socket.connection_state(), "connecting", "waiting for the values");
+    seen.wait_for("open").await;
+    proxy("cut").await;
+    seen.wait_count("open", 2).await;
+    let opened = describe(&Reflect::get(&recording, &"opened".into()).unwrap());
+    assert_eq!(
+        opened,
+        r#"[["1",["phoenix","base64url.bearer.phx.dG9rZW4gMQ"]],["2",["phoenix","base64url.bearer.phx.dG9rZW4gMg"]]]"#,
+        "each connection with the values of its own calls"
+    );
+    socket.disconnect(None, None, None);
+}

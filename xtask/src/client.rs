@@ -25,10 +25,10 @@ const OUT_NAME: &str = "ferrocast_client";
 const TARGETS: [(&str, &str); 3] = [("bundler", "pkg"), ("nodejs", "pkg/node"), ("web", "pkg/web")];
 
 /// The most the `.wasm` plus its JS glue may weigh, gzipped, before `cargo xtask test` fails: today's size
-/// (107.6 KB, of which server-sent events — the stream reader, `EventStream` and the `"sse"` transport — are about
+/// (108.5 KB, of which server-sent events — the stream reader, `EventStream` and the `"sse"` transport — are about
 /// 15 KB) with a little room, so that a change that bloats the client is seen when it is made. Lower it when the
 /// client shrinks; README (Size) says why the 12 KB aim is out of reach for this design.
-pub const GZIP_BUDGET: u64 = 108_000;
+pub const GZIP_BUDGET: u64 = 109_300;
 
 /// Builds `client/pkg`, prints the sizes a browser downloads and returns the gzipped one (bytes).
 pub fn build() -> Result<u64, Error> {
