@@ -85,6 +85,9 @@ pub struct Event {
     pub topic: Option<String>,
 }
 
+/// U+FEFF in UTF-8, which a stream may start with and a reader skips.
+const BYTE_ORDER_MARK: &[u8] = "\u{feff}".as_bytes();
+
 /// Reads an event stream in chunks of any size, as EventSource does: lines end with CR, LF or CRLF; a blank line
 /// dispatches the event; comments and unknown fields are ignored; an event with no data is not dispatched.
 #[derive(Debug, Default)]
@@ -92,6 +95,7 @@ pub struct Reader {
     line: Vec<u8>,
     /// The previous chunk ended with CR: a LF starting this one belongs to that line end.
     after_cr: bool,
+    /// A line has ended, so a byte order mark can no longer come.
     started: bool,
     event: String,
     data: String,
@@ -126,18 +130,18 @@ impl Reader {
     /// Reads a chunk; returns the events it completed.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
         let mut events = Vec::new();
-        let mut bytes = chunk;
-        if !self.started && !bytes.is_empty() {
-            self.started = true;
-            bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-        }
-        for &byte in bytes {
+        for &byte in chunk {
             let after_cr = std::mem::replace(&mut self.after_cr, false);
             match byte {
                 b'\n' if after_cr => {}
                 b'\n' | b'\r' => {
                     self.after_cr = byte == b'\r';
-                    let line = std::mem::take(&mut self.line);
+                    let mut line = std::mem::take(&mut self.line);
+                    // A byte order mark may start the stream. It is looked for in the whole first line, not the
+                    // first chunk, which may end inside its three bytes.
+                    if !std::mem::replace(&mut self.started, true) && line.starts_with(BYTE_ORDER_MARK) {
+                        line.drain(..BYTE_ORDER_MARK.len());
+                    }
                     if let Some(event) = self.line_ended(&String::from_utf8_lossy(&line)) {
                         events.push(event);
                     }
@@ -227,6 +231,17 @@ mod tests {
         }
         let one_by_one: Vec<&[u8]> = bytes.chunks(1).collect();
         assert_eq!(read_all(&one_by_one), expected);
+    }
+
+    #[test]
+    fn a_bom_cut_across_chunks_is_skipped_too() {
+        let mut reader = Reader::new();
+        let mut events = reader.feed(&[0xef]);
+        events.extend(reader.feed(&[0xbb]));
+        events.extend(reader.feed(b"\xbfdata: x\n\n"));
+        assert_eq!(events.iter().map(|event| event.data.as_str()).collect::<Vec<_>>(), ["x"]);
+        // Only at the start of the stream: later, it is part of a line.
+        assert!(reader.feed("\u{feff}data: y\n\n".as_bytes()).is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! - `cargo xtask serve` builds what is needed and runs the relay with the demo on http://127.0.0.1:4000.
 //! - `cargo xtask test` installs the tools the tests need (when missing) and runs every test the project has.
 //! - `cargo xtask bench` runs every benchmark and writes the figures BENCHMARKS.md quotes.
+//! - `cargo xtask fuzz` runs every fuzz target for a bounded time and reports the executions of each.
 //!
 //! This crate has no dependencies on purpose: it is compiled before anything else on a fresh clone, so it must
 //! build in seconds. Each concern lives in its own module; `main` only parses arguments and maps failures to exit
@@ -10,6 +11,7 @@
 
 mod bench;
 mod client;
+mod fuzz;
 mod prereqs;
 mod process;
 mod serve;
@@ -29,9 +31,10 @@ Commands:
                        Ctrl-C stops it.
   test [--no-install]  Install the tools the tests need when missing (wasm32 target,
                        wasm-bindgen-cli, wasm-pack, chromium, ...), then run every
-                       test: cargo tests, the protocol crate's wasm builds and the
-                       Node checks. Stops at the first failure. --no-install skips
-                       the installers, for people who manage their own tools.
+                       test: cargo tests, the protocol crate's wasm builds, the
+                       Node checks, and a short pass of each fuzz target. Stops at
+                       the first failure. --no-install skips the installers, for
+                       people who manage their own tools.
   bench [--quick] [--only PART,...]
                        Run every benchmark: criterion micro-benchmarks, the load
                        generator's suite (the release relay next to a minimal
@@ -39,6 +42,16 @@ Commands:
                        benchmark (the wasm client next to phoenix.js). Results go
                        to target/bench. --quick: shorter windows, rougher figures.
                        PARTs: criterion, load, browser.
+  fuzz [--seconds N] [--only TARGET,...]
+                       Run every fuzz target of fuzz/ (the V1 and V2 JSON and the
+                       binary decoders, the event-stream reader, the server's
+                       session) for N seconds each (default 60), from a copy of
+                       fuzz/seeds, after installing the nightly toolchain and
+                       cargo-fuzz when missing. Prints the executions of each
+                       target; a crash fails it and names the saved input. Builds,
+                       corpora, crashes and logs go to target/fuzz. TARGETs:
+                       decode_v1_json, decode_v2_json, decode_binary, sse_reader,
+                       session.
   build-client         Build the wasm client into client/pkg (the npm package
                        @ferrocast/client, plus its Node and no-bundler builds)
                        with wasm-pack, and print its size. `serve` and `test`
@@ -74,6 +87,10 @@ fn main() -> ExitCode {
         Some("build-client") => client::build().map(|_| ()),
         Some("bench") => match bench_options(&args[1..]) {
             Ok(options) => bench::run(&options),
+            Err(message) => return usage_error(&message),
+        },
+        Some("fuzz") => match fuzz_options(&args[1..]) {
+            Ok(options) => fuzz::run(&options),
             Err(message) => return usage_error(&message),
         },
         Some("test") => match test_options(&args[1..]) {
@@ -133,6 +150,42 @@ fn bench_options(args: &[String]) -> Result<bench::Options, String> {
     Ok(options)
 }
 
+/// Parses the options of `cargo xtask fuzz`.
+fn fuzz_options(args: &[String]) -> Result<fuzz::Options, String> {
+    let mut options = fuzz::Options { seconds: fuzz::DEFAULT_SECONDS, only: Vec::new() };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                let seconds = args.next().ok_or("`--seconds` needs a number of seconds")?;
+                options.seconds = positive_seconds(seconds)?;
+            }
+            "--only" => {
+                let targets = args.next().ok_or("`--only` needs a list of fuzz targets")?;
+                for target in targets.split(',') {
+                    if !fuzz::TARGETS.contains(&target) {
+                        return Err(format!(
+                            "unknown fuzz target `{target}` for `--only`: expected {}",
+                            fuzz::TARGETS.join(", ")
+                        ));
+                    }
+                    options.only.push(target.to_owned());
+                }
+            }
+            other => return Err(format!("unknown option `{other}` for `cargo xtask fuzz`")),
+        }
+    }
+    Ok(options)
+}
+
+/// A whole number of seconds above 0: libFuzzer takes 0 to mean "no limit", which a bounded run must never be.
+fn positive_seconds(text: &str) -> Result<u64, String> {
+    match text.parse() {
+        Ok(seconds) if seconds > 0 => Ok(seconds),
+        _ => Err(format!("`--seconds` needs a whole number of seconds above 0, not `{text}`")),
+    }
+}
+
 /// Reports a usage mistake with the usage text, exiting with status 2 as command-line tools conventionally do.
 fn usage_error(message: &str) -> ExitCode {
     process::say(message);
@@ -163,5 +216,19 @@ mod tests {
         assert_eq!(options.only, ["load", "browser"]);
         assert!(bench_options(&args(&["--only", "everything"])).is_err());
         assert!(bench_options(&args(&["--only"])).is_err());
+    }
+
+    #[test]
+    fn fuzz_options_parse() {
+        let defaults = fuzz_options(&args(&[])).unwrap();
+        assert_eq!((defaults.seconds, defaults.only.len()), (fuzz::DEFAULT_SECONDS, 0));
+        let options = fuzz_options(&args(&["--seconds", "15", "--only", "session,sse_reader"])).unwrap();
+        assert_eq!(options.seconds, 15);
+        assert_eq!(options.only, ["session", "sse_reader"]);
+        assert!(fuzz_options(&args(&["--seconds", "0"])).is_err(), "0 would be unbounded");
+        assert!(fuzz_options(&args(&["--seconds", "a minute"])).is_err());
+        assert!(fuzz_options(&args(&["--seconds"])).is_err());
+        assert!(fuzz_options(&args(&["--only", "everything"])).is_err());
+        assert!(fuzz_options(&args(&["--forever"])).is_err());
     }
 }

@@ -30,6 +30,58 @@ pub fn ensure_for_tests() -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks and, where needed, installs what the fuzz targets (`fuzz/`, `cargo xtask fuzz`) are built and run with:
+/// the nightly toolchain, whose sanitizer flags libFuzzer's instrumentation needs, and cargo-fuzz.
+pub fn ensure_for_fuzzing() -> Result<(), Error> {
+    nightly_toolchain()?;
+    cargo_fuzz()
+}
+
+/// Whether the nightly toolchain and cargo-fuzz are both there, without installing anything.
+pub fn fuzzing_tools_present() -> bool {
+    has_nightly() == Some(true) && probe("cargo", &["fuzz", "--version"]).is_some()
+}
+
+/// The nightly toolchain, minimal profile: only `cargo fuzz build` uses it, never the workspace's own builds.
+fn nightly_toolchain() -> Result<(), Error> {
+    match has_nightly() {
+        Some(true) => {
+            say("nightly toolchain: present");
+            Ok(())
+        }
+        Some(false) => {
+            let mut command = Command::new("rustup");
+            command.args(["toolchain", "install", "nightly", "--profile", "minimal"]);
+            install("the nightly toolchain", &mut command)
+        }
+        None => Err(Error::new(
+            "cannot ask rustup which toolchains are installed (is rustup on PATH?): the fuzz targets need a nightly \
+             toolchain, `rustup toolchain install nightly --profile minimal`",
+        )),
+    }
+}
+
+/// Whether rustup has the plain `nightly` toolchain (not only dated ones, which `rustup run nightly` does not
+/// use); `None` when rustup cannot be asked.
+fn has_nightly() -> Option<bool> {
+    let toolchains = probe("rustup", &["toolchain", "list"])?;
+    Some(toolchains.lines().filter_map(|line| line.split_whitespace().next()).any(is_plain_nightly))
+}
+
+/// `nightly-x86_64-unknown-linux-gnu` is; `nightly-2025-01-01-x86_64-unknown-linux-gnu` and `stable-…` are not.
+fn is_plain_nightly(toolchain: &str) -> bool {
+    toolchain.strip_prefix("nightly-").is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// `cargo-fuzz`, which builds the fuzz targets with libFuzzer's instrumentation.
+fn cargo_fuzz() -> Result<(), Error> {
+    if let Some(version) = probe("cargo", &["fuzz", "--version"]) {
+        say(format!("cargo-fuzz: present ({})", version.trim()));
+        return Ok(());
+    }
+    install_crate("cargo-fuzz", None)
+}
+
 /// The `wasm32-unknown-unknown` standard library, for the protocol crate's browser build and the client.
 fn wasm_target() -> Result<(), Error> {
     const TARGET: &str = "wasm32-unknown-unknown";
@@ -198,6 +250,15 @@ fn cli_version(output: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_plain_nightly_toolchain_counts() {
+        assert!(is_plain_nightly("nightly-x86_64-unknown-linux-gnu"));
+        assert!(is_plain_nightly("nightly-aarch64-apple-darwin"));
+        assert!(!is_plain_nightly("nightly-2025-01-01-x86_64-unknown-linux-gnu"));
+        assert!(!is_plain_nightly("stable-x86_64-unknown-linux-gnu"));
+        assert!(!is_plain_nightly("1.95.0-x86_64-unknown-linux-gnu"));
+    }
 
     #[test]
     fn parses_wasm_bindgen_version_output() {

@@ -9,15 +9,18 @@ use std::process::Command;
 use std::time::{Instant, SystemTime};
 
 use crate::process::{self, say};
-use crate::{Error, bench, client, prereqs, workspace};
+use crate::{Error, bench, client, fuzz, prereqs, workspace};
 
 /// Node test projects: a directory relative to the workspace root and the command to run there.
 ///
 /// Each runs only when its directory exists, after `npm ci` when it has a `package.json`.
 const NODE_TESTS: &[(&str, &[&str])] = &[
     ("protocol/tests/presence-oracle", &["node", "oracle.mjs", "--check"]),
-    ("tests/phoenix-js", &["node", "--test", "relay.test.mjs"]),
-    ("client/tests/node", &["node", "--test", "ssr.test.mjs", "quickstart.test.mjs"]),
+    ("tests/phoenix-js", &["node", "--test", "relay.test.mjs", "auth.test.mjs"]),
+    (
+        "client/tests/node",
+        &["node", "--test", "ssr.test.mjs", "quickstart.test.mjs", "connection-values.test.mjs", "auth.test.mjs"],
+    ),
 ];
 
 /// The Node test projects that start the relay binary, and so are skipped while the relay crate does not exist.
@@ -110,6 +113,13 @@ pub fn run(options: &Options) -> Result<(), Error> {
     if has_relay && root.join("loadgen").is_dir() {
         count();
         bench::smoke(&root)?;
+    }
+
+    // A short pass of every fuzz target (nightly, its own target directory): the targets keep building and their
+    // seeds keep passing; `cargo xtask fuzz` is for fuzzing longer.
+    if root.join("fuzz/Cargo.toml").is_file() {
+        count();
+        fuzz::smoke(&root, options.install)?;
     }
 
     say(format!("all tests passed ({} steps, {:.1} s)", steps.get(), start.elapsed().as_secs_f64()));

@@ -1,0 +1,16 @@
+//! V1 JSON frames (`{"topic", "event", "payload", "ref", "join_ref"}` objects) from either side: decoding never
+//! panics, and what decodes survives a re-encoding.
+
+#![no_main]
+
+use ferrocast_fuzz::round_trip::{SENDERS, check};
+use ferrocast_protocol::{Vsn, WireData};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: &[u8]| {
+    // A WebSocket text message is valid UTF-8; replacing invalid bytes keeps every input useful.
+    let text = String::from_utf8_lossy(input);
+    for sender in SENDERS {
+        check(Vsn::V1, sender, WireData::Text(&text));
+    }
+});
