@@ -132,18 +132,7 @@ fn bench_options(args: &[String]) -> Result<bench::Options, String> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => options.quick = true,
-            "--only" => {
-                let parts = args.next().ok_or("`--only` needs a list of parts")?;
-                for part in parts.split(',') {
-                    if !bench::PARTS.contains(&part) {
-                        return Err(format!(
-                            "unknown part `{part}` for `--only`: expected {}",
-                            bench::PARTS.join(", ")
-                        ));
-                    }
-                    options.only.push(part.to_owned());
-                }
-            }
+            "--only" => options.only = only(args.next(), &bench::PARTS, "part")?,
             other => return Err(format!("unknown option `{other}` for `cargo xtask bench`")),
         }
     }
@@ -160,22 +149,23 @@ fn fuzz_options(args: &[String]) -> Result<fuzz::Options, String> {
                 let seconds = args.next().ok_or("`--seconds` needs a number of seconds")?;
                 options.seconds = positive_seconds(seconds)?;
             }
-            "--only" => {
-                let targets = args.next().ok_or("`--only` needs a list of fuzz targets")?;
-                for target in targets.split(',') {
-                    if !fuzz::TARGETS.contains(&target) {
-                        return Err(format!(
-                            "unknown fuzz target `{target}` for `--only`: expected {}",
-                            fuzz::TARGETS.join(", ")
-                        ));
-                    }
-                    options.only.push(target.to_owned());
-                }
-            }
+            "--only" => options.only = only(args.next(), &fuzz::TARGETS, "fuzz target")?,
             other => return Err(format!("unknown option `{other}` for `cargo xtask fuzz`")),
         }
     }
     Ok(options)
+}
+
+/// The comma-separated value of `--only`, each item one of `known` (a `kind`, for the message).
+fn only(value: Option<&String>, known: &[&str], kind: &str) -> Result<Vec<String>, String> {
+    let value = value.ok_or_else(|| format!("`--only` needs a list: {}", known.join(", ")))?;
+    value
+        .split(',')
+        .map(|item| match known.contains(&item) {
+            true => Ok(item.to_owned()),
+            false => Err(format!("unknown {kind} `{item}` for `--only`: expected {}", known.join(", "))),
+        })
+        .collect()
 }
 
 /// A whole number of seconds above 0: libFuzzer takes 0 to mean "no limit", which a bounded run must never be.
