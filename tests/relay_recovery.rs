@@ -3,7 +3,7 @@
 
 mod support;
 
-use ferrocast_pubsub::HistoryLimits;
+use ferrocast_pubsub::{HistoryLimits, SessionLimits};
 use ferrocast_relay::Config;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -132,7 +132,9 @@ async fn a_subscriber_that_keeps_reconnecting_misses_nothing_and_sees_nothing_tw
     // History holds every broadcast, so however far the subscriber falls behind while the machine is busy, each
     // rejoin must be recovered: what is tested is the replay, not the history's size.
     let history = HistoryLimits { max_messages: COUNT as usize, ..HistoryLimits::default() };
-    let relay = TestRelay::start(Config { history, ..Config::default() }).await;
+    // The publisher pushes 3,000 frames as fast as it can over one socket: a backend's rate, not a page's.
+    let limits = SessionLimits { frames_per_second: 1_000_000, burst: 1_000_000, ..SessionLimits::default() };
+    let relay = TestRelay::start(Config { history, limits, ..Config::default() }).await;
     let url = relay.url(V2);
 
     // Started once the subscriber has joined: a first join (no position offered) replays nothing.
