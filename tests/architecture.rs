@@ -36,20 +36,19 @@ fn rust_sources(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-#[test]
-fn protocol_depends_on_no_runtime_and_no_browser_binding() {
-    let dependencies = normal_dependencies("ferrocast-protocol");
-    assert!(dependencies.iter().any(|name| name == "ferrocast-protocol"), "cargo tree listed {dependencies:?}");
-    for forbidden in ["tokio", "wasm-bindgen", "web-sys", "js-sys", "mio", "getrandom"] {
-        assert!(!dependencies.iter().any(|name| name == forbidden), "ferrocast-protocol depends on {forbidden}");
+/// Asserts `package` depends, for normal builds, on none of `forbidden`.
+fn assert_depends_on_none(package: &str, forbidden: &[&str]) {
+    let dependencies = normal_dependencies(package);
+    assert!(dependencies.iter().any(|name| name == package), "cargo tree listed {dependencies:?}");
+    for forbidden in forbidden {
+        assert!(!dependencies.iter().any(|name| name == forbidden), "{package} depends on {forbidden}");
     }
 }
 
-#[test]
-fn protocol_never_reads_a_clock_and_does_no_io() {
-    let forbidden = ["Instant::now", "SystemTime", "std::net", "std::fs", "std::thread", "std::io::stdin", "tokio"];
-    let sources = rust_sources(&workspace_root().join("protocol/src"));
-    assert!(sources.len() > 5, "found the protocol sources");
+/// Asserts no Rust source under `dir` mentions any of `forbidden`.
+fn assert_sources_never_mention(dir: &str, forbidden: &[&str]) {
+    let sources = rust_sources(&workspace_root().join(dir));
+    assert!(sources.len() > 5, "found the sources under {dir}");
     for file in sources {
         let text = std::fs::read_to_string(&file).expect("readable source");
         for needle in forbidden {
@@ -59,21 +58,38 @@ fn protocol_never_reads_a_clock_and_does_no_io() {
 }
 
 #[test]
+fn protocol_depends_on_no_runtime_and_no_browser_binding() {
+    assert_depends_on_none("ferrocast-protocol", &["tokio", "wasm-bindgen", "web-sys", "js-sys", "mio", "getrandom"]);
+}
+
+#[test]
+fn protocol_never_reads_a_clock_and_does_no_io() {
+    let forbidden = ["Instant::now", "SystemTime", "std::net", "std::fs", "std::thread", "std::io::stdin", "tokio"];
+    assert_sources_never_mention("protocol/src", &forbidden);
+}
+
+#[test]
 fn only_the_client_binds_to_the_browser() {
-    for package in ["ferrocast-pubsub", "ferrocast-relay"] {
-        let dependencies = normal_dependencies(package);
-        for forbidden in ["wasm-bindgen", "web-sys", "js-sys"] {
-            assert!(!dependencies.iter().any(|name| name == forbidden), "{package} depends on {forbidden}");
-        }
+    for package in ["ferrocast-pubsub", "ferrocast-relay", "ferrocast-reactor"] {
+        assert_depends_on_none(package, &["wasm-bindgen", "web-sys", "js-sys"]);
     }
 }
 
 #[test]
 fn the_client_is_an_io_shell_without_serde_json_or_a_runtime() {
     // The browser decodes JSON (`JSON.parse`); protocol logic lives in ferrocast-protocol, I/O is the browser's.
-    let dependencies = normal_dependencies("ferrocast-client");
-    assert!(dependencies.iter().any(|name| name == "wasm-bindgen"), "cargo tree listed {dependencies:?}");
-    for forbidden in ["serde_json", "tokio", "axum", "ferrocast-pubsub"] {
-        assert!(!dependencies.iter().any(|name| name == forbidden), "ferrocast-client depends on {forbidden}");
-    }
+    assert_depends_on_none("ferrocast-client", &["serde_json", "tokio", "axum", "ferrocast-pubsub"]);
+    assert!(normal_dependencies("ferrocast-client").iter().any(|name| name == "wasm-bindgen"));
+}
+
+#[test]
+fn reactor_depends_on_no_runtime_and_no_server() {
+    assert_depends_on_none("ferrocast-reactor", &["tokio", "axum", "mio", "ferrocast-pubsub", "ferrocast-relay"]);
+}
+
+#[test]
+fn reactor_never_reads_a_clock_and_does_no_io() {
+    let forbidden =
+        ["Instant::now", "SystemTime", "std::net", "std::fs", "std::thread", "std::io", "tokio", "axum", "sleep("];
+    assert_sources_never_mention("reactor/src", &forbidden);
 }

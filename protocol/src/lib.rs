@@ -10,12 +10,13 @@
 //! - [`client`]: the client's socket, channels and pushes as a poll-style state machine.
 //! - [`presence`]: who is on a topic, merged from `presence_state` and `presence_diff` as phoenix.js does.
 //! - [`sse`]: server-sent events, written and read as EventSource reads them.
+//! - [`rng`]: a seeded generator for jitter, which the reactor's retries share.
 
 pub mod client;
 pub mod codec;
 pub mod frame;
 pub mod presence;
-mod rng;
+pub mod rng;
 pub mod sse;
 
 pub use frame::{

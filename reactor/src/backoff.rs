@@ -3,7 +3,7 @@
 //! Full jitter draws the whole delay at random below an exponentially growing ceiling. When many runs fail
 //! against the same dependency at once, their retries spread over the window instead of arriving together.
 
-use crate::rng::Rng;
+use ferrocast_protocol::rng::Rng;
 
 /// Full-jitter exponential backoff: retry `k` (1 for the first retry) waits a whole number of milliseconds drawn
 /// uniformly from `0..=min(cap_ms, base_ms · 2^(k−1))`.
@@ -40,7 +40,7 @@ impl Default for Backoff {
 #[cfg(test)]
 mod tests {
     use super::Backoff;
-    use crate::rng::Rng;
+    use ferrocast_protocol::rng::Rng;
 
     #[test]
     fn ceilings_double_from_the_base_up_to_the_cap() {

@@ -47,7 +47,6 @@ mod cycle;
 mod error;
 mod event;
 mod record;
-mod rng;
 mod run;
 mod step;
 mod workflow;
