@@ -105,6 +105,11 @@ test("an expired or forged token never opens a socket: phoenix.js sees errors, n
   // The refusals are counted, with their reasons in the relay's log.
   const metrics = await (await fetch(`http://127.0.0.1:${relay.port}/metrics`)).text();
   assert.match(metrics, /ferrocast_refused_tokens_total [2-9]/);
+  // The relay logs each refusal as it answers it; its output reaches this process a moment later.
+  const deadline = Date.now() + WAIT_MS;
+  while (!/token expired[\s\S]*invalid token signature/.test(relay.log()) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   assert.match(relay.log(), /token expired/);
   assert.match(relay.log(), /invalid token signature/);
 });

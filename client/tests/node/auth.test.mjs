@@ -70,5 +70,10 @@ test("without a token the relay refuses the socket and says why in its log", asy
   await errored;
   socket.disconnect();
   assert.equal(opened, false);
+  // The relay logs the refusal as it answers it; its output reaches this process a moment later.
+  const deadline = Date.now() + WAIT_MS;
+  while (!/missing token/.test(relay.log()) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   assert.match(relay.log(), /missing token/);
 });
