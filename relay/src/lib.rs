@@ -7,9 +7,11 @@
 //! - `sse`: server-sent event streams of topics.
 //! - `sse_socket`: a Phoenix socket over server-sent events and HTTP POST, for networks that block WebSockets.
 //! - `auth`: where each client puts its token, and the 403 for a refused one.
+//! - `admission`: whether a new socket or stream is let in (shutdown, token, connection limit), answered alike.
 //! - `origin`: which pages may use the relay (`--allow-origin`).
 //! - `state`: what connections share, and the graceful shutdown.
 
+mod admission;
 mod auth;
 mod batching;
 mod config;

@@ -5,8 +5,8 @@
 //! cut off together do not all come back in the same instant), then the events, with a keep-alive comment whenever
 //! the stream has been quiet for the keep-alive interval, so proxies do not time it out.
 
-use crate::auth;
 use crate::state::Relay;
+use crate::{admission, auth};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -30,9 +30,6 @@ pub(crate) async fn stream(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    if relay.shutting_down() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
-    }
     let mut token = auth::bearer_token(&headers).map(str::to_owned);
     let mut topics = Vec::new();
     let mut last_event_id = headers.get("last-event-id").and_then(|id| id.to_str().ok()).map(str::to_owned);
@@ -53,13 +50,10 @@ pub(crate) async fn stream(
             }
         }
     }
-    let identity = match auth::identify(&relay, token.as_deref(), "stream") {
+    let identity = match admission::admit(&relay, token.as_deref(), "stream") {
         Ok(identity) => identity,
-        Err(refused) => return refused.into_response(),
+        Err(denied) => return denied.into_response(),
     };
-    if relay.at_connection_limit() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections: try again later\n").into_response();
-    }
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
     let max_topics = relay.config.sse.max_topics;
     let last_event_id = last_event_id.as_deref();

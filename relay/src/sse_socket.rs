@@ -8,9 +8,9 @@
 //! binary payload) is a `binary` event in base64, and is posted as a base64 line. The session lives as long as the
 //! stream: when it ends, the client reconnects and rejoins, as after a lost WebSocket.
 
-use crate::auth;
 use crate::sse::{Chunks, event_stream_response};
 use crate::state::{OpenConnection, Relay, ShutdownSignal};
+use crate::{admission, auth};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -76,17 +76,11 @@ pub(crate) async fn open(
     if Vsn::from_param(params.get("vsn").map(String::as_str)) != Some(Vsn::V2) {
         return (StatusCode::FORBIDDEN, "the event-stream socket speaks vsn 2.0.0 only\n").into_response();
     }
-    if relay.shutting_down() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
-    }
     let token = auth::socket_token(&params, &headers).or_else(|| auth::bearer_token(&headers).map(str::to_owned));
-    let identity = match auth::identify(&relay, token.as_deref(), "event-stream socket") {
+    let identity = match admission::admit(&relay, token.as_deref(), "event-stream socket") {
         Ok(identity) => identity,
-        Err(refused) => return refused.into_response(),
+        Err(denied) => return denied.into_response(),
     };
-    if relay.at_connection_limit() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections: try again later\n").into_response();
-    }
     let (sender, inbox) = mpsc::channel(INBOX);
     let registration = relay.sse_sessions.register(sender);
     let outbox = Arc::new(Outbox::new(relay.config.outbox));

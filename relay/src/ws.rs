@@ -5,9 +5,9 @@
 //! buffer, so a burst of broadcasts to one socket costs one `write`, not one per frame. A client that asked for
 //! batches ([`BATCH_PARAM`]) gets consecutive text frames as one message as well (see [`crate::batching`]).
 
-use crate::auth;
 use crate::batching::Batcher;
 use crate::state::Relay;
+use crate::{admission, auth};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -51,17 +51,10 @@ pub(crate) async fn upgrade(
         tracing::info!(%vsn, "refused a socket with an unsupported vsn");
         return (StatusCode::FORBIDDEN, format!("unsupported vsn {vsn:?}: use 1.0.0 or 2.0.0\n")).into_response();
     };
-    if relay.shutting_down() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
-    }
-    let identity = match auth::identify(&relay, auth::socket_token(&params, &headers).as_deref(), "socket") {
+    let identity = match admission::admit(&relay, auth::socket_token(&params, &headers).as_deref(), "socket") {
         Ok(identity) => identity,
-        Err(refused) => return refused.into_response(),
+        Err(denied) => return denied.into_response(),
     };
-    if relay.at_connection_limit() {
-        tracing::warn!(max = relay.config.max_connections, "refused a socket at the connection limit");
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections: try again later\n").into_response();
-    }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
