@@ -4,12 +4,12 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { Socket as Socket17 } from "phoenix";
 import { Socket as Socket18 } from "phoenix-1.8";
 import WebSocket from "ws";
 
 import { startRelay } from "../support/relay-process.mjs";
+import { signToken } from "../support/tokens.mjs";
 
 const SECRET = "a secret the relay and the application's backend share";
 const WAIT_MS = 3000;
@@ -20,12 +20,9 @@ before(async () => {
 });
 after(() => relay?.stop());
 
-/** An HS256 JWT of `claims`, expiring in `expiresIn` seconds (negative: already expired). */
+/** A token for the relay's secret (or `secret`), expiring in `expiresIn` seconds. */
 function sign(claims, { secret = SECRET, expiresIn = 600 } = {}) {
-  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const exp = Math.floor(Date.now() / 1000) + expiresIn;
-  const unsigned = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({ ...claims, exp })}`;
-  return `${unsigned}.${createHmac("sha256", secret).update(unsigned).digest("base64url")}`;
+  return signToken(claims, secret, { expiresIn });
 }
 
 function within(promise, what) {

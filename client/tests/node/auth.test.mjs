@@ -4,11 +4,11 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import WebSocket from "ws";
 import { Socket } from "@ferrocast/client";
 
 import { startRelay } from "../../../tests/support/relay-process.mjs";
+import { signToken } from "../../../tests/support/tokens.mjs";
 
 const SECRET = "the relay's secret, shared with the backend";
 const WAIT_MS = 5000;
@@ -19,12 +19,7 @@ before(async () => {
 });
 after(() => relay?.stop());
 
-function sign(claims) {
-  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const exp = Math.floor(Date.now() / 1000) + 600;
-  const unsigned = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({ ...claims, exp })}`;
-  return `${unsigned}.${createHmac("sha256", SECRET).update(unsigned).digest("base64url")}`;
-}
+const sign = (claims) => signToken(claims, SECRET);
 
 function joined(channel) {
   return new Promise((resolve, reject) => {
