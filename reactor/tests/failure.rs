@@ -85,9 +85,8 @@ fn completed_steps_are_undone_dependents_first_after_running_steps_finish() {
             (119, EventKind::RunCompensated { duration_ms: 9, undone: 3, undo_failures: 0 }),
         ]
     );
-    let states: Vec<_> = sim.run.steps().map(|(name, record)| (name, record.state)).collect();
     assert_eq!(
-        states,
+        sim.step_states(),
         [
             ("reserve", TaskState::Undone),
             ("charge", TaskState::Undone),
@@ -259,9 +258,8 @@ fn a_halt_stops_scheduling_waits_for_running_steps_and_undoes_nothing() {
             &EventKind::RunHalted { duration_ms: 60, task: Task::step("gate"), reason: "waiting for approval".into() }
         )
     );
-    let states: Vec<_> = sim.run.steps().map(|(name, record)| (name, record.state)).collect();
     assert_eq!(
-        states,
+        sim.step_states(),
         [
             ("a", TaskState::Completed),
             ("gate", TaskState::Halted),

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // Each test file uses part of it.
 
-use ferrocast_reactor::{Command, Compensation, Event, EventKind, Outcome, ReportError, Run, Task, Work, Workflow};
+use ferrocast_reactor::{
+    Command, Compensation, Event, EventKind, Outcome, ReportError, Run, Task, TaskState, Work, Workflow,
+};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -150,6 +152,11 @@ impl Sim {
             .filter(|(_, command)| command_kind(command) == kind)
             .map(|(_, command)| command.task().to_string())
             .collect()
+    }
+
+    /// Each step's state, in the workflow's order.
+    pub fn step_states(&self) -> Vec<(&str, TaskState)> {
+        self.run.steps().map(|(name, record)| (name, record.state)).collect()
     }
 
     /// When each attempt of `task` started.
