@@ -40,10 +40,17 @@
 //! - [`Command`], [`Outcome`], [`Compensation`]: what a run asks for and what it is told.
 //! - [`Event`]: lifecycle notifications with timestamps, durations and attempt numbers.
 //! - [`StepRecord`]: each step's state, attempts, times, result and error, for a status page.
+//!
+//! Around the core, and the only part with an async runtime and a clock:
+//! - [`engine`]: the [`Engine`](engine::Engine) that runs workflows from a catalog, one task per run, and
+//!   publishes every event on `reactor:<run_id>` and a summary on `reactor:runs` through a notifier.
+//! - [`demo`]: the built-in demo workflows, simulations with configurable durations and failure injection.
 
 mod backoff;
 mod command;
 mod cycle;
+pub mod demo;
+pub mod engine;
 mod error;
 mod event;
 mod record;

@@ -66,6 +66,13 @@ impl Workflow {
         self.index.get(name).map(|&index| &self.steps[index].step)
     }
 
+    /// The steps whose results a step reads, each once, in the order its arguments name them; none for an unknown
+    /// step.
+    pub fn depends_on(&self, name: &str) -> impl Iterator<Item = &str> {
+        let dependencies = self.index.get(name).map_or(&[][..], |&index| &self.steps[index].dependencies[..]);
+        dependencies.iter().map(|&dependency| self.steps[dependency].name.as_str())
+    }
+
     /// The step whose result is the run's result.
     pub fn returns(&self) -> &str {
         &self.steps[self.returns].name
