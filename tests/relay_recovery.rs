@@ -143,8 +143,17 @@ async fn a_subscriber_that_keeps_reconnecting_misses_nothing_and_sees_nothing_tw
         async move {
             let (socket, _) = connect_async(&url).await.expect("publisher connects");
             let (mut sink, mut stream) = socket.split();
-            // Its own broadcasts and replies come back; read them so its queue never fills.
-            let drain = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
+            // Its own broadcasts and replies come back; read them so its queue never fills, until the reply to its
+            // last push says the relay has handled them all. Closing before that would lose the pushes the relay
+            // has not read yet: a socket closed with unread data is reset, and the reset discards them.
+            let last_reply = format!(r#""{COUNT}","room:flow","phx_reply""#);
+            let drain = tokio::spawn(async move {
+                while let Some(Ok(message)) = stream.next().await {
+                    if message.to_text().is_ok_and(|text| text.contains(&last_reply)) {
+                        return;
+                    }
+                }
+            });
             let join = r#"["1","1","room:flow","phx_join",{"no_presence":true}]"#;
             sink.send(Message::text(join)).await.unwrap();
             for n in 1..=COUNT {
@@ -154,7 +163,7 @@ async fn a_subscriber_that_keeps_reconnecting_misses_nothing_and_sees_nothing_tw
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
-            drain.abort();
+            drain.await.expect("the publisher reads until its last reply");
         }
     };
     let mut publish_all = Some(publish_all);
