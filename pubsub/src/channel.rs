@@ -61,6 +61,14 @@ pub trait Channel: Send + Sync + 'static {
     /// Handles an event pushed by the client.
     fn handle_in(&self, ctx: &mut Context<'_>, event: &str, payload: Payload) -> Outcome;
 
+    /// Whether a join with no position to resume from replays the topic's kept history from its oldest broadcast
+    /// instead of starting at the present. For topics that tell a story from its start, such as a workflow run's
+    /// events: a late joiner sees the run from `run_started`. A join that offers a position it can resume from
+    /// gets only what it missed, as on any topic; one whose position cannot be served gets the whole replay.
+    fn replays_history(&self) -> bool {
+        false
+    }
+
     /// Called once when a joined channel ends, however it ends: left, stopped, crashed, replaced by a new join of
     /// the topic, or its connection gone. Its presence is untracked and its subscription dropped right after.
     fn leave(&self, _ctx: &mut Context<'_>) {}

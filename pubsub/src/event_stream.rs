@@ -14,7 +14,7 @@ use crate::auth::Identity;
 use crate::channel::{SocketInfo, reason};
 use crate::hub::{ConnId, Subscriber, Wire, encode_event};
 use crate::outbox::{OutFrame, Outbox};
-use crate::session::{Backend, context, run_plugs};
+use crate::session::{Backend, context, replay_from_start, run_plugs};
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{Payload, Position, sse};
 use serde_json::{Map, Value, json};
@@ -68,8 +68,8 @@ struct Joined {
     channel: Arc<dyn crate::channel::Channel>,
     splat: String,
     assigns: Map<String, Value>,
-    /// The topic's position when the stream subscribed: the replay starts there when the offered one cannot be
-    /// served.
+    /// The topic's position when the stream subscribed (its start, for a channel that replays its history): the
+    /// replay starts there when the offered one cannot be served.
     subscribed: Position,
     /// The position the reader has been sent up to, written into every event's id.
     position: Option<Position>,
@@ -178,6 +178,8 @@ impl EventStream {
         let subscriber =
             Subscriber { conn: self.conn, wire: Wire::EventStream, outbox: Arc::clone(outbox), positioned: true };
         let subscribed = backend.hub.subscribe(topic, subscriber);
+        // A channel that replays its history replays it to a stream too, from its start unless the reader resumes.
+        let subscribed = if routed.channel.replays_history() { replay_from_start(&subscribed) } else { subscribed };
         let mut assigns = Map::new();
         let mut pushes = Vec::new();
         let result = run_plugs(routed.plugs, topic, event::JOIN, params, &self.socket, &assigns).and_then(|()| {

@@ -107,20 +107,31 @@ impl Hub {
     /// Subscribes a connection to a topic, replacing its earlier subscription there, if any; returns the topic's
     /// position at that moment. A positioned subscriber gets no numbered broadcast until [`Hub::catch_up`].
     pub fn subscribe(&self, topic: &str, subscriber: Subscriber) -> Position {
+        let waiting = subscriber.positioned;
+        self.add_subscription(topic, subscriber, waiting)
+    }
+
+    /// Subscribes a connection whose join replays the topic's history ([`crate::Channel::replays_history`]): like
+    /// a positioned subscriber, it gets no numbered broadcast until [`Hub::catch_up`], even when its frames carry
+    /// no position (phoenix.js).
+    pub fn subscribe_to_replay(&self, topic: &str, subscriber: Subscriber) -> Position {
+        self.add_subscription(topic, subscriber, true)
+    }
+
+    fn add_subscription(&self, topic: &str, subscriber: Subscriber, waiting: bool) -> Position {
         let mut shard = write(self.topics.shard(topic));
         let topic = shard.entry(topic.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
         let topic = lock_mut(topic);
         topic.subscriptions.retain(|existing| existing.subscriber.conn != subscriber.conn);
-        let waiting = subscriber.positioned;
         topic.subscriptions.push(Subscription { subscriber, waiting });
         topic.history.position()
     }
 
-    /// Ends a positioned subscriber's wait: `reply` is called with the topic's position and whether `offered`
+    /// Ends a waiting subscriber's wait: `reply` is called with the topic's position and whether `offered`
     /// could be recovered (`None` when no position was offered), so the join reply goes first; then every kept
     /// broadcast after `offered` (or after `subscribed`, the position [`Hub::subscribe`] returned, when `offered`
-    /// cannot be served) is queued, oldest first, and live broadcasts follow. All under the topic's lock, so none
-    /// comes in between, twice, or out of order.
+    /// cannot be served; offset 0 of its epoch replays everything kept) is queued, oldest first, and live
+    /// broadcasts follow. All under the topic's lock, so none comes in between, twice, or out of order.
     pub fn catch_up(
         &self,
         topic_name: &str,
@@ -146,10 +157,8 @@ impl Hub {
         reply(&position, resume.recovered);
         let subscriber = &subscription.subscriber;
         for retained in history.after(resume.after) {
-            let at = Position { offset: retained.offset, epoch: position.epoch.clone() };
-            if let Some(frame) =
-                encode_broadcast(subscriber.wire, topic_name, &retained.event, &retained.payload, Some(at))
-            {
+            let at = subscriber.positioned.then(|| Position { offset: retained.offset, epoch: position.epoch.clone() });
+            if let Some(frame) = encode_broadcast(subscriber.wire, topic_name, &retained.event, &retained.payload, at) {
                 subscriber.outbox.push(frame);
             }
         }

@@ -25,7 +25,8 @@ use crate::router::{Plug, PlugContext, Router};
 use ferrocast_protocol::codec::{DecodeError, decode, encode};
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{
-    BATCH_PARAM, Ext, Frame, Message, Payload, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData, is_valid_socket_id,
+    BATCH_PARAM, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData,
+    is_valid_socket_id,
 };
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -167,8 +168,10 @@ impl Session {
         let backend = Arc::clone(&self.backend);
         let Some(routed) = backend.router.route(&message.topic) else { return self.unmatched(message) };
         let Message { join_ref, r#ref, topic, payload: params, ext, .. } = message;
-        // A join with Ferrocast's extension asks for positions, and for a replay after the one it offers.
+        // A join with Ferrocast's extension asks for positions, and for a replay after the one it offers; a channel
+        // that replays its history gives every joiner the replay, from the start when no position is offered.
         let positioned = ext.is_some();
+        let replays = routed.channel.replays_history();
         // The join ref of the channel this join replaces, if any; its phx_close follows this join's reply.
         let replaced = self.joined.remove(&topic).map(|replaced| {
             let join_ref = replaced.join_ref.clone();
@@ -179,7 +182,11 @@ impl Session {
         // after, such as a diff flushed while the join is under way. A refused join unsubscribes again.
         let subscriber =
             Subscriber { conn: self.conn, wire: Wire::Phoenix(self.vsn), outbox: Arc::clone(&self.outbox), positioned };
-        let subscribed = backend.hub.subscribe(&topic, subscriber);
+        let subscribed = if replays {
+            backend.hub.subscribe_to_replay(&topic, subscriber)
+        } else {
+            backend.hub.subscribe(&topic, subscriber)
+        };
         let mut assigns = Map::new();
         let refused = run_plugs(routed.plugs, &topic, event::JOIN, &params, &self.socket, &assigns);
         let (result, pushes) = match refused {
@@ -192,13 +199,14 @@ impl Session {
         };
         match result {
             Ok(response) => {
-                if positioned {
+                if positioned || replays {
                     // The reply carries the topic's position and whether the offered one was recovered; the missed
                     // broadcasts follow it, then live ones.
                     let offered = ext.and_then(|ext| ext.position);
-                    backend.hub.catch_up(&topic, self.conn, offered.as_ref(), &subscribed, |position, recovered| {
-                        let ext = Ext { position: Some(position.clone()), recovered };
-                        self.send_reply(join_ref.clone(), r#ref, topic.clone(), "ok", response, Some(ext));
+                    let replay_from = if replays { replay_from_start(&subscribed) } else { subscribed };
+                    backend.hub.catch_up(&topic, self.conn, offered.as_ref(), &replay_from, |position, recovered| {
+                        let ext = positioned.then(|| Ext { position: Some(position.clone()), recovered });
+                        self.send_reply(join_ref.clone(), r#ref, topic.clone(), "ok", response, ext);
                     });
                 } else {
                     self.reply(join_ref.clone(), r#ref, topic.clone(), "ok", response);
@@ -403,6 +411,12 @@ pub(crate) fn context<'a>(
     assigns: &'a mut Map<String, Value>,
 ) -> Context<'a> {
     Context { topic, splat, socket, assigns, conn, hub: &backend.hub, presence: &backend.presence, pushes: Vec::new() }
+}
+
+/// Where a join that replays its topic's history starts when no offered position can be served: before the oldest
+/// broadcast of the epoch the join subscribed in.
+pub(crate) fn replay_from_start(subscribed: &Position) -> Position {
+    Position { offset: 0, epoch: subscribed.epoch.clone() }
 }
 
 pub(crate) fn run_plugs(
