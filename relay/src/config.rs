@@ -4,6 +4,8 @@ use crate::origin::AllowedOrigins;
 use crate::sse::SseLimits;
 use ferrocast_pubsub::auth::TokenVerifier;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
+use ferrocast_reactor::demo;
+use ferrocast_reactor::engine::{Catalog, EngineLimits};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +43,10 @@ pub struct Config {
     pub max_connections: usize,
     /// Channels per connection and the rate limit on what a connection sends.
     pub limits: SessionLimits,
+    /// The workflows `reactor:*` and the workflow API start, with their actions. Default: the demo simulations.
+    pub workflows: Catalog,
+    /// Workflow runs: how many run at once, and how many finished ones keep their status.
+    pub runs: EngineLimits,
 }
 
 impl Default for Config {
@@ -60,6 +66,8 @@ impl Default for Config {
             origins: AllowedOrigins::new(&[], true).unwrap_or_default(),
             max_connections: 100_000,
             limits: SessionLimits::default(),
+            workflows: demo::catalog(),
+            runs: EngineLimits::default(),
         }
     }
 }

@@ -93,7 +93,7 @@ pub(crate) async fn presence(
 
 /// A topic's history and presence are for a token that may join the topic, or publish (a backend's token): the
 /// answer to any other request.
-fn refusal_to_read(relay: &Arc<Relay>, headers: &HeaderMap, topic: &str) -> Option<Response> {
+pub(crate) fn refusal_to_read(relay: &Arc<Relay>, headers: &HeaderMap, topic: &str) -> Option<Response> {
     match auth::identify(relay, auth::bearer_token(headers), "API request") {
         Ok(identity) if identity.may_publish() || identity.may_join(topic) => None,
         Ok(_) => Some(auth::forbidden(topic)),
@@ -157,6 +157,6 @@ pub(crate) async fn metrics(State(relay): State<Arc<Relay>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-fn bad_request(message: &str) -> Response {
+pub(crate) fn bad_request(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "ok": false, "error": message }))).into_response()
 }

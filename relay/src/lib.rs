@@ -1,9 +1,10 @@
 //! The Ferrocast relay: WebSockets speaking Phoenix Channels (V1 and V2, text and binary) and an HTTP API, in
 //! front of the backend crates. It is transport only: channel logic, pub/sub and presence live in
-//! `ferrocast-pubsub`; this crate moves bytes between sockets and sessions.
+//! `ferrocast-pubsub`, workflows in `ferrocast-reactor`; this crate moves bytes between sockets and sessions.
 //!
 //! - `ws`: the WebSocket endpoint and each connection's reader and writer.
 //! - `http`: publishing, presence, health and metrics.
+//! - `workflows`: listing workflows, starting runs and reading their status, for `ferrocast-reactor`'s engine.
 //! - `sse`: server-sent event streams of topics.
 //! - `sse_socket`: a Phoenix socket over server-sent events and HTTP POST, for networks that block WebSockets.
 //! - `auth`: where each client puts its token, and the 403 for a refused one.
@@ -21,6 +22,7 @@ mod origin;
 mod sse;
 mod sse_socket;
 mod state;
+mod workflows;
 mod ws;
 
 pub use config::Config;
@@ -66,6 +68,9 @@ pub async fn serve(
         .route("/api/broadcast", post(http::broadcast))
         .route("/api/history/{topic}", get(http::history))
         .route("/api/presence/{topic}", get(http::presence))
+        .route("/api/workflows", get(workflows::list))
+        .route("/api/workflows/{name}/runs", post(workflows::start))
+        .route("/api/runs/{id}", get(workflows::status))
         .route_layer(axum::middleware::from_fn_with_state(relay.clone(), origin::check))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics));

@@ -3,6 +3,7 @@
 use clap::Parser;
 use ferrocast_pubsub::auth::TokenVerifier;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
+use ferrocast_reactor::engine::EngineLimits;
 use ferrocast_relay::{AllowedOrigins, Config, SseLimits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,6 +86,10 @@ struct Args {
     /// The largest message a client may send, in bytes; a larger one closes the socket with 1009.
     #[arg(long, env = "FERROCAST_MAX_MESSAGE_BYTES", default_value_t = Config::default().max_message)]
     max_message_bytes: usize,
+    /// The most workflow runs running at once (started over `reactor:*` or `POST /api/workflows/{name}/runs`);
+    /// another start is refused (`too many runs`, HTTP 429).
+    #[arg(long, env = "FERROCAST_MAX_RUNS", default_value_t = EngineLimits::default().max_running)]
+    max_runs: usize,
 }
 
 #[tokio::main]
@@ -143,6 +148,7 @@ async fn main() -> std::io::Result<()> {
             burst: args.rate_burst.max(1),
         },
         max_message: args.max_message_bytes.max(1024),
+        runs: EngineLimits { max_running: args.max_runs.max(1), ..EngineLimits::default() },
         ..Config::default()
     };
     raise_open_file_limit();

@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use ferrocast_pubsub::channels::builtin_router;
 use ferrocast_pubsub::{Backend, Hub, PresenceHub};
+use ferrocast_reactor::engine::Engine;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -16,6 +17,8 @@ const SHUTDOWN_BATCH_GAP: Duration = Duration::from_millis(100);
 pub(crate) struct Relay {
     pub(crate) config: Config,
     pub(crate) backend: Arc<Backend>,
+    /// Runs the workflows of the `reactor:*` channel and the workflow API, publishing through the hub.
+    pub(crate) engine: Engine,
     pub(crate) metrics: Metrics,
     /// Sockets over server-sent events, by token.
     pub(crate) sse_sessions: Arc<crate::sse_socket::SseSessions>,
@@ -30,11 +33,14 @@ impl Relay {
         let hub = Arc::new(Hub::with_history(config.history));
         hub.spawn_sweeper();
         let presence = PresenceHub::new(hub.clone(), config.presence_window);
-        let backend = Arc::new(Backend { limits: config.limits, ..Backend::new(hub, presence, builtin_router()) });
+        let engine = Engine::new(config.workflows.clone(), hub.clone(), config.runs);
+        let router = builtin_router(engine.clone());
+        let backend = Arc::new(Backend { limits: config.limits, ..Backend::new(hub, presence, router) });
         backend.receipts.spawn_sweeper();
         Arc::new(Relay {
             config,
             backend,
+            engine,
             metrics: Metrics::default(),
             sse_sessions: Arc::default(),
             joined_channels: AtomicI64::new(0),
