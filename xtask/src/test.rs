@@ -16,10 +16,18 @@ use crate::{Error, bench, client, fuzz, prereqs, workspace};
 /// Each runs only when its directory exists, after `npm ci` when it has a `package.json`.
 const NODE_TESTS: &[(&str, &[&str])] = &[
     ("protocol/tests/presence-oracle", &["node", "oracle.mjs", "--check"]),
-    ("tests/phoenix-js", &["node", "--test", "relay.test.mjs", "auth.test.mjs"]),
+    ("tests/phoenix-js", &["node", "--test", "relay.test.mjs", "auth.test.mjs", "reactor.test.mjs"]),
     (
         "client/tests/node",
-        &["node", "--test", "ssr.test.mjs", "quickstart.test.mjs", "connection-values.test.mjs", "auth.test.mjs"],
+        &[
+            "node",
+            "--test",
+            "ssr.test.mjs",
+            "quickstart.test.mjs",
+            "connection-values.test.mjs",
+            "auth.test.mjs",
+            "reactor.test.mjs",
+        ],
     ),
 ];
 
