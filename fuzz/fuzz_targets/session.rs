@@ -20,6 +20,8 @@ use ferrocast_protocol::{SOCKET_ID_PARAM, Sender, Vsn, WireData};
 use ferrocast_pubsub::auth::Identity;
 use ferrocast_pubsub::channels::builtin_router;
 use ferrocast_pubsub::{Backend, HistoryLimits, Hub, OutFrame, Outbox, OutboxLimits, PresenceHub, Session};
+use ferrocast_reactor::demo;
+use ferrocast_reactor::engine::{Engine, EngineLimits};
 use libfuzzer_sys::fuzz_target;
 
 /// The relay's default presence window (it has no effect without a runtime, but the backend is the relay's).
@@ -53,12 +55,15 @@ fuzz_target!(|input: &[u8]| {
     }
 });
 
-/// The backend as `relay/src/state.rs` builds it: the built-in channels and default history.
+/// The backend as `relay/src/state.rs` builds it: the built-in channels and default history. Without a runtime the
+/// workflow engine starts no run (`workflow:execute` replies `engine unavailable`); joins and the other reactor
+/// events are served as in the relay.
 fn relay_backend() -> Arc<Backend> {
     let hub = Arc::new(Hub::with_history(HistoryLimits::default()));
     hub.spawn_sweeper();
     let presence = PresenceHub::new(hub.clone(), PRESENCE_WINDOW);
-    let backend = Arc::new(Backend::new(hub, presence, builtin_router()));
+    let engine = Engine::new(demo::catalog(), hub.clone(), EngineLimits::default());
+    let backend = Arc::new(Backend::new(hub, presence, builtin_router(engine)));
     backend.receipts.spawn_sweeper();
     backend
 }
