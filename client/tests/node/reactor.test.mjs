@@ -8,22 +8,9 @@ import WebSocket from "ws";
 import { Socket } from "@ferrocast/client";
 
 import { startRelay } from "../../../tests/support/relay-process.mjs";
+import { RUN_ENDS, RUN_EVENTS, stagesOf } from "../../../tests/support/workflows.mjs";
 
 const WAIT_MS = 5000;
-const REVERSE_FLOW = [
-  "k8s:observe",
-  "reactor:trace",
-  "ash:introspect",
-  "erlang:extract",
-  "bitactor:profile",
-  "ttl:derive",
-  "turtle:parse",
-  "typer:generate",
-];
-const ENDS = ["run_completed", "run_failed", "run_halted"];
-const EVENTS = [...ENDS, "run_started", "run_compensated", "step_started", "step_completed", "step_retrying"];
-EVENTS.push("step_failed", "step_undone", "step_undo_failed");
-
 let relay;
 let socket;
 before(async () => {
@@ -55,10 +42,10 @@ async function run(workflow, inputs) {
   const labels = [];
   const ended = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`run ${runId} did not end: ${labels}\n${relay.log()}`)), WAIT_MS);
-    for (const event of EVENTS) {
+    for (const event of RUN_EVENTS) {
       channel.on(event, (payload) => {
         labels.push(payload.step ? `${event} ${payload.step}` : event);
-        if (ENDS.includes(event)) (clearTimeout(timer), resolve());
+        if (RUN_ENDS.includes(event)) (clearTimeout(timer), resolve());
       });
     }
   });
@@ -73,7 +60,9 @@ async function run(workflow, inputs) {
 
 test("a reverse-flow run started over the channel is seen whole, in order", async () => {
   const labels = await run("reverse_flow", { duration_ms: 10 });
-  const stages = REVERSE_FLOW.flatMap((stage) => [`step_started ${stage}`, `step_completed ${stage}`]);
+  const reverseFlow = await stagesOf(relay.port, "reverse_flow");
+  assert.equal(reverseFlow.length, 8);
+  const stages = reverseFlow.flatMap((stage) => [`step_started ${stage}`, `step_completed ${stage}`]);
   assert.deepEqual(labels, ["run_started", ...stages, "run_completed"]);
 });
 
