@@ -91,6 +91,9 @@ impl Transport {
     pub(crate) fn close(self, code: u16, reason: &str, closed: Option<&Function>) {
         self.detach();
         self.socket.set_onclose(closed);
+        // Closing a connection that is still opening fires `error`. A browser only dispatches it; Node's `ws`
+        // throws it when nobody listens, which would end the process, so a listener that ignores it stays.
+        IGNORE_ERRORS.with(|ignore| self.socket.set_onerror(Some(ignore.as_ref().unchecked_ref())));
         if self.socket.close_with_code_and_reason(code, reason).is_err() {
             // Browsers only let a page close with 1000 or 3000-4999.
             let _ = self.socket.close();
@@ -104,6 +107,11 @@ impl Transport {
         self.socket.set_onerror(None);
         self.socket.set_onmessage(None);
     }
+}
+
+thread_local! {
+    /// The error handler of connections being let go of: one for all of them, made once.
+    static IGNORE_ERRORS: Closure<dyn Fn(JsValue)> = Closure::new(|_: JsValue| {});
 }
 
 /// Base64url without padding (RFC 4648 §5), for the token subprotocol, which must be a valid HTTP token.

@@ -241,3 +241,24 @@ test("disconnect while a promise is pending opens nothing, and a newer connect u
   );
   await disconnected(socket);
 });
+
+test("disconnect while the connection is still opening lets it go quietly, even under Node's ws", async () => {
+  // A server that accepts TCP and never answers the upgrade: the connection stays opening until disconnect().
+  // Closing it then makes `ws` emit an error, which it throws when nobody listens, ending the process.
+  const { createServer } = await import("node:net");
+  const held = [];
+  const silent = createServer((connection) => held.push(connection));
+  await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  const errors = [];
+  const socket = new Socket(`ws://127.0.0.1:${silent.address().port}/socket`, { transport: WebSocket });
+  socket.onError((error) => errors.push(error));
+  socket.connect();
+  while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(socket.connectionState(), "connecting");
+  socket.disconnect();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(socket.connectionState(), "closed");
+  assert.deepEqual(errors, [], "a connection the socket let go of reports nothing");
+  held.forEach((connection) => connection.destroy());
+  silent.close();
+});
