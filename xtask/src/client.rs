@@ -7,7 +7,8 @@
 //! - `client/pkg/web/`: the no-bundler ES module (`import init, { Socket } from ...`), which the relay serves at
 //!   `/ferrocast/` and the package exports as `@ferrocast/client/web`.
 //!
-//! `client/npm/package.json` (exports, files, sideEffects) replaces the one wasm-pack writes.
+//! `client/npm/package.json` (exports, files, sideEffects) replaces the one wasm-pack writes, and
+//! `client/npm/vue.js` with its `vue.d.ts` (the Vue composables, `@ferrocast/client/vue`) go beside it.
 //!
 //! wasm-opt comes from npm (`client/tools`, binaryen pinned there), not Debian: Debian 12's binaryen 108 breaks
 //! the externref table wasm-bindgen sets up, and the module then fails to load.
@@ -20,6 +21,9 @@ use crate::{Error, workspace};
 
 /// The module name every target uses: `ferrocast_client.js` and `ferrocast_client_bg.wasm`.
 const OUT_NAME: &str = "ferrocast_client";
+
+/// `@ferrocast/client/vue`: the Vue 3 composables and their types, copied from `client/npm` into the package.
+const VUE_FILES: [&str; 2] = ["vue.js", "vue.d.ts"];
 
 /// wasm-bindgen targets and where they go, relative to `client/`.
 const TARGETS: [(&str, &str); 3] = [("bundler", "pkg"), ("nodejs", "pkg/node"), ("web", "pkg/web")];
@@ -61,6 +65,10 @@ pub fn build() -> Result<u64, Error> {
             .map_err(|err| Error::new(format!("copying {} to {}: {err}", from.display(), to.display())))
     };
     copy(&client.join("npm/package.json"), &pkg.join("package.json"))?;
+    // The Vue composables (`@ferrocast/client/vue`), plain JavaScript beside the builds.
+    for file in VUE_FILES {
+        copy(&client.join("npm").join(file), &pkg.join(file))?;
+    }
     // The nodejs target is CommonJS, in a package that is otherwise ES modules.
     std::fs::write(pkg.join("node/package.json"), "{\"type\": \"commonjs\"}\n")
         .map_err(|err| Error::new(format!("writing client/pkg/node/package.json: {err}")))?;
