@@ -69,6 +69,15 @@ pub fn build() -> Result<u64, Error> {
     for file in VUE_FILES {
         copy(&client.join("npm").join(file), &pkg.join(file))?;
     }
+    // wasm-pack writes a `.gitignore` of `*` into each build's directory; npm honours it when packing, so the
+    // package would ship without its nodejs and no-bundler builds. The manifest's `files` says what ships.
+    for build in ["node", "web"] {
+        let ignore = pkg.join(build).join(".gitignore");
+        if ignore.is_file() {
+            std::fs::remove_file(&ignore)
+                .map_err(|err| Error::new(format!("removing {}: {err}", ignore.display())))?;
+        }
+    }
     // The nodejs target is CommonJS, in a package that is otherwise ES modules.
     std::fs::write(pkg.join("node/package.json"), "{\"type\": \"commonjs\"}\n")
         .map_err(|err| Error::new(format!("writing client/pkg/node/package.json: {err}")))?;
