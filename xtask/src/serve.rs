@@ -1,5 +1,5 @@
-//! `cargo xtask serve`: build what is needed (the browser client too) and run the relay, with the demo, on
-//! http://127.0.0.1:4000.
+//! `cargo xtask serve`: build what is needed (the browser client and the demo dashboard too) and run the relay,
+//! with the demo at `/`, on http://127.0.0.1:4000.
 //!
 //! The relay runs in the foreground, so Ctrl-C in the terminal stops it. Until the relay crate exists this still
 //! builds the workspace (so `serve` doubles as "does it build?") and then says plainly that there is nothing to
@@ -29,6 +29,15 @@ pub fn run(relay_args: &[String]) -> Result<(), Error> {
         crate::client::build()?;
         client_args = vec!["--client-dir".to_owned(), root.join("client/pkg/web").display().to_string()];
         say(format!("the browser client is served at {ADDRESS}/ferrocast/ferrocast_client.js"));
+        let dashboard = root.join("www/dashboard");
+        if dashboard.join("package.json").is_file() {
+            crate::test::npm_ci_if_needed(&dashboard)?;
+            let mut build = std::process::Command::new("npm");
+            build.args(["run", "build"]).current_dir(&dashboard);
+            process::run(&mut build)?;
+            client_args.extend(["--www".to_owned(), dashboard.join("dist").display().to_string()]);
+            say(format!("the demo dashboard is served at {ADDRESS}/"));
+        }
     }
     say(format!("starting the relay on {ADDRESS} (Ctrl-C stops it)"));
     let mut relay = process::cargo();

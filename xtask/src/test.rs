@@ -11,7 +11,9 @@ use std::time::{Instant, SystemTime};
 use crate::process::{self, say};
 use crate::{Error, bench, client, fuzz, prereqs, workspace};
 
-/// Node test projects: a directory relative to the workspace root and the command to run there.
+/// Node projects: a directory relative to the workspace root and the command to run there, in order: the test
+/// projects, and the two pages the browser end-to-end tests load (the dashboard and the Nuxt example), built
+/// just before `www/e2e` runs them.
 ///
 /// Each runs only when its directory exists, after `npm ci` when it has a `package.json`.
 const NODE_TESTS: &[(&str, &[&str])] = &[
@@ -27,12 +29,16 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
             "connection-values.test.mjs",
             "auth.test.mjs",
             "reactor.test.mjs",
+            "vue.test.mjs",
         ],
     ),
+    ("www/dashboard", &["npm", "run", "build"]),
+    ("www/nuxt-example", &["npm", "run", "build"]),
+    ("www/e2e", &["node", "--test", "--test-concurrency=1", "dashboard.test.mjs", "nuxt.test.mjs"]),
 ];
 
 /// The Node test projects that start the relay binary, and so are skipped while the relay crate does not exist.
-const NEEDS_RELAY: &[&str] = &["tests/phoenix-js", "client/tests/node"];
+const NEEDS_RELAY: &[&str] = &["tests/phoenix-js", "client/tests/node", "www/dashboard", "www/nuxt-example", "www/e2e"];
 
 /// The environment variable that tells the Node tests which relay binary to start.
 const RELAY_BIN_VAR: &str = "FERROCAST_RELAY_BIN";
