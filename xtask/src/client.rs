@@ -74,8 +74,7 @@ pub fn build() -> Result<u64, Error> {
     for build in ["node", "web"] {
         let ignore = pkg.join(build).join(".gitignore");
         if ignore.is_file() {
-            std::fs::remove_file(&ignore)
-                .map_err(|err| Error::new(format!("removing {}: {err}", ignore.display())))?;
+            std::fs::remove_file(&ignore).map_err(|err| Error::new(format!("removing {}: {err}", ignore.display())))?;
         }
     }
     // The nodejs target is CommonJS, in a package that is otherwise ES modules.
