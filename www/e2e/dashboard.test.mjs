@@ -4,19 +4,12 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { stagesOf } from "../../tests/support/workflows.mjs";
 import { launchBrowser, openPage, screenshot, startDashboardRelay } from "./support.mjs";
 
 const tid = (id) => `[data-testid="${id}"]`;
-const PIPELINE = [
-  "ontology:create",
-  "turtle:generate",
-  "dspy:convert",
-  "bitactor:spawn",
-  "erlang:generate",
-  "ash:create",
-  "reactor:execute",
-  "k8s:deploy",
-];
+/** The pipeline's stages, as the relay lists them (read in `before`). */
+let PIPELINE;
 
 let relay;
 let browser;
@@ -75,6 +68,8 @@ describe("the demo dashboard", { timeout: 120_000 }, () => {
     const starting = startDashboardRelay().then((started) => (relay = started));
     browser = await launchBrowser();
     await starting;
+    PIPELINE = await stagesOf(relay.port, "pipeline");
+    assert.equal(PIPELINE.length, 8);
   });
 
   after(async () => {
