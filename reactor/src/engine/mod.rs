@@ -98,7 +98,6 @@ struct Shared {
     runs: Mutex<RunTable>,
 }
 
-#[derive(Default)]
 struct RunTable {
     runs: HashMap<String, Tracked>,
     /// Finished runs, oldest first.
@@ -106,20 +105,21 @@ struct RunTable {
     /// Runs started from outside that have not finished.
     running: usize,
     /// Run ids and the runs' jitter seeds.
-    rng: Option<Rng>,
+    rng: Rng,
 }
 
 /// A run the engine knows, running or finished.
-pub(crate) struct Tracked {
-    pub(crate) run: Arc<Mutex<Run>>,
+struct Tracked {
+    run: Arc<Mutex<Run>>,
     /// The run whose sub-workflow step started it.
-    pub(crate) parent: Option<String>,
+    parent: Option<String>,
 }
 
 impl Engine {
     /// An engine for `catalog`'s workflows, publishing through `notifier`.
     pub fn new(catalog: Catalog, notifier: Arc<dyn Notifier>, limits: EngineLimits) -> Self {
-        let shared = Shared { catalog, notifier, limits, clock: Clock::start(), runs: Mutex::default() };
+        let runs = RunTable { runs: HashMap::new(), finished: VecDeque::new(), running: 0, rng: Rng::new(entropy()) };
+        let shared = Shared { catalog, notifier, limits, clock: Clock::start(), runs: Mutex::new(runs) };
         Engine { shared: Arc::new(shared) }
     }
 
@@ -197,11 +197,10 @@ impl Engine {
 impl RunTable {
     /// A run id not in use (16 hex digits), and a seed for the run's retry jitter.
     fn fresh_id_and_seed(&mut self) -> (String, u64) {
-        let rng = self.rng.get_or_insert_with(|| Rng::new(entropy()));
         loop {
-            let id = format!("{:016x}", rng.next_u64());
+            let id = format!("{:016x}", self.rng.next_u64());
             if !self.runs.contains_key(&id) {
-                return (id, rng.next_u64());
+                return (id, self.rng.next_u64());
             }
         }
     }
