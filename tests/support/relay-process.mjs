@@ -1,5 +1,5 @@
-// The relay binary as a child process for the Node tests: started on a free loopback port, ready once
-// GET /healthz answers 200, stopped with SIGTERM (and SIGKILL if it lingers or the test process dies).
+// Servers as child processes for the Node tests, the relay binary above all: started on a loopback port, ready once
+// they answer over HTTP, stopped with SIGTERM (and SIGKILL if they linger or the test process dies).
 //
 // The binary is $FERROCAST_RELAY_BIN, or target/debug/ferrocast-relay under the repository root
 // (`cargo xtask test` builds it and sets the variable).
@@ -26,16 +26,42 @@ export async function freePort() {
   return port;
 }
 
-/** Starts the relay; resolves to `{port, log(), stop()}` once it serves. */
-export async function startRelay(args = []) {
-  if (!existsSync(RELAY_BIN)) {
-    throw new Error(
-      `relay binary not found at ${RELAY_BIN}: build it with \`cargo build -p ferrocast-relay\` ` +
-        `(or set FERROCAST_RELAY_BIN)`,
-    );
+// Servers this process started: killed if it exits or is interrupted, so none outlives a test run.
+const started = new Set();
+let guarded = false;
+function killStartedOnExit() {
+  if (guarded) return;
+  guarded = true;
+  process.on("exit", () => started.forEach((kill) => kill()));
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.once(signal, () => {
+      started.forEach((kill) => kill());
+      process.exit(1);
+    });
   }
-  const port = await freePort();
-  const child = spawn(RELAY_BIN, ["--listen", `127.0.0.1:${port}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/**
+ * Starts a server process; resolves to `{log(), stop()}` once GET `readyUrl` answers 200.
+ *
+ * - `name` names it in messages and in its output's heading.
+ * - `failOnStatus`: an answer other than 200 means it cannot serve (a page that fails to render), so starting fails
+ *   at once; otherwise it means "not ready yet".
+ * - `stop()` sends SIGTERM and, after 5 s, SIGKILL; with `mustExitOnTerm` it then also fails, for servers whose
+ *   graceful shutdown is part of what is tested.
+ */
+export async function startServer({
+  name,
+  command,
+  args = [],
+  cwd,
+  env,
+  readyUrl,
+  readyWithinMs = 15_000,
+  failOnStatus = false,
+  mustExitOnTerm = false,
+}) {
+  const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const keep = (chunk) => {
     output = (output + chunk.toString()).slice(-64 * 1024);
@@ -45,39 +71,45 @@ export async function startRelay(args = []) {
   child.once("error", (err) => keep(`spawn error: ${err.message}\n`));
   const running = () => child.exitCode === null && child.signalCode === null;
   const kill = () => running() && child.kill("SIGKILL");
-  // A test process that dies (or is interrupted) must not leave the relay running.
-  process.on("exit", kill);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-    process.once(signal, () => {
-      kill();
-      process.exit(1);
-    });
-  }
+  killStartedOnExit();
+  started.add(kill);
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  const log = () => (output.trim() ? `\n--- relay output ---\n${output.trimEnd()}` : "\n(the relay printed nothing)");
+  const log = () => (output.trim() ? `\n--- ${name} output ---\n${output.trimEnd()}` : `\n(the ${name} printed nothing)`);
+  const fail = async (message) => {
+    kill();
+    started.delete(kill);
+    await exited;
+    throw new Error(`${message}${log()}`);
+  };
 
-  const deadline = Date.now() + 15000;
+  const deadline = Date.now() + readyWithinMs;
   for (;;) {
     const early = await Promise.race([exited, sleep(50).then(() => null)]);
     if (early) {
-      throw new Error(`the relay exited before it was ready (code ${early.code}, signal ${early.signal})${log()}`);
+      started.delete(kill);
+      throw new Error(`the ${name} exited before it was ready (code ${early.code}, signal ${early.signal})${log()}`);
     }
+    let response = null;
+    let body = "";
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(500) });
-      await response.arrayBuffer();
-      if (response.status === 200) {
-        break;
-      }
+      response = await fetch(readyUrl, { signal: AbortSignal.timeout(5000) });
+      body = await response.text();
     } catch {
       // Not listening yet.
     }
+    if (response?.status === 200) {
+      break;
+    }
+    if (response && failOnStatus) {
+      return fail(`the ${name} answered GET ${readyUrl} with ${response.status}: ${body.slice(0, 500)}`);
+    }
     if (Date.now() > deadline) {
-      throw new Error(`the relay did not answer GET /healthz with 200 within 15 s${log()}`);
+      return fail(`the ${name} did not answer GET ${readyUrl} with 200 within ${readyWithinMs / 1000} s`);
     }
   }
 
-  /** SIGTERM, then SIGKILL after 5 s; fails if the relay did not exit by itself. */
   async function stop() {
+    started.delete(kill);
     if (!running()) {
       return;
     }
@@ -85,8 +117,32 @@ export async function startRelay(args = []) {
     if ((await Promise.race([exited.then(() => "exited"), sleep(5000, "timeout", { ref: false })])) !== "exited") {
       kill();
       await exited;
-      throw new Error(`the relay did not exit within 5 s of SIGTERM${log()}`);
+      if (mustExitOnTerm) {
+        throw new Error(`the ${name} did not exit within 5 s of SIGTERM${log()}`);
+      }
     }
   }
+  return { log, stop };
+}
+
+/**
+ * Starts the relay with `args`, on `port` (a free one when not given); resolves to `{port, log(), stop()}` once
+ * GET /healthz answers 200. `stop()` fails if the relay does not exit by itself within 5 s of SIGTERM.
+ */
+export async function startRelay(args = [], { port } = {}) {
+  if (!existsSync(RELAY_BIN)) {
+    throw new Error(
+      `relay binary not found at ${RELAY_BIN}: build it with \`cargo build -p ferrocast-relay\` ` +
+        `(or set FERROCAST_RELAY_BIN)`,
+    );
+  }
+  port ??= await freePort();
+  const { log, stop } = await startServer({
+    name: "relay",
+    command: RELAY_BIN,
+    args: ["--listen", `127.0.0.1:${port}`, ...args],
+    readyUrl: `http://127.0.0.1:${port}/healthz`,
+    mustExitOnTerm: true,
+  });
   return { port, log, stop };
 }

@@ -6,14 +6,12 @@
 // ($FERROCAST_RELAY_BIN, or target/debug/ferrocast-relay). Run with `node --test nuxt.test.mjs` in www/e2e.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
-import { freePort, launchBrowser, screenshot, startRelay } from "./support.mjs";
+import { freePort, launchBrowser, screenshot, startRelay, startServer } from "./support.mjs";
 
 const APP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../nuxt-example");
 const SERVER_ENTRY = path.join(APP_DIR, ".output", "server", "index.mjs");
@@ -26,65 +24,18 @@ let browser;
 /** Runs the built Nuxt server on a free loopback port; resolves to `{url, log(), stop()}` once it answers. */
 async function startNuxt(env) {
   const port = await freePort();
-  const child = spawn(process.execPath, [SERVER_ENTRY], {
+  const url = `http://127.0.0.1:${port}`;
+  const { log, stop } = await startServer({
+    name: "nuxt server",
+    command: process.execPath,
+    args: [SERVER_ENTRY],
     cwd: APP_DIR,
     env: { ...process.env, ...env, HOST: "127.0.0.1", PORT: String(port), NITRO_HOST: "127.0.0.1", NITRO_PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
+    readyUrl: `${url}/`,
+    readyWithinMs: 20_000,
+    // It listens, but cannot render the page (a missing module, say): waiting will not help.
+    failOnStatus: true,
   });
-  let output = "";
-  const keep = (chunk) => {
-    output = (output + chunk.toString()).slice(-32 * 1024);
-  };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const kill = () => running() && child.kill("SIGKILL");
-  process.on("exit", kill);
-  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  const log = () => (output.trim() ? `\n--- nuxt server output ---\n${output.trimEnd()}` : "\n(the nuxt server printed nothing)");
-
-  const url = `http://127.0.0.1:${port}`;
-  const fail = async (message) => {
-    kill();
-    await exited;
-    throw new Error(`${message}${log()}`);
-  };
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const early = await Promise.race([exited, sleep(100).then(() => null)]);
-    if (early) {
-      throw new Error(`the nuxt server exited before it was ready (code ${early.code}, signal ${early.signal})${log()}`);
-    }
-    let response = null;
-    let body = "";
-    try {
-      response = await fetch(`${url}/`, { signal: AbortSignal.timeout(5000) });
-      body = await response.text();
-    } catch {
-      response = null; // Not listening yet.
-    }
-    if (response) {
-      if (response.status === 200) {
-        break;
-      }
-      // It listens, but cannot render the page (a missing module, say): waiting will not help.
-      return fail(`the nuxt server answered GET / with ${response.status}: ${body.slice(0, 500)}`);
-    }
-    if (Date.now() > deadline) {
-      return fail("the nuxt server did not answer GET / within 20 s");
-    }
-  }
-
-  async function stop() {
-    if (!running()) {
-      return;
-    }
-    child.kill("SIGTERM");
-    if ((await Promise.race([exited.then(() => "exited"), sleep(5000, "timeout", { ref: false })])) !== "exited") {
-      kill();
-      await exited;
-    }
-  }
   return { url, log, stop };
 }
 
