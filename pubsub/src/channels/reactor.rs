@@ -13,6 +13,7 @@
 //!   `run:status` with `{"run_id"}` replies the run's status, or `error` `{"reason": "no such run"}`.
 
 use crate::channel::{Channel, Context, Outcome, reason};
+use crate::channels::room::json_object;
 use crate::hub::Hub;
 use ferrocast_protocol::Payload;
 use ferrocast_reactor::engine::{Engine, Notifier, RUNS_TOPIC, StartError, run_topic};
@@ -44,8 +45,8 @@ impl Channel for Reactor {
             "workflow:execute" => self.execute(ctx, &payload),
             "workflow:list" => Outcome::ok(json_payload(&json!({ "workflows": self.engine.workflows() }))),
             "run:status" => {
-                let run_id = json_of(&payload).and_then(|request| request.get("run_id")?.as_str().map(str::to_owned));
-                match run_id.and_then(|run_id| self.engine.status(&run_id)) {
+                let request = json_object(&payload);
+                match request.get("run_id").and_then(Value::as_str).and_then(|run_id| self.engine.status(run_id)) {
                     Some(status) => Outcome::ok(json_payload(&status)),
                     None => Outcome::error(reason("no such run")),
                 }
@@ -64,12 +65,12 @@ impl Reactor {
         if !ctx.socket.identity.may_join(RUNS_TOPIC) {
             return Outcome::error(reason("unauthorized"));
         }
-        let request = json_of(payload);
-        let workflow = request.as_ref().and_then(|request| request.get("workflow")?.as_str());
-        let inputs = match request.as_ref().map(|request| request.get("inputs")) {
-            Some(None | Some(Value::Null)) => Some(Map::new()),
-            Some(Some(Value::Object(inputs))) => Some(inputs.clone()),
-            _ => None,
+        let request = json_object(payload);
+        let workflow = request.get("workflow").and_then(Value::as_str);
+        let inputs = match request.get("inputs") {
+            None | Some(Value::Null) => Some(Map::new()),
+            Some(Value::Object(inputs)) => Some(inputs.clone()),
+            Some(_) => None,
         };
         let (Some(workflow), Some(inputs)) = (workflow, inputs) else {
             return Outcome::error(reason(r#"expected {"workflow": string, "inputs": object}"#));
@@ -90,13 +91,6 @@ pub fn start_refusal(refused: &StartError) -> Value {
         StartError::NoRuntime => "engine unavailable",
     };
     json!({ "reason": reason, "detail": refused.to_string() })
-}
-
-fn json_of(payload: &Payload) -> Option<Value> {
-    match payload {
-        Payload::Json(text) => serde_json::from_str(text).ok(),
-        Payload::Binary(_) => None,
-    }
 }
 
 fn json_payload(value: &Value) -> Payload {
