@@ -114,7 +114,7 @@ fn target_dir(root: &Path) -> PathBuf {
 fn output_with_json_line(command: &mut Command) -> Result<String, Error> {
     let shown = process::display(command);
     say(format!("$ {shown}"));
-    let output = command
+    let output = process::with_exported(command)
         .stderr(Stdio::inherit())
         .output()
         .map_err(|err| Error::new(format!("could not start `{shown}`: {err}")))?;

@@ -145,7 +145,10 @@ impl Background {
     fn start(mut command: Command, what: &str) -> Result<Background, Error> {
         say(format!("starting {what}: $ {}", process::display(&command)));
         command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null());
-        command.spawn().map(Background).map_err(|err| Error::new(format!("could not start {what}: {err}")))
+        process::with_exported(&mut command)
+            .spawn()
+            .map(Background)
+            .map_err(|err| Error::new(format!("could not start {what}: {err}")))
     }
 }
 

@@ -143,7 +143,7 @@ fn fuzz_target(
     say(format!("$ ASAN_OPTIONS={asan} {}{args} > {} 2>&1", binary_shown.display(), log_shown.display()));
 
     let started = Instant::now();
-    let status = command.status().map_err(|err| {
+    let status = process::with_exported(&mut command).status().map_err(|err| {
         Error::new(format!("could not start {} (did `cargo fuzz build` fail?): {err}", binary.display()))
     })?;
     let elapsed = started.elapsed().as_secs_f64();

@@ -14,6 +14,7 @@ mod client;
 mod fuzz;
 mod prereqs;
 mod process;
+mod redis;
 mod serve;
 mod test;
 mod workspace;
@@ -30,11 +31,13 @@ Commands:
                        http://127.0.0.1:4000. Extra arguments go to the relay;
                        Ctrl-C stops it.
   test [--no-install]  Install the tools the tests need when missing (wasm32 target,
-                       wasm-bindgen-cli, wasm-pack, chromium, ...), then run every
-                       test: cargo tests, the protocol crate's wasm builds, the
-                       Node checks, and a short pass of each fuzz target. Stops at
-                       the first failure. --no-install skips the installers, for
-                       people who manage their own tools.
+                       wasm-bindgen-cli, wasm-pack, chromium, redis-server, ...),
+                       then run every test: cargo tests, the protocol crate's wasm
+                       builds, the Node checks, and a short pass of each fuzz
+                       target, with a Redis server of its own on a free loopback
+                       port (FERROCAST_REDIS_URL), stopped at the end. Stops at the
+                       first failure. --no-install skips the installers, for people
+                       who manage their own tools.
   bench [--quick] [--only PART,...]
                        Run every benchmark: criterion micro-benchmarks, the load
                        generator's suite (the release relay next to a minimal

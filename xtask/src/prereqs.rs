@@ -8,11 +8,14 @@
 use std::process::Command;
 
 use crate::process::{self, probe, say};
-use crate::{Error, test, workspace};
+use crate::{Error, redis, test, workspace};
 
 /// The Debian packages the wasm client's browser tests need: a headless browser and its WebDriver. (wasm-opt
 /// comes from npm: Debian 12's is too old, see `client.rs`.)
 const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+
+/// The Debian package of the Redis server `cargo xtask test` runs for the tests (see `redis.rs`).
+const REDIS_PACKAGES: &[&str] = &["redis-server"];
 
 /// Checks and, where needed, installs everything `cargo xtask test` uses for the crates that exist.
 pub fn ensure_for_tests() -> Result<(), Error> {
@@ -27,7 +30,18 @@ pub fn ensure_for_tests() -> Result<(), Error> {
     if let Some(dir) = test::node_projects_present().first() {
         node_and_npm(dir)?;
     }
-    Ok(())
+    redis_server()
+}
+
+/// Debian's `redis-server`, unless `FERROCAST_REDIS_SERVER` names the one to use.
+fn redis_server() -> Result<(), Error> {
+    match std::env::var_os(redis::SERVER_VAR).filter(|value| !value.is_empty()) {
+        Some(binary) => {
+            say(format!("redis-server: {} names {}, not installing Debian's", redis::SERVER_VAR, binary.display()));
+            Ok(())
+        }
+        None => apt_packages(REDIS_PACKAGES, "the Redis server the tests run"),
+    }
 }
 
 /// Checks and, where needed, installs what the fuzz targets (`fuzz/`, `cargo xtask fuzz`) are built and run with:

@@ -4,10 +4,11 @@
 //! failing run can be reproduced by copying the line. Quiet probes (`wasm-pack --version`) go through [`probe`]
 //! and print nothing: they are questions, not steps.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 
 use crate::Error;
 
@@ -27,8 +28,30 @@ pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-/// Runs `command` with inherited stdio after echoing it, and fails unless it exits successfully.
+/// Variables [`export`]ed to every command started from then on.
+static EXPORTED: Mutex<Vec<(&str, OsString)>> = Mutex::new(Vec::new());
+
+/// Gives every command the xtask starts from now on the variable `name` with `value`, on top of the environment
+/// it inherits: what `std::env::set_var` would do, without its `unsafe` (edition 2024), which the workspace
+/// forbids. `cargo xtask test` tells its steps where its Redis is this way.
+///
+/// [`run`] applies them, and so does each place that starts a command itself, through [`with_exported`].
+pub fn export(name: &'static str, value: impl Into<OsString>) {
+    let mut exported = EXPORTED.lock().unwrap_or_else(PoisonError::into_inner);
+    exported.retain(|(existing, _)| *existing != name);
+    exported.push((name, value.into()));
+}
+
+/// Adds the [`export`]ed variables to `command`'s environment.
+pub fn with_exported(command: &mut Command) -> &mut Command {
+    let exported = EXPORTED.lock().unwrap_or_else(PoisonError::into_inner);
+    command.envs(exported.iter().map(|(name, value)| (name, value)))
+}
+
+/// Runs `command` with inherited stdio and the [`export`]ed variables after echoing it, and fails unless it exits
+/// successfully.
 pub fn run(command: &mut Command) -> Result<(), Error> {
+    with_exported(command);
     let shown = display(command);
     say(format!("$ {shown}"));
     let status = command.status().map_err(|err| Error::new(format!("could not start `{shown}`: {err}")))?;
@@ -88,6 +111,16 @@ mod tests {
         let mut command = Command::new("/home/me/.cargo/bin/cargo");
         command.args(["test", "--workspace", "a b", "it's"]);
         assert_eq!(display(&command), r"cargo test --workspace 'a b' 'it'\''s'");
+    }
+
+    #[test]
+    fn exported_variables_reach_commands() {
+        export("XTASK_PROCESS_TEST_EXPORT", "first");
+        export("XTASK_PROCESS_TEST_EXPORT", "second");
+        let mut command = Command::new("sh");
+        command.args(["-c", "printf %s \"$XTASK_PROCESS_TEST_EXPORT\""]);
+        let output = with_exported(&mut command).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "second", "the child sees the last value exported");
     }
 
     #[test]

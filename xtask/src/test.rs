@@ -2,6 +2,10 @@
 //!
 //! Steps for crates and test projects that do not exist yet are skipped, so the command keeps working as the
 //! relay, client and Node checks land on their own branches.
+//!
+//! The steps share one Redis server that the command starts first and stops at the end (`redis.rs`): every command
+//! they run gets its URL in `FERROCAST_REDIS_URL`, and the `redis-server` binary in `FERROCAST_REDIS_SERVER` for
+//! tests that start instances of their own.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -9,6 +13,7 @@ use std::process::Command;
 use std::time::{Instant, SystemTime};
 
 use crate::process::{self, say};
+use crate::redis::{RedisServer, SERVER_VAR, URL_VAR};
 use crate::{Error, bench, client, fuzz, prereqs, workspace};
 
 /// Node projects: a directory relative to the workspace root and the command to run there, in order: the test
@@ -57,6 +62,14 @@ pub fn run(options: &Options) -> Result<(), Error> {
     } else {
         say("--no-install: not checking or installing prerequisites");
     }
+    let root = workspace::root();
+
+    // One Redis server for every step, stopped when `redis` is dropped: at the end, or on any early return.
+    let redis = RedisServer::start(&root)?;
+    process::export(URL_VAR, redis.url());
+    process::export(SERVER_VAR, redis.binary());
+    let (url, binary) = (redis.url(), redis.binary().display());
+    say(format!("every step gets {URL_VAR}={url} and {SERVER_VAR}={binary}"));
 
     let steps = std::cell::Cell::new(0);
     let count = || steps.set(steps.get() + 1);
@@ -64,7 +77,6 @@ pub fn run(options: &Options) -> Result<(), Error> {
         count();
         process::run(command)
     };
-    let root = workspace::root();
     let cargo = |args: &[&str]| {
         let mut command = process::cargo();
         command.args(args).current_dir(&root);
@@ -136,6 +148,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
         fuzz::smoke(&root, options.install)?;
     }
 
+    drop(redis);
     say(format!("all tests passed ({} steps, {:.1} s)", steps.get(), start.elapsed().as_secs_f64()));
     Ok(())
 }
