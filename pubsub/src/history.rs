@@ -104,6 +104,35 @@ impl History {
         self.last
     }
 
+    /// Keeps a broadcast numbered elsewhere (by Redis, for every relay of a cluster) at `offset` of `epoch`, made at
+    /// `at`; returns `false` when this history has it already. Another epoch starts the history again (the shared
+    /// history was lost), and an offset past the next one forgets what is kept: nothing before the gap can be
+    /// replayed without it.
+    pub(crate) fn append_at(
+        &mut self,
+        offset: u64,
+        epoch: &str,
+        event: &str,
+        payload: &Payload,
+        at: Instant,
+        limits: &HistoryLimits,
+    ) -> bool {
+        if *self.epoch != *epoch {
+            *self = History::new(Arc::from(epoch));
+        }
+        if offset <= self.last {
+            return false;
+        }
+        if offset != self.last + 1 {
+            while !self.kept.is_empty() {
+                self.drop_oldest();
+            }
+            self.last = offset - 1;
+        }
+        self.append(event, payload, at, limits);
+        true
+    }
+
     /// Forgets what is older than the time limit.
     pub(crate) fn expire(&mut self, now: Instant, limits: &HistoryLimits) {
         while self.kept.front().is_some_and(|kept| now.saturating_duration_since(kept.at) > limits.ttl) {
@@ -254,6 +283,23 @@ mod tests {
         history.expire(Instant::now() + Duration::from_secs(2), &by_age);
         assert!(history.is_empty());
         assert_eq!(history.position(), at(2, "e"), "forgetting messages keeps the offsets going");
+    }
+
+    #[test]
+    fn broadcasts_numbered_elsewhere_keep_their_offsets() {
+        let limits = limits(10);
+        let mut history = History::new(Arc::from("local"));
+        let now = Instant::now();
+        assert!(history.append_at(4, "shared", "n", &json("4"), now, &limits), "another epoch starts again");
+        assert!(history.append_at(5, "shared", "n", &json("5"), now, &limits));
+        assert!(!history.append_at(5, "shared", "n", &json("5"), now, &limits), "a duplicate");
+        assert_eq!(history.position(), at(5, "shared"));
+        assert_eq!(history.resume(Some(&at(3, "shared")), 5).recovered, Some(true));
+        assert!(history.append_at(8, "shared", "n", &json("8"), now, &limits));
+        assert_eq!(offsets(&history, 0), [8], "what came before a gap is not replayed across it");
+        assert_eq!(history.resume(Some(&at(5, "shared")), 8).recovered, Some(false));
+        assert!(history.append_at(1, "reset", "n", &json("1"), now, &limits));
+        assert_eq!(history.position(), at(1, "reset"));
     }
 
     #[test]

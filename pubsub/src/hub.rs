@@ -5,6 +5,10 @@
 //! over shards, each behind its own read-write lock, and each topic has a lock of its own: publishing takes one
 //! shard's read lock and its topic's lock, so there is no global lock on the publish path, publishers to different
 //! topics do not meet, and the broadcasts of one topic are numbered and queued in one order for every subscriber.
+//!
+//! When relays share their topics (see [`crate::cluster`]), a broadcast goes [`Upstream`] instead, to be numbered
+//! there for every relay, and comes back through [`Hub::apply_numbered`]: the hub then holds a copy of the shared
+//! history, and joins and catch-ups work on it exactly as on a history of its own.
 
 use crate::fanout_timing::FanoutTiming;
 use crate::history::{Epochs, History, HistoryLimits, Retained};
@@ -15,7 +19,7 @@ use ferrocast_protocol::sse;
 use ferrocast_protocol::{Ext, Frame, Message, Payload, Position, Sender, Vsn};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// Identifies one connection for the lifetime of the process.
@@ -73,6 +77,13 @@ impl Topic {
     }
 }
 
+/// Where broadcasts go when several relays share their topics: numbered there for all of them, and handed back to
+/// each hub with [`Hub::apply_numbered`].
+pub trait Upstream: Send + Sync + std::fmt::Debug {
+    /// Takes a broadcast to number and share; it must not block, since channels publish while handling a frame.
+    fn publish(&self, topic: &str, event: &str, payload: &Payload);
+}
+
 /// The topics of one process, their subscribers and their history.
 #[derive(Debug, Default)]
 pub struct Hub {
@@ -80,6 +91,7 @@ pub struct Hub {
     limits: HistoryLimits,
     epochs: Epochs,
     fanout: FanoutTiming,
+    upstream: OnceLock<Arc<dyn Upstream>>,
 }
 
 /// What [`Hub::history`] found.
@@ -102,6 +114,22 @@ impl Hub {
     /// An empty hub that keeps this much history per topic.
     pub fn with_history(limits: HistoryLimits) -> Self {
         Hub { limits, ..Self::default() }
+    }
+
+    /// Sends every later [`Hub::broadcast`] to `upstream` instead of numbering it here; `false` when the hub has
+    /// an upstream already.
+    pub fn route_through(&self, upstream: Arc<dyn Upstream>) -> bool {
+        self.upstream.set(upstream).is_ok()
+    }
+
+    /// The history limits each topic keeps.
+    pub fn history_limits(&self) -> HistoryLimits {
+        self.limits
+    }
+
+    /// A new epoch, never given before by this process or another.
+    pub(crate) fn new_epoch(&self) -> Arc<str> {
+        self.epochs.next()
     }
 
     /// Subscribes a connection to a topic, replacing its earlier subscription there, if any; returns the topic's
@@ -194,8 +222,37 @@ impl Hub {
     ///
     /// Subscribers whose outbox is full are disconnected by their outbox (see [`crate::outbox`]); subscribers
     /// whose serializer cannot carry the payload (binary on V1) are skipped.
+    ///
+    /// With an [`Upstream`], the broadcast is handed to it and reaches subscribers when it comes back, numbered:
+    /// this then returns 0.
     pub fn broadcast(&self, topic: &str, event: &str, payload: &Payload) -> usize {
+        if let Some(upstream) = self.upstream.get() {
+            upstream.publish(topic, event, payload);
+            return 0;
+        }
         self.timed(|| self.fan_out(topic, event, payload, Numbering::Numbered))
+    }
+
+    /// Keeps and sends a broadcast numbered upstream, `offset` of `epoch`, made at `at`; `None` when the topic's
+    /// history has it already. Another epoch than the topic's starts its history again; an offset past the next
+    /// one is sent, and what came before the gap can no longer be replayed (see [`crate::cluster`], which fills
+    /// gaps before they get here).
+    pub fn apply_numbered(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: &Payload,
+        position: &Position,
+        at: Instant,
+    ) -> Option<usize> {
+        let given = Given { offset: position.offset, epoch: &position.epoch, at };
+        self.timed_if_delivered(|| self.fan_out(topic, event, payload, Numbering::Given(given)))
+    }
+
+    /// A topic's position (`None` for a topic this hub does not know), to tell whether a broadcast numbered
+    /// upstream follows the last one it has.
+    pub fn position(&self, topic: &str) -> Option<Position> {
+        read(self.topics.shard(topic)).get(topic).map(|topic| lock(topic).history.position())
     }
 
     /// Sends a broadcast that is not numbered or kept, to every subscriber, joins under way included: presence
@@ -239,32 +296,36 @@ impl Hub {
         Topic { subscriptions: Vec::new(), history: History::new(self.epochs.next()) }
     }
 
-    fn timed(&self, fan_out: impl FnOnce() -> usize) -> usize {
+    fn timed(&self, fan_out: impl FnOnce() -> Option<usize>) -> usize {
+        self.timed_if_delivered(fan_out).unwrap_or(0)
+    }
+
+    fn timed_if_delivered(&self, fan_out: impl FnOnce() -> Option<usize>) -> Option<usize> {
         let started = Instant::now();
         let delivered = fan_out();
         self.fanout.observe(started.elapsed());
         delivered
     }
 
-    fn fan_out(&self, topic_name: &str, event: &str, payload: &Payload, numbering: Numbering) -> usize {
+    fn fan_out(&self, topic_name: &str, event: &str, payload: &Payload, numbering: Numbering) -> Option<usize> {
         let shard = read(self.topics.shard(topic_name));
         let Some(topic) = shard.get(topic_name) else {
             drop(shard);
             return match numbering {
                 // A numbered broadcast needs the topic, to keep it for whoever comes back.
-                Numbering::Numbered => self.fan_out_to_new(topic_name, event, payload),
-                Numbering::Unnumbered => 0,
+                Numbering::Numbered | Numbering::Given(_) => self.fan_out_to_new(topic_name, event, payload, numbering),
+                Numbering::Unnumbered => Some(0),
             };
         };
         let mut topic = lock(topic);
         Self::deliver(&mut topic, &self.limits, topic_name, event, payload, numbering)
     }
 
-    fn fan_out_to_new(&self, topic_name: &str, event: &str, payload: &Payload) -> usize {
+    fn fan_out_to_new(&self, topic_name: &str, event: &str, payload: &Payload, numbering: Numbering) -> Option<usize> {
         let mut shard = write(self.topics.shard(topic_name));
         let topic = shard.entry(topic_name.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
         let topic = lock_mut(topic);
-        Self::deliver(topic, &self.limits, topic_name, event, payload, Numbering::Numbered)
+        Self::deliver(topic, &self.limits, topic_name, event, payload, numbering)
     }
 
     fn deliver(
@@ -274,9 +335,15 @@ impl Hub {
         event: &str,
         payload: &Payload,
         numbering: Numbering,
-    ) -> usize {
+    ) -> Option<usize> {
         let offset = match numbering {
             Numbering::Numbered => Some(topic.history.append(event, payload, Instant::now(), limits)),
+            Numbering::Given(Given { offset, epoch, at }) => {
+                if !topic.history.append_at(offset, epoch, event, payload, at, limits) {
+                    return None;
+                }
+                Some(offset)
+            }
             Numbering::Unnumbered => None,
         };
         let numbered = offset.is_some();
@@ -293,14 +360,24 @@ impl Hub {
                 delivered += 1;
             }
         }
-        delivered
+        Some(delivered)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Numbering {
+#[derive(Debug, Clone, Copy)]
+enum Numbering<'a> {
+    /// Numbered here, by the topic's history.
     Numbered,
+    /// Numbered upstream.
+    Given(Given<'a>),
     Unnumbered,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Given<'a> {
+    offset: u64,
+    epoch: &'a str,
+    at: Instant,
 }
 
 /// A broadcast frame, encoded the first time a subscriber needs it for each serializer, with and without its

@@ -18,10 +18,12 @@
 //! - [`session`]: one connection's joins, leaves, events and heartbeats.
 //! - [`event_stream`]: one server-sent event stream reading several topics, resumable by its event ids.
 //! - [`channels`]: the built-in channels.
+//! - [`cluster`]: several relays on one Redis, sharing broadcasts, history and presence.
 
 pub mod auth;
 pub mod channel;
 pub mod channels;
+pub mod cluster;
 pub mod event_stream;
 pub mod fanout_timing;
 pub mod handlers;
@@ -40,10 +42,10 @@ pub use channel::{Channel, Context, Outcome, SocketInfo};
 pub use event_stream::{EventStream, Refused};
 pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
 pub use history::{HistoryLimits, Retained};
-pub use hub::{ConnId, HistoryPage, Hub, Subscriber, Wire};
+pub use hub::{ConnId, HistoryPage, Hub, Subscriber, Upstream, Wire};
 pub use limits::SessionLimits;
 pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, Numbered, OutFrame, Outbox, OutboxLimits};
-pub use presence::PresenceHub;
+pub use presence::{PresenceHub, PresenceReplica};
 pub use receipts::{ReceiptLimits, Receipts};
 pub use router::{Plug, PlugContext, Router};
 pub use session::{Backend, Session, SessionError};

@@ -7,15 +7,19 @@
 //!
 //! The wire format is Phoenix's, so phoenix.js `Presence` works: `presence_state` is
 //! `{key: {"metas": [meta, …]}}` and each meta carries a unique `phx_ref`.
+//!
+//! When relays share presence (see [`crate::cluster`]), this relay's own changes also go to a [`PresenceReplica`],
+//! and the other relays' members are tracked here with [`PresenceHub::track_remote`], each relay under one
+//! connection id of its own: the state and diffs a client sees then merge every relay's members.
 
 use crate::hub::{ConnId, Hub};
 use crate::sharded::{Sharded, lock};
 use ferrocast_protocol::Payload;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// One tracked presence: a meta of a key, owned by a connection.
@@ -45,11 +49,20 @@ struct TopicPresence {
     pending: Option<PendingDiff>,
 }
 
+/// Where this relay's own presence changes go when relays share presence.
+pub trait PresenceReplica: Send + Sync + std::fmt::Debug {
+    /// `key` was tracked on `topic` with `meta` (JSON text, its `phx_ref` included). It must not block.
+    fn tracked(&self, topic: &str, key: &str, phx_ref: &str, meta: &str);
+    /// These `phx_ref`s left `topic`. It must not block.
+    fn untracked(&self, topic: &str, phx_refs: Vec<String>);
+}
+
 /// The presences of every topic of this process.
 #[derive(Debug)]
 pub struct PresenceHub {
     hub: Arc<Hub>,
     window: Duration,
+    replica: OnceLock<Arc<dyn PresenceReplica>>,
     topics: Sharded<Mutex<HashMap<String, TopicPresence>>>,
     /// Makes `phx_ref`s unique across restarts: two processes started at different nanoseconds differ.
     nonce: u64,
@@ -62,7 +75,13 @@ impl PresenceHub {
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_nanos() as u64);
-        Arc::new(PresenceHub { hub, window, topics: Sharded::default(), nonce, next_ref: AtomicU64::new(1) })
+        let topics = Sharded::default();
+        Arc::new(PresenceHub { hub, window, replica: OnceLock::new(), topics, nonce, next_ref: AtomicU64::new(1) })
+    }
+
+    /// Sends this relay's own changes to `replica` from now on; `false` when there is one already.
+    pub fn replicate_to(&self, replica: Arc<dyn PresenceReplica>) -> bool {
+        self.replica.set(replica).is_ok()
     }
 
     /// Tracks `key` on `topic` for `conn` with `meta` (an object; a `phx_ref` is added). Returns the `phx_ref`.
@@ -70,6 +89,27 @@ impl PresenceHub {
         let phx_ref = format!("F{:x}-{:x}", self.nonce, self.next_ref.fetch_add(1, Ordering::Relaxed));
         meta.insert("phx_ref".to_owned(), Value::String(phx_ref.clone()));
         let tracked = Tracked { conn, phx_ref: phx_ref.clone(), meta: Value::Object(meta).to_string() };
+        if let Some(replica) = self.replica.get() {
+            replica.tracked(topic, key, &tracked.phx_ref, &tracked.meta);
+        }
+        self.insert(topic, key, tracked);
+        phx_ref
+    }
+
+    /// Tracks another relay's member: `meta` is the JSON text it tracked, `phx_ref` included; `owner` stands for
+    /// that relay.
+    pub fn track_remote(self: &Arc<Self>, topic: &str, key: &str, owner: ConnId, phx_ref: &str, meta: String) {
+        self.insert(topic, key, Tracked { conn: owner, phx_ref: phx_ref.to_owned(), meta });
+    }
+
+    /// Stops tracking members of another relay on `topic`: those with these `phx_ref`s, or all of them.
+    pub fn untrack_remote(self: &Arc<Self>, topic: &str, owner: ConnId, phx_refs: Option<&HashSet<String>>) {
+        self.remove(topic, |tracked| {
+            tracked.conn == owner && phx_refs.is_none_or(|refs| refs.contains(&tracked.phx_ref))
+        });
+    }
+
+    fn insert(self: &Arc<Self>, topic: &str, key: &str, tracked: Tracked) {
         let schedule = {
             let mut shard = lock(self.topics.shard(topic));
             let presence = shard.entry(topic.to_owned()).or_default();
@@ -82,18 +122,28 @@ impl PresenceHub {
         if schedule {
             self.schedule_flush(topic);
         }
-        phx_ref
     }
 
     /// Stops tracking everything `conn` tracked on `topic`.
     pub fn untrack(self: &Arc<Self>, topic: &str, conn: ConnId) {
+        let left = self.remove(topic, |tracked| tracked.conn == conn);
+        if let Some(replica) = self.replica.get()
+            && !left.is_empty()
+        {
+            replica.untracked(topic, left);
+        }
+    }
+
+    /// Stops tracking the members of `topic` that `leaves`; returns their `phx_ref`s.
+    fn remove(self: &Arc<Self>, topic: &str, leaves: impl Fn(&Tracked) -> bool) -> Vec<String> {
+        let mut refs = Vec::new();
         let schedule = {
             let mut shard = lock(self.topics.shard(topic));
-            let Some(presence) = shard.get_mut(topic) else { return };
+            let Some(presence) = shard.get_mut(topic) else { return refs };
             let mut left: Vec<(String, Tracked)> = Vec::new();
             presence.members.retain(|key, metas| {
                 metas.retain(|tracked| {
-                    let gone = tracked.conn == conn;
+                    let gone = leaves(tracked);
                     if gone {
                         left.push((key.clone(), tracked.clone()));
                     }
@@ -102,8 +152,9 @@ impl PresenceHub {
                 !metas.is_empty()
             });
             if left.is_empty() {
-                return;
+                return refs;
             }
+            refs.extend(left.iter().map(|(_, tracked)| tracked.phx_ref.clone()));
             let newly_pending = presence.pending.is_none();
             let pending = presence.pending.get_or_insert_with(PendingDiff::default);
             for (key, tracked) in left {
@@ -119,13 +170,14 @@ impl PresenceHub {
             pending.joins.retain(|_, metas| !metas.is_empty());
             if presence.members.is_empty() && pending.joins.is_empty() && pending.leaves.is_empty() {
                 shard.remove(topic);
-                return;
+                return refs;
             }
             newly_pending
         };
         if schedule {
             self.schedule_flush(topic);
         }
+        refs
     }
 
     /// The topic's presences in `presence_state` form, as JSON text.

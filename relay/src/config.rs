@@ -3,6 +3,7 @@
 use crate::origin::AllowedOrigins;
 use crate::sse::SseLimits;
 use ferrocast_pubsub::auth::TokenVerifier;
+use ferrocast_pubsub::cluster::ClusterSettings;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
 use ferrocast_reactor::demo;
 use ferrocast_reactor::engine::{Catalog, EngineLimits};
@@ -47,6 +48,9 @@ pub struct Config {
     pub workflows: Catalog,
     /// Workflow runs: how many run at once, and how many finished ones keep their status.
     pub runs: EngineLimits,
+    /// The Redis this relay shares its topics, history and presence through with other relays; `None` keeps them
+    /// in this process only (the default).
+    pub cluster: Option<ClusterSettings>,
 }
 
 impl Default for Config {
@@ -68,6 +72,7 @@ impl Default for Config {
             limits: SessionLimits::default(),
             workflows: demo::catalog(),
             runs: EngineLimits::default(),
+            cluster: None,
         }
     }
 }

@@ -53,12 +53,18 @@ fn sse_cors(origins: &AllowedOrigins) -> tower_http::cors::CorsLayer {
 }
 
 /// Serves on `listener` until `shutdown` completes, then closes every socket with 1001 (in batches) and returns.
+/// With [`Config::cluster`], it first waits until it has reached Redis and read the shared history back.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let relay = Relay::new(config);
+    let relay = Relay::new(config).map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+    if let Some(cluster) = &relay.cluster {
+        // A relay that served before reading the shared history back would tell clients their recovery failed.
+        tracing::info!(relay = cluster.relay_id(), "reading what Redis holds before serving");
+        cluster.ready().await;
+    }
     let cors = sse_cors(&relay.config.origins);
     // Every route a page could use in a user's name checks the page's origin first.
     let mut app = Router::new()

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use ferrocast_pubsub::auth::TokenVerifier;
+use ferrocast_pubsub::cluster::ClusterSettings;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
 use ferrocast_reactor::engine::EngineLimits;
 use ferrocast_relay::{AllowedOrigins, Config, SseLimits};
@@ -90,6 +91,19 @@ struct Args {
     /// another start is refused (`too many runs`, HTTP 429).
     #[arg(long, env = "FERROCAST_MAX_RUNS", default_value_t = EngineLimits::default().max_running)]
     max_runs: usize,
+    /// Where topics, history and presence live: `memory` (this relay only) or `redis://host:port`, shared by every
+    /// relay given the same Redis.
+    #[arg(long, env = "FERROCAST_PUBSUB", default_value = "memory")]
+    pubsub: String,
+    /// With Redis: milliseconds between this relay's heartbeats to the others.
+    #[arg(long, env = "FERROCAST_PRESENCE_HEARTBEAT_MS", default_value_t = 1000)]
+    presence_heartbeat_ms: u64,
+    /// With Redis: milliseconds of silence after which another relay's members leave.
+    #[arg(long, env = "FERROCAST_PRESENCE_TIMEOUT_MS", default_value_t = 5000)]
+    presence_timeout_ms: u64,
+    /// With Redis: broadcasts that may wait for Redis while it is away; more are dropped and counted.
+    #[arg(long, env = "FERROCAST_REDIS_QUEUE", default_value_t = 100_000)]
+    redis_queue: usize,
 }
 
 #[tokio::main]
@@ -123,6 +137,16 @@ async fn main() -> std::io::Result<()> {
         );
     }
     let origins = AllowedOrigins::new(&args.allow_origin, tokens.is_none()).map_err(exit_with)?;
+    let cluster = match args.pubsub.as_str() {
+        "memory" => None,
+        url if url.starts_with("redis://") => Some(ClusterSettings {
+            heartbeat: Duration::from_millis(args.presence_heartbeat_ms.max(10)),
+            presence_timeout: Duration::from_millis(args.presence_timeout_ms.max(args.presence_heartbeat_ms * 2)),
+            max_queued: args.redis_queue.max(1),
+            ..ClusterSettings::new(url)
+        }),
+        other => return Err(exit_with(format!("--pubsub {other}: expected memory or redis://host:port"))),
+    };
     let config = Config {
         www: args.www,
         client_dir: args.client_dir,
@@ -149,6 +173,7 @@ async fn main() -> std::io::Result<()> {
         },
         max_message: args.max_message_bytes.max(1024),
         runs: EngineLimits { max_running: args.max_runs.max(1), ..EngineLimits::default() },
+        cluster,
         ..Config::default()
     };
     raise_open_file_limit();

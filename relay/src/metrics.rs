@@ -1,6 +1,7 @@
 //! Counters for `GET /metrics`, in Prometheus's text format.
 
 use ferrocast_pubsub::FanoutSnapshot;
+use ferrocast_pubsub::cluster::ClusterSnapshot;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,8 +24,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The text exposition; `joined_channels` and `fanout` are read from the backend at scrape time.
-    pub(crate) fn render(&self, joined_channels: u64, fanout: &FanoutSnapshot) -> String {
+    /// The text exposition; `joined_channels`, `fanout` and `cluster` (the link to Redis, when there is one) are
+    /// read from the backend at scrape time.
+    pub(crate) fn render(
+        &self,
+        joined_channels: u64,
+        fanout: &FanoutSnapshot,
+        cluster: Option<ClusterSnapshot>,
+    ) -> String {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
@@ -99,6 +106,9 @@ impl Metrics {
             "Connections closed for a message over the size limit (1009).",
             get(&self.oversized_messages),
         );
+        if let Some(cluster) = cluster {
+            render_cluster(&mut metric, &cluster);
+        }
         let name = "ferrocast_broadcast_fanout_seconds";
         let help = "Time to hand a broadcast (HTTP, channel or presence) to every subscriber's queue.";
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
@@ -109,5 +119,72 @@ impl Metrics {
         let _ = writeln!(out, "{name}_sum {}", fanout.sum_seconds);
         let _ = writeln!(out, "{name}_count {}", fanout.count);
         out
+    }
+}
+
+/// The link to Redis: whether it is up, and every gap it met.
+fn render_cluster(metric: &mut impl FnMut(&str, &str, &str, u64), cluster: &ClusterSnapshot) {
+    let rows: [(&str, &str, &str, u64); 13] = [
+        (
+            "ferrocast_redis_connected",
+            "gauge",
+            "1 while the relay reads Redis's broadcasts channel.",
+            u64::from(cluster.connected),
+        ),
+        ("ferrocast_redis_disconnects_total", "counter", "Times the link to Redis was lost.", cluster.disconnects),
+        (
+            "ferrocast_redis_published_total",
+            "counter",
+            "Broadcasts of this relay numbered by Redis.",
+            cluster.published,
+        ),
+        (
+            "ferrocast_redis_publish_retries_total",
+            "counter",
+            "Publishes sent again because Redis did not answer (each is done once).",
+            cluster.publish_retries,
+        ),
+        ("ferrocast_redis_queued", "gauge", "Broadcasts of this relay waiting for Redis.", cluster.queued),
+        (
+            "ferrocast_redis_dropped_total",
+            "counter",
+            "Broadcasts dropped because the queue for Redis was full.",
+            cluster.dropped,
+        ),
+        ("ferrocast_redis_received_total", "counter", "Numbered broadcasts received from Redis.", cluster.received),
+        (
+            "ferrocast_redis_refilled_total",
+            "counter",
+            "Broadcasts missed on the channel and read back from their streams.",
+            cluster.refilled,
+        ),
+        (
+            "ferrocast_redis_lost_total",
+            "counter",
+            "Broadcasts missed on the channel and no longer in their streams.",
+            cluster.lost,
+        ),
+        (
+            "ferrocast_redis_history_resets_total",
+            "counter",
+            "Topics whose shared history started again under a new epoch (Redis lost or expired it).",
+            cluster.history_resets,
+        ),
+        (
+            "ferrocast_redis_malformed_total",
+            "counter",
+            "Messages from Redis not of Ferrocast's form.",
+            cluster.malformed,
+        ),
+        ("ferrocast_cluster_peers", "gauge", "Other relays whose presence this one holds.", cluster.peers),
+        (
+            "ferrocast_cluster_peers_expired_total",
+            "counter",
+            "Other relays that went silent, whose members were removed.",
+            cluster.peers_expired,
+        ),
+    ];
+    for (name, kind, help, value) in rows {
+        metric(name, kind, help, value);
     }
 }

@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::metrics::Metrics;
 use ferrocast_pubsub::channels::builtin_router;
+use ferrocast_pubsub::cluster::{Cluster, ClusterError};
 use ferrocast_pubsub::{Backend, Hub, PresenceHub};
 use ferrocast_reactor::engine::Engine;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub(crate) struct Relay {
     pub(crate) backend: Arc<Backend>,
     /// Runs the workflows of the `reactor:*` channel and the workflow API, publishing through the hub.
     pub(crate) engine: Engine,
+    /// The link to the other relays, when they share a Redis.
+    pub(crate) cluster: Option<Cluster>,
     pub(crate) metrics: Metrics,
     /// Sockets over server-sent events, by token.
     pub(crate) sse_sessions: Arc<crate::sse_socket::SseSessions>,
@@ -29,24 +32,30 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
-    pub(crate) fn new(config: Config) -> Arc<Self> {
+    /// The relay's shared state; with a cluster, its hub and presence are routed through Redis from the start.
+    pub(crate) fn new(config: Config) -> Result<Arc<Self>, ClusterError> {
         let hub = Arc::new(Hub::with_history(config.history));
         hub.spawn_sweeper();
         let presence = PresenceHub::new(hub.clone(), config.presence_window);
+        let cluster = match &config.cluster {
+            Some(settings) => Some(Cluster::start(settings.clone(), &hub, &presence)?),
+            None => None,
+        };
         let engine = Engine::new(config.workflows.clone(), hub.clone(), config.runs);
         let router = builtin_router(engine.clone());
         let backend = Arc::new(Backend { limits: config.limits, ..Backend::new(hub, presence, router) });
         backend.receipts.spawn_sweeper();
-        Arc::new(Relay {
+        Ok(Arc::new(Relay {
             config,
             backend,
             engine,
+            cluster,
             metrics: Metrics::default(),
             sse_sessions: Arc::default(),
             joined_channels: AtomicI64::new(0),
             shutdown: watch::channel(None).0,
             all_closed: Notify::new(),
-        })
+        }))
     }
 
     /// Whether another connection would pass the connection limit.
@@ -89,6 +98,9 @@ impl Relay {
         self.shutdown.send_replace(Some(open));
         if self.metrics.connections.load(Ordering::Relaxed) > 0 {
             closed.await;
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
         }
     }
 }

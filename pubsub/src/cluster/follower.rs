@@ -1,0 +1,234 @@
+//! Every relay's broadcasts, as Redis numbered them, into this relay's hub.
+//!
+//! The follower reads the broadcasts channel and applies each broadcast to the hub, which delivers it to this
+//! relay's subscribers and keeps it in its copy of the topic's history. It is the only writer of numbered
+//! broadcasts into the hub, so a topic's broadcasts arrive in offset order:
+//! - on (re)connecting, it subscribes first and then reads every topic's stream for what it does not have, so
+//!   nothing published in between is missed (what comes twice is recognized by its offset and skipped);
+//! - a broadcast whose offset skips some (the channel lost messages: a reconnect, or Redis dropping a slow reader)
+//!   is preceded by the missing ones, read from the topic's stream; those no longer there are counted as lost;
+//! - a broadcast of another epoch starts the topic's history again (Redis lost or expired it), counted too.
+//!
+//! A link that has been silent for three heartbeats (every relay, this one included, sends one a heartbeat) is
+//! taken for dead and made again, with a jittered backoff between attempts.
+
+use super::keys;
+use super::presence::Input as PresenceInput;
+use super::stats::Stats;
+use super::wire::{self, Broadcast, Published};
+use super::{ClusterSettings, backoff};
+use crate::hub::Hub;
+use ferrocast_protocol::Position;
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// What the follower works with.
+pub(crate) struct Follower {
+    pub(crate) client: redis::Client,
+    pub(crate) redis: ConnectionManager,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) presence: mpsc::UnboundedSender<PresenceInput>,
+    pub(crate) ready: watch::Sender<bool>,
+    pub(crate) settings: ClusterSettings,
+    pub(crate) stats: Arc<Stats>,
+}
+
+/// Why a link ended.
+#[derive(Debug, thiserror::Error)]
+enum LinkLost {
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    #[error("Redis closed the subscription")]
+    Closed,
+    #[error("nothing from Redis for {0:?}, not even a heartbeat")]
+    Silent(Duration),
+}
+
+impl Follower {
+    /// Follows Redis for as long as the relay runs.
+    pub(crate) async fn run(mut self) {
+        let mut attempt = 0;
+        loop {
+            let mut linked = false;
+            let lost = self.follow(&mut linked).await;
+            if linked {
+                self.stats.connected.store(false, Ordering::Relaxed);
+                Stats::add(&self.stats.disconnects, 1);
+                let _ = self.presence.send(PresenceInput::Disconnected);
+                attempt = 0;
+            }
+            tracing::warn!(error = %lost, "lost the link to Redis; reconnecting");
+            tokio::time::sleep(backoff::delay(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn follow(&mut self, linked: &mut bool) -> LinkLost {
+        let mut subscription = match self.client.get_async_pubsub().await {
+            Ok(subscription) => subscription,
+            Err(error) => return error.into(),
+        };
+        if let Err(error) = subscription.subscribe(&[keys::BROADCASTS, keys::PRESENCE]).await {
+            return error.into();
+        }
+        let mut messages = subscription.into_on_message();
+        // After subscribing: whatever is published from now on comes on the channel, and what came before is in
+        // the streams.
+        if let Err(error) = self.refill_every_topic().await {
+            return error.into();
+        }
+        *linked = true;
+        self.stats.connected.store(true, Ordering::Relaxed);
+        self.ready.send_replace(true);
+        let _ = self.presence.send(PresenceInput::Connected);
+        tracing::info!("following Redis");
+        let silence = (self.settings.heartbeat * 3).max(Duration::from_secs(3));
+        loop {
+            let message = match tokio::time::timeout(silence, messages.next()).await {
+                Err(_) => return LinkLost::Silent(silence),
+                Ok(None) => return LinkLost::Closed,
+                Ok(Some(message)) => message,
+            };
+            if message.get_channel_name() == keys::PRESENCE {
+                let _ = self.presence.send(PresenceInput::Remote(message.get_payload_bytes().to_vec()));
+                continue;
+            }
+            match wire::decode_published(message.get_payload_bytes()) {
+                Ok(published) => {
+                    if let Err(error) = self.receive(published).await {
+                        return error.into();
+                    }
+                }
+                Err(malformed) => {
+                    Stats::add(&self.stats.malformed, 1);
+                    tracing::warn!(%malformed, "ignored a message on the broadcasts channel");
+                }
+            }
+        }
+    }
+
+    /// Applies one broadcast from the channel, after those it skipped.
+    async fn receive(&mut self, published: Published) -> redis::RedisResult<()> {
+        let Published { offset, epoch, broadcast } = published;
+        let known = self.hub.position(&broadcast.topic);
+        let after = match &known {
+            Some(known) if known.epoch == epoch => known.offset,
+            Some(known) => {
+                // A topic this relay numbered from Redis before (offset above 0) now has another epoch.
+                if known.offset > 0 {
+                    Stats::add(&self.stats.history_resets, 1);
+                }
+                0
+            }
+            None => 0,
+        };
+        if offset > after + 1 {
+            self.refill(&broadcast.topic, &epoch, after, Some(offset - 1)).await?;
+        }
+        let position = Position { offset, epoch };
+        if self
+            .hub
+            .apply_numbered(&broadcast.topic, &broadcast.event, &broadcast.payload, &position, Instant::now())
+            .is_some()
+        {
+            Stats::add(&self.stats.received, 1);
+        }
+        Ok(())
+    }
+
+    /// Reads every topic Redis knows and applies what this relay's hub does not have.
+    async fn refill_every_topic(&mut self) -> redis::RedisResult<()> {
+        let pattern = format!("{}*", keys::META_PREFIX);
+        let mut cursor = 0u64;
+        loop {
+            let (next, metas): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut self.redis)
+                .await?;
+            for meta in metas {
+                let Some(topic) = meta.strip_prefix(keys::META_PREFIX) else { continue };
+                let (epoch, last): (Option<String>, Option<u64>) =
+                    redis::cmd("HMGET").arg(&meta).arg("epoch").arg("offset").query_async(&mut self.redis).await?;
+                let (Some(epoch), Some(last)) = (epoch, last) else { continue };
+                let after = match self.hub.position(topic) {
+                    Some(known) if known.epoch == epoch && known.offset >= last => continue,
+                    Some(known) if known.epoch == epoch => known.offset,
+                    Some(known) => {
+                        if known.offset > 0 {
+                            Stats::add(&self.stats.history_resets, 1);
+                        }
+                        0
+                    }
+                    None => 0,
+                };
+                self.refill(topic, &epoch, after, None).await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    /// Applies a topic's kept broadcasts after offset `after` (up to `until`, when given) of `epoch`; counts those
+    /// of the range that are no longer kept as lost.
+    async fn refill(&mut self, topic: &str, epoch: &str, after: u64, until: Option<u64>) -> redis::RedisResult<()> {
+        let end = until.map_or_else(|| "+".to_owned(), |until| until.to_string());
+        // In one round trip: the stream's epoch (it may have started again since), the time in Redis (to age the
+        // entries by) and the entries.
+        let (current, (seconds, micros), entries): (Option<String>, (u64, u64), Vec<Entry>) = redis::pipe()
+            .atomic()
+            .hget(keys::meta(topic), "epoch")
+            .cmd("TIME")
+            .cmd("XRANGE")
+            .arg(keys::stream(topic))
+            .arg(after + 1)
+            .arg(&end)
+            .query_async(&mut self.redis)
+            .await?;
+        if current.as_deref() != Some(epoch) {
+            return Ok(()); // Started again: the broadcast of the new epoch will say so.
+        }
+        let redis_now_ms = seconds * 1000 + micros / 1000;
+        let now = Instant::now();
+        let mut applied = 0u64;
+        for (id, fields) in entries {
+            let Some((offset, broadcast, made_ms)) = entry(&id, &fields) else {
+                Stats::add(&self.stats.malformed, 1);
+                continue;
+            };
+            let age = Duration::from_millis(redis_now_ms.saturating_sub(made_ms));
+            let at = now.checked_sub(age).unwrap_or(now);
+            let position = Position { offset, epoch: epoch.to_owned() };
+            if self.hub.apply_numbered(&broadcast.topic, &broadcast.event, &broadcast.payload, &position, at).is_some()
+            {
+                applied += 1;
+            }
+        }
+        Stats::add(&self.stats.refilled, applied);
+        if let Some(until) = until {
+            Stats::add(&self.stats.lost, (until - after).saturating_sub(applied));
+        }
+        Ok(())
+    }
+}
+
+/// A stream entry as `XRANGE` gives it: its id and its fields' names and values, alternating.
+type Entry = (String, Vec<Vec<u8>>);
+
+/// A stream entry: `<offset>-0` with the fields `b` (the broadcast) and `t` (when it was made, in Unix ms).
+fn entry(id: &str, fields: &[Vec<u8>]) -> Option<(u64, Broadcast, u64)> {
+    let offset = wire::offset_of_entry(id).ok()?;
+    let field = |name: &[u8]| fields.chunks_exact(2).find(|pair| pair[0] == name).map(|pair| pair[1].as_slice());
+    let broadcast = wire::decode(field(b"b")?).ok()?;
+    let made_ms = std::str::from_utf8(field(b"t")?).ok()?.parse().ok()?;
+    Some((offset, broadcast, made_ms))
+}

@@ -1,0 +1,145 @@
+//! Several relays on one Redis: what is broadcast on any relay reaches the subscribers of all, with one history
+//! and one presence, as Phoenix.PubSub's Redis adapter, Centrifugo's Redis engine and Socket.IO's Redis adapter
+//! do for their servers.
+//!
+//! - Broadcasts: a relay's hub hands each broadcast to the [`publisher`], which sends it through a Lua script
+//!   (`publish.lua`) that numbers it in its topic (an offset, and an epoch per run of the topic's history), keeps it
+//!   in the topic's Redis stream (`XADD … MAXLEN ~`, expiring with the history's time limit) and publishes it on one
+//!   channel, all at once. Every relay's [`follower`] reads that channel and applies each broadcast to its own hub,
+//!   which delivers it and keeps a copy of the history, so joins and recovery work locally and synchronously, on
+//!   any relay, and a relay that restarts reads the streams back before it serves. Every relay sees every
+//!   broadcast, as with Phoenix's and Socket.IO's adapters: fanout across relays costs one Redis message per relay.
+//! - Presence: see [`presence`]; heartbeats and a timeout remove the members of a relay that died.
+//! - Workflow runs publish through the hub, so their events are shared the same way.
+//!
+//! What a relay counts of its link (gaps above all) is in [`ClusterSnapshot`].
+
+mod backoff;
+mod follower;
+mod keys;
+mod presence;
+mod publisher;
+mod stats;
+mod wire;
+
+pub use stats::ClusterSnapshot;
+
+use crate::hub::Hub;
+use crate::presence::PresenceHub;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use stats::Stats;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// How a relay joins the others.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// Redis, as `redis://host:port` (or `redis://:password@host:port/db`, `rediss://` is not supported).
+    pub url: String,
+    /// How often this relay tells the others it is alive. Default 1 s.
+    pub heartbeat: Duration,
+    /// How long a silent relay's members stay before they leave. Default 5 s.
+    pub presence_timeout: Duration,
+    /// Broadcasts that may wait for Redis while it is away; past this they are dropped and counted. Default 100,000.
+    pub max_queued: usize,
+}
+
+impl ClusterSettings {
+    /// The defaults, on the Redis at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        ClusterSettings {
+            url: url.into(),
+            heartbeat: Duration::from_secs(1),
+            presence_timeout: Duration::from_secs(5),
+            max_queued: 100_000,
+        }
+    }
+}
+
+/// Why a relay cannot use the Redis it was given.
+#[derive(Debug, thiserror::Error)]
+#[error("--pubsub {url}: {error}")]
+pub struct ClusterError {
+    url: String,
+    error: redis::RedisError,
+}
+
+/// This relay's link to the others. The tasks it starts run as long as the runtime does.
+#[derive(Debug)]
+pub struct Cluster {
+    relay: Arc<str>,
+    stats: Arc<Stats>,
+    ready: watch::Receiver<bool>,
+    presence: mpsc::UnboundedSender<presence::Input>,
+}
+
+impl Cluster {
+    /// Routes `hub`'s broadcasts and `presence`'s changes through the Redis of `settings`, and starts following it.
+    /// Must be called within a tokio runtime, before the relay serves; [`Cluster::ready`] tells when it has caught
+    /// up with what Redis holds.
+    pub fn start(settings: ClusterSettings, hub: &Arc<Hub>, presence: &Arc<PresenceHub>) -> Result<Self, ClusterError> {
+        let failed = |error| ClusterError { url: settings.url.clone(), error };
+        let client = redis::Client::open(settings.url.as_str()).map_err(failed)?;
+        let config = ConnectionManagerConfig::new()
+            .set_max_delay(Duration::from_secs(5))
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)));
+        let redis = ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(failed)?;
+        // Unique among relays and their restarts, as epochs are.
+        let relay = hub.new_epoch();
+        let stats = Arc::new(Stats::default());
+
+        let (queue, queued) = mpsc::channel(settings.max_queued.max(1));
+        hub.route_through(Arc::new(publisher::Publisher { queue, stats: Arc::clone(&stats) }));
+        tokio::spawn(publisher::run(redis.clone(), queued, Arc::clone(&relay), Arc::clone(hub), Arc::clone(&stats)));
+
+        let (changes, inputs) = mpsc::unbounded_channel();
+        presence.replicate_to(Arc::new(presence::Replica { input: changes.clone() }));
+        let replication = presence::Replication::new(
+            Arc::clone(&relay),
+            Arc::clone(presence),
+            redis.clone(),
+            settings.clone(),
+            Arc::clone(&stats),
+        );
+        tokio::spawn(replication.run(inputs));
+
+        let (ready_sender, ready) = watch::channel(false);
+        let follower = follower::Follower {
+            client,
+            redis,
+            hub: Arc::clone(hub),
+            presence: changes.clone(),
+            ready: ready_sender,
+            settings,
+            stats: Arc::clone(&stats),
+        };
+        tokio::spawn(follower.run());
+        Ok(Cluster { relay, stats, ready, presence: changes })
+    }
+
+    /// Completes once the relay has read what Redis holds, the first time it reached it.
+    pub async fn ready(&self) {
+        let _ = self.ready.clone().wait_for(|ready| *ready).await;
+    }
+
+    /// This relay's name among the others.
+    pub fn relay_id(&self) -> &str {
+        &self.relay
+    }
+
+    /// What the link counted so far.
+    pub fn snapshot(&self) -> ClusterSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Tells the other relays this one is leaving, so its members leave there at once rather than after the
+    /// presence timeout. Waits at most a second.
+    pub async fn leave(&self) {
+        let (done, left) = oneshot::channel();
+        if self.presence.send(presence::Input::Leave(done)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), left).await;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+-- Numbers one broadcast, keeps it in its topic's stream and publishes it to every relay, in one step, so that
+-- every relay sees a topic's broadcasts in the order of their offsets.
+--
+-- KEYS[1]  the topic's meta hash: `epoch` (names this run of the history) and `offset` (the last one given)
+-- KEYS[2]  the topic's stream, one entry per kept broadcast, its id `<offset>-0`
+-- KEYS[3]  the publishing relay's last sequence number
+-- ARGV[1]  an epoch for a topic that has none (new, or its meta expired or was lost with Redis's data)
+-- ARGV[2]  the broadcast (see wire.rs)
+-- ARGV[3]  how many entries the stream keeps (MAXLEN ~; 0 keeps none)
+-- ARGV[4]  milliseconds the stream lives after its last broadcast
+-- ARGV[5]  milliseconds the meta lives after its last broadcast
+-- ARGV[6]  the channel every relay reads
+-- ARGV[7]  the relay's sequence number of this publish: a publish sent again after a lost reply is done once
+-- Returns the broadcast's offset, or 0 for a publish that was done already.
+
+local seq = tonumber(ARGV[7])
+local last_seq = tonumber(redis.call('GET', KEYS[3]) or '0')
+if seq <= last_seq then
+  return 0
+end
+redis.call('SET', KEYS[3], ARGV[7], 'PX', 86400000)
+
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if tonumber(ARGV[3]) > 0 then
+  local now = redis.call('TIME')
+  local ms = now[1] * 1000 + math.floor(now[2] / 1000)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], offset .. '-0', 'b', ARGV[2], 't', ms)
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+redis.call('PUBLISH', ARGV[6], offset .. ' ' .. epoch .. ' ' .. ARGV[2])
+return offset

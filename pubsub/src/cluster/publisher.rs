@@ -1,0 +1,136 @@
+//! This relay's broadcasts on their way to Redis: queued without blocking the channel that made them, then sent in
+//! pipelined batches through the publish script, which numbers each and hands it to every relay.
+//!
+//! While Redis is away the queue holds them (up to its bound; past it they are dropped and counted) and the batch
+//! in flight is sent again, with a jittered backoff, until Redis takes it. Each publish carries this relay's
+//! sequence number, so one that Redis did before the link broke is not done twice.
+
+use super::keys;
+use super::stats::Stats;
+use super::{backoff, wire};
+use crate::hub::{Hub, Upstream};
+use ferrocast_protocol::Payload;
+use redis::aio::ConnectionManager;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+
+/// The script that numbers, keeps and publishes a broadcast.
+const SCRIPT: &str = include_str!("publish.lua");
+
+/// The most publishes sent in one pipeline.
+const BATCH: usize = 512;
+
+/// How long a topic's epoch and offset outlive its last broadcast, at least: longer than its history, so a client
+/// that comes back after the history expired is told it was not recovered rather than meeting a new series.
+const META_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A broadcast waiting for Redis.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    topic: String,
+    broadcast: Vec<u8>,
+}
+
+/// The hub's [`Upstream`]: queues each broadcast for [`run`].
+#[derive(Debug)]
+pub(crate) struct Publisher {
+    pub(crate) queue: mpsc::Sender<Pending>,
+    pub(crate) stats: Arc<Stats>,
+}
+
+impl Upstream for Publisher {
+    fn publish(&self, topic: &str, event: &str, payload: &Payload) {
+        let pending = Pending { topic: topic.to_owned(), broadcast: wire::encode(topic, event, payload) };
+        match self.queue.try_send(pending) {
+            Ok(()) => Stats::add(&self.stats.queued, 1),
+            Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                Stats::add(&self.stats.dropped, 1);
+                tracing::warn!(topic, "a broadcast was dropped: the queue for Redis is full (see --redis-queue)");
+            }
+        }
+    }
+}
+
+/// Sends queued broadcasts to Redis, in order, until the queue closes.
+pub(crate) async fn run(
+    mut redis: ConnectionManager,
+    mut queue: mpsc::Receiver<Pending>,
+    relay: Arc<str>,
+    hub: Arc<Hub>,
+    stats: Arc<Stats>,
+) {
+    let mut script: Option<String> = None;
+    let mut sequence = 0u64;
+    let mut batch: Vec<(u64, Pending)> = Vec::new();
+    let mut incoming = Vec::with_capacity(BATCH);
+    let mut attempt = 0;
+    loop {
+        if batch.is_empty() {
+            if queue.recv_many(&mut incoming, BATCH).await == 0 {
+                return;
+            }
+            // Numbered once, when first taken: a batch sent again keeps its numbers.
+            batch.extend(incoming.drain(..).map(|pending| {
+                sequence += 1;
+                (sequence, pending)
+            }));
+        }
+        match send(&mut redis, &mut script, &relay, &hub, &batch).await {
+            Ok(()) => {
+                let sent = batch.len() as u64;
+                Stats::add(&stats.published, sent);
+                stats.queued.fetch_sub(sent, Ordering::Relaxed);
+                batch.clear();
+                attempt = 0;
+            }
+            Err(error) => {
+                // The script may be gone with a restarted Redis: load it again before the next try.
+                script = None;
+                Stats::add(&stats.publish_retries, batch.len() as u64);
+                tracing::warn!(%error, waiting = batch.len(), "could not publish to Redis; trying again");
+                tokio::time::sleep(backoff::delay(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+async fn send(
+    redis: &mut ConnectionManager,
+    script: &mut Option<String>,
+    relay: &str,
+    hub: &Hub,
+    batch: &[(u64, Pending)],
+) -> redis::RedisResult<()> {
+    let sha = match script {
+        Some(sha) => sha.clone(),
+        None => {
+            let sha: String = redis::cmd("SCRIPT").arg("LOAD").arg(SCRIPT).query_async(redis).await?;
+            script.insert(sha).clone()
+        }
+    };
+    let limits = hub.history_limits();
+    let history_ms = limits.ttl.as_millis().max(1) as u64;
+    let meta_ms = limits.ttl.max(META_TTL).as_millis() as u64;
+    let mut pipe = redis::pipe();
+    for (sequence, pending) in batch {
+        pipe.cmd("EVALSHA")
+            .arg(&sha)
+            .arg(3)
+            .arg(keys::meta(&pending.topic))
+            .arg(keys::stream(&pending.topic))
+            .arg(keys::publisher(relay))
+            .arg(&*hub.new_epoch())
+            .arg(&pending.broadcast)
+            .arg(limits.max_messages)
+            .arg(history_ms)
+            .arg(meta_ms)
+            .arg(keys::BROADCASTS)
+            .arg(*sequence)
+            .ignore();
+    }
+    pipe.query_async(redis).await
+}

@@ -1,0 +1,233 @@
+//! Several relays on one Redis, as real processes: broadcasts cross relays, presence merges and a killed relay's
+//! members leave within the bound, a client that moves between relays or outlives a relay's restart recovers what
+//! it missed with no loss and no duplicate, and relays come back after Redis restarts, counting the gap.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use support::{Client, Redis, Relay, wait_until};
+
+/// Joins with positions on `topic` without presence.
+async fn join_positioned(client: &mut Client, topic: &str, offered: Value) -> Value {
+    client.join(topic, json!({ "no_presence": true }), Some(offered)).await[5].clone()
+}
+
+/// The next `n` broadcasts' offsets and payload numbers, asserting they are `new_msg`s of `topic`.
+async fn numbers(client: &mut Client, topic: &str, count: usize) -> Vec<(u64, u64)> {
+    let mut seen = Vec::new();
+    for _ in 0..count {
+        let frame = client.next_event("new_msg").await;
+        assert_eq!(frame[2], topic, "{frame}");
+        seen.push((frame[5]["offset"].as_u64().expect("an offset"), frame[4]["n"].as_u64().expect("n")));
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_broadcast_on_one_relay_reaches_the_subscribers_of_the_other() {
+    let redis = Redis::start();
+    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
+    let mut on_a = Client::connect(&a.ws_url()).await;
+    let mut on_b = Client::connect(&b.ws_url()).await;
+    let epoch = join_positioned(&mut on_a, "room:x", json!({})).await["epoch"].clone();
+    join_positioned(&mut on_b, "room:x", json!({})).await;
+
+    // Publishing answers once the broadcast is queued for Redis, so each waits for the last to arrive.
+    b.publish("room:x", "new_msg", &json!({ "n": 1 }));
+    let mut on_a_seen = numbers(&mut on_a, "room:x", 1).await;
+    a.publish("room:x", "new_msg", &json!({ "n": 2 }));
+    on_a_seen.extend(numbers(&mut on_a, "room:x", 1).await);
+    // A channel push on B broadcasts too, and its sender gets the broadcast like everyone else.
+    on_b.send(&json!(["1", "2", "room:x", "new_msg", { "n": 3 }])).await;
+    on_a_seen.extend(numbers(&mut on_a, "room:x", 1).await);
+    let on_b_seen = numbers(&mut on_b, "room:x", 3).await;
+    assert_eq!(on_a_seen, [(1, 1), (2, 2), (3, 3)], "numbered once, by Redis");
+    assert_eq!(on_b_seen, on_a_seen, "every relay sees the same order");
+    let frame_epoch = {
+        b.publish("room:x", "new_msg", &json!({ "n": 4 }));
+        on_a.next_event("new_msg").await[5]["epoch"].clone()
+    };
+    assert_ne!(frame_epoch, epoch, "the shared history's epoch replaced the placeholder of an empty topic");
+    assert_eq!(a.metric("ferrocast_redis_connected"), 1);
+    assert!(a.metric("ferrocast_redis_received_total") >= 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_merges_and_a_killed_relays_members_leave_within_the_bound() {
+    let redis = Redis::start();
+    let (a, mut b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
+    let mut alice = Client::connect(&a.ws_url()).await;
+    alice.join("room:p", json!({ "user_id": "alice" }), None).await;
+    // Presence crosses relays in a few milliseconds, not at once.
+    wait_until(Duration::from_secs(5), || {
+        b.http("GET", "/api/presence/room:p", "").is_some_and(|(_, listed)| listed.contains("alice"))
+    });
+    let mut bob = Client::connect(&b.ws_url()).await;
+    bob.join("room:p", json!({ "user_id": "bob" }), None).await;
+
+    // Bob's state on B holds alice, who joined on A; alice hears of bob's join in a diff.
+    let state = bob.next_event("presence_state").await;
+    assert!(state[4]["alice"]["metas"][0]["phx_ref"].is_string(), "{state}");
+    assert!(state[4]["bob"].is_object(), "{state}");
+    loop {
+        let diff = alice.next_event("presence_diff").await;
+        if diff[4]["joins"]["bob"].is_object() {
+            break;
+        }
+    }
+    let (status, listed) = a.http("GET", "/api/presence/room:p", "").expect("presence");
+    assert_eq!(status, 200);
+    assert!(listed.contains("alice") && listed.contains("bob"), "{listed}");
+
+    // B dies without a word: bob leaves A's list within the timeout (1 s) and a heartbeat (0.2 s) or so.
+    b.kill();
+    let killed = Instant::now();
+    loop {
+        let diff = alice.next_within(Duration::from_secs(5)).await.expect("bob's leave within 5 s");
+        if diff[3] == "presence_diff" && diff[4]["leaves"]["bob"].is_object() {
+            break;
+        }
+    }
+    let took = killed.elapsed();
+    assert!(took < Duration::from_millis(2500), "bob left {took:?} after B died (bound: timeout 1 s + heartbeat)");
+    assert!(took > Duration::from_millis(700), "left too early ({took:?}): before the timeout had passed");
+    assert_eq!(a.metric("ferrocast_cluster_peers_expired_total"), 1);
+    let (_, listed) = a.http("GET", "/api/presence/room:p", "").expect("presence");
+    assert!(listed.contains("alice") && !listed.contains("bob"), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_moves_to_another_relay_recovers_what_it_missed_once_each() {
+    let redis = Redis::start();
+    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
+    let mut client = Client::connect(&a.ws_url()).await;
+    join_positioned(&mut client, "room:m", json!({})).await;
+    for n in 1..=3 {
+        a.publish("room:m", "new_msg", &json!({ "n": n }));
+    }
+    let seen = numbers(&mut client, "room:m", 3).await;
+    let epoch = client.next_within(Duration::from_millis(50)).await;
+    assert!(epoch.is_none(), "nothing else: {epoch:?}");
+    drop(client);
+    for n in 4..=10 {
+        a.publish("room:m", "new_msg", &json!({ "n": n }));
+    }
+    let (last_offset, _) = seen[2];
+    // The epoch every relay agrees on, from B's history API.
+    let (_, history) = b.http("GET", "/api/history/room:m", "").expect("history");
+    let history: Value = serde_json::from_str(&history).expect("JSON");
+    let epoch = history["epoch"].clone();
+
+    let mut moved = Client::connect(&b.ws_url()).await;
+    let ext = join_positioned(&mut moved, "room:m", json!({ "offset": last_offset, "epoch": epoch })).await;
+    assert_eq!(ext["recovered"], true, "{ext}");
+    assert_eq!(ext["offset"], 10, "{ext}");
+    b.publish("room:m", "new_msg", &json!({ "n": 11 }));
+    let recovered = numbers(&mut moved, "room:m", 8).await;
+    let expected: Vec<(u64, u64)> = (4..=11).map(|n| (n, n)).collect();
+    assert_eq!(recovered, expected, "4 to 10 replayed, then 11 live: none lost, none twice");
+    assert!(moved.next_within(Duration::from_millis(200)).await.is_none(), "nothing after");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_survives_a_relay_restart() {
+    let redis = Redis::start();
+    let mut a = Relay::start(&redis, &[]);
+    for n in 1..=5 {
+        a.publish("room:h", "new_msg", &json!({ "n": n }));
+    }
+    let (_, history) = a.http("GET", "/api/history/room:h", "").expect("history");
+    let epoch = serde_json::from_str::<Value>(&history).expect("JSON")["epoch"].clone();
+    a.restart();
+    let mut client = Client::connect(&a.ws_url()).await;
+    let ext = join_positioned(&mut client, "room:h", json!({ "offset": 2, "epoch": epoch })).await;
+    assert_eq!(ext["recovered"], true, "the restarted relay read the history back from Redis: {ext}");
+    assert_eq!(ext["epoch"], epoch);
+    assert_eq!(numbers(&mut client, "room:h", 3).await, [(3, 3), (4, 4), (5, 5)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_come_back_after_redis_restarts_and_count_the_gap() {
+    let mut redis = Redis::start();
+    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
+    let mut client = Client::connect(&a.ws_url()).await;
+    join_positioned(&mut client, "room:r", json!({})).await;
+    b.publish("room:r", "new_msg", &json!({ "n": 1 }));
+    let before = client.next_event("new_msg").await;
+    let old_epoch = before[5]["epoch"].clone();
+
+    redis.kill();
+    wait_until(Duration::from_secs(10), || a.metric("ferrocast_redis_connected") == 0);
+    // Published while Redis is away: it waits in B's queue, and is not lost.
+    b.publish("room:r", "new_msg", &json!({ "n": 2 }));
+    assert_eq!(b.metric("ferrocast_redis_queued"), 1);
+    let port = redis.port;
+    let _redis = Redis::start_on(port);
+
+    let after = client.next_event("new_msg").await;
+    assert_eq!(after[4]["n"], 2, "{after}");
+    assert_eq!(after[5]["offset"], 1, "Redis lost its data: a new series");
+    assert_ne!(after[5]["epoch"], old_epoch, "under a new epoch, so no old position matches by accident");
+    b.publish("room:r", "new_msg", &json!({ "n": 3 }));
+    assert_eq!(client.next_event("new_msg").await[4]["n"], 3);
+
+    for relay in [&a, &b] {
+        wait_until(Duration::from_secs(10), || relay.metric("ferrocast_redis_connected") == 1);
+        assert!(relay.metric("ferrocast_redis_disconnects_total") >= 1);
+    }
+    assert_eq!(a.metric("ferrocast_redis_history_resets_total"), 1, "room:r's history started again");
+    assert!(b.metric("ferrocast_redis_publish_retries_total") >= 1);
+    assert_eq!(b.metric("ferrocast_redis_queued"), 0);
+    assert_eq!(b.metric("ferrocast_redis_dropped_total"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_cut_from_the_channel_reads_what_it_missed_from_the_streams() {
+    let redis = Redis::start();
+    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
+    let mut client = Client::connect(&a.ws_url()).await;
+    join_positioned(&mut client, "room:g", json!({})).await;
+    let publisher = tokio::task::spawn_blocking(move || {
+        for n in 1..=300 {
+            b.publish("room:g", "new_msg", &json!({ "n": n }));
+            if n % 50 == 0 {
+                // Every relay's subscription is cut; they reconnect while B goes on publishing.
+                assert!(redis.command("CLIENT KILL TYPE pubsub").is_some_and(|reply| reply.starts_with(':')));
+            }
+        }
+        (b, redis)
+    });
+    let seen = numbers(&mut client, "room:g", 300).await;
+    let expected: Vec<(u64, u64)> = (1..=300).map(|n| (n, n)).collect();
+    assert_eq!(seen, expected, "every broadcast once, in order, across six cuts");
+    let (_b, _redis) = publisher.await.expect("publisher");
+    assert!(a.metric("ferrocast_redis_disconnects_total") >= 1);
+    assert_eq!(a.metric("ferrocast_redis_lost_total"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_run_on_one_relay_streams_its_events_on_the_other() {
+    let redis = Redis::start();
+    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
+    let (status, started) =
+        b.http("POST", "/api/workflows/pipeline/runs", r#"{"inputs": {"duration_ms": 20}}"#).expect("start a run");
+    assert_eq!(status, 201, "{started}");
+    let topic = serde_json::from_str::<Value>(&started).expect("JSON")["topic"].as_str().expect("topic").to_owned();
+    let mut watcher = Client::connect(&a.ws_url()).await;
+    watcher.join(&topic, json!({}), None).await;
+    let mut events = Vec::new();
+    loop {
+        let frame = watcher.next().await;
+        if frame[2] != topic.as_str() || frame[3] == "phx_reply" {
+            continue;
+        }
+        events.push(frame[3].as_str().expect("event").to_owned());
+        if frame[3] == "run_completed" || frame[3] == "run_failed" {
+            break;
+        }
+    }
+    assert_eq!(events.first().map(String::as_str), Some("run_started"), "{events:?}");
+    assert_eq!(events.last().map(String::as_str), Some("run_completed"), "{events:?}");
+    assert_eq!(events.iter().filter(|event| *event == "step_completed").count(), 8, "{events:?}");
+}

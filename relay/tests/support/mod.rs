@@ -1,0 +1,232 @@
+//! Real processes for the cluster tests: a Redis server and relay binaries, each on a free loopback port, killed
+//! when dropped; and a raw client for the relays' WebSocket and HTTP.
+
+#![allow(dead_code, unreachable_pub)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+const RELAY: &str = env!("CARGO_BIN_EXE_ferrocast-relay");
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port").port()
+}
+
+/// A Redis server of the test's own, without persistence, so a restart loses everything as a real crash of an
+/// unpersisted Redis does.
+pub struct Redis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    pub fn start() -> Self {
+        Redis::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> Self {
+        // `cargo xtask test` installs redis-server and names it; run by hand, it must be on PATH.
+        let program = std::env::var("FERROCAST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
+        let child = Command::new(&program)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("start {program} (apt-get install redis-server, or cargo xtask test): {error}")
+            });
+        let redis = Redis { port, child: Some(child) };
+        wait_until(Duration::from_secs(10), || redis.command("PING").is_some_and(|reply| reply.starts_with("+PONG")));
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends one inline command; its reply's first line, or `None` if Redis is not there.
+    pub fn command(&self, command: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        stream.write_all(format!("{command}\r\n").as_bytes()).ok()?;
+        let mut reply = [0u8; 512];
+        let read = stream.read(&mut reply).ok()?;
+        Some(String::from_utf8_lossy(&reply[..read]).into_owned())
+    }
+
+    /// Kills it at once, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A relay binary on a port of its own.
+pub struct Relay {
+    pub addr: SocketAddr,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Relay {
+    /// A relay on `redis`, with a short heartbeat and presence timeout, and `extra` arguments.
+    pub fn start(redis: &Redis, extra: &[&str]) -> Self {
+        let mut args: Vec<String> =
+            ["--pubsub", &redis.url(), "--presence-heartbeat-ms", "200", "--presence-timeout-ms", "1000"]
+                .iter()
+                .map(|arg| arg.to_string())
+                .collect();
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        Relay::start_with(SocketAddr::from(([127, 0, 0, 1], free_port())), args)
+    }
+
+    fn start_with(addr: SocketAddr, args: Vec<String>) -> Self {
+        let child = Command::new(RELAY)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run the relay");
+        let relay = Relay { addr, args, child: Some(child) };
+        wait_until(Duration::from_secs(15), || {
+            relay.http("GET", "/healthz", "").is_some_and(|(status, _)| status == 200)
+        });
+        relay
+    }
+
+    /// Kills it with SIGKILL: no goodbye to the other relays.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills it and starts it again on the same port with the same arguments.
+    pub fn restart(&mut self) {
+        self.kill();
+        *self = Relay::start_with(self.addr, self.args.clone());
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/socket/websocket?vsn=2.0.0", self.addr)
+    }
+
+    /// A plain HTTP/1.1 request; `(status, body)`, or `None` if the relay does not answer.
+    pub fn http(&self, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(self.addr).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let status = response.split(' ').nth(1)?.parse().ok()?;
+        let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+        Some((status, body))
+    }
+
+    /// Publishes through `POST /api/broadcast`.
+    pub fn publish(&self, topic: &str, event: &str, payload: &Value) {
+        let body = serde_json::json!({ "topic": topic, "event": event, "payload": payload }).to_string();
+        let (status, response) = self.http("POST", "/api/broadcast", &body).expect("the relay answers");
+        assert_eq!(status, 200, "{response}");
+    }
+
+    /// One metric's value from `GET /metrics`.
+    pub fn metric(&self, name: &str) -> u64 {
+        let (_, text) = self.http("GET", "/metrics", "").expect("metrics");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn wait_until(patience: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + patience;
+    while !ready() {
+        assert!(Instant::now() < deadline, "not ready within {patience:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A raw Phoenix V2 client that reads JSON frames.
+pub struct Client {
+    socket: Socket,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Self {
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap_or_else(|error| panic!("{url}: {error}"));
+        Client { socket }
+    }
+
+    pub async fn send(&mut self, frame: &Value) {
+        self.socket.send(Message::Text(frame.to_string().into())).await.expect("send");
+    }
+
+    /// The next JSON frame, within `patience`.
+    pub async fn next_within(&mut self, patience: Duration) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(patience, self.socket.next()).await.ok()??.ok()?;
+            if let Message::Text(text) = message {
+                return Some(serde_json::from_str(&text).expect("a JSON frame"));
+            }
+        }
+    }
+
+    pub async fn next(&mut self) -> Value {
+        self.next_within(Duration::from_secs(10)).await.expect("a frame within 10 s")
+    }
+
+    /// The next frame of `event`, skipping others (presence, replies).
+    pub async fn next_event(&mut self, event: &str) -> Value {
+        loop {
+            let frame = self.next().await;
+            if frame[3] == event {
+                return frame;
+            }
+        }
+    }
+
+    /// Joins with the recovery extension, offering `offered` (`{}` for none); returns the reply.
+    pub async fn join(&mut self, topic: &str, params: Value, offered: Option<Value>) -> Value {
+        let mut join = serde_json::json!(["1", "1", topic, "phx_join", params]);
+        if let Some(offered) = offered {
+            join.as_array_mut().expect("array").push(offered);
+        }
+        self.send(&join).await;
+        let reply = self.next_event("phx_reply").await;
+        assert_eq!(reply[4]["status"], "ok", "{reply}");
+        reply
+    }
+}
