@@ -23,7 +23,10 @@ use crate::{Error, bench, client, fuzz, prereqs, workspace};
 /// Each runs only when its directory exists, after `npm ci` when it has a `package.json`.
 const NODE_TESTS: &[(&str, &[&str])] = &[
     ("protocol/tests/presence-oracle", &["node", "oracle.mjs", "--check"]),
-    ("tests/phoenix-js", &["node", "--test", "relay.test.mjs", "auth.test.mjs", "reactor.test.mjs"]),
+    (
+        "tests/phoenix-js",
+        &["node", "--test", "relay.test.mjs", "auth.test.mjs", "reactor.test.mjs", "cluster.test.mjs"],
+    ),
     (
         "client/tests/node",
         &[
