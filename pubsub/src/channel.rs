@@ -98,7 +98,8 @@ impl std::fmt::Debug for Context<'_> {
 }
 
 impl Context<'_> {
-    /// Broadcasts to every subscriber of the topic, this connection included; returns how many received it.
+    /// Broadcasts to every subscriber of the topic, this connection included; returns how many received it (0 when
+    /// relays share a Redis: the broadcast reaches subscribers when it comes back numbered, see [`crate::cluster`]).
     pub fn broadcast(&self, event: &str, payload: &Payload) -> usize {
         self.hub.broadcast(self.topic, event, payload)
     }

@@ -585,6 +585,34 @@ mod tests {
         assert_eq!(hub.subscriber_count("t"), 0);
     }
 
+    #[derive(Debug, Default)]
+    struct Recorded(Mutex<Vec<(String, String)>>);
+
+    impl Upstream for Recorded {
+        fn publish(&self, topic: &str, event: &str, _payload: &Payload) {
+            self.0.lock().unwrap().push((topic.to_owned(), event.to_owned()));
+        }
+    }
+
+    #[tokio::test]
+    async fn with_an_upstream_broadcasts_go_there_and_come_back_numbered() {
+        let hub = Hub::new();
+        let upstream = Arc::new(Recorded::default());
+        assert!(hub.route_through(upstream.clone()));
+        let client = positioned();
+        let subscribed = hub.subscribe("t", client.clone());
+        hub.catch_up("t", client.conn, None, &subscribed, |_, _| {});
+        assert_eq!(hub.broadcast("t", "n", &json("1")), 0, "not delivered here");
+        assert_eq!(*upstream.0.lock().unwrap(), [("t".to_owned(), "n".to_owned())]);
+        assert!(texts(&client.outbox).await.is_empty());
+
+        let at = |offset| Position { offset, epoch: "shared".to_owned() };
+        assert_eq!(hub.apply_numbered("t", "n", &json("7"), &at(7), Instant::now()), Some(1));
+        assert_eq!(hub.apply_numbered("t", "n", &json("7"), &at(7), Instant::now()), None, "already had it");
+        assert_eq!(hub.position("t"), Some(at(7)));
+        assert_eq!(texts(&client.outbox).await, [r#"[null,null,"t","n",7,{"offset":7,"epoch":"shared"}]"#]);
+    }
+
     #[test]
     fn every_broadcast_is_timed_even_to_an_empty_topic() {
         let hub = Hub::new();

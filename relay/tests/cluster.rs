@@ -49,6 +49,13 @@ async fn what_is_broadcast_on_one_relay_reaches_the_subscribers_of_the_other() {
         on_a.next_event("new_msg").await[5]["epoch"].clone()
     };
     assert_ne!(frame_epoch, epoch, "the shared history's epoch replaced the placeholder of an empty topic");
+
+    // Messages on Ferrocast's channels that are not of its form are ignored and counted; the relays go on.
+    assert!(redis.command("PUBLISH ferrocast:broadcasts garbage").is_some_and(|reply| reply.starts_with(':')));
+    assert!(redis.command("PUBLISH ferrocast:presence {not-json").is_some_and(|reply| reply.starts_with(':')));
+    wait_until(Duration::from_secs(5), || a.metric("ferrocast_redis_malformed_total") == 2);
+    b.publish("room:x", "new_msg", &json!({ "n": 5 }));
+    assert_eq!(numbers(&mut on_a, "room:x", 1).await, [(5, 5)]);
     assert_eq!(a.metric("ferrocast_redis_connected"), 1);
     assert!(a.metric("ferrocast_redis_received_total") >= 4);
 }
