@@ -65,6 +65,9 @@ pub async fn serve(
         tracing::info!(relay = cluster.relay_id(), "reading what Redis holds before serving");
         cluster.ready().await;
     }
+    if let Ok(listen) = listener.local_addr() {
+        tracing::info!(%listen, "ferrocast-relay serving: http://{listen}");
+    }
     let cors = sse_cors(&relay.config.origins);
     // Every route a page could use in a user's name checks the page's origin first.
     let mut app = Router::new()

@@ -178,8 +178,7 @@ async fn main() -> std::io::Result<()> {
     };
     raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(listen = %listener.local_addr()?, "ferrocast-relay serving: http://{}", listener.local_addr()?);
-    ferrocast_relay::serve(listener, config, shutdown_requested()).await
+    ferrocast_relay::serve(listener, config, shutdown_requested()).await.map_err(|error| exit_with(error.to_string()))
 }
 
 /// Logs why the relay cannot start, as the error `main` returns.

@@ -54,3 +54,11 @@ fn a_bad_key_or_origin_pattern_stops_the_relay_with_a_message() {
     let refused = start(&["--listen", "127.0.0.1:0", "--allow-origin", "example.com"]).unwrap_err();
     assert!(refused.contains("--allow-origin"), "{refused}");
 }
+
+#[test]
+fn a_pubsub_that_is_not_memory_or_redis_stops_the_relay_with_a_message() {
+    let refused = start(&["--listen", "127.0.0.1:0", "--pubsub", "nats://127.0.0.1:4222"]).unwrap_err();
+    assert!(refused.contains("--pubsub nats://127.0.0.1:4222: expected memory or redis://host:port"), "{refused}");
+    let refused = start(&["--listen", "127.0.0.1:0", "--pubsub", "redis://127.0.0.1:port"]).unwrap_err();
+    assert!(refused.contains("--pubsub redis://127.0.0.1:port: "), "{refused}");
+}

@@ -61,7 +61,11 @@ impl Follower {
                 let _ = self.presence.send(PresenceInput::Disconnected);
                 attempt = 0;
             }
-            tracing::warn!(error = %lost, "lost the link to Redis; reconnecting");
+            if linked {
+                tracing::warn!(error = %lost, "lost the link to Redis; reconnecting");
+            } else {
+                tracing::warn!(error = %lost, url = %self.settings.url, "could not reach Redis; trying again");
+            }
             tokio::time::sleep(backoff::delay(attempt)).await;
             attempt += 1;
         }
