@@ -115,6 +115,9 @@ async fn send(
     let limits = hub.history_limits();
     let history_ms = limits.ttl.as_millis().max(1) as u64;
     let meta_ms = limits.ttl.max(META_TTL).as_millis() as u64;
+    // One candidate epoch serves the whole batch: an epoch must differ between runs of one topic's history, and a
+    // later batch brings another.
+    let epoch = hub.new_epoch();
     let mut pipe = redis::pipe();
     for (sequence, pending) in batch {
         pipe.cmd("EVALSHA")
@@ -123,7 +126,7 @@ async fn send(
             .arg(keys::meta(&pending.topic))
             .arg(keys::stream(&pending.topic))
             .arg(keys::publisher(relay))
-            .arg(&*hub.new_epoch())
+            .arg(&*epoch)
             .arg(&pending.broadcast)
             .arg(limits.max_messages)
             .arg(history_ms)
