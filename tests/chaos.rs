@@ -11,6 +11,8 @@
 mod cut_proxy;
 #[path = "support/native_client.rs"]
 mod native_client;
+#[path = "../relay/tests/support/redis.rs"]
+mod redis_server;
 #[path = "support/sse.rs"]
 mod sse;
 mod support;
@@ -20,6 +22,7 @@ use ferrocast_protocol::Payload;
 use ferrocast_protocol::client::{Backoff, ChannelId, Event, Options, PushId};
 use ferrocast_pubsub::HistoryLimits;
 use ferrocast_pubsub::SessionLimits;
+use ferrocast_pubsub::cluster::ClusterSettings;
 use ferrocast_relay::Config;
 use futures_util::{SinkExt, StreamExt};
 use native_client::NativeClient;
@@ -145,7 +148,48 @@ async fn under_random_cuts_every_broadcast_arrives_once_in_order_and_every_push_
 async fn under_random_cuts_an_event_stream_resumes_with_every_broadcast_once_in_order() {
     let history = HistoryLimits { max_messages: 20_000, ..HistoryLimits::default() };
     let relay = TestRelay::start(Config { history, limits: PUBLISHER_LIMITS, ..Config::default() }).await;
-    let proxy = CutProxy::start(relay.addr, Chaos { every_ms: 50..=300, mute_ms: 0..=20 }).await;
+    event_stream_under_cuts(&relay, &relay, "server-sent events").await;
+}
+
+/// The same, with the stream on one relay and the publisher on another, both on one Redis whose subscriptions are
+/// cut too, every second: the reader's relay reads what it missed back from the streams, and the stream still gets
+/// every broadcast once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn across_two_relays_on_redis_an_event_stream_gets_every_broadcast_of_the_other_once_in_order() {
+    let redis = redis_server::Redis::start();
+    let history = HistoryLimits { max_messages: 20_000, ..HistoryLimits::default() };
+    let config = || Config {
+        history,
+        limits: PUBLISHER_LIMITS,
+        cluster: Some(ClusterSettings::new(redis.url())),
+        ..Config::default()
+    };
+    let (reader, publisher) = (TestRelay::start(config()).await, TestRelay::start(config()).await);
+    let cutter = {
+        let port = redis.port;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let cut = move || redis_server::Redis::command_on(port, "CLIENT KILL TYPE pubsub");
+                let _ = tokio::task::spawn_blocking(cut).await;
+            }
+        })
+    };
+    event_stream_under_cuts(&reader, &publisher, "server-sent events, across two relays on Redis").await;
+    cutter.abort();
+    let (_, metrics) = http(&reader, "GET", "/metrics", "").await;
+    let value =
+        |name: &str| metrics.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok());
+    assert!(
+        value("ferrocast_redis_disconnects_total").is_some_and(|cut| cut >= 3),
+        "the relays' links were cut:\n{metrics}"
+    );
+    assert_eq!(value("ferrocast_redis_lost_total"), Some(0), "{metrics}");
+}
+
+/// Reads [`TOPIC`] from `reader`'s event stream behind a proxy that cuts it, while `publisher` gets the broadcasts.
+async fn event_stream_under_cuts(reader: &TestRelay, publisher_relay: &TestRelay, label: &str) {
+    let proxy = CutProxy::start(reader.addr, Chaos { every_ms: 50..=300, mute_ms: 0..=20 }).await;
     let path = format!("/sse?topic={TOPIC}&no_presence=true");
     let started = Instant::now();
     let deadline = started + PATIENCE;
@@ -165,7 +209,7 @@ async fn under_random_cuts_an_event_stream_resumes_with_every_broadcast_once_in_
         streams += 1;
         // The publisher starts once the first stream is subscribed: the first has no position to resume from.
         if publisher.is_none() {
-            publisher = Some(tokio::spawn(publish(relay.url("?vsn=2.0.0"))));
+            publisher = Some(tokio::spawn(publish(publisher_relay.url("?vsn=2.0.0"))));
         }
         while let Some(event) = stream.next_within(Duration::from_secs(2)).await {
             match event.event.as_str() {
@@ -195,8 +239,7 @@ async fn under_random_cuts_an_event_stream_resumes_with_every_broadcast_once_in_
     let cuts = proxy.cuts();
     let _ = writeln!(
         std::io::stderr(),
-        "chaos (server-sent events): {} broadcasts received once each in order over {streams} streams ({cuts} cuts, \
-         {:.1} s)",
+        "chaos ({label}): {} broadcasts received once each in order over {streams} streams ({cuts} cuts, {:.1} s)",
         received.len(),
         elapsed.as_secs_f64(),
     );

@@ -16,6 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The epoch of a topic whose history is numbered elsewhere (by Redis, for several relays) while nothing of it has
+/// reached this relay: its position is offset 0 of no history yet. A client that joined then and offers that
+/// position saw nothing, so it is recovered if the topic's history, whichever epoch it now has, is still complete
+/// from its first broadcast; every relay gives an unnumbered topic this same epoch, so a client that moves between
+/// relays of a quiet topic is recovered too.
+pub const NOT_YET_NUMBERED: &str = "none";
+
 /// How much history each topic keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryLimits {
@@ -149,7 +156,8 @@ impl History {
     /// epoch, a future offset, or older than what is kept), the client gets what came after `otherwise`.
     pub(crate) fn resume(&self, offered: Option<&Position>, otherwise: u64) -> Resume {
         let Some(offered) = offered else { return Resume { after: otherwise, recovered: None } };
-        if *offered.epoch == *self.epoch && self.has_everything_after(offered.offset) {
+        let saw_nothing = offered.offset == 0 && offered.epoch == NOT_YET_NUMBERED;
+        if (*offered.epoch == *self.epoch || saw_nothing) && self.has_everything_after(offered.offset) {
             Resume { after: offered.offset, recovered: Some(true) }
         } else {
             Resume { after: otherwise, recovered: Some(false) }
@@ -300,6 +308,21 @@ mod tests {
         assert_eq!(history.resume(Some(&at(5, "shared")), 8).recovered, Some(false));
         assert!(history.append_at(1, "reset", "n", &json("1"), now, &limits));
         assert_eq!(history.position(), at(1, "reset"));
+    }
+
+    #[test]
+    fn a_client_that_joined_before_anything_was_numbered_recovers_from_the_first_broadcast() {
+        let limits = limits(3);
+        let mut history = History::new(Arc::from(NOT_YET_NUMBERED));
+        let nothing = at(0, NOT_YET_NUMBERED);
+        assert_eq!(history.resume(Some(&nothing), 0).recovered, Some(true), "still nothing");
+        for offset in 1..=3 {
+            history.append_at(offset, "shared", "n", &json("1"), Instant::now(), &limits);
+        }
+        assert_eq!(history.resume(Some(&nothing), 3), Resume { after: 0, recovered: Some(true) });
+        history.append_at(4, "shared", "n", &json("1"), Instant::now(), &limits);
+        assert_eq!(history.resume(Some(&nothing), 4).recovered, Some(false), "offset 1 is no longer kept");
+        assert_eq!(history.resume(Some(&at(0, "another")), 4).recovered, Some(false), "a real epoch must match");
     }
 
     #[test]

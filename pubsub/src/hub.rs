@@ -11,7 +11,7 @@
 //! history, and joins and catch-ups work on it exactly as on a history of its own.
 
 use crate::fanout_timing::FanoutTiming;
-use crate::history::{Epochs, History, HistoryLimits, Retained};
+use crate::history::{Epochs, History, HistoryLimits, NOT_YET_NUMBERED, Retained};
 use crate::outbox::{Numbered, OutFrame, Outbox};
 use crate::sharded::{Sharded, lock, lock_mut, read, write};
 use ferrocast_protocol::codec::encode;
@@ -293,7 +293,12 @@ impl Hub {
     }
 
     fn new_topic(&self) -> Topic {
-        Topic { subscriptions: Vec::new(), history: History::new(self.epochs.next()) }
+        // With an upstream, only it numbers: until a broadcast comes back, the topic has no history of its own.
+        let epoch = match self.upstream.get() {
+            Some(_) => Arc::from(NOT_YET_NUMBERED),
+            None => self.epochs.next(),
+        };
+        Topic { subscriptions: Vec::new(), history: History::new(epoch) }
     }
 
     fn timed(&self, fan_out: impl FnOnce() -> Option<usize>) -> usize {

@@ -138,6 +138,26 @@ async fn a_client_that_moves_to_another_relay_recovers_what_it_missed_once_each(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_joined_a_quiet_topic_recovers_on_another_relay() {
+    let redis = Redis::start();
+    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
+    let mut client = Client::connect(&a.ws_url()).await;
+    let joined = join_positioned(&mut client, "room:q", json!({})).await;
+    assert_eq!(joined, json!({ "offset": 0, "epoch": "none" }), "nothing numbered yet, on any relay");
+    drop(client);
+    b.publish("room:q", "new_msg", &json!({ "n": 1 }));
+    b.publish("room:q", "new_msg", &json!({ "n": 2 }));
+    wait_until(Duration::from_secs(5), || {
+        b.http("GET", "/api/history/room:q", "").is_some_and(|(_, history)| history.contains(r#""offset":2"#))
+    });
+
+    let mut moved = Client::connect(&b.ws_url()).await;
+    let ext = join_positioned(&mut moved, "room:q", joined).await;
+    assert_eq!(ext["recovered"], true, "it saw nothing, and everything since the first broadcast is kept: {ext}");
+    assert_eq!(numbers(&mut moved, "room:q", 2).await, [(1, 1), (2, 2)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_survives_a_relay_restart() {
     let redis = Redis::start();
     let mut a = Relay::start(&redis, &[]);

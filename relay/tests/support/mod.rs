@@ -3,77 +3,19 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+mod redis;
+
+pub use redis::{Redis, free_port, wait_until};
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 const RELAY: &str = env!("CARGO_BIN_EXE_ferrocast-relay");
-
-/// A port nobody listens on now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port").port()
-}
-
-/// A Redis server of the test's own, without persistence, so a restart loses everything as a real crash of an
-/// unpersisted Redis does.
-pub struct Redis {
-    pub port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    pub fn start() -> Self {
-        Redis::start_on(free_port())
-    }
-
-    pub fn start_on(port: u16) -> Self {
-        // `cargo xtask test` installs redis-server and names it; run by hand, it must be on PATH.
-        let program = std::env::var("FERROCAST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
-        let child = Command::new(&program)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!("start {program} (apt-get install redis-server, or cargo xtask test): {error}")
-            });
-        let redis = Redis { port, child: Some(child) };
-        wait_until(Duration::from_secs(10), || redis.command("PING").is_some_and(|reply| reply.starts_with("+PONG")));
-        redis
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Sends one inline command; its reply's first line, or `None` if Redis is not there.
-    pub fn command(&self, command: &str) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        stream.write_all(format!("{command}\r\n").as_bytes()).ok()?;
-        let mut reply = [0u8; 512];
-        let read = stream.read(&mut reply).ok()?;
-        Some(String::from_utf8_lossy(&reply[..read]).into_owned())
-    }
-
-    /// Kills it at once, as a crash would.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A relay binary on a port of its own.
 pub struct Relay {
@@ -166,14 +108,6 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-pub fn wait_until(patience: Duration, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + patience;
-    while !ready() {
-        assert!(Instant::now() < deadline, "not ready within {patience:?}");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
