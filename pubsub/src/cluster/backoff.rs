@@ -5,9 +5,9 @@ use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 const FIRST: Duration = Duration::from_millis(100);
-const MOST: Duration = Duration::from_secs(5);
+const MOST: Duration = Duration::from_secs(2);
 
-/// The wait before attempt `attempt` (0 for the first retry): a random time up to 100 ms × 2^attempt, at most 5 s.
+/// The wait before attempt `attempt` (0 for the first retry): a random time up to 100 ms × 2^attempt, at most 2 s.
 pub(crate) fn delay(attempt: u32) -> Duration {
     let ceiling = FIRST.saturating_mul(1 << attempt.min(16)).min(MOST);
     // The standard library seeds every `RandomState` from the operating system's randomness.

@@ -32,6 +32,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
+/// How long a relay that shuts down waits for Redis to take the broadcasts still queued for it.
+const LEAVE_FLUSH: Duration = Duration::from_secs(5);
+
 /// How a relay joins the others.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
@@ -82,7 +85,7 @@ impl Cluster {
         let failed = |error| ClusterError { url: settings.url.clone(), error };
         let client = redis::Client::open(settings.url.as_str()).map_err(failed)?;
         let config = ConnectionManagerConfig::new()
-            .set_max_delay(Duration::from_secs(5))
+            .set_max_delay(Duration::from_secs(2))
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(5)));
         let redis = ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(failed)?;
@@ -134,9 +137,18 @@ impl Cluster {
         self.stats.snapshot()
     }
 
-    /// Tells the other relays this one is leaving, so its members leave there at once rather than after the
-    /// presence timeout. Waits at most a second.
+    /// Sends what still waits for Redis (for up to `LEAVE_FLUSH`), then tells the other relays this one is leaving,
+    /// so its members leave there at once rather than after the presence timeout (waiting at most a second more).
     pub async fn leave(&self) {
+        let flushed = async {
+            while self.stats.queued.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        if tokio::time::timeout(LEAVE_FLUSH, flushed).await.is_err() {
+            let waiting = self.snapshot().queued;
+            tracing::warn!(waiting, "leaving with broadcasts Redis has not taken: they are lost");
+        }
         let (done, left) = oneshot::channel();
         if self.presence.send(presence::Input::Leave(done)).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(1), left).await;
