@@ -2,7 +2,8 @@
 //!
 //! It drives a server over loopback with the scenarios in [`scenario`] (idle memory, broadcast fanout and its
 //! ramp, echo round trips, event-stream fanout, a presence join storm) and compares the Ferrocast relay with two
-//! baselines, minimal-server and Socket.IO, in `suite`. Each scenario stops by itself and prints one line, plus one
+//! baselines, minimal-server and Socket.IO, in `suite`, which also runs the fanout across two relays sharing a
+//! Redis. Each scenario stops by itself and prints one line, plus one
 //! JSON object line with `--json`.
 //!
 //! The generator shares the machine with the server it measures, so it keeps its own cost per frame small: no
@@ -117,12 +118,18 @@ enum Command {
         /// The Socket.IO baseline's directory (server.mjs and its node_modules).
         #[arg(long)]
         socketio_dir: Option<PathBuf>,
+        /// The `redis-server` binary the two-relay fanout runs (skipped when it cannot run).
+        #[arg(long, env = "FERROCAST_REDIS_SERVER", default_value = "redis-server")]
+        redis_server: PathBuf,
         /// Shorter windows and fewer connections (about a minute).
         #[arg(long, conflicts_with = "smoke")]
         quick: bool,
         /// Tiny runs that only check every scenario works (seconds); any failure fails the command.
         #[arg(long)]
         smoke: bool,
+        /// Only these runs, comma-separated (every one by default).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<scenario::suite::Run>,
         /// Where results.json, results.md and the servers' logs go.
         #[arg(long, default_value = "target/bench")]
         out: PathBuf,
@@ -233,7 +240,7 @@ async fn run(cli: &Cli) -> Result<()> {
             scenario::sse::run(&target.resolve().await?, load.subscribers, rate, duration).await?
         }
         Command::Storm { target, members } => scenario::storm::run(&target.resolve().await?, *members).await?,
-        Command::Suite { relay_bin, minimal_bin, socketio_dir, quick, smoke, out } => {
+        Command::Suite { relay_bin, minimal_bin, socketio_dir, redis_server, quick, smoke, only, out } => {
             let scale = match (quick, smoke) {
                 (_, true) => scenario::suite::Scale::Smoke,
                 (true, _) => scenario::suite::Scale::Quick,
@@ -243,6 +250,8 @@ async fn run(cli: &Cli) -> Result<()> {
                 relay_bin: relay_bin.clone(),
                 minimal_bin: minimal_bin.clone(),
                 socketio_dir: socketio_dir.clone(),
+                redis_server: redis_server.clone(),
+                only: only.clone(),
                 scale,
                 out: out.clone(),
             };

@@ -37,6 +37,22 @@ fn malformed(file: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("unexpected /proc/PID/{file} format"))
 }
 
+/// A server process whose CPU a window measures, and its name in the output (`relay A`, `redis`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    /// What to call it.
+    pub name: String,
+    /// Its process id.
+    pub pid: u32,
+}
+
+impl Watched {
+    /// The one server of `pid`, when it is known: nothing to watch otherwise.
+    pub fn single(pid: Option<u32>) -> Vec<Watched> {
+        pid.map(|pid| Watched { name: "server".to_owned(), pid }).into_iter().collect()
+    }
+}
+
 /// CPU seconds of a process between two points, when the process is known.
 #[derive(Debug, Clone, Copy)]
 pub struct CpuWindow {

@@ -1,8 +1,9 @@
 //! Starting the servers the suite compares, each on a free loopback port, and making sure they stop.
 //!
 //! A server's output goes to a log file of its own (the relay logs to stderr). It counts as up once its port
-//! accepts a connection. Dropping a [`Server`] kills it, so an error or Ctrl-C anywhere in the suite leaves no
-//! process behind.
+//! accepts a connection; a relay on Redis, once it answers `GET /healthz` (it binds its port before it has reached
+//! Redis, and serves only after). A [`Redis`] counts as up once it answers `PING`. Dropping a [`Server`] or a
+//! [`Redis`] kills it, so an error or Ctrl-C anywhere in the suite leaves no process behind.
 
 use crate::Result;
 use crate::dialect::Dialect;
@@ -11,6 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 /// How long a server may take to accept connections.
@@ -55,6 +57,8 @@ pub struct Programs {
     pub minimal: PathBuf,
     /// The directory of `server.mjs`, when Node and its modules are there.
     pub socketio_dir: Option<PathBuf>,
+    /// `redis-server`, for the relays that share one; `None` skips the runs that need it.
+    pub redis_server: Option<PathBuf>,
     /// Where logs go.
     pub log_dir: PathBuf,
 }
@@ -71,6 +75,16 @@ pub struct Server {
 impl Server {
     /// Starts `kind` on a free port, logging to `{log_dir}/{name}-{label}.log`, and waits until it accepts.
     pub async fn start(kind: Kind, programs: &Programs, label: &str) -> Result<Server> {
+        Server::start_with(kind, programs, label, None).await
+    }
+
+    /// Starts a relay that shares its topics with the other relays on the Redis at `redis_url` (`--pubsub`), and
+    /// waits until it serves.
+    pub async fn start_relay_on_redis(programs: &Programs, label: &str, redis_url: &str) -> Result<Server> {
+        Server::start_with(Kind::Relay, programs, label, Some(redis_url)).await
+    }
+
+    async fn start_with(kind: Kind, programs: &Programs, label: &str, redis_url: Option<&str>) -> Result<Server> {
         let addr = free_port()?;
         let mut command = match kind {
             Kind::Relay => {
@@ -79,6 +93,9 @@ impl Server {
                 // The echo scenario sends 10,000 requests a second on one socket, far over a page's rate limit;
                 // the baselines limit nothing either.
                 command.args(["--rate-limit", "10000000", "--rate-burst", "10000000"]);
+                if let Some(url) = redis_url {
+                    command.args(["--pubsub", url]);
+                }
                 command
             }
             Kind::Minimal => {
@@ -99,6 +116,9 @@ impl Server {
         let child = command.spawn().map_err(|error| format!("starting {}: {error}", kind.name()))?;
         let mut server = Server { kind, addr, child };
         server.wait_until_accepting().await?;
+        if redis_url.is_some() {
+            server.wait_until_serving().await?;
+        }
         Ok(server)
     }
 
@@ -134,6 +154,162 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+impl Server {
+    /// Polls `GET /healthz` until it answers 200: a relay on Redis accepts connections before it serves them.
+    async fn wait_until_serving(&mut self) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(format!("{} exited at startup ({status}); see its log", self.kind.name()).into());
+            }
+            let answer = tokio::time::timeout(Duration::from_secs(1), http_get(self.addr, "/healthz")).await;
+            if let Ok(Ok((200, _))) = answer {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("{} did not serve /healthz within {STARTUP_TIMEOUT:?}", self.kind.name()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A Redis server on a free loopback port, saving nothing, for relays to share; killed when dropped.
+pub struct Redis {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl Redis {
+    /// Starts `binary` as a Redis server, logging to `{log_dir}/redis-{label}.log`, and waits until it answers
+    /// `PING`.
+    pub async fn start(binary: &Path, log_dir: &Path, label: &str) -> Result<Redis> {
+        let addr = free_port()?;
+        std::fs::create_dir_all(log_dir)?;
+        let log = std::fs::File::create(log_dir.join(format!("redis-{label}.log")))?;
+        let mut command = Command::new(binary);
+        command.args(["--port", &addr.port().to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        // Its working directory is where it would write files, were it asked to: the log directory, not ours.
+        command.current_dir(log_dir);
+        command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).kill_on_drop(true);
+        let child = command.spawn().map_err(|error| format!("starting {}: {error}", binary.display()))?;
+        let mut redis = Redis { addr, child };
+        redis.wait_until_ready().await?;
+        Ok(redis)
+    }
+
+    /// The URL relays are given: `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Kills the server and waits for it to be gone.
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+
+    async fn wait_until_ready(&mut self) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(format!("redis-server exited at startup ({status}); see its log").into());
+            }
+            // Not `-LOADING` or a refused connection: `+PONG` is ready.
+            if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_secs(1), ping(self.addr)).await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("redis-server did not answer PING within {STARTUP_TIMEOUT:?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Whether the Redis server at `addr` answers `PING` with `+PONG`.
+async fn ping(addr: SocketAddr) -> Result<bool> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(b"PING\r\n").await?;
+    let mut reply = Vec::new();
+    let mut chunk = [0; 64];
+    while !reply.ends_with(b"\r\n") && reply.len() < 64 {
+        match stream.read(&mut chunk).await? {
+            0 => break,
+            read => reply.extend_from_slice(&chunk[..read]),
+        }
+    }
+    Ok(reply.starts_with(b"+PONG\r\n"))
+}
+
+/// The servers of one run of the suite, all stopped together.
+pub enum Deployment {
+    /// One server.
+    Single(Server),
+    /// Relays sharing their topics through one Redis.
+    RelaysOnRedis {
+        /// The relays, in the order they started (`A`, `B`, …).
+        relays: Vec<Server>,
+        /// Their Redis.
+        redis: Redis,
+    },
+}
+
+impl Deployment {
+    /// Starts one Redis, then `count` relays on it, logging to `relay-{label}-a.log` and so on.
+    pub async fn relays_on_redis(programs: &Programs, label: &str, count: usize) -> Result<Deployment> {
+        let binary = programs.redis_server.as_ref().ok_or("no redis-server to run")?;
+        let redis = Redis::start(binary, &programs.log_dir, label).await?;
+        let mut relays = Vec::with_capacity(count);
+        for letter in ('a'..='z').take(count) {
+            // On an error here, `relays` and `redis` are dropped, which kills them.
+            relays.push(Server::start_relay_on_redis(programs, &format!("{label}-{letter}"), &redis.url()).await?);
+        }
+        Ok(Deployment::RelaysOnRedis { relays, redis })
+    }
+
+    /// Kills every server, the relays before their Redis, and waits for them to be gone.
+    pub async fn stop(self) {
+        match self {
+            Deployment::Single(server) => server.stop().await,
+            Deployment::RelaysOnRedis { relays, redis } => {
+                for relay in relays {
+                    relay.stop().await;
+                }
+                redis.stop().await;
+            }
+        }
+    }
+}
+
+/// `GET path` from the HTTP server at `addr`: its status and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").ok_or("an HTTP response without a blank line")?;
+    let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).ok_or("no HTTP status")?;
+    Ok((status, body.to_owned()))
+}
+
+/// Why `binary` cannot run as a Redis server, if it cannot (it is missing, say).
+pub fn redis_unavailable(binary: &Path) -> Option<String> {
+    match std::process::Command::new(binary).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+        Ok(status) if status.success() => None,
+        Ok(status) => Some(format!("`{} --version` failed ({status})", binary.display())),
+        Err(error) => Some(format!("{} cannot be run ({error}); install redis-server", binary.display())),
     }
 }
 

@@ -56,11 +56,19 @@ pub struct Subscribers {
 
 /// Starts `plan`'s subscribers on `target`, recording into `recorder`; returns once every one has joined or failed.
 pub async fn start(target: &Target, plan: &Plan, recorder: Arc<Recorder>) -> Subscribers {
+    start_across(std::slice::from_ref(target), plan, recorder).await
+}
+
+/// [`start`], with the subscribers dealt over `targets` in turn (subscriber `n` on `targets[n % len]`): servers
+/// that share their topics, such as relays on one Redis.
+pub async fn start_across(targets: &[Target], plan: &Plan, recorder: Arc<Recorder>) -> Subscribers {
+    assert!(!targets.is_empty(), "subscribers need a server");
     let (stop, stopped) = watch::channel(false);
     let (ready_tx, mut ready) = mpsc::unbounded_channel::<Result<(), String>>();
     let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut tasks = JoinSet::new();
     for index in 0..plan.count {
+        let target = &targets[index % targets.len()];
         let (target, plan, recorder, stopped, ready, permits) =
             (target.clone(), plan.clone(), recorder.clone(), stopped.clone(), ready_tx.clone(), permits.clone());
         tasks.spawn(async move {

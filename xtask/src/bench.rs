@@ -2,8 +2,9 @@
 //!
 //! 1. Criterion micro-benchmarks (`benches/`): codecs, in-process fanout, presence merging.
 //! 2. The load generator's suite (`loadgen/`): the release relay next to the two baselines it is compared with (a
-//!    minimal tokio-tungstenite broadcast server, and Socket.IO), each started and stopped by the suite, on
-//!    loopback. It writes `target/bench/results.md` and `results.json`.
+//!    minimal tokio-tungstenite broadcast server, and Socket.IO), and two release relays sharing a Redis
+//!    (`--pubsub redis://…`, Debian's `redis-server`), each started and stopped by the suite, on loopback. It writes
+//!    `target/bench/results.md` and `results.json`.
 //! 3. The browser benchmark (`benches/browser/`): the wasm client next to phoenix.js in headless Chromium, and both
 //!    bundles' sizes; its JSON line goes to `target/bench/browser.json`.
 //!
@@ -15,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::process::{self, say};
-use crate::{Error, client, prereqs, test, workspace};
+use crate::{Error, client, prereqs, redis, test, workspace};
 
 /// What `cargo xtask bench` runs.
 pub struct Options {
@@ -46,6 +47,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
     }
     let release = build_release(&root)?;
     if wanted("load") {
+        redis_server()?;
         let mut suite = load_suite(&root, &release, &out)?;
         if options.quick {
             suite.arg("--quick");
@@ -96,6 +98,15 @@ fn load_suite(root: &Path, bin_dir: &Path, out: &Path) -> Result<Command, Error>
         say("node is not installed: the Socket.IO baseline is skipped");
     }
     Ok(suite)
+}
+
+/// The `redis-server` the suite's fanout across two relays runs: Debian's, installed when missing, unless
+/// `FERROCAST_REDIS_SERVER` names one (the suite runs that one then, as the tests do).
+fn redis_server() -> Result<(), Error> {
+    if std::env::var_os(redis::SERVER_VAR).is_some_and(|binary| !binary.is_empty()) {
+        return Ok(());
+    }
+    prereqs::apt_packages(&["redis-server"], "the load suite's fanout across two relays on Redis")
 }
 
 /// Builds the relay, the load generator and the minimal baseline optimized; returns the directory they are in.

@@ -33,6 +33,17 @@ impl Stage {
     /// Connects `requested` subscribers (capped by the descriptor limit), WebSockets or event streams, then the
     /// publisher.
     pub async fn set_up(target: &Target, requested: usize, event_streams: bool) -> Result<Stage> {
+        Stage::set_up_across(std::slice::from_ref(target), target, requested, event_streams).await
+    }
+
+    /// [`Stage::set_up`] with the subscribers dealt over `subscriber_targets` in turn and the publisher on
+    /// `publisher_target`: servers that share their topics, such as relays on one Redis.
+    pub async fn set_up_across(
+        subscriber_targets: &[Target],
+        publisher_target: &Target,
+        requested: usize,
+        event_streams: bool,
+    ) -> Result<Stage> {
         let capped = net::cap_connections(requested, 1);
         let plan = Plan {
             event_streams,
@@ -43,11 +54,11 @@ impl Stage {
             read_buffer: BUSY_READ_BUFFER,
         };
         let recorder = Arc::new(Recorder::default());
-        let subscribers = subscriber::start(target, &plan, recorder.clone()).await;
+        let subscribers = subscriber::start_across(subscriber_targets, &plan, recorder.clone()).await;
         if subscribers.joined == 0 {
             return Err(format!("no subscriber joined: {}", subscribers.first_error.as_deref().unwrap_or("?")).into());
         }
-        let publisher = Publisher::start(target, capped.count, TOPIC).await?;
+        let publisher = Publisher::start(publisher_target, capped.count, TOPIC).await?;
         Ok(Stage {
             recorder,
             subscribers,

@@ -2,10 +2,12 @@
 //! second, publish-to-receive latency, losses and the server's CPU per delivery.
 
 use crate::Result;
+use crate::proc_stats::Watched;
 use crate::scenario::broadcast::Stage;
 use crate::scenario::window::{self, WindowFigures};
 use crate::scenario::{Figure, Outcome, merge_json};
 use crate::target::Target;
+use serde_json::json;
 use std::time::Duration;
 
 /// What to run.
@@ -23,7 +25,21 @@ pub struct Options {
 
 /// Runs one fanout window.
 pub async fn run(target: &Target, options: Options) -> Result<Outcome> {
-    let mut stage = Stage::set_up(target, options.subscribers, options.event_streams).await?;
+    let servers = Watched::single(target.server_pid);
+    run_across(std::slice::from_ref(target), target, &servers, options).await
+}
+
+/// Runs one fanout window with the subscribers dealt over `subscriber_targets` in turn and the publisher on
+/// `publisher_target` (servers sharing their topics, such as relays on one Redis), counting the CPU of every one of
+/// `servers` as the server's.
+pub async fn run_across(
+    subscriber_targets: &[Target],
+    publisher_target: &Target,
+    servers: &[Watched],
+    options: Options,
+) -> Result<Outcome> {
+    let mut stage =
+        Stage::set_up_across(subscriber_targets, publisher_target, options.subscribers, options.event_streams).await?;
     let measured = window::measure(
         &stage.publisher,
         &stage.recorder,
@@ -31,18 +47,26 @@ pub async fn run(target: &Target, options: Options) -> Result<Outcome> {
         &mut stage.sequence,
         options.rate,
         options.duration,
-        target.server_pid,
+        servers,
     )
     .await;
-    let setup = stage.json(target);
+    let mut setup = stage.json(publisher_target);
+    if subscriber_targets.len() > 1 {
+        let urls: Vec<String> = subscriber_targets.iter().map(Target::ws_url).collect();
+        setup["subscriber_targets"] = json!(urls);
+    }
     let remarks = stage.remarks();
     let joined = stage.joined();
     stage.tear_down().await?;
     let figures = measured?;
     let scenario = if options.event_streams { "sse" } else { "fanout" };
+    let across = match subscriber_targets.len() {
+        1 => String::new(),
+        servers => format!(" over {servers} servers"),
+    };
     Ok(Outcome {
         human: format!(
-            "{scenario}: {joined} subscribers × {} broadcasts/s for {:.0} s: {}{remarks}",
+            "{scenario}: {joined} subscribers{across} × {} broadcasts/s for {:.0} s: {}{remarks}",
             options.rate,
             options.duration.as_secs_f64(),
             figures.human()

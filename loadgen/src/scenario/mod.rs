@@ -4,6 +4,7 @@
 //! figure, and the few headline [`Figure`]s the suite compares across servers.
 
 pub mod broadcast;
+pub mod cluster;
 pub mod echo;
 pub mod fanout;
 pub mod idle;

@@ -6,6 +6,7 @@
 //! rates would only pile up queues.
 
 use crate::Result;
+use crate::proc_stats::Watched;
 use crate::scenario::broadcast::Stage;
 use crate::scenario::window::{self, WindowFigures};
 use crate::scenario::{Figure, Outcome, merge_json};
@@ -34,6 +35,7 @@ pub struct Options {
 /// Runs the ramp.
 pub async fn run(target: &Target, options: &Options) -> Result<Outcome> {
     let mut stage = Stage::set_up(target, options.subscribers, false).await?;
+    let servers = Watched::single(target.server_pid);
     let mut steps: Vec<WindowFigures> = Vec::new();
     let (mut failure, mut stopped_by) = (None, None);
     for &rate in &options.rates {
@@ -45,7 +47,7 @@ pub async fn run(target: &Target, options: &Options) -> Result<Outcome> {
             &mut stage.sequence,
             rate,
             options.step,
-            target.server_pid,
+            &servers,
         )
         .await;
         match measured {

@@ -4,11 +4,13 @@
 //! Each run gets a server of its own, started on a free port and killed after the run (or on any error), so one
 //! scenario's leftovers (allocator caches, TIME_WAIT sockets on its port) never colour the next. The relay runs
 //! everything; minimal-server and Socket.IO run what they support: idle without presence, fanout, the ramp and
-//! echo. The full suite takes a few minutes, `--quick` well under two.
+//! echo. The relay also runs the fanout across two relays on one Redis (`relay ×2 (redis)`): a fresh Redis and two
+//! fresh relays on it, the subscribers dealt over both, the publisher on the second, every process killed after the
+//! run; it is skipped when `redis-server` cannot run. The full suite takes a few minutes, `--quick` well under two.
 
 use crate::Result;
 use crate::scenario::{self, Outcome, fanout, ramp};
-use crate::servers::{Kind, Programs, Server, socketio_unavailable};
+use crate::servers::{Deployment, Kind, Programs, Server, redis_unavailable, socketio_unavailable};
 use crate::table::Table;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -23,6 +25,10 @@ pub struct Options {
     pub minimal_bin: PathBuf,
     /// The Socket.IO baseline's directory (skipped when absent or not installed).
     pub socketio_dir: Option<PathBuf>,
+    /// `redis-server`, for the fanout across two relays (skipped when it cannot run).
+    pub redis_server: PathBuf,
+    /// Only these runs; every one when empty.
+    pub only: Vec<Run>,
     /// How long and how large the runs are.
     pub scale: Scale,
     /// Where results and server logs go.
@@ -96,20 +102,43 @@ impl Sizes {
 }
 
 /// The runs of the suite, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Run {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Run {
+    /// Idle connections without presence.
     Idle,
+    /// Idle connections with presence (relay only).
     IdlePresence,
+    /// Fanout at one rate.
     Fanout,
+    /// The same, with batch messages (relay only).
     FanoutBatch,
+    /// The same fanout across two relays on one Redis (relay only).
+    FanoutRedis,
+    /// The fanout's rates, stepped up to saturation.
     Ramp,
+    /// Round trips on one connection.
     Echo,
+    /// Fanout to event streams (relay only).
     Sse,
+    /// A presence join storm (relay only).
     Storm,
 }
 
-const RUNS: [Run; 8] =
-    [Run::Idle, Run::IdlePresence, Run::Fanout, Run::FanoutBatch, Run::Ramp, Run::Echo, Run::Sse, Run::Storm];
+const RUNS: [Run; 9] = [
+    Run::Idle,
+    Run::IdlePresence,
+    Run::Fanout,
+    Run::FanoutBatch,
+    Run::FanoutRedis,
+    Run::Ramp,
+    Run::Echo,
+    Run::Sse,
+    Run::Storm,
+];
+/// The relays of the run across relays on Redis.
+const REDIS_RELAYS: usize = 2;
+/// What the table and the skip notes call that run's servers.
+const REDIS_DEPLOYMENT: &str = "relay ×2 (redis)";
 /// One run may not take longer than this, whatever goes wrong.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -117,7 +146,7 @@ impl Run {
     fn supported_by(self, kind: Kind) -> bool {
         match self {
             Run::Idle | Run::Fanout | Run::Ramp | Run::Echo => true,
-            Run::IdlePresence | Run::FanoutBatch | Run::Sse | Run::Storm => kind == Kind::Relay,
+            Run::IdlePresence | Run::FanoutBatch | Run::FanoutRedis | Run::Sse | Run::Storm => kind == Kind::Relay,
         }
     }
 
@@ -127,6 +156,9 @@ impl Run {
             Run::IdlePresence => "idle, presence".to_owned(),
             Run::Fanout => format!("fanout {}/s × {}", sizes.fanout_rate, sizes.fanout_subscribers),
             Run::FanoutBatch => format!("fanout {}/s × {}, batched", sizes.fanout_rate, sizes.fanout_subscribers),
+            Run::FanoutRedis => {
+                format!("fanout {}/s × {}, {REDIS_DEPLOYMENT}", sizes.fanout_rate, sizes.fanout_subscribers)
+            }
             Run::Ramp => format!("ramp × {}", sizes.fanout_subscribers),
             Run::Echo => format!("echo {}/s", sizes.echo_rate),
             Run::Sse => format!("sse {}/s × {}", sizes.fanout_rate, sizes.sse_subscribers),
@@ -134,21 +166,38 @@ impl Run {
         }
     }
 
-    async fn run(self, server: &Server, sizes: &Sizes) -> Result<Outcome> {
+    /// Starts the servers this run needs: one of `kind`, or Redis and relays on it.
+    async fn deploy(self, kind: Kind, programs: &Programs, file_label: &str) -> Result<Deployment> {
+        match self {
+            Run::FanoutRedis => Deployment::relays_on_redis(programs, file_label, REDIS_RELAYS).await,
+            _ => Server::start(kind, programs, file_label).await.map(Deployment::Single),
+        }
+    }
+
+    async fn run(self, deployment: &Deployment, sizes: &Sizes) -> Result<Outcome> {
+        // The same window for one relay, batched or not, and across relays on Redis: the figures compare.
+        let fanout_options = fanout::Options {
+            subscribers: sizes.fanout_subscribers,
+            rate: sizes.fanout_rate,
+            duration: sizes.fanout,
+            event_streams: false,
+        };
+        let server = match deployment {
+            Deployment::RelaysOnRedis { relays, redis } if self == Run::FanoutRedis => {
+                return scenario::cluster::run(relays, redis, fanout_options).await;
+            }
+            Deployment::RelaysOnRedis { .. } => return Err("this run needs a server of its own".into()),
+            Deployment::Single(server) => server,
+        };
         let mut target = server.target();
         match self {
             Run::Idle => scenario::idle::run(&target, sizes.idle_connections, false).await,
             Run::IdlePresence => scenario::idle::run(&target, sizes.idle_connections, true).await,
             Run::Fanout | Run::FanoutBatch => {
                 target.batch = self == Run::FanoutBatch;
-                let options = fanout::Options {
-                    subscribers: sizes.fanout_subscribers,
-                    rate: sizes.fanout_rate,
-                    duration: sizes.fanout,
-                    event_streams: false,
-                };
-                fanout::run(&target, options).await
+                fanout::run(&target, fanout_options).await
             }
+            Run::FanoutRedis => Err("this run needs relays on Redis".into()),
             Run::Ramp => {
                 let options = ramp::Options {
                     subscribers: sizes.fanout_subscribers,
@@ -178,10 +227,19 @@ pub async fn run(options: &Options, json_lines: bool) -> Result<()> {
             skipped.push(json!({ "server": Kind::SocketIo.name(), "reason": why }));
         }
     }
+    let redis_server = match redis_unavailable(&options.redis_server) {
+        None => Some(options.redis_server.clone()),
+        Some(why) => {
+            eprintln!("skipping {REDIS_DEPLOYMENT}: {why}");
+            skipped.push(json!({ "server": REDIS_DEPLOYMENT, "reason": why }));
+            None
+        }
+    };
     let programs = Programs {
         relay: options.relay_bin.clone(),
         minimal: options.minimal_bin.clone(),
         socketio_dir: Some(socketio_dir),
+        redis_server,
         log_dir: options.out.join("logs"),
     };
 
@@ -190,14 +248,21 @@ pub async fn run(options: &Options, json_lines: bool) -> Result<()> {
     let mut lines = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     for (column, &kind) in kinds.iter().enumerate() {
-        for run in RUNS.into_iter().filter(|run| run.supported_by(kind)) {
+        let runnable = |run: &Run| {
+            run.supported_by(kind)
+                && (*run != Run::FanoutRedis || programs.redis_server.is_some())
+                && (options.only.is_empty() || options.only.contains(run))
+        };
+        for run in RUNS.into_iter().filter(runnable) {
             let label = run.label(&sizes);
-            eprintln!("[{:>5.1} s] {} — {label}", started.elapsed().as_secs_f64(), kind.name());
+            // The table keeps it in the relay's column; its lines say which servers ran it.
+            let name = if run == Run::FanoutRedis { REDIS_DEPLOYMENT } else { kind.name() };
+            eprintln!("[{:>5.1} s] {name} — {label}", started.elapsed().as_secs_f64());
             let file_label = format!("{run:?}").to_lowercase();
-            let outcome = match Server::start(kind, &programs, &file_label).await {
-                Ok(server) => {
-                    let outcome = tokio::time::timeout(RUN_TIMEOUT, run.run(&server, &sizes)).await;
-                    server.stop().await;
+            let outcome = match run.deploy(kind, &programs, &file_label).await {
+                Ok(deployment) => {
+                    let outcome = tokio::time::timeout(RUN_TIMEOUT, run.run(&deployment, &sizes)).await;
+                    deployment.stop().await;
                     match outcome {
                         Ok(outcome) => outcome,
                         Err(_) => Err(format!("timed out after {RUN_TIMEOUT:?}").into()),
@@ -207,25 +272,25 @@ pub async fn run(options: &Options, json_lines: bool) -> Result<()> {
             };
             match outcome {
                 Ok(outcome) => {
-                    println!("{}: {}", kind.name(), outcome.human);
-                    lines.push(format!("{}: {}", kind.name(), outcome.human));
+                    println!("{name}: {}", outcome.human);
+                    lines.push(format!("{name}: {}", outcome.human));
                     if json_lines {
                         println!("{}", outcome.json);
                     }
                     let lost = outcome.figures.iter().find(|figure| figure.label == "lost").and_then(|f| f.value);
                     if options.scale == Scale::Smoke && kind == Kind::Relay && lost.is_some_and(|lost| lost > 0.0) {
-                        failures.push(format!("{}: {label}: lost deliveries", kind.name()));
+                        failures.push(format!("{name}: {label}: lost deliveries"));
                     }
                     for figure in &outcome.figures {
                         table.set(&label, figure.label, figure.higher_is_better, column, figure.value);
                     }
-                    results.push(json!({ "server": kind.name(), "run": label, "result": outcome.json }));
+                    results.push(json!({ "server": name, "run": label, "result": outcome.json }));
                 }
                 Err(error) => {
-                    println!("{}: {label}: failed: {error}", kind.name());
-                    lines.push(format!("{}: {label}: failed: {error}", kind.name()));
-                    failures.push(format!("{}: {label}: {error}", kind.name()));
-                    results.push(json!({ "server": kind.name(), "run": label, "error": error.to_string() }));
+                    println!("{name}: {label}: failed: {error}");
+                    lines.push(format!("{name}: {label}: failed: {error}"));
+                    failures.push(format!("{name}: {label}: {error}"));
+                    results.push(json!({ "server": name, "run": label, "error": error.to_string() }));
                 }
             }
         }

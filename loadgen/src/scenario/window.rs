@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::latency::{Summary, format_us};
-use crate::proc_stats::CpuWindow;
+use crate::proc_stats::{CpuWindow, Watched};
 use crate::publisher::Publisher;
 use crate::recorder::Recorder;
 use serde_json::{Value, json};
@@ -37,10 +37,13 @@ pub struct WindowFigures {
     pub latency: Summary,
     /// Subscribers closed by the end of the window (since the scenario started).
     pub closed: usize,
-    /// Server CPU time per delivery, in µs.
+    /// Server CPU time per delivery, in µs (all the watched server processes together).
     pub server_cpu_us_per_delivery: Option<f64>,
-    /// Server CPU use over the window, in percent of one core.
+    /// Server CPU use over the window, in percent of one core (all the watched server processes together).
     pub server_cpu_percent: Option<f64>,
+    /// Each watched server process's CPU use, in percent of one core, when there are several (two relays and
+    /// their Redis, say); empty for one.
+    pub server_cpu_percent_each: Vec<(String, Option<f64>)>,
     /// The generator's own CPU use, in percent of one core: near 200 % means it, not the server, was the limit.
     pub generator_cpu_percent: Option<f64>,
 }
@@ -48,7 +51,8 @@ pub struct WindowFigures {
 /// Where a window's sequence numbers start, and where the next one's will.
 pub struct Sequence(pub u64);
 
-/// Publishes at `rate` for `duration`, waits up to [`GRACE`] for every subscriber to have everything, and measures.
+/// Publishes at `rate` for `duration`, waits up to [`GRACE`] for every subscriber to have everything, and measures;
+/// the server CPU figures are those of `servers` together.
 pub async fn measure(
     publisher: &Publisher,
     recorder: &Recorder,
@@ -56,10 +60,10 @@ pub async fn measure(
     sequence: &mut Sequence,
     rate: f64,
     duration: Duration,
-    server_pid: Option<u32>,
+    servers: &[Watched],
 ) -> Result<WindowFigures> {
     recorder.open_window(sequence.0);
-    let server_cpu = CpuWindow::start(server_pid);
+    let server_cpu: Vec<CpuWindow> = servers.iter().map(|server| CpuWindow::start(Some(server.pid))).collect();
     let generator_cpu = CpuWindow::start(Some(std::process::id()));
     let published = publisher.publish(sequence.0, rate, duration).await?;
     sequence.0 += published.sent;
@@ -68,7 +72,13 @@ pub async fn measure(
     while recorder.received() < expected && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (server_seconds, generator_seconds) = (server_cpu.seconds(), generator_cpu.seconds());
+    let each_seconds: Vec<Option<f64>> = server_cpu.iter().map(CpuWindow::seconds).collect();
+    // None when there is no server to watch, or one of them could not be read: a partial sum would mislead.
+    let server_seconds = match each_seconds.is_empty() {
+        true => None,
+        false => each_seconds.iter().copied().sum::<Option<f64>>(),
+    };
+    let generator_seconds = generator_cpu.seconds();
     let window = recorder.close_window();
     let wall = window.last_receive_ns.max(published.finished_ns).saturating_sub(published.started_ns) as f64 / 1e9;
     let measured_wall = (crate::stamp::now_ns().saturating_sub(published.started_ns)) as f64 / 1e9;
@@ -88,6 +98,14 @@ pub async fn measure(
             .filter(|_| window.received > 0)
             .map(|seconds| seconds * 1e6 / window.received as f64),
         server_cpu_percent: server_seconds.map(|seconds| seconds * 100.0 / measured_wall),
+        server_cpu_percent_each: match servers.len() {
+            0 | 1 => Vec::new(),
+            _ => servers
+                .iter()
+                .zip(&each_seconds)
+                .map(|(server, seconds)| (server.name.clone(), seconds.map(|seconds| seconds * 100.0 / measured_wall)))
+                .collect(),
+        },
         generator_cpu_percent: generator_seconds.map(|seconds| seconds * 100.0 / measured_wall),
     })
 }
@@ -95,7 +113,7 @@ pub async fn measure(
 impl WindowFigures {
     /// Every figure, as JSON.
     pub fn json(&self) -> Value {
-        json!({
+        let mut json = json!({
             "rate": self.rate,
             "seconds": round(self.seconds, 3),
             "subscribers": self.subscribers,
@@ -110,7 +128,16 @@ impl WindowFigures {
             "server_cpu_us_per_delivery": self.server_cpu_us_per_delivery.map(|us| round(us, 3)),
             "server_cpu_percent": self.server_cpu_percent.map(|percent| round(percent, 1)),
             "generator_cpu_percent": self.generator_cpu_percent.map(|percent| round(percent, 1)),
-        })
+        });
+        if !self.server_cpu_percent_each.is_empty() {
+            let each: serde_json::Map<String, Value> = self
+                .server_cpu_percent_each
+                .iter()
+                .map(|(name, percent)| (name.clone(), json!(percent.map(|percent| round(percent, 1)))))
+                .collect();
+            json["server_cpu_percent_each"] = Value::Object(each);
+        }
+        json
     }
 
     /// One line of the window's main figures.
@@ -127,7 +154,19 @@ impl WindowFigures {
             line.push_str(&format!(", server CPU {us:.2} µs/delivery"));
         }
         if let Some(percent) = self.server_cpu_percent {
-            line.push_str(&format!(" ({percent:.0} % of a core)"));
+            line.push_str(&format!(" ({percent:.0} % of a core"));
+            let each: Vec<String> = self
+                .server_cpu_percent_each
+                .iter()
+                .map(|(name, percent)| match percent {
+                    Some(percent) => format!("{name} {percent:.0} %"),
+                    None => format!("{name} ?"),
+                })
+                .collect();
+            if !each.is_empty() {
+                line.push_str(&format!(": {}", each.join(", ")));
+            }
+            line.push(')');
         }
         if let Some(percent) = self.generator_cpu_percent {
             line.push_str(&format!(", generator {percent:.0} %"));
