@@ -23,9 +23,10 @@ const SCRIPT: &str = include_str!("publish.lua");
 /// The most publishes sent in one pipeline.
 const BATCH: usize = 512;
 
-/// How long a topic's epoch and offset outlive its last broadcast, at least: longer than its history, so a client
-/// that comes back after the history expired is told it was not recovered rather than meeting a new series.
-const META_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a topic's epoch and offset outlive its last broadcast, at least (the history's time limit when longer):
+/// a quiet topic keeps its series, so its subscribers' positions stay good, for an hour without a broadcast; its next
+/// broadcast after that starts a new epoch. Bounded, since every topic ever broadcast on keeps these keys until then.
+const META_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// A broadcast waiting for Redis.
 #[derive(Debug)]
