@@ -119,6 +119,9 @@ impl Follower {
     async fn receive(&mut self, published: Published) -> redis::RedisResult<()> {
         let Published { offset, epoch, broadcast } = published;
         let known = self.hub.position(&broadcast.topic);
+        // Only a topic this relay was following in this epoch can have lost broadcasts here; for the others, what
+        // the stream no longer holds was never this relay's to deliver.
+        let following = known.as_ref().is_some_and(|known| known.epoch == epoch);
         let after = match &known {
             Some(known) if known.epoch == epoch => known.offset,
             Some(known) => {
@@ -131,7 +134,10 @@ impl Follower {
             None => 0,
         };
         if offset > after + 1 {
-            self.refill(&broadcast.topic, &epoch, after, Some(offset - 1)).await?;
+            let applied = self.refill(&broadcast.topic, &epoch, after, Some(offset - 1)).await?;
+            if following {
+                Stats::add(&self.stats.lost, (offset - 1 - after).saturating_sub(applied));
+            }
         }
         let position = Position { offset, epoch };
         if self
@@ -182,9 +188,9 @@ impl Follower {
         }
     }
 
-    /// Applies a topic's kept broadcasts after offset `after` (up to `until`, when given) of `epoch`; counts those
-    /// of the range that are no longer kept as lost.
-    async fn refill(&mut self, topic: &str, epoch: &str, after: u64, until: Option<u64>) -> redis::RedisResult<()> {
+    /// Applies a topic's kept broadcasts after offset `after` (up to `until`, when given) of `epoch`; returns how
+    /// many it applied.
+    async fn refill(&mut self, topic: &str, epoch: &str, after: u64, until: Option<u64>) -> redis::RedisResult<u64> {
         let end = until.map_or_else(|| "+".to_owned(), |until| until.to_string());
         // In one round trip: the stream's epoch (it may have started again since), the time in Redis (to age the
         // entries by) and the entries.
@@ -199,7 +205,7 @@ impl Follower {
             .query_async(&mut self.redis)
             .await?;
         if current.as_deref() != Some(epoch) {
-            return Ok(()); // Started again: the broadcast of the new epoch will say so.
+            return Ok(0); // Started again: the broadcast of the new epoch will say so.
         }
         let redis_now_ms = seconds * 1000 + micros / 1000;
         let now = Instant::now();
@@ -218,10 +224,7 @@ impl Follower {
             }
         }
         Stats::add(&self.stats.refilled, applied);
-        if let Some(until) = until {
-            Stats::add(&self.stats.lost, (until - after).saturating_sub(applied));
-        }
-        Ok(())
+        Ok(applied)
     }
 }
 
