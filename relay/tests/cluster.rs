@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::{Client, Redis, Relay, wait_until};
+use support::{Client, HoldProxy, Redis, Relay, wait_until};
 
 /// Joins with positions on `topic` without presence.
 async fn join_positioned(client: &mut Client, topic: &str, offered: Value) -> Value {
@@ -237,6 +237,42 @@ async fn a_relay_cut_from_the_channel_reads_what_it_missed_from_the_streams() {
     let (_b, _redis) = publisher.await.expect("publisher");
     assert!(a.metric("ferrocast_redis_disconnects_total") >= 1);
     assert_eq!(a.metric("ferrocast_redis_lost_total"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_stream_no_longer_holds_after_a_relay_was_cut_off_is_counted_lost() {
+    let redis = Redis::start();
+    let proxy = HoldProxy::start(redis.port).await;
+    // Ten kept per topic (Redis trims by whole nodes, so somewhat more stay).
+    let a = Relay::start_on_url(&proxy.url(), &["--history-size", "10"]);
+    let b = Relay::start(&redis, &["--history-size", "10"]);
+    let mut client = Client::connect(&a.ws_url()).await;
+    join_positioned(&mut client, "room:t", json!({})).await;
+    b.publish("room:t", "new_msg", &json!({ "n": 1 }));
+    assert_eq!(numbers(&mut client, "room:t", 1).await, [(1, 1)]);
+
+    proxy.hold();
+    wait_until(Duration::from_secs(10), || a.metric("ferrocast_redis_connected") == 0);
+    let batch: Vec<Value> =
+        (2..=400).map(|n| json!({ "topic": "room:t", "event": "new_msg", "payload": { "n": n } })).collect();
+    let (status, response) = b.http("POST", "/api/broadcast", &Value::from(batch).to_string()).expect("publish");
+    assert_eq!(status, 200, "{response}");
+    wait_until(Duration::from_secs(10), || b.metric("ferrocast_redis_published_total") == 400);
+    proxy.release();
+    b.publish("room:t", "new_msg", &json!({ "n": 401 }));
+
+    let mut offsets = Vec::new();
+    while offsets.last() != Some(&401) {
+        let (offset, n) = numbers(&mut client, "room:t", 1).await[0];
+        assert_eq!(offset, n);
+        offsets.push(offset);
+    }
+    assert!(offsets.windows(2).all(|pair| pair[0] < pair[1]), "in order, none twice: {offsets:?}");
+    let refilled = offsets.iter().filter(|offset| **offset <= 400).count() as u64;
+    assert!(refilled >= 10 && refilled < 399, "the kept tail of the stream only: {offsets:?}");
+    let lost = a.metric("ferrocast_redis_lost_total");
+    assert_eq!(lost, 399 - refilled, "what A missed and the stream no longer held, counted");
+    assert_eq!(b.metric("ferrocast_redis_lost_total"), 0, "B was never cut off");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

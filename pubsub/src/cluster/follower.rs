@@ -134,9 +134,9 @@ impl Follower {
             None => 0,
         };
         if offset > after + 1 {
-            let applied = self.refill(&broadcast.topic, &epoch, after, Some(offset - 1)).await?;
+            let refilled = self.refill(&broadcast.topic, &epoch, after, Some(offset - 1)).await?;
             if following {
-                Stats::add(&self.stats.lost, (offset - 1 - after).saturating_sub(applied));
+                Stats::add(&self.stats.lost, refilled.missing(after, offset - 1));
             }
         }
         let position = Position { offset, epoch };
@@ -168,7 +168,9 @@ impl Follower {
                 let (epoch, last): (Option<String>, Option<u64>) =
                     redis::cmd("HMGET").arg(&meta).arg("epoch").arg("offset").query_async(&mut self.redis).await?;
                 let (Some(epoch), Some(last)) = (epoch, last) else { continue };
-                let after = match self.hub.position(topic) {
+                let known = self.hub.position(topic);
+                let following = known.as_ref().is_some_and(|known| known.epoch == epoch);
+                let after = match known {
                     Some(known) if known.epoch == epoch && known.offset >= last => continue,
                     Some(known) if known.epoch == epoch => known.offset,
                     Some(known) => {
@@ -179,7 +181,11 @@ impl Follower {
                     }
                     None => 0,
                 };
-                self.refill(topic, &epoch, after, None).await?;
+                let refilled = self.refill(topic, &epoch, after, None).await?;
+                if following {
+                    // Broadcasts after `last` may have come since; the channel brings them, and they are not lost.
+                    Stats::add(&self.stats.lost, refilled.missing(after, last.max(refilled.highest)));
+                }
             }
             if next == 0 {
                 return Ok(());
@@ -188,9 +194,14 @@ impl Follower {
         }
     }
 
-    /// Applies a topic's kept broadcasts after offset `after` (up to `until`, when given) of `epoch`; returns how
-    /// many it applied.
-    async fn refill(&mut self, topic: &str, epoch: &str, after: u64, until: Option<u64>) -> redis::RedisResult<u64> {
+    /// Applies a topic's kept broadcasts after offset `after` (up to `until`, when given) of `epoch`.
+    async fn refill(
+        &mut self,
+        topic: &str,
+        epoch: &str,
+        after: u64,
+        until: Option<u64>,
+    ) -> redis::RedisResult<Refilled> {
         let end = until.map_or_else(|| "+".to_owned(), |until| until.to_string());
         // In one round trip: the stream's epoch (it may have started again since), the time in Redis (to age the
         // entries by) and the entries.
@@ -205,11 +216,11 @@ impl Follower {
             .query_async(&mut self.redis)
             .await?;
         if current.as_deref() != Some(epoch) {
-            return Ok(0); // Started again: the broadcast of the new epoch will say so.
+            return Ok(Refilled::default()); // Started again: the broadcast of the new epoch will say so.
         }
         let redis_now_ms = seconds * 1000 + micros / 1000;
         let now = Instant::now();
-        let mut applied = 0u64;
+        let mut refilled = Refilled::default();
         for (id, fields) in entries {
             let Some((offset, broadcast, made_ms)) = entry(&id, &fields) else {
                 Stats::add(&self.stats.malformed, 1);
@@ -220,11 +231,27 @@ impl Follower {
             let position = Position { offset, epoch: epoch.to_owned() };
             if self.hub.apply_numbered(&broadcast.topic, &broadcast.event, &broadcast.payload, &position, at).is_some()
             {
-                applied += 1;
+                refilled.applied += 1;
+                refilled.highest = refilled.highest.max(offset);
             }
         }
-        Stats::add(&self.stats.refilled, applied);
-        Ok(applied)
+        Stats::add(&self.stats.refilled, refilled.applied);
+        Ok(refilled)
+    }
+}
+
+/// What a refill applied.
+#[derive(Debug, Default, Clone, Copy)]
+struct Refilled {
+    applied: u64,
+    /// The highest offset applied (0 for none).
+    highest: u64,
+}
+
+impl Refilled {
+    /// How many of the offsets after `after` up to `until` it did not find.
+    fn missing(self, after: u64, until: u64) -> u64 {
+        until.saturating_sub(after).saturating_sub(self.applied)
     }
 }
 

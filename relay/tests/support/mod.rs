@@ -27,8 +27,13 @@ pub struct Relay {
 impl Relay {
     /// A relay on `redis`, with a short heartbeat and presence timeout, and `extra` arguments.
     pub fn start(redis: &Redis, extra: &[&str]) -> Self {
+        Relay::start_on_url(&redis.url(), extra)
+    }
+
+    /// A relay on the Redis at `url` (a proxy to one, say), as [`Relay::start`].
+    pub fn start_on_url(url: &str, extra: &[&str]) -> Self {
         let mut args: Vec<String> =
-            ["--pubsub", &redis.url(), "--presence-heartbeat-ms", "200", "--presence-timeout-ms", "1000"]
+            ["--pubsub", url, "--presence-heartbeat-ms", "200", "--presence-timeout-ms", "1000"]
                 .iter()
                 .map(|arg| arg.to_string())
                 .collect();
@@ -162,5 +167,56 @@ impl Client {
         let reply = self.next_event("phx_reply").await;
         assert_eq!(reply[4]["status"], "ok", "{reply}");
         reply
+    }
+}
+
+/// A TCP proxy to a Redis that can be held: while held it cuts the connections it carries and refuses new ones, as
+/// a network between one relay and Redis that fails would.
+pub struct HoldProxy {
+    pub port: u16,
+    held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl HoldProxy {
+    pub async fn start(target_port: u16) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let (accepting_held, accepting_cut) = (held.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if accepting_held.load(Ordering::SeqCst) {
+                    continue; // Dropped: refused.
+                }
+                let mut cut = accepting_cut.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        HoldProxy { port, held, cut }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Cuts every connection and refuses new ones until [`HoldProxy::release`].
+    pub fn hold(&self) {
+        self.held.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|generation| *generation += 1);
+    }
+
+    pub fn release(&self) {
+        self.held.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
