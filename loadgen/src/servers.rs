@@ -139,41 +139,20 @@ impl Server {
     }
 
     async fn wait_until_accepting(&mut self) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Err(format!("{} exited at startup ({status}); see its log", self.kind.name()).into());
-            }
-            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(
-                    format!("{} did not accept connections within {STARTUP_TIMEOUT:?}", self.kind.name()).into()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let addr = self.addr;
+        let accepting = || async move { tokio::net::TcpStream::connect(addr).await.is_ok() };
+        wait_for(&mut self.child, self.kind.name(), "accept connections", accepting).await
     }
 }
 
 impl Server {
     /// Polls `GET /healthz` until it answers 200: a relay on Redis accepts connections before it serves them.
     async fn wait_until_serving(&mut self) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Err(format!("{} exited at startup ({status}); see its log", self.kind.name()).into());
-            }
-            let answer = tokio::time::timeout(Duration::from_secs(1), http_get(self.addr, "/healthz")).await;
-            if let Ok(Ok((200, _))) = answer {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(format!("{} did not serve /healthz within {STARTUP_TIMEOUT:?}", self.kind.name()).into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let addr = self.addr;
+        let serving = || async move {
+            matches!(tokio::time::timeout(Duration::from_secs(1), http_get(addr, "/healthz")).await, Ok(Ok((200, _))))
+        };
+        wait_for(&mut self.child, self.kind.name(), "serve /healthz", serving).await
     }
 }
 
@@ -219,20 +198,34 @@ impl Redis {
     }
 
     async fn wait_until_ready(&mut self) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Err(format!("redis-server exited at startup ({status}); see its log").into());
-            }
-            // Not `-LOADING` or a refused connection: `+PONG` is ready.
-            if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_secs(1), ping(self.addr)).await {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(format!("redis-server did not answer PING within {STARTUP_TIMEOUT:?}").into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let addr = self.addr;
+        // Not `-LOADING` or a refused connection: `+PONG` is ready.
+        let ready =
+            || async move { matches!(tokio::time::timeout(Duration::from_secs(1), ping(addr)).await, Ok(Ok(true))) };
+        wait_for(&mut self.child, "redis-server", "answer PING", ready).await
+    }
+}
+
+/// Polls `ready` every 50 ms until it holds; fails if `child` (`name`) exits first, or after [`STARTUP_TIMEOUT`],
+/// saying what it did not do.
+async fn wait_for<F: std::future::Future<Output = bool>>(
+    child: &mut Child,
+    name: &str,
+    what: &str,
+    mut ready: impl FnMut() -> F,
+) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Err(format!("{name} exited at startup ({status}); see its log").into());
         }
+        if ready().await {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("{name} did not {what} within {STARTUP_TIMEOUT:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
