@@ -118,21 +118,7 @@ impl Follower {
     /// Applies one broadcast from the channel, after those it skipped.
     async fn receive(&mut self, published: Published) -> redis::RedisResult<()> {
         let Published { offset, epoch, broadcast } = published;
-        let known = self.hub.position(&broadcast.topic);
-        // Only a topic this relay was following in this epoch can have lost broadcasts here; for the others, what
-        // the stream no longer holds was never this relay's to deliver.
-        let following = known.as_ref().is_some_and(|known| known.epoch == epoch);
-        let after = match &known {
-            Some(known) if known.epoch == epoch => known.offset,
-            Some(known) => {
-                // A topic this relay numbered from Redis before (offset above 0) now has another epoch.
-                if known.offset > 0 {
-                    Stats::add(&self.stats.history_resets, 1);
-                }
-                0
-            }
-            None => 0,
-        };
+        let (after, following) = self.resume_point(&broadcast.topic, &epoch);
         if offset > after + 1 {
             let refilled = self.refill(&broadcast.topic, &epoch, after, Some(offset - 1)).await?;
             if following {
@@ -150,6 +136,23 @@ impl Follower {
         Ok(())
     }
 
+    /// Where this relay's copy of `topic` stands against `epoch` in Redis: the offset its history has (0 when it
+    /// has none of this epoch), and whether it was following the topic in this epoch. Only then can broadcasts the
+    /// stream no longer holds be lost here; for the others, they were never this relay's to deliver. A topic this
+    /// relay had numbered from Redis (offset above 0) that now has another epoch is counted as reset.
+    fn resume_point(&self, topic: &str, epoch: &str) -> (u64, bool) {
+        match self.hub.position(topic) {
+            Some(known) if known.epoch == epoch => (known.offset, true),
+            Some(known) => {
+                if known.offset > 0 {
+                    Stats::add(&self.stats.history_resets, 1);
+                }
+                (0, false)
+            }
+            None => (0, false),
+        }
+    }
+
     /// Reads every topic Redis knows and applies what this relay's hub does not have.
     async fn refill_every_topic(&mut self) -> redis::RedisResult<()> {
         let pattern = format!("{}*", keys::META_PREFIX);
@@ -163,24 +166,20 @@ impl Follower {
                 .arg(500)
                 .query_async(&mut self.redis)
                 .await?;
-            for meta in metas {
+            // Every page's epochs and offsets in one round trip (a page may be empty).
+            let mut pipe = redis::pipe();
+            for meta in &metas {
+                pipe.cmd("HMGET").arg(meta).arg("epoch").arg("offset");
+            }
+            let positions: Vec<(Option<String>, Option<u64>)> =
+                if metas.is_empty() { Vec::new() } else { pipe.query_async(&mut self.redis).await? };
+            for (meta, position) in metas.iter().zip(positions) {
                 let Some(topic) = meta.strip_prefix(keys::META_PREFIX) else { continue };
-                let (epoch, last): (Option<String>, Option<u64>) =
-                    redis::cmd("HMGET").arg(&meta).arg("epoch").arg("offset").query_async(&mut self.redis).await?;
-                let (Some(epoch), Some(last)) = (epoch, last) else { continue };
-                let known = self.hub.position(topic);
-                let following = known.as_ref().is_some_and(|known| known.epoch == epoch);
-                let after = match known {
-                    Some(known) if known.epoch == epoch && known.offset >= last => continue,
-                    Some(known) if known.epoch == epoch => known.offset,
-                    Some(known) => {
-                        if known.offset > 0 {
-                            Stats::add(&self.stats.history_resets, 1);
-                        }
-                        0
-                    }
-                    None => 0,
-                };
+                let (Some(epoch), Some(last)) = position else { continue };
+                let (after, following) = self.resume_point(topic, &epoch);
+                if following && after >= last {
+                    continue;
+                }
                 let refilled = self.refill(topic, &epoch, after, None).await?;
                 if following {
                     // Broadcasts after `last` may have come since; the channel brings them, and they are not lost.
