@@ -114,8 +114,8 @@ async fn a_client_that_moves_to_another_relay_recovers_what_it_missed_once_each(
         a.publish("room:m", "new_msg", &json!({ "n": n }));
     }
     let seen = numbers(&mut client, "room:m", 3).await;
-    let epoch = client.next_within(Duration::from_millis(50)).await;
-    assert!(epoch.is_none(), "nothing else: {epoch:?}");
+    let extra = client.next_within(Duration::from_millis(50)).await;
+    assert!(extra.is_none(), "nothing else: {extra:?}");
     drop(client);
     for n in 4..=10 {
         a.publish("room:m", "new_msg", &json!({ "n": n }));
