@@ -66,8 +66,13 @@ impl Room {
         let mut outboxes = Vec::with_capacity(subscribers);
         for _ in 0..subscribers {
             let outbox = Arc::new(Outbox::new(OutboxLimits::default()));
-            let subscriber =
-                Subscriber { conn: ConnId::next(), wire: Wire::Phoenix(Vsn::V2), outbox: outbox.clone(), positioned };
+            let subscriber = Subscriber {
+                conn: ConnId::next(),
+                wire: Wire::Phoenix(Vsn::V2),
+                outbox: outbox.clone(),
+                positioned,
+                join_ref: None,
+            };
             let conn = subscriber.conn;
             let subscribed = hub.subscribe(TOPIC, subscriber);
             if positioned {

@@ -106,8 +106,13 @@ fn bench_server(criterion: &mut Criterion) {
         presence.track(TOPIC, &member_key(member), ConnId::next(), meta());
     }
     let watcher = Arc::new(Outbox::new(OutboxLimits::default()));
-    let subscriber =
-        Subscriber { conn: ConnId::next(), wire: Wire::Phoenix(Vsn::V2), outbox: watcher.clone(), positioned: false };
+    let subscriber = Subscriber {
+        conn: ConnId::next(),
+        wire: Wire::Phoenix(Vsn::V2),
+        outbox: watcher.clone(),
+        positioned: false,
+        join_ref: None,
+    };
     hub.subscribe(TOPIC, subscriber);
 
     let mut group = criterion.benchmark_group("presence");

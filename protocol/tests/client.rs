@@ -666,6 +666,31 @@ fn the_last_position_is_offered_on_rejoin_and_an_incomplete_recovery_is_reported
 }
 
 #[test]
+fn a_relay_that_lost_broadcasts_errors_the_channel_and_its_rejoin_offers_the_last_position() {
+    // What a Ferrocast relay on Redis sends a positioned channel when broadcasts were lost for good.
+    let mut h = Harness::new(Options::default());
+    h.open();
+    let lobby = h.channel("room:lobby", "{}");
+    h.join(lobby);
+    h.sent();
+    h.server(r#"["1","1","room:lobby","phx_reply",{"response":{},"status":"ok"},{"offset":4,"epoch":"e1","recovered":null}]"#);
+    h.server(r#"[null,null,"room:lobby","new_msg",{"n":5},{"offset":5,"epoch":"e1"}]"#);
+    h.events();
+
+    h.server(r#"["1","1","room:lobby","phx_error",{"reason":"missed broadcasts"}]"#);
+    let reason = Some(json(r#"{"reason":"missed broadcasts"}"#));
+    assert_eq!(h.events(), vec![Event::ChannelError { channel: lobby, reason }]);
+    h.advance(1_000);
+    assert_eq!(h.sent(), vec![r#"["2","2","room:lobby","phx_join",{},{"offset":5,"epoch":"e1"}]"#]);
+    h.server(r#"["2","2","room:lobby","phx_reply",{"response":{},"status":"ok"},{"offset":9,"epoch":"e1","recovered":false}]"#);
+    let position = Position { offset: 9, epoch: "e1".into() };
+    let events = h.events();
+    assert_eq!(events[0], Event::RecoveryIncomplete { channel: lobby, position: Some(position.clone()) });
+    assert_eq!(h.socket.channel_state(lobby), ChannelState::Joined);
+    assert_eq!(h.socket.channel_position(lobby), Some(&position));
+}
+
+#[test]
 fn with_recovery_off_joins_are_exactly_phoenix_js_frames() {
     let mut h = Harness::new(Harness::phoenix_options());
     h.open();

@@ -175,8 +175,13 @@ impl EventStream {
     fn join(&mut self, topic: &str, params: &Payload, outbox: &Arc<Outbox>) -> Result<Vec<(String, Payload)>, Refused> {
         let backend = Arc::clone(&self.backend);
         let Some(routed) = backend.router.route(topic) else { return Err(Refused::Unmatched(topic.to_owned())) };
-        let subscriber =
-            Subscriber { conn: self.conn, wire: Wire::EventStream, outbox: Arc::clone(outbox), positioned: true };
+        let subscriber = Subscriber {
+            conn: self.conn,
+            wire: Wire::EventStream,
+            outbox: Arc::clone(outbox),
+            positioned: true,
+            join_ref: None,
+        };
         let subscribed = backend.hub.subscribe(topic, subscriber);
         // A channel that replays its history replays it to a stream too, from its start unless the reader resumes.
         let subscribed = if routed.channel.replays_history() { replay_from_start(&subscribed) } else { subscribed };

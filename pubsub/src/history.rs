@@ -68,6 +68,18 @@ pub struct Resume {
     pub recovered: Option<bool>,
 }
 
+/// What [`History::append_at`] made of a broadcast numbered elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Appended {
+    /// The history had it already.
+    Known,
+    /// Kept; it follows the last one (or is the first this relay sees of the topic).
+    Next,
+    /// Kept, but broadcasts before it will never reach this relay: its offset skips some, or its epoch replaced
+    /// the one this relay had followed (the shared history was lost). Whoever followed the topic live missed them.
+    AfterLoss,
+}
+
 /// The history of one topic.
 #[derive(Debug)]
 pub(crate) struct History {
@@ -112,9 +124,8 @@ impl History {
     }
 
     /// Keeps a broadcast numbered elsewhere (by Redis, for every relay of a cluster) at `offset` of `epoch`, made at
-    /// `at`; returns `false` when this history has it already. Another epoch starts the history again (the shared
-    /// history was lost), and an offset past the next one forgets what is kept: nothing before the gap can be
-    /// replayed without it.
+    /// `at`. Another epoch starts the history again (the shared history was lost), and an offset past the next one
+    /// forgets what is kept: nothing before the gap can be replayed without it.
     pub(crate) fn append_at(
         &mut self,
         offset: u64,
@@ -123,13 +134,19 @@ impl History {
         payload: &Payload,
         at: Instant,
         limits: &HistoryLimits,
-    ) -> bool {
-        if *self.epoch != *epoch {
+    ) -> Appended {
+        let appended = if *self.epoch != *epoch {
+            // Leaving the placeholder of a topic nothing had numbered here loses nothing: there was nothing to follow.
+            let followed = *self.epoch != *NOT_YET_NUMBERED;
             *self = History::new(Arc::from(epoch));
-        }
-        if offset <= self.last {
-            return false;
-        }
+            if followed { Appended::AfterLoss } else { Appended::Next }
+        } else if offset <= self.last {
+            return Appended::Known;
+        } else if offset == self.last + 1 {
+            Appended::Next
+        } else {
+            Appended::AfterLoss
+        };
         if offset != self.last + 1 {
             while !self.kept.is_empty() {
                 self.drop_oldest();
@@ -137,7 +154,7 @@ impl History {
             self.last = offset - 1;
         }
         self.append(event, payload, at, limits);
-        true
+        appended
     }
 
     /// Forgets what is older than the time limit.
@@ -296,18 +313,24 @@ mod tests {
     #[test]
     fn broadcasts_numbered_elsewhere_keep_their_offsets() {
         let limits = limits(10);
-        let mut history = History::new(Arc::from("local"));
+        let mut history = History::new(Arc::from(NOT_YET_NUMBERED));
         let now = Instant::now();
-        assert!(history.append_at(4, "shared", "n", &json("4"), now, &limits), "another epoch starts again");
-        assert!(history.append_at(5, "shared", "n", &json("5"), now, &limits));
-        assert!(!history.append_at(5, "shared", "n", &json("5"), now, &limits), "a duplicate");
+        let mut append = |offset: u64, epoch: &str| history.append_at(offset, epoch, "n", &json("1"), now, &limits);
+        assert_eq!(append(4, "shared"), Appended::Next, "the first numbered broadcast seen here loses nothing");
+        assert_eq!(append(5, "shared"), Appended::Next);
+        assert_eq!(append(5, "shared"), Appended::Known, "a duplicate");
         assert_eq!(history.position(), at(5, "shared"));
         assert_eq!(history.resume(Some(&at(3, "shared")), 5).recovered, Some(true));
-        assert!(history.append_at(8, "shared", "n", &json("8"), now, &limits));
+
+        let mut append = |offset: u64, epoch: &str| history.append_at(offset, epoch, "n", &json("1"), now, &limits);
+        assert_eq!(append(8, "shared"), Appended::AfterLoss, "6 and 7 never came");
         assert_eq!(offsets(&history, 0), [8], "what came before a gap is not replayed across it");
         assert_eq!(history.resume(Some(&at(5, "shared")), 8).recovered, Some(false));
-        assert!(history.append_at(1, "reset", "n", &json("1"), now, &limits));
-        assert_eq!(history.position(), at(1, "reset"));
+
+        let mut append = |offset: u64, epoch: &str| history.append_at(offset, epoch, "n", &json("1"), now, &limits);
+        assert_eq!(append(1, "reset"), Appended::AfterLoss, "the shared history was lost, and what it had with it");
+        assert_eq!(append(2, "reset"), Appended::Next);
+        assert_eq!(history.position(), at(2, "reset"));
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! history, and joins and catch-ups work on it exactly as on a history of its own.
 
 use crate::fanout_timing::FanoutTiming;
-use crate::history::{Epochs, History, HistoryLimits, NOT_YET_NUMBERED, Retained};
+use crate::history::{Appended, Epochs, History, HistoryLimits, NOT_YET_NUMBERED, Retained};
+use crate::loss_notice::loss_notice;
 use crate::outbox::{Numbered, OutFrame, Outbox};
 use crate::sharded::{Sharded, lock, lock_mut, read, write};
 use ferrocast_protocol::codec::encode;
@@ -55,6 +56,9 @@ pub struct Subscriber {
     /// Whether it speaks Ferrocast's recovery extension: its broadcasts carry their position, and its numbered
     /// broadcasts wait from [`Hub::subscribe`] until [`Hub::catch_up`], which replays what it missed first.
     pub positioned: bool,
+    /// The join ref of the channel it joined (Phoenix wire), for the `phx_error` that ends its subscription when
+    /// broadcasts were lost (see [`crate::loss_notice`]).
+    pub join_ref: Option<String>,
 }
 
 #[derive(Debug)]
@@ -92,6 +96,7 @@ pub struct Hub {
     epochs: Epochs,
     fanout: FanoutTiming,
     upstream: OnceLock<Arc<dyn Upstream>>,
+    loss_notices: AtomicU64,
 }
 
 /// What [`Hub::history`] found.
@@ -323,29 +328,31 @@ impl Hub {
             };
         };
         let mut topic = lock(topic);
-        Self::deliver(&mut topic, &self.limits, topic_name, event, payload, numbering)
+        self.deliver(&mut topic, topic_name, event, payload, numbering)
     }
 
     fn fan_out_to_new(&self, topic_name: &str, event: &str, payload: &Payload, numbering: Numbering) -> Option<usize> {
         let mut shard = write(self.topics.shard(topic_name));
         let topic = shard.entry(topic_name.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
         let topic = lock_mut(topic);
-        Self::deliver(topic, &self.limits, topic_name, event, payload, numbering)
+        self.deliver(topic, topic_name, event, payload, numbering)
     }
 
     fn deliver(
+        &self,
         topic: &mut Topic,
-        limits: &HistoryLimits,
         topic_name: &str,
         event: &str,
         payload: &Payload,
         numbering: Numbering,
     ) -> Option<usize> {
         let offset = match numbering {
-            Numbering::Numbered => Some(topic.history.append(event, payload, Instant::now(), limits)),
+            Numbering::Numbered => Some(topic.history.append(event, payload, Instant::now(), &self.limits)),
             Numbering::Given(Given { offset, epoch, at }) => {
-                if !topic.history.append_at(offset, epoch, event, payload, at, limits) {
-                    return None;
+                match topic.history.append_at(offset, epoch, event, payload, at, &self.limits) {
+                    Appended::Known => return None,
+                    Appended::Next => {}
+                    Appended::AfterLoss => self.tell_of_loss(topic, topic_name, offset - 1),
                 }
                 Some(offset)
             }
@@ -366,6 +373,29 @@ impl Hub {
             }
         }
         Some(delivered)
+    }
+
+    /// Tells the topic's live positioned subscribers that the broadcasts before the one at `before + 1` (of the
+    /// history's epoch now) are lost for good, and ends the subscriptions of channels, which rejoin; see
+    /// [`crate::loss_notice`]. Waiting subscribers need nothing: their catch-up finds the history incomplete.
+    fn tell_of_loss(&self, topic: &mut Topic, topic_name: &str, before: u64) {
+        let before = Position { offset: before, epoch: topic.history.epoch().to_string() };
+        let mut told = 0;
+        topic.subscriptions.retain(|Subscription { subscriber, waiting }| {
+            if *waiting {
+                return true;
+            }
+            let Some(notice) = loss_notice(subscriber, topic_name, &before) else { return true };
+            subscriber.outbox.push(notice.frame);
+            told += 1;
+            notice.subscription_goes_on
+        });
+        self.loss_notices.fetch_add(told, Ordering::Relaxed);
+    }
+
+    /// How many subscribers were told that broadcasts they followed were lost for good.
+    pub fn loss_notices(&self) -> u64 {
+        self.loss_notices.load(Ordering::Relaxed)
     }
 }
 
@@ -464,6 +494,7 @@ mod tests {
             wire: Wire::Phoenix(vsn),
             outbox: Arc::new(Outbox::new(OutboxLimits::default())),
             positioned: false,
+            join_ref: Some("1".to_owned()),
         }
     }
 
@@ -616,6 +647,39 @@ mod tests {
         assert_eq!(hub.apply_numbered("t", "n", &json("7"), &at(7), Instant::now()), None, "already had it");
         assert_eq!(hub.position("t"), Some(at(7)));
         assert_eq!(texts(&client.outbox).await, [r#"[null,null,"t","n",7,{"offset":7,"epoch":"shared"}]"#]);
+    }
+
+    #[tokio::test]
+    async fn broadcasts_lost_upstream_end_positioned_channels_and_are_told_to_event_streams() {
+        let hub = Hub::new();
+        assert!(hub.route_through(Arc::new(Recorded::default())));
+        let (channel, plain) = (positioned(), subscriber(Vsn::V2));
+        let stream = Subscriber { wire: Wire::EventStream, positioned: true, join_ref: None, ..subscriber(Vsn::V2) };
+        for client in [&channel, &plain, &stream] {
+            let subscribed = hub.subscribe("t", client.clone());
+            hub.catch_up("t", client.conn, None, &subscribed, |_, _| {});
+        }
+        let at = |offset, epoch: &str| Position { offset, epoch: epoch.to_owned() };
+        hub.apply_numbered("t", "n", &json("4"), &at(4, "e"), Instant::now());
+        hub.apply_numbered("t", "n", &json("5"), &at(5, "e"), Instant::now());
+        assert_eq!(hub.loss_notices(), 0, "the first broadcast seen of a topic follows nothing, so nothing was lost");
+        for client in [&channel, &plain, &stream] {
+            assert_eq!(texts(&client.outbox).await.len(), 2);
+        }
+
+        assert_eq!(hub.apply_numbered("t", "n", &json("8"), &at(8, "e"), Instant::now()), Some(2), "6 and 7 lost");
+        assert_eq!(hub.loss_notices(), 2);
+        assert_eq!(texts(&channel.outbox).await, [r#"["1","1","t","phx_error",{"reason":"missed broadcasts"}]"#]);
+        assert_eq!(texts(&plain.outbox).await, [r#"[null,null,"t","n",8]"#], "no positions, no promise");
+        let told = texts(&stream.outbox).await;
+        assert_eq!(told.len(), 2);
+        assert!(told[0].contains(r#"data: {"epoch":"e","offset":7,"recovered":false,"topic":"t"}"#), "{told:?}");
+        assert!(told[1].contains("data: 8"), "{told:?}");
+        assert_eq!(hub.subscriber_count("t"), 2, "the channel's subscription ended: its client rejoins");
+
+        hub.apply_numbered("t", "n", &json("1"), &at(1, "reset"), Instant::now());
+        assert_eq!(hub.loss_notices(), 3, "a new epoch: the shared history was lost");
+        assert!(texts(&stream.outbox).await[0].contains(r#""offset":0,"recovered":false"#));
     }
 
     #[test]

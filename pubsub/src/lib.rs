@@ -10,6 +10,7 @@
 //! - [`hub`]: topics, subscribers, and broadcasts encoded once per serializer; topics are sharded over locks
 //!   (`sharded`, which also holds the poison-tolerant lock helpers).
 //! - [`history`]: each topic's numbered broadcasts, kept for clients that come back.
+//! - [`loss_notice`]: what live subscribers are told when broadcasts numbered elsewhere were lost for good.
 //! - [`fanout_timing`]: how long broadcasts take to reach every subscriber's queue.
 //! - [`presence`]: who is on each topic, with coalesced `presence_diff`s.
 //! - [`receipts`]: pushes already handled, per client socket, so a push sent again is not handled twice.
@@ -30,6 +31,7 @@ pub mod handlers;
 pub mod history;
 pub mod hub;
 pub mod limits;
+pub mod loss_notice;
 pub mod outbox;
 pub mod presence;
 pub mod receipts;

@@ -282,6 +282,7 @@ mod tests {
                 wire: Wire::Phoenix(Vsn::V2),
                 outbox: outbox.clone(),
                 positioned: false,
+                join_ref: None,
             },
         );
         outbox

@@ -180,8 +180,13 @@ impl Session {
         });
         // Subscribe before the channel runs: whatever it reads (a presence_state) then misses nothing broadcast
         // after, such as a diff flushed while the join is under way. A refused join unsubscribes again.
-        let subscriber =
-            Subscriber { conn: self.conn, wire: Wire::Phoenix(self.vsn), outbox: Arc::clone(&self.outbox), positioned };
+        let subscriber = Subscriber {
+            conn: self.conn,
+            wire: Wire::Phoenix(self.vsn),
+            outbox: Arc::clone(&self.outbox),
+            positioned,
+            join_ref: join_ref.clone(),
+        };
         let subscribed = if replays {
             backend.hub.subscribe_to_replay(&topic, subscriber)
         } else {

@@ -124,7 +124,7 @@ impl Metrics {
 
 /// The link to Redis: whether it is up, and every gap it met.
 fn render_cluster(metric: &mut impl FnMut(&str, &str, &str, u64), cluster: &ClusterSnapshot) {
-    let rows: [(&str, &str, &str, u64); 13] = [
+    let rows: [(&str, &str, &str, u64); 14] = [
         (
             "ferrocast_redis_connected",
             "gauge",
@@ -169,6 +169,12 @@ fn render_cluster(metric: &mut impl FnMut(&str, &str, &str, u64), cluster: &Clus
             "counter",
             "Topics whose shared history started again under a new epoch (Redis lost or expired it).",
             cluster.history_resets,
+        ),
+        (
+            "ferrocast_loss_notices_total",
+            "counter",
+            "Subscribers told that broadcasts they followed were lost for good (channels rejoin, recovered: false).",
+            cluster.loss_notices,
         ),
         (
             "ferrocast_redis_malformed_total",

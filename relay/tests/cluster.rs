@@ -5,8 +5,30 @@
 mod support;
 
 use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use support::{Client, HoldProxy, Redis, Relay, wait_until};
+
+/// Opens `GET /sse?topic=…` on `relay`: an event stream, read raw.
+fn event_stream(relay: &Relay, topic: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(relay.addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let request =
+        format!("GET /sse?topic={topic} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n", relay.addr);
+    stream.write_all(request.as_bytes()).expect("request");
+    stream
+}
+
+/// Reads `stream` until what it sent contains `needle`; all it sent.
+fn read_until(stream: &mut TcpStream, sent: &mut String, needle: &str) {
+    let mut buffer = [0u8; 16 * 1024];
+    while !sent.contains(needle) {
+        let read = stream.read(&mut buffer).unwrap_or_else(|error| panic!("waiting for {needle}: {error}\n{sent}"));
+        assert!(read > 0, "the stream ended before {needle}:\n{sent}");
+        sent.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+}
 
 /// Joins with positions on `topic` without presence.
 async fn join_positioned(client: &mut Client, topic: &str, offered: Value) -> Value {
@@ -121,7 +143,11 @@ async fn a_client_that_moves_to_another_relay_recovers_what_it_missed_once_each(
         a.publish("room:m", "new_msg", &json!({ "n": n }));
     }
     let (last_offset, _) = seen[2];
-    // The epoch every relay agrees on, from B's history API.
+    // Publishing answers once the broadcast is queued for Redis: wait until B has all ten, so the join's position
+    // is 10. The epoch every relay agrees on, from B's history API.
+    wait_until(Duration::from_secs(5), || {
+        b.http("GET", "/api/history/room:m", "").is_some_and(|(_, history)| history.contains(r#""offset":10,"#))
+    });
     let (_, history) = b.http("GET", "/api/history/room:m", "").expect("history");
     let history: Value = serde_json::from_str(&history).expect("JSON");
     let epoch = history["epoch"].clone();
@@ -164,6 +190,8 @@ async fn history_survives_a_relay_restart() {
     for n in 1..=5 {
         a.publish("room:h", "new_msg", &json!({ "n": n }));
     }
+    // Publishing answers once the broadcast is queued for Redis; a relay killed before Redis took it loses it.
+    wait_until(Duration::from_secs(5), || a.metric("ferrocast_redis_published_total") == 5);
     let (_, history) = a.http("GET", "/api/history/room:h", "").expect("history");
     let epoch = serde_json::from_str::<Value>(&history).expect("JSON")["epoch"].clone();
     a.restart();
@@ -192,18 +220,28 @@ async fn relays_come_back_after_redis_restarts_and_count_the_gap() {
     let port = redis.port;
     let _redis = Redis::start_on(port);
 
-    // Relays retry with a jittered backoff of at most 2 s, Redis's client library likewise: within 20 s.
-    let after = loop {
-        let frame = client.next_within(Duration::from_secs(20)).await.expect("the queued broadcast within 20 s");
-        if frame[3] == "new_msg" {
+    // Relays retry with a jittered backoff of at most 2 s, Redis's client library likewise: within 20 s. Redis
+    // lost its data, and with it whatever it had not yet delivered, so the client, which follows positions, is
+    // told before anything of the new series: its channel errors, and it rejoins.
+    let told = loop {
+        let frame = client.next_within(Duration::from_secs(20)).await.expect("a frame within 20 s");
+        if frame[2] == "room:r" && frame[3] != "presence_diff" {
             break frame;
         }
     };
-    assert_eq!(after[4]["n"], 2, "{after}");
-    assert_eq!(after[5]["offset"], 1, "Redis lost its data: a new series");
-    assert_ne!(after[5]["epoch"], old_epoch, "under a new epoch, so no old position matches by accident");
+    assert_eq!(told, json!(["1", "1", "room:r", "phx_error", { "reason": "missed broadcasts" }]));
+    let (_, history) = a.http("GET", "/api/history/room:r", "").expect("history");
+    let history: Value = serde_json::from_str(&history).expect("JSON");
+    assert_eq!(history["messages"][0]["offset"], 1, "Redis lost its data: a new series: {history}");
+    assert_eq!(history["messages"][0]["payload"]["n"], 2, "{history}");
+    assert_ne!(history["epoch"], old_epoch, "under a new epoch, so no old position matches by accident");
+    let offered = json!({ "offset": 1, "epoch": old_epoch });
+    let rejoined = join_positioned(&mut client, "room:r", offered).await;
+    assert_eq!(rejoined["recovered"], false, "{rejoined}");
+    assert_eq!(rejoined["epoch"], history["epoch"]);
     b.publish("room:r", "new_msg", &json!({ "n": 3 }));
-    assert_eq!(client.next_event("new_msg").await[4]["n"], 3);
+    assert_eq!(numbers(&mut client, "room:r", 1).await, [(2, 3)]);
+    assert_eq!(a.metric("ferrocast_loss_notices_total"), 1);
 
     for relay in [&a, &b] {
         wait_until(Duration::from_secs(10), || relay.metric("ferrocast_redis_connected") == 1);
@@ -249,7 +287,12 @@ async fn what_a_stream_no_longer_holds_after_a_relay_was_cut_off_is_counted_lost
     let mut client = Client::connect(&a.ws_url()).await;
     join_positioned(&mut client, "room:t", json!({})).await;
     b.publish("room:t", "new_msg", &json!({ "n": 1 }));
-    assert_eq!(numbers(&mut client, "room:t", 1).await, [(1, 1)]);
+    let first = client.next_event("new_msg").await;
+    assert_eq!((&first[5]["offset"], &first[4]["n"]), (&json!(1), &json!(1)), "{first}");
+    let epoch = first[5]["epoch"].clone();
+    let mut reader = event_stream(&a, "room:t");
+    let mut read = String::new();
+    read_until(&mut reader, &mut read, "event: ferrocast:subscribed");
 
     proxy.hold();
     wait_until(Duration::from_secs(10), || a.metric("ferrocast_redis_connected") == 0);
@@ -258,21 +301,48 @@ async fn what_a_stream_no_longer_holds_after_a_relay_was_cut_off_is_counted_lost
     let (status, response) = b.http("POST", "/api/broadcast", &Value::from(batch).to_string()).expect("publish");
     assert_eq!(status, 200, "{response}");
     wait_until(Duration::from_secs(10), || b.metric("ferrocast_redis_published_total") == 400);
+    let kept = redis.command("XLEN ferrocast:stream:room:t").expect("XLEN");
+    let kept: u64 = kept.trim().trim_start_matches(':').parse().unwrap_or_else(|_| panic!("XLEN said {kept:?}"));
+    assert!((10..399).contains(&kept), "the stream keeps a tail of 2..=400 only: {kept}");
     proxy.release();
     b.publish("room:t", "new_msg", &json!({ "n": 401 }));
 
-    let mut offsets = Vec::new();
-    while offsets.last() != Some(&401) {
-        let (offset, n) = numbers(&mut client, "room:t", 1).await[0];
-        assert_eq!(offset, n);
-        offsets.push(offset);
-    }
-    assert!(offsets.windows(2).all(|pair| pair[0] < pair[1]), "in order, none twice: {offsets:?}");
-    let refilled = offsets.iter().filter(|offset| **offset <= 400).count() as u64;
-    assert!((10..399).contains(&refilled), "the kept tail of the stream only: {offsets:?}");
+    // The client follows positions, so it is not handed the gap: before the first broadcast after it, its
+    // channel errors, and its rejoin from offset 1 is told what was lost.
+    let told = loop {
+        let frame = client.next().await;
+        if frame[3] != "presence_diff" {
+            break frame; // the event stream's reader joined the topic's presence
+        }
+    };
+    assert_eq!(told, json!(["1", "1", "room:t", "phx_error", { "reason": "missed broadcasts" }]));
+    // Its rejoin comes once A has caught up to 401, so that what follows it is 402 only.
+    wait_until(Duration::from_secs(10), || {
+        a.http("GET", "/api/history/room:t", "").is_some_and(|(_, history)| history.contains(r#""offset":401,"#))
+    });
+    let rejoined = join_positioned(&mut client, "room:t", json!({ "offset": 1, "epoch": epoch })).await;
+    assert_eq!(rejoined["recovered"], false, "{rejoined}");
+    b.publish("room:t", "new_msg", &json!({ "n": 402 }));
+    assert_eq!(numbers(&mut client, "room:t", 1).await, [(402, 402)], "then live, from where the rejoin was");
+
+    // An event stream carries other topics too, so it goes on: it is told, and gets the kept tail and what follows.
+    read_until(&mut reader, &mut read, r#"data: {"n":402}"#);
+    let (_, after_loss) = read.split_once(r#""recovered":false"#).unwrap_or_else(|| panic!("no notice:\n{read}"));
+    let notice = read.lines().find(|line| line.contains(r#""recovered":false"#)).expect("the notice");
+    let notice: Value = serde_json::from_str(notice.trim_start_matches("data: ")).expect("JSON");
+    assert_eq!(notice["offset"], 400 - kept, "the position just before the first broadcast after the loss: {notice}");
+    assert_eq!(notice["topic"], "room:t");
+    let numbers: Vec<u64> = after_loss
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str::<Value>(data).expect("JSON")["n"].as_u64().expect("n"))
+        .collect();
+    assert_eq!(numbers, (401 - kept..=402).collect::<Vec<_>>(), "the kept tail, then live, in order");
+
     let lost = a.metric("ferrocast_redis_lost_total");
-    assert_eq!(lost, 399 - refilled, "what A missed and the stream no longer held, counted");
+    assert_eq!(lost, 399 - kept, "what A missed and the stream no longer held, counted");
     assert_eq!(b.metric("ferrocast_redis_lost_total"), 0, "B was never cut off");
+    assert_eq!(a.metric("ferrocast_loss_notices_total"), 2, "the channel and the event stream were told");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,6 +73,7 @@ pub struct ClusterError {
 pub struct Cluster {
     relay: Arc<str>,
     stats: Arc<Stats>,
+    hub: Arc<Hub>,
     ready: watch::Receiver<bool>,
     presence: mpsc::UnboundedSender<presence::Input>,
 }
@@ -119,7 +120,7 @@ impl Cluster {
             stats: Arc::clone(&stats),
         };
         tokio::spawn(follower.run());
-        Ok(Cluster { relay, stats, ready, presence: changes })
+        Ok(Cluster { relay, stats, hub: Arc::clone(hub), ready, presence: changes })
     }
 
     /// Completes once the relay has read what Redis holds, the first time it reached it.
@@ -134,7 +135,7 @@ impl Cluster {
 
     /// What the link counted so far.
     pub fn snapshot(&self) -> ClusterSnapshot {
-        self.stats.snapshot()
+        ClusterSnapshot { loss_notices: self.hub.loss_notices(), ..self.stats.snapshot() }
     }
 
     /// Sends what still waits for Redis (for up to `LEAVE_FLUSH`), then tells the other relays this one is leaving,

@@ -44,6 +44,9 @@ pub struct ClusterSnapshot {
     pub lost: u64,
     /// Topics whose shared history started again under a new epoch (Redis lost its data, or it expired).
     pub history_resets: u64,
+    /// Subscribers told that broadcasts they followed were lost for good (see [`crate::loss_notice`]): a lost
+    /// broadcast, or a reset history, with positioned subscribers on the topic.
+    pub loss_notices: u64,
     /// Messages from Redis that were not of Ferrocast's form, ignored.
     pub malformed: u64,
     /// Other relays whose presence this one holds.
@@ -70,6 +73,7 @@ impl Stats {
             refilled: get(&self.refilled),
             lost: get(&self.lost),
             history_resets: get(&self.history_resets),
+            loss_notices: 0, // counted by the hub
             malformed: get(&self.malformed),
             peers: get(&self.peers),
             peers_expired: get(&self.peers_expired),
