@@ -154,6 +154,23 @@ fn binary_frames_only_a_server_sends_are_refused_from_a_client() {
 }
 
 #[test]
+fn a_server_message_named_phx_reply_is_refused_in_binary_as_it_is_by_the_encoder() {
+    // Replies are kind 1; a push (0), broadcast (2) or positioned broadcast (3) of that name could not be sent on.
+    let push = b"\x00\x01\x01\x091tphx_reply{}".as_slice();
+    let broadcast = b"\x02\x01\x09tphx_reply{}".as_slice();
+    let positioned = b"\x03\x01\x09\x01tphx_replye\x00\x00\x00\x00\x00\x00\x00\x07{}".as_slice();
+    for bytes in [push, broadcast, positioned] {
+        assert_eq!(decode_binary(Sender::Server, bytes), Err(DecodeError::ReplyEventInBinaryMessage(bytes[0])));
+    }
+    // From a client, `phx_reply` is an ordinary event name, as in JSON.
+    let from_client = b"\x00\x01\x01\x01\x0912tphx_reply{}";
+    assert_eq!(
+        decode_binary(Sender::Client, from_client),
+        Ok(message(Some("1"), Some("2"), "t", "phx_reply", Payload::Binary(b"{}".to_vec())))
+    );
+}
+
+#[test]
 fn truncated_binary_frames_say_which_field_is_cut() {
     let error = decode_binary(Sender::Client, b"\x00\x01\x01\x08\x0312roo").expect_err("truncated");
     assert_eq!(error, DecodeError::Truncated { field: "topic", len: 8, remaining: 3 });
@@ -316,6 +333,13 @@ fn v1_server_close_and_error_take_their_join_ref_from_ref() {
         decode_text(Vsn::V1, Sender::Server, push),
         Ok(message(None, Some("3"), "t", "presence_state", json("{}")))
     );
+    // A `join_ref` key from a V1 server is no field of its wire, and is ignored like any unknown key.
+    for text in [
+        r#"{"event":"ping","payload":{},"ref":"4","topic":"t","join_ref":"3"}"#,
+        r#"{"event":"ping","payload":{},"ref":"4","topic":"t","join_ref":7}"#,
+    ] {
+        assert_eq!(decode_text(Vsn::V1, Sender::Server, text), Ok(message(None, Some("4"), "t", "ping", json("{}"))));
+    }
     let client_close = r#"{"topic":"t","event":"phx_close","payload":{},"ref":"3"}"#;
     assert_eq!(
         decode_text(Vsn::V1, Sender::Client, client_close),

@@ -29,6 +29,14 @@ fn decode_every_way(data: WireData<'_>) {
     }
 }
 
+/// The inputs the fuzzers found where a decoded frame did not survive being sent again (fuzz/README.md, findings 1
+/// and 2): a V1 server frame with a `join_ref` key, and a server's binary push named `phx_reply`.
+#[test]
+fn the_fuzzers_findings_decode_to_frames_that_are_sent_again_unchanged() {
+    decode_every_way(WireData::Text(r#"{"event":"ping","payload":{},"ref":"4","topic":"t","join_ref":"3"}"#));
+    decode_every_way(WireData::Binary(b"\x00\x01\x01\x091tphx_reply{}"));
+}
+
 /// Text with the characters that need escaping, non-ASCII, and words the protocol gives meaning to.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![

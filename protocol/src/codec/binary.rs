@@ -14,7 +14,7 @@
 //! A missing ref or join ref has length 0, so an empty one reads back as missing.
 
 use super::error::{DecodeError, EncodeError};
-use crate::frame::{Ext, Frame, Message, Payload, Position, Reply, Sender};
+use crate::frame::{Ext, Frame, Message, Payload, Position, Reply, Sender, event};
 
 /// A client's push, or a server's push to one channel.
 const PUSH: u8 = 0;
@@ -124,7 +124,21 @@ fn assemble(kind: u8, fields: &[Field<'_>], offset: Option<u64>, payload: &[u8])
 }
 
 /// Decodes a binary frame sent by `sender`.
+///
+/// A server's push or broadcast named `phx_reply` is refused: a reply is kind 1, and the message could not be sent
+/// on as it came, since every other wire reads that event from a server as a reply (so `encode` refuses it too).
 pub(crate) fn decode(sender: Sender, bytes: &[u8]) -> Result<Frame, DecodeError> {
+    let frame = decode_kind(sender, bytes)?;
+    match &frame {
+        Frame::Message(message) if sender == Sender::Server && message.event == event::REPLY => {
+            Err(DecodeError::ReplyEventInBinaryMessage(bytes[0]))
+        }
+        _ => Ok(frame),
+    }
+}
+
+/// Decodes a binary frame by its kind.
+fn decode_kind(sender: Sender, bytes: &[u8]) -> Result<Frame, DecodeError> {
     let (&kind, rest) = bytes.split_first().ok_or(DecodeError::EmptyBinaryFrame)?;
     let mut reader = Reader { rest };
     match (sender, kind) {

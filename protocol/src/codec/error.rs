@@ -87,6 +87,9 @@ pub enum DecodeError {
     /// The first byte of a binary frame is not a known kind.
     #[error("unknown binary frame kind {0}")]
     UnknownBinaryKind(u8),
+    /// A server's binary push or broadcast (kind 0, 2 or 3) named `phx_reply`: replies are kind 1.
+    #[error("binary frame kind {0} is a message, which a server cannot name phx_reply (replies are kind 1)")]
+    ReplyEventInBinaryMessage(u8),
     /// Binary replies and broadcasts (kinds 1, 2 and 3) only flow from server to client.
     #[error("binary frame kind {0} can only be sent by a server")]
     BinaryKindFromClient(u8),

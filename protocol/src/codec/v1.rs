@@ -67,7 +67,7 @@ mod read {
     /// Decodes a V1 text frame sent by `sender`. Unknown keys are ignored.
     ///
     /// From a server, `phx_close` and `phx_error` get `join_ref = ref`: V1 servers have no join ref field and put
-    /// the closing channel's join ref in `ref` instead. The client state machine compares it with the channel's
+    /// the closing channel's join ref in `ref` instead. Other server frames have no join ref, whatever keys they hold. The client state machine compares it with the channel's
     /// join ref to ignore an old channel's close, as it does with V2's real join ref.
     pub(crate) fn decode(sender: Sender, text: &str) -> Result<Frame, DecodeError> {
         parse_whole(text, Shaped(FrameReader { sender }))?
@@ -183,15 +183,17 @@ mod read {
             let event = fields.event.ok_or(DecodeError::MissingField("event"))?.into_string("event")?;
             let mut payload = fields.payload.ok_or(DecodeError::MissingField("payload"))?;
             let r#ref = fields.r#ref.map_or(Ok(None), |value| value.into_optional_string("ref"))?;
-            let mut join_ref = fields.join_ref.map_or(Ok(None), |value| value.into_optional_string("join_ref"))?;
+            let join_ref = match self.sender {
+                Sender::Client => fields.join_ref.map_or(Ok(None), |value| value.into_optional_string("join_ref"))?,
+                // The V1 server wire has no join ref field: a `join_ref` key is not Phoenix's, and is ignored like
+                // any unknown key, so what decodes is what the wire can carry back.
+                Sender::Server => (event == event::CLOSE || event == event::ERROR).then(|| r#ref.clone()).flatten(),
+            };
             if self.sender == Sender::Server {
                 payload = match payload {
                     PayloadText::Plain(raw) if event == event::REPLY => PayloadText::Reply(reread_as_reply(raw)),
                     read => read,
                 };
-                if event == event::CLOSE || event == event::ERROR {
-                    join_ref = r#ref.clone();
-                }
             }
             payload.into_frame(join_ref, r#ref, topic, event, fields.ext.flatten())
         }
