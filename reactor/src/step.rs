@@ -119,7 +119,8 @@ impl Step {
         self
     }
 
-    /// How long one attempt may take before it counts as failed (and is retried if it may be).
+    /// How long one attempt may take before it counts as failed (and is retried if it may be). The engine aborts
+    /// an action's attempt that times out at its next `.await`; a sub-workflow's child run goes on.
     pub fn timeout_ms(mut self, timeout_ms: u64) -> Self {
         self.timeout_ms = Some(timeout_ms);
         self

@@ -5,6 +5,7 @@ use ferrocast_reactor::demo::{self, PIPELINE, PIPELINE_STAGES};
 use ferrocast_reactor::engine::{Catalog, Engine, EngineLimits, Listing, Notifier, RUNS_TOPIC, StartError, run_topic};
 use ferrocast_reactor::{Arg, Outcome, Step, Workflow};
 use serde_json::{Map, Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -213,6 +214,42 @@ async fn a_panicking_action_fails_its_step_instead_of_wedging_the_run() {
         recorder.names_on(&run_topic(&boom)),
         ["run_started", "step_started only", "step_failed only", "run_compensated", "run_failed only"]
     );
+}
+
+/// Sets its flag when dropped: when the future holding it is dropped, finished or aborted.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_that_times_out_is_aborted_rather_than_left_running() {
+    let flag = Arc::new(AtomicBool::new(false));
+    let hung = Arc::clone(&flag);
+    let step = Step::action("hang").max_retries(0).timeout_ms(100);
+    let catalog = Catalog::new()
+        .workflow(Listing::new(Workflow::builder("hang").step("only", step).build().unwrap()))
+        .action_fn("hang", move |_call| {
+            let guard = DropFlag(Arc::clone(&hung));
+            async move {
+                let _guard = guard;
+                std::future::pending::<Outcome>().await // a call that never answers
+            }
+        });
+    let (engine, _) = engine_with(catalog, EngineLimits::default());
+    let run_id = engine.start("hang", Map::new()).unwrap();
+    let status = until_finished(&engine, &run_id).await;
+    assert_eq!(status["outcome"]["error"], "only: timed out after 100 ms");
+    for _ in 0..100 {
+        if flag.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(flag.load(Ordering::SeqCst), "the hung attempt was aborted, and what it held dropped");
 }
 
 #[tokio::test(start_paused = true)]

@@ -260,6 +260,12 @@ impl Run {
         self.events.pop_front()
     }
 
+    /// Whether attempt `attempt` of `task` is running: started and neither reported nor timed out. The caller can
+    /// stop the work of an attempt that is no longer running, since its outcome would be refused.
+    pub fn is_running(&self, task: &Task, attempt: u32) -> bool {
+        self.key(task).is_ok_and(|key| self.running.get(&key).is_some_and(|current| current.number == attempt))
+    }
+
     /// When `handle_timeout` should next be called: the earliest attempt deadline or end of a backoff.
     pub fn poll_timeout(&self) -> Option<u64> {
         let deadlines = self.running.values().filter_map(|attempt| attempt.deadline);
