@@ -98,7 +98,8 @@ export interface UseEventStreamOptions {
   events?: string[];
   /** The most events kept (default 100). */
   max?: number;
-  headers?: Record<string, string>;
+  /** Request headers, or a function giving them (async allowed), called before every request. */
+  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
   lastEventId?: string;
   backoff?: { baseMs?: number; maxMs?: number; jitter?: number };
 }

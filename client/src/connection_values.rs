@@ -56,7 +56,7 @@ pub(crate) fn call_if_function(option: &JsValue) -> Result<JsValue, JsValue> {
 }
 
 /// A promise, or anything `await` would wait for.
-fn is_thenable(value: &JsValue) -> bool {
+pub(crate) fn is_thenable(value: &JsValue) -> bool {
     value.is_object() && get(value, "then").is_function()
 }
 

@@ -9,7 +9,8 @@
 //! Each request is a [`FetchStream`]; this file decides what its reports mean and when to open the next one. The
 //! state is never borrowed while the application's callbacks run, so they may call `close()` or `off()`.
 
-use crate::fetch_stream::{End, FetchStream, Report};
+use crate::connection_values::is_thenable;
+use crate::fetch_stream::{End, FetchStream, Report, Thenable};
 use crate::options::{Field, jittered};
 use crate::timer::{Timer, now_ms};
 use crate::values::{call, get, keys, opt_str, set};
@@ -45,8 +46,8 @@ struct Shared {
 struct State {
     /// The URL as given; each request adds the id to resume from.
     url: String,
-    /// The request headers: the application's, and `Accept` as EventSource sends it.
-    headers: JsValue,
+    /// The request headers, or the function that gives them.
+    headers: Headers,
     backoff: Reconnect,
     /// The `lastEventId` option: where to resume until the stream gives an id of its own.
     first_id: String,
@@ -75,6 +76,15 @@ const RECOVERY_FAILED_HOOK: &str = "\nrecovery_failed";
 /// The class name option errors give.
 const EVENT_STREAM: &str = "EventStream";
 
+/// The `headers` option.
+enum Headers {
+    /// The application's, and `Accept` as EventSource sends it: the same for every request.
+    Fixed(JsValue),
+    /// A function giving the application's headers (or a promise of them), called before every request, so a
+    /// token that expired is fetched afresh for the reconnect.
+    Computed(Function),
+}
+
 /// Reconnect delays: the `backoff` option's full jitter, with the server's `retry` as the base once it has sent
 /// one.
 struct Reconnect(Backoff);
@@ -92,7 +102,8 @@ impl Reconnect {
 
 #[wasm_bindgen]
 impl EventStream {
-    /// `new EventStream(url, {headers, lastEventId, backoff: {baseMs, maxMs, jitter}})`; see README.
+    /// `new EventStream(url, {headers, lastEventId, backoff: {baseMs, maxMs, jitter}})`, `headers` an object or a
+    /// function returning one (or a promise of one); see README.
     #[wasm_bindgen(constructor)]
     pub fn new(url: &str, options: JsValue) -> Result<EventStream, JsError> {
         let (headers, first_id, backoff) = parse_options(&options)?;
@@ -113,7 +124,11 @@ impl EventStream {
                 running: None,
             }),
         });
-        connect(&shared).map_err(|_| JsError::new("EventStream needs `fetch` and `AbortController`"))?;
+        if matches!(shared.state.borrow().headers, Headers::Computed(_)) {
+            connect_soon(&shared);
+        } else {
+            connect(&shared).map_err(|_| JsError::new("EventStream needs `fetch` and `AbortController`"))?;
+        }
         shared.state.borrow_mut().running = Some(shared.clone());
         Ok(EventStream { shared })
     }
@@ -197,12 +212,84 @@ impl State {
     }
 }
 
-/// Opens a request, resuming from the last id. Fails only where `fetch` does not exist.
+/// Starts the next request: at once with fixed headers, or once the `headers` function's value is ready. Fails only
+/// where `fetch` does not exist.
 fn connect(shared: &Rc<Shared>) -> Result<(), JsValue> {
+    let headers = match &shared.state.borrow().headers {
+        Headers::Fixed(headers) => Ok(headers.clone()),
+        Headers::Computed(function) => Err(function.clone()),
+    };
+    let function = match headers {
+        Ok(headers) => return open(shared, &headers),
+        Err(function) => function,
+    };
+    match function.call0(&JsValue::NULL) {
+        Err(thrown) => headers_failed(shared, &thrown),
+        Ok(value) if is_thenable(&value) => {
+            let (given, failed) = (headers_callback(shared, true), headers_callback(shared, false));
+            value.unchecked_ref::<Thenable>().then(&given, &failed);
+        }
+        Ok(value) => headers_given(shared, &value),
+    }
+    Ok(())
+}
+
+/// Connects from the reconnect timer, at once: a `headers` function is first called after the constructor has
+/// returned and the page has registered `onError`, which must hear what the function throws.
+fn connect_soon(shared: &Rc<Shared>) {
+    let mut state = shared.state.borrow_mut();
+    let on_timer = state.on_timer.get_or_insert_with(|| reconnect_handler(shared)).clone();
+    state.timer.arm(Some(now_ms()), &on_timer);
+}
+
+/// What the promise of the `headers` function's value calls: with the headers when `given`, otherwise with why it
+/// rejected. Nothing once the stream was closed meanwhile.
+fn headers_callback(shared: &Rc<Shared>, given: bool) -> Function {
+    let weak = Rc::downgrade(shared);
+    Closure::<dyn FnMut(JsValue)>::new(move |value: JsValue| {
+        let Some(shared) = weak.upgrade() else { return };
+        let waiting = {
+            let state = shared.state.borrow();
+            state.ready_state == CONNECTING && state.request.is_none()
+        };
+        if !waiting {
+            return;
+        }
+        if given { headers_given(&shared, &value) } else { headers_failed(&shared, &value) }
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+/// Opens the request with the headers the function gave, or fails it when they are not an object of strings.
+fn headers_given(shared: &Rc<Shared>, given: &JsValue) {
+    match with_accept(given) {
+        Ok(headers) => {
+            if open(shared, &headers).is_err() {
+                ended(shared, 0, "fetch is no longer available".into(), true);
+            }
+        }
+        Err(unusable) => ended(shared, 0, message_of(&unusable.into()), false),
+    }
+}
+
+/// A `headers` function that threw or rejected fails its request as a dropped stream does: `onError`, then a
+/// reconnect after the backoff, which calls it again.
+fn headers_failed(shared: &Rc<Shared>, reason: &JsValue) {
+    ended(shared, 0, format!("{EVENT_STREAM} option `headers` failed: {}", message_of(reason)), false);
+}
+
+/// An `Error`'s message, or a thrown string.
+fn message_of(reason: &JsValue) -> String {
+    get(reason, "message").as_string().or_else(|| reason.as_string()).unwrap_or_default()
+}
+
+/// Opens a request with `headers`, resuming from the last id.
+fn open(shared: &Rc<Shared>, headers: &JsValue) -> Result<(), JsValue> {
     let mut state = shared.state.borrow_mut();
     let url = resume_url(&state.url, &state.resume_id());
     let weak = Rc::downgrade(shared);
-    let request = FetchStream::open(&url, &state.headers, state.reader.clone(), move |report| {
+    let request = FetchStream::open(&url, headers, state.reader.clone(), move |report| {
         if let Some(shared) = weak.upgrade() {
             on_report(&shared, report);
         }
@@ -344,27 +431,39 @@ fn percent_encode(text: &str, out: &mut String) {
 }
 
 /// Reads `{headers, lastEventId, backoff}`, with errors that name the option.
-fn parse_options(options: &JsValue) -> Result<(JsValue, String, Reconnect), JsError> {
-    let headers = Object::new();
-    set(&headers, "accept", "text/event-stream");
+fn parse_options(options: &JsValue) -> Result<(Headers, String, Reconnect), JsError> {
+    let mut headers = Headers::Fixed(with_accept(&JsValue::UNDEFINED)?);
     let mut first_id = String::new();
     let mut backoff = Backoff::default_reconnect();
     if !(options.is_undefined() || options.is_null()) {
         let field = Field::top(options, EVENT_STREAM, &["headers", "lastEventId", "backoff"])?;
-        if let Some(object) = field.value("headers") {
-            let given = Field::nested(&object, EVENT_STREAM, "headers", &[])?;
-            for name in keys(&object) {
-                if let Some(value) = given.string(&name)? {
-                    set(&headers, &name, value);
-                }
-            }
+        if let Some(given) = field.value("headers") {
+            headers = match given.dyn_into::<Function>() {
+                Ok(function) => Headers::Computed(function),
+                Err(given) => Headers::Fixed(with_accept(&given)?),
+            };
         }
         first_id = field.string("lastEventId")?.unwrap_or_default();
         if let Some(given) = field.value("backoff") {
             backoff = jittered(&given, EVENT_STREAM)?;
         }
     }
-    Ok((headers.into(), first_id, Reconnect(backoff)))
+    Ok((headers, first_id, Reconnect(backoff)))
+}
+
+/// The application's headers (an object of strings, or nothing), with `Accept` as EventSource sends it.
+fn with_accept(given: &JsValue) -> Result<JsValue, JsError> {
+    let headers = Object::new();
+    set(&headers, "accept", "text/event-stream");
+    if !(given.is_undefined() || given.is_null()) {
+        let field = Field::nested(given, EVENT_STREAM, "headers", &[])?;
+        for name in keys(given) {
+            if let Some(value) = field.string(&name)? {
+                set(&headers, &name, value);
+            }
+        }
+    }
+    Ok(headers.into())
 }
 
 #[cfg(test)]

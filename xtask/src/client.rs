@@ -29,10 +29,11 @@ const VUE_FILES: [&str; 2] = ["vue.js", "vue.d.ts"];
 const TARGETS: [(&str, &str); 3] = [("bundler", "pkg"), ("nodejs", "pkg/node"), ("web", "pkg/web")];
 
 /// The most the `.wasm` plus its JS glue may weigh, gzipped, before `cargo xtask test` fails: today's size
-/// (108.5 KB, of which server-sent events — the stream reader, `EventStream` and the `"sse"` transport — are about
-/// 15 KB) with a little room, so that a change that bloats the client is seen when it is made. Lower it when the
-/// client shrinks; README (Size) says why the 12 KB aim is out of reach for this design.
-pub const GZIP_BUDGET: u64 = 109_300;
+/// (109.4 KB, of which server-sent events — the stream reader, `EventStream` and the `"sse"` transport — are about
+/// 15 KB) with a little room, so that a change that bloats the client is seen when it is made. Raised from 109.3 KB
+/// for `EventStream`'s `headers` function (token refresh for event streams, +0.6 KB). Lower it when the client
+/// shrinks; README (Size) says why the 12 KB aim is out of reach for this design.
+pub const GZIP_BUDGET: u64 = 109_900;
 
 /// Builds `client/pkg`, prints the sizes a browser downloads and returns the gzipped one (bytes).
 pub fn build() -> Result<u64, Error> {

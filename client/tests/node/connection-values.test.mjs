@@ -1,17 +1,19 @@
 // The `params` and `authToken` options as values, functions and async functions: the functions are called again
 // for every connection attempt, the connection opens only once their values are ready, a function that fails
 // fails that attempt as a refused connection does (and the next attempt calls it again), and an attempt made
-// stale by `disconnect()` opens nothing.
+// stale by `disconnect()` opens nothing. EventStream's `headers` function likewise, for every request.
 //
 // The server is a small `ws` server in this file, so each connection's query and subprotocols can be read and
 // connections closed on demand; it answers every frame that has a ref with `ok`, as a Phoenix server answers joins
-// and heartbeats.
+// and heartbeats. The event streams come from a small `node:http` server that ends every stream after one event.
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket, { WebSocketServer } from "ws";
 
-import { Socket } from "@ferrocast/client";
+import http from "node:http";
+
+import { EventStream, Socket } from "@ferrocast/client";
 
 /** A server recording every connection; connection number `n` (from 1) is closed at once unless `keepOpen(n)`. */
 async function startServer({ keepOpen = () => true } = {}) {
@@ -261,4 +263,118 @@ test("disconnect while the connection is still opening lets it go quietly, even 
   assert.deepEqual(errors, [], "a connection the socket let go of reports nothing");
   held.forEach((connection) => connection.destroy());
   silent.close();
+});
+
+/** An event-stream server: every request is recorded, gets one event (its number) and ends, so the client
+ * reconnects; `refuse(n)` answers request `n` (from 1) with 401 instead. */
+async function startStreamServer({ refuse = () => false } = {}) {
+  const requests = [];
+  const server = http.createServer((request, response) => {
+    requests.push({ url: request.url, authorization: request.headers.authorization, accept: request.headers.accept });
+    const n = requests.length;
+    if (refuse(n)) {
+      response.writeHead(401, { "content-type": "text/plain" }).end("token expired");
+      return;
+    }
+    response.writeHead(200, { "content-type": "text/event-stream" });
+    response.end(`id: ${n}\ndata: {"n":${n}}\n\n`);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  streamServers.push(server);
+  return { url: `http://127.0.0.1:${server.address().port}/sse?topic=room:a`, requests };
+}
+
+const streamServers = [];
+after(async () => {
+  for (const server of streamServers) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/** The first `count` events' data (`n`), and what `onError` heard meanwhile. */
+function eventsOf(stream, count) {
+  const events = [];
+  const errors = [];
+  stream.onError((error) => errors.push(error));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${events.length} of ${count} events: ${JSON.stringify(errors)}`)), WAIT_MS);
+    stream.on("message", (data) => {
+      events.push(data.n);
+      if (events.length === count) {
+        clearTimeout(timer);
+        resolve({ events, errors });
+      }
+    });
+  });
+}
+
+const FAST_STREAM = { baseMs: 5, maxMs: 10 };
+const WAIT_MS = 5000;
+
+test("an async headers function is called before every request of an EventStream, so a reconnect gets a fresh token", async () => {
+  const { url, requests } = await startStreamServer();
+  let calls = 0;
+  const headers = async () => {
+    calls += 1;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return { authorization: `Bearer token-${calls}` };
+  };
+  const stream = new EventStream(url, { headers, backoff: FAST_STREAM });
+  try {
+    const { events } = await eventsOf(stream, 3);
+    assert.deepEqual(events, [1, 2, 3]);
+    assert.deepEqual(
+      requests.slice(0, 3).map((request) => request.authorization),
+      ["Bearer token-1", "Bearer token-2", "Bearer token-3"],
+    );
+    assert.ok(requests.every((request) => request.accept === "text/event-stream"), JSON.stringify(requests));
+    assert.match(requests[1].url, /lastEventId=1$/, "a reconnect resumes from the last id");
+  } finally {
+    stream.close();
+  }
+});
+
+test("a headers function that throws, rejects or gives no object fails that request: onError, then it is called again", async () => {
+  const { url, requests } = await startStreamServer();
+  let calls = 0;
+  const headers = () => {
+    calls += 1;
+    if (calls === 1) throw new Error("no token yet");
+    if (calls === 2) return Promise.reject(new Error("the token service is down"));
+    if (calls === 3) return "Bearer in a string";
+    return { authorization: "Bearer fine" };
+  };
+  const stream = new EventStream(url, { headers, backoff: FAST_STREAM });
+  try {
+    const { events, errors } = await eventsOf(stream, 1);
+    assert.deepEqual(events, [1]);
+    assert.deepEqual(
+      errors.map((error) => [error.status, error.message]),
+      [
+        [0, "EventStream option `headers` failed: no token yet"],
+        [0, "EventStream option `headers` failed: the token service is down"],
+        [0, "EventStream option `headers` must be an object"],
+      ],
+    );
+    assert.deepEqual(requests.map((request) => request.authorization), ["Bearer fine"], "no request without headers");
+  } finally {
+    stream.close();
+  }
+});
+
+test("a refusal stays final with a headers function, and close() while it is pending sends nothing", async () => {
+  const { url, requests } = await startStreamServer({ refuse: () => true });
+  const refused = new EventStream(url, { headers: () => ({ authorization: "Bearer old" }), backoff: FAST_STREAM });
+  const error = await new Promise((resolve) => refused.onError(resolve));
+  assert.deepEqual([error.status, error.message, refused.readyState], [401, "token expired", 2]);
+
+  let release;
+  const pending = new EventStream(url, { headers: () => new Promise((resolve) => (release = resolve)) });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  pending.close();
+  release({ authorization: "Bearer late" });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(requests.map((request) => request.authorization), ["Bearer old"], "the late value opened nothing");
+  assert.equal(pending.readyState, 2);
 });
