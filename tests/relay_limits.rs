@@ -2,7 +2,7 @@
 
 mod support;
 
-use ferrocast_pubsub::SessionLimits;
+use ferrocast_pubsub::{HistoryLimits, SessionLimits};
 use ferrocast_relay::{CLOSE_POLICY, CLOSE_TOO_BIG, Config};
 use serde_json::json;
 use support::{Client, TestRelay, http};
@@ -137,4 +137,27 @@ async fn connections_past_the_limit_get_503() {
     }
     let (_, metrics) = http(&relay, "GET", "/metrics", "").await;
     assert!(metrics.contains("ferrocast_refused_connections_total 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_publisher_spreading_broadcasts_over_many_topics_cannot_grow_history_past_its_total() {
+    // Payloads of 12 bytes (`{"pad":"xx"}`), 100 bytes for every topic's history together: eight fit.
+    let history = HistoryLimits { max_total_bytes: 100, ..HistoryLimits::default() };
+    let relay = TestRelay::start(Config { history, ..Config::default() }).await;
+    let batch: Vec<_> = (0..1000)
+        .map(|n| json!({ "topic": format!("spread:{n}"), "event": "e", "payload": { "pad": "xx" } }))
+        .collect();
+    let (status, body) = http(&relay, "POST", "/api/broadcast", &json!(batch).to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, metrics) = http(&relay, "GET", "/metrics", "").await;
+    assert!(metrics.contains("\nferrocast_history_bytes 96\n"), "{metrics}");
+    assert!(metrics.contains("\nferrocast_history_full_total 992\n"), "{metrics}");
+    let history = |body: &str| serde_json::from_str::<serde_json::Value>(body).expect("JSON");
+    let (status, kept) = http(&relay, "GET", "/api/history/spread:7", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(history(&kept)["messages"][0]["offset"], 1, "the first topics keep theirs: {kept}");
+    let (status, late) = http(&relay, "GET", "/api/history/spread:999?since=0", "").await;
+    assert_eq!(status, 200, "{late}");
+    let late = history(&late);
+    assert_eq!((&late["complete"], &late["messages"]), (&json!(false), &json!([])), "told, not handed a gap: {late}");
 }

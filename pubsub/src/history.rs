@@ -6,14 +6,15 @@
 //! relay restarted (history is in memory), or the topic was idle long enough to be forgotten. A position from
 //! another epoch therefore never matches by accident.
 //!
-//! History is bounded three ways, each per topic: by count, by payload bytes and by age. Whatever falls out is gone;
-//! a client asking for it is told its recovery was incomplete rather than handed a gap.
+//! History is bounded three ways per topic, by count, by payload bytes and by age, and by payload bytes over all
+//! topics: a client that may publish cannot make the relay keep a megabyte on each of a million topics. Whatever
+//! falls out is gone; a client asking for it is told its recovery was incomplete rather than handed a gap.
 
 use ferrocast_protocol::{Payload, Position};
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The epoch of a topic whose history is numbered elsewhere (by Redis, for several relays) while nothing of it has
@@ -32,13 +33,70 @@ pub struct HistoryLimits {
     pub max_bytes: usize,
     /// How long a broadcast is kept.
     pub ttl: Duration,
+    /// The most payload bytes kept over all topics. Past it, a topic makes room by dropping its own oldest
+    /// broadcasts, and a topic that holds none keeps nothing until others' expire.
+    pub max_total_bytes: usize,
 }
 
 impl Default for HistoryLimits {
     /// 1,000 broadcasts, 1 MiB and 5 minutes per topic: enough for a page to come back from a network change or
     /// a laptop lid, and below a connection's outbox (4,096 frames, 4 MiB), so a full replay always fits in it.
+    /// 256 MiB over all topics.
     fn default() -> Self {
-        HistoryLimits { max_messages: 1_000, max_bytes: 1 << 20, ttl: Duration::from_secs(300) }
+        HistoryLimits {
+            max_messages: 1_000,
+            max_bytes: 1 << 20,
+            ttl: Duration::from_secs(300),
+            max_total_bytes: 256 << 20,
+        }
+    }
+}
+
+/// What one hub's histories keep together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryUsage {
+    /// The payload bytes kept over all topics.
+    pub kept_bytes: u64,
+    /// Broadcasts not kept because the histories together were at [`HistoryLimits::max_total_bytes`].
+    pub not_kept: u64,
+}
+
+/// The history limits of one hub, and what all its topics keep together against
+/// [`HistoryLimits::max_total_bytes`]: the bytes kept, and the broadcasts not kept for want of room.
+#[derive(Debug, Default)]
+pub(crate) struct Budget {
+    pub(crate) limits: HistoryLimits,
+    bytes: AtomicUsize,
+    refused: AtomicU64,
+}
+
+impl Budget {
+    pub(crate) fn new(limits: HistoryLimits) -> Self {
+        Budget { limits, ..Budget::default() }
+    }
+
+    /// Takes `bytes` from what is left of the total, if they fit.
+    fn take(&self, bytes: usize) -> bool {
+        let max = self.limits.max_total_bytes;
+        self.bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |kept| {
+                kept.checked_add(bytes).filter(|total| *total <= max)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// The payload bytes kept now.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// The broadcasts not kept because the histories together were full.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 }
 
@@ -103,23 +161,37 @@ impl History {
         &self.epoch
     }
 
-    /// Numbers a broadcast and keeps it; returns its offset.
-    pub(crate) fn append(&mut self, event: &str, payload: &Payload, now: Instant, limits: &HistoryLimits) -> u64 {
+    /// Numbers a broadcast and keeps it if it fits; returns its offset.
+    pub(crate) fn append(&mut self, event: &str, payload: &Payload, now: Instant, budget: &Budget) -> u64 {
+        let limits = &budget.limits;
         self.last += 1;
-        if limits.max_messages == 0 || payload.len() > limits.max_bytes {
-            // Not kept, so nothing before it can be replayed without a gap either: kept offsets stay consecutive.
-            while !self.kept.is_empty() {
-                self.drop_oldest();
+        self.expire(now, budget);
+        let len = payload.len();
+        let mut keep = limits.max_messages > 0 && len <= limits.max_bytes;
+        if keep {
+            // This topic's own limits first, then room in the total, made from this topic's oldest if need be.
+            while !self.kept.is_empty()
+                && (self.kept.len() >= limits.max_messages || self.bytes + len > limits.max_bytes)
+            {
+                self.drop_oldest(budget);
             }
-        } else {
+            while !budget.take(len) {
+                if self.kept.is_empty() {
+                    budget.refused.fetch_add(1, Ordering::Relaxed);
+                    keep = false;
+                    break;
+                }
+                self.drop_oldest(budget);
+            }
+        }
+        if keep {
             let retained = Retained { offset: self.last, event: event.to_owned(), payload: payload.clone() };
-            self.bytes += retained.payload.len();
+            self.bytes += len;
             self.kept.push_back(Kept { retained, at: now });
+        } else {
+            // Not kept, so nothing before it can be replayed without a gap either: kept offsets stay consecutive.
+            self.clear(budget);
         }
-        while self.kept.len() > limits.max_messages || self.bytes > limits.max_bytes {
-            self.drop_oldest();
-        }
-        self.expire(now, limits);
         self.last
     }
 
@@ -133,11 +205,12 @@ impl History {
         event: &str,
         payload: &Payload,
         at: Instant,
-        limits: &HistoryLimits,
+        budget: &Budget,
     ) -> Appended {
         let appended = if *self.epoch != *epoch {
             // Leaving the placeholder of a topic nothing had numbered here loses nothing: there was nothing to follow.
             let followed = *self.epoch != *NOT_YET_NUMBERED;
+            self.clear(budget);
             *self = History::new(Arc::from(epoch));
             if followed { Appended::AfterLoss } else { Appended::Next }
         } else if offset <= self.last {
@@ -148,19 +221,24 @@ impl History {
             Appended::AfterLoss
         };
         if offset != self.last + 1 {
-            while !self.kept.is_empty() {
-                self.drop_oldest();
-            }
+            self.clear(budget);
             self.last = offset - 1;
         }
-        self.append(event, payload, at, limits);
+        self.append(event, payload, at, budget);
         appended
     }
 
     /// Forgets what is older than the time limit.
-    pub(crate) fn expire(&mut self, now: Instant, limits: &HistoryLimits) {
-        while self.kept.front().is_some_and(|kept| now.saturating_duration_since(kept.at) > limits.ttl) {
-            self.drop_oldest();
+    pub(crate) fn expire(&mut self, now: Instant, budget: &Budget) {
+        while self.kept.front().is_some_and(|kept| now.saturating_duration_since(kept.at) > budget.limits.ttl) {
+            self.drop_oldest(budget);
+        }
+    }
+
+    /// Forgets everything kept.
+    fn clear(&mut self, budget: &Budget) {
+        while !self.kept.is_empty() {
+            self.drop_oldest(budget);
         }
     }
 
@@ -193,9 +271,10 @@ impl History {
         self.kept.range(start..).map(|kept| &kept.retained)
     }
 
-    fn drop_oldest(&mut self) {
+    fn drop_oldest(&mut self, budget: &Budget) {
         if let Some(kept) = self.kept.pop_front() {
             self.bytes -= kept.retained.payload.len();
+            budget.give_back(kept.retained.payload.len());
         }
     }
 }
@@ -236,11 +315,11 @@ mod tests {
         Payload::Json(text.to_owned())
     }
 
-    fn filled(count: u64, limits: &HistoryLimits) -> History {
+    fn filled(count: u64, budget: &Budget) -> History {
         let mut history = History::new(Arc::from("e"));
         let now = Instant::now();
         for n in 1..=count {
-            assert_eq!(history.append("n", &json(&n.to_string()), now, limits), n);
+            assert_eq!(history.append("n", &json(&n.to_string()), now, budget), n);
         }
         history
     }
@@ -255,7 +334,7 @@ mod tests {
 
     #[test]
     fn offsets_count_up_from_one_and_the_oldest_go_first() {
-        let history = filled(5, &limits(3));
+        let history = filled(5, &Budget::new(limits(3)));
         assert_eq!(history.position(), at(5, "e"));
         assert_eq!(offsets(&history, 0), [3, 4, 5]);
         assert_eq!(offsets(&history, 4), [5]);
@@ -264,14 +343,14 @@ mod tests {
 
     #[test]
     fn a_position_within_what_is_kept_recovers_from_there() {
-        let history = filled(5, &limits(3));
+        let history = filled(5, &Budget::new(limits(3)));
         assert_eq!(history.resume(Some(&at(2, "e")), 5), Resume { after: 2, recovered: Some(true) });
         assert_eq!(history.resume(Some(&at(5, "e")), 5), Resume { after: 5, recovered: Some(true) });
     }
 
     #[test]
     fn a_position_that_cannot_be_served_is_not_recovered() {
-        let history = filled(5, &limits(3));
+        let history = filled(5, &Budget::new(limits(3)));
         let lost = Resume { after: 4, recovered: Some(false) };
         assert_eq!(history.resume(Some(&at(1, "e")), 4), lost, "offset 2 is no longer kept");
         assert_eq!(history.resume(Some(&at(3, "other")), 4), lost, "another epoch");
@@ -281,7 +360,7 @@ mod tests {
 
     #[test]
     fn an_empty_history_recovers_a_client_that_saw_everything() {
-        let history = filled(3, &limits(0));
+        let history = filled(3, &Budget::new(limits(0)));
         assert_eq!(offsets(&history, 0), [] as [u64; 0], "nothing kept, offsets still given");
         assert_eq!(history.resume(Some(&at(3, "e")), 3).recovered, Some(true));
         assert_eq!(history.resume(Some(&at(2, "e")), 3).recovered, Some(false));
@@ -289,21 +368,17 @@ mod tests {
 
     #[test]
     fn bytes_and_age_bound_it_too() {
-        let by_bytes = HistoryLimits { max_bytes: 5, ..HistoryLimits::default() };
+        let by_bytes = Budget::new(HistoryLimits { max_bytes: 5, ..HistoryLimits::default() });
         let history = filled(12, &by_bytes);
         // Payloads "10", "11", "12": 2 bytes each, so two fit in 5.
         assert_eq!(offsets(&history, 0), [11, 12]);
-        let mut history = filled(3, &HistoryLimits { max_bytes: 4, ..HistoryLimits::default() });
-        history.append(
-            "big",
-            &json("12345"),
-            Instant::now(),
-            &HistoryLimits { max_bytes: 4, ..HistoryLimits::default() },
-        );
+        let four = Budget::new(HistoryLimits { max_bytes: 4, ..HistoryLimits::default() });
+        let mut history = filled(3, &four);
+        history.append("big", &json("12345"), Instant::now(), &four);
         assert!(history.is_empty(), "what came before a message too big to keep cannot be replayed without a gap");
         assert_eq!(history.resume(Some(&at(3, "e")), 4).recovered, Some(false));
 
-        let by_age = HistoryLimits { ttl: Duration::from_secs(1), ..HistoryLimits::default() };
+        let by_age = Budget::new(HistoryLimits { ttl: Duration::from_secs(1), ..HistoryLimits::default() });
         let mut history = filled(2, &by_age);
         history.expire(Instant::now() + Duration::from_secs(2), &by_age);
         assert!(history.is_empty());
@@ -311,23 +386,51 @@ mod tests {
     }
 
     #[test]
+    fn every_topic_together_keeps_at_most_the_total_and_a_full_one_makes_room_from_its_own() {
+        // 10 bytes in all: payloads of 3 bytes ("101".."301").
+        let ttl = Duration::from_secs(1);
+        let budget = Budget::new(HistoryLimits { max_total_bytes: 10, ttl, ..HistoryLimits::default() });
+        let (mut first, mut second) = (History::new(Arc::from("a")), History::new(Arc::from("b")));
+        let now = Instant::now();
+        for n in 101..=103 {
+            first.append("n", &json(&n.to_string()), now, &budget);
+        }
+        assert_eq!(budget.bytes(), 9);
+        second.append("n", &json("201"), now, &budget);
+        assert_eq!(offsets(&second, 0), [] as [u64; 0], "no room, and none of its own to make room from");
+        assert_eq!((budget.bytes(), budget.refused()), (9, 1));
+        assert_eq!(second.resume(Some(&at(0, "b")), 1).recovered, Some(false), "told, rather than handed a gap");
+
+        first.append("n", &json("104"), now, &budget);
+        assert_eq!(offsets(&first, 0), [2, 3, 4], "a full topic goes on keeping its latest, from its own room");
+        assert_eq!((budget.bytes(), budget.refused()), (9, 1));
+
+        first.expire(now + 2 * ttl, &budget);
+        assert_eq!(budget.bytes(), 0, "what expires is given back");
+        second.append("n", &json("202"), now, &budget);
+        assert_eq!(offsets(&second, 0), [2]);
+        second.append_at(1, "reset", "n", &json("301"), now, &budget);
+        assert_eq!(budget.bytes(), 3, "a history started again gives back what the old one kept");
+    }
+
+    #[test]
     fn broadcasts_numbered_elsewhere_keep_their_offsets() {
-        let limits = limits(10);
+        let budget = Budget::new(limits(10));
         let mut history = History::new(Arc::from(NOT_YET_NUMBERED));
         let now = Instant::now();
-        let mut append = |offset: u64, epoch: &str| history.append_at(offset, epoch, "n", &json("1"), now, &limits);
+        let mut append = |offset: u64, epoch: &str| history.append_at(offset, epoch, "n", &json("1"), now, &budget);
         assert_eq!(append(4, "shared"), Appended::Next, "the first numbered broadcast seen here loses nothing");
         assert_eq!(append(5, "shared"), Appended::Next);
         assert_eq!(append(5, "shared"), Appended::Known, "a duplicate");
         assert_eq!(history.position(), at(5, "shared"));
         assert_eq!(history.resume(Some(&at(3, "shared")), 5).recovered, Some(true));
 
-        let mut append = |offset: u64, epoch: &str| history.append_at(offset, epoch, "n", &json("1"), now, &limits);
+        let mut append = |offset: u64, epoch: &str| history.append_at(offset, epoch, "n", &json("1"), now, &budget);
         assert_eq!(append(8, "shared"), Appended::AfterLoss, "6 and 7 never came");
         assert_eq!(offsets(&history, 0), [8], "what came before a gap is not replayed across it");
         assert_eq!(history.resume(Some(&at(5, "shared")), 8).recovered, Some(false));
 
-        let mut append = |offset: u64, epoch: &str| history.append_at(offset, epoch, "n", &json("1"), now, &limits);
+        let mut append = |offset: u64, epoch: &str| history.append_at(offset, epoch, "n", &json("1"), now, &budget);
         assert_eq!(append(1, "reset"), Appended::AfterLoss, "the shared history was lost, and what it had with it");
         assert_eq!(append(2, "reset"), Appended::Next);
         assert_eq!(history.position(), at(2, "reset"));
@@ -335,15 +438,15 @@ mod tests {
 
     #[test]
     fn a_client_that_joined_before_anything_was_numbered_recovers_from_the_first_broadcast() {
-        let limits = limits(3);
+        let budget = Budget::new(limits(3));
         let mut history = History::new(Arc::from(NOT_YET_NUMBERED));
         let nothing = at(0, NOT_YET_NUMBERED);
         assert_eq!(history.resume(Some(&nothing), 0).recovered, Some(true), "still nothing");
         for offset in 1..=3 {
-            history.append_at(offset, "shared", "n", &json("1"), Instant::now(), &limits);
+            history.append_at(offset, "shared", "n", &json("1"), Instant::now(), &budget);
         }
         assert_eq!(history.resume(Some(&nothing), 3), Resume { after: 0, recovered: Some(true) });
-        history.append_at(4, "shared", "n", &json("1"), Instant::now(), &limits);
+        history.append_at(4, "shared", "n", &json("1"), Instant::now(), &budget);
         assert_eq!(history.resume(Some(&nothing), 4).recovered, Some(false), "offset 1 is no longer kept");
         assert_eq!(history.resume(Some(&at(0, "another")), 4).recovered, Some(false), "a real epoch must match");
     }

@@ -11,7 +11,7 @@
 //! history, and joins and catch-ups work on it exactly as on a history of its own.
 
 use crate::fanout_timing::FanoutTiming;
-use crate::history::{Appended, Epochs, History, HistoryLimits, NOT_YET_NUMBERED, Retained};
+use crate::history::{Appended, Budget, Epochs, History, HistoryLimits, HistoryUsage, NOT_YET_NUMBERED, Retained};
 use crate::loss_notice::loss_notice;
 use crate::outbox::{Numbered, OutFrame, Outbox};
 use crate::sharded::{Sharded, lock, lock_mut, read, write};
@@ -92,7 +92,7 @@ pub trait Upstream: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Default)]
 pub struct Hub {
     topics: Sharded<RwLock<HashMap<String, Mutex<Topic>>>>,
-    limits: HistoryLimits,
+    history: Budget,
     epochs: Epochs,
     fanout: FanoutTiming,
     upstream: OnceLock<Arc<dyn Upstream>>,
@@ -118,7 +118,7 @@ impl Hub {
 
     /// An empty hub that keeps this much history per topic.
     pub fn with_history(limits: HistoryLimits) -> Self {
-        Hub { limits, ..Self::default() }
+        Hub { history: Budget::new(limits), ..Self::default() }
     }
 
     /// Sends every later [`Hub::broadcast`] to `upstream` instead of numbering it here; `false` when the hub has
@@ -129,7 +129,7 @@ impl Hub {
 
     /// The history limits each topic keeps.
     pub fn history_limits(&self) -> HistoryLimits {
-        self.limits
+        self.history.limits
     }
 
     /// A new epoch, never given before by this process or another.
@@ -179,7 +179,7 @@ impl Hub {
         };
         let mut topic = lock(topic);
         let Topic { subscriptions, history } = &mut *topic;
-        history.expire(Instant::now(), &self.limits);
+        history.expire(Instant::now(), &self.history);
         let Some(subscription) = subscriptions.iter_mut().find(|s| s.subscriber.conn == conn) else {
             return reply(&history.position(), offered.map(|_| false));
         };
@@ -204,7 +204,7 @@ impl Hub {
         if let Some(topic) = shard.get_mut(topic_name) {
             let topic = lock_mut(topic);
             topic.subscriptions.retain(|existing| existing.subscriber.conn != conn);
-            topic.history.expire(Instant::now(), &self.limits);
+            topic.history.expire(Instant::now(), &self.history);
             if topic.is_forgettable() {
                 shard.remove(topic_name);
             }
@@ -271,7 +271,7 @@ impl Hub {
     pub fn history(&self, topic_name: &str, after: Option<u64>) -> Option<HistoryPage> {
         let shard = read(self.topics.shard(topic_name));
         let mut topic = lock(shard.get(topic_name)?);
-        topic.history.expire(Instant::now(), &self.limits);
+        topic.history.expire(Instant::now(), &self.history);
         let after = after.unwrap_or(0);
         let complete = topic.history.has_everything_after(after);
         let messages = topic.history.after(after).cloned().collect();
@@ -284,7 +284,7 @@ impl Hub {
         for shard in self.topics.shards() {
             write(shard).retain(|_, topic| {
                 let topic = lock_mut(topic);
-                topic.history.expire(now, &self.limits);
+                topic.history.expire(now, &self.history);
                 !topic.is_forgettable()
             });
         }
@@ -293,7 +293,7 @@ impl Hub {
     /// Sweeps every quarter of the history's time limit (at most once a minute) while the hub lives, when called
     /// within a tokio runtime; without one, history is still expired whenever its topic is used.
     pub fn spawn_sweeper(self: &Arc<Self>) {
-        let every = (self.limits.ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let every = (self.history.limits.ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
         crate::sweeper::spawn_sweeper(self, every, Hub::sweep);
     }
 
@@ -347,9 +347,9 @@ impl Hub {
         numbering: Numbering,
     ) -> Option<usize> {
         let offset = match numbering {
-            Numbering::Numbered => Some(topic.history.append(event, payload, Instant::now(), &self.limits)),
+            Numbering::Numbered => Some(topic.history.append(event, payload, Instant::now(), &self.history)),
             Numbering::Given(Given { offset, epoch, at }) => {
-                match topic.history.append_at(offset, epoch, event, payload, at, &self.limits) {
+                match topic.history.append_at(offset, epoch, event, payload, at, &self.history) {
                     Appended::Known => return None,
                     Appended::Next => {}
                     Appended::AfterLoss => self.tell_of_loss(topic, topic_name, offset - 1),
@@ -391,6 +391,11 @@ impl Hub {
             notice.subscription_goes_on
         });
         self.loss_notices.fetch_add(told, Ordering::Relaxed);
+    }
+
+    /// What the histories of every topic keep together, against [`HistoryLimits::max_total_bytes`].
+    pub fn history_usage(&self) -> HistoryUsage {
+        HistoryUsage { kept_bytes: self.history.bytes() as u64, not_kept: self.history.refused() }
     }
 
     /// How many subscribers were told that broadcasts they followed were lost for good.

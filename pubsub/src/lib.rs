@@ -43,7 +43,7 @@ mod sweeper;
 pub use channel::{Channel, Context, Outcome, SocketInfo};
 pub use event_stream::{EventStream, Refused};
 pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
-pub use history::{HistoryLimits, Retained};
+pub use history::{HistoryLimits, HistoryUsage, Retained};
 pub use hub::{ConnId, HistoryPage, Hub, Subscriber, Upstream, Wire};
 pub use limits::SessionLimits;
 pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, Numbered, OutFrame, Outbox, OutboxLimits};

@@ -154,7 +154,9 @@ pub(crate) async fn healthz() -> &'static str {
 /// `GET /metrics`: Prometheus text format.
 pub(crate) async fn metrics(State(relay): State<Arc<Relay>>) -> Response {
     let cluster = relay.cluster.as_ref().map(|cluster| cluster.snapshot());
-    let body = relay.metrics.render(relay.joined_channels(), &relay.backend.hub.fanout_timing().snapshot(), cluster);
+    let hub = &relay.backend.hub;
+    let body =
+        relay.metrics.render(relay.joined_channels(), hub.history_usage(), &hub.fanout_timing().snapshot(), cluster);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

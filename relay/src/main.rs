@@ -40,6 +40,9 @@ struct Args {
     /// Seconds a broadcast stays in its topic's history.
     #[arg(long, env = "FERROCAST_HISTORY_TTL", default_value_t = 300)]
     history_ttl: u64,
+    /// Payload bytes the histories of every topic keep together at most.
+    #[arg(long, env = "FERROCAST_HISTORY_TOTAL_BYTES", default_value_t = HistoryLimits::default().max_total_bytes)]
+    history_total_bytes: usize,
     /// Frames that may wait for one connection before it is closed as a slow consumer (1013).
     #[arg(long, env = "FERROCAST_OUTBOX_FRAMES", default_value_t = OutboxLimits::default().max_frames)]
     outbox_frames: usize,
@@ -157,6 +160,7 @@ async fn main() -> std::io::Result<()> {
             max_messages: args.history_size,
             max_bytes: args.history_bytes,
             ttl: Duration::from_secs(args.history_ttl),
+            max_total_bytes: args.history_total_bytes,
         },
         sse: SseLimits {
             keep_alive: Duration::from_secs(args.sse_keepalive.max(1)),

@@ -1,7 +1,7 @@
 //! Counters for `GET /metrics`, in Prometheus's text format.
 
-use ferrocast_pubsub::FanoutSnapshot;
 use ferrocast_pubsub::cluster::ClusterSnapshot;
+use ferrocast_pubsub::{FanoutSnapshot, HistoryUsage};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,11 +24,12 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The text exposition; `joined_channels`, `fanout` and `cluster` (the link to Redis, when there is one) are
-    /// read from the backend at scrape time.
+    /// The text exposition; `joined_channels`, `history`, `fanout` and `cluster` (the link to Redis, when there is
+    /// one) are read from the backend at scrape time.
     pub(crate) fn render(
         &self,
         joined_channels: u64,
+        history: HistoryUsage,
         fanout: &FanoutSnapshot,
         cluster: Option<ClusterSnapshot>,
     ) -> String {
@@ -105,6 +106,18 @@ impl Metrics {
             "counter",
             "Connections closed for a message over the size limit (1009).",
             get(&self.oversized_messages),
+        );
+        metric(
+            "ferrocast_history_bytes",
+            "gauge",
+            "Payload bytes the histories of every topic keep together (at most --history-total-bytes).",
+            history.kept_bytes,
+        );
+        metric(
+            "ferrocast_history_full_total",
+            "counter",
+            "Broadcasts not kept in history because every topic's history together was full.",
+            history.not_kept,
         );
         if let Some(cluster) = cluster {
             render_cluster(&mut metric, &cluster);
