@@ -8,9 +8,11 @@ mod options;
 mod output;
 mod queue;
 mod socket;
+mod transport_choice;
 
 pub use backoff::Backoff;
 pub use channel::ChannelState;
 pub use options::{Options, Overflow, QueueOptions};
 pub use output::{ChannelId, DropReason, Event, PushId, TIMEOUT, Transmit};
 pub use socket::{CLOSE_NORMAL, ClientError, ConnectionState, Socket, Stats};
+pub use transport_choice::{Switch, Transport, TransportChoice, Transports};
