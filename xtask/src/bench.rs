@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use crate::prereqs::Tool;
 use crate::process::{self, say};
-use crate::{Error, client, prereqs, redis, test, workspace};
+use crate::{Error, client, prereqs, test, workspace};
 
 /// What `cargo xtask bench` runs.
 pub struct Options {
@@ -47,7 +48,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
     }
     let release = build_release(&root)?;
     if wanted("load") {
-        redis_server()?;
+        prereqs::ensure(&[Tool::RedisServer], "bench")?;
         let mut suite = load_suite(&root, &release, &out)?;
         if options.quick {
             suite.arg("--quick");
@@ -56,7 +57,8 @@ pub fn run(options: &Options) -> Result<(), Error> {
         say(format!("load generator results: {}", workspace::relative(&out.join("results.md")).display()));
     }
     if wanted("browser") {
-        prereqs::ensure_for_tests()?;
+        prereqs::ensure(prereqs::FOR_SERVE, "bench")?;
+        prereqs::ensure(&[Tool::Chromium], "bench")?;
         client::build()?;
         let browser = root.join("benches/browser");
         test::npm_ci_if_needed(&browser)?;
@@ -98,15 +100,6 @@ fn load_suite(root: &Path, bin_dir: &Path, out: &Path) -> Result<Command, Error>
         say("node is not installed: the Socket.IO baseline is skipped");
     }
     Ok(suite)
-}
-
-/// The `redis-server` the suite's fanout across two relays runs: Debian's, installed when missing, unless
-/// `FERROCAST_REDIS_SERVER` names one (the suite runs that one then, as the tests do).
-fn redis_server() -> Result<(), Error> {
-    if std::env::var_os(redis::SERVER_VAR).is_some_and(|binary| !binary.is_empty()) {
-        return Ok(());
-    }
-    prereqs::apt_packages(&["redis-server"], "the load suite's fanout across two relays on Redis")
 }
 
 /// Builds the relay, the load generator and the minimal baseline optimized; returns the directory they are in.

@@ -27,9 +27,12 @@ const USAGE: &str = "\
 Usage: cargo xtask <command> [options]
 
 Commands:
-  serve [ARGS...]      Build what is needed and run the relay with the demo on
-                       http://127.0.0.1:4000. Extra arguments go to the relay;
-                       Ctrl-C stops it.
+  serve [--no-install] [ARGS...]
+                       Install what the build needs when missing (wasm32 target,
+                       wasm-bindgen-cli, wasm-pack, the npm packages; no browser,
+                       no Redis), build the client and the demo, and run the relay
+                       with the demo on http://127.0.0.1:4000. Other arguments go
+                       to the relay; Ctrl-C stops it.
   test [--no-install]  Install the tools the tests need when missing (wasm32 target,
                        wasm-bindgen-cli, wasm-pack, chromium, redis-server, ...),
                        then run every test: cargo tests, the protocol crate's wasm
@@ -86,7 +89,7 @@ fn main() -> ExitCode {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Some("serve") => serve::run(&args[1..]),
+        Some("serve") => serve::run(&serve_options(&args[1..])),
         Some("build-client") => client::build().map(|_| ()),
         Some("bench") => match bench_options(&args[1..]) {
             Ok(options) => bench::run(&options),
@@ -112,6 +115,14 @@ fn main() -> ExitCode {
             process::say(err.to_string());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Parses the options of `cargo xtask serve`: `--no-install` when it comes first, everything else is the relay's.
+fn serve_options(args: &[String]) -> serve::Options {
+    match args.split_first() {
+        Some((first, rest)) if first == "--no-install" => serve::Options { install: false, relay_args: rest.to_vec() },
+        _ => serve::Options { install: true, relay_args: args.to_vec() },
     }
 }
 
@@ -200,6 +211,16 @@ mod tests {
         assert!(!test_options(&args(&["--no-install"])).unwrap().unwrap().install);
         assert!(test_options(&args(&["--help"])).unwrap().is_none());
         assert!(test_options(&args(&["--frobnicate"])).is_err());
+    }
+
+    #[test]
+    fn serve_options_parse() {
+        let defaults = serve_options(&args(&["--listen", "127.0.0.1:4001"]));
+        assert!(defaults.install);
+        assert_eq!(defaults.relay_args, ["--listen", "127.0.0.1:4001"]);
+        let no_install = serve_options(&args(&["--no-install", "--dev"]));
+        assert!(!no_install.install);
+        assert_eq!(no_install.relay_args, ["--dev"]);
     }
 
     #[test]

@@ -1,14 +1,40 @@
-//! Idempotent installers for the tools the tests need.
+//! Idempotent installers for the tools the commands need.
 //!
-//! CI runs on a fresh machine where nothing was installed by hand, so the project installs what it needs itself.
-//! Each prerequisite is checked first and installed only when missing, and prints exactly one line saying what
-//! it found or what it is doing, so a second run is fast and quiet. When something cannot be installed (it needs
-//! root, or there is no network) we stop with a message naming the missing piece and the command to run.
+//! CI runs on a fresh machine where nothing was installed by hand, and a new user starts from one, so the project
+//! installs what it needs itself. Each command names the tools it needs ([`FOR_SERVE`], [`FOR_TESTS`]); each tool
+//! is checked first and installed only when missing, and prints exactly one line saying what it found or what it
+//! is doing, so a second run is fast and quiet. When something cannot be installed (it needs root, or there is no
+//! network) we stop with a message naming the missing piece and the command to run.
 
 use std::process::Command;
 
 use crate::process::{self, probe, say};
-use crate::{Error, redis, test, workspace};
+use crate::{Error, redis, workspace};
+
+/// One thing a command needs on the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// The `wasm32-unknown-unknown` standard library, for the client and the protocol crate's browser build.
+    WasmTarget,
+    /// `wasm-bindgen-cli` at exactly the version `Cargo.lock` pins.
+    WasmBindgenCli,
+    /// `wasm-pack`, which builds (and tests) the wasm client.
+    WasmPack,
+    /// `node` and `npm`: the client's build tools (`client/tools`), the dashboard's build, the Node tests.
+    NodeAndNpm,
+    /// Debian's Chromium and its WebDriver, for the browser tests.
+    Chromium,
+    /// Debian's `redis-server`, for the tests that run several relays.
+    RedisServer,
+}
+
+/// What `cargo xtask serve` needs to build the client and the demo: nothing that only the tests use (no browser,
+/// no Redis), so the README's first command is also the quickest way to a running demo on a fresh machine.
+pub const FOR_SERVE: &[Tool] = &[Tool::WasmTarget, Tool::WasmBindgenCli, Tool::WasmPack, Tool::NodeAndNpm];
+
+/// What `cargo xtask test` needs: what `serve` does, plus a browser and a Redis server.
+pub const FOR_TESTS: &[Tool] =
+    &[Tool::WasmTarget, Tool::WasmBindgenCli, Tool::WasmPack, Tool::Chromium, Tool::NodeAndNpm, Tool::RedisServer];
 
 /// The Debian packages the wasm client's browser tests need: a headless browser and its WebDriver. (wasm-opt
 /// comes from npm: Debian 12's is too old, see `client.rs`.)
@@ -17,20 +43,24 @@ const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
 /// The Debian package of the Redis server `cargo xtask test` runs for the tests (see `redis.rs`).
 const REDIS_PACKAGES: &[&str] = &["redis-server"];
 
-/// Checks and, where needed, installs everything `cargo xtask test` uses for the crates that exist.
-pub fn ensure_for_tests() -> Result<(), Error> {
-    wasm_target()?;
-    if let Some(version) = workspace::wasm_bindgen_version()? {
-        wasm_bindgen_cli(&version)?;
+/// Checks and, where needed, installs each of `tools`, in order; `command` names the command that needs them,
+/// for the messages.
+pub fn ensure(tools: &[Tool], command: &str) -> Result<(), Error> {
+    for tool in tools {
+        match tool {
+            Tool::WasmTarget => wasm_target()?,
+            Tool::WasmBindgenCli => {
+                if let Some(version) = workspace::wasm_bindgen_version()? {
+                    wasm_bindgen_cli(&version)?;
+                }
+            }
+            Tool::WasmPack => wasm_pack()?,
+            Tool::NodeAndNpm => node_and_npm(command)?,
+            Tool::Chromium => apt_packages(BROWSER_PACKAGES, "the wasm client's browser tests")?,
+            Tool::RedisServer => redis_server()?,
+        }
     }
-    if workspace::has_crate("client") {
-        wasm_pack()?;
-        apt_packages(BROWSER_PACKAGES, "the wasm client's browser tests")?;
-    }
-    if let Some(dir) = test::node_projects_present().first() {
-        node_and_npm(dir)?;
-    }
-    redis_server()
+    Ok(())
 }
 
 /// Debian's `redis-server`, unless `FERROCAST_REDIS_SERVER` names the one to use.
@@ -154,7 +184,7 @@ fn install_crate(name: &str, version: Option<&str>) -> Result<(), Error> {
         Some(version) => format!("{name} {version}"),
         None => name.to_owned(),
     };
-    let command = |locked: bool| {
+    locked_then_unlocked(|locked| {
         let mut command = process::cargo();
         command.args(["install", name]);
         if let Some(version) = version {
@@ -163,11 +193,18 @@ fn install_crate(name: &str, version: Option<&str>) -> Result<(), Error> {
         if locked {
             command.arg("--locked");
         }
-        command
-    };
-    install(&what, &mut command(true)).or_else(|locked_failed| {
+        install(&what, &mut command)
+    })
+}
+
+/// Runs `attempt(true)` (install `--locked`) and, only when that fails, says why and runs `attempt(false)`.
+///
+/// A locked install can fail for a reason that is not ours: `wasm-bindgen-cli 0.2.x --locked` pins a dependency
+/// version the registry no longer serves, while the same version without `--locked` builds and works.
+fn locked_then_unlocked(mut attempt: impl FnMut(bool) -> Result<(), Error>) -> Result<(), Error> {
+    attempt(true).or_else(|locked_failed| {
         say(format!("{locked_failed}; trying again without --locked"));
-        install(&what, &mut command(false))
+        attempt(false)
     })
 }
 
@@ -226,16 +263,16 @@ fn dpkg_installed(package: &str) -> Option<bool> {
     Some(String::from_utf8_lossy(&output.stdout).contains("install ok installed"))
 }
 
-/// `node` and `npm`, which the Node test projects (e.g. the presence oracle in `dir`) run on. Only checked:
-/// installing Node is the machine's business.
-fn node_and_npm(dir: &str) -> Result<(), Error> {
+/// `node` and `npm`, which the client's build tools, the dashboard and the Node tests run on; `command` is the
+/// xtask command that needs them. Only checked: installing Node is the machine's business.
+fn node_and_npm(command: &str) -> Result<(), Error> {
     let mut versions = Vec::new();
     for tool in ["node", "npm"] {
         match probe(tool, &["--version"]) {
             Some(version) => versions.push(format!("{tool} {}", version.trim())),
             None => {
                 return Err(Error::new(format!(
-                    "{tool} is missing, and the Node tests in {dir} need it: install Node.js 20 or later with npm \
+                    "{tool} is missing, and `cargo xtask {command}` needs it: install Node.js 20 or later with npm \
                      (https://nodejs.org), or rerun with --no-install to skip this check"
                 )));
             }
@@ -272,6 +309,45 @@ mod tests {
         assert!(!is_plain_nightly("nightly-2025-01-01-x86_64-unknown-linux-gnu"));
         assert!(!is_plain_nightly("stable-x86_64-unknown-linux-gnu"));
         assert!(!is_plain_nightly("1.95.0-x86_64-unknown-linux-gnu"));
+    }
+
+    #[test]
+    fn serve_installs_what_the_demo_builds_with_and_nothing_only_tests_use() {
+        for tool in [Tool::WasmTarget, Tool::WasmBindgenCli, Tool::WasmPack, Tool::NodeAndNpm] {
+            assert!(FOR_SERVE.contains(&tool), "serve needs {tool:?}");
+            assert!(FOR_TESTS.contains(&tool), "the tests build the client too, so they need {tool:?}");
+        }
+        assert!(!FOR_SERVE.contains(&Tool::Chromium), "a demo needs no headless browser");
+        assert!(!FOR_SERVE.contains(&Tool::RedisServer), "a demo runs one relay, in memory");
+        assert!(FOR_TESTS.contains(&Tool::Chromium) && FOR_TESTS.contains(&Tool::RedisServer));
+    }
+
+    #[test]
+    fn a_locked_install_that_works_is_not_repeated() {
+        let mut tries = Vec::new();
+        let result = locked_then_unlocked(|locked| {
+            tries.push(locked);
+            Ok(())
+        });
+        assert!(result.is_ok());
+        assert_eq!(tries, [true]);
+    }
+
+    #[test]
+    fn a_failed_locked_install_is_tried_again_unlocked() {
+        let mut tries = Vec::new();
+        let result = locked_then_unlocked(|locked| {
+            tries.push(locked);
+            if locked { Err(Error::new("failed to select a version for the requirement")) } else { Ok(()) }
+        });
+        assert!(result.is_ok(), "the unlocked install worked, so the whole install did");
+        assert_eq!(tries, [true, false]);
+    }
+
+    #[test]
+    fn when_both_installs_fail_the_unlocked_failure_is_reported() {
+        let result = locked_then_unlocked(|locked| Err(Error::new(if locked { "locked" } else { "unlocked" })));
+        assert_eq!(result.unwrap_err().to_string(), "unlocked");
     }
 
     #[test]

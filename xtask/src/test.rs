@@ -61,7 +61,7 @@ pub struct Options {
 pub fn run(options: &Options) -> Result<(), Error> {
     let start = Instant::now();
     if options.install {
-        prereqs::ensure_for_tests()?;
+        prereqs::ensure(prereqs::FOR_TESTS, "test")?;
     } else {
         say("--no-install: not checking or installing prerequisites");
     }
@@ -154,12 +154,6 @@ pub fn run(options: &Options) -> Result<(), Error> {
     drop(redis);
     say(format!("all tests passed ({} steps, {:.1} s)", steps.get(), start.elapsed().as_secs_f64()));
     Ok(())
-}
-
-/// The Node test projects whose directories exist, which is what decides whether node and npm are needed.
-pub fn node_projects_present() -> Vec<&'static str> {
-    let root = workspace::root();
-    NODE_TESTS.iter().map(|(dir, _)| *dir).filter(|dir| root.join(dir).is_dir()).collect()
 }
 
 /// Where `cargo build -p ferrocast-relay` puts the relay binary: `debug/` under the target directory.

@@ -1,7 +1,5 @@
-//! Facts about the workspace the xtask needs: where it is, which crates exist yet, and pinned tool versions.
-//!
-//! The commands adapt to what is checked in (the relay, the wasm client and the Node checks arrive on other
-//! branches), so these are read from the files rather than hard-coded. Parsing is deliberately tiny and
+//! Facts about the workspace the xtask needs: where it is, which crates exist, and pinned tool versions, read from
+//! the files rather than hard-coded. Parsing is deliberately tiny and
 //! line-based: the xtask has no dependencies, and the files it reads are written by cargo in a fixed layout.
 
 use std::ffi::OsString;
@@ -64,19 +62,6 @@ pub fn wasm_bindgen_version() -> Result<Option<String>, Error> {
     }
 }
 
-/// The names of the workspace's own crates, from the root `Cargo.toml`, leaving out `xtask` itself.
-///
-/// Used to say what `cargo xtask serve` built when there is no relay to run yet.
-pub fn member_crates() -> Vec<String> {
-    let read = |path: PathBuf| std::fs::read_to_string(path).unwrap_or_default();
-    let root = root();
-    workspace_members(&read(root.join("Cargo.toml")))
-        .into_iter()
-        .filter(|dir| dir != "xtask")
-        .map(|dir| package_name(&read(root.join(&dir).join("Cargo.toml"))).unwrap_or(dir))
-        .collect()
-}
-
 /// Every distinct version of package `name` in a `Cargo.lock` text, in file order.
 pub fn locked_versions(lock: &str, name: &str) -> Vec<String> {
     let mut versions: Vec<String> = Vec::new();
@@ -96,58 +81,11 @@ pub fn locked_versions(lock: &str, name: &str) -> Vec<String> {
     versions
 }
 
-/// The member directories listed in the `[workspace]` table's `members = [...]` of a `Cargo.toml` text.
-///
-/// Handles the one-line and the multi-line array forms and `#` comments (member names never contain `#`); glob
-/// members are not expanded (the workspace has none).
-pub fn workspace_members(cargo_toml: &str) -> Vec<String> {
-    let mut in_workspace = false;
-    let mut array = String::new();
-    let mut collecting = false;
-    for line in cargo_toml.lines().map(|line| line.split('#').next().unwrap_or_default().trim()) {
-        if collecting {
-            array.push_str(line);
-            if line.contains(']') {
-                break;
-            }
-        } else if line.starts_with('[') {
-            in_workspace = line == "[workspace]";
-        } else if !in_workspace {
-            continue;
-        } else if let Some(rest) = line.strip_prefix("members").and_then(|rest| rest.trim_start().strip_prefix('=')) {
-            array.push_str(rest);
-            if rest.contains(']') {
-                break;
-            }
-            collecting = true;
-        }
-    }
-    quoted_strings(&array)
-}
-
-/// The `name` in the `[package]` table of a `Cargo.toml` text.
-pub fn package_name(cargo_toml: &str) -> Option<String> {
-    let mut in_package = false;
-    for line in cargo_toml.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package && let Some(name) = string_value(line, "name") {
-            return Some(name);
-        }
-    }
-    None
-}
-
 /// The value of a `key = "value"` line, if `line` is one for `key`.
 fn string_value(line: &str, key: &str) -> Option<String> {
     let rest = line.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim();
     let inner = rest.strip_prefix('"')?;
     Some(inner[..inner.find('"')?].to_string())
-}
-
-/// Every `"..."` string in `text`, in order.
-fn quoted_strings(text: &str) -> Vec<String> {
-    text.split('"').skip(1).step_by(2).map(str::to_string).collect()
 }
 
 #[cfg(test)]
@@ -201,27 +139,5 @@ dependencies = [
     fn reads_the_real_lockfile() {
         let lock = std::fs::read_to_string(root().join("Cargo.lock")).unwrap();
         assert_eq!(locked_versions(&lock, "ferrocast-protocol"), ["0.1.0"]);
-    }
-
-    #[test]
-    fn reads_workspace_members_in_both_layouts() {
-        let one_line = "[package]\nname = \"x\"\n\n[workspace]\nmembers = [\"protocol\", \"xtask\"]\n";
-        assert_eq!(workspace_members(one_line), ["protocol", "xtask"]);
-        let multi = "[workspace]\nresolver = \"3\"\nmembers = [\n  \"protocol\", # core\n  \"relay\",\n]\n[x]\n";
-        assert_eq!(workspace_members(multi), ["protocol", "relay"]);
-        assert!(workspace_members("[package]\nmembers = [\"no\"]\n").is_empty());
-    }
-
-    #[test]
-    fn reads_the_package_name() {
-        let toml = "[package]\nname = \"ferrocast-relay\"\n\n[dependencies]\nname = \"no\"\n";
-        assert_eq!(package_name(toml).as_deref(), Some("ferrocast-relay"));
-        assert_eq!(package_name("[workspace]\n"), None);
-    }
-
-    #[test]
-    fn lists_this_workspace() {
-        assert!(member_crates().contains(&"ferrocast-protocol".to_string()));
-        assert!(!member_crates().contains(&"xtask".to_string()));
     }
 }
