@@ -266,16 +266,26 @@ impl Hub {
         self.timed(|| self.fan_out(topic, event, payload, Numbering::Unnumbered))
     }
 
-    /// The kept broadcasts of a topic after `after` (all kept ones with `None`); `None` for a topic the hub does
-    /// not know (never broadcast on, or forgotten).
-    pub fn history(&self, topic_name: &str, after: Option<u64>) -> Option<HistoryPage> {
-        let shard = read(self.topics.shard(topic_name));
-        let mut topic = lock(shard.get(topic_name)?);
-        topic.history.expire(Instant::now(), &self.history);
+    /// The kept broadcasts of a topic after `after` (all kept ones with `None`). A topic the hub does not know
+    /// (never broadcast on, or forgotten) reads as one that saw nothing: offset 0 of the epoch `none`, a position a
+    /// client may offer to be recovered from the topic's first broadcast, nothing kept, and complete after offset 0.
+    /// Reading creates no topic.
+    pub fn history(&self, topic_name: &str, after: Option<u64>) -> HistoryPage {
         let after = after.unwrap_or(0);
-        let complete = topic.history.has_everything_after(after);
-        let messages = topic.history.after(after).cloned().collect();
-        Some(HistoryPage { position: topic.history.position(), complete, messages })
+        let page = |history: &History| HistoryPage {
+            position: history.position(),
+            complete: history.has_everything_after(after),
+            messages: history.after(after).cloned().collect(),
+        };
+        let shard = read(self.topics.shard(topic_name));
+        match shard.get(topic_name) {
+            Some(topic) => {
+                let mut topic = lock(topic);
+                topic.history.expire(Instant::now(), &self.history);
+                page(&topic.history)
+            }
+            None => page(&History::new(Arc::from(NOT_YET_NUMBERED))),
+        }
     }
 
     /// Forgets expired history, and topics with neither history nor subscribers. [`Hub::spawn_sweeper`] calls it.
@@ -525,7 +535,7 @@ mod tests {
         for n in 1..=3 {
             hub.broadcast("t", "n", &json(&n.to_string()));
         }
-        let epoch = hub.history("t", None).unwrap().position.epoch;
+        let epoch = hub.history("t", None).position.epoch;
         let client = positioned();
         let subscribed = hub.subscribe("t", client.clone());
         hub.broadcast("t", "n", &json("4")); // while the join runs: held back, replayed in order below
@@ -586,12 +596,22 @@ mod tests {
     fn history_outlives_its_subscribers_until_it_expires() {
         let hub = Hub::with_history(HistoryLimits { ttl: Duration::ZERO, ..HistoryLimits::default() });
         assert_eq!(hub.broadcast("nobody", "n", &json("1")), 0);
-        let page = hub.history("nobody", Some(0)).unwrap();
+        let page = hub.history("nobody", Some(0));
         assert_eq!(page.position.offset, 1, "kept although nobody was subscribed");
         std::thread::sleep(Duration::from_millis(2));
         hub.sweep();
-        assert_eq!(hub.history("nobody", None), None, "forgotten once expired and unsubscribed");
+        assert_eq!(hub.position("nobody"), None, "forgotten once expired and unsubscribed");
         assert_eq!(hub.subscriber_count("nobody"), 0);
+    }
+
+    #[test]
+    fn an_unknown_topic_reads_as_one_that_saw_nothing_and_is_not_created() {
+        let hub = Hub::new();
+        let page = hub.history("never", None);
+        assert_eq!(page.position, Position { offset: 0, epoch: NOT_YET_NUMBERED.to_owned() });
+        assert!(page.complete && page.messages.is_empty(), "nothing was missed: {page:?}");
+        assert!(!hub.history("never", Some(3)).complete, "a reader that had offset 3 may have missed what followed");
+        assert_eq!(hub.position("never"), None, "reading made no topic");
     }
 
     #[tokio::test]

@@ -104,8 +104,9 @@ pub(crate) fn refusal_to_read(relay: &Arc<Relay>, headers: &HeaderMap, topic: &s
 /// `GET /api/history/{topic}?since=OFFSET`: the broadcasts kept for a topic after `since` (all kept ones without
 /// it), oldest first, with the topic's current position and whether nothing after `since` is missing:
 /// `{"topic", "epoch", "offset", "complete", "messages": [{"offset", "event", "payload"}]}`. A binary payload comes
-/// as `"binary": "<base64>"` instead of `"payload"`. 404 for a topic with no history (never broadcast on, or
-/// expired), 400 for a `since` that is not a number. Presence and history need a bearer token that may join the
+/// as `"binary": "<base64>"` instead of `"payload"`. A topic with no history (never broadcast on, or expired) is
+/// not an error for a reader: it is empty, at offset 0 of the epoch `none`, so a page's first load asks for it
+/// without a 404 in its console. 400 for a `since` that is not a number. Presence and history need a bearer token that may join the
 /// topic or publish, except in dev mode.
 pub(crate) async fn history(
     State(relay): State<Arc<Relay>>,
@@ -121,10 +122,7 @@ pub(crate) async fn history(
         Some(Ok(since)) => Some(since),
         Some(Err(_)) => return bad_request("`since` must be an offset: a whole number, 0 or more"),
     };
-    let Some(page) = relay.backend.hub.history(&topic, since) else {
-        let error = "no history for this topic: nothing was broadcast on it, or it has expired";
-        return (StatusCode::NOT_FOUND, Json(json!({ "ok": false, "error": error }))).into_response();
-    };
+    let page = relay.backend.hub.history(&topic, since);
     let messages: Vec<Value> = page.messages.iter().map(retained_json).collect();
     let body = json!({
         "topic": topic,

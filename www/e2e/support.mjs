@@ -9,8 +9,8 @@
 // - `startRelayAt(port, args)`: a relay on the given port, with `stop()`, `start()` (again, on the same port) and
 //   `restart()` (both, as a deploy would).
 // - `startDashboardRelay(args)`: `startRelayAt` on a free port with `--www www/dashboard/dist`.
-// - `openPage(browser, url, options)`: a page in a fresh context, its console errors and uncaught exceptions
-//   collected in `page.problems`.
+// - `openPage(browser, url, options)`: a page in a fresh context, its console errors, uncaught exceptions
+//   and failed requests collected in `page.problems`.
 //
 // Chromium refuses sockets to loopback from pages that did not come from the network, so pages are loaded from
 // the relay over http, never from a file.
@@ -55,8 +55,8 @@ export async function screenshot(page, name, options = {}) {
 
 /**
  * A page in a context of its own (its own cookies and storage, as another visitor), `options` going to
- * `browser.newContext` (`viewport`, `deviceScaleFactor`, …). `page.problems` collects console errors and uncaught
- * exceptions, for tests to assert there were none.
+ * `browser.newContext` (`viewport`, `deviceScaleFactor`, …). `page.problems` collects console errors, uncaught
+ * exceptions and answers of 400 or more to the page's requests, for tests to assert there were none.
  */
 export async function openPage(browser, url, options = {}) {
   const context = await browser.newContext(options);
@@ -65,6 +65,10 @@ export async function openPage(browser, url, options = {}) {
   page.on("pageerror", (error) => page.problems.push(`uncaught: ${error.message}`));
   page.on("console", (message) => {
     if (message.type() === "error") page.problems.push(`console: ${message.text()} (${message.location().url})`);
+  });
+  // A failed request is a problem even where Chromium logs nothing for it (an icon, a prefetch).
+  page.on("response", (response) => {
+    if (response.status() >= 400) page.problems.push(`HTTP ${response.status()}: ${response.request().method()} ${response.url()}`);
   });
   if (url) await page.goto(url);
   return page;
