@@ -4,8 +4,12 @@ mod support;
 
 use ferrocast_pubsub::{HistoryLimits, SessionLimits};
 use ferrocast_relay::{CLOSE_POLICY, CLOSE_TOO_BIG, Config};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use std::time::Duration;
 use support::{Client, TestRelay, http};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
 
 async fn relay(limits: SessionLimits) -> TestRelay {
     TestRelay::start(Config { limits, ..Config::default() }).await
@@ -25,6 +29,46 @@ async fn a_message_over_the_size_limit_closes_the_socket_with_1009_after_what_ca
     client.expect_close(CLOSE_TOO_BIG).await;
     let (_, metrics) = http(&relay, "GET", "/metrics", "").await;
     assert!(metrics.contains("ferrocast_oversized_messages_total 1"), "{metrics}");
+}
+
+/// A message eight times the limit from a client that goes on writing after it, as a script or a browser sending a
+/// huge string does. The relay stops reading it at its header; if it then dropped the connection with the rest
+/// unread, the reset would fail the client's writes (a browser, and the `ws` package, then report 1006 and never
+/// read the close frame). So the relay reads and drops what the client still sends: every write goes through, and
+/// the 1009 arrives, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_far_over_the_limit_is_told_1009_every_time_while_the_client_keeps_writing() {
+    const ROUNDS: usize = 20;
+    let relay = TestRelay::start(Config::default()).await;
+    let huge = format!(r#"["1","1","room:a","ping",{{"pad":"{}"}}]"#, "x".repeat(8 * Config::default().max_message));
+    for round in 1..=ROUNDS {
+        let (mut socket, _) = connect_async(relay.url("?vsn=2.0.0")).await.expect("connects");
+        let writes = async {
+            socket.send(Message::text(huge.as_str())).await?;
+            for _ in 0..3 {
+                socket.send(Message::text(r#"[null,"2","phoenix","heartbeat",{}]"#)).await?;
+            }
+            Ok::<_, tokio_tungstenite::tungstenite::Error>(())
+        };
+        if let Err(error) = writes.await {
+            panic!("round {round}: the connection failed while the client was writing: {error}");
+        }
+        let close = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match socket.next().await {
+                    Some(Ok(Message::Close(frame))) => break Ok(frame.map(|frame| u16::from(frame.code))),
+                    Some(Ok(_)) => continue,
+                    Some(Err(error)) => break Err(format!("the connection failed: {error}")),
+                    None => break Err("the connection ended without a close frame".to_owned()),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("round {round}: no close within 10 s"));
+        assert_eq!(close, Ok(Some(CLOSE_TOO_BIG)), "round {round} of {ROUNDS}");
+    }
+    let (_, metrics) = http(&relay, "GET", "/metrics", "").await;
+    assert!(metrics.contains(&format!("ferrocast_oversized_messages_total {ROUNDS}")), "{metrics}");
 }
 
 #[tokio::test]

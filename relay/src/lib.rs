@@ -2,7 +2,7 @@
 //! front of the backend crates. It is transport only: channel logic, pub/sub and presence live in
 //! `ferrocast-pubsub`, workflows in `ferrocast-reactor`; this crate moves bytes between sockets and sessions.
 //!
-//! - `ws`: the WebSocket endpoint and each connection's reader and writer.
+//! - `ws`: the WebSocket endpoint and each connection's reader and writer; `ws_handshake`: its upgrade.
 //! - `http`: publishing, presence, health and metrics.
 //! - `workflows`: listing workflows, starting runs and reading their status, for `ferrocast-reactor`'s engine.
 //! - `sse`: server-sent event streams of topics.
@@ -24,6 +24,7 @@ mod sse_socket;
 mod state;
 mod workflows;
 mod ws;
+mod ws_handshake;
 
 pub use config::Config;
 pub use origin::AllowedOrigins;

@@ -7,19 +7,22 @@
 
 use crate::batching::Batcher;
 use crate::state::Relay;
+use crate::ws_handshake::{self, Socket};
 use crate::{admission, auth};
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferrocast_protocol::{BATCH_PARAM, Vsn, WireData};
 use ferrocast_pubsub::auth::Identity;
 use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, Session, SessionError};
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 
 /// Close code for a frame that is not a valid frame of the socket's serializer; Phoenix closes with 1011 too.
 pub const CLOSE_MALFORMED: u16 = 1011;
@@ -38,38 +41,31 @@ pub const CLOSE_POLICY: u16 = 1008;
 const WRITE_BUFFER: usize = 16 * 1024;
 
 /// `GET /socket/websocket?vsn=…`: refuses versions it does not speak with 403, as Phoenix does, and a missing,
-/// expired or forged token with 403 and the reason; 503 at the connection limit. (Origins are checked before, for
-/// every socket route: see [`crate::origin`].)
+/// expired or forged token with 403 and the reason; 503 at the connection limit; 400 for a request that is not a
+/// WebSocket upgrade. (Origins are checked before, for every socket route: see [`crate::origin`].)
 pub(crate) async fn upgrade(
     State(relay): State<Arc<Relay>>,
     Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    request: Request,
 ) -> Response {
+    let headers = request.headers();
     let Some(vsn) = Vsn::from_param(params.get("vsn").map(String::as_str)) else {
         let vsn = params.get("vsn").cloned().unwrap_or_default();
         tracing::info!(%vsn, "refused a socket with an unsupported vsn");
         return (StatusCode::FORBIDDEN, format!("unsupported vsn {vsn:?}: use 1.0.0 or 2.0.0\n")).into_response();
     };
-    let identity = match admission::admit(&relay, auth::socket_token(&params, &headers).as_deref(), "socket") {
+    let identity = match admission::admit(&relay, auth::socket_token(&params, headers).as_deref(), "socket") {
         Ok(identity) => identity,
         Err(denied) => return denied.into_response(),
     };
-    let upgrade = match upgrade {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
-    };
-    upgrade
-        // phoenix.js 1.8 and our client send an `authToken` as a second subprotocol beside "phoenix"; browsers fail
-        // the handshake unless the server picks one of those offered.
-        .protocols(["phoenix"])
+    // Frames fed to the sink gather up to `WRITE_BUFFER` bytes before a write; the flush after each batch writes
+    // the rest. The buffer keeps its capacity, so it stays small: an idle socket only ever held its replies.
+    let config = WebSocketConfig::default()
         .read_buffer_size(relay.config.read_buffer)
-        // Frames fed to the sink gather up to this many bytes before a write; the flush after each batch writes
-        // the rest. The buffer keeps its capacity, so it stays small: an idle socket only ever held its replies.
         .write_buffer_size(WRITE_BUFFER)
-        .max_message_size(relay.config.max_message)
-        .max_frame_size(relay.config.max_message)
-        .on_upgrade(move |socket| connection(relay, socket, vsn, params, identity))
+        .max_message_size(Some(relay.config.max_message))
+        .max_frame_size(Some(relay.config.max_message));
+    ws_handshake::accept(request, config, move |socket| connection(relay, socket, vsn, params, identity))
 }
 
 /// One task per connection reads frames into the session and writes what its outbox holds, whichever is ready.
@@ -79,7 +75,7 @@ pub(crate) async fn upgrade(
 /// therefore also not read from until the write completes, or its outbox overflows and it is closed.
 async fn connection(
     relay: Arc<Relay>,
-    mut socket: WebSocket,
+    mut socket: Socket,
     vsn: Vsn,
     params: HashMap<String, String>,
     identity: Identity,
@@ -99,7 +95,7 @@ async fn connection(
     let mut reading = true;
     loop {
         tokio::select! {
-            message = socket.recv(), if reading => {
+            message = socket.next(), if reading => {
                 let message = match message {
                     Some(Ok(message)) => message,
                     Some(Err(error)) => match refusal(&relay, &error) {
@@ -130,9 +126,11 @@ async fn connection(
                         relay.metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
                         tracing::info!("closing a slow consumer");
                     }
-                    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-                    if socket.send(Message::Close(Some(frame))).await.is_ok() && reading_stopped_early(code) {
-                        await_close_reply(&mut socket).await;
+                    let frame = CloseFrame { code: code.into(), reason: Utf8Bytes::from_static(reason) };
+                    if reading_stopped_early(code) {
+                        close_for_bad_input(&mut socket, frame).await;
+                    } else {
+                        let _ = socket.send(Message::Close(Some(frame))).await;
                     }
                     break;
                 }
@@ -154,24 +152,30 @@ async fn connection(
     outbox.close(CloseReason { code: 1000, reason: "" });
 }
 
-/// How long a socket closed for what its client sent may take to answer the close before it is dropped.
-const CLOSE_REPLY_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a socket closed for what its client sent may go on sending before it is dropped: time for the rest of
+/// a message far over the limit to arrive over a slow link, and the client's close after it.
+const CLOSE_REPLY_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Whether the relay closed a socket while its client may still be sending: refused input, a rate-limit abuse.
 fn reading_stopped_early(code: u16) -> bool {
     matches!(code, CLOSE_POLICY | CLOSE_TOO_BIG | CLOSE_NOT_UTF8 | CLOSE_MALFORMED)
 }
 
-/// Reads, and drops, what the client still sends until it answers the close (or the grace ends). Closing the TCP
-/// connection with its data unread would reset it, and the client would lose the close frame, and so the reason,
-/// along with the replies written before it.
-async fn await_close_reply(socket: &mut WebSocket) {
+/// Closes a socket for what its client sent: the close frame, then our side of the connection (FIN), then every
+/// byte the client still sends read and dropped, unparsed, until it closes its side or the grace ends. Dropping the
+/// connection with data unread would make the kernel reset it, and the reset would make the client's kernel throw
+/// away what it had not read yet: the close frame, so its code and reason, and the replies written before it. The
+/// bytes cannot be parsed: after a message over the limit, the stream is in the middle of its frame.
+async fn close_for_bad_input(socket: &mut Socket, frame: CloseFrame) {
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    let stream = socket.get_mut();
     let drain = async {
-        while let Some(Ok(message)) = socket.recv().await {
-            if matches!(message, Message::Close(_)) {
-                break;
-            }
-        }
+        stream.shutdown().await?;
+        let mut scratch = [0; 4096];
+        while stream.read(&mut scratch).await? > 0 {}
+        std::io::Result::Ok(())
     };
     let _ = tokio::time::timeout(CLOSE_REPLY_GRACE, drain).await;
 }
@@ -183,7 +187,8 @@ fn handle(relay: &Relay, session: &mut Session, message: Message) -> Result<(), 
         Message::Binary(bytes) => WireData::Binary(bytes),
         // tungstenite has queued the answer to the client's close; the close frame ends the exchange.
         Message::Close(_) => return Err(CloseReason { code: 1000, reason: "" }),
-        Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        // Pings are answered by tungstenite; raw frames are only ever written, never read.
+        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Ok(()),
     };
     relay.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
     let joined_before = session.joined_count() as i64;
@@ -205,9 +210,8 @@ fn handle(relay: &Relay, session: &mut Session, message: Message) -> Result<(), 
 
 /// The close for a read that failed on what the client sent (a message over the size limit, a text message that
 /// is not UTF-8), rather than on a broken connection, which gets none.
-fn refusal(relay: &Relay, error: &axum::Error) -> Option<CloseReason> {
-    let inner = std::error::Error::source(error).and_then(|inner| inner.downcast_ref::<tungstenite::Error>());
-    match inner? {
+fn refusal(relay: &Relay, error: &tungstenite::Error) -> Option<CloseReason> {
+    match error {
         tungstenite::Error::Capacity(_) => {
             relay.metrics.oversized_messages.fetch_add(1, Ordering::Relaxed);
             Some(CloseReason { code: CLOSE_TOO_BIG, reason: "message too big" })
@@ -227,7 +231,7 @@ struct Writer {
 }
 
 impl Writer {
-    async fn write(&mut self, relay: &Relay, socket: &mut WebSocket) -> Result<(), axum::Error> {
+    async fn write(&mut self, relay: &Relay, socket: &mut Socket) -> Result<(), tungstenite::Error> {
         let count = self.batch.len() as u64;
         for frame in self.batcher.pack(&mut self.batch) {
             if let Some(message) = to_message(frame) {
