@@ -8,13 +8,14 @@
 use crate::connection_values::{self, Gathered};
 use crate::decode::decode;
 use crate::lifecycle::Lifecycle;
-use crate::options::{ChannelKind, Settings};
+use crate::options::Settings;
 use crate::sse_transport::SseSocket;
 use crate::timer::{Timer, now_ms};
 use crate::transport::{Reactions, Transport};
 use crate::values::{call, get, opt_str, set};
 use ferrocast_protocol::client::{
-    ChannelId, ConnectionState, DropReason, Event, Options, PushId, Socket as Machine, Transmit,
+    ChannelId, ConnectionState, DropReason, Event, Options, PushId, Socket as Machine, Switch, Transmit,
+    Transport as TransportKind, TransportChoice,
 };
 use js_sys::{Function, Object};
 use std::cell::RefCell;
@@ -48,27 +49,8 @@ pub(crate) struct State {
     last_error: JsValue,
     /// `disconnect`'s callback, called when the close completes.
     pub(crate) disconnected: Option<Function>,
-    /// Connecting over the relay's event-stream socket rather than a WebSocket.
-    over_event_stream: bool,
-    /// Connections in a row that closed before they opened: two make the socket try the other transport, when it
-    /// may choose.
-    failed_opens: u32,
-}
-
-impl State {
-    /// A connection closed before it opened. Two in a row, on a socket free to choose, switch to the other
-    /// transport: a network that blocks WebSockets still lets the relay's event-stream socket through, and a server
-    /// without one (Phoenix) sends the socket back to WebSockets.
-    fn connection_never_opened(&mut self) {
-        self.failed_opens += 1;
-        if self.failed_opens < 2 || self.settings.channel_kind != ChannelKind::WebSocketOrEventStream {
-            return;
-        }
-        self.failed_opens = 0;
-        self.over_event_stream = !self.over_event_stream;
-        let to = if self.over_event_stream { "server-sent events" } else { "WebSocket" };
-        self.log("transport", || format!("could not open twice: trying {to}"), JsValue::UNDEFINED);
-    }
+    /// Which transport each attempt goes over: the protocol's rule, told what became of every attempt.
+    transports: TransportChoice,
 }
 
 /// Socket-level callbacks, each under the ref `onOpen` (and the others) returned.
@@ -134,6 +116,7 @@ impl Calls {
 impl Shared {
     pub(crate) fn new(options: Options, settings: Settings) -> Rc<Shared> {
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+        let transports = TransportChoice::new(settings.transports);
         Rc::new(Shared {
             state: RefCell::new(State {
                 machine: Machine::new(options, seed),
@@ -150,8 +133,7 @@ impl Shared {
                 lifecycle: None,
                 last_error: JsValue::UNDEFINED,
                 disconnected: None,
-                over_event_stream: false,
-                failed_opens: 0,
+                transports,
             }),
         })
     }
@@ -398,7 +380,6 @@ impl State {
         let opened = match gathered {
             Ok(values) => {
                 let url = crate::socket::end_point_url(self, &values.params);
-                self.log("transport", || format!("connecting to {url}"), JsValue::UNDEFINED);
                 let opened = self.open_transport(shared, generation, &url, values.auth_token.as_deref());
                 opened.map_err(|error| (error, "could not open the WebSocket"))
             }
@@ -414,33 +395,31 @@ impl State {
         }
     }
 
-    /// A WebSocket, or the relay's event-stream socket, for `url`.
+    /// A WebSocket to `websocket_url`, or the relay's event-stream socket beside it, as the transport choice says.
     fn open_transport(
         &mut self,
         shared: &Rc<Shared>,
         generation: u32,
-        url: &str,
+        websocket_url: &str,
         auth_token: Option<&str>,
     ) -> Result<(), JsValue> {
         let constructor = match self.settings.transport.clone() {
             Some(constructor) => Some(constructor),
             None => get(&js_sys::global(), "WebSocket").dyn_into::<Function>().ok(),
         };
+        let kind = self.transports.attempt(constructor.is_some());
+        let url = kind.url(websocket_url);
+        self.log("transport", || format!("connecting to {url}"), JsValue::UNDEFINED);
         let reactions = Reactions { open: on_open, close: on_close, error: on_error, message: on_message };
-        let over_event_stream = match self.settings.channel_kind {
-            ChannelKind::EventStream => true,
-            ChannelKind::WebSocket => false,
-            ChannelKind::WebSocketOrEventStream => self.over_event_stream || constructor.is_none(),
-        };
         let transport = match &constructor {
-            _ if over_event_stream => SseSocket::open(url, auth_token)
+            _ if kind == TransportKind::EventStream => SseSocket::open(&url, auth_token)
                 .map(|socket| {
                     let socket = JsValue::from(socket).unchecked_into();
                     Transport::attach(socket, generation, &Rc::downgrade(shared), &reactions)
                 })
                 .map_err(JsValue::from),
             Some(constructor) => {
-                Transport::open(constructor, url, auth_token, generation, &Rc::downgrade(shared), &reactions)
+                Transport::open(constructor, &url, auth_token, generation, &Rc::downgrade(shared), &reactions)
             }
             None => Err(JsValue::from_str(
                 "no WebSocket in this environment: pass the `transport` option (under Node, the `ws` package's WebSocket)",
@@ -461,7 +440,7 @@ fn on_open(shared: &Rc<Shared>, generation: u32, _event: JsValue) {
     }
     let _ = refresh_channel_params(shared, None);
     shared.drive(|state, now| {
-        state.failed_opens = 0;
+        state.transports.opened();
         state.machine.handle_open(now);
     });
 }
@@ -472,12 +451,23 @@ fn on_close(shared: &Rc<Shared>, generation: u32, event: JsValue) {
     }
     let code = get(&event, "code").as_f64().map_or(1006, |code| code as u16);
     let reason = get(&event, "reason").as_string().unwrap_or_default();
+    // The HTTP status of a refused event-stream request (`SseSocket` says it; a WebSocket never can).
+    let refused = get(&event, "status").as_f64().map(|status| status as u16);
     shared.drive(|state, now| {
         if let Some(transport) = state.transport.take() {
             transport.detach();
         }
-        if state.machine.connection_state() == ConnectionState::Connecting {
-            state.connection_never_opened();
+        match state.transports.closed(refused) {
+            Some(Switch::NeverOpened { to }) => {
+                let to = if to == TransportKind::EventStream { "server-sent events" } else { "WebSocket" };
+                state.log("transport", || format!("could not open twice: trying {to}"), JsValue::UNDEFINED);
+            }
+            Some(Switch::NoEventStreamSocket { status }) => state.log(
+                "transport",
+                || format!("the server has no event-stream socket ({status}): WebSocket only from now on"),
+                JsValue::UNDEFINED,
+            ),
+            None => {}
         }
         state.machine.handle_close(now, code, &reason);
     });

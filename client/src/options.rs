@@ -7,7 +7,7 @@
 
 use crate::values::get;
 use ferrocast_protocol::Vsn;
-use ferrocast_protocol::client::{Backoff, Options, Overflow, QueueOptions};
+use ferrocast_protocol::client::{Backoff, Options, Overflow, QueueOptions, Transport, Transports};
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsError};
@@ -27,23 +27,11 @@ pub(crate) struct Settings {
     pub(crate) logger: Option<Function>,
     /// The socket's identity across reconnects, made at the first connection when `recovery` is on.
     pub(crate) socket_id: Option<String>,
-    /// What the socket connects over.
-    pub(crate) channel_kind: ChannelKind,
+    /// What the socket may connect over (`transport`).
+    pub(crate) transports: Transports,
     /// `batch` (default true): ask the relay to send frames that queue up as one message, which the browser
     /// handles far faster than one message per frame. Servers that do not know the parameter ignore it.
     pub(crate) batch: bool,
-}
-
-/// What a socket connects over (`transport`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum ChannelKind {
-    /// A WebSocket, and the relay's event-stream socket when WebSockets cannot open (the default).
-    #[default]
-    WebSocketOrEventStream,
-    /// A WebSocket only (`"websocket"`, or a WebSocket class).
-    WebSocket,
-    /// The relay's event-stream socket only (`"sse"`): events in, POSTs out.
-    EventStream,
 }
 
 const PHOENIX_OPTIONS: [&str; 16] = [
@@ -76,7 +64,7 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
         transport: None,
         logger: None,
         socket_id: None,
-        channel_kind: ChannelKind::default(),
+        transports: Transports::Both,
         batch: true,
     };
     if opts.is_undefined() || opts.is_null() {
@@ -141,8 +129,8 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
         settings.auth_token = token;
     }
     match get(opts, "transport").as_string().as_deref() {
-        Some("sse") => settings.channel_kind = ChannelKind::EventStream,
-        Some("websocket") => settings.channel_kind = ChannelKind::WebSocket,
+        Some("sse") => settings.transports = Transports::Only(Transport::EventStream),
+        Some("websocket") => settings.transports = Transports::Only(Transport::WebSocket),
         Some(other) => {
             let message =
                 format!("Socket option `transport` must be \"websocket\", \"sse\" or a WebSocket class, not {other:?}");
@@ -151,7 +139,7 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
         None => {
             settings.transport = field.function("transport")?;
             if settings.transport.is_some() {
-                settings.channel_kind = ChannelKind::WebSocket;
+                settings.transports = Transports::Only(Transport::WebSocket);
             }
         }
     }

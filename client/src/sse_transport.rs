@@ -5,10 +5,13 @@
 //! `send`, `close`), so the transport code drives it exactly as a WebSocket. It opens when the stream's first event
 //! gives the session's token; every later event is one frame. Frames sent while a POST is on its way wait and go
 //! together in the next one, so they reach the relay in order. Binary frames travel in base64, a `binary` event
-//! one way and a posted line the other.
+//! one way and a posted line the other. When the server answers the stream's request with something other than an
+//! event stream, the close event carries its HTTP `status` beside `code` and `reason`: the socket's transport choice
+//! learns from it whether the server has an event-stream socket at all.
 
 use crate::fetch_stream::{FetchStream, Report, Thenable, global_fetch};
 use crate::values::{get, set};
+use ferrocast_protocol::client::Transport;
 use ferrocast_protocol::sse::{self, BINARY_EVENT, SESSION_EVENT};
 use js_sys::{ArrayBuffer, Function, Object, Promise, Uint8Array};
 use std::cell::{Cell, RefCell};
@@ -53,7 +56,7 @@ impl SseSocket {
     /// stream is the same path with `/sse`, over HTTP.
     #[wasm_bindgen(constructor)]
     pub fn new(url: &str, _protocols: JsValue) -> Result<SseSocket, JsError> {
-        Self::open(url, None)
+        Self::open(&Transport::EventStream.url(url), None)
     }
 
     /// As a WebSocket's.
@@ -103,15 +106,15 @@ impl SseSocket {
 
     /// Ends the stream; `onclose` follows, as a WebSocket's does.
     pub fn close(&self, code: Option<u16>, reason: Option<String>) {
-        self.inner.finish(code.unwrap_or(1000), &reason.unwrap_or_default(), true);
+        self.inner.finish(code.unwrap_or(1000), &reason.unwrap_or_default(), true, None);
     }
 }
 
 impl SseSocket {
-    /// [`SseSocket::new`], with the socket's `authToken` sent as `Authorization: Bearer` on the stream's request,
-    /// which the relay reads where a WebSocket would carry it as a subprotocol.
-    pub(crate) fn open(url: &str, auth_token: Option<&str>) -> Result<SseSocket, JsError> {
-        let stream_url = stream_url(url);
+    /// The stream at `stream_url` (`http://host/socket/sse?…`), with the socket's `authToken` sent as
+    /// `Authorization: Bearer` on its request, which the relay reads where a WebSocket would carry it as a
+    /// subprotocol.
+    pub(crate) fn open(stream_url: &str, auth_token: Option<&str>) -> Result<SseSocket, JsError> {
         let inner = Rc::new(Inner::default());
         let weak = Rc::downgrade(&inner);
         let reader = Rc::new(RefCell::new(sse::Reader::new()));
@@ -119,8 +122,8 @@ impl SseSocket {
         if let Some(token) = auth_token {
             crate::values::set(&headers, "Authorization", format!("Bearer {token}"));
         }
-        let post_base = stream_url.split_once('?').map_or(stream_url.as_str(), |(base, _)| base).to_owned();
-        let stream = FetchStream::open(&stream_url, &headers, reader, move |report| {
+        let post_base = stream_url.split_once('?').map_or(stream_url, |(base, _)| base).to_owned();
+        let stream = FetchStream::open(stream_url, &headers, reader, move |report| {
             if let Some(inner) = weak.upgrade() {
                 inner.reported(&post_base, report);
             }
@@ -144,18 +147,6 @@ extern "C" {
     fn atob(base64: &str) -> Result<String, JsValue>;
 }
 
-/// `ws://host/socket/websocket?q` → `http://host/socket/sse?q`.
-fn stream_url(url: &str) -> String {
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let path = path.strip_suffix("/websocket").unwrap_or(path);
-    let path = match path.split_once("://") {
-        Some(("wss", rest)) => format!("https://{rest}"),
-        Some(("ws", rest)) => format!("http://{rest}"),
-        _ => path.to_owned(),
-    };
-    format!("{path}/sse?{query}")
-}
-
 fn post_callback(inner: Weak<Inner>, answered: bool) -> Function {
     Closure::<dyn FnMut(JsValue)>::new(move |response: JsValue| {
         if let Some(inner) = inner.upgrade() {
@@ -173,7 +164,7 @@ impl Inner {
             Report::Event(event) if event.event == SESSION_EVENT => {
                 let token = js_sys::JSON::parse(&event.data).map(|data| get(&data, "token")).ok();
                 let Some(token) = token.and_then(|token| token.as_string()) else {
-                    return self.finish(CLOSE_ABNORMAL, "no session token", false);
+                    return self.finish(CLOSE_ABNORMAL, "no session token", false, None);
                 };
                 *self.post_url.borrow_mut() = Some(format!("{post_base}?token={token}"));
                 self.fire(|handlers| handlers.open.clone(), &Object::new());
@@ -183,7 +174,7 @@ impl Inner {
                 let message = Object::new();
                 if event.event == BINARY_EVENT {
                     let Ok(latin1) = atob(&event.data) else {
-                        return self.finish(CLOSE_ABNORMAL, "a binary frame that is not base64", false);
+                        return self.finish(CLOSE_ABNORMAL, "a binary frame that is not base64", false, None);
                     };
                     let bytes: Vec<u8> = latin1.chars().map(|c| c as u32 as u8).collect();
                     set(&message, "data", Uint8Array::from(bytes.as_slice()).buffer());
@@ -193,13 +184,15 @@ impl Inner {
                 self.fire(|handlers| handlers.message.clone(), &message);
             }
             Report::Ended(end) => {
-                let reason = match end {
-                    crate::fetch_stream::End::Closed => String::new(),
-                    crate::fetch_stream::End::Refused { status, message } => format!("{status} {message}"),
-                    crate::fetch_stream::End::Failed(message) => message,
+                let (reason, status) = match end {
+                    crate::fetch_stream::End::Closed => (String::new(), None),
+                    crate::fetch_stream::End::Refused { status, message } => {
+                        (format!("{status} {message}"), Some(status))
+                    }
+                    crate::fetch_stream::End::Failed(message) => (message, None),
                 };
                 self.fire(|handlers| handlers.error.clone(), &Object::new());
-                self.finish(CLOSE_ABNORMAL, &reason, false);
+                self.finish(CLOSE_ABNORMAL, &reason, false, status);
             }
         }
     }
@@ -226,7 +219,7 @@ impl Inner {
                 let callbacks = self.post_callbacks.borrow();
                 promise.unchecked_ref::<Thenable>().then(&callbacks[0], &callbacks[1]);
             }
-            Err(_) => self.finish(CLOSE_ABNORMAL, "could not post", false),
+            Err(_) => self.finish(CLOSE_ABNORMAL, "could not post", false, None),
         }
     }
 
@@ -236,12 +229,13 @@ impl Inner {
         if ok {
             self.flush();
         } else {
-            self.finish(CLOSE_ABNORMAL, "the session is gone", false);
+            self.finish(CLOSE_ABNORMAL, "the session is gone", false, None);
         }
     }
 
-    /// Ends the connection once, and calls `onclose` after the current task, as a WebSocket does.
-    fn finish(&self, code: u16, reason: &str, clean: bool) {
+    /// Ends the connection once, and calls `onclose` after the current task, as a WebSocket does. `status` is the
+    /// HTTP status of a refused stream request.
+    fn finish(&self, code: u16, reason: &str, clean: bool, status: Option<u16>) {
         if self.closed.replace(true) {
             return;
         }
@@ -253,6 +247,9 @@ impl Inner {
         set(&event, "code", code);
         set(&event, "reason", reason);
         set(&event, "wasClean", clean);
+        if let Some(status) = status {
+            set(&event, "status", status);
+        }
         let deliver: Function = Closure::once_into_js(move || {
             let _ = onclose.call1(&JsValue::NULL, &event);
         })
@@ -269,17 +266,5 @@ impl Inner {
         if let Some(handler) = handler {
             let _ = handler.call1(&JsValue::NULL, event);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_stream_is_the_websocket_path_with_sse_over_http() {
-        assert_eq!(
-            super::stream_url("ws://h:4000/socket/websocket?a=1&vsn=2.0.0"),
-            "http://h:4000/socket/sse?a=1&vsn=2.0.0"
-        );
-        assert_eq!(super::stream_url("wss://h/s/websocket?vsn=2.0.0"), "https://h/s/sse?vsn=2.0.0");
     }
 }
