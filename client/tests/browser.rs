@@ -522,6 +522,70 @@ async fn when_websockets_cannot_open_the_socket_switches_to_server_sent_events()
     socket.disconnect(None, None, None);
 }
 
+/// A count from the proxy's `stats`.
+async fn proxy_count(key: &str) -> u32 {
+    Reflect::get(&proxy("stats").await, &key.into()).unwrap().as_f64().unwrap() as u32
+}
+
+/// Phoenix's case: a server without the event-stream socket answers its request with 404, and it refuses WebSockets
+/// for a while (restarting). The socket tries the stream once, hears the 404 and goes back to WebSockets for the
+/// attempt right after; a later outage with more refused WebSockets never sends it to the stream again.
+#[wasm_bindgen_test]
+async fn a_server_without_the_event_stream_socket_is_asked_once_for_the_life_of_the_socket() {
+    proxy("no-sse?ms=60000").await;
+    proxy("refuse-websockets?n=2").await;
+    let streams_asked_before = proxy_count("sseRequests").await;
+    let opts = options(r#"{"backoff":{"baseMs":20,"maxMs":50,"jitter":1}}"#);
+    let logged = Seen::default();
+    Reflect::set(&opts, &"logger".into(), &logged.recorder("log")).unwrap();
+    let socket = Socket::new(proxied(), opts).unwrap();
+    let seen = Seen::default();
+    socket.on_open(seen.recorder("open"));
+    socket.on_close(seen.recorder("close"));
+    let attempts = || -> Vec<String> {
+        let prefix = r#""transport" "connecting to "#;
+        logged.labelled("log").iter().filter_map(|entry| entry.strip_prefix(prefix).map(str::to_owned)).collect()
+    };
+    socket.connect();
+    seen.wait_for("open").await;
+    let first_attempts = attempts();
+    let closes_before_open = seen.count("close");
+    let streams_asked_first = proxy_count("sseRequests").await - streams_asked_before;
+
+    proxy("refuse-websockets?n=4").await;
+    proxy("cut").await;
+    seen.wait_count("open", 2).await;
+    let later_attempts = attempts()[first_attempts.len()..].to_vec();
+    let streams_asked = proxy_count("sseRequests").await - streams_asked_before;
+    // Back to normal before asserting, so that a failure here does not leave later tests on a server without it.
+    proxy("no-sse?ms=0").await;
+    proxy("refuse-websockets?n=0").await;
+    socket.disconnect(None, None, None);
+
+    let kinds = |attempts: &[String]| -> Vec<&'static str> {
+        let kind = |url: &String| {
+            if url.starts_with("http://") && url.contains("/socket/sse?") {
+                "sse"
+            } else if url.starts_with("ws://") && url.contains("/socket/websocket?") {
+                "websocket"
+            } else {
+                "unexpected"
+            }
+        };
+        attempts.iter().map(kind).collect()
+    };
+    assert_eq!(
+        kinds(&first_attempts),
+        ["websocket", "websocket", "sse", "websocket"],
+        "two refused WebSockets, one stream answered 404, then a WebSocket that opens; the log names the URL \
+         requested: {first_attempts:?}"
+    );
+    assert_eq!(closes_before_open, 3, "{:?}", seen.all());
+    assert_eq!(streams_asked_first, 1, "the stream was asked for once");
+    assert_eq!(kinds(&later_attempts), ["websocket"; 5], "four refused WebSockets, no stream: {later_attempts:?}");
+    assert_eq!(streams_asked, 1, "the stream was never asked for again");
+}
+
 #[wasm_bindgen_test]
 async fn over_server_sent_events_binary_payloads_go_and_come_back() {
     let (socket, seen) = connected(relay(), r#"{"transport":"sse"}"#).await;
