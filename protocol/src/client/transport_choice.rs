@@ -151,11 +151,12 @@ impl TransportChoice {
 }
 
 /// Whether the answer to the event stream's request says the server has no event-stream socket at all: no such
-/// route (404), the route exists for other methods only (405), or the server does not do this (501). Anything else
-/// (a 5xx of an overloaded or restarting server, a refused token, no answer at all) may be over next time, so it
-/// counts as one failed attempt and no more.
+/// route (404), the route exists for other methods only (405), the server does not do this (501), or a success
+/// that is not an event stream (a 2xx the transport reports as refused, such as a single-page app's `index.html`
+/// served for every path). Anything else (a 5xx of an overloaded or restarting server, a refused token, no answer
+/// at all) may be over next time, so it counts as one failed attempt and no more.
 fn says_no_socket(status: u16) -> bool {
-    matches!(status, 404 | 405 | 501)
+    matches!(status, 200..=299 | 404 | 405 | 501)
 }
 
 #[cfg(test)]
@@ -203,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_server_without_the_event_stream_socket_sends_the_socket_back_at_once_and_for_good() {
-        for status in [404, 405, 501] {
+        for status in [404, 405, 501, 200] {
             let mut choice = TransportChoice::new(Transports::Both);
             fails(&mut choice, None);
             fails(&mut choice, None);
