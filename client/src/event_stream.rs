@@ -6,29 +6,22 @@
 //! Like EventSource it connects when constructed and until `close()`, so it is made where the page runs (a mounted
 //! hook), not while a module is imported or a page is rendered on the server; importing the module touches nothing.
 //!
-//! Each request is a [`FetchStream`]; this file decides what its reports mean and when to open the next one. The
-//! state is never borrowed while the application's callbacks run, so they may call `close()` or `off()`.
+//! Each request is a [`FetchStream`]; this file tells the protocol's [`EventStreamReconnect`] how each one ended and
+//! does what it answers (reconnect when, or stay closed; which URL resumes). The state is never borrowed while the
+//! application's callbacks run, so they may call `close()` or `off()`.
 
 use crate::connection_values::is_thenable;
 use crate::fetch_stream::{End, FetchStream, Report, Thenable};
 use crate::options::{Field, jittered};
 use crate::timer::{Timer, now_ms};
 use crate::values::{call, get, keys, opt_str, set};
-use ferrocast_protocol::client::Backoff;
+use ferrocast_protocol::client::{AfterEnd, Backoff, EventStreamReconnect, ReadyState, StreamEnd};
 use ferrocast_protocol::sse::{self, SUBSCRIBED_EVENT};
 use js_sys::{Function, JSON, Object};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-
-/// `readyState` values, as EventSource's.
-const CONNECTING: u8 = 0;
-const OPEN: u8 = 1;
-const CLOSED: u8 = 2;
-
-/// The query parameter the relay resumes from (the `Last-Event-ID` header would need a CORS preflight).
-const LAST_EVENT_ID_PARAM: &str = "lastEventId";
 
 /// Server-sent events from a Ferrocast relay (`new EventStream("/sse?topic=room:lobby", {headers})`), or from
 /// any event stream. Connects at once, as EventSource does, and reconnects until `close()` or a refusal; as
@@ -48,15 +41,11 @@ struct State {
     url: String,
     /// The request headers, or the function that gives them.
     headers: Headers,
-    backoff: Reconnect,
-    /// The `lastEventId` option: where to resume until the stream gives an id of its own.
-    first_id: String,
+    /// When to reconnect and where to resume, and the `readyState`.
+    reconnect: EventStreamReconnect,
     /// One reader for all the requests: it keeps the last id and the server's `retry` across them.
     reader: Rc<RefCell<sse::Reader>>,
     request: Option<FetchStream>,
-    ready_state: u8,
-    /// Reconnect attempts since the stream last opened.
-    attempts: u32,
     timer: Timer,
     on_timer: Option<Function>,
     /// Callbacks by ref and by event name, lifecycle ones under the names below.
@@ -85,21 +74,6 @@ enum Headers {
     Computed(Function),
 }
 
-/// Reconnect delays: the `backoff` option's full jitter, with the server's `retry` as the base once it has sent
-/// one.
-struct Reconnect(Backoff);
-
-impl Reconnect {
-    /// Attempt `attempt` (from 1) waits up to `min(cap, base·2ⁿ⁻¹)`, less a random share (`random` in `[0, 1)`)
-    /// of it. The cap is `maxMs`, raised to the server's `retry` when that is longer, so that what the server asks
-    /// for is never cut down.
-    fn delay_ms(&self, server_retry: Option<u64>, attempt: u32, random: f64) -> u64 {
-        let Backoff::Jittered { base_ms, max_ms, jitter } = self.0 else { return self.0.delay_with(attempt, random) };
-        let base_ms = server_retry.unwrap_or(base_ms);
-        Backoff::Jittered { base_ms, max_ms: max_ms.max(base_ms), jitter }.delay_with(attempt, random)
-    }
-}
-
 #[wasm_bindgen]
 impl EventStream {
     /// `new EventStream(url, {headers, lastEventId, backoff: {baseMs, maxMs, jitter}})`, `headers` an object or a
@@ -107,16 +81,14 @@ impl EventStream {
     #[wasm_bindgen(constructor)]
     pub fn new(url: &str, options: JsValue) -> Result<EventStream, JsError> {
         let (headers, first_id, backoff) = parse_options(&options)?;
+        let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         let shared = Rc::new(Shared {
             state: RefCell::new(State {
                 url: url.to_owned(),
                 headers,
-                backoff,
-                first_id,
+                reconnect: EventStreamReconnect::new(backoff, first_id, seed),
                 reader: Rc::default(),
                 request: None,
-                ready_state: CONNECTING,
-                attempts: 0,
                 timer: Timer::default(),
                 on_timer: None,
                 hooks: Vec::new(),
@@ -170,7 +142,7 @@ impl EventStream {
     /// 0 connecting (or waiting to reconnect), 1 open, 2 closed, as EventSource's.
     #[wasm_bindgen(getter, js_name = readyState)]
     pub fn ready_state(&self) -> u8 {
-        self.shared.state.borrow().ready_state
+        self.shared.state.borrow().reconnect.ready_state() as u8
     }
 
     /// The id the next connection resumes from: hand it to a later stream's `lastEventId` option to go on where
@@ -184,7 +156,7 @@ impl EventStream {
     pub fn close(&self) {
         let (request, running) = {
             let mut state = self.shared.state.borrow_mut();
-            state.ready_state = CLOSED;
+            state.reconnect.close();
             state.timer.cancel();
             (state.request.take(), state.running.take())
         };
@@ -202,8 +174,12 @@ impl EventStream {
 
 impl State {
     fn resume_id(&self) -> String {
-        let id = self.reader.borrow().last_event_id().to_owned();
-        if id.is_empty() { self.first_id.clone() } else { id }
+        self.reconnect.resume_id(self.reader.borrow().last_event_id()).to_owned()
+    }
+
+    /// Between requests, with the next one yet to be made.
+    fn waiting(&self) -> bool {
+        self.reconnect.ready_state() == ReadyState::Connecting && self.request.is_none()
     }
 
     /// The callbacks registered under `name`.
@@ -248,11 +224,7 @@ fn headers_callback(shared: &Rc<Shared>, given: bool) -> Function {
     let weak = Rc::downgrade(shared);
     Closure::<dyn FnMut(JsValue)>::new(move |value: JsValue| {
         let Some(shared) = weak.upgrade() else { return };
-        let waiting = {
-            let state = shared.state.borrow();
-            state.ready_state == CONNECTING && state.request.is_none()
-        };
-        if !waiting {
+        if !shared.state.borrow().waiting() {
             return;
         }
         if given { headers_given(&shared, &value) } else { headers_failed(&shared, &value) }
@@ -266,17 +238,18 @@ fn headers_given(shared: &Rc<Shared>, given: &JsValue) {
     match with_accept(given) {
         Ok(headers) => {
             if open(shared, &headers).is_err() {
-                ended(shared, 0, "fetch is no longer available".into(), true);
+                ended(shared, 0, "fetch is no longer available".into(), StreamEnd::CannotRequest);
             }
         }
-        Err(unusable) => ended(shared, 0, message_of(&unusable.into()), false),
+        Err(unusable) => ended(shared, 0, message_of(&unusable.into()), StreamEnd::Dropped),
     }
 }
 
 /// A `headers` function that threw or rejected fails its request as a dropped stream does: `onError`, then a
 /// reconnect after the backoff, which calls it again.
 fn headers_failed(shared: &Rc<Shared>, reason: &JsValue) {
-    ended(shared, 0, format!("{EVENT_STREAM} option `headers` failed: {}", message_of(reason)), false);
+    let message = format!("{EVENT_STREAM} option `headers` failed: {}", message_of(reason));
+    ended(shared, 0, message, StreamEnd::Dropped);
 }
 
 /// An `Error`'s message, or a thrown string.
@@ -287,7 +260,7 @@ fn message_of(reason: &JsValue) -> String {
 /// Opens a request with `headers`, resuming from the last id.
 fn open(shared: &Rc<Shared>, headers: &JsValue) -> Result<(), JsValue> {
     let mut state = shared.state.borrow_mut();
-    let url = resume_url(&state.url, &state.resume_id());
+    let url = state.reconnect.request_url(&state.url, state.reader.borrow().last_event_id());
     let weak = Rc::downgrade(shared);
     let request = FetchStream::open(&url, headers, state.reader.clone(), move |report| {
         if let Some(shared) = weak.upgrade() {
@@ -295,7 +268,6 @@ fn open(shared: &Rc<Shared>, headers: &JsValue) -> Result<(), JsValue> {
         }
     })?;
     state.request = Some(request);
-    state.ready_state = CONNECTING;
     Ok(())
 }
 
@@ -304,8 +276,7 @@ fn on_report(shared: &Rc<Shared>, report: Report) {
         Report::Opened => {
             let opened = {
                 let mut state = shared.state.borrow_mut();
-                state.ready_state = OPEN;
-                state.attempts = 0;
+                state.reconnect.opened();
                 state.callbacks(OPEN_HOOK)
             };
             for callback in opened {
@@ -313,12 +284,11 @@ fn on_report(shared: &Rc<Shared>, report: Report) {
             }
         }
         Report::Event(event) => deliver(shared, &event),
-        Report::Ended(End::Closed) => ended(shared, 0, "the server ended the stream".into(), false),
-        Report::Ended(End::Failed(message)) => ended(shared, 0, message, false),
+        Report::Ended(End::Closed) => ended(shared, 0, "the server ended the stream".into(), StreamEnd::Dropped),
+        Report::Ended(End::Failed(message)) => ended(shared, 0, message, StreamEnd::Dropped),
         Report::Ended(End::Refused { status, message }) => {
             let message = if message.is_empty() { format!("HTTP status {status}") } else { message };
-            // As EventSource: an answer that is not a stream is final, unless the server is failing (5xx).
-            ended(shared, status, message, status < 500);
+            ended(shared, status, message, StreamEnd::Refused { status });
         }
     }
 }
@@ -350,21 +320,18 @@ fn deliver(shared: &Rc<Shared>, event: &sse::Event) {
     }
 }
 
-/// The request is over: reconnect after a backoff, or stay closed when `for_good`; `onError` either way.
-fn ended(shared: &Rc<Shared>, status: u16, message: String, for_good: bool) {
+/// The request is over: reconnect when the rule says, or stay closed; `onError` either way.
+fn ended(shared: &Rc<Shared>, status: u16, message: String, end: StreamEnd) {
     let (request, running, errors) = {
         let mut state = shared.state.borrow_mut();
         let mut running = None;
-        if for_good {
-            state.ready_state = CLOSED;
-            running = state.running.take();
-        } else {
-            state.ready_state = CONNECTING;
-            state.attempts += 1;
-            let delay =
-                state.backoff.delay_ms(state.reader.borrow().retry_ms(), state.attempts, js_sys::Math::random());
-            let on_timer = state.on_timer.get_or_insert_with(|| reconnect_handler(shared)).clone();
-            state.timer.arm(Some(now_ms() + delay), &on_timer);
+        let server_retry_ms = state.reader.borrow().retry_ms();
+        match state.reconnect.ended(end, server_retry_ms, now_ms()) {
+            AfterEnd::Closed => running = state.running.take(),
+            AfterEnd::ReconnectAt(at_ms) => {
+                let on_timer = state.on_timer.get_or_insert_with(|| reconnect_handler(shared)).clone();
+                state.timer.arm(Some(at_ms), &on_timer);
+            }
         }
         (state.request.take(), running, state.callbacks(ERROR_HOOK))
     };
@@ -384,54 +351,19 @@ fn reconnect_handler(shared: &Rc<Shared>) -> Function {
         let waiting = {
             let mut state = shared.state.borrow_mut();
             state.timer.fired();
-            state.ready_state == CONNECTING && state.request.is_none()
+            state.waiting()
         };
         if waiting && connect(&shared).is_err() {
             // `fetch` was there when the stream was made; should it have gone, there is nothing to retry with.
-            ended(&shared, 0, "fetch is no longer available".into(), true);
+            ended(&shared, 0, "fetch is no longer available".into(), StreamEnd::CannotRequest);
         }
     })
     .into_js_value()
     .unchecked_into()
 }
 
-/// `url` with `lastEventId=id` in its query (replacing one already there), or as given when there is no id yet.
-/// A fragment is dropped: it never reaches the server anyway.
-fn resume_url(url: &str, id: &str) -> String {
-    let url = url.split('#').next().unwrap_or(url);
-    if id.is_empty() {
-        return url.to_owned();
-    }
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut resumed = path.to_owned();
-    let mut separator = '?';
-    let resume_param = |pair: &&str| pair.split('=').next() == Some(LAST_EVENT_ID_PARAM);
-    for pair in query.split('&').filter(|pair| !pair.is_empty() && !resume_param(pair)) {
-        resumed.push(separator);
-        resumed.push_str(pair);
-        separator = '&';
-    }
-    resumed.push(separator);
-    resumed.push_str(LAST_EVENT_ID_PARAM);
-    resumed.push('=');
-    percent_encode(id, &mut resumed);
-    resumed
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters: ids are opaque and may hold `&`, `#` or `%`.
-fn percent_encode(text: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.extend(['%', HEX[usize::from(byte >> 4)] as char, HEX[usize::from(byte & 15)] as char]);
-        }
-    }
-}
-
 /// Reads `{headers, lastEventId, backoff}`, with errors that name the option.
-fn parse_options(options: &JsValue) -> Result<(Headers, String, Reconnect), JsError> {
+fn parse_options(options: &JsValue) -> Result<(Headers, String, Backoff), JsError> {
     let mut headers = Headers::Fixed(with_accept(&JsValue::UNDEFINED)?);
     let mut first_id = String::new();
     let mut backoff = Backoff::default_reconnect();
@@ -448,7 +380,7 @@ fn parse_options(options: &JsValue) -> Result<(Headers, String, Reconnect), JsEr
             backoff = jittered(&given, EVENT_STREAM)?;
         }
     }
-    Ok((headers, first_id, Reconnect(backoff)))
+    Ok((headers, first_id, backoff))
 }
 
 /// The application's headers (an object of strings, or nothing), with `Accept` as EventSource sends it.
@@ -464,34 +396,4 @@ fn with_accept(given: &JsValue) -> Result<JsValue, JsError> {
         }
     }
     Ok(headers.into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_resume_id_goes_in_the_query_in_place_of_any_other() {
-        assert_eq!(resume_url("/sse?topic=room:a", ""), "/sse?topic=room:a");
-        assert_eq!(resume_url("/sse?topic=room:a#top", "4.e-1"), "/sse?topic=room:a&lastEventId=4.e-1");
-        assert_eq!(
-            resume_url("http://h/sse?lastEventId=old&topic=a&topic=b", "4.e-1,7.e-2"),
-            "http://h/sse?topic=a&topic=b&lastEventId=4.e-1%2C7.e-2"
-        );
-        assert_eq!(resume_url("/sse", "a&b #%é"), "/sse?lastEventId=a%26b%20%23%25%C3%A9");
-        assert_eq!(resume_url("/sse?lastEventId=old", "new"), "/sse?lastEventId=new");
-    }
-
-    #[test]
-    fn reconnects_wait_up_to_a_doubling_ceiling_from_the_servers_retry() {
-        let backoff = Reconnect(Backoff::Jittered { base_ms: 100, max_ms: 1_000, jitter: 1.0 });
-        let ceilings: Vec<u64> = (1..=6).map(|attempt| backoff.delay_ms(None, attempt, 0.0)).collect();
-        assert_eq!(ceilings, [100, 200, 400, 800, 1_000, 1_000]);
-        assert_eq!(backoff.delay_ms(None, 3, 0.75), 100, "full jitter takes a random share of the ceiling");
-        assert_eq!(backoff.delay_ms(Some(300), 1, 0.0), 300, "the server's retry is the base");
-        assert_eq!(backoff.delay_ms(Some(2_500), 4, 0.0), 2_500, "and the cap when it asks for longer");
-        let fixed = Reconnect(Backoff::Jittered { base_ms: 100, max_ms: 1_000, jitter: 0.0 });
-        assert_eq!(fixed.delay_ms(None, 2, 0.99), 200);
-        assert_eq!(fixed.delay_ms(None, u32::MAX, 0.5), 1_000);
-    }
 }

@@ -51,8 +51,9 @@ impl Backoff {
     }
 
     /// The delay before attempt `tries` (1 for the first), `random` (uniform in `[0, 1)`) drawing the jitter: for
-    /// callers with a random source of their own, such as the browser client's `EventStream`.
-    pub fn delay_with(&self, tries: u32, random: f64) -> u64 {
+    /// a rule that adjusts the backoff before drawing, as [`EventStreamReconnect`](super::EventStreamReconnect)
+    /// does with the server's `retry`.
+    pub(crate) fn delay_with(&self, tries: u32, random: f64) -> u64 {
         match self {
             Backoff::Jittered { base_ms, max_ms, jitter } => {
                 let doublings = tries.saturating_sub(1).min(63);

@@ -3,6 +3,7 @@
 
 mod backoff;
 mod channel;
+mod event_stream_reconnect;
 mod heartbeat;
 mod options;
 mod output;
@@ -12,6 +13,7 @@ mod transport_choice;
 
 pub use backoff::Backoff;
 pub use channel::ChannelState;
+pub use event_stream_reconnect::{AfterEnd, EventStreamReconnect, LAST_EVENT_ID_PARAM, ReadyState, StreamEnd};
 pub use options::{Options, Overflow, QueueOptions};
 pub use output::{ChannelId, DropReason, Event, PushId, TIMEOUT, Transmit};
 pub use socket::{CLOSE_NORMAL, ClientError, ConnectionState, Socket, Stats};
