@@ -216,7 +216,7 @@ fn serialize(params: &JsValue, parent: Option<&str>, out: &mut Vec<String>) {
 fn random_socket_id() -> String {
     let mut bytes = [0u8; 16];
     get_random_values(&mut bytes);
-    crate::transport::base64url(&bytes)
+    ferrocast_protocol::base64::encode_url_unpadded(&bytes)
 }
 
 #[wasm_bindgen]

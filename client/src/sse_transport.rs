@@ -5,14 +5,17 @@
 //! `send`, `close`), so the transport code drives it exactly as a WebSocket. It opens when the stream's first event
 //! gives the session's token; every later event is one frame. Frames sent while a POST is on its way wait and go
 //! together in the next one, so they reach the relay in order. Binary frames travel in base64, a `binary` event
-//! one way and a posted line the other. When the server answers the stream's request with something other than an
-//! event stream, the close event carries its HTTP `status` beside `code` and `reason`: the socket's transport choice
-//! learns from it whether the server has an event-stream socket at all.
+//! one way and a posted line the other: the framing is `ferrocast_protocol::sse_socket`'s, the relay's too. When the
+//! server answers the stream's request with something other than an event stream, the close event carries its HTTP
+//! `status` beside `code` and `reason`: the socket's transport choice learns from it whether the server has an
+//! event-stream socket at all.
 
 use crate::fetch_stream::{FetchStream, Report, Thenable, global_fetch};
 use crate::values::{get, set};
+use ferrocast_protocol::WireData;
 use ferrocast_protocol::client::Transport;
-use ferrocast_protocol::sse::{self, BINARY_EVENT, SESSION_EVENT};
+use ferrocast_protocol::sse;
+use ferrocast_protocol::sse_socket::{self, Received, StreamEvent};
 use js_sys::{ArrayBuffer, Function, Object, Promise, Uint8Array};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -42,8 +45,8 @@ struct Inner {
     stream: RefCell<Option<FetchStream>>,
     /// Where frames go, once the session's token is known.
     post_url: RefCell<Option<String>>,
-    /// Frames waiting for the POST on its way to finish.
-    outgoing: RefCell<Vec<String>>,
+    /// Frames waiting for the POST on its way to finish, as the next POST's body.
+    outgoing: RefCell<String>,
     posting: Cell<bool>,
     closed: Cell<bool>,
     /// Called when a POST settles: `[answered, failed]`.
@@ -89,17 +92,16 @@ impl SseSocket {
 
     /// Sends a frame: text as it is, an `ArrayBuffer` (a binary frame) as a base64 line.
     pub fn send(&self, frame: JsValue) -> Result<(), JsError> {
-        let line = match frame.as_string() {
-            Some(text) => text,
-            None => match frame.dyn_ref::<ArrayBuffer>() {
-                Some(buffer) => {
-                    let latin1: String = Uint8Array::new(buffer).to_vec().into_iter().map(char::from).collect();
-                    btoa(&latin1).map_err(|_| JsError::new("could not encode a binary frame"))?
+        {
+            let mut body = self.inner.outgoing.borrow_mut();
+            match (frame.as_string(), frame.dyn_ref::<ArrayBuffer>()) {
+                (Some(text), _) => sse_socket::write_post_line(&mut body, WireData::Text(&text)),
+                (None, Some(buffer)) => {
+                    sse_socket::write_post_line(&mut body, WireData::Binary(&Uint8Array::new(buffer).to_vec()));
                 }
-                None => return Err(JsError::new("a frame is a string or an ArrayBuffer")),
-            },
-        };
-        self.inner.outgoing.borrow_mut().push(line);
+                (None, None) => return Err(JsError::new("a frame is a string or an ArrayBuffer")),
+            }
+        }
         self.inner.flush();
         Ok(())
     }
@@ -122,10 +124,10 @@ impl SseSocket {
         if let Some(token) = auth_token {
             crate::values::set(&headers, "Authorization", format!("Bearer {token}"));
         }
-        let post_base = stream_url.split_once('?').map_or(stream_url, |(base, _)| base).to_owned();
+        let url = stream_url.to_owned();
         let stream = FetchStream::open(stream_url, &headers, reader, move |report| {
             if let Some(inner) = weak.upgrade() {
-                inner.reported(&post_base, report);
+                inner.reported(&url, report);
             }
         })
         .map_err(|_| JsError::new("no fetch in this environment: the \"sse\" transport needs fetch"))?;
@@ -135,16 +137,6 @@ impl SseSocket {
             [true, false].into_iter().map(|answered| post_callback(weak.clone(), answered)).collect();
         Ok(SseSocket { inner })
     }
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// Base64 of a string of bytes (code points below 256), in browsers, workers and Node alike.
-    #[wasm_bindgen(catch)]
-    fn btoa(latin1: &str) -> Result<String, JsValue>;
-    /// The string of bytes base64 stands for.
-    #[wasm_bindgen(catch)]
-    fn atob(base64: &str) -> Result<String, JsValue>;
 }
 
 fn post_callback(inner: Weak<Inner>, answered: bool) -> Function {
@@ -158,31 +150,25 @@ fn post_callback(inner: Weak<Inner>, answered: bool) -> Function {
 }
 
 impl Inner {
-    fn reported(&self, post_base: &str, report: Report) {
+    fn reported(&self, stream_url: &str, report: Report) {
         match report {
             Report::Opened => {}
-            Report::Event(event) if event.event == SESSION_EVENT => {
-                let token = js_sys::JSON::parse(&event.data).map(|data| get(&data, "token")).ok();
-                let Some(token) = token.and_then(|token| token.as_string()) else {
-                    return self.finish(CLOSE_ABNORMAL, "no session token", false, None);
-                };
-                *self.post_url.borrow_mut() = Some(format!("{post_base}?token={token}"));
-                self.fire(|handlers| handlers.open.clone(), &Object::new());
-                self.flush();
-            }
-            Report::Event(event) => {
-                let message = Object::new();
-                if event.event == BINARY_EVENT {
-                    let Ok(latin1) = atob(&event.data) else {
-                        return self.finish(CLOSE_ABNORMAL, "a binary frame that is not base64", false, None);
-                    };
-                    let bytes: Vec<u8> = latin1.chars().map(|c| c as u32 as u8).collect();
-                    set(&message, "data", Uint8Array::from(bytes.as_slice()).buffer());
-                } else {
-                    set(&message, "data", event.data.as_str());
+            Report::Event(event) => match sse_socket::read_event(&event) {
+                Ok(StreamEvent::Session { token }) => {
+                    *self.post_url.borrow_mut() = Some(sse_socket::post_url(stream_url, token));
+                    self.fire(|handlers| handlers.open.clone(), &Object::new());
+                    self.flush();
                 }
-                self.fire(|handlers| handlers.message.clone(), &message);
-            }
+                Ok(StreamEvent::Frame(frame)) => {
+                    let message = Object::new();
+                    match frame {
+                        Received::Text(text) => set(&message, "data", text),
+                        Received::Binary(bytes) => set(&message, "data", Uint8Array::from(bytes.as_slice()).buffer()),
+                    }
+                    self.fire(|handlers| handlers.message.clone(), &message);
+                }
+                Err(error) => self.finish(CLOSE_ABNORMAL, &error.to_string(), false, None),
+            },
             Report::Ended(end) => {
                 let (reason, status) = match end {
                     crate::fetch_stream::End::Closed => (String::new(), None),
@@ -203,13 +189,13 @@ impl Inner {
             return;
         }
         let Some(url) = self.post_url.borrow().clone() else { return };
-        let frames = std::mem::take(&mut *self.outgoing.borrow_mut());
-        if frames.is_empty() {
+        let body = std::mem::take(&mut *self.outgoing.borrow_mut());
+        if body.is_empty() {
             return;
         }
         let init = Object::new();
         set(&init, "method", "POST");
-        set(&init, "body", frames.join("\n").as_str());
+        set(&init, "body", body.as_str());
         let headers = Object::new();
         set(&headers, "content-type", "text/plain");
         set(&init, "headers", headers);

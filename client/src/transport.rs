@@ -5,7 +5,7 @@
 //! the socket's state.
 
 use crate::driver::Shared;
-use ferrocast_protocol::Encoded;
+use ferrocast_protocol::{Encoded, base64};
 use js_sys::{Array, Function, Reflect, Uint8Array};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsCast;
@@ -44,7 +44,7 @@ impl Transport {
         let args = match auth_token {
             // As phoenix.js 1.8: the token travels as a subprotocol, so it stays out of URLs and access logs.
             Some(token) => {
-                let protocol = format!("base64url.bearer.phx.{}", base64url(token.as_bytes()));
+                let protocol = format!("base64url.bearer.phx.{}", base64::encode_url_unpadded(token.as_bytes()));
                 Array::of2(&url, &Array::of2(&"phoenix".into(), &protocol.into()))
             }
             None => Array::of1(&url),
@@ -112,30 +112,4 @@ impl Transport {
 thread_local! {
     /// The error handler of connections being let go of: one for all of them, made once.
     static IGNORE_ERRORS: Closure<dyn Fn(JsValue)> = Closure::new(|_: JsValue| {});
-}
-
-/// Base64url without padding (RFC 4648 §5), for the token subprotocol, which must be a valid HTTP token.
-pub(crate) fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, byte)| n | u32::from(*byte) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64url_matches_rfc_4648_without_padding() {
-        assert_eq!(super::base64url(b""), "");
-        assert_eq!(super::base64url(b"f"), "Zg");
-        assert_eq!(super::base64url(b"fo"), "Zm8");
-        assert_eq!(super::base64url(b"foo"), "Zm9v");
-        assert_eq!(super::base64url(b"foob"), "Zm9vYg");
-        assert_eq!(super::base64url(&[0xfb, 0xff]), "-_8");
-    }
 }

@@ -10,14 +10,18 @@
 //! - [`client`]: the client's socket, channels and pushes as a poll-style state machine.
 //! - [`presence`]: who is on a topic, merged from `presence_state` and `presence_diff` as phoenix.js does.
 //! - [`sse`]: server-sent events, written and read as EventSource reads them.
+//! - [`sse_socket`]: the relay's Phoenix socket over an event stream and POSTs, framed the same on both sides.
+//! - [`base64`]: the base64 of binary frames on that socket and of tokens in a WebSocket subprotocol.
 //! - [`rng`]: a seeded generator for jitter, which the reactor's retries share.
 
+pub mod base64;
 pub mod client;
 pub mod codec;
 pub mod frame;
 pub mod presence;
 pub mod rng;
 pub mod sse;
+pub mod sse_socket;
 
 pub use frame::{
     BATCH_PARAM, Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData,

@@ -13,8 +13,7 @@ pub const SUBSCRIBED_EVENT: &str = "ferrocast:subscribed";
 pub const SESSION_EVENT: &str = "ferrocast:session";
 
 /// The event of a socket stream that carries a binary frame, its data the frame in standard base64 (RFC 4648 §4)
-/// (every other event's data is a V2 JSON frame). POSTed bodies carry binary frames the same way, one per line,
-/// where a text frame's line starts with `[`.
+/// (every other event's data is a V2 JSON frame). [`sse_socket`](crate::sse_socket) writes and reads them.
 pub const BINARY_EVENT: &str = "binary";
 
 /// The id of one stream position: every topic's position, in the order the stream's topics were asked for.

@@ -7,6 +7,9 @@
 //! preflight). Every frame the session sends is one event whose `data` is the V2 JSON frame; a binary frame (a
 //! binary payload) is a `binary` event in base64, and is posted as a base64 line. The session lives as long as the
 //! stream: when it ends, the client reconnects and rejoins, as after a lost WebSocket.
+//!
+//! The framing (the session event, frames as events, POSTed lines) is `ferrocast_protocol::sse_socket`'s, which the
+//! browser client's `SseSocket` uses too; this file routes POSTs to sessions and runs each stream.
 
 use crate::sse::{Chunks, event_stream_response};
 use crate::state::{OpenConnection, Relay, ShutdownSignal};
@@ -15,9 +18,8 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::prelude::BASE64_STANDARD;
-use ferrocast_protocol::{Vsn, WireData, sse};
+use ferrocast_protocol::sse_socket::{self, SESSION_PARAM};
+use ferrocast_protocol::{Vsn, WireData};
 use ferrocast_pubsub::{CloseReason, OutFrame, Outbox, Session, SessionError};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -86,9 +88,7 @@ pub(crate) async fn open(
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
     let session = Session::new(relay.backend.clone(), params, Vsn::V2, outbox.clone(), identity);
     let mut first = String::new();
-    sse::write_field(&mut first, "event", sse::SESSION_EVENT);
-    sse::write_field(&mut first, "data", &format!("{{\"token\":\"{}\"}}", registration.token));
-    first.push('\n');
+    sse_socket::write_session_event(&mut first, &registration.token);
     relay.metrics.sse_streams_total.fetch_add(1, Ordering::Relaxed);
     let writer = SocketStream {
         _open: relay.open_connection(),
@@ -113,7 +113,7 @@ pub(crate) async fn send(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    let Some(inbox) = query.get("token").and_then(|token| relay.sse_sessions.inbox(token)) else {
+    let Some(inbox) = query.get(SESSION_PARAM).and_then(|token| relay.sse_sessions.inbox(token)) else {
         return (StatusCode::NOT_FOUND, "no such session: it has ended, so reconnect\n").into_response();
     };
     if body.len() > relay.config.max_message {
@@ -175,17 +175,12 @@ impl Chunks for SocketStream {
 }
 
 impl SocketStream {
-    /// Hands each posted line to the session: a text frame (a line starting with `[`) as it is, any other line as
-    /// a binary frame in base64.
+    /// Hands each posted frame to the session, in order.
     fn handle(&mut self, frames: &[u8]) {
-        for line in frames.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()) {
+        for frame in sse_socket::read_post_body(frames) {
             self.relay.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
             // `None`: the line is not UTF-8 text, or not base64.
-            let handled = if line.starts_with(b"[") {
-                std::str::from_utf8(line).ok().map(|text| self.session.handle(WireData::Text(text)))
-            } else {
-                BASE64_STANDARD.decode(line).ok().map(|bytes| self.session.handle(WireData::Binary(&bytes)))
-            };
+            let handled = frame.ok().map(|frame| self.session.handle(frame.wire()));
             let close = match handled {
                 Some(Ok(())) => continue,
                 Some(Err(SessionError::RateLimited)) => {
@@ -210,12 +205,10 @@ impl SocketStream {
             Ok(()) => {
                 for frame in &self.batch {
                     if frame.text {
-                        sse::write_field(&mut out, "data", &String::from_utf8_lossy(&frame.bytes));
+                        sse_socket::write_frame_event(&mut out, WireData::Text(&String::from_utf8_lossy(&frame.bytes)));
                     } else {
-                        sse::write_field(&mut out, "event", sse::BINARY_EVENT);
-                        sse::write_field(&mut out, "data", &BASE64_STANDARD.encode(&frame.bytes));
+                        sse_socket::write_frame_event(&mut out, WireData::Binary(&frame.bytes));
                     }
-                    out.push('\n');
                 }
                 self.relay.metrics.frames_out.fetch_add(self.batch.len() as u64, Ordering::Relaxed);
             }
