@@ -2,7 +2,8 @@
 //!
 //! The rules are the protocol crate's (see `PROTOCOL.md`): V2 frames are arrays of five elements plus Ferrocast's
 //! optional extension, V1 frames are objects, a `phx_reply` carries `{status, response}`, and a V1 server's
-//! `phx_close` and `phx_error` carry the join ref in `ref`. Payloads stay JavaScript values.
+//! `phx_close` and `phx_error` carry the join ref in `ref` (a V1 server frame has no join ref of its own). Payloads
+//! stay JavaScript values. `decoder_parity.rs` checks that the native decoder reads the fuzz corpus alike.
 
 use crate::values::{bytes_of, get, payload_to_js};
 use ferrocast_protocol::codec::decode_binary;
@@ -112,10 +113,9 @@ fn v1_parts(value: &JsValue) -> Result<Parts, String> {
     }
     let event = string(&get(value, "event"), "event")?;
     let r#ref = optional_string(&get(value, "ref"), "ref")?;
-    let mut join_ref = optional_string(&get(value, "join_ref"), "join_ref")?;
-    if join_ref.is_none() && (event == event::CLOSE || event == event::ERROR) {
-        join_ref = r#ref.clone();
-    }
+    // A V1 server's wire has no join ref field, so a `join_ref` key is no field at all, as in the native decoder
+    // (`ferrocast_protocol::codec`): the same bytes give the same frame on both sides.
+    let join_ref = if event == event::CLOSE || event == event::ERROR { r#ref.clone() } else { None };
     Ok(Parts {
         join_ref,
         r#ref,

@@ -21,6 +21,8 @@
 pub mod channel;
 mod connection_values;
 mod decode;
+#[cfg(test)]
+mod decoder_parity;
 mod driver;
 pub mod event_stream;
 mod fetch_stream;
