@@ -4,6 +4,7 @@ use crate::driver::{Shared, State};
 use crate::push::Push;
 use crate::values::payload_from_js;
 use ferrocast_protocol::client::{ChannelId, ClientError, PushId};
+use ferrocast_protocol::frame::event;
 use js_sys::Function;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -68,13 +69,13 @@ impl Channel {
     /// Calls `callback()` when the channel closes (left, or closed by the server).
     #[wasm_bindgen(js_name = onClose)]
     pub fn on_close(&self, callback: Function) -> u32 {
-        self.on("phx_close", callback)
+        self.on(event::CLOSE, callback)
     }
 
     /// Calls `callback(reason)` when the channel errors (it then rejoins by itself).
     #[wasm_bindgen(js_name = onError)]
     pub fn on_error(&self, callback: Function) -> u32 {
-        self.on("phx_error", callback)
+        self.on(event::ERROR, callback)
     }
 
     /// Calls `callback({topic, offset, epoch})` when a rejoin could not replay every broadcast missed while the

@@ -17,6 +17,7 @@ use ferrocast_protocol::client::{
     ChannelId, ConnectionState, DropReason, Event, Options, PushId, Socket as Machine, Switch, Transmit,
     Transport as TransportKind, TransportChoice,
 };
+use ferrocast_protocol::frame::event;
 use js_sys::{Function, Object};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -206,10 +207,10 @@ impl State {
                 }
             }
             Event::ChannelError { channel, reason } => {
-                self.trigger(channel, "phx_error", vec![reason.unwrap_or(JsValue::UNDEFINED)], calls);
+                self.trigger(channel, event::ERROR, vec![reason.unwrap_or(JsValue::UNDEFINED)], calls);
             }
             Event::ChannelClose { channel } => {
-                self.trigger(channel, "phx_close", Vec::new(), calls);
+                self.trigger(channel, event::CLOSE, Vec::new(), calls);
                 if let Some(join_push) = self.machine.channel_join_push(channel) {
                     self.pushes.remove(&join_push);
                 }
