@@ -29,12 +29,14 @@ Usage: cargo xtask <command> [options]
 Commands:
   serve [--no-install] [ARGS...]
                        Install what the build needs when missing (wasm32 target,
+                       the pinned nightly the client's release wasm is built with,
                        wasm-bindgen-cli, wasm-pack, the npm packages; no browser,
                        no Redis), build the client and the demo, and run the relay
                        with the demo on http://127.0.0.1:4000. Other arguments go
                        to the relay; Ctrl-C stops it.
   test [--no-install]  Install the tools the tests need when missing (wasm32 target,
-                       wasm-bindgen-cli, wasm-pack, chromium, redis-server, ...),
+                       the client's pinned nightly, wasm-bindgen-cli, wasm-pack,
+                       chromium, redis-server, ...),
                        then run every test: cargo tests, the protocol crate's wasm
                        builds, the Node checks, and a short pass of each fuzz
                        target, with a Redis server of its own on a free loopback

@@ -9,13 +9,16 @@
 use std::process::Command;
 
 use crate::process::{self, probe, say};
-use crate::{Error, redis, workspace};
+use crate::{Error, client, redis, workspace};
 
 /// One thing a command needs on the machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tool {
     /// The `wasm32-unknown-unknown` standard library, for the client and the protocol crate's browser build.
     WasmTarget,
+    /// The pinned nightly toolchain the client's release wasm is built with ([`client::RELEASE_TOOLCHAIN`]), with
+    /// `rust-src` (for `build-std`) and its `wasm32-unknown-unknown` target; nothing else builds with it.
+    WasmNightly,
     /// `wasm-bindgen-cli` at exactly the version `Cargo.lock` pins.
     WasmBindgenCli,
     /// `wasm-pack`, which builds (and tests) the wasm client.
@@ -30,11 +33,19 @@ pub enum Tool {
 
 /// What `cargo xtask serve` needs to build the client and the demo: nothing that only the tests use (no browser,
 /// no Redis), so the README's first command is also the quickest way to a running demo on a fresh machine.
-pub const FOR_SERVE: &[Tool] = &[Tool::WasmTarget, Tool::WasmBindgenCli, Tool::WasmPack, Tool::NodeAndNpm];
+pub const FOR_SERVE: &[Tool] =
+    &[Tool::WasmTarget, Tool::WasmNightly, Tool::WasmBindgenCli, Tool::WasmPack, Tool::NodeAndNpm];
 
 /// What `cargo xtask test` needs: what `serve` does, plus a browser and a Redis server.
-pub const FOR_TESTS: &[Tool] =
-    &[Tool::WasmTarget, Tool::WasmBindgenCli, Tool::WasmPack, Tool::Chromium, Tool::NodeAndNpm, Tool::RedisServer];
+pub const FOR_TESTS: &[Tool] = &[
+    Tool::WasmTarget,
+    Tool::WasmNightly,
+    Tool::WasmBindgenCli,
+    Tool::WasmPack,
+    Tool::Chromium,
+    Tool::NodeAndNpm,
+    Tool::RedisServer,
+];
 
 /// The Debian packages the wasm client's browser tests need: a headless browser and its WebDriver. (wasm-opt
 /// comes from npm: Debian 12's is too old, see `client.rs`.)
@@ -49,6 +60,7 @@ pub fn ensure(tools: &[Tool], command: &str) -> Result<(), Error> {
     for tool in tools {
         match tool {
             Tool::WasmTarget => wasm_target()?,
+            Tool::WasmNightly => wasm_nightly()?,
             Tool::WasmBindgenCli => {
                 if let Some(version) = workspace::wasm_bindgen_version()? {
                     wasm_bindgen_cli(&version)?;
@@ -142,6 +154,36 @@ fn wasm_target() -> Result<(), Error> {
     let mut command = Command::new("rustup");
     command.args(["target", "add", TARGET]);
     install(&format!("the {TARGET} target"), &mut command)
+}
+
+/// The pinned nightly the client's release wasm is built with, minimal profile, with `rust-src` (build-std
+/// compiles the standard library from it) and the `wasm32-unknown-unknown` target. Only `cargo xtask build-client`
+/// uses it, through `RUSTUP_TOOLCHAIN` on its wasm-pack commands; the workspace's own builds stay on stable.
+fn wasm_nightly() -> Result<(), Error> {
+    let toolchain = client::RELEASE_TOOLCHAIN;
+    let installed = probe("rustup", &["component", "list", "--installed", "--toolchain", toolchain]);
+    if installed.as_deref().is_some_and(has_release_components) {
+        say(format!("{toolchain} toolchain with rust-src and the wasm32-unknown-unknown target: present"));
+        return Ok(());
+    }
+    if probe("rustup", &["--version"]).is_none() {
+        return Err(Error::new(format!(
+            "cannot ask rustup which toolchains are installed (is rustup on PATH?): the client's release wasm is \
+             built with `rustup toolchain install {toolchain} --profile minimal --component rust-src --target \
+             wasm32-unknown-unknown`"
+        )));
+    }
+    // On a toolchain that is already there, this adds only the missing component or target.
+    let mut command = Command::new("rustup");
+    command.args(["toolchain", "install", toolchain, "--profile", "minimal"]);
+    command.args(["--component", "rust-src", "--target", "wasm32-unknown-unknown"]);
+    install(&format!("the {toolchain} toolchain with rust-src and the wasm32-unknown-unknown target"), &mut command)
+}
+
+/// Whether `rustup component list --installed` output has what the release wasm build needs.
+fn has_release_components(installed: &str) -> bool {
+    let has = |component: &str| installed.lines().any(|line| line.trim() == component);
+    has("rust-src") && has("rust-std-wasm32-unknown-unknown")
 }
 
 /// `wasm-bindgen-cli` at exactly the version `Cargo.lock` pins, which wasm-pack and the test runner use.
@@ -313,13 +355,23 @@ mod tests {
 
     #[test]
     fn serve_installs_what_the_demo_builds_with_and_nothing_only_tests_use() {
-        for tool in [Tool::WasmTarget, Tool::WasmBindgenCli, Tool::WasmPack, Tool::NodeAndNpm] {
+        for tool in [Tool::WasmTarget, Tool::WasmNightly, Tool::WasmBindgenCli, Tool::WasmPack, Tool::NodeAndNpm] {
             assert!(FOR_SERVE.contains(&tool), "serve needs {tool:?}");
             assert!(FOR_TESTS.contains(&tool), "the tests build the client too, so they need {tool:?}");
         }
         assert!(!FOR_SERVE.contains(&Tool::Chromium), "a demo needs no headless browser");
         assert!(!FOR_SERVE.contains(&Tool::RedisServer), "a demo runs one relay, in memory");
         assert!(FOR_TESTS.contains(&Tool::Chromium) && FOR_TESTS.contains(&Tool::RedisServer));
+    }
+
+    #[test]
+    fn the_release_nightly_needs_rust_src_and_the_wasm_target() {
+        let complete = "cargo-x86_64-unknown-linux-gnu\nrust-src\nrust-std-wasm32-unknown-unknown\n\
+                        rust-std-x86_64-unknown-linux-gnu\nrustc-x86_64-unknown-linux-gnu\n";
+        assert!(has_release_components(complete));
+        assert!(!has_release_components("rust-src\nrust-std-x86_64-unknown-linux-gnu\n"), "no wasm32 target");
+        assert!(!has_release_components("rust-std-wasm32-unknown-unknown\n"), "no rust-src for build-std");
+        assert!(!has_release_components(""));
     }
 
     #[test]
