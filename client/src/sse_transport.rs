@@ -167,7 +167,7 @@ impl Inner {
                     }
                     self.fire(|handlers| handlers.message.clone(), &message);
                 }
-                Err(error) => self.finish(CLOSE_ABNORMAL, &error.to_string(), false, None),
+                Err(error) => self.finish(CLOSE_ABNORMAL, error.as_str(), false, None),
             },
             Report::Ended(end) => {
                 let (reason, status) = match end {

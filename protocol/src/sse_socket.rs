@@ -49,18 +49,35 @@ impl Received<'_> {
 }
 
 /// Why an event or a POSTed line is not a frame of the socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FramingError {
     /// The session event did not carry a token a URL can hold.
-    #[error("a session event without a session token")]
     NoSessionToken,
     /// A binary frame that is not standard base64.
-    #[error("a binary frame that is not base64")]
     NotBase64,
     /// A text frame that is not UTF-8.
-    #[error("a text frame that is not UTF-8")]
     NotUtf8,
 }
+
+impl FramingError {
+    /// The error in words, as a static string: the browser client puts it in a close event's `reason` without
+    /// formatting machinery.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FramingError::NoSessionToken => "a session event without a session token",
+            FramingError::NotBase64 => "a binary frame that is not base64",
+            FramingError::NotUtf8 => "a text frame that is not UTF-8",
+        }
+    }
+}
+
+impl std::fmt::Display for FramingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::error::Error for FramingError {}
 
 /// Appends the session event that starts a stream, for the session `token`.
 pub fn write_session_event(out: &mut String, token: &str) {
@@ -96,10 +113,10 @@ pub fn read_event(event: &Event) -> Result<StreamEvent<'_>, FramingError> {
 /// query value as it stands, so only letters, digits, `-` and `_` are taken: nothing that could end the parameter.
 fn session_token(data: &str) -> Result<&str, FramingError> {
     let token = (|| {
-        let object = data.trim().strip_prefix('{')?.strip_suffix('}')?;
+        let object = data.trim_ascii().strip_prefix('{')?.strip_suffix('}')?;
         let (key, value) = object.split_once(':')?;
-        let value = value.trim().strip_prefix('"')?.strip_suffix('"')?;
-        (key.trim() == "\"token\"").then_some(value)
+        let value = value.trim_ascii().strip_prefix('"')?.strip_suffix('"')?;
+        (key.trim_ascii() == "\"token\"").then_some(value)
     })();
     token
         .filter(|token| !token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
