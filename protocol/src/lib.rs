@@ -13,6 +13,7 @@
 //! - [`sse_socket`]: the relay's Phoenix socket over an event stream and POSTs, framed the same on both sides.
 //! - [`base64`]: the base64 of binary frames on that socket and of tokens in a WebSocket subprotocol.
 //! - [`rng`]: a seeded generator for jitter, which the reactor's retries share.
+//! - [`sorted_map`]: the small map the machine and the browser client keep their entries in.
 
 pub mod base64;
 pub mod client;
@@ -20,6 +21,7 @@ pub mod codec;
 pub mod frame;
 pub mod presence;
 pub mod rng;
+pub mod sorted_map;
 pub mod sse;
 pub mod sse_socket;
 

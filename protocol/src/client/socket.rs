@@ -22,7 +22,9 @@ use super::queue::{Admission, OfflineQueue, Queued};
 use crate::codec::encode;
 use crate::frame::{Ext, Frame, Message, Payload, Position, Reply, Sender, Vsn, event};
 use crate::rng::Rng;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::sorted_map::SortedMap;
 
 /// The WebSocket close code for a normal closure. phoenix.js does not reconnect after a server closes with it.
 pub const CLOSE_NORMAL: u16 = 1000;
@@ -137,9 +139,9 @@ pub struct Socket<P> {
     channels: Vec<Channel>,
     queue: OfflineQueue,
     /// Sent pushes by ref.
-    in_flight: HashMap<String, InFlight>,
-    /// Expiry times of queued pushes and reply deadlines of sent ones.
-    push_deadlines: BTreeSet<Deadline>,
+    in_flight: SortedMap<String, InFlight>,
+    /// Expiry times of queued pushes and reply deadlines of sent ones, soonest first.
+    push_deadlines: SortedMap<Deadline, ()>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event<P>>,
 }
@@ -161,8 +163,8 @@ impl<P: Clone> Socket<P> {
             next_id: 0,
             channels: Vec::new(),
             queue,
-            in_flight: HashMap::new(),
-            push_deadlines: BTreeSet::new(),
+            in_flight: SortedMap::default(),
+            push_deadlines: SortedMap::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -246,7 +248,7 @@ impl<P: Clone> Socket<P> {
         let channel_deadlines = self.channels.iter().flat_map(|channel| {
             [channel.join_deadline, channel.rejoin_at, channel.leave.as_ref().map(|leave| leave.deadline)]
         });
-        [self.reconnect_at, self.heartbeat.deadline(), self.push_deadlines.first().map(|deadline| deadline.at)]
+        [self.reconnect_at, self.heartbeat.deadline(), self.push_deadlines.first().map(|(deadline, ())| deadline.at)]
             .into_iter()
             .chain(channel_deadlines)
             .flatten()
@@ -485,7 +487,9 @@ impl<P: Clone> Socket<P> {
                 }
             }
         }
-        while let Some(deadline) = self.push_deadlines.first().copied().filter(|deadline| deadline.at <= now) {
+        while let Some(deadline) =
+            self.push_deadlines.first().map(|(deadline, ())| *deadline).filter(|deadline| deadline.at <= now)
+        {
             self.push_deadlines.remove(&deadline);
             self.push_timed_out(deadline.push);
         }
@@ -675,7 +679,7 @@ impl<P: Clone> Socket<P> {
         let (push, expires_at) = (queued.push, queued.expires_at);
         match self.queue.offer(queued) {
             Admission::Queued { evicted } => {
-                self.push_deadlines.insert(Deadline { at: expires_at, push });
+                self.push_deadlines.insert(Deadline { at: expires_at, push }, ());
                 for old in evicted {
                     self.push_deadlines.remove(&Deadline { at: old.expires_at, push: old.push });
                     self.report_dropped(old, DropReason::QueueFull);
@@ -697,7 +701,7 @@ impl<P: Clone> Socket<P> {
             Some(sent_ref) => (sent_ref.clone(), queued.expires_at),
             None => (self.make_ref(), now + queued.timeout_ms),
         };
-        self.push_deadlines.insert(Deadline { at: deadline, push: queued.push });
+        self.push_deadlines.insert(Deadline { at: deadline, push: queued.push }, ());
         let frame = Frame::Message(Message {
             join_ref,
             r#ref: Some(push_ref.clone()),

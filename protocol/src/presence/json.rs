@@ -164,7 +164,7 @@ impl State<Value> {
         let MaybeObject::Object(object) = serde_json::from_str::<MaybeObject>(text)? else {
             return Err(PresenceError::NotAnObject { what: "state" });
         };
-        Ok(State { entries: entries(object)?.into_iter().collect() })
+        Ok(entries(object)?.into_iter().collect())
     }
 
     /// The map as a JSON object, as phoenix.js holds it.

@@ -20,6 +20,7 @@
 mod error;
 #[cfg(feature = "json")]
 mod json;
+mod keys;
 mod order;
 mod sync;
 mod tracker;

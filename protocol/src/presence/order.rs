@@ -4,7 +4,7 @@
 //! other keys in the order they were first added. phoenix.js walks every presence map with
 //! `Object.getOwnPropertyNames`, so matching it means ordering keys the same way.
 
-use indexmap::IndexMap;
+use super::keys::OrderedMap;
 
 /// The largest array index: ECMAScript array indices stop one short of `2^32 - 1`.
 const MAX_ARRAY_INDEX: u64 = 4_294_967_294;
@@ -32,9 +32,7 @@ pub(crate) fn array_index(key: &str) -> Option<u32> {
 
 /// Orders items whose keys are in insertion order as a JavaScript object would list those keys.
 pub(crate) fn js_order<'a, T>(items: impl Iterator<Item = (&'a str, T)>) -> Vec<(&'a str, T)> {
-    let mut items: Vec<_> = items.collect();
-    sort_js(&mut items, |(key, _)| key);
-    items
+    sort_js(items.collect(), |(key, _)| key)
 }
 
 /// Turns a list of key-value pairs into the sequence a JavaScript object built from it would list.
@@ -42,24 +40,30 @@ pub(crate) fn js_order<'a, T>(items: impl Iterator<Item = (&'a str, T)>) -> Vec<
 /// A repeated key keeps its first position and its last value, as repeated assignments (or repeated keys in JSON
 /// text) do in JavaScript.
 pub(crate) fn as_js_object<T>(pairs: Vec<(String, T)>) -> Vec<(String, T)> {
-    let mut object: IndexMap<String, T> = IndexMap::with_capacity(pairs.len());
+    let mut object = OrderedMap::default();
     for (key, value) in pairs {
         object.insert(key, value);
     }
-    let mut items: Vec<(String, T)> = object.into_iter().collect();
-    sort_js(&mut items, |(key, _)| key);
-    items
+    sort_js(object.into_vec(), |(key, _)| key)
 }
 
 /// Moves array-index keys to the front in ascending order, leaving the other keys in their order.
 ///
-/// The sort is stable, so the other keys keep their insertion order; array indices cannot repeat among unique
-/// keys, so their relative order is fully decided by their value.
-fn sort_js<T>(items: &mut [T], key: impl Fn(&T) -> &str) {
-    if items.iter().any(|item| is_array_index(key(item))) {
-        items.sort_by_key(|item| match array_index(key(item)) {
-            Some(index) => (0, index),
-            None => (1, 0),
-        });
+/// Only `(index, position)` pairs are sorted, so there is one sort for every item type, where sorting the items
+/// would build one sort per type into the browser build. Array indices cannot repeat among unique keys, so their
+/// order is fully decided by their value.
+fn sort_js<T>(items: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut indices: Vec<(u32, usize)> =
+        items.iter().enumerate().filter_map(|(at, item)| Some((array_index(key(item))?, at))).collect();
+    if indices.is_empty() {
+        return items;
     }
+    indices.sort_unstable();
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    let mut ordered = Vec::with_capacity(slots.len());
+    for &(_, at) in &indices {
+        ordered.extend(slots[at].take());
+    }
+    ordered.extend(slots.into_iter().flatten());
+    ordered
 }

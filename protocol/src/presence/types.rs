@@ -1,7 +1,6 @@
 //! The data: metas, entries, the presence map, diffs and the changes that syncing reports.
 
-use indexmap::IndexMap;
-
+use super::keys::OrderedMap;
 use super::order::js_order;
 
 /// One connection's presence: the meta object the server tracked, tagged with its `phx_ref`.
@@ -50,12 +49,12 @@ impl<V> Entry<V> {
 /// functions visit them in JavaScript property order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct State<V> {
-    pub(crate) entries: IndexMap<String, Entry<V>>,
+    pub(crate) entries: OrderedMap<Entry<V>>,
 }
 
 impl<V> Default for State<V> {
     fn default() -> Self {
-        State { entries: IndexMap::new() }
+        State { entries: OrderedMap::default() }
     }
 }
 
