@@ -35,7 +35,7 @@ impl Channel {
     fn start(&self, op: impl FnOnce(&mut State, u64) -> Result<PushId, ClientError>) -> Result<Push, JsError> {
         let started = self.shared.drive(|state, now| {
             let push = op(state, now)?;
-            Ok(state.pushes.entry(push).or_insert_with(Rc::default).clone())
+            Ok(state.pushes.get_or_insert_with(push, Rc::default).clone())
         });
         started.map(Push::new).map_err(|error: ClientError| JsError::new(&error.to_string()))
     }

@@ -18,9 +18,9 @@ use ferrocast_protocol::client::{
     Transport as TransportKind, TransportChoice,
 };
 use ferrocast_protocol::frame::event;
+use ferrocast_protocol::sorted_map::SortedMap;
 use js_sys::{Function, Object};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -41,8 +41,8 @@ pub(crate) struct State {
     transport: Option<Transport>,
     generation: u32,
     pub(crate) hooks: SocketHooks,
-    pub(crate) channels: HashMap<ChannelId, ChannelHooks>,
-    pub(crate) pushes: HashMap<PushId, Rc<RefCell<PushHooks>>>,
+    pub(crate) channels: SortedMap<ChannelId, ChannelHooks>,
+    pub(crate) pushes: SortedMap<PushId, Rc<RefCell<PushHooks>>>,
     timer: Timer,
     on_timer: Option<Function>,
     lifecycle: Option<Lifecycle>,
@@ -127,8 +127,8 @@ impl Shared {
                 transport: None,
                 generation: 0,
                 hooks: SocketHooks::default(),
-                channels: HashMap::new(),
-                pushes: HashMap::new(),
+                channels: SortedMap::default(),
+                pushes: SortedMap::default(),
                 timer: Timer::default(),
                 on_timer: None,
                 lifecycle: None,
