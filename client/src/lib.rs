@@ -42,3 +42,11 @@ pub use presence::Presence;
 pub use push::Push;
 pub use socket::Socket;
 pub use sse_transport::SseSocket;
+
+/// The allocator of the wasm build: talc in place of the standard library's dlmalloc, which is larger in the
+/// module a page downloads (see README, Size). Single-threaded wasm only (no `atomics`), which is what
+/// `wasm32-unknown-unknown` builds; native builds and tests keep the system allocator. No `unsafe`: talc's
+/// wasm constructor is safe.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
