@@ -81,7 +81,16 @@ pub fn is_root() -> bool {
 /// Only the program's file name is shown, so the absolute path cargo gives us in `CARGO` reads as `cargo`.
 pub fn display(command: &Command) -> String {
     let program = Path::new(command.get_program());
-    let mut words = vec![quote(program.file_name().unwrap_or(program.as_os_str()))];
+    // Variables set for this command alone change what it does (the client's release build is a nightly build
+    // through them), so they are shown; PATH and the variables every command gets (see `export`) are not.
+    let exported: Vec<&str> =
+        EXPORTED.lock().unwrap_or_else(PoisonError::into_inner).iter().map(|(name, _)| *name).collect();
+    let mut words: Vec<String> = command
+        .get_envs()
+        .filter(|(name, value)| value.is_some() && *name != "PATH" && !exported.iter().any(|e| OsStr::new(e) == *name))
+        .map(|(name, value)| format!("{}={}", name.to_string_lossy(), quote(value.unwrap_or_default())))
+        .collect();
+    words.push(quote(program.file_name().unwrap_or(program.as_os_str())));
     words.extend(command.get_args().map(quote));
     let line = words.join(" ");
     // The workspace root is where a person would type the command anyway, so it needs no `cd`.
@@ -121,6 +130,14 @@ mod tests {
         command.args(["-c", "printf %s \"$XTASK_PROCESS_TEST_EXPORT\""]);
         let output = with_exported(&mut command).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&output.stdout), "second", "the child sees the last value exported");
+    }
+
+    #[test]
+    fn display_shows_the_variables_set_for_the_command_alone() {
+        let mut command = Command::new("wasm-pack");
+        command.arg("build").env("RUSTUP_TOOLCHAIN", "nightly-2026-05-20").env("RUSTFLAGS", "-Za -Zb");
+        command.env("PATH", "/somewhere:/usr/bin");
+        assert_eq!(display(&command), "RUSTFLAGS='-Za -Zb' RUSTUP_TOOLCHAIN=nightly-2026-05-20 wasm-pack build");
     }
 
     #[test]
