@@ -244,8 +244,10 @@ fn install_crate(name: &str, version: Option<&str>) -> Result<(), Error> {
 /// A locked install can fail for a reason that is not ours: `wasm-bindgen-cli 0.2.x --locked` pins a dependency
 /// version the registry no longer serves, while the same version without `--locked` builds and works.
 fn locked_then_unlocked(mut attempt: impl FnMut(bool) -> Result<(), Error>) -> Result<(), Error> {
-    attempt(true).or_else(|locked_failed| {
-        say(format!("{locked_failed}; trying again without --locked"));
+    attempt(true).or_else(|_| {
+        // Its own advice ("no network?") would mislead here: cargo's error above says what was missing.
+        say("the install with --locked failed (often a dependency version it locks is no longer in the registry): \
+             trying again without --locked");
         attempt(false)
     })
 }
