@@ -10,8 +10,8 @@ use std::time::Instant;
 use crate::process::{self, say};
 use crate::{Error, prereqs, workspace};
 
-/// Where the relay serves the demo; the relay owns the actual default, this is for messages.
-const ADDRESS: &str = "http://127.0.0.1:4000";
+/// Where the relay listens unless told otherwise; the relay owns the actual default, this is for messages.
+const DEFAULT_LISTEN: &str = "127.0.0.1:4000";
 
 /// Options for `cargo xtask serve`.
 pub struct Options {
@@ -43,11 +43,42 @@ pub fn run(options: &Options) -> Result<(), Error> {
     relay.args(["build", "--release", "-p", "ferrocast-relay"]).current_dir(&root);
     process::run(&mut relay)?;
     say(format!("ready after {:.0} s of set-up and building", start.elapsed().as_secs_f64()));
-    say(format!("the demo dashboard is served at {ADDRESS}/"));
-    say(format!("the browser client is served at {ADDRESS}/ferrocast/ferrocast_client.js"));
-    say(format!("starting the relay on {ADDRESS} (Ctrl-C stops it)"));
+    let address = format!("http://{}", listen_address(&options.relay_args).unwrap_or(DEFAULT_LISTEN));
+    say(format!("the demo dashboard is served at {address}/"));
+    say(format!("the browser client is served at {address}/ferrocast/ferrocast_client.js"));
+    say(format!("starting the relay on {address} (Ctrl-C stops it)"));
     let mut relay = process::cargo();
     relay.args(["run", "--release", "-p", "ferrocast-relay", "--"]).args(&relay_args).args(&options.relay_args);
     relay.current_dir(&root);
     process::run(&mut relay)
+}
+
+/// The address given to the relay with `--listen ADDR` or `--listen=ADDR`, for the messages.
+fn listen_address(relay_args: &[String]) -> Option<&str> {
+    let mut args = relay_args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--listen" {
+            return args.next().map(String::as_str);
+        }
+        if let Some(address) = arg.strip_prefix("--listen=") {
+            return Some(address);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_address;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|arg| arg.to_string()).collect()
+    }
+
+    #[test]
+    fn the_messages_name_the_address_the_relay_is_given() {
+        assert_eq!(listen_address(&args(&["--dev", "--listen", "0.0.0.0:8080"])), Some("0.0.0.0:8080"));
+        assert_eq!(listen_address(&args(&["--listen=127.0.0.1:4100"])), Some("127.0.0.1:4100"));
+        assert_eq!(listen_address(&args(&["--dev"])), None);
+    }
 }
