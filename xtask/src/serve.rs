@@ -71,14 +71,13 @@ fn listen_address(relay_args: &[String]) -> Option<&str> {
 mod tests {
     use super::listen_address;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|arg| arg.to_string()).collect()
-    }
-
     #[test]
     fn the_messages_name_the_address_the_relay_is_given() {
-        assert_eq!(listen_address(&args(&["--dev", "--listen", "0.0.0.0:8080"])), Some("0.0.0.0:8080"));
-        assert_eq!(listen_address(&args(&["--listen=127.0.0.1:4100"])), Some("127.0.0.1:4100"));
-        assert_eq!(listen_address(&args(&["--dev"])), None);
+        let given = |args: &[&str]| {
+            listen_address(&args.iter().map(|arg| arg.to_string()).collect::<Vec<_>>()).map(str::to_owned)
+        };
+        assert_eq!(given(&["--dev", "--listen", "0.0.0.0:8080"]).as_deref(), Some("0.0.0.0:8080"));
+        assert_eq!(given(&["--listen=127.0.0.1:4100"]).as_deref(), Some("127.0.0.1:4100"));
+        assert_eq!(given(&["--dev"]), None);
     }
 }
