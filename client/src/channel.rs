@@ -89,7 +89,7 @@ impl Channel {
     /// Sends `event` with `payload` (JSON, or an `ArrayBuffer` for a binary frame). Waits in the offline queue
     /// while the channel is not joined. Throws before `join()` and after `leave()`.
     pub fn push(&self, event: &str, payload: JsValue, timeout: Option<u32>) -> Result<Push, JsError> {
-        let payload = payload_from_js(&payload, &format!("push {event:?} to {:?}", self.topic))?;
+        let payload = payload_from_js(&payload, &format!("push \"{event}\" to \"{}\"", self.topic))?;
         self.start(|state, now| state.machine.push(now, self.id, event, payload, timeout.map(u64::from)))
     }
 

@@ -525,7 +525,7 @@ pub(crate) fn refresh_channel_params(shared: &Rc<Shared>, only: Option<ChannelId
         })
         .collect();
     for (id, topic, function) in functions {
-        let what = format!("channel {topic:?} params");
+        let what = format!("channel \"{topic}\" params");
         let params = function.call0(&JsValue::NULL).map_err(|_| JsError::new(&format!("{what}: the function threw")));
         match params.and_then(|params| crate::values::payload_from_js(&params, &what)) {
             Ok(payload) => {

@@ -91,14 +91,14 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
         None | Some("2.0.0") => Vsn::V2,
         Some("1.0.0") => Vsn::V1,
         Some(other) => {
-            return Err(JsError::new(&format!("Socket option `vsn` must be \"1.0.0\" or \"2.0.0\", not {other:?}")));
+            return Err(JsError::new(&format!("Socket option `vsn` must be \"1.0.0\" or \"2.0.0\", not \"{other}\"")));
         }
     };
     match field.string("binaryType")?.as_deref() {
         None | Some("arraybuffer") => {}
         Some(other) => {
             return Err(JsError::new(&format!(
-                "Socket option `binaryType` must be \"arraybuffer\" (binary payloads are ArrayBuffers), not {other:?}"
+                "Socket option `binaryType` must be \"arraybuffer\" (binary payloads are ArrayBuffers), not \"{other}\""
             )));
         }
     }
@@ -132,8 +132,9 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
         Some("sse") => settings.transports = Transports::Only(Transport::EventStream),
         Some("websocket") => settings.transports = Transports::Only(Transport::WebSocket),
         Some(other) => {
-            let message =
-                format!("Socket option `transport` must be \"websocket\", \"sse\" or a WebSocket class, not {other:?}");
+            let message = format!(
+                "Socket option `transport` must be \"websocket\", \"sse\" or a WebSocket class, not \"{other}\""
+            );
             return Err(JsError::new(&message));
         }
         None => {
@@ -173,7 +174,7 @@ fn queue_options(queue: &JsValue) -> Result<QueueOptions, JsError> {
         Some("drop-oldest") => Overflow::DropOldest,
         Some(other) => {
             return Err(JsError::new(&format!(
-                "Socket option `queue.overflow` must be \"reject\" or \"drop-oldest\", not {other:?}"
+                "Socket option `queue.overflow` must be \"reject\" or \"drop-oldest\", not \"{other}\""
             )));
         }
     };

@@ -123,7 +123,7 @@ impl Socket {
         let payload = if params.is_function() {
             ferrocast_protocol::Payload::empty()
         } else {
-            crate::values::payload_from_js(&params, &format!("channel {topic:?} params"))?
+            crate::values::payload_from_js(&params, &format!("channel \"{topic}\" params"))?
         };
         let mut state = self.shared.state.borrow_mut();
         let id = state.machine.channel(topic, payload);

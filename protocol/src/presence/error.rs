@@ -24,19 +24,19 @@ pub enum PresenceError {
         field: &'static str,
     },
     /// An entry is not an object.
-    #[error("presence entry for key {key:?} is not a JSON object")]
+    #[error("presence entry for key \"{key}\" is not a JSON object")]
     EntryNotObject {
         /// The key of the entry.
         key: String,
     },
     /// An entry has no `metas` array.
-    #[error("presence entry for key {key:?} has no `metas` array")]
+    #[error("presence entry for key \"{key}\" has no `metas` array")]
     MissingMetas {
         /// The key of the entry.
         key: String,
     },
     /// A meta is not an object.
-    #[error("meta {index} of presence key {key:?} is not a JSON object")]
+    #[error("meta {index} of presence key \"{key}\" is not a JSON object")]
     MetaNotObject {
         /// The key of the entry.
         key: String,
@@ -44,7 +44,7 @@ pub enum PresenceError {
         index: usize,
     },
     /// A meta has no string `phx_ref`, so it could never be matched against a leave.
-    #[error("meta {index} of presence key {key:?} has no string `phx_ref`")]
+    #[error("meta {index} of presence key \"{key}\" has no string `phx_ref`")]
     MissingPhxRef {
         /// The key of the entry.
         key: String,
