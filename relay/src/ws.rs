@@ -163,9 +163,9 @@ fn reading_stopped_early(code: u16) -> bool {
 
 /// Closes a socket for what its client sent: the close frame, then our side of the connection (FIN), then every
 /// byte the client still sends read and dropped, unparsed, until it closes its side or the grace ends. Dropping the
-/// connection with data unread would make the kernel reset it, and the reset would make the client's kernel throw
-/// away what it had not read yet: the close frame, so its code and reason, and the replies written before it. The
-/// bytes cannot be parsed: after a message over the limit, the stream is in the middle of its frame.
+/// connection with data unread would make the kernel reset it; the reset fails the client's writes, and a browser
+/// (or the `ws` package) then reports 1006 without reading the close frame and its reason. The bytes cannot be
+/// parsed: after a message over the limit, the stream is in the middle of its frame.
 async fn close_for_bad_input(socket: &mut Socket, frame: CloseFrame) {
     if socket.send(Message::Close(Some(frame))).await.is_err() {
         return;
