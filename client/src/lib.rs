@@ -18,29 +18,51 @@
 //! Nothing here touches `window`, `WebSocket` or a timer before `connect()`, so the module can be imported during
 //! server-side rendering.
 
+#[cfg(feature = "classes")]
 pub mod channel;
+#[cfg(feature = "classes")]
 mod connection_values;
 mod decode;
 #[cfg(test)]
 mod decoder_parity;
+#[cfg(feature = "classes")]
 mod driver;
+#[cfg(feature = "classes")]
 pub mod event_stream;
+#[cfg(feature = "classes")]
 mod fetch_stream;
+#[cfg(feature = "classes")]
 mod lifecycle;
+#[cfg(feature = "machine")]
+pub mod machine;
 mod options;
+#[cfg(feature = "classes")]
 pub mod presence;
+#[cfg(feature = "classes")]
 pub mod push;
+#[cfg(feature = "classes")]
 pub mod socket;
+#[cfg(feature = "classes")]
 pub mod sse_transport;
+#[cfg(feature = "classes")]
 mod timer;
+#[cfg(feature = "classes")]
 mod transport;
 mod values;
 
+#[cfg(feature = "classes")]
 pub use channel::Channel;
+#[cfg(feature = "classes")]
 pub use event_stream::EventStream;
+#[cfg(feature = "machine")]
+pub use machine::Machine;
+#[cfg(feature = "classes")]
 pub use presence::Presence;
+#[cfg(feature = "classes")]
 pub use push::Push;
+#[cfg(feature = "classes")]
 pub use socket::Socket;
+#[cfg(feature = "classes")]
 pub use sse_transport::SseSocket;
 
 /// The allocator of the wasm build: talc in place of the standard library's dlmalloc, which is larger in the

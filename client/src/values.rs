@@ -1,7 +1,7 @@
 //! Conversions between JavaScript values and the protocol's types, and the small object helpers the classes share.
 
 use ferrocast_protocol::Payload;
-use js_sys::{Array, ArrayBuffer, JSON, Object, Reflect, Uint8Array};
+use js_sys::{ArrayBuffer, JSON, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsError};
 
@@ -68,24 +68,27 @@ pub(crate) fn opt_str(value: Option<&str>) -> JsValue {
 }
 
 /// A number, `null` for `None`.
+#[cfg(feature = "classes")]
 pub(crate) fn opt_number(value: Option<u64>) -> JsValue {
     value.map_or(JsValue::NULL, |value| JsValue::from_f64(value as f64))
 }
 
 /// Calls a JavaScript callback; an exception it throws is reported on the console and does not stop the socket.
+#[cfg(feature = "classes")]
 pub(crate) fn call(callback: &js_sys::Function, args: &[JsValue]) {
     let result = match args {
         [] => callback.call0(&JsValue::NULL),
         [a] => callback.call1(&JsValue::NULL, a),
         [a, b] => callback.call2(&JsValue::NULL, a, b),
         [a, b, c] => callback.call3(&JsValue::NULL, a, b, c),
-        _ => callback.apply(&JsValue::NULL, &args.iter().collect::<Array>()),
+        _ => callback.apply(&JsValue::NULL, &args.iter().collect::<js_sys::Array>()),
     };
     if let Err(error) = result {
         console_error("ferrocast: a callback threw", &error);
     }
 }
 
+#[cfg(feature = "classes")]
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = error)]

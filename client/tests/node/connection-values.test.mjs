@@ -13,7 +13,10 @@ import WebSocket, { WebSocketServer } from "ws";
 
 import http from "node:http";
 
-import { EventStream, Socket } from "@ferrocast/client";
+import { client, has, Socket } from "./entry.mjs";
+
+const { EventStream } = client;
+const eventStreams = { skip: has("EventStream") ? false : "this entry has no EventStream" };
 
 /** A server recording every connection; connection number `n` (from 1) is closed at once unless `keepOpen(n)`. */
 async function startServer({ keepOpen = () => true } = {}) {
@@ -312,7 +315,7 @@ function eventsOf(stream, count) {
 const FAST_STREAM = { baseMs: 5, maxMs: 10 };
 const WAIT_MS = 5000;
 
-test("an async headers function is called before every request of an EventStream, so a reconnect gets a fresh token", async () => {
+test("an async headers function is called before every request of an EventStream, so a reconnect gets a fresh token", eventStreams, async () => {
   const { url, requests } = await startStreamServer();
   let calls = 0;
   const headers = async () => {
@@ -335,7 +338,7 @@ test("an async headers function is called before every request of an EventStream
   }
 });
 
-test("a headers function that throws, rejects or gives no object fails that request: onError, then it is called again", async () => {
+test("a headers function that throws, rejects or gives no object fails that request: onError, then it is called again", eventStreams, async () => {
   const { url, requests } = await startStreamServer();
   let calls = 0;
   const headers = () => {
@@ -363,7 +366,7 @@ test("a headers function that throws, rejects or gives no object fails that requ
   }
 });
 
-test("a refusal stays final with a headers function, and close() while it is pending sends nothing", async () => {
+test("a refusal stays final with a headers function, and close() while it is pending sends nothing", eventStreams, async () => {
   const { url, requests } = await startStreamServer({ refuse: () => true });
   const refused = new EventStream(url, { headers: () => ({ authorization: "Bearer old" }), backoff: FAST_STREAM });
   const error = await new Promise((resolve) => refused.onError(resolve));

@@ -13,6 +13,28 @@ pub struct ChannelId(pub(crate) u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PushId(pub(crate) u32);
 
+/// The ids as plain numbers, for an embedding that hands them across a boundary that carries only numbers (the
+/// browser client's JavaScript layer). An id made up on the other side names no channel or push: the machine
+/// answers it with [`super::ClientError::UnknownChannel`] or ignores it, as it does any stale id.
+macro_rules! id_as_number {
+    ($id:ident) => {
+        impl From<$id> for u32 {
+            fn from(id: $id) -> u32 {
+                id.0
+            }
+        }
+
+        impl From<u32> for $id {
+            fn from(number: u32) -> $id {
+                $id(number)
+            }
+        }
+    };
+}
+
+id_as_number!(ChannelId);
+id_as_number!(PushId);
+
 /// Something the embedding must do to the transport, in this order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {

@@ -1,0 +1,97 @@
+// `Channel`: one topic joined over a socket, as phoenix.js's `Channel`, made by `socket.channel(topic, params)`.
+// The machine owns its state and its pushes; this object holds its bindings (`on`) and its params.
+
+import { channelEvents } from "ferrocast-machine"
+
+/** The binding `onRecoveryFailed` registers under: not an event name a server sends. */
+export const RECOVERY_FAILED = "ferrocast:recovery_failed"
+
+let events
+
+export class Channel {
+  constructor(socket, id, topic, params) {
+    this.socket = socket
+    this.id = id
+    this._topic = topic
+    // The join params: an object, or a function called before each join.
+    this.params = params
+    this.bindings = []
+    this.nextBinding = 1
+  }
+
+  /** Joins the topic; the returned push reports this and every later (re)join attempt. Throws if called twice. */
+  join(timeout) {
+    this.socket.refreshParams(this, true)
+    return this.socket.start((machine, now) => machine.join(now, this.id, timeout))
+  }
+
+  /** Calls `callback(payload, ref, joinRef)` for every `event` on the topic; returns a ref for `off`. */
+  on(event, callback) {
+    if (!this.socket.channels.has(this.id)) return 0
+    const ref = this.nextBinding++
+    this.bindings.push([event, ref, callback])
+    return ref
+  }
+
+  /** Removes the callbacks for `event`: the one under `ref`, or all of them. */
+  off(event, ref) {
+    this.bindings = this.bindings.filter(([bound, boundRef]) => !(bound === event && (ref == null || ref === boundRef)))
+  }
+
+  /** Calls `callback()` when the channel closes (left, or closed by the server). */
+  onClose(callback) {
+    return this.on(names()[0], callback)
+  }
+
+  /** Calls `callback(reason)` when the channel errors (it then rejoins by itself). */
+  onError(callback) {
+    return this.on(names()[1], callback)
+  }
+
+  /**
+   * Calls `callback({topic, offset, epoch})` when a rejoin could not replay every broadcast missed while the
+   * channel was away (the relay's history did not reach back far enough, or it restarted): reload the state the
+   * channel feeds. The channel goes on from the position given. Not called by servers without history.
+   */
+  onRecoveryFailed(callback) {
+    return this.on(RECOVERY_FAILED, callback)
+  }
+
+  /**
+   * Sends `event` with `payload` (JSON, or an `ArrayBuffer` for a binary frame). Waits in the offline queue while
+   * the channel is not joined. Throws before `join()` and after `leave()`.
+   */
+  push(event, payload, timeout) {
+    return this.socket.start((machine, now) => machine.push(now, this.id, event, payload, timeout))
+  }
+
+  /** Leaves the topic; the returned push gets "ok" when the server confirms (or at once when offline). */
+  leave(timeout) {
+    return this.socket.start((machine, now) => machine.leave(now, this.id, timeout))
+  }
+
+  /** "closed", "errored", "joined", "joining" or "leaving". */
+  get state() {
+    return this.socket.machine.channelState(this.id)
+  }
+
+  get topic() {
+    return this._topic
+  }
+
+  /** The ref of the current join, as phoenix.js's `channel.joinRef()`. */
+  joinRef() {
+    return this.socket.machine.joinRef(this.id)
+  }
+
+  /** Queues the callbacks bound to `event` with `args` on `calls`. */
+  trigger(event, args, calls) {
+    for (const [bound, , callback] of this.bindings) if (bound === event) calls.push([callback, args])
+  }
+}
+
+/** The protocol's `[close, error]` event names, asked of the machine once. */
+function names() {
+  events ??= channelEvents()
+  return events
+}

@@ -1,0 +1,68 @@
+// Types of `@ferrocast/client/core` (client/js/core.js): Socket, Channel and Push, as the full entry has them.
+
+export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+
+/** Loads the wasm (by default from beside this module); await it before the first `new Socket`. */
+export default function init(
+  module_or_path?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
+): Promise<unknown>;
+
+/** A push (or a channel's join or leave): `receive(status, callback)` chains. */
+export class Push {
+  private constructor();
+  /** Calls `callback(response)` when the outcome has this status ("ok", "error", "timeout"); at once if it has. */
+  receive(status: string, callback: (response: any) => void): Push;
+}
+
+/** A channel object, made by `socket.channel(topic, params)`. */
+export class Channel {
+  private constructor();
+  /** Joins the topic; the returned push reports this and every later (re)join attempt. Throws if called twice. */
+  join(timeout?: number): Push;
+  /** Leaves the topic; the returned push gets "ok" when the server confirms (or at once when offline). */
+  leave(timeout?: number): Push;
+  /** Sends `event` with `payload` (JSON, or an `ArrayBuffer` for a binary frame); queued while not joined. */
+  push(event: string, payload?: any, timeout?: number): Push;
+  /** Calls `callback(payload, ref, joinRef)` for every `event` on the topic; returns a ref for `off`. */
+  on(event: string, callback: (payload: any, ref: string | null, joinRef: string | null) => void): number;
+  /** Removes the callbacks for `event`: the one under `ref`, or all of them. */
+  off(event: string, ref?: number): void;
+  /** Calls `callback()` when the channel closes (left, or closed by the server). */
+  onClose(callback: () => void): number;
+  /** Calls `callback(reason)` when the channel errors (it then rejoins by itself). */
+  onError(callback: (reason: any) => void): number;
+  /** Calls `callback({topic, offset, epoch})` when a rejoin could not replay every broadcast missed. */
+  onRecoveryFailed(callback: (lost: { topic: string; offset?: number; epoch?: string }) => void): number;
+  /** The ref of the current join, as phoenix.js's `channel.joinRef()`. */
+  joinRef(): string | undefined;
+  /** "closed", "errored", "joined", "joining" or "leaving". */
+  readonly state: string;
+  readonly topic: string;
+}
+
+/** A connection to a Phoenix Channels server; see README for every option. */
+export class Socket {
+  constructor(endPoint: string, opts?: Record<string, any>);
+  connect(): void;
+  disconnect(callback?: () => void, code?: number, reason?: string): void;
+  onOpen(callback: () => void): string;
+  onClose(callback: (event: { code: number; reason: string; wasClean: boolean }) => void): string;
+  onError(callback: (error: any) => void): string;
+  onMessage(callback: (message: { join_ref: string | null; ref: string | null; topic: string; event: string; payload: any }) => void): string;
+  onQueueDrop(callback: (dropped: { topic: string; event: string; reason: string }) => void): string;
+  off(refs: string[]): void;
+  isConnected(): boolean;
+  connectionState(): string;
+  makeRef(): string;
+  endPointURL(): string;
+  channel(topic: string, params?: Record<string, any> | (() => Record<string, any>)): Channel;
+  getStats(): {
+    state: string;
+    reconnectAttempts: number;
+    nextRetryInMs: number | null;
+    queuedPushes: number;
+    queuedBytes: number;
+    awaitingReply: number;
+    lastHeartbeatRttMs: number | null;
+  };
+}

@@ -1,0 +1,104 @@
+// The machine's outputs, as `Machine.drain()` lays them out: one flat array of records, each a tag and that tag's
+// fields (`client/src/machine.rs`, `Tag`, says what each field is). Transport actions come first; the
+// application's callbacks are queued on `calls`, to run once every record has been read.
+
+const CONNECT = 0
+const SEND = 1
+const CLOSE = 2
+const OPEN = 3
+const CLOSED = 4
+const ERROR = 5
+const MESSAGE = 6
+const REPLY = 7
+const CHANNEL_CLOSE = 8
+const DROPPED = 9
+const RECOVERY_FAILED = 10
+const RECONNECT_SCHEDULED = 11
+const HEARTBEAT_TIMEOUT = 12
+const IGNORED = 13
+
+import { RECOVERY_FAILED as RECOVERY_BINDING } from "./channel.js"
+
+/** Acts on the records in `out` for `socket`. */
+export function route(socket, out, calls) {
+  for (let i = 0; i < out.length; ) {
+    switch (out[i++]) {
+      case CONNECT:
+        socket.open()
+        break
+      case SEND:
+        socket.send(out[i++])
+        break
+      case CLOSE:
+        socket.close(out[i++], out[i++])
+        break
+      case OPEN:
+        queueAll(socket.hooks.open, [], calls)
+        break
+      case CLOSED: {
+        const event = { code: out[i++], reason: out[i++], wasClean: out[i++] }
+        socket.log("transport", `close ${event.code} ${event.reason}`, event)
+        queueAll(socket.hooks.close, [event], calls)
+        break
+      }
+      case ERROR: {
+        const error = socket.lastError
+        socket.lastError = undefined
+        socket.log("transport", "error", error)
+        queueAll(socket.hooks.error, [error], calls)
+        break
+      }
+      case MESSAGE: {
+        const channel = socket.channels.get(out[i++])
+        const event = out[i++]
+        const args = [out[i++], out[i++], out[i++]]
+        channel?.trigger(event, args, calls)
+        break
+      }
+      case REPLY: {
+        const [id, status, response, kept] = [out[i++], out[i++], out[i++], out[i++]]
+        const push = socket.pushes.get(id)
+        if (!kept) socket.pushes.delete(id)
+        push?.settle(status, response, calls)
+        break
+      }
+      case CHANNEL_CLOSE: {
+        const id = out[i++]
+        const joinPush = socket.machine.joinPush(id)
+        if (joinPush >= 0) socket.pushes.delete(joinPush)
+        socket.channels.delete(id)
+        break
+      }
+      case DROPPED: {
+        const topic = socket.channels.get(out[i++])?.topic ?? ""
+        const dropped = { topic, event: out[i++], reason: out[i++] }
+        socket.log("push", `dropped ${topic} ${dropped.event}: ${dropped.reason}`, dropped)
+        queueAll(socket.hooks.queueDrop, [dropped], calls)
+        break
+      }
+      case RECOVERY_FAILED: {
+        const [channel, offset, epoch] = [socket.channels.get(out[i++]), out[i++], out[i++]]
+        if (!channel) break
+        const lost = { topic: channel.topic }
+        if (offset !== null) Object.assign(lost, { offset, epoch })
+        socket.log("channel", `${channel.topic}: missed messages could not all be recovered`, lost)
+        channel.trigger(RECOVERY_BINDING, [lost], calls)
+        break
+      }
+      case RECONNECT_SCHEDULED:
+        socket.log("transport", `reconnect attempt ${out[i++]} in ${out[i++]} ms`)
+        break
+      case HEARTBEAT_TIMEOUT:
+        socket.log("transport", "heartbeat timeout: reconnecting")
+        break
+      case IGNORED:
+        socket.log("transport", `ignored a frame: ${out[i++]}`, out[i++])
+        break
+    }
+  }
+}
+
+/** Queues every callback of a socket-level list (`[ref, callback]` pairs). */
+function queueAll(list, args, calls) {
+  for (const [, callback] of list) calls.push([callback, args])
+}

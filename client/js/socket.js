@@ -1,0 +1,424 @@
+// `Socket`: one connection to a Phoenix Channels server (`/socket` on a Ferrocast relay or a Phoenix app), as
+// phoenix.js's `Socket`.
+//
+// Reconnects with jittered backoff, rejoins its channels, queues pushes while offline (bounded, and every drop
+// reported), and checks the connection when the page comes back. Nothing happens before `connect()`, and nothing
+// global (the WebSocket class, timers, the page) is touched before it, so the module can be imported during
+// server-side rendering.
+//
+// The protocol machine (`Machine`, in wasm) decides everything; this class owns what the browser gives: the
+// connection, one timer, page events and the application's callbacks. After every input it drains the machine
+// (`pump`): transport actions first, then the callbacks, then the timer is armed for the machine's next deadline.
+// No machine call is under way while a callback runs, so callbacks may call back into the socket.
+
+import { Machine } from "ferrocast-machine"
+import { runAll, call } from "./calls.js"
+import { Channel } from "./channel.js"
+import { gather, valueOf } from "./connection-values.js"
+import { absolute, query } from "./end-point.js"
+import { listenToPage } from "./page-events.js"
+import { Push } from "./push.js"
+import { route } from "./records.js"
+
+/** The class of the relay's event-stream socket, when the entry that has it is loaded (`useEventStreamSocket`). */
+let EventStreamSocket = null
+
+/** Lets sockets made from now on fall back to (or be told to use) the relay's event-stream socket. */
+export function useEventStreamSocket(socketClass) {
+  EventStreamSocket = socketClass
+}
+
+const now = () => performance.now()
+
+export class Socket {
+  /** `new Socket("/socket", {params: {token}})`; see README for every option. */
+  constructor(endPoint, opts) {
+    this.machine = new Machine(endPoint, opts, Math.random() * 2 ** 53, EventStreamSocket !== null)
+    const options = opts ?? {}
+    this.params = options.params
+    this.authToken = options.authToken
+    this.transportClass = typeof options.transport === "function" ? options.transport : undefined
+    this.logger = options.logger
+    this.hooks = { open: [], close: [], error: [], message: [], queueDrop: [] }
+    this.channels = new Map()
+    this.pushes = new Map()
+    // The application wants a connection (`connect` was called, `disconnect` was not).
+    this.wanted = false
+    // The page was hidden while connected; `pageshow` reconnects.
+    this.suspended = false
+    this.connection = null
+    // Each attempt's number: events of a connection already let go of, and values gathered for an attempt
+    // already replaced, are recognized by it and ignored.
+    this.generation = 0
+    this.timer = undefined
+    this.timerAt = -1
+    this.listening = false
+    this.lastError = undefined
+    this.disconnected = null
+  }
+
+  /** Opens the connection, and keeps it open (reconnecting as needed) until `disconnect()`. */
+  connect() {
+    this.wanted = true
+    this.suspended = false
+    this.machine.connect()
+    this.pump()
+  }
+
+  /**
+   * Closes the connection and stops reconnecting; `callback` runs once it is closed. Channels rejoin on the next
+   * `connect()`.
+   */
+  disconnect(callback, code, reason) {
+    this.wanted = false
+    this.suspended = false
+    this.disconnected = callback ?? null
+    this.machine.disconnect(now(), code, reason)
+    this.pump()
+    // Already closed: the machine had nothing to close, so the callback is due now.
+    const left = this.disconnected
+    this.disconnected = null
+    if (left) call(left, [])
+  }
+
+  /** Calls `callback()` whenever the connection opens; returns a ref for `off`. */
+  onOpen(callback) {
+    return this.hook(this.hooks.open, callback)
+  }
+
+  /** Calls `callback({code, reason, wasClean})` whenever the connection closes; returns a ref for `off`. */
+  onClose(callback) {
+    return this.hook(this.hooks.close, callback)
+  }
+
+  /** Calls `callback(error)` on transport errors; returns a ref for `off`. */
+  onError(callback) {
+    return this.hook(this.hooks.error, callback)
+  }
+
+  /** Calls `callback({join_ref, ref, topic, event, payload})` for every frame received; returns a ref for `off`. */
+  onMessage(callback) {
+    return this.hook(this.hooks.message, callback)
+  }
+
+  /**
+   * Calls `callback({topic, event, reason})` for every push the offline queue drops without sending (`reason`:
+   * "queue_full", "expired" or "channel_closed"); the push's `timeout` callbacks follow.
+   */
+  onQueueDrop(callback) {
+    return this.hook(this.hooks.queueDrop, callback)
+  }
+
+  /** Removes the callbacks registered under these refs. */
+  off(refs) {
+    for (const name of Object.keys(this.hooks)) {
+      this.hooks[name] = this.hooks[name].filter(([ref]) => !refs.includes(ref))
+    }
+  }
+
+  /** Whether the connection is open. */
+  isConnected() {
+    return this.machine.isConnected()
+  }
+
+  /** "connecting", "open" or "closed". */
+  connectionState() {
+    return this.machine.connectionState()
+  }
+
+  /** A fresh message ref. */
+  makeRef() {
+    return this.machine.makeRef()
+  }
+
+  /**
+   * The URL the next connection opens, params and `vsn` included. A `params` function is called for it, as
+   * phoenix.js does; one that is async cannot be waited for here, and the URL then has no params.
+   */
+  endPointURL() {
+    let params
+    try {
+      params = valueOf(this.params)
+    } catch {
+      params = undefined
+    }
+    return absolute(this.machine.url(query(params)))
+  }
+
+  /** A channel object for `topic`, joined with `params` (an object, or a function called before each join). */
+  channel(topic, params) {
+    // A params function is called by `join()`, before every join; until then the params are empty.
+    const id = this.machine.channel(topic, typeof params === "function" ? undefined : params)
+    const channel = new Channel(this, id, topic, params)
+    this.channels.set(id, channel)
+    return channel
+  }
+
+  /**
+   * Counters for dashboards: `{state, reconnectAttempts, nextRetryInMs, queuedPushes, queuedBytes, awaitingReply,
+   * lastHeartbeatRttMs}`; the times are `null` when there is none.
+   */
+  getStats() {
+    const [reconnectAttempts, nextRetry, queuedPushes, queuedBytes, awaitingReply, rtt] = this.machine.stats(now())
+    return {
+      state: this.machine.connectionState(),
+      reconnectAttempts,
+      nextRetryInMs: nextRetry < 0 ? null : nextRetry,
+      queuedPushes,
+      queuedBytes,
+      awaitingReply,
+      lastHeartbeatRttMs: rtt < 0 ? null : rtt,
+    }
+  }
+
+  // ----- What the channels, the records and the page ask of the socket -----
+
+  hook(list, callback) {
+    const ref = this.machine.makeRef()
+    list.push([ref, callback])
+    return ref
+  }
+
+  /**
+   * Runs a push-making call on the machine (`op(machine, now)` gives the push's id), with the push's object made
+   * before the machine can report its outcome (a push refused by a full queue times out at once).
+   */
+  start(op) {
+    try {
+      const id = op(this.machine, now())
+      let push = this.pushes.get(id)
+      if (!push) this.pushes.set(id, (push = new Push()))
+      return push
+    } finally {
+      this.pump()
+    }
+  }
+
+  /** Calls the logger, if there is one. */
+  log(kind, message, data) {
+    if (typeof this.logger === "function") call(this.logger, [kind, message, data])
+  }
+
+  /** Checks the connection now: the page came back, or the network did. */
+  probe() {
+    this.machine.probe(now())
+    this.pump()
+  }
+
+  /** The page is being hidden: close cleanly, to reconnect when it is shown again. */
+  suspend() {
+    if (!this.wanted) return
+    this.suspended = true
+    this.machine.disconnect(now(), 1000, "page hidden")
+    this.pump()
+  }
+
+  resume() {
+    const suspended = this.suspended
+    this.suspended = false
+    if (suspended && this.wanted) {
+      this.machine.connect()
+      this.pump()
+    }
+  }
+
+  /**
+   * Calls the params functions of channels that have one (all of them, or `only` that one), so their next join
+   * sends fresh params (phoenix.js evaluates them on every join). A function that throws, or returns something that
+   * is not JSON, leaves that channel's last params in place: the error is thrown to `join()`, and logged on a
+   * reconnect.
+   */
+  refreshParams(only, throwing) {
+    for (const channel of only ? [only] : this.channels.values()) {
+      if (typeof channel.params !== "function") continue
+      const what = `channel "${channel.topic}" params`
+      try {
+        let params
+        try {
+          params = channel.params()
+        } catch {
+          throw new Error(`${what}: the function threw`)
+        }
+        this.machine.setParams(channel.id, params)
+      } catch (error) {
+        if (throwing) throw error
+        this.log("channel", what, error)
+      }
+    }
+  }
+
+  // ----- The loop -----
+
+  /** Drains the machine until it has nothing left, then arms the timer for its next deadline. */
+  pump() {
+    for (;;) {
+      const out = this.machine.drain()
+      if (out.length === 0) break
+      const calls = []
+      route(this, out, calls)
+      runAll(calls)
+    }
+    this.arm()
+  }
+
+  arm() {
+    const at = this.machine.deadline()
+    if (at === this.timerAt) return
+    clearTimeout(this.timer)
+    this.timerAt = at
+    if (at < 0) return
+    this.timer = setTimeout(() => {
+      this.timerAt = -1
+      this.machine.timeout(now())
+      this.pump()
+    }, Math.max(0, at - now()))
+  }
+
+  // ----- The connection -----
+
+  /**
+   * Starts a connection attempt: gathers the `params` and `authToken` values, then opens the connection, at once
+   * when they are plain values, or once their promises settle, unless `disconnect()` or a newer attempt made them
+   * stale by then.
+   */
+  open() {
+    if (!this.listening) {
+      this.listening = true
+      listenToPage(this)
+    }
+    const generation = ++this.generation
+    const gathered = gather(this.params, this.authToken, (gathered) => {
+      if (this.generation !== generation || this.machine.connectionState() !== "connecting") return
+      this.openWith(gathered)
+      this.pump()
+    })
+    // Ready now: this runs inside the pump, which goes on draining the machine after it.
+    if (gathered) this.openWith(gathered)
+  }
+
+  /**
+   * Opens the attempt's connection with the values gathered for it, or fails the attempt as a refused
+   * connection fails: the machine reports the error and schedules the next attempt; queued pushes stay queued.
+   */
+  openWith({ params, token, error }) {
+    let reason = "could not get `params` or `authToken`"
+    try {
+      if (error !== undefined) throw error
+      reason = "could not open the WebSocket"
+      this.attach(this.connectTo(absolute(this.machine.url(query(params))), token))
+    } catch (thrown) {
+      // The constructor threw (a malformed URL, a blocked port), or the values could not be had.
+      this.lastError = thrown
+      this.machine.failed(now(), reason)
+    }
+  }
+
+  /** A WebSocket to `websocketUrl`, or the relay's event-stream socket beside it, as the machine chooses. */
+  connectTo(websocketUrl, token) {
+    const WebSocketClass = this.transportClass ?? globalThis.WebSocket
+    const stream = this.machine.attempt(typeof WebSocketClass === "function")
+    const url = stream ? this.machine.streamUrl(websocketUrl) : websocketUrl
+    this.log("transport", `connecting to ${url}`)
+    if (stream) return new EventStreamSocket(url, token)
+    if (typeof WebSocketClass !== "function") {
+      throw new Error(
+        "no WebSocket in this environment: pass the `transport` option (under Node, the `ws` package's WebSocket)",
+      )
+    }
+    if (token === undefined) return new WebSocketClass(url)
+    return new WebSocketClass(url, ["phoenix", Machine.tokenProtocol(token)])
+  }
+
+  /** Routes a connection's events to the machine while it is this attempt's. */
+  attach(connection) {
+    const current = () => this.connection === connection
+    connection.binaryType = "arraybuffer"
+    connection.onopen = () => current() && this.opened()
+    connection.onclose = (event) => current() && this.closed(event)
+    connection.onerror = (event) => current() && this.errored(event)
+    connection.onmessage = (event) => current() && this.received(event.data)
+    this.connection = connection
+  }
+
+  opened() {
+    this.refreshParams(null, false)
+    this.machine.opened(now())
+    this.pump()
+  }
+
+  closed(event) {
+    detach(this.connection)
+    this.connection = null
+    const code = typeof event.code === "number" ? event.code : 1006
+    const reason = typeof event.reason === "string" ? event.reason : ""
+    // The HTTP status of a refused event-stream request (the event-stream socket says it; a WebSocket never can).
+    const status = typeof event.status === "number" ? event.status : undefined
+    const switched = this.machine.closed(now(), code, reason, status)
+    if (switched === 1 || switched === 2) {
+      const to = switched === 1 ? "server-sent events" : "WebSocket"
+      this.log("transport", `could not open twice: trying ${to}`)
+    } else if (switched === 3) {
+      this.log("transport", `the server has no event-stream socket (${status}): WebSocket only from now on`)
+    }
+    this.pump()
+  }
+
+  errored(event) {
+    this.lastError = event
+    this.machine.errored(now())
+    this.pump()
+  }
+
+  /**
+   * One message from the server: each frame in it is handed to the machine and its callbacks run before the next
+   * frame is, then `onMessage` callbacks get the frame, as phoenix.js orders them.
+   */
+  received(data) {
+    const messages = this.hooks.message.length > 0
+    const count = this.machine.receive(data, messages)
+    const at = now()
+    for (let i = 0; i < count; i++) {
+      const message = this.machine.step(at)
+      this.pump()
+      if (message !== undefined) for (const [, callback] of this.hooks.message) call(callback, [message])
+    }
+  }
+
+  send(data) {
+    if (!this.connection) return
+    this.log("push", "send", typeof data === "string" ? data : `<${data.byteLength} bytes>`)
+    try {
+      this.connection.send(data)
+    } catch (error) {
+      this.log("transport", "send failed", error)
+    }
+  }
+
+  /** Closes the connection and lets go of it; `disconnect()`'s callback runs when the close completes. */
+  close(code, reason) {
+    const [connection, disconnected] = [this.connection, this.disconnected]
+    this.connection = null
+    this.disconnected = null
+    if (!connection) {
+      if (disconnected) call(disconnected, [])
+      return
+    }
+    detach(connection)
+    connection.onclose = disconnected
+    // Closing a connection that is still opening fires `error`. A browser only dispatches it; Node's `ws` throws it
+    // when nobody listens, which would end the process, so a listener that ignores it stays.
+    connection.onerror = ignore
+    try {
+      connection.close(code, reason)
+    } catch {
+      // Browsers only let a page close with 1000 or 3000-4999.
+      connection.close()
+    }
+  }
+}
+
+function detach(connection) {
+  connection.onopen = connection.onclose = connection.onerror = connection.onmessage = null
+}
+
+function ignore() {}
