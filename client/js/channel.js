@@ -1,12 +1,11 @@
 // `Channel`: one topic joined over a socket, as phoenix.js's `Channel`, made by `socket.channel(topic, params)`.
 // The machine owns its state and its pushes; this object holds its bindings (`on`) and its params.
 
-import { channelEvents } from "ferrocast-machine"
+import { protocolEvents } from "./wire.js"
+import { outgoing } from "./payload.js"
 
 /** The binding `onRecoveryFailed` registers under: not an event name a server sends. */
 export const RECOVERY_FAILED = "ferrocast:recovery_failed"
-
-let events
 
 export class Channel {
   constructor(socket, id, topic, params) {
@@ -40,12 +39,12 @@ export class Channel {
 
   /** Calls `callback()` when the channel closes (left, or closed by the server). */
   onClose(callback) {
-    return this.on(names()[0], callback)
+    return this.on(protocolEvents().close, callback)
   }
 
   /** Calls `callback(reason)` when the channel errors (it then rejoins by itself). */
   onError(callback) {
-    return this.on(names()[1], callback)
+    return this.on(protocolEvents().error, callback)
   }
 
   /**
@@ -62,7 +61,8 @@ export class Channel {
    * the channel is not joined. Throws before `join()` and after `leave()`.
    */
   push(event, payload, timeout) {
-    return this.socket.start((machine, now) => machine.push(now, this.id, event, payload, timeout))
+    const [text, bytes] = outgoing(payload, `push "${event}" to "${this._topic}"`)
+    return this.socket.start((machine, now) => machine.push(now, this.id, event, text, bytes, timeout))
   }
 
   /** Leaves the topic; the returned push gets "ok" when the server confirms (or at once when offline). */
@@ -88,10 +88,4 @@ export class Channel {
   trigger(event, args, calls) {
     for (const [bound, , callback] of this.bindings) if (bound === event) calls.push([callback, args])
   }
-}
-
-/** The protocol's `[close, error]` event names, asked of the machine once. */
-function names() {
-  events ??= channelEvents()
-  return events
 }

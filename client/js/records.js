@@ -15,7 +15,6 @@ const DROPPED = 9
 const RECOVERY_FAILED = 10
 const RECONNECT_SCHEDULED = 11
 const HEARTBEAT_TIMEOUT = 12
-const IGNORED = 13
 
 import { RECOVERY_FAILED as RECOVERY_BINDING } from "./channel.js"
 
@@ -51,15 +50,16 @@ export function route(socket, out, calls) {
       case MESSAGE: {
         const channel = socket.channels.get(out[i++])
         const event = out[i++]
-        const args = [out[i++], out[i++], out[i++]]
-        channel?.trigger(event, args, calls)
+        const payload = out[i++] ? socket.frame.payload : undefined
+        channel?.trigger(event, [payload, out[i++], out[i++]], calls)
         break
       }
       case REPLY: {
         const [id, status, response, kept] = [out[i++], out[i++], out[i++], out[i++]]
         const push = socket.pushes.get(id)
         if (!kept) socket.pushes.delete(id)
-        push?.settle(status, response, calls)
+        // A reply the machine made (a timeout, a leave while offline) has no response: `{}`, as phoenix.js's.
+        push?.settle(status, response ? socket.frame.response : {}, calls)
         break
       }
       case CHANNEL_CLOSE: {
@@ -90,9 +90,6 @@ export function route(socket, out, calls) {
         break
       case HEARTBEAT_TIMEOUT:
         socket.log("transport", "heartbeat timeout: reconnecting")
-        break
-      case IGNORED:
-        socket.log("transport", `ignored a frame: ${out[i++]}`, out[i++])
         break
     }
   }

@@ -16,9 +16,13 @@ import { runAll, call } from "./calls.js"
 import { Channel } from "./channel.js"
 import { gather, valueOf } from "./connection-values.js"
 import { absolute, query } from "./end-point.js"
+import { decode } from "./decode.js"
+import { json } from "./payload.js"
+import { readOptions } from "./options.js"
 import { listenToPage } from "./page-events.js"
 import { Push } from "./push.js"
 import { route } from "./records.js"
+import { protocolEvents } from "./wire.js"
 
 /** The class of the relay's event-stream socket, when the entry that has it is loaded (`useEventStreamSocket`). */
 let EventStreamSocket = null
@@ -33,12 +37,36 @@ const now = () => performance.now()
 export class Socket {
   /** `new Socket("/socket", {params: {token}})`; see README for every option. */
   constructor(endPoint, opts) {
-    this.machine = new Machine(endPoint, opts, Math.random() * 2 ** 53, EventStreamSocket !== null)
-    const options = opts ?? {}
+    const options = readOptions(opts)
+    if (options.transports === 2 && !EventStreamSocket) {
+      throw new Error('Socket option `transport: "sse"` needs the event-stream socket, which @ferrocast/client has')
+    }
+    // Without the event-stream socket in this build, WebSockets only.
+    const transports = EventStreamSocket ? options.transports : 1
+    this.machine = new Machine(
+      endPoint,
+      Math.random() * 2 ** 53,
+      options.v1,
+      options.batch,
+      transports,
+      options.timeout,
+      options.heartbeatInterval,
+      options.heartbeatTimeout,
+      options.probeTimeout,
+      options.recovery,
+      new Float64Array(options.backoff),
+      options.reconnectAfter,
+      options.rejoinAfter,
+      new Float64Array(options.queue),
+      options.dropOldest,
+    )
+    this.v1 = options.v1
     this.params = options.params
     this.authToken = options.authToken
-    this.transportClass = typeof options.transport === "function" ? options.transport : undefined
+    this.transportClass = options.transportClass
     this.logger = options.logger
+    // The frame being handled: the machine's records about its payload stand for this one's.
+    this.frame = null
     this.hooks = { open: [], close: [], error: [], message: [], queueDrop: [] }
     this.channels = new Map()
     this.pushes = new Map()
@@ -148,7 +176,7 @@ export class Socket {
   /** A channel object for `topic`, joined with `params` (an object, or a function called before each join). */
   channel(topic, params) {
     // A params function is called by `join()`, before every join; until then the params are empty.
-    const id = this.machine.channel(topic, typeof params === "function" ? undefined : params)
+    const id = this.machine.channel(topic, typeof params === "function" ? undefined : json(params, `channel "${topic}" params`))
     const channel = new Channel(this, id, topic, params)
     this.channels.set(id, channel)
     return channel
@@ -239,7 +267,7 @@ export class Socket {
         } catch {
           throw new Error(`${what}: the function threw`)
         }
-        this.machine.setParams(channel.id, params)
+        this.machine.setParams(channel.id, json(params, what) ?? "{}")
       } catch (error) {
         if (throwing) throw error
         this.log("channel", what, error)
@@ -374,13 +402,20 @@ export class Socket {
    * frame is, then `onMessage` callbacks get the frame, as phoenix.js orders them.
    */
   received(data) {
-    const messages = this.hooks.message.length > 0
-    const count = this.machine.receive(data, messages)
     const at = now()
-    for (let i = 0; i < count; i++) {
-      const message = this.machine.step(at)
+    for (const frame of decode(this.v1, data, protocolEvents())) {
+      if (typeof frame === "string") {
+        this.log("transport", `ignored a frame: ${frame}`, data)
+        continue
+      }
+      const { joinRef, ref, topic, event, status, ext } = frame
+      this.frame = frame
+      this.machine.frame(at, joinRef, ref, topic, event, status, ext?.recovered, ext?.offset ?? -1, ext?.epoch)
       this.pump()
-      if (message !== undefined) for (const [, callback] of this.hooks.message) call(callback, [message])
+      this.frame = null
+      if (this.hooks.message.length === 0) continue
+      const message = { join_ref: joinRef, ref, topic, event, payload: frame.payload }
+      for (const [, callback] of this.hooks.message) call(callback, [message])
     }
   }
 

@@ -22,8 +22,9 @@
 pub mod channel;
 #[cfg(feature = "classes")]
 mod connection_values;
+#[cfg(feature = "classes")]
 mod decode;
-#[cfg(test)]
+#[cfg(all(test, feature = "classes"))]
 mod decoder_parity;
 #[cfg(feature = "classes")]
 mod driver;
@@ -35,6 +36,7 @@ mod fetch_stream;
 mod lifecycle;
 #[cfg(feature = "machine")]
 pub mod machine;
+#[cfg(feature = "classes")]
 mod options;
 #[cfg(feature = "classes")]
 pub mod presence;
@@ -48,6 +50,7 @@ pub mod sse_transport;
 mod timer;
 #[cfg(feature = "classes")]
 mod transport;
+#[cfg(feature = "classes")]
 mod values;
 
 #[cfg(feature = "classes")]

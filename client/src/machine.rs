@@ -2,26 +2,30 @@
 //! (`client/js/`) drives it through.
 //!
 //! The JavaScript layer owns every browser object (the WebSocket, the timer, page events, the application's
-//! callbacks) and the public classes; this side owns every protocol decision. Inputs go in as numbers, strings
-//! and the JavaScript values the application gave; what the machine wants done comes back from [`Machine::drain`]
-//! as one flat array of records (a tag, then that tag's fields), so one call carries a whole step's outputs and
-//! no closure or callback crosses the boundary. The records, in the order the machine produced them (transport
-//! actions first), are listed in [`Tag`]; `client/js/records.js` reads them.
+//! callbacks and payloads) and the public classes; this side owns every protocol decision. Inputs go in as numbers
+//! and strings; what the machine wants done comes back from [`Machine::drain`] as one flat array of records (a tag,
+//! then that tag's fields), so one call carries a whole step's outputs and no closure crosses the boundary. The
+//! records, in the order the machine produced them (transport actions first), are listed in [`Tag`];
+//! `client/js/records.js` reads them.
 //!
-//! Nothing here calls into the application: JavaScript runs the callbacks after `drain` has returned, so a
-//! callback may call back in.
+//! Payloads never enter wasm: the machine only carries them, and everything it reports about a frame's payload is
+//! reported while that frame is being handled (the JavaScript layer drains after each frame). So the machine is a
+//! `Socket<()>`: a record says "the frame's payload" (or its reply's response), and JavaScript puts in the value
+//! it parsed. Outbound payloads come in already serialized (JSON text) or as bytes.
+//!
+//! Nothing here calls into the application, except the `reconnectAfterMs` and `rejoinAfterMs` functions the
+//! backoff asks: JavaScript runs the callbacks after `drain` has returned, so a callback may call back in.
 
-use crate::decode::{Decoded, decode};
-use crate::options;
-use crate::values::{opt_str, payload_from_js};
 use ferrocast_protocol::client::{
-    CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, PushId, Socket, Switch, Transmit, Transport,
-    TransportChoice, Transports,
+    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Overflow, PushId, QueueOptions, Socket,
+    Switch, Transmit, Transport, TransportChoice, Transports,
 };
+use ferrocast_protocol::codec::decode_binary;
 use ferrocast_protocol::frame::event;
-use ferrocast_protocol::{BATCH_PARAM, Encoded, SOCKET_ID_PARAM, Vsn, base64};
-use js_sys::{Array, Uint8Array};
-use std::collections::VecDeque;
+use ferrocast_protocol::{
+    BATCH_PARAM, Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Sender, Vsn, base64,
+};
+use js_sys::{Array, Function, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 /// The first element of each record [`Machine::drain`] returns; the fields that follow are listed with each.
@@ -39,9 +43,11 @@ enum Tag {
     Closed = 4,
     /// The transport reported an error.
     Error = 5,
-    /// `channel, event, payload, ref, joinRef`: a message for a channel.
+    /// `channel, event, payload, ref, joinRef`: a message for a channel; `payload` is 1 for the frame's payload
+    /// and 0 for none (a channel's error after a lost connection, its close).
     Message = 6,
-    /// `push, status, response, kept`: a push's outcome; `kept` when the push is a join, which reports every
+    /// `push, status, response, kept`: a push's outcome; `response` is 1 for the frame's reply's response and 0
+    /// for none (a timeout, or a reply the machine made up); `kept` when the push is a join, which reports every
     /// attempt, so its callbacks stay.
     Reply = 7,
     /// `channel`: a channel closed for good, after its `phx_close` message record; its objects can go.
@@ -54,54 +60,83 @@ enum Tag {
     ReconnectScheduled = 11,
     /// No heartbeat reply came in time.
     HeartbeatTimeout = 12,
-    /// `why, data`: a frame that could not be read was ignored.
-    Ignored = 13,
 }
 
 /// One socket's protocol state, as the JavaScript layer's `Socket` holds it.
 #[wasm_bindgen]
 pub struct Machine {
-    socket: Socket<JsValue>,
+    socket: Socket<()>,
     transports: TransportChoice,
     /// The endpoint with `/websocket` appended, as phoenix.js keeps it.
     end_point: String,
     /// The socket's identity across reconnects, made at the first connection when `recovery` is on.
     socket_id: Option<String>,
     batch: bool,
-    /// The frames of the last message received, handed to the machine one per [`Machine::step`].
-    frames: VecDeque<Result<Decoded, String>>,
-    /// The message the last frames came in, for the record of one that could not be read.
-    data: JsValue,
-    /// Why each frame that could not be read was ignored, with the message it came in, for the next `drain`.
-    ignored: Vec<(String, JsValue)>,
 }
 
 #[wasm_bindgen]
 impl Machine {
-    /// Reads `new Socket(endPoint, opts)`'s options (throwing an `Error` that names a wrong one); `streams` says
-    /// whether this build can open the relay's event-stream socket.
+    /// A machine with the options `new Socket(endPoint, opts)` was given, read and checked by
+    /// `client/js/options.js`; what is `undefined` takes the protocol's default. `transports`: 0 WebSocket or the
+    /// event-stream socket, 1 WebSocket only, 2 the event-stream socket only.
     #[wasm_bindgen(constructor)]
-    pub fn new(end_point: &str, opts: &JsValue, seed: f64, streams: bool) -> Result<Machine, JsError> {
-        let (options, settings) = options::parse(end_point, opts)?;
-        let allowed = match settings.transports {
-            Transports::Only(Transport::EventStream) if !streams => {
-                return Err(JsError::new(
-                    "Socket option `transport: \"sse\"` needs the event-stream transport: import @ferrocast/client",
-                ));
-            }
-            Transports::Both if !streams => Transports::Only(Transport::WebSocket),
-            allowed => allowed,
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        end_point: &str,
+        seed: f64,
+        v1: bool,
+        batch: bool,
+        transports: u8,
+        timeout: Option<f64>,
+        heartbeat_interval: Option<f64>,
+        heartbeat_timeout: Option<f64>,
+        probe_timeout: Option<f64>,
+        recovery: Option<bool>,
+        backoff: &[f64],
+        reconnect_after: Option<Function>,
+        rejoin_after: Option<Function>,
+        queue: &[f64],
+        drop_oldest: bool,
+    ) -> Machine {
+        let defaults = Options::default();
+        let ms = |value: Option<f64>, default: u64| value.map_or(default, |ms| ms as u64);
+        let given = |values: &[f64], at: usize| values.get(at).copied().filter(|value| !value.is_nan());
+        let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
+        let options = Options {
+            vsn: if v1 { Vsn::V1 } else { Vsn::V2 },
+            timeout_ms: ms(timeout, defaults.timeout_ms),
+            heartbeat_interval_ms: ms(heartbeat_interval, defaults.heartbeat_interval_ms),
+            heartbeat_timeout_ms: heartbeat_timeout.map(|ms| ms as u64),
+            probe_timeout_ms: ms(probe_timeout, defaults.probe_timeout_ms),
+            reconnect: match reconnect_after {
+                Some(function) => custom_backoff(function),
+                None => Backoff::Jittered {
+                    base_ms: ms(given(backoff, 0), base_ms),
+                    max_ms: ms(given(backoff, 1), max_ms),
+                    jitter: given(backoff, 2).unwrap_or(jitter),
+                },
+            },
+            rejoin: rejoin_after.map_or(defaults.rejoin, custom_backoff),
+            queue: QueueOptions {
+                max_messages: given(queue, 0).map_or(defaults.queue.max_messages, |n| n as usize),
+                max_bytes: given(queue, 1).map_or(defaults.queue.max_bytes, |n| n as usize),
+                ttl_ms: given(queue, 2).map(|ms| ms as u64),
+                overflow: if drop_oldest { Overflow::DropOldest } else { Overflow::Reject },
+            },
+            recovery: recovery.unwrap_or(defaults.recovery),
         };
-        Ok(Machine {
+        let transports = match transports {
+            1 => Transports::Only(Transport::WebSocket),
+            2 => Transports::Only(Transport::EventStream),
+            _ => Transports::Both,
+        };
+        Machine {
             socket: Socket::new(options, seed as u64),
-            transports: TransportChoice::new(allowed),
-            end_point: settings.end_point,
+            transports: TransportChoice::new(transports),
+            end_point: [end_point, "/websocket"].concat(),
             socket_id: None,
-            batch: settings.batch,
-            frames: VecDeque::new(),
-            data: JsValue::UNDEFINED,
-            ignored: Vec::new(),
-        })
+            batch,
+        }
     }
 
     /// Everything the machine produced since the last call, as records (see [`Tag`]).
@@ -135,32 +170,32 @@ impl Machine {
                     record(&[tag(Tag::ReconnectScheduled), attempt.into(), (delay_ms as f64).into()])
                 }
                 Event::HeartbeatTimeout => record(&[tag(Tag::HeartbeatTimeout)]),
-                Event::Message { channel, event, payload, r#ref, join_ref } => record(&[
+                Event::Message { channel, event, payload: (), r#ref, join_ref } => record(&[
                     tag(Tag::Message),
                     id(channel),
                     event.into(),
-                    payload,
+                    1.into(),
                     opt_str(r#ref.as_deref()),
                     opt_str(join_ref.as_deref()),
                 ]),
                 Event::Reply { push, channel, status, response } => {
                     let kept = self.socket.channel_join_push(channel) == Some(push);
-                    let response = response.unwrap_or_else(|| js_sys::Object::new().into());
-                    record(&[tag(Tag::Reply), push_id(push), status.into(), response, kept.into()])
+                    let response = u8::from(response.is_some());
+                    record(&[tag(Tag::Reply), push_id(push), status.into(), response.into(), kept.into()])
                 }
                 // A channel's error and close reach its bindings as the events phoenix.js triggers for them.
                 Event::ChannelError { channel, reason } => record(&[
                     tag(Tag::Message),
                     id(channel),
                     event::ERROR.into(),
-                    reason.unwrap_or(JsValue::UNDEFINED),
+                    u8::from(reason.is_some()).into(),
                     JsValue::NULL,
                     JsValue::NULL,
                 ]),
                 Event::ChannelClose { channel } => {
                     let channel = id(channel);
-                    let (none, null) = (JsValue::UNDEFINED, JsValue::NULL);
-                    record(&[tag(Tag::Message), channel.clone(), event::CLOSE.into(), none, null.clone(), null]);
+                    let null = JsValue::NULL;
+                    record(&[tag(Tag::Message), channel.clone(), event::CLOSE.into(), 0.into(), null.clone(), null]);
                     record(&[tag(Tag::ChannelClose), channel]);
                 }
                 Event::Dropped { push: _, channel, event, reason } => {
@@ -174,9 +209,6 @@ impl Machine {
                     record(&[tag(Tag::RecoveryFailed), id(channel), offset, epoch])
                 }
             }
-        }
-        for (why, data) in self.ignored.drain(..) {
-            record(&[tag(Tag::Ignored), why.into(), data]);
         }
         out
     }
@@ -283,43 +315,66 @@ impl Machine {
         self.socket.handle_close(now as u64, 1006, reason);
     }
 
-    /// Decodes one WebSocket message's `data`; returns how many frames it held, for as many [`Machine::step`]s.
-    /// `messages` asks for the object `onMessage` callbacks get with each.
-    pub fn receive(&mut self, data: JsValue, messages: bool) -> u32 {
-        let vsn = self.socket.options().vsn;
-        decode(vsn, &data, messages, |frame| self.frames.push_back(frame));
-        self.data = data;
-        self.frames.len() as u32
+    /// Hands the machine one frame the JavaScript layer decoded (`client/js/decode.js`); its payload stays there.
+    /// `status` makes it a reply; `ext` is Ferrocast's extension when the frame has one (`recovered`: 0 none, 1
+    /// false, 2 true), with a position when `epoch` is given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn frame(
+        &mut self,
+        now: f64,
+        join_ref: Option<String>,
+        r#ref: Option<String>,
+        topic: String,
+        event: String,
+        status: Option<String>,
+        ext: Option<u8>,
+        offset: f64,
+        epoch: Option<String>,
+    ) {
+        let ext = ext.map(|recovered| Ext {
+            position: epoch.map(|epoch| Position { offset: offset as u64, epoch }),
+            recovered: match recovered {
+                0 => None,
+                recovered => Some(recovered == 2),
+            },
+        });
+        let frame = match status {
+            Some(status) => Frame::Reply(Reply { join_ref, r#ref, topic, status, response: (), ext }),
+            None => Frame::Message(Message { join_ref, r#ref, topic, event, payload: (), ext }),
+        };
+        self.socket.handle_frame(now as u64, frame);
     }
 
-    /// Hands the machine the next frame of the last message; returns its `onMessage` object, if asked for. A
-    /// frame that could not be read becomes an [`Tag::Ignored`] record.
-    pub fn step(&mut self, now: f64) -> JsValue {
-        match self.frames.pop_front() {
-            Some(Ok(Decoded { frame, message })) => {
-                self.socket.handle_frame(now as u64, frame);
-                message.unwrap_or(JsValue::UNDEFINED)
-            }
-            Some(Err(why)) => {
-                self.ignored.push((why, self.data.clone()));
-                JsValue::UNDEFINED
-            }
-            None => JsValue::UNDEFINED,
-        }
+    /// Decodes a binary frame from the server into the fields [`Machine::frame`] takes, as an array: `[joinRef,
+    /// ref, topic, event, payload, status, recovered, offset, epoch]` (see [`BinaryFrame`]), the payload (or a
+    /// reply's response) as an `ArrayBuffer` of its own. Throws an `Error` saying why a frame cannot be read.
+    #[wasm_bindgen(js_name = decodeBinary)]
+    pub fn decode_binary(bytes: &[u8]) -> Result<Array, JsError> {
+        let frame = BinaryFrame::decode(bytes).map_err(|why| JsError::new(&why))?;
+        let fields = [
+            opt_str(frame.join_ref.as_deref()),
+            opt_str(frame.r#ref.as_deref()),
+            frame.topic.into(),
+            frame.event.into(),
+            Uint8Array::from(frame.payload.as_slice()).buffer().into(),
+            opt_str(frame.status.as_deref()),
+            frame.recovered.map_or(JsValue::UNDEFINED, JsValue::from),
+            frame.offset.into(),
+            frame.epoch.map_or(JsValue::UNDEFINED, JsValue::from),
+        ];
+        Ok(fields.iter().collect())
     }
 
-    /// A new channel object for `topic`; `params` is its join payload (`undefined` for a function's, given later).
-    pub fn channel(&mut self, topic: &str, params: &JsValue) -> Result<u32, JsError> {
-        let params = payload_from_js(params, &channel_params(topic))?;
-        Ok(self.socket.channel(topic, params).into())
+    /// A new channel object for `topic`; `params` is its join payload as JSON text (`undefined` for `{}`, or for a
+    /// params function's, given before each join).
+    pub fn channel(&mut self, topic: &str, params: Option<String>) -> u32 {
+        self.socket.channel(topic, params.map_or_else(Payload::empty, Payload::Json)).into()
     }
 
-    /// The params the channel's next join sends: what its params function returned.
+    /// The params the channel's next join sends: what its params function returned, as JSON text.
     #[wasm_bindgen(js_name = setParams)]
-    pub fn set_params(&mut self, channel: u32, params: &JsValue) -> Result<(), JsError> {
-        let topic = self.socket.channel_topic(channel.into()).unwrap_or_default().to_owned();
-        let params = payload_from_js(params, &channel_params(&topic))?;
-        self.socket.set_channel_params(channel.into(), params).map_err(error)
+    pub fn set_params(&mut self, channel: u32, params: String) -> Result<(), JsError> {
+        self.socket.set_channel_params(channel.into(), Payload::Json(params)).map_err(error)
     }
 
     /// Joins the channel; returns the join's push, which reports every attempt.
@@ -327,17 +382,21 @@ impl Machine {
         self.socket.join(now as u64, channel.into(), timeout.map(u64::from)).map(u32::from).map_err(error)
     }
 
-    /// Sends `event` on the channel, or queues it while the channel is not joined; returns the push.
+    /// Sends `event` on the channel, or queues it while the channel is not joined; returns the push. The payload
+    /// is JSON text, or `bytes` for a binary frame.
     pub fn push(
         &mut self,
         now: f64,
         channel: u32,
         event: &str,
-        payload: &JsValue,
+        json: Option<String>,
+        bytes: Option<Vec<u8>>,
         timeout: Option<u32>,
     ) -> Result<u32, JsError> {
-        let topic = self.socket.channel_topic(channel.into()).unwrap_or_default();
-        let payload = payload_from_js(payload, &["push \"", event, "\" to \"", topic, "\""].concat())?;
+        let payload = match (json, bytes) {
+            (_, Some(bytes)) => Payload::Binary(bytes),
+            (json, None) => json.map_or_else(Payload::empty, Payload::Json),
+        };
         let pushed = self.socket.push(now as u64, channel.into(), event, payload, timeout.map(u64::from));
         pushed.map(u32::from).map_err(error)
     }
@@ -411,8 +470,9 @@ fn push_id(push: PushId) -> JsValue {
     JsValue::from(u32::from(push))
 }
 
-fn channel_params(topic: &str) -> String {
-    ["channel \"", topic, "\" params"].concat()
+/// A string, `null` for `None`.
+fn opt_str(value: Option<&str>) -> JsValue {
+    value.map_or(JsValue::NULL, JsValue::from_str)
 }
 
 fn error(error: ClientError) -> JsError {
@@ -435,15 +495,84 @@ fn random_socket_id() -> String {
     base64::encode_url_unpadded(&bytes)
 }
 
-/// The names of a channel's close and error events, `[close, error]`, which `onClose` and `onError` bind.
-#[wasm_bindgen(js_name = channelEvents)]
-pub fn channel_events() -> Array {
-    Array::of2(&event::CLOSE.into(), &event::ERROR.into())
-}
-
 #[wasm_bindgen]
 extern "C" {
     /// `crypto.getRandomValues`, in browsers, workers and Node alike.
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
     fn get_random_values(bytes: &mut [u8]);
+}
+
+/// The event names the JavaScript layer acts on, `[close, error, reply]`: a channel's close and error, which
+/// `onClose` and `onError` bind, and a reply, which the decoder tells apart.
+#[wasm_bindgen(js_name = protocolEvents)]
+pub fn protocol_events() -> Array {
+    Array::of3(&event::CLOSE.into(), &event::ERROR.into(), &event::REPLY.into())
+}
+
+/// phoenix.js's `reconnectAfterMs(tries)` and `rejoinAfterMs(tries)`. A result that is not a number counts as
+/// one second, so a faulty function cannot make the socket retry in a tight loop.
+fn custom_backoff(function: Function) -> Backoff {
+    Backoff::Custom(Box::new(move |tries| {
+        let delay = function.call1(&JsValue::NULL, &JsValue::from(tries)).ok().and_then(|value| value.as_f64());
+        match delay {
+            Some(ms) if ms.is_finite() && ms >= 0.0 => ms as u64,
+            _ => 1_000,
+        }
+    }))
+}
+
+/// A binary frame from the server, in the fields the JavaScript layer hands [`Machine::frame`]: the protocol's
+/// decoder reads it (binary frames are the one kind JavaScript cannot parse itself).
+#[derive(Debug, PartialEq)]
+pub struct BinaryFrame {
+    /// The join ref, if the frame has one.
+    pub join_ref: Option<String>,
+    /// The ref, if the frame has one.
+    pub r#ref: Option<String>,
+    /// The topic.
+    pub topic: String,
+    /// `phx_reply` for a reply.
+    pub event: String,
+    /// The payload, or a reply's response.
+    pub payload: Vec<u8>,
+    /// A reply's status.
+    pub status: Option<String>,
+    /// The extension, if the frame has one: 0 without `recovered`, 1 for false, 2 for true.
+    pub recovered: Option<u8>,
+    /// The position's offset, -1 without one.
+    pub offset: f64,
+    /// The position's epoch.
+    pub epoch: Option<String>,
+}
+
+impl BinaryFrame {
+    /// Decodes a server's binary frame, or says why it cannot.
+    pub fn decode(bytes: &[u8]) -> Result<BinaryFrame, String> {
+        let frame = decode_binary(Sender::Server, bytes).map_err(|error| error.to_string())?;
+        let (join_ref, r#ref, topic, event, payload, status, ext) = match frame {
+            Frame::Message(Message { join_ref, r#ref, topic, event, payload, ext }) => {
+                (join_ref, r#ref, topic, event, payload, None, ext)
+            }
+            Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext }) => {
+                (join_ref, r#ref, topic, event::REPLY.to_owned(), response, Some(status), ext)
+            }
+        };
+        let payload = match payload {
+            Payload::Binary(bytes) => bytes,
+            Payload::Json(text) => text.into_bytes(),
+        };
+        let recovered = ext.as_ref().map(|ext| ext.recovered.map_or(0, |recovered| 1 + u8::from(recovered)));
+        let position = ext.and_then(|ext| ext.position);
+        Ok(BinaryFrame {
+            join_ref,
+            r#ref,
+            topic,
+            event,
+            payload,
+            status,
+            recovered,
+            offset: position.as_ref().map_or(-1.0, |position| position.offset as f64),
+            epoch: position.map(|position| position.epoch),
+        })
+    }
 }

@@ -26,7 +26,6 @@ pub(crate) struct Settings {
     /// `logger(kind, message, data)`.
     pub(crate) logger: Option<Function>,
     /// The socket's identity across reconnects, made at the first connection when `recovery` is on.
-    #[cfg(feature = "classes")]
     pub(crate) socket_id: Option<String>,
     /// What the socket may connect over (`transport`).
     pub(crate) transports: Transports,
@@ -64,7 +63,6 @@ pub(crate) fn parse(end_point: &str, opts: &JsValue) -> Result<(Options, Setting
         auth_token: JsValue::UNDEFINED,
         transport: None,
         logger: None,
-        #[cfg(feature = "classes")]
         socket_id: None,
         transports: Transports::Both,
         batch: true,

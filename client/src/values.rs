@@ -68,13 +68,11 @@ pub(crate) fn opt_str(value: Option<&str>) -> JsValue {
 }
 
 /// A number, `null` for `None`.
-#[cfg(feature = "classes")]
 pub(crate) fn opt_number(value: Option<u64>) -> JsValue {
     value.map_or(JsValue::NULL, |value| JsValue::from_f64(value as f64))
 }
 
 /// Calls a JavaScript callback; an exception it throws is reported on the console and does not stop the socket.
-#[cfg(feature = "classes")]
 pub(crate) fn call(callback: &js_sys::Function, args: &[JsValue]) {
     let result = match args {
         [] => callback.call0(&JsValue::NULL),
@@ -88,7 +86,6 @@ pub(crate) fn call(callback: &js_sys::Function, args: &[JsValue]) {
     }
 }
 
-#[cfg(feature = "classes")]
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = error)]

@@ -1,0 +1,121 @@
+// Frames from the server: text decoded with `JSON.parse`, binary frames through the protocol's decoder (in wasm).
+//
+// The rules are the protocol crate's (`protocol/PROTOCOL.md`, and its native decoder in `protocol/src/codec`): V2
+// frames are arrays of five elements plus Ferrocast's optional extension, V1 frames are objects, a `phx_reply`
+// carries `{status, response}`, and a V1 server's `phx_close` and `phx_error` carry the join ref in `ref` (a V1
+// server frame has no join ref of its own). Payloads stay the values `JSON.parse` made. The native decoder and
+// this one read the protocol's fuzz corpus alike: `client/tests/decoder_parity.rs` checks it.
+//
+// A frame is `{joinRef, ref, topic, event, payload, status, response, ext}`: `status` and `response` for a reply
+// only, `ext` (`{recovered, offset, epoch}`) when the frame has Ferrocast's extension.
+
+/**
+ * The frames of one WebSocket message's `data`: a string holds one frame, or on V2 a batch of them (`[frame,
+ * frame, ...]`, which the relay sends to sockets that asked for batches); binary data holds one binary frame,
+ * read by `wire.decodeBinary` (the protocol's decoder). Each is a frame, or a string saying why it cannot be read.
+ * `wire` also has the protocol's event names: `close`, `error` and `reply`.
+ */
+export function decode(v1, data, wire) {
+  const { decodeBinary } = wire
+  if (typeof data !== "string") {
+    if (v1) return ["a binary frame on a vsn 1.0.0 socket"]
+    try {
+      return [binary(decodeBinary(new Uint8Array(data)))]
+    } catch (error) {
+      return [error.message]
+    }
+  }
+  let value
+  try {
+    value = JSON.parse(data)
+  } catch {
+    return ["a text frame that is not JSON"]
+  }
+  if (v1) return [attempt(() => fromV1(value, wire))]
+  // A batch is an array whose first element is an array; a frame's first element is its join ref.
+  if (Array.isArray(value) && Array.isArray(value[0])) return value.map((frame) => attempt(() => fromV2(frame, wire)))
+  return [attempt(() => fromV2(value, wire))]
+}
+
+function attempt(read) {
+  try {
+    return read()
+  } catch (why) {
+    if (typeof why === "string") return why
+    throw why
+  }
+}
+
+function fromV2(value, wire) {
+  if (!Array.isArray(value)) throw "a vsn 2.0.0 text frame that is not an array"
+  if (value.length < 5 || value.length > 6) throw `a frame of ${value.length} elements, not 5`
+  return frame(
+    optionalString(value[0], "join_ref"),
+    optionalString(value[1], "ref"),
+    string(value[2], "topic"),
+    string(value[3], "event"),
+    value[4],
+    ext(value[5]),
+    wire,
+  )
+}
+
+function fromV1(value, wire) {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw "a vsn 1.0.0 frame that is not an object"
+  const event = string(value.event, "event")
+  const ref = optionalString(value.ref, "ref")
+  // A V1 server's wire has no join ref field, so a `join_ref` key is no field at all, as in the native decoder.
+  const joinRef = event === wire.close || event === wire.error ? ref : null
+  return frame(joinRef, ref, string(value.topic, "topic"), event, value.payload, ext(value.ext), wire)
+}
+
+function frame(joinRef, ref, topic, event, payload, ext, wire) {
+  const decoded = { joinRef, ref, topic, event, payload, ext }
+  if (event === wire.reply) {
+    const status = payload?.status
+    if (typeof status !== "string") throw "a phx_reply without a string status"
+    decoded.status = status
+    decoded.response = payload.response
+  }
+  return decoded
+}
+
+/** A binary frame's fields, as the machine's `decodeBinary` gives them. */
+function binary([joinRef, ref, topic, event, payload, status, recovered, offset, epoch]) {
+  const ext = recovered == null ? undefined : extension(recovered, offset, epoch ?? undefined)
+  if (status === null) return { joinRef, ref, topic, event, payload, ext }
+  // phoenix.js hands `onMessage` a reply's payload as it travels: `{status, response}`.
+  return { joinRef, ref, topic, event, payload: { status, response: payload }, status, response: payload, ext }
+}
+
+function string(value, name) {
+  if (typeof value !== "string") throw `a frame whose ${name} is not a string`
+  return value
+}
+
+function optionalString(value, name) {
+  return value === null || value === undefined ? null : string(value, name)
+}
+
+/**
+ * Ferrocast's extension object, `{offset, epoch, recovered}`. Anything else (a Phoenix peer's extra element, an
+ * object with unknown keys or wrong types, only one of `offset` and `epoch`) is not an extension.
+ */
+function ext(value) {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined
+  const { offset, epoch, recovered } = value
+  const known = [offset, epoch, recovered].filter((field) => field !== undefined).length
+  if (Object.keys(value).length !== known) return undefined
+  if (recovered !== undefined && typeof recovered !== "boolean") return undefined
+  const flag = recovered === undefined ? 0 : recovered ? 2 : 1
+  if (offset === undefined && epoch === undefined) return extension(flag, -1, undefined)
+  if (offset === undefined || epoch === undefined) return undefined
+  if (!(typeof offset === "number" && offset >= 0 && Number.isInteger(offset) && offset <= 9e15)) return undefined
+  if (typeof epoch !== "string") return undefined
+  return extension(flag, offset, epoch)
+}
+
+/** The extension as the machine takes it: `recovered` 0 (none), 1 (false) or 2 (true), a position if `epoch`. */
+function extension(recovered, offset, epoch) {
+  return { recovered, offset, epoch }
+}
