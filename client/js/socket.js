@@ -24,12 +24,15 @@ import { Push } from "./push.js"
 import { route } from "./records.js"
 import { protocolEvents } from "./wire.js"
 
-/** The class of the relay's event-stream socket, when the entry that has it is loaded (`useEventStreamSocket`). */
-let EventStreamSocket = null
+/**
+ * The relay's event-stream socket, when the entry that has it is loaded: `{EventStreamSocket, TransportChoice}`,
+ * the connection class and the protocol's rule for when to use it (`useEventStreamSocket`).
+ */
+let streams = null
 
 /** Lets sockets made from now on fall back to (or be told to use) the relay's event-stream socket. */
-export function useEventStreamSocket(socketClass) {
-  EventStreamSocket = socketClass
+export function useEventStreamSocket(eventStreamSocket, transportChoice) {
+  streams = { EventStreamSocket: eventStreamSocket, TransportChoice: transportChoice }
 }
 
 const now = () => performance.now()
@@ -38,17 +41,16 @@ export class Socket {
   /** `new Socket("/socket", {params: {token}})`; see README for every option. */
   constructor(endPoint, opts) {
     const options = readOptions(opts)
-    if (options.transports === 2 && !EventStreamSocket) {
+    if (options.transports === 2 && !streams) {
       throw new Error('Socket option `transport: "sse"` needs the event-stream socket, which @ferrocast/client has')
     }
-    // Without the event-stream socket in this build, WebSockets only.
-    const transports = EventStreamSocket ? options.transports : 1
+    // Which transport each attempt goes over; without the event-stream socket in this entry, WebSockets always.
+    this.transports = streams && new streams.TransportChoice(options.transports)
     this.machine = new Machine(
       endPoint,
       Math.random() * 2 ** 53,
       options.v1,
       options.batch,
-      transports,
       options.timeout,
       options.heartbeatInterval,
       options.heartbeatTimeout,
@@ -341,13 +343,13 @@ export class Socket {
     }
   }
 
-  /** A WebSocket to `websocketUrl`, or the relay's event-stream socket beside it, as the machine chooses. */
+  /** A WebSocket to `websocketUrl`, or the relay's event-stream socket beside it, as the transport choice says. */
   connectTo(websocketUrl, token) {
     const WebSocketClass = this.transportClass ?? globalThis.WebSocket
-    const stream = this.machine.attempt(typeof WebSocketClass === "function")
-    const url = stream ? this.machine.streamUrl(websocketUrl) : websocketUrl
+    const stream = this.transports?.attempt(typeof WebSocketClass === "function")
+    const url = stream ? streams.TransportChoice.streamUrl(websocketUrl) : websocketUrl
     this.log("transport", `connecting to ${url}`)
-    if (stream) return new EventStreamSocket(url, token)
+    if (stream) return new streams.EventStreamSocket(url, token)
     if (typeof WebSocketClass !== "function") {
       throw new Error(
         "no WebSocket in this environment: pass the `transport` option (under Node, the `ws` package's WebSocket)",
@@ -370,6 +372,7 @@ export class Socket {
 
   opened() {
     this.refreshParams(null, false)
+    this.transports?.opened()
     this.machine.opened(now())
     this.pump()
   }
@@ -381,13 +384,14 @@ export class Socket {
     const reason = typeof event.reason === "string" ? event.reason : ""
     // The HTTP status of a refused event-stream request (the event-stream socket says it; a WebSocket never can).
     const status = typeof event.status === "number" ? event.status : undefined
-    const switched = this.machine.closed(now(), code, reason, status)
+    const switched = this.transports?.closed(status)
     if (switched === 1 || switched === 2) {
       const to = switched === 1 ? "server-sent events" : "WebSocket"
       this.log("transport", `could not open twice: trying ${to}`)
     } else if (switched === 3) {
       this.log("transport", `the server has no event-stream socket (${status}): WebSocket only from now on`)
     }
+    this.machine.closed(now(), code, reason)
     this.pump()
   }
 

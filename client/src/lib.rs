@@ -50,6 +50,8 @@ pub mod sse_transport;
 mod timer;
 #[cfg(feature = "classes")]
 mod transport;
+#[cfg(feature = "streams")]
+pub mod transport_choice;
 #[cfg(feature = "classes")]
 mod values;
 

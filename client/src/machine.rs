@@ -18,7 +18,7 @@
 
 use ferrocast_protocol::client::{
     Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Overflow, PushId, QueueOptions, Socket,
-    Switch, Transmit, Transport, TransportChoice, Transports,
+    Transmit,
 };
 use ferrocast_protocol::codec::decode_binary;
 use ferrocast_protocol::frame::event;
@@ -66,7 +66,6 @@ enum Tag {
 #[wasm_bindgen]
 pub struct Machine {
     socket: Socket<()>,
-    transports: TransportChoice,
     /// The endpoint with `/websocket` appended, as phoenix.js keeps it.
     end_point: String,
     /// The socket's identity across reconnects, made at the first connection when `recovery` is on.
@@ -86,7 +85,6 @@ impl Machine {
         seed: f64,
         v1: bool,
         batch: bool,
-        transports: u8,
         timeout: Option<f64>,
         heartbeat_interval: Option<f64>,
         heartbeat_timeout: Option<f64>,
@@ -125,14 +123,8 @@ impl Machine {
             },
             recovery: recovery.unwrap_or(defaults.recovery),
         };
-        let transports = match transports {
-            1 => Transports::Only(Transport::WebSocket),
-            2 => Transports::Only(Transport::EventStream),
-            _ => Transports::Both,
-        };
         Machine {
             socket: Socket::new(options, seed as u64),
-            transports: TransportChoice::new(transports),
             end_point: [end_point, "/websocket"].concat(),
             socket_id: None,
             batch,
@@ -264,12 +256,6 @@ impl Machine {
         url
     }
 
-    /// Which transport this attempt opens, given whether the host has WebSockets: `true` for the relay's
-    /// event-stream socket, at [`Machine::stream_url`].
-    pub fn attempt(&mut self, websockets: bool) -> bool {
-        self.transports.attempt(websockets) == Transport::EventStream
-    }
-
     /// The WebSocket subprotocol that carries `authToken`, after `phoenix`: as phoenix.js 1.8 sends it, so the
     /// token stays out of URLs and access logs.
     #[wasm_bindgen(js_name = tokenProtocol)]
@@ -277,30 +263,14 @@ impl Machine {
         ["base64url.bearer.phx.", &base64::encode_url_unpadded(token.as_bytes())].concat()
     }
 
-    /// The event-stream socket's URL beside a WebSocket URL.
-    #[wasm_bindgen(js_name = streamUrl)]
-    pub fn stream_url(&self, websocket_url: &str) -> String {
-        Transport::EventStream.url(websocket_url)
-    }
-
     /// The connection opened.
     pub fn opened(&mut self, now: f64) {
-        self.transports.opened();
         self.socket.handle_open(now as u64);
     }
 
-    /// The connection closed; `status` is the HTTP status of a refused event-stream request. Returns what the
-    /// transport choice did about it: 0 nothing, 1 it switches to the event stream, 2 to WebSockets, 3 it rules
-    /// the event-stream socket out.
-    pub fn closed(&mut self, now: f64, code: u16, reason: &str, status: Option<u16>) -> u8 {
-        let switched = match self.transports.closed(status) {
-            None => 0,
-            Some(Switch::NeverOpened { to: Transport::EventStream }) => 1,
-            Some(Switch::NeverOpened { to: Transport::WebSocket }) => 2,
-            Some(Switch::NoEventStreamSocket { .. }) => 3,
-        };
+    /// The connection closed.
+    pub fn closed(&mut self, now: f64, code: u16, reason: &str) {
         self.socket.handle_close(now as u64, code, reason);
-        switched
     }
 
     /// The connection reported an error (its close follows).

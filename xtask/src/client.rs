@@ -64,7 +64,7 @@ pub const GZIP_BUDGET: u64 = 78_000;
 /// The same for `@ferrocast/client/core` (`client/pkg/web-core`): Socket, Channel and Push, hand-written
 /// JavaScript over the narrow wasm machine. Issue 21's target is 20 KB; today's size with a little room until the
 /// core gets there.
-pub const CORE_GZIP_BUDGET: u64 = 42_500;
+pub const CORE_GZIP_BUDGET: u64 = 40_000;
 
 /// The core entry's build: the crate with only its `machine` feature, for the no-bundler target, its glue bundled
 /// with the JavaScript layer (`client/js`, where `core.js` is the entry and `ferrocast-machine` names the glue).
