@@ -1,0 +1,20 @@
+// The build of the client under test, loaded as a page loads it: `import init, * as client from "/<entry>/<module>"`
+// then `await init()`. Imported dynamically only because the runner picks the entry.
+
+import { moduleUrl } from "./endpoints.mjs";
+
+const module = await import(moduleUrl);
+await module.default();
+
+/** The module's exports: Socket, Channel and Push in every build; Presence, EventStream and SseSocket in some. */
+export const client = module;
+
+/**
+ * What this build offers beyond sockets and channels, judged by what it exports rather than by the entry's name.
+ * Server-sent events count as there when either of their classes is: a build that has one and fails the tests is
+ * worth hearing about, not skipping.
+ */
+export const features = {
+  presence: "Presence" in module,
+  sse: "SseSocket" in module || "EventStream" in module,
+};
