@@ -233,8 +233,11 @@ fn sizes<'a>(files: impl Iterator<Item = &'a std::path::PathBuf>) -> Result<(u64
     Ok((raw, gzipped))
 }
 
-/// Runs the client's tests in headless Chromium (`wasm-pack test`) against a relay started here, with the
-/// cutting proxy (`client/tests/support/cut-proxy.mjs`) in front of it for the reconnect tests.
+/// Runs the client's tests in headless Chromium against a relay started here, with the cutting proxy
+/// (`client/tests/support/cut-proxy.mjs`) in front of it for the reconnect tests: first the Rust ones
+/// (`wasm-pack test`: `client/tests/event_stream.rs` and the crate's unit tests), then the JavaScript suite
+/// (`client/tests/browser/`), which loads the built npm module as a page does, once per entry of
+/// [`BROWSER_TEST_ENTRIES`].
 pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
     let client = workspace::root().join("client");
     let [relay_port, proxy_port, control_port] = [free_port()?, free_port()?, free_port()?];
@@ -248,21 +251,49 @@ pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
     proxy.args([proxy_port, relay_port, control_port].map(|port| port.to_string()));
     let _proxy = Background::start(proxy, "the test proxy")?;
     wait_for_port(control_port)?;
+    let endpoints = [
+        ("FERROCAST_TEST_RELAY", format!("ws://127.0.0.1:{relay_port}/socket")),
+        ("FERROCAST_TEST_PROXY", format!("ws://127.0.0.1:{proxy_port}/socket")),
+        ("FERROCAST_TEST_CONTROL", format!("http://127.0.0.1:{control_port}")),
+    ];
 
     let mut wasm_pack = Command::new("wasm-pack");
     wasm_pack.args(["test", "--headless", "--chrome", "--chromedriver", "/usr/bin/chromedriver"]).current_dir(&client);
-    // `--nocapture` shows what the tests log, which is how the chaos test reports its figures. Two `--`: wasm-pack
-    // takes the first as the end of its own options, builds with what comes before the second, and passes what
-    // follows it to the test runner, for every test target.
+    // `--nocapture` shows what the tests log. Two `--`: wasm-pack takes the first as the end of its own options,
+    // builds with what comes before the second, and passes what follows it to the test runner, for every test
+    // target.
     wasm_pack.args(["--", "--", "--nocapture"]);
     if std::env::var_os(BROWSER_TEST_TIMEOUT_VAR).is_none() {
         wasm_pack.env(BROWSER_TEST_TIMEOUT_VAR, BROWSER_TEST_TIMEOUT_SECS.to_string());
     }
-    wasm_pack.env("FERROCAST_TEST_RELAY", format!("ws://127.0.0.1:{relay_port}/socket"));
-    wasm_pack.env("FERROCAST_TEST_PROXY", format!("ws://127.0.0.1:{proxy_port}/socket"));
-    wasm_pack.env("FERROCAST_TEST_CONTROL", format!("http://127.0.0.1:{control_port}"));
-    process::run(&mut wasm_pack)
+    // The Rust tests read the endpoints at build time (`option_env!`), the JavaScript suite when it runs.
+    wasm_pack.envs(endpoints.clone());
+    process::run(&mut wasm_pack)?;
+
+    let suite = client.join(BROWSER_SUITE);
+    crate::test::npm_ci_if_needed(&suite)?;
+    for (entry, module) in BROWSER_TEST_ENTRIES {
+        if !client.join("pkg").join(entry).is_dir() {
+            say(format!("{BROWSER_SUITE} on client/pkg/{entry}: skipped, that entry is not built"));
+            continue;
+        }
+        let mut node = Command::new("node");
+        node.args(["--test", "--test-reporter=spec", "browser.test.mjs"]).current_dir(&suite);
+        node.env("FERROCAST_CLIENT_ENTRY", entry).env("FERROCAST_CLIENT_MODULE", module);
+        node.envs(endpoints.clone());
+        process::run(&mut node)?;
+    }
+    Ok(())
 }
+
+/// The JavaScript browser suite, relative to `client/`: a Node project whose `browser.test.mjs` serves one entry of
+/// `client/pkg` to headless Chromium and runs its tests against it.
+const BROWSER_SUITE: &str = "tests/browser";
+
+/// The entries the browser suite runs against, each a directory under `client/pkg` and the ES module in it that a
+/// page imports. Tests that need what an entry does not export (Presence, server-sent events) are skipped, saying
+/// so. `web-core` (`@ferrocast/client/core`: Socket, Channel and Push only) joins the list when it is built.
+const BROWSER_TEST_ENTRIES: &[(&str, &str)] = &[("web", "ferrocast_client.js")];
 
 /// A helper process that is killed when the test step ends, however it ends. Its stdin is a pipe, so a helper
 /// that watches stdin (the proxy) also exits if the xtask is killed.
@@ -287,14 +318,16 @@ impl Drop for Background {
 }
 
 /// The history the relay of the browser tests keeps per topic: enough that no cut of the chaos test outlasts it,
-/// while `client/tests/browser.rs` publishes more than this to make a gap.
+/// while the suite's reconnect tests (`client/tests/browser/page/tests/reconnecting.mjs`) publish more than this
+/// to make a gap.
 const BROWSER_TEST_HISTORY: usize = 1_000;
 
 /// Where wasm-bindgen-test-runner reads its time limit from: one limit for the whole run, not for each test.
 const BROWSER_TEST_TIMEOUT_VAR: &str = "WASM_BINDGEN_TEST_TIMEOUT";
 
-/// The limit we give the runner unless the caller set one: the runner's default (20 s) is less than the browser
-/// tests take with the chaos test (about 20 s on 2 cores, 13 of them chaos), and a slow machine needs room.
+/// The limit we give the runner unless the caller set one: the runner's default (20 s) is little more than the
+/// event-stream tests take (about 8 s on 2 cores, waiting out the relay's `retry` several times), and a slow
+/// machine needs room.
 const BROWSER_TEST_TIMEOUT_SECS: u64 = 180;
 
 /// A loopback port nobody listens on now.
