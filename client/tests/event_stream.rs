@@ -1,6 +1,6 @@
 //! `EventStream` in headless Chromium against a real relay's `GET /sse`, directly and through the proxy that cuts
-//! connections on command. `cargo xtask test` starts both and passes their addresses in at build time, as for
-//! `browser.rs`; the test page is served from another origin, so every request here crosses CORS as a page's would.
+//! connections on command. `cargo xtask test` starts both and passes their addresses in at build time; the test
+//! page is served from another origin, so every request here crosses CORS as a page's would.
 //!
 //! Broadcasts are published by a WebSocket `Socket` joined to the same `room:*` topic: `new_msg` is broadcast to
 //! the topic, and the relay's HTTP API answers CORS only for `/sse`.

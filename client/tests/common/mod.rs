@@ -1,7 +1,6 @@
-//! What the headless-Chromium test files share: where `cargo xtask test` put the relay and the cutting proxy, and
-//! small helpers over JavaScript's globals.
-
-#![allow(dead_code)]
+//! What `event_stream.rs` (built for headless Chromium) is given: where `cargo xtask test` put the relay and the
+//! cutting proxy, and small helpers over JavaScript's globals. The JavaScript browser suite (`client/tests/browser/`)
+//! has its own, in `page/support/`.
 
 use js_sys::{ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -42,19 +41,11 @@ pub async fn sleep(ms: i32) {
     JsFuture::from(promise).await.unwrap();
 }
 
-/// Tells the proxy to do something (`cut`, `refuse?ms=…`, `stats`, `relay/PATH`) and returns its JSON answer.
+/// Tells the proxy to do something (`cut`, `refuse?ms=…`, `stats`) and returns its JSON answer.
 pub async fn proxy(command: &str) -> JsValue {
-    proxy_with_body(command, "").await
-}
-
-/// As [`proxy`], sending `body`: `relay/PATH` then posts it to the relay (`relay/api/broadcast` publishes).
-pub async fn proxy_with_body(command: &str, body: &str) -> JsValue {
     let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
     let init = Object::new();
     Reflect::set(&init, &"method".into(), &"POST".into()).unwrap();
-    if !body.is_empty() {
-        Reflect::set(&init, &"body".into(), &body.into()).unwrap();
-    }
     let url = format!("{}/{command}", control());
     let response = fetch.call2(&JsValue::NULL, &url.into(), &init).unwrap().unchecked_into::<Promise>();
     let response = JsFuture::from(response).await.expect("the proxy answers");
@@ -82,11 +73,6 @@ impl Seen {
         closure.into_js_value().unchecked_into()
     }
 
-    /// Records an entry directly, for callbacks made by hand.
-    pub fn push(&self, entry: String) {
-        self.0.borrow_mut().push(entry);
-    }
-
     pub fn all(&self) -> Vec<String> {
         self.0.borrow().clone()
     }
@@ -94,10 +80,6 @@ impl Seen {
     /// How many entries are under `label`.
     pub fn count(&self, label: &str) -> usize {
         self.all().iter().filter(|entry| *entry == label || entry.starts_with(&format!("{label} "))).count()
-    }
-
-    pub fn has(&self, entry: &str) -> bool {
-        self.0.borrow().iter().any(|seen| seen == entry)
     }
 
     /// The entries under `label`, without the label.
@@ -109,12 +91,6 @@ impl Seen {
     /// The data of the events recorded under `label` (an event's data is JSON with no space in it).
     pub fn data(&self, label: &str) -> Vec<String> {
         self.labelled(label).iter().map(|entry| entry.split(' ').next().unwrap_or_default().to_owned()).collect()
-    }
-
-    /// Waits until `entry` has been seen.
-    pub async fn wait_for(&self, entry: &str) {
-        let this = self.clone();
-        until(&format!("{entry:?} in {:?}", self.all()), || this.has(entry)).await;
     }
 
     /// Waits until at least `n` entries are under `label`.
