@@ -4,8 +4,8 @@
 //! exactly once and in order, every push must reach its handler exactly once, and every push must be answered `ok`.
 //!
 //! The client is the protocol crate's state machine over tokio-tungstenite (`support/native_client.rs`); the
-//! browser client faces the same chaos in `client/tests/browser.rs`. A reader of the relay's event stream
-//! (`GET /sse`, read-only, so broadcasts only) faces it too, resuming with `Last-Event-ID` after every cut.
+//! browser client faces the same chaos in `client/tests/browser/page/tests/chaos.mjs`. A reader of the relay's event
+//! stream (`GET /sse`, read-only, so broadcasts only) faces it too, resuming with `Last-Event-ID` after every cut.
 
 #[path = "support/cut_proxy.rs"]
 mod cut_proxy;
