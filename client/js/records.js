@@ -15,6 +15,7 @@ const DROPPED = 9
 const RECOVERY_FAILED = 10
 const RECONNECT_SCHEDULED = 11
 const HEARTBEAT_TIMEOUT = 12
+const CHANNEL_EVENT = 13
 
 import { RECOVERY_FAILED as RECOVERY_BINDING } from "./channel.js"
 
@@ -50,8 +51,14 @@ export function route(socket, out, calls) {
       case MESSAGE: {
         const channel = socket.channels.get(out[i++])
         const event = out[i++]
+        channel?.trigger(event, [socket.frame.payload, out[i++], out[i++]], calls)
+        break
+      }
+      case CHANNEL_EVENT: {
+        const channel = socket.channels.get(out[i++])
+        const event = out[i++]
         const payload = out[i++] ? socket.frame.payload : undefined
-        channel?.trigger(event, [payload, out[i++], out[i++]], calls)
+        channel?.trigger(event, out[i++] ? [payload] : [], calls)
         break
       }
       case REPLY: {

@@ -25,14 +25,14 @@ import { route } from "./records.js"
 import { protocolEvents } from "./wire.js"
 
 /**
- * The relay's event-stream socket, when the entry that has it is loaded: `{EventStreamSocket, TransportChoice}`,
- * the connection class and the protocol's rule for when to use it (`useEventStreamSocket`).
+ * The relay's event-stream socket, when the entry that has it is loaded: `{open, TransportChoice}`, what opens
+ * one (`open(url, authToken)`) and the protocol's rule for when to (`useEventStreamSocket`).
  */
 let streams = null
 
 /** Lets sockets made from now on fall back to (or be told to use) the relay's event-stream socket. */
-export function useEventStreamSocket(eventStreamSocket, transportChoice) {
-  streams = { EventStreamSocket: eventStreamSocket, TransportChoice: transportChoice }
+export function useEventStreamSocket(open, transportChoice) {
+  streams = { open, TransportChoice: transportChoice }
 }
 
 const now = () => performance.now()
@@ -349,7 +349,7 @@ export class Socket {
     const stream = this.transports?.attempt(typeof WebSocketClass === "function")
     const url = stream ? streams.TransportChoice.streamUrl(websocketUrl) : websocketUrl
     this.log("transport", `connecting to ${url}`)
-    if (stream) return new streams.EventStreamSocket(url, token)
+    if (stream) return streams.open(url, token)
     if (typeof WebSocketClass !== "function") {
       throw new Error(
         "no WebSocket in this environment: pass the `transport` option (under Node, the `ws` package's WebSocket)",

@@ -10,8 +10,7 @@
 //! does what it answers (reconnect when, or stay closed; which URL resumes). The state is never borrowed while the
 //! application's callbacks run, so they may call `close()` or `off()`.
 
-use crate::connection_values::is_thenable;
-use crate::fetch_stream::{End, FetchStream, Report, Thenable};
+use crate::fetch_stream::{End, FetchStream, Report, Thenable, is_thenable};
 use crate::options::{Field, jittered};
 use crate::timer::{Timer, now_ms};
 use crate::values::{call, get, keys, opt_str, set};

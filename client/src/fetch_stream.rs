@@ -210,3 +210,8 @@ impl Inner {
         }
     }
 }
+
+/// A promise, or anything `await` would wait for.
+pub(crate) fn is_thenable(value: &JsValue) -> bool {
+    value.is_object() && get(value, "then").is_function()
+}

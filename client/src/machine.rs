@@ -43,9 +43,11 @@ enum Tag {
     Closed = 4,
     /// The transport reported an error.
     Error = 5,
-    /// `channel, event, payload, ref, joinRef`: a message for a channel; `payload` is 1 for the frame's payload
-    /// and 0 for none (a channel's error after a lost connection, its close).
+    /// `channel, event, ref, joinRef`: a message for a channel, with the frame's payload.
     Message = 6,
+    /// `channel, event, payload, arguments`: a channel's error (`phx_error`, with the frame's payload when
+    /// `payload` is 1) or close (`phx_close`), which its bindings get with `arguments` (0 or 1) arguments.
+    ChannelEvent = 13,
     /// `push, status, response, kept`: a push's outcome; `response` is 1 for the frame's reply's response and 0
     /// for none (a timeout, or a reply the machine made up); `kept` when the push is a join, which reports every
     /// attempt, so its callbacks stay.
@@ -166,7 +168,6 @@ impl Machine {
                     tag(Tag::Message),
                     id(channel),
                     event.into(),
-                    1.into(),
                     opt_str(r#ref.as_deref()),
                     opt_str(join_ref.as_deref()),
                 ]),
@@ -177,17 +178,15 @@ impl Machine {
                 }
                 // A channel's error and close reach its bindings as the events phoenix.js triggers for them.
                 Event::ChannelError { channel, reason } => record(&[
-                    tag(Tag::Message),
+                    tag(Tag::ChannelEvent),
                     id(channel),
                     event::ERROR.into(),
                     u8::from(reason.is_some()).into(),
-                    JsValue::NULL,
-                    JsValue::NULL,
+                    1.into(),
                 ]),
                 Event::ChannelClose { channel } => {
                     let channel = id(channel);
-                    let null = JsValue::NULL;
-                    record(&[tag(Tag::Message), channel.clone(), event::CLOSE.into(), 0.into(), null.clone(), null]);
+                    record(&[tag(Tag::ChannelEvent), channel.clone(), event::CLOSE.into(), 0.into(), 0.into()]);
                     record(&[tag(Tag::ChannelClose), channel]);
                 }
                 Event::Dropped { push: _, channel, event, reason } => {

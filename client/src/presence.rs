@@ -3,16 +3,24 @@
 //! Metas stay the JavaScript objects the server sent (the tracker carries them opaquely), so callbacks and `list`
 //! see the same objects phoenix.js would hand out.
 
-use crate::channel::Channel;
-use crate::driver::Shared;
 use crate::values::{call, get, keys, set};
-use ferrocast_protocol::client::ChannelId;
 use ferrocast_protocol::presence::{self, Change, Diff, Entry, Meta, PresenceEvent, State};
 use js_sys::{Array, Function, Object, Reflect};
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A channel object (`client/js/channel.js`), or anything with its `on` and `joinRef`.
+    #[wasm_bindgen(typescript_type = "Channel")]
+    pub type ChannelObject;
+    #[wasm_bindgen(method)]
+    fn on(this: &ChannelObject, event: &str, callback: &Function) -> JsValue;
+    #[wasm_bindgen(method, js_name = joinRef)]
+    fn join_ref(this: &ChannelObject) -> Option<String>;
+}
 
 /// The presences of one channel: `new Presence(channel)`, then `onJoin`, `onLeave`, `onSync` and `list`.
 #[wasm_bindgen]
@@ -22,18 +30,16 @@ pub struct Presence {
 
 struct Tracker {
     presence: presence::Presence<JsValue>,
-    shared: Weak<Shared>,
-    channel: ChannelId,
+    channel: ChannelObject,
     on_join: Option<Function>,
     on_leave: Option<Function>,
     on_sync: Option<Function>,
 }
 
 impl Tracker {
+    /// The channel's current join: a diff of an earlier one is held until its state arrives.
     fn join_ref(&self) -> Option<String> {
-        let shared = self.shared.upgrade()?;
-        let state = shared.state.borrow();
-        state.machine.channel_join_ref(self.channel).map(str::to_owned)
+        self.channel.join_ref()
     }
 }
 
@@ -41,14 +47,13 @@ impl Tracker {
 impl Presence {
     /// Tracks `channel`'s presence frames; `opts.events` may rename them (`{state, diff}`).
     #[wasm_bindgen(constructor)]
-    pub fn new(channel: &Channel, opts: JsValue) -> Presence {
+    pub fn new(channel: ChannelObject, opts: JsValue) -> Presence {
         let events = get(&opts, "events");
         let state_event = get(&events, "state").as_string().unwrap_or_else(|| "presence_state".to_owned());
         let diff_event = get(&events, "diff").as_string().unwrap_or_else(|| "presence_diff".to_owned());
         let inner = Rc::new(RefCell::new(Tracker {
             presence: presence::Presence::new(),
-            shared: Rc::downgrade(channel.shared()),
-            channel: channel.id(),
+            channel: channel.clone().unchecked_into(),
             on_join: None,
             on_leave: None,
             on_sync: None,
@@ -69,11 +74,11 @@ impl Presence {
         };
         channel.on(
             &state_event,
-            on_frame(|tracker, join_ref, payload| tracker.presence.handle_state(join_ref, state_from_js(payload))),
+            &on_frame(|tracker, join_ref, payload| tracker.presence.handle_state(join_ref, state_from_js(payload))),
         );
         channel.on(
             &diff_event,
-            on_frame(|tracker, join_ref, payload| tracker.presence.handle_diff(join_ref, diff_from_js(payload))),
+            &on_frame(|tracker, join_ref, payload| tracker.presence.handle_diff(join_ref, diff_from_js(payload))),
         );
         Presence { inner }
     }

@@ -62,6 +62,12 @@ impl SseSocket {
         Self::open(&Transport::EventStream.url(url), None)
     }
 
+    /// The socket at its event-stream URL (`http://host/socket/sse?…`), `authToken` (if any) sent as
+    /// `Authorization: Bearer`: how the JavaScript `Socket` opens one when its transport choice says so.
+    pub fn connect(stream_url: &str, auth_token: Option<String>) -> Result<SseSocket, JsError> {
+        Self::open(stream_url, auth_token.as_deref())
+    }
+
     /// As a WebSocket's.
     #[wasm_bindgen(setter)]
     pub fn set_onopen(&self, handler: Option<Function>) {

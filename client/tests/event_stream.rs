@@ -2,12 +2,12 @@
 //! connections on command. `cargo xtask test` starts both and passes their addresses in at build time; the test
 //! page is served from another origin, so every request here crosses CORS as a page's would.
 //!
-//! Broadcasts are published by a WebSocket `Socket` joined to the same `room:*` topic: `new_msg` is broadcast to
-//! the topic, and the relay's HTTP API answers CORS only for `/sse`.
+//! Broadcasts (`new_msg`) are published through the relay's HTTP API, by way of the proxy's control endpoint: the
+//! relay answers CORS only for `/sse`.
 
 #![cfg(target_arch = "wasm32")]
 
-use ferrocast_client::{Channel, EventStream, Socket};
+use ferrocast_client::EventStream;
 use js_sys::Reflect;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -15,7 +15,7 @@ use wasm_bindgen_test::*;
 
 mod common;
 
-use common::{Seen, json, proxied, proxy, relay, sleep};
+use common::{Seen, json, proxied, proxy, proxy_with_body, relay, sleep};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -34,38 +34,22 @@ async fn proxy_connections() -> f64 {
     count("accepted") + count("refused")
 }
 
-/// A WebSocket client joined to `topic`, publishing `new_msg {"n": …}` broadcasts there.
+/// Publishes `new_msg {"n": …}` broadcasts to one topic.
 struct Publisher {
-    socket: Socket,
-    channel: Channel,
-    acks: Seen,
+    topic: String,
 }
 
 impl Publisher {
-    async fn join(topic: &str) -> Publisher {
-        let acks = Seen::default();
-        let socket = Socket::new(relay(), JsValue::UNDEFINED).unwrap();
-        socket.connect();
-        let channel = socket.channel(topic, json(r#"{"no_presence":true}"#)).unwrap();
-        channel.join(None).unwrap().receive("ok", acks.recorder("joined"));
-        acks.wait_count("joined", 1).await;
-        Publisher { socket, channel, acks }
+    fn to(topic: &str) -> Publisher {
+        Publisher { topic: topic.to_owned() }
     }
 
-    /// Broadcasts `new_msg {"n": n}` for each `n`, and waits until the relay has handled them all.
+    /// Broadcasts `new_msg {"n": n}` for each `n`, in one request, and waits until the relay has published them.
     async fn publish(&self, numbers: std::ops::RangeInclusive<u32>) {
-        let expected = self.acks.count("sent") + numbers.clone().count();
-        for n in numbers {
-            let payload = json(&format!(r#"{{"n":{n}}}"#));
-            self.channel.push("new_msg", payload, None).unwrap().receive("ok", self.acks.recorder("sent"));
-        }
-        self.acks.wait_count("sent", expected).await;
-    }
-}
-
-impl Drop for Publisher {
-    fn drop(&mut self) {
-        self.socket.disconnect(None, None, None);
+        let topic = &self.topic;
+        let messages: Vec<String> =
+            numbers.map(|n| format!(r#"{{"topic":"{topic}","event":"new_msg","payload":{{"n":{n}}}}}"#)).collect();
+        proxy_with_body("relay/api/broadcast", &format!("[{}]", messages.join(","))).await;
     }
 }
 
@@ -91,8 +75,8 @@ fn watched(url: &str, options: &str) -> (EventStream, Seen) {
 
 #[wasm_bindgen_test]
 async fn named_events_arrive_with_json_data_their_topic_and_the_id_to_resume_from() {
-    let publisher_a = Publisher::join("room:es-named-a").await;
-    let publisher_b = Publisher::join("room:es-named-b").await;
+    let publisher_a = Publisher::to("room:es-named-a");
+    let publisher_b = Publisher::to("room:es-named-b");
     let (stream, seen) = watched(&sse_url(relay(), "topic=room:es-named-a&topic=room:es-named-b"), "{}");
     assert_eq!(stream.ready_state(), 0, "connecting from the start, as EventSource");
     let unwanted = stream.on("new_msg", seen.recorder("unwanted"));
@@ -125,7 +109,7 @@ async fn named_events_arrive_with_json_data_their_topic_and_the_id_to_resume_fro
 
 #[wasm_bindgen_test]
 async fn an_authorization_header_passes_the_cors_preflight() {
-    let publisher = Publisher::join("room:es-auth").await;
+    let publisher = Publisher::to("room:es-auth");
     let (stream, seen) =
         watched(&sse_url(relay(), "topic=room:es-auth"), r#"{"headers":{"Authorization":"Bearer secret"}}"#);
     seen.wait_count("subscribed", 1).await;
@@ -137,7 +121,7 @@ async fn an_authorization_header_passes_the_cors_preflight() {
 
 #[wasm_bindgen_test]
 async fn a_cut_stream_resumes_with_nothing_missed_and_nothing_doubled() {
-    let publisher = Publisher::join("room:es-cut").await;
+    let publisher = Publisher::to("room:es-cut");
     // A minute of backoff of its own, without jitter: reconnecting after seconds shows that the relay's `retry`
     // (2 to 3 s) is the base, and it outlasts the refusal below, so the first attempt gets through.
     let options = r#"{"backoff":{"baseMs":60000,"jitter":0}}"#;
@@ -167,7 +151,7 @@ async fn a_cut_stream_resumes_with_nothing_missed_and_nothing_doubled() {
 
 #[wasm_bindgen_test]
 async fn a_new_stream_resumes_from_an_earlier_ones_id_and_an_unservable_id_reports_recovery_failed() {
-    let publisher = Publisher::join("room:es-resume").await;
+    let publisher = Publisher::to("room:es-resume");
     let url = sse_url(relay(), "topic=room:es-resume");
     let (first, seen) = watched(&url, "{}");
     seen.wait_count("subscribed", 1).await;
@@ -215,7 +199,7 @@ async fn a_refusal_is_final_with_the_status_and_the_relays_message() {
 
 #[wasm_bindgen_test]
 async fn close_stops_everything() {
-    let publisher = Publisher::join("room:es-close").await;
+    let publisher = Publisher::to("room:es-close");
     let url = sse_url(proxied(), "topic=room:es-close");
 
     // Closed while open: no event after it.

@@ -1,20 +1,25 @@
-//! `cargo xtask build-client`: the wasm client as the npm package `@ferrocast/client`, in `client/pkg`.
+//! `cargo xtask build-client`: the npm package `@ferrocast/client`, in `client/pkg`.
 //!
-//! wasm-pack builds the crate once (profile `wasm-release`: size first) and runs wasm-bindgen for three targets:
-//! - `client/pkg/`: the bundler target, what Vite, Nuxt and webpack import;
-//! - `client/pkg/node/`: the nodejs target, picked by the `node` export condition, so server-side rendering
-//!   imports a module that loads synchronously and needs no bundler plugin;
-//! - `client/pkg/web/`: the no-bundler ES module (`import init, { Socket } from ...`), which the relay serves at
-//!   `/ferrocast/` and the package exports as `@ferrocast/client/web`.
+//! The package is the JavaScript layer (`client/js`: `Socket`, `Channel`, `Push`, and the entries) over the wasm
+//! crate (`client/`). Each entry is built the same way: wasm-pack builds the crate (profile `wasm-release`: size
+//! first) with the entry's features and runs wasm-bindgen for the entry's target into a scratch directory, then
+//! esbuild bundles the entry's JavaScript with wasm-bindgen's glue into one minified module, with the wasm beside
+//! it:
+//! - `client/pkg/`: the full API for bundlers (what Vite, Nuxt and webpack import), `js/index.js`;
+//! - `client/pkg/node/`: the same for Node, CommonJS, picked by the `node` export condition, so server-side
+//!   rendering imports a module that loads synchronously and needs no bundler plugin;
+//! - `client/pkg/web/`: the no-bundler ES module (`import init, { Socket } from ...`), `js/web.js`, which the relay
+//!   serves at `/ferrocast/` and the package exports as `@ferrocast/client/web`;
+//! - `client/pkg/web-core/`: `@ferrocast/client/core`, `js/core.js`: Socket, Channel and Push over the crate with
+//!   its `machine` feature alone.
 //!
-//! `client/npm/package.json` (exports, files, sideEffects) replaces the one wasm-pack writes, and
-//! `client/npm/vue.js` with its `vue.d.ts` (the Vue composables, `@ferrocast/client/vue`) go beside it.
+//! `client/npm/package.json` (exports, files, sideEffects) is the package's manifest, and `client/npm/vue.js` with
+//! its `vue.d.ts` (the Vue composables, `@ferrocast/client/vue`) go beside it. Each entry's `.d.ts` is
+//! `client/js/types/socket.d.ts` with, for the full API, the Rust classes' declarations wasm-bindgen wrote, and
+//! for the no-bundler entries `client/js/types/init.d.ts`.
 //!
 //! wasm-pack builds with a pinned nightly ([`RELEASE_TOOLCHAIN`]) that compiles the standard library with the
-//! crate, for size, with panics that abort at once ([`RELEASE_ENV`]): about 14 KB gzip less than stable.
-//!
-//! The JS glue of each target is then minified with esbuild (`client/tools`, pinned there), keeping its exports,
-//! its module form and the names of its classes; the `.d.ts` files stay as wasm-bindgen writes them.
+//! crate, for size, with panics that abort at once ([`RELEASE_ENV`]).
 //!
 //! wasm-opt comes from npm (`client/tools`, binaryen pinned there), not Debian: Debian 12's binaryen 108 breaks
 //! the externref table wasm-bindgen sets up, and the module then fails to load.
@@ -46,28 +51,51 @@ const RELEASE_ENV: [(&str, &str); 3] = [
     ("RUSTFLAGS", "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"),
 ];
 
-/// The module name every target uses: `ferrocast_client.js` and `ferrocast_client_bg.wasm`.
+/// The module name every entry uses: `ferrocast_client.js` and `ferrocast_client_bg.wasm`.
 const OUT_NAME: &str = "ferrocast_client";
 
 /// `@ferrocast/client/vue`: the Vue 3 composables and their types, copied from `client/npm` into the package.
 const VUE_FILES: [&str; 2] = ["vue.js", "vue.d.ts"];
 
-/// wasm-bindgen targets and where they go, relative to `client/`.
-const TARGETS: [(&str, &str); 3] = [("bundler", "pkg"), ("nodejs", "pkg/node"), ("web", "pkg/web")];
+/// One directory of the package: what goes in it and how it is built.
+struct Entry {
+    /// Where it goes, relative to `client/`.
+    dir: &'static str,
+    /// wasm-bindgen's target.
+    target: &'static str,
+    /// The entry's JavaScript, relative to `client/`.
+    js: &'static str,
+    /// The module format esbuild writes: `esm`, or `cjs` for Node's CommonJS.
+    format: &'static str,
+    /// The crate's features.
+    features: &'static str,
+    /// Whether the types of the Rust classes (`Presence`, `EventStream`, `SseSocket`) go in its `.d.ts`.
+    classes: bool,
+}
+
+/// Every entry of the package.
+const ENTRIES: [Entry; 4] = [
+    Entry { dir: "pkg", target: "bundler", js: "js/index.js", format: "esm", features: FULL, classes: true },
+    Entry { dir: "pkg/node", target: "nodejs", js: "js/index.js", format: "cjs", features: FULL, classes: true },
+    Entry { dir: "pkg/web", target: "web", js: "js/web.js", format: "esm", features: FULL, classes: true },
+    Entry { dir: CORE_DIR, target: "web", js: "js/core.js", format: "esm", features: "machine", classes: false },
+];
+
+/// The features of the full API: all of them.
+const FULL: &str = "machine,presence,streams";
 
 /// The most the client may weigh, gzipped, before `cargo xtask test` fails: every `.wasm` and `.js` file of the
 /// no-bundler build (`client/pkg/web`, what a plain page downloads), as shipped, each `gzip -9`, as issue 21
 /// defines it. Today's size with a little room, so that a change that bloats the client is seen when it is made;
 /// lower it when the client shrinks.
-pub const GZIP_BUDGET: u64 = 78_000;
+pub const GZIP_BUDGET: u64 = 71_500;
 
 /// The same for `@ferrocast/client/core` (`client/pkg/web-core`): Socket, Channel and Push, hand-written
 /// JavaScript over the narrow wasm machine. Issue 21's target is 20 KB; today's size with a little room until the
 /// core gets there.
 pub const CORE_GZIP_BUDGET: u64 = 40_000;
 
-/// The core entry's build: the crate with only its `machine` feature, for the no-bundler target, its glue bundled
-/// with the JavaScript layer (`client/js`, where `core.js` is the entry and `ferrocast-machine` names the glue).
+/// Where `@ferrocast/client/core` is built.
 const CORE_DIR: &str = "pkg/web-core";
 
 /// What `cargo xtask build-client` measured: gzipped bytes of each entry a plain page loads.
@@ -92,28 +120,12 @@ pub fn build() -> Result<Sizes, Error> {
             .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
     .map_err(|err| Error::new(format!("cannot put client/tools on PATH: {err}")))?;
-    for (target, out_dir) in TARGETS {
-        let mut wasm_pack = Command::new("wasm-pack");
-        wasm_pack.env("PATH", &path);
-        wasm_pack.args(["build", "--profile", "wasm-release", "--target", target, "--out-dir", out_dir]);
-        wasm_pack.args(["--out-name", OUT_NAME]).current_dir(&client);
-        wasm_pack.envs(RELEASE_ENV).env("RUSTUP_TOOLCHAIN", RELEASE_TOOLCHAIN);
-        if out_dir != "pkg" {
-            // One package.json, at the top; the subdirectories are parts of it.
-            wasm_pack.arg("--no-pack");
-        }
-        wasm_pack.args(["--", "--no-default-features", "--features", "classes"]);
-        process::run(&mut wasm_pack)?;
-    }
-    build_core(&client, &path)?;
     let pkg = client.join("pkg");
-    for (_, out_dir) in TARGETS {
-        for glue in [format!("{OUT_NAME}.js"), format!("{OUT_NAME}_bg.js")] {
-            let file = Path::new(out_dir).join(glue);
-            if client.join(&file).is_file() {
-                minify(&client, &file, &path)?;
-            }
-        }
+    if pkg.is_dir() {
+        std::fs::remove_dir_all(&pkg).map_err(|err| Error::new(format!("removing {}: {err}", pkg.display())))?;
+    }
+    for entry in &ENTRIES {
+        build_entry(&client, entry, &path)?;
     }
     let copy = |from: &Path, to: &Path| {
         std::fs::copy(from, to)
@@ -124,15 +136,7 @@ pub fn build() -> Result<Sizes, Error> {
     for file in VUE_FILES {
         copy(&client.join("npm").join(file), &pkg.join(file))?;
     }
-    // wasm-pack writes a `.gitignore` of `*` into each build's directory; npm honours it when packing, so the
-    // package would ship without its nodejs and no-bundler builds. The manifest's `files` says what ships.
-    for build in ["node", "web"] {
-        let ignore = pkg.join(build).join(".gitignore");
-        if ignore.is_file() {
-            std::fs::remove_file(&ignore).map_err(|err| Error::new(format!("removing {}: {err}", ignore.display())))?;
-        }
-    }
-    // The nodejs target is CommonJS, in a package that is otherwise ES modules.
+    // The nodejs entry is CommonJS, in a package that is otherwise ES modules.
     std::fs::write(pkg.join("node/package.json"), "{\"type\": \"commonjs\"}\n")
         .map_err(|err| Error::new(format!("writing client/pkg/node/package.json: {err}")))?;
     let mut sizes = Sizes { full: 0, core: 0 };
@@ -148,57 +152,72 @@ pub fn build() -> Result<Sizes, Error> {
     Ok(sizes)
 }
 
-/// Builds `@ferrocast/client/core` into [`CORE_DIR`]: the machine's wasm and its glue (in a scratch directory),
-/// then one minified ES module of the JavaScript layer and the glue, with the wasm beside it under the name the
-/// glue loads.
-fn build_core(client: &Path, path: &std::ffi::OsStr) -> Result<(), Error> {
-    let scratch = workspace::root().join("target/client-core");
+/// Builds one entry of the package into its directory: the crate with the entry's features for its target, into a
+/// scratch directory, then one module of the entry's JavaScript and the glue (`ferrocast-machine` in `client/js`),
+/// the wasm beside it under the name the glue loads, and the entry's types.
+///
+/// The bundler target's glue is two modules, and the wasm imports the second (`ferrocast_client_bg.js`) itself: it
+/// stays a module of its own, minified, so the bundle and the wasm share one instance of it.
+fn build_entry(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(), Error> {
+    let scratch = workspace::root().join("target/client-build").join(entry.dir.replace('/', "-"));
     let mut wasm_pack = Command::new("wasm-pack");
     wasm_pack.env("PATH", path).current_dir(client);
-    wasm_pack.args(["build", "--profile", "wasm-release", "--target", "web", "--no-pack", "--out-name", OUT_NAME]);
-    wasm_pack.arg("--out-dir").arg(&scratch);
+    wasm_pack.args(["build", "--profile", "wasm-release", "--target", entry.target, "--no-pack"]);
+    wasm_pack.args(["--out-name", OUT_NAME, "--out-dir"]).arg(&scratch);
     wasm_pack.envs(RELEASE_ENV).env("RUSTUP_TOOLCHAIN", RELEASE_TOOLCHAIN);
-    wasm_pack.args(["--", "--no-default-features", "--features", "machine"]);
+    wasm_pack.args(["--", "--no-default-features", "--features", entry.features]);
     process::run(&mut wasm_pack)?;
-    let out = client.join(CORE_DIR);
-    if out.is_dir() {
-        std::fs::remove_dir_all(&out).map_err(|err| Error::new(format!("removing {}: {err}", out.display())))?;
-    }
+
+    let out = client.join(entry.dir);
+    std::fs::create_dir_all(&out).map_err(|err| Error::new(format!("creating {}: {err}", out.display())))?;
+    let glue = scratch.join(format!("{OUT_NAME}.js"));
+    let second = format!("{OUT_NAME}_bg.js");
     let mut esbuild = Command::new("esbuild");
     esbuild.current_dir(client).env("PATH", path);
-    esbuild.args(["js/core.js", "--bundle", "--format=esm", "--minify", "--log-level=warning"]);
-    esbuild.arg(format!("--alias:ferrocast-machine={}", scratch.join(format!("{OUT_NAME}.js")).display()));
-    esbuild.arg(format!("--outfile={CORE_DIR}/{OUT_NAME}.js"));
+    esbuild.args([entry.js, "--bundle", "--minify", "--log-level=warning"]);
+    esbuild.arg(format!("--format={}", entry.format));
+    if entry.format == "cjs" {
+        esbuild.arg("--platform=node");
+    }
+    esbuild.arg(format!("--alias:ferrocast-machine={}", glue.display()));
+    esbuild.args(["--external:*.wasm", &format!("--external:./{second}")]);
+    esbuild.arg(format!("--outfile={}/{OUT_NAME}.js", entry.dir));
     process::run(&mut esbuild)?;
+    let copy = |from: &Path, to: &Path| {
+        std::fs::copy(from, to)
+            .map_err(|err| Error::new(format!("copying {} to {}: {err}", from.display(), to.display())))
+    };
     let wasm = format!("{OUT_NAME}_bg.wasm");
-    std::fs::copy(scratch.join(&wasm), out.join(&wasm))
-        .map_err(|err| Error::new(format!("copying the core's wasm into {}: {err}", out.display())))?;
-    std::fs::copy(client.join("js/core.d.ts"), out.join(format!("{OUT_NAME}.d.ts")))
-        .map_err(|err| Error::new(format!("copying the core's types into {}: {err}", out.display())))?;
-    Ok(())
+    copy(&scratch.join(&wasm), &out.join(&wasm))?;
+    if scratch.join(&second).is_file() {
+        let mut esbuild = Command::new("esbuild");
+        esbuild.current_dir(client).env("PATH", path).arg(scratch.join(&second));
+        esbuild.args(["--minify", "--log-level=warning", &format!("--outfile={}/{second}", entry.dir)]);
+        process::run(&mut esbuild)?;
+    }
+    let read = |file: &Path| {
+        std::fs::read_to_string(file).map_err(|err| Error::new(format!("reading {}: {err}", file.display())))
+    };
+    let mut types = read(&client.join("js/types/socket.d.ts"))?;
+    if entry.classes {
+        types.push_str(&rust_classes(&read(&scratch.join(format!("{OUT_NAME}.d.ts")))?));
+    }
+    if entry.target == "web" {
+        types.push_str(&read(&client.join("js/types/init.d.ts"))?);
+    }
+    std::fs::write(out.join(format!("{OUT_NAME}.d.ts")), types)
+        .map_err(|err| Error::new(format!("writing {}'s types: {err}", entry.dir)))
 }
 
-/// Minifies one of wasm-bindgen's JS glue files (`file`, relative to `client`) in place with esbuild (pinned in `client/tools`, found on `path`),
-/// without bundling: its imports, exports and module form (ES module, or CommonJS for the nodejs target) stay as
-/// they are. No `--format`, so esbuild renames no top-level name: the exported classes keep theirs (`Socket.name`,
-/// and wasm-bindgen's "expected instance of Channel" error) at no cost, while everything inside is shortened. The
-/// first line's `@ts-self-types` comment (Deno's pointer to the `.d.ts`, which is left as it is) is kept.
-fn minify(client: &Path, file: &Path, path: &std::ffi::OsStr) -> Result<(), Error> {
-    let text = std::fs::read_to_string(client.join(file))
-        .map_err(|err| Error::new(format!("{}: {err}", client.join(file).display())))?;
-    let mut esbuild = Command::new("esbuild");
-    esbuild
-        .current_dir(client)
-        .env("PATH", path)
-        .arg(file)
-        .arg("--minify")
-        .arg("--allow-overwrite")
-        .arg("--log-level=warning");
-    esbuild.arg(format!("--outfile={}", file.display()));
-    if let Some(types) = text.lines().next().filter(|line| line.starts_with("/* @ts-self-types=")) {
-        esbuild.arg(format!("--banner:js={types}"));
-    }
-    process::run(&mut esbuild)
+/// The classes written in Rust that the full API exports, from the `.d.ts` wasm-bindgen wrote (with their doc
+/// comments): not the machine's, which only the JavaScript layer sees.
+fn rust_classes(declarations: &str) -> String {
+    const EXPORTED: [&str; 3] = ["export class Presence ", "export class EventStream ", "export class SseSocket "];
+    declarations
+        .split("\n\n")
+        .filter(|item| EXPORTED.iter().any(|class| item.contains(class)))
+        .map(|item| format!("\n{item}\n"))
+        .collect()
 }
 
 /// The size the client is held to: every `.wasm` and `.js` file in `dir` (the no-bundler build, which a page
@@ -235,7 +254,7 @@ fn sizes<'a>(files: impl Iterator<Item = &'a std::path::PathBuf>) -> Result<(u64
 
 /// Runs the client's tests in headless Chromium against a relay started here, with the cutting proxy
 /// (`client/tests/support/cut-proxy.mjs`) in front of it for the reconnect tests: first the Rust ones
-/// (`wasm-pack test`: `client/tests/event_stream.rs` and the crate's unit tests), then the JavaScript suite
+/// (`wasm-pack test`: `client/tests/event_stream.rs`, the `EventStream` class), then the JavaScript suite
 /// (`client/tests/browser/`), which loads the built npm module as a page does, once per entry of
 /// [`BROWSER_TEST_ENTRIES`].
 pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
@@ -291,9 +310,9 @@ pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
 const BROWSER_SUITE: &str = "tests/browser";
 
 /// The entries the browser suite runs against, each a directory under `client/pkg` and the ES module in it that a
-/// page imports. Tests that need what an entry does not export (Presence, server-sent events) are skipped, saying
-/// so. `web-core` (`@ferrocast/client/core`: Socket, Channel and Push only) joins the list when it is built.
-const BROWSER_TEST_ENTRIES: &[(&str, &str)] = &[("web", "ferrocast_client.js")];
+/// page imports: the full API, and `@ferrocast/client/core` (Socket, Channel and Push only), whose tests that need
+/// what it does not export (Presence, server-sent events) are skipped, saying so.
+const BROWSER_TEST_ENTRIES: &[(&str, &str)] = &[("web", "ferrocast_client.js"), ("web-core", "ferrocast_client.js")];
 
 /// A helper process that is killed when the test step ends, however it ends. Its stdin is a pipe, so a helper
 /// that watches stdin (the proxy) also exits if the xtask is killed.

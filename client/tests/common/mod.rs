@@ -41,11 +41,19 @@ pub async fn sleep(ms: i32) {
     JsFuture::from(promise).await.unwrap();
 }
 
-/// Tells the proxy to do something (`cut`, `refuse?ms=…`, `stats`) and returns its JSON answer.
+/// Tells the proxy to do something (`cut`, `refuse?ms=…`, `stats`, `relay/PATH`) and returns its JSON answer.
 pub async fn proxy(command: &str) -> JsValue {
+    proxy_with_body(command, "").await
+}
+
+/// As [`proxy`], sending `body`: `relay/PATH` then posts it to the relay (`relay/api/broadcast` publishes).
+pub async fn proxy_with_body(command: &str, body: &str) -> JsValue {
     let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
     let init = Object::new();
     Reflect::set(&init, &"method".into(), &"POST".into()).unwrap();
+    if !body.is_empty() {
+        Reflect::set(&init, &"body".into(), &body.into()).unwrap();
+    }
     let url = format!("{}/{command}", control());
     let response = fetch.call2(&JsValue::NULL, &url.into(), &init).unwrap().unchecked_into::<Promise>();
     let response = JsFuture::from(response).await.expect("the proxy answers");

@@ -1,12 +1,3 @@
-// Types of `@ferrocast/client/core` (client/js/core.js): Socket, Channel and Push, as the full entry has them.
-
-export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
-
-/** Loads the wasm (by default from beside this module); await it before the first `new Socket`. */
-export default function init(
-  module_or_path?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
-): Promise<unknown>;
-
 /** A push (or a channel's join or leave): `receive(status, callback)` chains. */
 export class Push {
   private constructor();
@@ -43,19 +34,28 @@ export class Channel {
 /** A connection to a Phoenix Channels server; see README for every option. */
 export class Socket {
   constructor(endPoint: string, opts?: Record<string, any>);
+  /** Opens the connection, and keeps it open (reconnecting as needed) until `disconnect()`. */
   connect(): void;
+  /** Closes the connection and stops reconnecting; `callback` runs once it is closed. */
   disconnect(callback?: () => void, code?: number, reason?: string): void;
   onOpen(callback: () => void): string;
   onClose(callback: (event: { code: number; reason: string; wasClean: boolean }) => void): string;
   onError(callback: (error: any) => void): string;
-  onMessage(callback: (message: { join_ref: string | null; ref: string | null; topic: string; event: string; payload: any }) => void): string;
+  onMessage(
+    callback: (message: { join_ref: string | null; ref: string | null; topic: string; event: string; payload: any }) => void,
+  ): string;
   onQueueDrop(callback: (dropped: { topic: string; event: string; reason: string }) => void): string;
+  /** Removes the callbacks registered under these refs. */
   off(refs: string[]): void;
   isConnected(): boolean;
+  /** "connecting", "open" or "closed". */
   connectionState(): string;
   makeRef(): string;
+  /** The URL the next connection opens, params and `vsn` included. */
   endPointURL(): string;
+  /** A channel object for `topic`, joined with `params` (an object, or a function called before each join). */
   channel(topic: string, params?: Record<string, any> | (() => Record<string, any>)): Channel;
+  /** Counters for dashboards; the times are `null` when there is none. */
   getStats(): {
     state: string;
     reconnectAttempts: number;
