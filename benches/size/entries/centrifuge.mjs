@@ -1,0 +1,2 @@
+// The default entry speaks the JSON protocol (the Protobuf one is centrifuge/build/protobuf).
+export { Centrifuge } from "centrifuge"

@@ -1,0 +1,1 @@
+export { default as Pusher } from "pusher-js"
