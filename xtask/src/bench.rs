@@ -7,6 +7,9 @@
 //!    `target/bench/results.md` and `results.json`.
 //! 3. The browser benchmark (`benches/browser/`): the wasm client next to phoenix.js in headless Chromium, and both
 //!    bundles' sizes; its JSON line goes to `target/bench/browser.json`.
+//! 4. The size comparison (`benches/size/`): what each realtime browser client (phoenix.js, Socket.IO, Supabase
+//!    Realtime, Pusher, Centrifuge, Ably, and Ferrocast's built `client/pkg`) costs a page, bundled and gzipped one
+//!    way for all of them; it prints a Markdown table.
 //!
 //! Nothing here is part of `cargo xtask test`: benchmarks take minutes and their figures drift with the machine,
 //! so CI runs only the suite's short smoke pass (see [`smoke`]), which checks that the benchmarks still run.
@@ -23,12 +26,12 @@ use crate::{Error, client, prereqs, test, workspace};
 pub struct Options {
     /// Shorter windows and fewer connections: the whole run in a few minutes, with rougher figures.
     pub quick: bool,
-    /// Run only these parts (`criterion`, `load`, `browser`); all of them when empty.
+    /// Run only these parts (`criterion`, `load`, `browser`, `size`); all of them when empty.
     pub only: Vec<String>,
 }
 
 /// The parts of the benchmark run, in the order they run.
-pub const PARTS: [&str; 3] = ["criterion", "load", "browser"];
+pub const PARTS: [&str; 4] = ["criterion", "load", "browser", "size"];
 
 /// Builds what the benchmarks need, then runs each part asked for.
 pub fn run(options: &Options) -> Result<(), Error> {
@@ -69,6 +72,18 @@ pub fn run(options: &Options) -> Result<(), Error> {
         std::fs::write(out.join("browser.json"), json + "\n")
             .map_err(|err| Error::new(format!("could not write browser.json: {err}")))?;
         say(format!("browser results: {}", workspace::relative(&out.join("browser.json")).display()));
+    }
+    if wanted("size") {
+        // It measures `client/pkg` as built: build it here unless the browser part just did.
+        if !wanted("browser") {
+            prereqs::ensure(prereqs::FOR_SERVE, "bench")?;
+            client::build()?;
+        }
+        let size = root.join("benches/size");
+        test::npm_ci_if_needed(&size)?;
+        let mut measure = Command::new("node");
+        measure.arg("measure.mjs").current_dir(&size);
+        process::run(&mut measure)?;
     }
     say(format!("benchmarks done ({:.0} s)", start.elapsed().as_secs_f64()));
     Ok(())
