@@ -46,10 +46,11 @@ Commands:
   bench [--quick] [--only PART,...]
                        Run every benchmark: criterion micro-benchmarks, the load
                        generator's suite (the release relay next to a minimal
-                       tokio-tungstenite server and Socket.IO) and the browser
-                       benchmark (the wasm client next to phoenix.js). Results go
-                       to target/bench. --quick: shorter windows, rougher figures.
-                       PARTs: criterion, load, browser.
+                       tokio-tungstenite server and Socket.IO), the browser
+                       benchmark (the wasm client next to phoenix.js) and the
+                       size of each realtime client a page can pick (benches/size).
+                       Results go to target/bench. --quick: shorter windows,
+                       rougher figures. PARTs: criterion, load, browser, size.
   fuzz [--seconds N] [--only TARGET,...]
                        Run every fuzz target of fuzz/ (the V1 and V2 JSON and the
                        binary decoders, the event-stream reader, the server's
