@@ -21,16 +21,9 @@ import { RELAY_OUTBOX_FRAMES, startRelay } from "./lib/relay.mjs"
 import { printJson, printTable } from "./lib/report.mjs"
 import { bundleSize } from "./lib/sizes.mjs"
 import { benchRoutes, serveFiles } from "./lib/static-server.mjs"
+import { launchChromium } from "../../tests/support/chromium.mjs"
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
-const CHROMIUM = "/usr/bin/chromium"
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-]
 const MAX_SECONDS = 20
 const WATCHDOG_MS = 115_000
 // Under the relay's queue per connection (RELAY_OUTBOX_FRAMES), with room for replies and heartbeats.
@@ -73,7 +66,7 @@ async function main() {
   started.files = await serveFiles(
     benchRoutes({ pageDir: path.join(HERE, "page"), pkgWebDir, phoenixStaticDir, pkgWebFiles }),
   )
-  started.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true })
+  started.browser = await launchChromium(chromium, { headless: true })
   // Bench pages are opened through this session, outside Playwright's pages (see lib/bench-page.mjs).
   const cdp = await started.browser.newBrowserCDPSession()
   console.log(

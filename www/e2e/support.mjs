@@ -20,6 +20,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { launchChromium } from "../../tests/support/chromium.mjs";
 import { freePort, startRelay, startServer } from "../../tests/support/relay-process.mjs";
 
 export { freePort, startRelay, startServer };
@@ -27,22 +28,9 @@ export { freePort, startRelay, startServer };
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const DASHBOARD_DIST = path.join(ROOT, "www", "dashboard", "dist");
 export const ARTIFACTS = path.join(ROOT, "target", "e2e-artifacts");
-export const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
-
-export const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
 /** Headless Chromium; close it with `browser.close()`. */
 export async function launchBrowser(options = {}) {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's \`chromium\` (or set CHROMIUM_BIN)`);
-  }
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, ...options });
+  return launchChromium(chromium, options);
 }
 
 /** Saves a PNG of the page (the whole page unless `{fullPage: false}`) as an artifact; returns its path. */
