@@ -31,15 +31,18 @@ export function decode(v1, data, wire) {
   } catch {
     return ["a text frame that is not JSON"]
   }
-  if (v1) return [attempt(() => fromV1(value, wire))]
+  if (v1) return [attempt(fromV1, value, wire)]
   // A batch is an array whose first element is an array; a frame's first element is its join ref.
-  if (Array.isArray(value) && Array.isArray(value[0])) return value.map((frame) => attempt(() => fromV2(frame, wire)))
-  return [attempt(() => fromV2(value, wire))]
+  if (!(Array.isArray(value) && Array.isArray(value[0]))) return [attempt(fromV2, value, wire)]
+  const frames = new Array(value.length)
+  for (let i = 0; i < value.length; i++) frames[i] = attempt(fromV2, value[i], wire)
+  return frames
 }
 
-function attempt(read) {
+/** `read(value, wire)`, or the reason it gives (a string) for a frame it cannot read. */
+function attempt(read, value, wire) {
   try {
-    return read()
+    return read(value, wire)
   } catch (why) {
     if (typeof why === "string") return why
     throw why
@@ -82,7 +85,8 @@ function frame(joinRef, ref, topic, event, payload, ext, wire) {
 
 /** A binary frame's fields, as the machine's `decodeBinary` gives them. */
 function binary([joinRef, ref, topic, event, payload, status, recovered, offset, epoch]) {
-  const ext = recovered == null ? undefined : extension(recovered, offset, epoch ?? undefined)
+  // `recovered` carries the machine's flag for a position (4) beside its own value.
+  const ext = recovered == null ? undefined : extension(recovered & 3, offset, recovered & 4 ? epoch : undefined)
   if (status === null) return { joinRef, ref, topic, event, payload, ext }
   // phoenix.js hands `onMessage` a reply's payload as it travels: `{status, response}`.
   return { joinRef, ref, topic, event, payload: { status, response: payload }, status, response: payload, ext }

@@ -49,9 +49,8 @@ export function route(socket, out, calls) {
         break
       }
       case MESSAGE: {
-        const channel = socket.channels.get(out[i++])
-        const event = out[i++]
-        channel?.trigger(event, [socket.frame.payload, out[i++], out[i++]], calls)
+        const { event, payload, ref, joinRef } = socket.frame
+        socket.channels.get(out[i++])?.trigger(event, [payload, ref, joinRef], calls)
         break
       }
       case CHANNEL_EVENT: {

@@ -37,6 +37,9 @@ export function useEventStreamSocket(open, transportChoice) {
 
 const now = () => performance.now()
 
+/** `Machine.frame`'s flag for an extension with a position. */
+const POSITION = 4
+
 export class Socket {
   /** `new Socket("/socket", {params: {token}})`; see README for every option. */
   constructor(endPoint, opts) {
@@ -67,8 +70,10 @@ export class Socket {
     this.authToken = options.authToken
     this.transportClass = options.transportClass
     this.logger = options.logger
-    // The frame being handled: the machine's records about its payload stand for this one's.
+    // The frame being handled: the machine's records about its message stand for this one's fields and payload.
     this.frame = null
+    // The topic, event and epoch of the last frame handed to the machine, which remembers them too.
+    this.last = { topic: undefined, event: undefined, epoch: undefined }
     this.hooks = { open: [], close: [], error: [], message: [], queueDrop: [] }
     this.channels = new Map()
     this.pushes = new Map()
@@ -279,8 +284,8 @@ export class Socket {
 
   // ----- The loop -----
 
-  /** Drains the machine until it has nothing left, then arms the timer for its next deadline. */
-  pump() {
+  /** Drains the machine until it has nothing left, then (unless told not to) arms the timer for its next deadline. */
+  pump(arming = true) {
     for (;;) {
       const out = this.machine.drain()
       if (out.length === 0) break
@@ -288,7 +293,7 @@ export class Socket {
       route(this, out, calls)
       runAll(calls)
     }
-    this.arm()
+    if (arming) this.arm()
   }
 
   arm() {
@@ -407,20 +412,36 @@ export class Socket {
    */
   received(data) {
     const at = now()
+    const last = this.last
     for (const frame of decode(this.v1, data, protocolEvents())) {
       if (typeof frame === "string") {
         this.log("transport", `ignored a frame: ${frame}`, data)
         continue
       }
       const { joinRef, ref, topic, event, status, ext } = frame
+      // What the last frame had is left out: the machine keeps it (the frames of a batch mostly share it).
+      const epoch = ext?.epoch
+      const flags = ext && ext.recovered | (epoch === undefined ? 0 : POSITION)
       this.frame = frame
-      this.machine.frame(at, joinRef, ref, topic, event, status, ext?.recovered, ext?.offset ?? -1, ext?.epoch)
-      this.pump()
+      this.machine.frame(
+        at,
+        joinRef,
+        ref,
+        topic === last.topic ? undefined : (last.topic = topic),
+        event === last.event ? undefined : (last.event = event),
+        status,
+        flags,
+        ext?.offset ?? -1,
+        epoch === last.epoch ? undefined : (last.epoch = epoch),
+      )
+      this.pump(false)
       this.frame = null
       if (this.hooks.message.length === 0) continue
       const message = { join_ref: joinRef, ref, topic, event, payload: frame.payload }
       for (const [, callback] of this.hooks.message) call(callback, [message])
     }
+    // Once for the whole message: its frames came together.
+    this.arm()
   }
 
   send(data) {

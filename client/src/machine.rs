@@ -43,7 +43,7 @@ enum Tag {
     Closed = 4,
     /// The transport reported an error.
     Error = 5,
-    /// `channel, event, ref, joinRef`: a message for a channel, with the frame's payload.
+    /// `channel`: the frame's message (its event, payload, ref and join ref) for a channel.
     Message = 6,
     /// `channel, event, payload, arguments`: a channel's error (`phx_error`, with the frame's payload when
     /// `payload` is 1) or close (`phx_close`), which its bindings get with `arguments` (0 or 1) arguments.
@@ -73,6 +73,28 @@ pub struct Machine {
     /// The socket's identity across reconnects, made at the first connection when `recovery` is on.
     socket_id: Option<String>,
     batch: bool,
+    /// The last frame's topic, event and epoch, which the next frame may leave out.
+    last: LastNames,
+}
+
+/// See [`Machine::frame`].
+#[derive(Default)]
+struct LastNames {
+    topic: String,
+    event: String,
+    epoch: String,
+}
+
+/// The flag of [`Machine::frame`]'s `ext` for an extension with a position.
+const POSITION: u8 = 4;
+
+/// `given`, remembered as the last; or the last, when none is given.
+fn remembered(last: &mut String, given: Option<String>) -> String {
+    if let Some(given) = given {
+        last.clone_from(&given);
+        return given;
+    }
+    last.clone()
 }
 
 #[wasm_bindgen]
@@ -130,6 +152,7 @@ impl Machine {
             end_point: [end_point, "/websocket"].concat(),
             socket_id: None,
             batch,
+            last: LastNames::default(),
         }
     }
 
@@ -164,13 +187,8 @@ impl Machine {
                     record(&[tag(Tag::ReconnectScheduled), attempt.into(), (delay_ms as f64).into()])
                 }
                 Event::HeartbeatTimeout => record(&[tag(Tag::HeartbeatTimeout)]),
-                Event::Message { channel, event, payload: (), r#ref, join_ref } => record(&[
-                    tag(Tag::Message),
-                    id(channel),
-                    event.into(),
-                    opt_str(r#ref.as_deref()),
-                    opt_str(join_ref.as_deref()),
-                ]),
+                // The frame's own fields, which the JavaScript layer has: no string crosses for each message.
+                Event::Message { channel, .. } => record(&[tag(Tag::Message), id(channel)]),
                 Event::Reply { push, channel, status, response } => {
                     let kept = self.socket.channel_join_push(channel) == Some(push);
                     let response = u8::from(response.is_some());
@@ -285,24 +303,29 @@ impl Machine {
     }
 
     /// Hands the machine one frame the JavaScript layer decoded (`client/js/decode.js`); its payload stays there.
-    /// `status` makes it a reply; `ext` is Ferrocast's extension when the frame has one (`recovered`: 0 none, 1
-    /// false, 2 true), with a position when `epoch` is given.
+    /// `status` makes it a reply; `ext` is Ferrocast's extension when the frame has one: `recovered` in its low
+    /// bits (0 none, 1 false, 2 true), and [`POSITION`] when it has a position (`offset` and `epoch`). A `topic`,
+    /// `event` or position's `epoch` left out is the previous frame's: the frames of a batch mostly share them, and
+    /// a string kept here is cheaper than one copied in again for each frame.
     #[allow(clippy::too_many_arguments)]
     pub fn frame(
         &mut self,
         now: f64,
         join_ref: Option<String>,
         r#ref: Option<String>,
-        topic: String,
-        event: String,
+        topic: Option<String>,
+        event: Option<String>,
         status: Option<String>,
         ext: Option<u8>,
         offset: f64,
         epoch: Option<String>,
     ) {
-        let ext = ext.map(|recovered| Ext {
-            position: epoch.map(|epoch| Position { offset: offset as u64, epoch }),
-            recovered: match recovered {
+        let topic = remembered(&mut self.last.topic, topic);
+        let event = remembered(&mut self.last.event, event);
+        let ext = ext.map(|flags| Ext {
+            position: (flags & POSITION != 0)
+                .then(|| Position { offset: offset as u64, epoch: remembered(&mut self.last.epoch, epoch) }),
+            recovered: match flags & !POSITION {
                 0 => None,
                 recovered => Some(recovered == 2),
             },
@@ -506,7 +529,8 @@ pub struct BinaryFrame {
     pub payload: Vec<u8>,
     /// A reply's status.
     pub status: Option<String>,
-    /// The extension, if the frame has one: 0 without `recovered`, 1 for false, 2 for true.
+    /// The extension, if the frame has one: 0 without `recovered`, 1 for false, 2 for true, with [`POSITION`]
+    /// when it has a position.
     pub recovered: Option<u8>,
     /// The position's offset, -1 without one.
     pub offset: f64,
@@ -530,7 +554,10 @@ impl BinaryFrame {
             Payload::Binary(bytes) => bytes,
             Payload::Json(text) => text.into_bytes(),
         };
-        let recovered = ext.as_ref().map(|ext| ext.recovered.map_or(0, |recovered| 1 + u8::from(recovered)));
+        let recovered = ext.as_ref().map(|ext| {
+            let recovered = ext.recovered.map_or(0, |recovered| 1 + u8::from(recovered));
+            if ext.position.is_some() { recovered | POSITION } else { recovered }
+        });
         let position = ext.and_then(|ext| ext.position);
         Ok(BinaryFrame {
             join_ref,
