@@ -8,10 +8,10 @@
 //! records, in the order the machine produced them (transport actions first), are listed in [`Tag`];
 //! `client/js/records.js` reads them.
 //!
-//! Payloads never enter wasm: the machine only carries them, and everything it reports about a frame's payload is
-//! reported while that frame is being handled (the JavaScript layer drains after each frame). So the machine is a
-//! `Socket<()>`: a record says "the frame's payload" (or its reply's response), and JavaScript puts in the value
-//! it parsed. Outbound payloads come in already serialized (JSON text) or as bytes.
+//! Payloads never enter wasm: the machine only carries them, and everything it reports about a frame is reported
+//! while that frame is being handled (the JavaScript layer drains after each frame). So the machine is a
+//! `Socket<()>`: a record says "the frame's message" or "the frame's reply's response", and JavaScript puts in the
+//! fields and the value it parsed. Outbound payloads come in already serialized (JSON text) or as bytes.
 //!
 //! Nothing here calls into the application, except the `reconnectAfterMs` and `rejoinAfterMs` functions the
 //! backoff asks: JavaScript runs the callbacks after `drain` has returned, so a callback may call back in.
@@ -31,7 +31,8 @@ use wasm_bindgen::prelude::*;
 /// The first element of each record [`Machine::drain`] returns; the fields that follow are listed with each.
 #[repr(u8)]
 enum Tag {
-    /// Open a connection (`Machine::attempt` says over which transport, to which URL).
+    /// Open a connection, to [`Machine::url`] (over the transport the entry's `TransportChoice` says, if it has
+    /// one).
     Connect = 0,
     /// `data`: send it, a string or an `ArrayBuffer`.
     Send = 1,
@@ -45,14 +46,11 @@ enum Tag {
     Error = 5,
     /// `channel`: the frame's message (its event, payload, ref and join ref) for a channel.
     Message = 6,
-    /// `channel, event, payload, arguments`: a channel's error (`phx_error`, with the frame's payload when
-    /// `payload` is 1) or close (`phx_close`), which its bindings get with `arguments` (0 or 1) arguments.
-    ChannelEvent = 13,
     /// `push, status, response, kept`: a push's outcome; `response` is 1 for the frame's reply's response and 0
     /// for none (a timeout, or a reply the machine made up); `kept` when the push is a join, which reports every
     /// attempt, so its callbacks stay.
     Reply = 7,
-    /// `channel`: a channel closed for good, after its `phx_close` message record; its objects can go.
+    /// `channel`: a channel closed for good, after its `phx_close` record; its objects can go.
     ChannelClose = 8,
     /// `channel, event, reason`: a push dropped unsent (`queue_full`, `expired`, `channel_closed`).
     Dropped = 9,
@@ -62,6 +60,9 @@ enum Tag {
     ReconnectScheduled = 11,
     /// No heartbeat reply came in time.
     HeartbeatTimeout = 12,
+    /// `channel, event, payload, arguments`: a channel's error (`phx_error`, with the frame's payload when
+    /// `payload` is 1) or close (`phx_close`), which its bindings get with `arguments` (0 or 1) arguments.
+    ChannelEvent = 13,
 }
 
 /// One socket's protocol state, as the JavaScript layer's `Socket` holds it.
