@@ -10,8 +10,9 @@
 //!   rendering imports a module that loads synchronously and needs no bundler plugin;
 //! - `client/pkg/web/`: the no-bundler ES module (`import init, { Socket } from ...`), `js/web.js`, which the relay
 //!   serves at `/ferrocast/` and the package exports as `@ferrocast/client/web`;
-//! - `client/pkg/web-core/`: `@ferrocast/client/core`, `js/core.js`: Socket, Channel and Push over the crate with
-//!   its `machine` feature alone.
+//! - `client/pkg/core/` and `client/pkg/core/node/`: `@ferrocast/client/core`, `js/core.js`: Socket, Channel and
+//!   Push over the crate with its `machine` feature alone, for bundlers and for Node;
+//! - `client/pkg/web-core/`: the same without a bundler, `js/core-web.js` (`@ferrocast/client/core/web`).
 //!
 //! `client/npm/package.json` (exports, files, sideEffects) is the package's manifest, and `client/npm/vue.js` with
 //! its `vue.d.ts` (the Vue composables, `@ferrocast/client/vue`) go beside it. Each entry's `.d.ts` is
@@ -74,12 +75,17 @@ struct Entry {
 }
 
 /// Every entry of the package.
-const ENTRIES: [Entry; 4] = [
+const ENTRIES: [Entry; 6] = [
     Entry { dir: "pkg", target: "bundler", js: "js/index.js", format: "esm", features: FULL, classes: true },
     Entry { dir: "pkg/node", target: "nodejs", js: "js/index.js", format: "cjs", features: FULL, classes: true },
     Entry { dir: "pkg/web", target: "web", js: "js/web.js", format: "esm", features: FULL, classes: true },
-    Entry { dir: CORE_DIR, target: "web", js: "js/core.js", format: "esm", features: "machine", classes: false },
+    Entry { dir: "pkg/core", target: "bundler", js: "js/core.js", format: "esm", features: CORE, classes: false },
+    Entry { dir: "pkg/core/node", target: "nodejs", js: "js/core.js", format: "cjs", features: CORE, classes: false },
+    Entry { dir: CORE_DIR, target: "web", js: "js/core-web.js", format: "esm", features: CORE, classes: false },
 ];
+
+/// The features of the core: the machine alone.
+const CORE: &str = "machine";
 
 /// The features of the full API: all of them.
 const FULL: &str = "machine,presence,streams";
@@ -95,7 +101,7 @@ pub const GZIP_BUDGET: u64 = 71_500;
 /// core gets there.
 pub const CORE_GZIP_BUDGET: u64 = 40_000;
 
-/// Where `@ferrocast/client/core` is built.
+/// Where the core a plain page loads is built (`@ferrocast/client/core/web`), which is what the core's size is.
 const CORE_DIR: &str = "pkg/web-core";
 
 /// What `cargo xtask build-client` measured: gzipped bytes of each entry a plain page loads.
@@ -136,9 +142,11 @@ pub fn build() -> Result<Sizes, Error> {
     for file in VUE_FILES {
         copy(&client.join("npm").join(file), &pkg.join(file))?;
     }
-    // The nodejs entry is CommonJS, in a package that is otherwise ES modules.
-    std::fs::write(pkg.join("node/package.json"), "{\"type\": \"commonjs\"}\n")
-        .map_err(|err| Error::new(format!("writing client/pkg/node/package.json: {err}")))?;
+    // The nodejs entries are CommonJS, in a package that is otherwise ES modules.
+    for node in ["node", "core/node"] {
+        std::fs::write(pkg.join(node).join("package.json"), "{\"type\": \"commonjs\"}\n")
+            .map_err(|err| Error::new(format!("writing client/pkg/{node}/package.json: {err}")))?;
+    }
     let mut sizes = Sizes { full: 0, core: 0 };
     for (dir, entry, size) in [("web", "the full API", &mut sizes.full), ("web-core", "the core", &mut sizes.core)] {
         let (raw, gzipped) = shipped_size(&pkg.join(dir))?;
