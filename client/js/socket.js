@@ -183,7 +183,8 @@ export class Socket {
   /** A channel object for `topic`, joined with `params` (an object, or a function called before each join). */
   channel(topic, params) {
     // A params function is called by `join()`, before every join; until then the params are empty.
-    const id = this.machine.channel(topic, typeof params === "function" ? undefined : json(params, `channel "${topic}" params`))
+    const given = typeof params === "function" ? undefined : json(params, `channel "${topic}" params`)
+    const id = this.machine.channel(topic, given)
     const channel = new Channel(this, id, topic, params)
     this.channels.set(id, channel)
     return channel

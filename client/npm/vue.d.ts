@@ -1,18 +1,9 @@
 // Types of @ferrocast/client/vue (vue.js, written by hand).
 
 import type { ComputedRef, MaybeRefOrGetter, Ref, ShallowRef } from "vue";
-import type { Channel, Presence, Socket } from "@ferrocast/client";
+import type { Channel, Presence, Socket, SocketStats } from "@ferrocast/client";
 
-/** `socket.getStats()`. */
-export interface SocketStats {
-  state: "connecting" | "open" | "closed";
-  reconnectAttempts: number;
-  nextRetryInMs: number | null;
-  queuedPushes: number;
-  queuedBytes: number;
-  awaitingReply: number;
-  lastHeartbeatRttMs: number | null;
-}
+export type { SocketStats };
 
 export interface UseSocket {
   /** `null` on the server and until the component mounts. */

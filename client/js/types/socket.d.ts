@@ -56,13 +56,16 @@ export class Socket {
   /** A channel object for `topic`, joined with `params` (an object, or a function called before each join). */
   channel(topic: string, params?: Record<string, any> | (() => Record<string, any>)): Channel;
   /** Counters for dashboards; the times are `null` when there is none. */
-  getStats(): {
-    state: string;
-    reconnectAttempts: number;
-    nextRetryInMs: number | null;
-    queuedPushes: number;
-    queuedBytes: number;
-    awaitingReply: number;
-    lastHeartbeatRttMs: number | null;
-  };
+  getStats(): SocketStats;
+}
+
+/** `socket.getStats()`. */
+export interface SocketStats {
+  state: "connecting" | "open" | "closed";
+  reconnectAttempts: number;
+  nextRetryInMs: number | null;
+  queuedPushes: number;
+  queuedBytes: number;
+  awaitingReply: number;
+  lastHeartbeatRttMs: number | null;
 }
