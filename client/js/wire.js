@@ -1,15 +1,15 @@
 // What the JavaScript layer takes from the protocol crate rather than spelling out itself: the event names it acts
-// on and the binary frame decoder, asked of the wasm module once, on first use (after `init()`).
+// on, asked of the wasm module once, on first use (after `init()`).
 
-import { Machine, protocolEvents as names } from "ferrocast-machine"
+import { protocolEvents as names } from "ferrocast-machine"
 
 let wire
 
-/** `{close, error, reply, decodeBinary}`: a channel's close and error events, a reply's, and the binary decoder. */
+/** `{close, error, reply}`: a channel's close and error events, and a reply's. */
 export function protocolEvents() {
   if (!wire) {
     const [close, error, reply] = names()
-    wire = { close, error, reply, decodeBinary: Machine.decodeBinary }
+    wire = { close, error, reply }
   }
   return wire
 }

@@ -20,10 +20,9 @@ use ferrocast_protocol::client::{
     Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Overflow, PushId, QueueOptions, Socket,
     Transmit,
 };
-use ferrocast_protocol::codec::decode_binary;
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{
-    BATCH_PARAM, Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Sender, Vsn, base64,
+    BATCH_PARAM, Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Vsn, base64,
 };
 use js_sys::{Array, Function, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -338,26 +337,6 @@ impl Machine {
         self.socket.handle_frame(now as u64, frame);
     }
 
-    /// Decodes a binary frame from the server into the fields [`Machine::frame`] takes, as an array: `[joinRef,
-    /// ref, topic, event, payload, status, recovered, offset, epoch]` (see [`BinaryFrame`]), the payload (or a
-    /// reply's response) as an `ArrayBuffer` of its own. Throws an `Error` saying why a frame cannot be read.
-    #[wasm_bindgen(js_name = decodeBinary)]
-    pub fn decode_binary(bytes: &[u8]) -> Result<Array, JsError> {
-        let frame = BinaryFrame::decode(bytes).map_err(|why| JsError::new(&why))?;
-        let fields = [
-            opt_str(frame.join_ref.as_deref()),
-            opt_str(frame.r#ref.as_deref()),
-            frame.topic.into(),
-            frame.event.into(),
-            Uint8Array::from(frame.payload.as_slice()).buffer().into(),
-            opt_str(frame.status.as_deref()),
-            frame.recovered.map_or(JsValue::UNDEFINED, JsValue::from),
-            frame.offset.into(),
-            frame.epoch.map_or(JsValue::UNDEFINED, JsValue::from),
-        ];
-        Ok(fields.iter().collect())
-    }
-
     /// A new channel object for `topic`; `params` is its join payload as JSON text (`undefined` for `{}`, or for a
     /// params function's, given before each join).
     pub fn channel(&mut self, topic: &str, params: Option<String>) -> u32 {
@@ -463,11 +442,6 @@ fn push_id(push: PushId) -> JsValue {
     JsValue::from(u32::from(push))
 }
 
-/// A string, `null` for `None`.
-fn opt_str(value: Option<&str>) -> JsValue {
-    value.map_or(JsValue::NULL, JsValue::from_str)
-}
-
 fn error(error: ClientError) -> JsError {
     JsError::new(&error.to_string())
 }
@@ -512,64 +486,4 @@ fn custom_backoff(function: Function) -> Backoff {
             _ => 1_000,
         }
     }))
-}
-
-/// A binary frame from the server, in the fields the JavaScript layer hands [`Machine::frame`]: the protocol's
-/// decoder reads it (binary frames are the one kind JavaScript cannot parse itself).
-#[derive(Debug, PartialEq)]
-pub struct BinaryFrame {
-    /// The join ref, if the frame has one.
-    pub join_ref: Option<String>,
-    /// The ref, if the frame has one.
-    pub r#ref: Option<String>,
-    /// The topic.
-    pub topic: String,
-    /// `phx_reply` for a reply.
-    pub event: String,
-    /// The payload, or a reply's response.
-    pub payload: Vec<u8>,
-    /// A reply's status.
-    pub status: Option<String>,
-    /// The extension, if the frame has one: 0 without `recovered`, 1 for false, 2 for true, with [`POSITION`]
-    /// when it has a position.
-    pub recovered: Option<u8>,
-    /// The position's offset, -1 without one.
-    pub offset: f64,
-    /// The position's epoch.
-    pub epoch: Option<String>,
-}
-
-impl BinaryFrame {
-    /// Decodes a server's binary frame, or says why it cannot.
-    pub fn decode(bytes: &[u8]) -> Result<BinaryFrame, String> {
-        let frame = decode_binary(Sender::Server, bytes).map_err(|error| error.to_string())?;
-        let (join_ref, r#ref, topic, event, payload, status, ext) = match frame {
-            Frame::Message(Message { join_ref, r#ref, topic, event, payload, ext }) => {
-                (join_ref, r#ref, topic, event, payload, None, ext)
-            }
-            Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext }) => {
-                (join_ref, r#ref, topic, event::REPLY.to_owned(), response, Some(status), ext)
-            }
-        };
-        let payload = match payload {
-            Payload::Binary(bytes) => bytes,
-            Payload::Json(text) => text.into_bytes(),
-        };
-        let recovered = ext.as_ref().map(|ext| {
-            let recovered = ext.recovered.map_or(0, |recovered| 1 + u8::from(recovered));
-            if ext.position.is_some() { recovered | POSITION } else { recovered }
-        });
-        let position = ext.and_then(|ext| ext.position);
-        Ok(BinaryFrame {
-            join_ref,
-            r#ref,
-            topic,
-            event,
-            payload,
-            status,
-            recovered,
-            offset: position.as_ref().map_or(-1.0, |position| position.offset as f64),
-            epoch: position.map(|position| position.epoch),
-        })
-    }
 }

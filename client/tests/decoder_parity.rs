@@ -3,12 +3,10 @@
 //! is every input the decoders' fuzz targets start from: `fuzz/seeds/` (frames Phoenix and phoenix.js exchanged,
 //! with and without Ferrocast's extension, and the messages Phoenix refused) and `fuzz/regressions/`, each decoded
 //! as a server's, the only frames the client decodes. Node runs the JavaScript side
-//! (`client/tests/support/decode-corpus.mjs`); binary frames reach it as the fields the machine's `decodeBinary`
-//! gives, which is the protocol's decoder.
+//! (`client/tests/support/decode-corpus.mjs`), binary frames included: both sides read the same bytes.
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use ferrocast_client::machine::BinaryFrame;
 use ferrocast_protocol::codec;
 use ferrocast_protocol::{Frame, Payload, Sender, Vsn, WireData};
 use serde_json::{Value, json};
@@ -34,7 +32,26 @@ fn corpus() -> Vec<(PathBuf, Option<Vsn>, Vec<u8>)> {
         }
     }
     inputs.sort_by(|a, b| a.0.cmp(&b.0));
+    let binary: Vec<_> = inputs.iter().filter(|(_, vsn, _)| vsn.is_none()).cloned().collect();
+    for (path, _, bytes) in binary {
+        inputs.extend(binary_variants(&bytes).map(|(what, bytes)| (path.with_extension(what), None, bytes)));
+    }
     inputs
+}
+
+/// Inputs made from one binary frame, for the edges both decoders must agree on: every truncation of it, each
+/// kind byte, each header length set past the end, and each byte turned into one that cannot be in UTF-8.
+fn binary_variants(frame: &[u8]) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
+    let truncated = (0..frame.len()).map(|len| (format!("first-{len}"), frame[..len].to_vec()));
+    let kinds = (0..=5u8).map(|kind| (format!("kind-{kind}"), [&[kind], &frame[1.min(frame.len())..]].concat()));
+    let set = |at: usize, byte: u8| {
+        let mut bytes = frame.to_vec();
+        bytes[at] = byte;
+        bytes
+    };
+    let long = (1..frame.len().min(5)).map(move |at| (format!("long-{at}"), set(at, 255)));
+    let not_utf8 = (1..frame.len()).map(move |at| (format!("not-utf8-{at}"), set(at, 0xff)));
+    truncated.chain(kinds).chain(long).chain(not_utf8)
 }
 
 /// A frame as both sides write it for comparison.
@@ -75,17 +92,11 @@ fn native(vsn: Option<Vsn>, bytes: &[u8]) -> Value {
     }
 }
 
-/// What Node is given for one input: text as it arrives, binary frames as the machine decodes them.
+/// What Node is given for one input, as a WebSocket message's data: text, or bytes.
 fn javascript_input(vsn: Option<Vsn>, bytes: &[u8]) -> Value {
     match vsn {
         Some(vsn) => json!({"vsn": if vsn == Vsn::V1 { 1 } else { 2 }, "text": String::from_utf8_lossy(bytes)}),
-        None => match BinaryFrame::decode(bytes) {
-            Ok(f) => json!({"binary": [
-                f.join_ref, f.r#ref, f.topic, f.event, f.payload, f.status,
-                f.recovered.map_or(Value::Null, Value::from), f.offset, f.epoch,
-            ]}),
-            Err(why) => json!({"binary": why}),
-        },
+        None => json!({"binary": bytes}),
     }
 }
 

@@ -44,10 +44,16 @@ impl Payload {
 /// Clients treat both as opaque and only hand them back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
-    /// The offset of a message within its topic's history.
+    /// The offset of a message within its topic's history, at most [`Position::MAX_OFFSET`].
     pub offset: u64,
     /// The name of the history the offset belongs to.
     pub epoch: String,
+}
+
+impl Position {
+    /// The largest offset a frame carries: 2⁵³ − 1, the largest integer a JavaScript number holds exactly, since a
+    /// browser client hands offsets back as numbers. Decoders read a larger one as no position.
+    pub const MAX_OFFSET: u64 = (1 << 53) - 1;
 }
 
 /// Ferrocast's extension fields, carried beside a frame's payload where a Phoenix peer ignores them.

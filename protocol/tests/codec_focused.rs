@@ -117,11 +117,11 @@ fn binary_kind_2_is_a_broadcast() {
 fn binary_kind_3_is_a_broadcast_with_its_position() {
     let frame = with_ext(
         message(None, None, "room:a", "new_msg", Payload::Binary(BIN_PAYLOAD.to_vec())),
-        Ext { position: position(0x0102_0304_0506_0708, "k3"), recovered: None },
+        Ext { position: position(0x0001_0203_0405_0607, "k3"), recovered: None },
     );
     let mut expected = vec![0x03, 6, 7, 2];
     expected.extend_from_slice(b"room:anew_msgk3");
-    expected.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    expected.extend_from_slice(&[0, 1, 2, 3, 4, 5, 6, 7]);
     expected.extend_from_slice(&BIN_PAYLOAD);
     assert_binary_both_ways(Sender::Server, &frame, &expected);
 }
@@ -179,6 +179,17 @@ fn truncated_binary_frames_say_which_field_is_cut() {
     assert_eq!(error, DecodeError::TruncatedHeader { kind: 1, needed: 4, remaining: 2 });
     let error = decode_binary(Sender::Server, b"\x03\x01\x01\x01tek\x00\x00\x00").expect_err("truncated");
     assert_eq!(error, DecodeError::Truncated { field: "offset", len: 8, remaining: 3 });
+}
+
+#[test]
+fn a_binary_position_past_what_a_javascript_number_holds_is_refused() {
+    let at_most = b"\x03\x01\x01\x01tek\x00\x1f\xff\xff\xff\xff\xff\xff{}";
+    let frame = decode_binary(Sender::Server, at_most).expect("2^53 - 1 is an offset");
+    let Frame::Message(message) = frame else { panic!("a broadcast") };
+    assert_eq!(message.ext.and_then(|ext| ext.position).map(|p| p.offset), Some(Position::MAX_OFFSET));
+    let past = b"\x03\x01\x01\x01tek\x00\x20\x00\x00\x00\x00\x00\x00{}";
+    let error = decode_binary(Sender::Server, past).expect_err("2^53 is past it");
+    assert_eq!(error, DecodeError::OffsetTooLarge(1 << 53));
 }
 
 #[test]
@@ -307,12 +318,15 @@ fn only_a_valid_extension_object_in_sixth_place_is_read() {
         r#"{"recovered":"yes"}"#,
         r#"{"recovered":true,"recovered":true}"#,
         r#"{"offset":1,"epoch":"k","other":0}"#,
+        // Past 2^53 - 1, which a browser could not hand back exactly.
+        r#"{"offset":9007199254740992,"epoch":"k"}"#,
+        r#"{"offset":18446744073709551615,"epoch":"k"}"#,
     ] {
         let text = format!(r#"["1","8","room:r","ping",{{"x":4}},{sixth},"seventh"]"#);
         assert_eq!(decode_text(Vsn::V2, Sender::Client, &text), Ok(plain.clone()), "{text}");
     }
-    let text = r#"["1","8","room:r","ping",{"x":4},{"epoch":"k","offset":18446744073709551615},"seventh",{"offset":1,"epoch":"x"}]"#;
-    let expected = with_ext(plain, Ext { position: position(u64::MAX, "k"), recovered: None });
+    let text = r#"["1","8","room:r","ping",{"x":4},{"epoch":"k","offset":9007199254740991},"seventh",{"offset":1,"epoch":"x"}]"#;
+    let expected = with_ext(plain, Ext { position: position(Position::MAX_OFFSET, "k"), recovered: None });
     assert_eq!(decode_text(Vsn::V2, Sender::Client, text), Ok(expected));
 }
 

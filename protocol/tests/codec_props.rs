@@ -86,7 +86,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn ext() -> impl Strategy<Value = Ext> {
-    (proptest::option::of((any::<u64>(), text())), proptest::option::of(any::<bool>())).prop_map(
+    (proptest::option::of((0..=Position::MAX_OFFSET, text())), proptest::option::of(any::<bool>())).prop_map(
         |(position, recovered)| Ext { position: position.map(|(offset, epoch)| Position { offset, epoch }), recovered },
     )
 }

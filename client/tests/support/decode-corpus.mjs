@@ -1,5 +1,5 @@
 // The JavaScript decoder's side of `client/tests/decoder_parity.rs`: reads the corpus as JSON on stdin
-// (`[{vsn, text} | {binary: fields-or-error}]`), decodes each input as a WebSocket message with
+// (`[{vsn, text} | {binary: bytes}]`), decodes each input as a WebSocket message with
 // `client/js/decode.js`, and writes what it read as JSON on stdout: per input, its frames (each
 // `{reply, join_ref, ref, topic, event, payload, ext}`, a payload as `JSON.stringify` writes it or `{bytes}`) or the
 // reason it was refused. A binary input comes with the fields the protocol's decoder gave (what the machine's
@@ -41,12 +41,6 @@ const names = { close: "phx_close", error: "phx_error", reply: "phx_reply" }
 
 const results = input.map(({ vsn, text, binary }) => {
   if (binary === undefined) return decode(vsn === 1, text, names).map(read)
-  const decodeBinary = () => {
-    if (typeof binary === "string") throw new Error(binary)
-    const fields = [...binary]
-    fields[4] = new Uint8Array(fields[4]).buffer
-    return fields
-  }
-  return decode(false, new ArrayBuffer(0), { ...names, decodeBinary }).map(read)
+  return decode(false, new Uint8Array(binary).buffer, names).map(read)
 })
 process.stdout.write(JSON.stringify(results))

@@ -240,12 +240,16 @@ impl<'a> Reader<'a> {
         Ok(Some(self.text(field, len)?).filter(|text| !text.is_empty()))
     }
 
-    /// A kind 3 frame's offset, 8 bytes big-endian.
+    /// A kind 3 frame's offset, 8 bytes big-endian, at most [`Position::MAX_OFFSET`].
     fn offset(&mut self) -> Result<u64, DecodeError> {
         let truncated = DecodeError::Truncated { field: "offset", len: 8, remaining: self.rest.len() };
         let (bytes, rest) = self.rest.split_first_chunk::<8>().ok_or(truncated)?;
         self.rest = rest;
-        Ok(u64::from_be_bytes(*bytes))
+        let offset = u64::from_be_bytes(*bytes);
+        if offset > Position::MAX_OFFSET {
+            return Err(DecodeError::OffsetTooLarge(offset));
+        }
+        Ok(offset)
     }
 
     /// Everything left: the payload.

@@ -116,6 +116,10 @@ pub enum DecodeError {
     /// Topics, events, refs and statuses are text.
     #[error("{0} is not valid UTF-8")]
     NotUtf8(&'static str),
+    /// A binary broadcast's position past [`Position::MAX_OFFSET`](crate::frame::Position::MAX_OFFSET), which no
+    /// client could hand back exactly.
+    #[error("binary frame's offset {0} is past 2^53 - 1")]
+    OffsetTooLarge(u64),
 }
 
 /// The kind of a JSON value, to say what was found where something else was expected.

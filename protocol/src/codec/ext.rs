@@ -37,7 +37,7 @@ mod read {
     use crate::frame::{Ext, Position};
 
     /// Reads an extension object. Anything else, or an object with unknown keys, duplicate keys, values of the wrong
-    /// type, or only one of `offset` and `epoch`, is not an extension and reads as `None`: it may be a Phoenix peer's
+    /// type, an offset past [`Position::MAX_OFFSET`], or only one of `offset` and `epoch`, is not an extension and reads as `None`: it may be a Phoenix peer's
     /// extra element, which Phoenix ignores too.
     pub(crate) struct ExtReader;
 
@@ -79,7 +79,9 @@ mod read {
             while let Some(field) = map.next_key_seed(Key::<ExtField>::seed())? {
                 match field {
                     ExtField::Offset => match map.next_value::<Scalar>()? {
-                        Scalar::Unsigned(value) if offset.is_none() => offset = Some(value),
+                        Scalar::Unsigned(value) if offset.is_none() && value <= Position::MAX_OFFSET => {
+                            offset = Some(value)
+                        }
                         _ => valid = false,
                     },
                     ExtField::Epoch => match map.next_value::<Scalar>()? {
