@@ -443,7 +443,7 @@ fn push_id(push: PushId) -> JsValue {
 }
 
 fn error(error: ClientError) -> JsError {
-    JsError::new(&error.to_string())
+    JsError::new(&error.message())
 }
 
 fn drop_reason(reason: DropReason) -> &'static str {

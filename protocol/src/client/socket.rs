@@ -19,7 +19,7 @@ use super::heartbeat::{Due, Heartbeat};
 use super::options::Options;
 use super::output::{ChannelId, DropReason, Event, PushId, TIMEOUT, Transmit};
 use super::queue::{Admission, OfflineQueue, Queued};
-use crate::codec::encode;
+use crate::codec::{encode, push_decimal};
 use crate::frame::{Ext, Frame, Message, Payload, Position, Reply, Sender, Vsn, event};
 use crate::rng::Rng;
 use std::collections::VecDeque;
@@ -71,16 +71,16 @@ pub struct Stats {
 }
 
 /// Misuse of the socket's API, reported to the caller instead of being acted on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Its text is [`ClientError::message`], put together without `core::fmt` so that the browser client's wasm,
+/// which throws it, carries no formatting machinery (README, Size).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientError {
     /// The channel was never created on this socket, or was closed and forgotten.
-    #[error("no such channel: it was never created on this socket, or it has closed")]
     UnknownChannel,
     /// `join` was called twice on one channel object.
-    #[error("tried to join '{0}' twice: join can only be called once per channel object")]
     AlreadyJoined(String),
     /// `push` was called before `join`.
-    #[error("tried to push '{event}' to '{topic}' before joining: call join() first")]
     NotJoined {
         /// The channel's topic.
         topic: String,
@@ -88,7 +88,6 @@ pub enum ClientError {
         event: String,
     },
     /// `push` was called on a channel that is leaving or closed.
-    #[error("tried to push '{event}' to '{topic}', which is leaving or closed")]
     ChannelClosed {
         /// The channel's topic.
         topic: String,
@@ -96,7 +95,6 @@ pub enum ClientError {
         event: String,
     },
     /// The push cannot be encoded with this socket's serializer.
-    #[error("cannot push '{event}' to '{topic}': {why}")]
     Unencodable {
         /// The channel's topic.
         topic: String,
@@ -106,6 +104,37 @@ pub enum ClientError {
         why: &'static str,
     },
 }
+
+impl ClientError {
+    /// What went wrong and what to do about it, for the application's developer.
+    pub fn message(&self) -> String {
+        match self {
+            ClientError::UnknownChannel => {
+                "no such channel: it was never created on this socket, or it has closed".into()
+            }
+            ClientError::AlreadyJoined(topic) => {
+                ["tried to join '", topic, "' twice: join can only be called once per channel object"].concat()
+            }
+            ClientError::NotJoined { topic, event } => {
+                ["tried to push '", event, "' to '", topic, "' before joining: call join() first"].concat()
+            }
+            ClientError::ChannelClosed { topic, event } => {
+                ["tried to push '", event, "' to '", topic, "', which is leaving or closed"].concat()
+            }
+            ClientError::Unencodable { topic, event, why } => {
+                ["cannot push '", event, "' to '", topic, "': ", why].concat()
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for ClientError {}
 
 /// A push sent and awaiting its reply. It keeps what was sent, so it can go again after a lost connection.
 #[derive(Debug, Clone)]
@@ -228,7 +257,9 @@ impl<P: Clone> Socket<P> {
     /// A fresh ref, as phoenix.js's `makeRef()`: the decimal form of a counter starting at 1.
     pub fn make_ref(&mut self) -> String {
         self.last_ref = self.last_ref.wrapping_add(1);
-        self.last_ref.to_string()
+        let mut r#ref = String::new();
+        push_decimal(&mut r#ref, self.last_ref);
+        r#ref
     }
 
     // ----- Outputs -----

@@ -4,8 +4,6 @@
 //! first into a [`LengthCounter`] to learn the size, then into a `String` allocated with exactly that capacity. That
 //! keeps the relay's encoding to one allocation per frame without a second, hand-kept size formula to drift.
 
-use core::fmt::Write as _;
-
 use super::json_string::{quoted_len, write_quoted};
 
 /// Where JSON text goes: a `String`, or a counter of how long it would be.
@@ -54,9 +52,24 @@ impl JsonOut for String {
     }
 
     fn number(&mut self, number: u64) {
-        // Writing to a String cannot fail: its fmt::Write implementation always returns Ok.
-        let _ = write!(self, "{number}");
+        push_decimal(self, number);
     }
+}
+
+/// Appends `number` in decimal. Written out rather than through `core::fmt`, whose machinery would be most of
+/// what formatting a number costs the browser client's wasm (README, Size).
+pub(crate) fn push_decimal(out: &mut String, mut number: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (number % 10) as u8;
+        number /= 10;
+        if number == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 /// Runs `layout` once to measure it and once to write it into a string of exactly that size.
