@@ -45,11 +45,16 @@ pub const RELEASE_TOOLCHAIN: &str = "nightly-2026-05-20";
 /// - `-Cpanic=immediate-abort`: a panic traps at once, so no panic machinery, messages or locations are linked;
 /// - `-Zlocation-detail=none`: no file/line strings for what still refers to a location;
 /// - `-Zfmt-debug=none`: `Debug` formatting prints nothing, so none of it is linked. Nothing the page sees uses it:
-///   messages quote values with `"{}"`, not `{:?}` (which would print nothing here).
+///   messages quote values with `"{}"`, not `{:?}` (which would print nothing here);
+/// - `-Zmir-opt-level=3`: the MIR optimizations that are sound but not on by default (not `-Zunsound-mir-opts`);
+///   they take 7% off the core's gzipped wasm (26.0 -> 24.0 KB).
 const RELEASE_ENV: [(&str, &str); 3] = [
     ("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort"),
     ("CARGO_UNSTABLE_BUILD_STD_FEATURES", "optimize_for_size"),
-    ("RUSTFLAGS", "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"),
+    (
+        "RUSTFLAGS",
+        "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none -Zmir-opt-level=3",
+    ),
 ];
 
 /// The module name every entry uses: `ferrocast_client.js` and `ferrocast_client_bg.wasm`.
