@@ -217,17 +217,24 @@ export class Socket {
 
   /**
    * Runs a push-making call on the machine (`op(machine, now)` gives the push's id), with the push's object made
-   * before the machine can report its outcome (a push refused by a full queue times out at once).
+   * before the machine can report its outcome (a push refused by a full queue times out at once). Throws what the
+   * machine refused (a push before `join()`, a second `join()`).
    */
   start(op) {
     try {
-      const id = op(this.machine, now())
+      const id = this.accepted(op(this.machine, now()))
       let push = this.pushes.get(id)
       if (!push) this.pushes.set(id, (push = new Push()))
       return push
     } finally {
       this.pump()
     }
+  }
+
+  /** A machine call's number, unless it is -1: the call was refused, for the reason the machine gives. */
+  accepted(result) {
+    if (result < 0) throw new Error(this.machine.refused())
+    return result
   }
 
   /** Calls the logger, if there is one. */
@@ -275,7 +282,7 @@ export class Socket {
         } catch {
           throw new Error(`${what}: the function threw`)
         }
-        this.machine.setParams(channel.id, json(params, what) ?? "{}")
+        this.accepted(this.machine.setParams(channel.id, json(params, what) ?? "{}"))
       } catch (error) {
         if (throwing) throw error
         this.log("channel", what, error)

@@ -75,6 +75,8 @@ pub struct Machine {
     batch: bool,
     /// The last frame's topic, event and epoch, which the next frame may leave out.
     last: LastNames,
+    /// Why the last refused call was refused ([`Machine::refused`]).
+    refused: String,
 }
 
 /// See [`Machine::frame`].
@@ -153,6 +155,7 @@ impl Machine {
             socket_id: None,
             batch,
             last: LastNames::default(),
+            refused: String::new(),
         }
     }
 
@@ -343,19 +346,22 @@ impl Machine {
         self.socket.channel(topic, params.map_or_else(Payload::empty, Payload::Json)).into()
     }
 
-    /// The params the channel's next join sends: what its params function returned, as JSON text.
+    /// The params the channel's next join sends: what its params function returned, as JSON text. -1 when it
+    /// cannot (see [`Machine::refused`]), else 0.
     #[wasm_bindgen(js_name = setParams)]
-    pub fn set_params(&mut self, channel: u32, params: String) -> Result<(), JsError> {
-        self.socket.set_channel_params(channel.into(), Payload::Json(params)).map_err(error)
+    pub fn set_params(&mut self, channel: u32, params: String) -> f64 {
+        let set = self.socket.set_channel_params(channel.into(), Payload::Json(params));
+        self.outcome(set.map(|()| 0))
     }
 
-    /// Joins the channel; returns the join's push, which reports every attempt.
-    pub fn join(&mut self, now: f64, channel: u32, timeout: Option<u32>) -> Result<u32, JsError> {
-        self.socket.join(now as u64, channel.into(), timeout.map(u64::from)).map(u32::from).map_err(error)
+    /// Joins the channel; returns the join's push, which reports every attempt, or -1 (see [`Machine::refused`]).
+    pub fn join(&mut self, now: f64, channel: u32, timeout: Option<u32>) -> f64 {
+        let joined = self.socket.join(now as u64, channel.into(), timeout.map(u64::from));
+        self.outcome(joined.map(u32::from))
     }
 
-    /// Sends `event` on the channel, or queues it while the channel is not joined; returns the push. The payload
-    /// is JSON text, or `bytes` for a binary frame.
+    /// Sends `event` on the channel, or queues it while the channel is not joined; returns the push, or -1 (see
+    /// [`Machine::refused`]). The payload is JSON text, or `bytes` for a binary frame.
     pub fn push(
         &mut self,
         now: f64,
@@ -364,18 +370,24 @@ impl Machine {
         json: Option<String>,
         bytes: Option<Vec<u8>>,
         timeout: Option<u32>,
-    ) -> Result<u32, JsError> {
+    ) -> f64 {
         let payload = match (json, bytes) {
             (_, Some(bytes)) => Payload::Binary(bytes),
             (json, None) => json.map_or_else(Payload::empty, Payload::Json),
         };
         let pushed = self.socket.push(now as u64, channel.into(), event, payload, timeout.map(u64::from));
-        pushed.map(u32::from).map_err(error)
+        self.outcome(pushed.map(u32::from))
     }
 
-    /// Leaves the channel; returns the leave's push.
-    pub fn leave(&mut self, now: f64, channel: u32, timeout: Option<u32>) -> Result<u32, JsError> {
-        self.socket.leave(now as u64, channel.into(), timeout.map(u64::from)).map(u32::from).map_err(error)
+    /// Leaves the channel; returns the leave's push, or -1 (see [`Machine::refused`]).
+    pub fn leave(&mut self, now: f64, channel: u32, timeout: Option<u32>) -> f64 {
+        let left = self.socket.leave(now as u64, channel.into(), timeout.map(u64::from));
+        self.outcome(left.map(u32::from))
+    }
+
+    /// Why the last call that returned -1 was refused: the message the JavaScript layer throws.
+    pub fn refused(&self) -> String {
+        self.refused.clone()
     }
 
     /// The join push of a channel, which keeps its id across rejoins; -1 when there is none.
@@ -430,6 +442,21 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// A call's result as its entry point returns it: the number, or -1 with the reason kept for `refused()`. A
+    /// number and a getter, not a thrown `JsError`: the JavaScript layer throws, and the wasm carries no error
+    /// objects.
+    fn outcome(&mut self, result: Result<u32, ClientError>) -> f64 {
+        result.map_or_else(
+            |error| {
+                self.refused = error.message();
+                -1.0
+            },
+            f64::from,
+        )
+    }
+}
+
 fn tag(tag: Tag) -> JsValue {
     JsValue::from(tag as u8)
 }
@@ -442,9 +469,6 @@ fn push_id(push: PushId) -> JsValue {
     JsValue::from(u32::from(push))
 }
 
-fn error(error: ClientError) -> JsError {
-    JsError::new(&error.message())
-}
 
 fn drop_reason(reason: DropReason) -> &'static str {
     match reason {
