@@ -3,7 +3,7 @@
 // from this entry fall back to when WebSockets cannot open (or use, with `transport: "sse"`).
 
 import { SseSocket, TransportChoice } from "ferrocast-machine"
-import { useEventStreamSocket } from "./socket.js"
+import { useEventStreamSocket } from "./event-stream-socket.js"
 
 useEventStreamSocket((url, token) => SseSocket.connect(url, token), TransportChoice)
 

@@ -17,23 +17,13 @@ import { Channel } from "./channel.js"
 import { gather, valueOf } from "./connection-values.js"
 import { absolute, query } from "./end-point.js"
 import { decode } from "./decode.js"
+import { eventStreamSocket } from "./event-stream-socket.js"
 import { json } from "./payload.js"
 import { readOptions } from "./options.js"
 import { listenToPage } from "./page-events.js"
 import { Push } from "./push.js"
 import { route } from "./records.js"
 import { protocolEvents } from "./wire.js"
-
-/**
- * The relay's event-stream socket, when the entry that has it is loaded: `{open, TransportChoice}`, what opens
- * one (`open(url, authToken)`) and the protocol's rule for when to (`useEventStreamSocket`).
- */
-let streams = null
-
-/** Lets sockets made from now on fall back to (or be told to use) the relay's event-stream socket. */
-export function useEventStreamSocket(open, transportChoice) {
-  streams = { open, TransportChoice: transportChoice }
-}
 
 const now = () => performance.now()
 
@@ -44,10 +34,13 @@ export class Socket {
   /** `new Socket("/socket", {params: {token}})`; see README for every option. */
   constructor(endPoint, opts) {
     const options = readOptions(opts)
+    // The relay's event-stream socket, when an entry that has it is loaded: `{open, TransportChoice}`.
+    const streams = eventStreamSocket()
     if (options.transports === 2 && !streams) {
-      throw new Error('Socket option `transport: "sse"` needs the event-stream socket, which @ferrocast/client has')
+      throw new Error('Socket option `transport: "sse"` needs the event-stream socket: import @ferrocast/client, or @ferrocast/client/sse beside the core')
     }
     // Which transport each attempt goes over; without the event-stream socket in this entry, WebSockets always.
+    this.streams = streams
     this.transports = streams && new streams.TransportChoice(options.transports)
     this.machine = new Machine(
       endPoint,
@@ -360,9 +353,9 @@ export class Socket {
   connectTo(websocketUrl, token) {
     const WebSocketClass = this.transportClass ?? globalThis.WebSocket
     const stream = this.transports?.attempt(typeof WebSocketClass === "function")
-    const url = stream ? streams.TransportChoice.streamUrl(websocketUrl) : websocketUrl
+    const url = stream ? this.streams.TransportChoice.streamUrl(websocketUrl) : websocketUrl
     this.log("transport", `connecting to ${url}`)
-    if (stream) return streams.open(url, token)
+    if (stream) return this.streams.open(url, token)
     if (typeof WebSocketClass !== "function") {
       throw new Error(
         "no WebSocket in this environment: pass the `transport` option (under Node, the `ws` package's WebSocket)",

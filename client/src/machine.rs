@@ -469,7 +469,6 @@ fn push_id(push: PushId) -> JsValue {
     JsValue::from(u32::from(push))
 }
 
-
 fn drop_reason(reason: DropReason) -> &'static str {
     match reason {
         DropReason::QueueFull => "queue_full",

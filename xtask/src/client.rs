@@ -75,22 +75,50 @@ struct Entry {
     format: &'static str,
     /// The crate's features.
     features: &'static str,
-    /// Whether the types of the Rust classes (`Presence`, `EventStream`, `SseSocket`) go in its `.d.ts`.
-    classes: bool,
+    /// What its `.d.ts` declares, in order: files of `client/js/types/` (a `web` target's entry adds `init.d.ts`)...
+    types: &'static [&'static str],
+    /// ... then these classes written in Rust, as wasm-bindgen declares them.
+    classes: &'static [&'static str],
 }
 
-/// Every entry of the package.
-const ENTRIES: [Entry; 6] = [
-    Entry { dir: "pkg", target: "bundler", js: "js/index.js", format: "esm", features: FULL, classes: true },
-    Entry { dir: "pkg/node", target: "nodejs", js: "js/index.js", format: "cjs", features: FULL, classes: true },
-    Entry { dir: "pkg/web", target: "web", js: "js/web.js", format: "esm", features: FULL, classes: true },
-    Entry { dir: "pkg/core", target: "bundler", js: "js/core.js", format: "esm", features: CORE, classes: false },
-    Entry { dir: "pkg/core/node", target: "nodejs", js: "js/core.js", format: "cjs", features: CORE, classes: false },
-    Entry { dir: CORE_DIR, target: "web", js: "js/core-web.js", format: "esm", features: CORE, classes: false },
+/// Every entry of the package: the full API, the core, and `Presence` and the event-stream pieces as entries a page
+/// on the core adds. Each is built for bundlers, for Node (CommonJS) and for pages without a bundler (`web`).
+#[rustfmt::skip]
+const ENTRIES: [Entry; 12] = [
+    Entry { dir: "pkg", target: "bundler", js: "js/index.js", format: "esm", features: FULL, types: SOCKET, classes: ALL },
+    Entry { dir: "pkg/node", target: "nodejs", js: "js/index.js", format: "cjs", features: FULL, types: SOCKET, classes: ALL },
+    Entry { dir: "pkg/web", target: "web", js: "js/web.js", format: "esm", features: FULL, types: SOCKET, classes: ALL },
+    Entry { dir: "pkg/core", target: "bundler", js: "js/core.js", format: "esm", features: CORE, types: SOCKET, classes: &[] },
+    Entry { dir: "pkg/core/node", target: "nodejs", js: "js/core.js", format: "cjs", features: CORE, types: SOCKET, classes: &[] },
+    Entry { dir: CORE_DIR, target: "web", js: "js/core-web.js", format: "esm", features: CORE, types: SOCKET, classes: &[] },
+    Entry { dir: "pkg/presence", target: "bundler", js: "js/presence-index.js", format: "esm", features: PRESENCE, types: ON_CORE, classes: &["Presence"] },
+    Entry { dir: "pkg/presence/node", target: "nodejs", js: "js/presence-index.js", format: "cjs", features: PRESENCE, types: ON_CORE, classes: &["Presence"] },
+    Entry { dir: "pkg/web-presence", target: "web", js: "js/presence-web.js", format: "esm", features: PRESENCE, types: ON_CORE, classes: &["Presence"] },
+    Entry { dir: "pkg/sse", target: "bundler", js: "js/sse-index.js", format: "esm", features: STREAMS, types: ON_CORE, classes: STREAM_CLASSES },
+    Entry { dir: "pkg/sse/node", target: "nodejs", js: "js/sse-index.js", format: "cjs", features: STREAMS, types: ON_CORE, classes: STREAM_CLASSES },
+    Entry { dir: "pkg/web-sse", target: "web", js: "js/sse-web.js", format: "esm", features: STREAMS, types: ON_CORE, classes: STREAM_CLASSES },
 ];
+
+/// The types of the sockets' API.
+const SOCKET: &[&str] = &["socket.d.ts"];
+
+/// The types an entry beside the core starts from: the core's, imported.
+const ON_CORE: &[&str] = &["on-core.d.ts"];
+
+/// The classes written in Rust that the full API exports.
+const ALL: &[&str] = &["Presence", "EventStream", "SseSocket"];
+
+/// Those of `@ferrocast/client/sse`.
+const STREAM_CLASSES: &[&str] = &["EventStream", "SseSocket"];
 
 /// The features of the core: the machine alone.
 const CORE: &str = "machine";
+
+/// The features of `@ferrocast/client/presence`.
+const PRESENCE: &str = "presence";
+
+/// The features of `@ferrocast/client/sse`.
+const STREAMS: &str = "streams";
 
 /// The features of the full API: all of them.
 const FULL: &str = "machine,presence,streams";
@@ -148,12 +176,18 @@ pub fn build() -> Result<Sizes, Error> {
         copy(&client.join("npm").join(file), &pkg.join(file))?;
     }
     // The nodejs entries are CommonJS, in a package that is otherwise ES modules.
-    for node in ["node", "core/node"] {
+    for node in ["node", "core/node", "presence/node", "sse/node"] {
         std::fs::write(pkg.join(node).join("package.json"), "{\"type\": \"commonjs\"}\n")
             .map_err(|err| Error::new(format!("writing client/pkg/{node}/package.json: {err}")))?;
     }
     let mut sizes = Sizes { full: 0, core: 0 };
-    for (dir, entry, size) in [("web", "the full API", &mut sizes.full), ("web-core", "the core", &mut sizes.core)] {
+    let (mut presence, mut sse) = (0, 0);
+    for (dir, entry, size) in [
+        ("web", "the full API", &mut sizes.full),
+        ("web-core", "the core", &mut sizes.core),
+        ("web-presence", "Presence, beside the core", &mut presence),
+        ("web-sse", "EventStream and the event-stream socket, beside the core", &mut sse),
+    ] {
         let (raw, gzipped) = shipped_size(&pkg.join(dir))?;
         say(format!(
             "client/pkg/{dir} ({entry}: every .wasm and .js file a plain page downloads, as shipped): {:.1} KB, {:.1} KB gzip -9",
@@ -162,6 +196,10 @@ pub fn build() -> Result<Sizes, Error> {
         ));
         *size = gzipped;
     }
+    say(format!(
+        "the core with Presence and the event-stream entries beside it: {:.1} KB gzip -9",
+        (sizes.core + presence + sse) as f64 / 1000.0
+    ));
     Ok(sizes)
 }
 
@@ -211,9 +249,12 @@ fn build_entry(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(
     let read = |file: &Path| {
         std::fs::read_to_string(file).map_err(|err| Error::new(format!("reading {}: {err}", file.display())))
     };
-    let mut types = read(&client.join("js/types/socket.d.ts"))?;
-    if entry.classes {
-        types.push_str(&rust_classes(&read(&scratch.join(format!("{OUT_NAME}.d.ts")))?));
+    let mut types = String::new();
+    for file in entry.types {
+        types.push_str(&read(&client.join("js/types").join(file))?);
+    }
+    if !entry.classes.is_empty() {
+        types.push_str(&rust_classes(&read(&scratch.join(format!("{OUT_NAME}.d.ts")))?, entry.classes));
     }
     if entry.target == "web" {
         types.push_str(&read(&client.join("js/types/init.d.ts"))?);
@@ -222,13 +263,12 @@ fn build_entry(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(
         .map_err(|err| Error::new(format!("writing {}'s types: {err}", entry.dir)))
 }
 
-/// The classes written in Rust that the full API exports, from the `.d.ts` wasm-bindgen wrote (with their doc
-/// comments): not the machine's, which only the JavaScript layer sees.
-fn rust_classes(declarations: &str) -> String {
-    const EXPORTED: [&str; 3] = ["export class Presence ", "export class EventStream ", "export class SseSocket "];
+/// The declarations of `classes`, from the `.d.ts` wasm-bindgen wrote (with their doc comments): not the
+/// machine's, which only the JavaScript layer sees.
+fn rust_classes(declarations: &str, classes: &[&str]) -> String {
     declarations
         .split("\n\n")
-        .filter(|item| EXPORTED.iter().any(|class| item.contains(class)))
+        .filter(|item| classes.iter().any(|class| item.contains(&format!("export class {class} "))))
         .map(|item| format!("\n{item}\n"))
         .collect()
 }
@@ -305,7 +345,7 @@ pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
     let suite = client.join(BROWSER_SUITE);
     crate::test::npm_ci_if_needed(&suite)?;
     for (entry, module) in BROWSER_TEST_ENTRIES {
-        if !client.join("pkg").join(entry).is_dir() {
+        if !entry.split('+').all(|part| client.join("pkg").join(part).is_dir()) {
             say(format!("{BROWSER_SUITE} on client/pkg/{entry}: skipped, that entry is not built"));
             continue;
         }
@@ -322,10 +362,16 @@ pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
 /// `client/pkg` to headless Chromium and runs its tests against it.
 const BROWSER_SUITE: &str = "tests/browser";
 
-/// The entries the browser suite runs against, each a directory under `client/pkg` and the ES module in it that a
-/// page imports: the full API, and `@ferrocast/client/core` (Socket, Channel and Push only), whose tests that need
-/// what it does not export (Presence, server-sent events) are skipped, saying so.
-const BROWSER_TEST_ENTRIES: &[(&str, &str)] = &[("web", "ferrocast_client.js"), ("web-core", "ferrocast_client.js")];
+/// The entries the browser suite runs against, each a directory under `client/pkg` (or several joined by `+`, which
+/// the page loads together) and the ES module in each that a page imports: the full API; `@ferrocast/client/core`
+/// (Socket, Channel and Push only), whose tests that need what it does not export (Presence, server-sent events)
+/// are skipped, saying so; and the core with `@ferrocast/client/presence` and `@ferrocast/client/sse` beside it,
+/// which must pass everything the full API does.
+const BROWSER_TEST_ENTRIES: &[(&str, &str)] = &[
+    ("web", "ferrocast_client.js"),
+    ("web-core", "ferrocast_client.js"),
+    ("web-core+web-presence+web-sse", "ferrocast_client.js"),
+];
 
 /// A helper process that is killed when the test step ends, however it ends. Its stdin is a pipe, so a helper
 /// that watches stdin (the proxy) also exits if the xtask is killed.

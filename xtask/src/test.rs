@@ -33,6 +33,7 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
             "node",
             "--test",
             "ssr.test.mjs",
+            "entries.test.mjs",
             "quickstart.test.mjs",
             "connection-values.test.mjs",
             "auth.test.mjs",

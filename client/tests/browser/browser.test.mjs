@@ -19,7 +19,8 @@ const PAGE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "page")
 const TEST_TIMEOUT_MS = 120_000;
 
 const environment = readEnvironment();
-const server = await serveDirectories({ "/suite/": PAGE_DIR, [`/${environment.entry}/`]: environment.entryDir });
+const served = Object.fromEntries(environment.entries.map(({ name, dir }) => [`/${name}/`, dir]));
+const server = await serveDirectories({ "/suite/": PAGE_DIR, ...served });
 const browser = await launchChromium().catch(async (error) => {
   await server.close();
   throw error;
@@ -30,12 +31,13 @@ after(async () => {
 });
 
 const pageUrl = `${server.origin}/suite/?${new URLSearchParams({
-  module: `/${environment.entry}/${environment.module}`,
+  module: environment.entries.map(({ name }) => `/${name}/${environment.module}`).join(","),
   relay: environment.relay,
   proxied: environment.proxied,
   control: environment.control,
 })}`;
-console.log(`client/pkg/${environment.entry}/${environment.module} in Chromium ${browser.version()}`);
+const loaded = environment.entries.map(({ name }) => `client/pkg/${name}/${environment.module}`).join(" + ");
+console.log(`${loaded} in Chromium ${browser.version()}`);
 
 for (const { name, skip } of await inFreshPage(listTests)) {
   test(name, { skip: skip ?? false, timeout: TEST_TIMEOUT_MS }, (t) =>

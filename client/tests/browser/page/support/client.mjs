@@ -1,10 +1,12 @@
 // The build of the client under test, loaded as a page loads it: `import init, * as client from "/<entry>/<module>"`
-// then `await init()`. Imported dynamically only because the runner picks the entry.
+// then `await init()`; for the core with entries beside it, each imported and initialized so. Imported
+// dynamically only because the runner picks the entries.
 
-import { moduleUrl } from "./endpoints.mjs";
+import { moduleUrls } from "./endpoints.mjs";
 
-const module = await import(moduleUrl);
-await module.default();
+const modules = await Promise.all(moduleUrls.map((url) => import(url)));
+for (const loaded of modules) await loaded.default();
+const module = Object.assign({}, ...modules);
 
 /** The module's exports: Socket, Channel and Push in every build; Presence, EventStream and SseSocket in some. */
 export const client = module;

@@ -9,8 +9,8 @@ function given(name) {
   return value;
 }
 
-/** The client's ES module, as a page imports it: `/<entry>/<module>`. */
-export const moduleUrl = given("module");
+/** The client's ES modules, as a page imports them: `/<entry>/<module>`, the core's first. */
+export const moduleUrls = given("module").split(",");
 
 /** The relay's WebSocket endpoint, directly (`ws://127.0.0.1:PORT/socket`). */
 export const relay = given("relay");

@@ -6,7 +6,7 @@
 
 import { equal, ok } from "../support/assert.mjs";
 import { client } from "../support/client.mjs";
-import { moduleUrl, proxied, relay } from "../support/endpoints.mjs";
+import { moduleUrls, proxied, relay } from "../support/endpoints.mjs";
 import { proxy, proxyCount } from "../support/proxy.mjs";
 import { test } from "../support/registry.mjs";
 import { Seen } from "../support/seen.mjs";
@@ -108,7 +108,7 @@ test("under random cuts every broadcast arrives once in order and every push is 
   equal(notOnce(handled.numbers, PUSHES), [], "each push handled once (push, times)");
   const connections = seen.count("open");
   console.log(
-    `chaos (${moduleUrl} in Chromium): ${received.numbers.length} broadcasts received once each in order, ` +
+    `chaos (${moduleUrls.join(" + ")} in Chromium): ${received.numbers.length} broadcasts received once each in order, ` +
       `${handled.numbers.length} pushes handled once each (${resent.count} sent again after a cut), over ` +
       `${connections} connections (${cuts} cuts)`,
   );
