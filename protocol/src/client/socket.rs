@@ -276,14 +276,22 @@ impl<P: Clone> Socket<P> {
 
     /// When `handle_timeout` should next be called, if ever.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let channel_deadlines = self.channels.iter().flat_map(|channel| {
-            [channel.join_deadline, channel.rejoin_at, channel.leave.as_ref().map(|leave| leave.deadline)]
-        });
-        [self.reconnect_at, self.heartbeat.deadline(), self.push_deadlines.first().map(|(deadline, ())| deadline.at)]
-            .into_iter()
-            .chain(channel_deadlines)
-            .flatten()
-            .min()
+        // A plain loop rather than an iterator chain: the same result in half the browser client's wasm.
+        let mut earliest: Option<u64> = None;
+        let mut consider = |at: Option<u64>| {
+            if let Some(at) = at {
+                earliest = Some(earliest.map_or(at, |earliest| earliest.min(at)));
+            }
+        };
+        consider(self.reconnect_at);
+        consider(self.heartbeat.deadline());
+        consider(self.push_deadlines.first().map(|(deadline, ())| deadline.at));
+        for channel in &self.channels {
+            consider(channel.join_deadline);
+            consider(channel.rejoin_at);
+            consider(channel.leave.as_ref().map(|leave| leave.deadline));
+        }
+        earliest
     }
 
     // ----- The application's calls -----
