@@ -4,8 +4,8 @@
 //
 // npm clients: an entry that imports what a page imports (entries/) is bundled by the pinned esbuild with
 // --bundle --minify --format=esm --platform=browser; "min" is that output, "min+gzip" its gzip -9, plus any .wasm
-// the package ships. Ferrocast: the already-built files of client/pkg/web (full) and web-core (core), .js and
-// .wasm, each gzipped as they are. Versions come from node_modules, so package-lock.json decides them.
+// the package ships. Ferrocast: the already-built files of client/pkg/web (full), web-core (core), and the core
+// with web-presence and web-sse beside it, .js and .wasm, each gzipped as they are. Versions come from node_modules, so package-lock.json decides them.
 
 import { existsSync } from "node:fs"
 import path from "node:path"
@@ -39,11 +39,14 @@ for (const client of NPM_CLIENTS) {
   rows.push({ name: client.name, ...total([sizeOf(await bundle(client.entry)), ...wasm]) })
 }
 for (const client of FERROCAST_CLIENTS) {
-  const files = ferrocastFiles(pkgDir, client.dir)
-  if (files.length === 0) {
-    console.error(`no .js or .wasm files in ${path.join(pkgDir, client.dir)}`)
-    process.exit(1)
-  }
+  const files = client.dirs.flatMap((dir) => {
+    const found = ferrocastFiles(pkgDir, dir)
+    if (found.length === 0) {
+      console.error(`no .js or .wasm files in ${path.join(pkgDir, dir)}`)
+      process.exit(1)
+    }
+    return found
+  })
   rows.push({ name: client.name, ...total(files.map(sizeOfFile)) })
 }
 
@@ -57,6 +60,6 @@ console.log()
 console.log(
   `Method: each npm client's entry bundled by esbuild ${ESBUILD_VERSION} (--bundle --minify --format=esm ` +
     `--platform=browser), min+gzip = gzip -9 of that (zlib level 9) plus any .wasm shipped; Ferrocast: the built ` +
-    `.js and .wasm files of ${shown}/web (full) and ${shown}/web-core (core), each gzip -9, not re-bundled. ` +
+    `.js and .wasm files of ${shown}/web (full), ${shown}/web-core (core) and the entries beside it, each gzip -9, not re-bundled. ` +
     `1 KB = 1000 bytes. Versions: ${versions.join(", ")}.`,
 )

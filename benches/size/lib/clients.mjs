@@ -20,10 +20,13 @@ export const NPM_CLIENTS = [
 ].map((client) => ({ ...client, entry: path.join(ROOT, "entries", client.entry) }))
 
 // Ferrocast's entries are already bundles (esbuild-minified glue and a wasm-opt -Oz'd .wasm), so their files are
-// measured as they are: re-bundling would measure esbuild twice.
+// measured as they are: re-bundling would measure esbuild twice. A page on the core that adds Presence, or
+// Presence and server-sent events, downloads the files of each entry it imports.
 export const FERROCAST_CLIENTS = [
-  { name: "Ferrocast (full)", dir: "web" },
-  { name: "Ferrocast (core)", dir: "web-core" },
+  { name: "Ferrocast (full)", dirs: ["web"] },
+  { name: "Ferrocast (core)", dirs: ["web-core"] },
+  { name: "Ferrocast (core + presence)", dirs: ["web-core", "web-presence"] },
+  { name: "Ferrocast (core + presence + sse)", dirs: ["web-core", "web-presence", "web-sse"] },
 ]
 
 // The installed version: what package-lock.json pinned and `npm ci` put in node_modules.
