@@ -71,6 +71,16 @@ pub fn is_single_line(value: &str) -> bool {
     !value.contains(['\n', '\r'])
 }
 
+/// The media type of an event stream.
+pub const MEDIA_TYPE: &str = "text/event-stream";
+
+/// Whether an HTTP answer is an event stream to read, as EventSource decides: status 200 with the
+/// `text/event-stream` media type (in any case, with any parameter after it, such as `; charset=utf-8`). Any other
+/// answer refuses the request; its status and body say why.
+pub fn is_event_stream(status: u16, content_type: &str) -> bool {
+    status == 200 && content_type.get(..MEDIA_TYPE.len()).is_some_and(|media| media.eq_ignore_ascii_case(MEDIA_TYPE))
+}
+
 /// One event read from a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -264,6 +274,24 @@ mod tests {
         reader.feed(b"data: half");
         reader.restart();
         assert_eq!(reader.feed(b"\n\ndata: y\n\n"), vec![event("message", "y", "7", None)]);
+    }
+
+    #[test]
+    fn only_a_200_with_the_event_stream_media_type_is_a_stream() {
+        assert!(is_event_stream(200, "text/event-stream"));
+        assert!(is_event_stream(200, "Text/Event-Stream; charset=utf-8"));
+        for (status, content_type) in [
+            (200, "text/html"),
+            (200, ""),
+            (200, "text/event"),
+            (204, "text/event-stream"),
+            (404, "text/event-stream"),
+            (503, "text/event-stream"),
+        ] {
+            assert!(!is_event_stream(status, content_type), "{status} {content_type}");
+        }
+        // A multi-byte character where the media type would end is no media type, and no panic.
+        assert!(!is_event_stream(200, "text/event-strea\u{e9}"));
     }
 
     #[test]
