@@ -2,12 +2,15 @@
 // machine), with `Presence`, `EventStream` and the relay's event-stream socket (`SseSocket`), which sockets made
 // from this entry fall back to when WebSockets cannot open (or use, with `transport: "sse"`).
 
-import { SseSocket, TransportChoice } from "ferrocast-machine"
+import { TransportChoice } from "ferrocast-machine"
 import { useEventStreamSocket } from "./event-stream-socket.js"
+import { SseSocket } from "./sse-socket.js"
 
 useEventStreamSocket((url, token) => SseSocket.connect(url, token), TransportChoice)
 
-export { EventStream, Presence, SseSocket } from "ferrocast-machine"
+export { Presence } from "ferrocast-machine"
 export { Channel } from "./channel.js"
+export { EventStream } from "./event-stream.js"
 export { Push } from "./push.js"
+export { SseSocket } from "./sse-socket.js"
 export { Socket } from "./socket.js"

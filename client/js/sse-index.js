@@ -2,9 +2,11 @@
 // for a page on `@ferrocast/client/core`. Importing it lets the core's sockets fall back to the event-stream socket
 // when WebSockets cannot open, or use it with `transport: "sse"`, as sockets of the full entry do.
 
-import { SseSocket, TransportChoice } from "ferrocast-machine"
+import { TransportChoice } from "ferrocast-machine"
 import { useEventStreamSocket } from "./event-stream-socket.js"
+import { SseSocket } from "./sse-socket.js"
 
 useEventStreamSocket((url, token) => SseSocket.connect(url, token), TransportChoice)
 
-export { EventStream, SseSocket } from "ferrocast-machine"
+export { EventStream } from "./event-stream.js"
+export { SseSocket } from "./sse-socket.js"

@@ -16,8 +16,9 @@
 //!
 //! `client/npm/package.json` (exports, files, sideEffects) is the package's manifest, and `client/npm/vue.js` with
 //! its `vue.d.ts` (the Vue composables, `@ferrocast/client/vue`) go beside it. Each entry's `.d.ts` is
-//! `client/js/types/socket.d.ts` with, for the full API, the Rust classes' declarations wasm-bindgen wrote, and
-//! for the no-bundler entries `client/js/types/init.d.ts`.
+//! `client/js/types/socket.d.ts` with, for the full API, `client/js/types/streams.d.ts` (`EventStream`,
+//! `SseSocket`) and the declarations wasm-bindgen wrote for `Presence`, and for the no-bundler entries
+//! `client/js/types/init.d.ts`.
 //!
 //! wasm-pack builds with a pinned nightly ([`RELEASE_TOOLCHAIN`]) that compiles the standard library with the
 //! crate, for size, with panics that abort at once ([`RELEASE_ENV`]).
@@ -85,31 +86,34 @@ struct Entry {
 /// on the core adds. Each is built for bundlers, for Node (CommonJS) and for pages without a bundler (`web`).
 #[rustfmt::skip]
 const ENTRIES: [Entry; 12] = [
-    Entry { dir: "pkg", target: "bundler", js: "js/index.js", format: "esm", features: FULL, types: SOCKET, classes: ALL },
-    Entry { dir: "pkg/node", target: "nodejs", js: "js/index.js", format: "cjs", features: FULL, types: SOCKET, classes: ALL },
-    Entry { dir: "pkg/web", target: "web", js: "js/web.js", format: "esm", features: FULL, types: SOCKET, classes: ALL },
+    Entry { dir: "pkg", target: "bundler", js: "js/index.js", format: "esm", features: FULL, types: ALL, classes: PRESENCE_CLASS },
+    Entry { dir: "pkg/node", target: "nodejs", js: "js/index.js", format: "cjs", features: FULL, types: ALL, classes: PRESENCE_CLASS },
+    Entry { dir: "pkg/web", target: "web", js: "js/web.js", format: "esm", features: FULL, types: ALL, classes: PRESENCE_CLASS },
     Entry { dir: "pkg/core", target: "bundler", js: "js/core.js", format: "esm", features: CORE, types: SOCKET, classes: &[] },
     Entry { dir: "pkg/core/node", target: "nodejs", js: "js/core.js", format: "cjs", features: CORE, types: SOCKET, classes: &[] },
     Entry { dir: CORE_DIR, target: "web", js: "js/core-web.js", format: "esm", features: CORE, types: SOCKET, classes: &[] },
-    Entry { dir: "pkg/presence", target: "bundler", js: "js/presence-index.js", format: "esm", features: PRESENCE, types: ON_CORE, classes: &["Presence"] },
-    Entry { dir: "pkg/presence/node", target: "nodejs", js: "js/presence-index.js", format: "cjs", features: PRESENCE, types: ON_CORE, classes: &["Presence"] },
-    Entry { dir: "pkg/web-presence", target: "web", js: "js/presence-web.js", format: "esm", features: PRESENCE, types: ON_CORE, classes: &["Presence"] },
-    Entry { dir: "pkg/sse", target: "bundler", js: "js/sse-index.js", format: "esm", features: STREAMS, types: ON_CORE, classes: STREAM_CLASSES },
-    Entry { dir: "pkg/sse/node", target: "nodejs", js: "js/sse-index.js", format: "cjs", features: STREAMS, types: ON_CORE, classes: STREAM_CLASSES },
-    Entry { dir: "pkg/web-sse", target: "web", js: "js/sse-web.js", format: "esm", features: STREAMS, types: ON_CORE, classes: STREAM_CLASSES },
+    Entry { dir: "pkg/presence", target: "bundler", js: "js/presence-index.js", format: "esm", features: PRESENCE, types: ON_CORE, classes: PRESENCE_CLASS },
+    Entry { dir: "pkg/presence/node", target: "nodejs", js: "js/presence-index.js", format: "cjs", features: PRESENCE, types: ON_CORE, classes: PRESENCE_CLASS },
+    Entry { dir: "pkg/web-presence", target: "web", js: "js/presence-web.js", format: "esm", features: PRESENCE, types: ON_CORE, classes: PRESENCE_CLASS },
+    Entry { dir: "pkg/sse", target: "bundler", js: "js/sse-index.js", format: "esm", features: STREAMS, types: STREAMS_ON_CORE, classes: &[] },
+    Entry { dir: "pkg/sse/node", target: "nodejs", js: "js/sse-index.js", format: "cjs", features: STREAMS, types: STREAMS_ON_CORE, classes: &[] },
+    Entry { dir: "pkg/web-sse", target: "web", js: "js/sse-web.js", format: "esm", features: STREAMS, types: STREAMS_ON_CORE, classes: &[] },
 ];
 
 /// The types of the sockets' API.
 const SOCKET: &[&str] = &["socket.d.ts"];
 
+/// The types of the full API: the sockets' and `EventStream` and `SseSocket`'s.
+const ALL: &[&str] = &["socket.d.ts", "streams.d.ts"];
+
 /// The types an entry beside the core starts from: the core's, imported.
 const ON_CORE: &[&str] = &["on-core.d.ts"];
 
-/// The classes written in Rust that the full API exports.
-const ALL: &[&str] = &["Presence", "EventStream", "SseSocket"];
+/// The types of `@ferrocast/client/sse`.
+const STREAMS_ON_CORE: &[&str] = &["on-core.d.ts", "streams.d.ts"];
 
-/// Those of `@ferrocast/client/sse`.
-const STREAM_CLASSES: &[&str] = &["EventStream", "SseSocket"];
+/// The class written in Rust that its entries export.
+const PRESENCE_CLASS: &[&str] = &["Presence"];
 
 /// The features of the core: the machine alone.
 const CORE: &str = "machine";

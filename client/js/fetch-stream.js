@@ -1,0 +1,71 @@
+// One request for an event stream, for `EventStream` and `SseSocket`: `fetch`, then the response body read chunk by
+// chunk, each chunk handed to the owner, whose machine (in wasm) reads it. The browser's `EventSource` cannot send
+// headers and decides by itself when to reconnect, so streams are read this way; whether and when to make the next
+// request is the owner's decision.
+//
+// The owner hears, in this order: `opened()` once, `chunk(bytes)` for each chunk, then `ended(how, status, message)`
+// once (or `ended` at once when it never opened). Nothing follows `ended` or `abort()`, even from promises already
+// settling.
+
+import { isEventStream } from "ferrocast-machine"
+
+/** How a stream ended: the server ended the response body. */
+export const CLOSED = 0
+/** The server answered with something other than an event stream: its status, and its body for `message`. */
+export const REFUSED = 1
+/** There was no answer, or the connection broke mid-stream: the browser's message. */
+export const FAILED = 2
+
+/**
+ * `fetch(url, {headers, signal})`, read for `owner` (`{opened, chunk, ended}`); returns `{stopped, abort()}`.
+ * Throws where `fetch` or `AbortController` does not exist.
+ */
+export function fetchStream(url, headers, owner) {
+  const controller = new AbortController()
+  // A stream is never the same twice; a cache could only hand back a stale one.
+  const answered = fetch(url, { headers, signal: controller.signal, cache: "no-store" })
+  const stream = {
+    stopped: false,
+    abort() {
+      stream.stopped = true
+      controller.abort()
+    },
+  }
+  follow(stream, answered, owner)
+  return stream
+}
+
+async function follow(stream, answered, owner) {
+  let end
+  try {
+    const response = await answered
+    if (stream.stopped) return
+    const { status } = response
+    if (!isEventStream(status, response.headers.get("content-type") ?? "")) {
+      // The body is the server's reason; one that cannot be read leaves the status to speak.
+      let message = ""
+      try {
+        message = (await response.text()).replace(/\n+$/, "")
+      } catch {}
+      end = [REFUSED, status, message]
+    } else if (!response.body) {
+      end = [FAILED, 0, "no response body"]
+    } else {
+      const body = response.body.getReader()
+      owner.opened()
+      for (;;) {
+        if (stream.stopped) return
+        const { done, value } = await body.read()
+        if (stream.stopped) return
+        if (done) break
+        owner.chunk(value)
+      }
+      end = [CLOSED, 0, ""]
+    }
+  } catch (error) {
+    end = [FAILED, 0, typeof error?.message === "string" ? error.message : "network error"]
+  }
+  if (stream.stopped) return
+  stream.stopped = true
+  owner.ended(...end)
+}
