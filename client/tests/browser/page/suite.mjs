@@ -12,6 +12,7 @@ import "./tests/page-lifecycle.mjs";
 import "./tests/batches.mjs";
 import "./tests/connection-values.mjs";
 import "./tests/server-sent-events.mjs";
+import "./tests/event-stream.mjs";
 import "./tests/chaos.mjs";
 
 // Why a test that needs a feature is skipped when the build lacks it.
