@@ -36,7 +36,7 @@ use crate::{Error, workspace};
 /// standard library for size ([`RELEASE_ENV`]) is unstable. Pinned so that a build gives the same bytes every day
 /// and a new nightly is taken on purpose (change it here, run `cargo xtask build-client` and the browser tests).
 /// `cargo xtask serve` and `test` install it (`prereqs::Tool::WasmNightly`) with `rust-src` and the wasm32
-/// target; the workspace's native builds, `cargo test` and `wasm-pack test` stay on the stable toolchain.
+/// target; the workspace's native builds and `cargo test` stay on the stable toolchain.
 pub const RELEASE_TOOLCHAIN: &str = "nightly-2026-05-20";
 
 /// What the release wasm build adds through wasm-pack's environment (cargo reads `-Z` flags from
@@ -310,8 +310,7 @@ fn sizes<'a>(files: impl Iterator<Item = &'a std::path::PathBuf>) -> Result<(u64
 }
 
 /// Runs the client's tests in headless Chromium against a relay started here, with the cutting proxy
-/// (`client/tests/support/cut-proxy.mjs`) in front of it for the reconnect tests: first the Rust ones
-/// (`wasm-pack test`: `client/tests/event_stream.rs`, the `EventStream` class), then the JavaScript suite
+/// (`client/tests/support/cut-proxy.mjs`) in front of it for the reconnect tests: the JavaScript suite
 /// (`client/tests/browser/`), which loads the built npm module as a page does, once per entry of
 /// [`BROWSER_TEST_ENTRIES`].
 pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
@@ -332,19 +331,6 @@ pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
         ("FERROCAST_TEST_PROXY", format!("ws://127.0.0.1:{proxy_port}/socket")),
         ("FERROCAST_TEST_CONTROL", format!("http://127.0.0.1:{control_port}")),
     ];
-
-    let mut wasm_pack = Command::new("wasm-pack");
-    wasm_pack.args(["test", "--headless", "--chrome", "--chromedriver", "/usr/bin/chromedriver"]).current_dir(&client);
-    // `--nocapture` shows what the tests log. Two `--`: wasm-pack takes the first as the end of its own options,
-    // builds with what comes before the second, and passes what follows it to the test runner, for every test
-    // target.
-    wasm_pack.args(["--", "--", "--nocapture"]);
-    if std::env::var_os(BROWSER_TEST_TIMEOUT_VAR).is_none() {
-        wasm_pack.env(BROWSER_TEST_TIMEOUT_VAR, BROWSER_TEST_TIMEOUT_SECS.to_string());
-    }
-    // The Rust tests read the endpoints at build time (`option_env!`), the JavaScript suite when it runs.
-    wasm_pack.envs(endpoints.clone());
-    process::run(&mut wasm_pack)?;
 
     let suite = client.join(BROWSER_SUITE);
     crate::test::npm_ci_if_needed(&suite)?;
@@ -403,14 +389,6 @@ impl Drop for Background {
 /// while the suite's reconnect tests (`client/tests/browser/page/tests/reconnecting.mjs`) publish more than this
 /// to make a gap.
 const BROWSER_TEST_HISTORY: usize = 1_000;
-
-/// Where wasm-bindgen-test-runner reads its time limit from: one limit for the whole run, not for each test.
-const BROWSER_TEST_TIMEOUT_VAR: &str = "WASM_BINDGEN_TEST_TIMEOUT";
-
-/// The limit we give the runner unless the caller set one: the runner's default (20 s) is little more than the
-/// event-stream tests take (about 8 s on 2 cores, waiting out the relay's `retry` several times), and a slow
-/// machine needs room.
-const BROWSER_TEST_TIMEOUT_SECS: u64 = 180;
 
 /// A loopback port nobody listens on now.
 fn free_port() -> Result<u16, Error> {
