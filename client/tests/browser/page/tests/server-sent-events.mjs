@@ -120,3 +120,48 @@ test("over server-sent events the channel API works and a cut is recovered", SSE
   socket.disconnect();
   watcher.disconnect();
 });
+
+// `SseSocket` as a WebSocket is used, without a `Socket`: made from the WebSocket URL, the frames sent in one go (the
+// first POST still on its way when the others are sent) reach the relay in order; a stream the server refuses closes
+// with its HTTP status.
+test("an SseSocket is WebSocket-shaped, posts frames sent together in order, and says a refusal's status", SSE, async () => {
+  const { SseSocket } = client;
+  const seen = new Seen();
+  const socket = new SseSocket(`${relay}/websocket?vsn=2.0.0`);
+  socket.binaryType = "arraybuffer";
+  socket.onopen = () => seen.push("open");
+  socket.onmessage = (event) => seen.push(`frame ${event.data}`);
+  socket.onclose = (event) => seen.push(`close ${event.code} ${event.wasClean}`);
+  await seen.waitFor("open");
+  const topic = "room:sse-socket-direct";
+  socket.send(JSON.stringify(["1", "1", topic, "phx_join", { no_presence: true }]));
+  for (let ref = 2; ref <= 4; ref++) socket.send(JSON.stringify(["1", String(ref), topic, "ping", { ref }]));
+  await seen.waitCount("frame", 4);
+  const replies = seen.labelled("frame").map((frame) => JSON.parse(frame));
+  equal(
+    replies.map(([, ref, , event, payload]) => [ref, event, payload.status]),
+    [1, 2, 3, 4].map((ref) => [String(ref), "phx_reply", "ok"]),
+    `the join, then each ping once, in order: ${JSON.stringify(seen.all())}`,
+  );
+  equal(replies.slice(1).map(([, , , , payload]) => payload.response), [{ ref: 2 }, { ref: 3 }, { ref: 4 }]);
+  socket.close(1000, "done");
+  await seen.waitFor("close 1000 true");
+  socket.send(JSON.stringify(["1", "5", topic, "ping", {}]));
+
+  // The proxy answers the stream's request with a 404, as a server without the event-stream socket does.
+  await proxy("no-sse?ms=60000");
+  const refused = new Seen();
+  const nowhere = SseSocket.connect(`${proxied.replace("ws", "http")}/sse?vsn=2.0.0`);
+  nowhere.onopen = () => refused.push("open");
+  nowhere.onerror = () => refused.push("error");
+  nowhere.onclose = (event) => refused.push(`close ${JSON.stringify(event)}`);
+  await refused.waitCount("close", 1);
+  await proxy("no-sse?ms=0");
+  equal(refused.all().length, 2, JSON.stringify(refused.all()));
+  equal(refused.all()[0], "error");
+  const closed = JSON.parse(refused.labelled("close")[0]);
+  equal([closed.code, closed.wasClean, closed.status], [1006, false, 404], JSON.stringify(closed));
+  ok(closed.reason.startsWith("404"), closed.reason);
+  await sleep(100);
+  equal(seen.count("frame"), 4, "nothing after close");
+});
