@@ -1,5 +1,6 @@
 // The socket over server-sent events: as the fallback when WebSockets cannot open (and asked for once only when
-// the server has no event-stream socket), and chosen with `transport: "sse"`, binary payloads and cuts included.
+// the server has no event-stream socket), and chosen with `transport: "sse"`, binary payloads and cuts included;
+// and `SseSocket` on its own, driven as a WebSocket.
 
 import { equal, ok } from "../support/assert.mjs";
 import { client } from "../support/client.mjs";
