@@ -45,10 +45,10 @@ export class SseSocket {
     this.onmessage = null
     /** Accepted for the WebSocket's sake; binary frames arrive as `ArrayBuffer`s. */
     this.binaryType = "arraybuffer"
-    const connecting = protocols === STREAM_URL
-    const streamUrl = connecting ? url : TransportChoice.streamUrl(url)
+    const atStreamUrl = protocols === STREAM_URL
+    const streamUrl = atStreamUrl ? url : TransportChoice.streamUrl(url)
     // `Authorization: Bearer`, which the relay reads where a WebSocket would carry the token as a subprotocol.
-    const headers = connecting && typeof authToken === "string" ? { Authorization: `Bearer ${authToken}` } : {}
+    const headers = atStreamUrl && typeof authToken === "string" ? { Authorization: `Bearer ${authToken}` } : {}
     this.#machine = new SseSocketMachine(streamUrl)
     try {
       this.#stream = fetchStream(streamUrl, headers, {
