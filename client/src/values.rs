@@ -1,20 +1,25 @@
 //! The small object helpers the Rust classes share.
 
+#[cfg(feature = "presence")]
 use js_sys::{Object, Reflect};
+#[cfg(feature = "presence")]
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 /// `object[key]`, or `undefined`.
+#[cfg(feature = "presence")]
 pub(crate) fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// `object[key] = value` on an object this crate made.
+#[cfg(feature = "presence")]
 pub(crate) fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
     let _ = Reflect::set(object, &JsValue::from_str(key), &value.into());
 }
 
 /// `Object.keys(object)` as strings.
+#[cfg(feature = "presence")]
 pub(crate) fn keys(object: &JsValue) -> Vec<String> {
     match object.dyn_ref::<Object>() {
         Some(object) => Object::keys(object).iter().filter_map(|key| key.as_string()).collect(),
@@ -29,6 +34,7 @@ pub(crate) fn opt_str(value: Option<&str>) -> JsValue {
 }
 
 /// Calls a JavaScript callback; an exception it throws is reported on the console and does not stop the socket.
+#[cfg(feature = "presence")]
 pub(crate) fn call(callback: &js_sys::Function, args: &[JsValue]) {
     let result = match args {
         [] => callback.call0(&JsValue::NULL),
@@ -42,6 +48,7 @@ pub(crate) fn call(callback: &js_sys::Function, args: &[JsValue]) {
     }
 }
 
+#[cfg(feature = "presence")]
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = error)]

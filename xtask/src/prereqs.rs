@@ -21,7 +21,7 @@ pub enum Tool {
     WasmNightly,
     /// `wasm-bindgen-cli` at exactly the version `Cargo.lock` pins.
     WasmBindgenCli,
-    /// `wasm-pack`, which builds (and tests) the wasm client.
+    /// `wasm-pack`, which builds the wasm client.
     WasmPack,
     /// `node` and `npm`: the client's build tools (`client/tools`), the dashboard's build, the Node tests.
     NodeAndNpm,
@@ -47,9 +47,9 @@ pub const FOR_TESTS: &[Tool] = &[
     Tool::RedisServer,
 ];
 
-/// The Debian packages the wasm client's browser tests need: a headless browser and its WebDriver. (wasm-opt
-/// comes from npm: Debian 12's is too old, see `client.rs`.)
-const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+/// The Debian package the browser tests need: a headless browser, which playwright-core drives without a WebDriver.
+/// (wasm-opt comes from npm: Debian 12's is too old, see `client.rs`.)
+const BROWSER_PACKAGES: &[&str] = &["chromium"];
 
 /// The Debian package of the Redis server `cargo xtask test` runs for the tests (see `redis.rs`).
 const REDIS_PACKAGES: &[&str] = &["redis-server"];
@@ -210,7 +210,7 @@ fn wasm_bindgen_cli(version: &str) -> Result<(), Error> {
     }
 }
 
-/// `wasm-pack`, which builds and tests the wasm client.
+/// `wasm-pack`, which builds the wasm client.
 fn wasm_pack() -> Result<(), Error> {
     if let Some(version) = probe("wasm-pack", &["--version"]) {
         say(format!("wasm-pack: present ({})", version.trim()));
