@@ -8,9 +8,9 @@ import { SseSocket } from "./sse-socket.js"
 
 useEventStreamSocket((url, token) => SseSocket.connect(url, token), TransportChoice)
 
-export { Presence } from "ferrocast-machine"
 export { Channel } from "./channel.js"
 export { EventStream } from "./event-stream.js"
+export { Presence } from "./presence.js"
 export { Push } from "./push.js"
 export { SseSocket } from "./sse-socket.js"
 export { Socket } from "./socket.js"

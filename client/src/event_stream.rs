@@ -9,7 +9,6 @@
 //!
 //! [`is_event_stream`] is shared with the event-stream socket (`client/js/fetch-stream.js`).
 
-use crate::values::opt_str;
 use ferrocast_protocol::client::{AfterEnd, Backoff, EventStreamReconnect, StreamEnd};
 use ferrocast_protocol::sse::{self, SUBSCRIBED_EVENT};
 use js_sys::Array;
@@ -75,7 +74,7 @@ impl EventStreamMachine {
                 event.event.into(),
                 event.data.into(),
                 event.last_event_id.into(),
-                opt_str(event.topic.as_deref()),
+                event.topic.map_or(JsValue::NULL, JsValue::from),
                 subscribed.into(),
             ] {
                 out.push(&field);

@@ -5,13 +5,13 @@
 //!   numbers and strings, one flat array of records drained out); the JavaScript `Socket` owns the WebSocket, the
 //!   timer, page events and the callbacks. What to send, when to retry and what a frame means is decided by
 //!   `ferrocast_protocol::client`, which is tested natively in simulated time.
-//! - [`presence`]: `Presence`, over a channel object's `on` and `joinRef`.
+//! - [`presence`]: `PresenceMachine`, the protocol's presence tracker behind the entry points the JavaScript
+//!   `Presence` (`client/js/presence.js`) drives it through, with metas as handles to the objects it keeps.
 //! - [`event_stream`]: `EventStreamMachine`, the rules of the JavaScript `EventStream` (server-sent events from a
 //!   relay's `/sse`): the event-stream reader and the reconnect rule; [`sse_transport`]: `SseSocketMachine`, the
 //!   framing of the JavaScript `SseSocket`, a WebSocket-shaped connection over the relay's event-stream socket, which
 //!   a `Socket` opens when [`transport_choice`] says so. Both take chunks of the stream as bytes and return what
 //!   they read as one flat array; the JavaScript classes own `fetch`, the body's reader, the timer and the callbacks.
-//! - [`values`]: object helpers.
 //!
 //! Features pick what a build has: `machine` alone is `@ferrocast/client/core`; `presence` and `streams` join it
 //! in the full package.
@@ -28,15 +28,13 @@ pub mod presence;
 pub mod sse_transport;
 #[cfg(feature = "streams")]
 pub mod transport_choice;
-#[cfg(any(feature = "presence", feature = "streams"))]
-mod values;
 
 #[cfg(feature = "streams")]
 pub use event_stream::EventStreamMachine;
 #[cfg(feature = "machine")]
 pub use machine::Machine;
 #[cfg(feature = "presence")]
-pub use presence::Presence;
+pub use presence::PresenceMachine;
 #[cfg(feature = "streams")]
 pub use sse_transport::SseSocketMachine;
 

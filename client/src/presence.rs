@@ -1,239 +1,414 @@
-//! `Presence`: who is on a channel's topic, as phoenix.js's `Presence`, merged by the protocol crate's tracker.
+//! `PresenceMachine`: the protocol's presence tracker behind the few entry points `client/js/presence.js` (the
+//! `Presence` class) drives it through.
 //!
-//! Metas stay the JavaScript objects the server sent (the tracker carries them opaquely), so callbacks and `list`
-//! see the same objects phoenix.js would hand out.
+//! The JavaScript class owns the channel bindings, the callbacks and every object the server sent; this side owns
+//! the rules (`ferrocast_protocol::presence`: merging states and diffs, what joined and left, the order of keys
+//! and callbacks, diffs held while the channel's join ref differs). The tracker carries a meta, or an entry with
+//! fields besides `metas`, as a handle: a number the JavaScript class keeps the object under, so the objects
+//! callbacks and `list` see are the very ones the server sent, and none crosses the boundary.
+//!
+//! A payload goes in flattened ([`Flat`]): its keys and `phx_ref`s one after another in one string, its shape and
+//! handles in one array of numbers. What handling it did comes out as one array of records (a tag, then that tag's
+//! fields, listed in [`Tag`]) with the keys they name in one string ([`PresenceMachine::names`]). The records end
+//! with the handles the tracker let go of, which the JavaScript class forgets.
 
-use crate::values::{call, get, keys, set};
-use ferrocast_protocol::presence::{self, Change, Diff, Entry, Meta, PresenceEvent, State};
-use js_sys::{Array, Function, Object, Reflect};
-use std::cell::RefCell;
-use std::rc::Rc;
-use wasm_bindgen::JsCast;
+use ferrocast_protocol::presence::{Change, Diff, Entry, Meta, Presence, PresenceEvent, State};
 use wasm_bindgen::prelude::*;
 
+/// The first number of each record [`PresenceMachine::frame`] returns. A key is its length in UTF-16 units, the
+/// string being the next one in [`PresenceMachine::names`]; an entry is its extra fields' handle (0 for none), its
+/// number of metas and their handles.
+#[repr(u32)]
+enum Tag {
+    /// `key, current, joined`: metas joined a key that had an entry (phoenix.js's `onJoin`).
+    Join = 0,
+    /// `key, joined`: a key joined that had none (`onJoin` with `undefined` as the current entry).
+    JoinNew = 1,
+    /// `key, current, left`: metas left a key (`onLeave`).
+    Leave = 2,
+    /// The state is consistent again (`onSync`).
+    Sync = 3,
+    /// `handle`: the tracker holds the object under it no more; it comes after every other record.
+    Free = 4,
+}
+
+/// One channel's presences, as the JavaScript `Presence` holds them.
 #[wasm_bindgen]
-extern "C" {
-    /// A channel object (`client/js/channel.js`), or anything with its `on` and `joinRef`.
-    #[wasm_bindgen(typescript_type = "Channel")]
-    pub type ChannelObject;
-    #[wasm_bindgen(method)]
-    fn on(this: &ChannelObject, event: &str, callback: &Function) -> JsValue;
-    #[wasm_bindgen(method, js_name = joinRef)]
-    fn join_ref(this: &ChannelObject) -> Option<String>;
-}
-
-/// The presences of one channel: `new Presence(channel)`, then `onJoin`, `onLeave`, `onSync` and `list`.
-#[wasm_bindgen]
-pub struct Presence {
-    inner: Rc<RefCell<Tracker>>,
-}
-
-struct Tracker {
-    presence: presence::Presence<JsValue>,
-    channel: ChannelObject,
-    on_join: Option<Function>,
-    on_leave: Option<Function>,
-    on_sync: Option<Function>,
-}
-
-impl Tracker {
-    /// The channel's current join: a diff of an earlier one is held until its state arrives.
-    fn join_ref(&self) -> Option<String> {
-        self.channel.join_ref()
-    }
+#[derive(Default)]
+pub struct PresenceMachine {
+    presence: Presence<u32>,
+    /// The handles of the diffs the tracker holds until the next state.
+    held: Vec<u32>,
+    /// Scratch marks, by handle, for telling which handles a frame let go of (all false between calls).
+    marks: Vec<bool>,
+    /// The keys the last records or list name, one after another.
+    names: String,
 }
 
 #[wasm_bindgen]
-impl Presence {
-    /// Tracks `channel`'s presence frames; `opts.events` may rename them (`{state, diff}`).
+impl PresenceMachine {
+    /// A tracker with no presences, waiting for its first state.
     #[wasm_bindgen(constructor)]
-    pub fn new(channel: ChannelObject, opts: JsValue) -> Presence {
-        let events = get(&opts, "events");
-        let state_event = get(&events, "state").as_string().unwrap_or_else(|| "presence_state".to_owned());
-        let diff_event = get(&events, "diff").as_string().unwrap_or_else(|| "presence_diff".to_owned());
-        let inner = Rc::new(RefCell::new(Tracker {
-            presence: presence::Presence::new(),
-            channel: channel.clone().unchecked_into(),
-            on_join: None,
-            on_leave: None,
-            on_sync: None,
-        }));
-        let on_frame = |handle: fn(&mut Tracker, Option<&str>, &JsValue) -> Vec<PresenceEvent<JsValue>>| {
-            let tracker = Rc::downgrade(&inner);
-            let closure = Closure::<dyn FnMut(JsValue)>::new(move |payload: JsValue| {
-                let Some(tracker) = tracker.upgrade() else { return };
-                let join_ref = tracker.borrow().join_ref();
-                let events = handle(&mut tracker.borrow_mut(), join_ref.as_deref(), &payload);
-                let tracker = tracker.borrow();
-                let (on_join, on_leave, on_sync) =
-                    (tracker.on_join.clone(), tracker.on_leave.clone(), tracker.on_sync.clone());
-                drop(tracker);
-                dispatch(events, on_join.as_ref(), on_leave.as_ref(), on_sync.as_ref());
-            });
-            closure.into_js_value().unchecked_into::<Function>()
+    pub fn new() -> PresenceMachine {
+        PresenceMachine::default()
+    }
+
+    /// Handles a `presence_state` payload, or a `presence_diff` one (`diff`: its joins, then its leaves), flattened
+    /// into `text` and `shape` (see [`Flat`]), with the channel's current join ref. Returns the records (see
+    /// [`Tag`]): none for a diff held until the next state.
+    ///
+    /// A join ref is `""` for none, which the tracker treats alike (JavaScript holds `""` false).
+    pub fn frame(&mut self, diff: bool, join_ref: &str, text: &str, shape: &[u32]) -> Vec<u32> {
+        let join_ref = Some(join_ref);
+        let mut flat = Flat { text, shape, at: 0, handles: Vec::new() };
+        let mut before = Vec::new();
+        let events = if diff {
+            let diff = Diff { joins: flat.entries(), leaves: flat.entries() };
+            if self.presence.is_pending(join_ref) {
+                self.held.append(&mut flat.handles);
+                self.presence.handle_diff(join_ref, diff);
+                return Vec::new();
+            }
+            for (key, _) in diff.joins.iter().chain(&diff.leaves) {
+                handles(&mut before, self.presence.state().get(key));
+            }
+            self.presence.handle_diff(join_ref, diff)
+        } else {
+            let state: State<u32> = flat.entries().into_iter().collect();
+            before.append(&mut self.held);
+            for (_, entry) in self.presence.state().iter() {
+                handles(&mut before, Some(entry));
+            }
+            self.presence.handle_state(join_ref, state)
         };
-        channel.on(
-            &state_event,
-            &on_frame(|tracker, join_ref, payload| tracker.presence.handle_state(join_ref, state_from_js(payload))),
+        before.append(&mut flat.handles);
+
+        // What the tracker still holds of what the frame touched: the entries of the keys it changed (a state
+        // frame changes every key that is gone).
+        let mut kept = Vec::new();
+        if diff {
+            for event in &events {
+                if let PresenceEvent::Change(change) = event {
+                    handles(&mut kept, self.presence.state().get(change.key()));
+                }
+            }
+        } else {
+            for (_, entry) in self.presence.state().iter() {
+                handles(&mut kept, Some(entry));
+            }
+        }
+
+        self.names.clear();
+        let mut out = Vec::new();
+        for event in events {
+            match event {
+                PresenceEvent::Change(Change::Join { key, current, joined }) => {
+                    out.push((if current.is_some() { Tag::Join } else { Tag::JoinNew }) as u32);
+                    name(&mut out, &mut self.names, &key);
+                    if let Some(current) = &current {
+                        entry(&mut out, current);
+                    }
+                    entry(&mut out, &joined);
+                }
+                PresenceEvent::Change(Change::Leave { key, current, left }) => {
+                    out.push(Tag::Leave as u32);
+                    name(&mut out, &mut self.names, &key);
+                    entry(&mut out, &current);
+                    entry(&mut out, &left);
+                }
+                PresenceEvent::Sync => out.push(Tag::Sync as u32),
+            }
+        }
+        self.free(&mut out, &kept, before);
+        out
+    }
+
+    /// The keys the last records or list name, one after another (each record gives its key's length).
+    pub fn names(&mut self) -> String {
+        std::mem::take(&mut self.names)
+    }
+
+    /// The presences in phoenix.js's order, each a key and an entry as the records write them.
+    pub fn list(&mut self) -> Vec<u32> {
+        self.names.clear();
+        let mut out = Vec::new();
+        for (key, found) in self.presence.state().iter_js_order() {
+            name(&mut out, &mut self.names, key);
+            entry(&mut out, found);
+        }
+        out
+    }
+
+    /// Whether diffs are held now (no state yet, or the channel has rejoined since the last one), for the
+    /// channel's current join ref.
+    pub fn pending(&self, join_ref: &str) -> bool {
+        self.presence.is_pending(Some(join_ref))
+    }
+}
+
+impl PresenceMachine {
+    /// Writes a [`Tag::Free`] record for each handle of `before` (what the frame touched, and the handles it
+    /// brought) that is not in `kept`, once each.
+    fn free(&mut self, out: &mut Vec<u32>, kept: &[u32], before: Vec<u32>) {
+        let marks = &mut self.marks;
+        let mut mark = |handle: u32| {
+            let at = handle as usize;
+            if at >= marks.len() {
+                marks.resize(at + 1, false);
+            }
+            !std::mem::replace(&mut marks[at], true)
+        };
+        for &handle in kept {
+            mark(handle);
+        }
+        let mut freed = Vec::new();
+        for handle in before {
+            if mark(handle) {
+                out.extend([Tag::Free as u32, handle]);
+                freed.push(handle);
+            }
+        }
+        for handle in kept.iter().chain(&freed) {
+            self.marks[*handle as usize] = false;
+        }
+    }
+}
+
+/// The handles of an entry, if there is one: its extra fields' and its metas'.
+fn handles(into: &mut Vec<u32>, entry: Option<&Entry<u32>>) {
+    if let Some(entry) = entry {
+        into.extend(entry.extra);
+        into.extend(entry.metas.iter().map(|meta| meta.value));
+    }
+}
+
+/// Writes a key: its length in UTF-16 units into the records, the key into the names.
+fn name(out: &mut Vec<u32>, names: &mut String, key: &str) {
+    out.push(key.encode_utf16().count() as u32);
+    names.push_str(key);
+}
+
+/// Writes an entry: its extra fields' handle (0 for none), its number of metas, their handles.
+fn entry(out: &mut Vec<u32>, entry: &Entry<u32>) {
+    out.extend([entry.extra.unwrap_or(0), entry.metas.len() as u32]);
+    out.extend(entry.metas.iter().map(|meta| meta.value));
+}
+
+/// A presence payload as `presence.js` flattens it: each presence object (a state; a diff's joins, then its
+/// leaves) is its number of keys, then for each key its length, its extra fields' handle (0 for none) and its
+/// number of metas, then for each meta its handle and its `phx_ref`'s length. Lengths are in UTF-16 units, the
+/// strings themselves one after another in `text`: each key, then its metas' `phx_ref`s. Numbers missing read as
+/// 0, so a short shape reads as fewer entries rather than failing.
+struct Flat<'a> {
+    text: &'a str,
+    shape: &'a [u32],
+    at: usize,
+    /// Every handle read, in order.
+    handles: Vec<u32>,
+}
+
+impl Flat<'_> {
+    fn number(&mut self) -> u32 {
+        let number = self.shape.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        number
+    }
+
+    /// The next string of `text`, its length given in UTF-16 units.
+    fn string(&mut self) -> String {
+        let mut units = self.number() as usize;
+        let mut end = 0;
+        for char in self.text.chars() {
+            if units == 0 {
+                break;
+            }
+            units = units.saturating_sub(char.len_utf16());
+            end += char.len_utf8();
+        }
+        let (string, rest) = self.text.split_at(end);
+        self.text = rest;
+        string.to_owned()
+    }
+
+    fn handle(&mut self) -> u32 {
+        let handle = self.number();
+        self.handles.push(handle);
+        handle
+    }
+
+    /// The next presence object, its keys with their entries.
+    fn entries(&mut self) -> Vec<(String, Entry<u32>)> {
+        (0..self.number())
+            .map(|_| {
+                let key = self.string();
+                let extra = self.number();
+                let metas = (0..self.number())
+                    .map(|_| {
+                        let handle = self.handle();
+                        Meta::new(self.string(), handle)
+                    })
+                    .collect();
+                let entry = Entry::new(metas);
+                if extra == 0 {
+                    return (key, entry);
+                }
+                self.handles.push(extra);
+                (key, entry.with_extra(extra))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PresenceMachine;
+
+    /// A presence object: keys with their extra fields' handle and their metas' handles and `phx_ref`s.
+    type Object<'a> = &'a [(&'a str, u32, &'a [(u32, &'a str)])];
+
+    /// A presence object for the machine, from `(key, extra, [(handle, phx_ref)])`, appended to `text` and `shape`.
+    fn put(text: &mut String, shape: &mut Vec<u32>, object: Object) {
+        shape.push(object.len() as u32);
+        for (key, extra, metas) in object {
+            text.push_str(key);
+            shape.extend([key.encode_utf16().count() as u32, *extra, metas.len() as u32]);
+            for (handle, phx_ref) in *metas {
+                text.push_str(phx_ref);
+                shape.extend([*handle, phx_ref.encode_utf16().count() as u32]);
+            }
+        }
+    }
+
+    fn state(machine: &mut PresenceMachine, join_ref: &str, object: Object) -> Vec<u32> {
+        let (mut text, mut shape) = (String::new(), Vec::new());
+        put(&mut text, &mut shape, object);
+        machine.frame(false, join_ref, &text, &shape)
+    }
+
+    fn diff(machine: &mut PresenceMachine, join_ref: &str, joins: Object, leaves: Object) -> Vec<u32> {
+        let (mut text, mut shape) = (String::new(), Vec::new());
+        put(&mut text, &mut shape, joins);
+        put(&mut text, &mut shape, leaves);
+        machine.frame(true, join_ref, &text, &shape)
+    }
+
+    /// The handles of the free records, read record by record.
+    fn freed(out: &[u32]) -> Vec<u32> {
+        let mut freed = Vec::new();
+        let mut at = 0;
+        let entry = |at: &mut usize| *at += 2 + out[*at + 1] as usize;
+        while at < out.len() {
+            let tag = out[at];
+            at += 1;
+            match tag {
+                0 | 2 => {
+                    at += 1;
+                    entry(&mut at);
+                    entry(&mut at);
+                }
+                1 => {
+                    at += 1;
+                    entry(&mut at);
+                }
+                3 => {}
+                4 => {
+                    freed.push(out[at]);
+                    at += 1;
+                }
+                _ => panic!("tag {tag}"),
+            }
+        }
+        freed
+    }
+
+    #[test]
+    fn records_name_keys_and_entries_by_handle() {
+        let mut machine = PresenceMachine::new();
+        let out = state(&mut machine, "1", &[("ünï", 0, &[(1, "a")]), ("7", 2, &[(3, "b"), (4, "c")])]);
+        // The array index first, as JavaScript lists it; then sync.
+        assert_eq!(out, [1, 1, 2, 2, 3, 4, 1, 3, 0, 1, 1, 3]);
+        assert_eq!(machine.names(), "7ünï");
+        let out = diff(&mut machine, "1", &[("7", 0, &[(5, "c")])], &[("ünï", 0, &[(6, "a")])]);
+        assert_eq!(
+            out,
+            [
+                0, 1, 2, 2, 3, 4, 0, 1, 5, // join 7: current {extra 2, [3, 4]}, joined {[5]}
+                2, 3, 0, 0, 0, 1, 6, // leave ünï: current {[]}, left {[6]}
+                3, // sync
+                4, 2, 4, 4, 4, 1, 4,
+                6, // free: the replaced extra, c's first meta, the meta that left, the diff's own
+            ]
         );
-        channel.on(
-            &diff_event,
-            &on_frame(|tracker, join_ref, payload| tracker.presence.handle_diff(join_ref, diff_from_js(payload))),
-        );
-        Presence { inner }
+        assert_eq!(machine.names(), "7ünï");
+        assert_eq!(machine.list(), [1, 0, 2, 3, 5]);
+        assert_eq!(machine.names(), "7");
     }
 
-    /// `callback(key, currentPresence, newPresence)` for every join.
-    #[wasm_bindgen(js_name = onJoin)]
-    pub fn on_join(&self, callback: Function) {
-        self.inner.borrow_mut().on_join = Some(callback);
+    #[test]
+    fn a_held_diff_keeps_its_handles_until_the_state() {
+        let mut machine = PresenceMachine::new();
+        assert!(machine.pending("1"));
+        assert_eq!(diff(&mut machine, "1", &[("a", 0, &[(1, "x")])], &[]), Vec::<u32>::new());
+        let out = state(&mut machine, "1", &[("a", 0, &[(2, "x")])]);
+        // The state's meta joins; the held diff's, with the same ref, replaces it; the state's is let go of.
+        assert_eq!(out, [1, 1, 0, 1, 2, 0, 1, 0, 1, 2, 0, 1, 1, 3, 4, 2]);
+        assert_eq!(machine.list(), [1, 0, 1, 1]);
+        assert!(!machine.pending("1"));
+        assert!(machine.pending("2"));
     }
 
-    /// `callback(key, currentPresence, leftPresence)` for every leave.
-    #[wasm_bindgen(js_name = onLeave)]
-    pub fn on_leave(&self, callback: Function) {
-        self.inner.borrow_mut().on_leave = Some(callback);
-    }
-
-    /// `callback()` once the state is consistent after a state or diff frame.
-    #[wasm_bindgen(js_name = onSync)]
-    pub fn on_sync(&self, callback: Function) {
-        self.inner.borrow_mut().on_sync = Some(callback);
-    }
-
-    /// The presences, in phoenix.js's order: `chooser(key, presence)` for each, or the presences themselves.
-    pub fn list(&self, chooser: Option<Function>) -> Array {
-        let entries: Vec<(String, JsValue)> =
-            self.inner.borrow().presence.list(|key, entry| (key.to_owned(), entry_to_js(entry)));
-        choose(entries, chooser.as_ref())
-    }
-
-    /// Whether diffs are being held until the next `presence_state` (after a rejoin).
-    #[wasm_bindgen(js_name = inPendingSyncState)]
-    pub fn in_pending_sync_state(&self) -> bool {
-        let tracker = self.inner.borrow();
-        tracker.presence.is_pending(tracker.join_ref().as_deref())
-    }
-
-    /// Merges `newState` into `currentState` as phoenix.js does; returns the new state.
-    #[wasm_bindgen(js_name = syncState)]
-    pub fn sync_state(
-        current: JsValue,
-        new_state: JsValue,
-        on_join: Option<Function>,
-        on_leave: Option<Function>,
-    ) -> Object {
-        let mut state = state_from_js(&current);
-        let changes = presence::sync_state(&mut state, state_from_js(&new_state));
-        dispatch(changes.into_iter().map(PresenceEvent::Change).collect(), on_join.as_ref(), on_leave.as_ref(), None);
-        state_to_js(&state, Object::new())
-    }
-
-    /// Applies `diff` to `state` in place, as phoenix.js does; returns `state`.
-    #[wasm_bindgen(js_name = syncDiff)]
-    pub fn sync_diff(state: JsValue, diff: JsValue, on_join: Option<Function>, on_leave: Option<Function>) -> Object {
-        let mut merged = state_from_js(&state);
-        let changes = presence::sync_diff(&mut merged, diff_from_js(&diff));
-        dispatch(changes.into_iter().map(PresenceEvent::Change).collect(), on_join.as_ref(), on_leave.as_ref(), None);
-        let target: Object = state.dyn_into().unwrap_or_default();
-        for key in keys(&target) {
-            if !merged.contains_key(&key) {
-                let _ = Reflect::delete_property(&target, &key.into());
-            }
-        }
-        state_to_js(&merged, target)
-    }
-}
-
-fn choose(entries: Vec<(String, JsValue)>, chooser: Option<&Function>) -> Array {
-    entries
-        .into_iter()
-        .map(|(key, presence)| match chooser {
-            Some(chooser) => chooser.call2(&JsValue::NULL, &key.into(), &presence).unwrap_or(JsValue::UNDEFINED),
-            None => presence,
-        })
-        .collect()
-}
-
-fn dispatch(
-    events: Vec<PresenceEvent<JsValue>>,
-    on_join: Option<&Function>,
-    on_leave: Option<&Function>,
-    on_sync: Option<&Function>,
-) {
-    for event in events {
-        match event {
-            PresenceEvent::Change(Change::Join { key, current, joined }) => {
-                if let Some(on_join) = on_join {
-                    let current = current.as_ref().map_or(JsValue::UNDEFINED, entry_to_js);
-                    call(on_join, &[key.into(), current, entry_to_js(&joined)]);
+    /// Every handle given is either held by the tracker or freed, once, whatever the frames.
+    #[test]
+    fn every_handle_is_kept_or_freed_once() {
+        let mut seed = 0x2545_f491_u32;
+        let mut random = |n: u32| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed % n
+        };
+        let keys = ["a", "b", "0", "10", "ü"];
+        let refs = ["r1", "r2", "r3", "r4"];
+        let mut machine = PresenceMachine::new();
+        let mut next = 1;
+        let mut live = std::collections::BTreeSet::new();
+        for _ in 0..3000 {
+            let join_ref = ["1", "2"][random(2) as usize];
+            let (mut text, mut shape) = (String::new(), Vec::new());
+            let objects = if random(5) == 0 { 1 } else { 2 };
+            for _ in 0..objects {
+                let count = random(4);
+                shape.push(count);
+                for _ in 0..count {
+                    let key = keys[random(5) as usize];
+                    let extra = if random(3) == 0 { 0 } else { next };
+                    if extra != 0 {
+                        live.insert(next);
+                        next += 1;
+                    }
+                    let metas = random(3);
+                    text.push_str(key);
+                    shape.extend([key.encode_utf16().count() as u32, extra, metas]);
+                    for _ in 0..metas {
+                        let phx_ref = refs[random(4) as usize];
+                        text.push_str(phx_ref);
+                        shape.extend([next, 2]);
+                        live.insert(next);
+                        next += 1;
+                    }
                 }
             }
-            PresenceEvent::Change(Change::Leave { key, current, left }) => {
-                if let Some(on_leave) = on_leave {
-                    call(on_leave, &[key.into(), entry_to_js(&current), entry_to_js(&left)]);
-                }
-            }
-            PresenceEvent::Sync => {
-                if let Some(on_sync) = on_sync {
-                    call(on_sync, &[]);
-                }
+            let out = machine.frame(objects == 2, join_ref, &text, &shape);
+            for handle in freed(&out) {
+                assert!(live.remove(&handle), "handle {handle} freed twice or never given");
             }
         }
-    }
-}
-
-/// `{key: {metas: [...], ...}}` to a state. Metas without a string `phx_ref` get an empty one, as phoenix.js
-/// would compare `undefined`.
-fn state_from_js(value: &JsValue) -> State<JsValue> {
-    entries_from_js(value).into_iter().collect()
-}
-
-fn diff_from_js(value: &JsValue) -> Diff<JsValue> {
-    Diff { joins: entries_from_js(&get(value, "joins")), leaves: entries_from_js(&get(value, "leaves")) }
-}
-
-/// The keys of a presence object with their entries, in the object's key order.
-fn entries_from_js(value: &JsValue) -> Vec<(String, Entry<JsValue>)> {
-    keys(value)
-        .into_iter()
-        .map(|key| {
-            let entry = entry_from_js(&get(value, &key));
-            (key, entry)
-        })
-        .collect()
-}
-
-fn entry_from_js(value: &JsValue) -> Entry<JsValue> {
-    let metas = get(value, "metas");
-    let metas = if Array::is_array(&metas) { metas.unchecked_into::<Array>().to_vec() } else { Vec::new() };
-    let metas =
-        metas.into_iter().map(|meta| Meta::new(get(&meta, "phx_ref").as_string().unwrap_or_default(), meta)).collect();
-    let entry = Entry::new(metas);
-    // The whole object rides as the extra fields when it has any besides `metas`; `entry_to_js` puts the current
-    // metas back in their place.
-    if keys(value).iter().any(|key| key != "metas") { entry.with_extra(value.clone()) } else { entry }
-}
-
-fn entry_to_js(entry: &Entry<JsValue>) -> JsValue {
-    let metas: Array = entry.metas.iter().map(|meta| meta.value.clone()).collect();
-    let object = Object::new();
-    if let Some(extra) = &entry.extra {
-        for key in keys(extra) {
-            if key != "metas" {
-                set(&object, &key, get(extra, &key));
-            } else {
-                set(&object, "metas", metas.clone());
-            }
+        let mut held: Vec<u32> = machine.held.clone();
+        for (_, entry) in machine.presence.state().iter() {
+            super::handles(&mut held, Some(entry));
         }
+        held.sort_unstable();
+        let live: Vec<u32> = live.into_iter().collect();
+        assert_eq!(held, live, "what is not freed is exactly what the tracker holds");
     }
-    set(&object, "metas", metas);
-    object.into()
-}
-
-fn state_to_js(state: &State<JsValue>, into: Object) -> Object {
-    for (key, entry) in state.iter() {
-        set(&into, key, entry_to_js(entry));
-    }
-    into
 }

@@ -16,9 +16,10 @@
 //!
 //! `client/npm/package.json` (exports, files, sideEffects) is the package's manifest, and `client/npm/vue.js` with
 //! its `vue.d.ts` (the Vue composables, `@ferrocast/client/vue`) go beside it. Each entry's `.d.ts` is
-//! `client/js/types/socket.d.ts` with, for the full API, `client/js/types/streams.d.ts` (`EventStream`,
-//! `SseSocket`) and the declarations wasm-bindgen wrote for `Presence`, and for the no-bundler entries
-//! `client/js/types/init.d.ts`.
+//! made of hand-written declarations (`client/js/types/`): `socket.d.ts` for the sockets, `presence.d.ts` and
+//! `streams.d.ts` (`EventStream`, `SseSocket`) for the classes beside them, `on-core.d.ts` for the entries that take
+//! the core's types, and `init.d.ts` for the no-bundler entries. No class of the wasm is public: only the
+//! JavaScript layer sees the machines.
 //!
 //! wasm-pack builds with a pinned nightly ([`RELEASE_TOOLCHAIN`]) that compiles the standard library with the
 //! crate, for size, with panics that abort at once ([`RELEASE_ENV`]).
@@ -76,44 +77,39 @@ struct Entry {
     format: &'static str,
     /// The crate's features.
     features: &'static str,
-    /// What its `.d.ts` declares, in order: files of `client/js/types/` (a `web` target's entry adds `init.d.ts`)...
+    /// What its `.d.ts` declares: files of `client/js/types/`, in order (a `web` target's entry adds `init.d.ts`).
     types: &'static [&'static str],
-    /// ... then these classes written in Rust, as wasm-bindgen declares them.
-    classes: &'static [&'static str],
 }
 
 /// Every entry of the package: the full API, the core, and `Presence` and the event-stream pieces as entries a page
 /// on the core adds. Each is built for bundlers, for Node (CommonJS) and for pages without a bundler (`web`).
 #[rustfmt::skip]
 const ENTRIES: [Entry; 12] = [
-    Entry { dir: "pkg", target: "bundler", js: "js/index.js", format: "esm", features: FULL, types: ALL, classes: PRESENCE_CLASS },
-    Entry { dir: "pkg/node", target: "nodejs", js: "js/index.js", format: "cjs", features: FULL, types: ALL, classes: PRESENCE_CLASS },
-    Entry { dir: "pkg/web", target: "web", js: "js/web.js", format: "esm", features: FULL, types: ALL, classes: PRESENCE_CLASS },
-    Entry { dir: "pkg/core", target: "bundler", js: "js/core.js", format: "esm", features: CORE, types: SOCKET, classes: &[] },
-    Entry { dir: "pkg/core/node", target: "nodejs", js: "js/core.js", format: "cjs", features: CORE, types: SOCKET, classes: &[] },
-    Entry { dir: CORE_DIR, target: "web", js: "js/core-web.js", format: "esm", features: CORE, types: SOCKET, classes: &[] },
-    Entry { dir: "pkg/presence", target: "bundler", js: "js/presence-index.js", format: "esm", features: PRESENCE, types: ON_CORE, classes: PRESENCE_CLASS },
-    Entry { dir: "pkg/presence/node", target: "nodejs", js: "js/presence-index.js", format: "cjs", features: PRESENCE, types: ON_CORE, classes: PRESENCE_CLASS },
-    Entry { dir: "pkg/web-presence", target: "web", js: "js/presence-web.js", format: "esm", features: PRESENCE, types: ON_CORE, classes: PRESENCE_CLASS },
-    Entry { dir: "pkg/sse", target: "bundler", js: "js/sse-index.js", format: "esm", features: STREAMS, types: STREAMS_ON_CORE, classes: &[] },
-    Entry { dir: "pkg/sse/node", target: "nodejs", js: "js/sse-index.js", format: "cjs", features: STREAMS, types: STREAMS_ON_CORE, classes: &[] },
-    Entry { dir: "pkg/web-sse", target: "web", js: "js/sse-web.js", format: "esm", features: STREAMS, types: STREAMS_ON_CORE, classes: &[] },
+    Entry { dir: "pkg", target: "bundler", js: "js/index.js", format: "esm", features: FULL, types: ALL },
+    Entry { dir: "pkg/node", target: "nodejs", js: "js/index.js", format: "cjs", features: FULL, types: ALL },
+    Entry { dir: "pkg/web", target: "web", js: "js/web.js", format: "esm", features: FULL, types: ALL },
+    Entry { dir: "pkg/core", target: "bundler", js: "js/core.js", format: "esm", features: CORE, types: SOCKET },
+    Entry { dir: "pkg/core/node", target: "nodejs", js: "js/core.js", format: "cjs", features: CORE, types: SOCKET },
+    Entry { dir: CORE_DIR, target: "web", js: "js/core-web.js", format: "esm", features: CORE, types: SOCKET },
+    Entry { dir: "pkg/presence", target: "bundler", js: "js/presence-index.js", format: "esm", features: PRESENCE, types: PRESENCE_ON_CORE },
+    Entry { dir: "pkg/presence/node", target: "nodejs", js: "js/presence-index.js", format: "cjs", features: PRESENCE, types: PRESENCE_ON_CORE },
+    Entry { dir: "pkg/web-presence", target: "web", js: "js/presence-web.js", format: "esm", features: PRESENCE, types: PRESENCE_ON_CORE },
+    Entry { dir: "pkg/sse", target: "bundler", js: "js/sse-index.js", format: "esm", features: STREAMS, types: STREAMS_ON_CORE },
+    Entry { dir: "pkg/sse/node", target: "nodejs", js: "js/sse-index.js", format: "cjs", features: STREAMS, types: STREAMS_ON_CORE },
+    Entry { dir: "pkg/web-sse", target: "web", js: "js/sse-web.js", format: "esm", features: STREAMS, types: STREAMS_ON_CORE },
 ];
 
 /// The types of the sockets' API.
 const SOCKET: &[&str] = &["socket.d.ts"];
 
-/// The types of the full API: the sockets' and `EventStream` and `SseSocket`'s.
-const ALL: &[&str] = &["socket.d.ts", "streams.d.ts"];
+/// The types of the full API: the sockets', `Presence`'s, `EventStream` and `SseSocket`'s.
+const ALL: &[&str] = &["socket.d.ts", "presence.d.ts", "streams.d.ts"];
 
-/// The types an entry beside the core starts from: the core's, imported.
-const ON_CORE: &[&str] = &["on-core.d.ts"];
+/// The types of `@ferrocast/client/presence`, which takes the core's channels.
+const PRESENCE_ON_CORE: &[&str] = &["on-core.d.ts", "presence.d.ts"];
 
 /// The types of `@ferrocast/client/sse`.
 const STREAMS_ON_CORE: &[&str] = &["on-core.d.ts", "streams.d.ts"];
-
-/// The class written in Rust that its entries export.
-const PRESENCE_CLASS: &[&str] = &["Presence"];
 
 /// The features of the core: the machine alone.
 const CORE: &str = "machine";
@@ -257,24 +253,11 @@ fn build_entry(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(
     for file in entry.types {
         types.push_str(&read(&client.join("js/types").join(file))?);
     }
-    if !entry.classes.is_empty() {
-        types.push_str(&rust_classes(&read(&scratch.join(format!("{OUT_NAME}.d.ts")))?, entry.classes));
-    }
     if entry.target == "web" {
         types.push_str(&read(&client.join("js/types/init.d.ts"))?);
     }
     std::fs::write(out.join(format!("{OUT_NAME}.d.ts")), types)
         .map_err(|err| Error::new(format!("writing {}'s types: {err}", entry.dir)))
-}
-
-/// The declarations of `classes`, from the `.d.ts` wasm-bindgen wrote (with their doc comments): not the
-/// machine's, which only the JavaScript layer sees.
-fn rust_classes(declarations: &str, classes: &[&str]) -> String {
-    declarations
-        .split("\n\n")
-        .filter(|item| classes.iter().any(|class| item.contains(&format!("export class {class} "))))
-        .map(|item| format!("\n{item}\n"))
-        .collect()
 }
 
 /// The size the client is held to: every `.wasm` and `.js` file in `dir` (the no-bundler build, which a page
