@@ -61,8 +61,8 @@ class Tracker {
   }
 
   /**
-   * Hands the machine a `presence_state` payload, or a `presence_diff` one (`diff`), for the channel's `joinRef`;
-   * queues the callbacks of `on` (`{onJoin, onLeave, onSync}`) on `calls`.
+   * Hands the machine a `presence_state` payload, or a `presence_diff` one (`diff`), for the channel's `joinRef`
+   * (`""` for none); queues the callbacks of `on` (`{onJoin, onLeave, onSync}`) on `calls`.
    */
   frame(diff, joinRef, payload, on, calls) {
     const text = []
@@ -77,12 +77,12 @@ class Tracker {
     const read = this.reader(out)
     const { onJoin, onLeave, onSync } = on
     while (read.more()) {
-      switch (read.number()) {
+      const tag = read.number()
+      switch (tag) {
         case JOIN:
         case JOIN_NEW: {
-          const isNew = out[read.at - 1] === JOIN_NEW
           const key = read.key()
-          const current = isNew ? undefined : read.entry(onJoin)
+          const current = tag === JOIN ? read.entry(onJoin) : undefined
           const joined = read.entry(onJoin)
           if (onJoin) calls.push([onJoin, [key, current, joined]])
           break

@@ -83,8 +83,8 @@ impl PresenceMachine {
         };
         before.append(&mut flat.handles);
 
-        // What the tracker still holds of what the frame touched: the entries of the keys it changed (a state
-        // frame changes every key that is gone).
+        // What the tracker still holds of what the frame touched: after a diff, the entries of the keys it
+        // changed (a key it names without a change has no entry); after a state, every entry.
         let mut kept = Vec::new();
         if diff {
             for event in &events {
