@@ -196,7 +196,8 @@ export class Presence {
     if (!this.tracker) return
     this.tracker.machine.free()
     this.tracker = null
-    for (const [event, ref] of this.bindings) this.channel.off?.(event, ref)
+    // Only its own bindings: `off` without a ref would remove every binding of the event.
+    for (const [event, ref] of this.bindings) if (ref) this.channel.off?.(event, ref)
   }
 
   /** Merges `newState` into `currentState` as phoenix.js does; returns the new state. */
