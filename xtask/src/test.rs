@@ -34,6 +34,7 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
             "--test",
             "ssr.test.mjs",
             "entries.test.mjs",
+            "presence.test.mjs",
             "quickstart.test.mjs",
             "connection-values.test.mjs",
             "auth.test.mjs",
