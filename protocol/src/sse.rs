@@ -28,7 +28,7 @@ pub mod stream_id {
                 id.push(',');
             }
             if let Some(Position { offset, epoch }) = position {
-                id.push_str(&offset.to_string());
+                crate::codec::push_decimal(&mut id, *offset);
                 id.push('.');
                 id.push_str(epoch);
             }

@@ -28,12 +28,13 @@ impl Transport {
         }
         let (path, query) = websocket_url.split_once('?').unwrap_or((websocket_url, ""));
         let path = path.strip_suffix("/websocket").unwrap_or(path);
-        let path = match path.split_once("://") {
-            Some(("wss", rest)) => format!("https://{rest}"),
-            Some(("ws", rest)) => format!("http://{rest}"),
-            _ => path.to_owned(),
+        // Concatenated rather than formatted: the browser client's wasm then carries no formatting code.
+        let (scheme, rest) = match path.split_once("://") {
+            Some(("wss", rest)) => ("https://", rest),
+            Some(("ws", rest)) => ("http://", rest),
+            _ => ("", path),
         };
-        format!("{path}/sse?{query}")
+        [scheme, rest, "/sse?", query].concat()
     }
 
     fn other(self) -> Transport {
