@@ -6,17 +6,9 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { watchBrowserGlobals } from "./browser-globals.mjs";
 
-const touched = [];
-for (const name of ["window", "document", "WebSocket", "location", "navigator"]) {
-  Object.defineProperty(globalThis, name, {
-    configurable: true,
-    get() {
-      touched.push(name);
-      return undefined;
-    },
-  });
-}
+const touched = watchBrowserGlobals();
 
 test("each entry resolves to its own Node build", () => {
   for (const entry of ["core", "presence", "sse"]) {

@@ -5,21 +5,13 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { watchBrowserGlobals } from "./browser-globals.mjs";
 import WebSocket from "ws";
 
 import { startRelay } from "../../../tests/support/relay-process.mjs";
 
 // Every browser global a careless client might reach for, and the timers, watched from before the import.
-const touched = [];
-for (const name of ["window", "document", "WebSocket", "location", "navigator"]) {
-  Object.defineProperty(globalThis, name, {
-    configurable: true,
-    get() {
-      touched.push(name);
-      return undefined;
-    },
-  });
-}
+const touched = watchBrowserGlobals();
 const timers = [];
 for (const name of ["setTimeout", "setInterval", "queueMicrotask"]) {
   const original = globalThis[name];
