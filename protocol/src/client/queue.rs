@@ -101,10 +101,14 @@ impl OfflineQueue {
     /// The `(id, position)` pairs are sorted rather than the pushes: the browser build then has one sort, the
     /// presence order's, instead of a sort for every type sorted.
     pub(crate) fn requeue_unacknowledged(&mut self, pushes: Vec<Queued>) {
-        let mut oldest_first: Vec<(u32, usize)> =
-            pushes.iter().enumerate().map(|(at, queued)| (queued.push.0, at)).collect();
+        let mut oldest_first: Vec<(u32, usize)> = Vec::with_capacity(pushes.len());
+        let mut slots: Vec<Option<Queued>> = Vec::with_capacity(pushes.len());
+        for (at, queued) in pushes.into_iter().enumerate() {
+            oldest_first.push((queued.push.0, at));
+            slots.push(Some(queued));
+        }
         oldest_first.sort_unstable();
-        let mut pushes: Vec<Option<Queued>> = pushes.into_iter().map(Some).collect();
+        let mut pushes = slots;
         for &(_, at) in oldest_first.iter().rev() {
             if let Some(queued) = pushes[at].take() {
                 self.bytes += queued.bytes();

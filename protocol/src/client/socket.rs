@@ -759,12 +759,12 @@ impl<P: Clone> Socket<P> {
     /// been handled already and sending it again could handle it twice, so it waits for its reply or timeout, as
     /// with phoenix.js.
     fn requeue_unacknowledged(&mut self) {
-        let deduplicated: Vec<String> = self
-            .in_flight
-            .iter()
-            .filter(|(_, in_flight)| self.record(in_flight.sent.channel).is_some_and(|c| c.server_deduplicates))
-            .map(|(push_ref, _)| push_ref.clone())
-            .collect();
+        let mut deduplicated = Vec::new();
+        for (push_ref, in_flight) in self.in_flight.iter() {
+            if self.record(in_flight.sent.channel).is_some_and(|channel| channel.server_deduplicates) {
+                deduplicated.push(push_ref.clone());
+            }
+        }
         let mut requeued = Vec::with_capacity(deduplicated.len());
         for push_ref in deduplicated {
             let Some(InFlight { sent, deadline }) = self.in_flight.remove(&push_ref) else { continue };
@@ -858,7 +858,13 @@ impl<P: Clone> Socket<P> {
     // ----- Helpers -----
 
     fn members(&self, topic: &str, join_ref: Option<&str>) -> Vec<ChannelId> {
-        self.channels.iter().filter(|channel| channel.is_member(topic, join_ref)).map(|channel| channel.id).collect()
+        let mut members = Vec::new();
+        for channel in &self.channels {
+            if channel.is_member(topic, join_ref) {
+                members.push(channel.id);
+            }
+        }
+        members
     }
 
     fn send_frame(&mut self, frame: Frame) {
@@ -871,7 +877,11 @@ impl<P: Clone> Socket<P> {
     }
 
     fn channel_ids(&self) -> Vec<ChannelId> {
-        self.channels.iter().map(|channel| channel.id).collect()
+        let mut ids = Vec::with_capacity(self.channels.len());
+        for channel in &self.channels {
+            ids.push(channel.id);
+        }
+        ids
     }
 
     fn record(&self, id: ChannelId) -> Option<&Channel> {
