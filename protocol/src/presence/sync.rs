@@ -23,6 +23,17 @@ impl Refs<'_> {
     fn contains(&self, phx_ref: &str) -> bool {
         self.0.binary_search(&phx_ref).is_ok()
     }
+
+    /// Copies of the `metas` whose `phx_ref` is not among these.
+    fn others<V: Clone>(&self, metas: &[Meta<V>]) -> Vec<Meta<V>> {
+        let mut others = Vec::new();
+        for meta in metas {
+            if !self.contains(&meta.phx_ref) {
+                others.push(meta.clone());
+            }
+        }
+        others
+    }
 }
 
 /// Replaces `state` with `new_state`, reporting what joined and left in between.
@@ -50,10 +61,7 @@ pub fn sync_state<V: Clone>(state: &mut State<V>, new_state: State<V>) -> Vec<Ch
             joins.push((key, new_entry));
             continue;
         };
-        let left: Vec<Meta<V>> = {
-            let new_refs = refs(&new_entry.metas);
-            current.metas.iter().filter(|meta| !new_refs.contains(meta.phx_ref.as_str())).cloned().collect()
-        };
+        let left = refs(&new_entry.metas).others(&current.metas);
         let current_refs = refs(&current.metas);
         let Entry { metas, extra } = new_entry;
         let joined: Vec<Meta<V>> =
@@ -82,9 +90,7 @@ pub fn sync_diff<V: Clone>(state: &mut State<V>, diff: Diff<V>) -> Vec<Change<V>
     for (key, joined) in as_js_object(joins) {
         let current = match state.entries.get_mut(&key) {
             Some(slot) => {
-                let joined_refs = refs(&joined.metas);
-                let mut metas: Vec<Meta<V>> =
-                    slot.metas.iter().filter(|meta| !joined_refs.contains(meta.phx_ref.as_str())).cloned().collect();
+                let mut metas = refs(&joined.metas).others(&slot.metas);
                 metas.extend(joined.metas.iter().cloned());
                 let merged = Entry { metas, extra: joined.extra.clone() };
                 Some(std::mem::replace(slot, merged))
