@@ -15,6 +15,7 @@
 import { EventStreamMachine } from "ferrocast-machine"
 import { call } from "./calls.js"
 import { CLOSED, FAILED, fetchStream } from "./fetch-stream.js"
+import { Fields, readBackoff } from "./options.js"
 
 // `EventStreamMachine.ended`'s ends: a dropped stream (or one whose headers could not be had), a refusal, and no
 // `fetch` any more.
@@ -29,6 +30,9 @@ const ERROR = "\nerror"
 const RECOVERY_FAILED = "\nrecovery_failed"
 
 const now = () => performance.now()
+
+/** Whose options the errors name. */
+const OWNER = "EventStream"
 
 export class EventStream {
   #url
@@ -251,36 +255,13 @@ export class EventStream {
 function readOptions(options) {
   const read = { headers: withAccept(undefined), lastEventId: "", backoff: [NaN, NaN, NaN] }
   if (options === undefined || options === null) return read
-  const given = fields(options, "", ["headers", "lastEventId", "backoff"])
-  const headers = given("headers")
+  const given = new Fields(options, null, ["headers", "lastEventId", "backoff"], OWNER)
+  const headers = given.value("headers")
   if (typeof headers === "function") read.headers = headers
   else if (headers !== undefined) read.headers = withAccept(headers)
-  const lastEventId = given("lastEventId")
-  if (lastEventId !== undefined) {
-    if (typeof lastEventId !== "string") throw wrong("lastEventId", "a string")
-    read.lastEventId = lastEventId
-  }
-  const backoff = given("backoff")
-  if (backoff !== undefined) {
-    const field = fields(backoff, "backoff", ["baseMs", "maxMs", "jitter"])
-    const number = (key) => {
-      const value = field(key)
-      if (value !== undefined && !(typeof value === "number" && Number.isFinite(value))) {
-        throw wrong(`backoff.${key}`, "a number")
-      }
-      return value
-    }
-    const ms = (key) => {
-      const value = number(key)
-      if (value !== undefined && !(value >= 0 && Number.isInteger(value))) {
-        throw wrong(`backoff.${key}`, "a whole number, 0 or more")
-      }
-      return value ?? NaN
-    }
-    const jitter = number("jitter")
-    if (jitter !== undefined && !(jitter >= 0 && jitter <= 1)) throw wrong("backoff.jitter", "between 0 and 1")
-    read.backoff = [ms("baseMs"), ms("maxMs"), jitter ?? NaN]
-  }
+  read.lastEventId = given.string("lastEventId") ?? ""
+  const backoff = given.value("backoff")
+  if (backoff !== undefined) read.backoff = readBackoff(backoff, OWNER)
   return read
 }
 
@@ -291,35 +272,10 @@ function readOptions(options) {
 function withAccept(given) {
   const headers = { accept: "text/event-stream" }
   if (given === undefined || given === null) return headers
-  const field = fields(given, "headers", null)
+  const field = new Fields(given, "headers", null, OWNER)
   for (const name of Object.keys(given)) {
-    const value = field(name)
-    if (value === undefined) continue
-    if (typeof value !== "string") throw wrong(`headers.${name}`, "a string")
-    headers[name] = value
+    const value = field.string(name)
+    if (value !== undefined) headers[name] = value
   }
   return headers
-}
-
-/**
- * The options object (`name` empty) or the object option `name`, which may hold only the `known` keys (any key when
- * `known` is null): returns what reads a key of it, `undefined` for a value that is `undefined` or `null`.
- */
-function fields(object, name, known) {
-  if (object === null || typeof object !== "object") {
-    throw new Error(name ? `EventStream option \`${name}\` must be an object` : "EventStream options must be an object")
-  }
-  const unknown = known ? Object.keys(object).find((key) => !known.includes(key)) : undefined
-  if (unknown !== undefined) {
-    throw new Error(
-      name
-        ? `unknown EventStream option \`${name}.${unknown}\`: expected ${known.join(", ")}`
-        : `unknown EventStream option \`${unknown}\``,
-    )
-  }
-  return (key) => object[key] ?? undefined
-}
-
-function wrong(option, expected) {
-  return new Error(`EventStream option \`${option}\` must be ${expected}`)
 }

@@ -23,21 +23,25 @@ const PHOENIX_OPTIONS = [
 ]
 const FERROCAST_OPTIONS = ["backoff", "queue", "heartbeatTimeoutMs", "probeTimeoutMs", "recovery", "batch"]
 
-/** Typed reads of one options object of `Socket`, or of one of its nested objects (`name`), naming what is wrong. */
-class Fields {
-  constructor(object, name, known) {
-    const what = name ? `Socket option \`${name}\`` : "Socket options"
+/**
+ * Typed reads of the options object of `owner`'s constructor (`Socket`, `EventStream`), or of one of its nested
+ * objects (`name`), which may hold only the `known` keys (any key when `known` is null), naming what is wrong.
+ */
+export class Fields {
+  constructor(object, name, known, owner = "Socket") {
+    const what = name ? `${owner} option \`${name}\`` : `${owner} options`
     if (object === null || typeof object !== "object") throw new Error(`${what} must be an object`)
-    const unknown = Object.keys(object).find((key) => !known.includes(key))
-    if (unknown !== undefined) {
+    const unknown = known && Object.keys(object).find((key) => !known.includes(key))
+    if (unknown !== undefined && unknown !== null) {
       throw new Error(
         name
-          ? `unknown Socket option \`${name}.${unknown}\`: expected ${known.join(", ")}`
-          : `unknown Socket option \`${unknown}\``,
+          ? `unknown ${owner} option \`${name}.${unknown}\`: expected ${known.join(", ")}`
+          : `unknown ${owner} option \`${unknown}\``,
       )
     }
     this.object = object
     this.name = name
+    this.owner = owner
   }
 
   value(key) {
@@ -46,7 +50,7 @@ class Fields {
   }
 
   wrong(key, expected) {
-    return new Error(`Socket option \`${this.name ? `${this.name}.${key}` : key}\` must be ${expected}`)
+    return new Error(`${this.owner} option \`${this.name ? `${this.name}.${key}` : key}\` must be ${expected}`)
   }
 
   number(key) {
@@ -120,12 +124,7 @@ export function readOptions(opts) {
   if (options.reconnectAfter && backoff !== undefined) {
     throw new Error("give either `reconnectAfterMs` or `backoff`, not both")
   }
-  if (backoff !== undefined) {
-    const nested = new Fields(backoff, "backoff", ["baseMs", "maxMs", "jitter"])
-    const jitter = nested.number("jitter")
-    if (jitter !== undefined && !(jitter >= 0 && jitter <= 1)) throw nested.wrong("jitter", "between 0 and 1")
-    options.backoff = [nested.ms("baseMs"), nested.ms("maxMs"), jitter].map((value) => value ?? NaN)
-  }
+  if (backoff !== undefined) options.backoff = readBackoff(backoff, "Socket")
   options.rejoinAfter = fields.function("rejoinAfterMs")
   if (opts.queue !== undefined) {
     const nested = new Fields(opts.queue, "queue", ["maxMessages", "maxBytes", "ttlMs", "overflow"])
@@ -158,4 +157,15 @@ export function readOptions(opts) {
   }
   options.logger = fields.function("logger")
   return options
+}
+
+/**
+ * `owner`'s `backoff` option, `{baseMs, maxMs, jitter}`, as the machine takes it: `[baseMs, maxMs, jitter]`, `NaN`
+ * for what is not given (the protocol's default).
+ */
+export function readBackoff(backoff, owner) {
+  const nested = new Fields(backoff, "backoff", ["baseMs", "maxMs", "jitter"], owner)
+  const jitter = nested.number("jitter")
+  if (jitter !== undefined && !(jitter >= 0 && jitter <= 1)) throw nested.wrong("jitter", "between 0 and 1")
+  return [nested.ms("baseMs"), nested.ms("maxMs"), jitter].map((value) => value ?? NaN)
 }
