@@ -11,7 +11,6 @@
 // (`pump`): transport actions first, then the callbacks, then the timer is armed for the machine's next deadline.
 // No machine call is under way while a callback runs, so callbacks may call back into the socket.
 
-import { Machine } from "ferrocast-machine"
 import { runAll, call } from "./calls.js"
 import { Channel } from "./channel.js"
 import { gather, valueOf } from "./connection-values.js"
@@ -19,6 +18,7 @@ import { absolute, query } from "./end-point.js"
 import { decode } from "./decode.js"
 import { eventStreamSocket } from "./event-stream-socket.js"
 import { json } from "./payload.js"
+import { Machine } from "./machine.js"
 import { readOptions } from "./options.js"
 import { listenToPage } from "./page-events.js"
 import { Push } from "./push.js"
@@ -42,22 +42,7 @@ export class Socket {
     // Which transport each attempt goes over; without the event-stream socket in this entry, WebSockets always.
     this.streams = streams
     this.transports = streams && new streams.TransportChoice(options.transports)
-    this.machine = new Machine(
-      endPoint,
-      Math.random() * 2 ** 53,
-      options.v1,
-      options.batch,
-      options.timeout,
-      options.heartbeatInterval,
-      options.heartbeatTimeout,
-      options.probeTimeout,
-      options.recovery,
-      new Float64Array(options.backoff),
-      options.reconnectAfter,
-      options.rejoinAfter,
-      new Float64Array(options.queue),
-      options.dropOldest,
-    )
+    this.machine = new Machine(endPoint, options)
     this.v1 = options.v1
     this.params = options.params
     this.authToken = options.authToken
@@ -192,11 +177,11 @@ export class Socket {
     return {
       state: this.machine.connectionState(),
       reconnectAttempts,
-      nextRetryInMs: nextRetry < 0 ? null : nextRetry,
+      nextRetryInMs: nextRetry,
       queuedPushes,
       queuedBytes,
       awaitingReply,
-      lastHeartbeatRttMs: rtt < 0 ? null : rtt,
+      lastHeartbeatRttMs: rtt,
     }
   }
 

@@ -1,7 +1,7 @@
 // What the JavaScript layer takes from the protocol crate rather than spelling out itself: the event names it acts
 // on, asked of the wasm module once, on first use (after `init()`).
 
-import { protocolEvents as names } from "ferrocast-machine"
+import { protocolEvents as names } from "./machine.js"
 
 let wire
 

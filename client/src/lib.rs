@@ -1,10 +1,12 @@
 //! Ferrocast's browser client, the wasm half: the protocol's rules behind narrow entry points that the JavaScript
 //! layer (`client/js/`, which holds the public classes) drives, and the classes still written in Rust.
 //!
-//! - [`machine`]: `Machine`, the protocol's client state machine behind a few narrow entry points (inputs in as
-//!   numbers and strings, one flat array of records drained out); the JavaScript `Socket` owns the WebSocket, the
-//!   timer, page events and the callbacks. What to send, when to retry and what a frame means is decided by
-//!   `ferrocast_protocol::client`, which is tested natively in simulated time.
+//! - [`boundary`]: how a call crosses: its arguments in as one byte string of typed values, its results out as
+//!   another, the machines in tables JavaScript holds handles to (`client/js/boundary.js` is the other side).
+//! - [`machine`]: the protocol's client state machine behind one entry point (an operation on a handle; a step's
+//!   records drained out in one call); the JavaScript `Socket` (`client/js/machine.js` calls it) owns the
+//!   WebSocket, the timer, page events and the callbacks. What to send, when to retry and what a frame means is
+//!   decided by `ferrocast_protocol::client`, which is tested natively in simulated time.
 //! - [`presence`]: `PresenceMachine`, the protocol's presence tracker behind the entry points the JavaScript
 //!   `Presence` (`client/js/presence.js`) drives it through, with metas as handles to the objects it keeps.
 //! - [`event_stream`]: `EventStreamMachine`, the rules of the JavaScript `EventStream` (server-sent events from a
@@ -18,6 +20,8 @@
 //!
 //! Nothing here touches `window`, `fetch` or a timer, so the module can be imported during server-side rendering.
 
+#[cfg(feature = "machine")]
+mod boundary;
 #[cfg(feature = "streams")]
 pub mod event_stream;
 #[cfg(feature = "machine")]
@@ -31,8 +35,6 @@ pub mod transport_choice;
 
 #[cfg(feature = "streams")]
 pub use event_stream::EventStreamMachine;
-#[cfg(feature = "machine")]
-pub use machine::Machine;
 #[cfg(feature = "presence")]
 pub use presence::PresenceMachine;
 #[cfg(feature = "streams")]

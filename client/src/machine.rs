@@ -1,12 +1,12 @@
-//! `Machine`: the protocol's client state machine behind the few entry points the JavaScript layer
-//! (`client/js/`) drives it through.
+//! `Machine`: the protocol's client state machine behind the one entry point the JavaScript layer
+//! (`client/js/machine.js`) drives it through.
 //!
 //! The JavaScript layer owns every browser object (the WebSocket, the timer, page events, the application's
-//! callbacks and payloads) and the public classes; this side owns every protocol decision. Inputs go in as numbers
-//! and strings; what the machine wants done comes back from [`Machine::drain`] as one flat array of records (a tag,
-//! then that tag's fields), so one call carries a whole step's outputs and no closure crosses the boundary. The
-//! records, in the order the machine produced them (transport actions first), are listed in [`Tag`];
-//! `client/js/records.js` reads them.
+//! callbacks and payloads) and the public classes; this side owns every protocol decision. A call is an operation
+//! ([`op`]) on a machine's handle, with its arguments and results as bytes (`boundary.rs`); what the machine wants
+//! done comes back from [`op::DRAIN`] as one run of records (a tag, then that tag's fields), so one call carries a
+//! whole step's outputs and no closure crosses the boundary. The records, in the order the machine produced them
+//! (transport actions first), are listed in [`Tag`]; `client/js/records.js` reads them.
 //!
 //! Payloads never enter wasm: the machine only carries them, and everything it reports about a frame is reported
 //! while that frame is being handled (the JavaScript layer drains after each frame). So the machine is a
@@ -14,20 +14,21 @@
 //! fields and the value it parsed. Outbound payloads come in already serialized (JSON text) or as bytes.
 //!
 //! Nothing here calls into the application, except the `reconnectAfterMs` and `rejoinAfterMs` functions the
-//! backoff asks: JavaScript runs the callbacks after `drain` has returned, so a callback may call back in.
+//! backoff asks: JavaScript runs the callbacks after a drain has returned, so a callback may call back in.
 
 use ferrocast_protocol::client::{
-    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Overflow, PushId, QueueOptions, Socket,
-    Transmit,
+    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Overflow, QueueOptions, Socket, Transmit,
 };
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{
     BATCH_PARAM, Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Vsn, base64,
 };
-use js_sys::{Array, Function, Uint8Array};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-/// The first element of each record [`Machine::drain`] returns; the fields that follow are listed with each.
+use crate::boundary::{Input, Output, Table};
+
+/// The first value of each record [`op::DRAIN`] returns; the fields that follow are listed with each.
 #[repr(u8)]
 enum Tag {
     /// Open a connection, to [`Machine::url`] (over the transport the entry's `TransportChoice` says, if it has
@@ -64,9 +65,78 @@ enum Tag {
     ChannelEvent = 13,
 }
 
-/// One socket's protocol state, as the JavaScript layer's `Socket` holds it.
-#[wasm_bindgen]
-pub struct Machine {
+/// The operations of [`machine`]: each takes the arguments listed with it and returns what it says.
+pub mod op {
+    /// Lets go of the machine.
+    pub const FREE: u8 = 0;
+    /// Everything the machine produced since the last drain, as records (see [`super::Tag`]).
+    pub const DRAIN: u8 = 1;
+    /// When to call [`TIMEOUT`] next, in machine time; -1 for never.
+    pub const DEADLINE: u8 = 2;
+    /// `now`: the deadline came (heartbeats, reconnects, push timeouts).
+    pub const TIMEOUT: u8 = 3;
+    /// Opens the connection, and keeps it open until [`DISCONNECT`].
+    pub const CONNECT: u8 = 4;
+    /// `now, code, reason`: closes the connection (1000 unless `code` says otherwise) and stops reconnecting.
+    pub const DISCONNECT: u8 = 5;
+    /// `now`: checks the connection now (the page came back, the network returned).
+    pub const PROBE: u8 = 6;
+    /// `query`: the URL the next connection opens: the endpoint, the application's `query` (its `params`, as
+    /// phoenix.js writes them), this socket's id when it recovers, the batch parameter and `vsn`.
+    pub const URL: u8 = 7;
+    /// `token`: the WebSocket subprotocol that carries `authToken`, after `phoenix`: as phoenix.js 1.8 sends it, so
+    /// the token stays out of URLs and access logs. Needs no machine.
+    pub const TOKEN_PROTOCOL: u8 = 8;
+    /// `now`: the connection opened.
+    pub const OPENED: u8 = 9;
+    /// `now, code, reason`: the connection closed.
+    pub const CLOSED: u8 = 10;
+    /// `now`: the connection reported an error (its close follows).
+    pub const ERRORED: u8 = 11;
+    /// `now, reason`: an attempt that could not open at all (the constructor threw, `params` could not be had):
+    /// it fails as a refused connection does, so the machine schedules the next one.
+    pub const FAILED: u8 = 12;
+    /// `now, joinRef, ref, topic, event, status, ext, offset, epoch`: one frame the JavaScript layer decoded
+    /// (`client/js/decode.js`); its payload stays there. `status` makes it a reply; `ext` is Ferrocast's extension
+    /// when the frame has one: `recovered` in its low bits (0 none, 1 false, 2 true), and [`super::POSITION`] when
+    /// it has a position (`offset` and `epoch`). A `topic`, `event` or position's `epoch` left out is the previous
+    /// frame's: the frames of a batch mostly share them.
+    pub const FRAME: u8 = 13;
+    /// `topic, params`: a new channel object for `topic`, its id; `params` is its join payload as JSON text
+    /// (`undefined` for `{}`, or for a params function's, given before each join).
+    pub const CHANNEL: u8 = 14;
+    /// `channel, params`: the params the channel's next join sends, as JSON text: what its params function
+    /// returned. An outcome.
+    pub const SET_PARAMS: u8 = 15;
+    /// `now, channel, timeout`: joins the channel. An outcome: the join's push, which reports every attempt.
+    pub const JOIN: u8 = 16;
+    /// `now, channel, event, json, bytes, timeout`: sends `event` on the channel, or queues it while the channel is
+    /// not joined. The payload is JSON text, or `bytes` for a binary frame. An outcome: the push.
+    pub const PUSH: u8 = 17;
+    /// `now, channel, timeout`: leaves the channel. An outcome: the leave's push.
+    pub const LEAVE: u8 = 18;
+    /// `channel`: the channel's join push, which keeps its id across rejoins; -1 when there is none.
+    pub const JOIN_PUSH: u8 = 19;
+    /// `channel`: `closed`, `errored`, `joined`, `joining` or `leaving`.
+    pub const CHANNEL_STATE: u8 = 20;
+    /// `channel`: the ref of the channel's current join, or `undefined`.
+    pub const JOIN_REF: u8 = 21;
+    /// `connecting`, `open` or `closed`.
+    pub const CONNECTION_STATE: u8 = 22;
+    /// Whether the connection is open.
+    pub const IS_CONNECTED: u8 = 23;
+    /// A fresh message ref.
+    pub const MAKE_REF: u8 = 24;
+    /// `now`: `getStats()`'s figures: reconnect attempts, next retry (`null`: none), queued pushes, queued bytes,
+    /// awaiting reply, last heartbeat round trip (`null`: none).
+    pub const STATS: u8 = 25;
+    /// The event names the JavaScript layer acts on, `close, error, reply`: a channel's close and error, which
+    /// `onClose` and `onError` bind, and a reply, which the decoder tells apart. Needs no machine.
+    pub const PROTOCOL_EVENTS: u8 = 26;
+}
+
+/// One socket's protocol state, as the JavaScript layer's `Socket` holds it (by its handle).
+struct Machine {
     socket: Socket<()>,
     /// The endpoint with `/websocket` appended, as phoenix.js keeps it.
     end_point: String,
@@ -75,11 +145,9 @@ pub struct Machine {
     batch: bool,
     /// The last frame's topic, event and epoch, which the next frame may leave out.
     last: LastNames,
-    /// Why the last refused call was refused ([`Machine::refused`]).
-    refused: String,
 }
 
-/// See [`Machine::frame`].
+/// See [`op::FRAME`].
 #[derive(Default)]
 struct LastNames {
     topic: String,
@@ -87,172 +155,268 @@ struct LastNames {
     epoch: String,
 }
 
-/// The flag of [`Machine::frame`]'s `ext` for an extension with a position.
+/// The flag of [`op::FRAME`]'s `ext` for an extension with a position.
 const POSITION: u8 = 4;
 
+thread_local! {
+    static MACHINES: Table<Machine> = const { Table::new() };
+}
+
 /// `given`, remembered as the last; or the last, when none is given.
-fn remembered(last: &mut String, given: Option<String>) -> String {
+fn remembered(last: &mut String, given: Option<&str>) -> String {
     if let Some(given) = given {
-        last.clone_from(&given);
-        return given;
+        given.clone_into(last);
     }
     last.clone()
 }
 
+/// A machine with the options `new Socket(endPoint, opts)` was given, read and checked by `client/js/options.js`:
+/// `endPoint, seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery, baseMs, maxMs,
+/// jitter, maxMessages, maxBytes, ttlMs, dropOldest`, where what is `undefined` or `NaN` takes the protocol's
+/// default; `reconnectAfterMs` and `rejoinAfterMs` when the application gave them. Its handle, for [`machine`].
+#[wasm_bindgen(js_name = newMachine)]
+pub fn new_machine(input: &[u8], reconnect_after: Option<Function>, rejoin_after: Option<Function>) -> u32 {
+    let mut input = Input::new(input);
+    let defaults = Options::default();
+    let end_point = [input.text().unwrap_or_default(), "/websocket"].concat();
+    let seed = input.number().unwrap_or_default();
+    let v1 = input.flag();
+    let batch = input.flag();
+    let given = |input: &mut Input| input.number().filter(|value| !value.is_nan());
+    let ms = |input: &mut Input, default: u64| given(input).map_or(default, |ms| ms as u64);
+    let timeout_ms = ms(&mut input, defaults.timeout_ms);
+    let heartbeat_interval_ms = ms(&mut input, defaults.heartbeat_interval_ms);
+    let heartbeat_timeout_ms = given(&mut input).map(|ms| ms as u64);
+    let probe_timeout_ms = ms(&mut input, defaults.probe_timeout_ms);
+    let recovery = input.maybe_flag().unwrap_or(defaults.recovery);
+    let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
+    let jittered = Backoff::Jittered {
+        base_ms: ms(&mut input, base_ms),
+        max_ms: ms(&mut input, max_ms),
+        jitter: given(&mut input).unwrap_or(jitter),
+    };
+    let queue = QueueOptions {
+        max_messages: given(&mut input).map_or(defaults.queue.max_messages, |n| n as usize),
+        max_bytes: given(&mut input).map_or(defaults.queue.max_bytes, |n| n as usize),
+        ttl_ms: given(&mut input).map(|ms| ms as u64),
+        overflow: if input.flag() { Overflow::DropOldest } else { Overflow::Reject },
+    };
+    let options = Options {
+        vsn: if v1 { Vsn::V1 } else { Vsn::V2 },
+        timeout_ms,
+        heartbeat_interval_ms,
+        heartbeat_timeout_ms,
+        probe_timeout_ms,
+        reconnect: reconnect_after.map_or(jittered, custom_backoff),
+        rejoin: rejoin_after.map_or(defaults.rejoin, custom_backoff),
+        queue,
+        recovery,
+    };
+    let machine = Machine {
+        socket: Socket::new(options, seed as u64),
+        end_point,
+        socket_id: None,
+        batch,
+        last: LastNames::default(),
+    };
+    MACHINES.with(|machines| machines.insert(machine))
+}
+
+/// Operation `op` (see [`op`]) on the machine behind `handle`, with its arguments; its results. Nothing at all
+/// when the machine is in a call already (see [`Table::with`]).
 #[wasm_bindgen]
+pub fn machine(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
+    let mut input = Input::new(input);
+    let mut out = Output::default();
+    match op {
+        op::FREE => MACHINES.with(|machines| machines.remove(handle)),
+        op::TOKEN_PROTOCOL => {
+            let token = input.text().unwrap_or_default();
+            out.text(&["base64url.bearer.phx.", &base64::encode_url_unpadded(token.as_bytes())].concat());
+        }
+        op::PROTOCOL_EVENTS => {
+            for name in [event::CLOSE, event::ERROR, event::REPLY] {
+                out.text(name);
+            }
+        }
+        op => {
+            MACHINES.with(|machines| machines.with(handle, |machine| machine.step(op, &mut input, &mut out)));
+        }
+    }
+    out.into_bytes()
+}
+
 impl Machine {
-    /// A machine with the options `new Socket(endPoint, opts)` was given, read and checked by
-    /// `client/js/options.js`; what is `undefined` takes the protocol's default. `transports`: 0 WebSocket or the
-    /// event-stream socket, 1 WebSocket only, 2 the event-stream socket only.
-    #[wasm_bindgen(constructor)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        end_point: &str,
-        seed: f64,
-        v1: bool,
-        batch: bool,
-        timeout: Option<f64>,
-        heartbeat_interval: Option<f64>,
-        heartbeat_timeout: Option<f64>,
-        probe_timeout: Option<f64>,
-        recovery: Option<bool>,
-        backoff: &[f64],
-        reconnect_after: Option<Function>,
-        rejoin_after: Option<Function>,
-        queue: &[f64],
-        drop_oldest: bool,
-    ) -> Machine {
-        let defaults = Options::default();
-        let ms = |value: Option<f64>, default: u64| value.map_or(default, |ms| ms as u64);
-        let given = |values: &[f64], at: usize| values.get(at).copied().filter(|value| !value.is_nan());
-        let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
-        let options = Options {
-            vsn: if v1 { Vsn::V1 } else { Vsn::V2 },
-            timeout_ms: ms(timeout, defaults.timeout_ms),
-            heartbeat_interval_ms: ms(heartbeat_interval, defaults.heartbeat_interval_ms),
-            heartbeat_timeout_ms: heartbeat_timeout.map(|ms| ms as u64),
-            probe_timeout_ms: ms(probe_timeout, defaults.probe_timeout_ms),
-            reconnect: match reconnect_after {
-                Some(function) => custom_backoff(function),
-                None => Backoff::Jittered {
-                    base_ms: ms(given(backoff, 0), base_ms),
-                    max_ms: ms(given(backoff, 1), max_ms),
-                    jitter: given(backoff, 2).unwrap_or(jitter),
-                },
-            },
-            rejoin: rejoin_after.map_or(defaults.rejoin, custom_backoff),
-            queue: QueueOptions {
-                max_messages: given(queue, 0).map_or(defaults.queue.max_messages, |n| n as usize),
-                max_bytes: given(queue, 1).map_or(defaults.queue.max_bytes, |n| n as usize),
-                ttl_ms: given(queue, 2).map(|ms| ms as u64),
-                overflow: if drop_oldest { Overflow::DropOldest } else { Overflow::Reject },
-            },
-            recovery: recovery.unwrap_or(defaults.recovery),
-        };
-        Machine {
-            socket: Socket::new(options, seed as u64),
-            end_point: [end_point, "/websocket"].concat(),
-            socket_id: None,
-            batch,
-            last: LastNames::default(),
-            refused: String::new(),
+    fn step(&mut self, op: u8, input: &mut Input, out: &mut Output) {
+        let socket = &mut self.socket;
+        match op {
+            op::DRAIN => self.drain(out),
+            op::DEADLINE => out.number(socket.poll_timeout().map_or(-1.0, |at| at as f64)),
+            op::TIMEOUT => socket.handle_timeout(now(input)),
+            op::CONNECT => socket.connect(),
+            op::DISCONNECT => {
+                let now = now(input);
+                let code = input.number().map_or(CLOSE_NORMAL, |code| code as u16);
+                socket.disconnect(now, code, input.text().unwrap_or_default());
+            }
+            op::PROBE => socket.probe(now(input)),
+            op::URL => out.text(&self.url(input.text().unwrap_or_default())),
+            op::OPENED => socket.handle_open(now(input)),
+            op::CLOSED => {
+                let now = now(input);
+                let code = input.number().unwrap_or_default() as u16;
+                socket.handle_close(now, code, input.text().unwrap_or_default());
+            }
+            op::ERRORED => socket.handle_error(now(input)),
+            op::FAILED => {
+                let now = now(input);
+                socket.handle_error(now);
+                socket.handle_close(now, 1006, input.text().unwrap_or_default());
+            }
+            op::FRAME => self.frame(input),
+            op::CHANNEL => {
+                let topic = input.text().unwrap_or_default();
+                let params = input.text().map_or_else(Payload::empty, |json| Payload::Json(json.to_owned()));
+                out.number(f64::from(u32::from(socket.channel(topic, params))));
+            }
+            op::SET_PARAMS => {
+                let channel = channel(input);
+                let params = Payload::Json(input.text().unwrap_or_default().to_owned());
+                outcome(out, socket.set_channel_params(channel, params).map(|()| 0));
+            }
+            op::JOIN => {
+                let (now, channel) = (now(input), channel(input));
+                let joined = socket.join(now, channel, timeout(input));
+                outcome(out, joined.map(u32::from));
+            }
+            op::PUSH => {
+                let (now, channel) = (now(input), channel(input));
+                let event = input.text().unwrap_or_default();
+                let json = input.text();
+                let payload = match input.bytes() {
+                    Some(bytes) => Payload::Binary(bytes.to_vec()),
+                    None => json.map_or_else(Payload::empty, |json| Payload::Json(json.to_owned())),
+                };
+                let pushed = socket.push(now, channel, event, payload, timeout(input));
+                outcome(out, pushed.map(u32::from));
+            }
+            op::LEAVE => {
+                let (now, channel) = (now(input), channel(input));
+                let left = socket.leave(now, channel, timeout(input));
+                outcome(out, left.map(u32::from));
+            }
+            op::JOIN_PUSH => {
+                let push = socket.channel_join_push(channel(input));
+                out.number(push.map_or(-1.0, |push| f64::from(u32::from(push))));
+            }
+            op::CHANNEL_STATE => out.text(socket.channel_state(channel(input)).as_str()),
+            op::JOIN_REF => out.maybe_text(socket.channel_join_ref(channel(input))),
+            op::CONNECTION_STATE => out.text(socket.connection_state().as_str()),
+            op::IS_CONNECTED => out.flag(socket.is_connected()),
+            op::MAKE_REF => out.text(&socket.make_ref()),
+            op::STATS => {
+                let stats = socket.stats(now(input));
+                out.number(f64::from(stats.reconnect_attempts));
+                out.maybe(stats.next_retry_in_ms.map(|ms| ms as f64));
+                out.number(stats.queued_pushes as f64);
+                out.number(stats.queued_bytes as f64);
+                out.number(stats.awaiting_reply as f64);
+                out.maybe(stats.last_heartbeat_rtt_ms.map(|ms| ms as f64));
+            }
+            _ => {}
         }
     }
 
-    /// Everything the machine produced since the last call, as records (see [`Tag`]).
-    pub fn drain(&mut self) -> Array {
-        let out = Array::new();
-        let record = |fields: &[JsValue]| {
-            for field in fields {
-                out.push(field);
-            }
-        };
+    fn drain(&mut self, out: &mut Output) {
         while let Some(transmit) = self.socket.poll_transmit() {
             match transmit {
-                Transmit::Connect => record(&[tag(Tag::Connect)]),
-                Transmit::Send(Encoded::Text(text)) => record(&[tag(Tag::Send), text.into()]),
-                Transmit::Send(Encoded::Binary(bytes)) => {
-                    // A copy of its own: a transport may keep the buffer (the `ws` package queues it when busy)
-                    // after wasm memory has moved on.
-                    record(&[tag(Tag::Send), Uint8Array::from(bytes.as_slice()).buffer().into()])
+                Transmit::Connect => tag(out, Tag::Connect),
+                Transmit::Send(Encoded::Text(text)) => {
+                    tag(out, Tag::Send);
+                    out.text(&text);
                 }
-                Transmit::Close { code, reason } => record(&[tag(Tag::Close), code.into(), reason.into()]),
+                Transmit::Send(Encoded::Binary(bytes)) => {
+                    tag(out, Tag::Send);
+                    out.bytes(&bytes);
+                }
+                Transmit::Close { code, reason } => {
+                    tag(out, Tag::Close);
+                    out.number(f64::from(code));
+                    out.text(&reason);
+                }
             }
         }
         while let Some(event) = self.socket.poll_event() {
             match event {
-                Event::Open => record(&[tag(Tag::Open)]),
+                Event::Open => tag(out, Tag::Open),
                 Event::Close { code, reason, clean } => {
-                    record(&[tag(Tag::Closed), code.into(), reason.into(), clean.into()])
+                    tag(out, Tag::Closed);
+                    out.number(f64::from(code));
+                    out.text(&reason);
+                    out.flag(clean);
                 }
-                Event::Error => record(&[tag(Tag::Error)]),
+                Event::Error => tag(out, Tag::Error),
                 Event::ReconnectScheduled { attempt, delay_ms } => {
-                    record(&[tag(Tag::ReconnectScheduled), attempt.into(), (delay_ms as f64).into()])
+                    tag(out, Tag::ReconnectScheduled);
+                    out.number(f64::from(attempt));
+                    out.number(delay_ms as f64);
                 }
-                Event::HeartbeatTimeout => record(&[tag(Tag::HeartbeatTimeout)]),
+                Event::HeartbeatTimeout => tag(out, Tag::HeartbeatTimeout),
                 // The frame's own fields, which the JavaScript layer has: no string crosses for each message.
-                Event::Message { channel, .. } => record(&[tag(Tag::Message), id(channel)]),
+                Event::Message { channel, .. } => {
+                    tag(out, Tag::Message);
+                    id(out, channel);
+                }
                 Event::Reply { push, channel, status, response } => {
                     let kept = self.socket.channel_join_push(channel) == Some(push);
-                    let response = u8::from(response.is_some());
-                    record(&[tag(Tag::Reply), push_id(push), status.into(), response.into(), kept.into()])
+                    tag(out, Tag::Reply);
+                    out.number(f64::from(u32::from(push)));
+                    out.text(&status);
+                    out.flag(response.is_some());
+                    out.flag(kept);
                 }
                 // A channel's error and close reach its bindings as the events phoenix.js triggers for them.
-                Event::ChannelError { channel, reason } => record(&[
-                    tag(Tag::ChannelEvent),
-                    id(channel),
-                    event::ERROR.into(),
-                    u8::from(reason.is_some()).into(),
-                    1.into(),
-                ]),
+                Event::ChannelError { channel, reason } => {
+                    tag(out, Tag::ChannelEvent);
+                    id(out, channel);
+                    out.text(event::ERROR);
+                    out.flag(reason.is_some());
+                    out.flag(true);
+                }
                 Event::ChannelClose { channel } => {
-                    let channel = id(channel);
-                    record(&[tag(Tag::ChannelEvent), channel.clone(), event::CLOSE.into(), 0.into(), 0.into()]);
-                    record(&[tag(Tag::ChannelClose), channel]);
+                    tag(out, Tag::ChannelEvent);
+                    id(out, channel);
+                    out.text(event::CLOSE);
+                    out.flag(false);
+                    out.flag(false);
+                    tag(out, Tag::ChannelClose);
+                    id(out, channel);
                 }
                 Event::Dropped { push: _, channel, event, reason } => {
-                    record(&[tag(Tag::Dropped), id(channel), event.into(), drop_reason(reason).into()])
+                    tag(out, Tag::Dropped);
+                    id(out, channel);
+                    out.text(&event);
+                    out.text(drop_reason(reason));
                 }
                 Event::RecoveryIncomplete { channel, position } => {
-                    let (offset, epoch) = match position {
-                        Some(position) => ((position.offset as f64).into(), position.epoch.into()),
-                        None => (JsValue::NULL, JsValue::NULL),
-                    };
-                    record(&[tag(Tag::RecoveryFailed), id(channel), offset, epoch])
+                    tag(out, Tag::RecoveryFailed);
+                    id(out, channel);
+                    match position {
+                        Some(position) => {
+                            out.number(position.offset as f64);
+                            out.text(&position.epoch);
+                        }
+                        None => {
+                            out.null();
+                            out.null();
+                        }
+                    }
                 }
             }
         }
-        out
     }
 
-    /// When to call [`Machine::timeout`] next, in machine time; -1 for never.
-    pub fn deadline(&self) -> f64 {
-        self.socket.poll_timeout().map_or(-1.0, |at| at as f64)
-    }
-
-    /// The deadline came: heartbeats, reconnects, push timeouts.
-    pub fn timeout(&mut self, now: f64) {
-        self.socket.handle_timeout(now as u64);
-    }
-
-    /// Opens the connection, and keeps it open until `disconnect`.
-    pub fn connect(&mut self) {
-        self.socket.connect();
-    }
-
-    /// Closes the connection (1000 unless `code` says otherwise) and stops reconnecting.
-    pub fn disconnect(&mut self, now: f64, code: Option<u16>, reason: Option<String>) {
-        self.socket.disconnect(now as u64, code.unwrap_or(CLOSE_NORMAL), reason.as_deref().unwrap_or(""));
-    }
-
-    /// Checks the connection now (the page came back, the network returned).
-    pub fn probe(&mut self, now: f64) {
-        self.socket.probe(now as u64);
-    }
-
-    /// The URL the next connection opens: the endpoint, the application's `query` (its `params`, as phoenix.js
-    /// writes them), this socket's id when it recovers, the batch parameter and `vsn`.
-    pub fn url(&mut self, query: &str) -> String {
+    fn url(&mut self, query: &str) -> String {
         if self.socket.options().recovery && self.socket_id.is_none() {
             self.socket_id = Some(random_socket_id());
         }
@@ -276,55 +440,16 @@ impl Machine {
         url
     }
 
-    /// The WebSocket subprotocol that carries `authToken`, after `phoenix`: as phoenix.js 1.8 sends it, so the
-    /// token stays out of URLs and access logs.
-    #[wasm_bindgen(js_name = tokenProtocol)]
-    pub fn token_protocol(token: &str) -> String {
-        ["base64url.bearer.phx.", &base64::encode_url_unpadded(token.as_bytes())].concat()
-    }
-
-    /// The connection opened.
-    pub fn opened(&mut self, now: f64) {
-        self.socket.handle_open(now as u64);
-    }
-
-    /// The connection closed.
-    pub fn closed(&mut self, now: f64, code: u16, reason: &str) {
-        self.socket.handle_close(now as u64, code, reason);
-    }
-
-    /// The connection reported an error (its close follows).
-    pub fn errored(&mut self, now: f64) {
-        self.socket.handle_error(now as u64);
-    }
-
-    /// An attempt that could not open at all (the constructor threw, `params` could not be had): it fails as a
-    /// refused connection does, so the machine schedules the next one.
-    pub fn failed(&mut self, now: f64, reason: &str) {
-        self.socket.handle_error(now as u64);
-        self.socket.handle_close(now as u64, 1006, reason);
-    }
-
-    /// Hands the machine one frame the JavaScript layer decoded (`client/js/decode.js`); its payload stays there.
-    /// `status` makes it a reply; `ext` is Ferrocast's extension when the frame has one: `recovered` in its low
-    /// bits (0 none, 1 false, 2 true), and [`POSITION`] when it has a position (`offset` and `epoch`). A `topic`,
-    /// `event` or position's `epoch` left out is the previous frame's: the frames of a batch mostly share them, and
-    /// a string kept here is cheaper than one copied in again for each frame.
-    #[allow(clippy::too_many_arguments)]
-    pub fn frame(
-        &mut self,
-        now: f64,
-        join_ref: Option<String>,
-        r#ref: Option<String>,
-        topic: Option<String>,
-        event: Option<String>,
-        status: Option<String>,
-        ext: Option<u8>,
-        offset: f64,
-        epoch: Option<String>,
-    ) {
-        let topic = remembered(&mut self.last.topic, topic);
-        let event = remembered(&mut self.last.event, event);
+    fn frame(&mut self, input: &mut Input) {
+        let now = now(input);
+        let join_ref = input.text().map(str::to_owned);
+        let r#ref = input.text().map(str::to_owned);
+        let topic = remembered(&mut self.last.topic, input.text());
+        let event = remembered(&mut self.last.event, input.text());
+        let status = input.text().map(str::to_owned);
+        let ext = input.number().map(|flags| flags as u8);
+        let offset = input.number().unwrap_or_default();
+        let epoch = input.text();
         let ext = ext.map(|flags| Ext {
             position: (flags & POSITION != 0)
                 .then(|| Position { offset: offset as u64, epoch: remembered(&mut self.last.epoch, epoch) }),
@@ -337,136 +462,41 @@ impl Machine {
             Some(status) => Frame::Reply(Reply { join_ref, r#ref, topic, status, response: (), ext }),
             None => Frame::Message(Message { join_ref, r#ref, topic, event, payload: (), ext }),
         };
-        self.socket.handle_frame(now as u64, frame);
-    }
-
-    /// A new channel object for `topic`; `params` is its join payload as JSON text (`undefined` for `{}`, or for a
-    /// params function's, given before each join).
-    pub fn channel(&mut self, topic: &str, params: Option<String>) -> u32 {
-        self.socket.channel(topic, params.map_or_else(Payload::empty, Payload::Json)).into()
-    }
-
-    /// The params the channel's next join sends: what its params function returned, as JSON text. -1 when it
-    /// cannot (see [`Machine::refused`]), else 0.
-    #[wasm_bindgen(js_name = setParams)]
-    pub fn set_params(&mut self, channel: u32, params: String) -> f64 {
-        let set = self.socket.set_channel_params(channel.into(), Payload::Json(params));
-        self.outcome(set.map(|()| 0))
-    }
-
-    /// Joins the channel; returns the join's push, which reports every attempt, or -1 (see [`Machine::refused`]).
-    pub fn join(&mut self, now: f64, channel: u32, timeout: Option<u32>) -> f64 {
-        let joined = self.socket.join(now as u64, channel.into(), timeout.map(u64::from));
-        self.outcome(joined.map(u32::from))
-    }
-
-    /// Sends `event` on the channel, or queues it while the channel is not joined; returns the push, or -1 (see
-    /// [`Machine::refused`]). The payload is JSON text, or `bytes` for a binary frame.
-    pub fn push(
-        &mut self,
-        now: f64,
-        channel: u32,
-        event: &str,
-        json: Option<String>,
-        bytes: Option<Vec<u8>>,
-        timeout: Option<u32>,
-    ) -> f64 {
-        let payload = match (json, bytes) {
-            (_, Some(bytes)) => Payload::Binary(bytes),
-            (json, None) => json.map_or_else(Payload::empty, Payload::Json),
-        };
-        let pushed = self.socket.push(now as u64, channel.into(), event, payload, timeout.map(u64::from));
-        self.outcome(pushed.map(u32::from))
-    }
-
-    /// Leaves the channel; returns the leave's push, or -1 (see [`Machine::refused`]).
-    pub fn leave(&mut self, now: f64, channel: u32, timeout: Option<u32>) -> f64 {
-        let left = self.socket.leave(now as u64, channel.into(), timeout.map(u64::from));
-        self.outcome(left.map(u32::from))
-    }
-
-    /// Why the last call that returned -1 was refused: the message the JavaScript layer throws.
-    pub fn refused(&self) -> String {
-        self.refused.clone()
-    }
-
-    /// The join push of a channel, which keeps its id across rejoins; -1 when there is none.
-    #[wasm_bindgen(js_name = joinPush)]
-    pub fn join_push(&self, channel: u32) -> f64 {
-        self.socket.channel_join_push(channel.into()).map_or(-1.0, |push| f64::from(u32::from(push)))
-    }
-
-    /// `closed`, `errored`, `joined`, `joining` or `leaving`.
-    #[wasm_bindgen(js_name = channelState)]
-    pub fn channel_state(&self, channel: u32) -> String {
-        self.socket.channel_state(channel.into()).as_str().to_owned()
-    }
-
-    /// The ref of the channel's current join.
-    #[wasm_bindgen(js_name = joinRef)]
-    pub fn join_ref(&self, channel: u32) -> Option<String> {
-        self.socket.channel_join_ref(channel.into()).map(str::to_owned)
-    }
-
-    /// `connecting`, `open` or `closed`.
-    #[wasm_bindgen(js_name = connectionState)]
-    pub fn connection_state(&self) -> String {
-        self.socket.connection_state().as_str().to_owned()
-    }
-
-    /// Whether the connection is open.
-    #[wasm_bindgen(js_name = isConnected)]
-    pub fn is_connected(&self) -> bool {
-        self.socket.is_connected()
-    }
-
-    /// A fresh message ref.
-    #[wasm_bindgen(js_name = makeRef)]
-    pub fn make_ref(&mut self) -> String {
-        self.socket.make_ref()
-    }
-
-    /// `getStats()`'s figures: reconnect attempts, next retry (-1: none), queued pushes, queued bytes, awaiting
-    /// reply, last heartbeat round trip (-1: none).
-    pub fn stats(&self, now: f64) -> Vec<f64> {
-        let stats = self.socket.stats(now as u64);
-        let optional = |ms: Option<u64>| ms.map_or(-1.0, |ms| ms as f64);
-        vec![
-            f64::from(stats.reconnect_attempts),
-            optional(stats.next_retry_in_ms),
-            stats.queued_pushes as f64,
-            stats.queued_bytes as f64,
-            stats.awaiting_reply as f64,
-            optional(stats.last_heartbeat_rtt_ms),
-        ]
+        self.socket.handle_frame(now, frame);
     }
 }
 
-impl Machine {
-    /// A call's result as its entry point returns it: the number, or -1 with the reason kept for `refused()`. A
-    /// number and a getter, not a thrown `JsError`: the JavaScript layer throws, and the wasm carries no error
-    /// objects.
-    fn outcome(&mut self, result: Result<u32, ClientError>) -> f64 {
-        result.map_or_else(
-            |error| {
-                self.refused = error.message();
-                -1.0
-            },
-            f64::from,
-        )
+/// A call's result: the number, or -1 and the reason, which the JavaScript layer throws. A number and a reason, not
+/// a thrown `JsError`: the wasm carries no error objects.
+fn outcome(out: &mut Output, result: Result<u32, ClientError>) {
+    match result {
+        Ok(number) => out.number(f64::from(number)),
+        Err(error) => {
+            out.number(-1.0);
+            out.text(&error.message());
+        }
     }
 }
 
-fn tag(tag: Tag) -> JsValue {
-    JsValue::from(tag as u8)
+/// A call's `now`, in machine time.
+fn now(input: &mut Input) -> u64 {
+    input.number().unwrap_or_default() as u64
 }
 
-fn id(channel: ChannelId) -> JsValue {
-    JsValue::from(u32::from(channel))
+fn channel(input: &mut Input) -> ChannelId {
+    (input.number().unwrap_or_default() as u32).into()
 }
 
-fn push_id(push: PushId) -> JsValue {
-    JsValue::from(u32::from(push))
+fn timeout(input: &mut Input) -> Option<u64> {
+    input.number().map(|ms| ms as u64)
+}
+
+fn tag(out: &mut Output, tag: Tag) {
+    out.number(f64::from(tag as u8));
+}
+
+fn id(out: &mut Output, channel: ChannelId) {
+    out.number(f64::from(u32::from(channel)));
 }
 
 fn drop_reason(reason: DropReason) -> &'static str {
@@ -490,13 +520,6 @@ extern "C" {
     /// `crypto.getRandomValues`, in browsers, workers and Node alike.
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
     fn get_random_values(bytes: &mut [u8]);
-}
-
-/// The event names the JavaScript layer acts on, `[close, error, reply]`: a channel's close and error, which
-/// `onClose` and `onError` bind, and a reply, which the decoder tells apart.
-#[wasm_bindgen(js_name = protocolEvents)]
-pub fn protocol_events() -> Array {
-    Array::of3(&event::CLOSE.into(), &event::ERROR.into(), &event::REPLY.into())
 }
 
 /// phoenix.js's `reconnectAfterMs(tries)` and `rejoinAfterMs(tries)`. A result that is not a number counts as

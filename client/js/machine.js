@@ -1,0 +1,188 @@
+// `Machine`: the protocol's client state machine in wasm (`client/src/machine.rs`), as `Socket` calls it. Each
+// method is one operation on the machine's handle, its arguments and results crossing as bytes (`boundary.js`).
+
+import { machine, newMachine } from "ferrocast-machine"
+import { decode, encode } from "./boundary.js"
+
+// The operations, as `client/src/machine.rs` (`op`) numbers and describes them.
+const FREE = 0
+const DRAIN = 1
+const DEADLINE = 2
+const TIMEOUT = 3
+const CONNECT = 4
+const DISCONNECT = 5
+const PROBE = 6
+const URL = 7
+const TOKEN_PROTOCOL = 8
+const OPENED = 9
+const CLOSED = 10
+const ERRORED = 11
+const FAILED = 12
+const FRAME = 13
+const CHANNEL = 14
+const SET_PARAMS = 15
+const JOIN = 16
+const PUSH = 17
+const LEAVE = 18
+const JOIN_PUSH = 19
+const CHANNEL_STATE = 20
+const JOIN_REF = 21
+const CONNECTION_STATE = 22
+const IS_CONNECTED = 23
+const MAKE_REF = 24
+const STATS = 25
+const PROTOCOL_EVENTS = 26
+
+// A socket the page dropped lets go of its machine too.
+const machines = typeof FinalizationRegistry === "function" && new FinalizationRegistry((handle) => machine(handle, FREE, encode([])))
+
+// Whether a call is under way: the only code that runs inside one is a `reconnectAfterMs` or `rejoinAfterMs`.
+let calling = false
+
+/** The results of operation `op` on the machine behind `handle`. */
+function call(handle, op, ...args) {
+  if (calling) throw new Error("reconnectAfterMs and rejoinAfterMs may not call a socket")
+  calling = true
+  try {
+    return decode(machine(handle, op, encode(args)))
+  } finally {
+    calling = false
+  }
+}
+
+export class Machine {
+  /** A machine with `options` as `client/js/options.js` reads them (`newMachine` in wasm lists them). */
+  constructor(endPoint, options) {
+    const { reconnectAfter, rejoinAfter } = options
+    const { v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery } = options
+    const seed = Math.random() * 2 ** 53
+    const args = [endPoint, seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery]
+    this.handle = newMachine(encode([...args, ...options.backoff, ...options.queue, options.dropOldest]), reconnectAfter, rejoinAfter)
+    if (machines) machines.register(this, this.handle)
+    this.why = ""
+  }
+
+  /** The records of everything the machine produced since the last drain (`client/js/records.js` reads them). */
+  drain() {
+    return call(this.handle, DRAIN)
+  }
+
+  /** When to call `timeout` next, in machine time; -1 for never. */
+  deadline() {
+    return this.one(DEADLINE)
+  }
+
+  timeout(now) {
+    call(this.handle, TIMEOUT, now)
+  }
+
+  connect() {
+    call(this.handle, CONNECT)
+  }
+
+  disconnect(now, code, reason) {
+    call(this.handle, DISCONNECT, now, code, reason)
+  }
+
+  probe(now) {
+    call(this.handle, PROBE, now)
+  }
+
+  url(query) {
+    return this.one(URL, query)
+  }
+
+  static tokenProtocol(token) {
+    return call(0, TOKEN_PROTOCOL, token)[0]
+  }
+
+  opened(now) {
+    call(this.handle, OPENED, now)
+  }
+
+  closed(now, code, reason) {
+    call(this.handle, CLOSED, now, code, reason)
+  }
+
+  errored(now) {
+    call(this.handle, ERRORED, now)
+  }
+
+  failed(now, reason) {
+    call(this.handle, FAILED, now, reason)
+  }
+
+  frame(now, joinRef, ref, topic, event, status, ext, offset, epoch) {
+    call(this.handle, FRAME, now, joinRef, ref, topic, event, status, ext, offset, epoch)
+  }
+
+  channel(topic, params) {
+    return this.one(CHANNEL, topic, params)
+  }
+
+  // The calls that may be refused return -1, and `refused()` says why.
+
+  setParams(channel, params) {
+    return this.outcome(SET_PARAMS, channel, params)
+  }
+
+  join(now, channel, timeout) {
+    return this.outcome(JOIN, now, channel, timeout)
+  }
+
+  push(now, channel, event, json, bytes, timeout) {
+    return this.outcome(PUSH, now, channel, event, json, bytes, timeout)
+  }
+
+  leave(now, channel, timeout) {
+    return this.outcome(LEAVE, now, channel, timeout)
+  }
+
+  refused() {
+    return this.why
+  }
+
+  joinPush(channel) {
+    return this.one(JOIN_PUSH, channel)
+  }
+
+  channelState(channel) {
+    return this.one(CHANNEL_STATE, channel)
+  }
+
+  joinRef(channel) {
+    return this.one(JOIN_REF, channel)
+  }
+
+  connectionState() {
+    return this.one(CONNECTION_STATE)
+  }
+
+  isConnected() {
+    return this.one(IS_CONNECTED)
+  }
+
+  makeRef() {
+    return this.one(MAKE_REF)
+  }
+
+  /** `getStats()`'s figures (`client/src/machine.rs`, `op::STATS`, lists them). */
+  stats(now) {
+    return call(this.handle, STATS, now)
+  }
+
+  one(op, ...args) {
+    return call(this.handle, op, ...args)[0]
+  }
+
+  outcome(op, ...args) {
+    const [result, why] = call(this.handle, op, ...args)
+    if (result < 0) this.why = why
+    return result
+  }
+}
+
+/** The event names the JavaScript layer acts on: `[close, error, reply]`. */
+export function protocolEvents() {
+  return call(0, PROTOCOL_EVENTS)
+}
