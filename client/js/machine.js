@@ -33,8 +33,34 @@ const MAKE_REF = 24
 const STATS = 25
 const PROTOCOL_EVENTS = 26
 
-// A socket the page dropped lets go of its machine too.
-const machines = typeof FinalizationRegistry === "function" && new FinalizationRegistry((handle) => machine(handle, FREE, encode([])))
+// The application's `reconnectAfterMs` and `rejoinAfterMs`, by keys unique on the page, which the wasm calls them by
+// (`custom_backoff` in `client/src/machine.rs` says why the map is global).
+const functions = (globalThis[Symbol.for("@ferrocast/client: backoff functions")] ??= new Map())
+
+/** `delay`'s key: the function, made to give a number or `NaN`, never to throw. */
+function keep(delay) {
+  if (!delay) return undefined
+  let key
+  do key = Math.floor(Math.random() * 2 ** 32)
+  while (functions.has(key))
+  functions.set(key, (tries) => {
+    try {
+      const ms = delay(tries)
+      return typeof ms === "number" ? ms : NaN
+    } catch {
+      return NaN
+    }
+  })
+  return key
+}
+
+// A socket the page dropped lets go of its machine and its functions too.
+const machines =
+  typeof FinalizationRegistry === "function" &&
+  new FinalizationRegistry(([handle, keys]) => {
+    machine(handle, FREE, encode([]))
+    for (const key of keys) functions.delete(key)
+  })
 
 // Whether a call is under way: the only code that runs inside one is a `reconnectAfterMs` or `rejoinAfterMs`.
 let calling = false
@@ -56,9 +82,10 @@ export class Machine {
     const { reconnectAfter, rejoinAfter } = options
     const { v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery } = options
     const seed = Math.random() * 2 ** 53
+    const keys = [keep(reconnectAfter), keep(rejoinAfter)]
     const args = [endPoint, seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery]
-    this.handle = newMachine(encode([...args, ...options.backoff, ...options.queue, options.dropOldest]), reconnectAfter, rejoinAfter)
-    if (machines) machines.register(this, this.handle)
+    this.handle = newMachine(encode([...args, ...options.backoff, ...options.queue, options.dropOldest, ...keys]))
+    if (machines) machines.register(this, [this.handle, keys])
     this.why = ""
   }
 

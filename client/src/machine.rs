@@ -23,7 +23,6 @@ use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{
     BATCH_PARAM, Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Vsn, base64,
 };
-use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use crate::boundary::{Input, Output, Table};
@@ -172,10 +171,11 @@ fn remembered(last: &mut String, given: Option<&str>) -> String {
 
 /// A machine with the options `new Socket(endPoint, opts)` was given, read and checked by `client/js/options.js`:
 /// `endPoint, seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery, baseMs, maxMs,
-/// jitter, maxMessages, maxBytes, ttlMs, dropOldest`, where what is `undefined` or `NaN` takes the protocol's
-/// default; `reconnectAfterMs` and `rejoinAfterMs` when the application gave them. Its handle, for [`machine`].
+/// jitter, maxMessages, maxBytes, ttlMs, dropOldest, reconnectAfterMs, rejoinAfterMs`, where what is `undefined` or
+/// `NaN` takes the protocol's default, and the two functions are the keys `client/js/machine.js` keeps them under
+/// (see [`custom_backoff`]). Its handle, for [`machine`].
 #[wasm_bindgen(js_name = newMachine)]
-pub fn new_machine(input: &[u8], reconnect_after: Option<Function>, rejoin_after: Option<Function>) -> u32 {
+pub fn new_machine(input: &[u8]) -> u32 {
     let mut input = Input::new(input);
     let defaults = Options::default();
     let end_point = [input.text().unwrap_or_default(), "/websocket"].concat();
@@ -201,14 +201,15 @@ pub fn new_machine(input: &[u8], reconnect_after: Option<Function>, rejoin_after
         ttl_ms: given(&mut input).map(|ms| ms as u64),
         overflow: if input.flag() { Overflow::DropOldest } else { Overflow::Reject },
     };
+    let mut custom = || input.number().map(|key| custom_backoff(key as u32));
     let options = Options {
         vsn: if v1 { Vsn::V1 } else { Vsn::V2 },
         timeout_ms,
         heartbeat_interval_ms,
         heartbeat_timeout_ms,
         probe_timeout_ms,
-        reconnect: reconnect_after.map_or(jittered, custom_backoff),
-        rejoin: rejoin_after.map_or(defaults.rejoin, custom_backoff),
+        reconnect: custom().unwrap_or(jittered),
+        rejoin: custom().unwrap_or(defaults.rejoin),
         queue,
         recovery,
     };
@@ -522,14 +523,25 @@ extern "C" {
     fn get_random_values(bytes: &mut [u8]);
 }
 
-/// phoenix.js's `reconnectAfterMs(tries)` and `rejoinAfterMs(tries)`. A result that is not a number counts as
-/// one second, so a faulty function cannot make the socket retry in a tight loop.
-fn custom_backoff(function: Function) -> Backoff {
+/// phoenix.js's `reconnectAfterMs(tries)` and `rejoinAfterMs(tries)`, the function `client/js/machine.js` keeps
+/// under `key`. A result that is not a number counts as one second, so a faulty function cannot make the socket
+/// retry in a tight loop.
+fn custom_backoff(key: u32) -> Backoff {
     Backoff::Custom(Box::new(move |tries| {
-        let delay = function.call1(&JsValue::NULL, &JsValue::from(tries)).ok().and_then(|value| value.as_f64());
-        match delay {
-            Some(ms) if ms.is_finite() && ms >= 0.0 => ms as u64,
-            _ => 1_000,
-        }
+        let ms = custom_delay(key, tries);
+        if ms.is_finite() && ms >= 0.0 { ms as u64 } else { 1_000 }
     }))
+}
+
+// The application's functions stay in JavaScript, in a map on the global object that `client/js/machine.js` fills:
+// a function handed to wasm would cost the externref table and its glue, and a module of the package's own could
+// not be shared, as the bundler target's glue is a module apart from the bundle. Keys are unique across copies of
+// the package on one page, so two copies can share the map.
+#[wasm_bindgen(
+    inline_js = "export function delay(key, tries) { return globalThis[Symbol.for(\"@ferrocast/client: backoff functions\")].get(key)(tries) }"
+)]
+extern "C" {
+    /// What the function under `key` gives for `tries`: `NaN` when it threw or gave no number.
+    #[wasm_bindgen(js_name = delay)]
+    fn custom_delay(key: u32, tries: u32) -> f64;
 }

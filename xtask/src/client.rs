@@ -219,9 +219,12 @@ fn build_entry(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(
     wasm_pack.args(["--", "--no-default-features", "--features", entry.features]);
     process::run(&mut wasm_pack)?;
 
+    let glue = scratch.join(format!("{OUT_NAME}.js"));
+    if entry.format == "cjs" {
+        require_snippets_plainly(&glue)?;
+    }
     let out = client.join(entry.dir);
     std::fs::create_dir_all(&out).map_err(|err| Error::new(format!("creating {}: {err}", out.display())))?;
-    let glue = scratch.join(format!("{OUT_NAME}.js"));
     let second = format!("{OUT_NAME}_bg.js");
     let mut esbuild = Command::new("esbuild");
     esbuild.current_dir(client).env("PATH", path);
@@ -243,7 +246,10 @@ fn build_entry(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(
     if scratch.join(&second).is_file() {
         let mut esbuild = Command::new("esbuild");
         esbuild.current_dir(client).env("PATH", path).arg(scratch.join(&second));
-        esbuild.args(["--minify", "--log-level=warning", &format!("--outfile={}/{second}", entry.dir)]);
+        // Bundled, for the inline JavaScript the crate imports (`client/src/machine.rs`), which wasm-bindgen
+        // writes as snippet modules beside the glue.
+        esbuild.args(["--bundle", "--format=esm", "--minify", "--log-level=warning"]);
+        esbuild.arg(format!("--outfile={}/{second}", entry.dir));
         process::run(&mut esbuild)?;
     }
     let read = |file: &Path| {
@@ -258,6 +264,25 @@ fn build_entry(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(
     }
     std::fs::write(out.join(format!("{OUT_NAME}.d.ts")), types)
         .map_err(|err| Error::new(format!("writing {}'s types: {err}", entry.dir)))
+}
+
+/// Node's glue requires the crate's inline JavaScript (`client/src/machine.rs`) by a `String.raw` template, which
+/// esbuild leaves for run time, where the snippet would be missing (and is an ES module, which `require` cannot
+/// load): as a plain string, esbuild bundles it.
+fn require_snippets_plainly(glue: &Path) -> Result<(), Error> {
+    let text = std::fs::read_to_string(glue).map_err(|err| Error::new(format!("reading {}: {err}", glue.display())))?;
+    let mut plain = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("require(String.raw`") {
+        let (before, after) = rest.split_at(at);
+        let after = &after["require(String.raw`".len()..];
+        let end = after.find("`)").ok_or_else(|| Error::new(format!("an unclosed require in {}", glue.display())))?;
+        plain.push_str(before);
+        plain.push_str(&format!("require({:?})", &after[..end]));
+        rest = &after[end + 2..];
+    }
+    plain.push_str(rest);
+    std::fs::write(glue, plain).map_err(|err| Error::new(format!("writing {}: {err}", glue.display())))
 }
 
 /// The size the client is held to: every `.wasm` and `.js` file in `dir` (the no-bundler build, which a page

@@ -37,6 +37,7 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
             "presence.test.mjs",
             "quickstart.test.mjs",
             "connection-values.test.mjs",
+            "backoff-functions.test.mjs",
             "auth.test.mjs",
             "reactor.test.mjs",
             "vue.test.mjs",
@@ -45,7 +46,15 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
     // The same connection tests against `@ferrocast/client/core` (`client/tests/node/entry.mjs` picks the entry).
     (
         "client/tests/node",
-        &["env", "FERROCAST_CLIENT_ENTRY=core", "node", "--test", "connection-values.test.mjs", "auth.test.mjs"],
+        &[
+            "env",
+            "FERROCAST_CLIENT_ENTRY=core",
+            "node",
+            "--test",
+            "connection-values.test.mjs",
+            "backoff-functions.test.mjs",
+            "auth.test.mjs",
+        ],
     ),
     ("www/dashboard", &["npm", "run", "build"]),
     ("www/nuxt-example", &["npm", "run", "build"]),
