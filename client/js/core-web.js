@@ -2,4 +2,5 @@
 // wasm (from beside this file, or from what it is given) before the first `new Socket`.
 
 export * from "./core.js"
-export { default, initSync } from "ferrocast-machine"
+export { default } from "./init.js"
+export { initSync } from "ferrocast-machine"

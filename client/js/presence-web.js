@@ -2,4 +2,5 @@
 // loads its wasm (from beside this file, or from what it is given), as the core's own `init()` does its.
 
 export * from "./presence-index.js"
-export { default, initSync } from "ferrocast-machine"
+export { default } from "./init.js"
+export { initSync } from "ferrocast-machine"

@@ -2,4 +2,5 @@
 // `await init()` loads its wasm before the first socket or stream, as the core's own `init()` does its.
 
 export * from "./sse-index.js"
-export { default, initSync } from "ferrocast-machine"
+export { default } from "./init.js"
+export { initSync } from "ferrocast-machine"

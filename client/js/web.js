@@ -2,4 +2,5 @@
 // the wasm (from beside this file, or from what it is given) before the first `new Socket`.
 
 export * from "./index.js"
-export { default, initSync } from "ferrocast-machine"
+export { default } from "./init.js"
+export { initSync } from "ferrocast-machine"

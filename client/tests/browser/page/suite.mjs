@@ -14,6 +14,7 @@ import "./tests/connection-values.mjs";
 import "./tests/server-sent-events.mjs";
 import "./tests/event-stream.mjs";
 import "./tests/chaos.mjs";
+import "./tests/loading.mjs";
 
 // Why a test that needs a feature is skipped when the build lacks it.
 const MISSING = {
