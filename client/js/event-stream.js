@@ -12,10 +12,10 @@
 // into events, and, told how each request ended, answers when to reconnect (or to stay closed) and which URL
 // resumes. No machine call is under way while a callback runs, so callbacks may call `close()` or `off()`.
 
-import { EventStreamMachine } from "ferrocast-machine"
 import { call } from "./calls.js"
 import { CLOSED, FAILED, fetchStream } from "./fetch-stream.js"
 import { Fields, readBackoff } from "./options.js"
+import { EventStreamMachine } from "./stream-machines.js"
 
 // `EventStreamMachine.ended`'s ends: a dropped stream (or one whose headers could not be had), a refusal, and no
 // `fetch` any more.
@@ -55,7 +55,7 @@ export class EventStream {
     const { headers, lastEventId, backoff } = readOptions(options)
     this.#url = url
     this.#headers = headers
-    this.#machine = new EventStreamMachine(lastEventId, Math.random() * 2 ** 53, new Float64Array(backoff))
+    this.#machine = new EventStreamMachine(lastEventId, Math.random() * 2 ** 53, backoff)
     // A `headers` function is first called from the timer, once the constructor has returned and the page has
     // registered `onError`, which must hear what the function throws.
     if (typeof headers === "function") this.#arm(now())

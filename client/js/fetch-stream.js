@@ -7,7 +7,7 @@
 // once (or `ended` at once when it never opened). Nothing follows `ended` or `abort()`, even from promises already
 // settling.
 
-import { isEventStream } from "ferrocast-machine"
+import { isEventStream } from "./stream-machines.js"
 
 /** How a stream ended: the server ended the response body. */
 export const CLOSED = 0

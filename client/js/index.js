@@ -2,9 +2,9 @@
 // machine), with `Presence`, `EventStream` and the relay's event-stream socket (`SseSocket`), which sockets made
 // from this entry fall back to when WebSockets cannot open (or use, with `transport: "sse"`).
 
-import { TransportChoice } from "ferrocast-machine"
 import { useEventStreamSocket } from "./event-stream-socket.js"
 import { SseSocket } from "./sse-socket.js"
+import { TransportChoice } from "./stream-machines.js"
 
 useEventStreamSocket((url, token) => SseSocket.connect(url, token), TransportChoice)
 

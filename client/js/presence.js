@@ -1,14 +1,14 @@
 // `Presence`: who is on a channel's topic, as phoenix.js's `Presence`: `new Presence(channel, opts)`, `onJoin`,
 // `onLeave`, `onSync`, `list`, and the static `syncState` and `syncDiff` for state a page keeps itself.
 //
-// The protocol's tracker (`PresenceMachine`, `client/src/presence.rs`) decides everything: how states and diffs
+// The protocol's tracker (`PresenceMachine`, `client/src/presence.rs`, through `presence-machine.js`) decides everything: how states and diffs
 // merge, what joined and left, the order of keys and callbacks, which diffs wait for the next state. This class
 // keeps what the server sent: each meta, and each entry with fields besides `metas`, under a number (a handle) the
 // tracker carries in its place. A payload goes in as its keys, `phx_ref`s and handles; the records that come out
 // name entries by handle, so callbacks and `list` get the very meta objects the server sent, in fresh entries.
 
-import { PresenceMachine } from "ferrocast-machine"
 import { runAll } from "./calls.js"
+import { PresenceMachine } from "./presence-machine.js"
 
 // The records' tags (`Tag` in presence.rs).
 const JOIN = 0
@@ -73,8 +73,7 @@ class Tracker {
     } else {
       this.put(payload, text, shape)
     }
-    const out = this.machine.frame(diff, joinRef, text.join(""), shape)
-    const read = this.reader(out)
+    const read = this.reader(this.machine.frame(diff, joinRef, text.join(""), shape))
     const { onJoin, onLeave, onSync } = on
     while (read.more()) {
       const tag = read.number()
@@ -113,9 +112,8 @@ class Tracker {
     return entries
   }
 
-  /** Reads records: numbers from `out`, keys from the machine's names. */
-  reader(out) {
-    const names = out.length ? this.machine.names() : ""
+  /** Reads records: numbers from `out`, keys from `names`, as the machine gave them. */
+  reader([names, out]) {
     const objects = this.objects
     let from = 0
     const read = {

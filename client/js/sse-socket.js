@@ -11,8 +11,8 @@
 // This class owns the requests and the handlers; the framing (what each event says, how frames are posted, binary
 // ones in base64) is the protocol's `sse_socket`, behind `SseSocketMachine` (in wasm), the relay's too.
 
-import { SseSocketMachine, TransportChoice } from "ferrocast-machine"
 import { CLOSED, REFUSED, fetchStream } from "./fetch-stream.js"
+import { SseSocketMachine, TransportChoice } from "./stream-machines.js"
 
 /** The close code for a connection that broke, as a browser reports a WebSocket that did. */
 const CLOSE_ABNORMAL = 1006

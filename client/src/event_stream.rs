@@ -1,24 +1,93 @@
-//! `EventStreamMachine`: the protocol's rules of one `EventStream` (`client/js/event-stream.js`) behind a few narrow
-//! entry points: the stream's [`sse::Reader`], which keeps the last id and the server's `retry` from one request to
-//! the next, and its [`EventStreamReconnect`], which says when to reconnect, whether to stay closed and which URL
-//! resumes.
+//! `EventStreamMachine`: the protocol's rules of one `EventStream` (`client/js/event-stream.js`, through
+//! `client/js/stream-machines.js`) behind the one entry point [`event_stream`]: the stream's [`sse::Reader`], which
+//! keeps the last id and the server's `retry` from one request to the next, and its [`EventStreamReconnect`], which
+//! says when to reconnect, whether to stay closed and which URL resumes.
 //!
 //! The JavaScript class owns every browser object (`fetch`, the response body's reader, the timer, the
 //! application's callbacks and the data it parses); inputs come in as numbers, strings and bytes, and the events a
-//! chunk completes come out of [`EventStreamMachine::feed`] as one flat array. No closure crosses the boundary.
+//! chunk completes come out of [`op::FEED`] as one run of values (`boundary.rs`). No closure crosses the boundary.
 //!
-//! [`is_event_stream`] is shared with the event-stream socket (`client/js/fetch-stream.js`).
+//! [`op::IS_EVENT_STREAM`] is shared with the event-stream socket (`client/js/fetch-stream.js`).
 
 use ferrocast_protocol::client::{AfterEnd, Backoff, EventStreamReconnect, StreamEnd};
 use ferrocast_protocol::sse::{self, SUBSCRIBED_EVENT};
-use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
+use crate::boundary::{Input, Output, Table};
+
 /// One stream's reader and reconnect rule, as the JavaScript `EventStream` holds it.
-#[wasm_bindgen]
 pub struct EventStreamMachine {
     reader: sse::Reader,
     reconnect: EventStreamReconnect,
+}
+
+/// The operations of [`event_stream`]: each takes the arguments listed with it and returns what it says.
+pub mod op {
+    /// Lets go of the stream's machine.
+    pub const FREE: u8 = 0;
+    /// `firstId, seed, baseMs, maxMs, jitter`: [`super::EventStreamMachine::new`]; its handle (the one given is not
+    /// read).
+    pub const NEW: u8 = 1;
+    /// `url`: [`super::EventStreamMachine::url`].
+    pub const URL: u8 = 2;
+    /// [`super::EventStreamMachine::restart`].
+    pub const RESTART: u8 = 3;
+    /// [`super::EventStreamMachine::opened`].
+    pub const OPENED: u8 = 4;
+    /// `chunk` (bytes): [`super::EventStreamMachine::feed`].
+    pub const FEED: u8 = 5;
+    /// `end, status, now`: [`super::EventStreamMachine::ended`].
+    pub const ENDED: u8 = 6;
+    /// [`super::EventStreamMachine::close`].
+    pub const CLOSE: u8 = 7;
+    /// [`super::EventStreamMachine::ready_state`].
+    pub const READY_STATE: u8 = 8;
+    /// [`super::EventStreamMachine::last_event_id`].
+    pub const LAST_EVENT_ID: u8 = 9;
+    /// `status, contentType`, on no machine: [`super::is_event_stream`].
+    pub const IS_EVENT_STREAM: u8 = 10;
+}
+
+thread_local! {
+    static STREAMS: Table<EventStreamMachine> = const { Table::new() };
+}
+
+/// Operation `op` (see [`op`]) on the stream's machine behind `handle`, with its arguments; its results.
+#[wasm_bindgen(js_name = eventStream)]
+pub fn event_stream(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
+    let mut input = Input::new(input);
+    let mut out = Output::default();
+    STREAMS.with(|streams| match op {
+        op::FREE => streams.remove(handle),
+        op::NEW => {
+            let first_id = input.text().unwrap_or_default().to_owned();
+            let seed = input.number().unwrap_or_default();
+            let backoff = [input.number(), input.number(), input.number()].map(|value| value.unwrap_or(f64::NAN));
+            out.number(f64::from(streams.insert(EventStreamMachine::new(first_id, seed, &backoff))));
+        }
+        op::IS_EVENT_STREAM => {
+            let status = input.number().unwrap_or_default() as u16;
+            out.flag(is_event_stream(status, input.text().unwrap_or_default()));
+        }
+        op => {
+            streams.with(handle, |machine| match op {
+                op::URL => out.text(&machine.url(input.text().unwrap_or_default())),
+                op::RESTART => machine.restart(),
+                op::OPENED => machine.opened(),
+                op::FEED => machine.feed(input.bytes().unwrap_or_default(), &mut out),
+                op::ENDED => {
+                    let end = input.number().unwrap_or_default() as u8;
+                    let status = input.number().unwrap_or_default() as u16;
+                    out.number(machine.ended(end, status, input.number().unwrap_or_default()));
+                }
+                op::CLOSE => machine.close(),
+                op::READY_STATE => out.number(f64::from(machine.ready_state())),
+                op::LAST_EVENT_ID => out.text(&machine.last_event_id()),
+                _ => {}
+            });
+        }
+    });
+    out.into_bytes()
 }
 
 /// How a request ended, as [`EventStreamMachine::ended`] takes it (0, anything else, is a dropped stream: it ended
@@ -28,12 +97,10 @@ const REFUSED: u8 = 1;
 /// `fetch` is gone: no request can be made any more.
 const CANNOT_REQUEST: u8 = 2;
 
-#[wasm_bindgen]
 impl EventStreamMachine {
     /// A stream that resumes from `first_id` until it reads an id (empty: from now), waiting `backoff` between
     /// requests: `[baseMs, maxMs, jitter]`, checked by `client/js/event-stream.js`, NaN for the default. `seed`
     /// draws the jitter.
-    #[wasm_bindgen(constructor)]
     pub fn new(first_id: String, seed: f64, backoff: &[f64]) -> EventStreamMachine {
         let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
         let given = |at: usize| backoff.get(at).copied().filter(|value| !value.is_nan());
@@ -63,24 +130,20 @@ impl EventStreamMachine {
         self.reconnect.opened();
     }
 
-    /// Reads a chunk of the response body; returns the events it completed, five fields each: `event` (`message`
+    /// Reads a chunk of the response body; writes the events it completed, five values each: `event` (`message`
     /// when unnamed), `data` (the text), `lastEventId`, `topic` (null when the stream gave none), and whether it is
     /// the relay's `ferrocast:subscribed`, whose `recovered: false` means a resume could not replay everything.
-    pub fn feed(&mut self, chunk: &[u8]) -> Array {
-        let out = Array::new();
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Output) {
         for event in self.reader.feed(chunk) {
-            let subscribed = event.event == SUBSCRIBED_EVENT;
-            for field in [
-                event.event.into(),
-                event.data.into(),
-                event.last_event_id.into(),
-                event.topic.map_or(JsValue::NULL, JsValue::from),
-                subscribed.into(),
-            ] {
-                out.push(&field);
+            out.text(&event.event);
+            out.text(&event.data);
+            out.text(&event.last_event_id);
+            match &event.topic {
+                Some(topic) => out.text(topic),
+                None => out.null(),
             }
+            out.flag(event.event == SUBSCRIBED_EVENT);
         }
-        out
     }
 
     /// The request ended at `now`: `end` 0 dropped (or failed, or its headers could not be had), 1 refused with
@@ -104,13 +167,11 @@ impl EventStreamMachine {
     }
 
     /// 0 connecting (or waiting to reconnect), 1 open, 2 closed, as EventSource's.
-    #[wasm_bindgen(getter, js_name = readyState)]
     pub fn ready_state(&self) -> u8 {
         self.reconnect.ready_state() as u8
     }
 
     /// The id the next request resumes from.
-    #[wasm_bindgen(getter, js_name = lastEventId)]
     pub fn last_event_id(&self) -> String {
         self.reconnect.resume_id(self.reader.last_event_id()).to_owned()
     }
@@ -118,7 +179,6 @@ impl EventStreamMachine {
 
 /// Whether an answer with this status and `Content-Type` is an event stream to read (otherwise it refuses the
 /// request): the protocol's [`sse::is_event_stream`].
-#[wasm_bindgen(js_name = isEventStream)]
 pub fn is_event_stream(status: u16, content_type: &str) -> bool {
     sse::is_event_stream(status, content_type)
 }

@@ -7,20 +7,26 @@
 //!   records drained out in one call); the JavaScript `Socket` (`client/js/machine.js` calls it) owns the
 //!   WebSocket, the timer, page events and the callbacks. What to send, when to retry and what a frame means is
 //!   decided by `ferrocast_protocol::client`, which is tested natively in simulated time.
-//! - [`presence`]: `PresenceMachine`, the protocol's presence tracker behind the entry points the JavaScript
+//! - [`presence`]: `PresenceMachine`, the protocol's presence tracker behind the one entry point the JavaScript
 //!   `Presence` (`client/js/presence.js`) drives it through, with metas as handles to the objects it keeps.
 //! - [`event_stream`]: `EventStreamMachine`, the rules of the JavaScript `EventStream` (server-sent events from a
 //!   relay's `/sse`): the event-stream reader and the reconnect rule; [`sse_transport`]: `SseSocketMachine`, the
 //!   framing of the JavaScript `SseSocket`, a WebSocket-shaped connection over the relay's event-stream socket, which
 //!   a `Socket` opens when [`transport_choice`] says so. Both take chunks of the stream as bytes and return what
-//!   they read as one flat array; the JavaScript classes own `fetch`, the body's reader, the timer and the callbacks.
+//!   they read as one run of values; the JavaScript classes own `fetch`, the body's reader, the timer and the
+//!   callbacks.
+//!
+//! Every machine crosses the boundary the same way: one entry point per kind, an operation on a handle into the
+//! kind's [`boundary`] table, so the glue has no class wrappers (`client/js/machine.js`, `client/js/held.js`).
 //!
 //! Features pick what a build has: `machine` alone is `@ferrocast/client/core`; `presence` and `streams` join it
 //! in the full package.
 //!
 //! Nothing here touches `window`, `fetch` or a timer, so the module can be imported during server-side rendering.
 
-#[cfg(feature = "machine")]
+// Each feature uses the part of it its machines need.
+#[cfg(any(feature = "machine", feature = "presence", feature = "streams"))]
+#[cfg_attr(not(all(feature = "machine", feature = "presence", feature = "streams")), allow(dead_code))]
 mod boundary;
 #[cfg(feature = "streams")]
 pub mod event_stream;
@@ -32,13 +38,6 @@ pub mod presence;
 pub mod sse_transport;
 #[cfg(feature = "streams")]
 pub mod transport_choice;
-
-#[cfg(feature = "streams")]
-pub use event_stream::EventStreamMachine;
-#[cfg(feature = "presence")]
-pub use presence::PresenceMachine;
-#[cfg(feature = "streams")]
-pub use sse_transport::SseSocketMachine;
 
 /// The allocator of the wasm build: talc in place of the standard library's dlmalloc, which is larger in the
 /// module a page downloads (see README, Size). Single-threaded wasm only (no `atomics`), which is what

@@ -1,5 +1,5 @@
-//! `PresenceMachine`: the protocol's presence tracker behind the few entry points `client/js/presence.js` (the
-//! `Presence` class) drives it through.
+//! `PresenceMachine`: the protocol's presence tracker behind the one entry point [`presence`] that
+//! `client/js/presence.js` (the `Presence` class, through `client/js/presence-machine.js`) drives it through.
 //!
 //! The JavaScript class owns the channel bindings, the callbacks and every object the server sent; this side owns
 //! the rules (`ferrocast_protocol::presence`: merging states and diffs, what joined and left, the order of keys
@@ -8,12 +8,16 @@
 //! callbacks and `list` see are the very ones the server sent, and none crosses the boundary.
 //!
 //! A payload goes in flattened ([`Flat`]): its keys and `phx_ref`s one after another in one string, its shape and
-//! handles in one array of numbers. What handling it did comes out as one array of records (a tag, then that tag's
+//! handles in one run of numbers. What handling it did comes out as one run of records (a tag, then that tag's
 //! fields, listed in [`Tag`]) with the keys they name in one string ([`PresenceMachine::names`]). The records end
-//! with the handles the tracker let go of, which the JavaScript class forgets.
+//! with the handles the tracker let go of, which the JavaScript class forgets. The numbers cross the boundary
+//! (`boundary.rs`) as bytes, four to a number, little-endian, a `Uint32Array` in JavaScript: a state of thousands
+//! of keys is tens of thousands of them, one copy instead of one typed value each.
 
 use ferrocast_protocol::presence::{Change, Diff, Entry, Meta, Presence, PresenceEvent, State};
 use wasm_bindgen::prelude::*;
+
+use crate::boundary::{Input, Output, Table};
 
 /// The first number of each record [`PresenceMachine::frame`] returns. A key is its length in UTF-16 units, the
 /// string being the next one in [`PresenceMachine::names`]; an entry is its extra fields' handle (0 for none), its
@@ -33,7 +37,6 @@ enum Tag {
 }
 
 /// One channel's presences, as the JavaScript `Presence` holds them.
-#[wasm_bindgen]
 #[derive(Default)]
 pub struct PresenceMachine {
     presence: Presence<u32>,
@@ -45,10 +48,66 @@ pub struct PresenceMachine {
     names: String,
 }
 
+/// The operations of [`presence`]: each takes the arguments listed with it and returns what it says.
+pub mod op {
+    /// Lets go of the tracker.
+    pub const FREE: u8 = 0;
+    /// A tracker with no presences, waiting for its first state; its handle (the one given is not read).
+    pub const NEW: u8 = 1;
+    /// `diff, joinRef, text, shape`: [`super::PresenceMachine::frame`], `shape` as bytes; the keys the records
+    /// name, then the records as bytes.
+    pub const FRAME: u8 = 2;
+    /// [`super::PresenceMachine::list`]: the keys, then the records as bytes.
+    pub const LIST: u8 = 3;
+    /// `joinRef`: [`super::PresenceMachine::pending`].
+    pub const PENDING: u8 = 4;
+}
+
+thread_local! {
+    static TRACKERS: Table<PresenceMachine> = const { Table::new() };
+}
+
+/// Operation `op` (see [`op`]) on the tracker behind `handle`, with its arguments; its results.
 #[wasm_bindgen]
+pub fn presence(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
+    let mut input = Input::new(input);
+    let mut out = Output::default();
+    let records = |out: &mut Output, machine: &mut PresenceMachine, records: Vec<u32>| {
+        out.text(&machine.names());
+        out.bytes(&records.iter().flat_map(|number| number.to_le_bytes()).collect::<Vec<u8>>());
+    };
+    TRACKERS.with(|trackers| match op {
+        op::FREE => trackers.remove(handle),
+        op::NEW => out.number(f64::from(trackers.insert(PresenceMachine::new()))),
+        op => {
+            trackers.with(handle, |machine| match op {
+                op::FRAME => {
+                    let diff = input.flag();
+                    let join_ref = input.text().unwrap_or_default();
+                    let text = input.text().unwrap_or_default();
+                    let shape: Vec<u32> = input
+                        .bytes()
+                        .unwrap_or_default()
+                        .chunks_exact(4)
+                        .map(|number| u32::from_le_bytes([number[0], number[1], number[2], number[3]]))
+                        .collect();
+                    let frame = machine.frame(diff, join_ref, text, &shape);
+                    records(&mut out, machine, frame);
+                }
+                op::LIST => {
+                    let list = machine.list();
+                    records(&mut out, machine, list);
+                }
+                op::PENDING => out.flag(machine.pending(input.text().unwrap_or_default())),
+                _ => {}
+            });
+        }
+    });
+    out.into_bytes()
+}
+
 impl PresenceMachine {
     /// A tracker with no presences, waiting for its first state.
-    #[wasm_bindgen(constructor)]
     pub fn new() -> PresenceMachine {
         PresenceMachine::default()
     }

@@ -1,0 +1,36 @@
+// `PresenceMachine`: the protocol's presence tracker in wasm (`client/src/presence.rs`), as `Presence` calls it.
+// Each method is one operation on the tracker's handle (`held.js`); the records and the shape of a payload cross
+// as the bytes of a `Uint32Array`, the keys as one string.
+
+import { presence } from "ferrocast-machine"
+import { Held } from "./held.js"
+
+// The operations, as `client/src/presence.rs` (`op`) numbers and describes them.
+const FRAME = 2
+const LIST = 3
+const PENDING = 4
+
+export class PresenceMachine extends Held {
+  constructor() {
+    super(presence)
+  }
+
+  /** Hands the tracker a flattened payload (`Flat` in presence.rs); `[names, records]`. */
+  frame(diff, joinRef, text, shape) {
+    return this.records(FRAME, diff, joinRef, text, new Uint8Array(Uint32Array.from(shape).buffer))
+  }
+
+  /** The presences, as `[names, records]`. */
+  list() {
+    return this.records(LIST)
+  }
+
+  pending(joinRef) {
+    return this.one(PENDING, joinRef)
+  }
+
+  records(op, ...args) {
+    const [names, records] = this.call(op, ...args)
+    return [names, new Uint32Array(records)]
+  }
+}

@@ -1,0 +1,97 @@
+// The machines of the event streams in wasm, as `EventStream`, `SseSocket`, `fetch-stream.js` and `Socket` call
+// them: `EventStreamMachine` (`client/src/event_stream.rs`), `SseSocketMachine` (`sse_transport.rs`) and
+// `TransportChoice` (`transport_choice.rs`). Each method is one operation on the machine's handle (`held.js`); the
+// numbers below are those files' `op`.
+
+import { eventStream, sseSocket, transportChoice } from "ferrocast-machine"
+import { Held, run } from "./held.js"
+
+export class EventStreamMachine extends Held {
+  /** `backoff`: `[baseMs, maxMs, jitter]`, NaN for the default. */
+  constructor(firstId, seed, backoff) {
+    super(eventStream, firstId, seed, ...backoff)
+  }
+
+  url(url) {
+    return this.one(2, url)
+  }
+
+  restart() {
+    this.call(3)
+  }
+
+  opened() {
+    this.call(4)
+  }
+
+  /** The events `chunk` completed, five values each (`feed` in event_stream.rs). */
+  feed(chunk) {
+    return this.call(5, chunk)
+  }
+
+  ended(end, status, now) {
+    return this.one(6, end, status, now)
+  }
+
+  close() {
+    this.call(7)
+  }
+
+  get readyState() {
+    return this.one(8)
+  }
+
+  get lastEventId() {
+    return this.one(9)
+  }
+}
+
+/** Whether an answer with this status and `Content-Type` is an event stream to read. */
+export function isEventStream(status, contentType) {
+  return run(eventStream, 0, 10, status, contentType)[0]
+}
+
+export class SseSocketMachine extends Held {
+  constructor(streamUrl) {
+    super(sseSocket, streamUrl)
+  }
+
+  /** What the events of `chunk` say, as records of two values (`Tag` in sse_transport.rs). */
+  feed(chunk) {
+    return this.call(2, chunk)
+  }
+
+  sendText(frame) {
+    this.call(3, frame)
+  }
+
+  sendBinary(frame) {
+    this.call(4, frame)
+  }
+
+  takeBody() {
+    return this.one(5)
+  }
+}
+
+export class TransportChoice extends Held {
+  constructor(allowed) {
+    super(transportChoice, allowed)
+  }
+
+  attempt(websockets) {
+    return this.one(2, websockets)
+  }
+
+  static streamUrl(websocketUrl) {
+    return run(transportChoice, 0, 3, websocketUrl)[0]
+  }
+
+  opened() {
+    this.call(4)
+  }
+
+  closed(status) {
+    return this.one(5, status)
+  }
+}
