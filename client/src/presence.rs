@@ -72,9 +72,14 @@ thread_local! {
 pub fn presence(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
     let mut input = Input::new(input);
     let mut out = Output::default();
+    // Plain loops: iterator adapters over the bytes cost the module more than they save here.
     let records = |out: &mut Output, machine: &mut PresenceMachine, records: Vec<u32>| {
         out.text(&machine.names());
-        out.bytes(&records.iter().flat_map(|number| number.to_le_bytes()).collect::<Vec<u8>>());
+        let mut bytes = Vec::with_capacity(4 * records.len());
+        for number in records {
+            bytes.extend_from_slice(&number.to_le_bytes());
+        }
+        out.bytes(&bytes);
     };
     TRACKERS.with(|trackers| match op {
         op::FREE => trackers.remove(handle),
@@ -85,12 +90,13 @@ pub fn presence(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
                     let diff = input.flag();
                     let join_ref = input.text().unwrap_or_default();
                     let text = input.text().unwrap_or_default();
-                    let shape: Vec<u32> = input
-                        .bytes()
-                        .unwrap_or_default()
-                        .chunks_exact(4)
-                        .map(|number| u32::from_le_bytes([number[0], number[1], number[2], number[3]]))
-                        .collect();
+                    let bytes = input.bytes().unwrap_or_default();
+                    let mut shape = Vec::with_capacity(bytes.len() / 4);
+                    let mut at = 0;
+                    while let Some(number) = bytes.get(at..at + 4) {
+                        shape.push(u32::from_le_bytes([number[0], number[1], number[2], number[3]]));
+                        at += 4;
+                    }
                     let frame = machine.frame(diff, join_ref, text, &shape);
                     records(&mut out, machine, frame);
                 }
