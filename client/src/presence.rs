@@ -90,14 +90,7 @@ pub fn presence(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
                     let diff = input.flag();
                     let join_ref = input.text().unwrap_or_default();
                     let text = input.text().unwrap_or_default();
-                    let bytes = input.bytes().unwrap_or_default();
-                    let mut shape = Vec::with_capacity(bytes.len() / 4);
-                    let mut at = 0;
-                    while let Some(number) = bytes.get(at..at + 4) {
-                        shape.push(u32::from_le_bytes([number[0], number[1], number[2], number[3]]));
-                        at += 4;
-                    }
-                    let frame = machine.frame(diff, join_ref, text, &shape);
+                    let frame = machine.frame(diff, join_ref, text, input.bytes().unwrap_or_default());
                     records(&mut out, machine, frame);
                 }
                 op::LIST => {
@@ -119,11 +112,11 @@ impl PresenceMachine {
     }
 
     /// Handles a `presence_state` payload, or a `presence_diff` one (`diff`: its joins, then its leaves), flattened
-    /// into `text` and `shape` (see [`Flat`]), with the channel's current join ref. Returns the records (see
+    /// into `text` and `shape` (see [`Flat`]; `shape` as the bytes of its numbers), with the channel's current join ref. Returns the records (see
     /// [`Tag`]): none for a diff held until the next state.
     ///
     /// A join ref is `""` for none, which the tracker treats alike (JavaScript holds `""` false).
-    pub fn frame(&mut self, diff: bool, join_ref: &str, text: &str, shape: &[u32]) -> Vec<u32> {
+    pub fn frame(&mut self, diff: bool, join_ref: &str, text: &str, shape: &[u8]) -> Vec<u32> {
         let join_ref = Some(join_ref);
         let mut flat = Flat { text, shape, at: 0, handles: Vec::new() };
         let mut before = Vec::new();
@@ -266,7 +259,8 @@ fn entry(out: &mut Vec<u32>, entry: &Entry<u32>) {
 /// 0, so a short shape reads as fewer entries rather than failing.
 struct Flat<'a> {
     text: &'a str,
-    shape: &'a [u32],
+    /// The numbers, four bytes each, little-endian.
+    shape: &'a [u8],
     at: usize,
     /// Every handle read, in order.
     handles: Vec<u32>,
@@ -274,8 +268,8 @@ struct Flat<'a> {
 
 impl Flat<'_> {
     fn number(&mut self) -> u32 {
-        let number = self.shape.get(self.at).copied().unwrap_or(0);
-        self.at += 1;
+        let number = self.shape.get(self.at..self.at + 4).map_or(0, |n| u32::from_le_bytes([n[0], n[1], n[2], n[3]]));
+        self.at += 4;
         number
     }
 
@@ -331,6 +325,11 @@ mod tests {
     /// A presence object: keys with their extra fields' handle and their metas' handles and `phx_ref`s.
     type Object<'a> = &'a [(&'a str, u32, &'a [(u32, &'a str)])];
 
+    /// A shape as the machine takes it.
+    fn bytes(shape: &[u32]) -> Vec<u8> {
+        shape.iter().flat_map(|number| number.to_le_bytes()).collect()
+    }
+
     /// A presence object for the machine, from `(key, extra, [(handle, phx_ref)])`, appended to `text` and `shape`.
     fn put(text: &mut String, shape: &mut Vec<u32>, object: Object) {
         shape.push(object.len() as u32);
@@ -347,14 +346,14 @@ mod tests {
     fn state(machine: &mut PresenceMachine, join_ref: &str, object: Object) -> Vec<u32> {
         let (mut text, mut shape) = (String::new(), Vec::new());
         put(&mut text, &mut shape, object);
-        machine.frame(false, join_ref, &text, &shape)
+        machine.frame(false, join_ref, &text, &bytes(&shape))
     }
 
     fn diff(machine: &mut PresenceMachine, join_ref: &str, joins: Object, leaves: Object) -> Vec<u32> {
         let (mut text, mut shape) = (String::new(), Vec::new());
         put(&mut text, &mut shape, joins);
         put(&mut text, &mut shape, leaves);
-        machine.frame(true, join_ref, &text, &shape)
+        machine.frame(true, join_ref, &text, &bytes(&shape))
     }
 
     /// The handles of the free records, read record by record.
@@ -463,7 +462,7 @@ mod tests {
                     }
                 }
             }
-            let out = machine.frame(objects == 2, join_ref, &text, &shape);
+            let out = machine.frame(objects == 2, join_ref, &text, &bytes(&shape));
             for handle in freed(&out) {
                 assert!(live.remove(&handle), "handle {handle} freed twice or never given");
             }
