@@ -1,10 +1,14 @@
 // The JavaScript side of the byte boundary (`client/src/boundary.rs` lays out the values): a call's arguments are
-// written as one byte string of typed values, and its results read back from another, so each machine has one
-// entry point in wasm instead of a generated class with a wrapper for each method.
+// written as typed values into the wasm's memory, where its entry point reads them, and its results read back from
+// there, so each kind of machine has one entry point in wasm instead of a generated class with a wrapper for each
+// method, and a call allocates nothing and copies nothing through the glue.
+
+import { argumentsAt, resultsAt, wasmMemory } from "ferrocast-machine"
 
 const UNDEFINED = 0
 const NULL = 1
 const FALSE = 2
+const TRUE = 3
 const NUMBER = 4
 const STRING = 5
 const BYTES = 6
@@ -12,62 +16,86 @@ const BYTES = 6
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-// One buffer for every call's arguments, grown when a call needs more; wasm copies them in before it runs.
-let buffer = new Uint8Array(1024)
-let view = new DataView(buffer.buffer)
+// The wasm's memory, as bytes and as a view for numbers, remade when it grows; and where the arguments go, with
+// room for how many bytes (asked for again only when a call needs more, which keeps what was written).
+let wasm, bytes, view
 let at = 0
+let room = 0
 
-function room(len) {
-  if (at + len <= buffer.length) return
-  const bigger = new Uint8Array(2 * (at + len))
-  bigger.set(buffer)
-  buffer = bigger
-  view = new DataView(bigger.buffer)
+function over() {
+  // A memory that grew left the old views detached, and a detached view's length is 0.
+  if (!bytes?.length) {
+    const buffer = (wasm ??= wasmMemory()).buffer
+    bytes = new Uint8Array(buffer)
+    view = new DataView(buffer)
+  }
 }
 
-/** `values` (`undefined`, `null`, booleans, numbers, strings, `Uint8Array`s) as the boundary's bytes. */
-export function encode(values) {
-  at = 0
-  for (const value of values) {
-    room(9)
-    if (value == null) buffer[at++] = value === null ? NULL : UNDEFINED
-    else if (typeof value === "boolean") buffer[at++] = FALSE + value
-    else if (typeof value === "number") {
-      buffer[at] = NUMBER
-      view.setFloat64(at + 1, value, true)
-      at += 9
+/**
+ * Operation `op` of the entry point `entry` on the machine behind `handle`, with `args` (`undefined`, `null`,
+ * booleans, numbers, strings, `Uint8Array`s): its results, in order, bytes as `ArrayBuffer`s of their own.
+ */
+export function run(entry, handle, op, args) {
+  over()
+  let end = at
+  for (const value of args) {
+    if (value == null) {
+      end = fit(end, 1)
+      bytes[end++] = value === null ? NULL : UNDEFINED
+    } else if (typeof value === "boolean") {
+      end = fit(end, 1)
+      bytes[end++] = value ? TRUE : FALSE
+    } else if (typeof value === "number") {
+      end = fit(end, 9)
+      bytes[end] = NUMBER
+      view.setFloat64(end + 1, value, true)
+      end += 9
     } else if (typeof value === "string") {
       // UTF-8 takes at most three bytes for each UTF-16 unit.
-      room(5 + 3 * value.length)
-      const { written } = encoder.encodeInto(value, buffer.subarray(at + 5))
-      sized(STRING, written)
+      const most = 3 * value.length
+      end = fit(end, 5 + most)
+      end = sized(STRING, end, encoder.encodeInto(value, bytes.subarray(end + 5, end + 5 + most)).written)
     } else {
-      room(5 + value.length)
-      buffer.set(value, at + 5)
-      sized(BYTES, value.length)
+      end = fit(end, 5 + value.length)
+      bytes.set(value, end + 5)
+      end = sized(BYTES, end, value.length)
     }
   }
-  return buffer.subarray(0, at)
+  const len = entry(handle, op, end - at)
+  return len ? results(resultsAt(), len) : NONE
 }
 
-function sized(kind, len) {
-  buffer[at] = kind
-  view.setUint32(at + 1, len, true)
-  at += 5 + len
+/** Where the value to be written at `end` goes, with room for `len` bytes: the mailbox grows, keeping what it has. */
+function fit(end, len) {
+  if (end + len <= at + room) return end
+  const written = end - at
+  room = 2 * (written + len)
+  at = argumentsAt(room)
+  over()
+  return at + written
 }
 
-/** The values in `bytes`, in order; bytes come out as `ArrayBuffer`s of their own. */
-export function decode(bytes) {
+// The results of a call that returned none, shared: most calls return none.
+const NONE = Object.freeze([])
+
+/** The kind and length of a value of `len` bytes written at `end + 5`; where the next value goes. */
+function sized(kind, end, len) {
+  bytes[end] = kind
+  view.setUint32(end + 1, len, true)
+  return end + 5 + len
+}
+
+function results(start, len) {
+  over()
   const values = []
-  const data = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = start, end = start + len; i < end; ) {
     const kind = bytes[i++]
     if (kind < NUMBER) values.push(kind === UNDEFINED ? undefined : kind === NULL ? null : kind > FALSE)
     else if (kind === NUMBER) {
-      values.push(data.getFloat64(i, true))
+      values.push(view.getFloat64(i, true))
       i += 8
     } else {
-      const len = data.getUint32(i, true)
+      const len = view.getUint32(i, true)
       const value = bytes.subarray(i + 4, (i += 4 + len))
       values.push(kind === STRING ? decoder.decode(value) : value.slice().buffer)
     }

@@ -4,14 +4,14 @@
 // go of the machine, `NEW` makes one and returns its handle. The socket's machine has an entry of its own shape
 // (`machine.js`), since it takes functions too.
 
-import { decode, encode } from "./boundary.js"
+import { run as exchange } from "./boundary.js"
 
 const FREE = 0
 const NEW = 1
 
 /** The results of operation `op` of `entry` on the machine behind `handle` (any for an operation of none). */
 export function run(entry, handle, op, ...args) {
-  return decode(entry(handle, op, encode(args)))
+  return exchange(entry, handle, op, args)
 }
 
 // A machine the page dropped lets go of its slot too; one freed by `free()` is no longer watched, as its handle may

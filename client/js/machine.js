@@ -1,13 +1,12 @@
 // `Machine`: the protocol's client state machine in wasm (`client/src/machine.rs`), as `Socket` calls it. Each
 // method is one operation on the machine's handle, its arguments and results crossing as bytes (`boundary.js`).
 
-import { machine, newMachine } from "ferrocast-machine"
-import { decode, encode } from "./boundary.js"
+import { machine, machineDeadline } from "ferrocast-machine"
+import { run } from "./boundary.js"
 
 // The operations, as `client/src/machine.rs` (`op`) numbers and describes them.
 const FREE = 0
 const DRAIN = 1
-const DEADLINE = 2
 const TIMEOUT = 3
 const CONNECT = 4
 const DISCONNECT = 5
@@ -32,6 +31,7 @@ const IS_CONNECTED = 23
 const MAKE_REF = 24
 const STATS = 25
 const PROTOCOL_EVENTS = 26
+const NEW = 27
 
 // The application's `reconnectAfterMs` and `rejoinAfterMs`, by keys unique on the page, which the wasm calls them by
 // (`custom_backoff` in `client/src/machine.rs` says why the map is global).
@@ -58,45 +58,56 @@ function keep(delay) {
 const machines =
   typeof FinalizationRegistry === "function" &&
   new FinalizationRegistry(([handle, keys]) => {
-    machine(handle, FREE, encode([]))
+    run(machine, handle, FREE, [])
     for (const key of keys) functions.delete(key)
   })
 
 // Whether a call is under way: the only code that runs inside one is a `reconnectAfterMs` or `rejoinAfterMs`.
 let calling = false
+// Calls made so far, by every socket: a machine that was not called since its last drain has nothing to drain.
+let calls = 0
 
 /** The results of operation `op` on the machine behind `handle`. */
 function call(handle, op, ...args) {
   if (calling) throw new Error("reconnectAfterMs and rejoinAfterMs may not call a socket")
   calling = true
+  calls++
   try {
-    return decode(machine(handle, op, encode(args)))
+    return run(machine, handle, op, args)
   } finally {
     calling = false
   }
 }
 
 export class Machine {
-  /** A machine with `options` as `client/js/options.js` reads them (`newMachine` in wasm lists them). */
+  /** A machine with `options` as `client/js/options.js` reads them (`op::NEW` in `client/src/machine.rs` lists them). */
   constructor(endPoint, options) {
     const { reconnectAfter, rejoinAfter } = options
     const { v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery } = options
     const seed = Math.random() * 2 ** 53
     const keys = [keep(reconnectAfter), keep(rejoinAfter)]
     const args = [endPoint, seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery]
-    this.handle = newMachine(encode([...args, ...options.backoff, ...options.queue, options.dropOldest, ...keys]))
+    this.handle = run(machine, 0, NEW, [...args, ...options.backoff, ...options.queue, options.dropOldest, ...keys])[0]
     if (machines) machines.register(this, [this.handle, keys])
     this.why = ""
+    this.drained = -1
   }
 
   /** The records of everything the machine produced since the last drain (`client/js/records.js` reads them). */
   drain() {
-    return call(this.handle, DRAIN)
+    const records = call(this.handle, DRAIN)
+    this.drained = calls
+    return records
+  }
+
+  /** Whether there may be records to drain: a call was made since the last drain. */
+  changed() {
+    return calls !== this.drained
   }
 
   /** When to call `timeout` next, in machine time; -1 for never. */
   deadline() {
-    return this.one(DEADLINE)
+    return machineDeadline(this.handle)
   }
 
   timeout(now) {
@@ -139,8 +150,11 @@ export class Machine {
     call(this.handle, FAILED, now, reason)
   }
 
+  /** Hands the machine a frame; the records it produced, as `drain` returns them. */
   frame(now, joinRef, ref, topic, event, status, ext, offset, epoch) {
-    call(this.handle, FRAME, now, joinRef, ref, topic, event, status, ext, offset, epoch)
+    const records = call(this.handle, FRAME, now, joinRef, ref, topic, event, status, ext, offset, epoch)
+    this.drained = calls
+    return records
   }
 
   channel(topic, params) {

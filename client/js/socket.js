@@ -270,11 +270,13 @@ export class Socket {
 
   // ----- The loop -----
 
-  /** Drains the machine until it has nothing left, then (unless told not to) arms the timer for its next deadline. */
-  pump(arming = true) {
-    for (;;) {
-      const out = this.machine.drain()
-      if (out.length === 0) break
+  /**
+   * Acts on the machine's records (`records`, or a drain's) until it has nothing left, then (unless told not to) arms
+   * the timer for its next deadline.
+   */
+  pump(arming = true, records = this.machine.drain()) {
+    // Until a round's records and callbacks made no call into the machine, which alone can give it more to say.
+    for (let out = records; out.length > 0; out = this.machine.changed() ? this.machine.drain() : []) {
       const calls = []
       route(this, out, calls)
       runAll(calls)
@@ -409,7 +411,7 @@ export class Socket {
       const epoch = ext?.epoch
       const flags = ext && ext.recovered | (epoch === undefined ? 0 : POSITION)
       this.frame = frame
-      this.machine.frame(
+      const records = this.machine.frame(
         at,
         joinRef,
         ref,
@@ -420,7 +422,7 @@ export class Socket {
         ext?.offset ?? -1,
         epoch === last.epoch ? undefined : (last.epoch = epoch),
       )
-      this.pump(false)
+      this.pump(false, records)
       this.frame = null
       if (this.hooks.message.length === 0) continue
       const message = { join_ref: joinRef, ref, topic, event, payload: frame.payload }

@@ -4,7 +4,12 @@
 //! Why bytes and not wasm-bindgen's classes: a generated class costs a wrapper in the glue and a shim in the wasm for
 //! every method and every `Option<String>` argument, and records returned as a JavaScript array cost one call across
 //! the boundary for each field. One entry point per machine, taking and returning bytes, costs one of each for the
-//! whole machine, and a step's records cross in one copy. `client/js/boundary.js` writes and reads the other side.
+//! whole machine, and a step's records cross at once. `client/js/boundary.js` writes and reads the other side.
+//!
+//! The bytes stay in two buffers of the wasm's memory, the mailbox, which JavaScript writes and reads in place
+//! ([`memory`], [`arguments_at`], [`results_at`]): an entry point takes only numbers and returns one, so a call
+//! allocates nothing on either side and copies nothing through the glue. A frame is a call, and a drain another,
+//! for every message a page receives, so this is the hot path.
 //!
 //! A value is a kind byte and what that kind has (numbers little-endian):
 //!
@@ -22,6 +27,8 @@
 
 use std::cell::RefCell;
 
+use wasm_bindgen::prelude::*;
+
 const UNDEFINED: u8 = 0;
 const NULL: u8 = 1;
 const FALSE: u8 = 2;
@@ -29,6 +36,59 @@ const TRUE: u8 = 3;
 const NUMBER: u8 = 4;
 const STRING: u8 = 5;
 const BYTES: u8 = 6;
+
+/// The mailbox: the last call's arguments, as JavaScript wrote them, and its results, as it reads them.
+struct Mailbox {
+    arguments: Vec<u8>,
+    results: Vec<u8>,
+}
+
+thread_local! {
+    static MAILBOX: RefCell<Mailbox> = const { RefCell::new(Mailbox { arguments: Vec::new(), results: Vec::new() }) };
+}
+
+/// The wasm's memory, where JavaScript finds the mailbox.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+/// Where JavaScript writes the next call's arguments, with room for at least `len` bytes; growing keeps the bytes
+/// written so far, so JavaScript can ask for more room in the middle of a call's arguments.
+#[wasm_bindgen(js_name = argumentsAt)]
+pub fn arguments_at(len: u32) -> u32 {
+    MAILBOX.with_borrow_mut(|mailbox| {
+        let arguments = &mut mailbox.arguments;
+        if arguments.len() < len as usize {
+            arguments.resize((len as usize).max(2 * arguments.len()), 0);
+        }
+        arguments.as_mut_ptr() as u32
+    })
+}
+
+/// Where the last call's results are (as many bytes as it returned).
+#[wasm_bindgen(js_name = resultsAt)]
+pub fn results_at() -> u32 {
+    MAILBOX.with_borrow(|mailbox| mailbox.results.as_ptr() as u32)
+}
+
+/// One call of an entry point: `call` reads the `len` bytes of arguments JavaScript wrote and writes its results;
+/// their length, for the entry point to return.
+pub fn exchange(len: u32, call: impl FnOnce(&mut Input, &mut Output)) -> u32 {
+    // Out of the mailbox while the call runs, so nothing borrows it then.
+    let (arguments, results) = MAILBOX
+        .with_borrow_mut(|mailbox| (std::mem::take(&mut mailbox.arguments), std::mem::take(&mut mailbox.results)));
+    let mut input = Input::new(arguments.get(..len as usize).unwrap_or_default());
+    let mut out = Output { bytes: results };
+    out.bytes.clear();
+    call(&mut input, &mut out);
+    let len = out.bytes.len() as u32;
+    MAILBOX.with_borrow_mut(|mailbox| {
+        mailbox.arguments = arguments;
+        mailbox.results = out.bytes;
+    });
+    len
+}
 
 /// A call's arguments, read in order.
 pub struct Input<'a> {
@@ -102,16 +162,11 @@ impl<'a> Input<'a> {
 }
 
 /// A call's results, written in order.
-#[derive(Default)]
 pub struct Output {
     bytes: Vec<u8>,
 }
 
 impl Output {
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
-    }
-
     pub fn null(&mut self) {
         self.bytes.push(NULL);
     }

@@ -13,7 +13,7 @@ use ferrocast_protocol::client::{AfterEnd, Backoff, EventStreamReconnect, Stream
 use ferrocast_protocol::sse::{self, SUBSCRIBED_EVENT};
 use wasm_bindgen::prelude::*;
 
-use crate::boundary::{Input, Output, Table};
+use crate::boundary::{Output, Table, exchange};
 
 /// One stream's reader and reconnect rule, as the JavaScript `EventStream` holds it.
 pub struct EventStreamMachine {
@@ -54,40 +54,39 @@ thread_local! {
 
 /// Operation `op` (see [`op`]) on the stream's machine behind `handle`, with its arguments; its results.
 #[wasm_bindgen(js_name = eventStream)]
-pub fn event_stream(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
-    let mut input = Input::new(input);
-    let mut out = Output::default();
-    STREAMS.with(|streams| match op {
-        op::FREE => streams.remove(handle),
-        op::NEW => {
-            let first_id = input.text().unwrap_or_default().to_owned();
-            let seed = input.number().unwrap_or_default();
-            let backoff = [input.number(), input.number(), input.number()].map(|value| value.unwrap_or(f64::NAN));
-            out.number(f64::from(streams.insert(EventStreamMachine::new(first_id, seed, &backoff))));
-        }
-        op::IS_EVENT_STREAM => {
-            let status = input.number().unwrap_or_default() as u16;
-            out.flag(is_event_stream(status, input.text().unwrap_or_default()));
-        }
-        op => {
-            streams.with(handle, |machine| match op {
-                op::URL => out.text(&machine.url(input.text().unwrap_or_default())),
-                op::RESTART => machine.restart(),
-                op::OPENED => machine.opened(),
-                op::FEED => machine.feed(input.bytes().unwrap_or_default(), &mut out),
-                op::ENDED => {
-                    let end = input.number().unwrap_or_default() as u8;
-                    let status = input.number().unwrap_or_default() as u16;
-                    out.number(machine.ended(end, status, input.number().unwrap_or_default()));
-                }
-                op::CLOSE => machine.close(),
-                op::READY_STATE => out.number(f64::from(machine.ready_state())),
-                op::LAST_EVENT_ID => out.text(&machine.last_event_id()),
-                _ => {}
-            });
-        }
-    });
-    out.into_bytes()
+pub fn event_stream(handle: u32, op: u8, len: u32) -> u32 {
+    exchange(len, |input, out| {
+        STREAMS.with(|streams| match op {
+            op::FREE => streams.remove(handle),
+            op::NEW => {
+                let first_id = input.text().unwrap_or_default().to_owned();
+                let seed = input.number().unwrap_or_default();
+                let backoff = [input.number(), input.number(), input.number()].map(|value| value.unwrap_or(f64::NAN));
+                out.number(f64::from(streams.insert(EventStreamMachine::new(first_id, seed, &backoff))));
+            }
+            op::IS_EVENT_STREAM => {
+                let status = input.number().unwrap_or_default() as u16;
+                out.flag(is_event_stream(status, input.text().unwrap_or_default()));
+            }
+            op => {
+                streams.with(handle, |machine| match op {
+                    op::URL => out.text(&machine.url(input.text().unwrap_or_default())),
+                    op::RESTART => machine.restart(),
+                    op::OPENED => machine.opened(),
+                    op::FEED => machine.feed(input.bytes().unwrap_or_default(), out),
+                    op::ENDED => {
+                        let end = input.number().unwrap_or_default() as u8;
+                        let status = input.number().unwrap_or_default() as u16;
+                        out.number(machine.ended(end, status, input.number().unwrap_or_default()));
+                    }
+                    op::CLOSE => machine.close(),
+                    op::READY_STATE => out.number(f64::from(machine.ready_state())),
+                    op::LAST_EVENT_ID => out.text(&machine.last_event_id()),
+                    _ => {}
+                });
+            }
+        });
+    })
 }
 
 /// How a request ended, as [`EventStreamMachine::ended`] takes it (0, anything else, is a dropped stream: it ended

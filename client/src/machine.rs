@@ -25,7 +25,7 @@ use ferrocast_protocol::{
 };
 use wasm_bindgen::prelude::*;
 
-use crate::boundary::{Input, Output, Table};
+use crate::boundary::{Input, Output, Table, exchange};
 
 /// The first value of each record [`op::DRAIN`] returns; the fields that follow are listed with each.
 #[repr(u8)]
@@ -70,8 +70,7 @@ pub mod op {
     pub const FREE: u8 = 0;
     /// Everything the machine produced since the last drain, as records (see [`super::Tag`]).
     pub const DRAIN: u8 = 1;
-    /// When to call [`TIMEOUT`] next, in machine time; -1 for never.
-    pub const DEADLINE: u8 = 2;
+    // 2 is the deadline, an entry point of its own: `super::machine_deadline`.
     /// `now`: the deadline came (heartbeats, reconnects, push timeouts).
     pub const TIMEOUT: u8 = 3;
     /// Opens the connection, and keeps it open until [`DISCONNECT`].
@@ -99,7 +98,8 @@ pub mod op {
     /// (`client/js/decode.js`); its payload stays there. `status` makes it a reply; `ext` is Ferrocast's extension
     /// when the frame has one: `recovered` in its low bits (0 none, 1 false, 2 true), and [`super::POSITION`] when
     /// it has a position (`offset` and `epoch`). A `topic`, `event` or position's `epoch` left out is the previous
-    /// frame's: the frames of a batch mostly share them.
+    /// frame's: the frames of a batch mostly share them. Returns the records the frame produced, as [`DRAIN`] does:
+    /// one call for a frame and its records, as every message a page receives is at least one frame.
     pub const FRAME: u8 = 13;
     /// `topic, params`: a new channel object for `topic`, its id; `params` is its join payload as JSON text
     /// (`undefined` for `{}`, or for a params function's, given before each join).
@@ -132,6 +132,12 @@ pub mod op {
     /// The event names the JavaScript layer acts on, `close, error, reply`: a channel's close and error, which
     /// `onClose` and `onError` bind, and a reply, which the decoder tells apart. Needs no machine.
     pub const PROTOCOL_EVENTS: u8 = 26;
+    /// `endPoint, seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery, baseMs,
+    /// maxMs, jitter, maxMessages, maxBytes, ttlMs, dropOldest, reconnectAfterMs, rejoinAfterMs`: a machine with the
+    /// options `new Socket(endPoint, opts)` was given, read and checked by `client/js/options.js`, where what is
+    /// `undefined` or `NaN` takes the protocol's default, and the two functions are the keys `client/js/machine.js`
+    /// keeps them under (see [`super::custom_backoff`]). Its handle.
+    pub const NEW: u8 = 27;
 }
 
 /// One socket's protocol state, as the JavaScript layer's `Socket` holds it (by its handle).
@@ -169,68 +175,70 @@ fn remembered(last: &mut String, given: Option<&str>) -> String {
     last.clone()
 }
 
-/// A machine with the options `new Socket(endPoint, opts)` was given, read and checked by `client/js/options.js`:
-/// `endPoint, seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery, baseMs, maxMs,
-/// jitter, maxMessages, maxBytes, ttlMs, dropOldest, reconnectAfterMs, rejoinAfterMs`, where what is `undefined` or
-/// `NaN` takes the protocol's default, and the two functions are the keys `client/js/machine.js` keeps them under
-/// (see [`custom_backoff`]). Its handle, for [`machine`].
-#[wasm_bindgen(js_name = newMachine)]
-pub fn new_machine(input: &[u8]) -> u32 {
-    let mut input = Input::new(input);
-    let defaults = Options::default();
-    let end_point = [input.text().unwrap_or_default(), "/websocket"].concat();
-    let seed = input.number().unwrap_or_default();
-    let v1 = input.flag();
-    let batch = input.flag();
-    let given = |input: &mut Input| input.number().filter(|value| !value.is_nan());
-    let ms = |input: &mut Input, default: u64| given(input).map_or(default, |ms| ms as u64);
-    let timeout_ms = ms(&mut input, defaults.timeout_ms);
-    let heartbeat_interval_ms = ms(&mut input, defaults.heartbeat_interval_ms);
-    let heartbeat_timeout_ms = given(&mut input).map(|ms| ms as u64);
-    let probe_timeout_ms = ms(&mut input, defaults.probe_timeout_ms);
-    let recovery = input.maybe_flag().unwrap_or(defaults.recovery);
-    let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
-    let jittered = Backoff::Jittered {
-        base_ms: ms(&mut input, base_ms),
-        max_ms: ms(&mut input, max_ms),
-        jitter: given(&mut input).unwrap_or(jitter),
-    };
-    let queue = QueueOptions {
-        max_messages: given(&mut input).map_or(defaults.queue.max_messages, |n| n as usize),
-        max_bytes: given(&mut input).map_or(defaults.queue.max_bytes, |n| n as usize),
-        ttl_ms: given(&mut input).map(|ms| ms as u64),
-        overflow: if input.flag() { Overflow::DropOldest } else { Overflow::Reject },
-    };
-    let mut custom = || input.number().map(|key| custom_backoff(key as u32));
-    let options = Options {
-        vsn: if v1 { Vsn::V1 } else { Vsn::V2 },
-        timeout_ms,
-        heartbeat_interval_ms,
-        heartbeat_timeout_ms,
-        probe_timeout_ms,
-        reconnect: custom().unwrap_or(jittered),
-        rejoin: custom().unwrap_or(defaults.rejoin),
-        queue,
-        recovery,
-    };
-    let machine = Machine {
-        socket: Socket::new(options, seed as u64),
-        end_point,
-        socket_id: None,
-        batch,
-        last: LastNames::default(),
-    };
-    MACHINES.with(|machines| machines.insert(machine))
+/// When to call [`op::TIMEOUT`] next on the machine behind `handle`, in machine time; -1 for never. An entry point of
+/// its own, outside the mailbox, as the timer is armed again after every message a page receives.
+#[wasm_bindgen(js_name = machineDeadline)]
+pub fn machine_deadline(handle: u32) -> f64 {
+    let deadline = MACHINES.with(|machines| machines.with(handle, |machine| machine.socket.poll_timeout()));
+    deadline.flatten().map_or(-1.0, |at| at as f64)
+}
+
+impl Machine {
+    /// See [`op::NEW`].
+    fn new(input: &mut Input) -> Machine {
+        let defaults = Options::default();
+        let end_point = [input.text().unwrap_or_default(), "/websocket"].concat();
+        let seed = input.number().unwrap_or_default();
+        let v1 = input.flag();
+        let batch = input.flag();
+        let given = |input: &mut Input| input.number().filter(|value| !value.is_nan());
+        let ms = |input: &mut Input, default: u64| given(input).map_or(default, |ms| ms as u64);
+        let timeout_ms = ms(input, defaults.timeout_ms);
+        let heartbeat_interval_ms = ms(input, defaults.heartbeat_interval_ms);
+        let heartbeat_timeout_ms = given(input).map(|ms| ms as u64);
+        let probe_timeout_ms = ms(input, defaults.probe_timeout_ms);
+        let recovery = input.maybe_flag().unwrap_or(defaults.recovery);
+        let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
+        let jittered = Backoff::Jittered {
+            base_ms: ms(input, base_ms),
+            max_ms: ms(input, max_ms),
+            jitter: given(input).unwrap_or(jitter),
+        };
+        let queue = QueueOptions {
+            max_messages: given(input).map_or(defaults.queue.max_messages, |n| n as usize),
+            max_bytes: given(input).map_or(defaults.queue.max_bytes, |n| n as usize),
+            ttl_ms: given(input).map(|ms| ms as u64),
+            overflow: if input.flag() { Overflow::DropOldest } else { Overflow::Reject },
+        };
+        let mut custom = || input.number().map(|key| custom_backoff(key as u32));
+        let options = Options {
+            vsn: if v1 { Vsn::V1 } else { Vsn::V2 },
+            timeout_ms,
+            heartbeat_interval_ms,
+            heartbeat_timeout_ms,
+            probe_timeout_ms,
+            reconnect: custom().unwrap_or(jittered),
+            rejoin: custom().unwrap_or(defaults.rejoin),
+            queue,
+            recovery,
+        };
+        Machine {
+            socket: Socket::new(options, seed as u64),
+            end_point,
+            socket_id: None,
+            batch,
+            last: LastNames::default(),
+        }
+    }
 }
 
 /// Operation `op` (see [`op`]) on the machine behind `handle`, with its arguments; its results. Nothing at all
 /// when the machine is in a call already (see [`Table::with`]).
 #[wasm_bindgen]
-pub fn machine(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
-    let mut input = Input::new(input);
-    let mut out = Output::default();
-    match op {
+pub fn machine(handle: u32, op: u8, len: u32) -> u32 {
+    exchange(len, |input, out| match op {
         op::FREE => MACHINES.with(|machines| machines.remove(handle)),
+        op::NEW => out.number(f64::from(MACHINES.with(|machines| machines.insert(Machine::new(input))))),
         op::TOKEN_PROTOCOL => {
             let token = input.text().unwrap_or_default();
             out.text(&["base64url.bearer.phx.", &base64::encode_url_unpadded(token.as_bytes())].concat());
@@ -241,10 +249,9 @@ pub fn machine(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
             }
         }
         op => {
-            MACHINES.with(|machines| machines.with(handle, |machine| machine.step(op, &mut input, &mut out)));
+            MACHINES.with(|machines| machines.with(handle, |machine| machine.step(op, input, out)));
         }
-    }
-    out.into_bytes()
+    })
 }
 
 impl Machine {
@@ -252,7 +259,6 @@ impl Machine {
         let socket = &mut self.socket;
         match op {
             op::DRAIN => self.drain(out),
-            op::DEADLINE => out.number(socket.poll_timeout().map_or(-1.0, |at| at as f64)),
             op::TIMEOUT => socket.handle_timeout(now(input)),
             op::CONNECT => socket.connect(),
             op::DISCONNECT => {
@@ -274,7 +280,10 @@ impl Machine {
                 socket.handle_error(now);
                 socket.handle_close(now, 1006, input.text().unwrap_or_default());
             }
-            op::FRAME => self.frame(input),
+            op::FRAME => {
+                self.frame(input);
+                self.drain(out);
+            }
             op::CHANNEL => {
                 let topic = input.text().unwrap_or_default();
                 let params = input.text().map_or_else(Payload::empty, |json| Payload::Json(json.to_owned()));

@@ -17,7 +17,7 @@
 use ferrocast_protocol::presence::{Change, Diff, Entry, Meta, Presence, PresenceEvent, State};
 use wasm_bindgen::prelude::*;
 
-use crate::boundary::{Input, Output, Table};
+use crate::boundary::{Output, Table, exchange};
 
 /// The first number of each record [`PresenceMachine::frame`] returns. A key is its length in UTF-16 units, the
 /// string being the next one in [`PresenceMachine::names`]; an entry is its extra fields' handle (0 for none), its
@@ -69,40 +69,39 @@ thread_local! {
 
 /// Operation `op` (see [`op`]) on the tracker behind `handle`, with its arguments; its results.
 #[wasm_bindgen]
-pub fn presence(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
-    let mut input = Input::new(input);
-    let mut out = Output::default();
-    // Plain loops: iterator adapters over the bytes cost the module more than they save here.
-    let records = |out: &mut Output, machine: &mut PresenceMachine, records: Vec<u32>| {
-        out.text(&machine.names());
-        let mut bytes = Vec::with_capacity(4 * records.len());
-        for number in records {
-            bytes.extend_from_slice(&number.to_le_bytes());
-        }
-        out.bytes(&bytes);
-    };
-    TRACKERS.with(|trackers| match op {
-        op::FREE => trackers.remove(handle),
-        op::NEW => out.number(f64::from(trackers.insert(PresenceMachine::new()))),
-        op => {
-            trackers.with(handle, |machine| match op {
-                op::FRAME => {
-                    let diff = input.flag();
-                    let join_ref = input.text().unwrap_or_default();
-                    let text = input.text().unwrap_or_default();
-                    let frame = machine.frame(diff, join_ref, text, input.bytes().unwrap_or_default());
-                    records(&mut out, machine, frame);
-                }
-                op::LIST => {
-                    let list = machine.list();
-                    records(&mut out, machine, list);
-                }
-                op::PENDING => out.flag(machine.pending(input.text().unwrap_or_default())),
-                _ => {}
-            });
-        }
-    });
-    out.into_bytes()
+pub fn presence(handle: u32, op: u8, len: u32) -> u32 {
+    exchange(len, |input, out| {
+        // Plain loops: iterator adapters over the bytes cost the module more than they save here.
+        let records = |out: &mut Output, machine: &mut PresenceMachine, records: Vec<u32>| {
+            out.text(&machine.names());
+            let mut bytes = Vec::with_capacity(4 * records.len());
+            for number in records {
+                bytes.extend_from_slice(&number.to_le_bytes());
+            }
+            out.bytes(&bytes);
+        };
+        TRACKERS.with(|trackers| match op {
+            op::FREE => trackers.remove(handle),
+            op::NEW => out.number(f64::from(trackers.insert(PresenceMachine::new()))),
+            op => {
+                trackers.with(handle, |machine| match op {
+                    op::FRAME => {
+                        let diff = input.flag();
+                        let join_ref = input.text().unwrap_or_default();
+                        let text = input.text().unwrap_or_default();
+                        let frame = machine.frame(diff, join_ref, text, input.bytes().unwrap_or_default());
+                        records(out, machine, frame);
+                    }
+                    op::LIST => {
+                        let list = machine.list();
+                        records(out, machine, list);
+                    }
+                    op::PENDING => out.flag(machine.pending(input.text().unwrap_or_default())),
+                    _ => {}
+                });
+            }
+        });
+    })
 }
 
 impl PresenceMachine {

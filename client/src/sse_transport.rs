@@ -12,7 +12,7 @@ use ferrocast_protocol::sse;
 use ferrocast_protocol::sse_socket::{self, Received, StreamEvent};
 use wasm_bindgen::prelude::*;
 
-use crate::boundary::{Input, Output, Table};
+use crate::boundary::{Output, Table, exchange};
 
 /// The first value of each record [`op::FEED`] returns; the second is given with each.
 #[repr(u8)]
@@ -60,33 +60,32 @@ thread_local! {
 
 /// Operation `op` (see [`op`]) on the socket's machine behind `handle`, with its arguments; its results.
 #[wasm_bindgen(js_name = sseSocket)]
-pub fn sse_socket(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
-    let mut input = Input::new(input);
-    let mut out = Output::default();
-    SOCKETS.with(|sockets| match op {
-        op::FREE => sockets.remove(handle),
-        op::NEW => {
-            let stream_url = input.text().unwrap_or_default().to_owned();
-            let machine = SseSocketMachine { reader: sse::Reader::new(), stream_url, body: String::new() };
-            out.number(f64::from(sockets.insert(machine)));
-        }
-        op => {
-            sockets.with(handle, |machine| match op {
-                op::FEED => machine.feed(input.bytes().unwrap_or_default(), &mut out),
-                op::SEND_TEXT => {
-                    let frame = input.text().unwrap_or_default();
-                    sse_socket::write_post_line(&mut machine.body, WireData::Text(frame));
-                }
-                op::SEND_BINARY => {
-                    let frame = input.bytes().unwrap_or_default();
-                    sse_socket::write_post_line(&mut machine.body, WireData::Binary(frame));
-                }
-                op::TAKE_BODY => out.text(&std::mem::take(&mut machine.body)),
-                _ => {}
-            });
-        }
-    });
-    out.into_bytes()
+pub fn sse_socket(handle: u32, op: u8, len: u32) -> u32 {
+    exchange(len, |input, out| {
+        SOCKETS.with(|sockets| match op {
+            op::FREE => sockets.remove(handle),
+            op::NEW => {
+                let stream_url = input.text().unwrap_or_default().to_owned();
+                let machine = SseSocketMachine { reader: sse::Reader::new(), stream_url, body: String::new() };
+                out.number(f64::from(sockets.insert(machine)));
+            }
+            op => {
+                sockets.with(handle, |machine| match op {
+                    op::FEED => machine.feed(input.bytes().unwrap_or_default(), out),
+                    op::SEND_TEXT => {
+                        let frame = input.text().unwrap_or_default();
+                        sse_socket::write_post_line(&mut machine.body, WireData::Text(frame));
+                    }
+                    op::SEND_BINARY => {
+                        let frame = input.bytes().unwrap_or_default();
+                        sse_socket::write_post_line(&mut machine.body, WireData::Binary(frame));
+                    }
+                    op::TAKE_BODY => out.text(&std::mem::take(&mut machine.body)),
+                    _ => {}
+                });
+            }
+        });
+    })
 }
 
 impl SseSocketMachine {

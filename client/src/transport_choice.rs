@@ -7,7 +7,7 @@
 use ferrocast_protocol::client::{self, Switch, Transport, Transports};
 use wasm_bindgen::prelude::*;
 
-use crate::boundary::{Input, Output, Table};
+use crate::boundary::{Table, exchange};
 
 /// The operations of [`transport_choice`]: each takes the arguments listed with it and returns what it says.
 pub mod op {
@@ -35,36 +35,35 @@ thread_local! {
 
 /// Operation `op` (see [`op`]) on the choice behind `handle`, with its arguments; its results.
 #[wasm_bindgen(js_name = transportChoice)]
-pub fn transport_choice(handle: u32, op: u8, input: &[u8]) -> Vec<u8> {
-    let mut input = Input::new(input);
-    let mut out = Output::default();
-    CHOICES.with(|choices| match op {
-        op::FREE => choices.remove(handle),
-        op::NEW => {
-            let allowed = match input.number().unwrap_or_default() as u8 {
-                1 => Transports::Only(Transport::WebSocket),
-                2 => Transports::Only(Transport::EventStream),
-                _ => Transports::Both,
-            };
-            out.number(f64::from(choices.insert(client::TransportChoice::new(allowed))));
-        }
-        op::STREAM_URL => out.text(&Transport::EventStream.url(input.text().unwrap_or_default())),
-        op => {
-            choices.with(handle, |choice| match op {
-                op::ATTEMPT => out.flag(choice.attempt(input.flag()) == Transport::EventStream),
-                op::OPENED => choice.opened(),
-                op::CLOSED => {
-                    let status = input.number().map(|status| status as u16);
-                    out.number(match choice.closed(status) {
-                        None => 0.0,
-                        Some(Switch::NeverOpened { to: Transport::EventStream }) => 1.0,
-                        Some(Switch::NeverOpened { to: Transport::WebSocket }) => 2.0,
-                        Some(Switch::NoEventStreamSocket { .. }) => 3.0,
-                    });
-                }
-                _ => {}
-            });
-        }
-    });
-    out.into_bytes()
+pub fn transport_choice(handle: u32, op: u8, len: u32) -> u32 {
+    exchange(len, |input, out| {
+        CHOICES.with(|choices| match op {
+            op::FREE => choices.remove(handle),
+            op::NEW => {
+                let allowed = match input.number().unwrap_or_default() as u8 {
+                    1 => Transports::Only(Transport::WebSocket),
+                    2 => Transports::Only(Transport::EventStream),
+                    _ => Transports::Both,
+                };
+                out.number(f64::from(choices.insert(client::TransportChoice::new(allowed))));
+            }
+            op::STREAM_URL => out.text(&Transport::EventStream.url(input.text().unwrap_or_default())),
+            op => {
+                choices.with(handle, |choice| match op {
+                    op::ATTEMPT => out.flag(choice.attempt(input.flag()) == Transport::EventStream),
+                    op::OPENED => choice.opened(),
+                    op::CLOSED => {
+                        let status = input.number().map(|status| status as u16);
+                        out.number(match choice.closed(status) {
+                            None => 0.0,
+                            Some(Switch::NeverOpened { to: Transport::EventStream }) => 1.0,
+                            Some(Switch::NeverOpened { to: Transport::WebSocket }) => 2.0,
+                            Some(Switch::NoEventStreamSocket { .. }) => 3.0,
+                        });
+                    }
+                    _ => {}
+                });
+            }
+        });
+    })
 }
