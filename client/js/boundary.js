@@ -36,53 +36,67 @@ function over() {
  * booleans, numbers, strings, `Uint8Array`s): its results, in order, bytes as `ArrayBuffer`s of their own.
  */
 export function run(entry, handle, op, args) {
+  begin()
+  for (const value of args) put(value)
+  return finish(entry, handle, op)
+}
+
+// A call written value by value, for the hot path, which has no array of arguments to make: `begin()`, `put` for
+// each argument, then `finish(entry, handle, op)` for the results, as `run` gives them.
+let end = 0
+
+export function begin() {
   over()
-  let end = at
-  for (const value of args) {
-    if (value == null) {
-      end = fit(end, 1)
-      bytes[end++] = value === null ? NULL : UNDEFINED
-    } else if (typeof value === "boolean") {
-      end = fit(end, 1)
-      bytes[end++] = value ? TRUE : FALSE
-    } else if (typeof value === "number") {
-      end = fit(end, 9)
-      bytes[end] = NUMBER
-      view.setFloat64(end + 1, value, true)
-      end += 9
-    } else if (typeof value === "string") {
-      // UTF-8 takes at most three bytes for each UTF-16 unit.
-      const most = 3 * value.length
-      end = fit(end, 5 + most)
-      end = sized(STRING, end, encoder.encodeInto(value, bytes.subarray(end + 5, end + 5 + most)).written)
-    } else {
-      end = fit(end, 5 + value.length)
-      bytes.set(value, end + 5)
-      end = sized(BYTES, end, value.length)
-    }
+  end = at
+}
+
+export function put(value) {
+  if (value == null) {
+    fit(1)
+    bytes[end++] = value === null ? NULL : UNDEFINED
+  } else if (typeof value === "boolean") {
+    fit(1)
+    bytes[end++] = value ? TRUE : FALSE
+  } else if (typeof value === "number") {
+    fit(9)
+    bytes[end] = NUMBER
+    view.setFloat64(end + 1, value, true)
+    end += 9
+  } else if (typeof value === "string") {
+    // UTF-8 takes at most three bytes for each UTF-16 unit.
+    const most = 3 * value.length
+    fit(5 + most)
+    sized(STRING, encoder.encodeInto(value, bytes.subarray(end + 5, end + 5 + most)).written)
+  } else {
+    fit(5 + value.length)
+    bytes.set(value, end + 5)
+    sized(BYTES, value.length)
   }
+}
+
+export function finish(entry, handle, op) {
   const len = entry(handle, op, end - at)
   return len ? results(resultsAt(), len) : NONE
 }
 
-/** Where the value to be written at `end` goes, with room for `len` bytes: the mailbox grows, keeping what it has. */
-function fit(end, len) {
-  if (end + len <= at + room) return end
+/** Room for `len` more bytes at `end`: the mailbox grows, keeping what it has. */
+function fit(len) {
+  if (end + len <= at + room) return
   const written = end - at
   room = 2 * (written + len)
   at = argumentsAt(room)
   over()
-  return at + written
+  end = at + written
 }
 
 // The results of a call that returned none, shared: most calls return none.
 const NONE = Object.freeze([])
 
-/** The kind and length of a value of `len` bytes written at `end + 5`; where the next value goes. */
-function sized(kind, end, len) {
+/** The kind and length of a value of `len` bytes written at `end + 5`; `end` moves past it. */
+function sized(kind, len) {
   bytes[end] = kind
   view.setUint32(end + 1, len, true)
-  return end + 5 + len
+  end += 5 + len
 }
 
 function results(start, len) {

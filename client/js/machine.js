@@ -2,7 +2,7 @@
 // method is one operation on the machine's handle, its arguments and results crossing as bytes (`boundary.js`).
 
 import { machine, machineDeadline } from "ferrocast-machine"
-import { run } from "./boundary.js"
+import { begin, finish, put, run } from "./boundary.js"
 
 // The operations, as `client/src/machine.rs` (`op`) numbers and describes them.
 const FREE = 0
@@ -69,14 +69,18 @@ let calls = 0
 
 /** The results of operation `op` on the machine behind `handle`. */
 function call(handle, op, ...args) {
-  if (calling) throw new Error("reconnectAfterMs and rejoinAfterMs may not call a socket")
-  calling = true
-  calls++
+  enter()
   try {
     return run(machine, handle, op, args)
   } finally {
     calling = false
   }
+}
+
+function enter() {
+  if (calling) throw new Error("reconnectAfterMs and rejoinAfterMs may not call a socket")
+  calling = true
+  calls++
 }
 
 export class Machine {
@@ -152,9 +156,24 @@ export class Machine {
 
   /** Hands the machine a frame; the records it produced, as `drain` returns them. */
   frame(now, joinRef, ref, topic, event, status, ext, offset, epoch) {
-    const records = call(this.handle, FRAME, now, joinRef, ref, topic, event, status, ext, offset, epoch)
-    this.drained = calls
-    return records
+    // Written value by value: this is a call for every frame a page receives.
+    enter()
+    try {
+      begin()
+      put(now)
+      put(joinRef)
+      put(ref)
+      put(topic)
+      put(event)
+      put(status)
+      put(ext)
+      put(offset)
+      put(epoch)
+      this.drained = calls
+      return finish(machine, this.handle, FRAME)
+    } finally {
+      calling = false
+    }
   }
 
   channel(topic, params) {

@@ -27,6 +27,9 @@ import { protocolEvents } from "./wire.js"
 
 const now = () => performance.now()
 
+/** No records. */
+const NOTHING = []
+
 /** `Machine.frame`'s flag for an extension with a position. */
 const POSITION = 4
 
@@ -276,7 +279,7 @@ export class Socket {
    */
   pump(arming = true, records = this.machine.drain()) {
     // Until a round's records and callbacks made no call into the machine, which alone can give it more to say.
-    for (let out = records; out.length > 0; out = this.machine.changed() ? this.machine.drain() : []) {
+    for (let out = records; out.length > 0; out = this.machine.changed() ? this.machine.drain() : NOTHING) {
       const calls = []
       route(this, out, calls)
       runAll(calls)
