@@ -1,8 +1,8 @@
 // The machines behind the entries of `Presence` and the event streams (`client/src/presence.rs`, `event_stream.rs`,
 // `sse_transport.rs`, `transport_choice.rs`), each kind behind one wasm entry point taking a handle, an operation
 // and its arguments as bytes (`boundary.js`). Every such entry numbers its first two operations alike: `FREE` lets
-// go of the machine, `NEW` makes one and returns its handle. The socket's machine has an entry of its own shape
-// (`machine.js`), since it takes functions too.
+// go of the machine, `NEW` makes one and returns its handle. The socket's machine (`machine.js`) numbers its
+// operations its own way (`NEW` is 27) and refuses calls made from inside its backoff functions.
 
 import { run as exchange } from "./boundary.js"
 

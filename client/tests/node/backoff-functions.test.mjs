@@ -12,16 +12,7 @@ import net from "node:net";
 import WebSocket, { WebSocketServer } from "ws";
 
 import { Socket } from "./entry.mjs";
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition, what, ms = 3000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { until } from "./wait.mjs";
 
 /** A port nothing listens on: connections to it are refused at once. */
 async function closedPort() {

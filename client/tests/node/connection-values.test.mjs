@@ -14,6 +14,7 @@ import WebSocket, { WebSocketServer } from "ws";
 import http from "node:http";
 
 import { client, has, Socket } from "./entry.mjs";
+import { sleep, until } from "./wait.mjs";
 
 const { EventStream } = client;
 const eventStreams = { skip: has("EventStream") ? false : "this entry has no EventStream" };
@@ -54,16 +55,6 @@ after(async () => {
 
 /** Fast, fixed reconnects, so a test sees several connections quickly. */
 const FAST = { transport: WebSocket, backoff: { baseMs: 20, maxMs: 20, jitter: 0 } };
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition, what, ms = 3000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** The subprotocols a connection with `token` asks for, as phoenix.js 1.8 writes them. */
 const withToken = (token) => ["phoenix", `base64url.bearer.phx.${Buffer.from(token).toString("base64url")}`];
