@@ -18,6 +18,7 @@ const HEARTBEAT_TIMEOUT = 12
 const CHANNEL_EVENT = 13
 
 import { RECOVERY_FAILED as RECOVERY_BINDING } from "./channel.js"
+import { encode } from "./encode.js"
 
 /** Acts on the records in `out` for `socket`. */
 export function route(socket, out, calls) {
@@ -26,9 +27,12 @@ export function route(socket, out, calls) {
       case CONNECT:
         socket.open()
         break
-      case SEND:
-        socket.send(out[i++])
+      case SEND: {
+        const [joinRef, ref, topic, event, payload, offset] = [out[i++], out[i++], out[i++], out[i++], out[i++], out[i++]]
+        const ext = offset === undefined ? undefined : offset === null ? {} : { offset, epoch: out[i++] }
+        socket.send(encode(socket.v1, joinRef, ref, topic, event, payload, ext))
         break
+      }
       case CLOSE:
         socket.close(out[i++], out[i++])
         break

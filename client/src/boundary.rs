@@ -167,6 +167,10 @@ pub struct Output {
 }
 
 impl Output {
+    pub fn undefined(&mut self) {
+        self.bytes.push(UNDEFINED);
+    }
+
     pub fn null(&mut self) {
         self.bytes.push(NULL);
     }

@@ -20,9 +20,7 @@ use ferrocast_protocol::client::{
     Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Overflow, QueueOptions, Socket, Transmit,
 };
 use ferrocast_protocol::frame::event;
-use ferrocast_protocol::{
-    BATCH_PARAM, Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Vsn, base64,
-};
+use ferrocast_protocol::{BATCH_PARAM, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Vsn, base64};
 use wasm_bindgen::prelude::*;
 
 use crate::boundary::{Input, Output, Table, exchange};
@@ -33,7 +31,9 @@ enum Tag {
     /// Open a connection, to [`Machine::url`] (over the transport the entry's `TransportChoice` says, if it has
     /// one).
     Connect = 0,
-    /// `data`: send it, a string or an `ArrayBuffer`.
+    /// `joinRef, ref, topic, event, payload, ext`: send this frame, which `client/js/encode.js` lays out. The
+    /// refs may be null; `payload` is JSON text, or an `ArrayBuffer` for a binary push; `ext` is `undefined` for
+    /// none, `null` for an empty one, or a position's offset followed by its epoch.
     Send = 1,
     /// `code, reason`: close the connection and let go of it.
     Close = 2,
@@ -338,16 +338,30 @@ impl Machine {
     }
 
     fn drain(&mut self, out: &mut Output) {
-        while let Some(transmit) = self.socket.poll_transmit() {
+        while let Some(transmit) = self.socket.poll_transmit_frame() {
             match transmit {
                 Transmit::Connect => tag(out, Tag::Connect),
-                Transmit::Send(Encoded::Text(text)) => {
+                // A client sends no replies.
+                Transmit::Send(Frame::Reply(_)) => {}
+                Transmit::Send(Frame::Message(message)) => {
                     tag(out, Tag::Send);
-                    out.text(&text);
-                }
-                Transmit::Send(Encoded::Binary(bytes)) => {
-                    tag(out, Tag::Send);
-                    out.bytes(&bytes);
+                    out.maybe_text(message.join_ref.as_deref());
+                    out.maybe_text(message.r#ref.as_deref());
+                    out.text(&message.topic);
+                    out.text(&message.event);
+                    match &message.payload {
+                        Payload::Json(json) => out.text(json),
+                        Payload::Binary(bytes) => out.bytes(bytes),
+                    }
+                    // A client's extension is a join's: the position it resumes from, or none (`{}`).
+                    match message.ext.map(|ext| ext.position) {
+                        None => out.undefined(),
+                        Some(None) => out.null(),
+                        Some(Some(position)) => {
+                            out.number(position.offset as f64);
+                            out.text(&position.epoch);
+                        }
+                    }
                 }
                 Transmit::Close { code, reason } => {
                     tag(out, Tag::Close);

@@ -35,13 +35,14 @@ macro_rules! id_as_number {
 id_as_number!(ChannelId);
 id_as_number!(PushId);
 
-/// Something the embedding must do to the transport, in this order.
+/// Something the embedding must do to the transport, in this order. What is sent is `F`: the encoded message, or
+/// the frame itself for an embedding that encodes it (see [`Socket::poll_transmit_frame`](super::Socket)).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transmit {
+pub enum Transmit<F = Encoded> {
     /// Open a new connection. Report the outcome with `handle_open` or `handle_close`.
     Connect,
     /// Send one WebSocket message on the open connection.
-    Send(Encoded),
+    Send(F),
     /// Close the connection with this code and reason, and detach from it: the machine already treats it as
     /// closed, so no `handle_close` or frame from it should follow.
     Close {

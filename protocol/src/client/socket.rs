@@ -171,7 +171,8 @@ pub struct Socket<P> {
     in_flight: SortedMap<String, InFlight>,
     /// Expiry times of queued pushes and reply deadlines of sent ones, soonest first.
     push_deadlines: SortedMap<Deadline, ()>,
-    transmits: VecDeque<Transmit>,
+    /// What to do to the transport; frames are encoded as they are polled.
+    transmits: VecDeque<Transmit<Frame>>,
     events: VecDeque<Event<P>>,
 }
 
@@ -266,6 +267,28 @@ impl<P: Clone> Socket<P> {
 
     /// The next thing to do to the transport.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        loop {
+            return Some(match self.transmits.pop_front()? {
+                Transmit::Connect => Transmit::Connect,
+                Transmit::Send(frame) => match encode(self.options.vsn, Sender::Client, &frame) {
+                    Ok(encoded) => Transmit::Send(encoded),
+                    // `push` refuses what cannot be encoded, and control frames always can: this is unreachable,
+                    // and dropping the frame is the safe answer if it is not.
+                    Err(_) => {
+                        debug_assert!(false, "unencodable frame {frame:?}");
+                        continue;
+                    }
+                },
+                Transmit::Close { code, reason } => Transmit::Close { code, reason },
+            });
+        }
+    }
+
+    /// The next thing to do to the transport, with the frame to send left unencoded: for an embedding that lays
+    /// frames out itself, as the browser client does with `JSON.stringify` (its encoder is held to this crate's
+    /// bytes by a test), so that its wasm carries no encoder. The frame is one `push` accepted, which is one the
+    /// socket's serializer can encode.
+    pub fn poll_transmit_frame(&mut self) -> Option<Transmit<Frame>> {
         self.transmits.pop_front()
     }
 
@@ -868,12 +891,7 @@ impl<P: Clone> Socket<P> {
     }
 
     fn send_frame(&mut self, frame: Frame) {
-        match encode(self.options.vsn, Sender::Client, &frame) {
-            Ok(encoded) => self.transmits.push_back(Transmit::Send(encoded)),
-            // `push` refuses what cannot be encoded, and control frames always can: this is unreachable, and
-            // dropping the frame is the safe answer if it is not.
-            Err(_) => debug_assert!(false, "unencodable frame {frame:?}"),
-        }
+        self.transmits.push_back(Transmit::Send(frame));
     }
 
     fn channel_ids(&self) -> Vec<ChannelId> {
