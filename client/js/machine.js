@@ -90,9 +90,11 @@ export class Machine {
     const { v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery } = options
     const seed = Math.random() * 2 ** 53
     const keys = [keep(reconnectAfter), keep(rejoinAfter)]
-    const args = [endPoint, seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery]
+    const args = [seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery]
     this.handle = run(machine, 0, NEW, [...args, ...options.backoff, ...options.queue, options.dropOldest, ...keys])[0]
     if (machines) machines.register(this, [this.handle, keys])
+    // As phoenix.js keeps it.
+    this.endPoint = `${endPoint}/websocket`
     this.why = ""
     this.drained = -1
   }
@@ -130,8 +132,15 @@ export class Machine {
     call(this.handle, PROBE, now)
   }
 
+  /**
+   * The URL the next connection opens: the endpoint, the application's `query` (its `params`, as phoenix.js writes
+   * them), then the parameters the machine adds (this socket's id when it recovers, the batch parameter, `vsn`).
+   */
   url(query) {
-    return this.one(URL, query)
+    const added = call(this.handle, URL)
+    const parts = query ? [query] : []
+    for (let i = 0; i < added.length; i += 2) parts.push(`${added[i]}=${added[i + 1]}`)
+    return `${this.endPoint}${this.endPoint.includes("?") ? "&" : "?"}${parts.join("&")}`
   }
 
   static tokenProtocol(token) {

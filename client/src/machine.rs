@@ -79,8 +79,8 @@ pub mod op {
     pub const DISCONNECT: u8 = 5;
     /// `now`: checks the connection now (the page came back, the network returned).
     pub const PROBE: u8 = 6;
-    /// `query`: the URL the next connection opens: the endpoint, the application's `query` (its `params`, as
-    /// phoenix.js writes them), this socket's id when it recovers, the batch parameter and `vsn`.
+    /// The query parameters the protocol adds to the URL the next connection opens, after the application's
+    /// `params`, as name and value pairs: this socket's id when it recovers, the batch parameter, `vsn`.
     pub const URL: u8 = 7;
     /// `token`: the WebSocket subprotocol that carries `authToken`, after `phoenix`: as phoenix.js 1.8 sends it, so
     /// the token stays out of URLs and access logs. Needs no machine.
@@ -132,7 +132,7 @@ pub mod op {
     /// The event names the JavaScript layer acts on, `close, error, reply`: a channel's close and error, which
     /// `onClose` and `onError` bind, and a reply, which the decoder tells apart. Needs no machine.
     pub const PROTOCOL_EVENTS: u8 = 26;
-    /// `endPoint, seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery, baseMs,
+    /// `seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery, baseMs,
     /// maxMs, jitter, maxMessages, maxBytes, ttlMs, dropOldest, reconnectAfterMs, rejoinAfterMs`: a machine with the
     /// options `new Socket(endPoint, opts)` was given, read and checked by `client/js/options.js`, where what is
     /// `undefined` or `NaN` takes the protocol's default, and the two functions are the keys `client/js/machine.js`
@@ -143,8 +143,6 @@ pub mod op {
 /// One socket's protocol state, as the JavaScript layer's `Socket` holds it (by its handle).
 struct Machine {
     socket: Socket<()>,
-    /// The endpoint with `/websocket` appended, as phoenix.js keeps it.
-    end_point: String,
     /// The socket's identity across reconnects, made at the first connection when `recovery` is on.
     socket_id: Option<String>,
     batch: bool,
@@ -187,7 +185,6 @@ impl Machine {
     /// See [`op::NEW`].
     fn new(input: &mut Input) -> Machine {
         let defaults = Options::default();
-        let end_point = [input.text().unwrap_or_default(), "/websocket"].concat();
         let seed = input.number().unwrap_or_default();
         let v1 = input.flag();
         let batch = input.flag();
@@ -222,13 +219,7 @@ impl Machine {
             queue,
             recovery,
         };
-        Machine {
-            socket: Socket::new(options, seed as u64),
-            end_point,
-            socket_id: None,
-            batch,
-            last: LastNames::default(),
-        }
+        Machine { socket: Socket::new(options, seed as u64), socket_id: None, batch, last: LastNames::default() }
     }
 }
 
@@ -267,7 +258,7 @@ impl Machine {
                 socket.disconnect(now, code, input.text().unwrap_or_default());
             }
             op::PROBE => socket.probe(now(input)),
-            op::URL => out.text(&self.url(input.text().unwrap_or_default())),
+            op::URL => self.url_parameters(out),
             op::OPENED => socket.handle_open(now(input)),
             op::CLOSED => {
                 let now = now(input);
@@ -440,28 +431,21 @@ impl Machine {
         }
     }
 
-    fn url(&mut self, query: &str) -> String {
-        if self.socket.options().recovery && self.socket_id.is_none() {
+    fn url_parameters(&mut self, out: &mut Output) {
+        let Options { recovery, vsn, .. } = *self.socket.options();
+        if recovery && self.socket_id.is_none() {
             self.socket_id = Some(random_socket_id());
         }
-        let vsn = self.socket.options().vsn;
-        let mut url = self.end_point.clone();
-        let mut add = |parameter: &str| {
-            if parameter.is_empty() {
-                return;
-            }
-            url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str(parameter);
-        };
-        add(query);
         if let Some(socket_id) = &self.socket_id {
-            add(&[SOCKET_ID_PARAM, "=", socket_id].concat());
+            out.text(SOCKET_ID_PARAM);
+            out.text(socket_id);
         }
         if self.batch && vsn == Vsn::V2 {
-            add(&[BATCH_PARAM, "=1"].concat());
+            out.text(BATCH_PARAM);
+            out.text("1");
         }
-        add(&["vsn=", vsn.as_param()].concat());
-        url
+        out.text("vsn");
+        out.text(vsn.as_param());
     }
 
     fn frame(&mut self, input: &mut Input) {
