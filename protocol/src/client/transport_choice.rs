@@ -28,10 +28,11 @@ impl Transport {
         }
         let (path, query) = websocket_url.split_once('?').unwrap_or((websocket_url, ""));
         let path = path.strip_suffix("/websocket").unwrap_or(path);
-        // Concatenated rather than formatted: the browser client's wasm then carries no formatting code.
-        let (scheme, rest) = match path.split_once("://") {
-            Some(("wss", rest)) => ("https://", rest),
-            Some(("ws", rest)) => ("http://", rest),
+        // Concatenated rather than formatted, and split at a character rather than at "://", so the browser
+        // client's wasm carries neither formatting nor substring search code (1 KB).
+        let (scheme, rest) = match path.split_once(':') {
+            Some(("wss", rest)) if rest.starts_with("//") => ("https:", rest),
+            Some(("ws", rest)) if rest.starts_with("//") => ("http:", rest),
             _ => ("", path),
         };
         [scheme, rest, "/sse?", query].concat()
@@ -180,6 +181,9 @@ mod tests {
         assert_eq!(EventStream.url("wss://h/s/websocket?vsn=2.0.0"), "https://h/s/sse?vsn=2.0.0");
         assert_eq!(EventStream.url("/socket/websocket?vsn=2.0.0"), "/socket/sse?vsn=2.0.0");
         assert_eq!(WebSocket.url("wss://h/s/websocket?vsn=2.0.0"), "wss://h/s/websocket?vsn=2.0.0");
+        // Only a scheme followed by `//` is one to change.
+        assert_eq!(EventStream.url("ws:h/websocket?vsn=2.0.0"), "ws:h/sse?vsn=2.0.0");
+        assert_eq!(EventStream.url("ws/websocket?vsn=2.0.0"), "ws/sse?vsn=2.0.0");
     }
 
     #[test]
