@@ -42,7 +42,7 @@ export function run(entry, handle, op, args) {
 }
 
 // A call written value by value, for the hot path, which has no array of arguments to make: `begin()`, `put` for
-// each argument, then `finish(entry, handle, op)` for the results, as `run` gives them.
+// each argument, then the entry point called with `written()` bytes of them, and `resultsOf` what it returned.
 let end = 0
 
 export function begin() {
@@ -74,8 +74,17 @@ export function put(value) {
   }
 }
 
-export function finish(entry, handle, op) {
-  const len = entry(handle, op, end - at)
+function finish(entry, handle, op) {
+  return resultsOf(entry(handle, op, written()))
+}
+
+/** How many bytes of arguments were written since `begin()`, for an entry point that takes more than `finish`'s. */
+export function written() {
+  return end - at
+}
+
+/** The results of a call that returned `len` bytes of them, as `run` gives them. */
+export function resultsOf(len) {
   return len ? results(resultsAt(), len) : NONE
 }
 

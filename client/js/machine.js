@@ -2,7 +2,7 @@
 // method is one operation on the machine's handle, its arguments and results crossing as bytes (`boundary.js`).
 
 import { machine, machineDeadline } from "ferrocast-machine"
-import { begin, finish, put, run } from "./boundary.js"
+import { begin, put, resultsOf, run, written } from "./boundary.js"
 
 // The operations, as `client/src/machine.rs` (`op`) numbers and describes them.
 const FREE = 0
@@ -163,23 +163,25 @@ export class Machine {
     call(this.handle, FAILED, now, reason)
   }
 
-  /** Hands the machine a frame; the records it produced, as `drain` returns them. */
+  /**
+   * Hands the machine a frame; the records it produced, as `drain` returns them. A `topic`, `event` or `epoch` left
+   * `undefined` is the last frame's; `ext` is the extension's flags, or `undefined` for none.
+   */
   frame(now, joinRef, ref, topic, event, status, ext, offset, epoch) {
-    // Written value by value: this is a call for every frame a page receives.
+    // This is a call for every frame a page receives: the numbers go as arguments, and only the strings the frame
+    // has are written, each with its bit in `texts` (`op::FRAME` in `client/src/machine.rs`).
     enter()
     try {
       begin()
-      put(now)
-      put(joinRef)
-      put(ref)
-      put(topic)
-      put(event)
-      put(status)
-      put(ext)
-      put(offset)
-      put(epoch)
+      let texts = 0
+      if (joinRef != null) texts |= text(joinRef, 1)
+      if (ref != null) texts |= text(ref, 2)
+      if (topic !== undefined) texts |= text(topic, 4)
+      if (event !== undefined) texts |= text(event, 8)
+      if (status !== undefined) texts |= text(status, 16)
+      if (epoch !== undefined) texts |= text(epoch, 32)
       this.drained = calls
-      return finish(machine, this.handle, FRAME)
+      return resultsOf(machine(this.handle, FRAME, written(), now, ext ?? -1, offset, texts))
     } finally {
       calling = false
     }
@@ -254,4 +256,10 @@ export class Machine {
 /** The event names the JavaScript layer acts on: `[close, error, reply]`. */
 export function protocolEvents() {
   return call(0, PROTOCOL_EVENTS)
+}
+
+/** Writes a frame's string; its bit. */
+function text(value, bit) {
+  put(value)
+  return bit
 }

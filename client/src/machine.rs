@@ -94,12 +94,13 @@ pub mod op {
     /// `now, reason`: an attempt that could not open at all (the constructor threw, `params` could not be had):
     /// it fails as a refused connection does, so the machine schedules the next one.
     pub const FAILED: u8 = 12;
-    /// `now, joinRef, ref, topic, event, status, ext, offset, epoch`: one frame the JavaScript layer decoded
-    /// (`client/js/decode.js`); its payload stays there. `status` makes it a reply; `ext` is Ferrocast's extension
-    /// when the frame has one: `recovered` in its low bits (0 none, 1 false, 2 true), and [`super::POSITION`] when
-    /// it has a position (`offset` and `epoch`). A `topic`, `event` or position's `epoch` left out is the previous
-    /// frame's: the frames of a batch mostly share them. Returns the records the frame produced, as [`DRAIN`] does:
-    /// one call for a frame and its records, as every message a page receives is at least one frame.
+    /// One frame the JavaScript layer decoded (`client/js/decode.js`); its payload stays there. It takes
+    /// [`super::machine`]'s numbers: `now`; `ext`, Ferrocast's extension when the frame has one (-1 for none),
+    /// `recovered` in its low bits (0 none, 1 false, 2 true) and [`super::POSITION`] when it has a position
+    /// (`offset`, and an epoch); `texts`, the bits of the frame's strings the arguments hold, in this order: join
+    /// ref (bit 0), ref (1), topic (2), event (3), a reply's status (4; it makes the frame a reply), the position's
+    /// epoch (5). A topic, event or epoch left out is the previous frame's: the frames of a batch mostly share
+    /// them, and most frames have no ref. Returns the records the frame produced, as [`DRAIN`] does.
     pub const FRAME: u8 = 13;
     /// `topic, params`: a new channel object for `topic`, its id; `params` is its join payload as JSON text
     /// (`undefined` for `{}`, or for a params function's, given before each join).
@@ -225,8 +226,12 @@ impl Machine {
 
 /// Operation `op` (see [`op`]) on the machine behind `handle`, with its arguments; its results. Nothing at all
 /// when the machine is in a call already (see [`Table::with`]).
+///
+/// A frame's numbers come as arguments of their own (only [`op::FRAME`] reads them, the others leave them out):
+/// every message a page receives is at least one frame, and its numbers as arguments, with only the strings the
+/// frame has in the mailbox, make that call a third of the work of writing them all as values.
 #[wasm_bindgen]
-pub fn machine(handle: u32, op: u8, len: u32) -> u32 {
+pub fn machine(handle: u32, op: u8, len: u32, now: f64, ext: f64, offset: f64, texts: u32) -> u32 {
     exchange(len, |input, out| match op {
         op::FREE => MACHINES.with(|machines| machines.remove(handle)),
         op::NEW => out.number(f64::from(MACHINES.with(|machines| machines.insert(Machine::new(input))))),
@@ -238,6 +243,14 @@ pub fn machine(handle: u32, op: u8, len: u32) -> u32 {
             for name in [event::CLOSE, event::ERROR, event::REPLY] {
                 out.text(name);
             }
+        }
+        op::FRAME => {
+            MACHINES.with(|machines| {
+                machines.with(handle, |machine| {
+                    machine.frame(now as u64, ext, offset, texts, input);
+                    machine.drain(out);
+                })
+            });
         }
         op => {
             MACHINES.with(|machines| machines.with(handle, |machine| machine.step(op, input, out)));
@@ -270,10 +283,6 @@ impl Machine {
                 let now = now(input);
                 socket.handle_error(now);
                 socket.handle_close(now, 1006, input.text().unwrap_or_default());
-            }
-            op::FRAME => {
-                self.frame(input);
-                self.drain(out);
             }
             op::CHANNEL => {
                 let topic = input.text().unwrap_or_default();
@@ -448,17 +457,15 @@ impl Machine {
         out.text(vsn.as_param());
     }
 
-    fn frame(&mut self, input: &mut Input) {
-        let now = now(input);
-        let join_ref = input.text().map(str::to_owned);
-        let r#ref = input.text().map(str::to_owned);
-        let topic = remembered(&mut self.last.topic, input.text());
-        let event = remembered(&mut self.last.event, input.text());
-        let status = input.text().map(str::to_owned);
-        let ext = input.number().map(|flags| flags as u8);
-        let offset = input.number().unwrap_or_default();
-        let epoch = input.text();
-        let ext = ext.map(|flags| Ext {
+    fn frame(&mut self, now: u64, ext: f64, offset: f64, texts: u32, input: &mut Input) {
+        let mut text = |bit: u32| if texts & (1 << bit) != 0 { input.text() } else { None };
+        let join_ref = text(0).map(str::to_owned);
+        let r#ref = text(1).map(str::to_owned);
+        let topic = remembered(&mut self.last.topic, text(2));
+        let event = remembered(&mut self.last.event, text(3));
+        let status = text(4).map(str::to_owned);
+        let epoch = text(5);
+        let ext = (ext >= 0.0).then_some(ext as u8).map(|flags| Ext {
             position: (flags & POSITION != 0)
                 .then(|| Position { offset: offset as u64, epoch: remembered(&mut self.last.epoch, epoch) }),
             recovered: match flags & !POSITION {
