@@ -138,16 +138,17 @@ impl OfflineQueue {
 
     fn take_where(&mut self, mut wanted: impl FnMut(&Queued) -> bool) -> Vec<Queued> {
         let mut taken = Vec::new();
-        let mut kept = VecDeque::with_capacity(self.waiting.len());
-        for queued in self.waiting.drain(..) {
+        // One turn of the queue, in place: each push leaves the front and, unless taken, goes back at the end, so
+        // the order holds (and the browser's wasm needs no second queue's code).
+        for _ in 0..self.waiting.len() {
+            let Some(queued) = self.waiting.pop_front() else { break };
             if wanted(&queued) {
                 self.bytes -= queued.bytes();
                 taken.push(queued);
             } else {
-                kept.push_back(queued);
+                self.waiting.push_back(queued);
             }
         }
-        self.waiting = kept;
         taken
     }
 }
