@@ -124,10 +124,12 @@ impl OfflineQueue {
 
     /// Takes one push by id, if it is waiting.
     pub(crate) fn take_push(&mut self, push: PushId) -> Option<Queued> {
-        let index = self.waiting.iter().position(|queued| queued.push == push)?;
-        let queued = self.waiting.remove(index)?;
-        self.bytes -= queued.bytes();
-        Some(queued)
+        // Pushes expire oldest first, so this is nearly always the front one; otherwise one turn of the queue,
+        // linear as finding the push is, rather than `VecDeque::remove`, whose code the browser's wasm would carry.
+        if self.waiting.front()?.push == push {
+            return self.pop_front();
+        }
+        self.take_where(|queued| queued.push == push).pop()
     }
 
     fn pop_front(&mut self) -> Option<Queued> {
