@@ -7,12 +7,13 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "support/node.rs"]
+mod node;
+
 use ferrocast_protocol::codec;
 use ferrocast_protocol::{Frame, Payload, Sender, Vsn, WireData};
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// The fuzz targets whose inputs are frames from a server, and how each is received.
 const TARGETS: [(&str, Option<Vsn>); 3] =
@@ -131,17 +132,8 @@ fn the_javascript_and_the_native_decoder_read_the_fuzz_corpus_alike() {
     let corpus = corpus();
     assert!(corpus.len() > 50, "the corpus is there ({} inputs)", corpus.len());
     let input: Vec<Value> = corpus.iter().map(|(_, vsn, bytes)| javascript_input(*vsn, bytes)).collect();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/decode-corpus.mjs");
-    let mut node = Command::new("node")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node runs (the client's tests need Node)");
-    node.stdin.take().expect("stdin").write_all(serde_json::to_string(&input).unwrap().as_bytes()).unwrap();
-    let output = node.wait_with_output().expect("node finishes");
-    assert!(output.status.success(), "the JavaScript side failed");
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).expect("the JavaScript side writes JSON");
+    let input: Vec<&Value> = input.iter().collect();
+    let results = node::answers("decode-corpus.mjs", &input);
     let mut differences = Vec::new();
     for ((path, vsn, bytes), javascript) in corpus.iter().zip(&results) {
         let (native, javascript) = (native(*vsn, bytes), javascript_output(javascript));

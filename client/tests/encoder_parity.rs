@@ -6,12 +6,12 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "support/node.rs"]
+mod node;
+
 use ferrocast_protocol::codec;
 use ferrocast_protocol::{Encoded, Ext, Frame, Message, Payload, Position, Sender, Vsn};
 use serde_json::{Value, json};
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// Names as applications write them, and as they try an encoder.
 fn names() -> Vec<String> {
@@ -108,18 +108,7 @@ fn the_javascript_and_the_native_encoder_write_a_clients_frames_alike() {
     let binary = corpus.iter().filter(|(_, expected)| expected.get("bytes").is_some()).count();
     assert!(corpus.len() > 300 && binary >= 40, "the corpus has text and binary frames ({binary} of {})", corpus.len());
     let input: Vec<&Value> = corpus.iter().map(|(input, _)| input).collect();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/encode-corpus.mjs");
-    let mut node = Command::new("node")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node runs (the client's tests need Node)");
-    node.stdin.take().expect("stdin").write_all(serde_json::to_string(&input).unwrap().as_bytes()).unwrap();
-    let output = node.wait_with_output().expect("node finishes");
-    assert!(output.status.success(), "the JavaScript side failed");
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).expect("the JavaScript side writes JSON");
-    assert_eq!(results.len(), corpus.len(), "one result per frame");
+    let results = node::answers("encode-corpus.mjs", &input);
     let differences: Vec<String> = corpus
         .iter()
         .zip(&results)
