@@ -31,8 +31,8 @@ enum Tag {
     /// Open a connection, to [`Machine::url`] (over the transport the entry's `TransportChoice` says, if it has
     /// one).
     Connect = 0,
-    /// `joinRef, ref, topic, event, payload, ext`: send this frame, which `client/js/encode.js` lays out. The
-    /// refs may be null; `payload` is JSON text, or an `ArrayBuffer` for a binary push; `ext` is `undefined` for
+    /// `joinRef, ref, topic, event, payload, ext`: send this frame, which `client/js/encode.js` lays out. A ref
+    /// may be `undefined` (none); `payload` is JSON text, or an `ArrayBuffer` for a binary push; `ext` is `undefined` for
     /// none, `null` for an empty one, or a position's offset followed by its epoch.
     Send = 1,
     /// `code, reason`: close the connection and let go of it.
@@ -228,8 +228,9 @@ impl Machine {
 /// when the machine is in a call already (see [`Table::with`]).
 ///
 /// A frame's numbers come as arguments of their own (only [`op::FRAME`] reads them, the others leave them out):
-/// every message a page receives is at least one frame, and its numbers as arguments, with only the strings the
-/// frame has in the mailbox, make that call a third of the work of writing them all as values.
+/// every message a page receives is at least one frame, and writing all nine of its fields as values cost about as
+/// much as handling the frame (BENCHMARKS.md, the fourth round of issue 21), where the usual frame of a batch now
+/// writes none.
 #[wasm_bindgen]
 pub fn machine(handle: u32, op: u8, len: u32, now: f64, ext: f64, offset: f64, texts: u32) -> u32 {
     exchange(len, |input, out| match op {
