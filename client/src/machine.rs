@@ -321,7 +321,7 @@ impl Machine {
                 out.number(push.map_or(-1.0, |push| f64::from(u32::from(push))));
             }
             op::CHANNEL_STATE => out.text(socket.channel_state(channel(input)).as_str()),
-            op::JOIN_REF => out.maybe_text(socket.channel_join_ref(channel(input))),
+            op::JOIN_REF => out.maybe_text(socket.channel_join_ref(channel(input)).as_deref()),
             op::CONNECTION_STATE => out.text(socket.connection_state().as_str()),
             op::IS_CONNECTED => out.flag(socket.is_connected()),
             op::MAKE_REF => out.text(&socket.make_ref()),

@@ -35,7 +35,7 @@ impl ChannelState {
 #[derive(Debug, Clone)]
 pub(crate) struct PendingLeave {
     pub(crate) push: PushId,
-    pub(crate) r#ref: String,
+    pub(crate) r#ref: u64,
     pub(crate) deadline: u64,
 }
 
@@ -53,7 +53,7 @@ pub(crate) struct Channel {
     pub(crate) join_timeout_ms: u64,
     /// The ref of the latest join sent, which is also the channel's join ref. `None` before the first join is
     /// sent and after a join timed out; frames carrying any join ref are then not for this channel.
-    pub(crate) join_ref: Option<String>,
+    pub(crate) join_ref: Option<u64>,
     /// When the join sent last times out, while it awaits its reply.
     pub(crate) join_deadline: Option<u64>,
     /// When the next rejoin attempt is due.
@@ -91,8 +91,11 @@ impl Channel {
     /// join ref (a broadcast, or a reply to a push the server could not route) is for every channel of the topic;
     /// one with a join ref only for the channel whose latest join carried it, so frames from an old join are
     /// ignored.
-    pub(crate) fn is_member(&self, topic: &str, join_ref: Option<&str>) -> bool {
-        self.topic == topic && join_ref.is_none_or(|join_ref| self.join_ref.as_deref() == Some(join_ref))
+    ///
+    /// `join_ref` is the frame's as [`super::refs::parse`] reads it: `Some(None)` for a join ref no join of this
+    /// socket carried.
+    pub(crate) fn is_member(&self, topic: &str, join_ref: Option<Option<u64>>) -> bool {
+        self.topic == topic && join_ref.is_none_or(|join_ref| join_ref.is_some() && self.join_ref == join_ref)
     }
 
     /// Whether this channel is in one of the states.

@@ -6,7 +6,7 @@
 /// A heartbeat sent and not yet answered.
 #[derive(Debug, Clone)]
 struct Pending {
-    r#ref: String,
+    r#ref: u64,
     sent_at: u64,
     deadline: u64,
 }
@@ -43,7 +43,7 @@ impl Heartbeat {
     }
 
     /// Records a heartbeat sent now.
-    pub(crate) fn sent(&mut self, r#ref: String, now: u64, timeout_ms: u64) {
+    pub(crate) fn sent(&mut self, r#ref: u64, now: u64, timeout_ms: u64) {
         self.next_at = None;
         self.pending = Some(Pending { r#ref, sent_at: now, deadline: now + timeout_ms });
     }
@@ -61,9 +61,9 @@ impl Heartbeat {
     }
 
     /// Handles a reply with this ref; returns whether it answered the pending heartbeat.
-    pub(crate) fn answered(&mut self, r#ref: Option<&str>, now: u64, interval_ms: u64) -> bool {
+    pub(crate) fn answered(&mut self, r#ref: Option<u64>, now: u64, interval_ms: u64) -> bool {
         match &self.pending {
-            Some(pending) if r#ref == Some(pending.r#ref.as_str()) => {
+            Some(pending) if r#ref == Some(pending.r#ref) => {
                 self.last_rtt_ms = Some(now.saturating_sub(pending.sent_at));
                 self.pending = None;
                 self.next_at = Some(now + interval_ms);

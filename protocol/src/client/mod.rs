@@ -8,6 +8,7 @@ mod heartbeat;
 mod options;
 mod output;
 mod queue;
+mod refs;
 mod socket;
 mod transport_choice;
 

@@ -21,7 +21,7 @@ pub(crate) struct Queued {
     pub(crate) expires_at: u64,
     /// The ref it went out with, when it was sent and then brought back by a lost connection: it is sent again
     /// with the same ref, which is how the server knows it for the same push.
-    pub(crate) sent_ref: Option<String>,
+    pub(crate) sent_ref: Option<u64>,
 }
 
 impl Queued {

@@ -19,7 +19,8 @@ use super::heartbeat::{Due, Heartbeat};
 use super::options::Options;
 use super::output::{ChannelId, DropReason, Event, PushId, TIMEOUT, Transmit};
 use super::queue::{Admission, OfflineQueue, Queued};
-use crate::codec::{encode, push_decimal};
+use super::refs;
+use crate::codec::encode;
 use crate::frame::{Ext, Frame, Message, Payload, Position, Reply, Sender, Vsn, event};
 use crate::rng::Rng;
 use std::collections::VecDeque;
@@ -168,7 +169,7 @@ pub struct Socket<P> {
     channels: Vec<Channel>,
     queue: OfflineQueue,
     /// Sent pushes by ref.
-    in_flight: SortedMap<String, InFlight>,
+    in_flight: SortedMap<u64, InFlight>,
     /// Expiry times of queued pushes and reply deadlines of sent ones, soonest first.
     push_deadlines: SortedMap<Deadline, ()>,
     /// What to do to the transport; frames are encoded as they are polled.
@@ -228,8 +229,8 @@ impl<P: Clone> Socket<P> {
     }
 
     /// A channel's current join ref (phoenix.js's `channel.joinRef()`).
-    pub fn channel_join_ref(&self, channel: ChannelId) -> Option<&str> {
-        self.record(channel).and_then(|channel| channel.join_ref.as_deref())
+    pub fn channel_join_ref(&self, channel: ChannelId) -> Option<String> {
+        self.record(channel).and_then(|channel| channel.join_ref).map(refs::text)
     }
 
     /// A channel's join push, whose replies report every join attempt.
@@ -257,10 +258,13 @@ impl<P: Clone> Socket<P> {
 
     /// A fresh ref, as phoenix.js's `makeRef()`: the decimal form of a counter starting at 1.
     pub fn make_ref(&mut self) -> String {
+        refs::text(self.next_ref())
+    }
+
+    /// A fresh ref, as the machine keeps it (`refs`).
+    fn next_ref(&mut self) -> u64 {
         self.last_ref = self.last_ref.wrapping_add(1);
-        let mut r#ref = String::new();
-        push_decimal(&mut r#ref, self.last_ref);
-        r#ref
+        self.last_ref
     }
 
     // ----- Outputs -----
@@ -441,10 +445,10 @@ impl<P: Clone> Socket<P> {
         record.join_deadline = None;
         record.state = ChannelState::Leaving;
         let topic = record.topic.clone();
-        let join_ref = record.join_ref.clone();
+        let join_ref = record.join_ref;
         if connected && join_ref.is_some() {
-            let leave_ref = self.make_ref();
-            self.send_frame(control_frame(join_ref, Some(leave_ref.clone()), topic, event::LEAVE));
+            let leave_ref = self.next_ref();
+            self.send_frame(control_frame(join_ref, Some(leave_ref), topic, event::LEAVE));
             if was_joined {
                 let deadline = now + timeout_ms;
                 let pending = PendingLeave { push: leave_push, r#ref: leave_ref, deadline };
@@ -589,8 +593,8 @@ impl<P: Clone> Socket<P> {
     }
 
     fn send_heartbeat(&mut self, now: u64, timeout_ms: u64) {
-        let heartbeat_ref = self.make_ref();
-        self.heartbeat.sent(heartbeat_ref.clone(), now, timeout_ms);
+        let heartbeat_ref = self.next_ref();
+        self.heartbeat.sent(heartbeat_ref, now, timeout_ms);
         let topic = event::PHOENIX_TOPIC.to_owned();
         self.send_frame(control_frame(None, Some(heartbeat_ref), topic, event::HEARTBEAT));
     }
@@ -620,13 +624,13 @@ impl<P: Clone> Socket<P> {
             let _ = self.leave(now, duplicate, None);
         }
         let connected = self.is_connected();
-        let join_ref = connected.then(|| self.make_ref());
+        let join_ref = connected.then(|| self.next_ref());
         let recovery = self.options.recovery;
         let Some(channel) = self.record_mut(id) else { return };
         channel.state = ChannelState::Joining;
         channel.rejoin_at = None;
-        channel.join_ref = join_ref.clone();
-        let Some(join_ref) = join_ref else {
+        channel.join_ref = join_ref;
+        let Some(join_ref) = join_ref.map(refs::text) else {
             channel.join_deadline = None;
             return;
         };
@@ -699,7 +703,7 @@ impl<P: Clone> Socket<P> {
             response: None,
         });
         if self.is_connected() {
-            let leave_ref = self.make_ref();
+            let leave_ref = self.next_ref();
             self.send_frame(control_frame(join_ref, Some(leave_ref), topic, event::LEAVE));
         }
         self.schedule_rejoin(now, id);
@@ -756,24 +760,23 @@ impl<P: Clone> Socket<P> {
             self.report_dropped(queued, DropReason::ChannelClosed);
             return;
         };
-        let (join_ref, topic) = (channel.join_ref.clone(), channel.topic.clone());
+        let (join_ref, topic) = (channel.join_ref, channel.topic.clone());
         // A push sent again keeps its ref and its reply deadline: it is the same push, and the application was
         // promised one reply within its timeout.
-        let (push_ref, deadline) = match &queued.sent_ref {
-            Some(sent_ref) => (sent_ref.clone(), queued.expires_at),
-            None => (self.make_ref(), now + queued.timeout_ms),
+        let (push_ref, deadline) = match queued.sent_ref {
+            Some(sent_ref) => (sent_ref, queued.expires_at),
+            None => (self.next_ref(), now + queued.timeout_ms),
         };
         self.push_deadlines.insert(Deadline { at: deadline, push: queued.push }, ());
         let frame = Frame::Message(Message {
-            join_ref,
-            r#ref: Some(push_ref.clone()),
+            join_ref: join_ref.map(refs::text),
+            r#ref: Some(refs::text(push_ref)),
             topic,
             event: queued.event.clone(),
             payload: queued.payload.clone(),
             ext: None,
         });
-        self.in_flight
-            .insert(push_ref.clone(), InFlight { sent: Queued { sent_ref: Some(push_ref), ..queued }, deadline });
+        self.in_flight.insert(push_ref, InFlight { sent: Queued { sent_ref: Some(push_ref), ..queued }, deadline });
         self.send_frame(frame);
     }
 
@@ -785,7 +788,7 @@ impl<P: Clone> Socket<P> {
         let mut deduplicated = Vec::new();
         for (push_ref, in_flight) in self.in_flight.iter() {
             if self.record(in_flight.sent.channel).is_some_and(|channel| channel.server_deduplicates) {
-                deduplicated.push(push_ref.clone());
+                deduplicated.push(*push_ref);
             }
         }
         let mut requeued = Vec::with_capacity(deduplicated.len());
@@ -803,7 +806,7 @@ impl<P: Clone> Socket<P> {
             return;
         }
         let in_flight = self.in_flight.iter().find(|(_, in_flight)| in_flight.sent.push == push);
-        let Some(push_ref) = in_flight.map(|(push_ref, _)| push_ref.clone()) else { return };
+        let Some(push_ref) = in_flight.map(|(push_ref, _)| *push_ref) else { return };
         if let Some(in_flight) = self.in_flight.remove(&push_ref) {
             let status = TIMEOUT.to_owned();
             self.events.push_back(Event::Reply { push, channel: in_flight.sent.channel, status, response: None });
@@ -820,14 +823,16 @@ impl<P: Clone> Socket<P> {
     // ----- Inbound frames -----
 
     fn handle_reply(&mut self, now: u64, reply: Reply<P>) {
-        if self.heartbeat.answered(reply.r#ref.as_deref(), now, self.options.heartbeat_interval_ms) {
+        // A ref that is not one this socket could have made answers nothing.
+        let reply_ref = reply.r#ref.as_deref().and_then(refs::parse);
+        if self.heartbeat.answered(reply_ref, now, self.options.heartbeat_interval_ms) {
             return;
         }
-        let Some(reply_ref) = reply.r#ref.clone() else { return };
+        let Some(reply_ref) = reply_ref else { return };
         let members = self.members(&reply.topic, reply.join_ref.as_deref());
         for id in members {
             let Some(channel) = self.record(id) else { continue };
-            if channel.join_ref.as_deref() == Some(reply_ref.as_str()) && channel.join_deadline.is_some() {
+            if channel.join_ref == Some(reply_ref) && channel.join_deadline.is_some() {
                 let Reply { status, response, ext, .. } = reply;
                 self.join_replied(now, id, status, response, ext);
                 return;
@@ -881,6 +886,7 @@ impl<P: Clone> Socket<P> {
     // ----- Helpers -----
 
     fn members(&self, topic: &str, join_ref: Option<&str>) -> Vec<ChannelId> {
+        let join_ref = join_ref.map(refs::parse);
         let mut members = Vec::new();
         for channel in &self.channels {
             if channel.is_member(topic, join_ref) {
@@ -917,6 +923,7 @@ impl<P: Clone> Socket<P> {
 }
 
 /// A frame with the empty payload: joins' leaves and heartbeats.
-fn control_frame(join_ref: Option<String>, r#ref: Option<String>, topic: String, event: &str) -> Frame {
+fn control_frame(join_ref: Option<u64>, r#ref: Option<u64>, topic: String, event: &str) -> Frame {
+    let (join_ref, r#ref) = (join_ref.map(refs::text), r#ref.map(refs::text));
     Frame::Message(Message { join_ref, r#ref, topic, event: event.to_owned(), payload: Payload::empty(), ext: None })
 }
