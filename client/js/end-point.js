@@ -1,6 +1,7 @@
 // The URL a connection opens, as phoenix.js writes it: `params` in the query (nested objects as
-// `parent[key]=value`), made absolute from the page's location when the endpoint starts with `/`. The machine adds
-// what the protocol puts there (the socket's id, the batch parameter, `vsn`).
+// `parent[key]=value`), made absolute from the page's location when the endpoint starts with `/`. `Machine.url`
+// (`machine.js`) adds what the protocol puts there, as the machine names it (the socket's id, the batch parameter,
+// `vsn`).
 
 /** Query parameters as phoenix.js serializes them. */
 export function query(params, parent) {

@@ -28,7 +28,13 @@ export function route(socket, out, calls) {
         socket.open()
         break
       case SEND: {
-        const [joinRef, ref, topic, event, payload, offset] = [out[i++], out[i++], out[i++], out[i++], out[i++], out[i++]]
+        // Read one by one, not through an array: a send for every push.
+        const joinRef = out[i++]
+        const ref = out[i++]
+        const topic = out[i++]
+        const event = out[i++]
+        const payload = out[i++]
+        const offset = out[i++]
         const ext = offset === undefined ? undefined : offset === null ? {} : { offset, epoch: out[i++] }
         socket.send(encode(socket.v1, joinRef, ref, topic, event, payload, ext))
         break

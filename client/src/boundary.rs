@@ -8,8 +8,8 @@
 //!
 //! The bytes stay in two buffers of the wasm's memory, the mailbox, which JavaScript writes and reads in place
 //! ([`memory`], [`arguments_at`], [`results_at`]): an entry point takes only numbers and returns one, so a call
-//! allocates nothing on either side and copies nothing through the glue. A frame is a call, and a drain another,
-//! for every message a page receives, so this is the hot path.
+//! allocates nothing on either side and copies nothing through the glue. Every frame a page receives is a call,
+//! so this is the hot path.
 //!
 //! A value is a kind byte and what that kind has (numbers little-endian):
 //!

@@ -4,14 +4,14 @@
 //! The JavaScript layer owns every browser object (the WebSocket, the timer, page events, the application's
 //! callbacks and payloads) and the public classes; this side owns every protocol decision. A call is an operation
 //! ([`op`]) on a machine's handle, with its arguments and results as bytes (`boundary.rs`); what the machine wants
-//! done comes back from [`op::DRAIN`] as one run of records (a tag, then that tag's fields), so one call carries a
-//! whole step's outputs and no closure crosses the boundary. The records, in the order the machine produced them
+//! done comes back from [`op::DRAIN`], or from [`op::FRAME`] for what a frame produced, as one run of records (a
+//! tag, then that tag's fields), so one call carries a whole step's outputs and no closure crosses the boundary. The records, in the order the machine produced them
 //! (transport actions first), are listed in [`Tag`]; `client/js/records.js` reads them.
 //!
-//! Payloads never enter wasm: the machine only carries them, and everything it reports about a frame is reported
-//! while that frame is being handled (the JavaScript layer drains after each frame). So the machine is a
-//! `Socket<()>`: a record says "the frame's message" or "the frame's reply's response", and JavaScript puts in the
-//! fields and the value it parsed. Outbound payloads come in already serialized (JSON text) or as bytes.
+//! Received payloads never enter wasm: everything the machine reports about a frame comes back with that frame's
+//! call. So the machine is a `Socket<()>`: a record says "the frame's message" or "the frame's reply's response",
+//! and JavaScript puts in the fields and the value it parsed. Outbound payloads come in already serialized (JSON
+//! text) or as bytes, and go out inside the fields of a `Send` record, which JavaScript lays out as a frame.
 //!
 //! Nothing here calls into the application, except the `reconnectAfterMs` and `rejoinAfterMs` functions the
 //! backoff asks: JavaScript runs the callbacks after a drain has returned, so a callback may call back in.
