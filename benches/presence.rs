@@ -5,7 +5,9 @@
 //! topic of 1,000 members with one meta each:
 //! - `client_sync_diff/K`: a diff in which K members join and K others leave, already parsed;
 //! - `client_parse_and_sync_diff/K`: the same diff from its JSON text, as the client gets it;
-//! - `client_sync_state/1000`: a fresh `presence_state` (after a rejoin) in which 10 members changed, reconciled.
+//! - `client_sync_state/1000`: a fresh `presence_state` (after a rejoin) in which 10 members changed, reconciled;
+//! - `client_sync_state_numeric_keys/1000`: the same with members keyed by number (`"42"`), which JavaScript lists
+//!   in numeric order.
 //!
 //! Server side (`ferrocast_pubsub::PresenceHub`), on a topic of 1,000 members watched by one V2 subscriber:
 //! - `server_track_untrack/1000`: a member joins and leaves, each change broadcast at once as its own diff (no
@@ -94,6 +96,21 @@ fn bench_client(criterion: &mut Criterion) {
             BatchSize::LargeInput,
         );
     });
+
+    // The same with members keyed by number, as most applications key them (a user's id): JavaScript lists such
+    // keys in numeric order, which the tracker keeps.
+    let numeric = State::from_json(&presence_object_keyed(0..MEMBERS, numeric_key)).expect("a valid state");
+    let rejoined = State::from_json(&presence_object_keyed(10..MEMBERS + 10, numeric_key)).expect("a valid state");
+    group.bench_function(BenchmarkId::new("client_sync_state_numeric_keys", MEMBERS), |bencher| {
+        bencher.iter_batched(
+            || (numeric.clone(), rejoined.clone()),
+            |(mut state, rejoined)| {
+                let changes = sync_state(&mut state, black_box(rejoined));
+                (state, changes)
+            },
+            BatchSize::LargeInput,
+        );
+    });
     group.finish();
 }
 
@@ -157,11 +174,21 @@ fn meta() -> Map<String, Value> {
     meta
 }
 
+/// A member keyed by number: `"42"`.
+fn numeric_key(member: usize) -> String {
+    member.to_string()
+}
+
 /// `{key: {"metas": [meta]}}` for these members, as a server sends in `presence_state` and diffs.
 fn presence_object(members: std::ops::Range<usize>) -> String {
+    presence_object_keyed(members, member_key)
+}
+
+/// [`presence_object`] with the members' keys made by `key_of`.
+fn presence_object_keyed(members: std::ops::Range<usize>, key_of: fn(usize) -> String) -> String {
     let entries: Vec<String> = members
         .map(|member| {
-            let key = member_key(member);
+            let key = key_of(member);
             format!(r#""{key}":{{"metas":[{{"phx_ref":"F1-{member}","online_at":1732300000000,"device":"web"}}]}}"#)
         })
         .collect();

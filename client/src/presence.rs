@@ -189,7 +189,7 @@ impl PresenceMachine {
     pub fn list(&mut self) -> Vec<u32> {
         self.names.clear();
         let mut out = Vec::new();
-        for (key, found) in self.presence.state().iter_js_order() {
+        for (key, found) in self.presence.state().iter() {
             name(&mut out, &mut self.names, key);
             entry(&mut out, found);
         }

@@ -297,8 +297,8 @@ fn keys_naming_object_prototype_members_are_ordinary_keys() {
 fn list_puts_integer_like_keys_first_in_numeric_order() {
     let s = state(&[("10", &["1"]), ("2", &["2"]), ("a", &["3"]), ("01", &["4"])]);
     assert_eq!(keys(&s), vec!["2", "10", "a", "01"]);
-    let insertion: Vec<&str> = s.iter().map(|(key, _)| key).collect();
-    assert_eq!(insertion, vec!["10", "2", "a", "01"]);
+    let visited: Vec<&str> = s.iter().map(|(key, _)| key).collect();
+    assert_eq!(visited, vec!["2", "10", "a", "01"], "the map keeps the order it lists");
     let entries = s.list(|_, entry| entry.clone());
     assert_eq!(refs(&entries[0]), vec!["2"]);
 }

@@ -1,11 +1,19 @@
-//! The presence map's storage: keys in insertion order, as a JavaScript object keeps its non-index keys, found by
-//! binary search over an index sorted by key. It does what an insertion-ordered hash map would, without a hasher
-//! and a hash table in the browser build, and a lookup in a presence list of any size stays logarithmic.
+//! The presence map's storage: keys in JavaScript property order, found by binary search over an index sorted by
+//! key. It does what an insertion-ordered hash map would, without a hasher and a hash table in the browser build, and
+//! a lookup in a presence list of any size stays logarithmic.
+//!
+//! JavaScript property order is array indices first, ascending, then the other keys in the order they were first
+//! added (`order.rs`). Keeping the keys in that order as they are inserted, rather than sorting them whenever they
+//! are visited, means no sort in the browser build, and costs nothing when keys arrive in that order already, as
+//! they do from a parsed JavaScript object: an array index goes at the end of the leading run of indices, which is
+//! the end of the map while no other key has come.
 
-/// String keys with their values, in insertion order.
+use super::order::array_index;
+
+/// String keys with their values, in JavaScript property order.
 #[derive(Clone)]
 pub(crate) struct OrderedMap<V> {
-    /// Keys and values in insertion order.
+    /// Keys and values in JavaScript property order.
     entries: Vec<(String, V)>,
     /// Positions in `entries`, sorted by key.
     by_key: Vec<usize>,
@@ -44,17 +52,29 @@ impl<V> OrderedMap<V> {
         self.entries.is_empty()
     }
 
-    /// Sets the value under `key`, returning the one it replaces: a replaced key keeps its place, a new one goes
-    /// last.
+    /// Sets the value under `key`, returning the one it replaces: a replaced key keeps its place; a new one goes
+    /// where a JavaScript object lists it, among the array indices by value if it is one, and last otherwise.
     pub(crate) fn insert(&mut self, key: String, value: V) -> Option<V> {
-        match self.find(&key) {
-            Ok(found) => Some(std::mem::replace(&mut self.entries[self.by_key[found]].1, value)),
-            Err(slot) => {
-                self.by_key.insert(slot, self.entries.len());
-                self.entries.push((key, value));
-                None
+        let slot = match self.find(&key) {
+            Ok(found) => return Some(std::mem::replace(&mut self.entries[self.by_key[found]].1, value)),
+            Err(slot) => slot,
+        };
+        let at = match array_index(&key) {
+            // The indices below this one form a prefix of the map: the indices lead, ascending.
+            Some(index) => self.entries.partition_point(|(other, _)| array_index(other).is_some_and(|i| i < index)),
+            None => self.entries.len(),
+        };
+        // Only an index that goes before other keys moves them: keys in order already are appended.
+        if at < self.entries.len() {
+            for position in &mut self.by_key {
+                if *position >= at {
+                    *position += 1;
+                }
             }
         }
+        self.by_key.insert(slot, at);
+        self.entries.insert(at, (key, value));
+        None
     }
 
     /// Removes `key`, keeping the others in order.
@@ -93,12 +113,12 @@ impl<V> OrderedMap<V> {
         });
     }
 
-    /// The keys and values in insertion order.
+    /// The keys and values in JavaScript property order.
     pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &V)> {
         self.entries.iter().map(|(key, value)| (key, value))
     }
 
-    /// The keys and values in insertion order, owned.
+    /// The keys and values in JavaScript property order, owned.
     pub(crate) fn into_vec(self) -> Vec<(String, V)> {
         self.entries
     }
@@ -141,6 +161,41 @@ mod tests {
         map.retain(|key, _| key != "b");
         assert_eq!(keys(&map), ["z", "a"]);
         assert_eq!((map.get("z"), map.get("a"), map.get("b")), (Some(&20), Some(&3), None));
+    }
+
+    #[test]
+    fn array_indices_lead_in_numeric_order_wherever_they_are_inserted() {
+        let mut map = OrderedMap::default();
+        for (n, key) in ["b", "10", "a", "2", "01", "0", "4294967295", "7"].into_iter().enumerate() {
+            map.insert(key.to_owned(), n);
+        }
+        assert_eq!(keys(&map), ["0", "2", "7", "10", "b", "a", "01", "4294967295"]);
+        assert_eq!(map.insert("10".to_owned(), 20), Some(1), "a replaced index keeps its place");
+        assert_eq!(map.remove("2"), Some(3));
+        map.retain(|key, _| key != "a");
+        map.insert("3".to_owned(), 30);
+        assert_eq!(keys(&map), ["0", "3", "7", "10", "b", "01", "4294967295"]);
+        let found: Vec<_> =
+            ["0", "3", "7", "10", "b", "01", "4294967295", "2", "a"].map(|key| map.get(key).copied()).into();
+        assert_eq!(found, [Some(5), Some(30), Some(7), Some(20), Some(0), Some(4), Some(6), None, None]);
+    }
+
+    #[test]
+    fn numeric_keys_in_any_order_are_found_and_listed_ascending() {
+        let mut map = OrderedMap::default();
+        // 0..2000 in a scrambled order (7919 is prime, so coprime with 2000), with a word key halfway through.
+        for n in 0..2000_u64 {
+            map.insert((n * 7919 % 2000).to_string(), n);
+            if n == 1000 {
+                map.insert("word".to_owned(), u64::MAX);
+            }
+        }
+        for n in 0..2000_u64 {
+            assert_eq!(map.get(&(n * 7919 % 2000).to_string()), Some(&n));
+        }
+        let listed: Vec<&str> = keys(&map);
+        let expected: Vec<String> = (0..2000).map(|n: u32| n.to_string()).chain(["word".to_owned()]).collect();
+        assert_eq!(listed, expected);
     }
 
     #[test]

@@ -26,44 +26,20 @@ pub(crate) fn array_index(key: &str) -> Option<u32> {
     if bytes.len() > 1 && bytes[0] == b'0' {
         return None;
     }
-    let value: u64 = key.parse().ok()?;
+    // At most ten digits, checked above: no overflow, and no parser linked into the browser build for it.
+    let value = bytes.iter().fold(0_u64, |value, digit| value * 10 + u64::from(digit - b'0'));
     if value <= MAX_ARRAY_INDEX { u32::try_from(value).ok() } else { None }
-}
-
-/// Orders items whose keys are in insertion order as a JavaScript object would list those keys.
-pub(crate) fn js_order<'a, T>(items: impl Iterator<Item = (&'a str, T)>) -> Vec<(&'a str, T)> {
-    sort_js(items.collect(), |(key, _)| key)
 }
 
 /// Turns a list of key-value pairs into the sequence a JavaScript object built from it would list.
 ///
 /// A repeated key keeps its first position and its last value, as repeated assignments (or repeated keys in JSON
-/// text) do in JavaScript.
+/// text) do in JavaScript. The map orders the keys as it takes them (`keys.rs`), so pairs already in that order, as
+/// a parsed object's are, come out as they went in.
 pub(crate) fn as_js_object<T>(pairs: Vec<(String, T)>) -> Vec<(String, T)> {
     let mut object = OrderedMap::default();
     for (key, value) in pairs {
         object.insert(key, value);
     }
-    sort_js(object.into_vec(), |(key, _)| key)
-}
-
-/// Moves array-index keys to the front in ascending order, leaving the other keys in their order.
-///
-/// Only `(index, position)` pairs are sorted, so there is one sort for every item type, where sorting the items
-/// would build one sort per type into the browser build. Array indices cannot repeat among unique keys, so their
-/// order is fully decided by their value.
-fn sort_js<T>(items: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
-    let mut indices: Vec<(u32, usize)> =
-        items.iter().enumerate().filter_map(|(at, item)| Some((array_index(key(item))?, at))).collect();
-    if indices.is_empty() {
-        return items;
-    }
-    indices.sort_unstable();
-    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
-    let mut ordered = Vec::with_capacity(slots.len());
-    for &(_, at) in &indices {
-        ordered.extend(slots[at].take());
-    }
-    ordered.extend(slots.into_iter().flatten());
-    ordered
+    object.into_vec()
 }

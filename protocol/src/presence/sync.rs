@@ -47,16 +47,13 @@ pub fn sync_state<V: Clone>(state: &mut State<V>, new_state: State<V>) -> Vec<Ch
     let mut joins = Vec::new();
     let mut leaves = Vec::new();
 
-    for (key, current) in state.iter_js_order() {
+    for (key, current) in state.iter() {
         if !new_state.contains_key(key) {
             leaves.push((key.to_owned(), current.clone()));
         }
     }
 
-    let mut new_entries: Vec<(String, Entry<V>)> = new_state.entries.into_vec();
-    // The new state's keys are unique already, so this only puts them in JavaScript order.
-    new_entries = as_js_object(new_entries);
-    for (key, new_entry) in new_entries {
+    for (key, new_entry) in new_state.entries.into_vec() {
         let Some(current) = state.get(&key) else {
             joins.push((key, new_entry));
             continue;

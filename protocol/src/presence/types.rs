@@ -1,7 +1,6 @@
 //! The data: metas, entries, the presence map, diffs and the changes that syncing reports.
 
 use super::keys::OrderedMap;
-use super::order::js_order;
 
 /// One connection's presence: the meta object the server tracked, tagged with its `phx_ref`.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,8 +44,8 @@ impl<V> Entry<V> {
 
 /// The presence map: key to entry.
 ///
-/// Keys are stored in insertion order, like a JavaScript object's non-integer keys; [`State::list`] and the sync
-/// functions visit them in JavaScript property order.
+/// Keys are kept in JavaScript property order, the order in which phoenix.js visits them: array indices (`"0"` to
+/// `"4294967294"` without leading zeros) first, ascending, then the other keys in the order they were first added.
 #[derive(Debug, Clone, PartialEq)]
 pub struct State<V> {
     pub(crate) entries: OrderedMap<Entry<V>>,
@@ -86,29 +85,21 @@ impl<V> State<V> {
 
     /// Sets the entry under `key`, returning the one it replaces.
     ///
-    /// As in JavaScript, a replaced key keeps its place and a new key goes last (before it is reordered by
-    /// [`State::list`] if it is integer-like).
+    /// As in JavaScript, a replaced key keeps its place; a new key goes among the array indices by its value if it
+    /// is one, and last otherwise.
     pub fn insert(&mut self, key: impl Into<String>, entry: Entry<V>) -> Option<Entry<V>> {
         self.entries.insert(key.into(), entry)
     }
 
-    /// The keys and entries in insertion order.
+    /// The keys and entries in JavaScript property order, the order of phoenix.js's `Presence.list`.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Entry<V>)> {
         self.entries.iter().map(|(key, entry)| (key.as_str(), entry))
     }
 
-    /// The keys and entries in JavaScript property order, the order of phoenix.js's `Presence.list`.
-    pub fn iter_js_order(&self) -> impl ExactSizeIterator<Item = (&str, &Entry<V>)> {
-        js_order(self.iter()).into_iter()
-    }
-
-    /// One result per key, as phoenix.js's `Presence.list(state, chooser)`.
-    ///
-    /// Keys come in JavaScript property order: array indices (`"0"` to `"4294967294"` without leading zeros)
-    /// first, ascending, then the other keys in insertion order. Pass `|_, entry| entry.clone()` for the
-    /// default chooser's result.
+    /// One result per key, in JavaScript property order ([`State::iter`]), as phoenix.js's
+    /// `Presence.list(state, chooser)`. Pass `|_, entry| entry.clone()` for the default chooser's result.
     pub fn list<'a, T>(&'a self, mut chooser: impl FnMut(&'a str, &'a Entry<V>) -> T) -> Vec<T> {
-        self.iter_js_order().map(|(key, entry)| chooser(key, entry)).collect()
+        self.iter().map(|(key, entry)| chooser(key, entry)).collect()
     }
 }
 
