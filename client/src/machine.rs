@@ -238,7 +238,7 @@ pub fn machine(handle: u32, op: u8, len: u32, now: f64, ext: f64, offset: f64, t
         op::NEW => out.number(f64::from(MACHINES.with(|machines| machines.insert(Machine::new(input))))),
         op::TOKEN_PROTOCOL => {
             let token = input.text().unwrap_or_default();
-            out.text(&["base64url.bearer.phx.", &base64::encode_url_unpadded(token.as_bytes())].concat());
+            out.text(&(String::from("base64url.bearer.phx.") + &base64::encode_url_unpadded(token.as_bytes())));
         }
         op::PROTOCOL_EVENTS => {
             for name in [event::CLOSE, event::ERROR, event::REPLY] {

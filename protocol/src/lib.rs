@@ -24,6 +24,7 @@ pub mod rng;
 pub mod sorted_map;
 pub mod sse;
 pub mod sse_socket;
+mod text;
 
 pub use frame::{
     BATCH_PARAM, Encoded, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData,

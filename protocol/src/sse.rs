@@ -28,7 +28,7 @@ pub mod stream_id {
                 id.push(',');
             }
             if let Some(Position { offset, epoch }) = position {
-                crate::codec::push_decimal(&mut id, *offset);
+                crate::text::push_decimal(&mut id, *offset);
                 id.push('.');
                 id.push_str(epoch);
             }
@@ -46,7 +46,7 @@ pub mod stream_id {
                     return Some(None);
                 }
                 let (offset, epoch) = part.split_once('.')?;
-                let offset = offset.parse().ok()?;
+                let offset = crate::text::decimal(offset)?;
                 let valid = !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
                 valid.then(|| Some(Position { offset, epoch: epoch.to_owned() }))
             })
@@ -183,7 +183,7 @@ impl Reader {
             }
             "id" if !value.contains('\0') => self.last_event_id = value.to_owned(),
             "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
-                self.retry_ms = value.parse().ok();
+                self.retry_ms = crate::text::decimal(value);
             }
             "topic" => self.topic = Some(value.to_owned()),
             _ => {}

@@ -126,7 +126,7 @@ fn session_token(data: &str) -> Result<&str, FramingError> {
 /// Where a session's POSTs go: the stream's URL (`…/socket/sse?params`) with the session's token for its query.
 pub fn post_url(stream_url: &str, token: &str) -> String {
     let base = stream_url.split_once('?').map_or(stream_url, |(base, _)| base);
-    [base, "?", SESSION_PARAM, "=", token].concat()
+    crate::text::joined(&[base, "?", SESSION_PARAM, "=", token])
 }
 
 /// Appends one frame the client sends to a POST's body.

@@ -3,7 +3,7 @@
 //! The machine keeps its refs as numbers and writes them out only in frames. A server's ref matches one of them only
 //! when it is exactly that number's decimal form, so `"01"` or `"+1"` match nothing, as they would not as strings.
 
-use crate::codec::push_decimal;
+use crate::text::{decimal, push_decimal};
 
 /// The text a ref is sent as.
 pub(crate) fn text(r#ref: u64) -> String {
@@ -14,9 +14,11 @@ pub(crate) fn text(r#ref: u64) -> String {
 
 /// The ref a server's text names, if it is one this socket could have made: the decimal form of a number, exactly.
 pub(crate) fn parse(text: &str) -> Option<u64> {
-    // `u64`'s parser takes a leading `+` and leading zeros, which a decimal form never has.
-    let canonical = !matches!(text.as_bytes(), [b'+', ..] | [b'0', _, ..]);
-    canonical.then(|| text.parse().ok()).flatten()
+    // A decimal form has no leading zero.
+    if matches!(text.as_bytes(), [b'0', _, ..]) {
+        return None;
+    }
+    decimal(text)
 }
 
 #[cfg(test)]

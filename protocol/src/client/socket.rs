@@ -23,6 +23,7 @@ use super::refs;
 use crate::codec::encode;
 use crate::frame::{Ext, Frame, Message, Payload, Position, Reply, Sender, Vsn, event};
 use crate::rng::Rng;
+use crate::text::joined;
 use std::collections::VecDeque;
 
 use crate::sorted_map::SortedMap;
@@ -114,16 +115,16 @@ impl ClientError {
                 "no such channel: it was never created on this socket, or it has closed".into()
             }
             ClientError::AlreadyJoined(topic) => {
-                ["tried to join '", topic, "' twice: join can only be called once per channel object"].concat()
+                joined(&["tried to join '", topic, "' twice: join can only be called once per channel object"])
             }
             ClientError::NotJoined { topic, event } => {
-                ["tried to push '", event, "' to '", topic, "' before joining: call join() first"].concat()
+                joined(&["tried to push '", event, "' to '", topic, "' before joining: call join() first"])
             }
             ClientError::ChannelClosed { topic, event } => {
-                ["tried to push '", event, "' to '", topic, "', which is leaving or closed"].concat()
+                joined(&["tried to push '", event, "' to '", topic, "', which is leaving or closed"])
             }
             ClientError::Unencodable { topic, event, why } => {
-                ["cannot push '", event, "' to '", topic, "': ", why].concat()
+                joined(&["cannot push '", event, "' to '", topic, "': ", why])
             }
         }
     }

@@ -35,7 +35,7 @@ impl Transport {
             Some(("ws", rest)) if rest.starts_with("//") => ("http:", rest),
             _ => ("", path),
         };
-        [scheme, rest, "/sse?", query].concat()
+        crate::text::joined(&[scheme, rest, "/sse?", query])
     }
 
     fn other(self) -> Transport {

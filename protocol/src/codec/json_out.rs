@@ -5,6 +5,7 @@
 //! keeps the relay's encoding to one allocation per frame without a second, hand-kept size formula to drift.
 
 use super::json_string::{quoted_len, write_quoted};
+use crate::text::push_decimal;
 
 /// Where JSON text goes: a `String`, or a counter of how long it would be.
 pub(crate) trait JsonOut {
@@ -54,22 +55,6 @@ impl JsonOut for String {
     fn number(&mut self, number: u64) {
         push_decimal(self, number);
     }
-}
-
-/// Appends `number` in decimal. Written out rather than through `core::fmt`, whose machinery would be most of
-/// what formatting a number costs the browser client's wasm (README, Size).
-pub(crate) fn push_decimal(out: &mut String, mut number: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (number % 10) as u8;
-        number /= 10;
-        if number == 0 {
-            break;
-        }
-    }
-    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 /// Runs `layout` once to measure it and once to write it into a string of exactly that size.

@@ -15,7 +15,6 @@ mod binary;
 mod error;
 mod ext;
 mod json_out;
-pub(crate) use json_out::push_decimal;
 #[cfg(feature = "json")]
 mod json_read;
 mod json_string;
