@@ -83,34 +83,26 @@ fn bench_client(criterion: &mut Criterion) {
         });
     }
 
-    // After a rejoin: the first 10 members left meanwhile and 10 others came.
-    let rejoined = State::from_json(&presence_object(10..MEMBERS + 10)).expect("a valid state");
+    // After a rejoin: the first 10 members left meanwhile and 10 others came. Then the same with members keyed by
+    // number, as most applications key them (a user's id), which JavaScript lists, and the tracker keeps, in
+    // numeric order.
     group.throughput(Throughput::Elements(MEMBERS as u64));
-    group.bench_function(BenchmarkId::new("client_sync_state", MEMBERS), |bencher| {
-        bencher.iter_batched(
-            || (state.clone(), rejoined.clone()),
-            |(mut state, rejoined)| {
-                let changes = sync_state(&mut state, black_box(rejoined));
-                (state, changes)
-            },
-            BatchSize::LargeInput,
-        );
-    });
-
-    // The same with members keyed by number, as most applications key them (a user's id): JavaScript lists such
-    // keys in numeric order, which the tracker keeps.
-    let numeric = State::from_json(&presence_object_keyed(0..MEMBERS, numeric_key)).expect("a valid state");
-    let rejoined = State::from_json(&presence_object_keyed(10..MEMBERS + 10, numeric_key)).expect("a valid state");
-    group.bench_function(BenchmarkId::new("client_sync_state_numeric_keys", MEMBERS), |bencher| {
-        bencher.iter_batched(
-            || (numeric.clone(), rejoined.clone()),
-            |(mut state, rejoined)| {
-                let changes = sync_state(&mut state, black_box(rejoined));
-                (state, changes)
-            },
-            BatchSize::LargeInput,
-        );
-    });
+    for (name, key_of) in
+        [("client_sync_state", member_key as fn(usize) -> String), ("client_sync_state_numeric_keys", numeric_key)]
+    {
+        let state = State::from_json(&presence_object_keyed(0..MEMBERS, key_of)).expect("a valid state");
+        let rejoined = State::from_json(&presence_object_keyed(10..MEMBERS + 10, key_of)).expect("a valid state");
+        group.bench_function(BenchmarkId::new(name, MEMBERS), |bencher| {
+            bencher.iter_batched(
+                || (state.clone(), rejoined.clone()),
+                |(mut state, rejoined)| {
+                    let changes = sync_state(&mut state, black_box(rejoined));
+                    (state, changes)
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
     group.finish();
 }
 
