@@ -235,7 +235,9 @@ impl PresenceMachine {
 fn handles(into: &mut Vec<u32>, entry: Option<&Entry<u32>>) {
     if let Some(entry) = entry {
         into.extend(entry.extra);
-        into.extend(entry.metas.iter().map(|meta| meta.value));
+        for meta in &entry.metas {
+            into.push(meta.value);
+        }
     }
 }
 
@@ -248,7 +250,9 @@ fn name(out: &mut Vec<u32>, names: &mut String, key: &str) {
 /// Writes an entry: its extra fields' handle (0 for none), its number of metas, their handles.
 fn entry(out: &mut Vec<u32>, entry: &Entry<u32>) {
     out.extend([entry.extra.unwrap_or(0), entry.metas.len() as u32]);
-    out.extend(entry.metas.iter().map(|meta| meta.value));
+    for meta in &entry.metas {
+        out.push(meta.value);
+    }
 }
 
 /// A presence payload as `presence.js` flattens it: each presence object (a state; a diff's joins, then its
@@ -296,24 +300,22 @@ impl Flat<'_> {
 
     /// The next presence object, its keys with their entries.
     fn entries(&mut self) -> Vec<(String, Entry<u32>)> {
-        (0..self.number())
-            .map(|_| {
-                let key = self.string();
-                let extra = self.number();
-                let metas = (0..self.number())
-                    .map(|_| {
-                        let handle = self.handle();
-                        Meta::new(self.string(), handle)
-                    })
-                    .collect();
-                let entry = Entry::new(metas);
-                if extra == 0 {
-                    return (key, entry);
-                }
+        // Plain loops: iterator adapters over the shape cost the module more than they save here.
+        let mut entries = Vec::new();
+        for _ in 0..self.number() {
+            let key = self.string();
+            let extra = self.number();
+            let mut metas = Vec::new();
+            for _ in 0..self.number() {
+                let handle = self.handle();
+                metas.push(Meta { phx_ref: self.string(), value: handle });
+            }
+            if extra != 0 {
                 self.handles.push(extra);
-                (key, entry.with_extra(extra))
-            })
-            .collect()
+            }
+            entries.push((key, Entry { metas, extra: (extra != 0).then_some(extra) }));
+        }
+        entries
     }
 }
 

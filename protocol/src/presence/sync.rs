@@ -11,7 +11,10 @@ const REMOVE_ONE_BY_ONE: usize = 8;
 /// Sorted for binary search, which keeps the comparisons at n log n when a key has thousands of metas; phoenix.js
 /// scans lists instead, with the same results.
 fn refs<V>(metas: &[Meta<V>]) -> Refs<'_> {
-    let mut refs: Vec<&str> = metas.iter().map(|meta| meta.phx_ref.as_str()).collect();
+    let mut refs = Vec::with_capacity(metas.len());
+    for meta in metas {
+        refs.push(meta.phx_ref.as_str());
+    }
     refs.sort_unstable();
     Refs(refs)
 }
@@ -60,9 +63,9 @@ pub fn sync_state<V: Clone>(state: &mut State<V>, new_state: State<V>) -> Vec<Ch
         };
         let left = refs(&new_entry.metas).others(&current.metas);
         let current_refs = refs(&current.metas);
-        let Entry { metas, extra } = new_entry;
-        let joined: Vec<Meta<V>> =
-            metas.into_iter().filter(|meta| !current_refs.contains(meta.phx_ref.as_str())).collect();
+        let Entry { mut metas, extra } = new_entry;
+        metas.retain(|meta| !current_refs.contains(meta.phx_ref.as_str()));
+        let joined = metas;
         if !joined.is_empty() {
             joins.push((key.clone(), Entry { metas: joined, extra }));
         }
@@ -88,7 +91,10 @@ pub fn sync_diff<V: Clone>(state: &mut State<V>, diff: Diff<V>) -> Vec<Change<V>
         let current = match state.entries.get_mut(&key) {
             Some(slot) => {
                 let mut metas = refs(&joined.metas).others(&slot.metas);
-                metas.extend(joined.metas.iter().cloned());
+                metas.reserve(joined.metas.len());
+                for meta in &joined.metas {
+                    metas.push(meta.clone());
+                }
                 let merged = Entry { metas, extra: joined.extra.clone() };
                 Some(std::mem::replace(slot, merged))
             }
@@ -130,8 +136,11 @@ fn remove_keys<V>(state: &mut State<V>, keys: Vec<String>) {
         }
     } else {
         // Sorted as `&str`, the one string sort the browser build has (see `refs`).
-        let mut keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        keys.sort_unstable();
-        state.entries.retain(|key, _| keys.binary_search(&key).is_err());
+        let mut sorted: Vec<&str> = Vec::with_capacity(keys.len());
+        for key in &keys {
+            sorted.push(key);
+        }
+        sorted.sort_unstable();
+        state.entries.retain(|key, _| sorted.binary_search(&key).is_err());
     }
 }
