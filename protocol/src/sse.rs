@@ -168,7 +168,7 @@ impl Reader {
         if line.starts_with(':') {
             return None;
         }
-        let (name, value) = match line.split_once(':') {
+        let (name, value) = match crate::text::split_once_at(line, b':') {
             Some((name, value)) => (name, value.strip_prefix(' ').unwrap_or(value)),
             None => (line, ""),
         };

@@ -114,7 +114,7 @@ pub fn read_event(event: &Event) -> Result<StreamEvent<'_>, FramingError> {
 fn session_token(data: &str) -> Result<&str, FramingError> {
     let token = (|| {
         let object = data.trim_ascii().strip_prefix('{')?.strip_suffix('}')?;
-        let (key, value) = object.split_once(':')?;
+        let (key, value) = crate::text::split_once_at(object, b':')?;
         let value = value.trim_ascii().strip_prefix('"')?.strip_suffix('"')?;
         (key.trim_ascii() == "\"token\"").then_some(value)
     })();
@@ -125,7 +125,7 @@ fn session_token(data: &str) -> Result<&str, FramingError> {
 
 /// Where a session's POSTs go: the stream's URL (`…/socket/sse?params`) with the session's token for its query.
 pub fn post_url(stream_url: &str, token: &str) -> String {
-    let base = stream_url.split_once('?').map_or(stream_url, |(base, _)| base);
+    let base = crate::text::before(stream_url, b'?');
     crate::text::joined(&[base, "?", SESSION_PARAM, "=", token])
 }
 

@@ -33,6 +33,19 @@ pub(crate) fn decimal(digits: &str) -> Option<u64> {
     Some(number)
 }
 
+/// `text` split at its first `separator`, an ASCII character, as `str::split_once` with a `char` splits it. Looked
+/// for byte by byte: a `char` pattern brings the standard library's pattern searchers into the browser's wasm.
+pub(crate) fn split_once_at(text: &str, separator: u8) -> Option<(&str, &str)> {
+    debug_assert!(separator.is_ascii(), "a byte of a multi-byte character is no place to split");
+    let at = text.bytes().position(|byte| byte == separator)?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
+/// `text` up to its first `separator` (an ASCII character), or the whole of it when there is none.
+pub(crate) fn before(text: &str, separator: u8) -> &str {
+    split_once_at(text, separator).map_or(text, |(before, _)| before)
+}
+
 /// The parts one after another, as `[..].concat()` gives them.
 pub(crate) fn joined(parts: &[&str]) -> String {
     let mut text = String::new();
@@ -59,5 +72,8 @@ mod tests {
             assert_eq!(decimal(text), None, "{text:?}");
         }
         assert_eq!(joined(&["a", "", "bc"]), "abc");
+        assert_eq!(split_once_at("a=b=c", b'='), Some(("a", "b=c")));
+        assert_eq!(split_once_at("é:ü", b':'), Some(("é", "ü")));
+        assert_eq!((split_once_at("abc", b'='), before("abc", b'='), before("a#b", b'#')), (None, "abc", "a"));
     }
 }

@@ -12,6 +12,7 @@
 
 use super::Backoff;
 use crate::rng::Rng;
+use crate::text::{before, split_once_at};
 
 /// The query parameter a relay resumes a topic stream from. The `Last-Event-ID` header EventSource sends would make
 /// every cross-origin request wait for a CORS preflight.
@@ -139,18 +140,21 @@ impl EventStreamReconnect {
 }
 
 fn resume_url(url: &str, id: &str) -> String {
-    let url = url.split('#').next().unwrap_or(url);
+    let url = before(url, b'#');
     if id.is_empty() {
         return url.to_owned();
     }
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let (path, mut query) = split_once_at(url, b'?').unwrap_or((url, ""));
     let mut resumed = path.to_owned();
     let mut separator = '?';
-    let resume_param = |pair: &&str| pair.split('=').next() == Some(LAST_EVENT_ID_PARAM);
-    for pair in query.split('&').filter(|pair| !pair.is_empty() && !resume_param(pair)) {
-        resumed.push(separator);
-        resumed.push_str(pair);
-        separator = '&';
+    while !query.is_empty() {
+        let (pair, rest) = split_once_at(query, b'&').unwrap_or((query, ""));
+        query = rest;
+        if !pair.is_empty() && before(pair, b'=') != LAST_EVENT_ID_PARAM {
+            resumed.push(separator);
+            resumed.push_str(pair);
+            separator = '&';
+        }
     }
     resumed.push(separator);
     resumed.push_str(LAST_EVENT_ID_PARAM);

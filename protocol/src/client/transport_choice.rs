@@ -26,11 +26,11 @@ impl Transport {
         if self == Transport::WebSocket {
             return websocket_url.to_owned();
         }
-        let (path, query) = websocket_url.split_once('?').unwrap_or((websocket_url, ""));
+        let (path, query) = crate::text::split_once_at(websocket_url, b'?').unwrap_or((websocket_url, ""));
         let path = path.strip_suffix("/websocket").unwrap_or(path);
         // Concatenated rather than formatted, and split at a character rather than at "://", so the browser
         // client's wasm carries neither formatting nor substring search code (1 KB).
-        let (scheme, rest) = match path.split_once(':') {
+        let (scheme, rest) = match crate::text::split_once_at(path, b':') {
             Some(("wss", rest)) if rest.starts_with("//") => ("https:", rest),
             Some(("ws", rest)) if rest.starts_with("//") => ("http:", rest),
             _ => ("", path),
