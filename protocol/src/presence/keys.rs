@@ -1,6 +1,6 @@
 //! The presence map's storage: keys in JavaScript property order, found by binary search over an index sorted by
-//! key. It does what an insertion-ordered hash map would, without a hasher and a hash table in the browser build, and
-//! a lookup in a presence list of any size stays logarithmic.
+//! key. It does what an ordered hash map would, without a hasher and a hash table in the browser build, and a lookup
+//! in a presence list of any size stays logarithmic.
 //!
 //! JavaScript property order is array indices first, ascending, then the other keys in the order they were first
 //! added (`order.rs`). Keeping the keys in that order as they are inserted, rather than sorting them whenever they
