@@ -5,8 +5,9 @@
 //! callbacks and payloads) and the public classes; this side owns every protocol decision. A call is an operation
 //! ([`op`]) on a machine's handle, with its arguments and results as bytes (`boundary.rs`); what the machine wants
 //! done comes back from [`op::DRAIN`], or from [`op::FRAME`] for what a frame produced, as one run of records (a
-//! tag, then that tag's fields), so one call carries a whole step's outputs and no closure crosses the boundary. The records, in the order the machine produced them
-//! (transport actions first), are listed in [`Tag`]; `client/js/records.js` reads them.
+//! tag, then that tag's fields), so one call carries a whole step's outputs and no closure crosses the boundary.
+//! The records, in the order the machine produced them (transport actions first), are listed in [`Tag`];
+//! `client/js/records.js` reads them.
 //!
 //! Received payloads never enter wasm: everything the machine reports about a frame comes back with that frame's
 //! call. So the machine is a `Socket<()>`: a record says "the frame's message" or "the frame's reply's response",
@@ -32,8 +33,8 @@ enum Tag {
     /// one).
     Connect = 0,
     /// `joinRef, ref, topic, event, payload, ext`: send this frame, which `client/js/encode.js` lays out. A ref
-    /// may be `undefined` (none); `payload` is JSON text, or an `ArrayBuffer` for a binary push; `ext` is `undefined` for
-    /// none, `null` for an empty one, or a position's offset followed by its epoch.
+    /// may be `undefined` (none); `payload` is JSON text, or an `ArrayBuffer` for a binary push; `ext` is
+    /// `undefined` for none, `null` for an empty one, or a position's offset followed by its epoch.
     Send = 1,
     /// `code, reason`: close the connection and let go of it.
     Close = 2,

@@ -310,10 +310,9 @@ impl Flat<'_> {
                 let handle = self.handle();
                 metas.push(Meta { phx_ref: self.string(), value: handle });
             }
-            if extra != 0 {
-                self.handles.push(extra);
-            }
-            entries.push((key, Entry { metas, extra: (extra != 0).then_some(extra) }));
+            let extra = (extra != 0).then_some(extra);
+            self.handles.extend(extra);
+            entries.push((key, Entry { metas, extra }));
         }
         entries
     }
