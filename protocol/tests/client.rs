@@ -736,6 +736,47 @@ fn an_unacknowledged_push_is_sent_again_with_its_ref_when_the_server_deduplicate
 }
 
 #[test]
+fn each_channel_sends_its_unacknowledged_pushes_again_in_the_order_they_were_made() {
+    // A push queued before its channel joined is older than a push another channel sent meanwhile, but is sent
+    // after it: the order sent and the order made differ across channels, never within one.
+    let mut h = Harness::new(Options { reconnect: Backoff::phoenix_reconnect(), ..Options::default() });
+    h.open();
+    let lobby = h.channel("room:lobby", "{}");
+    let chat = h.channel("room:chat", "{}");
+    h.join(lobby);
+    h.join(chat);
+    h.server(r#"["1","1","room:lobby","phx_reply",{"response":{},"status":"ok"},{"offset":0,"epoch":"e1"}]"#);
+    h.push(chat, "c", r#"{"n":1}"#);
+    h.push(lobby, "l", r#"{"n":1}"#);
+    h.server(r#"["2","2","room:chat","phx_reply",{"response":{},"status":"ok"},{"offset":0,"epoch":"e1"}]"#);
+    h.push(lobby, "l", r#"{"n":2}"#);
+    h.push(chat, "c", r#"{"n":2}"#);
+    assert_eq!(
+        h.sent()[2..],
+        [
+            r#"["1","3","room:lobby","l",{"n":1}]"#,
+            r#"["2","4","room:chat","c",{"n":1}]"#,
+            r#"["1","5","room:lobby","l",{"n":2}]"#,
+            r#"["2","6","room:chat","c",{"n":2}]"#,
+        ]
+    );
+    h.events();
+
+    h.socket.handle_close(h.now, 1006, "");
+    assert_eq!(h.socket.stats(h.now).queued_pushes, 4);
+    h.advance(10);
+    h.wire();
+    h.socket.handle_open(h.now);
+    h.sent();
+    h.server(
+        r#"["8","8","room:chat","phx_reply",{"response":{},"status":"ok"},{"offset":0,"epoch":"e1","recovered":true}]"#,
+    );
+    assert_eq!(h.sent(), [r#"["8","4","room:chat","c",{"n":1}]"#, r#"["8","6","room:chat","c",{"n":2}]"#]);
+    h.server(r#"["7","7","room:lobby","phx_reply",{"response":{},"status":"ok"},{"offset":0,"epoch":"e1","recovered":true}]"#);
+    assert_eq!(h.sent(), [r#"["7","3","room:lobby","l",{"n":1}]"#, r#"["7","5","room:lobby","l",{"n":2}]"#]);
+}
+
+#[test]
 fn a_resent_push_keeps_its_first_reply_deadline() {
     let mut h = Harness::new(Options { reconnect: Backoff::phoenix_reconnect(), ..Options::default() });
     h.open();

@@ -94,26 +94,16 @@ impl OfflineQueue {
         Admission::Queued { evicted }
     }
 
-    /// Puts pushes that were sent but not acknowledged back at the head of the queue, oldest first. They were
-    /// admitted once and their memory is already held, so the limits do not apply to them again: nothing the
-    /// application was told is on its way is dropped for room.
+    /// Puts pushes that were sent but not acknowledged back at the head of the queue, in the order they were sent
+    /// (`pushes` is). They were admitted once and their memory is already held, so the limits do not apply to them
+    /// again: nothing the application was told is on its way is dropped for room.
     ///
-    /// The `(id, position)` pairs are sorted rather than the pushes: the browser build then has one sort, the
-    /// presence order's, instead of a sort for every type sorted.
+    /// The order sent is a channel's order of creation too (a channel sends its pushes in the order they were made,
+    /// its queued ones when it joins), and each channel takes its own pushes out, so this is the order they go again.
     pub(crate) fn requeue_unacknowledged(&mut self, pushes: Vec<Queued>) {
-        let mut oldest_first: Vec<(u32, usize)> = Vec::with_capacity(pushes.len());
-        let mut slots: Vec<Option<Queued>> = Vec::with_capacity(pushes.len());
-        for (at, queued) in pushes.into_iter().enumerate() {
-            oldest_first.push((queued.push.0, at));
-            slots.push(Some(queued));
-        }
-        oldest_first.sort_unstable();
-        let mut pushes = slots;
-        for &(_, at) in oldest_first.iter().rev() {
-            if let Some(queued) = pushes[at].take() {
-                self.bytes += queued.bytes();
-                self.waiting.push_front(queued);
-            }
+        for queued in pushes.into_iter().rev() {
+            self.bytes += queued.bytes();
+            self.waiting.push_front(queued);
         }
     }
 
