@@ -137,7 +137,7 @@ export class Machine {
    * them), then the parameters the machine adds (this socket's id when it recovers, the batch parameter, `vsn`).
    */
   url(query) {
-    const added = call(this.handle, URL)
+    const added = call(this.handle, URL, crypto.getRandomValues(new Uint8Array(16)))
     const parts = query ? [query] : []
     for (let i = 0; i < added.length; i += 2) parts.push(`${added[i]}=${added[i + 1]}`)
     return `${this.endPoint}${this.endPoint.includes("?") ? "&" : "?"}${parts.join("&")}`

@@ -7,9 +7,11 @@
 //! whole machine, and a step's records cross at once. `client/js/boundary.js` writes and reads the other side.
 //!
 //! The bytes stay in two buffers of the wasm's memory, the mailbox, which JavaScript writes and reads in place
-//! ([`memory`], [`arguments_at`], [`results_at`]): an entry point takes only numbers and returns one, so a call
-//! allocates nothing on either side and copies nothing through the glue. Every frame a page receives is a call,
-//! so this is the hot path.
+//! ([`arguments_at`], [`results_at`]): an entry point takes only numbers and returns one, so a call allocates
+//! nothing on either side and copies nothing through the glue. Every frame a page receives is a call, so this is
+//! the hot path. JavaScript reaches the memory through the glue's `wasmMemory()`, which the build adds to the glue
+//! (`export_memory` in `xtask/src/client.rs`): the glue holds the wasm's exports, memory among them, and a
+//! function of this crate returning it would hand out a JavaScript value, which costs a table and its shims.
 //!
 //! A value is a kind byte and what that kind has (numbers little-endian):
 //!
@@ -45,12 +47,6 @@ struct Mailbox {
 
 thread_local! {
     static MAILBOX: RefCell<Mailbox> = const { RefCell::new(Mailbox { arguments: Vec::new(), results: Vec::new() }) };
-}
-
-/// The wasm's memory, where JavaScript finds the mailbox.
-#[wasm_bindgen(js_name = wasmMemory)]
-pub fn memory() -> JsValue {
-    wasm_bindgen::memory()
 }
 
 /// Where JavaScript writes the next call's arguments, with room for at least `len` bytes; growing keeps the bytes

@@ -80,8 +80,10 @@ pub mod op {
     pub const DISCONNECT: u8 = 5;
     /// `now`: checks the connection now (the page came back, the network returned).
     pub const PROBE: u8 = 6;
-    /// The query parameters the protocol adds to the URL the next connection opens, after the application's
-    /// `params`, as name and value pairs: this socket's id when it recovers, the batch parameter, `vsn`.
+    /// `random`: the query parameters the protocol adds to the URL the next connection opens, after the
+    /// application's `params`, as name and value pairs: this socket's id when it recovers, the batch parameter,
+    /// `vsn`. `random` is 16 bytes from the platform's cryptographic generator, which the socket's id is made of
+    /// the first time it is needed.
     pub const URL: u8 = 7;
     /// `token`: the WebSocket subprotocol that carries `authToken`, after `phoenix`: as phoenix.js 1.8 sends it, so
     /// the token stays out of URLs and access logs. Needs no machine.
@@ -273,7 +275,7 @@ impl Machine {
                 socket.disconnect(now, code, input.text().unwrap_or_default());
             }
             op::PROBE => socket.probe(now(input)),
-            op::URL => self.url_parameters(out),
+            op::URL => self.url_parameters(input.bytes().unwrap_or_default(), out),
             op::OPENED => socket.handle_open(now(input)),
             op::CLOSED => {
                 let now = now(input);
@@ -442,10 +444,12 @@ impl Machine {
         }
     }
 
-    fn url_parameters(&mut self, out: &mut Output) {
+    fn url_parameters(&mut self, random: &[u8], out: &mut Output) {
         let Options { recovery, vsn, .. } = *self.socket.options();
         if recovery && self.socket_id.is_none() {
-            self.socket_id = Some(random_socket_id());
+            // 128 random bits, base64url: a socket identity no other client can guess, so no other client can be
+            // answered with this socket's replies.
+            self.socket_id = Some(base64::encode_url_unpadded(random));
         }
         if let Some(socket_id) = &self.socket_id {
             out.text(SOCKET_ID_PARAM);
@@ -522,21 +526,6 @@ fn drop_reason(reason: DropReason) -> &'static str {
         DropReason::Expired => "expired",
         DropReason::ChannelClosed => "channel_closed",
     }
-}
-
-/// 128 random bits from the platform's cryptographic generator, base64url: a socket identity no other client can
-/// guess, so no other client can be answered with this socket's replies.
-fn random_socket_id() -> String {
-    let mut bytes = [0u8; 16];
-    get_random_values(&mut bytes);
-    base64::encode_url_unpadded(&bytes)
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// `crypto.getRandomValues`, in browsers, workers and Node alike.
-    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
-    fn get_random_values(bytes: &mut [u8]);
 }
 
 /// phoenix.js's `reconnectAfterMs(tries)` and `rejoinAfterMs(tries)`, the function `client/js/machine.js` keeps
