@@ -21,7 +21,9 @@ export class Channel {
   /** Joins the topic; the returned push reports this and every later (re)join attempt. Throws if called twice. */
   join(timeout) {
     this.socket.refreshParams(this, true)
-    return this.socket.start((machine, now) => machine.join(now, this.id, timeout))
+    const push = this.socket.start((machine, now) => machine.join(now, this.id, timeout))
+    push.join = true
+    return push
   }
 
   /** Calls `callback(payload, ref, joinRef)` for every `event` on the topic; returns a ref for `off`. */

@@ -10,6 +10,8 @@ export class Push {
   constructor() {
     this.hooks = []
     this.received = null
+    // A channel's join, which reports every attempt (set by `Channel.join`).
+    this.join = false
   }
 
   /** Calls `callback(response)` when the outcome has this status (at once if it already has); returns the push. */

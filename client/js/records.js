@@ -71,9 +71,10 @@ export function route(socket, out, calls) {
         break
       }
       case REPLY: {
-        const [id, status, response, kept] = [out[i++], out[i++], out[i++], out[i++]]
+        const [id, status, response] = [out[i++], out[i++], out[i++]]
         const push = socket.pushes.get(id)
-        if (!kept) socket.pushes.delete(id)
+        // A join's push reports every attempt: its callbacks stay.
+        if (!push?.join) socket.pushes.delete(id)
         // A reply the machine made (a timeout, a leave while offline) has no response: `{}`, as phoenix.js's.
         push?.settle(status, response ? socket.frame.response : {}, calls)
         break

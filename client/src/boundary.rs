@@ -158,11 +158,17 @@ impl<'a> Input<'a> {
 }
 
 /// A call's results, written in order.
+#[derive(Default)]
 pub struct Output {
     bytes: Vec<u8>,
 }
 
 impl Output {
+    /// Moves what `other` holds to the end of this one, leaving `other` empty.
+    pub fn append(&mut self, other: &mut Output) {
+        self.bytes.append(&mut other.bytes);
+    }
+
     pub fn undefined(&mut self) {
         self.bytes.push(UNDEFINED);
     }

@@ -18,7 +18,8 @@
 //! backoff asks: JavaScript runs the callbacks after a drain has returned, so a callback may call back in.
 
 use ferrocast_protocol::client::{
-    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Overflow, QueueOptions, Socket, Transmit,
+    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Outputs, Overflow, QueueOptions, Socket,
+    Transmit,
 };
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{BATCH_PARAM, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Vsn, base64};
@@ -46,9 +47,9 @@ enum Tag {
     Error = 5,
     /// `channel`: the frame's message (its event, payload, ref and join ref) for a channel.
     Message = 6,
-    /// `push, status, response, kept`: a push's outcome; `response` is 1 for the frame's reply's response and 0
-    /// for none (a timeout, or a reply the machine made up); `kept` when the push is a join, which reports every
-    /// attempt, so its callbacks stay.
+    /// `push, status, response`: a push's outcome; `response` is 1 for the frame's reply's response and 0 for none
+    /// (a timeout, or a reply the machine made up). A join's push reports every attempt, so JavaScript keeps its
+    /// callbacks after one.
     Reply = 7,
     /// `channel`: a channel closed for good, after its `phx_close` record; its objects can go.
     ChannelClose = 8,
@@ -146,7 +147,7 @@ pub mod op {
 
 /// One socket's protocol state, as the JavaScript layer's `Socket` holds it (by its handle).
 struct Machine {
-    socket: Socket<()>,
+    socket: Socket<(), Records>,
     /// The socket's identity across reconnects, made at the first connection when `recovery` is on.
     socket_id: Option<String>,
     batch: bool,
@@ -223,7 +224,8 @@ impl Machine {
             queue,
             recovery,
         };
-        Machine { socket: Socket::new(options, seed as u64), socket_id: None, batch, last: LastNames::default() }
+        let socket = Socket::with_outputs(options, seed as u64, Records::default());
+        Machine { socket, socket_id: None, batch, last: LastNames::default() }
     }
 }
 
@@ -341,107 +343,11 @@ impl Machine {
         }
     }
 
+    /// The records made since the last drain: the transport actions, then the application's events.
     fn drain(&mut self, out: &mut Output) {
-        while let Some(transmit) = self.socket.poll_transmit_frame() {
-            match transmit {
-                Transmit::Connect => tag(out, Tag::Connect),
-                // A client sends no replies.
-                Transmit::Send(Frame::Reply(_)) => {}
-                Transmit::Send(Frame::Message(message)) => {
-                    tag(out, Tag::Send);
-                    out.maybe_text(message.join_ref.as_deref());
-                    out.maybe_text(message.r#ref.as_deref());
-                    out.text(&message.topic);
-                    out.text(&message.event);
-                    match &message.payload {
-                        Payload::Json(json) => out.text(json),
-                        Payload::Binary(bytes) => out.bytes(bytes),
-                    }
-                    // A client's extension is a join's: the position it resumes from, or none (`{}`).
-                    match message.ext.map(|ext| ext.position) {
-                        None => out.undefined(),
-                        Some(None) => out.null(),
-                        Some(Some(position)) => {
-                            out.number(position.offset as f64);
-                            out.text(&position.epoch);
-                        }
-                    }
-                }
-                Transmit::Close { code, reason } => {
-                    tag(out, Tag::Close);
-                    out.number(f64::from(code));
-                    out.text(&reason);
-                }
-            }
-        }
-        while let Some(event) = self.socket.poll_event() {
-            match event {
-                Event::Open => tag(out, Tag::Open),
-                Event::Close { code, reason, clean } => {
-                    tag(out, Tag::Closed);
-                    out.number(f64::from(code));
-                    out.text(&reason);
-                    out.flag(clean);
-                }
-                Event::Error => tag(out, Tag::Error),
-                Event::ReconnectScheduled { attempt, delay_ms } => {
-                    tag(out, Tag::ReconnectScheduled);
-                    out.number(f64::from(attempt));
-                    out.number(delay_ms as f64);
-                }
-                Event::HeartbeatTimeout => tag(out, Tag::HeartbeatTimeout),
-                // The frame's own fields, which the JavaScript layer has: no string crosses for each message.
-                Event::Message { channel, .. } => {
-                    tag(out, Tag::Message);
-                    id(out, channel);
-                }
-                Event::Reply { push, channel, status, response } => {
-                    let kept = self.socket.channel_join_push(channel) == Some(push);
-                    tag(out, Tag::Reply);
-                    out.number(f64::from(u32::from(push)));
-                    out.text(&status);
-                    out.flag(response.is_some());
-                    out.flag(kept);
-                }
-                // A channel's error and close reach its bindings as the events phoenix.js triggers for them.
-                Event::ChannelError { channel, reason } => {
-                    tag(out, Tag::ChannelEvent);
-                    id(out, channel);
-                    out.text(event::ERROR);
-                    out.flag(reason.is_some());
-                    out.flag(true);
-                }
-                Event::ChannelClose { channel } => {
-                    tag(out, Tag::ChannelEvent);
-                    id(out, channel);
-                    out.text(event::CLOSE);
-                    out.flag(false);
-                    out.flag(false);
-                    tag(out, Tag::ChannelClose);
-                    id(out, channel);
-                }
-                Event::Dropped { push: _, channel, event, reason } => {
-                    tag(out, Tag::Dropped);
-                    id(out, channel);
-                    out.text(&event);
-                    out.text(drop_reason(reason));
-                }
-                Event::RecoveryIncomplete { channel, position } => {
-                    tag(out, Tag::RecoveryFailed);
-                    id(out, channel);
-                    match position {
-                        Some(position) => {
-                            out.number(position.offset as f64);
-                            out.text(&position.epoch);
-                        }
-                        None => {
-                            out.null();
-                            out.null();
-                        }
-                    }
-                }
-            }
-        }
+        let records = self.socket.outputs_mut();
+        out.append(&mut records.transmits);
+        out.append(&mut records.events);
     }
 
     fn url_parameters(&mut self, random: &[u8], out: &mut Output) {
@@ -484,6 +390,118 @@ impl Machine {
             None => Frame::Message(Message { join_ref, r#ref, topic, event, payload: (), ext }),
         };
         self.socket.handle_frame(now, frame);
+    }
+}
+
+/// The records a step makes, written as the socket makes them: its transport actions and its events for the
+/// application apart, as JavaScript does the first before it tells the application the second.
+#[derive(Default)]
+struct Records {
+    transmits: Output,
+    events: Output,
+}
+
+impl Outputs<()> for Records {
+    fn transmit(&mut self, transmit: Transmit<Frame>) {
+        let out = &mut self.transmits;
+        match transmit {
+            Transmit::Connect => tag(out, Tag::Connect),
+            // A client sends no replies.
+            Transmit::Send(Frame::Reply(_)) => {}
+            Transmit::Send(Frame::Message(message)) => {
+                tag(out, Tag::Send);
+                out.maybe_text(message.join_ref.as_deref());
+                out.maybe_text(message.r#ref.as_deref());
+                out.text(&message.topic);
+                out.text(&message.event);
+                match &message.payload {
+                    Payload::Json(json) => out.text(json),
+                    Payload::Binary(bytes) => out.bytes(bytes),
+                }
+                // A client's extension is a join's: the position it resumes from, or none (`{}`).
+                match message.ext.map(|ext| ext.position) {
+                    None => out.undefined(),
+                    Some(None) => out.null(),
+                    Some(Some(position)) => {
+                        out.number(position.offset as f64);
+                        out.text(&position.epoch);
+                    }
+                }
+            }
+            Transmit::Close { code, reason } => {
+                tag(out, Tag::Close);
+                out.number(f64::from(code));
+                out.text(&reason);
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event<()>) {
+        let out = &mut self.events;
+        match event {
+            Event::Open => tag(out, Tag::Open),
+            Event::Close { code, reason, clean } => {
+                tag(out, Tag::Closed);
+                out.number(f64::from(code));
+                out.text(&reason);
+                out.flag(clean);
+            }
+            Event::Error => tag(out, Tag::Error),
+            Event::ReconnectScheduled { attempt, delay_ms } => {
+                tag(out, Tag::ReconnectScheduled);
+                out.number(f64::from(attempt));
+                out.number(delay_ms as f64);
+            }
+            Event::HeartbeatTimeout => tag(out, Tag::HeartbeatTimeout),
+            // The frame's own fields, which the JavaScript layer has: no string crosses for each message.
+            Event::Message { channel, .. } => {
+                tag(out, Tag::Message);
+                id(out, channel);
+            }
+            Event::Reply { push, status, response, .. } => {
+                tag(out, Tag::Reply);
+                out.number(f64::from(u32::from(push)));
+                out.text(&status);
+                out.flag(response.is_some());
+            }
+            // A channel's error and close reach its bindings as the events phoenix.js triggers for them.
+            Event::ChannelError { channel, reason } => {
+                tag(out, Tag::ChannelEvent);
+                id(out, channel);
+                out.text(event::ERROR);
+                out.flag(reason.is_some());
+                out.flag(true);
+            }
+            Event::ChannelClose { channel } => {
+                tag(out, Tag::ChannelEvent);
+                id(out, channel);
+                out.text(event::CLOSE);
+                out.flag(false);
+                out.flag(false);
+                tag(out, Tag::ChannelClose);
+                id(out, channel);
+            }
+            Event::Dropped { push: _, channel, event, reason } => {
+                tag(out, Tag::Dropped);
+                id(out, channel);
+                out.text(&event);
+                out.text(drop_reason(reason));
+            }
+            Event::RecoveryIncomplete { channel, position } => {
+                tag(out, Tag::RecoveryFailed);
+                id(out, channel);
+                match position {
+                    Some(position) => {
+                        out.number(position.offset as f64);
+                        out.text(&position.epoch);
+                    }
+                    None => {
+                        out.null();
+                        out.null();
+                    }
+                }
+            }
+        }
     }
 }
 

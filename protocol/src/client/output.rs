@@ -1,6 +1,7 @@
 //! What the client state machine asks of its embedding: transport actions and application events.
 
-use crate::frame::{Encoded, Position};
+use crate::frame::{Encoded, Frame, Position};
+use std::collections::VecDeque;
 
 /// Identifies a channel object created with [`super::Socket::channel`].
 ///
@@ -36,7 +37,7 @@ id_as_number!(ChannelId);
 id_as_number!(PushId);
 
 /// Something the embedding must do to the transport, in this order. What is sent is `F`: the encoded message, or
-/// the frame itself for an embedding that encodes it (see [`Socket::poll_transmit_frame`](super::Socket)).
+/// the frame itself for an embedding with [`Outputs`] of its own, which encodes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit<F = Encoded> {
     /// Open a new connection. Report the outcome with `handle_open` or `handle_close`.
@@ -148,4 +149,40 @@ pub enum Event<P> {
         /// The topic's current position, from which the channel continues.
         position: Option<Position>,
     },
+}
+
+/// Where a [`Socket`](super::Socket) puts its outputs as it makes them, in the order it makes them.
+///
+/// [`Queues`], the default, keeps them until they are polled. An embedding that hands them on in a form of its own
+/// gives its own: the browser client writes each as a record for JavaScript at once, so its wasm has no queue of
+/// events and no second pass over one.
+pub trait Outputs<P> {
+    /// Something to do to the transport. An embedding does the transmits of a step before it tells the
+    /// application that step's events.
+    fn transmit(&mut self, transmit: Transmit<Frame>);
+    /// Something that happened, for the application.
+    fn event(&mut self, event: Event<P>);
+}
+
+/// The outputs kept in order for `poll_transmit` and `poll_event`.
+#[derive(Debug)]
+pub struct Queues<P> {
+    pub(crate) transmits: VecDeque<Transmit<Frame>>,
+    pub(crate) events: VecDeque<Event<P>>,
+}
+
+impl<P> Default for Queues<P> {
+    fn default() -> Self {
+        Queues { transmits: VecDeque::new(), events: VecDeque::new() }
+    }
+}
+
+impl<P> Outputs<P> for Queues<P> {
+    fn transmit(&mut self, transmit: Transmit<Frame>) {
+        self.transmits.push_back(transmit);
+    }
+
+    fn event(&mut self, event: Event<P>) {
+        self.events.push_back(event);
+    }
 }

@@ -17,14 +17,13 @@
 use super::channel::{Channel, ChannelState, PendingLeave};
 use super::heartbeat::{Due, Heartbeat};
 use super::options::Options;
-use super::output::{ChannelId, DropReason, Event, PushId, TIMEOUT, Transmit};
+use super::output::{ChannelId, DropReason, Event, Outputs, PushId, Queues, TIMEOUT, Transmit};
 use super::queue::{Admission, OfflineQueue, Queued};
 use super::refs;
 use crate::codec::encode;
 use crate::frame::{Ext, Frame, Message, Payload, Position, Reply, Sender, Vsn, event};
 use crate::rng::Rng;
 use crate::text::joined;
-use std::collections::VecDeque;
 
 use crate::sorted_map::SortedMap;
 
@@ -154,8 +153,11 @@ struct Deadline {
 
 /// The client state machine. `P` is the type of inbound payloads, which the machine only carries: see
 /// [`crate::frame::Frame`].
+///
+/// `O` is where its outputs go as it makes them: [`Queues`] by default, which keeps them for [`Socket::poll_transmit`]
+/// and [`Socket::poll_event`].
 #[derive(Debug)]
-pub struct Socket<P> {
+pub struct Socket<P, O = Queues<P>> {
     options: Options,
     rng: Rng,
     connection: ConnectionState,
@@ -173,15 +175,48 @@ pub struct Socket<P> {
     in_flight: SortedMap<u64, InFlight>,
     /// Expiry times of queued pushes and reply deadlines of sent ones, soonest first.
     push_deadlines: SortedMap<Deadline, ()>,
-    /// What to do to the transport; frames are encoded as they are polled.
-    transmits: VecDeque<Transmit<Frame>>,
-    events: VecDeque<Event<P>>,
+    /// What to do to the transport and what to tell the application, in the order made.
+    out: O,
+    _payloads: core::marker::PhantomData<P>,
 }
 
 impl<P: Clone> Socket<P> {
-    /// A socket with these options. `seed` seeds the backoff jitter: pass real randomness in production and a
-    /// constant in tests.
+    /// A socket with these options, its outputs kept for polling. `seed` seeds the backoff jitter: pass real
+    /// randomness in production and a constant in tests.
     pub fn new(options: Options, seed: u64) -> Self {
+        Socket::with_outputs(options, seed, Queues::default())
+    }
+
+    // ----- Outputs -----
+
+    /// The next thing to do to the transport.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        loop {
+            return Some(match self.out.transmits.pop_front()? {
+                Transmit::Connect => Transmit::Connect,
+                Transmit::Send(frame) => match encode(self.options.vsn, Sender::Client, &frame) {
+                    Ok(encoded) => Transmit::Send(encoded),
+                    // `push` refuses what cannot be encoded, and control frames always can: this is unreachable,
+                    // and dropping the frame is the safe answer if it is not.
+                    Err(_) => {
+                        debug_assert!(false, "unencodable frame {frame:?}");
+                        continue;
+                    }
+                },
+                Transmit::Close { code, reason } => Transmit::Close { code, reason },
+            });
+        }
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event<P>> {
+        self.out.events.pop_front()
+    }
+}
+
+impl<P: Clone, O: Outputs<P>> Socket<P, O> {
+    /// A socket with these options whose outputs go to `out` as they are made.
+    pub fn with_outputs(options: Options, seed: u64, out: O) -> Self {
         let queue = OfflineQueue::new(options.queue.clone());
         Socket {
             options,
@@ -197,12 +232,17 @@ impl<P: Clone> Socket<P> {
             queue,
             in_flight: SortedMap::default(),
             push_deadlines: SortedMap::default(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            out,
+            _payloads: core::marker::PhantomData,
         }
     }
 
     // ----- Getters -----
+
+    /// Where the outputs went, for an embedding with outputs of its own to take them.
+    pub fn outputs_mut(&mut self) -> &mut O {
+        &mut self.out
+    }
 
     /// The options in force.
     pub fn options(&self) -> &Options {
@@ -268,40 +308,6 @@ impl<P: Clone> Socket<P> {
         self.last_ref
     }
 
-    // ----- Outputs -----
-
-    /// The next thing to do to the transport.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        loop {
-            return Some(match self.transmits.pop_front()? {
-                Transmit::Connect => Transmit::Connect,
-                Transmit::Send(frame) => match encode(self.options.vsn, Sender::Client, &frame) {
-                    Ok(encoded) => Transmit::Send(encoded),
-                    // `push` refuses what cannot be encoded, and control frames always can: this is unreachable,
-                    // and dropping the frame is the safe answer if it is not.
-                    Err(_) => {
-                        debug_assert!(false, "unencodable frame {frame:?}");
-                        continue;
-                    }
-                },
-                Transmit::Close { code, reason } => Transmit::Close { code, reason },
-            });
-        }
-    }
-
-    /// The next thing to do to the transport, with the frame to send left unencoded: for an embedding that lays
-    /// frames out itself, as the browser client does with `JSON.stringify` (its encoder is held to this crate's
-    /// bytes by a test), so that its wasm carries no encoder. The frame is one `push` accepted, which is one the
-    /// socket's serializer can encode.
-    pub fn poll_transmit_frame(&mut self) -> Option<Transmit<Frame>> {
-        self.transmits.pop_front()
-    }
-
-    /// The next event for the application.
-    pub fn poll_event(&mut self) -> Option<Event<P>> {
-        self.events.pop_front()
-    }
-
     /// When `handle_timeout` should next be called, if ever.
     pub fn poll_timeout(&self) -> Option<u64> {
         // A plain loop rather than an iterator chain: the same result in half the browser client's wasm.
@@ -339,7 +345,7 @@ impl<P: Clone> Socket<P> {
         self.reconnect_at = None;
         self.reconnect_tries = 0;
         if self.connection != ConnectionState::Closed {
-            self.transmits.push_back(Transmit::Close { code, reason: reason.to_owned() });
+            self.out.transmit(Transmit::Close { code, reason: reason.to_owned() });
             self.connection_lost(now, code, reason.to_owned(), true);
         }
     }
@@ -460,7 +466,7 @@ impl<P: Clone> Socket<P> {
             }
         }
         // No joined channel on the server waits for this leave (phoenix.js answers `ok` itself here too).
-        self.events.push_back(Event::Reply { push: leave_push, channel, status: "ok".to_owned(), response: None });
+        self.out.event(Event::Reply { push: leave_push, channel, status: "ok".to_owned(), response: None });
         self.close_channel(channel);
         Ok(leave_push)
     }
@@ -476,7 +482,7 @@ impl<P: Clone> Socket<P> {
         self.reconnect_tries = 0;
         self.reconnect_at = None;
         self.heartbeat.start(now, self.options.heartbeat_interval_ms);
-        self.events.push_back(Event::Open);
+        self.out.event(Event::Open);
         for id in self.channel_ids() {
             let Some(channel) = self.record_mut(id) else { continue };
             channel.rejoin_tries = 0;
@@ -503,7 +509,7 @@ impl<P: Clone> Socket<P> {
 
     /// The transport reported an error; a close follows.
     pub fn handle_error(&mut self, _now: u64) {
-        self.events.push_back(Event::Error);
+        self.out.event(Event::Error);
         for channel in &mut self.channels {
             channel.rejoin_tries = 0;
             channel.rejoin_at = None;
@@ -566,14 +572,14 @@ impl<P: Clone> Socket<P> {
 
     fn open_connection(&mut self) {
         self.connection = ConnectionState::Connecting;
-        self.transmits.push_back(Transmit::Connect);
+        self.out.transmit(Transmit::Connect);
     }
 
     fn schedule_reconnect(&mut self, now: u64) {
         let attempt = self.reconnect_tries + 1;
         let delay_ms = self.options.reconnect.delay_ms(attempt, &mut self.rng);
         self.reconnect_at = Some(now + delay_ms);
-        self.events.push_back(Event::ReconnectScheduled { attempt, delay_ms });
+        self.out.event(Event::ReconnectScheduled { attempt, delay_ms });
     }
 
     /// The connection is gone: stop heartbeats and error the channels (phoenix.js's `triggerChanError`).
@@ -590,7 +596,7 @@ impl<P: Clone> Socket<P> {
                 ChannelState::Errored | ChannelState::Closed => {}
             }
         }
-        self.events.push_back(Event::Close { code, reason, clean });
+        self.out.event(Event::Close { code, reason, clean });
     }
 
     fn send_heartbeat(&mut self, now: u64, timeout_ms: u64) {
@@ -601,9 +607,9 @@ impl<P: Clone> Socket<P> {
     }
 
     fn heartbeat_timed_out(&mut self, now: u64) {
-        self.events.push_back(Event::HeartbeatTimeout);
+        self.out.event(Event::HeartbeatTimeout);
         let reason = "heartbeat timeout";
-        self.transmits.push_back(Transmit::Close { code: CLOSE_NORMAL, reason: reason.to_owned() });
+        self.out.transmit(Transmit::Close { code: CLOSE_NORMAL, reason: reason.to_owned() });
         self.connection_lost(now, CLOSE_NORMAL, reason.to_owned(), false);
         self.schedule_reconnect(now);
     }
@@ -672,13 +678,13 @@ impl<P: Clone> Socket<P> {
                     channel.position = ext.position.clone();
                 }
                 if ext.recovered == Some(false) {
-                    self.events.push_back(Event::RecoveryIncomplete { channel: id, position: ext.position });
+                    self.out.event(Event::RecoveryIncomplete { channel: id, position: ext.position });
                 }
             }
         } else {
             channel.state = ChannelState::Errored;
         }
-        self.events.push_back(Event::Reply { push: join_push, channel: id, status, response: Some(response) });
+        self.out.event(Event::Reply { push: join_push, channel: id, status, response: Some(response) });
         if ok {
             for queued in self.queue.take_channel(id) {
                 self.push_deadlines.remove(&Deadline { at: queued.expires_at, push: queued.push });
@@ -697,12 +703,7 @@ impl<P: Clone> Socket<P> {
         let join_push = channel.join_push;
         let join_ref = channel.join_ref.take();
         let topic = channel.topic.clone();
-        self.events.push_back(Event::Reply {
-            push: join_push,
-            channel: id,
-            status: TIMEOUT.to_owned(),
-            response: None,
-        });
+        self.out.event(Event::Reply { push: join_push, channel: id, status: TIMEOUT.to_owned(), response: None });
         if self.is_connected() {
             let leave_ref = self.next_ref();
             self.send_frame(control_frame(join_ref, Some(leave_ref), topic, event::LEAVE));
@@ -718,14 +719,14 @@ impl<P: Clone> Socket<P> {
         }
         channel.join_deadline = None;
         channel.state = ChannelState::Errored;
-        self.events.push_back(Event::ChannelError { channel: id, reason });
+        self.out.event(Event::ChannelError { channel: id, reason });
         self.schedule_rejoin(now, id);
     }
 
     fn leave_finished(&mut self, id: ChannelId, status: String, response: Option<P>) {
         let Some(channel) = self.record_mut(id) else { return };
         if let Some(leave) = channel.leave.take() {
-            self.events.push_back(Event::Reply { push: leave.push, channel: id, status, response });
+            self.out.event(Event::Reply { push: leave.push, channel: id, status, response });
         }
         self.close_channel(id);
     }
@@ -733,7 +734,7 @@ impl<P: Clone> Socket<P> {
     /// The channel is closed for good: forget it, and drop the pushes still waiting for it.
     fn close_channel(&mut self, id: ChannelId) {
         self.channels.retain(|channel| channel.id != id);
-        self.events.push_back(Event::ChannelClose { channel: id });
+        self.out.event(Event::ChannelClose { channel: id });
         for queued in self.queue.take_channel(id) {
             self.push_deadlines.remove(&Deadline { at: queued.expires_at, push: queued.push });
             self.report_dropped(queued, DropReason::ChannelClosed);
@@ -810,15 +811,15 @@ impl<P: Clone> Socket<P> {
         let Some(push_ref) = in_flight.map(|(push_ref, _)| *push_ref) else { return };
         if let Some(in_flight) = self.in_flight.remove(&push_ref) {
             let status = TIMEOUT.to_owned();
-            self.events.push_back(Event::Reply { push, channel: in_flight.sent.channel, status, response: None });
+            self.out.event(Event::Reply { push, channel: in_flight.sent.channel, status, response: None });
         }
     }
 
     /// Reports a push dropped unsent, then its timeout: every push ends with exactly one reply.
     fn report_dropped(&mut self, queued: Queued, reason: DropReason) {
         let Queued { push, channel, event, .. } = queued;
-        self.events.push_back(Event::Dropped { push, channel, event, reason });
-        self.events.push_back(Event::Reply { push, channel, status: TIMEOUT.to_owned(), response: None });
+        self.out.event(Event::Dropped { push, channel, event, reason });
+        self.out.event(Event::Reply { push, channel, status: TIMEOUT.to_owned(), response: None });
     }
 
     // ----- Inbound frames -----
@@ -846,12 +847,7 @@ impl<P: Clone> Socket<P> {
                 if let Some(InFlight { sent, deadline }) = self.in_flight.remove(&reply_ref) {
                     self.push_deadlines.remove(&Deadline { at: deadline, push: sent.push });
                     let Reply { status, response, .. } = reply;
-                    self.events.push_back(Event::Reply {
-                        push: sent.push,
-                        channel: id,
-                        status,
-                        response: Some(response),
-                    });
+                    self.out.event(Event::Reply { push: sent.push, channel: id, status, response: Some(response) });
                 }
                 return;
             }
@@ -879,7 +875,7 @@ impl<P: Clone> Socket<P> {
                 if let (Some(position), Some(channel)) = (ext.and_then(|ext| ext.position), self.record_mut(id)) {
                     channel.position = Some(position);
                 }
-                self.events.push_back(Event::Message { channel: id, event, payload, r#ref, join_ref });
+                self.out.event(Event::Message { channel: id, event, payload, r#ref, join_ref });
             }
         }
     }
@@ -898,7 +894,7 @@ impl<P: Clone> Socket<P> {
     }
 
     fn send_frame(&mut self, frame: Frame) {
-        self.transmits.push_back(Transmit::Send(frame));
+        self.out.transmit(Transmit::Send(frame));
     }
 
     fn channel_ids(&self) -> Vec<ChannelId> {
