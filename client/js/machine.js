@@ -221,8 +221,9 @@ export class Machine {
     return this.one(CHANNEL_STATE, channel)
   }
 
+  /** The ref of the channel's current join, as text, or `undefined`. */
   joinRef(channel) {
-    return this.one(JOIN_REF, channel)
+    return this.one(JOIN_REF, channel)?.toString()
   }
 
   connectionState() {
@@ -234,7 +235,7 @@ export class Machine {
   }
 
   makeRef() {
-    return this.one(MAKE_REF)
+    return `${this.one(MAKE_REF)}`
   }
 
   /** `getStats()`'s figures (`client/src/machine.rs`, `op::STATS`, lists them). */

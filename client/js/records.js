@@ -29,8 +29,9 @@ export function route(socket, out, calls) {
         break
       case SEND: {
         // Read one by one, not through an array: a send for every push.
-        const joinRef = out[i++]
-        const ref = out[i++]
+        // The refs come as numbers, sent as their decimal form.
+        const joinRef = out[i++]?.toString()
+        const ref = `${out[i++]}`
         const topic = out[i++]
         const event = out[i++]
         const payload = out[i++]

@@ -18,8 +18,8 @@
 //! backoff asks: JavaScript runs the callbacks after a drain has returned, so a callback may call back in.
 
 use ferrocast_protocol::client::{
-    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Outputs, Overflow, QueueOptions, Socket,
-    Transmit,
+    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Outgoing, Outputs, Overflow,
+    QueueOptions, Socket, Transmit,
 };
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{BATCH_PARAM, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Vsn, base64};
@@ -33,9 +33,10 @@ enum Tag {
     /// Open a connection, to [`Machine::url`] (over the transport the entry's `TransportChoice` says, if it has
     /// one).
     Connect = 0,
-    /// `joinRef, ref, topic, event, payload, ext`: send this frame, which `client/js/encode.js` lays out. A ref
-    /// may be `undefined` (none); `payload` is JSON text, or an `ArrayBuffer` for a binary push; `ext` is
-    /// `undefined` for none, `null` for an empty one, or a position's offset followed by its epoch.
+    /// `joinRef, ref, topic, event, payload, ext`: send this frame, which `client/js/encode.js` lays out. The refs
+    /// are numbers, sent as their decimal form, and the join ref may be `undefined` (none); `payload` is JSON text,
+    /// or an `ArrayBuffer` for a binary push; `ext` is `undefined` for none, `null` for an empty one, or a
+    /// position's offset followed by its epoch.
     Send = 1,
     /// `code, reason`: close the connection and let go of it.
     Close = 2,
@@ -123,13 +124,13 @@ pub mod op {
     pub const JOIN_PUSH: u8 = 19;
     /// `channel`: `closed`, `errored`, `joined`, `joining` or `leaving`.
     pub const CHANNEL_STATE: u8 = 20;
-    /// `channel`: the ref of the channel's current join, or `undefined`.
+    /// `channel`: the ref of the channel's current join, as a number, or `undefined`.
     pub const JOIN_REF: u8 = 21;
     /// `connecting`, `open` or `closed`.
     pub const CONNECTION_STATE: u8 = 22;
     /// Whether the connection is open.
     pub const IS_CONNECTED: u8 = 23;
-    /// A fresh message ref.
+    /// A fresh message ref, as a number (its decimal form is the ref).
     pub const MAKE_REF: u8 = 24;
     /// `now`: `getStats()`'s figures: reconnect attempts, next retry (`null`: none), queued pushes, queued bytes,
     /// awaiting reply, last heartbeat round trip (`null`: none).
@@ -326,10 +327,13 @@ impl Machine {
                 out.number(push.map_or(-1.0, |push| f64::from(u32::from(push))));
             }
             op::CHANNEL_STATE => out.text(socket.channel_state(channel(input)).as_str()),
-            op::JOIN_REF => out.maybe_text(socket.channel_join_ref(channel(input)).as_deref()),
+            op::JOIN_REF => match socket.channel_join_ref(channel(input)) {
+                Some(join_ref) => out.number(join_ref as f64),
+                None => out.undefined(),
+            },
             op::CONNECTION_STATE => out.text(socket.connection_state().as_str()),
             op::IS_CONNECTED => out.flag(socket.is_connected()),
-            op::MAKE_REF => out.text(&socket.make_ref()),
+            op::MAKE_REF => out.number(socket.make_ref() as f64),
             op::STATS => {
                 let stats = socket.stats(now(input));
                 out.number(f64::from(stats.reconnect_attempts));
@@ -402,16 +406,18 @@ struct Records {
 }
 
 impl Outputs<()> for Records {
-    fn transmit(&mut self, transmit: Transmit<Frame>) {
+    fn transmit(&mut self, transmit: Transmit<Outgoing>) {
         let out = &mut self.transmits;
         match transmit {
             Transmit::Connect => tag(out, Tag::Connect),
             // A client sends no replies.
-            Transmit::Send(Frame::Reply(_)) => {}
-            Transmit::Send(Frame::Message(message)) => {
+            Transmit::Send(message) => {
                 tag(out, Tag::Send);
-                out.maybe_text(message.join_ref.as_deref());
-                out.maybe_text(message.r#ref.as_deref());
+                match message.join_ref {
+                    Some(join_ref) => out.number(join_ref as f64),
+                    None => out.undefined(),
+                }
+                out.number(message.r#ref as f64);
                 out.text(&message.topic);
                 out.text(&message.event);
                 match &message.payload {

@@ -1,6 +1,7 @@
 //! What the client state machine asks of its embedding: transport actions and application events.
 
-use crate::frame::{Encoded, Frame, Position};
+use super::refs;
+use crate::frame::{Encoded, Ext, Frame, Message, Payload, Position};
 use std::collections::VecDeque;
 
 /// Identifies a channel object created with [`super::Socket::channel`].
@@ -37,7 +38,7 @@ id_as_number!(ChannelId);
 id_as_number!(PushId);
 
 /// Something the embedding must do to the transport, in this order. What is sent is `F`: the encoded message, or
-/// the frame itself for an embedding with [`Outputs`] of its own, which encodes it.
+/// the [`Outgoing`] frame for an embedding with [`Outputs`] of its own, which encodes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit<F = Encoded> {
     /// Open a new connection. Report the outcome with `handle_open` or `handle_close`.
@@ -52,6 +53,34 @@ pub enum Transmit<F = Encoded> {
         /// The close reason.
         reason: String,
     },
+}
+
+/// A frame the socket sends, its refs as the socket keeps them: numbers, written as text only when the frame is
+/// encoded ([`Outgoing::into_frame`]), so an embedding that lays frames out itself (the browser client) has no
+/// number formatting in its wasm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The join ref of the channel it is sent on; `None` for heartbeats, or a push before any join was sent.
+    pub join_ref: Option<u64>,
+    /// The push's ref.
+    pub r#ref: u64,
+    /// The topic.
+    pub topic: String,
+    /// The event name.
+    pub event: String,
+    /// The payload.
+    pub payload: Payload,
+    /// Ferrocast's extension: a join's, with the position it resumes from.
+    pub ext: Option<Ext>,
+}
+
+impl Outgoing {
+    /// The frame, refs as text.
+    pub fn into_frame(self) -> Frame {
+        let Outgoing { join_ref, r#ref, topic, event, payload, ext } = self;
+        let (join_ref, r#ref) = (join_ref.map(refs::text), Some(refs::text(r#ref)));
+        Frame::Message(Message { join_ref, r#ref, topic, event, payload, ext })
+    }
 }
 
 /// Why a push was dropped without being sent.
@@ -159,7 +188,7 @@ pub enum Event<P> {
 pub trait Outputs<P> {
     /// Something to do to the transport. An embedding does the transmits of a step before it tells the
     /// application that step's events.
-    fn transmit(&mut self, transmit: Transmit<Frame>);
+    fn transmit(&mut self, transmit: Transmit<Outgoing>);
     /// Something that happened, for the application.
     fn event(&mut self, event: Event<P>);
 }
@@ -167,7 +196,7 @@ pub trait Outputs<P> {
 /// The outputs kept in order for `poll_transmit` and `poll_event`.
 #[derive(Debug)]
 pub struct Queues<P> {
-    pub(crate) transmits: VecDeque<Transmit<Frame>>,
+    pub(crate) transmits: VecDeque<Transmit<Outgoing>>,
     pub(crate) events: VecDeque<Event<P>>,
 }
 
@@ -178,7 +207,7 @@ impl<P> Default for Queues<P> {
 }
 
 impl<P> Outputs<P> for Queues<P> {
-    fn transmit(&mut self, transmit: Transmit<Frame>) {
+    fn transmit(&mut self, transmit: Transmit<Outgoing>) {
         self.transmits.push_back(transmit);
     }
 

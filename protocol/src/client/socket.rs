@@ -17,7 +17,7 @@
 use super::channel::{Channel, ChannelState, PendingLeave};
 use super::heartbeat::{Due, Heartbeat};
 use super::options::Options;
-use super::output::{ChannelId, DropReason, Event, Outputs, PushId, Queues, TIMEOUT, Transmit};
+use super::output::{ChannelId, DropReason, Event, Outgoing, Outputs, PushId, Queues, TIMEOUT, Transmit};
 use super::queue::{Admission, OfflineQueue, Queued};
 use super::refs;
 use crate::codec::encode;
@@ -194,12 +194,12 @@ impl<P: Clone> Socket<P> {
         loop {
             return Some(match self.out.transmits.pop_front()? {
                 Transmit::Connect => Transmit::Connect,
-                Transmit::Send(frame) => match encode(self.options.vsn, Sender::Client, &frame) {
+                Transmit::Send(frame) => match encode(self.options.vsn, Sender::Client, &frame.into_frame()) {
                     Ok(encoded) => Transmit::Send(encoded),
                     // `push` refuses what cannot be encoded, and control frames always can: this is unreachable,
                     // and dropping the frame is the safe answer if it is not.
                     Err(_) => {
-                        debug_assert!(false, "unencodable frame {frame:?}");
+                        debug_assert!(false, "an accepted push could not be encoded");
                         continue;
                     }
                 },
@@ -269,9 +269,9 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         self.record(channel).map(|channel| channel.topic.as_str())
     }
 
-    /// A channel's current join ref (phoenix.js's `channel.joinRef()`).
-    pub fn channel_join_ref(&self, channel: ChannelId) -> Option<String> {
-        self.record(channel).and_then(|channel| channel.join_ref).map(refs::text)
+    /// A channel's current join ref (phoenix.js's `channel.joinRef()` is its decimal form).
+    pub fn channel_join_ref(&self, channel: ChannelId) -> Option<u64> {
+        self.record(channel).and_then(|channel| channel.join_ref)
     }
 
     /// A channel's join push, whose replies report every join attempt.
@@ -297,9 +297,9 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         }
     }
 
-    /// A fresh ref, as phoenix.js's `makeRef()`: the decimal form of a counter starting at 1.
-    pub fn make_ref(&mut self) -> String {
-        refs::text(self.next_ref())
+    /// A fresh ref, as phoenix.js's `makeRef()`: a counter starting at 1, whose decimal form is the text sent.
+    pub fn make_ref(&mut self) -> u64 {
+        self.next_ref()
     }
 
     /// A fresh ref, as the machine keeps it (`refs`).
@@ -455,7 +455,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         let join_ref = record.join_ref;
         if connected && join_ref.is_some() {
             let leave_ref = self.next_ref();
-            self.send_frame(control_frame(join_ref, Some(leave_ref), topic, event::LEAVE));
+            self.send_frame(control_frame(join_ref, leave_ref, topic, event::LEAVE));
             if was_joined {
                 let deadline = now + timeout_ms;
                 let pending = PendingLeave { push: leave_push, r#ref: leave_ref, deadline };
@@ -603,7 +603,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         let heartbeat_ref = self.next_ref();
         self.heartbeat.sent(heartbeat_ref, now, timeout_ms);
         let topic = event::PHOENIX_TOPIC.to_owned();
-        self.send_frame(control_frame(None, Some(heartbeat_ref), topic, event::HEARTBEAT));
+        self.send_frame(control_frame(None, heartbeat_ref, topic, event::HEARTBEAT));
     }
 
     fn heartbeat_timed_out(&mut self, now: u64) {
@@ -637,20 +637,20 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         channel.state = ChannelState::Joining;
         channel.rejoin_at = None;
         channel.join_ref = join_ref;
-        let Some(join_ref) = join_ref.map(refs::text) else {
+        let Some(join_ref) = join_ref else {
             channel.join_deadline = None;
             return;
         };
         channel.join_deadline = Some(now + channel.join_timeout_ms);
         let ext = recovery.then(|| Ext { position: channel.position.clone(), recovered: None });
-        let frame = Frame::Message(Message {
-            join_ref: Some(join_ref.clone()),
-            r#ref: Some(join_ref),
+        let frame = Outgoing {
+            join_ref: Some(join_ref),
+            r#ref: join_ref,
             topic,
             event: event::JOIN.to_owned(),
             payload: channel.params.clone(),
             ext,
-        });
+        };
         self.send_frame(frame);
     }
 
@@ -706,7 +706,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         self.out.event(Event::Reply { push: join_push, channel: id, status: TIMEOUT.to_owned(), response: None });
         if self.is_connected() {
             let leave_ref = self.next_ref();
-            self.send_frame(control_frame(join_ref, Some(leave_ref), topic, event::LEAVE));
+            self.send_frame(control_frame(join_ref, leave_ref, topic, event::LEAVE));
         }
         self.schedule_rejoin(now, id);
     }
@@ -770,14 +770,14 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
             None => (self.next_ref(), now + queued.timeout_ms),
         };
         self.push_deadlines.insert(Deadline { at: deadline, push: queued.push }, ());
-        let frame = Frame::Message(Message {
-            join_ref: join_ref.map(refs::text),
-            r#ref: Some(refs::text(push_ref)),
+        let frame = Outgoing {
+            join_ref,
+            r#ref: push_ref,
             topic,
             event: queued.event.clone(),
             payload: queued.payload.clone(),
             ext: None,
-        });
+        };
         self.in_flight.insert(push_ref, InFlight { sent: Queued { sent_ref: Some(push_ref), ..queued }, deadline });
         self.send_frame(frame);
     }
@@ -893,7 +893,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         members
     }
 
-    fn send_frame(&mut self, frame: Frame) {
+    fn send_frame(&mut self, frame: Outgoing) {
         self.out.transmit(Transmit::Send(frame));
     }
 
@@ -920,7 +920,6 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
 }
 
 /// A frame with the empty payload: joins' leaves and heartbeats.
-fn control_frame(join_ref: Option<u64>, r#ref: Option<u64>, topic: String, event: &str) -> Frame {
-    let (join_ref, r#ref) = (join_ref.map(refs::text), r#ref.map(refs::text));
-    Frame::Message(Message { join_ref, r#ref, topic, event: event.to_owned(), payload: Payload::empty(), ext: None })
+fn control_frame(join_ref: Option<u64>, r#ref: u64, topic: String, event: &str) -> Outgoing {
+    Outgoing { join_ref, r#ref, topic, event: event.to_owned(), payload: Payload::empty(), ext: None }
 }
