@@ -18,8 +18,8 @@
 //! backoff asks: JavaScript runs the callbacks after a drain has returned, so a callback may call back in.
 
 use ferrocast_protocol::client::{
-    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Outgoing, Outputs, Overflow,
-    QueueOptions, Socket, Transmit,
+    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Outgoing, Outputs, Overflow, Socket,
+    Transmit,
 };
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{BATCH_PARAM, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Vsn, base64};
@@ -190,41 +190,52 @@ pub fn machine_deadline(handle: u32) -> f64 {
 impl Machine {
     /// See [`op::NEW`].
     fn new(input: &mut Input) -> Machine {
-        let defaults = Options::default();
+        // The protocol's defaults, each replaced by what is given, in the order `op::NEW` lists them.
+        let mut options = Options::default();
         let seed = input.number().unwrap_or_default();
-        let v1 = input.flag();
+        if input.flag() {
+            options.vsn = Vsn::V1;
+        }
         let batch = input.flag();
         let given = |input: &mut Input| input.number().filter(|value| !value.is_nan());
-        let ms = |input: &mut Input, default: u64| given(input).map_or(default, |ms| ms as u64);
-        let timeout_ms = ms(input, defaults.timeout_ms);
-        let heartbeat_interval_ms = ms(input, defaults.heartbeat_interval_ms);
-        let heartbeat_timeout_ms = given(input).map(|ms| ms as u64);
-        let probe_timeout_ms = ms(input, defaults.probe_timeout_ms);
-        let recovery = input.maybe_flag().unwrap_or(defaults.recovery);
-        let Backoff::Jittered { base_ms, max_ms, jitter } = Backoff::default_reconnect() else { unreachable!() };
-        let jittered = Backoff::Jittered {
-            base_ms: ms(input, base_ms),
-            max_ms: ms(input, max_ms),
-            jitter: given(input).unwrap_or(jitter),
+        let ms = |input: &mut Input, ms: &mut u64| {
+            if let Some(given) = given(input) {
+                *ms = given as u64;
+            }
         };
-        let queue = QueueOptions {
-            max_messages: given(input).map_or(defaults.queue.max_messages, |n| n as usize),
-            max_bytes: given(input).map_or(defaults.queue.max_bytes, |n| n as usize),
-            ttl_ms: given(input).map(|ms| ms as u64),
-            overflow: if input.flag() { Overflow::DropOldest } else { Overflow::Reject },
+        ms(input, &mut options.timeout_ms);
+        ms(input, &mut options.heartbeat_interval_ms);
+        options.heartbeat_timeout_ms = given(input).map(|ms| ms as u64);
+        ms(input, &mut options.probe_timeout_ms);
+        if let Some(recovery) = input.maybe_flag() {
+            options.recovery = recovery;
+        }
+        // The default reconnect is jittered (`Backoff::default_reconnect`), which `backoff` tunes.
+        if let Backoff::Jittered { base_ms, max_ms, jitter } = &mut options.reconnect {
+            ms(input, base_ms);
+            ms(input, max_ms);
+            if let Some(given) = given(input) {
+                *jitter = given;
+            }
+        }
+        let queue = &mut options.queue;
+        let count = |input: &mut Input, count: &mut usize| {
+            if let Some(given) = given(input) {
+                *count = given as usize;
+            }
         };
-        let mut custom = || input.number().map(|key| custom_backoff(key as u32));
-        let options = Options {
-            vsn: if v1 { Vsn::V1 } else { Vsn::V2 },
-            timeout_ms,
-            heartbeat_interval_ms,
-            heartbeat_timeout_ms,
-            probe_timeout_ms,
-            reconnect: custom().unwrap_or(jittered),
-            rejoin: custom().unwrap_or(defaults.rejoin),
-            queue,
-            recovery,
-        };
+        count(input, &mut queue.max_messages);
+        count(input, &mut queue.max_bytes);
+        queue.ttl_ms = given(input).map(|ms| ms as u64);
+        if input.flag() {
+            queue.overflow = Overflow::DropOldest;
+        }
+        if let Some(key) = input.number() {
+            options.reconnect = custom_backoff(key as u32);
+        }
+        if let Some(key) = input.number() {
+            options.rejoin = custom_backoff(key as u32);
+        }
         let socket = Socket::with_outputs(options, seed as u64, Records::default());
         Machine { socket, socket_id: None, batch, last: LastNames::default() }
     }
