@@ -18,11 +18,11 @@
 //! backoff asks: JavaScript runs the callbacks after a drain has returned, so a callback may call back in.
 
 use ferrocast_protocol::client::{
-    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Options, Outgoing, Outputs, Overflow, Socket,
-    Transmit,
+    Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Inbound, Options, Outgoing, Outputs, Overflow,
+    PushId, Socket, Transmit,
 };
 use ferrocast_protocol::frame::event;
-use ferrocast_protocol::{BATCH_PARAM, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Vsn, base64};
+use ferrocast_protocol::{BATCH_PARAM, Ext, Payload, Position, SOCKET_ID_PARAM, Vsn, base64};
 use wasm_bindgen::prelude::*;
 
 use crate::boundary::{Input, Output, Table, exchange};
@@ -172,11 +172,10 @@ thread_local! {
 }
 
 /// `given`, remembered as the last; or the last, when none is given.
-fn remembered(last: &mut String, given: Option<&str>) -> String {
+fn remember(last: &mut String, given: Option<&str>) {
     if let Some(given) = given {
         given.clone_into(last);
     }
-    last.clone()
 }
 
 /// When to call [`op::TIMEOUT`] next on the machine behind `handle`, in machine time; -1 for never. An entry point of
@@ -386,25 +385,25 @@ impl Machine {
 
     fn frame(&mut self, now: u64, ext: f64, offset: f64, texts: u32, input: &mut Input) {
         let mut text = |bit: u32| if texts & (1 << bit) != 0 { input.text() } else { None };
-        let join_ref = text(0).map(str::to_owned);
-        let r#ref = text(1).map(str::to_owned);
-        let topic = remembered(&mut self.last.topic, text(2));
-        let event = remembered(&mut self.last.event, text(3));
-        let status = text(4).map(str::to_owned);
+        let join_ref = text(0);
+        let r#ref = text(1);
+        let last = &mut self.last;
+        remember(&mut last.topic, text(2));
+        remember(&mut last.event, text(3));
+        let status = text(4);
         let epoch = text(5);
         let ext = (ext >= 0.0).then_some(ext as u8).map(|flags| Ext {
-            position: (flags & POSITION != 0)
-                .then(|| Position { offset: offset as u64, epoch: remembered(&mut self.last.epoch, epoch) }),
+            position: (flags & POSITION != 0).then(|| {
+                remember(&mut last.epoch, epoch);
+                Position { offset: offset as u64, epoch: last.epoch.clone() }
+            }),
             recovered: match flags & !POSITION {
                 0 => None,
                 recovered => Some(recovered == 2),
             },
         });
-        let frame = match status {
-            Some(status) => Frame::Reply(Reply { join_ref, r#ref, topic, status, response: (), ext }),
-            None => Frame::Message(Message { join_ref, r#ref, topic, event, payload: (), ext }),
-        };
-        self.socket.handle_frame(now, frame);
+        let frame = Inbound { join_ref, r#ref, topic: &last.topic, event: &last.event, status, ext };
+        self.socket.handle_inbound(now, frame, ());
     }
 }
 
@@ -470,17 +469,8 @@ impl Outputs<()> for Records {
                 out.number(delay_ms as f64);
             }
             Event::HeartbeatTimeout => tag(out, Tag::HeartbeatTimeout),
-            // The frame's own fields, which the JavaScript layer has: no string crosses for each message.
-            Event::Message { channel, .. } => {
-                tag(out, Tag::Message);
-                id(out, channel);
-            }
-            Event::Reply { push, status, response, .. } => {
-                tag(out, Tag::Reply);
-                out.number(f64::from(u32::from(push)));
-                out.text(&status);
-                out.flag(response.is_some());
-            }
+            Event::Message { channel, .. } => self.message(channel, &Inbound::default(), ()),
+            Event::Reply { push, channel, status, response } => self.reply(push, channel, &status, response),
             // A channel's error and close reach its bindings as the events phoenix.js triggers for them.
             Event::ChannelError { channel, reason } => {
                 tag(out, Tag::ChannelEvent);
@@ -519,6 +509,20 @@ impl Outputs<()> for Records {
                 }
             }
         }
+    }
+
+    // The frame's own fields, which the JavaScript layer has: no string crosses for each message.
+    fn message(&mut self, channel: ChannelId, _: &Inbound<'_>, (): ()) {
+        tag(&mut self.events, Tag::Message);
+        id(&mut self.events, channel);
+    }
+
+    fn reply(&mut self, push: PushId, _: ChannelId, status: &str, response: Option<()>) {
+        let out = &mut self.events;
+        tag(out, Tag::Reply);
+        out.number(f64::from(u32::from(push)));
+        out.text(status);
+        out.flag(response.is_some());
     }
 }
 

@@ -16,6 +16,6 @@ pub use backoff::Backoff;
 pub use channel::ChannelState;
 pub use event_stream_reconnect::{AfterEnd, EventStreamReconnect, LAST_EVENT_ID_PARAM, ReadyState, StreamEnd};
 pub use options::{Options, Overflow, QueueOptions};
-pub use output::{ChannelId, DropReason, Event, Outgoing, Outputs, PushId, Queues, TIMEOUT, Transmit};
+pub use output::{ChannelId, DropReason, Event, Inbound, Outgoing, Outputs, PushId, Queues, TIMEOUT, Transmit};
 pub use socket::{CLOSE_NORMAL, ClientError, ConnectionState, Socket, Stats};
 pub use transport_choice::{Switch, Transport, TransportChoice, Transports};

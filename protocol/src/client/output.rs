@@ -83,6 +83,26 @@ impl Outgoing {
     }
 }
 
+/// A frame from the server as the socket reads it, its strings borrowed:
+/// [`Socket::handle_inbound`](super::Socket::handle_inbound) takes it with the frame's payload beside it, so an
+/// embedding that keeps the frame's parts itself (the browser client) hands them in without copying them into a
+/// [`Frame`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inbound<'a> {
+    /// The join ref.
+    pub join_ref: Option<&'a str>,
+    /// The ref.
+    pub r#ref: Option<&'a str>,
+    /// The topic.
+    pub topic: &'a str,
+    /// A message's event.
+    pub event: &'a str,
+    /// A reply's status: `Some` makes the frame a reply, whose payload is its response.
+    pub status: Option<&'a str>,
+    /// Ferrocast's extension fields, if present.
+    pub ext: Option<Ext>,
+}
+
 /// Why a push was dropped without being sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {
@@ -191,6 +211,18 @@ pub trait Outputs<P> {
     fn transmit(&mut self, transmit: Transmit<Outgoing>);
     /// Something that happened, for the application.
     fn event(&mut self, event: Event<P>);
+
+    /// A message for a channel, from the frame being handled: [`Event::Message`] with the frame's strings.
+    fn message(&mut self, channel: ChannelId, frame: &Inbound<'_>, payload: P) {
+        let (event, r#ref, join_ref) =
+            (frame.event.to_owned(), frame.r#ref.map(str::to_owned), frame.join_ref.map(str::to_owned));
+        self.event(Event::Message { channel, event, payload, r#ref, join_ref });
+    }
+
+    /// A push's outcome: [`Event::Reply`].
+    fn reply(&mut self, push: PushId, channel: ChannelId, status: &str, response: Option<P>) {
+        self.event(Event::Reply { push, channel, status: status.to_owned(), response });
+    }
 }
 
 /// The outputs kept in order for `poll_transmit` and `poll_event`.

@@ -17,7 +17,7 @@
 use super::channel::{Channel, ChannelState, PendingLeave};
 use super::heartbeat::{Due, Heartbeat};
 use super::options::Options;
-use super::output::{ChannelId, DropReason, Event, Outgoing, Outputs, PushId, Queues, TIMEOUT, Transmit};
+use super::output::{ChannelId, DropReason, Event, Inbound, Outgoing, Outputs, PushId, Queues, TIMEOUT, Transmit};
 use super::queue::{Admission, OfflineQueue, Queued};
 use super::refs;
 use crate::codec::encode;
@@ -466,7 +466,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
             }
         }
         // No joined channel on the server waits for this leave (phoenix.js answers `ok` itself here too).
-        self.out.event(Event::Reply { push: leave_push, channel, status: "ok".to_owned(), response: None });
+        self.out.reply(leave_push, channel, "ok", None);
         self.close_channel(channel);
         Ok(leave_push)
     }
@@ -518,12 +518,28 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
 
     /// A frame arrived from the server.
     pub fn handle_frame(&mut self, now: u64, frame: Frame<P>) {
+        match frame {
+            Frame::Reply(Reply { join_ref, r#ref, topic, status, response, ext }) => {
+                let (join_ref, r#ref) = (join_ref.as_deref(), r#ref.as_deref());
+                let reply = Inbound { join_ref, r#ref, topic: &topic, event: event::REPLY, status: Some(&status), ext };
+                self.handle_inbound(now, reply, response);
+            }
+            Frame::Message(Message { join_ref, r#ref, topic, event, payload, ext }) => {
+                let (join_ref, r#ref) = (join_ref.as_deref(), r#ref.as_deref());
+                let message = Inbound { join_ref, r#ref, topic: &topic, event: &event, status: None, ext };
+                self.handle_inbound(now, message, payload);
+            }
+        }
+    }
+
+    /// A frame arrived from the server, its parts borrowed and its payload (a reply's response) beside them.
+    pub fn handle_inbound(&mut self, now: u64, frame: Inbound<'_>, payload: P) {
         if self.connection != ConnectionState::Open {
             return;
         }
-        match frame {
-            Frame::Reply(reply) => self.handle_reply(now, reply),
-            Frame::Message(message) => self.handle_message(now, message),
+        match frame.status {
+            Some(status) => self.handle_reply(now, &frame, status, payload),
+            None => self.handle_message(now, frame, payload),
         }
     }
 
@@ -548,7 +564,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
             }
             let Some(channel) = self.record(id) else { continue };
             if channel.leave.as_ref().is_some_and(|leave| leave.deadline <= now) {
-                self.leave_finished(id, TIMEOUT.to_owned(), None);
+                self.leave_finished(id, TIMEOUT, None);
             }
             let connected = self.is_connected();
             let Some(channel) = self.record_mut(id) else { continue };
@@ -592,7 +608,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
             match channel.state {
                 ChannelState::Joined | ChannelState::Joining => self.channel_errored(now, id, None),
                 // The server dropped the channel with the connection: the leave is complete.
-                ChannelState::Leaving => self.leave_finished(id, "ok".to_owned(), None),
+                ChannelState::Leaving => self.leave_finished(id, "ok", None),
                 ChannelState::Errored | ChannelState::Closed => {}
             }
         }
@@ -663,7 +679,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         channel.rejoin_at = Some(now + delay);
     }
 
-    fn join_replied(&mut self, now: u64, id: ChannelId, status: String, response: P, ext: Option<Ext>) {
+    fn join_replied(&mut self, now: u64, id: ChannelId, status: &str, response: P, ext: Option<Ext>) {
         let Some(channel) = self.record_mut(id) else { return };
         channel.join_deadline = None;
         let join_push = channel.join_push;
@@ -684,7 +700,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         } else {
             channel.state = ChannelState::Errored;
         }
-        self.out.event(Event::Reply { push: join_push, channel: id, status, response: Some(response) });
+        self.out.reply(join_push, id, status, Some(response));
         if ok {
             for queued in self.queue.take_channel(id) {
                 self.push_deadlines.remove(&Deadline { at: queued.expires_at, push: queued.push });
@@ -703,7 +719,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         let join_push = channel.join_push;
         let join_ref = channel.join_ref.take();
         let topic = channel.topic.clone();
-        self.out.event(Event::Reply { push: join_push, channel: id, status: TIMEOUT.to_owned(), response: None });
+        self.out.reply(join_push, id, TIMEOUT, None);
         if self.is_connected() {
             let leave_ref = self.next_ref();
             self.send_frame(control_frame(join_ref, leave_ref, topic, event::LEAVE));
@@ -723,10 +739,10 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         self.schedule_rejoin(now, id);
     }
 
-    fn leave_finished(&mut self, id: ChannelId, status: String, response: Option<P>) {
+    fn leave_finished(&mut self, id: ChannelId, status: &str, response: Option<P>) {
         let Some(channel) = self.record_mut(id) else { return };
         if let Some(leave) = channel.leave.take() {
-            self.out.event(Event::Reply { push: leave.push, channel: id, status, response });
+            self.out.reply(leave.push, id, status, response);
         }
         self.close_channel(id);
     }
@@ -810,8 +826,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         let in_flight = self.in_flight.iter().find(|(_, in_flight)| in_flight.sent.push == push);
         let Some(push_ref) = in_flight.map(|(push_ref, _)| *push_ref) else { return };
         if let Some(in_flight) = self.in_flight.remove(&push_ref) {
-            let status = TIMEOUT.to_owned();
-            self.out.event(Event::Reply { push, channel: in_flight.sent.channel, status, response: None });
+            self.out.reply(push, in_flight.sent.channel, TIMEOUT, None);
         }
     }
 
@@ -819,63 +834,61 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
     fn report_dropped(&mut self, queued: Queued, reason: DropReason) {
         let Queued { push, channel, event, .. } = queued;
         self.out.event(Event::Dropped { push, channel, event, reason });
-        self.out.event(Event::Reply { push, channel, status: TIMEOUT.to_owned(), response: None });
+        self.out.reply(push, channel, TIMEOUT, None);
     }
 
     // ----- Inbound frames -----
 
-    fn handle_reply(&mut self, now: u64, reply: Reply<P>) {
+    fn handle_reply(&mut self, now: u64, reply: &Inbound<'_>, status: &str, response: P) {
         // A ref that is not one this socket could have made answers nothing.
-        let reply_ref = reply.r#ref.as_deref().and_then(refs::parse);
+        let reply_ref = reply.r#ref.and_then(refs::parse);
         if self.heartbeat.answered(reply_ref, now, self.options.heartbeat_interval_ms) {
             return;
         }
         let Some(reply_ref) = reply_ref else { return };
-        let members = self.members(&reply.topic, reply.join_ref.as_deref());
+        let members = self.members(reply.topic, reply.join_ref);
         for id in members {
             let Some(channel) = self.record(id) else { continue };
             if channel.join_ref == Some(reply_ref) && channel.join_deadline.is_some() {
-                let Reply { status, response, ext, .. } = reply;
-                self.join_replied(now, id, status, response, ext);
+                self.join_replied(now, id, status, response, reply.ext.clone());
                 return;
             }
             if channel.leave.as_ref().is_some_and(|leave| leave.r#ref == reply_ref) {
-                self.leave_finished(id, reply.status, Some(reply.response));
+                self.leave_finished(id, status, Some(response));
                 return;
             }
             if self.in_flight.get(&reply_ref).is_some_and(|in_flight| in_flight.sent.channel == id) {
                 if let Some(InFlight { sent, deadline }) = self.in_flight.remove(&reply_ref) {
                     self.push_deadlines.remove(&Deadline { at: deadline, push: sent.push });
-                    let Reply { status, response, .. } = reply;
-                    self.out.event(Event::Reply { push: sent.push, channel: id, status, response: Some(response) });
+                    self.out.reply(sent.push, id, status, Some(response));
                 }
                 return;
             }
         }
     }
 
-    fn handle_message(&mut self, now: u64, message: Message<P>) {
-        let members = self.members(&message.topic, message.join_ref.as_deref());
+    fn handle_message(&mut self, now: u64, message: Inbound<'_>, payload: P) {
+        let members = self.members(message.topic, message.join_ref);
         let Some((&last, others)) = members.split_last() else { return };
-        // Nearly every message has one member: it takes the message's parts, the others get copies.
+        // Nearly every message has one member: it takes the payload, the others get copies.
         for &id in others {
-            self.deliver(now, id, message.clone());
+            self.deliver(now, id, &message, payload.clone());
         }
-        self.deliver(now, last, message);
+        self.deliver(now, last, &message, payload);
     }
 
     /// One channel's share of a message.
-    fn deliver(&mut self, now: u64, id: ChannelId, message: Message<P>) {
-        let Message { join_ref, r#ref, event, payload, ext, .. } = message;
-        match event.as_str() {
+    fn deliver(&mut self, now: u64, id: ChannelId, message: &Inbound<'_>, payload: P) {
+        match message.event {
             // A close settles a leave in progress: the server has dropped the channel.
-            event::CLOSE => self.leave_finished(id, "ok".to_owned(), None),
+            event::CLOSE => self.leave_finished(id, "ok", None),
             event::ERROR => self.channel_errored(now, id, Some(payload)),
             _ => {
-                if let (Some(position), Some(channel)) = (ext.and_then(|ext| ext.position), self.record_mut(id)) {
-                    channel.position = Some(position);
+                let position = message.ext.as_ref().and_then(|ext| ext.position.as_ref());
+                if let (Some(position), Some(channel)) = (position, self.record_mut(id)) {
+                    channel.position = Some(position.clone());
                 }
-                self.out.event(Event::Message { channel: id, event, payload, r#ref, join_ref });
+                self.out.message(id, message, payload);
             }
         }
     }
