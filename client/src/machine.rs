@@ -19,7 +19,7 @@
 
 use ferrocast_protocol::client::{
     Backoff, CLOSE_NORMAL, ChannelId, ClientError, DropReason, Event, Inbound, Options, Outgoing, Outputs, Overflow,
-    PushId, Socket, Transmit,
+    PushId, Socket,
 };
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{BATCH_PARAM, Ext, Payload, Position, SOCKET_ID_PARAM, Vsn, base64};
@@ -416,52 +416,48 @@ struct Records {
 }
 
 impl Outputs<()> for Records {
-    fn transmit(&mut self, transmit: Transmit<Outgoing>) {
+    fn connect(&mut self) {
+        tag(&mut self.transmits, Tag::Connect);
+    }
+
+    fn send(&mut self, frame: Outgoing<'_>) {
         let out = &mut self.transmits;
-        match transmit {
-            Transmit::Connect => tag(out, Tag::Connect),
-            // A client sends no replies.
-            Transmit::Send(message) => {
-                tag(out, Tag::Send);
-                match message.join_ref {
-                    Some(join_ref) => out.number(join_ref as f64),
-                    None => out.undefined(),
-                }
-                out.number(message.r#ref as f64);
-                out.text(&message.topic);
-                out.text(&message.event);
-                match &message.payload {
-                    Payload::Json(json) => out.text(json),
-                    Payload::Binary(bytes) => out.bytes(bytes),
-                }
-                // A client's extension is a join's: the position it resumes from, or none (`{}`).
-                match message.ext.map(|ext| ext.position) {
-                    None => out.undefined(),
-                    Some(None) => out.null(),
-                    Some(Some(position)) => {
-                        out.number(position.offset as f64);
-                        out.text(&position.epoch);
-                    }
-                }
-            }
-            Transmit::Close { code, reason } => {
-                tag(out, Tag::Close);
-                out.number(f64::from(code));
-                out.text(&reason);
+        tag(out, Tag::Send);
+        match frame.join_ref {
+            Some(join_ref) => out.number(join_ref as f64),
+            None => out.undefined(),
+        }
+        out.number(frame.r#ref as f64);
+        out.text(frame.topic);
+        out.text(frame.event);
+        match frame.payload {
+            None => out.text("{}"),
+            Some(Payload::Json(json)) => out.text(json),
+            Some(Payload::Binary(bytes)) => out.bytes(bytes),
+        }
+        // A client's extension is a join's: the position it resumes from, or none (`{}`).
+        match frame.resume {
+            None => out.undefined(),
+            Some(None) => out.null(),
+            Some(Some(position)) => {
+                out.number(position.offset as f64);
+                out.text(&position.epoch);
             }
         }
+    }
+
+    fn close(&mut self, code: u16, reason: &str) {
+        let out = &mut self.transmits;
+        tag(out, Tag::Close);
+        out.number(f64::from(code));
+        out.text(reason);
     }
 
     fn event(&mut self, event: Event<()>) {
         let out = &mut self.events;
         match event {
             Event::Open => tag(out, Tag::Open),
-            Event::Close { code, reason, clean } => {
-                tag(out, Tag::Closed);
-                out.number(f64::from(code));
-                out.text(&reason);
-                out.flag(clean);
-            }
+            Event::Close { code, reason, clean } => self.closed(code, &reason, clean),
             Event::Error => tag(out, Tag::Error),
             Event::ReconnectScheduled { attempt, delay_ms } => {
                 tag(out, Tag::ReconnectScheduled);
@@ -515,6 +511,14 @@ impl Outputs<()> for Records {
     fn message(&mut self, channel: ChannelId, _: &Inbound<'_>, (): ()) {
         tag(&mut self.events, Tag::Message);
         id(&mut self.events, channel);
+    }
+
+    fn closed(&mut self, code: u16, reason: &str, clean: bool) {
+        let out = &mut self.events;
+        tag(out, Tag::Closed);
+        out.number(f64::from(code));
+        out.text(reason);
+        out.flag(clean);
     }
 
     fn reply(&mut self, push: PushId, _: ChannelId, status: &str, response: Option<()>) {

@@ -37,8 +37,8 @@ macro_rules! id_as_number {
 id_as_number!(ChannelId);
 id_as_number!(PushId);
 
-/// Something the embedding must do to the transport, in this order. What is sent is `F`: the encoded message, or
-/// the [`Outgoing`] frame for an embedding with [`Outputs`] of its own, which encodes it.
+/// Something the embedding must do to the transport, in this order. What is sent is `F`: the encoded message as
+/// [`Socket::poll_transmit`](super::Socket::poll_transmit) gives it, or the frame, as [`Queues`] keeps it until then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit<F = Encoded> {
     /// Open a new connection. Report the outcome with `handle_open` or `handle_close`.
@@ -55,31 +55,36 @@ pub enum Transmit<F = Encoded> {
     },
 }
 
-/// A frame the socket sends, its refs as the socket keeps them: numbers, written as text only when the frame is
-/// encoded ([`Outgoing::into_frame`]), so an embedding that lays frames out itself (the browser client) has no
-/// number formatting in its wasm.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
+/// A frame the socket sends, as it holds its parts: borrowed, and its refs numbers, written as text only when the
+/// frame is encoded ([`Outgoing::to_frame`]), so an embedding that lays frames out itself (the browser client) copies
+/// no string and formats no number for a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outgoing<'a> {
     /// The join ref of the channel it is sent on; `None` for heartbeats, or a push before any join was sent.
     pub join_ref: Option<u64>,
-    /// The push's ref.
+    /// The frame's ref.
     pub r#ref: u64,
     /// The topic.
-    pub topic: String,
+    pub topic: &'a str,
     /// The event name.
-    pub event: String,
-    /// The payload.
-    pub payload: Payload,
-    /// Ferrocast's extension: a join's, with the position it resumes from.
-    pub ext: Option<Ext>,
+    pub event: &'a str,
+    /// The payload; `None` for the empty object `{}` (leaves and heartbeats).
+    pub payload: Option<&'a Payload>,
+    /// A join's extension: `Some` with the position it resumes from, if it has one; `None` for no extension.
+    pub resume: Option<Option<&'a Position>>,
 }
 
-impl Outgoing {
-    /// The frame, refs as text.
-    pub fn into_frame(self) -> Frame {
-        let Outgoing { join_ref, r#ref, topic, event, payload, ext } = self;
-        let (join_ref, r#ref) = (join_ref.map(refs::text), Some(refs::text(r#ref)));
-        Frame::Message(Message { join_ref, r#ref, topic, event, payload, ext })
+impl Outgoing<'_> {
+    /// The frame, its refs as text.
+    pub fn to_frame(&self) -> Frame {
+        Frame::Message(Message {
+            join_ref: self.join_ref.map(refs::text),
+            r#ref: Some(refs::text(self.r#ref)),
+            topic: self.topic.to_owned(),
+            event: self.event.to_owned(),
+            payload: self.payload.cloned().unwrap_or_else(Payload::empty),
+            ext: self.resume.map(|position| Ext { position: position.cloned(), recovered: None }),
+        })
     }
 }
 
@@ -206,9 +211,13 @@ pub enum Event<P> {
 /// gives its own: the browser client writes each as a record for JavaScript at once, so its wasm has no queue of
 /// events and no second pass over one.
 pub trait Outputs<P> {
-    /// Something to do to the transport. An embedding does the transmits of a step before it tells the
-    /// application that step's events.
-    fn transmit(&mut self, transmit: Transmit<Outgoing>);
+    /// Open a new connection (see [`Transmit::Connect`]). An embedding does the transport actions of a step before it
+    /// tells the application that step's events.
+    fn connect(&mut self);
+    /// Send this frame on the open connection.
+    fn send(&mut self, frame: Outgoing<'_>);
+    /// Close the connection with this code and reason, and detach from it (see [`Transmit::Close`]).
+    fn close(&mut self, code: u16, reason: &str);
     /// Something that happened, for the application.
     fn event(&mut self, event: Event<P>);
 
@@ -223,12 +232,17 @@ pub trait Outputs<P> {
     fn reply(&mut self, push: PushId, channel: ChannelId, status: &str, response: Option<P>) {
         self.event(Event::Reply { push, channel, status: status.to_owned(), response });
     }
+
+    /// The connection closed: [`Event::Close`].
+    fn closed(&mut self, code: u16, reason: &str, clean: bool) {
+        self.event(Event::Close { code, reason: reason.to_owned(), clean });
+    }
 }
 
 /// The outputs kept in order for `poll_transmit` and `poll_event`.
 #[derive(Debug)]
 pub struct Queues<P> {
-    pub(crate) transmits: VecDeque<Transmit<Outgoing>>,
+    pub(crate) transmits: VecDeque<Transmit<Frame>>,
     pub(crate) events: VecDeque<Event<P>>,
 }
 
@@ -239,8 +253,16 @@ impl<P> Default for Queues<P> {
 }
 
 impl<P> Outputs<P> for Queues<P> {
-    fn transmit(&mut self, transmit: Transmit<Outgoing>) {
-        self.transmits.push_back(transmit);
+    fn connect(&mut self) {
+        self.transmits.push_back(Transmit::Connect);
+    }
+
+    fn send(&mut self, frame: Outgoing<'_>) {
+        self.transmits.push_back(Transmit::Send(frame.to_frame()));
+    }
+
+    fn close(&mut self, code: u16, reason: &str) {
+        self.transmits.push_back(Transmit::Close { code, reason: reason.to_owned() });
     }
 
     fn event(&mut self, event: Event<P>) {

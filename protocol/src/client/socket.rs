@@ -194,7 +194,7 @@ impl<P: Clone> Socket<P> {
         loop {
             return Some(match self.out.transmits.pop_front()? {
                 Transmit::Connect => Transmit::Connect,
-                Transmit::Send(frame) => match encode(self.options.vsn, Sender::Client, &frame.into_frame()) {
+                Transmit::Send(frame) => match encode(self.options.vsn, Sender::Client, &frame) {
                     Ok(encoded) => Transmit::Send(encoded),
                     // `push` refuses what cannot be encoded, and control frames always can: this is unreachable,
                     // and dropping the frame is the safe answer if it is not.
@@ -345,8 +345,8 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         self.reconnect_at = None;
         self.reconnect_tries = 0;
         if self.connection != ConnectionState::Closed {
-            self.out.transmit(Transmit::Close { code, reason: reason.to_owned() });
-            self.connection_lost(now, code, reason.to_owned(), true);
+            self.out.close(code, reason);
+            self.connection_lost(now, code, reason, true);
         }
     }
 
@@ -451,11 +451,10 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         record.rejoin_at = None;
         record.join_deadline = None;
         record.state = ChannelState::Leaving;
-        let topic = record.topic.clone();
         let join_ref = record.join_ref;
         if connected && join_ref.is_some() {
             let leave_ref = self.next_ref();
-            self.send_frame(control_frame(join_ref, leave_ref, topic, event::LEAVE));
+            self.send_control(Some(channel), join_ref, leave_ref, event::LEAVE);
             if was_joined {
                 let deadline = now + timeout_ms;
                 let pending = PendingLeave { push: leave_push, r#ref: leave_ref, deadline };
@@ -500,7 +499,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
             return;
         }
         let clean = !self.wanted;
-        self.connection_lost(now, code, reason.to_owned(), clean);
+        self.connection_lost(now, code, reason, clean);
         // As phoenix.js: a server that closes with 1000 means it, so only other codes reconnect.
         if self.wanted && code != CLOSE_NORMAL {
             self.schedule_reconnect(now);
@@ -588,7 +587,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
 
     fn open_connection(&mut self) {
         self.connection = ConnectionState::Connecting;
-        self.out.transmit(Transmit::Connect);
+        self.out.connect();
     }
 
     fn schedule_reconnect(&mut self, now: u64) {
@@ -599,7 +598,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
     }
 
     /// The connection is gone: stop heartbeats and error the channels (phoenix.js's `triggerChanError`).
-    fn connection_lost(&mut self, now: u64, code: u16, reason: String, clean: bool) {
+    fn connection_lost(&mut self, now: u64, code: u16, reason: &str, clean: bool) {
         self.connection = ConnectionState::Closed;
         self.heartbeat.stop();
         self.requeue_unacknowledged();
@@ -612,21 +611,20 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
                 ChannelState::Errored | ChannelState::Closed => {}
             }
         }
-        self.out.event(Event::Close { code, reason, clean });
+        self.out.closed(code, reason, clean);
     }
 
     fn send_heartbeat(&mut self, now: u64, timeout_ms: u64) {
         let heartbeat_ref = self.next_ref();
         self.heartbeat.sent(heartbeat_ref, now, timeout_ms);
-        let topic = event::PHOENIX_TOPIC.to_owned();
-        self.send_frame(control_frame(None, heartbeat_ref, topic, event::HEARTBEAT));
+        self.send_control(None, None, heartbeat_ref, event::HEARTBEAT);
     }
 
     fn heartbeat_timed_out(&mut self, now: u64) {
         self.out.event(Event::HeartbeatTimeout);
         let reason = "heartbeat timeout";
-        self.out.transmit(Transmit::Close { code: CLOSE_NORMAL, reason: reason.to_owned() });
-        self.connection_lost(now, CLOSE_NORMAL, reason.to_owned(), false);
+        self.out.close(CLOSE_NORMAL, reason);
+        self.connection_lost(now, CLOSE_NORMAL, reason, false);
         self.schedule_reconnect(now);
     }
 
@@ -639,9 +637,8 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         if channel.state == ChannelState::Leaving {
             return;
         }
-        let topic = channel.topic.clone();
         let duplicate = self.channels.iter().find(|other| {
-            other.id != id && other.topic == topic && other.is(&[ChannelState::Joined, ChannelState::Joining])
+            other.id != id && other.topic == channel.topic && other.is(&[ChannelState::Joined, ChannelState::Joining])
         });
         if let Some(duplicate) = duplicate.map(|other| other.id) {
             let _ = self.leave(now, duplicate, None);
@@ -649,7 +646,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         let connected = self.is_connected();
         let join_ref = connected.then(|| self.next_ref());
         let recovery = self.options.recovery;
-        let Some(channel) = self.record_mut(id) else { return };
+        let Some(channel) = self.channels.iter_mut().find(|channel| channel.id == id) else { return };
         channel.state = ChannelState::Joining;
         channel.rejoin_at = None;
         channel.join_ref = join_ref;
@@ -658,16 +655,14 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
             return;
         };
         channel.join_deadline = Some(now + channel.join_timeout_ms);
-        let ext = recovery.then(|| Ext { position: channel.position.clone(), recovered: None });
-        let frame = Outgoing {
+        self.out.send(Outgoing {
             join_ref: Some(join_ref),
             r#ref: join_ref,
-            topic,
-            event: event::JOIN.to_owned(),
-            payload: channel.params.clone(),
-            ext,
-        };
-        self.send_frame(frame);
+            topic: &channel.topic,
+            event: event::JOIN,
+            payload: Some(&channel.params),
+            resume: recovery.then_some(channel.position.as_ref()),
+        });
     }
 
     fn schedule_rejoin(&mut self, now: u64, id: ChannelId) {
@@ -718,11 +713,10 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         channel.state = ChannelState::Errored;
         let join_push = channel.join_push;
         let join_ref = channel.join_ref.take();
-        let topic = channel.topic.clone();
         self.out.reply(join_push, id, TIMEOUT, None);
         if self.is_connected() {
             let leave_ref = self.next_ref();
-            self.send_frame(control_frame(join_ref, leave_ref, topic, event::LEAVE));
+            self.send_control(Some(id), join_ref, leave_ref, event::LEAVE);
         }
         self.schedule_rejoin(now, id);
     }
@@ -774,11 +768,10 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
     }
 
     fn send_push(&mut self, now: u64, queued: Queued) {
-        let Some(channel) = self.record(queued.channel) else {
+        let Some(join_ref) = self.record(queued.channel).map(|channel| channel.join_ref) else {
             self.report_dropped(queued, DropReason::ChannelClosed);
             return;
         };
-        let (join_ref, topic) = (channel.join_ref, channel.topic.clone());
         // A push sent again keeps its ref and its reply deadline: it is the same push, and the application was
         // promised one reply within its timeout.
         let (push_ref, deadline) = match queued.sent_ref {
@@ -786,16 +779,17 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
             None => (self.next_ref(), now + queued.timeout_ms),
         };
         self.push_deadlines.insert(Deadline { at: deadline, push: queued.push }, ());
-        let frame = Outgoing {
-            join_ref,
-            r#ref: push_ref,
-            topic,
-            event: queued.event.clone(),
-            payload: queued.payload.clone(),
-            ext: None,
-        };
+        if let Some(channel) = self.channels.iter().find(|channel| channel.id == queued.channel) {
+            self.out.send(Outgoing {
+                join_ref,
+                r#ref: push_ref,
+                topic: &channel.topic,
+                event: &queued.event,
+                payload: Some(&queued.payload),
+                resume: None,
+            });
+        }
         self.in_flight.insert(push_ref, InFlight { sent: Queued { sent_ref: Some(push_ref), ..queued }, deadline });
-        self.send_frame(frame);
     }
 
     /// The connection dropped: pushes awaiting a reply on channels whose server deduplicates go back to the queue,
@@ -906,8 +900,16 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         members
     }
 
-    fn send_frame(&mut self, frame: Outgoing) {
-        self.out.transmit(Transmit::Send(frame));
+    /// Sends a frame with the empty payload, a leave on a channel's topic or a heartbeat on `phoenix`.
+    fn send_control(&mut self, channel: Option<ChannelId>, join_ref: Option<u64>, r#ref: u64, event: &str) {
+        let topic = match channel {
+            None => event::PHOENIX_TOPIC,
+            Some(id) => match self.channels.iter().find(|channel| channel.id == id) {
+                Some(channel) => &channel.topic,
+                None => return,
+            },
+        };
+        self.out.send(Outgoing { join_ref, r#ref, topic, event, payload: None, resume: None });
     }
 
     fn channel_ids(&self) -> Vec<ChannelId> {
@@ -930,9 +932,4 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         self.next_id += 1;
         self.next_id
     }
-}
-
-/// A frame with the empty payload: joins' leaves and heartbeats.
-fn control_frame(join_ref: Option<u64>, r#ref: u64, topic: String, event: &str) -> Outgoing {
-    Outgoing { join_ref, r#ref, topic, event: event.to_owned(), payload: Payload::empty(), ext: None }
 }
