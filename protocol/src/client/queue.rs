@@ -109,7 +109,7 @@ impl OfflineQueue {
 
     /// Takes every waiting push of `channel`, oldest first.
     pub(crate) fn take_channel(&mut self, channel: ChannelId) -> Vec<Queued> {
-        self.take_where(|queued| queued.channel == channel)
+        self.take_where(&|queued| queued.channel == channel)
     }
 
     /// Takes one push by id, if it is waiting.
@@ -119,7 +119,7 @@ impl OfflineQueue {
         if self.waiting.front()?.push == push {
             return self.pop_front();
         }
-        self.take_where(|queued| queued.push == push).pop()
+        self.take_where(&|queued| queued.push == push).pop()
     }
 
     fn pop_front(&mut self) -> Option<Queued> {
@@ -128,7 +128,9 @@ impl OfflineQueue {
         Some(queued)
     }
 
-    fn take_where(&mut self, mut wanted: impl FnMut(&Queued) -> bool) -> Vec<Queued> {
+    /// A predicate behind a reference, not a type parameter: one copy of the loop for both callers in the browser's
+    /// wasm.
+    fn take_where(&mut self, wanted: &dyn Fn(&Queued) -> bool) -> Vec<Queued> {
         let mut taken = Vec::new();
         // One turn of the queue, in place: each push leaves the front and, unless taken, goes back at the end, so
         // the order holds (and the browser's wasm needs no second queue's code).
