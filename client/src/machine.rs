@@ -164,6 +164,15 @@ struct LastNames {
     epoch: String,
 }
 
+/// [`op::FRAME`]'s numbers, which [`machine`] takes as arguments of its own.
+#[derive(Clone, Copy)]
+struct Numbers {
+    now: f64,
+    ext: f64,
+    offset: f64,
+    texts: u32,
+}
+
 /// The flag of [`op::FRAME`]'s `ext` for an extension with a position.
 const POSITION: u8 = 4;
 
@@ -261,25 +270,22 @@ pub fn machine(handle: u32, op: u8, len: u32, now: f64, ext: f64, offset: f64, t
                 out.text(name);
             }
         }
-        op::FRAME => {
-            MACHINES.with(|machines| {
-                machines.with(handle, |machine| {
-                    machine.frame(now as u64, ext, offset, texts, input);
-                    machine.drain(out);
-                })
-            });
-        }
         op => {
-            MACHINES.with(|machines| machines.with(handle, |machine| machine.step(op, input, out)));
+            let frame = Numbers { now, ext, offset, texts };
+            MACHINES.with(|machines| machines.with(handle, |machine| machine.step(op, frame, input, out)));
         }
     })
 }
 
 impl Machine {
-    fn step(&mut self, op: u8, input: &mut Input, out: &mut Output) {
+    fn step(&mut self, op: u8, frame: Numbers, input: &mut Input, out: &mut Output) {
         let socket = &mut self.socket;
         match op {
             op::DRAIN => self.drain(out),
+            op::FRAME => {
+                self.frame(frame, input);
+                self.drain(out);
+            }
             op::TIMEOUT => socket.handle_timeout(now(input)),
             op::CONNECT => socket.connect(),
             op::DISCONNECT => {
@@ -383,7 +389,8 @@ impl Machine {
         out.text(vsn.as_param());
     }
 
-    fn frame(&mut self, now: u64, ext: f64, offset: f64, texts: u32, input: &mut Input) {
+    fn frame(&mut self, Numbers { now, ext, offset, texts }: Numbers, input: &mut Input) {
+        let now = now as u64;
         let mut text = |bit: u32| if texts & (1 << bit) != 0 { input.text() } else { None };
         let join_ref = text(0);
         let r#ref = text(1);
