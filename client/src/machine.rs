@@ -191,8 +191,17 @@ fn remember(last: &mut String, given: Option<&str>) {
 /// its own, outside the mailbox, as the timer is armed again after every message a page receives.
 #[wasm_bindgen(js_name = machineDeadline)]
 pub fn machine_deadline(handle: u32) -> f64 {
-    let deadline = MACHINES.with(|machines| machines.with(handle, |machine| machine.socket.poll_timeout()));
-    deadline.flatten().map_or(-1.0, |at| at as f64)
+    let mut deadline = -1.0;
+    with_machine(handle, &mut |machine| {
+        deadline = machine.socket.poll_timeout().map_or(-1.0, |at| at as f64);
+    });
+    deadline
+}
+
+/// `step` on the machine behind `handle`, if there is one and it is not in a call already (see [`Table::with`]).
+/// Behind a reference, so both entry points share one copy of the way into the table.
+fn with_machine(handle: u32, step: &mut dyn FnMut(&mut Machine)) {
+    MACHINES.with(|machines| machines.with(handle, step));
 }
 
 impl Machine {
@@ -272,7 +281,7 @@ pub fn machine(handle: u32, op: u8, len: u32, now: f64, ext: f64, offset: f64, t
         }
         op => {
             let frame = Numbers { now, ext, offset, texts };
-            MACHINES.with(|machines| machines.with(handle, |machine| machine.step(op, frame, input, out)));
+            with_machine(handle, &mut |machine| machine.step(op, frame, input, out));
         }
     })
 }
