@@ -110,7 +110,8 @@ pub struct Reply<P = Payload> {
 /// One frame, in either direction.
 ///
 /// `P` is the payload type: [`Payload`] where this crate encodes and decodes, or whatever the embedding decodes
-/// payloads into (a browser `JsValue` in the wasm client) when it feeds frames to the [`crate::client`] machine.
+/// payloads into when it feeds frames to the [`crate::client`] machine (the browser client hands frames in as
+/// [`crate::client::Inbound`] views and keeps their payloads in JavaScript).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame<P = Payload> {
     /// An event: push or broadcast.

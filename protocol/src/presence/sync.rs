@@ -63,9 +63,8 @@ pub fn sync_state<V: Clone>(state: &mut State<V>, new_state: State<V>) -> Vec<Ch
         };
         let left = refs(&new_entry.metas).others(&current.metas);
         let current_refs = refs(&current.metas);
-        let Entry { mut metas, extra } = new_entry;
-        metas.retain(|meta| !current_refs.contains(meta.phx_ref.as_str()));
-        let joined = metas;
+        let Entry { metas: mut joined, extra } = new_entry;
+        joined.retain(|meta| !current_refs.contains(meta.phx_ref.as_str()));
         if !joined.is_empty() {
             joins.push((key.clone(), Entry { metas: joined, extra }));
         }
