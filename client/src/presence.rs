@@ -14,7 +14,7 @@
 //! (`boundary.rs`) as bytes, four to a number, little-endian, a `Uint32Array` in JavaScript: a state of thousands
 //! of keys is tens of thousands of them, one copy instead of one typed value each.
 
-use ferrocast_protocol::presence::{Change, Diff, Entry, Meta, Presence, PresenceEvent, State};
+use ferrocast_protocol::presence::{Changes, Diff, Entry, Meta, Presence, State};
 use wasm_bindgen::prelude::*;
 
 use crate::boundary::{Output, Table, exchange};
@@ -118,64 +118,43 @@ impl PresenceMachine {
     pub fn frame(&mut self, diff: bool, join_ref: &str, text: &str, shape: &[u8]) -> Vec<u32> {
         let join_ref = Some(join_ref);
         let mut flat = Flat { text, shape, at: 0, handles: Vec::new() };
+        self.names.clear();
+        let mut records = Records { out: Vec::new(), names: &mut self.names, changed: Vec::new() };
         let mut before = Vec::new();
-        let events = if diff {
+        if diff {
             let diff = Diff { joins: flat.entries(), leaves: flat.entries() };
             if self.presence.is_pending(join_ref) {
                 self.held.append(&mut flat.handles);
-                self.presence.handle_diff(join_ref, diff);
+                self.presence.handle_diff_into(join_ref, diff, &mut records);
                 return Vec::new();
             }
             for (key, _) in diff.joins.iter().chain(&diff.leaves) {
                 handles(&mut before, self.presence.state().get(key));
             }
-            self.presence.handle_diff(join_ref, diff)
+            self.presence.handle_diff_into(join_ref, diff, &mut records);
         } else {
             let state: State<u32> = flat.entries().into_iter().collect();
             before.append(&mut self.held);
             for (_, entry) in self.presence.state().iter() {
                 handles(&mut before, Some(entry));
             }
-            self.presence.handle_state(join_ref, state)
-        };
+            self.presence.handle_state_into(join_ref, state, &mut records);
+        }
         before.append(&mut flat.handles);
 
         // What the tracker still holds of what the frame touched: after a diff, the entries of the keys it
         // changed (a key it names without a change has no entry); after a state, every entry.
         let mut kept = Vec::new();
         if diff {
-            for event in &events {
-                if let PresenceEvent::Change(change) = event {
-                    handles(&mut kept, self.presence.state().get(change.key()));
-                }
+            for key in &records.changed {
+                handles(&mut kept, self.presence.state().get(key));
             }
         } else {
             for (_, entry) in self.presence.state().iter() {
                 handles(&mut kept, Some(entry));
             }
         }
-
-        self.names.clear();
-        let mut out = Vec::new();
-        for event in events {
-            match event {
-                PresenceEvent::Change(Change::Join { key, current, joined }) => {
-                    out.push((if current.is_some() { Tag::Join } else { Tag::JoinNew }) as u32);
-                    name(&mut out, &mut self.names, &key);
-                    if let Some(current) = &current {
-                        entry(&mut out, current);
-                    }
-                    entry(&mut out, &joined);
-                }
-                PresenceEvent::Change(Change::Leave { key, current, left }) => {
-                    out.push(Tag::Leave as u32);
-                    name(&mut out, &mut self.names, &key);
-                    entry(&mut out, &current);
-                    entry(&mut out, &left);
-                }
-                PresenceEvent::Sync => out.push(Tag::Sync as u32),
-            }
-        }
+        let mut out = records.out;
         self.free(&mut out, &kept, before);
         out
     }
@@ -228,6 +207,38 @@ impl PresenceMachine {
         for handle in kept.iter().chain(&freed) {
             self.marks[*handle as usize] = false;
         }
+    }
+}
+
+/// The records of a frame, written as the tracker reports each change (see [`Tag`]), with the keys they name and
+/// the keys that changed.
+struct Records<'a> {
+    out: Vec<u32>,
+    names: &'a mut String,
+    changed: Vec<String>,
+}
+
+impl Changes<u32> for Records<'_> {
+    fn join(&mut self, key: String, current: Option<Entry<u32>>, joined: Entry<u32>) {
+        self.out.push((if current.is_some() { Tag::Join } else { Tag::JoinNew }) as u32);
+        name(&mut self.out, self.names, &key);
+        if let Some(current) = &current {
+            entry(&mut self.out, current);
+        }
+        entry(&mut self.out, &joined);
+        self.changed.push(key);
+    }
+
+    fn leave(&mut self, key: String, current: &Entry<u32>, left: Entry<u32>) {
+        self.out.push(Tag::Leave as u32);
+        name(&mut self.out, self.names, &key);
+        entry(&mut self.out, current);
+        entry(&mut self.out, &left);
+        self.changed.push(key);
+    }
+
+    fn sync(&mut self) {
+        self.out.push(Tag::Sync as u32);
     }
 }
 

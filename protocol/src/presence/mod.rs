@@ -7,7 +7,8 @@
 //!
 //! The module is sans-IO and never calls back into application code: [`sync_state`], [`sync_diff`] and the
 //! [`Presence`] tracker return the events instead, so a caller holding a borrow (or living across a wasm
-//! boundary) can dispatch them when it is ready.
+//! boundary) can dispatch them when it is ready. Their `_into` forms hand each change to a [`Changes`] of the
+//! caller's as it is made, borrowing what the map keeps: the browser client writes its records from there.
 //!
 //! The payload values are opaque: everything is generic over `V`, the type the application uses for a meta
 //! object and for an entry's extra fields. With the `json` feature, [`State::from_json`] and [`Diff::from_json`]
@@ -28,6 +29,6 @@ mod types;
 
 pub use error::PresenceError;
 pub use order::is_array_index;
-pub use sync::{sync_diff, sync_state};
+pub use sync::{Changes, sync_diff, sync_diff_into, sync_state, sync_state_into};
 pub use tracker::{Presence, PresenceEvent};
 pub use types::{Change, Diff, Entry, Meta, State};

@@ -39,6 +39,35 @@ impl Refs<'_> {
     }
 }
 
+/// Where a sync reports each join and leave, as it makes them, in the order phoenix.js calls `onJoin` and
+/// `onLeave`.
+///
+/// A `Vec<Change<V>>` keeps them as [`Change`]s. An embedding with a representation of its own (the browser
+/// client writes each change as a record at once) takes them here, and no change is built only to be taken apart.
+pub trait Changes<V> {
+    /// Metas joined `key`: `current` is its entry before the join (`None` for a key that was not present),
+    /// `joined` the diff's entry.
+    fn join(&mut self, key: String, current: Option<Entry<V>>, joined: Entry<V>);
+
+    /// Metas left `key`: `current` is its entry after the removal (no metas: the key is gone), `left` the diff's
+    /// entry.
+    fn leave(&mut self, key: String, current: &Entry<V>, left: Entry<V>);
+
+    /// The state is consistent again after a frame (phoenix.js's `onSync`): the tracker reports it after a frame's
+    /// changes; the sync functions alone do not.
+    fn sync(&mut self) {}
+}
+
+impl<V: Clone> Changes<V> for Vec<Change<V>> {
+    fn join(&mut self, key: String, current: Option<Entry<V>>, joined: Entry<V>) {
+        self.push(Change::Join { key, current, joined });
+    }
+
+    fn leave(&mut self, key: String, current: &Entry<V>, left: Entry<V>) {
+        self.push(Change::Leave { key, current: current.clone(), left });
+    }
+}
+
 /// Replaces `state` with `new_state`, reporting what joined and left in between.
 ///
 /// This is how a fresh `presence_state` is reconciled with what the client already knew: keys missing from the
@@ -47,6 +76,13 @@ impl Refs<'_> {
 /// current entry's extra fields). The result is then applied with [`sync_diff`], so the changes come in the order
 /// phoenix.js would call `onJoin` and `onLeave`.
 pub fn sync_state<V: Clone>(state: &mut State<V>, new_state: State<V>) -> Vec<Change<V>> {
+    let mut changes = Vec::new();
+    sync_state_into(state, new_state, &mut changes);
+    changes
+}
+
+/// [`sync_state`], each change reported to `changes` as it is made.
+pub fn sync_state_into<V: Clone>(state: &mut State<V>, new_state: State<V>, changes: &mut impl Changes<V>) {
     let mut joins = Vec::new();
     let mut leaves = Vec::new();
 
@@ -73,7 +109,7 @@ pub fn sync_state<V: Clone>(state: &mut State<V>, new_state: State<V>) -> Vec<Ch
         }
     }
 
-    sync_diff(state, Diff { joins, leaves })
+    sync_diff_into(state, Diff { joins, leaves }, changes);
 }
 
 /// Applies a `presence_diff` to `state`, reporting each join and leave.
@@ -83,8 +119,14 @@ pub fn sync_state<V: Clone>(state: &mut State<V>, new_state: State<V>) -> Vec<Ch
 /// `phx_ref` they name; a key left with no metas is removed, and a leave for a key that is not present is ignored
 /// without a change. Keys are processed in JavaScript property order (see [`Diff`]).
 pub fn sync_diff<V: Clone>(state: &mut State<V>, diff: Diff<V>) -> Vec<Change<V>> {
+    let mut changes = Vec::with_capacity(diff.joins.len() + diff.leaves.len());
+    sync_diff_into(state, diff, &mut changes);
+    changes
+}
+
+/// [`sync_diff`], each change reported to `changes` as it is made.
+pub fn sync_diff_into<V: Clone>(state: &mut State<V>, diff: Diff<V>, changes: &mut impl Changes<V>) {
     let Diff { joins, leaves } = diff;
-    let mut changes = Vec::with_capacity(joins.len() + leaves.len());
 
     for (key, joined) in as_js_object(joins) {
         let current = match state.entries.get_mut(&key) {
@@ -102,7 +144,7 @@ pub fn sync_diff<V: Clone>(state: &mut State<V>, diff: Diff<V>) -> Vec<Change<V>
                 None
             }
         };
-        changes.push(Change::Join { key, current, joined });
+        changes.join(key, current, joined);
     }
 
     let mut emptied = Vec::new();
@@ -112,15 +154,12 @@ pub fn sync_diff<V: Clone>(state: &mut State<V>, diff: Diff<V>) -> Vec<Change<V>
         };
         let left_refs = refs(&left.metas);
         current.metas.retain(|meta| !left_refs.contains(meta.phx_ref.as_str()));
-        let current = current.clone();
         if current.metas.is_empty() {
             emptied.push(key.clone());
         }
-        changes.push(Change::Leave { key, current, left });
+        changes.leave(key, current, left);
     }
     remove_keys(state, emptied);
-
-    changes
 }
 
 /// Removes the emptied keys, keeping the others in order.

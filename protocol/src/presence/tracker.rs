@@ -1,6 +1,6 @@
 //! The presence tracker of one channel, mirroring phoenix.js's `Presence` class.
 
-use super::sync::{sync_diff, sync_state};
+use super::sync::{Changes, sync_diff_into, sync_state_into};
 use super::types::{Change, Diff, Entry, State};
 
 /// What handling a presence frame did, in the order phoenix.js would call its callbacks.
@@ -42,14 +42,19 @@ impl<V: Clone> Presence<V> {
     /// `channel_join_ref` is the channel's current join ref when the frame is handled. The events are the changes
     /// from reconciling the old state with `state`, then those of each held diff, then [`PresenceEvent::Sync`].
     pub fn handle_state(&mut self, channel_join_ref: Option<&str>, state: State<V>) -> Vec<PresenceEvent<V>> {
-        self.join_ref = channel_join_ref.map(str::to_owned);
         let mut events = Vec::new();
-        changed(&mut events, sync_state(&mut self.state, state));
-        for diff in std::mem::take(&mut self.pending_diffs) {
-            changed(&mut events, sync_diff(&mut self.state, diff));
-        }
-        events.push(PresenceEvent::Sync);
+        self.handle_state_into(channel_join_ref, state, &mut events);
         events
+    }
+
+    /// [`Presence::handle_state`], the events reported to `events` as they are made.
+    pub fn handle_state_into(&mut self, channel_join_ref: Option<&str>, state: State<V>, events: &mut impl Changes<V>) {
+        self.join_ref = channel_join_ref.map(str::to_owned);
+        sync_state_into(&mut self.state, state, events);
+        for diff in std::mem::take(&mut self.pending_diffs) {
+            sync_diff_into(&mut self.state, diff, events);
+        }
+        events.sync();
     }
 
     /// Handles a `presence_diff` frame.
@@ -58,14 +63,20 @@ impl<V: Clone> Presence<V> {
     /// a state (see [`Presence::is_pending`]) the diff is held and nothing is returned; otherwise the events are
     /// its changes followed by [`PresenceEvent::Sync`].
     pub fn handle_diff(&mut self, channel_join_ref: Option<&str>, diff: Diff<V>) -> Vec<PresenceEvent<V>> {
+        let mut events = Vec::new();
+        self.handle_diff_into(channel_join_ref, diff, &mut events);
+        events
+    }
+
+    /// [`Presence::handle_diff`], the events reported to `events` as they are made (none for a diff held until the
+    /// next state).
+    pub fn handle_diff_into(&mut self, channel_join_ref: Option<&str>, diff: Diff<V>, events: &mut impl Changes<V>) {
         if self.is_pending(channel_join_ref) {
             self.pending_diffs.push(diff);
-            return Vec::new();
+            return;
         }
-        let mut events = Vec::new();
-        changed(&mut events, sync_diff(&mut self.state, diff));
-        events.push(PresenceEvent::Sync);
-        events
+        sync_diff_into(&mut self.state, diff, events);
+        events.sync();
     }
 
     /// Whether diffs would be held now: no state has arrived yet, or the channel rejoined since the last one.
@@ -99,11 +110,16 @@ impl<V: Clone> Presence<V> {
     }
 }
 
-/// Appends `changes` to `events`, in order. A plain loop: mapping and collecting them took the browser's wasm an
-/// in-place collect and a second extend of its own.
-fn changed<V>(events: &mut Vec<PresenceEvent<V>>, changes: Vec<Change<V>>) {
-    events.reserve(changes.len() + 1);
-    for change in changes {
-        events.push(PresenceEvent::Change(change));
+impl<V: Clone> Changes<V> for Vec<PresenceEvent<V>> {
+    fn join(&mut self, key: String, current: Option<Entry<V>>, joined: Entry<V>) {
+        self.push(PresenceEvent::Change(Change::Join { key, current, joined }));
+    }
+
+    fn leave(&mut self, key: String, current: &Entry<V>, left: Entry<V>) {
+        self.push(PresenceEvent::Change(Change::Leave { key, current: current.clone(), left }));
+    }
+
+    fn sync(&mut self) {
+        self.push(PresenceEvent::Sync);
     }
 }
