@@ -77,25 +77,24 @@ impl<V> OrderedMap<V> {
         None
     }
 
-    /// Removes `key`, keeping the others in order.
-    pub(crate) fn remove(&mut self, key: &str) -> Option<V> {
-        let found = self.find(key).ok()?;
-        let at = self.by_key.remove(found);
-        for position in &mut self.by_key {
-            if *position > at {
-                *position -= 1;
-            }
-        }
-        Some(self.entries.remove(at).1)
+    /// Where `key` is in JavaScript property order: the place [`OrderedMap::at_mut`] and [`OrderedMap::retain`]
+    /// know it by.
+    pub(crate) fn position(&self, key: &str) -> Option<usize> {
+        self.find(key).ok().map(|found| self.by_key[found])
     }
 
-    /// Keeps the entries `keep` says yes to, in order, in one pass over the map.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &V) -> bool) {
+    /// The value at place `at` (see [`OrderedMap::position`]).
+    pub(crate) fn at_mut(&mut self, at: usize) -> &mut V {
+        &mut self.entries[at].1
+    }
+
+    /// Keeps the entries whose place `keep` says yes to, in order, in one pass over the map.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
         // Where each kept entry moves to; a removed one is marked `usize::MAX`.
         let mut moved_to = Vec::with_capacity(self.entries.len());
         let mut kept = 0;
-        for (key, value) in &self.entries {
-            if keep(key, value) {
+        for at in 0..self.entries.len() {
+            if keep(at) {
                 moved_to.push(kept);
                 kept += 1;
             } else {
@@ -145,6 +144,13 @@ mod tests {
         map.iter().map(|(key, _)| key.as_str()).collect()
     }
 
+    /// Removes `key` by its place, as the presence sync does; whether it was there.
+    fn remove<V>(map: &mut OrderedMap<V>, key: &str) -> bool {
+        let Some(place) = map.position(key) else { return false };
+        map.retain(|at| at != place);
+        true
+    }
+
     #[test]
     fn keeps_insertion_order_and_finds_every_key() {
         let mut map = OrderedMap::default();
@@ -154,13 +160,16 @@ mod tests {
         assert_eq!(map.insert("b".to_owned(), 10), Some(1), "a replaced key keeps its place");
         assert_eq!(keys(&map), ["m", "b", "z", "a"]);
         assert_eq!((map.get("b"), map.get("z"), map.get("q")), (Some(&10), Some(&2), None));
-        assert_eq!(map.remove("m"), Some(0));
+        assert!(remove(&mut map, "m"));
+        assert!(!remove(&mut map, "m"));
         assert_eq!(keys(&map), ["b", "z", "a"]);
         assert_eq!((map.get("a"), map.get("m"), map.len()), (Some(&3), None, 3), "positions moved up");
         *map.get_mut("z").unwrap() = 20;
-        map.retain(|key, _| key != "b");
+        assert_eq!(map.position("z"), Some(1));
+        *map.at_mut(2) = 30;
+        remove(&mut map, "b");
         assert_eq!(keys(&map), ["z", "a"]);
-        assert_eq!((map.get("z"), map.get("a"), map.get("b")), (Some(&20), Some(&3), None));
+        assert_eq!((map.get("z"), map.get("a"), map.get("b")), (Some(&20), Some(&30), None));
     }
 
     #[test]
@@ -171,8 +180,8 @@ mod tests {
         }
         assert_eq!(keys(&map), ["0", "2", "7", "10", "b", "a", "01", "4294967295"]);
         assert_eq!(map.insert("10".to_owned(), 20), Some(1), "a replaced index keeps its place");
-        assert_eq!(map.remove("2"), Some(3));
-        map.retain(|key, _| key != "a");
+        assert!(remove(&mut map, "2"));
+        remove(&mut map, "a");
         map.insert("3".to_owned(), 30);
         assert_eq!(keys(&map), ["0", "3", "7", "10", "b", "01", "4294967295"]);
         let found: Vec<_> =
@@ -204,9 +213,10 @@ mod tests {
         for n in 0..2000 {
             map.insert(format!("user:{n}"), n);
         }
-        map.retain(|_, &n| n % 3 != 0);
+        let values: Vec<usize> = map.iter().map(|(_, &n)| n).collect();
+        map.retain(|at| !values[at].is_multiple_of(3));
         for n in (0..2000).step_by(7) {
-            map.remove(&format!("user:{n}"));
+            remove(&mut map, &format!("user:{n}"));
         }
         for n in 0..2000 {
             let expected = (n % 3 != 0 && n % 7 != 0).then_some(n);

@@ -3,9 +3,6 @@
 use super::order::as_js_object;
 use super::types::{Change, Diff, Entry, Meta, State};
 
-/// Below this many removed keys, removing them one at a time is cheaper than a pass over the whole map.
-const REMOVE_ONE_BY_ONE: usize = 8;
-
 /// The set of `phx_ref`s in a list of metas.
 ///
 /// Sorted for binary search, which keeps the comparisons at n log n when a key has thousands of metas; phoenix.js
@@ -147,38 +144,25 @@ pub fn sync_diff_into<V: Clone>(state: &mut State<V>, diff: Diff<V>, changes: &m
         changes.join(key, current, joined);
     }
 
-    let mut emptied = Vec::new();
+    // phoenix.js deletes each key as soon as its last meta leaves. A diff names each key once and its joins come
+    // before its leaves, so deleting them all afterwards is the same, in one pass over the map for any number of
+    // keys. The emptied keys are marked by their places, which do not move while the leaves are applied.
+    let mut emptied: Vec<bool> = Vec::new();
+    let len = state.len();
     for (key, left) in as_js_object(leaves) {
-        let Some(current) = state.entries.get_mut(&key) else {
+        let Some(at) = state.entries.position(&key) else {
             continue;
         };
+        let current = state.entries.at_mut(at);
         let left_refs = refs(&left.metas);
         current.metas.retain(|meta| !left_refs.contains(meta.phx_ref.as_str()));
         if current.metas.is_empty() {
-            emptied.push(key.clone());
+            emptied.resize(len, false);
+            emptied[at] = true;
         }
         changes.leave(key, current, left);
     }
-    remove_keys(state, emptied);
-}
-
-/// Removes the emptied keys, keeping the others in order.
-///
-/// phoenix.js deletes each key as soon as its last meta leaves; since a diff names each key once and joins never
-/// follow leaves within a diff, deleting them all afterwards is the same, and lets a large removal take one pass
-/// over the map instead of one shift per key.
-fn remove_keys<V>(state: &mut State<V>, keys: Vec<String>) {
-    if keys.len() < REMOVE_ONE_BY_ONE {
-        for key in keys {
-            state.entries.remove(&key);
-        }
-    } else {
-        // Sorted as `&str`, the one string sort the browser build has (see `refs`).
-        let mut sorted: Vec<&str> = Vec::with_capacity(keys.len());
-        for key in &keys {
-            sorted.push(key);
-        }
-        sorted.sort_unstable();
-        state.entries.retain(|key, _| sorted.binary_search(&key).is_err());
+    if !emptied.is_empty() {
+        state.entries.retain(|at| !emptied[at]);
     }
 }
