@@ -2,6 +2,7 @@
 // The machine owns its state and its pushes; this object holds its bindings (`on`) and its params.
 
 import { protocolEvents } from "./wire.js"
+import { CHANNEL_STATE, JOIN, LEAVE, PUSH } from "./machine.js"
 import { outgoing } from "./payload.js"
 
 /** The binding `onRecoveryFailed` registers under: not an event name a server sends. */
@@ -21,7 +22,7 @@ export class Channel {
   /** Joins the topic; the returned push reports this and every later (re)join attempt. Throws if called twice. */
   join(timeout) {
     this.socket.refreshParams(this, true)
-    const push = this.socket.start((machine, now) => machine.join(now, this.id, timeout))
+    const push = this.socket.start(JOIN, this.id, timeout)
     push.join = true
     return push
   }
@@ -64,17 +65,17 @@ export class Channel {
    */
   push(event, payload, timeout) {
     const [text, bytes] = outgoing(payload, `push "${event}" to "${this._topic}"`)
-    return this.socket.start((machine, now) => machine.push(now, this.id, event, text, bytes, timeout))
+    return this.socket.start(PUSH, this.id, event, text, bytes, timeout)
   }
 
   /** Leaves the topic; the returned push gets "ok" when the server confirms (or at once when offline). */
   leave(timeout) {
-    return this.socket.start((machine, now) => machine.leave(now, this.id, timeout))
+    return this.socket.start(LEAVE, this.id, timeout)
   }
 
   /** "closed", "errored", "joined", "joining" or "leaving". */
   get state() {
-    return this.socket.machine.channelState(this.id)
+    return this.socket.machine.one(CHANNEL_STATE, this.id)
   }
 
   get topic() {

@@ -1,35 +1,37 @@
-// `Machine`: the protocol's client state machine in wasm (`client/src/machine.rs`), as `Socket` calls it. Each
-// method is one operation on the machine's handle, its arguments and results crossing as bytes (`boundary.js`).
+// `Machine`: the protocol's client state machine in wasm (`client/src/machine.rs`), as `Socket` calls it. A call is
+// one operation on the machine's handle, its arguments and results crossing as bytes (`boundary.js`): most are made
+// by their number (`machine.call(CONNECT)`), and a method wraps the few that do more.
 
 import { machine, machineDeadline } from "ferrocast-machine"
 import { begin, put, resultsOf, run, written } from "./boundary.js"
 
-// The operations, as `client/src/machine.rs` (`op`) numbers and describes them.
+// The operations, as `client/src/machine.rs` (`op`) numbers and describes them: the exported ones are called by
+// their number, with the arguments `op` lists; the others through a method below.
 const FREE = 0
 const DRAIN = 1
-const TIMEOUT = 3
-const CONNECT = 4
-const DISCONNECT = 5
-const PROBE = 6
+export const TIMEOUT = 3
+export const CONNECT = 4
+export const DISCONNECT = 5
+export const PROBE = 6
 const URL = 7
 const TOKEN_PROTOCOL = 8
-const OPENED = 9
-const CLOSED = 10
-const ERRORED = 11
-const FAILED = 12
+export const OPENED = 9
+export const CLOSED = 10
+export const ERRORED = 11
+export const FAILED = 12
 const FRAME = 13
-const CHANNEL = 14
-const SET_PARAMS = 15
-const JOIN = 16
-const PUSH = 17
-const LEAVE = 18
-const JOIN_PUSH = 19
-const CHANNEL_STATE = 20
+export const CHANNEL = 14
+export const SET_PARAMS = 15
+export const JOIN = 16
+export const PUSH = 17
+export const LEAVE = 18
+export const JOIN_PUSH = 19
+export const CHANNEL_STATE = 20
 const JOIN_REF = 21
-const CONNECTION_STATE = 22
-const IS_CONNECTED = 23
+export const CONNECTION_STATE = 22
+export const IS_CONNECTED = 23
 const MAKE_REF = 24
-const STATS = 25
+export const STATS = 25
 const PROTOCOL_EVENTS = 26
 const NEW = 27
 
@@ -111,25 +113,14 @@ export class Machine {
     return calls !== this.drained
   }
 
-  /** When to call `timeout` next, in machine time; -1 for never. */
+  /** When to call `TIMEOUT` next, in machine time; -1 for never. */
   deadline() {
     return machineDeadline(this.handle)
   }
 
-  timeout(now) {
-    call(this.handle, TIMEOUT, now)
-  }
-
-  connect() {
-    call(this.handle, CONNECT)
-  }
-
-  disconnect(now, code, reason) {
-    call(this.handle, DISCONNECT, now, code, reason)
-  }
-
-  probe(now) {
-    call(this.handle, PROBE, now)
+  /** The results of operation `op` (one of those exported above) with its arguments. */
+  call(op, ...args) {
+    return call(this.handle, op, ...args)
   }
 
   /**
@@ -145,22 +136,6 @@ export class Machine {
 
   static tokenProtocol(token) {
     return call(0, TOKEN_PROTOCOL, token)[0]
-  }
-
-  opened(now) {
-    call(this.handle, OPENED, now)
-  }
-
-  closed(now, code, reason) {
-    call(this.handle, CLOSED, now, code, reason)
-  }
-
-  errored(now) {
-    call(this.handle, ERRORED, now)
-  }
-
-  failed(now, reason) {
-    call(this.handle, FAILED, now, reason)
   }
 
   /**
@@ -187,38 +162,22 @@ export class Machine {
     }
   }
 
-  channel(topic, params) {
-    return this.one(CHANNEL, topic, params)
-  }
-
   // The calls that may be refused return -1, and `refused()` says why.
 
-  setParams(channel, params) {
-    return this.outcome(SET_PARAMS, channel, params)
-  }
-
-  join(now, channel, timeout) {
-    return this.outcome(JOIN, now, channel, timeout)
-  }
-
-  push(now, channel, event, json, bytes, timeout) {
-    return this.outcome(PUSH, now, channel, event, json, bytes, timeout)
-  }
-
-  leave(now, channel, timeout) {
-    return this.outcome(LEAVE, now, channel, timeout)
+  /** Operation `op` that may be refused (`SET_PARAMS`, `JOIN`, `PUSH`, `LEAVE`): its number, or -1. */
+  outcome(op, ...args) {
+    const [result, why] = this.call(op, ...args)
+    if (result < 0) this.why = why
+    return result
   }
 
   refused() {
     return this.why
   }
 
-  joinPush(channel) {
-    return this.one(JOIN_PUSH, channel)
-  }
-
-  channelState(channel) {
-    return this.one(CHANNEL_STATE, channel)
+  /** The first result of operation `op`. */
+  one(op, ...args) {
+    return this.call(op, ...args)[0]
   }
 
   /** The ref of the channel's current join, as text, or `undefined`. */
@@ -226,31 +185,8 @@ export class Machine {
     return this.one(JOIN_REF, channel)?.toString()
   }
 
-  connectionState() {
-    return this.one(CONNECTION_STATE)
-  }
-
-  isConnected() {
-    return this.one(IS_CONNECTED)
-  }
-
   makeRef() {
     return `${this.one(MAKE_REF)}`
-  }
-
-  /** `getStats()`'s figures (`client/src/machine.rs`, `op::STATS`, lists them). */
-  stats(now) {
-    return call(this.handle, STATS, now)
-  }
-
-  one(op, ...args) {
-    return call(this.handle, op, ...args)[0]
-  }
-
-  outcome(op, ...args) {
-    const [result, why] = call(this.handle, op, ...args)
-    if (result < 0) this.why = why
-    return result
   }
 }
 

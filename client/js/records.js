@@ -19,6 +19,7 @@ const CHANNEL_EVENT = 13
 
 import { RECOVERY_FAILED as RECOVERY_BINDING } from "./channel.js"
 import { encode } from "./encode.js"
+import { JOIN_PUSH } from "./machine.js"
 
 /** Acts on the records in `out` for `socket`. */
 export function route(socket, out, calls) {
@@ -82,7 +83,7 @@ export function route(socket, out, calls) {
       }
       case CHANNEL_CLOSE: {
         const id = out[i++]
-        const joinPush = socket.machine.joinPush(id)
+        const joinPush = socket.machine.one(JOIN_PUSH, id)
         if (joinPush >= 0) socket.pushes.delete(joinPush)
         socket.channels.delete(id)
         break

@@ -18,7 +18,22 @@ import { absolute, query } from "./end-point.js"
 import { decode } from "./decode.js"
 import { eventStreamSocket } from "./event-stream-socket.js"
 import { json } from "./payload.js"
-import { Machine } from "./machine.js"
+import {
+  CHANNEL,
+  CLOSED,
+  CONNECT,
+  CONNECTION_STATE,
+  DISCONNECT,
+  ERRORED,
+  FAILED,
+  IS_CONNECTED,
+  Machine,
+  OPENED,
+  PROBE,
+  SET_PARAMS,
+  STATS,
+  TIMEOUT,
+} from "./machine.js"
 import { readOptions } from "./options.js"
 import { listenToPage } from "./page-events.js"
 import { Push } from "./push.js"
@@ -77,7 +92,7 @@ export class Socket {
   connect() {
     this.wanted = true
     this.suspended = false
-    this.machine.connect()
+    this.machine.call(CONNECT)
     this.pump()
   }
 
@@ -89,7 +104,7 @@ export class Socket {
     this.wanted = false
     this.suspended = false
     this.disconnected = callback ?? null
-    this.machine.disconnect(now(), code, reason)
+    this.machine.call(DISCONNECT, now(), code, reason)
     this.pump()
     // Already closed: the machine had nothing to close, so the callback is due now.
     const left = this.disconnected
@@ -134,12 +149,12 @@ export class Socket {
 
   /** Whether the connection is open. */
   isConnected() {
-    return this.machine.isConnected()
+    return this.machine.one(IS_CONNECTED)
   }
 
   /** "connecting", "open" or "closed". */
   connectionState() {
-    return this.machine.connectionState()
+    return this.machine.one(CONNECTION_STATE)
   }
 
   /** A fresh message ref. */
@@ -165,7 +180,7 @@ export class Socket {
   channel(topic, params) {
     // A params function is called by `join()`, before every join; until then the params are empty.
     const given = typeof params === "function" ? undefined : json(params, `channel "${topic}" params`)
-    const id = this.machine.channel(topic, given)
+    const id = this.machine.one(CHANNEL, topic, given)
     const channel = new Channel(this, id, topic, params)
     this.channels.set(id, channel)
     return channel
@@ -176,9 +191,9 @@ export class Socket {
    * lastHeartbeatRttMs}`; the times are `null` when there is none.
    */
   getStats() {
-    const [reconnectAttempts, nextRetry, queuedPushes, queuedBytes, awaitingReply, rtt] = this.machine.stats(now())
+    const [reconnectAttempts, nextRetry, queuedPushes, queuedBytes, awaitingReply, rtt] = this.machine.call(STATS, now())
     return {
-      state: this.machine.connectionState(),
+      state: this.connectionState(),
       reconnectAttempts,
       nextRetryInMs: nextRetry,
       queuedPushes,
@@ -197,13 +212,13 @@ export class Socket {
   }
 
   /**
-   * Runs a push-making call on the machine (`op(machine, now)` gives the push's id), with the push's object made
-   * before the machine can report its outcome (a push refused by a full queue times out at once). Throws what the
-   * machine refused (a push before `join()`, a second `join()`).
+   * Runs a push-making operation on the machine (`JOIN`, `PUSH` or `LEAVE`, with `now` and `args`), with the push's
+   * object made before the machine can report its outcome (a push refused by a full queue times out at once).
+   * Throws what the machine refused (a push before `join()`, a second `join()`).
    */
-  start(op) {
+  start(op, ...args) {
     try {
-      const id = this.accepted(op(this.machine, now()))
+      const id = this.accepted(this.machine.outcome(op, now(), ...args))
       let push = this.pushes.get(id)
       if (!push) this.pushes.set(id, (push = new Push()))
       return push
@@ -225,7 +240,7 @@ export class Socket {
 
   /** Checks the connection now: the page came back, or the network did. */
   probe() {
-    this.machine.probe(now())
+    this.machine.call(PROBE, now())
     this.pump()
   }
 
@@ -233,7 +248,7 @@ export class Socket {
   suspend() {
     if (!this.wanted) return
     this.suspended = true
-    this.machine.disconnect(now(), 1000, "page hidden")
+    this.machine.call(DISCONNECT, now(), 1000, "page hidden")
     this.pump()
   }
 
@@ -241,7 +256,7 @@ export class Socket {
     const suspended = this.suspended
     this.suspended = false
     if (suspended && this.wanted) {
-      this.machine.connect()
+      this.machine.call(CONNECT)
       this.pump()
     }
   }
@@ -263,7 +278,7 @@ export class Socket {
         } catch {
           throw new Error(`${what}: the function threw`)
         }
-        this.accepted(this.machine.setParams(channel.id, json(params, what) ?? "{}"))
+        this.accepted(this.machine.outcome(SET_PARAMS, channel.id, json(params, what) ?? "{}"))
       } catch (error) {
         if (throwing) throw error
         this.log("channel", what, error)
@@ -295,7 +310,7 @@ export class Socket {
     if (at < 0) return
     this.timer = setTimeout(() => {
       this.timerAt = -1
-      this.machine.timeout(now())
+      this.machine.call(TIMEOUT, now())
       this.pump()
     }, Math.max(0, at - now()))
   }
@@ -314,7 +329,7 @@ export class Socket {
     }
     const generation = ++this.generation
     const gathered = gather(this.params, this.authToken, (gathered) => {
-      if (this.generation !== generation || this.machine.connectionState() !== "connecting") return
+      if (this.generation !== generation || this.connectionState() !== "connecting") return
       this.openWith(gathered)
       this.pump()
     })
@@ -335,7 +350,7 @@ export class Socket {
     } catch (thrown) {
       // The constructor threw (a malformed URL, a blocked port), or the values could not be had.
       this.lastError = thrown
-      this.machine.failed(now(), reason)
+      this.machine.call(FAILED, now(), reason)
     }
   }
 
@@ -369,7 +384,7 @@ export class Socket {
   opened() {
     this.refreshParams(null, false)
     this.transports?.opened()
-    this.machine.opened(now())
+    this.machine.call(OPENED, now())
     this.pump()
   }
 
@@ -387,13 +402,13 @@ export class Socket {
     } else if (switched === 3) {
       this.log("transport", `the server has no event-stream socket (${status}): WebSocket only from now on`)
     }
-    this.machine.closed(now(), code, reason)
+    this.machine.call(CLOSED, now(), code, reason)
     this.pump()
   }
 
   errored(event) {
     this.lastError = event
-    this.machine.errored(now())
+    this.machine.call(ERRORED, now())
     this.pump()
   }
 
