@@ -1,13 +1,12 @@
-// The machines behind the entries of `Presence` and the event streams (`client/src/presence.rs`, `event_stream.rs`,
-// `sse_transport.rs`, `transport_choice.rs`), each kind behind one wasm entry point taking a handle, an operation
-// and its arguments as bytes (`boundary.js`). Every such entry numbers its first two operations alike: `FREE` lets
-// go of the machine, `NEW` makes one and returns its handle. The socket's machine (`machine.js`) numbers its
-// operations its own way (`NEW` is 27) and refuses calls made from inside its backoff functions.
+// The machines behind the entries of `Presence` and the event streams (`client/src/presence.rs`, `streams.rs`), each
+// behind a wasm entry point taking a handle, an operation and its arguments as bytes (`boundary.js`). Every such
+// entry lets go of a machine with operation 0, `FREE`, and makes one with the operation its kind gives, which
+// returns its handle. The socket's machine (`machine.js`) numbers its operations its own way and refuses calls made
+// from inside its backoff functions.
 
 import { run as exchange } from "./boundary.js"
 
 const FREE = 0
-const NEW = 1
 
 /** The results of operation `op` of `entry` on the machine behind `handle` (any for an operation of none). */
 export function run(entry, handle, op, ...args) {
@@ -19,11 +18,11 @@ export function run(entry, handle, op, ...args) {
 const dropped =
   typeof FinalizationRegistry === "function" && new FinalizationRegistry(([entry, handle]) => run(entry, handle, FREE))
 
-/** One machine behind `entry`, made of `args`; the subclasses name its operations. */
+/** One machine behind `entry`, made by its operation `make` of `args`; the subclasses name its operations. */
 export class Held {
-  constructor(entry, ...args) {
+  constructor(entry, make, ...args) {
     this.entry = entry
-    this.handle = run(entry, 0, NEW, ...args)[0]
+    this.handle = run(entry, 0, make, ...args)[0]
     if (dropped) dropped.register(this, [entry, this.handle], this)
   }
 

@@ -6,13 +6,14 @@ import { presence } from "ferrocast-machine"
 import { Held } from "./held.js"
 
 // The operations, as `client/src/presence.rs` (`op`) numbers and describes them.
+const NEW = 1
 const FRAME = 2
 const LIST = 3
 const PENDING = 4
 
 export class PresenceMachine extends Held {
   constructor() {
-    super(presence)
+    super(presence, NEW)
   }
 
   /** Hands the tracker a flattened payload (`Flat` in presence.rs); `[names, records]`. */

@@ -1,15 +1,15 @@
 // The machines of the event streams in wasm, as `EventStream`, `SseSocket`, `fetch-stream.js` and `Socket` call
 // them: `EventStreamMachine` (`client/src/event_stream.rs`), `SseSocketMachine` (`sse_transport.rs`) and
-// `TransportChoice` (`transport_choice.rs`). Each method is one operation on the machine's handle (`held.js`); the
-// numbers below are those files' `op`.
+// `TransportChoice` (`transport_choice.rs`), all behind the one entry point `streams` (`streams.rs`). Each method is
+// one operation on the machine's handle (`held.js`); the numbers below are those files' `op`, numbered apart.
 
-import { eventStream, sseSocket, transportChoice } from "ferrocast-machine"
+import { streams } from "ferrocast-machine"
 import { Held, run } from "./held.js"
 
 export class EventStreamMachine extends Held {
   /** `backoff`: `[baseMs, maxMs, jitter]`, NaN for the default. */
   constructor(firstId, seed, backoff) {
-    super(eventStream, firstId, seed, ...backoff)
+    super(streams, 1, firstId, seed, ...backoff)
   }
 
   url(url) {
@@ -48,50 +48,50 @@ export class EventStreamMachine extends Held {
 
 /** Whether an answer with this status and `Content-Type` is an event stream to read. */
 export function isEventStream(status, contentType) {
-  return run(eventStream, 0, 10, status, contentType)[0]
+  return run(streams, 0, 10, status, contentType)[0]
 }
 
 export class SseSocketMachine extends Held {
   constructor(streamUrl) {
-    super(sseSocket, streamUrl)
+    super(streams, 11, streamUrl)
   }
 
   /** What the events of `chunk` say, as records of two values (`Tag` in sse_transport.rs). */
   feed(chunk) {
-    return this.call(2, chunk)
+    return this.call(12, chunk)
   }
 
   sendText(frame) {
-    this.call(3, frame)
+    this.call(13, frame)
   }
 
   sendBinary(frame) {
-    this.call(4, frame)
+    this.call(14, frame)
   }
 
   takeBody() {
-    return this.one(5)
+    return this.one(15)
   }
 }
 
 export class TransportChoice extends Held {
   constructor(allowed) {
-    super(transportChoice, allowed)
+    super(streams, 16, allowed)
   }
 
   attempt(websockets) {
-    return this.one(2, websockets)
+    return this.one(17, websockets)
   }
 
   static streamUrl(websocketUrl) {
-    return run(transportChoice, 0, 3, websocketUrl)[0]
+    return run(streams, 0, 18, websocketUrl)[0]
   }
 
   opened() {
-    this.call(4)
+    this.call(19)
   }
 
   closed(status) {
-    return this.one(5, status)
+    return this.one(20, status)
   }
 }

@@ -1,5 +1,5 @@
 //! `EventStreamMachine`: the protocol's rules of one `EventStream` (`client/js/event-stream.js`, through
-//! `client/js/stream-machines.js`) behind the one entry point [`event_stream`]: the stream's [`sse::Reader`], which
+//! `client/js/stream-machines.js`), behind the streams' entry point (`streams.rs`): the stream's [`sse::Reader`], which
 //! keeps the last id and the server's `retry` from one request to the next, and its [`EventStreamReconnect`], which
 //! says when to reconnect, whether to stay closed and which URL resumes.
 //!
@@ -11,9 +11,8 @@
 
 use ferrocast_protocol::client::{AfterEnd, Backoff, EventStreamReconnect, StreamEnd};
 use ferrocast_protocol::sse::{self, SUBSCRIBED_EVENT};
-use wasm_bindgen::prelude::*;
 
-use crate::boundary::{Output, Table, exchange};
+use crate::boundary::{Input, Output};
 
 /// One stream's reader and reconnect rule, as the JavaScript `EventStream` holds it.
 pub struct EventStreamMachine {
@@ -21,10 +20,9 @@ pub struct EventStreamMachine {
     reconnect: EventStreamReconnect,
 }
 
-/// The operations of [`event_stream`]: each takes the arguments listed with it and returns what it says.
+/// The operations of an event stream's machine, on the streams' entry point (`streams.rs`, which numbers the
+/// operations of its machines apart): each takes the arguments listed with it and returns what it says.
 pub mod op {
-    /// Lets go of the stream's machine.
-    pub const FREE: u8 = 0;
     /// `firstId, seed, baseMs, maxMs, jitter`: [`super::EventStreamMachine::new`]; its handle (the one given is not
     /// read).
     pub const NEW: u8 = 1;
@@ -48,47 +46,6 @@ pub mod op {
     pub const IS_EVENT_STREAM: u8 = 10;
 }
 
-thread_local! {
-    static STREAMS: Table<EventStreamMachine> = const { Table::new() };
-}
-
-/// Operation `op` (see [`op`]) on the stream's machine behind `handle`, with its arguments; its results.
-#[wasm_bindgen(js_name = eventStream)]
-pub fn event_stream(handle: u32, op: u8, len: u32) -> u32 {
-    exchange(len, |input, out| {
-        STREAMS.with(|streams| match op {
-            op::FREE => streams.remove(handle),
-            op::NEW => {
-                let first_id = input.text().unwrap_or_default().to_owned();
-                let seed = input.number().unwrap_or_default();
-                let backoff = [input.number(), input.number(), input.number()].map(|value| value.unwrap_or(f64::NAN));
-                out.number(f64::from(streams.insert(EventStreamMachine::new(first_id, seed, &backoff))));
-            }
-            op::IS_EVENT_STREAM => {
-                let status = input.number().unwrap_or_default() as u16;
-                out.flag(is_event_stream(status, input.text().unwrap_or_default()));
-            }
-            op => {
-                streams.with(handle, |machine| match op {
-                    op::URL => out.text(&machine.url(input.text().unwrap_or_default())),
-                    op::RESTART => machine.restart(),
-                    op::OPENED => machine.opened(),
-                    op::FEED => machine.feed(input.bytes().unwrap_or_default(), out),
-                    op::ENDED => {
-                        let end = input.number().unwrap_or_default() as u8;
-                        let status = input.number().unwrap_or_default() as u16;
-                        out.number(machine.ended(end, status, input.number().unwrap_or_default()));
-                    }
-                    op::CLOSE => machine.close(),
-                    op::READY_STATE => out.number(f64::from(machine.ready_state())),
-                    op::LAST_EVENT_ID => out.text(&machine.last_event_id()),
-                    _ => {}
-                });
-            }
-        });
-    })
-}
-
 /// How a request ended, as [`EventStreamMachine::ended`] takes it (0, anything else, is a dropped stream: it ended
 /// or broke, there was no answer, or the `headers` function failed): the server answered something other than an
 /// event stream, with the status given.
@@ -97,6 +54,33 @@ const REFUSED: u8 = 1;
 const CANNOT_REQUEST: u8 = 2;
 
 impl EventStreamMachine {
+    /// See [`op::NEW`].
+    pub fn read(input: &mut Input) -> EventStreamMachine {
+        let first_id = input.text().unwrap_or_default().to_owned();
+        let seed = input.number().unwrap_or_default();
+        let backoff = [input.number(), input.number(), input.number()].map(|value| value.unwrap_or(f64::NAN));
+        EventStreamMachine::new(first_id, seed, &backoff)
+    }
+
+    /// Operation `op` (see [`op`]) with its arguments; its results.
+    pub fn step(&mut self, op: u8, input: &mut Input, out: &mut Output) {
+        match op {
+            op::URL => out.text(&self.url(input.text().unwrap_or_default())),
+            op::RESTART => self.restart(),
+            op::OPENED => self.opened(),
+            op::FEED => self.feed(input.bytes().unwrap_or_default(), out),
+            op::ENDED => {
+                let end = input.number().unwrap_or_default() as u8;
+                let status = input.number().unwrap_or_default() as u16;
+                out.number(self.ended(end, status, input.number().unwrap_or_default()));
+            }
+            op::CLOSE => self.close(),
+            op::READY_STATE => out.number(f64::from(self.ready_state())),
+            op::LAST_EVENT_ID => out.text(&self.last_event_id()),
+            _ => {}
+        }
+    }
+
     /// A stream that resumes from `first_id` until it reads an id (empty: from now), waiting `backoff` between
     /// requests: `[baseMs, maxMs, jitter]`, checked by `client/js/event-stream.js`, NaN for the default. `seed`
     /// draws the jitter.
@@ -176,8 +160,9 @@ impl EventStreamMachine {
     }
 }
 
-/// Whether an answer with this status and `Content-Type` is an event stream to read (otherwise it refuses the
-/// request): the protocol's [`sse::is_event_stream`].
-pub fn is_event_stream(status: u16, content_type: &str) -> bool {
-    sse::is_event_stream(status, content_type)
+/// [`op::IS_EVENT_STREAM`]: whether an answer with this status and `Content-Type` is an event stream to read
+/// (otherwise it refuses the request), as the protocol's [`sse::is_event_stream`] says.
+pub fn is_event_stream(input: &mut Input, out: &mut Output) {
+    let status = input.number().unwrap_or_default() as u16;
+    out.flag(sse::is_event_stream(status, input.text().unwrap_or_default()));
 }

@@ -14,10 +14,11 @@
 //!   framing of the JavaScript `SseSocket`, a WebSocket-shaped connection over the relay's event-stream socket, which
 //!   a `Socket` opens when [`transport_choice`] says so. Both take chunks of the stream as bytes and return what
 //!   they read as one run of values; the JavaScript classes own `fetch`, the body's reader, the timer and the
-//!   callbacks.
+//!   callbacks. The three are behind one entry point, [`streams`].
 //!
-//! Every machine crosses the boundary the same way: one entry point per kind, an operation on a handle into the
-//! kind's [`boundary`] table, so the glue has no class wrappers (`client/js/machine.js`, `client/js/held.js`).
+//! Every machine crosses the boundary the same way: an operation on a handle into a [`boundary`] table behind an
+//! entry point (one per kind, but one for the three event-stream kinds), so the glue has no class wrappers
+//! (`client/js/machine.js`, `client/js/held.js`).
 //!
 //! Features pick what a build has: `machine` alone is `@ferrocast/client/core`; `presence` and `streams` join it
 //! in the full package.
@@ -36,6 +37,8 @@ pub mod machine;
 pub mod presence;
 #[cfg(feature = "streams")]
 pub mod sse_transport;
+#[cfg(feature = "streams")]
+pub mod streams;
 #[cfg(feature = "streams")]
 pub mod transport_choice;
 

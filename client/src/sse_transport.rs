@@ -1,6 +1,6 @@
 //! `SseSocketMachine`: the framing of the relay's event-stream socket for the JavaScript `SseSocket`
 //! (`client/js/sse-socket.js`, through `client/js/stream-machines.js`), which owns the stream's `fetch`, its reader,
-//! the POSTs and the handlers; [`sse_socket`] is its one entry point.
+//! the POSTs and the handlers, behind the streams' entry point (`streams.rs`).
 //!
 //! What an event of the stream means (the session's token, a text frame, a binary frame in base64) and how frames
 //! are posted (one per line, binary ones in base64) is `ferrocast_protocol::sse_socket`'s, the relay's too. Chunks
@@ -10,9 +10,8 @@
 use ferrocast_protocol::WireData;
 use ferrocast_protocol::sse;
 use ferrocast_protocol::sse_socket::{self, Received, StreamEvent};
-use wasm_bindgen::prelude::*;
 
-use crate::boundary::{Output, Table, exchange};
+use crate::boundary::{Input, Output};
 
 /// The first value of each record [`op::FEED`] returns; the second is given with each.
 #[repr(u8)]
@@ -27,22 +26,21 @@ enum Tag {
     Broken = 3,
 }
 
-/// The operations of [`sse_socket`]: each takes the arguments listed with it and returns what it says.
+/// The operations of an event-stream socket's machine, on the streams' entry point (`streams.rs`, which numbers
+/// the operations of its machines apart): each takes the arguments listed with it and returns what it says.
 pub mod op {
-    /// Lets go of the socket's machine.
-    pub const FREE: u8 = 0;
     /// `streamUrl`: the socket whose stream is requested from it (`http://host/socket/sse?…`); its handle (the one
     /// given is not read).
-    pub const NEW: u8 = 1;
+    pub const NEW: u8 = 11;
     /// `chunk` (bytes): reads a chunk of the stream; returns what its events say, as records of two values (see
     /// [`super::Tag`]).
-    pub const FEED: u8 = 2;
+    pub const FEED: u8 = 12;
     /// `frame`: adds a text frame to the next POST's body.
-    pub const SEND_TEXT: u8 = 3;
+    pub const SEND_TEXT: u8 = 13;
     /// `frame` (bytes): adds a binary frame to the next POST's body.
-    pub const SEND_BINARY: u8 = 4;
+    pub const SEND_BINARY: u8 = 14;
     /// The frames waiting, as a POST's body, and none left; empty when none waits.
-    pub const TAKE_BODY: u8 = 5;
+    pub const TAKE_BODY: u8 = 15;
 }
 
 /// One event-stream socket's reader and the body of its next POST.
@@ -54,41 +52,30 @@ pub struct SseSocketMachine {
     body: String,
 }
 
-thread_local! {
-    static SOCKETS: Table<SseSocketMachine> = const { Table::new() };
-}
-
-/// Operation `op` (see [`op`]) on the socket's machine behind `handle`, with its arguments; its results.
-#[wasm_bindgen(js_name = sseSocket)]
-pub fn sse_socket(handle: u32, op: u8, len: u32) -> u32 {
-    exchange(len, |input, out| {
-        SOCKETS.with(|sockets| match op {
-            op::FREE => sockets.remove(handle),
-            op::NEW => {
-                let stream_url = input.text().unwrap_or_default().to_owned();
-                let machine = SseSocketMachine { reader: sse::Reader::new(), stream_url, body: String::new() };
-                out.number(f64::from(sockets.insert(machine)));
-            }
-            op => {
-                sockets.with(handle, |machine| match op {
-                    op::FEED => machine.feed(input.bytes().unwrap_or_default(), out),
-                    op::SEND_TEXT => {
-                        let frame = input.text().unwrap_or_default();
-                        sse_socket::write_post_line(&mut machine.body, WireData::Text(frame));
-                    }
-                    op::SEND_BINARY => {
-                        let frame = input.bytes().unwrap_or_default();
-                        sse_socket::write_post_line(&mut machine.body, WireData::Binary(frame));
-                    }
-                    op::TAKE_BODY => out.text(&std::mem::take(&mut machine.body)),
-                    _ => {}
-                });
-            }
-        });
-    })
-}
-
 impl SseSocketMachine {
+    /// See [`op::NEW`].
+    pub fn read(input: &mut Input) -> SseSocketMachine {
+        let stream_url = input.text().unwrap_or_default().to_owned();
+        SseSocketMachine { reader: sse::Reader::new(), stream_url, body: String::new() }
+    }
+
+    /// Operation `op` (see [`op`]) with its arguments; its results.
+    pub fn step(&mut self, op: u8, input: &mut Input, out: &mut Output) {
+        match op {
+            op::FEED => self.feed(input.bytes().unwrap_or_default(), out),
+            op::SEND_TEXT => {
+                let frame = input.text().unwrap_or_default();
+                sse_socket::write_post_line(&mut self.body, WireData::Text(frame));
+            }
+            op::SEND_BINARY => {
+                let frame = input.bytes().unwrap_or_default();
+                sse_socket::write_post_line(&mut self.body, WireData::Binary(frame));
+            }
+            op::TAKE_BODY => out.text(&std::mem::take(&mut self.body)),
+            _ => {}
+        }
+    }
+
     fn feed(&mut self, chunk: &[u8], out: &mut Output) {
         for event in self.reader.feed(chunk) {
             match sse_socket::read_event(&event) {
