@@ -2,18 +2,17 @@
 // Each method is one operation on the tracker's handle (`held.js`); the records and the shape of a payload cross
 // as the bytes of a `Uint32Array`, the keys as one string.
 
-import { presence } from "ferrocast-machine"
 import { Held } from "./held.js"
 
 // The operations, as `client/src/presence.rs` (`op`) numbers and describes them.
-const NEW = 1
-const FRAME = 2
-const LIST = 3
-const PENDING = 4
+const NEW = 21
+const FRAME = 22
+const LIST = 23
+const PENDING = 24
 
 export class PresenceMachine extends Held {
   constructor() {
-    super(presence, NEW)
+    super(NEW)
   }
 
   /** Hands the tracker a flattened payload (`Flat` in presence.rs); `[names, records]`. */

@@ -1,15 +1,14 @@
 // The machines of the event streams in wasm, as `EventStream`, `SseSocket`, `fetch-stream.js` and `Socket` call
 // them: `EventStreamMachine` (`client/src/event_stream.rs`), `SseSocketMachine` (`sse_transport.rs`) and
-// `TransportChoice` (`transport_choice.rs`), all behind the one entry point `streams` (`streams.rs`). Each method is
-// one operation on the machine's handle (`held.js`); the numbers below are those files' `op`, numbered apart.
+// `TransportChoice` (`transport_choice.rs`). Each method is one operation on the machine's handle (`held.js`); the
+// numbers below are those files' `op`, numbered apart.
 
-import { streams } from "ferrocast-machine"
 import { Held, run } from "./held.js"
 
 export class EventStreamMachine extends Held {
   /** `backoff`: `[baseMs, maxMs, jitter]`, NaN for the default. */
   constructor(firstId, seed, backoff) {
-    super(streams, 1, firstId, seed, ...backoff)
+    super(1, firstId, seed, ...backoff)
   }
 
   url(url) {
@@ -48,12 +47,12 @@ export class EventStreamMachine extends Held {
 
 /** Whether an answer with this status and `Content-Type` is an event stream to read. */
 export function isEventStream(status, contentType) {
-  return run(streams, 0, 10, status, contentType)[0]
+  return run(0, 10, status, contentType)[0]
 }
 
 export class SseSocketMachine extends Held {
   constructor(streamUrl) {
-    super(streams, 11, streamUrl)
+    super(11, streamUrl)
   }
 
   /** What the events of `chunk` say, as records of two values (`Tag` in sse_transport.rs). */
@@ -76,7 +75,7 @@ export class SseSocketMachine extends Held {
 
 export class TransportChoice extends Held {
   constructor(allowed) {
-    super(streams, 16, allowed)
+    super(16, allowed)
   }
 
   attempt(websockets) {
@@ -84,7 +83,7 @@ export class TransportChoice extends Held {
   }
 
   static streamUrl(websocketUrl) {
-    return run(streams, 0, 18, websocketUrl)[0]
+    return run(0, 18, websocketUrl)[0]
   }
 
   opened() {

@@ -7,17 +7,19 @@
 //!   records drained out in one call); the JavaScript `Socket` (`client/js/machine.js` calls it) owns the
 //!   WebSocket, the timer, page events and the callbacks. What to send, when to retry and what a frame means is
 //!   decided by `ferrocast_protocol::client`, which is tested natively in simulated time.
-//! - [`presence`]: `PresenceMachine`, the protocol's presence tracker behind the one entry point the JavaScript
-//!   `Presence` (`client/js/presence.js`) drives it through, with metas as handles to the objects it keeps.
+//! - [`presence`]: `PresenceMachine`, the protocol's presence tracker, which the JavaScript `Presence`
+//!   (`client/js/presence.js`) drives, with metas as handles to the objects it keeps.
 //! - [`event_stream`]: `EventStreamMachine`, the rules of the JavaScript `EventStream` (server-sent events from a
 //!   relay's `/sse`): the event-stream reader and the reconnect rule; [`sse_transport`]: `SseSocketMachine`, the
 //!   framing of the JavaScript `SseSocket`, a WebSocket-shaped connection over the relay's event-stream socket, which
 //!   a `Socket` opens when [`transport_choice`] says so. Both take chunks of the stream as bytes and return what
 //!   they read as one run of values; the JavaScript classes own `fetch`, the body's reader, the timer and the
-//!   callbacks. The three are behind one entry point, [`streams`].
+//!   callbacks.
+//! - [`held`]: the one entry point of the machines JavaScript holds besides the socket's: trackers and the
+//!   event-stream machines.
 //!
 //! Every machine crosses the boundary the same way: an operation on a handle into a [`boundary`] table behind an
-//! entry point (one per kind, but one for the three event-stream kinds), so the glue has no class wrappers
+//! entry point (the socket's, and [`held`] for the others), so the glue has no class wrappers
 //! (`client/js/machine.js`, `client/js/held.js`).
 //!
 //! Features pick what a build has: `machine` alone is `@ferrocast/client/core`; `presence` and `streams` join it
@@ -31,14 +33,15 @@
 mod boundary;
 #[cfg(feature = "streams")]
 pub mod event_stream;
+#[cfg(any(feature = "presence", feature = "streams"))]
+pub mod held;
 #[cfg(feature = "machine")]
 pub mod machine;
 #[cfg(feature = "presence")]
 pub mod presence;
 #[cfg(feature = "streams")]
 pub mod sse_transport;
-#[cfg(feature = "streams")]
-pub mod streams;
+
 #[cfg(feature = "streams")]
 pub mod transport_choice;
 

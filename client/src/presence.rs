@@ -1,5 +1,5 @@
-//! `PresenceMachine`: the protocol's presence tracker behind the one entry point [`presence`] that
-//! `client/js/presence.js` (the `Presence` class, through `client/js/presence-machine.js`) drives it through.
+//! `PresenceMachine`: the protocol's presence tracker, which `client/js/presence.js` (the `Presence` class, through
+//! `client/js/presence-machine.js`) drives through the entry point of the machines JavaScript holds (`held.rs`).
 //!
 //! The JavaScript class owns the channel bindings, the callbacks and every object the server sent; this side owns
 //! the rules (`ferrocast_protocol::presence`: merging states and diffs, what joined and left, the order of keys
@@ -15,9 +15,8 @@
 //! of keys is tens of thousands of them, one copy instead of one typed value each.
 
 use ferrocast_protocol::presence::{Changes, Diff, Entry, Meta, Presence, State};
-use wasm_bindgen::prelude::*;
 
-use crate::boundary::{Output, Table, exchange};
+use crate::boundary::{Input, Output};
 
 /// The first number of each record [`PresenceMachine::frame`] returns. A key is its length in UTF-16 units, the
 /// string being the next one in [`PresenceMachine::names`]; an entry is its extra fields' handle (0 for none), its
@@ -48,29 +47,23 @@ pub struct PresenceMachine {
     names: String,
 }
 
-/// The operations of [`presence`]: each takes the arguments listed with it and returns what it says.
+/// The operations of a tracker, on the entry point of the machines JavaScript holds (`held.rs`, which numbers the
+/// operations of its machines apart): each takes the arguments listed with it and returns what it says.
 pub mod op {
-    /// Lets go of the tracker.
-    pub const FREE: u8 = 0;
     /// A tracker with no presences, waiting for its first state; its handle (the one given is not read).
-    pub const NEW: u8 = 1;
+    pub const NEW: u8 = 21;
     /// `diff, joinRef, text, shape`: [`super::PresenceMachine::frame`], `shape` as bytes; the keys the records
     /// name, then the records as bytes.
-    pub const FRAME: u8 = 2;
+    pub const FRAME: u8 = 22;
     /// [`super::PresenceMachine::list`]: the keys, then the records as bytes.
-    pub const LIST: u8 = 3;
+    pub const LIST: u8 = 23;
     /// `joinRef`: [`super::PresenceMachine::pending`].
-    pub const PENDING: u8 = 4;
+    pub const PENDING: u8 = 24;
 }
 
-thread_local! {
-    static TRACKERS: Table<PresenceMachine> = const { Table::new() };
-}
-
-/// Operation `op` (see [`op`]) on the tracker behind `handle`, with its arguments; its results.
-#[wasm_bindgen]
-pub fn presence(handle: u32, op: u8, len: u32) -> u32 {
-    exchange(len, |input, out| {
+impl PresenceMachine {
+    /// Operation `op` (see [`op`]) with its arguments; its results.
+    pub fn step(&mut self, op: u8, input: &mut Input, out: &mut Output) {
         // Plain loops: iterator adapters over the bytes cost the module more than they save here.
         let records = |out: &mut Output, machine: &mut PresenceMachine, records: Vec<u32>| {
             out.text(&machine.names());
@@ -80,28 +73,22 @@ pub fn presence(handle: u32, op: u8, len: u32) -> u32 {
             }
             out.bytes(&bytes);
         };
-        TRACKERS.with(|trackers| match op {
-            op::FREE => trackers.remove(handle),
-            op::NEW => out.number(f64::from(trackers.insert(PresenceMachine::new()))),
-            op => {
-                trackers.with(handle, |machine| match op {
-                    op::FRAME => {
-                        let diff = input.flag();
-                        let join_ref = input.text().unwrap_or_default();
-                        let text = input.text().unwrap_or_default();
-                        let frame = machine.frame(diff, join_ref, text, input.bytes().unwrap_or_default());
-                        records(out, machine, frame);
-                    }
-                    op::LIST => {
-                        let list = machine.list();
-                        records(out, machine, list);
-                    }
-                    op::PENDING => out.flag(machine.pending(input.text().unwrap_or_default())),
-                    _ => {}
-                });
+        match op {
+            op::FRAME => {
+                let diff = input.flag();
+                let join_ref = input.text().unwrap_or_default();
+                let text = input.text().unwrap_or_default();
+                let frame = self.frame(diff, join_ref, text, input.bytes().unwrap_or_default());
+                records(out, self, frame);
             }
-        });
-    })
+            op::LIST => {
+                let list = self.list();
+                records(out, self, list);
+            }
+            op::PENDING => out.flag(self.pending(input.text().unwrap_or_default())),
+            _ => {}
+        }
+    }
 }
 
 impl PresenceMachine {
