@@ -408,19 +408,21 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
     ) -> Result<PushId, ClientError> {
         let timeout_ms = timeout_ms.unwrap_or(self.options.timeout_ms);
         let record = self.record(channel).ok_or(ClientError::UnknownChannel)?;
-        let (topic, state) = (record.topic.clone(), record.state);
+        let state = record.state;
+        // The topic is copied into an error only: a push that is accepted copies nothing of it.
+        let (topic, event_name) = (|| record.topic.clone(), || event.to_owned());
         if !record.joined_once {
-            return Err(ClientError::NotJoined { topic, event: event.to_owned() });
+            return Err(ClientError::NotJoined { topic: topic(), event: event_name() });
         }
         if record.is(&[ChannelState::Leaving, ChannelState::Closed]) {
-            return Err(ClientError::ChannelClosed { topic, event: event.to_owned() });
+            return Err(ClientError::ChannelClosed { topic: topic(), event: event_name() });
         }
         if let Payload::Binary(_) = payload {
-            let refuse = |why| ClientError::Unencodable { topic: topic.clone(), event: event.to_owned(), why };
+            let refuse = |why| ClientError::Unencodable { topic: topic(), event: event_name(), why };
             if self.options.vsn == Vsn::V1 {
                 return Err(refuse("binary payloads need vsn 2.0.0"));
             }
-            if topic.len() > 255 || event.len() > 255 {
+            if record.topic.len() > 255 || event.len() > 255 {
                 return Err(refuse("a binary frame's topic and event are at most 255 bytes"));
             }
         }
