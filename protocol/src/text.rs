@@ -28,7 +28,11 @@ pub(crate) fn decimal(digits: &str) -> Option<u64> {
         if digit > 9 {
             return None;
         }
-        number = number.checked_mul(10)?.checked_add(u64::from(digit))?;
+        // Compared before it is multiplied: `checked_mul` brings a 128-bit multiplication into the browser's wasm.
+        if number > (u64::MAX - u64::from(digit)) / 10 {
+            return None;
+        }
+        number = number * 10 + u64::from(digit);
     }
     Some(number)
 }

@@ -57,7 +57,10 @@ impl Backoff {
         match self {
             Backoff::Jittered { base_ms, max_ms, jitter } => {
                 let doublings = tries.saturating_sub(1).min(63);
-                let ceiling = base_ms.saturating_mul(1u64 << doublings).min(*max_ms);
+                // `base_ms · 2ⁿ⁻¹`, saturating: a shift that would push out a set bit saturates (`saturating_mul`
+                // brings a 128-bit multiplication into the browser's wasm).
+                let ceiling = if doublings <= base_ms.leading_zeros() { base_ms << doublings } else { u64::MAX };
+                let ceiling = ceiling.min(*max_ms);
                 let jitter = jitter.clamp(0.0, 1.0);
                 let factor = 1.0 - jitter * random;
                 (ceiling as f64 * factor).round() as u64
@@ -85,5 +88,25 @@ impl fmt::Debug for Backoff {
             }
             Backoff::Custom(_) => f.write_str("Custom(..)"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+
+    #[test]
+    fn jittered_doubles_from_base_up_to_max_and_saturates_instead_of_overflowing() {
+        let steady = |base_ms, max_ms| Backoff::Jittered { base_ms, max_ms, jitter: 0.0 };
+        let delays: Vec<u64> = (1..=6).map(|tries| steady(500, 10_000).delay_with(tries, 0.5)).collect();
+        assert_eq!(delays, [500, 1_000, 2_000, 4_000, 8_000, 10_000]);
+        assert_eq!(steady(500, 10_000).delay_with(u32::MAX, 0.5), 10_000, "a huge attempt number is the cap");
+        let half = 1 << 63;
+        assert_eq!(steady(half, u64::MAX).delay_with(1, 0.0), half);
+        assert_eq!(steady(half, u64::MAX).delay_with(2, 0.0), u64::MAX, "past u64::MAX it saturates");
+        assert_eq!(steady(3, u64::MAX).delay_with(64, 0.0), u64::MAX);
+        assert_eq!(steady(0, 10_000).delay_with(40, 0.0), 0);
+        let full = Backoff::Jittered { base_ms: 1_000, max_ms: 10_000, jitter: 1.0 };
+        assert_eq!((full.delay_with(2, 0.0), full.delay_with(2, 0.75)), (2_000, 500), "full jitter spreads the wait");
     }
 }
