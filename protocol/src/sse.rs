@@ -181,7 +181,8 @@ impl Reader {
                 self.data.push_str(value);
                 self.has_data = true;
             }
-            "id" if !value.contains('\0') => self.last_event_id = value.to_owned(),
+            // Byte by byte: a `char` pattern brings the standard library's `memchr` into the browser's wasm.
+            "id" if !value.bytes().any(|byte| byte == 0) => self.last_event_id = value.to_owned(),
             "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
                 self.retry_ms = crate::text::decimal(value);
             }
