@@ -201,8 +201,8 @@ export class EventStream {
         this.#machine.opened()
         for (const callback of this.#callbacks(OPEN)) call(callback, [])
       },
-      chunk: (bytes) => {
-        const out = this.#machine.feed(bytes)
+      chunk: (text) => {
+        const out = this.#machine.feed(text)
         for (let i = 0; i < out.length && !request.stopped; i += 5) {
           this.#deliver(out[i], out[i + 1], out[i + 2], out[i + 3], out[i + 4])
         }

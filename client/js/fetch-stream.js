@@ -1,9 +1,10 @@
 // One request for an event stream, for `EventStream` and `SseSocket`: `fetch`, then the response body read chunk by
-// chunk, each chunk handed to the owner, whose machine (in wasm) reads it. The browser's `EventSource` cannot send
+// chunk, each chunk decoded from UTF-8 (as EventSource decodes a stream) and handed to the owner, whose machine (in
+// wasm) reads it. The browser's `EventSource` cannot send
 // headers and decides by itself when to reconnect, so streams are read this way; whether and when to make the next
 // request is the owner's decision.
 //
-// The owner hears, in this order: `opened()` once, `chunk(bytes)` for each chunk, then `ended(how, status, message)`
+// The owner hears, in this order: `opened()` once, `chunk(text)` for each chunk, then `ended(how, status, message)`
 // once (or `ended` at once when it never opened). Nothing follows `ended` or `abort()`, even from promises already
 // settling.
 
@@ -52,13 +53,16 @@ async function follow(stream, answered, owner) {
       end = [FAILED, 0, "no response body"]
     } else {
       const body = response.body.getReader()
+      // One decoder for the whole body: it skips a byte order mark at its start, reads what is not UTF-8 as U+FFFD,
+      // and holds back a character cut between two chunks until it is whole.
+      const text = new TextDecoder()
       owner.opened()
       for (;;) {
         if (stream.stopped) return
         const { done, value } = await body.read()
         if (stream.stopped) return
         if (done) break
-        owner.chunk(value)
+        owner.chunk(text.decode(value, { stream: true }))
       }
       end = [CLOSED, 0, ""]
     }

@@ -53,7 +53,7 @@ export class SseSocket {
     try {
       this.#stream = fetchStream(streamUrl, headers, {
         opened() {},
-        chunk: (bytes) => this.#received(bytes),
+        chunk: (text) => this.#received(text),
         ended: (how, status, message) => {
           const reason = how === CLOSED ? "" : how === REFUSED ? `${status} ${message}` : message
           this.#fire(this.onerror, {})
@@ -86,8 +86,8 @@ export class SseSocket {
     this.#finish(code ?? 1000, reason ?? "", true, undefined)
   }
 
-  #received(bytes) {
-    const out = this.#machine.feed(bytes)
+  #received(text) {
+    const out = this.#machine.feed(text)
     for (let i = 0; i < out.length && !this.#closed; i += 2) {
       const [tag, value] = [out[i], out[i + 1]]
       if (tag === SESSION) {

@@ -23,7 +23,7 @@ export class EventStreamMachine extends Held {
     this.call(4)
   }
 
-  /** The events `chunk` completed, five values each (`feed` in event_stream.rs). */
+  /** The events `chunk` (text) completed, five values each (`feed` in event_stream.rs). */
   feed(chunk) {
     return this.call(5, chunk)
   }
@@ -55,7 +55,7 @@ export class SseSocketMachine extends Held {
     super(11, streamUrl)
   }
 
-  /** What the events of `chunk` say, as records of two values (`Tag` in sse_transport.rs). */
+  /** What the events of `chunk` (text) say, as records of two values (`Tag` in sse_transport.rs). */
   feed(chunk) {
     return this.call(12, chunk)
   }

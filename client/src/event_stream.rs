@@ -4,7 +4,7 @@
 //! says when to reconnect, whether to stay closed and which URL resumes.
 //!
 //! The JavaScript class owns every browser object (`fetch`, the response body's reader, the timer, the
-//! application's callbacks and the data it parses); inputs come in as numbers, strings and bytes, and the events a
+//! application's callbacks and the data it parses); inputs come in as numbers and strings (the body's chunks decoded by `client/js/fetch-stream.js`), and the events a
 //! chunk completes come out of [`op::FEED`] as one run of values (`boundary.rs`). No closure crosses the boundary.
 //!
 //! [`op::IS_EVENT_STREAM`] is shared with the event-stream socket (`client/js/fetch-stream.js`).
@@ -32,7 +32,7 @@ pub mod op {
     pub const RESTART: u8 = 3;
     /// [`super::EventStreamMachine::opened`].
     pub const OPENED: u8 = 4;
-    /// `chunk` (bytes): [`super::EventStreamMachine::feed`].
+    /// `chunk`, as text: [`super::EventStreamMachine::feed`].
     pub const FEED: u8 = 5;
     /// `end, status, now`: [`super::EventStreamMachine::ended`].
     pub const ENDED: u8 = 6;
@@ -68,7 +68,7 @@ impl EventStreamMachine {
             op::URL => out.text(&self.url(input.text().unwrap_or_default())),
             op::RESTART => self.restart(),
             op::OPENED => self.opened(),
-            op::FEED => self.feed(input.bytes().unwrap_or_default(), out),
+            op::FEED => self.feed(input.text().unwrap_or_default(), out),
             op::ENDED => {
                 let end = input.number().unwrap_or_default() as u8;
                 let status = input.number().unwrap_or_default() as u16;
@@ -116,8 +116,8 @@ impl EventStreamMachine {
     /// Reads a chunk of the response body; writes the events it completed, five values each: `event` (`message`
     /// when unnamed), `data` (the text), `lastEventId`, `topic` (null when the stream gave none), and whether it is
     /// the relay's `ferrocast:subscribed`, whose `recovered: false` means a resume could not replay everything.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Output) {
-        for event in self.reader.feed(chunk) {
+    pub fn feed(&mut self, chunk: &str, out: &mut Output) {
+        for event in self.reader.feed_text(chunk) {
             out.text(&event.event);
             out.text(&event.data);
             out.text(&event.last_event_id);

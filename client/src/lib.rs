@@ -12,7 +12,7 @@
 //! - [`event_stream`]: `EventStreamMachine`, the rules of the JavaScript `EventStream` (server-sent events from a
 //!   relay's `/sse`): the event-stream reader and the reconnect rule; [`sse_transport`]: `SseSocketMachine`, the
 //!   framing of the JavaScript `SseSocket`, a WebSocket-shaped connection over the relay's event-stream socket, which
-//!   a `Socket` opens when [`transport_choice`] says so. Both take chunks of the stream as bytes and return what
+//!   a `Socket` opens when [`transport_choice`] says so. Both take chunks of the stream as text and return what
 //!   they read as one run of values; the JavaScript classes own `fetch`, the body's reader, the timer and the
 //!   callbacks.
 //! - [`held`]: the one entry point of the machines JavaScript holds besides the socket's: trackers and the

@@ -4,7 +4,7 @@
 //!
 //! What an event of the stream means (the session's token, a text frame, a binary frame in base64) and how frames
 //! are posted (one per line, binary ones in base64) is `ferrocast_protocol::sse_socket`'s, the relay's too. Chunks
-//! of the stream come in as bytes and what they say comes out of [`op::FEED`] as one run of values (`boundary.rs`);
+//! of the stream come in as text (`client/js/fetch-stream.js` decodes them) and what they say comes out of [`op::FEED`] as one run of values (`boundary.rs`);
 //! frames to send come in as strings or bytes and wait here as the next POST's body.
 
 use ferrocast_protocol::WireData;
@@ -32,7 +32,7 @@ pub mod op {
     /// `streamUrl`: the socket whose stream is requested from it (`http://host/socket/sse?…`); its handle (the one
     /// given is not read).
     pub const NEW: u8 = 11;
-    /// `chunk` (bytes): reads a chunk of the stream; returns what its events say, as records of two values (see
+    /// `chunk`, as text: reads a chunk of the stream; returns what its events say, as records of two values (see
     /// [`super::Tag`]).
     pub const FEED: u8 = 12;
     /// `frame`: adds a text frame to the next POST's body.
@@ -62,7 +62,7 @@ impl SseSocketMachine {
     /// Operation `op` (see [`op`]) with its arguments; its results.
     pub fn step(&mut self, op: u8, input: &mut Input, out: &mut Output) {
         match op {
-            op::FEED => self.feed(input.bytes().unwrap_or_default(), out),
+            op::FEED => self.feed(input.text().unwrap_or_default(), out),
             op::SEND_TEXT => {
                 let frame = input.text().unwrap_or_default();
                 sse_socket::write_post_line(&mut self.body, WireData::Text(frame));
@@ -76,8 +76,8 @@ impl SseSocketMachine {
         }
     }
 
-    fn feed(&mut self, chunk: &[u8], out: &mut Output) {
-        for event in self.reader.feed(chunk) {
+    fn feed(&mut self, chunk: &str, out: &mut Output) {
+        for event in self.reader.feed_text(chunk) {
             match sse_socket::read_event(&event) {
                 Ok(StreamEvent::Session { token }) => {
                     out.number(f64::from(Tag::Session as u8));

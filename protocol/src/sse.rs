@@ -136,8 +136,21 @@ impl Reader {
         *self = Reader { last_event_id, retry_ms, ..Reader::default() };
     }
 
-    /// Reads a chunk; returns the events it completed.
+    /// Reads a chunk; returns the events it completed. Bytes that are not UTF-8 read as U+FFFD, as the UTF-8
+    /// decoder EventSource reads with makes them.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
+        self.feed_lines(chunk, &|line| String::from_utf8_lossy(line))
+    }
+
+    /// Reads a chunk of a stream someone else decoded from UTF-8, a browser's `TextDecoder` in its streaming mode,
+    /// say (which holds back a character cut between chunks until it is whole); returns the events it completed,
+    /// the same as [`Reader::feed`] with the stream's bytes. The browser's wasm then carries no decoder of its own.
+    pub fn feed_text(&mut self, chunk: &str) -> Vec<Event> {
+        // Whole characters in, and lines end at ASCII bytes: every line is UTF-8, and the fallback never happens.
+        self.feed_lines(chunk.as_bytes(), &|line| std::str::from_utf8(line).unwrap_or_default().into())
+    }
+
+    fn feed_lines(&mut self, chunk: &[u8], text: &dyn Fn(&[u8]) -> std::borrow::Cow<'_, str>) -> Vec<Event> {
         let mut events = Vec::new();
         for &byte in chunk {
             let after_cr = std::mem::replace(&mut self.after_cr, false);
@@ -151,7 +164,7 @@ impl Reader {
                     if !std::mem::replace(&mut self.started, true) && line.starts_with(BYTE_ORDER_MARK) {
                         line.drain(..BYTE_ORDER_MARK.len());
                     }
-                    if let Some(event) = self.line_ended(&String::from_utf8_lossy(&line)) {
+                    if let Some(event) = self.line_ended(&text(&line)) {
                         events.push(event);
                     }
                 }
@@ -241,6 +254,20 @@ mod tests {
         }
         let one_by_one: Vec<&[u8]> = bytes.chunks(1).collect();
         assert_eq!(read_all(&one_by_one), expected);
+    }
+
+    #[test]
+    fn text_decoded_elsewhere_reads_as_its_bytes_do() {
+        let stream = "\u{feff}event: é\ndata: ü€😀\r\ndata: b\rid: 7\n\n: ok\ndata: x\n\n";
+        let expected = read_all(&[stream.as_bytes()]);
+        assert_eq!(expected, [event("é", "ü€😀\nb", "7", None), event("message", "x", "7", None)]);
+        let chars: Vec<(usize, char)> = stream.char_indices().collect();
+        for &(split, _) in &chars[1..] {
+            let mut reader = Reader::new();
+            let mut events = reader.feed_text(&stream[..split]);
+            events.extend(reader.feed_text(&stream[split..]));
+            assert_eq!(events, expected, "split at {split}");
+        }
     }
 
     #[test]
