@@ -395,13 +395,9 @@ export class Socket {
     const reason = typeof event.reason === "string" ? event.reason : ""
     // The HTTP status of a refused event-stream request (the event-stream socket says it; a WebSocket never can).
     const status = typeof event.status === "number" ? event.status : undefined
+    // What the choice did about it, said by the entry that has it.
     const switched = this.transports?.closed(status)
-    if (switched === 1 || switched === 2) {
-      const to = switched === 1 ? "server-sent events" : "WebSocket"
-      this.log("transport", `could not open twice: trying ${to}`)
-    } else if (switched === 3) {
-      this.log("transport", `the server has no event-stream socket (${status}): WebSocket only from now on`)
-    }
+    if (switched) this.log("transport", switched)
     this.machine.call(CLOSED, now(), code, reason)
     this.pump()
   }

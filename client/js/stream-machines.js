@@ -90,7 +90,15 @@ export class TransportChoice extends Held {
     this.call(19)
   }
 
+  /** The attempt closed (`status`: a refused event-stream request's); what the choice did about it, for the log. */
   closed(status) {
-    return this.one(20, status)
+    switch (this.one(20, status)) {
+      case 1:
+        return "could not open twice: trying server-sent events"
+      case 2:
+        return "could not open twice: trying WebSocket"
+      case 3:
+        return `the server has no event-stream socket (${status}): WebSocket only from now on`
+    }
   }
 }
