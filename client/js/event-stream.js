@@ -15,6 +15,7 @@
 import { call } from "./calls.js"
 import { CLOSED, FAILED, fetchStream } from "./fetch-stream.js"
 import { Fields, readBackoff } from "./options.js"
+import { keepRaw } from "./raw.js"
 import { EventStreamMachine } from "./stream-machines.js"
 
 // `EventStreamMachine.ended`'s ends: a dropped stream (or one whose headers could not be had), a refusal, and no
@@ -52,6 +53,7 @@ export class EventStream {
    * function returning one (or a promise of one); see README.
    */
   constructor(url, options) {
+    keepRaw(this)
     const { headers, lastEventId, backoff } = readOptions(options)
     this.#url = url
     this.#headers = headers

@@ -12,6 +12,7 @@
 // ones in base64) is the protocol's `sse_socket`, behind `SseSocketMachine` (in wasm), the relay's too.
 
 import { CLOSED, REFUSED, fetchStream } from "./fetch-stream.js"
+import { keepRaw } from "./raw.js"
 import { SseSocketMachine, TransportChoice } from "./stream-machines.js"
 
 /** The close code for a connection that broke, as a browser reports a WebSocket that did. */
@@ -39,6 +40,7 @@ export class SseSocket {
    * is the same path with `/sse`, over HTTP.
    */
   constructor(url, protocols, authToken) {
+    keepRaw(this)
     this.onopen = null
     this.onclose = null
     this.onerror = null

@@ -579,3 +579,22 @@ test("useChannel in the component that calls useSocket uses that socket", async 
   watching.live = null;
   assert.deepEqual(errors, []);
 });
+
+test("a socket on the event-stream socket and an event stream, each kept in a plain ref, work through it", async () => {
+  // As a page ported from phoenix.js keeps its socket: `ref(new Socket(...))`, whose value is Vue's deep proxy. The
+  // event-stream socket and EventStream keep their state in private fields, which a proxy cannot reach.
+  const { EventStream } = await import("@ferrocast/client");
+  const socket = ref(new Socket(`ws://127.0.0.1:${relay.port}/socket`, { transport: "sse" }));
+  const stream = ref(new EventStream(`http://127.0.0.1:${relay.port}/sse?topic=room:refs`));
+  socket.value.connect();
+  await waitFor("the socket to open over server-sent events", () => socket.value.isConnected());
+  const room = socket.value.channel("room:refs", { user_id: "ada", no_presence: true });
+  const joined = await new Promise((resolve) => room.join().receive("ok", resolve));
+  assert.ok(joined, "joined through the proxy");
+  await waitFor("the stream to open", () => stream.value.readyState === 1);
+  stream.value.close();
+  assert.equal(stream.value.readyState, 2);
+  await new Promise((resolve) => socket.value.disconnect(resolve));
+  assert.equal(socket.value.connectionState(), "closed");
+  await waitForGauge("ferrocast_connections", 0);
+});
