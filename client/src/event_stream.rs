@@ -1,11 +1,12 @@
 //! `EventStreamMachine`: the protocol's rules of one `EventStream` (`client/js/event-stream.js`, through
-//! `client/js/stream-machines.js`), behind the streams' entry point (`streams.rs`): the stream's [`sse::Reader`], which
-//! keeps the last id and the server's `retry` from one request to the next, and its [`EventStreamReconnect`], which
-//! says when to reconnect, whether to stay closed and which URL resumes.
+//! `client/js/stream-machines.js`), behind the held machines' entry point (`held.rs`): the stream's [`sse::Reader`],
+//! which keeps the last id and the server's `retry` from one request to the next, and its [`EventStreamReconnect`],
+//! which says when to reconnect, whether to stay closed and which URL resumes.
 //!
-//! The JavaScript class owns every browser object (`fetch`, the response body's reader, the timer, the
-//! application's callbacks and the data it parses); inputs come in as numbers and strings (the body's chunks decoded by `client/js/fetch-stream.js`), and the events a
-//! chunk completes come out of [`op::FEED`] as one run of values (`boundary.rs`). No closure crosses the boundary.
+//! The JavaScript class owns every browser object (`fetch`, the response body's reader, the timer, the application's
+//! callbacks and the data it parses); inputs come in as numbers and strings (the body's chunks decoded by
+//! `client/js/fetch-stream.js`), and the events a chunk completes come out of [`op::FEED`] as one run of values
+//! (`boundary.rs`). No closure crosses the boundary.
 //!
 //! [`op::IS_EVENT_STREAM`] is shared with the event-stream socket (`client/js/fetch-stream.js`).
 
@@ -20,7 +21,7 @@ pub struct EventStreamMachine {
     reconnect: EventStreamReconnect,
 }
 
-/// The operations of an event stream's machine, on the streams' entry point (`streams.rs`, which numbers the
+/// The operations of an event stream's machine, on the held machines' entry point (`held.rs`, which numbers the
 /// operations of its machines apart): each takes the arguments listed with it and returns what it says.
 pub mod op {
     /// `firstId, seed, baseMs, maxMs, jitter`: [`super::EventStreamMachine::new`]; its handle (the one given is not

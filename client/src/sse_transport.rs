@@ -1,11 +1,11 @@
 //! `SseSocketMachine`: the framing of the relay's event-stream socket for the JavaScript `SseSocket`
 //! (`client/js/sse-socket.js`, through `client/js/stream-machines.js`), which owns the stream's `fetch`, its reader,
-//! the POSTs and the handlers, behind the streams' entry point (`streams.rs`).
+//! the POSTs and the handlers, behind the held machines' entry point (`held.rs`).
 //!
-//! What an event of the stream means (the session's token, a text frame, a binary frame in base64) and how frames
-//! are posted (one per line, binary ones in base64) is `ferrocast_protocol::sse_socket`'s, the relay's too. Chunks
-//! of the stream come in as text (`client/js/fetch-stream.js` decodes them) and what they say comes out of [`op::FEED`] as one run of values (`boundary.rs`);
-//! frames to send come in as strings or bytes and wait here as the next POST's body.
+//! What an event of the stream means (the session's token, a text frame, a binary frame in base64) and how frames are
+//! posted (one per line, binary ones in base64) is `ferrocast_protocol::sse_socket`'s, the relay's too. Chunks of the
+//! stream come in as text (`client/js/fetch-stream.js` decodes them) and what they say comes out of [`op::FEED`] as one
+//! run of values (`boundary.rs`); frames to send come in as strings or bytes and wait here as the next POST's body.
 
 use ferrocast_protocol::WireData;
 use ferrocast_protocol::sse;
@@ -26,8 +26,8 @@ enum Tag {
     Broken = 3,
 }
 
-/// The operations of an event-stream socket's machine, on the streams' entry point (`streams.rs`, which numbers
-/// the operations of its machines apart): each takes the arguments listed with it and returns what it says.
+/// The operations of an event-stream socket's machine, on the held machines' entry point (`held.rs`, which
+/// numbers the operations of its machines apart): each takes the arguments listed with it and returns what it says.
 pub mod op {
     /// `streamUrl`: the socket whose stream is requested from it (`http://host/socket/sse?…`); its handle (the one
     /// given is not read).

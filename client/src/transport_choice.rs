@@ -1,6 +1,6 @@
 //! `TransportChoice`: which transport each connection attempt of a socket goes over, WebSocket or the relay's
 //! event-stream socket, as the protocol's [`ferrocast_protocol::client::TransportChoice`] decides, behind the
-//! streams' entry point (`streams.rs`; `client/js/stream-machines.js` calls it). The entries that have the
+//! held machines' entry point (`held.rs`; `client/js/stream-machines.js` calls it). The entries that have the
 //! event-stream socket hand it to the JavaScript `Socket` (`useEventStreamSocket`); the core has neither, and its
 //! sockets use WebSockets only.
 
@@ -8,8 +8,8 @@ use ferrocast_protocol::client::{Switch, Transport, TransportChoice, Transports}
 
 use crate::boundary::{Input, Output};
 
-/// The operations of a transport choice, on the streams' entry point (`streams.rs`, which numbers the operations of
-/// its machines apart): each takes the arguments listed with it and returns what it says.
+/// The operations of a transport choice, on the held machines' entry point (`held.rs`, which numbers the operations
+/// of its machines apart): each takes the arguments listed with it and returns what it says.
 pub mod op {
     /// `allowed`: one socket's choice of what it may use: 0 WebSocket or the event-stream socket, 1 WebSocket only,
     /// 2 the event-stream socket only; its handle (the one given is not read).
