@@ -770,7 +770,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
     }
 
     fn send_push(&mut self, now: u64, queued: Queued) {
-        let Some(join_ref) = self.record(queued.channel).map(|channel| channel.join_ref) else {
+        let Some(at) = self.channels.iter().position(|channel| channel.id == queued.channel) else {
             self.report_dropped(queued, DropReason::ChannelClosed);
             return;
         };
@@ -781,16 +781,16 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
             None => (self.next_ref(), now + queued.timeout_ms),
         };
         self.push_deadlines.insert(Deadline { at: deadline, push: queued.push }, ());
-        if let Some(channel) = self.channels.iter().find(|channel| channel.id == queued.channel) {
-            self.out.send(Outgoing {
-                join_ref,
-                r#ref: push_ref,
-                topic: &channel.topic,
-                event: &queued.event,
-                payload: Some(&queued.payload),
-                resume: None,
-            });
-        }
+        // Nothing above changes the channels, so the channel is still at its place.
+        let channel = &self.channels[at];
+        self.out.send(Outgoing {
+            join_ref: channel.join_ref,
+            r#ref: push_ref,
+            topic: &channel.topic,
+            event: &queued.event,
+            payload: Some(&queued.payload),
+            resume: None,
+        });
         self.in_flight.insert(push_ref, InFlight { sent: Queued { sent_ref: Some(push_ref), ..queued }, deadline });
     }
 
