@@ -296,36 +296,44 @@ fn shrink(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(), Er
 /// crate returning it would hand out a JavaScript value, which cost the wasm a table and shims and the glue a heap
 /// of objects (0.3 KB gzip).
 fn export_memory(glue: &Path, target: &str) -> Result<(), Error> {
-    let mut text =
-        std::fs::read_to_string(glue).map_err(|err| Error::new(format!("reading {}: {err}", glue.display())))?;
-    if !(text.contains("wasm = ") || text.contains("* as wasm ")) {
-        return Err(Error::new(format!("{} does not hold the wasm's exports as `wasm`", glue.display())));
-    }
-    text.push_str(if target == "nodejs" {
-        "\nexports.wasmMemory = function () { return wasm.memory };\n"
-    } else {
-        "\nexport function wasmMemory() { return wasm.memory }\n"
-    });
-    std::fs::write(glue, text).map_err(|err| Error::new(format!("writing {}: {err}", glue.display())))
+    edit_glue(glue, |mut text| {
+        if !(text.contains("wasm = ") || text.contains("* as wasm ")) {
+            return Err(Error::new(format!("{} does not hold the wasm's exports as `wasm`", glue.display())));
+        }
+        text.push_str(if target == "nodejs" {
+            "\nexports.wasmMemory = function () { return wasm.memory };\n"
+        } else {
+            "\nexport function wasmMemory() { return wasm.memory }\n"
+        });
+        Ok(text)
+    })
+}
+
+/// Rewrites wasm-bindgen's glue in place with `edit`.
+fn edit_glue(glue: &Path, edit: impl FnOnce(String) -> Result<String, Error>) -> Result<(), Error> {
+    let text = std::fs::read_to_string(glue).map_err(|err| Error::new(format!("reading {}: {err}", glue.display())))?;
+    std::fs::write(glue, edit(text)?).map_err(|err| Error::new(format!("writing {}: {err}", glue.display())))
 }
 
 /// Node's glue requires the crate's inline JavaScript (`client/src/machine.rs`) by a `String.raw` template, which
 /// esbuild leaves for run time, where the snippet would be missing (and is an ES module, which `require` cannot
 /// load): as a plain string, esbuild bundles it.
 fn require_snippets_plainly(glue: &Path) -> Result<(), Error> {
-    let text = std::fs::read_to_string(glue).map_err(|err| Error::new(format!("reading {}: {err}", glue.display())))?;
-    let mut plain = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("require(String.raw`") {
-        let (before, after) = rest.split_at(at);
-        let after = &after["require(String.raw`".len()..];
-        let end = after.find("`)").ok_or_else(|| Error::new(format!("an unclosed require in {}", glue.display())))?;
-        plain.push_str(before);
-        plain.push_str(&format!("require({:?})", &after[..end]));
-        rest = &after[end + 2..];
-    }
-    plain.push_str(rest);
-    std::fs::write(glue, plain).map_err(|err| Error::new(format!("writing {}: {err}", glue.display())))
+    edit_glue(glue, |text| {
+        let mut plain = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("require(String.raw`") {
+            let (before, after) = rest.split_at(at);
+            let after = &after["require(String.raw`".len()..];
+            let end =
+                after.find("`)").ok_or_else(|| Error::new(format!("an unclosed require in {}", glue.display())))?;
+            plain.push_str(before);
+            plain.push_str(&format!("require({:?})", &after[..end]));
+            rest = &after[end + 2..];
+        }
+        plain.push_str(rest);
+        Ok(plain)
+    })
 }
 
 /// The size the client is held to: every `.wasm` and `.js` file in `dir` (the no-bundler build, which a page
