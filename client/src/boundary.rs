@@ -198,14 +198,6 @@ impl Output {
         self.sized(STRING, value.as_bytes());
     }
 
-    /// A string, or `undefined` for `None`.
-    pub fn maybe_text(&mut self, value: Option<&str>) {
-        match value {
-            Some(value) => self.text(value),
-            None => self.bytes.push(UNDEFINED),
-        }
-    }
-
     pub fn bytes(&mut self, value: &[u8]) {
         self.sized(BYTES, value);
     }
