@@ -61,7 +61,8 @@ Commands:
                        corpora, crashes and logs go to target/fuzz. TARGETs:
                        decode_v1_json, decode_v2_json, decode_binary, sse_reader,
                        session.
-  build-client         Build the wasm client into client/pkg (the npm package
+  build-client         Install what the build needs when missing (as `serve` does),
+                       build the wasm client into client/pkg (the npm package
                        @ferrocast/client, plus its Node and no-bundler builds)
                        with wasm-pack, and print its size. `serve` and `test`
                        run it too.
@@ -93,7 +94,9 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("serve") => serve::run(&serve_options(&args[1..])),
-        Some("build-client") => client::build().map(|_| ()),
+        Some("build-client") => {
+            prereqs::ensure(prereqs::FOR_SERVE, "build-client").and_then(|()| client::build().map(|_| ()))
+        }
         Some("bench") => match bench_options(&args[1..]) {
             Ok(options) => bench::run(&options),
             Err(message) => return usage_error(&message),
