@@ -11,33 +11,33 @@ export const RECOVERY_FAILED = "ferrocast:recovery_failed"
 export class Channel {
   constructor(socket, id, topic, params) {
     this.socket = socket
-    this.id = id
+    this._id = id
     this._topic = topic
     // The join params: an object, or a function called before each join.
     this.params = params
-    this.bindings = []
-    this.nextBinding = 1
+    this._bindings = []
+    this._nextBinding = 1
   }
 
   /** Joins the topic; the returned push reports this and every later (re)join attempt. Throws if called twice. */
   join(timeout) {
-    this.socket.refreshParams(this, true)
-    const push = this.socket.start(JOIN, this.id, timeout)
-    push.join = true
+    this.socket._refreshParams(this, true)
+    const push = this.socket._start(JOIN, this._id, timeout)
+    push._join = true
     return push
   }
 
   /** Calls `callback(payload, ref, joinRef)` for every `event` on the topic; returns a ref for `off`. */
   on(event, callback) {
-    if (!this.socket.channels.has(this.id)) return 0
-    const ref = this.nextBinding++
-    this.bindings.push([event, ref, callback])
+    if (!this.socket._channels.has(this._id)) return 0
+    const ref = this._nextBinding++
+    this._bindings.push([event, ref, callback])
     return ref
   }
 
   /** Removes the callbacks for `event`: the one under `ref`, or all of them. */
   off(event, ref) {
-    this.bindings = this.bindings.filter(([bound, boundRef]) => !(bound === event && (ref == null || ref === boundRef)))
+    this._bindings = this._bindings.filter(([bound, boundRef]) => !(bound === event && (ref == null || ref === boundRef)))
   }
 
   /** Calls `callback()` when the channel closes (left, or closed by the server). */
@@ -65,17 +65,17 @@ export class Channel {
    */
   push(event, payload, timeout) {
     const [text, bytes] = outgoing(payload, `push "${event}" to "${this._topic}"`)
-    return this.socket.start(PUSH, this.id, event, text, bytes, timeout)
+    return this.socket._start(PUSH, this._id, event, text, bytes, timeout)
   }
 
   /** Leaves the topic; the returned push gets "ok" when the server confirms (or at once when offline). */
   leave(timeout) {
-    return this.socket.start(LEAVE, this.id, timeout)
+    return this.socket._start(LEAVE, this._id, timeout)
   }
 
   /** "closed", "errored", "joined", "joining" or "leaving". */
   get state() {
-    return this.socket.machine.one(CHANNEL_STATE, this.id)
+    return this.socket._machine._one(CHANNEL_STATE, this._id)
   }
 
   get topic() {
@@ -84,11 +84,11 @@ export class Channel {
 
   /** The ref of the current join, as phoenix.js's `channel.joinRef()`. */
   joinRef() {
-    return this.socket.machine.joinRef(this.id)
+    return this.socket._machine._joinRef(this._id)
   }
 
   /** Queues the callbacks bound to `event` with `args` on `calls`. */
-  trigger(event, args, calls) {
-    for (const [bound, , callback] of this.bindings) if (bound === event) calls.push([callback, args])
+  _trigger(event, args, calls) {
+    for (const [bound, , callback] of this._bindings) if (bound === event) calls.push([callback, args])
   }
 }

@@ -103,7 +103,7 @@ export class EventStream {
 
   /** 0 connecting (or waiting to reconnect), 1 open, 2 closed, as EventSource's. */
   get readyState() {
-    return this.#machine.readyState
+    return this.#machine._readyState
   }
 
   /**
@@ -111,12 +111,12 @@ export class EventStream {
    * one stopped.
    */
   get lastEventId() {
-    return this.#machine.lastEventId
+    return this.#machine._lastEventId
   }
 
   /** Stops the stream for good: the request is aborted, no reconnect follows and no callback runs after this. */
   close() {
-    this.#machine.close()
+    this.#machine._close()
     clearTimeout(this.#timer)
     this.#timerAt = -1
     this.#request?.abort()
@@ -136,7 +136,7 @@ export class EventStream {
 
   /** Between requests, with the next one yet to be made. */
   #waiting() {
-    return this.#machine.readyState === 0 && !this.#request
+    return this.#machine._readyState === 0 && !this.#request
   }
 
   /** Makes the reconnect timer fire at `at` (machine time); a timer already set for then is kept. */
@@ -196,15 +196,15 @@ export class EventStream {
 
   /** Opens a request with `headers`, resuming from the last id; false where `fetch` does not exist. */
   #open(headers) {
-    const url = this.#machine.url(this.#url)
+    const url = this.#machine._url(this.#url)
     let request
     const owner = {
       opened: () => {
-        this.#machine.opened()
+        this.#machine._opened()
         for (const callback of this.#callbacks(OPEN)) call(callback, [])
       },
       chunk: (text) => {
-        const out = this.#machine.feed(text)
+        const out = this.#machine._feed(text)
         for (let i = 0; i < out.length && !request.stopped; i += 5) {
           this.#deliver(out[i], out[i + 1], out[i + 2], out[i + 3], out[i + 4])
         }
@@ -220,7 +220,7 @@ export class EventStream {
     } catch {
       return false
     }
-    this.#machine.restart()
+    this.#machine._restart()
     this.#request = request
     return true
   }
@@ -243,7 +243,7 @@ export class EventStream {
 
   /** The request is over: reconnect when the machine says, or stay closed; `onError` either way. */
   #ended(status, message, end) {
-    const at = this.#machine.ended(end, status, now())
+    const at = this.#machine._ended(end, status, now())
     this.#request = null
     if (at >= 0) this.#arm(at)
     const error = { status, message }

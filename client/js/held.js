@@ -14,27 +14,27 @@ export function run(handle, op, ...args) {
   return exchange(held, handle, op, args)
 }
 
-// A machine the page dropped lets go of its slot too; one freed by `free()` is no longer watched, as its handle may
+// A machine the page dropped lets go of its slot too; one freed by `_free()` is no longer watched, as its handle may
 // already be another machine's.
 const dropped = typeof FinalizationRegistry === "function" && new FinalizationRegistry((handle) => run(handle, FREE))
 
 /** One machine, made by its kind's operation `make` of `args`; the subclasses name its operations. */
 export class Held {
   constructor(make, ...args) {
-    this.handle = run(0, make, ...args)[0]
-    if (dropped) dropped.register(this, this.handle, this)
+    this._handle = run(0, make, ...args)[0]
+    if (dropped) dropped.register(this, this._handle, this)
   }
 
-  call(op, ...args) {
-    return run(this.handle, op, ...args)
+  _call(op, ...args) {
+    return run(this._handle, op, ...args)
   }
 
-  one(op, ...args) {
-    return this.call(op, ...args)[0]
+  _one(op, ...args) {
+    return this._call(op, ...args)[0]
   }
 
-  free() {
+  _free() {
     if (dropped) dropped.unregister(this)
-    this.call(FREE)
+    this._call(FREE)
   }
 }

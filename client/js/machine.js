@@ -93,56 +93,56 @@ export class Machine {
     const seed = Math.random() * 2 ** 53
     const keys = [keep(reconnectAfter), keep(rejoinAfter)]
     const args = [seed, v1, batch, timeout, heartbeatInterval, heartbeatTimeout, probeTimeout, recovery]
-    this.handle = run(machine, 0, NEW, [...args, ...options.backoff, ...options.queue, options.dropOldest, ...keys])[0]
-    if (machines) machines.register(this, [this.handle, keys])
+    this._handle = run(machine, 0, NEW, [...args, ...options.backoff, ...options.queue, options.dropOldest, ...keys])[0]
+    if (machines) machines.register(this, [this._handle, keys])
     // As phoenix.js keeps it.
-    this.endPoint = `${endPoint}/websocket`
-    this.why = ""
-    this.drained = -1
+    this._endPoint = `${endPoint}/websocket`
+    this._why = ""
+    this._drained = -1
   }
 
   /** The records of everything the machine produced since the last drain (`client/js/records.js` reads them). */
-  drain() {
-    const records = call(this.handle, DRAIN)
-    this.drained = calls
+  _drain() {
+    const records = call(this._handle, DRAIN)
+    this._drained = calls
     return records
   }
 
   /** Whether there may be records to drain: a call was made since the last drain. */
-  changed() {
-    return calls !== this.drained
+  _changed() {
+    return calls !== this._drained
   }
 
   /** When to call `TIMEOUT` next, in machine time; -1 for never. */
-  deadline() {
-    return machineDeadline(this.handle)
+  _deadline() {
+    return machineDeadline(this._handle)
   }
 
   /** The results of operation `op` (one of those exported above) with its arguments. */
-  call(op, ...args) {
-    return call(this.handle, op, ...args)
+  _call(op, ...args) {
+    return call(this._handle, op, ...args)
   }
 
   /**
    * The URL the next connection opens: the endpoint, the application's `query` (its `params`, as phoenix.js writes
    * them), then the parameters the machine adds (this socket's id when it recovers, the batch parameter, `vsn`).
    */
-  url(query) {
-    const added = call(this.handle, URL, crypto.getRandomValues(new Uint8Array(16)))
+  _url(query) {
+    const added = call(this._handle, URL, crypto.getRandomValues(new Uint8Array(16)))
     const parts = query ? [query] : []
     for (let i = 0; i < added.length; i += 2) parts.push(`${added[i]}=${added[i + 1]}`)
-    return `${this.endPoint}${this.endPoint.includes("?") ? "&" : "?"}${parts.join("&")}`
+    return `${this._endPoint}${this._endPoint.includes("?") ? "&" : "?"}${parts.join("&")}`
   }
 
-  static tokenProtocol(token) {
+  static _tokenProtocol(token) {
     return call(0, TOKEN_PROTOCOL, token)[0]
   }
 
   /**
-   * Hands the machine a frame; the records it produced, as `drain` returns them. A `topic`, `event` or `epoch` left
+   * Hands the machine a frame; the records it produced, as `_drain` returns them. A `topic`, `event` or `epoch` left
    * `undefined` is the last frame's; `ext` is the extension's flags, or `undefined` for none.
    */
-  frame(now, joinRef, ref, topic, event, status, ext, offset, epoch) {
+  _frame(now, joinRef, ref, topic, event, status, ext, offset, epoch) {
     // This is a call for every frame a page receives: the numbers go as arguments, and only the strings the frame
     // has are written, each with its bit in `texts` (`op::FRAME` in `client/src/machine.rs`).
     enter()
@@ -155,38 +155,38 @@ export class Machine {
       if (event !== undefined) texts |= text(event, 8)
       if (status !== undefined) texts |= text(status, 16)
       if (epoch !== undefined) texts |= text(epoch, 32)
-      this.drained = calls
-      return resultsOf(machine(this.handle, FRAME, written(), now, ext ?? -1, offset, texts))
+      this._drained = calls
+      return resultsOf(machine(this._handle, FRAME, written(), now, ext ?? -1, offset, texts))
     } finally {
       calling = false
     }
   }
 
-  // The calls that may be refused return -1, and `refused()` says why.
+  // The calls that may be refused return -1, and `_refused()` says why.
 
   /** Operation `op` that may be refused (`SET_PARAMS`, `JOIN`, `PUSH`, `LEAVE`): its number, or -1. */
-  outcome(op, ...args) {
-    const [result, why] = this.call(op, ...args)
-    if (result < 0) this.why = why
+  _outcome(op, ...args) {
+    const [result, why] = this._call(op, ...args)
+    if (result < 0) this._why = why
     return result
   }
 
-  refused() {
-    return this.why
+  _refused() {
+    return this._why
   }
 
   /** The first result of operation `op`. */
-  one(op, ...args) {
-    return this.call(op, ...args)[0]
+  _one(op, ...args) {
+    return this._call(op, ...args)[0]
   }
 
   /** The ref of the channel's current join, as text, or `undefined`. */
-  joinRef(channel) {
-    return this.one(JOIN_REF, channel)?.toString()
+  _joinRef(channel) {
+    return this._one(JOIN_REF, channel)?.toString()
   }
 
-  makeRef() {
-    return `${this.one(MAKE_REF)}`
+  _makeRef() {
+    return `${this._one(MAKE_REF)}`
   }
 }
 

@@ -19,8 +19,8 @@ export function listenToPage(socket) {
       const socket = held.deref()
       if (socket) act(socket)
     })
-  on(document, "visibilitychange", (socket) => document.visibilityState === "visible" && socket.probe())
-  on(globalThis, "online", (socket) => socket.probe())
-  on(globalThis, "pagehide", (socket) => socket.suspend())
-  on(globalThis, "pageshow", (socket) => socket.resume())
+  on(document, "visibilitychange", (socket) => document.visibilityState === "visible" && socket._probe())
+  on(globalThis, "online", (socket) => socket._probe())
+  on(globalThis, "pagehide", (socket) => socket._suspend())
+  on(globalThis, "pageshow", (socket) => socket._resume())
 }

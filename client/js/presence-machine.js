@@ -16,21 +16,21 @@ export class PresenceMachine extends Held {
   }
 
   /** Hands the tracker a flattened payload (`Flat` in presence.rs); `[names, records]`. */
-  frame(diff, joinRef, text, shape) {
-    return this.records(FRAME, diff, joinRef, text, new Uint8Array(Uint32Array.from(shape).buffer))
+  _frame(diff, joinRef, text, shape) {
+    return this._records(FRAME, diff, joinRef, text, new Uint8Array(Uint32Array.from(shape).buffer))
   }
 
   /** The presences, as `[names, records]`. */
-  list() {
-    return this.records(LIST)
+  _list() {
+    return this._records(LIST)
   }
 
-  pending(joinRef) {
-    return this.one(PENDING, joinRef)
+  _pending(joinRef) {
+    return this._one(PENDING, joinRef)
   }
 
-  records(op, ...args) {
-    const [names, records] = this.call(op, ...args)
+  _records(op, ...args) {
+    const [names, records] = this._call(op, ...args)
     return [names, new Uint32Array(records)]
   }
 }

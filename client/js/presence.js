@@ -30,32 +30,32 @@ function entryOf(extra, metas) {
 /** A tracker with the objects its handles stand for. */
 class Tracker {
   constructor() {
-    this.machine = new PresenceMachine()
+    this._machine = new PresenceMachine()
     // Handle to object; 0 stands for none. Handles let go of are reused.
-    this.objects = [undefined]
-    this.spare = []
+    this._objects = [undefined]
+    this._spare = []
   }
 
-  keep(object) {
-    const handle = this.spare.length ? this.spare.pop() : this.objects.length
-    this.objects[handle] = object
+  _keep(object) {
+    const handle = this._spare.length ? this._spare.pop() : this._objects.length
+    this._objects[handle] = object
     return handle
   }
 
   /** Appends a presence object (`{key: {metas: [...]}}`) as the machine reads it (`Flat` in presence.rs). */
-  put(object, text, shape) {
+  _put(object, text, shape) {
     const keys = keysOf(object)
     shape.push(keys.length)
     for (const key of keys) {
       const entry = object[key]
       const metas = Array.isArray(entry?.metas) ? entry.metas : []
-      const extra = keysOf(entry).some((name) => name !== "metas") ? this.keep(entry) : 0
+      const extra = keysOf(entry).some((name) => name !== "metas") ? this._keep(entry) : 0
       text.push(key)
       shape.push(key.length, extra, metas.length)
       for (const meta of metas) {
         const ref = typeof meta?.phx_ref === "string" ? meta.phx_ref : ""
         text.push(ref)
-        shape.push(this.keep(meta), ref.length)
+        shape.push(this._keep(meta), ref.length)
       }
     }
   }
@@ -64,16 +64,16 @@ class Tracker {
    * Hands the machine a `presence_state` payload, or a `presence_diff` one (`diff`), for the channel's `joinRef`
    * (`""` for none); queues the callbacks of `on` (`{onJoin, onLeave, onSync}`) on `calls`.
    */
-  frame(diff, joinRef, payload, on, calls) {
+  _frame(diff, joinRef, payload, on, calls) {
     const text = []
     const shape = []
     if (diff) {
-      this.put(payload?.joins, text, shape)
-      this.put(payload?.leaves, text, shape)
+      this._put(payload?.joins, text, shape)
+      this._put(payload?.leaves, text, shape)
     } else {
-      this.put(payload, text, shape)
+      this._put(payload, text, shape)
     }
-    const read = this.reader(this.machine.frame(diff, joinRef, text.join(""), shape))
+    const read = this._reader(this._machine._frame(diff, joinRef, text.join(""), shape))
     const { onJoin, onLeave, onSync } = on
     while (read.more()) {
       const tag = read.number()
@@ -97,24 +97,24 @@ class Tracker {
         case FREE: {
           // After every other record: the entries above are built.
           const handle = read.number()
-          this.objects[handle] = undefined
-          this.spare.push(handle)
+          this._objects[handle] = undefined
+          this._spare.push(handle)
         }
       }
     }
   }
 
   /** The presences in the tracker's order, as `[key, entry]` pairs. */
-  entries() {
-    const read = this.reader(this.machine.list())
+  _entries() {
+    const read = this._reader(this._machine._list())
     const entries = []
     while (read.more()) entries.push([read.key(), read.entry(true)])
     return entries
   }
 
   /** Reads records: numbers from `out`, keys from `names`, as the machine gave them. */
-  reader([names, out]) {
-    const objects = this.objects
+  _reader([names, out]) {
+    const objects = this._objects
     let from = 0
     const read = {
       at: 0,
@@ -142,39 +142,39 @@ export class Presence {
     const events = opts?.events
     const named = (name, otherwise) => (typeof name === "string" ? name : otherwise)
     this.channel = channel
-    this.tracker = new Tracker()
-    this.callbacks = {}
-    this.bindings = [
+    this._tracker = new Tracker()
+    this._callbacks = {}
+    this._bindings = [
       [named(events?.state, "presence_state"), false],
       [named(events?.diff, "presence_diff"), true],
-    ].map(([event, diff]) => [event, channel.on(event, (payload) => this.handle(diff, payload))])
+    ].map(([event, diff]) => [event, channel.on(event, (payload) => this._handle(diff, payload))])
   }
 
-  handle(diff, payload) {
-    if (!this.tracker) return
+  _handle(diff, payload) {
+    if (!this._tracker) return
     const calls = []
-    this.tracker.frame(diff, this.channel.joinRef() ?? "", payload, this.callbacks, calls)
+    this._tracker._frame(diff, this.channel.joinRef() ?? "", payload, this._callbacks, calls)
     runAll(calls)
   }
 
   /** `callback(key, currentPresence, newPresence)` for every join. */
   onJoin(callback) {
-    this.callbacks.onJoin = callback
+    this._callbacks.onJoin = callback
   }
 
   /** `callback(key, currentPresence, leftPresence)` for every leave. */
   onLeave(callback) {
-    this.callbacks.onLeave = callback
+    this._callbacks.onLeave = callback
   }
 
   /** `callback()` once the state is consistent after a state or diff frame. */
   onSync(callback) {
-    this.callbacks.onSync = callback
+    this._callbacks.onSync = callback
   }
 
   /** The presences, in phoenix.js's order: `chooser(key, presence)` for each, or the presences themselves. */
   list(chooser) {
-    return this.tracker.entries().map(([key, entry]) => {
+    return this._tracker._entries().map(([key, entry]) => {
       if (!chooser) return entry
       try {
         return chooser(key, entry)
@@ -186,16 +186,16 @@ export class Presence {
 
   /** Whether diffs are being held until the next `presence_state` (after a rejoin). */
   inPendingSyncState() {
-    return this.tracker.machine.pending(this.channel.joinRef() ?? "")
+    return this._tracker._machine._pending(this.channel.joinRef() ?? "")
   }
 
   /** Lets go of the tracker and the channel bindings at once; the presence is unusable after. */
   free() {
-    if (!this.tracker) return
-    this.tracker.machine.free()
-    this.tracker = null
+    if (!this._tracker) return
+    this._tracker._machine._free()
+    this._tracker = null
     // Only its own bindings: `off` without a ref would remove every binding of the event.
-    for (const [event, ref] of this.bindings) if (ref) this.channel.off?.(event, ref)
+    for (const [event, ref] of this._bindings) if (ref) this.channel.off?.(event, ref)
   }
 
   /** Merges `newState` into `currentState` as phoenix.js does; returns the new state. */
@@ -217,12 +217,12 @@ if (Symbol.dispose) Presence.prototype[Symbol.dispose] = Presence.prototype.free
  */
 function sync(diff, state, change, onJoin, onLeave, into) {
   const tracker = new Tracker()
-  tracker.frame(false, "-", state, {}, [])
+  tracker._frame(false, "-", state, {}, [])
   const calls = []
-  tracker.frame(diff, "-", change, { onJoin, onLeave }, calls)
+  tracker._frame(diff, "-", change, { onJoin, onLeave }, calls)
   runAll(calls)
-  const entries = tracker.entries()
-  tracker.machine.free()
+  const entries = tracker._entries()
+  tracker._machine._free()
   const kept = new Set(entries.map(([key]) => key))
   for (const key of Object.keys(into)) if (!kept.has(key)) delete into[key]
   for (const [key, entry] of entries) into[key] = entry

@@ -8,22 +8,22 @@ import { call } from "./calls.js"
 
 export class Push {
   constructor() {
-    this.hooks = []
-    this.received = null
+    this._hooks = []
+    this._received = null
     // A channel's join, which reports every attempt (set by `Channel.join`).
-    this.join = false
+    this._join = false
   }
 
   /** Calls `callback(response)` when the outcome has this status (at once if it already has); returns the push. */
   receive(status, callback) {
-    if (this.received && this.received[0] === status) call(callback, [this.received[1]])
-    this.hooks.push([status, callback])
+    if (this._received && this._received[0] === status) call(callback, [this._received[1]])
+    this._hooks.push([status, callback])
     return this
   }
 
   /** The machine's outcome: queues the matching callbacks on `calls` and keeps it for later ones. */
-  settle(status, response, calls) {
-    for (const [wanted, callback] of this.hooks) if (wanted === status) calls.push([callback, [response]])
-    this.received = [status, response]
+  _settle(status, response, calls) {
+    for (const [wanted, callback] of this._hooks) if (wanted === status) calls.push([callback, [response]])
+    this._received = [status, response]
   }
 }

@@ -1,4 +1,4 @@
-// The machine's outputs, as `Machine.drain()` lays them out: one flat array of records, each a tag and that tag's
+// The machine's outputs, as `Machine._drain()` lays them out: one flat array of records, each a tag and that tag's
 // fields (`client/src/machine.rs`, `Tag`, says what each field is). Transport actions come first; the
 // application's callbacks are queued on `calls`, to run once every record has been read.
 
@@ -26,7 +26,7 @@ export function route(socket, out, calls) {
   for (let i = 0; i < out.length; ) {
     switch (out[i++]) {
       case CONNECT:
-        socket.open()
+        socket._open()
         break
       case SEND: {
         // Read one by one, not through an array: a send for every push.
@@ -38,70 +38,70 @@ export function route(socket, out, calls) {
         const payload = out[i++]
         const offset = out[i++]
         const ext = offset === undefined ? undefined : offset === null ? {} : { offset, epoch: out[i++] }
-        socket.send(encode(socket.v1, joinRef, ref, topic, event, payload, ext))
+        socket._send(encode(socket._v1, joinRef, ref, topic, event, payload, ext))
         break
       }
       case CLOSE:
-        socket.close(out[i++], out[i++])
+        socket._close(out[i++], out[i++])
         break
       case OPEN:
-        queueAll(socket.hooks.open, [], calls)
+        queueAll(socket._hooks.open, [], calls)
         break
       case CLOSED: {
         const event = { code: out[i++], reason: out[i++], wasClean: out[i++] }
         socket.log("transport", `close ${event.code} ${event.reason}`, event)
-        queueAll(socket.hooks.close, [event], calls)
+        queueAll(socket._hooks.close, [event], calls)
         break
       }
       case ERROR: {
-        const error = socket.lastError
-        socket.lastError = undefined
+        const error = socket._lastError
+        socket._lastError = undefined
         socket.log("transport", "error", error)
-        queueAll(socket.hooks.error, [error], calls)
+        queueAll(socket._hooks.error, [error], calls)
         break
       }
       case MESSAGE: {
-        const { event, payload, ref, joinRef } = socket.frame
-        socket.channels.get(out[i++])?.trigger(event, [payload, ref, joinRef], calls)
+        const { event, payload, ref, joinRef } = socket._frame
+        socket._channels.get(out[i++])?._trigger(event, [payload, ref, joinRef], calls)
         break
       }
       case CHANNEL_EVENT: {
-        const channel = socket.channels.get(out[i++])
+        const channel = socket._channels.get(out[i++])
         const event = out[i++]
-        const payload = out[i++] ? socket.frame.payload : undefined
-        channel?.trigger(event, out[i++] ? [payload] : [], calls)
+        const payload = out[i++] ? socket._frame.payload : undefined
+        channel?._trigger(event, out[i++] ? [payload] : [], calls)
         break
       }
       case REPLY: {
         const [id, status, response] = [out[i++], out[i++], out[i++]]
-        const push = socket.pushes.get(id)
+        const push = socket._pushes.get(id)
         // A join's push reports every attempt: its callbacks stay.
-        if (!push?.join) socket.pushes.delete(id)
+        if (!push?._join) socket._pushes.delete(id)
         // A reply the machine made (a timeout, a leave while offline) has no response: `{}`, as phoenix.js's.
-        push?.settle(status, response ? socket.frame.response : {}, calls)
+        push?._settle(status, response ? socket._frame.response : {}, calls)
         break
       }
       case CHANNEL_CLOSE: {
         const id = out[i++]
-        const joinPush = socket.machine.one(JOIN_PUSH, id)
-        if (joinPush >= 0) socket.pushes.delete(joinPush)
-        socket.channels.delete(id)
+        const joinPush = socket._machine._one(JOIN_PUSH, id)
+        if (joinPush >= 0) socket._pushes.delete(joinPush)
+        socket._channels.delete(id)
         break
       }
       case DROPPED: {
-        const topic = socket.channels.get(out[i++])?.topic ?? ""
+        const topic = socket._channels.get(out[i++])?.topic ?? ""
         const dropped = { topic, event: out[i++], reason: out[i++] }
         socket.log("push", `dropped ${topic} ${dropped.event}: ${dropped.reason}`, dropped)
-        queueAll(socket.hooks.queueDrop, [dropped], calls)
+        queueAll(socket._hooks.queueDrop, [dropped], calls)
         break
       }
       case RECOVERY_FAILED: {
-        const [channel, offset, epoch] = [socket.channels.get(out[i++]), out[i++], out[i++]]
+        const [channel, offset, epoch] = [socket._channels.get(out[i++]), out[i++], out[i++]]
         if (!channel) break
         const lost = { topic: channel.topic }
         if (offset !== null) Object.assign(lost, { offset, epoch })
         socket.log("channel", `${channel.topic}: missed messages could not all be recovered`, lost)
-        channel.trigger(RECOVERY_BINDING, [lost], calls)
+        channel._trigger(RECOVERY_BINDING, [lost], calls)
         break
       }
       case RECONNECT_SCHEDULED:

@@ -8,7 +8,7 @@
 //
 // The protocol machine (`Machine`, in wasm) decides everything; this class owns what the browser gives: the
 // connection, one timer, page events and the application's callbacks. After every input it drains the machine
-// (`pump`): transport actions first, then the callbacks, then the timer is armed for the machine's next deadline.
+// (`_pump`): transport actions first, then the callbacks, then the timer is armed for the machine's next deadline.
 // No machine call is under way while a callback runs, so callbacks may call back into the socket.
 
 import { runAll, call } from "./calls.js"
@@ -45,7 +45,7 @@ const now = () => performance.now()
 /** No records. */
 const NOTHING = []
 
-/** `Machine.frame`'s flag for an extension with a position. */
+/** `Machine._frame`'s flag for an extension with a position. */
 const POSITION = 4
 
 export class Socket {
@@ -58,42 +58,42 @@ export class Socket {
       throw new Error('Socket option `transport: "sse"` needs the event-stream socket: import @ferrocast/client, or @ferrocast/client/sse beside the core')
     }
     // Which transport each attempt goes over; without the event-stream socket in this entry, WebSockets always.
-    this.streams = streams
-    this.transports = streams && new streams.TransportChoice(options.transports)
-    this.machine = new Machine(endPoint, options)
-    this.v1 = options.v1
+    this._streams = streams
+    this._transports = streams && new streams.TransportChoice(options.transports)
+    this._machine = new Machine(endPoint, options)
+    this._v1 = options.v1
     this.params = options.params
     this.authToken = options.authToken
-    this.transportClass = options.transportClass
+    this._transportClass = options.transportClass
     this.logger = options.logger
     // The frame being handled: the machine's records about its message stand for this one's fields and payload.
-    this.frame = null
+    this._frame = null
     // The topic, event and epoch of the last frame handed to the machine, which remembers them too.
-    this.last = { topic: undefined, event: undefined, epoch: undefined }
-    this.hooks = { open: [], close: [], error: [], message: [], queueDrop: [] }
-    this.channels = new Map()
-    this.pushes = new Map()
+    this._last = { topic: undefined, event: undefined, epoch: undefined }
+    this._hooks = { open: [], close: [], error: [], message: [], queueDrop: [] }
+    this._channels = new Map()
+    this._pushes = new Map()
     // The application wants a connection (`connect` was called, `disconnect` was not).
-    this.wanted = false
+    this._wanted = false
     // The page was hidden while connected; `pageshow` reconnects.
-    this.suspended = false
-    this.connection = null
+    this._suspended = false
+    this._connection = null
     // Each attempt's number: events of a connection already let go of, and values gathered for an attempt
     // already replaced, are recognized by it and ignored.
-    this.generation = 0
-    this.timer = undefined
-    this.timerAt = -1
-    this.listening = false
-    this.lastError = undefined
-    this.disconnected = null
+    this._generation = 0
+    this._timer = undefined
+    this._timerAt = -1
+    this._listening = false
+    this._lastError = undefined
+    this._disconnected = null
   }
 
   /** Opens the connection, and keeps it open (reconnecting as needed) until `disconnect()`. */
   connect() {
-    this.wanted = true
-    this.suspended = false
-    this.machine.call(CONNECT)
-    this.pump()
+    this._wanted = true
+    this._suspended = false
+    this._machine._call(CONNECT)
+    this._pump()
   }
 
   /**
@@ -101,35 +101,35 @@ export class Socket {
    * `connect()`.
    */
   disconnect(callback, code, reason) {
-    this.wanted = false
-    this.suspended = false
-    this.disconnected = callback ?? null
-    this.machine.call(DISCONNECT, now(), code, reason)
-    this.pump()
+    this._wanted = false
+    this._suspended = false
+    this._disconnected = callback ?? null
+    this._machine._call(DISCONNECT, now(), code, reason)
+    this._pump()
     // Already closed: the machine had nothing to close, so the callback is due now.
-    const left = this.disconnected
-    this.disconnected = null
+    const left = this._disconnected
+    this._disconnected = null
     if (left) call(left, [])
   }
 
   /** Calls `callback()` whenever the connection opens; returns a ref for `off`. */
   onOpen(callback) {
-    return this.hook(this.hooks.open, callback)
+    return this._hook(this._hooks.open, callback)
   }
 
   /** Calls `callback({code, reason, wasClean})` whenever the connection closes; returns a ref for `off`. */
   onClose(callback) {
-    return this.hook(this.hooks.close, callback)
+    return this._hook(this._hooks.close, callback)
   }
 
   /** Calls `callback(error)` on transport errors; returns a ref for `off`. */
   onError(callback) {
-    return this.hook(this.hooks.error, callback)
+    return this._hook(this._hooks.error, callback)
   }
 
   /** Calls `callback({join_ref, ref, topic, event, payload})` for every frame received; returns a ref for `off`. */
   onMessage(callback) {
-    return this.hook(this.hooks.message, callback)
+    return this._hook(this._hooks.message, callback)
   }
 
   /**
@@ -137,29 +137,29 @@ export class Socket {
    * "queue_full", "expired" or "channel_closed"); the push's `timeout` callbacks follow.
    */
   onQueueDrop(callback) {
-    return this.hook(this.hooks.queueDrop, callback)
+    return this._hook(this._hooks.queueDrop, callback)
   }
 
   /** Removes the callbacks registered under these refs. */
   off(refs) {
-    for (const name of Object.keys(this.hooks)) {
-      this.hooks[name] = this.hooks[name].filter(([ref]) => !refs.includes(ref))
+    for (const name of Object.keys(this._hooks)) {
+      this._hooks[name] = this._hooks[name].filter(([ref]) => !refs.includes(ref))
     }
   }
 
   /** Whether the connection is open. */
   isConnected() {
-    return this.machine.one(IS_CONNECTED)
+    return this._machine._one(IS_CONNECTED)
   }
 
   /** "connecting", "open" or "closed". */
   connectionState() {
-    return this.machine.one(CONNECTION_STATE)
+    return this._machine._one(CONNECTION_STATE)
   }
 
   /** A fresh message ref. */
   makeRef() {
-    return this.machine.makeRef()
+    return this._machine._makeRef()
   }
 
   /**
@@ -173,16 +173,16 @@ export class Socket {
     } catch {
       params = undefined
     }
-    return absolute(this.machine.url(query(params)))
+    return absolute(this._machine._url(query(params)))
   }
 
   /** A channel object for `topic`, joined with `params` (an object, or a function called before each join). */
   channel(topic, params) {
     // A params function is called by `join()`, before every join; until then the params are empty.
     const given = typeof params === "function" ? undefined : json(params, `channel "${topic}" params`)
-    const id = this.machine.one(CHANNEL, topic, given)
+    const id = this._machine._one(CHANNEL, topic, given)
     const channel = new Channel(this, id, topic, params)
-    this.channels.set(id, channel)
+    this._channels.set(id, channel)
     return channel
   }
 
@@ -191,7 +191,7 @@ export class Socket {
    * lastHeartbeatRttMs}`; the times are `null` when there is none.
    */
   getStats() {
-    const [reconnectAttempts, nextRetry, queuedPushes, queuedBytes, awaitingReply, rtt] = this.machine.call(STATS, now())
+    const [reconnectAttempts, nextRetry, queuedPushes, queuedBytes, awaitingReply, rtt] = this._machine._call(STATS, now())
     return {
       state: this.connectionState(),
       reconnectAttempts,
@@ -205,8 +205,8 @@ export class Socket {
 
   // ----- What the channels, the records and the page ask of the socket -----
 
-  hook(list, callback) {
-    const ref = this.machine.makeRef()
+  _hook(list, callback) {
+    const ref = this._machine._makeRef()
     list.push([ref, callback])
     return ref
   }
@@ -216,20 +216,20 @@ export class Socket {
    * object made before the machine can report its outcome (a push refused by a full queue times out at once).
    * Throws what the machine refused (a push before `join()`, a second `join()`).
    */
-  start(op, ...args) {
+  _start(op, ...args) {
     try {
-      const id = this.accepted(this.machine.outcome(op, now(), ...args))
-      let push = this.pushes.get(id)
-      if (!push) this.pushes.set(id, (push = new Push()))
+      const id = this._accepted(this._machine._outcome(op, now(), ...args))
+      let push = this._pushes.get(id)
+      if (!push) this._pushes.set(id, (push = new Push()))
       return push
     } finally {
-      this.pump()
+      this._pump()
     }
   }
 
   /** A machine call's number, unless it is -1: the call was refused, for the reason the machine gives. */
-  accepted(result) {
-    if (result < 0) throw new Error(this.machine.refused())
+  _accepted(result) {
+    if (result < 0) throw new Error(this._machine._refused())
     return result
   }
 
@@ -239,25 +239,25 @@ export class Socket {
   }
 
   /** Checks the connection now: the page came back, or the network did. */
-  probe() {
-    this.machine.call(PROBE, now())
-    this.pump()
+  _probe() {
+    this._machine._call(PROBE, now())
+    this._pump()
   }
 
   /** The page is being hidden: close cleanly, to reconnect when it is shown again. */
-  suspend() {
-    if (!this.wanted) return
-    this.suspended = true
-    this.machine.call(DISCONNECT, now(), 1000, "page hidden")
-    this.pump()
+  _suspend() {
+    if (!this._wanted) return
+    this._suspended = true
+    this._machine._call(DISCONNECT, now(), 1000, "page hidden")
+    this._pump()
   }
 
-  resume() {
-    const suspended = this.suspended
-    this.suspended = false
-    if (suspended && this.wanted) {
-      this.machine.call(CONNECT)
-      this.pump()
+  _resume() {
+    const suspended = this._suspended
+    this._suspended = false
+    if (suspended && this._wanted) {
+      this._machine._call(CONNECT)
+      this._pump()
     }
   }
 
@@ -267,8 +267,8 @@ export class Socket {
    * is not JSON, leaves that channel's last params in place: the error is thrown to `join()`, and logged on a
    * reconnect.
    */
-  refreshParams(only, throwing) {
-    for (const channel of only ? [only] : this.channels.values()) {
+  _refreshParams(only, throwing) {
+    for (const channel of only ? [only] : this._channels.values()) {
       if (typeof channel.params !== "function") continue
       const what = `channel "${channel.topic}" params`
       try {
@@ -278,7 +278,7 @@ export class Socket {
         } catch {
           throw new Error(`${what}: the function threw`)
         }
-        this.accepted(this.machine.outcome(SET_PARAMS, channel.id, json(params, what) ?? "{}"))
+        this._accepted(this._machine._outcome(SET_PARAMS, channel._id, json(params, what) ?? "{}"))
       } catch (error) {
         if (throwing) throw error
         this.log("channel", what, error)
@@ -292,26 +292,26 @@ export class Socket {
    * Acts on the machine's records (`records`, or a drain's) until it has nothing left, then (unless told not to) arms
    * the timer for its next deadline.
    */
-  pump(arming = true, records = this.machine.drain()) {
+  _pump(arming = true, records = this._machine._drain()) {
     // Until a round's records and callbacks made no call into the machine, which alone can give it more to say.
-    for (let out = records; out.length > 0; out = this.machine.changed() ? this.machine.drain() : NOTHING) {
+    for (let out = records; out.length > 0; out = this._machine._changed() ? this._machine._drain() : NOTHING) {
       const calls = []
       route(this, out, calls)
       runAll(calls)
     }
-    if (arming) this.arm()
+    if (arming) this._arm()
   }
 
-  arm() {
-    const at = this.machine.deadline()
-    if (at === this.timerAt) return
-    clearTimeout(this.timer)
-    this.timerAt = at
+  _arm() {
+    const at = this._machine._deadline()
+    if (at === this._timerAt) return
+    clearTimeout(this._timer)
+    this._timerAt = at
     if (at < 0) return
-    this.timer = setTimeout(() => {
-      this.timerAt = -1
-      this.machine.call(TIMEOUT, now())
-      this.pump()
+    this._timer = setTimeout(() => {
+      this._timerAt = -1
+      this._machine._call(TIMEOUT, now())
+      this._pump()
     }, Math.max(0, at - now()))
   }
 
@@ -322,100 +322,100 @@ export class Socket {
    * when they are plain values, or once their promises settle, unless `disconnect()` or a newer attempt made them
    * stale by then.
    */
-  open() {
-    if (!this.listening) {
-      this.listening = true
+  _open() {
+    if (!this._listening) {
+      this._listening = true
       listenToPage(this)
     }
-    const generation = ++this.generation
+    const generation = ++this._generation
     const gathered = gather(this.params, this.authToken, (gathered) => {
-      if (this.generation !== generation || this.connectionState() !== "connecting") return
-      this.openWith(gathered)
-      this.pump()
+      if (this._generation !== generation || this.connectionState() !== "connecting") return
+      this._openWith(gathered)
+      this._pump()
     })
     // Ready now: this runs inside the pump, which goes on draining the machine after it.
-    if (gathered) this.openWith(gathered)
+    if (gathered) this._openWith(gathered)
   }
 
   /**
    * Opens the attempt's connection with the values gathered for it, or fails the attempt as a refused
    * connection fails: the machine reports the error and schedules the next attempt; queued pushes stay queued.
    */
-  openWith({ params, token, error }) {
+  _openWith({ params, token, error }) {
     let reason = "could not get `params` or `authToken`"
     try {
       if (error !== undefined) throw error
       reason = "could not open the WebSocket"
-      this.attach(this.connectTo(absolute(this.machine.url(query(params))), token))
+      this._attach(this._connectTo(absolute(this._machine._url(query(params))), token))
     } catch (thrown) {
       // The constructor threw (a malformed URL, a blocked port), or the values could not be had.
-      this.lastError = thrown
-      this.machine.call(FAILED, now(), reason)
+      this._lastError = thrown
+      this._machine._call(FAILED, now(), reason)
     }
   }
 
   /** A WebSocket to `websocketUrl`, or the relay's event-stream socket beside it, as the transport choice says. */
-  connectTo(websocketUrl, token) {
-    const WebSocketClass = this.transportClass ?? globalThis.WebSocket
-    const stream = this.transports?.attempt(typeof WebSocketClass === "function")
-    const url = stream ? this.streams.TransportChoice.streamUrl(websocketUrl) : websocketUrl
+  _connectTo(websocketUrl, token) {
+    const WebSocketClass = this._transportClass ?? globalThis.WebSocket
+    const stream = this._transports?.attempt(typeof WebSocketClass === "function")
+    const url = stream ? this._streams.TransportChoice.streamUrl(websocketUrl) : websocketUrl
     this.log("transport", `connecting to ${url}`)
-    if (stream) return this.streams.open(url, token)
+    if (stream) return this._streams.open(url, token)
     if (typeof WebSocketClass !== "function") {
       throw new Error(
         "no WebSocket in this environment: pass the `transport` option (under Node, the `ws` package's WebSocket)",
       )
     }
     if (token === undefined) return new WebSocketClass(url)
-    return new WebSocketClass(url, ["phoenix", Machine.tokenProtocol(token)])
+    return new WebSocketClass(url, ["phoenix", Machine._tokenProtocol(token)])
   }
 
   /** Routes a connection's events to the machine while it is this attempt's. */
-  attach(connection) {
-    const current = () => this.connection === connection
+  _attach(connection) {
+    const current = () => this._connection === connection
     connection.binaryType = "arraybuffer"
-    connection.onopen = () => current() && this.opened()
-    connection.onclose = (event) => current() && this.closed(event)
-    connection.onerror = (event) => current() && this.errored(event)
-    connection.onmessage = (event) => current() && this.received(event.data)
-    this.connection = connection
+    connection.onopen = () => current() && this._opened()
+    connection.onclose = (event) => current() && this._closed(event)
+    connection.onerror = (event) => current() && this._errored(event)
+    connection.onmessage = (event) => current() && this._received(event.data)
+    this._connection = connection
   }
 
-  opened() {
-    this.refreshParams(null, false)
-    this.transports?.opened()
-    this.machine.call(OPENED, now())
-    this.pump()
+  _opened() {
+    this._refreshParams(null, false)
+    this._transports?.opened()
+    this._machine._call(OPENED, now())
+    this._pump()
   }
 
-  closed(event) {
-    detach(this.connection)
-    this.connection = null
+  _closed(event) {
+    detach(this._connection)
+    this._connection = null
     const code = typeof event.code === "number" ? event.code : 1006
     const reason = typeof event.reason === "string" ? event.reason : ""
     // The HTTP status of a refused event-stream request (the event-stream socket says it; a WebSocket never can).
     const status = typeof event.status === "number" ? event.status : undefined
     // What the choice did about it, said by the entry that has it.
-    const switched = this.transports?.closed(status)
+    const switched = this._transports?.closed(status)
     if (switched) this.log("transport", switched)
-    this.machine.call(CLOSED, now(), code, reason)
-    this.pump()
+    this._machine._call(CLOSED, now(), code, reason)
+    this._pump()
   }
 
-  errored(event) {
-    this.lastError = event
-    this.machine.call(ERRORED, now())
-    this.pump()
+  _errored(event) {
+    this._lastError = event
+    this._machine._call(ERRORED, now())
+    this._pump()
   }
 
   /**
    * One message from the server: each frame in it is handed to the machine and its callbacks run before the next
    * frame is, then `onMessage` callbacks get the frame, as phoenix.js orders them.
    */
-  received(data) {
+  _received(data) {
     const at = now()
-    const last = this.last
-    for (const frame of decode(this.v1, data, protocolEvents())) {
+    const last = this._last
+    for (const frame of decode(this._v1, data, protocolEvents())) {
       if (typeof frame === "string") {
         this.log("transport", `ignored a frame: ${frame}`, data)
         continue
@@ -424,8 +424,8 @@ export class Socket {
       // What the last frame had is left out: the machine keeps it (the frames of a batch mostly share it).
       const epoch = ext?.epoch
       const flags = ext && ext.recovered | (epoch === undefined ? 0 : POSITION)
-      this.frame = frame
-      const records = this.machine.frame(
+      this._frame = frame
+      const records = this._machine._frame(
         at,
         joinRef,
         ref,
@@ -436,31 +436,31 @@ export class Socket {
         ext?.offset ?? -1,
         epoch === last.epoch ? undefined : (last.epoch = epoch),
       )
-      this.pump(false, records)
-      this.frame = null
-      if (this.hooks.message.length === 0) continue
+      this._pump(false, records)
+      this._frame = null
+      if (this._hooks.message.length === 0) continue
       const message = { join_ref: joinRef, ref, topic, event, payload: frame.payload }
-      for (const [, callback] of this.hooks.message) call(callback, [message])
+      for (const [, callback] of this._hooks.message) call(callback, [message])
     }
     // Once for the whole message: its frames came together.
-    this.arm()
+    this._arm()
   }
 
-  send(data) {
-    if (!this.connection) return
+  _send(data) {
+    if (!this._connection) return
     this.log("push", "send", typeof data === "string" ? data : `<${data.byteLength} bytes>`)
     try {
-      this.connection.send(data)
+      this._connection.send(data)
     } catch (error) {
       this.log("transport", "send failed", error)
     }
   }
 
   /** Closes the connection and lets go of it; `disconnect()`'s callback runs when the close completes. */
-  close(code, reason) {
-    const [connection, disconnected] = [this.connection, this.disconnected]
-    this.connection = null
-    this.disconnected = null
+  _close(code, reason) {
+    const [connection, disconnected] = [this._connection, this._disconnected]
+    this._connection = null
+    this._disconnected = null
     if (!connection) {
       if (disconnected) call(disconnected, [])
       return

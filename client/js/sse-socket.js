@@ -77,8 +77,8 @@ export class SseSocket {
 
   /** Sends a frame: text as it is, an `ArrayBuffer` (a binary frame) in base64. */
   send(frame) {
-    if (typeof frame === "string") this.#machine.sendText(frame)
-    else if (frame instanceof ArrayBuffer) this.#machine.sendBinary(new Uint8Array(frame))
+    if (typeof frame === "string") this.#machine._sendText(frame)
+    else if (frame instanceof ArrayBuffer) this.#machine._sendBinary(new Uint8Array(frame))
     else throw new Error("a frame is a string or an ArrayBuffer")
     this.#flush()
   }
@@ -89,7 +89,7 @@ export class SseSocket {
   }
 
   #received(text) {
-    const out = this.#machine.feed(text)
+    const out = this.#machine._feed(text)
     for (let i = 0; i < out.length && !this.#closed; i += 2) {
       const [tag, value] = [out[i], out[i + 1]]
       if (tag === SESSION) {
@@ -107,7 +107,7 @@ export class SseSocket {
   /** Posts what waits, unless a POST is on its way (it posts the rest when it returns) or there is no session. */
   #flush() {
     if (this.#posting || this.#closed || this.#postUrl === null) return
-    const body = this.#machine.takeBody()
+    const body = this.#machine._takeBody()
     if (body === "") return
     let posted
     try {

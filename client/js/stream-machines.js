@@ -11,37 +11,37 @@ export class EventStreamMachine extends Held {
     super(1, firstId, seed, ...backoff)
   }
 
-  url(url) {
-    return this.one(2, url)
+  _url(url) {
+    return this._one(2, url)
   }
 
-  restart() {
-    this.call(3)
+  _restart() {
+    this._call(3)
   }
 
-  opened() {
-    this.call(4)
+  _opened() {
+    this._call(4)
   }
 
   /** The events `chunk` (text) completed, five values each (`feed` in event_stream.rs). */
-  feed(chunk) {
-    return this.call(5, chunk)
+  _feed(chunk) {
+    return this._call(5, chunk)
   }
 
-  ended(end, status, now) {
-    return this.one(6, end, status, now)
+  _ended(end, status, now) {
+    return this._one(6, end, status, now)
   }
 
-  close() {
-    this.call(7)
+  _close() {
+    this._call(7)
   }
 
-  get readyState() {
-    return this.one(8)
+  get _readyState() {
+    return this._one(8)
   }
 
-  get lastEventId() {
-    return this.one(9)
+  get _lastEventId() {
+    return this._one(9)
   }
 }
 
@@ -56,20 +56,20 @@ export class SseSocketMachine extends Held {
   }
 
   /** What the events of `chunk` (text) say, as records of two values (`Tag` in sse_transport.rs). */
-  feed(chunk) {
-    return this.call(12, chunk)
+  _feed(chunk) {
+    return this._call(12, chunk)
   }
 
-  sendText(frame) {
-    this.call(13, frame)
+  _sendText(frame) {
+    this._call(13, frame)
   }
 
-  sendBinary(frame) {
-    this.call(14, frame)
+  _sendBinary(frame) {
+    this._call(14, frame)
   }
 
-  takeBody() {
-    return this.one(15)
+  _takeBody() {
+    return this._one(15)
   }
 }
 
@@ -79,7 +79,7 @@ export class TransportChoice extends Held {
   }
 
   attempt(websockets) {
-    return this.one(17, websockets)
+    return this._one(17, websockets)
   }
 
   static streamUrl(websocketUrl) {
@@ -87,12 +87,12 @@ export class TransportChoice extends Held {
   }
 
   opened() {
-    this.call(19)
+    this._call(19)
   }
 
   /** The attempt closed (`status`: a refused event-stream request's); what the choice did about it, for the log. */
   closed(status) {
-    switch (this.one(20, status)) {
+    switch (this._one(20, status)) {
       case 1:
         return "could not open twice: trying server-sent events"
       case 2:

@@ -282,10 +282,18 @@ fn build_entry(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(
 /// Minifies an ES module entry's bundle again, in place, with terser: esbuild bundles it and minifies it fast, and
 /// terser, slower, takes it further. On the core's module: 24.3 -> 23.6 KB, and 9.0 -> 8.5 KB gzipped (the full
 /// API's, 12.4 -> 11.6), as its names and its compressed code repeat more. Only its safe transforms (no `unsafe`
-/// option); minified as a module, so its top-level names are shortened too.
+/// option); minified as a module, so its top-level names are shortened too. The JavaScript layer's internal
+/// properties and methods, which it names with a leading `_` (`socket._pump()`), are shortened as well
+/// ([`INTERNAL_NAMES`]).
 ///
 /// Node's CommonJS entries are left as esbuild writes them: its `0 && (module.exports = {...})` line, which terser
 /// would drop as dead code, is how Node finds their named exports when an ES module imports them.
+/// The properties terser renames: one `_` then a letter or digit, the JavaScript layer's mark for what is its own
+/// (`client/js/`). Not `__`, which wasm-bindgen's glue and Vue (`__v_skip`) use. A name each bundle shortens its
+/// own way, so nothing another entry's bundle reads (the event-stream socket's registration, `Channel`'s public
+/// methods for `Presence`) may have the mark.
+const INTERNAL_NAMES: &str = "regex=/^_[A-Za-z0-9]/";
+
 fn shrink(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(), Error> {
     if entry.format != "esm" {
         return Ok(());
@@ -293,7 +301,8 @@ fn shrink(client: &Path, entry: &Entry, path: &std::ffi::OsStr) -> Result<(), Er
     let bundle = format!("{}/{OUT_NAME}.js", entry.dir);
     let mut terser = Command::new("terser");
     terser.current_dir(client).env("PATH", path).arg(&bundle);
-    terser.args(["--module", "--compress", "passes=2", "--mangle", "--output"]).arg(&bundle);
+    terser.args(["--module", "--compress", "passes=2", "--mangle", "--mangle-props", INTERNAL_NAMES, "--output"]);
+    terser.arg(&bundle);
     process::run(&mut terser)
 }
 
