@@ -258,11 +258,11 @@ function readOptions(options) {
   const read = { headers: withAccept(undefined), lastEventId: "", backoff: [NaN, NaN, NaN] }
   if (options === undefined || options === null) return read
   const given = new Fields(options, null, ["headers", "lastEventId", "backoff"], OWNER)
-  const headers = given.value("headers")
+  const headers = given._value("headers")
   if (typeof headers === "function") read.headers = headers
   else if (headers !== undefined) read.headers = withAccept(headers)
-  read.lastEventId = given.string("lastEventId") ?? ""
-  const backoff = given.value("backoff")
+  read.lastEventId = given._string("lastEventId") ?? ""
+  const backoff = given._value("backoff")
   if (backoff !== undefined) read.backoff = readBackoff(backoff, OWNER)
   return read
 }
@@ -276,7 +276,7 @@ function withAccept(given) {
   if (given === undefined || given === null) return headers
   const field = new Fields(given, "headers", null, OWNER)
   for (const name of Object.keys(given)) {
-    const value = field.string(name)
+    const value = field._string(name)
     if (value !== undefined) headers[name] = value
   }
   return headers

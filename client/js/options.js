@@ -23,9 +23,13 @@ const PHOENIX_OPTIONS = [
 ]
 const FERROCAST_OPTIONS = ["backoff", "queue", "heartbeatTimeoutMs", "probeTimeoutMs", "recovery", "batch"]
 
+/** A test that a value is of JavaScript type `type`. */
+const typed = (type) => (value) => typeof value === type
+
 /**
  * Typed reads of the options object of `owner`'s constructor (`Socket`, `EventStream`), or of one of its nested
  * objects (`name`), which may hold only the `known` keys (any key when `known` is null), naming what is wrong.
+ * Each read gives the value, `undefined` when it is not given (or `null`), and throws what it must be otherwise.
  */
 export class Fields {
   constructor(object, name, known, owner = "Socket") {
@@ -39,49 +43,53 @@ export class Fields {
           : `unknown ${owner} option \`${unknown}\``,
       )
     }
-    this.object = object
-    this.name = name
-    this.owner = owner
+    this._object = object
+    this._name = name
+    this._owner = owner
   }
 
-  value(key) {
-    const value = this.object[key]
+  _value(key) {
+    const value = this._object[key]
     return value === null ? undefined : value
   }
 
-  wrong(key, expected) {
-    return new Error(`${this.owner} option \`${this.name ? `${this.name}.${key}` : key}\` must be ${expected}`)
+  _wrong(key, expected) {
+    return new Error(`${this._owner} option \`${this._name ? `${this._name}.${key}` : key}\` must be ${expected}`)
   }
 
-  number(key) {
-    const value = this.value(key)
-    if (value !== undefined && !(typeof value === "number" && Number.isFinite(value))) throw this.wrong(key, "a number")
+  /** The value of `key`, given that `test` holds for it: what it must be otherwise is `expected`. */
+  _checked(key, test, expected) {
+    const value = this._value(key)
+    if (value !== undefined && !test(value)) throw this._wrong(key, expected)
     return value
+  }
+
+  _number(key) {
+    return this._checked(key, Number.isFinite, "a number")
   }
 
   /** A non-negative whole number (milliseconds, counts, bytes). */
-  ms(key) {
-    const value = this.number(key)
-    if (value !== undefined && !(value >= 0 && Number.isInteger(value))) throw this.wrong(key, "a whole number, 0 or more")
-    return value
+  _ms(key) {
+    this._number(key)
+    return this._checked(key, (value) => value >= 0 && Number.isInteger(value), "a whole number, 0 or more")
   }
 
-  boolean(key) {
-    const value = this.value(key)
-    if (value !== undefined && typeof value !== "boolean") throw this.wrong(key, "true or false")
-    return value
+  _boolean(key) {
+    return this._checked(key, typed("boolean"), "true or false")
   }
 
-  string(key) {
-    const value = this.value(key)
-    if (value !== undefined && typeof value !== "string") throw this.wrong(key, "a string")
-    return value
+  _string(key) {
+    return this._checked(key, typed("string"), "a string")
   }
 
-  function(key) {
-    const value = this.value(key)
-    if (value !== undefined && typeof value !== "function") throw this.wrong(key, "a function")
-    return value
+  _function(key) {
+    return this._checked(key, typed("function"), "a function")
+  }
+
+  /** A string among `allowed`, which `expected` lists for the error, with the value given. */
+  _oneOf(key, allowed, expected) {
+    const value = this._string(key)
+    return this._checked(key, (given) => allowed.includes(given), `${expected}, not "${value}"`)
   }
 }
 
@@ -102,60 +110,39 @@ export function readOptions(opts) {
   if (opts === undefined || opts === null) return options
   if (typeof opts !== "object") throw new Error("Socket options must be an object")
   const fields = new Fields(opts, null, [...PHOENIX_OPTIONS, ...FERROCAST_OPTIONS])
-  options.timeout = fields.ms("timeout")
-  options.heartbeatInterval = fields.ms("heartbeatIntervalMs")
-  options.heartbeatTimeout = fields.ms("heartbeatTimeoutMs")
-  options.probeTimeout = fields.ms("probeTimeoutMs")
-  options.recovery = fields.boolean("recovery")
-  options.batch = fields.boolean("batch") ?? true
-  const vsn = fields.string("vsn")
-  if (!(vsn === undefined || vsn === "2.0.0" || vsn === "1.0.0")) {
-    throw new Error(`Socket option \`vsn\` must be "1.0.0" or "2.0.0", not "${vsn}"`)
-  }
-  options.v1 = vsn === "1.0.0"
-  const binaryType = fields.string("binaryType")
-  if (!(binaryType === undefined || binaryType === "arraybuffer")) {
-    throw new Error(
-      `Socket option \`binaryType\` must be "arraybuffer" (binary payloads are ArrayBuffers), not "${binaryType}"`,
-    )
-  }
-  options.reconnectAfter = fields.function("reconnectAfterMs")
+  options.timeout = fields._ms("timeout")
+  options.heartbeatInterval = fields._ms("heartbeatIntervalMs")
+  options.heartbeatTimeout = fields._ms("heartbeatTimeoutMs")
+  options.probeTimeout = fields._ms("probeTimeoutMs")
+  options.recovery = fields._boolean("recovery")
+  options.batch = fields._boolean("batch") ?? true
+  options.v1 = fields._oneOf("vsn", ["1.0.0", "2.0.0", undefined], '"1.0.0" or "2.0.0"') === "1.0.0"
+  fields._oneOf("binaryType", ["arraybuffer", undefined], '"arraybuffer" (binary payloads are ArrayBuffers)')
+  options.reconnectAfter = fields._function("reconnectAfterMs")
   const backoff = opts.backoff
   if (options.reconnectAfter && backoff !== undefined) {
     throw new Error("give either `reconnectAfterMs` or `backoff`, not both")
   }
   if (backoff !== undefined) options.backoff = readBackoff(backoff, "Socket")
-  options.rejoinAfter = fields.function("rejoinAfterMs")
+  options.rejoinAfter = fields._function("rejoinAfterMs")
   if (opts.queue !== undefined) {
     const nested = new Fields(opts.queue, "queue", ["maxMessages", "maxBytes", "ttlMs", "overflow"])
-    const overflow = nested.string("overflow")
-    if (!(overflow === undefined || overflow === "reject" || overflow === "drop-oldest")) {
-      throw new Error(`Socket option \`queue.overflow\` must be "reject" or "drop-oldest", not "${overflow}"`)
-    }
+    const overflow = nested._oneOf("overflow", ["reject", "drop-oldest", undefined], '"reject" or "drop-oldest"')
     options.dropOldest = overflow === "drop-oldest"
-    options.queue = [nested.ms("maxMessages"), nested.ms("maxBytes"), nested.ms("ttlMs")].map((value) => value ?? NaN)
+    options.queue = ["maxMessages", "maxBytes", "ttlMs"].map((key) => nested._ms(key) ?? NaN)
   }
-  const params = opts.params
-  if (!(params === undefined || (params !== null && typeof params === "object") || typeof params === "function")) {
-    throw fields.wrong("params", "an object or a function returning one (or a promise of one)")
-  }
-  options.params = params
-  const token = fields.value("authToken")
-  if (!(token === undefined || typeof token === "string" || typeof token === "function")) {
-    throw fields.wrong("authToken", "a string or a function returning one (or a promise of one)")
-  }
-  options.authToken = token
-  const transport = opts.transport
-  if (typeof transport === "string") {
-    if (transport !== "sse" && transport !== "websocket") {
-      throw new Error(`Socket option \`transport\` must be "websocket", "sse" or a WebSocket class, not "${transport}"`)
-    }
+  const or = (type) => (value) => typeof value === type || typeof value === "function"
+  const returning = "a function returning one (or a promise of one)"
+  options.params = fields._checked("params", or("object"), `an object or ${returning}`)
+  options.authToken = fields._checked("authToken", or("string"), `a string or ${returning}`)
+  if (typeof opts.transport === "string") {
+    const transport = fields._oneOf("transport", ["sse", "websocket"], '"websocket", "sse" or a WebSocket class')
     options.transports = transport === "sse" ? 2 : 1
   } else {
-    options.transportClass = fields.function("transport")
+    options.transportClass = fields._function("transport")
     if (options.transportClass) options.transports = 1
   }
-  options.logger = fields.function("logger")
+  options.logger = fields._function("logger")
   return options
 }
 
@@ -165,7 +152,7 @@ export function readOptions(opts) {
  */
 export function readBackoff(backoff, owner) {
   const nested = new Fields(backoff, "backoff", ["baseMs", "maxMs", "jitter"], owner)
-  const jitter = nested.number("jitter")
-  if (jitter !== undefined && !(jitter >= 0 && jitter <= 1)) throw nested.wrong("jitter", "between 0 and 1")
-  return [nested.ms("baseMs"), nested.ms("maxMs"), jitter].map((value) => value ?? NaN)
+  nested._number("jitter")
+  const jitter = nested._checked("jitter", (jitter) => jitter >= 0 && jitter <= 1, "between 0 and 1")
+  return [nested._ms("baseMs"), nested._ms("maxMs"), jitter].map((value) => value ?? NaN)
 }
