@@ -1,6 +1,6 @@
 // Loading the wasm as a page without a bundler does: `init()` takes a URL or path, `{module_or_path}`, a promise of a
 // `Response`, or bytes served without the wasm type, rejects with the status when the wasm cannot be had (and can be
-// tried again), and `initSync` takes bytes. Each case imports the entry afresh (a query string makes a new module),
+// tried again), and `initSync` takes bytes, as they are or as `{module}`. Each case imports the entry afresh (a query string makes a new module),
 // so it loads its own wasm, and opens a socket on it to show the load worked.
 
 import { ok } from "../support/assert.mjs";
@@ -54,8 +54,18 @@ test("init rejects with the status when the wasm is missing, and loads on the ne
   await works(entry);
 });
 
-test("initSync loads the wasm from bytes", async () => {
-  const { entry, wasm } = await freshEntry();
-  entry.initSync({ module: await (await fetch(wasm)).arrayBuffer() });
-  await works(entry);
+test("initSync loads the wasm from bytes, given as they are or as {module}, and warns of neither", async () => {
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (...args) => warnings.push(args.join(" "));
+  try {
+    for (const given of [(bytes) => ({ module: bytes }), (bytes) => bytes]) {
+      const { entry, wasm } = await freshEntry();
+      entry.initSync(given(await (await fetch(wasm)).arrayBuffer()));
+      await works(entry);
+    }
+  } finally {
+    console.warn = warn;
+  }
+  ok(warnings.length === 0, `no warning: ${warnings.join("; ")}`);
 });
