@@ -118,7 +118,7 @@ impl EventStreamMachine {
     /// when unnamed), `data` (the text), `lastEventId`, `topic` (null when the stream gave none), and whether it is
     /// the relay's `ferrocast:subscribed`, whose `recovered: false` means a resume could not replay everything.
     pub fn feed(&mut self, chunk: &str, out: &mut Output) {
-        for event in self.reader.feed_text(chunk) {
+        self.reader.feed_text_into(chunk, &mut |event| {
             out.text(&event.event);
             out.text(&event.data);
             out.text(&event.last_event_id);
@@ -127,7 +127,7 @@ impl EventStreamMachine {
                 None => out.null(),
             }
             out.flag(event.event == SUBSCRIBED_EVENT);
-        }
+        });
     }
 
     /// The request ended at `now`: `end` 0 dropped (or failed, or its headers could not be had), 1 refused with

@@ -77,25 +77,24 @@ impl SseSocketMachine {
     }
 
     fn feed(&mut self, chunk: &str, out: &mut Output) {
-        for event in self.reader.feed_text(chunk) {
-            match sse_socket::read_event(&event) {
-                Ok(StreamEvent::Session { token }) => {
-                    out.number(f64::from(Tag::Session as u8));
-                    out.text(&sse_socket::post_url(&self.stream_url, token));
-                }
-                Ok(StreamEvent::Frame(Received::Text(text))) => {
-                    out.number(f64::from(Tag::Text as u8));
-                    out.text(text);
-                }
-                Ok(StreamEvent::Frame(Received::Binary(bytes))) => {
-                    out.number(f64::from(Tag::Binary as u8));
-                    out.bytes(&bytes);
-                }
-                Err(error) => {
-                    out.number(f64::from(Tag::Broken as u8));
-                    out.text(error.as_str());
-                }
+        let stream_url = &self.stream_url;
+        self.reader.feed_text_into(chunk, &mut |event| match sse_socket::read_event(&event) {
+            Ok(StreamEvent::Session { token }) => {
+                out.number(f64::from(Tag::Session as u8));
+                out.text(&sse_socket::post_url(stream_url, token));
             }
-        }
+            Ok(StreamEvent::Frame(Received::Text(text))) => {
+                out.number(f64::from(Tag::Text as u8));
+                out.text(text);
+            }
+            Ok(StreamEvent::Frame(Received::Binary(bytes))) => {
+                out.number(f64::from(Tag::Binary as u8));
+                out.bytes(&bytes);
+            }
+            Err(error) => {
+                out.number(f64::from(Tag::Broken as u8));
+                out.text(error.as_str());
+            }
+        });
     }
 }

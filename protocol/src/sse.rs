@@ -139,19 +139,33 @@ impl Reader {
     /// Reads a chunk; returns the events it completed. Bytes that are not UTF-8 read as U+FFFD, as the UTF-8
     /// decoder EventSource reads with makes them.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
-        self.feed_lines(chunk, &|line| String::from_utf8_lossy(line))
+        let mut events = Vec::new();
+        self.feed_lines(chunk, &|line| String::from_utf8_lossy(line), &mut |event| events.push(event));
+        events
     }
 
     /// Reads a chunk of a stream someone else decoded from UTF-8, a browser's `TextDecoder` in its streaming mode,
     /// say (which holds back a character cut between chunks until it is whole); returns the events it completed,
     /// the same as [`Reader::feed`] with the stream's bytes. The browser's wasm then carries no decoder of its own.
     pub fn feed_text(&mut self, chunk: &str) -> Vec<Event> {
-        // Whole characters in, and lines end at ASCII bytes: every line is UTF-8, and the fallback never happens.
-        self.feed_lines(chunk.as_bytes(), &|line| std::str::from_utf8(line).unwrap_or_default().into())
+        let mut events = Vec::new();
+        self.feed_text_into(chunk, &mut |event| events.push(event));
+        events
     }
 
-    fn feed_lines(&mut self, chunk: &[u8], text: &dyn Fn(&[u8]) -> std::borrow::Cow<'_, str>) -> Vec<Event> {
-        let mut events = Vec::new();
+    /// [`Reader::feed_text`], each event handed to `sink` as it completes instead of collected: the browser's
+    /// machines write each one out at once, and their wasm has no list of events to grow and take apart.
+    pub fn feed_text_into(&mut self, chunk: &str, sink: &mut dyn FnMut(Event)) {
+        // Whole characters in, and lines end at ASCII bytes: every line is UTF-8, and the fallback never happens.
+        self.feed_lines(chunk.as_bytes(), &|line| std::str::from_utf8(line).unwrap_or_default().into(), sink);
+    }
+
+    fn feed_lines(
+        &mut self,
+        chunk: &[u8],
+        text: &dyn Fn(&[u8]) -> std::borrow::Cow<'_, str>,
+        sink: &mut dyn FnMut(Event),
+    ) {
         for &byte in chunk {
             let after_cr = std::mem::replace(&mut self.after_cr, false);
             match byte {
@@ -165,13 +179,12 @@ impl Reader {
                         line.drain(..BYTE_ORDER_MARK.len());
                     }
                     if let Some(event) = self.line_ended(&text(&line)) {
-                        events.push(event);
+                        sink(event);
                     }
                 }
                 _ => self.line.push(byte),
             }
         }
-        events
     }
 
     fn line_ended(&mut self, line: &str) -> Option<Event> {
