@@ -138,7 +138,7 @@ const FULL: &str = "machine,presence,streams";
 /// no-bundler build (`client/pkg/web`, what a plain page downloads), as shipped, each `gzip -9`, as issue 21
 /// defines it. Today's size with a little room, so that a change that bloats the client is seen when it is made;
 /// lower it when the client shrinks.
-pub const GZIP_BUDGET: u64 = 33_100;
+pub const GZIP_BUDGET: u64 = 32_900;
 
 /// The same for `@ferrocast/client/core` (`client/pkg/web-core`): Socket, Channel and Push, hand-written
 /// JavaScript over the narrow wasm machine: issue 21's target, 20 KB, which the core meets since its eighth round.
