@@ -1,6 +1,6 @@
 // `Machine`: the protocol's client state machine in wasm (`client/src/machine.rs`), as `Socket` calls it. A call is
 // one operation on the machine's handle, its arguments and results crossing as bytes (`boundary.js`): most are made
-// by their number (`machine.call(CONNECT)`), and a method wraps the few that do more.
+// by their number (`machine._call(CONNECT)`), and a method wraps the few that do more.
 
 import { machine, machineDeadline } from "ferrocast-machine"
 import { begin, put, resultsOf, run, written } from "./boundary.js"
