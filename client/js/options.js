@@ -86,7 +86,7 @@ export class Fields {
     return this._checked(key, typed("function"), "a function")
   }
 
-  /** A string among `allowed`, which `expected` lists for the error, with the value given. */
+  /** A string among `allowed` (or nothing), which `expected` lists for the error, with the value given. */
   _oneOf(key, allowed, expected) {
     const value = this._string(key)
     return this._checked(key, (given) => allowed.includes(given), `${expected}, not "${value}"`)
@@ -116,8 +116,8 @@ export function readOptions(opts) {
   options.probeTimeout = fields._ms("probeTimeoutMs")
   options.recovery = fields._boolean("recovery")
   options.batch = fields._boolean("batch") ?? true
-  options.v1 = fields._oneOf("vsn", ["1.0.0", "2.0.0", undefined], '"1.0.0" or "2.0.0"') === "1.0.0"
-  fields._oneOf("binaryType", ["arraybuffer", undefined], '"arraybuffer" (binary payloads are ArrayBuffers)')
+  options.v1 = fields._oneOf("vsn", ["1.0.0", "2.0.0"], '"1.0.0" or "2.0.0"') === "1.0.0"
+  fields._oneOf("binaryType", ["arraybuffer"], '"arraybuffer" (binary payloads are ArrayBuffers)')
   options.reconnectAfter = fields._function("reconnectAfterMs")
   const backoff = opts.backoff
   if (options.reconnectAfter && backoff !== undefined) {
@@ -127,7 +127,7 @@ export function readOptions(opts) {
   options.rejoinAfter = fields._function("rejoinAfterMs")
   if (opts.queue !== undefined) {
     const nested = new Fields(opts.queue, "queue", ["maxMessages", "maxBytes", "ttlMs", "overflow"])
-    const overflow = nested._oneOf("overflow", ["reject", "drop-oldest", undefined], '"reject" or "drop-oldest"')
+    const overflow = nested._oneOf("overflow", ["reject", "drop-oldest"], '"reject" or "drop-oldest"')
     options.dropOldest = overflow === "drop-oldest"
     options.queue = ["maxMessages", "maxBytes", "ttlMs"].map((key) => nested._ms(key) ?? NaN)
   }
