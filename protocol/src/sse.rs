@@ -94,14 +94,17 @@ pub struct Event {
     pub topic: Option<String>,
 }
 
-/// U+FEFF in UTF-8, which a stream may start with and a reader skips.
-const BYTE_ORDER_MARK: &[u8] = "\u{feff}".as_bytes();
+/// U+FEFF, which a stream may start with and a reader skips.
+const BYTE_ORDER_MARK: &str = "\u{feff}";
 
 /// Reads an event stream in chunks of any size, as EventSource does: lines end with CR, LF or CRLF; a blank line
 /// dispatches the event; comments and unknown fields are ignored; an event with no data is not dispatched.
 #[derive(Debug, Default)]
 pub struct Reader {
-    line: Vec<u8>,
+    /// The line read so far.
+    line: String,
+    /// What [`Reader::feed`] holds back: the first bytes of a character the chunk cut, which the next one completes.
+    undecoded: Vec<u8>,
     /// The previous chunk ended with CR: a LF starting this one belongs to that line end.
     after_cr: bool,
     /// A line has ended, so a byte order mark can no longer come.
@@ -137,11 +140,29 @@ impl Reader {
     }
 
     /// Reads a chunk; returns the events it completed. Bytes that are not UTF-8 read as U+FFFD, as the UTF-8
-    /// decoder EventSource reads with makes them.
+    /// decoder EventSource reads with makes them; a character cut between chunks reads whole.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
-        let mut events = Vec::new();
-        self.feed_lines(chunk, &|line| String::from_utf8_lossy(line), &mut |event| events.push(event));
-        events
+        self.undecoded.extend_from_slice(chunk);
+        let bytes = std::mem::take(&mut self.undecoded);
+        let mut text = String::with_capacity(bytes.len());
+        let mut rest = &bytes[..];
+        while let Err(error) = std::str::from_utf8(rest) {
+            let (valid, after) = rest.split_at(error.valid_up_to());
+            text.push_str(std::str::from_utf8(valid).unwrap_or_default());
+            match error.error_len() {
+                Some(len) => {
+                    text.push(char::REPLACEMENT_CHARACTER);
+                    rest = &after[len..];
+                }
+                // The chunk ends inside a character.
+                None => {
+                    self.undecoded = after.to_vec();
+                    rest = &[];
+                }
+            }
+        }
+        text.push_str(std::str::from_utf8(rest).unwrap_or_default());
+        self.feed_text(&text)
     }
 
     /// Reads a chunk of a stream someone else decoded from UTF-8, a browser's `TextDecoder` in its streaming mode,
@@ -156,34 +177,30 @@ impl Reader {
     /// [`Reader::feed_text`], each event handed to `sink` as it completes instead of collected: the browser's
     /// machines write each one out at once, and their wasm has no list of events to grow and take apart.
     pub fn feed_text_into(&mut self, chunk: &str, sink: &mut dyn FnMut(Event)) {
-        // Whole characters in, and lines end at ASCII bytes: every line is UTF-8, and the fallback never happens.
-        self.feed_lines(chunk.as_bytes(), &|line| std::str::from_utf8(line).unwrap_or_default().into(), sink);
-    }
-
-    fn feed_lines(
-        &mut self,
-        chunk: &[u8],
-        text: &dyn Fn(&[u8]) -> std::borrow::Cow<'_, str>,
-        sink: &mut dyn FnMut(Event),
-    ) {
-        for &byte in chunk {
-            let after_cr = std::mem::replace(&mut self.after_cr, false);
-            match byte {
-                b'\n' if after_cr => {}
-                b'\n' | b'\r' => {
-                    self.after_cr = byte == b'\r';
-                    let mut line = std::mem::take(&mut self.line);
-                    // A byte order mark may start the stream. It is looked for in the whole first line, not the
-                    // first chunk, which may end inside its three bytes.
-                    if !std::mem::replace(&mut self.started, true) && line.starts_with(BYTE_ORDER_MARK) {
-                        line.drain(..BYTE_ORDER_MARK.len());
-                    }
-                    if let Some(event) = self.line_ended(&text(&line)) {
-                        sink(event);
-                    }
-                }
-                _ => self.line.push(byte),
+        let mut rest = chunk;
+        // Lines end at ASCII bytes, so what lies between two line ends is whole characters: the text is cut as
+        // it is, never checked as UTF-8 again.
+        while let Some(end) = rest.bytes().position(|byte| byte == b'\n' || byte == b'\r') {
+            let cr = rest.as_bytes().get(end) == Some(&b'\r');
+            let line = rest.get(..end).unwrap_or_default();
+            rest = rest.get(end + 1..).unwrap_or_default();
+            // The LF of a CRLF, whose CR ended the line already (in this chunk or the previous one).
+            if std::mem::replace(&mut self.after_cr, cr) && !cr && end == 0 {
+                continue;
             }
+            self.line.push_str(line);
+            let line = std::mem::take(&mut self.line);
+            // A byte order mark may start the stream. It is looked for in the whole first line, not the first
+            // chunk, which may end inside it.
+            let first = !std::mem::replace(&mut self.started, true);
+            let line = if first { line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(&line) } else { &line };
+            if let Some(event) = self.line_ended(line) {
+                sink(event);
+            }
+        }
+        if !rest.is_empty() {
+            self.after_cr = false;
+            self.line.push_str(rest);
         }
     }
 
@@ -281,6 +298,19 @@ mod tests {
             events.extend(reader.feed_text(&stream[split..]));
             assert_eq!(events, expected, "split at {split}");
         }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_read_as_replacements_however_cut() {
+        // A cut character, a stray continuation byte, a lead byte whose sequence a line end breaks.
+        let stream: &[u8] = b"data: \xe2\x82\xac \x80 \xf0\x9f\n\n";
+        let expected = [event("message", "\u{20ac} \u{fffd} \u{fffd}", "", None)];
+        assert_eq!(read_all(&[stream]), expected);
+        for split in 1..stream.len() {
+            assert_eq!(read_all(&[&stream[..split], &stream[split..]]), expected, "split at {split}");
+        }
+        let one_by_one: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(read_all(&one_by_one), expected);
     }
 
     #[test]
