@@ -241,8 +241,22 @@ fn handles(into: &mut Vec<u32>, entry: Option<&Entry<u32>>) {
 
 /// Writes a key: its length in UTF-16 units into the records, the key into the names.
 fn name(out: &mut Vec<u32>, names: &mut String, key: &str) {
-    out.push(key.encode_utf16().count() as u32);
+    let mut units = 0;
+    for &byte in key.as_bytes() {
+        units += utf16_units(byte);
+    }
+    out.push(units as u32);
     names.push_str(key);
+}
+
+/// The UTF-16 units (JavaScript's string length) that a byte of UTF-8 adds: one for the first byte of a character,
+/// two for that of a four-byte one, none for the rest. Counted by bytes, so the module has no UTF-8 decoder.
+fn utf16_units(byte: u8) -> usize {
+    match byte {
+        0x80..0xC0 => 0,
+        0xF0.. => 2,
+        _ => 1,
+    }
 }
 
 /// Writes an entry: its extra fields' handle (0 for none), its number of metas, their handles.
@@ -277,15 +291,14 @@ impl Flat<'_> {
     /// The next string of `text`, its length given in UTF-16 units.
     fn string(&mut self) -> String {
         let mut units = self.number() as usize;
+        let bytes = self.text.as_bytes();
+        // Up to the first byte of the character that no unit is left for, or the end.
         let mut end = 0;
-        for char in self.text.chars() {
-            if units == 0 {
-                break;
-            }
-            units = units.saturating_sub(char.len_utf16());
-            end += char.len_utf8();
+        while end < bytes.len() && (units > 0 || utf16_units(bytes[end]) == 0) {
+            units = units.saturating_sub(utf16_units(bytes[end]));
+            end += 1;
         }
-        let (string, rest) = self.text.split_at(end);
+        let (string, rest) = self.text.split_at_checked(end).unwrap_or((self.text, ""));
         self.text = rest;
         string.to_owned()
     }
@@ -404,6 +417,30 @@ mod tests {
         assert_eq!(machine.names(), "7ünï");
         assert_eq!(machine.list(), [1, 0, 2, 3, 5]);
         assert_eq!(machine.names(), "7");
+    }
+
+    /// Lengths are JavaScript's, in UTF-16 units, whatever the characters' sizes in UTF-8 (one to four bytes).
+    #[test]
+    fn keys_and_refs_of_every_character_size_read_and_write_whole() {
+        let mut machine = PresenceMachine::new();
+        let keys = ["a\u{1f600}b", "\u{20ac}", "\u{e9}\u{1f600}", "x"];
+        let metas = [[(1, "\u{1f600}\u{e9}")], [(2, "\u{e9}")], [(3, "")], [(4, "\u{20ac}x")]];
+        let object: Vec<_> = keys.iter().zip(&metas).map(|(key, meta)| (*key, 0, &meta[..])).collect();
+        state(&mut machine, "1", &object);
+        let list = machine.list();
+        let names: Vec<u16> = machine.names().encode_utf16().collect();
+        let (mut read, mut at, mut from) = (Vec::new(), 0, 0);
+        while at < list.len() {
+            let units = list[at] as usize;
+            read.push(String::from_utf16(&names[from..from + units]).unwrap());
+            from += units;
+            assert_eq!(list[at + 1..at + 3], [0, 1], "no extra fields, one meta");
+            at += 4;
+        }
+        read.sort();
+        let mut keys = keys.map(String::from);
+        keys.sort();
+        assert_eq!((read, from), (keys.to_vec(), names.len()));
     }
 
     #[test]
