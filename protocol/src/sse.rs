@@ -208,11 +208,13 @@ impl Reader {
         if line.is_empty() {
             return self.dispatch();
         }
-        if line.starts_with(':') {
+        // `&str` patterns, not `char` ones, here and in `sse_socket`: a `char` pattern is encoded as UTF-8 when it
+        // runs, code the browser's wasm would carry for these alone.
+        if line.starts_with(":") {
             return None;
         }
         let (name, value) = match crate::text::split_once_at(line, b':') {
-            Some((name, value)) => (name, value.strip_prefix(' ').unwrap_or(value)),
+            Some((name, value)) => (name, value.strip_prefix(" ").unwrap_or(value)),
             None => (line, ""),
         };
         match name {

@@ -113,9 +113,10 @@ pub fn read_event(event: &Event) -> Result<StreamEvent<'_>, FramingError> {
 /// query value as it stands, so only letters, digits, `-` and `_` are taken: nothing that could end the parameter.
 fn session_token(data: &str) -> Result<&str, FramingError> {
     let token = (|| {
-        let object = data.trim_ascii().strip_prefix('{')?.strip_suffix('}')?;
+        // `&str` patterns: see `sse::Reader`'s lines.
+        let object = data.trim_ascii().strip_prefix("{")?.strip_suffix("}")?;
         let (key, value) = crate::text::split_once_at(object, b':')?;
-        let value = value.trim_ascii().strip_prefix('"')?.strip_suffix('"')?;
+        let value = value.trim_ascii().strip_prefix("\"")?.strip_suffix("\"")?;
         (key.trim_ascii() == "\"token\"").then_some(value)
     })();
     token
