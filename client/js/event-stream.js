@@ -119,7 +119,7 @@ export class EventStream {
     this.#machine._close()
     clearTimeout(this.#timer)
     this.#timerAt = -1
-    this.#request?.abort()
+    this.#request?._abort()
     this.#request = null
   }
 
@@ -199,17 +199,17 @@ export class EventStream {
     const url = this.#machine._url(this.#url)
     let request
     const owner = {
-      opened: () => {
+      _opened: () => {
         this.#machine._opened()
         for (const callback of this.#callbacks(OPEN)) call(callback, [])
       },
-      chunk: (text) => {
+      _chunk: (text) => {
         const out = this.#machine._feed(text)
-        for (let i = 0; i < out.length && !request.stopped; i += 5) {
+        for (let i = 0; i < out.length && !request._stopped; i += 5) {
           this.#deliver(out[i], out[i + 1], out[i + 2], out[i + 3], out[i + 4])
         }
       },
-      ended: (how, status, message) => {
+      _ended: (how, status, message) => {
         if (how === CLOSED) this.#ended(0, "the server ended the stream", DROPPED)
         else if (how === FAILED) this.#ended(0, message, DROPPED)
         else this.#ended(status, message || `HTTP status ${status}`, REFUSED)

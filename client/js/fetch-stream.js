@@ -4,9 +4,9 @@
 // headers and decides by itself when to reconnect, so streams are read this way; whether and when to make the next
 // request is the owner's decision.
 //
-// The owner hears, in this order: `opened()` once, `chunk(text)` for each chunk, then `ended(how, status, message)`
-// once (or `ended` at once when it never opened). Nothing follows `ended` or `abort()`, even from promises already
-// settling.
+// The owner hears, in this order: `_opened()` once, `_chunk(text)` for each chunk, then
+// `_ended(how, status, message)` once (or `_ended` at once when it never opened). Nothing follows `_ended` or
+// `_abort()`, even from promises already settling.
 
 import { isEventStream } from "./stream-machines.js"
 
@@ -18,7 +18,8 @@ export const REFUSED = 1
 export const FAILED = 2
 
 /**
- * `fetch(url, {headers, signal})`, read for `owner` (`{opened, chunk, ended}`); returns `{stopped, abort()}`.
+ * `fetch(url, {headers, signal})`, read for `owner` (`{_opened, _chunk, _ended}`); returns
+ * `{_stopped, _abort()}`.
  * Throws where `fetch` or `AbortController` does not exist.
  */
 export function fetchStream(url, headers, owner) {
@@ -26,9 +27,9 @@ export function fetchStream(url, headers, owner) {
   // A stream is never the same twice; a cache could only hand back a stale one.
   const answered = fetch(url, { headers, signal: controller.signal, cache: "no-store" })
   const stream = {
-    stopped: false,
-    abort() {
-      stream.stopped = true
+    _stopped: false,
+    _abort() {
+      stream._stopped = true
       controller.abort()
     },
   }
@@ -40,7 +41,7 @@ async function follow(stream, answered, owner) {
   let end
   try {
     const response = await answered
-    if (stream.stopped) return
+    if (stream._stopped) return
     const { status } = response
     if (!isEventStream(status, response.headers.get("content-type") ?? "")) {
       // The body is the server's reason; one that cannot be read leaves the status to speak.
@@ -56,20 +57,20 @@ async function follow(stream, answered, owner) {
       // One decoder for the whole body: it skips a byte order mark at its start, reads what is not UTF-8 as U+FFFD,
       // and holds back a character cut between two chunks until it is whole.
       const text = new TextDecoder()
-      owner.opened()
+      owner._opened()
       for (;;) {
-        if (stream.stopped) return
+        if (stream._stopped) return
         const { done, value } = await body.read()
-        if (stream.stopped) return
+        if (stream._stopped) return
         if (done) break
-        owner.chunk(text.decode(value, { stream: true }))
+        owner._chunk(text.decode(value, { stream: true }))
       }
       end = [CLOSED, 0, ""]
     }
   } catch (error) {
     end = [FAILED, 0, typeof error?.message === "string" ? error.message : "network error"]
   }
-  if (stream.stopped) return
-  stream.stopped = true
-  owner.ended(...end)
+  if (stream._stopped) return
+  stream._stopped = true
+  owner._ended(...end)
 }

@@ -75,19 +75,19 @@ class Tracker {
     }
     const read = this._reader(this._machine._frame(diff, joinRef, text.join(""), shape))
     const { onJoin, onLeave, onSync } = on
-    while (read.more()) {
-      const tag = read.number()
+    while (read._more()) {
+      const tag = read._number()
       switch (tag) {
         case JOIN:
         case JOIN_NEW: {
-          const key = read.key()
-          const current = tag === JOIN ? read.entry(onJoin) : undefined
-          const joined = read.entry(onJoin)
+          const key = read._key()
+          const current = tag === JOIN ? read._entry(onJoin) : undefined
+          const joined = read._entry(onJoin)
           if (onJoin) calls.push([onJoin, [key, current, joined]])
           break
         }
         case LEAVE: {
-          const args = [read.key(), read.entry(onLeave), read.entry(onLeave)]
+          const args = [read._key(), read._entry(onLeave), read._entry(onLeave)]
           if (onLeave) calls.push([onLeave, args])
           break
         }
@@ -96,7 +96,7 @@ class Tracker {
           break
         case FREE: {
           // After every other record: the entries above are built.
-          const handle = read.number()
+          const handle = read._number()
           this._objects[handle] = undefined
           this._spare.push(handle)
         }
@@ -108,7 +108,7 @@ class Tracker {
   _entries() {
     const read = this._reader(this._machine._list())
     const entries = []
-    while (read.more()) entries.push([read.key(), read.entry(true)])
+    while (read._more()) entries.push([read._key(), read._entry(true)])
     return entries
   }
 
@@ -117,18 +117,18 @@ class Tracker {
     const objects = this._objects
     let from = 0
     const read = {
-      at: 0,
-      more: () => read.at < out.length,
-      number: () => out[read.at++],
-      key: () => names.slice(from, (from += read.number())),
+      _at: 0,
+      _more: () => read._at < out.length,
+      _number: () => out[read._at++],
+      _key: () => names.slice(from, (from += read._number())),
       // An entry, built when `build` (the callback it is for) is there.
-      entry(build) {
-        const extra = read.number()
-        const count = read.number()
-        read.at += count
+      _entry(build) {
+        const extra = read._number()
+        const count = read._number()
+        read._at += count
         if (!build) return
         const metas = []
-        for (let at = read.at - count; at < read.at; at++) metas.push(objects[out[at]])
+        for (let at = read._at - count; at < read._at; at++) metas.push(objects[out[at]])
         return entryOf(objects[extra], metas)
       },
     }

@@ -54,9 +54,9 @@ export class SseSocket {
     this.#machine = new SseSocketMachine(streamUrl)
     try {
       this.#stream = fetchStream(streamUrl, headers, {
-        opened() {},
-        chunk: (text) => this.#received(text),
-        ended: (how, status, message) => {
+        _opened() {},
+        _chunk: (text) => this.#received(text),
+        _ended: (how, status, message) => {
           const reason = how === CLOSED ? "" : how === REFUSED ? `${status} ${message}` : message
           this.#fire(this.onerror, {})
           this.#finish(CLOSE_ABNORMAL, reason, false, how === REFUSED ? status : undefined)
@@ -136,7 +136,7 @@ export class SseSocket {
   #finish(code, reason, wasClean, status) {
     if (this.#closed) return
     this.#closed = true
-    this.#stream?.abort()
+    this.#stream?._abort()
     this.#stream = null
     const onclose = this.onclose
     if (!onclose) return
