@@ -17,6 +17,7 @@ mod process;
 mod redis;
 mod serve;
 mod test;
+mod wasm_opt;
 mod workspace;
 
 use std::fmt;
