@@ -1,8 +1,9 @@
 //! The channel API: what a channel implements, and what it can do while handling a join or an event.
 
 use crate::auth::Identity;
-use crate::hub::{ConnId, Hub};
+use crate::hub::Hub;
 use crate::presence::PresenceHub;
+use crate::wire::ConnId;
 use ferrocast_protocol::Payload;
 use serde_json::{Map, Value};
 use std::collections::HashMap;

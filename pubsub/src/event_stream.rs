@@ -12,12 +12,12 @@
 
 use crate::auth::Identity;
 use crate::channel::{SocketInfo, reason};
-use crate::hub::{ConnId, Subscriber, Wire, encode_event};
+use crate::joined::{Connection, Joined, replay_from_start};
 use crate::outbox::{OutFrame, Outbox};
-use crate::session::{Backend, context, replay_from_start, run_plugs};
-use ferrocast_protocol::frame::event;
+use crate::session::Backend;
+use crate::wire::{ConnId, Subscriber, Wire, encode_event, encode_subscribed};
 use ferrocast_protocol::{Payload, Position, sse};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -63,11 +63,9 @@ impl std::fmt::Display for Refused {
 }
 
 /// A topic the stream joined.
-struct Joined {
+struct StreamTopic {
     topic: String,
-    channel: Arc<dyn crate::channel::Channel>,
-    splat: String,
-    assigns: Map<String, Value>,
+    joined: Joined,
     /// The topic's position when the stream subscribed (its start, for a channel that replays its history): the
     /// replay starts there when the offered one cannot be served.
     subscribed: Position,
@@ -80,7 +78,7 @@ pub struct EventStream {
     backend: Arc<Backend>,
     socket: SocketInfo,
     conn: ConnId,
-    joined: Vec<Joined>,
+    joined: Vec<StreamTopic>,
 }
 
 impl std::fmt::Debug for EventStream {
@@ -185,31 +183,16 @@ impl EventStream {
         let subscribed = backend.hub.subscribe(topic, subscriber);
         // A channel that replays its history replays it to a stream too, from its start unless the reader resumes.
         let subscribed = if routed.channel.replays_history() { replay_from_start(&subscribed) } else { subscribed };
-        let mut assigns = Map::new();
-        let mut pushes = Vec::new();
-        let result = run_plugs(routed.plugs, topic, event::JOIN, params, &self.socket, &assigns).and_then(|()| {
-            let mut ctx = context(&self.backend, &self.socket, self.conn, topic, &routed.splat, &mut assigns);
-            let result = routed.channel.join(&mut ctx, params);
-            pushes = std::mem::take(&mut ctx.pushes);
-            result
-        });
-        if let Err(response) = result {
-            self.forget(topic);
-            return Err(Refused::Join { topic: topic.to_owned(), response });
-        }
-        self.joined.push(Joined {
-            topic: topic.to_owned(),
-            channel: Arc::clone(routed.channel),
-            splat: routed.splat,
-            assigns,
-            subscribed,
-            position: None,
-        });
-        Ok(pushes)
+        let accepted = self
+            .connection()
+            .join(topic, routed, params, None)
+            .map_err(|response| Refused::Join { topic: topic.to_owned(), response })?;
+        self.joined.push(StreamTopic { topic: topic.to_owned(), joined: accepted.joined, subscribed, position: None });
+        Ok(accepted.pushes)
     }
 
     fn catch_up(&self, index: usize, offered: Option<&Position>, outbox: &Outbox) {
-        let Joined { topic, subscribed, .. } = &self.joined[index];
+        let StreamTopic { topic, subscribed, .. } = &self.joined[index];
         self.backend.hub.catch_up(topic, self.conn, offered, subscribed, |current, recovered| {
             // The reader holds this position once the event is through: the offered one when it can be served,
             // otherwise where the stream subscribed, which is where the replay then starts.
@@ -217,29 +200,22 @@ impl EventStream {
                 (Some(true), Some(offered)) => offered.clone(),
                 _ => subscribed.clone(),
             };
-            let data =
-                json!({ "topic": topic, "offset": current.offset, "epoch": current.epoch, "recovered": recovered });
-            // Encoded as a broadcast at the position the replay starts from, so its id says where the reader is.
-            let data = Payload::Json(data.to_string());
-            if let Some(frame) = encode_event(topic, SUBSCRIBED_EVENT, &data, Some(replay_from)) {
+            if let Some(frame) = encode_subscribed(topic, current, recovered, replay_from) {
                 outbox.push(frame);
             }
         });
     }
 
-    fn forget(&self, topic: &str) {
-        self.backend.hub.unsubscribe(topic, self.conn);
-        self.backend.presence.untrack(topic, self.conn);
+    /// This stream, as its channels run for it.
+    fn connection(&self) -> Connection<'_> {
+        Connection { backend: &self.backend, socket: &self.socket, conn: self.conn }
     }
 }
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        for mut joined in std::mem::take(&mut self.joined) {
-            let mut ctx =
-                context(&self.backend, &self.socket, self.conn, &joined.topic, &joined.splat, &mut joined.assigns);
-            joined.channel.leave(&mut ctx);
-            self.forget(&joined.topic);
+        for StreamTopic { topic, joined, .. } in std::mem::take(&mut self.joined) {
+            self.connection().leave(&topic, joined);
         }
     }
 }

@@ -7,8 +7,9 @@
 //! - [`auth`]: tokens, and who may join, publish and act in a zone.
 //! - [`limits`]: channels per connection, and the rate limiter on what a connection sends.
 //! - [`outbox`]: a connection's bounded outbound queue, and the slow-consumer policy.
-//! - [`hub`]: topics, subscribers, and broadcasts encoded once per serializer; topics are sharded over locks
+//! - [`hub`]: topics and their subscribers, and each broadcast handed to all of them; topics are sharded over locks
 //!   (`sharded`, which also holds the poison-tolerant lock helpers).
+//! - [`wire`]: what a subscriber's connection speaks, and broadcasts encoded once per serializer.
 //! - [`history`]: each topic's numbered broadcasts, kept for clients that come back.
 //! - [`loss_notice`]: what live subscribers are told when broadcasts numbered elsewhere were lost for good.
 //! - [`fanout_timing`]: how long broadcasts take to reach every subscriber's queue.
@@ -16,7 +17,8 @@
 //! - [`receipts`]: pushes already handled, per client socket, so a push sent again is not handled twice.
 //! - [`channel`] and [`router`]: the channel API, topic patterns, scopes and plugs.
 //! - [`handlers`]: channels built from closures, with events routed by name or `*` splat.
-//! - [`session`]: one connection's joins, leaves, events and heartbeats.
+//! - [`session`]: one connection's joins, leaves, events and heartbeats; `joined`: the steps every join and leave
+//!   take, for a session and an event stream alike.
 //! - [`event_stream`]: one server-sent event stream reading several topics, resumable by its event ids.
 //! - [`channels`]: the built-in channels.
 //! - [`cluster`]: several relays on one Redis, sharing broadcasts, history and presence.
@@ -30,6 +32,7 @@ pub mod fanout_timing;
 pub mod handlers;
 pub mod history;
 pub mod hub;
+mod joined;
 pub mod limits;
 pub mod loss_notice;
 pub mod outbox;
@@ -39,15 +42,17 @@ pub mod router;
 pub mod session;
 mod sharded;
 mod sweeper;
+pub mod wire;
 
 pub use channel::{Channel, Context, Outcome, SocketInfo};
 pub use event_stream::{EventStream, Refused};
 pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
 pub use history::{HistoryLimits, HistoryUsage, Retained};
-pub use hub::{ConnId, HistoryPage, Hub, Subscriber, Upstream, Wire};
+pub use hub::{HistoryPage, Hub, Upstream};
 pub use limits::SessionLimits;
 pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, Numbered, OutFrame, Outbox, OutboxLimits};
 pub use presence::{PresenceHub, PresenceReplica};
 pub use receipts::{ReceiptLimits, Receipts};
 pub use router::{Plug, PlugContext, Router};
 pub use session::{Backend, Session, SessionError};
+pub use wire::{ConnId, Subscriber, Wire};

@@ -15,11 +15,10 @@
 //! Subscribers without positions (the official phoenix.js) were never promised more than what reaches them live,
 //! as with Phoenix itself, and are told nothing.
 
-use crate::hub::{Subscriber, Wire, encode_event};
 use crate::outbox::OutFrame;
+use crate::wire::{Subscriber, Wire, encode_subscribed};
 use ferrocast_protocol::codec::encode;
 use ferrocast_protocol::frame::event;
-use ferrocast_protocol::sse::SUBSCRIBED_EVENT;
 use ferrocast_protocol::{Frame, Message, Payload, Position, Sender};
 
 /// What to send one subscriber, and whether its subscription goes on.
@@ -53,13 +52,7 @@ pub(crate) fn loss_notice(subscriber: &Subscriber, topic: &str, before: &Positio
             Some(LossNotice { frame, subscription_goes_on: false })
         }
         Wire::EventStream => {
-            let data = serde_json::json!({
-                "topic": topic,
-                "offset": before.offset,
-                "epoch": before.epoch,
-                "recovered": false,
-            });
-            let frame = encode_event(topic, SUBSCRIBED_EVENT, &Payload::Json(data.to_string()), Some(before.clone()))?;
+            let frame = encode_subscribed(topic, before, Some(false), before.clone())?;
             Some(LossNotice { frame, subscription_goes_on: true })
         }
     }

@@ -12,8 +12,9 @@
 //! and the other relays' members are tracked here with [`PresenceHub::track_remote`], each relay under one
 //! connection id of its own: the state and diffs a client sees then merge every relay's members.
 
-use crate::hub::{ConnId, Hub};
+use crate::hub::Hub;
 use crate::sharded::{Sharded, lock};
+use crate::wire::ConnId;
 use ferrocast_protocol::Payload;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -269,8 +270,8 @@ fn presence_object(members: &IndexMap<String, Vec<Tracked>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::{Subscriber, Wire};
     use crate::outbox::{Outbox, OutboxLimits};
+    use crate::wire::{Subscriber, Wire};
     use ferrocast_protocol::Vsn;
 
     fn watcher(hub: &Hub, topic: &str) -> Arc<Outbox> {

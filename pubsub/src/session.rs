@@ -15,20 +15,20 @@
 //! [`crate::limits`]).
 
 use crate::auth::Identity;
-use crate::channel::{Channel, Context, Outcome, SocketInfo, reason};
-use crate::hub::{ConnId, Hub, Subscriber, Wire};
+use crate::channel::{Outcome, SocketInfo, reason};
+use crate::hub::Hub;
+use crate::joined::{Accepted, Connection, Joined, replay_from_start, run_plugs};
 use crate::limits::{RateLimiter, SessionLimits, Verdict};
 use crate::outbox::{OutFrame, Outbox};
 use crate::presence::PresenceHub;
 use crate::receipts::{Claim, Receipts, ReplyTo};
-use crate::router::{Plug, PlugContext, Router};
+use crate::router::Router;
+use crate::wire::{ConnId, Subscriber, Wire};
 use ferrocast_protocol::codec::{DecodeError, decode, encode};
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{
-    BATCH_PARAM, Ext, Frame, Message, Payload, Position, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData,
-    is_valid_socket_id,
+    BATCH_PARAM, Ext, Frame, Message, Payload, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData, is_valid_socket_id,
 };
-use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -64,15 +64,6 @@ pub enum SessionError {
     /// The client kept sending over its rate limit after being refused.
     #[error("kept sending over the rate limit")]
     RateLimited,
-}
-
-/// A channel joined on this connection.
-struct Joined {
-    join_ref: Option<String>,
-    channel: Arc<dyn Channel>,
-    plugs: Vec<Arc<dyn Plug>>,
-    splat: String,
-    assigns: Map<String, Value>,
 }
 
 /// One connection's protocol state.
@@ -192,18 +183,8 @@ impl Session {
         } else {
             backend.hub.subscribe(&topic, subscriber)
         };
-        let mut assigns = Map::new();
-        let refused = run_plugs(routed.plugs, &topic, event::JOIN, &params, &self.socket, &assigns);
-        let (result, pushes) = match refused {
-            Err(response) => (Err(response), Vec::new()),
-            Ok(()) => {
-                let mut ctx = context(&self.backend, &self.socket, self.conn, &topic, &routed.splat, &mut assigns);
-                let result = routed.channel.join(&mut ctx, &params);
-                (result, ctx.pushes)
-            }
-        };
-        match result {
-            Ok(response) => {
+        match self.connection().join(&topic, routed, &params, join_ref.clone()) {
+            Ok(Accepted { joined, response, pushes }) => {
                 if positioned || replays {
                     // The reply carries the topic's position and whether the offered one was recovered; the missed
                     // broadcasts follow it, then live ones.
@@ -220,18 +201,9 @@ impl Session {
                 for (event, payload) in pushes {
                     self.push(join_ref.clone(), &topic, event, payload);
                 }
-                let joined = Joined {
-                    join_ref,
-                    channel: Arc::clone(routed.channel),
-                    plugs: routed.plugs.to_vec(),
-                    splat: routed.splat,
-                    assigns,
-                };
                 self.joined.insert(topic, joined);
             }
             Err(response) => {
-                // A refused join leaves nothing behind, not even presence the channel tracked before refusing.
-                self.forget(&topic);
                 self.reply(join_ref, r#ref, topic.clone(), "error", response);
                 self.close_replaced(&topic, replaced);
             }
@@ -276,8 +248,8 @@ impl Session {
         {
             Err(response) => (Outcome::error(response), Vec::new()),
             Ok(()) => {
-                let mut ctx =
-                    context(&self.backend, &self.socket, self.conn, &topic, &joined.splat, &mut joined.assigns);
+                let connection = Connection { backend: &self.backend, socket: &self.socket, conn: self.conn };
+                let mut ctx = connection.context(&topic, &joined.splat, &mut joined.assigns);
                 let outcome = joined.channel.handle_in(&mut ctx, &event, payload);
                 (outcome, ctx.pushes)
             }
@@ -331,18 +303,14 @@ impl Session {
         }
     }
 
-    /// Ends a joined channel: its `leave` hook, then its subscription and presence go.
-    fn end(&self, topic: &str, mut joined: Joined) {
-        let mut ctx = context(&self.backend, &self.socket, self.conn, topic, &joined.splat, &mut joined.assigns);
-        // Pushes to a channel that is ending have nowhere to go; its broadcasts have already gone out.
-        joined.channel.leave(&mut ctx);
-        self.forget(topic);
+    /// Ends a joined channel (see [`Connection::leave`]).
+    fn end(&self, topic: &str, joined: Joined) {
+        self.connection().leave(topic, joined);
     }
 
-    /// Drops the topic's subscription and presence of this connection.
-    fn forget(&self, topic: &str) {
-        self.backend.hub.unsubscribe(topic, self.conn);
-        self.backend.presence.untrack(topic, self.conn);
+    /// This connection, as its channels run for it.
+    fn connection(&self) -> Connection<'_> {
+        Connection { backend: &self.backend, socket: &self.socket, conn: self.conn }
     }
 
     fn reply(
@@ -403,35 +371,4 @@ impl Drop for Session {
             self.end(&topic, joined);
         }
     }
-}
-
-/// What a channel can use while it runs: built from the session's fields, so the caller may hold a joined
-/// channel mutably at the same time.
-pub(crate) fn context<'a>(
-    backend: &'a Backend,
-    socket: &'a SocketInfo,
-    conn: ConnId,
-    topic: &'a str,
-    splat: &'a str,
-    assigns: &'a mut Map<String, Value>,
-) -> Context<'a> {
-    Context { topic, splat, socket, assigns, conn, hub: &backend.hub, presence: &backend.presence, pushes: Vec::new() }
-}
-
-/// Where a join that replays its topic's history starts when no offered position can be served: before the oldest
-/// broadcast of the epoch the join subscribed in.
-pub(crate) fn replay_from_start(subscribed: &Position) -> Position {
-    Position { offset: 0, epoch: subscribed.epoch.clone() }
-}
-
-pub(crate) fn run_plugs(
-    plugs: &[Arc<dyn Plug>],
-    topic: &str,
-    event: &str,
-    payload: &Payload,
-    socket: &SocketInfo,
-    assigns: &Map<String, Value>,
-) -> Result<(), Payload> {
-    let ctx = PlugContext { topic, event, payload, socket, assigns };
-    plugs.iter().try_for_each(|plug| plug.call(&ctx))
 }

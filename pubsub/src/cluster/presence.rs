@@ -15,8 +15,8 @@
 use super::ClusterSettings;
 use super::keys;
 use super::stats::Stats;
-use crate::hub::ConnId;
 use crate::presence::{PresenceHub, PresenceReplica};
+use crate::wire::ConnId;
 use indexmap::IndexMap;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
