@@ -103,3 +103,18 @@ fn reactor_core_never_reads_a_clock_and_does_no_io() {
         |file: &Path| file.ends_with("demo.rs") || file.components().any(|part| part.as_os_str() == "engine");
     assert_sources_never_mention_except("reactor/src", &forbidden, outside_the_core);
 }
+
+#[test]
+fn pubsub_depends_on_no_http_or_websocket_crate() {
+    // The relay is the transport: pubsub is handed each connection's messages and hands back its outbox.
+    assert_depends_on_none(
+        "ferrocast-pubsub",
+        &["axum", "hyper", "http", "tungstenite", "tokio-tungstenite", "reqwest"],
+    );
+}
+
+#[test]
+fn the_relay_defines_no_channel_and_decides_no_topic_permission() {
+    // Channels and who may join or read a topic are pubsub's: the relay asks (`Identity::may_read`), never decides.
+    assert_sources_never_mention("relay/src", &["impl Channel for", "may_join(", "zone_permissions(", "Pattern::"]);
+}

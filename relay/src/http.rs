@@ -95,7 +95,7 @@ pub(crate) async fn presence(
 /// answer to any other request.
 pub(crate) fn refusal_to_read(relay: &Arc<Relay>, headers: &HeaderMap, topic: &str) -> Option<Response> {
     match auth::identify(relay, auth::bearer_token(headers), "API request") {
-        Ok(identity) if identity.may_publish() || identity.may_join(topic) => None,
+        Ok(identity) if identity.may_read(topic) => None,
         Ok(_) => Some(auth::forbidden(topic)),
         Err(refused) => Some(refused.into_response()),
     }

@@ -74,6 +74,12 @@ impl Identity {
             Identity::User(claims) => claims.publish,
         }
     }
+
+    /// Whether the bearer may read `topic`'s history and presence from outside a channel (the HTTP API): what a
+    /// join would show it, or anything, for a backend that may publish.
+    pub fn may_read(&self, topic: &str) -> bool {
+        self.may_publish() || self.may_join(topic)
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +99,16 @@ mod tests {
         assert!(!identity.may_join("room:other"));
         assert!(!user(r#"{"sub":"u1","exp":1}"#).may_join("room:lobby"));
         assert!(Identity::Anonymous.may_join("anything"));
+    }
+
+    #[test]
+    fn a_topic_is_read_by_who_may_join_it_or_publish() {
+        let member = user(r#"{"sub":"u1","exp":1,"topics":["room:lobby"]}"#);
+        assert!(member.may_read("room:lobby"));
+        assert!(!member.may_read("room:other"));
+        let backend = user(r#"{"sub":"backend","exp":1,"publish":true}"#);
+        assert!(backend.may_read("room:other"));
+        assert!(Identity::Anonymous.may_read("anything"));
     }
 
     #[test]
