@@ -142,26 +142,22 @@ impl Reader {
     /// Reads a chunk; returns the events it completed. Bytes that are not UTF-8 read as U+FFFD, as the UTF-8
     /// decoder EventSource reads with makes them; a character cut between chunks reads whole.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
-        self.undecoded.extend_from_slice(chunk);
-        let bytes = std::mem::take(&mut self.undecoded);
+        let held = std::mem::take(&mut self.undecoded);
+        let bytes =
+            if held.is_empty() { std::borrow::Cow::Borrowed(chunk) } else { [held, chunk.to_vec()].concat().into() };
         let mut text = String::with_capacity(bytes.len());
-        let mut rest = &bytes[..];
-        while let Err(error) = std::str::from_utf8(rest) {
-            let (valid, after) = rest.split_at(error.valid_up_to());
-            text.push_str(std::str::from_utf8(valid).unwrap_or_default());
-            match error.error_len() {
-                Some(len) => {
-                    text.push(char::REPLACEMENT_CHARACTER);
-                    rest = &after[len..];
-                }
-                // The chunk ends inside a character.
-                None => {
-                    self.undecoded = after.to_vec();
-                    rest = &[];
-                }
+        let mut pieces = bytes.utf8_chunks().peekable();
+        while let Some(piece) = pieces.next() {
+            text.push_str(piece.valid());
+            let invalid = piece.invalid();
+            // At the chunk's end, the first bytes of a character the next chunk completes are held back.
+            let cut = pieces.peek().is_none() && std::str::from_utf8(invalid).is_err_and(|e| e.error_len().is_none());
+            if cut {
+                self.undecoded = invalid.to_vec();
+            } else if !invalid.is_empty() {
+                text.push(char::REPLACEMENT_CHARACTER);
             }
         }
-        text.push_str(std::str::from_utf8(rest).unwrap_or_default());
         self.feed_text(&text)
     }
 
