@@ -1,7 +1,9 @@
 //! The relay's settings, with their defaults.
 
-use crate::origin::AllowedOrigins;
-use crate::sse::SseLimits;
+mod origins;
+
+pub use origins::AllowedOrigins;
+
 use ferrocast_pubsub::auth::TokenVerifier;
 use ferrocast_pubsub::cluster::ClusterSettings;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
@@ -74,5 +76,22 @@ impl Default for Config {
             runs: EngineLimits::default(),
             cluster: None,
         }
+    }
+}
+
+/// The keep-alive interval, topic limit and reconnection time of event streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseLimits {
+    /// A comment goes out when a stream has been quiet this long. Default 15 s.
+    pub keep_alive: Duration,
+    /// The most topics one stream reads. Default 16.
+    pub max_topics: usize,
+    /// The reconnection time sent in `retry`, to which each stream adds up to half again at random. Default 2 s.
+    pub retry: Duration,
+}
+
+impl Default for SseLimits {
+    fn default() -> Self {
+        SseLimits { keep_alive: Duration::from_secs(15), max_topics: 16, retry: Duration::from_secs(2) }
     }
 }

@@ -2,34 +2,41 @@
 //! front of the backend crates. It is transport only: channel logic, pub/sub and presence live in
 //! `ferrocast-pubsub`, workflows in `ferrocast-reactor`; this crate moves bytes between sockets and sessions.
 //!
-//! - `ws`: the WebSocket endpoint and each connection's reader and writer; `ws_handshake`: its upgrade.
+//! - `driver`: the one loop every connection runs, over a transport that reads and writes; `close`: the close codes
+//!   and why each is sent.
+//! - `ws`: the WebSocket endpoint and its transport; `ws_handshake`: its upgrade.
+//! - `sse`: server-sent event streams of topics; `sse_body`: the response body their connection writes.
+//! - `sse_socket`: a Phoenix socket over server-sent events and HTTP POST, for networks that block WebSockets;
+//!   `sse_sessions`: its sessions by token, for the POSTs.
 //! - `http`: publishing, presence, health and metrics.
 //! - `workflows`: listing workflows, starting runs and reading their status, for `ferrocast-reactor`'s engine.
-//! - `sse`: server-sent event streams of topics.
-//! - `sse_socket`: a Phoenix socket over server-sent events and HTTP POST, for networks that block WebSockets.
 //! - `auth`: where each client puts its token, and the 403 for a refused one.
 //! - `admission`: whether a new socket or stream is let in (shutdown, token, connection limit), answered alike.
 //! - `origin`: which pages may use the relay (`--allow-origin`).
-//! - `state`: what connections share, and the graceful shutdown.
+//! - `state`: what connections share, and the graceful shutdown; `config`: the settings.
 
 mod admission;
 mod auth;
 mod batching;
+mod close;
 mod config;
+mod driver;
 mod http;
 mod metrics;
 mod origin;
 mod sse;
+mod sse_body;
+mod sse_sessions;
 mod sse_socket;
 mod state;
 mod workflows;
 mod ws;
 mod ws_handshake;
 
-pub use config::Config;
-pub use origin::AllowedOrigins;
-pub use sse::SseLimits;
-pub use ws::{CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_MALFORMED, CLOSE_NOT_UTF8, CLOSE_POLICY, CLOSE_TOO_BIG};
+pub use close::{
+    CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_MALFORMED, CLOSE_NORMAL, CLOSE_NOT_UTF8, CLOSE_POLICY, CLOSE_TOO_BIG,
+};
+pub use config::{AllowedOrigins, Config, SseLimits};
 
 use axum::Router;
 use axum::routing::{get, post};

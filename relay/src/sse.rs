@@ -1,20 +1,25 @@
 //! `GET /sse?topic=a&topic=b`: server-sent events for readers that cannot or need not open a WebSocket.
 //!
 //! The stream's logic (joins, positions, replay, ids) is `ferrocast_pubsub::EventStream`; this file answers the
-//! request and turns the stream's outbox into the response body: a `retry` field first (jittered, so readers
-//! cut off together do not all come back in the same instant), then the events, with a keep-alive comment whenever
-//! the stream has been quiet for the keep-alive interval, so proxies do not time it out.
+//! request, and runs the stream as a [`Transport`] of the connection driver that writes the response body: a `retry`
+//! field first (jittered, so readers cut off together do not all come back in the same instant), then the events,
+//! with a keep-alive comment whenever the stream has been quiet for the keep-alive interval, so proxies do not time
+//! it out.
 
+use crate::driver::{self, Gone, Inbound, Read, Timers, Transport};
+use crate::sse_body::{self, EventStreamBody};
 use crate::state::Relay;
-use crate::{admission, auth};
-use axum::body::{Body, Bytes};
+use crate::{admission, auth, close};
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferrocast_pubsub::{EventStream, OutFrame, Outbox, Refused};
+use ferrocast_pubsub::{CloseReason, EventStream, OutFrame, Outbox, Refused};
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::hash::BuildHasher;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// The query parameters the stream reads itself; every other one is a join param of its topics.
@@ -63,29 +68,13 @@ pub(crate) async fn stream(
         Ok(stream) => stream,
         Err(refused) => return refusal(&refused),
     };
-    relay.metrics.sse_streams_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    event_stream_response(Writer::new(relay, stream, outbox))
-}
-
-/// What an event-stream response's body is read from, a chunk at a time, until it returns `None`.
-pub(crate) trait Chunks: Send + 'static {
-    /// The next piece of the body, or `None` to end it.
-    fn next_chunk(&mut self) -> impl Future<Output = Option<Bytes>> + Send;
-}
-
-/// A `text/event-stream` response whose body is read from `chunks`: the topic streams' and the socket streams'.
-pub(crate) fn event_stream_response(chunks: impl Chunks) -> Response {
-    let body = Body::from_stream(futures_util::stream::unfold(chunks, |mut chunks| async move {
-        let chunk = chunks.next_chunk().await?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), chunks))
-    }));
-    let headers = [
-        (header::CONTENT_TYPE, "text/event-stream"),
-        (header::CACHE_CONTROL, "no-cache"),
-        // Tells nginx not to buffer the stream.
-        (header::HeaderName::from_static("x-accel-buffering"), "no"),
-    ];
-    (headers, body).into_response()
+    relay.metrics.sse_streams_total.fetch_add(1, Ordering::Relaxed);
+    let open = relay.open_connection();
+    let conn = stream.conn().0;
+    let (body, response) = sse_body::response(retry_field(relay.config.sse.retry, conn));
+    let timers = Timers { idle: None, keep_alive: Some(relay.config.sse.keep_alive) };
+    tokio::spawn(driver::run(relay, open, conn, outbox, None, timers, TopicStream { stream, body }));
+    response
 }
 
 fn refusal(refused: &Refused) -> Response {
@@ -97,89 +86,49 @@ fn refusal(refused: &Refused) -> Response {
     (status, format!("{refused}\n")).into_response()
 }
 
-/// The response body's source: the stream's outbox, keep-alives and the shutdown.
-struct Writer {
-    relay: Arc<Relay>,
+/// The stream's first field: the reconnection time, up to half as long again at random, so that readers cut off
+/// together spread their reconnects.
+fn retry_field(base: Duration, conn: u64) -> Bytes {
+    let jitter = std::hash::RandomState::new().hash_one(conn) % (base.as_millis() as u64 / 2 + 1);
+    Bytes::from(format!("retry: {}\n\n", base.as_millis() as u64 + jitter))
+}
+
+/// A topic stream as a connection's transport: nothing in, its events out, a comment as the close.
+struct TopicStream {
     stream: EventStream,
-    outbox: Arc<Outbox>,
-    shutdown: crate::state::ShutdownSignal,
-    conn: u64,
-    retry: Option<Bytes>,
-    batch: Vec<OutFrame>,
-    done: bool,
-    _open: crate::state::OpenConnection,
+    body: EventStreamBody,
 }
 
-impl Writer {
-    fn new(relay: Arc<Relay>, stream: EventStream, outbox: Arc<Outbox>) -> Self {
-        let open = relay.open_connection();
-        let conn = stream.conn().0;
-        let base = relay.config.sse.retry;
-        // Up to half as long again, at random, so that readers cut off together spread their reconnects.
-        let jitter = std::hash::RandomState::new().hash_one(conn) % (base.as_millis() as u64 / 2 + 1);
-        let retry = Bytes::from(format!("retry: {}\n\n", base.as_millis() as u64 + jitter));
-        let shutdown = relay.shutdown_signal();
-        Writer {
-            relay,
-            stream,
-            outbox,
-            shutdown,
-            conn,
-            retry: Some(retry),
-            batch: Vec::new(),
-            done: false,
-            _open: open,
-        }
+impl Transport for TopicStream {
+    type Input = Infallible;
+
+    async fn read(&mut self) -> Read<Infallible> {
+        self.body.gone().await;
+        Read::Gone
     }
-}
 
-impl Chunks for Writer {
-    async fn next_chunk(&mut self) -> Option<Bytes> {
-        if self.done {
-            return None;
-        }
-        if let Some(retry) = self.retry.take() {
-            return Some(retry);
-        }
-        let keep_alive = self.relay.config.sse.keep_alive;
-        self.batch.clear();
-        tokio::select! {
-            next = self.outbox.next_batch(&mut self.batch) => match next {
-                Ok(()) => {
-                    let mut out = Vec::new();
-                    for frame in &self.batch {
-                        self.stream.write(frame, &mut out);
-                    }
-                    Some(Bytes::from(out))
-                }
-                Err(reason) => {
-                    // A slow reader: what was queued is out; the reader reconnects and resumes from its last id.
-                    self.done = true;
-                    Some(Bytes::from(format!(": closed {} {}\n\n", reason.code, reason.reason)))
-                }
-            },
-            () = tokio::time::sleep(keep_alive) => Some(Bytes::from_static(b": keep-alive\n\n")),
-            () = self.shutdown.wait_turn(self.conn) => {
-                self.done = true;
-                Some(Bytes::from_static(b": server shutting down\n\n"))
-            }
-        }
+    fn receive(input: Infallible, _: &mut Inbound<'_>) -> Result<(), CloseReason> {
+        match input {}
     }
-}
 
-/// The keep-alive interval, topic limit and reconnection time of event streams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SseLimits {
-    /// A comment goes out when a stream has been quiet this long. Default 15 s.
-    pub keep_alive: Duration,
-    /// The most topics one stream reads. Default 16.
-    pub max_topics: usize,
-    /// The reconnection time sent in `retry`, to which each stream adds up to half again at random. Default 2 s.
-    pub retry: Duration,
-}
+    async fn write(&mut self, batch: &mut Vec<OutFrame>) -> Result<(), Gone> {
+        let mut out = Vec::new();
+        for frame in batch.iter() {
+            self.stream.write(frame, &mut out);
+        }
+        self.body.send(Bytes::from(out)).await
+    }
 
-impl Default for SseLimits {
-    fn default() -> Self {
-        SseLimits { keep_alive: Duration::from_secs(15), max_topics: 16, retry: Duration::from_secs(2) }
+    async fn keep_alive(&mut self) -> Result<(), Gone> {
+        self.body.send(Bytes::from_static(b": keep-alive\n\n")).await
+    }
+
+    /// A slow reader's close, say: what was queued is out; the reader reconnects and resumes from its last id.
+    async fn close(&mut self, reason: CloseReason) {
+        let comment = match reason.code {
+            close::CLOSE_GOING_AWAY => Bytes::from_static(b": server shutting down\n\n"),
+            _ => Bytes::from(format!(": closed {} {}\n\n", reason.code, reason.reason)),
+        };
+        let _ = self.body.send(comment).await;
     }
 }

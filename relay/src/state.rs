@@ -24,7 +24,7 @@ pub(crate) struct Relay {
     pub(crate) cluster: Option<Cluster>,
     pub(crate) metrics: Metrics,
     /// Sockets over server-sent events, by token.
-    pub(crate) sse_sessions: Arc<crate::sse_socket::SseSessions>,
+    pub(crate) sse_sessions: Arc<crate::sse_sessions::SseSessions>,
     joined_channels: AtomicI64,
     /// `Some(n)` once shutting down, `n` being how many connections were open then (to size the batches).
     shutdown: watch::Sender<Option<u64>>,

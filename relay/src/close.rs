@@ -1,0 +1,50 @@
+//! Why the relay closes a connection, as the close code and reason every transport sends: a WebSocket's close frame,
+//! an event stream's last comment. The codes are Phoenix's (Bandit's) where Phoenix has one, RFC 6455's otherwise.
+
+use crate::state::Relay;
+use ferrocast_pubsub::{CloseReason, SessionError};
+use std::sync::atomic::Ordering;
+
+/// Close code for a connection that ended normally: the client closed it, or it closes after a close.
+pub const CLOSE_NORMAL: u16 = 1000;
+/// Close code when the relay shuts down: clients reconnect, to another relay if there is one.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for a socket that sent nothing for the idle timeout; Phoenix (Bandit) closes with 1002.
+pub const CLOSE_IDLE: u16 = 1002;
+/// Close code for a text message that is not UTF-8 (RFC 6455's "inconsistent data").
+pub const CLOSE_NOT_UTF8: u16 = 1007;
+/// Close code for a client that kept sending over its rate limit after being refused.
+pub const CLOSE_POLICY: u16 = 1008;
+/// Close code for a message over the size limit (`--max-message-bytes`).
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code for a frame that is not a valid frame of the socket's serializer; Phoenix closes with 1011 too.
+pub const CLOSE_MALFORMED: u16 = 1011;
+
+pub(crate) const NORMAL: CloseReason = CloseReason { code: CLOSE_NORMAL, reason: "" };
+pub(crate) const GOING_AWAY: CloseReason = CloseReason { code: CLOSE_GOING_AWAY, reason: "server shutting down" };
+pub(crate) const IDLE: CloseReason = CloseReason { code: CLOSE_IDLE, reason: "idle timeout" };
+pub(crate) const NOT_UTF8: CloseReason = CloseReason { code: CLOSE_NOT_UTF8, reason: "text message not UTF-8" };
+pub(crate) const TOO_BIG: CloseReason = CloseReason { code: CLOSE_TOO_BIG, reason: "message too big" };
+pub(crate) const MALFORMED: CloseReason = CloseReason { code: CLOSE_MALFORMED, reason: "malformed frame" };
+const RATE_LIMITED: CloseReason = CloseReason { code: CLOSE_POLICY, reason: "rate limit exceeded" };
+
+/// The close for what a session refused, counted in the metrics and logged with the connection.
+pub(crate) fn for_session_error(relay: &Relay, conn: u64, error: &SessionError) -> CloseReason {
+    match error {
+        SessionError::Malformed(error) => {
+            relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(conn, %error, "closing a connection that sent a malformed frame");
+            MALFORMED
+        }
+        SessionError::RateLimited => {
+            relay.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(conn, "closing a connection that kept sending over its rate limit");
+            RATE_LIMITED
+        }
+    }
+}
+
+/// Whether the relay closed a connection while its client may still be sending: refused input, a rate-limit abuse.
+pub(crate) fn stops_reading_early(code: u16) -> bool {
+    matches!(code, CLOSE_POLICY | CLOSE_TOO_BIG | CLOSE_NOT_UTF8 | CLOSE_MALFORMED)
+}

@@ -1,0 +1,189 @@
+//! The one loop every connection runs, whatever carries it: a WebSocket, an event-stream socket (events out, POSTs
+//! in), a topic stream (events out, nothing in). A transport is what reads the client's input and writes the
+//! outbox's batches and the close ([`Transport`]); this loop decides when: input into the session, the outbox out,
+//! the idle timeout, the keep-alive, the shutdown's turn, and the close after the last queued frame.
+//!
+//! A new transport (long polling) is a new [`Transport`], nothing more.
+//!
+//! One task per connection reads into the session and writes what its outbox holds, whichever is ready. One task
+//! rather than a reader and a writer: a reply is written by the task that handled the push, with no wake-up of
+//! another task (often on the other core) in between, and an idle connection holds one task's state. For the same
+//! reason a transport is one value that reads and writes, not two halves: splitting a WebSocket takes a lock on
+//! every poll. While a batch is being written the connection reads nothing; a client that stops reading is
+//! therefore also not read from until the write completes, or its outbox overflows and it is closed.
+
+use crate::close;
+use crate::state::{OpenConnection, Relay};
+use ferrocast_protocol::WireData;
+use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, Session};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+/// What a transport read from its client.
+pub(crate) enum Read<I> {
+    /// Input for the session.
+    Input(I),
+    /// Input the transport refused (over the size limit, not UTF-8): what is queued is still written, then this
+    /// close.
+    Refused(CloseReason),
+    /// The client is gone, or the connection broke: nothing more can be written either.
+    Gone,
+}
+
+/// The transport could not write: its client is gone.
+pub(crate) struct Gone;
+
+/// How a connection reads its client's input and writes to it.
+pub(crate) trait Transport: Send {
+    /// One read's worth of the client's input: a message, a POSTed body.
+    type Input: Send;
+
+    /// Waits for the client's next input. A transport whose client sends nothing waits until the client is gone.
+    fn read(&mut self) -> impl Future<Output = Read<Self::Input>> + Send;
+
+    /// Hands each frame of `input` to the session, in order, and stops at the first one that closes the connection.
+    fn receive(input: Self::Input, session: &mut Inbound<'_>) -> Result<(), CloseReason>;
+
+    /// Writes one batch from the outbox (which it may drain).
+    fn write(&mut self, batch: &mut Vec<OutFrame>) -> impl Future<Output = Result<(), Gone>> + Send;
+
+    /// Writes something that keeps a quiet connection open through proxies; see [`Timers::keep_alive`].
+    fn keep_alive(&mut self) -> impl Future<Output = Result<(), Gone>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Writes the close, the last thing the connection writes.
+    fn close(&mut self, reason: CloseReason) -> impl Future<Output = ()> + Send;
+}
+
+/// The timers a transport runs under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timers {
+    /// A client that sends nothing for this long is closed with [`close::IDLE`]; `None` for a client that never
+    /// sends (a topic stream).
+    pub(crate) idle: Option<Duration>,
+    /// A connection that wrote nothing for this long writes a keep-alive; `None` for a transport whose client
+    /// heartbeats (a socket: the replies keep it busy).
+    pub(crate) keep_alive: Option<Duration>,
+}
+
+/// The session a transport hands the client's frames to, with the relay's accounting of them.
+pub(crate) struct Inbound<'a> {
+    relay: &'a Relay,
+    session: &'a mut Session,
+}
+
+impl Inbound<'_> {
+    /// Hands one frame to the session; `None` is a frame the transport could not decode (a POSTed line that is not
+    /// UTF-8 or base64). `Err` with the close when the session refuses it.
+    pub(crate) fn frame(&mut self, frame: Option<WireData<'_>>) -> Result<(), CloseReason> {
+        self.relay.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
+        let conn = self.session.conn().0;
+        let Some(data) = frame else {
+            self.relay.metrics.malformed_frames.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(conn, "closing a connection that sent an undecodable frame");
+            return Err(close::MALFORMED);
+        };
+        let joined_before = self.session.joined_count() as i64;
+        let handled = self.session.handle(data);
+        self.relay.joined_channels_changed(self.session.joined_count() as i64 - joined_before);
+        handled.map_err(|error| close::for_session_error(self.relay, conn, &error))
+    }
+}
+
+/// A connection from its first read to its close: `session` handles what the client sends (`None` for a topic
+/// stream, whose client sends nothing), `outbox` holds what goes to it, `conn` places it in the shutdown's batches.
+pub(crate) async fn run<T: Transport>(
+    relay: Arc<Relay>,
+    open: OpenConnection,
+    conn: u64,
+    outbox: Arc<Outbox>,
+    mut session: Option<Session>,
+    timers: Timers,
+    mut transport: T,
+) {
+    let _open = open;
+    let mut batch = Vec::new();
+    let mut shutdown = relay.shutdown_signal();
+    // These futures live across the loop's turns, so a stream of frames neither postpones the idle timeout's end
+    // (it is reset per read instead) nor restarts the shutdown's wait for this connection's turn.
+    let shutdown_turn = shutdown.wait_turn(conn);
+    let idle = tokio::time::sleep(timers.idle.unwrap_or(Duration::MAX));
+    let keep_alive = tokio::time::sleep(timers.keep_alive.unwrap_or(Duration::MAX));
+    tokio::pin!(shutdown_turn, idle, keep_alive);
+    // Cleared once the connection is closing: what is queued is still written, then the close.
+    let mut reading = true;
+    loop {
+        tokio::select! {
+            read = transport.read(), if reading => {
+                let input = match read {
+                    Read::Input(input) => input,
+                    Read::Refused(reason) => {
+                        outbox.close(reason);
+                        reading = false;
+                        continue;
+                    }
+                    Read::Gone => break,
+                };
+                restart(idle.as_mut(), timers.idle);
+                let received = match session.as_mut() {
+                    Some(session) => T::receive(input, &mut Inbound { relay: &relay, session }),
+                    None => Ok(()),
+                };
+                if let Err(reason) = received {
+                    outbox.close(reason);
+                    reading = false;
+                }
+            }
+            queued = outbox.next_batch(&mut batch) => match queued {
+                Ok(()) => {
+                    let count = batch.len() as u64;
+                    if transport.write(&mut batch).await.is_err() {
+                        break;
+                    }
+                    batch.clear();
+                    relay.metrics.frames_out.fetch_add(count, Ordering::Relaxed);
+                    restart(keep_alive.as_mut(), timers.keep_alive);
+                }
+                Err(reason) => {
+                    if reason.code == CLOSE_SLOW_CONSUMER {
+                        relay.metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(conn, "closing a slow consumer");
+                    }
+                    transport.close(reason).await;
+                    break;
+                }
+            },
+            () = &mut idle, if reading && timers.idle.is_some() => {
+                relay.metrics.idle_timeouts.fetch_add(1, Ordering::Relaxed);
+                outbox.close(close::IDLE);
+                reading = false;
+            }
+            () = &mut keep_alive, if timers.keep_alive.is_some() => {
+                if transport.keep_alive().await.is_err() {
+                    break;
+                }
+                restart(keep_alive.as_mut(), timers.keep_alive);
+            }
+            () = &mut shutdown_turn, if reading => {
+                outbox.close(close::GOING_AWAY);
+                reading = false;
+            }
+        }
+    }
+    if let Some(session) = session.take() {
+        relay.joined_channels_changed(-(session.joined_count() as i64));
+    }
+    drop(transport); // A topic stream's subscriptions end with it.
+    // Topics the session left no longer push here; refuse anything that raced with leaving them.
+    outbox.close(close::NORMAL);
+}
+
+/// Sets a timer to end `after` from now, if it runs at all.
+fn restart(timer: std::pin::Pin<&mut Sleep>, after: Option<Duration>) {
+    if let Some(after) = after {
+        timer.reset(Instant::now() + after);
+    }
+}
