@@ -56,13 +56,7 @@ pub(crate) async fn upgrade(
 }
 
 /// One connection: a session fed by the socket's messages, driven by [`driver::run`].
-async fn connection(
-    relay: Arc<Relay>,
-    socket: Socket,
-    vsn: Vsn,
-    params: HashMap<String, String>,
-    identity: Identity,
-) {
+async fn connection(relay: Arc<Relay>, socket: Socket, vsn: Vsn, params: HashMap<String, String>, identity: Identity) {
     let open = relay.open_connection();
     let batches = params.get(BATCH_PARAM).is_some_and(|wanted| wanted == "1") && vsn == Vsn::V2;
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
