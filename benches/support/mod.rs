@@ -5,7 +5,7 @@ use criterion::Criterion;
 use std::time::Duration;
 
 /// Criterion with the benches' settings, then the command line's.
-pub fn criterion() -> Criterion {
+pub(crate) fn criterion() -> Criterion {
     Criterion::default()
         .measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_secs(1))

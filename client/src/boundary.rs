@@ -54,6 +54,7 @@ thread_local! {
 /// Where JavaScript writes the next call's arguments, with room for at least `len` bytes; growing keeps the bytes
 /// written so far, so JavaScript can ask for more room in the middle of a call's arguments.
 #[wasm_bindgen(js_name = argumentsAt)]
+#[allow(unreachable_pub, reason = "exported to JavaScript by wasm-bindgen, which needs it `pub`")]
 pub fn arguments_at(len: u32) -> u32 {
     MAILBOX.with_borrow_mut(|mailbox| {
         let arguments = &mut mailbox.arguments;
@@ -66,13 +67,14 @@ pub fn arguments_at(len: u32) -> u32 {
 
 /// Where the last call's results are (as many bytes as it returned).
 #[wasm_bindgen(js_name = resultsAt)]
+#[allow(unreachable_pub, reason = "exported to JavaScript by wasm-bindgen, which needs it `pub`")]
 pub fn results_at() -> u32 {
     MAILBOX.with_borrow(|mailbox| mailbox.results.as_ptr() as u32)
 }
 
 /// One call of an entry point: `call` reads the `len` bytes of arguments JavaScript wrote and writes its results;
 /// their length, for the entry point to return.
-pub fn exchange(len: u32, call: impl FnOnce(&mut Input, &mut Output)) -> u32 {
+pub(crate) fn exchange(len: u32, call: impl FnOnce(&mut Input<'_>, &mut Output)) -> u32 {
     // Out of the mailbox while the call runs, so nothing borrows it then.
     let (arguments, results) = MAILBOX
         .with_borrow_mut(|mailbox| (std::mem::take(&mut mailbox.arguments), std::mem::take(&mut mailbox.results)));
@@ -89,6 +91,7 @@ pub fn exchange(len: u32, call: impl FnOnce(&mut Input, &mut Output)) -> u32 {
 }
 
 /// A call's arguments, read in order.
+#[derive(Debug)]
 pub struct Input<'a> {
     rest: &'a [u8],
 }
@@ -167,7 +170,7 @@ impl<'a> Input<'a> {
 }
 
 /// A call's results, written in order.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Output {
     bytes: Vec<u8>,
 }
@@ -219,17 +222,18 @@ impl Output {
 }
 
 /// The machines of one kind, by the handles JavaScript holds: a slot is reused once its machine is freed.
-pub struct Table<T> {
+#[derive(Debug)]
+pub(crate) struct Table<T> {
     slots: RefCell<Vec<Option<T>>>,
 }
 
 impl<T> Table<T> {
-    pub const fn new() -> Table<T> {
+    pub(crate) const fn new() -> Table<T> {
         Table { slots: RefCell::new(Vec::new()) }
     }
 
     /// Keeps `machine`; its handle.
-    pub fn insert(&self, machine: T) -> u32 {
+    pub(crate) fn insert(&self, machine: T) -> u32 {
         let mut slots = self.slots.borrow_mut();
         let mut handle = 0;
         while handle < slots.len() && slots[handle].is_some() {
@@ -245,14 +249,14 @@ impl<T> Table<T> {
 
     /// `step` on the machine behind `handle`; `None` when there is none, or when it is in a call already (a
     /// `reconnectAfterMs` that calls its own socket), which JavaScript reports instead of the wasm trapping.
-    pub fn with<R>(&self, handle: u32, step: impl FnOnce(&mut T) -> R) -> Option<R> {
+    pub(crate) fn with<R>(&self, handle: u32, step: impl FnOnce(&mut T) -> R) -> Option<R> {
         let mut slots = self.slots.try_borrow_mut().ok()?;
         let machine = slots.get_mut(handle as usize)?.as_mut()?;
         Some(step(machine))
     }
 
     /// Lets go of the machine behind `handle`.
-    pub fn remove(&self, handle: u32) {
+    pub(crate) fn remove(&self, handle: u32) {
         if let Ok(mut slots) = self.slots.try_borrow_mut()
             && let Some(slot) = slots.get_mut(handle as usize)
         {

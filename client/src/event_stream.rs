@@ -16,6 +16,7 @@ use ferrocast_protocol::sse::{self, SUBSCRIBED_EVENT};
 use crate::boundary::{Input, Output};
 
 /// One stream's reader and reconnect rule, as the JavaScript `EventStream` holds it.
+#[derive(Debug)]
 pub struct EventStreamMachine {
     reader: sse::Reader,
     reconnect: EventStreamReconnect,
@@ -56,7 +57,7 @@ const CANNOT_REQUEST: u8 = 2;
 
 impl EventStreamMachine {
     /// See [`op::NEW`].
-    pub fn read(input: &mut Input) -> EventStreamMachine {
+    pub fn read(input: &mut Input<'_>) -> EventStreamMachine {
         let first_id = input.text().unwrap_or_default().to_owned();
         let seed = input.number().unwrap_or_default();
         let backoff = [input.number(), input.number(), input.number()].map(|value| value.unwrap_or(f64::NAN));
@@ -64,7 +65,7 @@ impl EventStreamMachine {
     }
 
     /// Operation `op` (see [`op`]) with its arguments; its results.
-    pub fn step(&mut self, op: u8, input: &mut Input, out: &mut Output) {
+    pub fn step(&mut self, op: u8, input: &mut Input<'_>, out: &mut Output) {
         match op {
             op::URL => out.text(&self.url(input.text().unwrap_or_default())),
             op::RESTART => self.restart(),
@@ -163,7 +164,7 @@ impl EventStreamMachine {
 
 /// [`op::IS_EVENT_STREAM`]: whether an answer with this status and `Content-Type` is an event stream to read
 /// (otherwise it refuses the request), as the protocol's [`sse::is_event_stream`] says.
-pub fn is_event_stream(input: &mut Input, out: &mut Output) {
+pub fn is_event_stream(input: &mut Input<'_>, out: &mut Output) {
     let status = input.number().unwrap_or_default() as u16;
     out.flag(sse::is_event_stream(status, input.text().unwrap_or_default()));
 }

@@ -206,7 +206,7 @@ fn with_machine(handle: u32, step: &mut dyn FnMut(&mut Machine)) {
 
 impl Machine {
     /// See [`op::NEW`].
-    fn new(input: &mut Input) -> Machine {
+    fn new(input: &mut Input<'_>) -> Machine {
         // The protocol's defaults, each replaced by what is given, in the order `op::NEW` lists them.
         let mut options = Options::default();
         let seed = input.number().unwrap_or_default();
@@ -214,8 +214,8 @@ impl Machine {
             options.vsn = Vsn::V1;
         }
         let batch = input.flag();
-        let given = |input: &mut Input| input.number().filter(|value| !value.is_nan());
-        let ms = |input: &mut Input, ms: &mut u64| {
+        let given = |input: &mut Input<'_>| input.number().filter(|value| !value.is_nan());
+        let ms = |input: &mut Input<'_>, ms: &mut u64| {
             if let Some(given) = given(input) {
                 *ms = given as u64;
             }
@@ -236,7 +236,7 @@ impl Machine {
             }
         }
         let queue = &mut options.queue;
-        let count = |input: &mut Input, count: &mut usize| {
+        let count = |input: &mut Input<'_>, count: &mut usize| {
             if let Some(given) = given(input) {
                 *count = given as usize;
             }
@@ -287,7 +287,7 @@ pub fn machine(handle: u32, op: u8, len: u32, now: f64, ext: f64, offset: f64, t
 }
 
 impl Machine {
-    fn step(&mut self, op: u8, frame: Numbers, input: &mut Input, out: &mut Output) {
+    fn step(&mut self, op: u8, frame: Numbers, input: &mut Input<'_>, out: &mut Output) {
         let socket = &mut self.socket;
         match op {
             op::DRAIN => self.drain(out),
@@ -398,7 +398,7 @@ impl Machine {
         out.text(vsn.as_param());
     }
 
-    fn frame(&mut self, Numbers { now, ext, offset, texts }: Numbers, input: &mut Input) {
+    fn frame(&mut self, Numbers { now, ext, offset, texts }: Numbers, input: &mut Input<'_>) {
         let now = now as u64;
         let mut text = |bit: u32| if texts & (1 << bit) != 0 { input.text() } else { None };
         let join_ref = text(0);
@@ -562,15 +562,15 @@ fn outcome(out: &mut Output, result: Result<u32, ClientError>) {
 }
 
 /// A call's `now`, in machine time.
-fn now(input: &mut Input) -> u64 {
+fn now(input: &mut Input<'_>) -> u64 {
     input.number().unwrap_or_default() as u64
 }
 
-fn channel(input: &mut Input) -> ChannelId {
+fn channel(input: &mut Input<'_>) -> ChannelId {
     (input.number().unwrap_or_default() as u32).into()
 }
 
-fn timeout(input: &mut Input) -> Option<u64> {
+fn timeout(input: &mut Input<'_>) -> Option<u64> {
     input.number().map(|ms| ms as u64)
 }
 

@@ -36,7 +36,7 @@ enum Tag {
 }
 
 /// One channel's presences, as the JavaScript `Presence` holds them.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct PresenceMachine {
     presence: Presence<u32>,
     /// The handles of the diffs the tracker holds until the next state.
@@ -63,7 +63,7 @@ pub mod op {
 
 impl PresenceMachine {
     /// Operation `op` (see [`op`]) with its arguments; its results.
-    pub fn step(&mut self, op: u8, input: &mut Input, out: &mut Output) {
+    pub fn step(&mut self, op: u8, input: &mut Input<'_>, out: &mut Output) {
         // Plain loops: iterator adapters over the bytes cost the module more than they save here.
         let records = |out: &mut Output, machine: &mut PresenceMachine, records: Vec<u32>| {
             out.text(&machine.names());
@@ -342,7 +342,7 @@ mod tests {
     }
 
     /// A presence object for the machine, from `(key, extra, [(handle, phx_ref)])`, appended to `text` and `shape`.
-    fn put(text: &mut String, shape: &mut Vec<u32>, object: Object) {
+    fn put(text: &mut String, shape: &mut Vec<u32>, object: Object<'_>) {
         shape.push(object.len() as u32);
         for (key, extra, metas) in object {
             text.push_str(key);
@@ -354,13 +354,13 @@ mod tests {
         }
     }
 
-    fn state(machine: &mut PresenceMachine, join_ref: &str, object: Object) -> Vec<u32> {
+    fn state(machine: &mut PresenceMachine, join_ref: &str, object: Object<'_>) -> Vec<u32> {
         let (mut text, mut shape) = (String::new(), Vec::new());
         put(&mut text, &mut shape, object);
         machine.frame(false, join_ref, &text, &bytes(&shape))
     }
 
-    fn diff(machine: &mut PresenceMachine, join_ref: &str, joins: Object, leaves: Object) -> Vec<u32> {
+    fn diff(machine: &mut PresenceMachine, join_ref: &str, joins: Object<'_>, leaves: Object<'_>) -> Vec<u32> {
         let (mut text, mut shape) = (String::new(), Vec::new());
         put(&mut text, &mut shape, joins);
         put(&mut text, &mut shape, leaves);

@@ -44,6 +44,7 @@ pub mod op {
 }
 
 /// One event-stream socket's reader and the body of its next POST.
+#[derive(Debug)]
 pub struct SseSocketMachine {
     reader: sse::Reader,
     /// The stream's URL, which the session's POST URL is made from.
@@ -54,13 +55,13 @@ pub struct SseSocketMachine {
 
 impl SseSocketMachine {
     /// See [`op::NEW`].
-    pub fn read(input: &mut Input) -> SseSocketMachine {
+    pub fn read(input: &mut Input<'_>) -> SseSocketMachine {
         let stream_url = input.text().unwrap_or_default().to_owned();
         SseSocketMachine { reader: sse::Reader::new(), stream_url, body: String::new() }
     }
 
     /// Operation `op` (see [`op`]) with its arguments; its results.
-    pub fn step(&mut self, op: u8, input: &mut Input, out: &mut Output) {
+    pub fn step(&mut self, op: u8, input: &mut Input<'_>, out: &mut Output) {
         match op {
             op::FEED => self.feed(input.text().unwrap_or_default(), out),
             op::SEND_TEXT => {

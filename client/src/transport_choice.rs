@@ -28,7 +28,7 @@ pub mod op {
 }
 
 /// See [`op::NEW`].
-pub fn read(input: &mut Input) -> TransportChoice {
+pub fn read(input: &mut Input<'_>) -> TransportChoice {
     TransportChoice::new(match input.number().unwrap_or_default() as u8 {
         1 => Transports::Only(Transport::WebSocket),
         2 => Transports::Only(Transport::EventStream),
@@ -37,7 +37,7 @@ pub fn read(input: &mut Input) -> TransportChoice {
 }
 
 /// Operation `op` (see [`op`]) on `choice`, with its arguments; its results.
-pub fn step(choice: &mut TransportChoice, op: u8, input: &mut Input, out: &mut Output) {
+pub fn step(choice: &mut TransportChoice, op: u8, input: &mut Input<'_>, out: &mut Output) {
     match op {
         op::ATTEMPT => out.flag(choice.attempt(input.flag()) == Transport::EventStream),
         op::OPENED => choice.opened(),
@@ -55,6 +55,6 @@ pub fn step(choice: &mut TransportChoice, op: u8, input: &mut Input, out: &mut O
 }
 
 /// [`op::STREAM_URL`].
-pub fn stream_url(input: &mut Input, out: &mut Output) {
+pub fn stream_url(input: &mut Input<'_>, out: &mut Output) {
     out.text(&Transport::EventStream.url(input.text().unwrap_or_default()));
 }

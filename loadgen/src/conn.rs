@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Opens the `index`th connection to `target` and joins `topic` (as `presence_user` when presence is wanted).
-pub async fn open_and_join(
+pub(crate) async fn open_and_join(
     target: &Target,
     index: usize,
     read_buffer: usize,
@@ -31,7 +31,7 @@ pub async fn open_and_join(
 }
 
 /// Opens the `index`th connection to `target`, ready to join.
-pub async fn open(target: &Target, index: usize, read_buffer: usize) -> Result<Ws> {
+pub(crate) async fn open(target: &Target, index: usize, read_buffer: usize) -> Result<Ws> {
     let stream = net::tcp_connect(target.addr, net::source_address(target.addr, index)).await?;
     let (mut ws, _) = client_async_with_config(target.ws_url(), stream, Some(net::ws_config(read_buffer))).await?;
     if target.dialect == Dialect::Socketio {
@@ -56,7 +56,7 @@ async fn connect_socketio(ws: &mut Ws) -> Result<()> {
 }
 
 /// Joins `topic` and waits for the server's answer; fails when the join is refused.
-pub async fn join(ws: &mut Ws, dialect: Dialect, topic: &str, presence_user: Option<&str>) -> Result<()> {
+pub(crate) async fn join(ws: &mut Ws, dialect: Dialect, topic: &str, presence_user: Option<&str>) -> Result<()> {
     ws.send(Message::text(dialect.join(topic, presence_user))).await?;
     loop {
         let text = next_text(ws).await?;
@@ -78,7 +78,7 @@ pub async fn join(ws: &mut Ws, dialect: Dialect, topic: &str, presence_user: Opt
 }
 
 /// The next text message; an error when the connection ends first.
-pub async fn next_text(ws: &mut Ws) -> Result<Utf8Bytes> {
+pub(crate) async fn next_text(ws: &mut Ws) -> Result<Utf8Bytes> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => return Ok(text),

@@ -9,7 +9,7 @@ use crate::{phoenix, socketio};
 
 /// The protocol a server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Dialect {
+pub(crate) enum Dialect {
     /// Phoenix Channels V2 JSON (the relay, minimal-server, Phoenix itself).
     Phoenix,
     /// Socket.IO v5 over Engine.IO v4, WebSocket transport only.
@@ -17,11 +17,11 @@ pub enum Dialect {
 }
 
 /// The id of a connection's join; its other messages count up from here.
-pub const JOIN_ID: u64 = 1;
+pub(crate) const JOIN_ID: u64 = 1;
 
 /// A received message (or one frame of a batch), classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Incoming<'a> {
+pub(crate) enum Incoming<'a> {
     /// A `new_msg` broadcast, with its payload.
     Broadcast(&'a str),
     /// The answer to what was sent with `id`.
@@ -50,7 +50,7 @@ pub enum Incoming<'a> {
 
 impl Dialect {
     /// The URL path servers of this dialect usually listen on.
-    pub fn default_path(self) -> &'static str {
+    pub(crate) fn default_path(self) -> &'static str {
         match self {
             Dialect::Phoenix => "/socket/websocket",
             Dialect::Socketio => "/socket.io/",
@@ -58,7 +58,7 @@ impl Dialect {
     }
 
     /// The connect query; `batch` asks a Ferrocast relay for batch messages.
-    pub fn query(self, batch: bool) -> String {
+    pub(crate) fn query(self, batch: bool) -> String {
         match self {
             Dialect::Phoenix if batch => format!("vsn=2.0.0&{}=1", ferrocast_protocol::BATCH_PARAM),
             Dialect::Phoenix => "vsn=2.0.0".to_owned(),
@@ -68,7 +68,7 @@ impl Dialect {
 
     /// Joins `topic`, as the member `presence_user` when presence is wanted (Phoenix only; Socket.IO rooms have
     /// no presence). Sent with [`JOIN_ID`].
-    pub fn join(self, topic: &str, presence_user: Option<&str>) -> String {
+    pub(crate) fn join(self, topic: &str, presence_user: Option<&str>) -> String {
         match self {
             Dialect::Phoenix => {
                 let params = match presence_user {
@@ -82,7 +82,7 @@ impl Dialect {
     }
 
     /// Publishes `payload` to every member of `topic`.
-    pub fn publish(self, topic: &str, payload: String, id: u64) -> String {
+    pub(crate) fn publish(self, topic: &str, payload: String, id: u64) -> String {
         match self {
             Dialect::Phoenix => phoenix::push(topic, "new_msg", payload, &id.to_string()),
             Dialect::Socketio => socketio::publish(topic, &payload, id),
@@ -90,7 +90,7 @@ impl Dialect {
     }
 
     /// Asks for `payload` back (Phoenix: `ping` on the joined `topic`; Socket.IO: `echo`).
-    pub fn echo(self, topic: &str, payload: String, id: u64) -> String {
+    pub(crate) fn echo(self, topic: &str, payload: String, id: u64) -> String {
         match self {
             Dialect::Phoenix => phoenix::push(topic, "ping", payload, &id.to_string()),
             Dialect::Socketio => socketio::echo(&payload, id),
@@ -98,7 +98,7 @@ impl Dialect {
     }
 
     /// The keep-alive a client sends by itself, if the dialect has one (Socket.IO's server pings instead).
-    pub fn heartbeat(self, id: u64) -> Option<String> {
+    pub(crate) fn heartbeat(self, id: u64) -> Option<String> {
         match self {
             Dialect::Phoenix => Some(phoenix::heartbeat(&id.to_string())),
             Dialect::Socketio => None,
@@ -106,12 +106,12 @@ impl Dialect {
     }
 
     /// The answer to [`Incoming::Ping`].
-    pub fn pong(self) -> &'static str {
+    pub(crate) fn pong(self) -> &'static str {
         socketio::PONG
     }
 
     /// Calls `each` with every message (or frame of a batch) in `text`.
-    pub fn for_each<'a>(self, text: &'a str, mut each: impl FnMut(Incoming<'a>)) {
+    pub(crate) fn for_each<'a>(self, text: &'a str, mut each: impl FnMut(Incoming<'a>)) {
         match self {
             Dialect::Phoenix => phoenix::for_each_frame(text, |frame| each(classify_phoenix(frame))),
             Dialect::Socketio => each(classify_socketio(text)),

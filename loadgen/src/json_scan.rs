@@ -6,14 +6,14 @@
 //! is trusted to be the valid JSON a server sent, and anything else simply yields nothing.
 
 /// The elements of a JSON array, as slices of its text, in order.
-pub struct Elements<'a> {
+pub(crate) struct Elements<'a> {
     text: &'a str,
     pos: usize,
     done: bool,
 }
 
 /// The elements of the array `text` (leading whitespace allowed), or `None` when `text` is not an array.
-pub fn elements(text: &str) -> Option<Elements<'_>> {
+pub(crate) fn elements(text: &str) -> Option<Elements<'_>> {
     let start = skip_whitespace(text.as_bytes(), 0);
     (text.as_bytes().get(start) == Some(&b'[')).then_some(Elements { text, pos: start + 1, done: false })
 }
@@ -45,7 +45,7 @@ impl<'a> Iterator for Elements<'a> {
 }
 
 /// The entries of the JSON object `text` as (key, value) slices; keys without their quotes and left escaped.
-pub fn entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
+pub(crate) fn entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
     let bytes = text.as_bytes();
     let start = skip_whitespace(bytes, 0);
     let mut pos = if bytes.get(start) == Some(&b'{') { Some(start + 1) } else { None };
@@ -73,7 +73,7 @@ pub fn entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// The value of the top-level key `key` of the object `text`.
-pub fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     entries(text).find(|(name, _)| *name == key).map(|(_, value)| value)
 }
 
@@ -81,7 +81,7 @@ pub fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 ///
 /// A plain substring search, not a walk: the caller knows the key appears once, ahead of any string that could
 /// contain it (the generator's own payloads put their stamps first).
-pub fn number_after(text: &str, quoted_key_colon: &str) -> Option<u64> {
+pub(crate) fn number_after(text: &str, quoted_key_colon: &str) -> Option<u64> {
     let at = text.find(quoted_key_colon)? + quoted_key_colon.len();
     let digits = &text.as_bytes()[skip_whitespace(text.as_bytes(), at)..];
     let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -92,7 +92,7 @@ pub fn number_after(text: &str, quoted_key_colon: &str) -> Option<u64> {
 }
 
 /// The text of a JSON string token without its quotes (escapes left as they are), or `None` for any other token.
-pub fn string_content(token: &str) -> Option<&str> {
+pub(crate) fn string_content(token: &str) -> Option<&str> {
     token.strip_prefix('"')?.strip_suffix('"')
 }
 

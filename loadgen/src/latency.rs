@@ -7,18 +7,18 @@ use serde_json::{Value, json};
 const MAX_US: u64 = 60_000_000;
 
 /// An empty histogram of 1 µs to 60 s at three significant digits.
-pub fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds")
 }
 
 /// Records a latency given in nanoseconds (at least 1 µs: the histogram's floor).
-pub fn record_ns(histogram: &mut Histogram<u64>, nanoseconds: u64) {
+pub(crate) fn record_ns(histogram: &mut Histogram<u64>, nanoseconds: u64) {
     histogram.saturating_record((nanoseconds / 1000).max(1));
 }
 
 /// The percentiles a report shows, in microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Latencies recorded.
     pub count: u64,
     /// Median.
@@ -35,7 +35,7 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of `histogram`.
-    pub fn of(histogram: &Histogram<u64>) -> Summary {
+    pub(crate) fn of(histogram: &Histogram<u64>) -> Summary {
         if histogram.is_empty() {
             return Summary::default();
         }
@@ -50,7 +50,7 @@ impl Summary {
     }
 
     /// The figures as a JSON object.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json!({
             "count": self.count,
             "p50_us": self.p50_us,
@@ -62,7 +62,7 @@ impl Summary {
     }
 
     /// `p50 … p99 … p999 … max …`, in readable units.
-    pub fn human(&self) -> String {
+    pub(crate) fn human(&self) -> String {
         format!(
             "p50 {} p99 {} p999 {} max {}",
             format_us(self.p50_us),
@@ -74,7 +74,7 @@ impl Summary {
 }
 
 /// A duration in microseconds as µs, ms or s, whichever reads best.
-pub fn format_us(us: u64) -> String {
+pub(crate) fn format_us(us: u64) -> String {
     match us {
         0..1_000 => format!("{us} µs"),
         1_000..1_000_000 => format!("{:.1} ms", us as f64 / 1e3),

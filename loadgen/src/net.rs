@@ -12,7 +12,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// A generator connection.
-pub type Ws = WebSocketStream<TcpStream>;
+pub(crate) type Ws = WebSocketStream<TcpStream>;
 
 /// Descriptors kept free for everything that is not a measured connection (publisher, server pipes, logs).
 const FD_MARGIN: u64 = 200;
@@ -20,7 +20,7 @@ const FD_MARGIN: u64 = 200;
 const SOURCE_ADDRESSES: u8 = 8;
 
 /// The connection count to use for `requested`, and a note when the descriptor limit lowered it.
-pub struct Capped {
+pub(crate) struct Capped {
     /// Connections to open.
     pub count: usize,
     /// Why fewer than requested, for the output.
@@ -29,7 +29,7 @@ pub struct Capped {
 
 /// Raises the soft descriptor limit to the hard one and caps `requested` connections (plus `extra` other
 /// descriptors the scenario opens) below it.
-pub fn cap_connections(requested: usize, extra: usize) -> Capped {
+pub(crate) fn cap_connections(requested: usize, extra: usize) -> Capped {
     let limit = rlimit::increase_nofile_limit(u64::MAX)
         .or_else(|_| rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft))
         .unwrap_or(1024);
@@ -45,7 +45,7 @@ pub fn cap_connections(requested: usize, extra: usize) -> Capped {
 
 /// The source address of the `index`th connection to `target`: spread over 127.0.0.1–8 for a loopback IPv4
 /// target, the system's choice otherwise.
-pub fn source_address(target: SocketAddr, index: usize) -> Option<IpAddr> {
+pub(crate) fn source_address(target: SocketAddr, index: usize) -> Option<IpAddr> {
     match target.ip() {
         IpAddr::V4(ip) if ip.is_loopback() => {
             Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (index % SOURCE_ADDRESSES as usize) as u8)))
@@ -56,7 +56,7 @@ pub fn source_address(target: SocketAddr, index: usize) -> Option<IpAddr> {
 
 /// A TCP connection to `target` from `source` (any port), with Nagle off: the generator's small frames must leave
 /// when written, or latencies would measure the kernel's coalescing delay.
-pub async fn tcp_connect(target: SocketAddr, source: Option<IpAddr>) -> Result<TcpStream> {
+pub(crate) async fn tcp_connect(target: SocketAddr, source: Option<IpAddr>) -> Result<TcpStream> {
     let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     if let Some(source) = source {
         socket.bind(SocketAddr::new(source, 0))?;
@@ -72,11 +72,11 @@ pub async fn tcp_connect(target: SocketAddr, source: Option<IpAddr>) -> Result<T
 /// socket drained, so a buffer far larger than what arrives costs more in memset than it saves in reads: with
 /// 64 KiB, a thousand subscribers spent a quarter of the generator's CPU zeroing memory. 8 KiB still holds about
 /// sixty 130-byte frames, so a subscriber that falls behind catches up many frames per read.
-pub fn ws_config(read_buffer: usize) -> WebSocketConfig {
+pub(crate) fn ws_config(read_buffer: usize) -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(read_buffer).write_buffer_size(read_buffer.min(16 * 1024))
 }
 
 /// A read buffer for connections that receive a lot (see [`ws_config`] for why not more).
-pub const BUSY_READ_BUFFER: usize = 8 * 1024;
+pub(crate) const BUSY_READ_BUFFER: usize = 8 * 1024;
 /// A read buffer for connections that mostly wait: thousands of them, so their buffers are the generator's memory.
-pub const IDLE_READ_BUFFER: usize = 4 * 1024;
+pub(crate) const IDLE_READ_BUFFER: usize = 4 * 1024;

@@ -11,11 +11,11 @@ use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{Encoded, Frame, Message, Payload, Sender, Vsn};
 
 /// The join ref of the one channel each generator connection joins.
-pub const JOIN_REF: &str = "1";
+pub(crate) const JOIN_REF: &str = "1";
 
 /// A received frame's fields: strings without their quotes (still escaped), the payload as JSON text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header<'a> {
+pub(crate) struct Header<'a> {
     /// The join ref, `None` for `null`.
     pub join_ref: Option<&'a str>,
     /// The ref, `None` for `null`.
@@ -29,7 +29,7 @@ pub struct Header<'a> {
 }
 
 /// Reads a frame's header; `None` for anything that is not a V2 JSON frame.
-pub fn parse(frame: &str) -> Option<Header<'_>> {
+pub(crate) fn parse(frame: &str) -> Option<Header<'_>> {
     let mut elements = json_scan::elements(frame)?;
     let join_ref = nullable_string(elements.next()?)?;
     let r#ref = nullable_string(elements.next()?)?;
@@ -40,7 +40,7 @@ pub fn parse(frame: &str) -> Option<Header<'_>> {
 }
 
 /// Calls `each` with every frame of a message: the frames of a batch in order, or the message itself.
-pub fn for_each_frame<'a>(message: &'a str, mut each: impl FnMut(&'a str)) {
+pub(crate) fn for_each_frame<'a>(message: &'a str, mut each: impl FnMut(&'a str)) {
     if is_batch(message.as_bytes()) {
         json_scan::elements(message).into_iter().flatten().for_each(each);
     } else {
@@ -49,22 +49,22 @@ pub fn for_each_frame<'a>(message: &'a str, mut each: impl FnMut(&'a str)) {
 }
 
 /// Whether a `phx_reply` payload says `"status":"ok"`.
-pub fn reply_is_ok(payload: &str) -> bool {
+pub(crate) fn reply_is_ok(payload: &str) -> bool {
     json_scan::field(payload, "status").and_then(string_content) == Some("ok")
 }
 
 /// The response of a `phx_reply` payload.
-pub fn reply_response(payload: &str) -> Option<&str> {
+pub(crate) fn reply_response(payload: &str) -> Option<&str> {
     json_scan::field(payload, "response")
 }
 
 /// `phx_join` on `topic` with the join params `params` (a JSON object).
-pub fn join(topic: &str, params: &str) -> String {
+pub(crate) fn join(topic: &str, params: &str) -> String {
     push(topic, event::JOIN, params.to_owned(), JOIN_REF)
 }
 
 /// A push of `event` with `payload` on the joined `topic`, with the ref `push_ref`.
-pub fn push(topic: &str, event: &str, payload: String, push_ref: &str) -> String {
+pub(crate) fn push(topic: &str, event: &str, payload: String, push_ref: &str) -> String {
     encode(Message {
         join_ref: Some(JOIN_REF.to_owned()),
         r#ref: Some(push_ref.to_owned()),
@@ -76,7 +76,7 @@ pub fn push(topic: &str, event: &str, payload: String, push_ref: &str) -> String
 }
 
 /// A heartbeat with the ref `heartbeat_ref`.
-pub fn heartbeat(heartbeat_ref: &str) -> String {
+pub(crate) fn heartbeat(heartbeat_ref: &str) -> String {
     encode(Message {
         join_ref: None,
         r#ref: Some(heartbeat_ref.to_owned()),

@@ -7,13 +7,13 @@ use std::io;
 const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 /// User plus system CPU seconds `pid` has used, all its threads together.
-pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
+pub(crate) fn cpu_seconds(pid: u32) -> io::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     parse_cpu_ticks(&stat).map(|ticks| ticks as f64 / CLOCK_TICKS_PER_SECOND).ok_or_else(|| malformed("stat"))
 }
 
 /// The resident memory of `pid` (VmRSS), in KiB.
-pub fn rss_kib(pid: u32) -> io::Result<u64> {
+pub(crate) fn rss_kib(pid: u32) -> io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     parse_rss_kib(&status).ok_or_else(|| malformed("status"))
 }
@@ -39,7 +39,7 @@ fn malformed(file: &str) -> io::Error {
 
 /// A server process whose CPU a window measures, and its name in the output (`relay A`, `redis`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Watched {
+pub(crate) struct Watched {
     /// What to call it.
     pub name: String,
     /// Its process id.
@@ -48,26 +48,26 @@ pub struct Watched {
 
 impl Watched {
     /// The one server of `pid`, when it is known: nothing to watch otherwise.
-    pub fn single(pid: Option<u32>) -> Vec<Watched> {
+    pub(crate) fn single(pid: Option<u32>) -> Vec<Watched> {
         pid.map(|pid| Watched { name: "server".to_owned(), pid }).into_iter().collect()
     }
 }
 
 /// CPU seconds of a process between two points, when the process is known.
 #[derive(Debug, Clone, Copy)]
-pub struct CpuWindow {
+pub(crate) struct CpuWindow {
     pid: Option<u32>,
     start: Option<f64>,
 }
 
 impl CpuWindow {
     /// Starts measuring `pid` (nothing, without one).
-    pub fn start(pid: Option<u32>) -> CpuWindow {
+    pub(crate) fn start(pid: Option<u32>) -> CpuWindow {
         CpuWindow { pid, start: pid.and_then(|pid| cpu_seconds(pid).ok()) }
     }
 
     /// CPU seconds used since [`CpuWindow::start`].
-    pub fn seconds(&self) -> Option<f64> {
+    pub(crate) fn seconds(&self) -> Option<f64> {
         Some(cpu_seconds(self.pid?).ok()? - self.start?)
     }
 }

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// What a run sent.
 #[derive(Debug, Clone, Copy)]
-pub struct Published {
+pub(crate) struct Published {
     /// Payloads sent.
     pub sent: u64,
     /// When the first was sent, in the generator's clock.
@@ -43,14 +43,14 @@ struct Run {
 }
 
 /// A handle on the publisher's task.
-pub struct Publisher {
+pub(crate) struct Publisher {
     runs: mpsc::Sender<(u64, f64, Duration, oneshot::Sender<Published>)>,
     task: tokio::task::JoinHandle<Result<u64>>,
 }
 
 impl Publisher {
     /// Connects to `target` (as connection number `index`, which picks its source address) and joins `topic`.
-    pub async fn start(target: &Target, index: usize, topic: &str) -> Result<Publisher> {
+    pub(crate) async fn start(target: &Target, index: usize, topic: &str) -> Result<Publisher> {
         let ws = conn::open_and_join(target, index, BUSY_READ_BUFFER, topic, None).await?;
         let (runs, commands) = mpsc::channel(1);
         let task = tokio::spawn(serve(ws, target.dialect, topic.to_owned(), commands));
@@ -59,14 +59,14 @@ impl Publisher {
 
     /// Publishes `rate × duration` payloads numbered from `first_seq` at `rate` a second; returns when the last is
     /// sent.
-    pub async fn publish(&self, first_seq: u64, rate: f64, duration: Duration) -> Result<Published> {
+    pub(crate) async fn publish(&self, first_seq: u64, rate: f64, duration: Duration) -> Result<Published> {
         let (done, published) = oneshot::channel();
         self.runs.send((first_seq, rate, duration, done)).await.map_err(|_| "the publisher's connection ended")?;
         Ok(published.await.map_err(|_| "the publisher's connection ended during a run")?)
     }
 
     /// Closes the connection; returns how many acknowledgements the server sent.
-    pub async fn stop(self) -> Result<u64> {
+    pub(crate) async fn stop(self) -> Result<u64> {
         drop(self.runs);
         self.task.await?
     }

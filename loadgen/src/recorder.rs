@@ -21,7 +21,7 @@ const CLOSED: u64 = u64::MAX;
 
 /// The deliveries of one window.
 #[derive(Debug, Clone)]
-pub struct Window {
+pub(crate) struct Window {
     /// Publish-to-receive latencies.
     pub latency: Histogram<u64>,
     /// Payloads received, summed over subscribers.
@@ -47,7 +47,7 @@ impl Window {
 }
 
 /// Shared by the subscribers (which record) and the scenario (which opens and closes windows).
-pub struct Recorder {
+pub(crate) struct Recorder {
     first_seq: AtomicU64,
     shards: Vec<Mutex<Window>>,
     closed: AtomicUsize,
@@ -65,7 +65,7 @@ impl Default for Recorder {
 
 impl Recorder {
     /// Records what subscriber `subscriber` read in one message at `now_ns`.
-    pub fn record(&self, subscriber: usize, stamps: &[Stamp], now_ns: u64) {
+    pub(crate) fn record(&self, subscriber: usize, stamps: &[Stamp], now_ns: u64) {
         let first_seq = self.first_seq.load(Ordering::Acquire);
         let mut counted = stamps.iter().filter(|stamp| stamp.seq >= first_seq).peekable();
         if counted.peek().is_none() {
@@ -81,7 +81,7 @@ impl Recorder {
     }
 
     /// Starts counting payloads numbered `first_seq` and after, from nothing.
-    pub fn open_window(&self, first_seq: u64) {
+    pub(crate) fn open_window(&self, first_seq: u64) {
         self.first_seq.store(CLOSED, Ordering::Release);
         for shard in &self.shards {
             *shard.lock().expect("recorder lock") = Window::new();
@@ -90,12 +90,12 @@ impl Recorder {
     }
 
     /// Payloads received so far in the window.
-    pub fn received(&self) -> u64 {
+    pub(crate) fn received(&self) -> u64 {
         self.shards.iter().map(|shard| shard.lock().expect("recorder lock").received).sum()
     }
 
     /// Stops counting and returns the window's deliveries.
-    pub fn close_window(&self) -> Window {
+    pub(crate) fn close_window(&self) -> Window {
         self.first_seq.store(CLOSED, Ordering::Release);
         let mut total = Window::new();
         for shard in &self.shards {
@@ -105,12 +105,12 @@ impl Recorder {
     }
 
     /// A subscriber's connection was closed (by the server or by an error) before the scenario ended.
-    pub fn subscriber_closed(&self) {
+    pub(crate) fn subscriber_closed(&self) {
         self.closed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Subscribers closed so far.
-    pub fn closed(&self) -> usize {
+    pub(crate) fn closed(&self) -> usize {
         self.closed.load(Ordering::Relaxed)
     }
 }

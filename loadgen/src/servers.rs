@@ -20,7 +20,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The servers the suite knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The Ferrocast relay.
     Relay,
     /// The tokio-tungstenite baseline.
@@ -31,7 +31,7 @@ pub enum Kind {
 
 impl Kind {
     /// Its name in tables and file names.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Relay => "relay",
             Kind::Minimal => "minimal",
@@ -40,7 +40,7 @@ impl Kind {
     }
 
     /// The protocol it speaks.
-    pub fn dialect(self) -> Dialect {
+    pub(crate) fn dialect(self) -> Dialect {
         match self {
             Kind::Relay | Kind::Minimal => Dialect::Phoenix,
             Kind::SocketIo => Dialect::Socketio,
@@ -50,7 +50,7 @@ impl Kind {
 
 /// Where each server's program is.
 #[derive(Debug, Clone)]
-pub struct Programs {
+pub(crate) struct Programs {
     /// `ferrocast-relay`.
     pub relay: PathBuf,
     /// `minimal-server`.
@@ -64,7 +64,7 @@ pub struct Programs {
 }
 
 /// A running server, killed when dropped.
-pub struct Server {
+pub(crate) struct Server {
     /// Which one.
     pub kind: Kind,
     /// Where it listens.
@@ -74,13 +74,13 @@ pub struct Server {
 
 impl Server {
     /// Starts `kind` on a free port, logging to `{log_dir}/{name}-{label}.log`, and waits until it accepts.
-    pub async fn start(kind: Kind, programs: &Programs, label: &str) -> Result<Server> {
+    pub(crate) async fn start(kind: Kind, programs: &Programs, label: &str) -> Result<Server> {
         Server::start_with(kind, programs, label, None).await
     }
 
     /// Starts a relay that shares its topics with the other relays on the Redis at `redis_url` (`--pubsub`), and
     /// waits until it serves.
-    pub async fn start_relay_on_redis(programs: &Programs, label: &str, redis_url: &str) -> Result<Server> {
+    pub(crate) async fn start_relay_on_redis(programs: &Programs, label: &str, redis_url: &str) -> Result<Server> {
         Server::start_with(Kind::Relay, programs, label, Some(redis_url)).await
     }
 
@@ -123,17 +123,17 @@ impl Server {
     }
 
     /// Its process id.
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.child.id()
     }
 
     /// The target scenarios drive.
-    pub fn target(&self) -> Target {
+    pub(crate) fn target(&self) -> Target {
         Target::local(self.kind.dialect(), self.addr, self.pid())
     }
 
     /// Kills the server and waits for it to be gone.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }
@@ -157,7 +157,7 @@ impl Server {
 }
 
 /// A Redis server on a free loopback port, saving nothing, for relays to share; killed when dropped.
-pub struct Redis {
+pub(crate) struct Redis {
     /// Where it listens.
     pub addr: SocketAddr,
     child: Child,
@@ -166,7 +166,7 @@ pub struct Redis {
 impl Redis {
     /// Starts `binary` as a Redis server, logging to `{log_dir}/redis-{label}.log`, and waits until it answers
     /// `PING`.
-    pub async fn start(binary: &Path, log_dir: &Path, label: &str) -> Result<Redis> {
+    pub(crate) async fn start(binary: &Path, log_dir: &Path, label: &str) -> Result<Redis> {
         let addr = free_port()?;
         std::fs::create_dir_all(log_dir)?;
         let log = std::fs::File::create(log_dir.join(format!("redis-{label}.log")))?;
@@ -182,17 +182,17 @@ impl Redis {
     }
 
     /// The URL relays are given: `redis://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://{}", self.addr)
     }
 
     /// Its process id.
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.child.id()
     }
 
     /// Kills the server and waits for it to be gone.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }
@@ -245,7 +245,7 @@ async fn ping(addr: SocketAddr) -> Result<bool> {
 }
 
 /// The servers of one run of the suite, all stopped together.
-pub enum Deployment {
+pub(crate) enum Deployment {
     /// One server.
     Single(Server),
     /// Relays sharing their topics through one Redis.
@@ -259,7 +259,7 @@ pub enum Deployment {
 
 impl Deployment {
     /// Starts one Redis, then `count` relays on it, logging to `relay-{label}-a.log` and so on.
-    pub async fn relays_on_redis(programs: &Programs, label: &str, count: usize) -> Result<Deployment> {
+    pub(crate) async fn relays_on_redis(programs: &Programs, label: &str, count: usize) -> Result<Deployment> {
         let binary = programs.redis_server.as_ref().ok_or("no redis-server to run")?;
         let redis = Redis::start(binary, &programs.log_dir, label).await?;
         let mut relays = Vec::with_capacity(count);
@@ -271,7 +271,7 @@ impl Deployment {
     }
 
     /// Kills every server, the relays before their Redis, and waits for them to be gone.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         match self {
             Deployment::Single(server) => server.stop().await,
             Deployment::RelaysOnRedis { relays, redis } => {
@@ -285,7 +285,7 @@ impl Deployment {
 }
 
 /// `GET path` from the HTTP server at `addr`: its status and body.
-pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+pub(crate) async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
@@ -298,7 +298,7 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
 }
 
 /// Why `binary` cannot run as a Redis server, if it cannot (it is missing, say).
-pub fn redis_unavailable(binary: &Path) -> Option<String> {
+pub(crate) fn redis_unavailable(binary: &Path) -> Option<String> {
     match std::process::Command::new(binary).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
         Ok(status) if status.success() => None,
         Ok(status) => Some(format!("`{} --version` failed ({status})", binary.display())),
@@ -313,7 +313,7 @@ fn free_port() -> Result<SocketAddr> {
 }
 
 /// Why the Socket.IO baseline cannot run from `dir`, if it cannot: Node missing, or its modules not installed.
-pub fn socketio_unavailable(dir: &Path) -> Option<String> {
+pub(crate) fn socketio_unavailable(dir: &Path) -> Option<String> {
     if !dir.join("server.mjs").is_file() {
         return Some(format!("no server.mjs in {}", dir.display()));
     }

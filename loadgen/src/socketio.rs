@@ -13,15 +13,15 @@
 use crate::json_scan;
 
 /// The query that opens a Socket.IO WebSocket straight away, without long polling first.
-pub const QUERY: &str = "EIO=4&transport=websocket";
+pub(crate) const QUERY: &str = "EIO=4&transport=websocket";
 /// The client's Socket.IO connect to the default namespace.
-pub const CONNECT: &str = "40";
+pub(crate) const CONNECT: &str = "40";
 /// The client's answer to the server's ping.
-pub const PONG: &str = "3";
+pub(crate) const PONG: &str = "3";
 
 /// One received packet; data slices borrow the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Packet<'a> {
+pub(crate) enum Packet<'a> {
     /// Engine.IO open, with its handshake JSON.
     Open(&'a str),
     /// Engine.IO close.
@@ -55,7 +55,7 @@ pub enum Packet<'a> {
 }
 
 /// Reads one WebSocket text message.
-pub fn parse(message: &str) -> Packet<'_> {
+pub(crate) fn parse(message: &str) -> Packet<'_> {
     let Some(engine_type) = message.as_bytes().first() else { return Packet::Other };
     let rest = &message[1..];
     match engine_type {
@@ -94,29 +94,29 @@ fn parse_socket_packet(packet: &str) -> Packet<'_> {
 }
 
 /// The name and first argument of an event's data array `["name", arg, …]`.
-pub fn event_name_and_argument(data: &str) -> Option<(&str, Option<&str>)> {
+pub(crate) fn event_name_and_argument(data: &str) -> Option<(&str, Option<&str>)> {
     let mut elements = json_scan::elements(data)?;
     let name = json_scan::string_content(elements.next()?)?;
     Some((name, elements.next()))
 }
 
 /// The first argument of an acknowledgement's data array.
-pub fn first_argument(data: &str) -> Option<&str> {
+pub(crate) fn first_argument(data: &str) -> Option<&str> {
     json_scan::elements(data)?.next()
 }
 
 /// `join` of `topic`, acknowledged with `ack`.
-pub fn join(topic: &str, ack: u64) -> String {
+pub(crate) fn join(topic: &str, ack: u64) -> String {
     format!("42{ack}[\"join\",{}]", json_string(topic))
 }
 
 /// `new_msg` with `payload` (JSON) to `topic`, acknowledged with `ack`.
-pub fn publish(topic: &str, payload: &str, ack: u64) -> String {
+pub(crate) fn publish(topic: &str, payload: &str, ack: u64) -> String {
     format!("42{ack}[\"new_msg\",{},{payload}]", json_string(topic))
 }
 
 /// `echo` of `payload` (JSON), acknowledged with `ack`.
-pub fn echo(payload: &str, ack: u64) -> String {
+pub(crate) fn echo(payload: &str, ack: u64) -> String {
     format!("42{ack}[\"echo\",{payload}]")
 }
 

@@ -15,16 +15,16 @@ use hyper::header::{ACCEPT, HOST};
 use hyper::{Request, client::conn::http1};
 use hyper_util::rt::TokioIo;
 
-pub use ferrocast_protocol::sse::SUBSCRIBED_EVENT;
+pub(crate) use ferrocast_protocol::sse::SUBSCRIBED_EVENT;
 
 /// One open event stream.
-pub struct EventStream {
+pub(crate) struct EventStream {
     body: Incoming,
     reader: Reader,
 }
 
 /// Opens the `index`th event stream of `topic` on `target`.
-pub async fn open(target: &Target, index: usize, topic: &str) -> Result<EventStream> {
+pub(crate) async fn open(target: &Target, index: usize, topic: &str) -> Result<EventStream> {
     let stream = net::tcp_connect(target.addr, net::source_address(target.addr, index)).await?;
     let (mut sender, connection) = http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await?;
     // The connection task ends when the response body is dropped or the server closes.
@@ -45,7 +45,7 @@ pub async fn open(target: &Target, index: usize, topic: &str) -> Result<EventStr
 impl EventStream {
     /// The events completed by the next chunk of the body (often none, for a keep-alive), or `None` once the
     /// stream has ended.
-    pub async fn next_events(&mut self) -> Result<Option<Vec<Event>>> {
+    pub(crate) async fn next_events(&mut self) -> Result<Option<Vec<Event>>> {
         loop {
             match self.body.frame().await {
                 None => return Ok(None),

@@ -9,18 +9,18 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 /// The bytes a published payload is padded to, about the size of a small chat message.
-pub const PAYLOAD_BYTES: usize = 100;
+pub(crate) const PAYLOAD_BYTES: usize = 100;
 
 static START: OnceLock<Instant> = OnceLock::new();
 
 /// Nanoseconds since the generator's clock started (the first call).
-pub fn now_ns() -> u64 {
+pub(crate) fn now_ns() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
 /// What a receiver reads back from a payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     /// When the payload was sent, in [`now_ns`] time.
     pub sent_ns: u64,
     /// The publisher's sequence number.
@@ -28,7 +28,7 @@ pub struct Stamp {
 }
 
 /// A payload stamped now with `seq`, padded to [`PAYLOAD_BYTES`].
-pub fn payload(seq: u64) -> String {
+pub(crate) fn payload(seq: u64) -> String {
     let mut text = format!(r#"{{"t":{},"s":{seq},"p":""#, now_ns());
     let padding = PAYLOAD_BYTES.saturating_sub(text.len() + 2);
     text.extend(std::iter::repeat_n('x', padding));
@@ -37,7 +37,7 @@ pub fn payload(seq: u64) -> String {
 }
 
 /// The stamps of a payload, when it has them.
-pub fn read(payload: &str) -> Option<Stamp> {
+pub(crate) fn read(payload: &str) -> Option<Stamp> {
     Some(Stamp { sent_ns: number_after(payload, r#""t":"#)?, seq: number_after(payload, r#""s":"#)? })
 }
 

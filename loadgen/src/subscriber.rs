@@ -19,15 +19,15 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Connections being opened at once.
-pub const CONNECT_CONCURRENCY: usize = 256;
+pub(crate) const CONNECT_CONCURRENCY: usize = 256;
 /// How often a Phoenix connection sends a heartbeat (the relay closes sockets silent for 60 s).
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 /// How long stopped subscribers get to close before they are aborted.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How subscribers connect and what they join.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Event streams instead of WebSockets.
     pub event_streams: bool,
     /// How many.
@@ -43,7 +43,7 @@ pub struct Plan {
 }
 
 /// Running subscribers.
-pub struct Subscribers {
+pub(crate) struct Subscribers {
     /// How many joined.
     pub joined: usize,
     /// How many failed to connect or join.
@@ -55,13 +55,13 @@ pub struct Subscribers {
 }
 
 /// Starts `plan`'s subscribers on `target`, recording into `recorder`; returns once every one has joined or failed.
-pub async fn start(target: &Target, plan: &Plan, recorder: Arc<Recorder>) -> Subscribers {
+pub(crate) async fn start(target: &Target, plan: &Plan, recorder: Arc<Recorder>) -> Subscribers {
     start_across(std::slice::from_ref(target), plan, recorder).await
 }
 
 /// [`start`], with the subscribers dealt over `targets` in turn (subscriber `n` on `targets[n % len]`): servers
 /// that share their topics, such as relays on one Redis.
-pub async fn start_across(targets: &[Target], plan: &Plan, recorder: Arc<Recorder>) -> Subscribers {
+pub(crate) async fn start_across(targets: &[Target], plan: &Plan, recorder: Arc<Recorder>) -> Subscribers {
     assert!(!targets.is_empty(), "subscribers need a server");
     let (stop, stopped) = watch::channel(false);
     let (ready_tx, mut ready) = mpsc::unbounded_channel::<Result<(), String>>();
@@ -114,7 +114,7 @@ pub async fn start_across(targets: &[Target], plan: &Plan, recorder: Arc<Recorde
 
 impl Subscribers {
     /// Closes every subscriber's connection and waits (a bounded time) for their tasks to end.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.stop.send(true);
         let all_ended = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(STOP_TIMEOUT, all_ended).await.is_err() {

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 /// One figure of one scenario across the servers.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     /// The scenario as the suite ran it (`fanout 300/s × 1000`).
     pub scenario: String,
     /// The figure (`p99 latency (µs)`).
@@ -18,7 +18,7 @@ pub struct Row {
 
 /// The comparison.
 #[derive(Debug, Clone, Default)]
-pub struct Table {
+pub(crate) struct Table {
     /// Server names, in column order; the first is the relay, the one the ratios are of.
     pub columns: Vec<String>,
     /// The rows, in the order scenarios ran.
@@ -27,12 +27,12 @@ pub struct Table {
 
 impl Table {
     /// A table of `columns` and no rows.
-    pub fn new(columns: Vec<String>) -> Table {
+    pub(crate) fn new(columns: Vec<String>) -> Table {
         Table { columns, rows: Vec::new() }
     }
 
     /// Sets `scenario`'s `figure` for column `column`, adding the row if it is new.
-    pub fn set(
+    pub(crate) fn set(
         &mut self,
         scenario: &str,
         figure: &'static str,
@@ -53,7 +53,7 @@ impl Table {
     }
 
     /// Aligned plain text.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut lines = vec![
             std::iter::once("scenario".to_owned())
                 .chain(std::iter::once("figure".to_owned()))
@@ -85,7 +85,7 @@ impl Table {
     }
 
     /// A Markdown table with, after the values, the first column's ratio to each other column.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         let ratios: Vec<String> =
             self.columns.iter().skip(1).map(|other| format!("{}/{other}", self.columns[0])).collect();
         let mut out = String::new();

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 /// A server the scenarios connect to.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// The protocol it speaks.
     pub dialect: Dialect,
     /// Where it listens.
@@ -26,7 +26,7 @@ pub struct Target {
 impl Target {
     /// A target from a `ws://host:port/path?query` URL (`http://` is read the same way); an empty path takes the
     /// dialect's usual one.
-    pub async fn from_url(url: &str, dialect: Dialect, batch: bool, server_pid: Option<u32>) -> Result<Target> {
+    pub(crate) async fn from_url(url: &str, dialect: Dialect, batch: bool, server_pid: Option<u32>) -> Result<Target> {
         let rest = ["ws://", "http://"]
             .iter()
             .find_map(|scheme| url.strip_prefix(scheme))
@@ -54,7 +54,7 @@ impl Target {
     }
 
     /// A target on this machine's `addr` at the dialect's usual path.
-    pub fn local(dialect: Dialect, addr: SocketAddr, server_pid: Option<u32>) -> Target {
+    pub(crate) fn local(dialect: Dialect, addr: SocketAddr, server_pid: Option<u32>) -> Target {
         Target {
             dialect,
             addr,
@@ -67,7 +67,7 @@ impl Target {
     }
 
     /// The WebSocket URL, with the dialect's connect query.
-    pub fn ws_url(&self) -> String {
+    pub(crate) fn ws_url(&self) -> String {
         let mut url = format!("ws://{}{}?{}", self.authority, self.path, self.dialect.query(self.batch));
         if let Some(extra) = &self.extra_query {
             url.push('&');
@@ -77,7 +77,7 @@ impl Target {
     }
 
     /// The path and query of a Ferrocast relay's event stream of `topic`.
-    pub fn sse_path(&self, topic: &str) -> String {
+    pub(crate) fn sse_path(&self, topic: &str) -> String {
         // Topics here are `room:…`; `:` is allowed in a query, so no escaping is needed.
         format!("/sse?topic={topic}")
     }

@@ -75,7 +75,7 @@ fn vectors() -> Vec<Vector<'static>> {
 #[test]
 fn the_vectors_cover_every_kind_of_frame() {
     let vectors = vectors();
-    let count = |predicate: &dyn Fn(&Vector) -> bool| vectors.iter().filter(|vector| predicate(vector)).count();
+    let count = |predicate: &dyn Fn(&Vector<'_>) -> bool| vectors.iter().filter(|vector| predicate(vector)).count();
     assert!(count(&|v| !v.malformed && v.vsn == Vsn::V1 && v.sender == Sender::Client) >= 10);
     assert!(count(&|v| !v.malformed && v.vsn == Vsn::V1 && v.sender == Sender::Server) >= 10);
     assert!(count(&|v| !v.malformed && v.vsn == Vsn::V2 && v.sender == Sender::Client) >= 30);

@@ -27,20 +27,25 @@ pub use ferrocast_protocol::sse::SUBSCRIBED_EVENT;
 const MAX_TOPIC_LEN: usize = 255;
 
 /// Why a stream was not opened; the relay answers with an HTTP status and this message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     /// No `topic` was given.
+    #[error("give at least one topic: /sse?topic=room:lobby")]
     NoTopic,
     /// More topics than the stream limit.
+    #[error("a stream reads at most {max} topics")]
     TooManyTopics {
         /// The limit.
         max: usize,
     },
     /// An empty topic, a topic with a line break, or one longer than 255 bytes.
+    #[error("bad topic {0:?}: 1 to {MAX_TOPIC_LEN} bytes, no line break")]
     BadTopic(String),
     /// No channel serves the topic.
+    #[error("unmatched topic {0:?}")]
     Unmatched(String),
     /// The topic's plugs or channel refused the join, with this response.
+    #[error("join of {topic:?} refused{}", json_detail(.response))]
     Join {
         /// The topic.
         topic: String,
@@ -49,16 +54,11 @@ pub enum Refused {
     },
 }
 
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refused::NoTopic => write!(f, "give at least one topic: /sse?topic=room:lobby"),
-            Refused::TooManyTopics { max } => write!(f, "a stream reads at most {max} topics"),
-            Refused::BadTopic(topic) => write!(f, "bad topic {topic:?}: 1 to {MAX_TOPIC_LEN} bytes, no line break"),
-            Refused::Unmatched(topic) => write!(f, "unmatched topic {topic:?}"),
-            Refused::Join { topic, response: Payload::Json(json) } => write!(f, "join of {topic:?} refused: {json}"),
-            Refused::Join { topic, .. } => write!(f, "join of {topic:?} refused"),
-        }
+/// A JSON refusal's response, after a colon; a binary one is not shown.
+fn json_detail(response: &Payload) -> String {
+    match response {
+        Payload::Json(json) => format!(": {json}"),
+        _ => String::new(),
     }
 }
 

@@ -287,7 +287,7 @@ impl Hub {
         delivered
     }
 
-    fn fan_out(&self, topic_name: &str, event: &str, payload: &Payload, numbering: Numbering) -> Option<usize> {
+    fn fan_out(&self, topic_name: &str, event: &str, payload: &Payload, numbering: Numbering<'_>) -> Option<usize> {
         let shard = read(self.topics.shard(topic_name));
         let Some(topic) = shard.get(topic_name) else {
             drop(shard);
@@ -301,7 +301,13 @@ impl Hub {
         self.deliver(&mut topic, topic_name, event, payload, numbering)
     }
 
-    fn fan_out_to_new(&self, topic_name: &str, event: &str, payload: &Payload, numbering: Numbering) -> Option<usize> {
+    fn fan_out_to_new(
+        &self,
+        topic_name: &str,
+        event: &str,
+        payload: &Payload,
+        numbering: Numbering<'_>,
+    ) -> Option<usize> {
         let mut shard = write(self.topics.shard(topic_name));
         let topic = shard.entry(topic_name.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
         let topic = lock_mut(topic);
@@ -314,7 +320,7 @@ impl Hub {
         topic_name: &str,
         event: &str,
         payload: &Payload,
-        numbering: Numbering,
+        numbering: Numbering<'_>,
     ) -> Option<usize> {
         let offset = match numbering {
             Numbering::Numbered => Some(topic.history.append(event, payload, Instant::now(), &self.history)),

@@ -80,6 +80,13 @@ pub struct Routed<'r> {
     pub splat: String,
 }
 
+/// Channels and plugs are trait objects with nothing to show: a route shows what its `*` matched.
+impl std::fmt::Debug for Routed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routed").field("plugs", &self.plugs.len()).field("splat", &self.splat).finish_non_exhaustive()
+    }
+}
+
 /// The routes of a socket.
 #[derive(Default)]
 pub struct Router {

@@ -167,11 +167,6 @@ impl Step {
         self.timeout_ms
     }
 
-    /// The backoff between attempts.
-    pub fn retry_backoff(&self) -> Backoff {
-        self.backoff
-    }
-
     /// Whether the step has an undo.
     pub fn has_undo(&self) -> bool {
         self.undo

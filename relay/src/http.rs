@@ -42,7 +42,7 @@ pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, headers: HeaderMa
     };
     let mut messages = Vec::with_capacity(requests.len());
     for (n, request) in requests.iter().enumerate() {
-        let message = serde_json::from_str::<Publish>(request.get()).ok().filter(Publish::is_complete);
+        let message = serde_json::from_str::<Publish<'_>>(request.get()).ok().filter(Publish::is_complete);
         let Some(Publish { topic, event, payload }) = message else {
             let at = if is_array { format!(" (message {n})") } else { String::new() };
             return bad_request(&format!(

@@ -23,7 +23,7 @@ use crate::process::{self, say};
 use crate::{Error, client, prereqs, test, workspace};
 
 /// What `cargo xtask bench` runs.
-pub struct Options {
+pub(crate) struct Options {
     /// Shorter windows and fewer connections: the whole run in a few minutes, with rougher figures.
     pub quick: bool,
     /// Run only these parts (`criterion`, `load`, `browser`, `size`); all of them when empty.
@@ -31,10 +31,10 @@ pub struct Options {
 }
 
 /// The parts of the benchmark run, in the order they run.
-pub const PARTS: [&str; 4] = ["criterion", "load", "browser", "size"];
+pub(crate) const PARTS: [&str; 4] = ["criterion", "load", "browser", "size"];
 
 /// Builds what the benchmarks need, then runs each part asked for.
-pub fn run(options: &Options) -> Result<(), Error> {
+pub(crate) fn run(options: &Options) -> Result<(), Error> {
     let start = Instant::now();
     let wanted = |part: &str| options.only.is_empty() || options.only.iter().any(|only| only == part);
     let root = workspace::root();
@@ -92,7 +92,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
 /// The smoke pass `cargo xtask test` runs: the load generator's quick suite with the debug builds it already has,
 /// so a change that breaks a scenario, a baseline or the report fails CI rather than the next benchmark run. Its
 /// figures mean nothing (debug builds, tiny windows) and are not kept.
-pub fn smoke(root: &Path) -> Result<(), Error> {
+pub(crate) fn smoke(root: &Path) -> Result<(), Error> {
     let debug = target_dir(root).join("debug");
     let out = target_dir(root).join("bench-smoke");
     let mut suite = load_suite(root, &debug, &out)?;

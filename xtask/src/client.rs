@@ -39,7 +39,7 @@ use crate::{Error, wasm_opt, workspace};
 /// and a new nightly is taken on purpose (change it here, run `cargo xtask build-client` and the browser tests).
 /// `cargo xtask serve` and `test` install it (`prereqs::Tool::WasmNightly`) with `rust-src` and the wasm32
 /// target; the workspace's native builds and `cargo test` stay on the stable toolchain.
-pub const RELEASE_TOOLCHAIN: &str = "nightly-2026-05-20";
+pub(crate) const RELEASE_TOOLCHAIN: &str = "nightly-2026-05-20";
 
 /// What the release wasm build adds through wasm-pack's environment (cargo reads `-Z` flags from
 /// `CARGO_UNSTABLE_*`), so nothing in the workspace's config changes for other builds:
@@ -139,17 +139,17 @@ const FULL: &str = "machine,presence,streams";
 /// no-bundler build (`client/pkg/web`, what a plain page downloads), as shipped, each `gzip -9`, as issue 21
 /// defines it: its target, 32 KB, which the full API meets since its ninth round. The build is the same bytes on
 /// every machine (pinned toolchain and tools), so the figure here is the figure in CI.
-pub const GZIP_BUDGET: u64 = 32_000;
+pub(crate) const GZIP_BUDGET: u64 = 32_000;
 
 /// The same for `@ferrocast/client/core` (`client/pkg/web-core`): Socket, Channel and Push, hand-written
 /// JavaScript over the narrow wasm machine: issue 21's target, 20 KB, which the core meets since its eighth round.
-pub const CORE_GZIP_BUDGET: u64 = 20_000;
+pub(crate) const CORE_GZIP_BUDGET: u64 = 20_000;
 
 /// Where the core a plain page loads is built (`@ferrocast/client/core/web`), which is what the core's size is.
 const CORE_DIR: &str = "pkg/web-core";
 
 /// What `cargo xtask build-client` measured: gzipped bytes of each entry a plain page loads.
-pub struct Sizes {
+pub(crate) struct Sizes {
     /// `client/pkg/web`: the full API.
     pub full: u64,
     /// `client/pkg/web-core`: Socket, Channel, Push.
@@ -157,7 +157,7 @@ pub struct Sizes {
 }
 
 /// Builds `client/pkg`, prints the sizes a browser downloads and returns the gzipped ones (bytes).
-pub fn build() -> Result<Sizes, Error> {
+pub(crate) fn build() -> Result<Sizes, Error> {
     let client = workspace::root().join("client");
     let tools = client.join("tools");
     if crate::test::npm_install_needed(&tools) {
@@ -408,7 +408,7 @@ fn sizes<'a>(files: impl Iterator<Item = &'a std::path::PathBuf>) -> Result<(u64
 /// (`client/tests/support/cut-proxy.mjs`) in front of it for the reconnect tests: the JavaScript suite
 /// (`client/tests/browser/`), which loads the built npm module as a page does, once per entry of
 /// [`BROWSER_TEST_ENTRIES`].
-pub fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
+pub(crate) fn test_in_browser(relay_bin: &Path) -> Result<(), Error> {
     let client = workspace::root().join("client");
     let [relay_port, proxy_port, control_port] = [free_port()?, free_port()?, free_port()?];
     let mut relay = Command::new(relay_bin);

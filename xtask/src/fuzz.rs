@@ -23,10 +23,11 @@ use crate::process::{self, probe, say};
 use crate::{Error, prereqs, workspace};
 
 /// The fuzz targets, in the order they run: the `[[bin]]`s of `fuzz/Cargo.toml`, each with seeds in `fuzz/seeds`.
-pub const TARGETS: [&str; 6] = ["decode_v1_json", "decode_v2_json", "decode_binary", "sse_reader", "session", "tokens"];
+pub(crate) const TARGETS: [&str; 6] =
+    ["decode_v1_json", "decode_v2_json", "decode_binary", "sse_reader", "session", "tokens"];
 
 /// Seconds per target when `--seconds` is not given: long enough to get past the seeds' neighbourhood.
-pub const DEFAULT_SECONDS: u64 = 60;
+pub(crate) const DEFAULT_SECONDS: u64 = 60;
 
 /// Seconds per target in `cargo xtask test`: the build is most of the step's time, and CI runs on 2 cores.
 const SMOKE_SECONDS: u64 = 10;
@@ -36,7 +37,7 @@ const SMOKE_SECONDS: u64 = 10;
 const INPUT_TIMEOUT_SECONDS: u64 = 30;
 
 /// What `cargo xtask fuzz` runs.
-pub struct Options {
+pub(crate) struct Options {
     /// Seconds per target.
     pub seconds: u64,
     /// Run only these targets; all of them when empty.
@@ -44,7 +45,7 @@ pub struct Options {
 }
 
 /// Installs what fuzzing needs when it is missing, then fuzzes each target asked for.
-pub fn run(options: &Options) -> Result<(), Error> {
+pub(crate) fn run(options: &Options) -> Result<(), Error> {
     prereqs::ensure_for_fuzzing()?;
     let wanted = |target: &&str| options.only.is_empty() || options.only.iter().any(|only| only == target);
     let targets: Vec<&str> = TARGETS.into_iter().filter(wanted).collect();
@@ -53,7 +54,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
 
 /// The short pass at the end of `cargo xtask test`: every target for [`SMOKE_SECONDS`]. With `install` off, a
 /// machine without the nightly toolchain or cargo-fuzz skips it rather than failing.
-pub fn smoke(root: &Path, install: bool) -> Result<(), Error> {
+pub(crate) fn smoke(root: &Path, install: bool) -> Result<(), Error> {
     if install {
         prereqs::ensure_for_fuzzing()?;
     } else if !prereqs::fuzzing_tools_present() {

@@ -13,7 +13,7 @@ use crate::{Error, client, redis, workspace};
 
 /// One thing a command needs on the machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tool {
+pub(crate) enum Tool {
     /// The `wasm32-unknown-unknown` standard library, for the client and the protocol crate's browser build.
     WasmTarget,
     /// The pinned nightly toolchain the client's release wasm is built with ([`client::RELEASE_TOOLCHAIN`]), with
@@ -33,11 +33,11 @@ pub enum Tool {
 
 /// What `cargo xtask serve` needs to build the client and the demo: nothing that only the tests use (no browser,
 /// no Redis), so the README's first command is also the quickest way to a running demo on a fresh machine.
-pub const FOR_SERVE: &[Tool] =
+pub(crate) const FOR_SERVE: &[Tool] =
     &[Tool::WasmTarget, Tool::WasmNightly, Tool::WasmBindgenCli, Tool::WasmPack, Tool::NodeAndNpm];
 
 /// What `cargo xtask test` needs: what `serve` does, plus a browser and a Redis server.
-pub const FOR_TESTS: &[Tool] = &[
+pub(crate) const FOR_TESTS: &[Tool] = &[
     Tool::WasmTarget,
     Tool::WasmNightly,
     Tool::WasmBindgenCli,
@@ -56,7 +56,7 @@ const REDIS_PACKAGES: &[&str] = &["redis-server"];
 
 /// Checks and, where needed, installs each of `tools`, in order; `command` names the command that needs them,
 /// for the messages.
-pub fn ensure(tools: &[Tool], command: &str) -> Result<(), Error> {
+pub(crate) fn ensure(tools: &[Tool], command: &str) -> Result<(), Error> {
     for tool in tools {
         match tool {
             Tool::WasmTarget => wasm_target()?,
@@ -88,13 +88,13 @@ fn redis_server() -> Result<(), Error> {
 
 /// Checks and, where needed, installs what the fuzz targets (`fuzz/`, `cargo xtask fuzz`) are built and run with:
 /// the nightly toolchain, whose sanitizer flags libFuzzer's instrumentation needs, and cargo-fuzz.
-pub fn ensure_for_fuzzing() -> Result<(), Error> {
+pub(crate) fn ensure_for_fuzzing() -> Result<(), Error> {
     nightly_toolchain()?;
     cargo_fuzz()
 }
 
 /// Whether the nightly toolchain and cargo-fuzz are both there, without installing anything.
-pub fn fuzzing_tools_present() -> bool {
+pub(crate) fn fuzzing_tools_present() -> bool {
     has_nightly() == Some(true) && probe("cargo", &["fuzz", "--version"]).is_some()
 }
 
@@ -256,7 +256,7 @@ fn locked_then_unlocked(mut attempt: impl FnMut(bool) -> Result<(), Error>) -> R
 ///
 /// `why` says what needs them, for the messages. Installing needs root; when we are not root we stop and print
 /// the command to run as root instead.
-pub fn apt_packages(packages: &[&str], why: &str) -> Result<(), Error> {
+pub(crate) fn apt_packages(packages: &[&str], why: &str) -> Result<(), Error> {
     let list = packages.join(" ");
     let mut missing = Vec::new();
     for &package in packages {

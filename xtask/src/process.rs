@@ -16,7 +16,7 @@ use crate::Error;
 ///
 /// A closed stderr (`cargo xtask test 2>&1 | head`) is ignored rather than panicking: the panic would leave the
 /// child command we are waiting for running on its own.
-pub fn say(message: impl AsRef<str>) {
+pub(crate) fn say(message: impl AsRef<str>) {
     let _ = writeln!(std::io::stderr(), "xtask: {}", message.as_ref());
 }
 
@@ -24,7 +24,7 @@ pub fn say(message: impl AsRef<str>) {
 ///
 /// Cargo tells the programs it runs where it lives in `CARGO`; falling back to `cargo` on `PATH` keeps the
 /// binary usable when started directly.
-pub fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
@@ -36,21 +36,21 @@ static EXPORTED: Mutex<Vec<(&str, OsString)>> = Mutex::new(Vec::new());
 /// forbids. `cargo xtask test` tells its steps where its Redis is this way.
 ///
 /// [`run`] applies them, and so does each place that starts a command itself, through [`with_exported`].
-pub fn export(name: &'static str, value: impl Into<OsString>) {
+pub(crate) fn export(name: &'static str, value: impl Into<OsString>) {
     let mut exported = EXPORTED.lock().unwrap_or_else(PoisonError::into_inner);
     exported.retain(|(existing, _)| *existing != name);
     exported.push((name, value.into()));
 }
 
 /// Adds the [`export`]ed variables to `command`'s environment.
-pub fn with_exported(command: &mut Command) -> &mut Command {
+pub(crate) fn with_exported(command: &mut Command) -> &mut Command {
     let exported = EXPORTED.lock().unwrap_or_else(PoisonError::into_inner);
     command.envs(exported.iter().map(|(name, value)| (name, value)))
 }
 
 /// Runs `command` with inherited stdio and the [`export`]ed variables after echoing it, and fails unless it exits
 /// successfully.
-pub fn run(command: &mut Command) -> Result<(), Error> {
+pub(crate) fn run(command: &mut Command) -> Result<(), Error> {
     with_exported(command);
     let shown = display(command);
     say(format!("$ {shown}"));
@@ -62,7 +62,7 @@ pub fn run(command: &mut Command) -> Result<(), Error> {
 ///
 /// Used to ask whether a tool is there and which version it is: a missing program, a failing one and one that
 /// is present but broken all mean "not usable" to the caller.
-pub fn probe(program: &str, args: &[&str]) -> Option<String> {
+pub(crate) fn probe(program: &str, args: &[&str]) -> Option<String> {
     let output = Command::new(program).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
     output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -71,7 +71,7 @@ pub fn probe(program: &str, args: &[&str]) -> Option<String> {
 ///
 /// `id -u` keeps the xtask free of a libc dependency; if it cannot be asked we assume not root, so the user gets
 /// the "run this as root" advice rather than a confusing apt-get permission error.
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     probe("id", &["-u"]).is_some_and(|uid| uid.trim() == "0")
 }
 
@@ -79,7 +79,7 @@ pub fn is_root() -> bool {
 /// awkward arguments quoted.
 ///
 /// Only the program's file name is shown, so the absolute path cargo gives us in `CARGO` reads as `cargo`.
-pub fn display(command: &Command) -> String {
+pub(crate) fn display(command: &Command) -> String {
     let program = Path::new(command.get_program());
     // Variables set for this command alone change what it does (the client's release build is a nightly build
     // through them), so they are shown; PATH and the variables every command gets (see `export`) are not.

@@ -15,11 +15,11 @@ use crate::process::{self, say};
 use crate::{Error, workspace};
 
 /// The variable the tests read the server's URL from (`redis://127.0.0.1:PORT`).
-pub const URL_VAR: &str = "FERROCAST_REDIS_URL";
+pub(crate) const URL_VAR: &str = "FERROCAST_REDIS_URL";
 
 /// The variable naming the `redis-server` binary: read here, to use another one than `PATH`'s, and exported to
 /// the tests, so a test that must restart Redis starts its own instance with the same binary.
-pub const SERVER_VAR: &str = "FERROCAST_REDIS_SERVER";
+pub(crate) const SERVER_VAR: &str = "FERROCAST_REDIS_SERVER";
 
 /// The program looked up on `PATH` when [`SERVER_VAR`] is not set.
 const PROGRAM: &str = "redis-server";
@@ -34,7 +34,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 const LOG_TAIL_LINES: usize = 20;
 
 /// A `redis-server` this process started; dropping it stops the server and waits for it to exit.
-pub struct RedisServer {
+pub(crate) struct RedisServer {
     child: Child,
     port: u16,
     binary: PathBuf,
@@ -43,7 +43,7 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts `redis-server` (from [`SERVER_VAR`], else `PATH`) on a free port of 127.0.0.1, with its files and
     /// its log in `root/target/redis`, and waits until it answers `PING`.
-    pub fn start(root: &Path) -> Result<RedisServer, Error> {
+    pub(crate) fn start(root: &Path) -> Result<RedisServer, Error> {
         RedisServer::start_binary(find_binary()?, &root.join("target/redis"))
     }
 
@@ -75,12 +75,12 @@ impl RedisServer {
     }
 
     /// The URL clients connect with: `redis://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// The `redis-server` binary this server runs.
-    pub fn binary(&self) -> &Path {
+    pub(crate) fn binary(&self) -> &Path {
         &self.binary
     }
 

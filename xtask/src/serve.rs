@@ -14,7 +14,7 @@ use crate::{Error, prereqs, workspace};
 const DEFAULT_LISTEN: &str = "127.0.0.1:4000";
 
 /// Options for `cargo xtask serve`.
-pub struct Options {
+pub(crate) struct Options {
     /// Run the installers first (the default); `--no-install` turns this off for people who manage their tools.
     pub install: bool,
     /// Passed through to the relay.
@@ -22,7 +22,7 @@ pub struct Options {
 }
 
 /// Installs what is missing (unless told not to), builds the client and the dashboard, and runs the relay.
-pub fn run(options: &Options) -> Result<(), Error> {
+pub(crate) fn run(options: &Options) -> Result<(), Error> {
     let start = Instant::now();
     let root = workspace::root();
     if options.install {

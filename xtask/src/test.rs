@@ -70,13 +70,13 @@ const NEEDS_RELAY: &[&str] = &["tests/phoenix-js", "client/tests/node", "www/das
 const RELAY_BIN_VAR: &str = "FERROCAST_RELAY_BIN";
 
 /// Options for `cargo xtask test`.
-pub struct Options {
+pub(crate) struct Options {
     /// Run the installers first (the default); `--no-install` turns this off for people who manage their tools.
     pub install: bool,
 }
 
 /// Installs what is missing (unless told not to), then runs every test step in order.
-pub fn run(options: &Options) -> Result<(), Error> {
+pub(crate) fn run(options: &Options) -> Result<(), Error> {
     let start = Instant::now();
     if options.install {
         prereqs::ensure(prereqs::FOR_TESTS, "test")?;

@@ -60,7 +60,7 @@ const MINIFIED_MODULE: &str = "a";
 /// Optimizes the wasm wasm-bindgen wrote for `target` in `scratch` (`{name}_bg.wasm`) in place, renaming its imports
 /// and exports, and rewrites the glue there (`{name}.js`, and `{name}_bg.js` for bundlers) to the new names.
 /// `path` is where wasm-opt is found (`client/tools`).
-pub fn optimize(scratch: &Path, name: &str, target: &str, path: &std::ffi::OsStr) -> Result<(), Error> {
+pub(crate) fn optimize(scratch: &Path, name: &str, target: &str, path: &std::ffi::OsStr) -> Result<(), Error> {
     let wasm = scratch.join(format!("{name}_bg.wasm"));
     let rename_module = target != "bundler";
     let mut wasm_opt = Command::new("wasm-opt");

@@ -10,13 +10,13 @@ use crate::Error;
 /// The workspace root: the xtask crate lives one directory below it.
 ///
 /// Taken from the compile-time manifest directory so it works whatever the current directory is.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
 }
 
 /// `path` relative to the workspace root when it is inside it, for shorter messages.
-pub fn relative(path: &Path) -> PathBuf {
+pub(crate) fn relative(path: &Path) -> PathBuf {
     let root = root();
     match path.strip_prefix(&root) {
         Ok(inner) if inner.as_os_str().is_empty() => PathBuf::from("."),
@@ -29,7 +29,7 @@ pub fn relative(path: &Path) -> PathBuf {
 /// workspace root, where builds run; else `target/` under the root.
 ///
 /// A `build.target-dir` in a cargo config file is not read: the workspace's `.cargo/config.toml` sets none.
-pub fn target_dir(root: &Path, configured: Option<OsString>) -> PathBuf {
+pub(crate) fn target_dir(root: &Path, configured: Option<OsString>) -> PathBuf {
     match configured {
         Some(dir) if !dir.is_empty() => root.join(dir),
         _ => root.join("target"),
@@ -37,7 +37,7 @@ pub fn target_dir(root: &Path, configured: Option<OsString>) -> PathBuf {
 }
 
 /// Whether the crate in directory `dir` (relative to the root, e.g. `"relay"`) exists yet.
-pub fn has_crate(dir: &str) -> bool {
+pub(crate) fn has_crate(dir: &str) -> bool {
     root().join(dir).join("Cargo.toml").is_file()
 }
 
@@ -45,7 +45,7 @@ pub fn has_crate(dir: &str) -> bool {
 ///
 /// `wasm-bindgen-cli` must match it exactly, or the generated JS glue and the wasm disagree at runtime.
 /// Several locked versions cannot all be matched by one CLI, so that is reported as an error.
-pub fn wasm_bindgen_version() -> Result<Option<String>, Error> {
+pub(crate) fn wasm_bindgen_version() -> Result<Option<String>, Error> {
     let path = root().join("Cargo.lock");
     let Ok(lock) = std::fs::read_to_string(&path) else {
         return Ok(None);
@@ -63,7 +63,7 @@ pub fn wasm_bindgen_version() -> Result<Option<String>, Error> {
 }
 
 /// Every distinct version of package `name` in a `Cargo.lock` text, in file order.
-pub fn locked_versions(lock: &str, name: &str) -> Vec<String> {
+pub(crate) fn locked_versions(lock: &str, name: &str) -> Vec<String> {
     let mut versions: Vec<String> = Vec::new();
     let mut current_name: Option<String> = None;
     for line in lock.lines().map(str::trim) {

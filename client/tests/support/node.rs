@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// What `client/tests/support/{script}` answers for `input`.
-pub fn answers(script: &str, input: &[&Value]) -> Vec<Value> {
+pub(crate) fn answers(script: &str, input: &[&Value]) -> Vec<Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support").join(script);
     let mut node = Command::new("node")
         .arg(&script)

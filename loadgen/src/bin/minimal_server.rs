@@ -126,7 +126,7 @@ fn handle_frame(
     subscription: &mut Option<broadcast::Receiver<Utf8Bytes>>,
     broadcasts: &broadcast::Sender<Utf8Bytes>,
 ) -> Option<Utf8Bytes> {
-    let (join_ref, reference, topic, event, payload): Frame = serde_json::from_str(text).ok()?;
+    let (join_ref, reference, topic, event, payload): Frame<'_> = serde_json::from_str(text).ok()?;
     let (status, response) = match (topic.get(), event.as_str()) {
         (r#""phoenix""#, "heartbeat") => ("ok", "{}"),
         (_, "phx_join") => {

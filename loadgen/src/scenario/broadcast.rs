@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// The topic every broadcast scenario publishes on.
-pub const TOPIC: &str = "room:bench";
+pub(crate) const TOPIC: &str = "room:bench";
 
 /// Subscribers and a publisher, ready for windows.
-pub struct Stage {
+pub(crate) struct Stage {
     /// What the subscribers record into.
     pub recorder: Arc<Recorder>,
     /// The subscribers.
@@ -32,13 +32,13 @@ pub struct Stage {
 impl Stage {
     /// Connects `requested` subscribers (capped by the descriptor limit), WebSockets or event streams, then the
     /// publisher.
-    pub async fn set_up(target: &Target, requested: usize, event_streams: bool) -> Result<Stage> {
+    pub(crate) async fn set_up(target: &Target, requested: usize, event_streams: bool) -> Result<Stage> {
         Stage::set_up_across(std::slice::from_ref(target), target, requested, event_streams).await
     }
 
     /// [`Stage::set_up`] with the subscribers dealt over `subscriber_targets` in turn and the publisher on
     /// `publisher_target`: servers that share their topics, such as relays on one Redis.
-    pub async fn set_up_across(
+    pub(crate) async fn set_up_across(
         subscriber_targets: &[Target],
         publisher_target: &Target,
         requested: usize,
@@ -71,12 +71,12 @@ impl Stage {
     }
 
     /// Subscribers that joined: each should receive every broadcast.
-    pub fn joined(&self) -> usize {
+    pub(crate) fn joined(&self) -> usize {
         self.subscribers.joined
     }
 
     /// The set-up's figures, as JSON.
-    pub fn json(&self, target: &Target) -> Value {
+    pub(crate) fn json(&self, target: &Target) -> Value {
         json!({
             "target": target.ws_url(),
             "dialect": format!("{:?}", target.dialect).to_lowercase(),
@@ -91,7 +91,7 @@ impl Stage {
     }
 
     /// Words for the output about subscribers that failed and the descriptor cap, if any.
-    pub fn remarks(&self) -> String {
+    pub(crate) fn remarks(&self) -> String {
         let mut remarks = String::new();
         if self.subscribers.failed > 0 {
             remarks.push_str(&format!(
@@ -107,7 +107,7 @@ impl Stage {
     }
 
     /// Closes the publisher and every subscriber.
-    pub async fn tear_down(self) -> Result<()> {
+    pub(crate) async fn tear_down(self) -> Result<()> {
         let publisher = self.publisher.stop().await;
         self.subscribers.stop().await;
         publisher.map(drop)

@@ -27,7 +27,7 @@ const TROUBLE_COUNTERS: [&str; 6] = [
 ];
 
 /// Runs one fanout window across `relays` (at least two), which share `redis`.
-pub async fn run(relays: &[Server], redis: &Redis, options: fanout::Options) -> Result<Outcome> {
+pub(crate) async fn run(relays: &[Server], redis: &Redis, options: fanout::Options) -> Result<Outcome> {
     let [.., publisher_relay] = relays else { return Err("no relay to publish on".into()) };
     if relays.len() < 2 {
         return Err("fanout across relays needs two relays or more".into());

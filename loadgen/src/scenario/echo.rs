@@ -26,7 +26,7 @@ const TOPIC: &str = "room:echo";
 const NOT_WAITING: u64 = 0;
 
 /// Runs the echo scenario.
-pub async fn run(target: &Target, rate: f64, duration: Duration) -> Result<Outcome> {
+pub(crate) async fn run(target: &Target, rate: f64, duration: Duration) -> Result<Outcome> {
     let mut ws = conn::open_and_join(target, 0, BUSY_READ_BUFFER, TOPIC, None).await?;
     let dialect = target.dialect;
     let total = (rate * duration.as_secs_f64()).round().max(1.0) as u64;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub(crate) struct Options {
     /// Subscribers.
     pub subscribers: usize,
     /// Broadcasts a second.
@@ -24,7 +24,7 @@ pub struct Options {
 }
 
 /// Runs one fanout window.
-pub async fn run(target: &Target, options: Options) -> Result<Outcome> {
+pub(crate) async fn run(target: &Target, options: Options) -> Result<Outcome> {
     let servers = Watched::single(target.server_pid);
     run_across(std::slice::from_ref(target), target, &servers, options).await
 }
@@ -32,7 +32,7 @@ pub async fn run(target: &Target, options: Options) -> Result<Outcome> {
 /// Runs one fanout window with the subscribers dealt over `subscriber_targets` in turn and the publisher on
 /// `publisher_target` (servers sharing their topics, such as relays on one Redis), counting the CPU of every one of
 /// `servers` as the server's.
-pub async fn run_across(
+pub(crate) async fn run_across(
     subscriber_targets: &[Target],
     publisher_target: &Target,
     servers: &[Watched],
@@ -77,7 +77,7 @@ pub async fn run_across(
 }
 
 /// The figures the suite compares for a broadcast window.
-pub fn headline(figures: &WindowFigures) -> Vec<Figure> {
+pub(crate) fn headline(figures: &WindowFigures) -> Vec<Figure> {
     vec![
         Figure::higher("deliveries/s", figures.deliveries_per_second),
         Figure::lower("p50 latency (µs)", figures.latency.p50_us as f64),

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 const SETTLE: Duration = Duration::from_secs(1);
 
 /// Runs the idle scenario with `requested` connections.
-pub async fn run(target: &Target, requested: usize, presence: bool) -> Result<Outcome> {
+pub(crate) async fn run(target: &Target, requested: usize, presence: bool) -> Result<Outcome> {
     let capped = net::cap_connections(requested, 0);
     let pid = target.server_pid;
     let rss_before = pid.and_then(|pid| proc_stats::rss_kib(pid).ok());

@@ -3,22 +3,22 @@
 //! Each scenario is bounded in time and stops by itself. Its outcome is one human line, one JSON object with every
 //! figure, and the few headline [`Figure`]s the suite compares across servers.
 
-pub mod broadcast;
-pub mod cluster;
-pub mod echo;
-pub mod fanout;
-pub mod idle;
-pub mod ramp;
-pub mod sse;
-pub mod storm;
-pub mod suite;
-pub mod window;
+pub(crate) mod broadcast;
+pub(crate) mod cluster;
+pub(crate) mod echo;
+pub(crate) mod fanout;
+pub(crate) mod idle;
+pub(crate) mod ramp;
+pub(crate) mod sse;
+pub(crate) mod storm;
+pub(crate) mod suite;
+pub(crate) mod window;
 
 use serde_json::Value;
 
 /// What a scenario reports.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// One line for people.
     pub human: String,
     /// Every figure, as one JSON object (it includes `"scenario"`).
@@ -29,7 +29,7 @@ pub struct Outcome {
 
 /// One headline figure.
 #[derive(Debug, Clone)]
-pub struct Figure {
+pub(crate) struct Figure {
     /// What it is, with its unit (`p99 latency (µs)`).
     pub label: &'static str,
     /// Its value, `None` when it could not be measured (no server process to read, say).
@@ -40,18 +40,18 @@ pub struct Figure {
 
 impl Figure {
     /// A figure where less is better.
-    pub fn lower(label: &'static str, value: impl Into<Option<f64>>) -> Figure {
+    pub(crate) fn lower(label: &'static str, value: impl Into<Option<f64>>) -> Figure {
         Figure { label, value: value.into(), higher_is_better: false }
     }
 
     /// A figure where more is better.
-    pub fn higher(label: &'static str, value: impl Into<Option<f64>>) -> Figure {
+    pub(crate) fn higher(label: &'static str, value: impl Into<Option<f64>>) -> Figure {
         Figure { label, value: value.into(), higher_is_better: true }
     }
 }
 
 /// Adds `"scenario"` and the fields of `extra` to the JSON object `base`.
-pub fn merge_json(scenario: &str, base: Value, extra: Value) -> Value {
+pub(crate) fn merge_json(scenario: &str, base: Value, extra: Value) -> Value {
     let mut object = serde_json::Map::new();
     object.insert("scenario".to_owned(), Value::from(scenario));
     for part in [base, extra] {

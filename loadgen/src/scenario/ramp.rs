@@ -15,15 +15,15 @@ use serde_json::json;
 use std::time::Duration;
 
 /// The rates stepped through by default, for a thousand subscribers.
-pub const DEFAULT_RATES: [f64; 10] = [50.0, 100.0, 200.0, 300.0, 400.0, 500.0, 700.0, 1000.0, 1500.0, 2000.0];
+pub(crate) const DEFAULT_RATES: [f64; 10] = [50.0, 100.0, 200.0, 300.0, 400.0, 500.0, 700.0, 1000.0, 1500.0, 2000.0];
 /// The p99 under which a step is clean.
-pub const CLEAN_P99: Duration = Duration::from_millis(50);
+pub(crate) const CLEAN_P99: Duration = Duration::from_millis(50);
 /// The p99 past which the ramp stops.
 const STOP_P99: Duration = Duration::from_secs(1);
 
 /// What to run.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Subscribers.
     pub subscribers: usize,
     /// Broadcasts a second, step by step.
@@ -33,7 +33,7 @@ pub struct Options {
 }
 
 /// Runs the ramp.
-pub async fn run(target: &Target, options: &Options) -> Result<Outcome> {
+pub(crate) async fn run(target: &Target, options: &Options) -> Result<Outcome> {
     let mut stage = Stage::set_up(target, options.subscribers, false).await?;
     let servers = Watched::single(target.server_pid);
     let mut steps: Vec<WindowFigures> = Vec::new();

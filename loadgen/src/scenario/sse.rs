@@ -8,7 +8,7 @@ use crate::target::Target;
 use std::time::Duration;
 
 /// Runs one event-stream fanout window.
-pub async fn run(target: &Target, subscribers: usize, rate: f64, duration: Duration) -> Result<Outcome> {
+pub(crate) async fn run(target: &Target, subscribers: usize, rate: f64, duration: Duration) -> Result<Outcome> {
     if target.dialect != Dialect::Phoenix {
         return Err("sse needs a Ferrocast relay (phoenix dialect)".into());
     }

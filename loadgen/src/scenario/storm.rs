@@ -28,7 +28,7 @@ const TOPIC: &str = "room:storm";
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs the storm with `requested` members.
-pub async fn run(target: &Target, requested: usize) -> Result<Outcome> {
+pub(crate) async fn run(target: &Target, requested: usize) -> Result<Outcome> {
     if target.dialect != Dialect::Phoenix {
         return Err("storm needs presence: a Phoenix-dialect server with presence on room:*".into());
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// What to run against.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// `ferrocast-relay`.
     pub relay_bin: PathBuf,
     /// `minimal-server`.
@@ -37,7 +37,7 @@ pub struct Options {
 
 /// How long and how large the suite's runs are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Scale {
+pub(crate) enum Scale {
     /// The figures BENCHMARKS.md quotes: a few minutes.
     Full,
     /// Shorter windows and fewer connections: rougher figures in about a minute.
@@ -103,7 +103,7 @@ impl Sizes {
 
 /// The runs of the suite, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Run {
+pub(crate) enum Run {
     /// Idle connections without presence.
     Idle,
     /// Idle connections with presence (relay only).
@@ -214,7 +214,7 @@ impl Run {
 }
 
 /// Runs the suite; prints each outcome as it comes and the table at the end, and writes the result files.
-pub async fn run(options: &Options, json_lines: bool) -> Result<()> {
+pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
     let started = Instant::now();
     let sizes = Sizes::new(options.scale);
     let mut kinds = vec![Kind::Relay, Kind::Minimal];

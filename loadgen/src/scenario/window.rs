@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// How long deliveries may trail the last publish before the missing ones count as lost.
-pub const GRACE: Duration = Duration::from_secs(2);
+pub(crate) const GRACE: Duration = Duration::from_secs(2);
 
 /// The figures of one window.
 #[derive(Debug, Clone)]
-pub struct WindowFigures {
+pub(crate) struct WindowFigures {
     /// Broadcasts a second asked for.
     pub rate: f64,
     /// How long publishing lasted.
@@ -49,11 +49,11 @@ pub struct WindowFigures {
 }
 
 /// Where a window's sequence numbers start, and where the next one's will.
-pub struct Sequence(pub u64);
+pub(crate) struct Sequence(pub u64);
 
 /// Publishes at `rate` for `duration`, waits up to [`GRACE`] for every subscriber to have everything, and measures;
 /// the server CPU figures are those of `servers` together.
-pub async fn measure(
+pub(crate) async fn measure(
     publisher: &Publisher,
     recorder: &Recorder,
     subscribers: usize,
@@ -112,7 +112,7 @@ pub async fn measure(
 
 impl WindowFigures {
     /// Every figure, as JSON.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         let mut json = json!({
             "rate": self.rate,
             "seconds": round(self.seconds, 3),
@@ -141,7 +141,7 @@ impl WindowFigures {
     }
 
     /// One line of the window's main figures.
-    pub fn human(&self) -> String {
+    pub(crate) fn human(&self) -> String {
         let mut line = format!(
             "{:.0} deliveries/s, latency {}, lost {} of {}, closed {}",
             self.deliveries_per_second,
@@ -178,18 +178,18 @@ impl WindowFigures {
     }
 
     /// Whether the window was clean: nothing lost, nobody closed, p99 under `p99_limit`.
-    pub fn clean(&self, p99_limit: Duration) -> bool {
+    pub(crate) fn clean(&self, p99_limit: Duration) -> bool {
         self.lost == 0 && self.closed == 0 && u128::from(self.latency.p99_us) < p99_limit.as_micros()
     }
 
     /// `p99 4.2 ms` and so on, for tables.
-    pub fn p99(&self) -> String {
+    pub(crate) fn p99(&self) -> String {
         format_us(self.latency.p99_us)
     }
 }
 
 /// `value` rounded to `digits` decimals, for JSON that reads well.
-pub fn round(value: f64, digits: i32) -> f64 {
+pub(crate) fn round(value: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
     (value * scale).round() / scale
 }

@@ -264,11 +264,6 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
         self.record(channel).map_or(ChannelState::Closed, |channel| channel.state)
     }
 
-    /// A channel's topic, while the socket knows the channel.
-    pub fn channel_topic(&self, channel: ChannelId) -> Option<&str> {
-        self.record(channel).map(|channel| channel.topic.as_str())
-    }
-
     /// A channel's current join ref (phoenix.js's `channel.joinRef()` is its decimal form).
     pub fn channel_join_ref(&self, channel: ChannelId) -> Option<u64> {
         self.record(channel).and_then(|channel| channel.join_ref)

@@ -22,7 +22,7 @@ impl<'de> Deserialize<'de> for OrderedObject {
         struct ObjectVisitor;
         impl<'de> Visitor<'de> for ObjectVisitor {
             type Value = OrderedObject;
-            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
                 formatter.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -48,7 +48,7 @@ impl<'de> Deserialize<'de> for MaybeObject {
         struct AnyVisitor;
         impl<'de> Visitor<'de> for AnyVisitor {
             type Value = MaybeObject;
-            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
                 formatter.write_str("any JSON value")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
@@ -92,7 +92,7 @@ impl<'de> Deserialize<'de> for RawDiff {
         struct DiffVisitor;
         impl<'de> Visitor<'de> for DiffVisitor {
             type Value = RawDiff;
-            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
                 formatter.write_str("a presence diff object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {

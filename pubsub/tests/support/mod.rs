@@ -3,7 +3,7 @@
 use ferrocast_pubsub::Outbox;
 
 /// Everything the session sent so far, as text.
-pub async fn sent(outbox: &Outbox) -> Vec<String> {
+pub(crate) async fn sent(outbox: &Outbox) -> Vec<String> {
     let mut batch = Vec::new();
     if !outbox.is_empty() {
         outbox.next_batch(&mut batch).await.expect("open");

@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 /// What the script answers a command with.
 #[derive(Debug, Clone)]
-pub enum Reply {
+pub(crate) enum Reply {
     Outcome(Outcome),
     Undo(Result<(), String>),
     Compensation(Compensation),
 }
 
 /// `Some((delay_ms, reply))` to answer after `delay_ms`, `None` never to answer.
-pub type Script = Box<dyn FnMut(&Command) -> Option<(u64, Reply)>>;
+pub(crate) type Script = Box<dyn FnMut(&Command) -> Option<(u64, Reply)>>;
 
 struct Scheduled {
     at: u64,
@@ -26,7 +26,7 @@ struct Scheduled {
     reply: Reply,
 }
 
-pub struct Sim {
+pub(crate) struct Sim {
     pub run: Run,
     pub now: u64,
     pub events: Vec<Event>,
@@ -41,11 +41,11 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub fn start(workflow: Workflow, inputs: Value, seed: u64, script: Script) -> Sim {
+    pub(crate) fn start(workflow: Workflow, inputs: Value, seed: u64, script: Script) -> Sim {
         Sim::start_shared(Arc::new(workflow), inputs, seed, script)
     }
 
-    pub fn start_shared(workflow: Arc<Workflow>, inputs: Value, seed: u64, script: Script) -> Sim {
+    pub(crate) fn start_shared(workflow: Arc<Workflow>, inputs: Value, seed: u64, script: Script) -> Sim {
         let run = Run::new(workflow, "run", object(inputs), seed, 0).expect("the run starts");
         let mut sim = Sim {
             run,
@@ -62,13 +62,13 @@ impl Sim {
     }
 
     /// Runs until the run ends or nothing more can happen.
-    pub fn finish(&mut self) -> &mut Sim {
+    pub(crate) fn finish(&mut self) -> &mut Sim {
         while self.step_time() {}
         self
     }
 
     /// Advances to the next moment something happens; false when nothing will.
-    pub fn step_time(&mut self) -> bool {
+    pub(crate) fn step_time(&mut self) -> bool {
         let next_reply = self.scheduled.iter().map(|scheduled| scheduled.at).min();
         let Some(next) = [next_reply, self.run.poll_timeout()].into_iter().flatten().min() else {
             return false;
@@ -119,7 +119,7 @@ impl Sim {
     }
 
     /// Attempts running now, by the run's own records (a map step counts its elements, not itself).
-    pub fn running_now(&self) -> usize {
+    pub(crate) fn running_now(&self) -> usize {
         let is_map =
             |name: &str| matches!(self.run.workflow().step(name).map(|step| step.work()), Some(Work::Map { .. }));
         self.run
@@ -135,7 +135,7 @@ impl Sim {
     }
 
     /// The events as `name task` strings, for comparing sequences.
-    pub fn event_names(&self) -> Vec<String> {
+    pub(crate) fn event_names(&self) -> Vec<String> {
         self.events
             .iter()
             .map(|event| match event.kind.task() {
@@ -146,7 +146,7 @@ impl Sim {
     }
 
     /// The tasks of the commands of one kind (`run`, `undo`, `compensate`, `workflow`), in order.
-    pub fn tasks_of(&self, kind: &str) -> Vec<String> {
+    pub(crate) fn tasks_of(&self, kind: &str) -> Vec<String> {
         self.commands
             .iter()
             .filter(|(_, command)| command_kind(command) == kind)
@@ -155,12 +155,12 @@ impl Sim {
     }
 
     /// Each step's state, in the workflow's order.
-    pub fn step_states(&self) -> Vec<(&str, TaskState)> {
+    pub(crate) fn step_states(&self) -> Vec<(&str, TaskState)> {
         self.run.steps().map(|(name, record)| (name, record.state)).collect()
     }
 
     /// When each attempt of `task` started.
-    pub fn starts_of(&self, task: &Task) -> Vec<u64> {
+    pub(crate) fn starts_of(&self, task: &Task) -> Vec<u64> {
         self.events
             .iter()
             .filter(|event| matches!(&event.kind, EventKind::StepStarted { task: started, .. } if started == task))
@@ -169,7 +169,7 @@ impl Sim {
     }
 }
 
-pub fn command_kind(command: &Command) -> &'static str {
+pub(crate) fn command_kind(command: &Command) -> &'static str {
     match command {
         Command::Run { .. } => "run",
         Command::RunWorkflow { .. } => "workflow",
@@ -178,7 +178,7 @@ pub fn command_kind(command: &Command) -> &'static str {
     }
 }
 
-pub fn object(value: Value) -> Map<String, Value> {
+pub(crate) fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         Value::Null => Map::new(),
@@ -187,12 +187,12 @@ pub fn object(value: Value) -> Map<String, Value> {
 }
 
 /// Every step succeeds after `delay` ms with `"<task> done"`, and undos succeed at once.
-pub fn succeed_after(delay: u64) -> Script {
+pub(crate) fn succeed_after(delay: u64) -> Script {
     Box::new(move |command| Some(answer_ok(command, delay)))
 }
 
 /// The answer `succeed_after` gives: success with `"<task> done"`, or an undo done.
-pub fn answer_ok(command: &Command, delay: u64) -> (u64, Reply) {
+pub(crate) fn answer_ok(command: &Command, delay: u64) -> (u64, Reply) {
     match command {
         Command::Undo { .. } => (0, Reply::Undo(Ok(()))),
         Command::Compensate { .. } => (0, Reply::Compensation(Compensation::Fail)),
