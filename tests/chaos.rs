@@ -11,8 +11,6 @@
 mod cut_proxy;
 #[path = "support/native_client.rs"]
 mod native_client;
-#[path = "../relay/tests/support/redis.rs"]
-mod redis_server;
 #[path = "support/sse.rs"]
 mod sse;
 mod support;
@@ -30,6 +28,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
+use support::redis::Redis;
 use support::{TestRelay, http};
 use tokio::time::Instant;
 use tokio_tungstenite::connect_async;
@@ -156,7 +155,7 @@ async fn under_random_cuts_an_event_stream_resumes_with_every_broadcast_once_in_
 /// every broadcast once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn across_two_relays_on_redis_an_event_stream_gets_every_broadcast_of_the_other_once_in_order() {
-    let redis = redis_server::Redis::start();
+    let redis = Redis::start();
     let history = HistoryLimits { max_messages: 20_000, ..HistoryLimits::default() };
     let config = || Config {
         history,
@@ -170,7 +169,7 @@ async fn across_two_relays_on_redis_an_event_stream_gets_every_broadcast_of_the_
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let cut = move || redis_server::Redis::command_on(port, "CLIENT KILL TYPE pubsub");
+                let cut = move || Redis::command_on(port, "CLIENT KILL TYPE pubsub");
                 let _ = tokio::task::spawn_blocking(cut).await;
             }
         })

@@ -1,6 +1,6 @@
 // Two relays on one Redis, with the official phoenix.js client: a page on each relay, and each page's Presence
 // lists both, a push on one reaches the other, and when a relay shuts down its members leave the other page at
-// once (the relay says goodbye; a relay that dies without one is the Rust test's, relay/tests/cluster.rs).
+// once (the relay says goodbye; a relay that dies without one is the Rust test's, tests/relay_cluster.rs).
 //
 // Redis is the one `cargo xtask test` runs for every step (FERROCAST_REDIS_URL); without it the tests are skipped,
 // saying so. Run by hand: `FERROCAST_REDIS_URL=redis://127.0.0.1:6379 node --test cluster.test.mjs`.

@@ -1,5 +1,5 @@
 //! Flooding a topic through a publisher that keeps up, and draining a laggard to its close: shared by the load test
-//! here and the relay's memory test (`relay/tests/memory.rs` includes this file by path, being another package).
+//! (`relay_load.rs`) and the memory test (`relay_memory.rs`).
 
 #![allow(dead_code, unreachable_pub)]
 

@@ -1,11 +1,20 @@
-//! A relay on a free loopback port, and a raw WebSocket client that asserts exact frames.
+//! The harness of the workspace's integration tests: a relay on a free loopback port (in this process, or the
+//! binary as a process of its own, `relay_process.rs`), a Redis server (`redis.rs`), and a raw WebSocket client
+//! that asserts exact frames.
+//!
+//! Tests that need more include it by path: `sse.rs` (an event-stream reader), `flood.rs`, `cut_proxy.rs` and
+//! `native_client.rs`.
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod redis;
+pub mod relay_process;
 
 use ferrocast_relay::Config;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use std::time::Duration;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -151,6 +160,44 @@ impl Client {
         }
     }
 
+    /// The next text frame as JSON, whatever its event (presence too), skipping other messages; `None` if none
+    /// comes within `patience` or the socket ends.
+    pub async fn next_frame_within(&mut self, patience: Duration) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(patience, self.socket.next()).await.ok()??.ok()?;
+            if let Message::Text(text) = message {
+                return Some(serde_json::from_str(&text).expect("a JSON frame"));
+            }
+        }
+    }
+
+    /// [`Client::next_frame_within`] 10 s: relays on Redis may take longer than [`PATIENCE`].
+    pub async fn next_frame(&mut self) -> Value {
+        self.next_frame_within(Duration::from_secs(10)).await.expect("a frame within 10 s")
+    }
+
+    /// The next frame of `event`, skipping others (presence, replies).
+    pub async fn next_event(&mut self, event: &str) -> Value {
+        loop {
+            let frame = self.next_frame().await;
+            if frame[3] == event {
+                return frame;
+            }
+        }
+    }
+
+    /// Joins with the recovery extension, offering `offered` (`{}` for none); returns the reply.
+    pub async fn join(&mut self, topic: &str, params: Value, offered: Option<Value>) -> Value {
+        let mut join = serde_json::json!(["1", "1", topic, "phx_join", params]);
+        if let Some(offered) = offered {
+            join.as_array_mut().expect("array").push(offered);
+        }
+        self.send(&join.to_string()).await;
+        let reply = self.next_event("phx_reply").await;
+        assert_eq!(reply[4]["status"], "ok", "{reply}");
+        reply
+    }
+
     pub async fn close(mut self) {
         let _ = self.socket.close(None).await;
     }
@@ -204,4 +251,18 @@ pub async fn http_with(relay: &TestRelay, method: &str, path: &str, headers: &[&
     let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
     let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
     (status, body)
+}
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port").port()
+}
+
+/// Waits, blocking the thread, until `ready` says so; fails after `patience`.
+pub fn wait_until(patience: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + patience;
+    while !ready() {
+        assert!(Instant::now() < deadline, "not ready within {patience:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -5,7 +5,8 @@
 //!
 //! The steps share one Redis server that the command starts first and stops at the end (`redis.rs`): every command
 //! they run gets its URL in `FERROCAST_REDIS_URL`, and the `redis-server` binary in `FERROCAST_REDIS_SERVER` for
-//! tests that start instances of their own.
+//! tests that start instances of their own. The relay binary, built before any test runs, is named to them all in
+//! `FERROCAST_RELAY_BIN`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -66,7 +67,8 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
 /// The Node test projects that start the relay binary, and so are skipped while the relay crate does not exist.
 const NEEDS_RELAY: &[&str] = &["tests/phoenix-js", "client/tests/node", "www/dashboard", "www/nuxt-example", "www/e2e"];
 
-/// The environment variable that tells the Node tests which relay binary to start.
+/// The environment variable that tells the tests which relay binary to start (`tests/support/relay_process.rs`,
+/// `tests/support/relay-process.mjs`).
 const RELAY_BIN_VAR: &str = "FERROCAST_RELAY_BIN";
 
 /// Options for `cargo xtask test`.
@@ -104,6 +106,17 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
         command
     };
 
+    // The tests that run the relay as a process (tests/relay_cli.rs, relay_cluster.rs, relay_memory.rs, the Node
+    // tests) start its debug binary, which cargo builds for no other package's tests, so it must be built (and
+    // current) first; every step gets its path. So must the load generator and its minimal baseline, for the
+    // benchmark smoke pass at the end.
+    let has_relay = workspace::has_crate("relay");
+    let relay_bin = relay_binary(&root, std::env::var_os("CARGO_TARGET_DIR"));
+    if has_relay {
+        step(&mut cargo(&["build", "-p", "ferrocast-relay", "-p", "ferrocast-loadgen"]))?;
+        process::export(RELAY_BIN_VAR, &relay_bin);
+    }
+
     step(&mut cargo(&["test", "--workspace"]))?;
     // The load tests hold the relay to its latency targets only when optimized (see tests/relay_load.rs).
     if root.join("tests/relay_load.rs").is_file() {
@@ -113,14 +126,6 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
     let wasm = ["build", "-p", "ferrocast-protocol", "--target", "wasm32-unknown-unknown"];
     step(&mut cargo(&wasm))?;
     step(&mut cargo(&[&wasm[..], &["--no-default-features"]].concat()))?;
-
-    // The Node tests that talk to the relay start its debug binary, so it must be built (and current) first; so
-    // must the load generator and its minimal baseline, for the benchmark smoke pass at the end.
-    let has_relay = workspace::has_crate("relay");
-    if has_relay {
-        step(&mut cargo(&["build", "-p", "ferrocast-relay", "-p", "ferrocast-loadgen"]))?;
-    }
-    let relay_bin = relay_binary(&root, std::env::var_os("CARGO_TARGET_DIR"));
 
     // The wasm client: its npm package (which the Node tests below import), then its tests in Chromium.
     if workspace::has_crate("client") {
@@ -158,7 +163,7 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
         }
         let (program, args) = command.split_first().expect("a Node test command names a program");
         let mut node = Command::new(program);
-        node.args(args).current_dir(&path).env(RELAY_BIN_VAR, &relay_bin);
+        node.args(args).current_dir(&path);
         step(&mut node)?;
     }
 

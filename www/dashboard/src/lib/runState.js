@@ -1,20 +1,6 @@
 // A run's step timeline, folded from the events of its topic `reactor:<run_id>` (README "Workflows"), or read
 // from its status (`GET /api/runs/{id}`, the join reply's `run`) when the events are not there.
 
-export const RUN_EVENTS = [
-  "run_started",
-  "step_started",
-  "step_completed",
-  "step_retrying",
-  "step_failed",
-  "step_undone",
-  "step_undo_failed",
-  "run_compensated",
-  "run_completed",
-  "run_failed",
-  "run_halted",
-]
-
 function blankStep(name) {
   return { name, status: "pending", attempt: 0, retries: 0, durationMs: null, undoMs: null, detail: "" }
 }

@@ -1,17 +1,13 @@
-//! A Redis server of a test's own, on a free loopback port, killed when dropped. Shared with the workspace's
-//! cross-crate tests (`tests/chaos.rs` includes this file).
+//! A Redis server of a test's own, on a free loopback port, killed when dropped; and a proxy to it that can cut
+//! the way there.
 
 #![allow(dead_code, unreachable_pub)]
 
+use super::{free_port, wait_until};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A port nobody listens on now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port").port()
-}
+use std::time::Duration;
 
 /// A Redis server of the test's own, without persistence, so a restart loses everything as a real crash of an
 /// unpersisted Redis does.
@@ -75,10 +71,53 @@ impl Drop for Redis {
     }
 }
 
-pub fn wait_until(patience: Duration, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + patience;
-    while !ready() {
-        assert!(Instant::now() < deadline, "not ready within {patience:?}");
-        std::thread::sleep(Duration::from_millis(20));
+/// A TCP proxy to a Redis that can be held: while held it cuts the connections it carries and refuses new ones, as
+/// a network between one relay and Redis that fails would.
+pub struct HoldProxy {
+    pub port: u16,
+    held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl HoldProxy {
+    pub async fn start(target_port: u16) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let (accepting_held, accepting_cut) = (held.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if accepting_held.load(Ordering::SeqCst) {
+                    continue; // Dropped: refused.
+                }
+                let mut cut = accepting_cut.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        HoldProxy { port, held, cut }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Cuts every connection and refuses new ones until [`HoldProxy::release`].
+    pub fn hold(&self) {
+        self.held.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|generation| *generation += 1);
+    }
+
+    pub fn release(&self) {
+        self.held.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }

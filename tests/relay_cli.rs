@@ -1,14 +1,15 @@
 //! The relay binary's start-up refusals: dev mode (no secret or key) is for loopback unless `--dev` says otherwise.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const RELAY: &str = env!("CARGO_BIN_EXE_ferrocast-relay");
+use support::relay_process;
 
 /// Runs the relay with `args`; `Ok` once it says it serves (and it is stopped), `Err` with its output if it exits.
 fn start(args: &[&str]) -> Result<(), String> {
-    let mut relay = Command::new(RELAY)
+    let mut relay = Command::new(relay_process::binary())
         .args(args)
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")

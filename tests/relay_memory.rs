@@ -6,59 +6,21 @@
 //! pile up far more than that leaves the relay's peak memory close to where it was. Both tests print their
 //! figures and fail if they regress.
 
-#[path = "../../tests/support/flood.rs"]
+#[path = "support/flood.rs"]
 mod flood;
+mod support;
 
 use flood::{drain_until_closed, publish_keeping_up};
 use futures_util::{SinkExt, StreamExt};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::relay_process::RelayProcess;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
-/// A `ferrocast-relay` process on a free loopback port, killed when dropped.
-struct RelayProcess {
-    child: Child,
-    port: u16,
-}
-
-impl RelayProcess {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ferrocast-relay"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            // The flood's publisher is one socket sending as fast as it can: a backend, not a rate-limited page.
-            .args(["--rate-limit", "10000000", "--rate-burst", "10000000"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the relay starts");
-        let relay = RelayProcess { child, port };
-        let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "the relay listens within 10 s");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        relay
-    }
-
-    fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}/socket/websocket?vsn=2.0.0", self.port)
-    }
-
-    /// The relay's resident memory now (`VmRSS`) or at its peak so far (`VmHWM`), in KiB.
-    fn memory_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("/proc status");
-        let line = status.lines().find(|line| line.starts_with(field)).expect("the field");
-        line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("a size in kB")
-    }
-}
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A relay process of its own; its flood's publisher is one socket sending as fast as it can: a backend, not a
+/// rate-limited page.
+fn start_relay() -> RelayProcess {
+    RelayProcess::start_alone(&["--rate-limit", "10000000", "--rate-burst", "10000000"])
 }
 
 fn have_proc() -> bool {
@@ -77,8 +39,8 @@ async fn an_idle_joined_connection_costs_a_few_kib() {
     if !have_proc() {
         return;
     }
-    let relay = RelayProcess::start().await;
-    let url = relay.url();
+    let relay = start_relay();
+    let url = relay.ws_url();
 
     // Warm up (the first connections allocate the runtime's and allocator's pools), then measure the next batch.
     let mut sockets = Vec::with_capacity(CONNECTIONS + 100);
@@ -119,8 +81,8 @@ async fn readers_that_stop_are_closed_before_the_relay_holds_their_backlog() {
     if !have_proc() {
         return;
     }
-    let relay = RelayProcess::start().await;
-    let url = relay.url();
+    let relay = start_relay();
+    let url = relay.ws_url();
     let join = r#"["1","1","room:flood","phx_join",{"no_presence":true}]"#;
 
     let mut laggards = Vec::with_capacity(LAGGARDS);

@@ -8,10 +8,12 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use support::{Client, HoldProxy, Redis, Relay, wait_until};
+use support::redis::{HoldProxy, Redis};
+use support::relay_process::RelayProcess;
+use support::{Client, wait_until};
 
 /// Opens `GET /sse?topic=…` on `relay`: an event stream, read raw.
-fn event_stream(relay: &Relay, topic: &str) -> TcpStream {
+fn event_stream(relay: &RelayProcess, topic: &str) -> TcpStream {
     let mut stream = TcpStream::connect(relay.addr).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let request =
@@ -49,9 +51,9 @@ async fn numbers(client: &mut Client, topic: &str, count: usize) -> Vec<(u64, u6
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_is_broadcast_on_one_relay_reaches_the_subscribers_of_the_other() {
     let redis = Redis::start();
-    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
-    let mut on_a = Client::connect(&a.ws_url()).await;
-    let mut on_b = Client::connect(&b.ws_url()).await;
+    let (a, b) = (RelayProcess::start(&redis, &[]), RelayProcess::start(&redis, &[]));
+    let mut on_a = Client::connect("on_a", &a.ws_url()).await;
+    let mut on_b = Client::connect("on_b", &b.ws_url()).await;
     let epoch = join_positioned(&mut on_a, "room:x", json!({})).await["epoch"].clone();
     join_positioned(&mut on_b, "room:x", json!({})).await;
 
@@ -61,7 +63,7 @@ async fn what_is_broadcast_on_one_relay_reaches_the_subscribers_of_the_other() {
     a.publish("room:x", "new_msg", &json!({ "n": 2 }));
     on_a_seen.extend(numbers(&mut on_a, "room:x", 1).await);
     // A channel push on B broadcasts too, and its sender gets the broadcast like everyone else.
-    on_b.send(&json!(["1", "2", "room:x", "new_msg", { "n": 3 }])).await;
+    on_b.send(&json!(["1", "2", "room:x", "new_msg", { "n": 3 }]).to_string()).await;
     on_a_seen.extend(numbers(&mut on_a, "room:x", 1).await);
     let on_b_seen = numbers(&mut on_b, "room:x", 3).await;
     assert_eq!(on_a_seen, [(1, 1), (2, 2), (3, 3)], "numbered once, by Redis");
@@ -85,14 +87,14 @@ async fn what_is_broadcast_on_one_relay_reaches_the_subscribers_of_the_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_merges_and_a_killed_relays_members_leave_within_the_bound() {
     let redis = Redis::start();
-    let (a, mut b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
-    let mut alice = Client::connect(&a.ws_url()).await;
+    let (a, mut b) = (RelayProcess::start(&redis, &[]), RelayProcess::start(&redis, &[]));
+    let mut alice = Client::connect("alice", &a.ws_url()).await;
     alice.join("room:p", json!({ "user_id": "alice" }), None).await;
     // Presence crosses relays in a few milliseconds, not at once.
     wait_until(Duration::from_secs(5), || {
         b.http("GET", "/api/presence/room:p", "").is_some_and(|(_, listed)| listed.contains("alice"))
     });
-    let mut bob = Client::connect(&b.ws_url()).await;
+    let mut bob = Client::connect("bob", &b.ws_url()).await;
     bob.join("room:p", json!({ "user_id": "bob" }), None).await;
 
     // Bob's state on B holds alice, who joined on A; alice hears of bob's join in a diff.
@@ -113,7 +115,7 @@ async fn presence_merges_and_a_killed_relays_members_leave_within_the_bound() {
     b.kill();
     let killed = Instant::now();
     loop {
-        let diff = alice.next_within(Duration::from_secs(5)).await.expect("bob's leave within 5 s");
+        let diff = alice.next_frame_within(Duration::from_secs(5)).await.expect("bob's leave within 5 s");
         if diff[3] == "presence_diff" && diff[4]["leaves"]["bob"].is_object() {
             break;
         }
@@ -129,14 +131,14 @@ async fn presence_merges_and_a_killed_relays_members_leave_within_the_bound() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_moves_to_another_relay_recovers_what_it_missed_once_each() {
     let redis = Redis::start();
-    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
-    let mut client = Client::connect(&a.ws_url()).await;
+    let (a, b) = (RelayProcess::start(&redis, &[]), RelayProcess::start(&redis, &[]));
+    let mut client = Client::connect("client", &a.ws_url()).await;
     join_positioned(&mut client, "room:m", json!({})).await;
     for n in 1..=3 {
         a.publish("room:m", "new_msg", &json!({ "n": n }));
     }
     let seen = numbers(&mut client, "room:m", 3).await;
-    let extra = client.next_within(Duration::from_millis(50)).await;
+    let extra = client.next_frame_within(Duration::from_millis(50)).await;
     assert!(extra.is_none(), "nothing else: {extra:?}");
     drop(client);
     for n in 4..=10 {
@@ -152,7 +154,7 @@ async fn a_client_that_moves_to_another_relay_recovers_what_it_missed_once_each(
     let history: Value = serde_json::from_str(&history).expect("JSON");
     let epoch = history["epoch"].clone();
 
-    let mut moved = Client::connect(&b.ws_url()).await;
+    let mut moved = Client::connect("moved", &b.ws_url()).await;
     let ext = join_positioned(&mut moved, "room:m", json!({ "offset": last_offset, "epoch": epoch })).await;
     assert_eq!(ext["recovered"], true, "{ext}");
     assert_eq!(ext["offset"], 10, "{ext}");
@@ -160,14 +162,14 @@ async fn a_client_that_moves_to_another_relay_recovers_what_it_missed_once_each(
     let recovered = numbers(&mut moved, "room:m", 8).await;
     let expected: Vec<(u64, u64)> = (4..=11).map(|n| (n, n)).collect();
     assert_eq!(recovered, expected, "4 to 10 replayed, then 11 live: none lost, none twice");
-    assert!(moved.next_within(Duration::from_millis(200)).await.is_none(), "nothing after");
+    assert!(moved.next_frame_within(Duration::from_millis(200)).await.is_none(), "nothing after");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_joined_a_quiet_topic_recovers_on_another_relay() {
     let redis = Redis::start();
-    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
-    let mut client = Client::connect(&a.ws_url()).await;
+    let (a, b) = (RelayProcess::start(&redis, &[]), RelayProcess::start(&redis, &[]));
+    let mut client = Client::connect("client", &a.ws_url()).await;
     let joined = join_positioned(&mut client, "room:q", json!({})).await;
     assert_eq!(joined, json!({ "offset": 0, "epoch": "none" }), "nothing numbered yet, on any relay");
     drop(client);
@@ -177,7 +179,7 @@ async fn a_client_that_joined_a_quiet_topic_recovers_on_another_relay() {
         b.http("GET", "/api/history/room:q", "").is_some_and(|(_, history)| history.contains(r#""offset":2"#))
     });
 
-    let mut moved = Client::connect(&b.ws_url()).await;
+    let mut moved = Client::connect("moved", &b.ws_url()).await;
     let ext = join_positioned(&mut moved, "room:q", joined).await;
     assert_eq!(ext["recovered"], true, "it saw nothing, and everything since the first broadcast is kept: {ext}");
     assert_eq!(numbers(&mut moved, "room:q", 2).await, [(1, 1), (2, 2)]);
@@ -186,7 +188,7 @@ async fn a_client_that_joined_a_quiet_topic_recovers_on_another_relay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_survives_a_relay_restart() {
     let redis = Redis::start();
-    let mut a = Relay::start(&redis, &[]);
+    let mut a = RelayProcess::start(&redis, &[]);
     for n in 1..=5 {
         a.publish("room:h", "new_msg", &json!({ "n": n }));
     }
@@ -195,7 +197,7 @@ async fn history_survives_a_relay_restart() {
     let (_, history) = a.http("GET", "/api/history/room:h", "").expect("history");
     let epoch = serde_json::from_str::<Value>(&history).expect("JSON")["epoch"].clone();
     a.restart();
-    let mut client = Client::connect(&a.ws_url()).await;
+    let mut client = Client::connect("client", &a.ws_url()).await;
     let ext = join_positioned(&mut client, "room:h", json!({ "offset": 2, "epoch": epoch })).await;
     assert_eq!(ext["recovered"], true, "the restarted relay read the history back from Redis: {ext}");
     assert_eq!(ext["epoch"], epoch);
@@ -205,8 +207,8 @@ async fn history_survives_a_relay_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relays_come_back_after_redis_restarts_and_count_the_gap() {
     let mut redis = Redis::start();
-    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
-    let mut client = Client::connect(&a.ws_url()).await;
+    let (a, b) = (RelayProcess::start(&redis, &[]), RelayProcess::start(&redis, &[]));
+    let mut client = Client::connect("client", &a.ws_url()).await;
     join_positioned(&mut client, "room:r", json!({})).await;
     b.publish("room:r", "new_msg", &json!({ "n": 1 }));
     let before = client.next_event("new_msg").await;
@@ -224,7 +226,7 @@ async fn relays_come_back_after_redis_restarts_and_count_the_gap() {
     // lost its data, and with it whatever it had not yet delivered, so the client, which follows positions, is
     // told before anything of the new series: its channel errors, and it rejoins.
     let told = loop {
-        let frame = client.next_within(Duration::from_secs(20)).await.expect("a frame within 20 s");
+        let frame = client.next_frame_within(Duration::from_secs(20)).await.expect("a frame within 20 s");
         if frame[2] == "room:r" && frame[3] != "presence_diff" {
             break frame;
         }
@@ -256,8 +258,8 @@ async fn relays_come_back_after_redis_restarts_and_count_the_gap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_cut_from_the_channel_reads_what_it_missed_from_the_streams() {
     let redis = Redis::start();
-    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
-    let mut client = Client::connect(&a.ws_url()).await;
+    let (a, b) = (RelayProcess::start(&redis, &[]), RelayProcess::start(&redis, &[]));
+    let mut client = Client::connect("client", &a.ws_url()).await;
     join_positioned(&mut client, "room:g", json!({})).await;
     let publisher = tokio::task::spawn_blocking(move || {
         for n in 1..=300 {
@@ -282,9 +284,9 @@ async fn what_a_stream_no_longer_holds_after_a_relay_was_cut_off_is_counted_lost
     let redis = Redis::start();
     let proxy = HoldProxy::start(redis.port).await;
     // Ten kept per topic (Redis trims by whole nodes, so somewhat more stay).
-    let a = Relay::start_on_url(&proxy.url(), &["--history-size", "10"]);
-    let b = Relay::start(&redis, &["--history-size", "10"]);
-    let mut client = Client::connect(&a.ws_url()).await;
+    let a = RelayProcess::start_on_url(&proxy.url(), &["--history-size", "10"]);
+    let b = RelayProcess::start(&redis, &["--history-size", "10"]);
+    let mut client = Client::connect("client", &a.ws_url()).await;
     join_positioned(&mut client, "room:t", json!({})).await;
     b.publish("room:t", "new_msg", &json!({ "n": 1 }));
     let first = client.next_event("new_msg").await;
@@ -310,7 +312,7 @@ async fn what_a_stream_no_longer_holds_after_a_relay_was_cut_off_is_counted_lost
     // The client follows positions, so it is not handed the gap: before the first broadcast after it, its
     // channel errors, and its rejoin from offset 1 is told what was lost.
     let told = loop {
-        let frame = client.next().await;
+        let frame = client.next_frame().await;
         if frame[3] != "presence_diff" {
             break frame; // the event stream's reader joined the topic's presence
         }
@@ -348,16 +350,16 @@ async fn what_a_stream_no_longer_holds_after_a_relay_was_cut_off_is_counted_lost
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workflow_run_on_one_relay_streams_its_events_on_the_other() {
     let redis = Redis::start();
-    let (a, b) = (Relay::start(&redis, &[]), Relay::start(&redis, &[]));
+    let (a, b) = (RelayProcess::start(&redis, &[]), RelayProcess::start(&redis, &[]));
     let (status, started) =
         b.http("POST", "/api/workflows/pipeline/runs", r#"{"inputs": {"duration_ms": 20}}"#).expect("start a run");
     assert_eq!(status, 201, "{started}");
     let topic = serde_json::from_str::<Value>(&started).expect("JSON")["topic"].as_str().expect("topic").to_owned();
-    let mut watcher = Client::connect(&a.ws_url()).await;
+    let mut watcher = Client::connect("watcher", &a.ws_url()).await;
     watcher.join(&topic, json!({}), None).await;
     let mut events = Vec::new();
     loop {
-        let frame = watcher.next().await;
+        let frame = watcher.next_frame().await;
         if frame[2] != topic.as_str() || frame[3] == "phx_reply" {
             continue;
         }
