@@ -18,6 +18,7 @@ use crate::hub::Hub;
 use ferrocast_protocol::Payload;
 use ferrocast_reactor::engine::{Engine, Notifier, RUNS_TOPIC, StartError, run_topic};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// The `reactor:*` channel, serving one engine.
 #[derive(Debug, Clone)]
@@ -97,10 +98,17 @@ fn json_payload(value: &Value) -> Payload {
     Payload::Json(value.to_string())
 }
 
-/// The engine publishes through the hub: every run event is a numbered broadcast, kept in its topic's history, so
+/// `hub` as the engine's notifier: every run event is a numbered broadcast, kept in its topic's history, so
 /// recovery and replay work for runs as for any topic.
-impl Notifier for Hub {
+pub fn hub_notifier(hub: Arc<Hub>) -> Arc<dyn Notifier> {
+    Arc::new(HubNotifier(hub))
+}
+
+/// The hub, as the engine's notifier.
+struct HubNotifier(Arc<Hub>);
+
+impl Notifier for HubNotifier {
     fn publish(&self, topic: &str, event: &str, payload: String) {
-        self.broadcast(topic, event, &Payload::Json(payload));
+        self.0.broadcast(topic, event, &Payload::Json(payload));
     }
 }
