@@ -2,8 +2,8 @@
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use ferrocast_pubsub::channels::builtin_router;
-use ferrocast_pubsub::channels::reactor::hub_notifier;
+use ferrocast_channels::builtin_router;
+use ferrocast_channels::reactor::hub_notifier;
 use ferrocast_pubsub::cluster::{Cluster, ClusterError};
 use ferrocast_pubsub::{Backend, Hub, PresenceHub};
 use ferrocast_reactor::engine::Engine;

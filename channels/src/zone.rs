@@ -17,8 +17,8 @@
 //! A zone starts with 100 of each of `energy`, `matter` and `water`; stocks live as long as the relay.
 
 use super::room::{json_object, track_online};
-use crate::channel::{Channel, Context, Outcome, reason};
 use ferrocast_protocol::Payload;
+use ferrocast_pubsub::channel::{Channel, Context, Outcome, reason};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};

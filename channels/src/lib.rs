@@ -8,7 +8,7 @@ pub use reactor::Reactor;
 pub use room::Room;
 pub use zone::Zone;
 
-use crate::router::Router;
+use ferrocast_pubsub::Router;
 use ferrocast_reactor::engine::Engine;
 
 /// The relay's default routes: `room:*`, `zone:*`, and `reactor:*` for `engine`'s runs.

@@ -12,10 +12,10 @@
 //! - `workflow:list` replies `{"workflows": [...]}`, the registered workflows with their inputs and step graphs;
 //!   `run:status` with `{"run_id"}` replies the run's status, or `error` `{"reason": "no such run"}`.
 
-use crate::channel::{Channel, Context, Outcome, reason};
-use crate::channels::room::json_object;
-use crate::hub::Hub;
+use crate::room::json_object;
 use ferrocast_protocol::Payload;
+use ferrocast_pubsub::Hub;
+use ferrocast_pubsub::channel::{Channel, Context, Outcome, reason};
 use ferrocast_reactor::engine::{Engine, Notifier, RUNS_TOPIC, StartError, run_topic};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -104,7 +104,8 @@ pub fn hub_notifier(hub: Arc<Hub>) -> Arc<dyn Notifier> {
     Arc::new(HubNotifier(hub))
 }
 
-/// The hub, as the engine's notifier.
+/// The hub, as the engine's notifier (a wrapper: this crate owns neither `Hub` nor `Notifier`, so it cannot
+/// implement the one for the other).
 struct HubNotifier(Arc<Hub>);
 
 impl Notifier for HubNotifier {
