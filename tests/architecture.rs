@@ -9,9 +9,30 @@ fn workspace_root() -> PathBuf {
 
 /// The crates `package` depends on for normal builds (not tests), by name.
 fn normal_dependencies(package: &str) -> Vec<String> {
+    cargo_tree(&["-e", "normal", "-p", package])
+}
+
+/// The crates `package` depends on for any build, its tests' and benchmarks' included, by name.
+fn all_dependencies(package: &str) -> Vec<String> {
+    cargo_tree(&["-e", "normal,build,dev", "-p", package])
+}
+
+/// The crates `package`'s own `[dependencies]` table names, and `package`.
+fn direct_dependencies(package: &str) -> Vec<String> {
+    cargo_tree(&["-e", "normal", "--depth", "1", "-p", package])
+}
+
+/// The workspace's packages, by name.
+fn workspace_packages() -> Vec<String> {
+    cargo_tree(&["-e", "normal", "--depth", "0", "--workspace"])
+}
+
+/// The package names `cargo tree` lists with `args`.
+fn cargo_tree(args: &[&str]) -> Vec<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
-        .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "--format", "{p}", "-p", package])
+        .args(["tree", "--offline", "--prefix", "none", "--format", "{p}"])
+        .args(args)
         .current_dir(workspace_root())
         .output()
         .expect("cargo tree runs");
@@ -38,7 +59,11 @@ fn rust_sources(dir: &Path) -> Vec<PathBuf> {
 
 /// Asserts `package` depends, for normal builds, on none of `forbidden`.
 fn assert_depends_on_none(package: &str, forbidden: &[&str]) {
-    let dependencies = normal_dependencies(package);
+    assert_none_among(package, &normal_dependencies(package), forbidden);
+}
+
+/// Asserts `dependencies`, which cargo tree listed for `package`, hold none of `forbidden`.
+fn assert_none_among(package: &str, dependencies: &[String], forbidden: &[&str]) {
     assert!(dependencies.iter().any(|name| name == package), "cargo tree listed {dependencies:?}");
     for forbidden in forbidden {
         assert!(!dependencies.iter().any(|name| name == forbidden), "{package} depends on {forbidden}");
@@ -75,7 +100,7 @@ fn protocol_never_reads_a_clock_and_does_no_io() {
 
 #[test]
 fn only_the_client_binds_to_the_browser() {
-    for package in ["ferrocast-pubsub", "ferrocast-relay", "ferrocast-reactor"] {
+    for package in ["ferrocast-pubsub", "ferrocast-channels", "ferrocast-relay", "ferrocast-reactor"] {
         assert_depends_on_none(package, &["wasm-bindgen", "web-sys", "js-sys"]);
     }
 }
@@ -89,9 +114,12 @@ fn the_client_is_an_io_shell_without_serde_json_or_a_runtime() {
 
 #[test]
 fn reactor_depends_on_no_server_and_no_browser_binding() {
-    // The engine runs on tokio; whoever serves it (the relay's channel and API) depends on the reactor, not the
-    // other way round.
-    assert_depends_on_none("ferrocast-reactor", &["axum", "tokio-tungstenite", "ferrocast-pubsub", "ferrocast-relay"]);
+    // The engine runs on tokio; whoever serves it (the `reactor:*` channel in ferrocast-channels, the relay's API)
+    // depends on the reactor, not the other way round.
+    assert_depends_on_none(
+        "ferrocast-reactor",
+        &["axum", "tokio-tungstenite", "ferrocast-pubsub", "ferrocast-channels", "ferrocast-relay"],
+    );
 }
 
 #[test]
@@ -114,7 +142,33 @@ fn pubsub_depends_on_no_http_or_websocket_crate() {
 }
 
 #[test]
+fn pubsub_depends_on_neither_the_reactor_nor_a_channel_even_in_its_tests() {
+    // pubsub is the engine; the built-in channels (ferrocast-channels) and the workflow engine that `reactor:*`
+    // serves are applications of it, which depend on it, never the other way round.
+    let forbidden = ["ferrocast-reactor", "ferrocast-channels"];
+    assert_none_among("ferrocast-pubsub", &all_dependencies("ferrocast-pubsub"), &forbidden);
+}
+
+#[test]
+fn only_the_channels_crate_joins_pubsub_and_the_reactor() {
+    // A crate that names both is an application of the engine: a channel, which goes in ferrocast-channels. The
+    // relay, which serves the channels and the workflow API, and this crate, which tests them, name both too.
+    let names_both = |package: &str| {
+        let dependencies = direct_dependencies(package);
+        ["ferrocast-pubsub", "ferrocast-reactor"].iter().all(|both| dependencies.iter().any(|name| name == both))
+    };
+    assert!(names_both("ferrocast-channels"), "ferrocast-channels names ferrocast-pubsub and ferrocast-reactor");
+    let packages = workspace_packages();
+    assert!(packages.len() > 5, "cargo tree listed the workspace's packages: {packages:?}");
+    let exempt = ["ferrocast", "ferrocast-relay", "ferrocast-channels"];
+    for package in packages.iter().filter(|name| !exempt.contains(&name.as_str())) {
+        assert!(!names_both(package), "{package} depends on both ferrocast-pubsub and ferrocast-reactor");
+    }
+}
+
+#[test]
 fn the_relay_defines_no_channel_and_decides_no_topic_permission() {
-    // Channels and who may join or read a topic are pubsub's: the relay asks (`Identity::may_read`), never decides.
+    // Channels are ferrocast-channels' (or an embedding program's), and who may join or read a topic is pubsub's:
+    // the relay asks (`Identity::may_read`), never decides.
     assert_sources_never_mention("relay/src", &["impl Channel for", "may_join(", "zone_permissions(", "Pattern::"]);
 }

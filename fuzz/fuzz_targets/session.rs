@@ -14,11 +14,12 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
+use ferrocast_channels::builtin_router;
+use ferrocast_channels::reactor::hub_notifier;
 use ferrocast_fuzz::script::{CONNECTIONS, Script};
 use ferrocast_protocol::codec::decode;
 use ferrocast_protocol::{SOCKET_ID_PARAM, Sender, Vsn, WireData};
 use ferrocast_pubsub::auth::Identity;
-use ferrocast_pubsub::channels::builtin_router;
 use ferrocast_pubsub::{Backend, HistoryLimits, Hub, OutFrame, Outbox, OutboxLimits, PresenceHub, Session};
 use ferrocast_reactor::demo;
 use ferrocast_reactor::engine::{Engine, EngineLimits};
@@ -62,7 +63,7 @@ fn relay_backend() -> Arc<Backend> {
     let hub = Arc::new(Hub::with_history(HistoryLimits::default()));
     hub.spawn_sweeper();
     let presence = PresenceHub::new(hub.clone(), PRESENCE_WINDOW);
-    let engine = Engine::new(demo::catalog(), hub.clone(), EngineLimits::default());
+    let engine = Engine::new(demo::catalog(), hub_notifier(hub.clone()), EngineLimits::default());
     let backend = Arc::new(Backend::new(hub, presence, builtin_router(engine)));
     backend.receipts.spawn_sweeper();
     backend

@@ -119,4 +119,9 @@ impl Context<'_> {
     pub fn presence_state(&self) -> Payload {
         Payload::Json(self.presence.state(self.topic))
     }
+
+    /// The keys present on the topic, in the order they first joined.
+    pub fn presence_members(&self) -> Vec<String> {
+        self.presence.members(self.topic)
+    }
 }

@@ -20,12 +20,13 @@
 //! - [`session`]: one connection's joins, leaves, events and heartbeats; `joined`: the steps every join and leave
 //!   take, for a session and an event stream alike.
 //! - [`event_stream`]: one server-sent event stream reading several topics, resumable by its event ids.
-//! - [`channels`]: the built-in channels.
 //! - [`cluster`]: several relays on one Redis, sharing broadcasts, history and presence.
+//!
+//! This is the engine, not its applications: the built-in channels (`room:*`, `zone:*`, `reactor:*`) live in
+//! `ferrocast-channels`, on the API above, and this crate depends on no channel and not on the workflow engine.
 
 pub mod auth;
 pub mod channel;
-pub mod channels;
 pub mod cluster;
 pub mod event_stream;
 pub mod fanout_timing;

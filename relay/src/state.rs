@@ -2,7 +2,8 @@
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use ferrocast_pubsub::channels::builtin_router;
+use ferrocast_channels::builtin_router;
+use ferrocast_channels::reactor::hub_notifier;
 use ferrocast_pubsub::cluster::{Cluster, ClusterError};
 use ferrocast_pubsub::{Backend, Hub, PresenceHub};
 use ferrocast_reactor::engine::Engine;
@@ -41,7 +42,7 @@ impl Relay {
             Some(settings) => Some(Cluster::start(settings.clone(), &hub, &presence)?),
             None => None,
         };
-        let engine = Engine::new(config.workflows.clone(), hub.clone(), config.runs);
+        let engine = Engine::new(config.workflows.clone(), hub_notifier(hub.clone()), config.runs);
         let router = builtin_router(engine.clone());
         let backend = Arc::new(Backend { limits: config.limits, ..Backend::new(hub, presence, router) });
         backend.receipts.spawn_sweeper();

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ferrocast_pubsub::channels::reactor::start_refusal;
+use ferrocast_channels::reactor::start_refusal;
 use ferrocast_reactor::engine::{RUNS_TOPIC, StartError, run_topic};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;

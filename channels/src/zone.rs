@@ -17,11 +17,11 @@
 //! A zone starts with 100 of each of `energy`, `matter` and `water`; stocks live as long as the relay.
 
 use super::room::{json_object, track_online};
-use crate::channel::{Channel, Context, Outcome, reason};
 use ferrocast_protocol::Payload;
+use ferrocast_pubsub::channel::{Channel, Context, Outcome, reason};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 /// May spawn agents.
 pub const SPAWN_AGENTS: u64 = 0x01;
@@ -42,7 +42,9 @@ pub struct Zone {
 
 impl Zone {
     fn with_stock<T>(&self, zone: &str, use_stock: impl FnOnce(&mut BTreeMap<String, i64>) -> T) -> T {
-        let mut stocks = crate::sharded::lock(&self.stocks);
+        // A use reads a stock or sets one of its entries, so a panic cannot leave a stock half-changed: a poisoned
+        // lock is still used rather than failing every later event of every zone.
+        let mut stocks = self.stocks.lock().unwrap_or_else(PoisonError::into_inner);
         let stock = stocks
             .entry(zone.to_owned())
             .or_insert_with(|| STARTING_STOCK.iter().map(|(name, amount)| ((*name).to_owned(), *amount)).collect());
@@ -103,7 +105,7 @@ impl Channel for Zone {
         match event {
             "get_zone_state" => {
                 let resources = self.with_stock(ctx.splat, |stock| json!(stock));
-                let agents = ctx.presence.members(ctx.topic);
+                let agents = ctx.presence_members();
                 Outcome::ok(Payload::Json(
                     json!({ "zone": ctx.splat, "resources": resources, "agents": agents }).to_string(),
                 ))

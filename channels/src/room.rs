@@ -9,8 +9,8 @@
 //!   replies `ok {}`; `noreply` sends nothing; `bin` pushes `bin_push` with the payload, then replies `ok` with it.
 //! - `stop` closes the channel; `stop_reply` replies `ok` with the payload, then closes it; `crash` errors it.
 
-use crate::channel::{Channel, Context, Outcome, reason};
 use ferrocast_protocol::Payload;
+use ferrocast_pubsub::channel::{Channel, Context, Outcome, reason};
 use serde_json::{Map, Value};
 
 /// The `room:*` channel.

@@ -12,12 +12,13 @@
 //! - `workflow:list` replies `{"workflows": [...]}`, the registered workflows with their inputs and step graphs;
 //!   `run:status` with `{"run_id"}` replies the run's status, or `error` `{"reason": "no such run"}`.
 
-use crate::channel::{Channel, Context, Outcome, reason};
-use crate::channels::room::json_object;
-use crate::hub::Hub;
+use crate::room::json_object;
 use ferrocast_protocol::Payload;
+use ferrocast_pubsub::Hub;
+use ferrocast_pubsub::channel::{Channel, Context, Outcome, reason};
 use ferrocast_reactor::engine::{Engine, Notifier, RUNS_TOPIC, StartError, run_topic};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// The `reactor:*` channel, serving one engine.
 #[derive(Debug, Clone)]
@@ -97,10 +98,18 @@ fn json_payload(value: &Value) -> Payload {
     Payload::Json(value.to_string())
 }
 
-/// The engine publishes through the hub: every run event is a numbered broadcast, kept in its topic's history, so
+/// `hub` as the engine's notifier: every run event is a numbered broadcast, kept in its topic's history, so
 /// recovery and replay work for runs as for any topic.
-impl Notifier for Hub {
+pub fn hub_notifier(hub: Arc<Hub>) -> Arc<dyn Notifier> {
+    Arc::new(HubNotifier(hub))
+}
+
+/// The hub, as the engine's notifier (a wrapper: this crate owns neither `Hub` nor `Notifier`, so it cannot
+/// implement the one for the other).
+struct HubNotifier(Arc<Hub>);
+
+impl Notifier for HubNotifier {
     fn publish(&self, topic: &str, event: &str, payload: String) {
-        self.broadcast(topic, event, &Payload::Json(payload));
+        self.0.broadcast(topic, event, &Payload::Json(payload));
     }
 }
