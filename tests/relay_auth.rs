@@ -8,7 +8,7 @@ mod support;
 
 use base64::Engine;
 use base64::prelude::BASE64_URL_SAFE_NO_PAD;
-use ferrocast_pubsub::auth::TokenVerifier;
+use ferrocast_pubsub::TokenVerifier;
 use ferrocast_relay::{AllowedOrigins, Config};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};

@@ -15,7 +15,7 @@
 use crate::room::json_object;
 use ferrocast_protocol::Payload;
 use ferrocast_pubsub::Hub;
-use ferrocast_pubsub::channel::{Channel, Context, Outcome, reason};
+use ferrocast_pubsub::{Channel, Context, Outcome, reason};
 use ferrocast_reactor::engine::{Engine, Notifier, RUNS_TOPIC, StartError, run_topic};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;

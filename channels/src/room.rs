@@ -10,7 +10,7 @@
 //! - `stop` closes the channel; `stop_reply` replies `ok` with the payload, then closes it; `crash` errors it.
 
 use ferrocast_protocol::Payload;
-use ferrocast_pubsub::channel::{Channel, Context, Outcome, reason};
+use ferrocast_pubsub::{Channel, Context, Outcome, reason};
 use serde_json::{Map, Value};
 
 /// The `room:*` channel.

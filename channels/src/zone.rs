@@ -18,7 +18,7 @@
 
 use super::room::{json_object, track_online};
 use ferrocast_protocol::Payload;
-use ferrocast_pubsub::channel::{Channel, Context, Outcome, reason};
+use ferrocast_pubsub::{Channel, Context, Outcome, reason};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};

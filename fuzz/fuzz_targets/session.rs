@@ -19,7 +19,7 @@ use ferrocast_channels::reactor::hub_notifier;
 use ferrocast_fuzz::script::{CONNECTIONS, Script};
 use ferrocast_protocol::codec::decode;
 use ferrocast_protocol::{SOCKET_ID_PARAM, Sender, Vsn, WireData};
-use ferrocast_pubsub::auth::Identity;
+use ferrocast_pubsub::Identity;
 use ferrocast_pubsub::{Backend, HistoryLimits, Hub, OutFrame, Outbox, OutboxLimits, PresenceHub, Session};
 use ferrocast_reactor::demo;
 use ferrocast_reactor::engine::{Engine, EngineLimits};

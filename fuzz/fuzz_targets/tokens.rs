@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use ferrocast_pubsub::auth::{Claims, Identity, TokenVerifier};
+use ferrocast_pubsub::{Claims, Identity, TokenVerifier};
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
 

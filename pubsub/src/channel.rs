@@ -100,7 +100,8 @@ impl std::fmt::Debug for Context<'_> {
 
 impl Context<'_> {
     /// Broadcasts to every subscriber of the topic, this connection included; returns how many received it (0 when
-    /// relays share a Redis: the broadcast reaches subscribers when it comes back numbered, see [`crate::cluster`]).
+    /// relays share a Redis: the broadcast reaches subscribers when it comes back numbered, see
+    /// [`Cluster`](crate::Cluster)).
     pub fn broadcast(&self, event: &str, payload: &Payload) -> usize {
         self.hub.broadcast(self.topic, event, payload)
     }

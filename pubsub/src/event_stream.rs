@@ -21,8 +21,6 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use ferrocast_protocol::sse::SUBSCRIBED_EVENT;
-
 /// The longest topic name a stream accepts.
 const MAX_TOPIC_LEN: usize = 255;
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds of the buckets, in seconds: 10 µs to 1 s.
-pub const FANOUT_BUCKETS: [f64; 10] = [0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0];
+pub(crate) const FANOUT_BUCKETS: [f64; 10] = [0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0];
 
 /// A histogram of fanout times.
 #[derive(Debug, Default)]
@@ -23,7 +23,7 @@ pub struct FanoutTiming {
 /// What a [`FanoutTiming`] holds at one moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FanoutSnapshot {
-    /// For each bound of [`FANOUT_BUCKETS`], how many broadcasts took at most that long.
+    /// For each bucket's upper bound (10 µs to 1 s), how many broadcasts took at most that long.
     pub buckets: Vec<(f64, u64)>,
     /// How many broadcasts were timed.
     pub count: u64,

@@ -1,8 +1,8 @@
 //! A channel built from closures, with events routed by name or by a `*` splat.
 //!
 //! ```
-//! use ferrocast_pubsub::channel::{Outcome, reason};
-//! use ferrocast_pubsub::handlers::Handlers;
+//! use ferrocast_pubsub::{Outcome, reason};
+//! use ferrocast_pubsub::Handlers;
 //! use ferrocast_pubsub::Router;
 //!
 //! let actors = Handlers::new()

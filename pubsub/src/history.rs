@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// position saw nothing, so it is recovered if the topic's history, whichever epoch it now has, is still complete
 /// from its first broadcast; every relay gives an unnumbered topic this same epoch, so a client that moves between
 /// relays of a quiet topic is recovered too.
-pub const NOT_YET_NUMBERED: &str = "none";
+pub(crate) const NOT_YET_NUMBERED: &str = "none";
 
 /// How much history each topic keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +119,7 @@ struct Kept {
 
 /// Where to start sending a topic's history from, for a client that offered a position (or none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resume {
+pub(crate) struct Resume {
     /// Send every broadcast with an offset above this one.
     pub after: u64,
     /// Whether everything after the offered position is still there; `None` when no position was offered.

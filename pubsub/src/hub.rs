@@ -1,8 +1,8 @@
 //! Topics and fanout: who is subscribed where, and handing each broadcast to all of them.
 //!
 //! A broadcast is numbered and kept in its topic's history (see [`crate::history`]), encoded once per serializer in
-//! use on the topic (with and without its position; see [`crate::wire`]), and the same bytes go to every subscriber. Topics are spread
-//! over shards, each behind its own read-write lock, and each topic has a lock of its own: publishing takes one
+//! use on the topic (with and without its position; see [`crate::wire`]), and the same bytes go to every
+//! subscriber. Topics are spread over shards, each behind its own read-write lock, and each topic has a lock of its own: publishing takes one
 //! shard's read lock and its topic's lock, so there is no global lock on the publish path, publishers to different
 //! topics do not meet, and the broadcasts of one topic are numbered and queued in one order for every subscriber.
 //!
@@ -185,7 +185,7 @@ impl Hub {
     /// every subscriber (positioned ones get its position too); returns how many accepted it. The topic's history
     /// is kept even while nobody is subscribed, so a client that is reconnecting misses nothing.
     ///
-    /// Subscribers whose outbox is full are disconnected by their outbox (see [`crate::outbox`]); subscribers
+    /// Subscribers whose outbox is full are disconnected by their outbox (see `outbox.rs`); subscribers
     /// whose serializer cannot carry the payload (binary on V1) are skipped.
     ///
     /// With an [`Upstream`], the broadcast is handed to it and reaches subscribers when it comes back, numbered:
@@ -200,8 +200,8 @@ impl Hub {
 
     /// Keeps and sends a broadcast numbered upstream, `offset` of `epoch`, made at `at`; `None` when the topic's
     /// history has it already. Another epoch than the topic's starts its history again; an offset past the next
-    /// one is sent, and what came before the gap can no longer be replayed (see [`crate::cluster`], which fills
-    /// gaps before they get here).
+    /// one is sent, and what came before the gap can no longer be replayed (see [`Cluster`](crate::Cluster), which
+    /// fills gaps before they get here).
     pub fn apply_numbered(
         &self,
         topic: &str,

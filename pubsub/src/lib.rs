@@ -4,50 +4,53 @@
 //! writes out what its [`Outbox`] holds. That keeps channel logic testable without sockets, and reusable by the
 //! workflow engine and the Redis backend.
 //!
-//! - [`auth`]: tokens, and who may join, publish and act in a zone.
-//! - [`limits`]: channels per connection, and the rate limiter on what a connection sends.
-//! - [`outbox`]: a connection's bounded outbound queue, and the slow-consumer policy.
-//! - [`hub`]: topics and their subscribers, and each broadcast handed to all of them; topics are sharded over locks
+//! - `auth`: tokens, and who may join, publish and act in a zone.
+//! - `limits`: channels per connection, and the rate limiter on what a connection sends.
+//! - `outbox`: a connection's bounded outbound queue, and the slow-consumer policy.
+//! - `hub`: topics and their subscribers, and each broadcast handed to all of them; topics are sharded over locks
 //!   (`sharded`, which also holds the poison-tolerant lock helpers).
-//! - [`wire`]: what a subscriber's connection speaks, and broadcasts encoded once per serializer.
-//! - [`history`]: each topic's numbered broadcasts, kept for clients that come back.
-//! - [`loss_notice`]: what live subscribers are told when broadcasts numbered elsewhere were lost for good.
-//! - [`fanout_timing`]: how long broadcasts take to reach every subscriber's queue.
-//! - [`presence`]: who is on each topic, with coalesced `presence_diff`s.
-//! - [`receipts`]: pushes already handled, per client socket, so a push sent again is not handled twice.
-//! - [`channel`] and [`router`]: the channel API, topic patterns, scopes and plugs.
-//! - [`handlers`]: channels built from closures, with events routed by name or `*` splat.
-//! - [`session`]: one connection's joins, leaves, events and heartbeats; `joined`: the steps every join and leave
+//! - `wire`: what a subscriber's connection speaks, and broadcasts encoded once per serializer.
+//! - `history`: each topic's numbered broadcasts, kept for clients that come back.
+//! - `loss_notice`: what live subscribers are told when broadcasts numbered elsewhere were lost for good.
+//! - `fanout_timing`: how long broadcasts take to reach every subscriber's queue.
+//! - `presence`: who is on each topic, with coalesced `presence_diff`s.
+//! - `receipts`: pushes already handled, per client socket, so a push sent again is not handled twice.
+//! - `channel` and `router`: the channel API, topic patterns, scopes and plugs.
+//! - `handlers`: channels built from closures, with events routed by name or `*` splat.
+//! - `session`: one connection's joins, leaves, events and heartbeats; `joined`: the steps every join and leave
 //!   take, for a session and an event stream alike.
-//! - [`event_stream`]: one server-sent event stream reading several topics, resumable by its event ids.
-//! - [`cluster`]: several relays on one Redis, sharing broadcasts, history and presence.
+//! - `event_stream`: one server-sent event stream reading several topics, resumable by its event ids.
+//! - `cluster`: several relays on one Redis, sharing broadcasts, history and presence.
 //!
 //! This is the engine, not its applications: the built-in channels (`room:*`, `zone:*`, `reactor:*`) live in
 //! `ferrocast-channels`, on the API above, and this crate depends on no channel and not on the workflow engine.
 
-pub mod auth;
-pub mod channel;
-pub mod cluster;
-pub mod event_stream;
-pub mod fanout_timing;
-pub mod handlers;
-pub mod history;
-pub mod hub;
+mod auth;
+mod channel;
+mod cluster;
+mod event_stream;
+mod fanout_timing;
+mod handlers;
+mod history;
+mod hub;
 mod joined;
-pub mod limits;
-pub mod loss_notice;
-pub mod outbox;
-pub mod presence;
-pub mod receipts;
-pub mod router;
-pub mod session;
+mod limits;
+mod loss_notice;
+mod outbox;
+mod presence;
+mod receipts;
+mod router;
+mod session;
 mod sharded;
 mod sweeper;
-pub mod wire;
+mod wire;
 
-pub use channel::{Channel, Context, Outcome, SocketInfo};
+pub use auth::{Claims, Identity, TokenError, TokenVerifier};
+pub use channel::{Channel, Context, Outcome, SocketInfo, reason};
+pub use cluster::{Cluster, ClusterError, ClusterSettings, ClusterSnapshot};
 pub use event_stream::{EventStream, Refused};
 pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
+pub use handlers::Handlers;
 pub use history::{HistoryLimits, HistoryUsage, Retained};
 pub use hub::{HistoryPage, Hub, Upstream};
 pub use limits::SessionLimits;

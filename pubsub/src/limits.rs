@@ -26,7 +26,7 @@ const ABUSE_WINDOW: Duration = Duration::from_secs(10);
 
 /// What the rate limiter says of one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Within the rate.
     Allowed,
     /// Over the rate: refuse this frame.
@@ -39,7 +39,7 @@ pub enum Verdict {
 /// A client that backs off when refused keeps its connection; one that keeps sending at any rate above the limit
 /// is refused a burst's worth within the window and closed.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     rate: f64,
     burst: f64,
     tokens: f64,
@@ -50,7 +50,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// A full bucket, as of `now`.
-    pub fn new(limits: &SessionLimits, now: Instant) -> Self {
+    pub(crate) fn new(limits: &SessionLimits, now: Instant) -> Self {
         let burst = f64::from(limits.burst.max(1));
         RateLimiter {
             rate: f64::from(limits.frames_per_second.max(1)),
@@ -63,7 +63,7 @@ impl RateLimiter {
     }
 
     /// Takes one frame's token at `now`.
-    pub fn take(&mut self, now: Instant) -> Verdict {
+    pub(crate) fn take(&mut self, now: Instant) -> Verdict {
         let elapsed = now.saturating_duration_since(self.refilled_at).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         self.refilled_at = now;

@@ -37,7 +37,7 @@ impl Default for ReceiptLimits {
 }
 
 /// A reply's status and response; `None` when the handler sent no reply.
-pub type StoredReply = Option<(String, Payload)>;
+pub(crate) type StoredReply = Option<(String, Payload)>;
 
 /// Where a push's reply goes: a connection's outbox, in its serializer, with its current join ref.
 #[derive(Debug, Clone)]
@@ -155,7 +155,7 @@ impl Receipts {
         }
     }
 
-    /// Records the reply to a push claimed with [`Claim::New`], and sends it to the connections that waited for it.
+    /// Records the reply to a push claimed with `Claim::New`, and sends it to the connections that waited for it.
     pub fn finish(&self, socket_id: &str, topic: &str, r#ref: &str, reply: StoredReply) {
         let waiting = {
             let mut sockets = lock(self.sockets.shard(socket_id));

@@ -44,7 +44,7 @@ pub struct Subscriber {
     /// [`Hub::catch_up`](crate::Hub::catch_up), which replays what it missed first.
     pub positioned: bool,
     /// The join ref of the channel it joined (Phoenix wire), for the `phx_error` that ends its subscription when
-    /// broadcasts were lost (see [`crate::loss_notice`]).
+    /// broadcasts were lost (see `loss_notice.rs`).
     pub join_ref: Option<String>,
 }
 

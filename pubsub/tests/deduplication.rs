@@ -3,9 +3,9 @@
 mod support;
 
 use ferrocast_protocol::{Vsn, WireData};
-use ferrocast_pubsub::auth::Identity;
-use ferrocast_pubsub::channel::Outcome;
-use ferrocast_pubsub::handlers::Handlers;
+use ferrocast_pubsub::Handlers;
+use ferrocast_pubsub::Identity;
+use ferrocast_pubsub::Outcome;
 use ferrocast_pubsub::{Backend, Hub, Outbox, OutboxLimits, Plug, PlugContext, PresenceHub, Router, Session};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,10 +3,10 @@
 mod support;
 
 use ferrocast_protocol::{Payload, Vsn, WireData};
-use ferrocast_pubsub::auth::Identity;
-use ferrocast_pubsub::channel::{Outcome, reason};
-use ferrocast_pubsub::handlers::Handlers;
+use ferrocast_pubsub::Handlers;
+use ferrocast_pubsub::Identity;
 use ferrocast_pubsub::{Backend, Hub, Outbox, OutboxLimits, Plug, PlugContext, PresenceHub, Router, Session};
+use ferrocast_pubsub::{Outcome, reason};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

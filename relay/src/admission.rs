@@ -6,7 +6,7 @@ use crate::auth::{self, Refused};
 use crate::state::Relay;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ferrocast_pubsub::auth::Identity;
+use ferrocast_pubsub::Identity;
 use std::sync::Arc;
 
 /// Why a connection was not let in.

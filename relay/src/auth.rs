@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::prelude::BASE64_URL_SAFE_NO_PAD;
-use ferrocast_pubsub::auth::{Identity, TokenError};
+use ferrocast_pubsub::{Identity, TokenError};
 use std::collections::HashMap;
 use std::sync::Arc;
 

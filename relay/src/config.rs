@@ -4,8 +4,8 @@ mod origins;
 
 pub use origins::AllowedOrigins;
 
-use ferrocast_pubsub::auth::TokenVerifier;
-use ferrocast_pubsub::cluster::ClusterSettings;
+use ferrocast_pubsub::ClusterSettings;
+use ferrocast_pubsub::TokenVerifier;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
 use ferrocast_reactor::demo;
 use ferrocast_reactor::engine::{Catalog, EngineLimits};

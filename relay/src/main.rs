@@ -1,8 +1,8 @@
 //! `ferrocast-relay`: run the relay.
 
 use clap::Parser;
-use ferrocast_pubsub::auth::TokenVerifier;
-use ferrocast_pubsub::cluster::ClusterSettings;
+use ferrocast_pubsub::ClusterSettings;
+use ferrocast_pubsub::TokenVerifier;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
 use ferrocast_reactor::engine::EngineLimits;
 use ferrocast_relay::{AllowedOrigins, Config, SseLimits};

@@ -1,6 +1,6 @@
 //! Counters for `GET /metrics`, in Prometheus's text format.
 
-use ferrocast_pubsub::cluster::ClusterSnapshot;
+use ferrocast_pubsub::ClusterSnapshot;
 use ferrocast_pubsub::{FanoutSnapshot, HistoryUsage};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};

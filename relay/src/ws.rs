@@ -13,7 +13,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferrocast_protocol::{BATCH_PARAM, Vsn, WireData};
-use ferrocast_pubsub::auth::Identity;
+use ferrocast_pubsub::Identity;
 use ferrocast_pubsub::{CloseReason, OutFrame, Outbox, Session};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;

@@ -7,8 +7,8 @@
 //!
 //! Without a secret or key the relay runs in dev mode and every connection is [`Identity::Anonymous`].
 
-pub mod claims;
-pub mod tokens;
+mod claims;
+mod tokens;
 
 pub use claims::{Claims, Identity};
 pub use tokens::{TokenError, TokenVerifier};

@@ -44,7 +44,7 @@ pub struct ClusterSnapshot {
     pub lost: u64,
     /// Topics whose shared history started again under a new epoch (Redis lost its data, or it expired).
     pub history_resets: u64,
-    /// Subscribers told that broadcasts they followed were lost for good (see [`crate::loss_notice`]): a lost
+    /// Subscribers told that broadcasts they followed were lost for good (see `loss_notice.rs`): a lost
     /// broadcast, or a reset history, with positioned subscribers on the topic.
     pub loss_notices: u64,
     /// Messages from Redis that were not of Ferrocast's form, ignored.
