@@ -40,7 +40,7 @@ enum Tag {
     Send = 1,
     /// `code, reason`: close the connection and let go of it.
     Close = 2,
-    /// The connection opened.
+    /// No fields: the connection opened.
     Open = 3,
     /// `code, reason, wasClean`: the connection closed.
     Closed = 4,

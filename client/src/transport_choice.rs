@@ -19,7 +19,8 @@ pub mod op {
     pub const ATTEMPT: u8 = 17;
     /// `websocketUrl`, on no choice: the event-stream socket's URL beside a WebSocket URL.
     pub const STREAM_URL: u8 = 18;
-    /// The attempt opened.
+    /// No arguments or result: the attempt opened, so its transport works and the close that ends it leaves the
+    /// choice as it is.
     pub const OPENED: u8 = 19;
     /// `status`: the attempt closed; `status` is the HTTP status of a refused event-stream request, if any. Returns
     /// what the choice does about it: 0 nothing, 1 it switches to the event stream, 2 to WebSockets, 3 it rules

@@ -35,7 +35,6 @@ pub(crate) enum Incoming<'a> {
     },
     /// Any other server message, such as presence: its event name and payload.
     Push {
-        /// The event.
         event: &'a str,
         /// The payload, empty when there is none.
         payload: &'a str,

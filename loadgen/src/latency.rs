@@ -16,20 +16,16 @@ pub(crate) fn record_ns(histogram: &mut Histogram<u64>, nanoseconds: u64) {
     histogram.saturating_record((nanoseconds / 1000).max(1));
 }
 
-/// The percentiles a report shows, in microseconds.
+/// The percentiles a report shows, in microseconds, each named by its quantile (`p999` is the 99.9th), with the
+/// largest and the mean.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Summary {
-    /// Latencies recorded.
+    /// Latencies recorded; when 0, every other figure is 0 too.
     pub count: u64,
-    /// Median.
     pub p50_us: u64,
-    /// 99th percentile.
     pub p99_us: u64,
-    /// 99.9th percentile.
     pub p999_us: u64,
-    /// Largest.
     pub max_us: u64,
-    /// Mean.
     pub mean_us: f64,
 }
 

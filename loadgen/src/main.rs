@@ -103,7 +103,7 @@ enum Command {
     Storm {
         #[command(flatten)]
         target: TargetArgs,
-        /// Members.
+        /// Connections that join the presence topic at once.
         #[arg(long, default_value_t = 1000)]
         members: usize,
     },

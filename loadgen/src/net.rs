@@ -11,7 +11,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-/// A generator connection.
+/// A generator's WebSocket connection, over plain TCP (`ws://`, no TLS).
 pub(crate) type Ws = WebSocketStream<TcpStream>;
 
 /// Descriptors kept free for everything that is not a measured connection (publisher, server pipes, logs).

@@ -20,9 +20,7 @@ pub(crate) struct Header<'a> {
     pub join_ref: Option<&'a str>,
     /// The ref, `None` for `null`.
     pub r#ref: Option<&'a str>,
-    /// The topic.
     pub topic: &'a str,
-    /// The event.
     pub event: &'a str,
     /// The payload, verbatim.
     pub payload: &'a str,

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 /// What a run sent.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Published {
-    /// Payloads sent.
+    /// Payloads sent, one broadcast each.
     pub sent: u64,
     /// When the first was sent, in the generator's clock.
     pub started_ns: u64,

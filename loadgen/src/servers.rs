@@ -21,7 +21,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The servers the suite knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// The Ferrocast relay.
+    /// The Ferrocast relay: the server measured, the others being baselines.
     Relay,
     /// The tokio-tungstenite baseline.
     Minimal,
@@ -65,7 +65,7 @@ pub(crate) struct Programs {
 
 /// A running server, killed when dropped.
 pub(crate) struct Server {
-    /// Which one.
+    /// Which server it is: its name in logs and tables, and the protocol it speaks.
     pub kind: Kind,
     /// Where it listens.
     pub addr: SocketAddr,
@@ -246,7 +246,7 @@ async fn ping(addr: SocketAddr) -> Result<bool> {
 
 /// The servers of one run of the suite, all stopped together.
 pub(crate) enum Deployment {
-    /// One server.
+    /// One server on its own: the relay, or a baseline.
     Single(Server),
     /// Relays sharing their topics through one Redis.
     RelaysOnRedis {

@@ -40,14 +40,14 @@ pub(crate) enum Packet<'a> {
     Event {
         /// The acknowledgement id the sender asked for.
         ack: Option<u64>,
-        /// The JSON array.
+        /// `[name, args…]`, as JSON text.
         data: &'a str,
     },
     /// An acknowledgement of the event sent with `id`: the JSON array of its arguments.
     Ack {
         /// The acknowledged event's id.
         id: u64,
-        /// The JSON array.
+        /// The acknowledgement's arguments, as the JSON text of an array.
         data: &'a str,
     },
     /// Anything else (noop, upgrade, binary packets, other namespaces).

@@ -30,7 +30,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Plan {
     /// Event streams instead of WebSockets.
     pub event_streams: bool,
-    /// How many.
+    /// How many to start: the caller has already capped it by the descriptor limit.
     pub count: usize,
     /// The topic; with `topic_per_subscriber`, the prefix of `{topic}:{index}`.
     pub topic: String,
@@ -42,7 +42,7 @@ pub(crate) struct Plan {
     pub read_buffer: usize,
 }
 
-/// Running subscribers.
+/// Started subscribers, each joined or failed; the joined ones run until [`Subscribers::stop`].
 pub(crate) struct Subscribers {
     /// How many joined.
     pub joined: usize,

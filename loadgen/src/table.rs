@@ -16,7 +16,7 @@ pub(crate) struct Row {
     pub values: Vec<Option<f64>>,
 }
 
-/// The comparison.
+/// The suite's comparison: a column per server, the relay first, and a row per figure.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Table {
     /// Server names, in column order; the first is the relay, the one the ratios are of.

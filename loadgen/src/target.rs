@@ -13,7 +13,7 @@ pub(crate) struct Target {
     pub addr: SocketAddr,
     /// `host:port` as given, for URLs and Host headers.
     pub authority: String,
-    /// The WebSocket path.
+    /// The WebSocket path: the URL's, or the dialect's usual one when the URL has none.
     pub path: String,
     /// Query parameters the URL already had, added to the dialect's own.
     pub extra_query: Option<String>,

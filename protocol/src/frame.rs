@@ -84,7 +84,7 @@ pub struct Message<P = Payload> {
     pub topic: String,
     /// The event name, such as `phx_join` or `new_msg`.
     pub event: String,
-    /// The payload.
+    /// The payload, as [`Payload`] or in the embedding's own form (see [`Frame`]).
     pub payload: P,
     /// Ferrocast's extension fields, if present.
     pub ext: Option<Ext>,
@@ -212,9 +212,9 @@ impl Vsn {
 /// One WebSocket message's data, as received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WireData<'a> {
-    /// A text message.
+    /// A text message: a JSON frame, of either version.
     Text(&'a str),
-    /// A binary message.
+    /// A binary message: a V2 binary frame; V1 has none.
     Binary(&'a [u8]),
 }
 

@@ -22,7 +22,7 @@ pub const SESSION_PARAM: &str = "token";
 pub enum StreamEvent<'a> {
     /// The session started: POSTs go to [`post_url`] with this token.
     Session {
-        /// The session's token.
+        /// The session's token, which every POST carries as its [`SESSION_PARAM`].
         token: &'a str,
     },
     /// A frame the server sent.

@@ -42,7 +42,7 @@ pub fn reason(reason: &str) -> Payload {
 /// The connection a channel runs on.
 #[derive(Debug, Clone)]
 pub struct SocketInfo {
-    /// The connection.
+    /// The connection's id, unique for the process's lifetime; sessions and event streams always set it.
     pub conn: Option<ConnId>,
     /// The connect parameters (the WebSocket URL's query), such as `token`.
     pub params: HashMap<String, String>,
@@ -77,11 +77,11 @@ pub trait Channel: Send + Sync + 'static {
 
 /// What a channel can do while it handles a join or an event.
 pub struct Context<'a> {
-    /// The channel's topic.
+    /// The whole topic joined (`room:lobby`): the one `broadcast`, `track` and `presence_state` act on.
     pub topic: &'a str,
     /// The part of the topic matched by the route's `*` (`lobby` for `room:lobby` under `room:*`).
     pub splat: &'a str,
-    /// The connection.
+    /// The connection: its id, connect params and identity.
     pub socket: &'a SocketInfo,
     /// Values this join keeps between events, set during the join (Phoenix's socket assigns).
     pub assigns: &'a mut Map<String, Value>,

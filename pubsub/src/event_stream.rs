@@ -33,7 +33,7 @@ pub enum Refused {
     /// More topics than the stream limit.
     #[error("a stream reads at most {max} topics")]
     TooManyTopics {
-        /// The limit.
+        /// The `max_topics` that [`EventStream::open`] was given.
         max: usize,
     },
     /// An empty topic, a topic with a line break, or one longer than 255 bytes.
@@ -45,7 +45,7 @@ pub enum Refused {
     /// The topic's plugs or channel refused the join, with this response.
     #[error("join of {topic:?} refused{}", json_detail(.response))]
     Join {
-        /// The topic.
+        /// The first topic refused; the topics joined before it are left again.
         topic: String,
         /// The refusal, as a channel join's error response.
         response: Payload,

@@ -103,11 +103,11 @@ impl Budget {
 /// One broadcast kept in history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retained {
-    /// Its offset in the topic.
+    /// Its offset in the topic's history, from 1; the offsets a topic keeps are consecutive.
     pub offset: u64,
     /// Its event name.
     pub event: String,
-    /// Its payload.
+    /// Its payload as broadcast; its length counts against the history's byte limits.
     pub payload: Payload,
 }
 

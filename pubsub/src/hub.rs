@@ -384,7 +384,7 @@ impl Hub {
 enum Numbering<'a> {
     /// Numbered here, by the topic's history.
     Numbered,
-    /// Numbered upstream.
+    /// Numbered upstream (by Redis, for a cluster), at this offset of this epoch.
     Given(Given<'a>),
     Unnumbered,
 }

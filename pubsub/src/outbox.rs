@@ -30,7 +30,7 @@ pub struct OutFrame {
 /// A numbered broadcast's topic and position, shared by every event stream it goes to.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Numbered {
-    /// The topic.
+    /// The topic whose slot of the stream's `id` the position moves.
     pub topic: String,
     /// The broadcast's position.
     pub position: ferrocast_protocol::Position,
@@ -47,7 +47,7 @@ impl OutFrame {
         }
     }
 
-    /// A text frame.
+    /// A text frame; `bytes` must be valid UTF-8.
     pub fn text(bytes: Bytes) -> Self {
         OutFrame { text: true, bytes, numbered: None }
     }
@@ -58,16 +58,16 @@ impl OutFrame {
 pub struct CloseReason {
     /// The WebSocket close code.
     pub code: u16,
-    /// The close reason.
+    /// A fixed phrase for the close frame, such as `slow consumer`.
     pub reason: &'static str,
 }
 
 /// Bounds of an outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxLimits {
-    /// The most frames that may wait.
+    /// The most frames that may wait; 4,096 by default.
     pub max_frames: usize,
-    /// The most bytes that may wait.
+    /// The most bytes that may wait; 4 MiB by default.
     pub max_bytes: usize,
 }
 
@@ -93,7 +93,7 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// An empty outbox.
+    /// An empty outbox. A frame past `limits` closes the connection as a slow consumer (see [`Outbox::push`]).
     pub fn new(limits: OutboxLimits) -> Self {
         Outbox { limits, queue: Mutex::new(Queue::default()), ready: Notify::new() }
     }

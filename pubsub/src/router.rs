@@ -12,13 +12,13 @@ use std::sync::Arc;
 /// What a plug sees.
 #[derive(Debug)]
 pub struct PlugContext<'a> {
-    /// The topic.
+    /// The whole topic joined or pushed to, not only what the route's `*` matched.
     pub topic: &'a str,
     /// `phx_join` for a join, otherwise the event's name.
     pub event: &'a str,
     /// The join params for a join, otherwise the event's payload.
     pub payload: &'a Payload,
-    /// The connection.
+    /// The connection: its connect params and identity, for plugs that authenticate.
     pub socket: &'a SocketInfo,
     /// The join's assigns (empty before the join).
     pub assigns: &'a Map<String, Value>,
@@ -72,7 +72,7 @@ struct Route {
 /// The result of routing a topic.
 #[derive(Clone)]
 pub struct Routed<'r> {
-    /// The channel.
+    /// The channel of the first route that matched.
     pub channel: &'r Arc<dyn Channel>,
     /// The plugs to run first.
     pub plugs: &'r [Arc<dyn Plug>],

@@ -38,9 +38,9 @@ use std::time::Instant;
 pub struct Backend {
     /// Topics and their subscribers.
     pub hub: Arc<Hub>,
-    /// Presence.
+    /// Who is on each topic: channels track their joins with [`Context::track`](crate::Context::track).
     pub presence: Arc<PresenceHub>,
-    /// Channel routes.
+    /// Which channel, behind which plugs, serves each topic; set when the backend is made.
     pub router: Router,
     /// Pushes already handled, per client socket.
     pub receipts: Arc<Receipts>,

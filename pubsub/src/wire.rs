@@ -33,7 +33,7 @@ pub enum Wire {
 /// One connection subscribed to a topic.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
-    /// The connection.
+    /// The connection. A topic holds one subscription per connection: subscribing again replaces it.
     pub conn: ConnId,
     /// What it speaks.
     pub wire: Wire,

@@ -19,7 +19,7 @@ pub struct Task {
 }
 
 impl Task {
-    /// A whole step.
+    /// A whole step (no `item`): the task of any step but a map step's elements.
     pub fn step(step: impl Into<String>) -> Self {
         Task { step: step.into(), item: None }
     }
@@ -49,7 +49,7 @@ pub enum Command {
     /// `handle_step_outcome`. Another attempt of the same task never starts before this one is reported or has
     /// timed out.
     Run {
-        /// The task.
+        /// The task to name in the report.
         task: Task,
         /// The caller's implementation to run.
         action: String,
@@ -61,11 +61,11 @@ pub enum Command {
     /// Start a child run of `workflow` with these inputs and report its end as this attempt's [`Outcome`]
     /// (`Run::outcome` gives it).
     RunWorkflow {
-        /// The task.
+        /// The task to name in the report.
         task: Task,
         /// The attempt's number, from 1.
         attempt: u32,
-        /// The child workflow.
+        /// The workflow the step runs, shared with the step's declaration.
         workflow: Arc<Workflow>,
         /// The child run's inputs: the step's arguments.
         inputs: Map<String, Value>,
@@ -73,7 +73,7 @@ pub enum Command {
     /// Undo a completed task, whose result was `result`, then report with `handle_undo_done`. Undos come one at a
     /// time, dependents before what they depend on.
     Undo {
-        /// The task.
+        /// The task to name in `handle_undo_done`.
         task: Task,
         /// The caller's implementation whose undo to run.
         action: String,
@@ -83,13 +83,14 @@ pub enum Command {
     /// A task failed; decide with `handle_compensation` whether to retry it, continue with a value in its place,
     /// or let the failure stand.
     Compensate {
-        /// The task.
+        /// The task to name in `handle_compensation`.
         task: Task,
         /// The caller's implementation whose compensation to run.
         action: String,
         /// The attempt that failed.
         attempt: u32,
-        /// Why it failed.
+        /// What the attempt reported with `Outcome::Error` (or `Outcome::Retry` with no retry left), or
+        /// `timed out after … ms`.
         error: String,
     },
 }

@@ -1,5 +1,10 @@
 //! What can go wrong building a workflow, starting a run, or reporting to one.
 
+#![allow(
+    missing_docs,
+    reason = "a variant's fields are the names its #[error] message puts in place, and the message says what each is"
+)]
+
 use crate::command::Task;
 
 /// Why a workflow could not be built. Every message names the workflow and the step, argument or input at fault.
@@ -7,98 +12,52 @@ use crate::command::Task;
 pub enum BuildError {
     /// The workflow has no steps.
     #[error("workflow '{workflow}' has no steps")]
-    NoSteps {
-        /// The workflow.
-        workflow: String,
-    },
+    NoSteps { workflow: String },
     /// Two inputs have one name.
     #[error("workflow '{workflow}' declares input '{input}' twice")]
-    DuplicateInput {
-        /// The workflow.
-        workflow: String,
-        /// The input.
-        input: String,
-    },
+    DuplicateInput { workflow: String, input: String },
     /// Two steps have one name.
     #[error("workflow '{workflow}' declares step '{step}' twice")]
-    DuplicateStep {
-        /// The workflow.
-        workflow: String,
-        /// The step.
-        step: String,
-    },
+    DuplicateStep { workflow: String, step: String },
     /// A step has two arguments of one name.
     #[error("step '{step}' of workflow '{workflow}' declares argument '{argument}' twice")]
-    DuplicateArgument {
-        /// The workflow.
-        workflow: String,
-        /// The step.
-        step: String,
-        /// The argument.
-        argument: String,
-    },
+    DuplicateArgument { workflow: String, step: String, argument: String },
     /// An argument reads an input the workflow does not declare.
     #[error(
         "argument '{argument}' of step '{step}' reads input '{input}', which workflow '{workflow}' does not declare"
     )]
-    UnknownInput {
-        /// The workflow.
-        workflow: String,
-        /// The step.
-        step: String,
-        /// The argument.
-        argument: String,
-        /// The input it reads.
-        input: String,
-    },
+    UnknownInput { workflow: String, step: String, argument: String, input: String },
     /// An argument reads the result of a step the workflow does not have.
     #[error(
         "argument '{argument}' of step '{step}' reads the result of step '{target}', which workflow '{workflow}' \
          does not have"
     )]
     UnknownStep {
-        /// The workflow.
         workflow: String,
-        /// The step.
         step: String,
-        /// The argument.
         argument: String,
-        /// The step it reads.
+        /// The step whose result the argument reads.
         target: String,
     },
     /// Steps depend on each other in a circle, so none of them could ever start.
     #[error("workflow '{workflow}' has a cycle: {}", cycle.join(" -> "))]
     Cycle {
-        /// The workflow.
         workflow: String,
         /// The steps along the cycle, each reading the result of the next, the first repeated at the end.
         cycle: Vec<String>,
     },
     /// `max_concurrency` is zero, so no step could ever start.
     #[error("workflow '{workflow}' has max_concurrency 0: at least one step must be able to run")]
-    ZeroConcurrency {
-        /// The workflow.
-        workflow: String,
-    },
+    ZeroConcurrency { workflow: String },
     /// A map step has batches of zero elements.
     #[error("map step '{step}' of workflow '{workflow}' has batch size 0: a batch needs at least one element")]
-    ZeroBatchSize {
-        /// The workflow.
-        workflow: String,
-        /// The step.
-        step: String,
-    },
+    ZeroBatchSize { workflow: String, step: String },
     /// A map step declares the argument through which it passes each element.
     #[error(
         "map step '{step}' of workflow '{workflow}' declares argument '{}', which the map uses to pass each element",
         crate::step::MAP_ITEM_ARGUMENT
     )]
-    ReservedArgument {
-        /// The workflow.
-        workflow: String,
-        /// The step.
-        step: String,
-    },
+    ReservedArgument { workflow: String, step: String },
     /// A sub-workflow step's arguments are not exactly the child workflow's inputs.
     #[error(
         "step '{step}' of workflow '{workflow}' runs workflow '{child}', whose inputs are [{}] but the step's \
@@ -106,15 +65,12 @@ pub enum BuildError {
         expected.join(", "), given.join(", ")
     )]
     ChildInputs {
-        /// The workflow.
         workflow: String,
-        /// The step.
         step: String,
-        /// The child workflow.
         child: String,
-        /// The child's inputs.
+        /// The inputs the child workflow declares.
         expected: Vec<String>,
-        /// The step's arguments.
+        /// The arguments the step gives.
         given: Vec<String>,
     },
     /// A sub-workflow step asks for an undo or a compensation, which only action and map steps have.
@@ -122,20 +78,10 @@ pub enum BuildError {
         "step '{step}' of workflow '{workflow}' runs a sub-workflow and cannot have an undo or a compensation: \
          the child run undoes its own steps when it fails"
     )]
-    ChildUndo {
-        /// The workflow.
-        workflow: String,
-        /// The step.
-        step: String,
-    },
+    ChildUndo { workflow: String, step: String },
     /// The step named as the workflow's result does not exist.
     #[error("workflow '{workflow}' returns the result of step '{step}', which it does not have")]
-    UnknownReturn {
-        /// The workflow.
-        workflow: String,
-        /// The step.
-        step: String,
-    },
+    UnknownReturn { workflow: String, step: String },
 }
 
 /// Why a run could not start.
@@ -143,18 +89,11 @@ pub enum BuildError {
 pub enum RunError {
     /// A declared input was not given.
     #[error("workflow '{workflow}' needs input '{input}', which was not given")]
-    MissingInput {
-        /// The workflow.
-        workflow: String,
-        /// The input.
-        input: String,
-    },
+    MissingInput { workflow: String, input: String },
     /// An input was given that the workflow does not declare (most likely a misspelt one).
     #[error("workflow '{workflow}' has no input '{input}' (its inputs are [{}])", declared.join(", "))]
     UnexpectedInput {
-        /// The workflow.
         workflow: String,
-        /// The input given.
         input: String,
         /// The inputs the workflow declares.
         declared: Vec<String>,
@@ -166,31 +105,15 @@ pub enum RunError {
 pub enum ReportError {
     /// The workflow has no step of this name, or the step has no such item.
     #[error("run of workflow '{workflow}' has no task '{task}'")]
-    UnknownTask {
-        /// The workflow.
-        workflow: String,
-        /// The task named in the report.
-        task: Task,
-    },
+    UnknownTask { workflow: String, task: Task },
     /// An outcome for an attempt that is not running: it timed out (and a late outcome must not count), it was
     /// already reported, or it never started.
     #[error("attempt {attempt} of '{task}' is not running: it timed out, was already reported, or never started")]
-    NotRunning {
-        /// The task.
-        task: Task,
-        /// The attempt reported.
-        attempt: u32,
-    },
+    NotRunning { task: Task, attempt: u32 },
     /// A compensation decision for a task whose compensation was not asked for.
     #[error("'{task}' is not awaiting a compensation decision")]
-    NotCompensating {
-        /// The task.
-        task: Task,
-    },
+    NotCompensating { task: Task },
     /// An undo report for a task that is not being undone.
     #[error("'{task}' is not being undone")]
-    NotUndoing {
-        /// The task.
-        task: Task,
-    },
+    NotUndoing { task: Task },
 }

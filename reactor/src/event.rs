@@ -10,16 +10,18 @@ use serde_json::Value;
 /// Something that happened to a run, at `at` (the caller's milliseconds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// When it happened.
+    /// The `now` of the call that caused it: `Run::new`, or the report or timeout the run was handling.
     pub at: u64,
-    /// What happened.
+    /// What happened; [`EventKind::name`] names it for publishing.
     pub kind: EventKind,
 }
 
-/// What happened. Durations are in milliseconds; attempts count from 1.
+/// What happened. Durations are in milliseconds. A step event's `task` is the step, or the element of a map step,
+/// it is about, and its `attempt` counts from 1, retries included.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs, reason = "`task` and `attempt`, the only fields without a comment, are described once above")]
 pub enum EventKind {
-    /// The run started.
+    /// The run started; always its first event.
     RunStarted,
     /// Every step completed.
     RunCompleted {
@@ -34,7 +36,7 @@ pub enum EventKind {
         duration_ms: u64,
         /// The task whose failure failed the run.
         task: Task,
-        /// Its error.
+        /// That task's error, as its `StepFailed` gave it.
         error: String,
     },
     /// A task halted the run; nothing was undone.
@@ -43,72 +45,61 @@ pub enum EventKind {
         duration_ms: u64,
         /// The task that halted it.
         task: Task,
-        /// Why.
+        /// The reason that task gave with `Outcome::Halt`.
         reason: String,
     },
     /// The undos of a failed run are done.
     RunCompensated {
         /// Time spent undoing.
         duration_ms: u64,
-        /// Tasks undone.
+        /// Undos that succeeded. Completed tasks of steps without an undo are not counted.
         undone: usize,
         /// Undos that failed.
         undo_failures: usize,
     },
     /// An attempt started. A map step starts as a whole (attempt 1) before its elements do.
-    StepStarted {
-        /// The task.
-        task: Task,
-        /// The attempt.
-        attempt: u32,
-    },
+    StepStarted { task: Task, attempt: u32 },
     /// An attempt succeeded (or its failure was compensated with a value).
     StepCompleted {
-        /// The task.
         task: Task,
-        /// The attempt.
         attempt: u32,
         /// Since the attempt started.
         duration_ms: u64,
     },
     /// An attempt failed and will be tried again after `delay_ms`.
     StepRetrying {
-        /// The task.
         task: Task,
-        /// The attempt that failed.
+        /// The attempt that failed; the next is this plus one.
         attempt: u32,
         /// Since that attempt started.
         duration_ms: u64,
-        /// Why it failed.
+        /// Why the attempt failed: what it reported, or `timed out after … ms`.
         reason: String,
         /// How long until the next attempt.
         delay_ms: u64,
     },
     /// An attempt failed for good.
     StepFailed {
-        /// The task.
         task: Task,
-        /// The attempt.
         attempt: u32,
         /// Since the attempt started.
         duration_ms: u64,
-        /// Why.
+        /// Why the attempt failed: what it reported, or `timed out after … ms`. For a whole map step, which element
+        /// failed, or that its collection is not an array.
         error: String,
     },
     /// A completed task was undone.
     StepUndone {
-        /// The task.
         task: Task,
         /// How long the undo took.
         duration_ms: u64,
     },
     /// A completed task's undo failed; the other undos still run.
     StepUndoFailed {
-        /// The task.
         task: Task,
         /// How long the undo took.
         duration_ms: u64,
-        /// Why.
+        /// The error the caller reported with `handle_undo_done`.
         error: String,
     },
 }

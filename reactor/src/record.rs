@@ -15,7 +15,7 @@ pub enum TaskState {
     BackingOff,
     /// An attempt failed; its compensation is deciding what follows.
     Compensating,
-    /// It succeeded.
+    /// It succeeded, or its compensation continued with a value in its place.
     Completed,
     /// It failed for good.
     Failed,

@@ -20,7 +20,7 @@ pub enum Arg {
     Input(String),
     /// The result of another step, which then runs first.
     Result(String),
-    /// A constant.
+    /// A constant, the same in every run.
     Value(Value),
 }
 
@@ -35,7 +35,7 @@ impl Arg {
         Arg::Result(step.into())
     }
 
-    /// A constant.
+    /// A constant, the same in every run.
     pub fn value(value: impl Into<Value>) -> Self {
         Arg::Value(value.into())
     }
@@ -55,7 +55,7 @@ pub enum Work {
     Map {
         /// The implementation run for each element.
         action: String,
-        /// The collection.
+        /// Where the array to map over comes from, read when the step starts; anything but an array fails the step.
         over: Arg,
         /// How many elements are released at a time.
         batch_size: usize,
@@ -106,7 +106,7 @@ impl Step {
         }
     }
 
-    /// Adds an argument.
+    /// Adds an argument, its value read from `source` when an attempt starts. A name may be used once per step.
     pub fn arg(mut self, name: impl Into<String>, source: Arg) -> Self {
         self.arguments.push((name.into(), source));
         self
@@ -126,7 +126,7 @@ impl Step {
         self
     }
 
-    /// The backoff between attempts.
+    /// The backoff between attempts, as [`Backoff`] describes it; [`Backoff::DEFAULT`] unless set.
     pub fn backoff(mut self, base_ms: u64, cap_ms: u64) -> Self {
         self.backoff = Backoff { base_ms, cap_ms };
         self
@@ -162,7 +162,7 @@ impl Step {
         self.max_retries
     }
 
-    /// The time limit of one attempt, if any.
+    /// The time limit of one attempt; `None`, the default, for none.
     pub fn attempt_timeout_ms(&self) -> Option<u64> {
         self.timeout_ms
     }

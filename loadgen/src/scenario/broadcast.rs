@@ -18,9 +18,9 @@ pub(crate) const TOPIC: &str = "room:bench";
 pub(crate) struct Stage {
     /// What the subscribers record into.
     pub recorder: Arc<Recorder>,
-    /// The subscribers.
+    /// The subscribers, joined to [`TOPIC`] before the publisher connects.
     pub subscribers: Subscribers,
-    /// The publisher.
+    /// The publisher, on [`TOPIC`] too.
     pub publisher: Publisher,
     /// The next window's first sequence number.
     pub sequence: Sequence,

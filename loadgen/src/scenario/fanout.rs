@@ -13,7 +13,7 @@ use std::time::Duration;
 /// What to run.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Options {
-    /// Subscribers.
+    /// Subscribers to connect; fewer when the descriptor limit is lower, which the output notes.
     pub subscribers: usize,
     /// Broadcasts a second.
     pub rate: f64,

@@ -24,7 +24,7 @@ const STOP_P99: Duration = Duration::from_secs(1);
 /// What to run.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
-    /// Subscribers.
+    /// Subscribers to connect; fewer when the descriptor limit is lower, which the output notes.
     pub subscribers: usize,
     /// Broadcasts a second, step by step.
     pub rates: Vec<f64>,

@@ -22,7 +22,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
-/// The presence topic.
+/// The topic every member joins, tracked in its presence.
 const TOPIC: &str = "room:storm";
 /// How long members get to see each other before the storm is called unsettled.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);

@@ -21,7 +21,7 @@ pub(crate) struct WindowFigures {
     pub seconds: f64,
     /// Subscribers that were expected to receive every broadcast.
     pub subscribers: usize,
-    /// Broadcasts published.
+    /// Broadcasts published in the window.
     pub sent: u64,
     /// Deliveries expected: `sent × subscribers`.
     pub expected: u64,

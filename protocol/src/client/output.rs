@@ -50,7 +50,7 @@ pub enum Transmit<F = Encoded> {
     Close {
         /// The WebSocket close code.
         code: u16,
-        /// The close reason.
+        /// The reason for the close frame: the one given to `disconnect`, or `heartbeat timeout`.
         reason: String,
     },
 }
@@ -62,11 +62,11 @@ pub enum Transmit<F = Encoded> {
 pub struct Outgoing<'a> {
     /// The join ref of the channel it is sent on; `None` for heartbeats, or a push before any join was sent.
     pub join_ref: Option<u64>,
-    /// The frame's ref.
+    /// The frame's ref, fresh from the socket's counter (a push sent again keeps its first); its reply carries it.
     pub r#ref: u64,
-    /// The topic.
+    /// The channel's topic, or `phoenix` for a heartbeat.
     pub topic: &'a str,
-    /// The event name.
+    /// `phx_join`, `phx_leave`, `heartbeat`, or the event of an application push.
     pub event: &'a str,
     /// The payload; `None` for the empty object `{}` (leaves and heartbeats).
     pub payload: Option<&'a Payload>,
@@ -94,13 +94,15 @@ impl Outgoing<'_> {
 /// [`Frame`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inbound<'a> {
-    /// The join ref.
+    /// With `topic`, picks the channels the frame is for: `None` for every channel of the topic, otherwise only the
+    /// one whose latest join sent it.
     pub join_ref: Option<&'a str>,
-    /// The ref.
+    /// The frame's ref. A reply's names the push it answers, as the exact decimal form of the ref that push was
+    /// sent with; any other text names none.
     pub r#ref: Option<&'a str>,
-    /// The topic.
+    /// The topic the frame is for (`phoenix` for a heartbeat's reply).
     pub topic: &'a str,
-    /// A message's event.
+    /// A message's event; `phx_reply` for a reply.
     pub event: &'a str,
     /// A reply's status: `Some` makes the frame a reply, whose payload is its response.
     pub status: Option<&'a str>,
@@ -122,16 +124,20 @@ pub enum DropReason {
 /// The status of a push's outcome: the server's reply status, or a timeout.
 pub const TIMEOUT: &str = "timeout";
 
-/// Something that happened, for the application.
+/// Something that happened, for the application. A `channel` field is the id that
+/// [`Socket::channel`](super::Socket::channel) returned; a `push` field, the id returned by `join`, `push` or
+/// `leave`.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs, reason = "`channel` and `push`, the only fields without a comment, are described once above")]
 pub enum Event<P> {
-    /// The connection opened.
+    /// The connection opened. Errored channels, and joins that were waiting for it, are sent now.
     Open,
     /// The connection closed (or was given up on, after a heartbeat timeout).
     Close {
-        /// The close code.
+        /// As the transport reported it, or as the machine closed with: `disconnect`'s, or 1000 after a
+        /// heartbeat timeout.
         code: u16,
-        /// The close reason.
+        /// From the same source as `code`; `heartbeat timeout` after one.
         reason: String,
         /// `true` when the application asked for it with `disconnect`.
         clean: bool,
@@ -149,11 +155,12 @@ pub enum Event<P> {
     HeartbeatTimeout,
     /// A message for a channel: a push from the server or a broadcast.
     Message {
-        /// The channel it is for.
+        /// The channel it is for; a broadcast comes once for each channel object joined to its topic.
         channel: ChannelId,
-        /// The event name.
+        /// The frame's event: never `phx_reply`, `phx_close` or `phx_error`, which come as `Reply`, `ChannelClose`
+        /// and `ChannelError`.
         event: String,
-        /// The payload.
+        /// The frame's payload, as the embedding decoded it.
         payload: P,
         /// The frame's ref.
         r#ref: Option<String>,
@@ -163,9 +170,7 @@ pub enum Event<P> {
     /// The final outcome of a push: the server's reply, or [`TIMEOUT`]. Every push gets exactly one, except a
     /// channel's join, which gets one per attempt.
     Reply {
-        /// The push.
         push: PushId,
-        /// The push's channel.
         channel: ChannelId,
         /// `ok`, `error` (or another status from the server), or [`TIMEOUT`].
         status: String,
@@ -174,31 +179,24 @@ pub enum Event<P> {
     },
     /// A channel errored: the server reported `phx_error`, or the connection dropped. It rejoins by itself.
     ChannelError {
-        /// The channel.
         channel: ChannelId,
         /// The `phx_error` payload; `None` when the connection dropped.
         reason: Option<P>,
     },
     /// A channel closed for good: left, or closed by the server.
-    ChannelClose {
-        /// The channel.
-        channel: ChannelId,
-    },
+    ChannelClose { channel: ChannelId },
     /// A push was dropped without being sent. Its [`Event::Reply`] with [`TIMEOUT`] follows.
     Dropped {
-        /// The push.
         push: PushId,
-        /// Its channel.
         channel: ChannelId,
-        /// Its event name.
+        /// The event it would have sent.
         event: String,
-        /// Why.
+        /// Why it was dropped: a full queue may drop an older push than the one just made.
         reason: DropReason,
     },
     /// A rejoin could not replay everything missed since the channel's last position (the history was too short or
     /// lost). The application should reload its state.
     RecoveryIncomplete {
-        /// The channel.
         channel: ChannelId,
         /// The topic's current position, from which the channel continues.
         position: Option<Position>,

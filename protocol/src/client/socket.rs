@@ -37,7 +37,7 @@ pub enum ConnectionState {
     Connecting,
     /// The connection is open.
     Open,
-    /// No connection.
+    /// No connection, and none being opened: before `connect`, after `disconnect`, or while a reconnect waits.
     Closed,
 }
 
@@ -76,30 +76,19 @@ pub struct Stats {
 /// Its text is [`ClientError::message`], put together without `core::fmt` so that the browser client's wasm,
 /// which throws it, carries no formatting machinery (README, Size).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs, reason = "the fields are the channel's topic and the pushed event, which `message` names")]
 pub enum ClientError {
     /// The channel was never created on this socket, or was closed and forgotten.
     UnknownChannel,
     /// `join` was called twice on one channel object.
     AlreadyJoined(String),
     /// `push` was called before `join`.
-    NotJoined {
-        /// The channel's topic.
-        topic: String,
-        /// The event pushed.
-        event: String,
-    },
+    NotJoined { topic: String, event: String },
     /// `push` was called on a channel that is leaving or closed.
-    ChannelClosed {
-        /// The channel's topic.
-        topic: String,
-        /// The event pushed.
-        event: String,
-    },
+    ChannelClosed { topic: String, event: String },
     /// The push cannot be encoded with this socket's serializer.
     Unencodable {
-        /// The channel's topic.
         topic: String,
-        /// The event pushed.
         event: String,
         /// What the serializer cannot express.
         why: &'static str,
@@ -469,7 +458,7 @@ impl<P: Clone, O: Outputs<P>> Socket<P, O> {
 
     // ----- The transport's reports -----
 
-    /// The connection opened.
+    /// The connection opened, as asked by [`Transmit::Connect`]. Ignored unless a connection is being opened.
     pub fn handle_open(&mut self, now: u64) {
         if self.connection != ConnectionState::Connecting {
             return;

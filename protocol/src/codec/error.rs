@@ -124,18 +124,13 @@ pub enum DecodeError {
 
 /// The kind of a JSON value, to say what was found where something else was expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs, reason = "each variant is the JSON kind it is named after, as its `Display` text says")]
 pub enum JsonKind {
-    /// `null`.
     Null,
-    /// `true` or `false`.
     Bool,
-    /// Any number.
     Number,
-    /// A string.
     String,
-    /// An array.
     Array,
-    /// An object.
     Object,
 }
 

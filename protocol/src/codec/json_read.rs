@@ -39,7 +39,7 @@ pub(crate) enum Scalar {
     Unsigned(u64),
     /// Any other number.
     OtherNumber,
-    /// A string.
+    /// A string, its escapes decoded.
     Str(String),
     /// An array, skipped.
     Array,

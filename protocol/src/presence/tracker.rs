@@ -89,7 +89,7 @@ impl<V: Clone> Presence<V> {
         }
     }
 
-    /// The current presences.
+    /// The presences as of the last frame handled; diffs held for the next `presence_state` are not in it yet.
     pub fn state(&self) -> &State<V> {
         &self.state
     }

@@ -58,7 +58,7 @@ impl<V> Default for State<V> {
 }
 
 impl<V> State<V> {
-    /// An empty map.
+    /// An empty map: no one present.
     pub fn new() -> Self {
         Self::default()
     }

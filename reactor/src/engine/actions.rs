@@ -14,13 +14,13 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// One attempt of a step (or of one element of a map step).
 #[derive(Debug, Clone)]
 pub struct Call {
-    /// The run.
+    /// The id of the run asking for the attempt: for a sub-workflow's step, the child run's own id.
     pub run_id: String,
-    /// The task.
+    /// The step, or the map element (`item` set), the attempt is for.
     pub task: Task,
     /// The attempt's number, from 1.
     pub attempt: u32,
-    /// The arguments, by name.
+    /// The arguments, by name (a map element's under [`crate::MAP_ITEM_ARGUMENT`]).
     pub arguments: Map<String, Value>,
 }
 

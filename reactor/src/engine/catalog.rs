@@ -43,7 +43,7 @@ impl Listing {
         self
     }
 
-    /// The workflow.
+    /// The workflow listed; its runs share it.
     pub fn workflow(&self) -> &Arc<Workflow> {
         &self.workflow
     }
@@ -117,7 +117,7 @@ impl std::fmt::Debug for Catalog {
 }
 
 impl Catalog {
-    /// An empty catalog.
+    /// An empty catalog, to fill with [`Catalog::workflow`] and [`Catalog::action`].
     pub fn new() -> Self {
         Self::default()
     }

@@ -123,7 +123,7 @@ impl Engine {
         Engine { shared: Arc::new(shared) }
     }
 
-    /// The catalog.
+    /// The workflows it starts by name and the actions it runs, as given to [`Engine::new`].
     pub fn catalog(&self) -> &Catalog {
         &self.shared.catalog
     }

@@ -255,7 +255,7 @@ impl Run {
         self.commands.pop_front()
     }
 
-    /// The next notification.
+    /// The next notification, oldest first. Events are kept until polled.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
