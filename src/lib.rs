@@ -1,5 +1,6 @@
 //! The `ferrocast` package owns the workspace's cross-crate tests (`tests/`) and benchmarks (`benches/`).
 //!
-//! It re-exports the workspace crates so a test can reach all of them through one dependency.
+//! Its library only re-exports `ferrocast-protocol`; the tests and benchmarks name the workspace crates they use
+//! (this package's dependencies) directly.
 
 pub use ferrocast_protocol as protocol;

@@ -12,6 +12,10 @@
 //! the hot path. JavaScript reaches the memory through the glue's `wasmMemory()`, which the build adds to the glue
 //! (`export_memory` in `xtask/src/client.rs`): the glue holds the wasm's exports, memory among them, and a
 //! function of this crate returning it would hand out a JavaScript value, which costs a table and its shims.
+//! Randomness (a socket id's 16 bytes) comes in as an argument, as the backoff's seed does, and the wasm imports
+//! nothing but the lookup of the application's backoff functions (`machine.rs`), so the glue keeps no heap of
+//! JavaScript objects. The client's CPU per message (`benches/browser/client-cpu.mjs`) is what holds this shape: the
+//! first form, bytes through the glue as `&[u8]` and `Vec<u8>`, made it 2.9× (BENCHMARKS.md).
 //!
 //! A value is a kind byte and what that kind has (numbers little-endian):
 //!
@@ -27,7 +31,8 @@
 //! The JavaScript layer is the only writer of what comes in, so a value of the wrong kind is its bug: it reads as
 //! absent (`None`, `false`, an empty string), never as a panic. A string's bytes are taken as UTF-8 without a
 //! check, as wasm-bindgen takes the strings its glue passes: JavaScript writes them with `TextEncoder`
-//! ([`Input::text`]).
+//! ([`Input::text`]). That is the crate's one `unsafe` line (the crate denies `unsafe`, the rest of the workspace
+//! forbids it); `client/tests/node/strings.test.mjs` holds JavaScript to the contract with lone surrogates.
 
 use std::cell::RefCell;
 

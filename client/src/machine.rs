@@ -9,6 +9,16 @@
 //! The records, in the order the machine produced them (transport actions first), are listed in [`Tag`];
 //! `client/js/records.js` reads them.
 //!
+//! A frame is one call ([`op::FRAME`]): its numbers are the entry point's own arguments and only its strings are in
+//! the mailbox, a topic, event or epoch left out being the previous frame's, so most frames of a batch write none.
+//! The socket reads it as an `Inbound` view over those strings, and the frames it sends leave as `Outgoing` views,
+//! laid out as a `Send` record's fields with refs as numbers that JavaScript writes as text: the wasm copies no
+//! frame's strings (but a position's epoch, which the channel keeps) and formats no number. The socket's outputs
+//! are written as it makes them into two buffers, transport actions and events, so the wasm keeps no queue and a
+//! drain is two copies. `client/js/machine.js` drains only when a call was made since the last drain, and asks the
+//! deadline, after every message, through an entry point of its own that takes and returns a number
+//! (`machineDeadline`).
+//!
 //! Received payloads never enter wasm: everything the machine reports about a frame comes back with that frame's
 //! call. So the machine is a `Socket<()>`: a record says "the frame's message" or "the frame's reply's response",
 //! and JavaScript puts in the fields and the value it parsed. Outbound payloads come in already serialized (JSON

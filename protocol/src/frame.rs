@@ -58,8 +58,8 @@ impl Position {
 
 /// Ferrocast's extension fields, carried beside a frame's payload where a Phoenix peer ignores them.
 ///
-/// In V2 JSON this is a sixth array element, in V1 JSON an `"ext"` key, in binary frames kind 3 (see the protocol
-/// documentation in `ARCHITECTURE.md`). Its meaning depends on the frame it rides on:
+/// In V2 JSON this is a sixth array element, in V1 JSON an `"ext"` key, in binary frames kind 3 (see
+/// `protocol/PROTOCOL.md`). Its meaning depends on the frame it rides on:
 /// - on a client's `phx_join`: the client speaks the extension, and `position` is the last one it saw on the topic;
 /// - on a broadcast: the broadcast's own position;
 /// - on a join reply: the topic's current position, and whether every missed message was replayed (`recovered`).

@@ -1,4 +1,9 @@
 //! The channel API: what a channel implements, and what it can do while handling a join or an event.
+//!
+//! A [`Channel`] answers a join (`join`), each event the client pushes (`handle_in`, returning an [`Outcome`]) and
+//! the end of the join (`leave`); a [`Context`] lets it broadcast, push to its own client, track presence and keep
+//! per-join assigns. A channel whose topics tell a story from their start says so with
+//! [`Channel::replays_history`].
 
 use crate::auth::Identity;
 use crate::hub::Hub;

@@ -7,7 +7,9 @@
 //! event carries an `id` holding the position of every topic of the stream ([`sse::stream_id`]), so a reader that
 //! reconnects with it, however many topics it reads, misses nothing.
 //!
-//! The relay turns the stream's outbox into the HTTP response: [`EventStream::write`] adds each event's `id` and the
+//! The hub encodes a broadcast once for every stream on its topic (`Wire::EventStream`: the `topic`, `event` and
+//! `data` fields); the `id`, which holds every topic's position and so differs per stream, is the stream's own. The
+//! relay turns the stream's outbox into the HTTP response: [`EventStream::write`] adds each event's `id` and the
 //! blank line that ends it.
 
 use crate::auth::Identity;

@@ -9,6 +9,12 @@
 //! History is bounded three ways per topic, by count, by payload bytes and by age, and by payload bytes over all
 //! topics: a client that may publish cannot make the relay keep a megabyte on each of a million topics. Whatever
 //! falls out is gone; a client asking for it is told its recovery was incomplete rather than handed a gap.
+//!
+//! The total is one atomic byte counter (`Budget`, with the hub's limits), the only state topics share when they
+//! keep a broadcast: a topic over it makes room from its own oldest broadcasts, and one that holds none keeps
+//! nothing until others' expire. A broadcast that is not kept clears what came before it, so the kept offsets never
+//! have a gap. A broadcast numbered elsewhere ([`History::append_at`]) that skips offsets or starts a new epoch is
+//! kept as [`Appended::AfterLoss`], for the hub to tell whoever followed the topic live.
 
 use ferrocast_protocol::{Payload, Position};
 use std::collections::VecDeque;

@@ -8,7 +8,21 @@
 //!
 //! When relays share their topics (see [`crate::cluster`]), a broadcast goes [`Upstream`] instead, to be numbered
 //! there for every relay, and comes back through [`Hub::apply_numbered`]: the hub then holds a copy of the shared
-//! history, and joins and catch-ups work on it exactly as on a history of its own.
+//! history, and joins and catch-ups work on it exactly as on a history of its own. Until a topic's first broadcast
+//! comes back, its epoch is `none`, the same on every relay, so a client that saw nothing of a quiet topic can
+//! resume on any relay. A broadcast that comes back after a loss (an offset gap the cluster could not fill, or a
+//! new epoch) is preceded by a notice to the topic's live positioned subscribers (see [`crate::loss_notice`]).
+//!
+//! A positioned subscriber (one that speaks the recovery extension), and any joiner of a channel that replays its
+//! topic's history ([`crate::Channel::replays_history`], with [`Hub::subscribe_to_replay`]), subscribes *waiting*:
+//! numbered broadcasts pass it by until [`Hub::catch_up`], which, under the topic's lock, queues the join reply, then
+//! the kept broadcasts after the offered position (after the position it subscribed at when none can be served, and
+//! from offset 0 of the epoch for a replay), then lets live ones through, so none is missed, doubled or reordered. Presence diffs are not numbered and reach waiting subscribers
+//! too: a rejoining client rebuilds presence from a fresh `presence_state`, not from history. Frames carry positions
+//! only for positioned subscribers, so phoenix.js sees plain broadcasts even in a replay.
+//!
+//! A topic with neither subscribers nor history is forgotten, when its last subscriber leaves or by the sweeper
+//! ([`Hub::spawn_sweeper`]).
 
 use crate::fanout_timing::FanoutTiming;
 use crate::history::{Appended, Budget, Epochs, History, HistoryLimits, HistoryUsage, NOT_YET_NUMBERED, Retained};

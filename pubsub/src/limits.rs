@@ -1,5 +1,8 @@
 //! What one connection may ask of the relay: how many channels it may join, and how many frames a second it may
 //! send before its pushes are refused with `rate_limited` and, if it keeps on, it is closed.
+//!
+//! The rate is a token bucket per connection, which also tells a client that backs off when refused from one that
+//! keeps sending. Time is passed in, so the limits are tested without waiting.
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,10 @@
 //! Why the relay closes a connection, as the close code and reason every transport sends: a WebSocket's close frame,
 //! an event stream's last comment. The codes are Phoenix's (Bandit's) where Phoenix has one, RFC 6455's otherwise.
+//!
+//! What a session refuses (a malformed frame, a client that keeps sending over its rate limit) closes only that
+//! connection, with its code here, counted and logged. After a code the relay sends while the client may still be
+//! sending, a WebSocket reads and drops what comes until the client closes (bounded in time, never buffered): a
+//! connection closed with bytes unread is reset, and the client never sees the close frame.
 
 use crate::state::Relay;
 use ferrocast_pubsub::{CloseReason, SessionError};

@@ -1,19 +1,23 @@
 //! The Ferrocast relay: WebSockets speaking Phoenix Channels (V1 and V2, text and binary) and an HTTP API, in
-//! front of the backend crates. It is transport only: channel logic, pub/sub and presence live in
-//! `ferrocast-pubsub`, workflows in `ferrocast-reactor`; this crate moves bytes between sockets and sessions.
+//! front of the backend crates. It is transport only: pub/sub, presence and the channel API live in
+//! `ferrocast-pubsub`, the built-in channels in `ferrocast-channels`, workflows in `ferrocast-reactor`; this crate
+//! moves bytes between sockets and sessions.
 //!
 //! - `driver`: the one loop every connection runs, over a transport that reads and writes; `close`: the close codes
 //!   and why each is sent.
-//! - `ws`: the WebSocket endpoint and its transport; `ws_handshake`: its upgrade.
-//! - `sse`: server-sent event streams of topics; `sse_body`: the response body their connection writes.
+//! - `ws`: the WebSocket endpoint and its transport; `ws_handshake`: its upgrade; `batching`: batch messages for
+//!   the sockets that ask.
+//! - `sse`: server-sent event streams of topics; `sse_body`: the response body a stream's connection writes.
 //! - `sse_socket`: a Phoenix socket over server-sent events and HTTP POST, for networks that block WebSockets;
 //!   `sse_sessions`: its sessions by token, for the POSTs.
-//! - `http`: publishing, presence, health and metrics.
+//! - `http`: publishing, history, presence, health and metrics.
 //! - `workflows`: listing workflows, starting runs and reading their status, for `ferrocast-reactor`'s engine.
 //! - `auth`: where each client puts its token, and the 403 for a refused one.
 //! - `admission`: whether a new socket or stream is let in (shutdown, token, connection limit), answered alike.
-//! - `origin`: which pages may use the relay (`--allow-origin`).
-//! - `state`: what connections share, and the graceful shutdown; `config`: the settings.
+//! - `origin`: the check of a page's origin on every route a page could use in a user's name; `config`: the
+//!   settings, with the origins allowed (`config/origins.rs`, `--allow-origin`), which the CORS answers of the
+//!   event-stream routes use too.
+//! - `state`: what connections share, and the graceful shutdown; `metrics`: the counters of `GET /metrics`.
 
 mod admission;
 mod auth;

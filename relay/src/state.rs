@@ -1,4 +1,7 @@
-//! What every request and connection of one relay shares.
+//! What every request and connection of one relay shares: the backend (hub, presence, the built-in channels'
+//! router), the workflow engine publishing through the hub, the link to Redis with `--pubsub redis://…`, the
+//! counters, the event-stream sockets by token, and the graceful shutdown, which closes connections with 1001 in
+//! batches, then leaves the cluster.
 
 use crate::config::Config;
 use crate::metrics::Metrics;

@@ -1,8 +1,9 @@
 //! The WebSocket endpoint: the upgrade, then each connection as a [`Transport`] of the connection driver.
 //!
 //! The writer takes everything queued at once and flushes once per batch: the frames gather in the socket's write
-//! buffer, so a burst of broadcasts to one socket costs one `write`, not one per frame. A client that asked for
-//! batches ([`BATCH_PARAM`]) gets consecutive text frames as one message as well (see [`crate::batching`]).
+//! buffer (16 KiB), so a burst of broadcasts to one socket costs one `write`, not one per frame. A client that
+//! asked for batches ([`BATCH_PARAM`]) gets consecutive text frames as one message as well (see
+//! [`crate::batching`]).
 
 use crate::batching::Batcher;
 use crate::driver::{self, Gone, Inbound, Read, Timers, Transport};

@@ -1,10 +1,10 @@
 //! `cargo xtask build-client`: the npm package `@ferrocast/client`, in `client/pkg`.
 //!
 //! The package is the JavaScript layer (`client/js`: `Socket`, `Channel`, `Push`, and the entries) over the wasm
-//! crate (`client/`). Each entry is built the same way: wasm-pack builds the crate (profile `wasm-release`: size
-//! first) with the entry's features and runs wasm-bindgen for the entry's target into a scratch directory, then
-//! esbuild bundles the entry's JavaScript with wasm-bindgen's glue into one minified module, which terser minifies
-//! further, with the wasm beside it:
+//! crate (`client/`). Each entry ([`ENTRIES`]) is built the same way: wasm-pack builds the crate (profile
+//! `wasm-release`: size first) with the entry's features and runs wasm-bindgen for the entry's target into a scratch
+//! directory, wasm-opt shrinks the wasm (`wasm_opt.rs`), then esbuild bundles the entry's JavaScript with
+//! wasm-bindgen's glue into one minified module, which terser minifies further, with the wasm beside it:
 //! - `client/pkg/`: the full API for bundlers (what Vite, Nuxt and webpack import), `js/index.js`;
 //! - `client/pkg/node/`: the same for Node, CommonJS, picked by the `node` export condition, so server-side
 //!   rendering imports a module that loads synchronously and needs no bundler plugin;
@@ -12,7 +12,10 @@
 //!   serves at `/ferrocast/` and the package exports as `@ferrocast/client/web`;
 //! - `client/pkg/core/` and `client/pkg/core/node/`: `@ferrocast/client/core`, `js/core.js`: Socket, Channel and
 //!   Push over the crate with its `machine` feature alone, for bundlers and for Node;
-//! - `client/pkg/web-core/`: the same without a bundler, `js/core-web.js` (`@ferrocast/client/core/web`).
+//! - `client/pkg/web-core/`: the same without a bundler, `js/core-web.js` (`@ferrocast/client/core/web`);
+//! - `client/pkg/presence/`, `presence/node/` and `web-presence/` (`js/presence-index.js`, `js/presence-web.js`), and
+//!   `client/pkg/sse/`, `sse/node/` and `web-sse/` (`js/sse-index.js`, `js/sse-web.js`): `Presence`, and the event
+//!   streams with the event-stream socket, as entries a page on the core adds.
 //!
 //! `client/npm/package.json` (exports, files, sideEffects) is the package's manifest, and `client/npm/vue.js` with
 //! its `vue.d.ts` (the Vue composables, `@ferrocast/client/vue`) go beside it. Each entry's `.d.ts` is
@@ -23,6 +26,10 @@
 //!
 //! wasm-pack builds with a pinned nightly ([`RELEASE_TOOLCHAIN`]) that compiles the standard library with the
 //! crate, for size, with panics that abort at once ([`RELEASE_ENV`]).
+//!
+//! The build prints what a plain page downloads of each no-bundler entry, gzipped; `cargo xtask test` fails past
+//! [`GZIP_BUDGET`] (the full API) or [`CORE_GZIP_BUDGET`] (the core), then runs the browser suite against each
+//! ([`test_in_browser`]).
 //!
 //! wasm-opt, esbuild and terser come from npm (`client/tools`, pinned there); wasm-opt not from Debian, whose
 //! binaryen 108 breaks the externref table wasm-bindgen sets up, and the module then fails to load. wasm-opt runs

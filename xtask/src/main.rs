@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's commands, so a contributor needs to know only these.
 //!
 //! - `cargo xtask serve` builds what is needed and runs the relay with the demo on http://127.0.0.1:4000.
+//! - `cargo xtask build-client` builds the browser client's npm package into `client/pkg` (`client.rs`).
 //! - `cargo xtask test` installs the tools the tests need (when missing) and runs every test the project has.
 //! - `cargo xtask bench` runs every benchmark and writes the figures BENCHMARKS.md quotes.
 //! - `cargo xtask fuzz` runs every fuzz target for a bounded time and reports the executions of each.

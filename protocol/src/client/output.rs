@@ -1,4 +1,11 @@
 //! What the client state machine asks of its embedding: transport actions and application events.
+//!
+//! The socket hands each output, as it makes it, to its [`Outputs`]: [`Queues`] by default, which `poll_transmit`
+//! and `poll_event` drain; an embedding may give its own, as the browser client does to write each as a record for
+//! JavaScript at once, frames unencoded. Frames pass as views both ways: `handle_inbound` takes an [`Inbound`] (the
+//! frame's strings borrowed, its payload beside them), which `handle_frame` lends a decoded frame's parts to, and
+//! [`Outputs::send`] is given an [`Outgoing`] over what the socket holds, its refs as numbers. Only [`Queues`] makes
+//! owned frames and events of them.
 
 use super::refs;
 use crate::frame::{Encoded, Ext, Frame, Message, Payload, Position};

@@ -1,7 +1,8 @@
 //! Who is on a connection, and what they may do.
 //!
 //! - [`claims`]: a token's claims and the [`Identity`] a session carries: the topics it may join, its permission
-//!   bits per zone, whether it may publish over HTTP.
+//!   bits per zone, whether it may publish over HTTP, and whether it may read a topic's history and presence there
+//!   (`may_read`). Topic patterns are the router's.
 //! - [`tokens`]: checking a JWT's signature and expiry (HS256 with a shared secret; RS256 or ES256 with a public
 //!   key) and reading its claims.
 //!

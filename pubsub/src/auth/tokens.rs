@@ -1,5 +1,6 @@
 //! Checking a connection token: a JWT signed with HS256 (a secret shared with the application's backend) or with
-//! RS256 / ES256 (the relay holds only the public key).
+//! RS256 / ES256 (the relay holds only the public key). The algorithm is the relay's key's, never the one a token's
+//! header names.
 
 use super::claims::Claims;
 use jsonwebtoken::errors::ErrorKind;

@@ -9,6 +9,9 @@
 //!   which delivers it and keeps a copy of the history, so joins and recovery work locally and synchronously, on
 //!   any relay, and a relay that restarts reads the streams back before it serves. Every relay sees every
 //!   broadcast, as with Phoenix's and Socket.IO's adapters: fanout across relays costs one Redis message per relay.
+//!   Nothing on the publish path waits for Redis: a channel's broadcast is queued, never awaited.
+//! - Losses: a gap the stream can no longer fill, or a new epoch, is counted, and the hub tells the topic's live
+//!   positioned subscribers before the broadcast that revealed it (see [`crate::loss_notice`]).
 //! - Presence: see [`presence`]; heartbeats and a timeout remove the members of a relay that died.
 //! - Workflow runs publish through the hub, so their events are shared the same way.
 //!

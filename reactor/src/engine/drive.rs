@@ -6,6 +6,8 @@
 //!
 //! An action's attempt that times out is aborted at its next `.await`, so a hung call (a request that never
 //! answers) does not hold its resources for the life of the process; its late result would be refused anyway.
+//! Whether an attempt still counts is the core's answer (`Run::is_running`). A sub-workflow step's child run is not
+//! stopped by its step's timeout: aborting the wait would not stop the run.
 
 use crate::command::{Command, Compensation, Outcome, Task};
 use crate::engine::payloads::{event_json, summary_json};

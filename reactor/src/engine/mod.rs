@@ -1,5 +1,5 @@
 //! The engine: runs workflows from a [`Catalog`] on tokio, each run driven by a task of its own, and publishes
-//! every run's events through a [`Notifier`] (ferrocast-pubsub's hub, in the relay).
+//! every run's events through a [`Notifier`] (ferrocast-pubsub's hub, through ferrocast-channels' `hub_notifier`).
 //!
 //! - A run's events go to `reactor:<run_id>` in the order they happened, each with `seq` (from 1), `at` (Unix
 //!   milliseconds), durations and attempts; its run-level events (started, completed, failed, halted,
@@ -10,8 +10,8 @@
 //!   do not count, so a parent never waits on a slot its own child needs), and the statuses of the last
 //!   [`EngineLimits::keep_finished`] finished runs are kept for `status`.
 //!
-//! Nothing here knows about sockets or HTTP: the relay's channel and API call [`Engine::start`],
-//! [`Engine::status`] and [`Engine::workflows`].
+//! Nothing here knows about sockets or HTTP: the `reactor:*` channel (ferrocast-channels) and the relay's API call
+//! [`Engine::start`], [`Engine::status`] and [`Engine::workflows`].
 
 mod actions;
 mod catalog;
