@@ -117,3 +117,37 @@ async fn binary_frames_travel_as_base64_both_ways_and_bad_base64_ends_the_sessio
     while stream.read_more(Duration::from_secs(5)).await {}
     assert!(stream.raw.contains(": closed 1011 malformed frame"), "{}", stream.raw);
 }
+
+/// The gauges `/metrics` reports, read until `wanted` holds or five seconds pass.
+async fn metrics_until(relay: &TestRelay, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, metrics) = http(relay, "GET", "/metrics", "").await;
+        if wanted(&metrics) || std::time::Instant::now() > deadline {
+            return metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_ends_its_session_its_joins_and_its_token() {
+    let relay = TestRelay::start(Config::default()).await;
+    let (mut stream, token) = open(&relay).await;
+    let post = format!("/socket/sse?token={token}");
+    let join = json!(["1", "1", "room:gone", "phx_join", { "no_presence": true }, {}]).to_string();
+    assert_eq!(http(&relay, "POST", &post, &join).await.0, 200);
+    assert_eq!(frame(&mut stream).await[4]["status"], "ok");
+    let joined = "ferrocast_joined_channels 1\n";
+    let metrics = metrics_until(&relay, |metrics| metrics.contains(joined)).await;
+    assert!(metrics.contains(joined) && metrics.contains("ferrocast_connections 1\n"), "{metrics}");
+
+    // Gone without a word: the relay only sees the response dropped.
+    drop(stream);
+    let ended = |metrics: &str| {
+        metrics.contains("ferrocast_joined_channels 0\n") && metrics.contains("ferrocast_connections 0\n")
+    };
+    let metrics = metrics_until(&relay, ended).await;
+    assert!(ended(&metrics), "{metrics}");
+    assert_eq!(http(&relay, "POST", &post, &join).await.0, 404, "the token ended with its stream");
+}

@@ -95,24 +95,57 @@ impl Inbound<'_> {
 
 /// A connection from its first read to its close: `session` handles what the client sends (`None` for a topic
 /// stream, whose client sends nothing), `outbox` holds what goes to it, `conn` places it in the shutdown's batches.
-pub(crate) async fn run<T: Transport>(
+/// Dropped before it ends (an event stream's client went away), it undoes as much as when it returns.
+pub(crate) fn run<T: Transport>(
     relay: Arc<Relay>,
     open: OpenConnection,
     conn: u64,
     outbox: Arc<Outbox>,
-    mut session: Option<Session>,
+    session: Option<Session>,
     timers: Timers,
-    mut transport: T,
+    transport: T,
+) -> impl Future<Output = ()> + Send {
+    let mut connection = Connection {
+        transport,
+        session: session.map(|session| CountedSession { relay: relay.clone(), session }),
+        _closed_last: ClosedLast(outbox.clone()),
+        _open: open,
+    };
+    // An async block, not an `async fn`: the block uses what it captured in place, where an `async fn`'s future
+    // keeps its arguments apart from the locals they move into (720 bytes twice, in every idle WebSocket's task).
+    async move {
+        let Connection { transport, session, .. } = &mut connection;
+        drive(&relay, conn, &outbox, session, timers, transport).await;
+    }
+}
+
+/// What a connection owns, in the order it is let go of: the transport and the session (which leaves its topics),
+/// then the outbox closed, then the connection no longer counted.
+struct Connection<T> {
+    transport: T,
+    session: Option<CountedSession>,
+    _closed_last: ClosedLast,
+    _open: OpenConnection,
+}
+
+/// The loop of [`run`]; it takes references only, so its future holds no copy of what the connection owns.
+async fn drive<T: Transport>(
+    relay: &Relay,
+    conn: u64,
+    outbox: &Outbox,
+    session: &mut Option<CountedSession>,
+    timers: Timers,
+    transport: &mut T,
 ) {
-    let _open = open;
     let mut batch = Vec::new();
     let mut shutdown = relay.shutdown_signal();
     // These futures live across the loop's turns, so a stream of frames neither postpones the idle timeout's end
     // (it is reset per read instead) nor restarts the shutdown's wait for this connection's turn.
     let shutdown_turn = shutdown.wait_turn(conn);
     let idle = tokio::time::sleep(timers.idle.unwrap_or(Duration::MAX));
-    let keep_alive = tokio::time::sleep(timers.keep_alive.unwrap_or(Duration::MAX));
-    tokio::pin!(shutdown_turn, idle, keep_alive);
+    // Boxed, and only for a transport that keeps alive: a WebSocket's task stays as small as it was.
+    let mut keep_alive = timers.keep_alive.map(|after| Box::pin(tokio::time::sleep(after)));
+    tokio::pin!(shutdown_turn, idle);
     // Cleared once the connection is closing: what is queued is still written, then the close.
     let mut reading = true;
     loop {
@@ -129,7 +162,9 @@ pub(crate) async fn run<T: Transport>(
                 };
                 restart(idle.as_mut(), timers.idle);
                 let received = match session.as_mut() {
-                    Some(session) => T::receive(input, &mut Inbound { relay: &relay, session }),
+                    Some(counted) => {
+                        T::receive(input, &mut Inbound { relay, session: &mut counted.session })
+                    }
                     None => Ok(()),
                 };
                 if let Err(reason) = received {
@@ -145,7 +180,9 @@ pub(crate) async fn run<T: Transport>(
                     }
                     batch.clear();
                     relay.metrics.frames_out.fetch_add(count, Ordering::Relaxed);
-                    restart(keep_alive.as_mut(), timers.keep_alive);
+                    if let Some(keep_alive) = &mut keep_alive {
+                        restart(keep_alive.as_mut(), timers.keep_alive);
+                    }
                 }
                 Err(reason) => {
                     if reason.code == CLOSE_SLOW_CONSUMER {
@@ -161,11 +198,15 @@ pub(crate) async fn run<T: Transport>(
                 outbox.close(close::IDLE);
                 reading = false;
             }
-            () = &mut keep_alive, if timers.keep_alive.is_some() => {
+            () = async { keep_alive.as_mut().expect("only polled when kept alive").as_mut().await },
+                if keep_alive.is_some() =>
+            {
                 if transport.keep_alive().await.is_err() {
                     break;
                 }
-                restart(keep_alive.as_mut(), timers.keep_alive);
+                if let Some(keep_alive) = &mut keep_alive {
+                    restart(keep_alive.as_mut(), timers.keep_alive);
+                }
             }
             () = &mut shutdown_turn, if reading => {
                 outbox.close(close::GOING_AWAY);
@@ -173,12 +214,28 @@ pub(crate) async fn run<T: Transport>(
             }
         }
     }
-    if let Some(session) = session.take() {
-        relay.joined_channels_changed(-(session.joined_count() as i64));
+}
+
+/// A session whose joins count in the relay's `joined_channels` until it is dropped, and the connection with it.
+struct CountedSession {
+    relay: Arc<Relay>,
+    session: Session,
+}
+
+impl Drop for CountedSession {
+    fn drop(&mut self) {
+        self.relay.joined_channels_changed(-(self.session.joined_count() as i64));
     }
-    drop(transport); // A topic stream's subscriptions end with it.
-    // Topics the session left no longer push here; refuse anything that raced with leaving them.
-    outbox.close(close::NORMAL);
+}
+
+/// Closes the outbox once the connection is over: topics the session left no longer push here, and anything that
+/// raced with leaving them is refused rather than kept.
+struct ClosedLast(Arc<Outbox>);
+
+impl Drop for ClosedLast {
+    fn drop(&mut self) {
+        self.0.close(close::NORMAL);
+    }
 }
 
 /// Sets a timer to end `after` from now, if it runs at all.

@@ -71,10 +71,10 @@ pub(crate) async fn stream(
     relay.metrics.sse_streams_total.fetch_add(1, Ordering::Relaxed);
     let open = relay.open_connection();
     let conn = stream.conn().0;
-    let (body, response) = sse_body::response(retry_field(relay.config.sse.retry, conn));
     let timers = Timers { idle: None, keep_alive: Some(relay.config.sse.keep_alive) };
-    tokio::spawn(driver::run(relay, open, conn, outbox, None, timers, TopicStream { stream, body }));
-    response
+    sse_body::response(retry_field(relay.config.sse.retry, conn), move |body| {
+        driver::run(relay, open, conn, outbox, None, timers, TopicStream { stream, body })
+    })
 }
 
 fn refusal(refused: &Refused) -> Response {
@@ -102,9 +102,9 @@ struct TopicStream {
 impl Transport for TopicStream {
     type Input = Infallible;
 
+    /// Its client sends nothing; when it goes away, the response and this stream are dropped.
     async fn read(&mut self) -> Read<Infallible> {
-        self.body.gone().await;
-        Read::Gone
+        std::future::pending().await
     }
 
     fn receive(input: Infallible, _: &mut Inbound<'_>) -> Result<(), CloseReason> {

@@ -56,11 +56,11 @@ pub(crate) async fn open(
     sse_socket::write_session_event(&mut first, registration.token());
     relay.metrics.sse_streams_total.fetch_add(1, Ordering::Relaxed);
     let open = relay.open_connection();
-    let (body, response) = sse_body::response(Bytes::from(first));
     let timers = Timers { idle: Some(relay.config.idle_timeout), keep_alive: None };
-    let transport = SocketStream { inbox, body, _registration: registration };
-    tokio::spawn(driver::run(relay, open, conn, outbox, Some(session), timers, transport));
-    response
+    sse_body::response(Bytes::from(first), move |body| {
+        let transport = SocketStream { inbox, body, _registration: registration };
+        driver::run(relay, open, conn, outbox, Some(session), timers, transport)
+    })
 }
 
 /// `POST /socket/sse?token=…`: frames for a session, one per line. 200 once they are handled; 404 for a token
@@ -94,11 +94,10 @@ struct SocketStream {
 impl Transport for SocketStream {
     type Input = Bytes;
 
+    /// The next POSTed body. The inbox never closes first (the stream holds its registration); when the client
+    /// goes away, the response and this stream are dropped.
     async fn read(&mut self) -> Read<Bytes> {
-        tokio::select! {
-            posted = self.inbox.recv() => posted.map_or(Read::Gone, Read::Input),
-            () = self.body.gone() => Read::Gone,
-        }
+        self.inbox.recv().await.map_or(Read::Gone, Read::Input)
     }
 
     fn receive(posted: Bytes, session: &mut Inbound<'_>) -> Result<(), CloseReason> {

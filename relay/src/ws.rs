@@ -56,8 +56,16 @@ pub(crate) async fn upgrade(
     ws_handshake::accept(request, config, move |socket| connection(relay, socket, vsn, params, identity))
 }
 
-/// One connection: a session fed by the socket's messages, driven by [`driver::run`].
-async fn connection(relay: Arc<Relay>, socket: Socket, vsn: Vsn, params: HashMap<String, String>, identity: Identity) {
+/// One connection: a session fed by the socket's messages, driven by [`driver::run`]. Not an `async fn`, whose
+/// future would keep its arguments beside the driver's (rustc does not overlap them): every idle connection would
+/// hold its socket and session twice.
+fn connection(
+    relay: Arc<Relay>,
+    socket: Socket,
+    vsn: Vsn,
+    params: HashMap<String, String>,
+    identity: Identity,
+) -> impl Future<Output = ()> + Send + 'static {
     let open = relay.open_connection();
     let batches = params.get(BATCH_PARAM).is_some_and(|wanted| wanted == "1") && vsn == Vsn::V2;
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
@@ -65,7 +73,7 @@ async fn connection(relay: Arc<Relay>, socket: Socket, vsn: Vsn, params: HashMap
     let conn = session.conn().0;
     let timers = Timers { idle: Some(relay.config.idle_timeout), keep_alive: None };
     let transport = WebSocket { relay: relay.clone(), socket, batcher: Batcher::new(batches) };
-    driver::run(relay, open, conn, outbox, Some(session), timers, transport).await;
+    driver::run(relay, open, conn, outbox, Some(session), timers, transport)
 }
 
 /// A WebSocket as a connection's transport: messages in, batches out as messages, the close as a close frame.
