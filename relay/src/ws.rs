@@ -145,7 +145,9 @@ async fn close_for_bad_input(socket: &mut Socket, frame: CloseFrame) {
     let stream = socket.get_mut();
     let drain = async {
         stream.shutdown().await?;
-        let mut scratch = [0; 4096];
+        // On the heap: an array here would be part of every connection's task, used or not (4 KiB of each idle
+        // connection's memory).
+        let mut scratch = vec![0; 4096];
         while stream.read(&mut scratch).await? > 0 {}
         std::io::Result::Ok(())
     };
