@@ -124,11 +124,12 @@ impl Transport for TopicStream {
     }
 
     /// A slow reader's close, say: what was queued is out; the reader reconnects and resumes from its last id.
+    /// The shutdown keeps the comment topic streams have always ended with.
     async fn close(&mut self, reason: CloseReason) {
-        let comment = match reason.code {
-            close::CLOSE_GOING_AWAY => Bytes::from_static(b": server shutting down\n\n"),
-            _ => Bytes::from(format!(": closed {} {}\n\n", reason.code, reason.reason)),
-        };
-        let _ = self.body.send(comment).await;
+        if reason.code == close::CLOSE_GOING_AWAY {
+            let _ = self.body.send(Bytes::from_static(b": server shutting down\n\n")).await;
+        } else {
+            self.body.close(&reason).await;
+        }
     }
 }

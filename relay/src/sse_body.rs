@@ -8,6 +8,7 @@ use crate::driver::Gone;
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use ferrocast_pubsub::CloseReason;
 use futures_util::Stream;
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -51,6 +52,12 @@ impl EventStreamBody {
         std::future::poll_fn(|_| if std::mem::replace(&mut handed, true) { Poll::Ready(()) } else { Poll::Pending })
             .await;
         Ok(())
+    }
+
+    /// Ends the stream with why, as a comment (`: closed 1013 slow consumer`): event streams have no close frame,
+    /// and a comment is what an EventSource skips.
+    pub(crate) async fn close(&self, reason: &CloseReason) {
+        let _ = self.send(Bytes::from(format!(": closed {} {}\n\n", reason.code, reason.reason))).await;
     }
 }
 

@@ -123,6 +123,6 @@ impl Transport for SocketStream {
 
     /// The close reason as a comment, and the end of the stream.
     async fn close(&mut self, reason: CloseReason) {
-        let _ = self.body.send(Bytes::from(format!(": closed {} {}\n\n", reason.code, reason.reason))).await;
+        self.body.close(&reason).await;
     }
 }
