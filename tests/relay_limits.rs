@@ -7,7 +7,7 @@ use ferrocast_relay::{CLOSE_POLICY, CLOSE_TOO_BIG, Config};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::time::Duration;
-use support::{Client, TestRelay, http};
+use support::{Client, TestRelay, http, metrics_until};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -159,15 +159,8 @@ async fn ten_thousand_joins_on_one_socket_are_refused_and_the_relay_serves_on() 
     let mut other = Client::connect("other", &relay.url("?vsn=2.0.0")).await;
     other.send(r#"["1","1","room:0","phx_join",{"no_presence":true}]"#).await;
     other.expect(r#"["1","1","room:0","phx_reply",{"status":"ok","response":{}}]"#).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let (_, metrics) = http(&relay, "GET", "/metrics", "").await;
-        if metrics.contains("ferrocast_joined_channels 1\n") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{metrics}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let metrics = metrics_until(&relay, |metrics| metrics.contains("ferrocast_joined_channels 1\n")).await;
+    assert!(metrics.contains("ferrocast_joined_channels 1\n"), "{metrics}");
 }
 
 #[tokio::test]

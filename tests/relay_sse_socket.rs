@@ -10,7 +10,7 @@ use ferrocast_relay::Config;
 use serde_json::{Value, json};
 use sse::SseStream;
 use std::time::Duration;
-use support::{TestRelay, http};
+use support::{TestRelay, http, metrics_until};
 
 async fn open(relay: &TestRelay) -> (SseStream, String) {
     let mut stream = SseStream::open(relay.addr, "/socket/sse?vsn=2.0.0&user=ann", &[]).await.unwrap();
@@ -116,18 +116,6 @@ async fn binary_frames_travel_as_base64_both_ways_and_bad_base64_ends_the_sessio
     assert_eq!(http(&relay, "POST", &post, "not base64!").await.0, 200);
     while stream.read_more(Duration::from_secs(5)).await {}
     assert!(stream.raw.contains(": closed 1011 malformed frame"), "{}", stream.raw);
-}
-
-/// The gauges `/metrics` reports, read until `wanted` holds or five seconds pass.
-async fn metrics_until(relay: &TestRelay, wanted: impl Fn(&str) -> bool) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let (_, metrics) = http(relay, "GET", "/metrics", "").await;
-        if wanted(&metrics) || std::time::Instant::now() > deadline {
-            return metrics;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -239,18 +239,38 @@ pub async fn http(relay: &TestRelay, method: &str, path: &str, body: &str) -> (u
 /// [`http`] with extra header lines (`"name: value"`).
 pub async fn http_with(relay: &TestRelay, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(relay.addr).await.expect("connect");
-    let headers: String = headers.iter().map(|header| format!("{header}\r\n")).collect();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {}\r\n{headers}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        relay.addr,
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
+    stream.write_all(http_request(relay.addr, method, path, headers, body).as_bytes()).await.expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read");
-    let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    http_response(&response).unwrap_or((0, String::new()))
+}
+
+/// One HTTP/1.1 request to `addr` that closes the connection after its answer, so the answer is read to the end.
+pub fn http_request(addr: std::net::SocketAddr, method: &str, path: &str, headers: &[&str], body: &str) -> String {
+    let headers: String = headers.iter().map(|header| format!("{header}\r\n")).collect();
+    format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\n{headers}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The status and body of a whole HTTP/1.1 response; `None` when it has no status line.
+pub fn http_response(response: &str) -> Option<(u16, String)> {
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
     let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
-    (status, body)
+    Some((status, body))
+}
+
+/// `GET /metrics` until its text satisfies `wanted` or five seconds pass; the last text either way.
+pub async fn metrics_until(relay: &TestRelay, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, metrics) = http(relay, "GET", "/metrics", "").await;
+        if wanted(&metrics) || Instant::now() > deadline {
+            return metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A port nobody listens on now.

@@ -4,7 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use super::redis::Redis;
-use super::{free_port, wait_until};
+use super::{free_port, http_request, http_response, wait_until};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -106,17 +106,10 @@ impl RelayProcess {
     pub fn http(&self, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(self.addr).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).ok()?;
+        stream.write_all(http_request(self.addr, method, path, &[], body).as_bytes()).ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
-        let status = response.split(' ').nth(1)?.parse().ok()?;
-        let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
-        Some((status, body))
+        http_response(&response)
     }
 
     /// Publishes through `POST /api/broadcast`.
