@@ -1,30 +1,36 @@
-//! `minimal-server`: the ceiling of the stack, a baseline for `cargo xtask bench`, not a product.
+//! `minimal-server`: the baseline `cargo xtask bench` compares the relay with, not a product.
 //!
-//! It is the broadcast server a first tokio-tungstenite implementation would be: one task per connection that reads
-//! frames and writes each outgoing message with `send` (write and flush, no batching), and one
-//! `tokio::sync::broadcast` channel whose messages are encoded once and shared by every subscriber. Comparing the
-//! relay with it shows what Ferrocast's protocol work costs on top of the WebSocket stack itself.
+//! It is the plainest correct broadcast server, the one a first axum implementation would be: one task per
+//! WebSocket that reads frames and writes each outgoing message with `send` (write and flush, no batching), one
+//! `tokio::sync::broadcast` channel whose messages are encoded once and shared by every subscriber, and
+//! `POST /api/broadcast` for backends, answered once the message is in the channel. Comparing the relay with it
+//! shows what Ferrocast's protocol work costs, or saves, on top of the same HTTP and WebSocket stack.
 //!
 //! It speaks just enough of the Phoenix Channels V2 JSON protocol (`[join_ref, ref, topic, event, payload]`) for the
-//! load generator: `phx_join`, `phx_leave`, `new_msg` (broadcast), `ping` (echo) and the `phoenix` heartbeat. There
-//! is ONE broadcast group for all topics: a joined connection receives every `new_msg`, whatever its topic. A
-//! subscriber that falls more than `--lag-limit` messages behind is closed, so memory stays bounded: the channel is a
-//! fixed ring, and a client that stops reading altogether only holds its task in one pending `send` until it reads
-//! again, then learns it lagged and is closed.
+//! load generator: `phx_join`, `phx_leave`, `new_msg` (broadcast), `ping` (echo) and the `phoenix` heartbeat, on a
+//! WebSocket at any path. There is ONE broadcast group for all topics: a joined connection receives every
+//! broadcast, whatever its topic. A subscriber that falls more than `--lag-limit` messages behind is closed, so
+//! memory stays bounded: the channel is a fixed ring, and a client that stops reading altogether only holds its task
+//! in one pending `send` until it reads again, then learns it lagged and is closed.
 
 use std::time::Duration;
 
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{any, post};
+use axum::serve::ListenerExt;
 use clap::Parser;
-use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 #[derive(Parser)]
-#[command(about = "A minimal tokio-tungstenite broadcast server speaking a subset of Phoenix Channels V2 JSON")]
+#[command(about = "A minimal axum broadcast server speaking a subset of Phoenix Channels V2 JSON")]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:4900")]
@@ -34,8 +40,21 @@ struct Args {
     lag_limit: usize,
 }
 
+type Broadcasts = broadcast::Sender<Utf8Bytes>;
+
 /// A V2 JSON frame; `join_ref`, `ref` and `topic` are echoed back verbatim, so they stay raw.
 type Frame<'a> = (&'a RawValue, &'a RawValue, &'a RawValue, String, &'a RawValue);
+
+/// The body of `POST /api/broadcast`, kept raw: it is only copied into the frame.
+#[derive(Deserialize)]
+struct Publish<'a> {
+    #[serde(borrow)]
+    topic: &'a RawValue,
+    #[serde(borrow)]
+    event: &'a RawValue,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -44,23 +63,12 @@ async fn main() -> std::io::Result<()> {
     println!("listening on {}", listener.local_addr()?);
     std::io::Write::flush(&mut std::io::stdout())?;
     let (broadcasts, _) = broadcast::channel::<Utf8Bytes>(args.lag_limit);
-    let accept_loop = async {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                // Typically out of file descriptors: back off instead of spinning on the same error.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            };
-            // Without it, Nagle's algorithm and delayed ACKs would add tens of milliseconds to measured latencies.
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(serve(stream, broadcasts.clone()));
-        }
-    };
-    tokio::select! {
-        () = accept_loop => {}
-        () = shutdown_signal() => {}
-    }
-    Ok(())
+    let app = Router::new().route("/api/broadcast", post(publish)).fallback(any(upgrade)).with_state(broadcasts);
+    // Without it, Nagle's algorithm and delayed ACKs would add tens of milliseconds to measured latencies.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what `cargo xtask bench` sends when it is done).
@@ -73,24 +81,28 @@ async fn shutdown_signal() {
     }
 }
 
-/// Accepts any path and, when the client offers it, the `phoenix` subprotocol.
-#[expect(clippy::result_large_err, reason = "the signature tungstenite's handshake callback requires")]
-fn accept_phoenix_subprotocol(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
-    let offered = request.headers().get_all("sec-websocket-protocol").iter().filter_map(|value| value.to_str().ok());
-    if offered.flat_map(|list| list.split(',')).any(|protocol| protocol.trim() == "phoenix") {
-        response.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("phoenix"));
-    }
-    Ok(response)
+/// `POST /api/broadcast` with `{"topic", "event", "payload"}`: 202 once the frame is in the channel.
+async fn publish(State(broadcasts): State<Broadcasts>, body: Bytes) -> (StatusCode, &'static str) {
+    let Ok(Publish { topic, event, payload }) = serde_json::from_slice(&body) else {
+        return (StatusCode::BAD_REQUEST, "expected {\"topic\", \"event\", \"payload\"}\n");
+    };
+    // Encoded once; every subscriber's copy shares these bytes. No subscribers is not an error.
+    let _ = broadcasts.send(Utf8Bytes::from(format!("[null,null,{topic},{event},{payload}]")));
+    (StatusCode::ACCEPTED, "")
+}
+
+/// Any other request: a WebSocket, with the `phoenix` subprotocol when the client offers it.
+async fn upgrade(State(broadcasts): State<Broadcasts>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.protocols(["phoenix"]).on_upgrade(move |socket| serve(socket, broadcasts))
 }
 
 /// Runs one connection until it closes, errs, sends garbage or lags behind the broadcasts.
-async fn serve(stream: TcpStream, broadcasts: broadcast::Sender<Utf8Bytes>) {
-    let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, accept_phoenix_subprotocol).await else { return };
+async fn serve(mut socket: WebSocket, broadcasts: Broadcasts) {
     // `None` until the connection joins; a connection that never joins receives no broadcasts.
     let mut subscription: Option<broadcast::Receiver<Utf8Bytes>> = None;
     loop {
         let outgoing = tokio::select! {
-            incoming = socket.next() => match incoming {
+            incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     let Some(reply) = handle_frame(&text, &mut subscription, &broadcasts) else { break };
                     reply
@@ -109,7 +121,7 @@ async fn serve(stream: TcpStream, broadcasts: broadcast::Sender<Utf8Bytes>) {
         }
     }
     // A lagging client may not be reading at all: give the close frame a moment, not forever.
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(None))).await;
 }
 
 /// The next broadcast for a joined connection; never resolves for one that has not joined.
@@ -124,7 +136,7 @@ async fn next_broadcast(subscription: &mut Option<broadcast::Receiver<Utf8Bytes>
 fn handle_frame(
     text: &str,
     subscription: &mut Option<broadcast::Receiver<Utf8Bytes>>,
-    broadcasts: &broadcast::Sender<Utf8Bytes>,
+    broadcasts: &Broadcasts,
 ) -> Option<Utf8Bytes> {
     let (join_ref, reference, topic, event, payload): Frame<'_> = serde_json::from_str(text).ok()?;
     let (status, response) = match (topic.get(), event.as_str()) {
@@ -138,7 +150,6 @@ fn handle_frame(
             ("ok", "{}")
         }
         (_, "new_msg") => {
-            // Encoded once; every subscriber's copy shares these bytes. No subscribers is not an error.
             let _ = broadcasts.send(Utf8Bytes::from(format!(r#"[null,null,{topic},"new_msg",{payload}]"#)));
             ("ok", "{}")
         }
