@@ -12,6 +12,9 @@
 //   join    (topic, ack)          -> socket.join(topic); ack("ok")
 //   new_msg (topic, payload, ack) -> io.to(topic).emit("new_msg", payload); ack("ok")   (the sender too, if joined)
 //   echo    (payload, ack)        -> ack(payload)
+//
+// And for backends, as the relay takes it: POST /api/broadcast with {"topic", "event", "payload"} ->
+// io.to(topic).emit(event, payload), answered 202 (400 for a body that is not such an object).
 
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
@@ -26,7 +29,29 @@ const { values: options } = parseArgs({
 const host = "127.0.0.1";
 const port = Number(options.port);
 
-const httpServer = createServer();
+// Socket.IO answers its own path (/socket.io/) before this handler sees a request.
+const httpServer = createServer((request, response) => {
+  if (request.method !== "POST" || request.url !== "/api/broadcast") {
+    response.writeHead(404).end();
+    return;
+  }
+  const chunks = [];
+  request.on("data", (chunk) => chunks.push(chunk));
+  request.on("end", () => {
+    let message;
+    try {
+      message = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      message = null;
+    }
+    if (typeof message?.topic !== "string" || typeof message?.event !== "string") {
+      response.writeHead(400, { "content-type": "text/plain" }).end('expected {"topic", "event", "payload"}\n');
+      return;
+    }
+    io.to(message.topic).emit(message.event, message.payload);
+    response.writeHead(202).end();
+  });
+});
 const io = new Server(httpServer, {
   transports: ["websocket"],
   perMessageDeflate: false,

@@ -17,6 +17,7 @@ mod net;
 mod phoenix;
 mod proc_stats;
 mod publisher;
+mod ramp_table;
 mod recorder;
 mod scenario;
 mod servers;
@@ -29,6 +30,7 @@ mod target;
 
 use clap::{Args, Parser, Subcommand};
 use dialect::Dialect;
+use publisher::PublishOver;
 use scenario::{Outcome, fanout, ramp};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,7 +93,7 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
     },
-    /// N event streams (GET /sse) and a WebSocket publisher (Ferrocast relay only).
+    /// N event streams (GET /sse) and a publisher (Ferrocast relay only).
     Sse {
         #[command(flatten)]
         target: TargetArgs,
@@ -148,6 +150,10 @@ struct BroadcastArgs {
     /// Seconds to publish.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// How the publisher publishes: sequential `POST /api/broadcast` on one keep-alive connection, as a backend
+    /// does, or pushes on a WebSocket, as a browser does.
+    #[arg(long, value_enum, default_value_t = PublishOver::Http)]
+    publish: PublishOver,
 }
 
 /// The server a scenario drives.
@@ -224,12 +230,14 @@ async fn run(cli: &Cli) -> Result<()> {
                 rate: positive(load.rate)?,
                 duration: seconds(load.duration)?,
                 event_streams: false,
+                publish: load.publish,
             };
             fanout::run(&target.resolve().await?, options).await?
         }
         Command::Fanout { target, load, ramp: true, rates, step } => {
             let rates = rates.iter().map(|rate| positive(*rate)).collect::<Result<_>>()?;
-            let options = ramp::Options { subscribers: load.subscribers, rates, step: seconds(*step)? };
+            let options =
+                ramp::Options { subscribers: load.subscribers, rates, step: seconds(*step)?, publish: load.publish };
             ramp::run(&target.resolve().await?, &options).await?
         }
         Command::Echo { target, rate, duration } => {
@@ -237,7 +245,7 @@ async fn run(cli: &Cli) -> Result<()> {
         }
         Command::Sse { target, load } => {
             let (rate, duration) = (positive(load.rate)?, seconds(load.duration)?);
-            scenario::sse::run(&target.resolve().await?, load.subscribers, rate, duration).await?
+            scenario::sse::run(&target.resolve().await?, load.subscribers, rate, duration, load.publish).await?
         }
         Command::Storm { target, members } => scenario::storm::run(&target.resolve().await?, *members).await?,
         Command::Suite { relay_bin, minimal_bin, socketio_dir, redis_server, quick, smoke, only, out } => {

@@ -1,4 +1,4 @@
-//! The publisher: one connection that pushes stamped broadcasts at a paced rate, open loop.
+//! The WebSocket publisher: one connection that pushes stamped broadcasts at a paced rate, open loop.
 //!
 //! Open loop means the schedule does not wait for the server: payload `n` of a run is due at `n / rate` seconds,
 //! whatever came back. Tokio's timer wakes at millisecond granularity, so each wake sends every payload that has
@@ -12,6 +12,7 @@
 use crate::Result;
 use crate::dialect::{Dialect, Incoming, JOIN_ID};
 use crate::net::{BUSY_READ_BUFFER, Ws};
+use crate::publisher::{Published, payloads_in};
 use crate::subscriber::HEARTBEAT_INTERVAL;
 use crate::target::Target;
 use crate::{conn, stamp};
@@ -20,17 +21,6 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-
-/// What a run sent.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Published {
-    /// Payloads sent, one broadcast each.
-    pub sent: u64,
-    /// When the first was sent, in the generator's clock.
-    pub started_ns: u64,
-    /// When the last was sent.
-    pub finished_ns: u64,
-}
 
 struct Run {
     first_seq: u64,
@@ -43,18 +33,18 @@ struct Run {
 }
 
 /// A handle on the publisher's task.
-pub(crate) struct Publisher {
+pub(crate) struct WebSocketPublisher {
     runs: mpsc::Sender<(u64, f64, Duration, oneshot::Sender<Published>)>,
     task: tokio::task::JoinHandle<Result<u64>>,
 }
 
-impl Publisher {
+impl WebSocketPublisher {
     /// Connects to `target` (as connection number `index`, which picks its source address) and joins `topic`.
-    pub(crate) async fn start(target: &Target, index: usize, topic: &str) -> Result<Publisher> {
+    pub(crate) async fn start(target: &Target, index: usize, topic: &str) -> Result<WebSocketPublisher> {
         let ws = conn::open_and_join(target, index, BUSY_READ_BUFFER, topic, None).await?;
         let (runs, commands) = mpsc::channel(1);
         let task = tokio::spawn(serve(ws, target.dialect, topic.to_owned(), commands));
-        Ok(Publisher { runs, task })
+        Ok(WebSocketPublisher { runs, task })
     }
 
     /// Publishes `rate × duration` payloads numbered from `first_seq` at `rate` a second; returns when the last is
@@ -89,7 +79,7 @@ async fn serve(
             biased;
             command = commands.recv(), if run.is_none() => match command {
                 Some((first_seq, rate, duration, done)) => {
-                    let total = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
+                    let total = payloads_in(rate, duration);
                     let (start, started_ns) = (Instant::now(), stamp::now_ns());
                     run = Some(Run { first_seq, rate, total, start, started_ns, sent: 0, done });
                     due.as_mut().reset(start);
@@ -111,7 +101,12 @@ async fn serve(
                 if current.sent == current.total {
                     let finished = run.take().expect("a run is on");
                     let published =
-                        Published { sent: finished.sent, started_ns: finished.started_ns, finished_ns: stamp::now_ns() };
+                        Published {
+                            sent: finished.sent,
+                            started_ns: finished.started_ns,
+                            finished_ns: stamp::now_ns(),
+                            answers: None,
+                        };
                     let _ = finished.done.send(published);
                 } else {
                     let next = current.start + Duration::from_secs_f64(current.sent as f64 / current.rate);

@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::net::{self, BUSY_READ_BUFFER};
-use crate::publisher::Publisher;
+use crate::publisher::{PublishOver, Publisher};
 use crate::recorder::Recorder;
 use crate::scenario::window::Sequence;
 use crate::subscriber::{self, Plan, Subscribers};
@@ -22,6 +22,8 @@ pub(crate) struct Stage {
     pub subscribers: Subscribers,
     /// The publisher, on [`TOPIC`] too.
     pub publisher: Publisher,
+    /// How the publisher publishes.
+    pub publish: PublishOver,
     /// The next window's first sequence number.
     pub sequence: Sequence,
     requested: usize,
@@ -32,8 +34,13 @@ pub(crate) struct Stage {
 impl Stage {
     /// Connects `requested` subscribers (capped by the descriptor limit), WebSockets or event streams, then the
     /// publisher.
-    pub(crate) async fn set_up(target: &Target, requested: usize, event_streams: bool) -> Result<Stage> {
-        Stage::set_up_across(std::slice::from_ref(target), target, requested, event_streams).await
+    pub(crate) async fn set_up(
+        target: &Target,
+        requested: usize,
+        event_streams: bool,
+        publish: PublishOver,
+    ) -> Result<Stage> {
+        Stage::set_up_across(std::slice::from_ref(target), target, requested, event_streams, publish).await
     }
 
     /// [`Stage::set_up`] with the subscribers dealt over `subscriber_targets` in turn and the publisher on
@@ -43,6 +50,7 @@ impl Stage {
         publisher_target: &Target,
         requested: usize,
         event_streams: bool,
+        publish: PublishOver,
     ) -> Result<Stage> {
         let capped = net::cap_connections(requested, 1);
         let plan = Plan {
@@ -58,11 +66,12 @@ impl Stage {
         if subscribers.joined == 0 {
             return Err(format!("no subscriber joined: {}", subscribers.first_error.as_deref().unwrap_or("?")).into());
         }
-        let publisher = Publisher::start(publisher_target, capped.count, TOPIC).await?;
+        let publisher = Publisher::start(publish, publisher_target, capped.count, TOPIC).await?;
         Ok(Stage {
             recorder,
             subscribers,
             publisher,
+            publish,
             sequence: Sequence(0),
             requested,
             note: capped.note,
@@ -82,6 +91,7 @@ impl Stage {
             "dialect": format!("{:?}", target.dialect).to_lowercase(),
             "batch": target.batch,
             "transport": if self.event_streams { "sse" } else { "websocket" },
+            "publish_over": format!("{:?}", self.publish).to_lowercase(),
             "subscribers_requested": self.requested,
             "subscribers": self.subscribers.joined,
             "join_failures": self.subscribers.failed,
@@ -100,7 +110,7 @@ impl Stage {
                 self.subscribers.first_error.as_deref().unwrap_or("?")
             ));
         }
-        if let Some(note) = &self.note {
+        for note in self.note.iter().cloned().chain(self.publisher.note()) {
             remarks.push_str(&format!(" ({note})"));
         }
         remarks
@@ -110,6 +120,6 @@ impl Stage {
     pub(crate) async fn tear_down(self) -> Result<()> {
         let publisher = self.publisher.stop().await;
         self.subscribers.stop().await;
-        publisher.map(drop)
+        publisher
     }
 }

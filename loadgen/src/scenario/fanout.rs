@@ -3,6 +3,7 @@
 
 use crate::Result;
 use crate::proc_stats::Watched;
+use crate::publisher::PublishOver;
 use crate::scenario::broadcast::Stage;
 use crate::scenario::window::{self, WindowFigures};
 use crate::scenario::{Figure, Outcome, merge_json};
@@ -21,6 +22,8 @@ pub(crate) struct Options {
     pub duration: Duration,
     /// Subscribe with event streams (`GET /sse`) instead of WebSockets.
     pub event_streams: bool,
+    /// How the publisher publishes.
+    pub publish: PublishOver,
 }
 
 /// Runs one fanout window.
@@ -38,8 +41,14 @@ pub(crate) async fn run_across(
     servers: &[Watched],
     options: Options,
 ) -> Result<Outcome> {
-    let mut stage =
-        Stage::set_up_across(subscriber_targets, publisher_target, options.subscribers, options.event_streams).await?;
+    let mut stage = Stage::set_up_across(
+        subscriber_targets,
+        publisher_target,
+        options.subscribers,
+        options.event_streams,
+        options.publish,
+    )
+    .await?;
     let measured = window::measure(
         &stage.publisher,
         &stage.recorder,
@@ -85,5 +94,7 @@ pub(crate) fn headline(figures: &WindowFigures) -> Vec<Figure> {
         Figure::lower("p999 latency (µs)", figures.latency.p999_us as f64),
         Figure::lower("lost", figures.lost as f64),
         Figure::lower("server CPU per delivery (µs)", figures.server_cpu_us_per_delivery),
+        Figure::lower("POST p50 (µs)", figures.post.map(|post| post.p50_us as f64)),
+        Figure::lower("POST p99 (µs)", figures.post.map(|post| post.p99_us as f64)),
     ]
 }

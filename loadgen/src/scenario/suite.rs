@@ -9,6 +9,8 @@
 //! run; it is skipped when `redis-server` cannot run. The full suite takes a few minutes, `--quick` well under two.
 
 use crate::Result;
+use crate::publisher::PublishOver;
+use crate::ramp_table;
 use crate::scenario::{self, Outcome, fanout, ramp};
 use crate::servers::{Deployment, Kind, Programs, Server, redis_unavailable, socketio_unavailable};
 use crate::table::Table;
@@ -181,6 +183,7 @@ impl Run {
             rate: sizes.fanout_rate,
             duration: sizes.fanout,
             event_streams: false,
+            publish: PublishOver::Http,
         };
         let server = match deployment {
             Deployment::RelaysOnRedis { relays, redis } if self == Run::FanoutRedis => {
@@ -203,11 +206,15 @@ impl Run {
                     subscribers: sizes.fanout_subscribers,
                     rates: sizes.ramp_rates.clone(),
                     step: sizes.ramp_step,
+                    publish: PublishOver::Http,
                 };
                 ramp::run(&target, &options).await
             }
             Run::Echo => scenario::echo::run(&target, sizes.echo_rate, sizes.echo).await,
-            Run::Sse => scenario::sse::run(&target, sizes.sse_subscribers, sizes.fanout_rate, sizes.fanout).await,
+            Run::Sse => {
+                scenario::sse::run(&target, sizes.sse_subscribers, sizes.fanout_rate, sizes.fanout, PublishOver::Http)
+                    .await
+            }
             Run::Storm => scenario::storm::run(&target, sizes.storm_members).await,
         }
     }
@@ -247,6 +254,7 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
     let mut results = Vec::new();
     let mut lines = Vec::new();
     let mut failures: Vec<String> = Vec::new();
+    let mut ramps = Vec::new();
     for (column, &kind) in kinds.iter().enumerate() {
         let runnable = |run: &Run| {
             run.supported_by(kind)
@@ -284,6 +292,9 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
                     for figure in &outcome.figures {
                         table.set(&label, figure.label, figure.higher_is_better, column, figure.value);
                     }
+                    if run == Run::Ramp {
+                        ramps.push((name.to_owned(), outcome.json.clone()));
+                    }
                     results.push(json!({ "server": name, "run": label, "result": outcome.json }));
                 }
                 Err(error) => {
@@ -298,8 +309,12 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
 
     let elapsed = started.elapsed().as_secs_f64();
     println!("\n{}", table.text());
+    let ramp = ramp_table::markdown(&ramps);
+    if !ramp.is_empty() {
+        println!("{} step by step:\n{ramp}", Run::Ramp.label(&sizes));
+    }
     println!("suite took {elapsed:.0} s; results in {}", options.out.display());
-    write_results(options, &table, &lines, results, skipped, elapsed)?;
+    write_results(options, &table, &ramp, &lines, results, skipped, elapsed)?;
     // The results are written either way; a failed run still fails the command, so scripts and CI notice.
     if failures.is_empty() {
         Ok(())
@@ -311,6 +326,7 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
 fn write_results(
     options: &Options,
     table: &Table,
+    ramp: &str,
     lines: &[String],
     results: Vec<Value>,
     skipped: Vec<Value>,
@@ -337,6 +353,10 @@ fn write_results(
         markdown.push_str(&format!("Skipped {}: {}.\n\n", skip["server"], skip["reason"].as_str().unwrap_or("?")));
     }
     markdown.push_str(&table.markdown());
+    if !ramp.is_empty() {
+        markdown.push_str("\n## The ramp, step by step\n\n");
+        markdown.push_str(ramp);
+    }
     // The runs' own lines say what the table cannot: failures, caps, and how busy the generator itself was (near
     // 200 % of a core, the machine rather than the server set the pace).
     markdown.push_str("\n## Runs\n\n");

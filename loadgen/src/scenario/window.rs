@@ -17,7 +17,7 @@ pub(crate) const GRACE: Duration = Duration::from_secs(2);
 pub(crate) struct WindowFigures {
     /// Broadcasts a second asked for.
     pub rate: f64,
-    /// How long publishing lasted.
+    /// How long publishing lasted (over HTTP, until the last POST was answered).
     pub seconds: f64,
     /// Subscribers that were expected to receive every broadcast.
     pub subscribers: usize,
@@ -35,6 +35,8 @@ pub(crate) struct WindowFigures {
     pub frames_per_message: f64,
     /// Publish-to-receive latency.
     pub latency: Summary,
+    /// Over HTTP, each POST's time from request to complete answer.
+    pub post: Option<Summary>,
     /// Subscribers closed by the end of the window (since the scenario started).
     pub closed: usize,
     /// Server CPU time per delivery, in µs (all the watched server processes together).
@@ -93,6 +95,7 @@ pub(crate) async fn measure(
         deliveries_per_second: if wall > 0.0 { window.received as f64 / wall } else { 0.0 },
         frames_per_message: if window.messages > 0 { window.received as f64 / window.messages as f64 } else { 0.0 },
         latency: Summary::of(&window.latency),
+        post: published.answers,
         closed: recorder.closed(),
         server_cpu_us_per_delivery: server_seconds
             .filter(|_| window.received > 0)
@@ -129,6 +132,9 @@ impl WindowFigures {
             "server_cpu_percent": self.server_cpu_percent.map(|percent| round(percent, 1)),
             "generator_cpu_percent": self.generator_cpu_percent.map(|percent| round(percent, 1)),
         });
+        if let Some(post) = &self.post {
+            json["post_latency"] = post.json();
+        }
         if !self.server_cpu_percent_each.is_empty() {
             let each: serde_json::Map<String, Value> = self
                 .server_cpu_percent_each
@@ -150,6 +156,15 @@ impl WindowFigures {
             self.expected,
             self.closed
         );
+        if let Some(post) = &self.post {
+            line.push_str(&format!(
+                ", POSTs answered in p50 {} p99 {} ({:.2} s for {})",
+                format_us(post.p50_us),
+                format_us(post.p99_us),
+                self.seconds,
+                self.sent
+            ));
+        }
         if let Some(us) = self.server_cpu_us_per_delivery {
             line.push_str(&format!(", server CPU {us:.2} µs/delivery"));
         }
