@@ -7,6 +7,8 @@
 //! - `auth`: tokens, and who may join, publish and act in a zone.
 //! - `limits`: channels per connection, and the rate limiter on what a connection sends.
 //! - `outbox`: a connection's bounded outbound queue, and the slow-consumer policy.
+//! - `broadcast_queue`: broadcasts whose publisher does not wait for their fanout, fanned out in order on a thread
+//!   of its own.
 //! - `hub`: topics and their subscribers, and each broadcast handed to all of them; topics are sharded over locks
 //!   (`sharded`, which also holds the poison-tolerant lock helpers).
 //! - `wire`: what a subscriber's connection speaks, and broadcasts encoded once per serializer.
@@ -26,6 +28,7 @@
 //! `ferrocast-channels`, on the API above, and this crate depends on no channel and not on the workflow engine.
 
 mod auth;
+mod broadcast_queue;
 mod channel;
 mod cluster;
 mod event_stream;
@@ -46,6 +49,7 @@ mod sweeper;
 mod wire;
 
 pub use auth::{Claims, Identity, TokenError, TokenVerifier};
+pub use broadcast_queue::{Broadcast, BroadcastQueue, FanoutStopped, QUEUED_REQUESTS};
 pub use channel::{Channel, Context, Outcome, SocketInfo, reason};
 pub use cluster::{Cluster, ClusterError, ClusterSettings, ClusterSnapshot};
 pub use event_stream::{EventStream, Refused};

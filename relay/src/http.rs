@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use ferrocast_protocol::Payload;
-use ferrocast_pubsub::Retained;
+use ferrocast_pubsub::{Broadcast, Retained};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::borrow::Cow;
@@ -18,8 +18,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `POST /api/broadcast` with `{"topic", "event", "payload"}`, or an array of them to publish many in one request
-/// (in order): answers `{"ok": true}` (for an array `{"ok": true, "published": N}`) once every subscriber has the
-/// messages in its queue. A bad message anywhere in an array gets 400 and nothing of the request is published.
+/// (in order): answers `{"ok": true}` (for an array `{"ok": true, "published": N}`) once the messages are queued for
+/// fanout, without waiting for it (see `broadcast_queue.rs` in ferrocast-pubsub); they reach subscribers in the
+/// order they were queued, and a later `GET /api/history` sees them. 503 once the relay is shutting down. A bad
+/// message anywhere in an array gets 400 and nothing of the request is published.
 /// Payloads are kept as the text they came in (valid JSON, checked), not parsed into values and written again.
 /// Needs a bearer token with `publish` (401 without one, 403 without the claim), except in dev mode.
 pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -50,13 +52,14 @@ pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, headers: HeaderMa
             ));
         };
         let payload = Payload::Json(payload.map_or_else(|| "{}".to_owned(), |payload| payload.get().to_owned()));
-        messages.push((topic, event, payload));
+        messages.push(Broadcast { topic: topic.into_owned(), event: event.into_owned(), payload });
     }
-    for (topic, event, payload) in &messages {
-        relay.backend.hub.broadcast(topic, event, payload);
+    let published = messages.len();
+    if relay.fanout.publish(messages).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the relay is shutting down\n").into_response();
     }
     if is_array {
-        Json(json!({ "ok": true, "published": messages.len() })).into_response()
+        Json(json!({ "ok": true, "published": published })).into_response()
     } else {
         Json(json!({ "ok": true })).into_response()
     }
@@ -122,6 +125,10 @@ pub(crate) async fn history(
         Some(Ok(since)) => Some(since),
         Some(Err(_)) => return bad_request("`since` must be an offset: a whole number, 0 or more"),
     };
+    // What a publisher's answered POST queued is in the history it reads next.
+    if relay.fanout.fanned_out().await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the relay is shutting down\n").into_response();
+    }
     let page = relay.backend.hub.history(&topic, since);
     let messages: Vec<Value> = page.messages.iter().map(retained_json).collect();
     let body = json!({

@@ -71,7 +71,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let relay = Relay::new(config).map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+    let relay = Relay::new(config)?;
     if let Some(cluster) = &relay.cluster {
         // A relay that served before reading the shared history back would tell clients their recovery failed.
         tracing::info!(relay = cluster.relay_id(), "reading what Redis holds before serving");

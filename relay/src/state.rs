@@ -1,13 +1,14 @@
 //! What every request and connection of one relay shares: the backend (hub, presence, the built-in channels'
-//! router), the workflow engine publishing through the hub, the link to Redis with `--pubsub redis://…`, the
-//! counters, the event-stream sockets by token, and the graceful shutdown, which closes connections with 1001 in
-//! batches, then leaves the cluster.
+//! router), the queue the HTTP API's broadcasts are fanned out from, the workflow engine publishing through the
+//! hub, the link to Redis with `--pubsub redis://…`, the counters, the event-stream sockets by token, and the
+//! graceful shutdown, which fans out what was accepted, closes connections with 1001 in batches, then leaves the
+//! cluster.
 
 use crate::config::Config;
 use crate::metrics::Metrics;
 use ferrocast_channels::builtin_router;
 use ferrocast_channels::reactor::hub_notifier;
-use ferrocast_pubsub::{Backend, Hub, PresenceHub};
+use ferrocast_pubsub::{Backend, BroadcastQueue, Hub, PresenceHub, QUEUED_REQUESTS};
 use ferrocast_pubsub::{Cluster, ClusterError};
 use ferrocast_reactor::engine::Engine;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ const SHUTDOWN_BATCH_GAP: Duration = Duration::from_millis(100);
 pub(crate) struct Relay {
     pub(crate) config: Config,
     pub(crate) backend: Arc<Backend>,
+    /// The broadcasts of `POST /api/broadcast`, answered once queued here and fanned out on a thread of their own.
+    pub(crate) fanout: BroadcastQueue,
     /// Runs the workflows of the `reactor:*` channel and the workflow API, publishing through the hub.
     pub(crate) engine: Engine,
     /// The link to the other relays, when they share a Redis.
@@ -37,12 +40,17 @@ pub(crate) struct Relay {
 
 impl Relay {
     /// The relay's shared state; with a cluster, its hub and presence are routed through Redis from the start.
-    pub(crate) fn new(config: Config) -> Result<Arc<Self>, ClusterError> {
+    /// Fails for cluster settings that cannot work (`InvalidInput`), or when the fanout thread cannot start.
+    pub(crate) fn new(config: Config) -> std::io::Result<Arc<Self>> {
         let hub = Arc::new(Hub::with_history(config.history));
         hub.spawn_sweeper();
+        let fanout = BroadcastQueue::start(hub.clone(), QUEUED_REQUESTS)?;
         let presence = PresenceHub::new(hub.clone(), config.presence_window);
         let cluster = match &config.cluster {
-            Some(settings) => Some(Cluster::start(settings.clone(), &hub, &presence)?),
+            Some(settings) => Some(
+                Cluster::start(settings.clone(), &hub, &presence)
+                    .map_err(|error: ClusterError| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?,
+            ),
             None => None,
         };
         let engine = Engine::new(config.workflows.clone(), hub_notifier(hub.clone()), config.runs);
@@ -52,6 +60,7 @@ impl Relay {
         Ok(Arc::new(Relay {
             config,
             backend,
+            fanout,
             engine,
             cluster,
             metrics: Metrics::default(),
@@ -94,8 +103,11 @@ impl Relay {
         ShutdownSignal { receiver: self.shutdown.subscribe(), batch: self.config.shutdown_batch.max(1) }
     }
 
-    /// Tells every connection to close, in batches, and waits until they have.
+    /// Fans out the broadcasts already accepted, then tells every connection to close, in batches, and waits until
+    /// they have.
     pub(crate) async fn shut_down(&self) {
+        // Accepted means delivered to whoever is connected: the sockets close after their queues are written.
+        let _ = self.fanout.fanned_out().await;
         let open = self.metrics.connections.load(Ordering::Relaxed);
         tracing::info!(open, "shutting down: closing sockets with 1001 in batches");
         let closed = self.all_closed.notified();
