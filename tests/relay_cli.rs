@@ -43,6 +43,9 @@ fn dev_mode_refuses_a_public_address_unless_asked() {
     start(&["--listen", "0.0.0.0:0", "--dev"]).expect("--dev allows it");
     start(&["--listen", "0.0.0.0:0", "--jwt-secret", "s3cret"]).expect("a secret is not dev mode");
     start(&["--listen", "127.0.0.1:0"]).expect("loopback in dev mode");
+    let refused = start(&["--listen", "127.0.0.1:0", "--api-listen", "0.0.0.0:0"]).expect_err("a public API port");
+    assert!(refused.contains("refusing to listen on 0.0.0.0:0 in dev mode"), "{refused}");
+    start(&["--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]).expect("a loopback API port in dev mode");
 }
 
 #[test]

@@ -283,3 +283,30 @@ async fn broadcasts_answered_before_a_shutdown_reach_subscribers_before_its_1001
     }
     client.expect_close(ferrocast_relay::CLOSE_GOING_AWAY).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_port_serves_what_backends_call_and_only_that_and_stops_with_the_relay() {
+    let mut relay = TestRelay::start_with_api(Config::default()).await;
+    let api = relay.api_addr.expect("an API port");
+    let mut client = Client::connect("C", &relay.url(V2)).await;
+    client.send(r#"["1","1","room:api","phx_join",{"no_presence":true}]"#).await;
+    client.expect(r#"["1","1","room:api","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    let body = r#"{"topic":"room:api","event":"new_msg","payload":{"from":"the api port"}}"#;
+    assert_eq!(support::http_at(api, "POST", "/api/broadcast", &[], body).await, (200, r#"{"ok":true}"#.to_owned()));
+    client.expect(r#"[null,null,"room:api","new_msg",{"from":"the api port"}]"#).await;
+    let (status, history) = support::http_at(api, "GET", "/api/history/room:api", &[], "").await;
+    assert_eq!(status, 200);
+    assert!(history.contains(r#""payload":{"from":"the api port"}"#), "{history}");
+    assert_eq!(support::http_at(api, "GET", "/healthz", &[], "").await.0, 200);
+    let (status, metrics) = support::http_at(api, "GET", "/metrics", &[], "").await;
+    assert!(status == 200 && metrics.contains("ferrocast_connections 1\n"), "{metrics}");
+    // Sockets, event streams and workflows are the main port's.
+    for path in ["/socket/websocket", "/sse?topic=room:api", "/api/workflows"] {
+        assert_eq!(support::http_at(api, "GET", path, &[], "").await.0, 404, "{path}");
+    }
+    relay.begin_shutdown();
+    client.expect_close(ferrocast_relay::CLOSE_GOING_AWAY).await;
+    let task = relay.task.take().expect("the relay's task");
+    tokio::time::timeout(Duration::from_secs(5), task).await.expect("serve returns").unwrap().unwrap();
+    assert!(tokio::net::TcpStream::connect(api).await.is_err(), "the API port closed with the relay");
+}

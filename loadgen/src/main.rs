@@ -171,11 +171,15 @@ struct TargetArgs {
     /// Ask a Ferrocast relay for batch messages (ferrocast_batch=1).
     #[arg(long)]
     batch: bool,
+    /// Where the HTTP publisher POSTs (host:port), when not to the target: a relay's `--api-listen` address.
+    #[arg(long)]
+    api: Option<std::net::SocketAddr>,
 }
 
 impl TargetArgs {
     async fn resolve(&self) -> Result<Target> {
-        Target::from_url(&self.target, self.dialect, self.batch, self.server_pid).await
+        let target = Target::from_url(&self.target, self.dialect, self.batch, self.server_pid).await?;
+        Ok(Target { api: self.api, ..target })
     }
 }
 

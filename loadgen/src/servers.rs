@@ -69,6 +69,8 @@ pub(crate) struct Server {
     pub kind: Kind,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// A relay's backend API port (`--api-listen`), where the HTTP publisher POSTs.
+    pub api: Option<SocketAddr>,
     child: Child,
 }
 
@@ -86,10 +88,15 @@ impl Server {
 
     async fn start_with(kind: Kind, programs: &Programs, label: &str, redis_url: Option<&str>) -> Result<Server> {
         let addr = free_port()?;
+        let mut api = None;
         let mut command = match kind {
             Kind::Relay => {
                 let mut command = Command::new(&programs.relay);
                 command.arg("--listen").arg(addr.to_string()).env("RUST_LOG", "warn");
+                // Backends publish to the API port, as the relay's deployment notes advise.
+                let api_addr = free_port()?;
+                command.arg("--api-listen").arg(api_addr.to_string());
+                api = Some(api_addr);
                 // The echo scenario sends 10,000 requests a second on one socket, far over a page's rate limit;
                 // the baselines limit nothing either.
                 command.args(["--rate-limit", "10000000", "--rate-burst", "10000000"]);
@@ -114,7 +121,7 @@ impl Server {
         let log = std::fs::File::create(programs.log_dir.join(format!("{}-{label}.log", kind.name())))?;
         command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).kill_on_drop(true);
         let child = command.spawn().map_err(|error| format!("starting {}: {error}", kind.name()))?;
-        let mut server = Server { kind, addr, child };
+        let mut server = Server { kind, addr, api, child };
         server.wait_until_accepting().await?;
         if redis_url.is_some() {
             server.wait_until_serving().await?;
@@ -129,7 +136,7 @@ impl Server {
 
     /// The target scenarios drive.
     pub(crate) fn target(&self) -> Target {
-        Target::local(self.kind.dialect(), self.addr, self.pid())
+        Target { api: self.api, ..Target::local(self.kind.dialect(), self.addr, self.pid()) }
     }
 
     /// Kills the server and waits for it to be gone.

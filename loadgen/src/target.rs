@@ -21,6 +21,8 @@ pub(crate) struct Target {
     pub batch: bool,
     /// The server's process, for CPU and memory figures; without it those figures are left out.
     pub server_pid: Option<u32>,
+    /// Where the HTTP publisher POSTs when not to `addr`: a relay's backend API port (`--api-listen`).
+    pub api: Option<SocketAddr>,
 }
 
 impl Target {
@@ -50,6 +52,7 @@ impl Target {
             extra_query,
             batch,
             server_pid,
+            api: None,
         })
     }
 
@@ -63,6 +66,7 @@ impl Target {
             extra_query: None,
             batch: false,
             server_pid,
+            api: None,
         }
     }
 

@@ -10,7 +10,8 @@
 //! - `sse`: server-sent event streams of topics; `sse_body`: the response body a stream's connection writes.
 //! - `sse_socket`: a Phoenix socket over server-sent events and HTTP POST, for networks that block WebSockets;
 //!   `sse_sessions`: its sessions by token, for the POSTs.
-//! - `http`: publishing, history, presence, health and metrics.
+//! - `http`: publishing, history, presence, health and metrics; `api_thread`: those on an address and a thread of
+//!   their own (`--api-listen`).
 //! - `workflows`: listing workflows, starting runs and reading their status, for `ferrocast-reactor`'s engine.
 //! - `auth`: where each client puts its token, and the 403 for a refused one.
 //! - `admission`: whether a new socket or stream is let in (shutdown, token, connection limit), answered alike.
@@ -20,6 +21,7 @@
 //! - `state`: what connections share, and the graceful shutdown; `metrics`: the counters of `GET /metrics`.
 
 mod admission;
+mod api_thread;
 mod auth;
 mod batching;
 mod close;
@@ -47,6 +49,7 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use state::Relay;
 use std::future::Future;
+use std::sync::Arc;
 
 /// Pages on other origins (a Nuxt dev server beside the relay) read event streams with `fetch`, sending an
 /// `Authorization` header, and post frames, so these routes answer CORS: for the origins the relay allows (see
@@ -71,6 +74,37 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    run(listener, None, config, shutdown).await
+}
+
+/// [`serve`], and the routes backends call (publishing, history, presence, health, metrics) on `api_listener` too,
+/// from a thread of their own (see `api_thread.rs`); that port stops after the main one.
+pub async fn serve_with_api(
+    listener: tokio::net::TcpListener,
+    api_listener: std::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run(listener, Some(api_listener), config, shutdown).await
+}
+
+/// What backends call: publishing, history, presence, health and metrics.
+fn backend_routes(relay: &Arc<Relay>) -> Router<Arc<Relay>> {
+    Router::new()
+        .route("/api/broadcast", post(http::broadcast))
+        .route("/api/history/{topic}", get(http::history))
+        .route("/api/presence/{topic}", get(http::presence))
+        .route_layer(axum::middleware::from_fn_with_state(relay.clone(), origin::check))
+        .route("/healthz", get(http::healthz))
+        .route("/metrics", get(http::metrics))
+}
+
+async fn run(
+    listener: tokio::net::TcpListener,
+    api_listener: Option<std::net::TcpListener>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let relay = Relay::new(config)?;
     if let Some(cluster) = &relay.cluster {
         // A relay that served before reading the shared history back would tell clients their recovery failed.
@@ -86,15 +120,11 @@ pub async fn serve(
         .route("/socket/websocket", get(ws::upgrade))
         .route("/sse", get(sse::stream).layer(cors.clone()))
         .route("/socket/sse", get(sse_socket::open).post(sse_socket::send).layer(cors))
-        .route("/api/broadcast", post(http::broadcast))
-        .route("/api/history/{topic}", get(http::history))
-        .route("/api/presence/{topic}", get(http::presence))
         .route("/api/workflows", get(workflows::list))
         .route("/api/workflows/{name}/runs", post(workflows::start))
         .route("/api/runs/{id}", get(workflows::status))
         .route_layer(axum::middleware::from_fn_with_state(relay.clone(), origin::check))
-        .route("/healthz", get(http::healthz))
-        .route("/metrics", get(http::metrics));
+        .merge(backend_routes(&relay));
     if let Some(client) = &relay.config.client_dir {
         app = app.nest_service("/ferrocast", tower_http::services::ServeDir::new(client));
     }
@@ -109,10 +139,23 @@ pub async fn serve(
             tracing::warn!(%error, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
+    let api = match api_listener {
+        Some(api_listener) => {
+            if let Ok(listen) = api_listener.local_addr() {
+                tracing::info!(%listen, "serving the backend API on a thread of its own: http://{listen}");
+            }
+            Some(api_thread::ApiThread::start(api_listener, backend_routes(&relay), relay.clone())?)
+        }
+        None => None,
+    };
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             relay.shut_down().await;
         })
-        .await
+        .await;
+    if let Some(api) = api {
+        api.stop().await?;
+    }
+    served
 }

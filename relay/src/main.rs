@@ -18,6 +18,10 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "FERROCAST_LISTEN", default_value = "127.0.0.1:4000")]
     listen: SocketAddr,
+    /// Also serve what backends call (POST /api/broadcast, history, presence, /healthz, /metrics) on this address,
+    /// from a thread of its own: their answers never wait behind the sockets' work. Keep it off the public network.
+    #[arg(long, env = "FERROCAST_API_LISTEN")]
+    api_listen: Option<SocketAddr>,
     /// Directory of static files to serve at / (the demo).
     #[arg(long, env = "FERROCAST_WWW")]
     www: Option<PathBuf>,
@@ -128,11 +132,11 @@ async fn main() -> std::io::Result<()> {
         (None, None) => None,
     };
     if tokens.is_none() {
-        if !args.listen.ip().is_loopback() && !args.dev {
+        let public = [Some(args.listen), args.api_listen].into_iter().flatten().find(|addr| !addr.ip().is_loopback());
+        if let Some(public) = public.filter(|_| !args.dev) {
             return Err(exit_with(format!(
-                "refusing to listen on {} in dev mode: anyone could connect and do anything. Give --jwt-secret or \
-                 --jwt-public-key, or --dev to run without authentication anyway",
-                args.listen
+                "refusing to listen on {public} in dev mode: anyone could connect and do anything. Give --jwt-secret \
+                 or --jwt-public-key, or --dev to run without authentication anyway"
             )));
         }
         tracing::warn!(
@@ -182,7 +186,15 @@ async fn main() -> std::io::Result<()> {
     };
     raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    ferrocast_relay::serve(listener, config, shutdown_requested()).await.map_err(|error| exit_with(error.to_string()))
+    let served = match args.api_listen {
+        Some(api_listen) => {
+            let api_listener = std::net::TcpListener::bind(api_listen)
+                .map_err(|error| exit_with(format!("--api-listen {api_listen}: {error}")))?;
+            ferrocast_relay::serve_with_api(listener, api_listener, config, shutdown_requested()).await
+        }
+        None => ferrocast_relay::serve(listener, config, shutdown_requested()).await,
+    };
+    served.map_err(|error| exit_with(error.to_string()))
 }
 
 /// Logs why the relay cannot start, as the error `main` returns.

@@ -26,6 +26,8 @@ const PATIENCE: Duration = Duration::from_secs(5);
 /// A running relay; it shuts down when dropped.
 pub struct TestRelay {
     pub addr: std::net::SocketAddr,
+    /// The backend API's own address, for a relay started with [`TestRelay::start_with_api`].
+    pub api_addr: Option<std::net::SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -38,7 +40,19 @@ impl TestRelay {
         let task = tokio::spawn(ferrocast_relay::serve(listener, config, async move {
             let _ = stopped.await;
         }));
-        TestRelay { addr, stop: Some(stop), task: Some(task) }
+        TestRelay { addr, api_addr: None, stop: Some(stop), task: Some(task) }
+    }
+
+    /// [`TestRelay::start`] with the backend API on a second port, from its own thread (`--api-listen`).
+    pub async fn start_with_api(config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let api_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the API port");
+        let (addr, api_addr) = (listener.local_addr().expect("addr"), api_listener.local_addr().expect("api addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(ferrocast_relay::serve_with_api(listener, api_listener, config, async move {
+            let _ = stopped.await;
+        }));
+        TestRelay { addr, api_addr: Some(api_addr), stop: Some(stop), task: Some(task) }
     }
 
     pub fn url(&self, query: &str) -> String {
@@ -238,8 +252,19 @@ pub async fn http(relay: &TestRelay, method: &str, path: &str, body: &str) -> (u
 
 /// [`http`] with extra header lines (`"name: value"`).
 pub async fn http_with(relay: &TestRelay, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(relay.addr).await.expect("connect");
-    stream.write_all(http_request(relay.addr, method, path, headers, body).as_bytes()).await.expect("write");
+    http_at(relay.addr, method, path, headers, body).await
+}
+
+/// [`http_with`] to any address (a relay's API port, say).
+pub async fn http_at(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(http_request(addr, method, path, headers, body).as_bytes()).await.expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read");
     http_response(&response).unwrap_or((0, String::new()))

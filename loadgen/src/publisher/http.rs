@@ -86,7 +86,8 @@ impl HttpPublisher {
 }
 
 async fn connect(target: &Target, index: usize) -> Result<SendRequest<Full<Bytes>>> {
-    let stream = net::tcp_connect(target.addr, net::source_address(target.addr, index)).await?;
+    let addr = target.api.unwrap_or(target.addr);
+    let stream = net::tcp_connect(addr, net::source_address(addr, index)).await?;
     let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
         let _ = connection.await;
@@ -124,7 +125,7 @@ async fn run(
         let request = Request::builder()
             .method(Method::POST)
             .uri(BROADCAST_PATH)
-            .header(HOST, &target.authority)
+            .header(HOST, target.api.map_or_else(|| target.authority.clone(), |api| api.to_string()))
             .header(CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))?;
         let asked_ns = stamp::now_ns();
