@@ -28,6 +28,8 @@ pub(crate) enum PublishOver {
 pub(crate) struct Published {
     /// Payloads sent, one broadcast each.
     pub sent: u64,
+    /// Payloads the run was to send: more than `sent` when an HTTP publisher ran out of time.
+    pub planned: u64,
     /// When the first was sent, in the generator's clock.
     pub started_ns: u64,
     /// When the last was sent (over HTTP: when its answer had come).

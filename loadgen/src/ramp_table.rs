@@ -18,7 +18,7 @@ pub(crate) fn markdown(ramps: &[(String, Value)]) -> String {
     }
     let mut table = String::from(
         "| broadcasts/s | server | deliveries/s | p50 | p99 | lost | server CPU µs/delivery | POST p50 | POST p99 | \
-         publishing took |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         published |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for rate in rates {
         for (server, ramp) in ramps {
@@ -41,7 +41,7 @@ fn row(step: &Value) -> String {
     let us = |value: &Value| value.as_u64().map_or("–".to_owned(), format_us);
     let number = |value: &Value, digits: usize| value.as_f64().map_or("–".to_owned(), |x| format!("{x:.digits$}"));
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} s |",
+        "| {} | {} | {} | {} | {} | {} | {} | {} |",
         number(&step["deliveries_per_s"], 0),
         us(&step["latency"]["p50_us"]),
         us(&step["latency"]["p99_us"]),
@@ -49,8 +49,17 @@ fn row(step: &Value) -> String {
         number(&step["server_cpu_us_per_delivery"], 2),
         us(&step["post_latency"]["p50_us"]),
         us(&step["post_latency"]["p99_us"]),
-        number(&step["seconds"], 2),
+        published(step),
     )
+}
+
+/// `3.00 s`, or `700 of 3000 in 6.00 s` for a publisher that fell behind.
+fn published(step: &Value) -> String {
+    let seconds = step["seconds"].as_f64().map_or("–".to_owned(), |seconds| format!("{seconds:.2} s"));
+    match (step["sent"].as_u64(), step["planned"].as_u64()) {
+        (Some(sent), Some(planned)) if sent < planned => format!("{sent} of {planned} in {seconds}"),
+        _ => seconds,
+    }
 }
 
 #[cfg(test)]
@@ -60,7 +69,7 @@ mod tests {
 
     fn step(rate: f64, p99_us: u64) -> Value {
         json!({
-            "rate": rate, "deliveries_per_s": rate * 1000.0, "lost": 0, "seconds": 3.0,
+            "rate": rate, "deliveries_per_s": rate * 1000.0, "lost": 0, "seconds": 3.0, "sent": 150, "planned": 150,
             "latency": { "p50_us": 900, "p99_us": p99_us },
             "server_cpu_us_per_delivery": 3.456,
             "post_latency": { "p50_us": 250, "p99_us": 1800 },
@@ -70,12 +79,16 @@ mod tests {
     #[test]
     fn steps_line_up_by_rate_and_a_missing_step_says_why() {
         let relay = json!({ "steps": [step(50.0, 2000), step(100.0, 4000)] });
-        let baseline = json!({ "steps": [step(50.0, 9000)] });
+        let mut late = step(50.0, 9000);
+        late["sent"] = json!(70);
+        late["seconds"] = json!(6.0);
+        let baseline = json!({ "steps": [late] });
         let table = markdown(&[("relay".to_owned(), relay), ("minimal".to_owned(), baseline)]);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 2 + 4, "{table}");
         assert_eq!(lines[2], "| 50 | relay | 50000 | 900 µs | 2.0 ms | 0 | 3.46 | 250 µs | 1.8 ms | 3.00 s |");
         assert!(lines[3].starts_with("| 50 | minimal | 50000 | 900 µs | 9.0 ms |"), "{table}");
+        assert!(lines[3].ends_with("| 70 of 150 in 6.00 s |"), "{table}");
         assert!(lines[4].starts_with("| 100 | relay |"), "{table}");
         assert!(lines[5].contains("not run: an earlier step saturated"), "{table}");
     }

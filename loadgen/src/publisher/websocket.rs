@@ -103,6 +103,7 @@ async fn serve(
                     let published =
                         Published {
                             sent: finished.sent,
+                            planned: finished.total,
                             started_ns: finished.started_ns,
                             finished_ns: stamp::now_ns(),
                             answers: None,

@@ -2,8 +2,8 @@
 //! highest rate the server serves cleanly and the most deliveries a second it reaches.
 //!
 //! A step is clean when nothing is lost, no subscriber was closed and p99 stays under 50 ms. The ramp stops early
-//! once a step loses deliveries, closes a subscriber or passes a p99 of 1 s: the server is saturated, and higher
-//! rates would only pile up queues.
+//! once a step loses deliveries, closes a subscriber, passes a p99 of 1 s or answers its HTTP publisher too slowly
+//! for the rate to be published: the server is saturated, and higher rates would only pile up queues.
 
 use crate::Result;
 use crate::proc_stats::Watched;
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// The rates stepped through by default, for a thousand subscribers: from a moderate load, where every broadcast
 /// wakes every subscriber for one frame, to past saturation.
-pub(crate) const DEFAULT_RATES: [f64; 5] = [50.0, 100.0, 300.0, 1000.0, 3000.0];
+pub(crate) const DEFAULT_RATES: [f64; 7] = [50.0, 100.0, 300.0, 1000.0, 1500.0, 2000.0, 3000.0];
 /// The p99 under which a step is clean.
 pub(crate) const CLEAN_P99: Duration = Duration::from_millis(50);
 /// The p99 past which the ramp stops.
@@ -57,13 +57,18 @@ pub(crate) async fn run(target: &Target, options: &Options) -> Result<Outcome> {
         match measured {
             Ok(step) => {
                 eprintln!("  ramp {rate:>6} broadcasts/s: {}", step.human());
-                let saturated = step.lost > 0 || step.closed > 0 || step.latency.p99_us >= STOP_P99.as_micros() as u64;
+                let saturated = step.lost > 0
+                    || step.closed > 0
+                    || step.latency.p99_us >= STOP_P99.as_micros() as u64
+                    || step.sent < step.planned;
                 if saturated {
                     stopped_by = Some(format!(
-                        "stopped at {rate} broadcasts/s: lost {}, closed {}, p99 {}",
+                        "stopped at {rate} broadcasts/s: lost {}, closed {}, p99 {}, published {} of {}",
                         step.lost,
                         step.closed,
-                        step.p99()
+                        step.p99(),
+                        step.sent,
+                        step.planned
                     ));
                     steps.push(step);
                     break;

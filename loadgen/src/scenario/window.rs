@@ -23,6 +23,8 @@ pub(crate) struct WindowFigures {
     pub subscribers: usize,
     /// Broadcasts published in the window.
     pub sent: u64,
+    /// Broadcasts the window was to publish: more than `sent` when the publisher could not keep up.
+    pub planned: u64,
     /// Deliveries expected: `sent × subscribers`.
     pub expected: u64,
     /// Deliveries received in time.
@@ -89,6 +91,7 @@ pub(crate) async fn measure(
         seconds: (published.finished_ns - published.started_ns) as f64 / 1e9,
         subscribers,
         sent: published.sent,
+        planned: published.planned,
         expected,
         received: window.received,
         lost: expected.saturating_sub(window.received),
@@ -121,6 +124,7 @@ impl WindowFigures {
             "seconds": round(self.seconds, 3),
             "subscribers": self.subscribers,
             "sent": self.sent,
+            "planned": self.planned,
             "expected": self.expected,
             "received": self.received,
             "lost": self.lost,
@@ -157,8 +161,9 @@ impl WindowFigures {
             self.closed
         );
         if let Some(post) = &self.post {
+            let of_planned = if self.sent < self.planned { format!(" of {}", self.planned) } else { String::new() };
             line.push_str(&format!(
-                ", POSTs answered in p50 {} p99 {} ({:.2} s for {})",
+                ", POSTs answered in p50 {} p99 {} ({:.2} s for {}{of_planned})",
                 format_us(post.p50_us),
                 format_us(post.p99_us),
                 self.seconds,
@@ -192,9 +197,13 @@ impl WindowFigures {
         line
     }
 
-    /// Whether the window was clean: nothing lost, nobody closed, p99 under `p99_limit`.
+    /// Whether the window was clean: everything planned published, nothing lost, nobody closed, p99 under
+    /// `p99_limit`.
     pub(crate) fn clean(&self, p99_limit: Duration) -> bool {
-        self.lost == 0 && self.closed == 0 && u128::from(self.latency.p99_us) < p99_limit.as_micros()
+        self.sent == self.planned
+            && self.lost == 0
+            && self.closed == 0
+            && u128::from(self.latency.p99_us) < p99_limit.as_micros()
     }
 
     /// `p99 4.2 ms` and so on, for tables.
