@@ -266,22 +266,29 @@ async fn shutdown_closes_sockets_with_1001_and_serve_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcasts_answered_before_a_shutdown_reach_subscribers_before_its_1001() {
     // The answer to a POST comes once its broadcasts are queued, before they are fanned out; a shutdown right after
-    // must still deliver every one of them, in order, before it closes the socket. 3000 stays under the outbox's
-    // 4096 frames, and takes the fanout thread long enough that a close sent without waiting for it would win.
-    const SENT: u64 = 3000;
+    // must still deliver every one of them, in order, before it closes the sockets. 2000 broadcasts to 20
+    // subscribers keep the fanout busy long enough that a close sent without waiting for it would win (it did, with
+    // the wait left out), and stay under an outbox's 4096 frames.
+    const SENT: u64 = 2000;
     let mut relay = TestRelay::start(Config::default()).await;
-    let mut client = Client::connect("C", &relay.url(V2)).await;
-    client.send(r#"["1","1","room:last","phx_join",{"no_presence":true}]"#).await;
-    client.expect(r#"["1","1","room:last","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        let mut client = Client::connect("C", &relay.url(V2)).await;
+        client.send(r#"["1","1","room:last","phx_join",{"no_presence":true}]"#).await;
+        client.expect(r#"["1","1","room:last","phx_reply",{"response":{},"status":"ok"}]"#).await;
+        clients.push(client);
+    }
     let batch: Vec<serde_json::Value> =
         (0..SENT).map(|n| serde_json::json!({ "topic": "room:last", "event": "n", "payload": n })).collect();
     let (status, body) = http(&relay, "POST", "/api/broadcast", &serde_json::Value::from(batch).to_string()).await;
     assert_eq!(status, 200, "{body}");
     relay.begin_shutdown();
-    for n in 0..SENT {
-        client.expect(&format!(r#"[null,null,"room:last","n",{n}]"#)).await;
+    for client in &mut clients {
+        for n in 0..SENT {
+            client.expect(&format!(r#"[null,null,"room:last","n",{n}]"#)).await;
+        }
+        client.expect_close(ferrocast_relay::CLOSE_GOING_AWAY).await;
     }
-    client.expect_close(ferrocast_relay::CLOSE_GOING_AWAY).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
