@@ -66,19 +66,6 @@ impl Publisher {
         }
     }
 
-    /// A note for the output when the timings may include the generator's own waits: the HTTP publisher's
-    /// priority could not be raised.
-    pub(crate) fn note(&self) -> Option<String> {
-        match self {
-            Publisher::Http(publisher) => publisher.priority_refused.as_ref().map(|why| {
-                format!(
-                    "the HTTP publisher's priority could not be raised ({why}): POST times include its waits for a core"
-                )
-            }),
-            Publisher::WebSocket(_) => None,
-        }
-    }
-
     /// Closes the connection.
     pub(crate) async fn stop(self) -> Result<()> {
         match self {

@@ -8,12 +8,10 @@
 //!
 //! A backend publishes from a machine of its own; here it shares two cores with a thousand subscribers that all
 //! wake at once when a broadcast lands, just as its answer does. So that what it times is the server's answer and
-//! not its own wait for a core, the publisher runs on a thread and a single-threaded runtime of its own, and asks
-//! for that thread the highest priority (nice -20; root may, others get a note in the output). Measured on the
-//! relay at 100 broadcasts/s to 1000 subscribers, the POST's p50 was 2.9 ms at the normal priority and 0.53 ms at
-//! the raised one: most of it had been the generator waiting on itself. The price is paid by the server, whose
-//! threads the publisher now preempts when it wakes: at 300/s, the relay's CPU per delivery was 3.52–3.57 µs with
-//! the publisher at nice 0 and 3.69–3.70 µs at -20, its delivery p99 19.6–22.2 ms and 26.4–26.8 ms.
+//! not its own turn behind the generator's subscriber tasks, the publisher runs on a thread and a single-threaded
+//! runtime of its own. A raised priority (nice -20) was tried too: against the relay's API port it took 10–40 µs
+//! off the POST's p50 at 100/s, and added 5 ms to the relay's delivery p99 at 300/s, whose threads it preempted
+//! whenever it woke; it is not used.
 
 use crate::latency::{self, Summary};
 use crate::publisher::{Published, payloads_in};
@@ -35,17 +33,12 @@ const BROADCAST_PATH: &str = "/api/broadcast";
 /// How many times its duration a run may last before it stops sending.
 const OVERRUN: u32 = 2;
 
-/// The nice value the publisher's thread asks for: the highest priority there is.
-const PUBLISHER_NICE: i32 = -20;
-
 type RunCommand = (u64, f64, Duration, oneshot::Sender<Result<Published>>);
 
 /// A handle on the publisher's thread.
 pub(crate) struct HttpPublisher {
     runs: mpsc::Sender<RunCommand>,
     thread: std::thread::JoinHandle<()>,
-    /// Why the thread's priority could not be raised, if it could not.
-    pub(crate) priority_refused: Option<String>,
 }
 
 impl HttpPublisher {
@@ -56,7 +49,6 @@ impl HttpPublisher {
         let (opened, connected) = oneshot::channel();
         let (target, topic) = (target.clone(), topic.to_owned());
         let thread = std::thread::Builder::new().name("http-publisher".to_owned()).spawn(move || {
-            let raised = rustix::process::setpriority_process(Some(rustix::thread::gettid()), PUBLISHER_NICE);
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(error) => return drop(opened.send(Err(error.into()))),
@@ -66,12 +58,12 @@ impl HttpPublisher {
                     Ok(sender) => sender,
                     Err(error) => return drop(opened.send(Err(error))),
                 };
-                let _ = opened.send(Ok(raised.err().map(|error| error.to_string())));
+                let _ = opened.send(Ok(()));
                 serve(sender, &target, &topic, commands).await;
             });
         })?;
-        let priority_refused = connected.await.map_err(|_| "the HTTP publisher's thread ended before connecting")??;
-        Ok(HttpPublisher { runs, thread, priority_refused })
+        connected.await.map_err(|_| "the HTTP publisher's thread ended before connecting")??;
+        Ok(HttpPublisher { runs, thread })
     }
 
     /// Publishes `rate × duration` payloads numbered from `first_seq`; returns when the last POST is answered.

@@ -110,7 +110,7 @@ impl Stage {
                 self.subscribers.first_error.as_deref().unwrap_or("?")
             ));
         }
-        for note in self.note.iter().cloned().chain(self.publisher.note()) {
+        if let Some(note) = &self.note {
             remarks.push_str(&format!(" ({note})"));
         }
         remarks
