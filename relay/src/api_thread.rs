@@ -3,9 +3,9 @@
 //!
 //! On the main port, a POST arrives while the runtime's workers are busy writing the last broadcast to a thousand
 //! subscribers, and its connection's task is run after theirs. Here it has a single-threaded runtime that runs
-//! nothing else. Measured with a sequential publisher at 300 broadcasts/s to 1000 subscribers: POST p50 438-519 µs
-//! and p99 6.9-7.1 ms on the main port, 99-116 µs and 3.9-4.0 ms on this one. The rest of the p99 is the
-//! machine's: both cores were busy with the relay and the load generator.
+//! nothing else. Measured with a sequential publisher at 300 broadcasts/s to 1000 subscribers: POST p50 322 µs
+//! and p99 6.1 ms on the main port, 87 µs and 3.7 ms on this one. The rest of the p99 is the machine's: both cores
+//! were busy with the relay and the load generator (BENCHMARKS.md, issue 23).
 //!
 //! It serves what backends call, with the same handlers and checks as the main port: publishing, history,
 //! presence, health and metrics. Not the sockets, event streams or workflow runs, whose work belongs on the
