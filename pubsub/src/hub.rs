@@ -27,6 +27,7 @@
 use crate::fanout_timing::FanoutTiming;
 use crate::history::{Appended, Budget, Epochs, History, HistoryLimits, HistoryUsage, NOT_YET_NUMBERED, Retained};
 use crate::loss_notice::loss_notice;
+use crate::outbox::Outbox;
 use crate::sharded::{Sharded, lock, lock_mut, read, write};
 use crate::wire::{ConnId, EncodedOnce, Subscriber, encode_broadcast};
 use ferrocast_protocol::{Payload, Position};
@@ -209,7 +210,25 @@ impl Hub {
             upstream.publish(topic, event, payload);
             return 0;
         }
-        self.timed(|| self.fan_out(topic, event, payload, Numbering::Numbered))
+        self.timed(|| self.fan_out(topic, event, payload, Numbering::Numbered, &mut Wakes::Now))
+    }
+
+    /// [`Hub::broadcast`] for several broadcasts, in order, waking each subscriber once, when all of them are
+    /// queued: its writer then takes them in one go (in few batch messages, for a client that asks for them)
+    /// instead of starting on the first while the others are still being queued from another thread.
+    pub fn broadcast_all<'a>(&self, broadcasts: impl IntoIterator<Item = (&'a str, &'a str, &'a Payload)>) {
+        let mut to_wake = Vec::new();
+        for (topic, event, payload) in broadcasts {
+            if let Some(upstream) = self.upstream.get() {
+                upstream.publish(topic, event, payload);
+                continue;
+            }
+            let mut wakes = Wakes::Deferred(&mut to_wake);
+            self.timed(|| self.fan_out(topic, event, payload, Numbering::Numbered, &mut wakes));
+        }
+        for outbox in to_wake {
+            outbox.wake();
+        }
     }
 
     /// Keeps and sends a broadcast numbered upstream, `offset` of `epoch`, made at `at`; `None` when the topic's
@@ -225,7 +244,7 @@ impl Hub {
         at: Instant,
     ) -> Option<usize> {
         let given = Given { offset: position.offset, epoch: &position.epoch, at };
-        self.timed_if_delivered(|| self.fan_out(topic, event, payload, Numbering::Given(given)))
+        self.timed_if_delivered(|| self.fan_out(topic, event, payload, Numbering::Given(given), &mut Wakes::Now))
     }
 
     /// A topic's position (`None` for a topic this hub does not know), to tell whether a broadcast numbered
@@ -237,7 +256,7 @@ impl Hub {
     /// Sends a broadcast that is not numbered or kept, to every subscriber, joins under way included: presence
     /// diffs, which a rejoining client rebuilds from a fresh `presence_state` instead of a replay.
     pub fn broadcast_unnumbered(&self, topic: &str, event: &str, payload: &Payload) -> usize {
-        self.timed(|| self.fan_out(topic, event, payload, Numbering::Unnumbered))
+        self.timed(|| self.fan_out(topic, event, payload, Numbering::Unnumbered, &mut Wakes::Now))
     }
 
     /// The kept broadcasts of a topic after `after` (all kept ones with `None`). A topic the hub does not know
@@ -301,18 +320,27 @@ impl Hub {
         delivered
     }
 
-    fn fan_out(&self, topic_name: &str, event: &str, payload: &Payload, numbering: Numbering<'_>) -> Option<usize> {
+    fn fan_out(
+        &self,
+        topic_name: &str,
+        event: &str,
+        payload: &Payload,
+        numbering: Numbering<'_>,
+        wakes: &mut Wakes<'_>,
+    ) -> Option<usize> {
         let shard = read(self.topics.shard(topic_name));
         let Some(topic) = shard.get(topic_name) else {
             drop(shard);
             return match numbering {
                 // A numbered broadcast needs the topic, to keep it for whoever comes back.
-                Numbering::Numbered | Numbering::Given(_) => self.fan_out_to_new(topic_name, event, payload, numbering),
+                Numbering::Numbered | Numbering::Given(_) => {
+                    self.fan_out_to_new(topic_name, event, payload, numbering, wakes)
+                }
                 Numbering::Unnumbered => Some(0),
             };
         };
         let mut topic = lock(topic);
-        self.deliver(&mut topic, topic_name, event, payload, numbering)
+        self.deliver(&mut topic, topic_name, event, payload, numbering, wakes)
     }
 
     fn fan_out_to_new(
@@ -321,11 +349,12 @@ impl Hub {
         event: &str,
         payload: &Payload,
         numbering: Numbering<'_>,
+        wakes: &mut Wakes<'_>,
     ) -> Option<usize> {
         let mut shard = write(self.topics.shard(topic_name));
         let topic = shard.entry(topic_name.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
         let topic = lock_mut(topic);
-        self.deliver(topic, topic_name, event, payload, numbering)
+        self.deliver(topic, topic_name, event, payload, numbering, wakes)
     }
 
     fn deliver(
@@ -335,6 +364,7 @@ impl Hub {
         event: &str,
         payload: &Payload,
         numbering: Numbering<'_>,
+        wakes: &mut Wakes<'_>,
     ) -> Option<usize> {
         let offset = match numbering {
             Numbering::Numbered => Some(topic.history.append(event, payload, Instant::now(), &self.history)),
@@ -356,9 +386,20 @@ impl Hub {
             if numbered && *waiting {
                 continue; // Its catch-up replays this from history, in order.
             }
-            if let Some(frame) = encoded.for_subscriber(subscriber)
-                && subscriber.outbox.push(frame.clone())
-            {
+            let Some(frame) = encoded.for_subscriber(subscriber) else { continue };
+            let queued = match wakes {
+                Wakes::Now => subscriber.outbox.push(frame.clone()),
+                Wakes::Deferred(to_wake) => match subscriber.outbox.push_deferring_wake(frame.clone()) {
+                    Some(wake) => {
+                        if wake {
+                            to_wake.push(subscriber.outbox.clone());
+                        }
+                        true
+                    }
+                    None => false,
+                },
+            };
+            if queued {
                 delivered += 1;
             }
         }
@@ -394,6 +435,13 @@ impl Hub {
     }
 }
 
+/// When the outboxes a broadcast goes to are woken: at once, or by the caller once it has queued a whole request
+/// (see [`Hub::broadcast_all`]).
+enum Wakes<'a> {
+    Now,
+    Deferred(&'a mut Vec<Arc<Outbox>>),
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Numbering<'a> {
     /// Numbered here, by the topic's history.
@@ -413,7 +461,7 @@ struct Given<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::{OutFrame, Outbox, OutboxLimits};
+    use crate::outbox::{OutFrame, OutboxLimits};
     use crate::wire::Wire;
     use ferrocast_protocol::Vsn;
 
@@ -441,6 +489,33 @@ mod tests {
             outbox.next_batch(&mut batch).await.unwrap();
         }
         batch.into_iter().map(|frame| String::from_utf8(frame.bytes.to_vec()).unwrap()).collect()
+    }
+
+    #[test]
+    fn broadcast_all_wakes_a_waiting_writer_once_everything_is_queued() {
+        let hub = Hub::new();
+        let subscriber = subscriber(Vsn::V2);
+        let outbox = subscriber.outbox.clone();
+        hub.subscribe("t", subscriber);
+        // The writer waits on a thread of its own, as a connection's task waits on a worker.
+        let (parked, writer_parked) = std::sync::mpsc::channel();
+        let writer = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            runtime.block_on(async {
+                let mut batch = Vec::new();
+                let next = outbox.next_batch(&mut batch);
+                let _ = parked.send(());
+                next.await.unwrap();
+                batch.len()
+            })
+        });
+        writer_parked.recv().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Woken at the first frame, the writer would take a part of them.
+        let payloads: Vec<Payload> = (0..4000).map(|n| json(&n.to_string())).collect();
+        hub.broadcast_all(payloads.iter().map(|payload| ("t", "n", payload)));
+        assert_eq!(writer.join().unwrap(), 4000, "the writer's first batch holds every broadcast");
+        assert_eq!(hub.history("t", None).messages.len(), 1000, "the history keeps its 1000");
     }
 
     #[tokio::test]

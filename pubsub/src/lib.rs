@@ -7,8 +7,8 @@
 //! - `auth`: tokens, and who may join, publish and act in a zone.
 //! - `limits`: channels per connection, and the rate limiter on what a connection sends.
 //! - `outbox`: a connection's bounded outbound queue, and the slow-consumer policy.
-//! - `broadcast_queue`: broadcasts whose publisher does not wait for their fanout, fanned out in order by a task of
-//!   their own.
+//! - `broadcast_queue`: broadcasts whose publisher does not wait for their fanout, fanned out in order on a thread
+//!   of their own.
 //! - `hub`: topics and their subscribers, and each broadcast handed to all of them; topics are sharded over locks
 //!   (`sharded`, which also holds the poison-tolerant lock helpers).
 //! - `wire`: what a subscriber's connection speaks, and broadcasts encoded once per serializer.

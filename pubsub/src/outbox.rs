@@ -101,26 +101,42 @@ impl Outbox {
     /// Queues a frame. Returns `false` when the connection is closing, or when the frame does not fit, which
     /// closes the connection as a slow consumer.
     pub fn push(&self, frame: OutFrame) -> bool {
+        match self.push_deferring_wake(frame) {
+            Some(wake) => {
+                if wake {
+                    self.wake();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// [`Outbox::push`] without the wake-up: `Some(true)` when the frame found the queue empty, and the writer must
+    /// be woken with [`Outbox::wake`] once the caller has queued the rest; `None` when refused (a frame that
+    /// overflows the queue still closes it, and wakes the writer, at once).
+    pub(crate) fn push_deferring_wake(&self, frame: OutFrame) -> Option<bool> {
         let mut queue = self.lock();
         if queue.closing.is_some() {
-            return false;
+            return None;
         }
         if queue.frames.len() >= self.limits.max_frames || queue.bytes + frame.bytes.len() > self.limits.max_bytes {
             queue.closing = Some(CloseReason { code: CLOSE_SLOW_CONSUMER, reason: "slow consumer" });
             drop(queue);
             self.ready.notify_one();
-            return false;
+            return None;
         }
         queue.bytes += frame.bytes.len();
         let was_empty = queue.frames.is_empty();
         queue.frames.push_back(frame);
-        drop(queue);
         // The writer takes everything queued whenever it wakes, so only the frame that found the queue empty needs
         // to wake it: the rest of a burst costs no wake-ups.
-        if was_empty {
-            self.ready.notify_one();
-        }
-        true
+        Some(was_empty)
+    }
+
+    /// Wakes the writer, for frames queued with [`Outbox::push_deferring_wake`].
+    pub(crate) fn wake(&self) {
+        self.ready.notify_one();
     }
 
     /// Asks the connection to close once what is queued has been written.

@@ -23,7 +23,7 @@ const SHUTDOWN_BATCH_GAP: Duration = Duration::from_millis(100);
 pub(crate) struct Relay {
     pub(crate) config: Config,
     pub(crate) backend: Arc<Backend>,
-    /// The broadcasts of `POST /api/broadcast`, answered once queued here and fanned out by a task of their own.
+    /// The broadcasts of `POST /api/broadcast`, answered once queued here and fanned out on a thread of their own.
     pub(crate) fanout: BroadcastQueue,
     /// Runs the workflows of the `reactor:*` channel and the workflow API, publishing through the hub.
     pub(crate) engine: Engine,
@@ -40,11 +40,11 @@ pub(crate) struct Relay {
 
 impl Relay {
     /// The relay's shared state; with a cluster, its hub and presence are routed through Redis from the start.
-    /// Fails for cluster settings that cannot work (`InvalidInput`).
+    /// Fails for cluster settings that cannot work (`InvalidInput`), or when the fanout thread cannot start.
     pub(crate) fn new(config: Config) -> std::io::Result<Arc<Self>> {
         let hub = Arc::new(Hub::with_history(config.history));
         hub.spawn_sweeper();
-        let fanout = BroadcastQueue::start(hub.clone(), QUEUED_REQUESTS);
+        let fanout = BroadcastQueue::start(hub.clone(), QUEUED_REQUESTS)?;
         let presence = PresenceHub::new(hub.clone(), config.presence_window);
         let cluster = match &config.cluster {
             Some(settings) => Some(
