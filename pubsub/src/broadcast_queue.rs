@@ -12,18 +12,21 @@
 //! 300/s was 25 % lower). It wakes each subscriber once a whole request is queued for it
 //! ([`Hub::broadcast_all`]): woken at its first broadcast, a writer would start while the rest was still being
 //! queued, and write a 4,000-message request in ten times as many, smaller batch messages (a browser page took
-//! 0.62 times the messages a second). The queue is bounded: a publisher that outruns the fanout waits for room, so
-//! memory stays bounded and nothing queued is dropped.
+//! 0.62 times the messages a second). The queue is bounded, in requests and in bytes: a publisher that outruns
+//! the fanout waits for room, so memory stays bounded and nothing queued is dropped.
 //! [`BroadcastQueue::fanned_out`] waits for what is queued, for a reader that must see what it just published (a
 //! topic's history) and for a shutdown that must deliver everything it accepted before it closes the sockets.
 
 use crate::hub::Hub;
 use ferrocast_protocol::Payload;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 /// Requests (each one or more broadcasts) that may wait to be fanned out before a publisher waits for room.
 pub const QUEUED_REQUESTS: usize = 256;
+/// Bytes of topics, events and payloads that may wait to be fanned out before a publisher waits for room. A
+/// request larger than this waits until the queue is empty, then takes all of it.
+pub const QUEUED_BYTES: usize = 64 << 20;
 
 /// One broadcast to queue.
 #[derive(Debug, Clone)]
@@ -42,7 +45,8 @@ pub struct Broadcast {
 pub struct FanoutStopped;
 
 enum Queued {
-    Broadcasts(Vec<Broadcast>),
+    /// A request's broadcasts, holding their share of the byte budget until they are fanned out.
+    Broadcasts(Vec<Broadcast>, OwnedSemaphorePermit),
     /// Answered once everything queued before it has been fanned out.
     Marker(oneshot::Sender<()>),
 }
@@ -51,20 +55,24 @@ enum Queued {
 #[derive(Debug)]
 pub struct BroadcastQueue {
     queue: mpsc::Sender<Queued>,
+    bytes: Arc<Semaphore>,
+    max_bytes: usize,
 }
 
 impl BroadcastQueue {
-    /// Starts the fanout thread for `hub`, with room for `capacity` queued requests.
-    pub fn start(hub: Arc<Hub>, capacity: usize) -> std::io::Result<BroadcastQueue> {
+    /// Starts the fanout thread for `hub`, with room for `capacity` queued requests of `max_bytes` together.
+    pub fn start(hub: Arc<Hub>, capacity: usize, max_bytes: usize) -> std::io::Result<BroadcastQueue> {
+        let max_bytes = max_bytes.clamp(1, u32::MAX as usize);
         let (queue, mut queued) = mpsc::channel(capacity.max(1));
         std::thread::Builder::new().name("ferrocast-fanout".to_owned()).spawn(move || {
             while let Some(item) = queued.blocking_recv() {
                 match item {
-                    Queued::Broadcasts(broadcasts) => {
+                    Queued::Broadcasts(broadcasts, room) => {
                         let each = broadcasts
                             .iter()
                             .map(|broadcast| (broadcast.topic.as_str(), broadcast.event.as_str(), &broadcast.payload));
                         hub.broadcast_all(each);
+                        drop(room);
                     }
                     Queued::Marker(reached) => {
                         let _ = reached.send(());
@@ -72,13 +80,16 @@ impl BroadcastQueue {
                 }
             }
         })?;
-        Ok(BroadcastQueue { queue })
+        Ok(BroadcastQueue { queue, bytes: Arc::new(Semaphore::new(max_bytes)), max_bytes })
     }
 
     /// Queues `broadcasts`, to be fanned out together and in order, after everything queued before; waits while the
     /// queue is full.
     pub async fn publish(&self, broadcasts: Vec<Broadcast>) -> Result<(), FanoutStopped> {
-        self.queue.send(Queued::Broadcasts(broadcasts)).await.map_err(|_| FanoutStopped)
+        let size: usize = broadcasts.iter().map(Broadcast::size).sum();
+        let share = size.clamp(1, self.max_bytes) as u32;
+        let room = self.bytes.clone().acquire_many_owned(share).await.map_err(|_| FanoutStopped)?;
+        self.queue.send(Queued::Broadcasts(broadcasts, room)).await.map_err(|_| FanoutStopped)
     }
 
     /// Resolves once everything queued before the call has reached every subscriber's queue.
@@ -89,10 +100,17 @@ impl BroadcastQueue {
     }
 }
 
+impl Broadcast {
+    /// The bytes it holds while it waits.
+    fn size(&self) -> usize {
+        self.topic.len() + self.event.len() + self.payload.len()
+    }
+}
+
 impl std::fmt::Debug for Queued {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Queued::Broadcasts(broadcasts) => write!(formatter, "{} broadcasts", broadcasts.len()),
+            Queued::Broadcasts(broadcasts, _) => write!(formatter, "{} broadcasts", broadcasts.len()),
             Queued::Marker(_) => formatter.write_str("marker"),
         }
     }
@@ -121,7 +139,8 @@ mod tests {
             join_ref: None,
         };
         hub.subscribe("room:a", subscriber);
-        let queue = BroadcastQueue::start(hub, 2).unwrap();
+        // Room for two requests of two, or for fewer bytes than that: the byte budget holds the publisher back too.
+        let queue = BroadcastQueue::start(hub, 2, 30).unwrap();
         // More requests than the queue has room for: the later ones wait, none is dropped.
         for n in 0..10 {
             queue.publish(vec![broadcast(2 * n), broadcast(2 * n + 1)]).await.unwrap();
@@ -144,7 +163,7 @@ mod tests {
     async fn a_stopped_queue_says_so() {
         let (queue, queued) = mpsc::channel(1);
         drop(queued);
-        let queue = BroadcastQueue { queue };
+        let queue = BroadcastQueue { queue, bytes: Arc::new(Semaphore::new(100)), max_bytes: 100 };
         assert_eq!(queue.publish(vec![broadcast(0)]).await, Err(FanoutStopped));
         assert_eq!(queue.fanned_out().await, Err(FanoutStopped));
     }

@@ -49,7 +49,7 @@ mod sweeper;
 mod wire;
 
 pub use auth::{Claims, Identity, TokenError, TokenVerifier};
-pub use broadcast_queue::{Broadcast, BroadcastQueue, FanoutStopped, QUEUED_REQUESTS};
+pub use broadcast_queue::{Broadcast, BroadcastQueue, FanoutStopped, QUEUED_BYTES, QUEUED_REQUESTS};
 pub use channel::{Channel, Context, Outcome, SocketInfo, reason};
 pub use cluster::{Cluster, ClusterError, ClusterSettings, ClusterSnapshot};
 pub use event_stream::{EventStream, Refused};

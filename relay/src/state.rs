@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use ferrocast_channels::builtin_router;
 use ferrocast_channels::reactor::hub_notifier;
-use ferrocast_pubsub::{Backend, BroadcastQueue, Hub, PresenceHub, QUEUED_REQUESTS};
+use ferrocast_pubsub::{Backend, BroadcastQueue, Hub, PresenceHub, QUEUED_BYTES, QUEUED_REQUESTS};
 use ferrocast_pubsub::{Cluster, ClusterError};
 use ferrocast_reactor::engine::Engine;
 use std::sync::Arc;
@@ -44,7 +44,7 @@ impl Relay {
     pub(crate) fn new(config: Config) -> std::io::Result<Arc<Self>> {
         let hub = Arc::new(Hub::with_history(config.history));
         hub.spawn_sweeper();
-        let fanout = BroadcastQueue::start(hub.clone(), QUEUED_REQUESTS)?;
+        let fanout = BroadcastQueue::start(hub.clone(), QUEUED_REQUESTS, QUEUED_BYTES)?;
         let presence = PresenceHub::new(hub.clone(), config.presence_window);
         let cluster = match &config.cluster {
             Some(settings) => Some(
