@@ -217,12 +217,14 @@ impl Hub {
     /// queued: its writer then takes them in one go (in few batch messages, for a client that asks for them)
     /// instead of starting on the first while the others are still being queued from another thread.
     pub fn broadcast_all<'a>(&self, broadcasts: impl IntoIterator<Item = (&'a str, &'a str, &'a Payload)>) {
+        if let Some(upstream) = self.upstream.get() {
+            for (topic, event, payload) in broadcasts {
+                upstream.publish(topic, event, payload);
+            }
+            return;
+        }
         let mut to_wake = Vec::new();
         for (topic, event, payload) in broadcasts {
-            if let Some(upstream) = self.upstream.get() {
-                upstream.publish(topic, event, payload);
-                continue;
-            }
             let mut wakes = Wakes::Deferred(&mut to_wake);
             self.timed(|| self.fan_out(topic, event, payload, Numbering::Numbered, &mut wakes));
         }

@@ -37,10 +37,7 @@ impl ApiThread {
         let app = routes.with_state(relay);
         let thread = std::thread::Builder::new().name("ferrocast-api".to_owned()).spawn(move || {
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
-                    // The answers are small and each must leave at once (see `lib.rs` on TCP_NODELAY).
-                    let _ = tcp.set_nodelay(true);
-                });
+                let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(crate::set_nodelay);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;

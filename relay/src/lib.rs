@@ -88,6 +88,14 @@ pub async fn serve_with_api(
     run(listener, Some(api_listener), config, shutdown).await
 }
 
+/// Without TCP_NODELAY, a frame written right after another waits for the client's delayed ACK (~40 ms on Linux): a
+/// broadcast followed by its reply would arrive 40 ms apart. Frames are already batched per write.
+fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::warn!(%error, "could not set TCP_NODELAY");
+    }
+}
+
 /// What backends call: publishing, history, presence, health and metrics.
 fn backend_routes(relay: &Arc<Relay>) -> Router<Arc<Relay>> {
     Router::new()
@@ -132,13 +140,7 @@ async fn run(
         app = app.fallback_service(tower_http::services::ServeDir::new(www));
     }
     let app = app.with_state(relay.clone());
-    // Without TCP_NODELAY, a frame written right after another waits for the client's delayed ACK (~40 ms on
-    // Linux): a broadcast followed by its reply would arrive 40 ms apart. Frames are already batched per write.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::warn!(%error, "could not set TCP_NODELAY");
-        }
-    });
+    let listener = listener.tap_io(set_nodelay);
     let api = match api_listener {
         Some(api_listener) => {
             if let Ok(listen) = api_listener.local_addr() {
