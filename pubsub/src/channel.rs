@@ -8,6 +8,7 @@
 use crate::auth::Identity;
 use crate::hub::Hub;
 use crate::presence::PresenceHub;
+use crate::remote::Caller;
 use crate::wire::ConnId;
 use ferrocast_protocol::Payload;
 use serde_json::{Map, Value};
@@ -53,6 +54,8 @@ pub struct SocketInfo {
     pub params: HashMap<String, String>,
     /// Who is connected: the token's user, or anonymous in dev mode.
     pub identity: Identity,
+    /// What the transport knows of the connection, for the backends remote channels ask.
+    pub caller: Arc<Caller>,
 }
 
 /// A channel: joined per topic, it answers the events pushed to it.

@@ -126,8 +126,12 @@ impl EventStream {
             Some(id) => sse::stream_id::read(id, unique.len()).unwrap_or_else(|| vec![Some(unservable); unique.len()]),
         };
         let conn = ConnId::next();
-        let mut stream =
-            EventStream { backend, socket: SocketInfo { conn: Some(conn), params, identity }, conn, joined: vec![] };
+        let mut stream = EventStream {
+            backend,
+            socket: SocketInfo { conn: Some(conn), params, identity, caller: Arc::default() },
+            conn,
+            joined: vec![],
+        };
         // The join params are the stream's query params, as a JSON object, for channels that read them.
         let join_params = Payload::Json(json!(stream.socket.params).to_string());
         // Per topic, as a channel join: the subscribed event, the replay, then what the channel pushed on join.
@@ -172,6 +176,12 @@ impl EventStream {
     /// Joins one topic; returns what the channel pushed to the joiner, which reaches the reader as events.
     fn join(&mut self, topic: &str, params: &Payload, outbox: &Arc<Outbox>) -> Result<Vec<(String, Payload)>, Refused> {
         let backend = Arc::clone(&self.backend);
+        if backend.router.remote(topic).is_some() {
+            // A backend's answer comes later, and a stream's topics are joined before its first event: such a topic
+            // is read over a socket, where the join waits for its answer.
+            let response = reason("a backend decides this topic's joins: join it over a socket");
+            return Err(Refused::Join { topic: topic.to_owned(), response });
+        }
         let Some(routed) = backend.router.route(topic) else { return Err(Refused::Unmatched(topic.to_owned())) };
         let subscriber = Subscriber {
             conn: self.conn,

@@ -8,6 +8,7 @@
 //! each connection, as they differ by wire.
 
 use crate::channel::{Channel, Context, SocketInfo};
+use crate::remote::Remote;
 use crate::router::{Plug, PlugContext, Routed};
 use crate::session::Backend;
 use crate::wire::ConnId;
@@ -20,13 +21,22 @@ use std::sync::Arc;
 pub(crate) struct Joined {
     /// The join ref of the join that made it, which a socket's frames for the channel carry (none on a stream).
     pub(crate) join_ref: Option<String>,
-    pub(crate) channel: Arc<dyn Channel>,
+    pub(crate) handler: Handler,
     /// The route's plugs, which run before each event too.
     pub(crate) plugs: Vec<Arc<dyn Plug>>,
     /// What the route's `*` matched.
     pub(crate) splat: String,
     /// What the plugs and the channel keep for this connection.
     pub(crate) assigns: Map<String, Value>,
+}
+
+/// What answers a joined topic's events.
+#[derive(Clone)]
+pub(crate) enum Handler {
+    /// A channel in this process.
+    Channel(Arc<dyn Channel>),
+    /// An application's backend, asked later; `None` for a topic whose pushes no remote answers.
+    Remote(Option<Arc<dyn Remote>>),
 }
 
 /// A join the channel accepted.
@@ -64,8 +74,8 @@ impl Connection<'_> {
         });
         match joined {
             Ok((response, pushes)) => {
-                let channel = Arc::clone(routed.channel);
-                let joined = Joined { join_ref, channel, plugs: routed.plugs.to_vec(), splat: routed.splat, assigns };
+                let handler = Handler::Channel(Arc::clone(routed.channel));
+                let joined = Joined { join_ref, handler, plugs: routed.plugs.to_vec(), splat: routed.splat, assigns };
                 Ok(Accepted { joined, response, pushes })
             }
             Err(response) => {
@@ -78,8 +88,10 @@ impl Connection<'_> {
     /// Ends a joined channel: its `leave` hook, then the connection's subscription and presence on the topic go.
     /// Pushes to a channel that is ending have nowhere to go; its broadcasts have already gone out.
     pub(crate) fn leave(&self, topic: &str, mut joined: Joined) {
-        let mut ctx = self.context(topic, &joined.splat, &mut joined.assigns);
-        joined.channel.leave(&mut ctx);
+        if let Handler::Channel(channel) = &joined.handler {
+            let mut ctx = self.context(topic, &joined.splat, &mut joined.assigns);
+            channel.leave(&mut ctx);
+        }
         self.forget(topic);
     }
 
@@ -104,7 +116,7 @@ impl Connection<'_> {
     }
 
     /// Drops the connection's subscription and presence on `topic`.
-    fn forget(&self, topic: &str) {
+    pub(crate) fn forget(&self, topic: &str) {
         self.backend.hub.unsubscribe(topic, self.conn);
         self.backend.presence.untrack(topic, self.conn);
     }

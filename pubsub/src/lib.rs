@@ -19,6 +19,7 @@
 //! - `receipts`: pushes already handled, per client socket, so a push sent again is not handled twice.
 //! - `channel` and `router`: the channel API, topic patterns, scopes and plugs.
 //! - `handlers`: channels built from closures, with events routed by name or `*` splat.
+//! - `remote`: topics whose joins and pushes an application's backend answers, later.
 //! - `session`: one connection's joins, leaves, events and heartbeats; `joined`: the steps every join and leave
 //!   take, for a session and an event stream alike.
 //! - `event_stream`: one server-sent event stream reading several topics, resumable by its event ids.
@@ -37,11 +38,13 @@ mod handlers;
 mod history;
 mod hub;
 mod joined;
+mod lanes;
 mod limits;
 mod loss_notice;
 mod outbox;
 mod presence;
 mod receipts;
+mod remote;
 mod router;
 mod session;
 mod sharded;
@@ -57,10 +60,12 @@ pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
 pub use handlers::Handlers;
 pub use history::{HistoryLimits, HistoryUsage, Retained};
 pub use hub::{HistoryPage, Hub, Upstream};
+pub use lanes::Landed;
 pub use limits::SessionLimits;
 pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, Numbered, OutFrame, Outbox, OutboxLimits};
 pub use presence::{PresenceHub, PresenceReplica};
 pub use receipts::{ReceiptLimits, Receipts};
+pub use remote::{Answer, Caller, Remote, RemoteJoin, RemotePush, RemoteRoute};
 pub use router::{Plug, PlugContext, Router};
 pub use session::{Backend, Session, SessionError};
 pub use wire::{ConnId, Subscriber, Wire};

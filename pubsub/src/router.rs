@@ -3,8 +3,13 @@
 //! A route is a topic pattern, exact (`lobby`) or ending in a `*` splat (`room:*`), with a channel. Routes can be
 //! grouped in scopes by topic prefix; a scope's plugs run before every join and event of its routes, in order, and
 //! the first plug that refuses answers the client with its error. The first route that matches a topic wins.
+//!
+//! Topics can also be handed to a [`Remote`], an application's backend, for their joins, their pushes or both
+//! ([`Router::remote_join`], [`Router::remote_push`]): a topic a remote pattern matches is the remote's, whatever
+//! the channel routes say; the others keep their channels.
 
 use crate::channel::{Channel, SocketInfo};
+use crate::remote::{Remote, RemoteRoute};
 use ferrocast_protocol::Payload;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -91,11 +96,14 @@ impl std::fmt::Debug for Routed<'_> {
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
+    remote_joins: Vec<(Pattern, Arc<dyn Remote>)>,
+    remote_pushes: Vec<(Pattern, Arc<dyn Remote>)>,
 }
 
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.routes.iter().map(|route| &route.pattern)).finish()
+        let remote = self.remote_joins.iter().chain(&self.remote_pushes).map(|(pattern, _)| pattern);
+        f.debug_list().entries(self.routes.iter().map(|route| &route.pattern).chain(remote)).finish()
     }
 }
 
@@ -120,6 +128,32 @@ impl Router {
             self.routes.push(route);
         }
         self
+    }
+
+    /// Asks `remote` whether a topic matching `pattern` may be joined (the first matching remote pattern wins).
+    pub fn remote_join(mut self, pattern: &str, remote: Arc<dyn Remote>) -> Self {
+        self.remote_joins.push((Pattern::parse(pattern), remote));
+        self
+    }
+
+    /// Asks `remote` to answer the pushes on topics matching `pattern`.
+    pub fn remote_push(mut self, pattern: &str, remote: Arc<dyn Remote>) -> Self {
+        self.remote_pushes.push((Pattern::parse(pattern), remote));
+        self
+    }
+
+    /// Whether any topic is a remote's.
+    pub fn has_remotes(&self) -> bool {
+        !self.remote_joins.is_empty() || !self.remote_pushes.is_empty()
+    }
+
+    /// The remotes of `topic`, when a remote pattern matches it.
+    pub fn remote(&self, topic: &str) -> Option<RemoteRoute> {
+        let first = |remotes: &[(Pattern, Arc<dyn Remote>)]| {
+            remotes.iter().find(|(pattern, _)| pattern.matches(topic).is_some()).map(|(_, remote)| remote.clone())
+        };
+        let route = RemoteRoute { join: first(&self.remote_joins), push: first(&self.remote_pushes) };
+        (route.join.is_some() || route.push.is_some()).then_some(route)
     }
 
     /// The first route matching `topic`.

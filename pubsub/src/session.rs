@@ -13,15 +13,21 @@
 //! Ferrocast adds what a relay facing the internet needs: a join outside the token's topics gets `unauthorized`,
 //! a join past the channel limit `too many channels`, and a frame over the rate limit `rate_limited` (see
 //! [`crate::limits`]).
+//!
+//! A topic a [`Remote`](crate::Remote) serves is joined and pushed to later: the session asks, goes on with its other
+//! topics, and completes the join or replies to the push when the connection's driver hands the answer back
+//! ([`Session::take_answers`], [`Session::land`]). Frames on that topic wait in order meanwhile (`lanes`).
 
 use crate::auth::Identity;
 use crate::channel::{Outcome, SocketInfo, reason};
 use crate::hub::Hub;
-use crate::joined::{Accepted, Connection, Joined, replay_from_start, run_plugs};
+use crate::joined::{Accepted, Connection, Handler, Joined, replay_from_start, run_plugs};
+use crate::lanes::{InFlight, Landed, LandedAnswer, Lanes, Waiting};
 use crate::limits::{RateLimiter, SessionLimits, Verdict};
 use crate::outbox::{OutFrame, Outbox};
 use crate::presence::PresenceHub;
 use crate::receipts::{Claim, Receipts, ReplyTo};
+use crate::remote::{Caller, Remote, RemoteJoin, RemoteRoute};
 use crate::router::Router;
 use crate::wire::{ConnId, Subscriber, Wire};
 use ferrocast_protocol::codec::{DecodeError, decode, encode};
@@ -32,6 +38,7 @@ use ferrocast_protocol::{
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::mpsc;
 
 /// What every session of a process shares: topics, presence and routes.
 #[derive(Debug)]
@@ -77,6 +84,8 @@ pub struct Session {
     /// The client's socket identity, when it gave one: its pushes are then handled once across reconnects.
     socket_id: Option<String>,
     rate: RateLimiter,
+    /// Frames waiting for a remote's answer; `None` when no topic is a remote's.
+    lanes: Option<Box<Lanes>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -104,9 +113,22 @@ impl Session {
         let socket_id = params.remove(SOCKET_ID_PARAM).filter(|id| is_valid_socket_id(id));
         // The batch request is the transport's (it reads it before making the session), not the channels'.
         params.remove(BATCH_PARAM);
-        let socket = SocketInfo { conn: Some(conn), params, identity };
+        let socket = SocketInfo { conn: Some(conn), params, identity, caller: Arc::default() };
         let rate = RateLimiter::new(&backend.limits, Instant::now());
-        Session { backend, socket, conn, vsn, outbox, joined: HashMap::new(), socket_id, rate }
+        let lanes = backend.router.has_remotes().then(|| Box::new(Lanes::new()));
+        Session { backend, socket, conn, vsn, outbox, joined: HashMap::new(), socket_id, rate, lanes }
+    }
+
+    /// The same session, with what its transport knows of the connection, for the backends remote topics ask.
+    pub fn with_caller(mut self, caller: Caller) -> Self {
+        self.socket.caller = Arc::new(caller);
+        self
+    }
+
+    /// Where the answers of remote topics arrive, to be handed to [`Session::land`]; `None` once taken, and for a
+    /// session of a router without remote topics. The connection's driver takes it when it starts.
+    pub fn take_answers(&mut self) -> Option<mpsc::UnboundedReceiver<Landed>> {
+        self.lanes.as_mut()?.answers.take()
     }
 
     /// The connection's id.
@@ -142,21 +164,78 @@ impl Session {
                 self.reply(None, message.r#ref, message.topic, "ok", Payload::empty());
             }
             (event::PHOENIX_TOPIC, _) => self.unmatched(message),
-            (_, event::JOIN) => self.join(message),
-            (_, event::LEAVE) => self.leave(message),
-            _ => self.event(message),
+            _ => {
+                if let Some(message) = self.wait_for_earlier(message) {
+                    self.dispatch(message);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// A topic's join, leave or event.
+    fn dispatch(&mut self, message: Message) {
+        match message.event.as_str() {
+            event::JOIN => self.join(message),
+            event::LEAVE => self.leave(message),
+            _ => self.event(message),
+        }
+    }
+
+    /// The message back when nothing on its topic waits for a remote; otherwise it queues behind what does (or is
+    /// refused, when the connection has too much waiting).
+    fn wait_for_earlier(&mut self, message: Message) -> Option<Message> {
+        let Some(lanes) = self.lanes.as_mut() else { return Some(message) };
+        match lanes.wait(message) {
+            Waiting::Go(message) => Some(message),
+            Waiting::Queued => None,
+            Waiting::Full(message) => {
+                self.reply(message.join_ref, message.r#ref, message.topic, "error", reason("too many frames waiting"));
+                None
+            }
+        }
+    }
+
+    /// Applies a remote's answer (see [`Session::take_answers`]), then runs the frames that waited for it.
+    pub fn land(&mut self, landed: Landed) {
+        let Landed { topic, answer } = landed;
+        let Some(in_flight) = self.lanes.as_mut().and_then(|lanes| lanes.land(&topic)) else { return };
+        match (in_flight, answer) {
+            (InFlight::Join { join_ref, r#ref, ext, replaced }, LandedAnswer::Join(answer)) => {
+                self.finish_remote_join(&topic, join_ref, r#ref, ext, replaced, answer);
+            }
+            (InFlight::Push { join_ref, r#ref }, LandedAnswer::Push(answer)) => {
+                if r#ref.is_some() {
+                    self.reply(join_ref, r#ref, topic.clone(), &answer.status, answer.response);
+                }
+            }
+            (in_flight, _) => {
+                // Answers land as they were asked: a mismatch would be a bug here, never the client's doing.
+                tracing::error!(conn = self.conn.0, %topic, "a remote answer landed for another request");
+                if let Some(lanes) = self.lanes.as_mut() {
+                    lanes.start(&topic, in_flight);
+                }
+                return;
+            }
+        }
+        while let Some(message) = self.lanes.as_mut().and_then(|lanes| lanes.next(&topic)) {
+            self.dispatch(message);
+        }
     }
 
     fn join(&mut self, message: Message) {
         if !self.socket.identity.may_join(&message.topic) {
             return self.refuse(message, "unauthorized");
         }
-        if !self.joined.contains_key(&message.topic) && self.joined.len() >= self.backend.limits.max_channels {
+        let joining = self.lanes.as_ref().map_or(0, |lanes| lanes.joins_in_flight());
+        if !self.joined.contains_key(&message.topic) && self.joined.len() + joining >= self.backend.limits.max_channels
+        {
             return self.refuse(message, "too many channels");
         }
         let backend = Arc::clone(&self.backend);
+        if let Some(remote) = backend.router.remote(&message.topic) {
+            return self.join_remote(message, remote);
+        }
         let Some(routed) = backend.router.route(&message.topic) else { return self.unmatched(message) };
         let Message { join_ref, r#ref, topic, payload: params, ext, .. } = message;
         // A join with Ferrocast's extension asks for positions, and for a replay after the one it offers; a channel
@@ -244,13 +323,20 @@ impl Session {
             _ => None,
         };
         let Message { r#ref, topic, event, payload, .. } = message;
+        let channel = match &joined.handler {
+            Handler::Channel(channel) => Arc::clone(channel),
+            Handler::Remote(remote) => {
+                let (remote, join_ref) = (remote.clone(), joined.join_ref.clone());
+                return self.push_remote(remote, join_ref, r#ref, topic, event, payload, receipt);
+            }
+        };
         let (outcome, pushes) = match run_plugs(&joined.plugs, &topic, &event, &payload, &self.socket, &joined.assigns)
         {
             Err(response) => (Outcome::error(response), Vec::new()),
             Ok(()) => {
                 let connection = Connection { backend: &self.backend, socket: &self.socket, conn: self.conn };
                 let mut ctx = connection.context(&topic, &joined.splat, &mut joined.assigns);
-                let outcome = joined.channel.handle_in(&mut ctx, &event, payload);
+                let outcome = channel.handle_in(&mut ctx, &event, payload);
                 (outcome, ctx.pushes)
             }
         };
@@ -285,6 +371,122 @@ impl Session {
             self.end(&topic, joined);
         }
         self.control(join_ref, &topic, ended);
+    }
+
+    /// Starts a join of a remote's topic: asks its join remote, or joins at once when only its pushes are remote.
+    fn join_remote(&mut self, message: Message, remote: RemoteRoute) {
+        let Message { join_ref, r#ref, topic, payload: params, ext, .. } = message;
+        let replaced = self.joined.remove(&topic).map(|replaced| {
+            let join_ref = replaced.join_ref.clone();
+            self.end(&topic, replaced);
+            join_ref
+        });
+        let Some(join) = remote.join else {
+            let accepted = Ok(RemoteJoin { response: Payload::empty(), presence: None });
+            return self.finish_remote_join(&topic, join_ref, r#ref, ext, replaced, accepted);
+        };
+        let Some(lanes) = self.lanes.as_mut() else { return };
+        let asked = join.join(&self.socket, &topic, &params);
+        let landed = lanes.landed.clone();
+        lanes.start(&topic, InFlight::Join { join_ref, r#ref, ext, replaced });
+        let topic_back = topic.clone();
+        tokio::spawn(async move {
+            let answer = asked.await;
+            let _ = landed.send(Landed { topic: topic_back, answer: LandedAnswer::Join(answer) });
+        });
+    }
+
+    /// Completes a remote topic's join with its answer: subscribed, replied to (with the position and the missed
+    /// broadcasts for a join that asked for them), the replaced channel closed, the presence tracked.
+    fn finish_remote_join(
+        &mut self,
+        topic: &str,
+        join_ref: Option<String>,
+        r#ref: Option<String>,
+        ext: Option<Ext>,
+        replaced: Option<Option<String>>,
+        answer: Result<RemoteJoin, Payload>,
+    ) {
+        let RemoteJoin { response, presence } = match answer {
+            Ok(accepted) => accepted,
+            Err(response) => {
+                self.reply(join_ref, r#ref, topic.to_owned(), "error", response);
+                return self.close_replaced(topic, replaced);
+            }
+        };
+        let backend = Arc::clone(&self.backend);
+        let positioned = ext.is_some();
+        let subscriber = Subscriber {
+            conn: self.conn,
+            wire: Wire::Phoenix(self.vsn),
+            outbox: Arc::clone(&self.outbox),
+            positioned,
+            join_ref: join_ref.clone(),
+        };
+        let subscribed = backend.hub.subscribe(topic, subscriber);
+        if positioned {
+            let offered = ext.and_then(|ext| ext.position);
+            backend.hub.catch_up(topic, self.conn, offered.as_ref(), &subscribed, |position, recovered| {
+                let ext = Some(Ext { position: Some(position.clone()), recovered });
+                self.send_reply(join_ref.clone(), r#ref, topic.to_owned(), "ok", response, ext);
+            });
+        } else {
+            self.reply(join_ref.clone(), r#ref, topic.to_owned(), "ok", response);
+        }
+        self.close_replaced(topic, replaced);
+        if let Some(meta) = presence {
+            let key = self.socket.identity.user_id().unwrap_or(&self.socket.caller.client).to_owned();
+            backend.presence.track(topic, &key, self.conn, meta);
+            let state = Payload::Json(backend.presence.state(topic));
+            self.push(join_ref.clone(), topic, "presence_state".to_owned(), state);
+        }
+        let push = backend.router.remote(topic).and_then(|remote| remote.push);
+        let joined = Joined {
+            join_ref,
+            handler: Handler::Remote(push),
+            plugs: Vec::new(),
+            splat: String::new(),
+            assigns: serde_json::Map::new(),
+        };
+        self.joined.insert(topic.to_owned(), joined);
+    }
+
+    /// Asks a remote topic's push remote for the answer to a push; the reply goes out when it lands. Its
+    /// broadcasts and its receipt are applied where it is answered, so they are even if this connection is gone.
+    #[allow(clippy::too_many_arguments)]
+    fn push_remote(
+        &mut self,
+        remote: Option<Arc<dyn Remote>>,
+        join_ref: Option<String>,
+        r#ref: Option<String>,
+        topic: String,
+        event: String,
+        payload: Payload,
+        receipt: Option<(String, String)>,
+    ) {
+        let (Some(remote), Some(lanes)) = (remote, self.lanes.as_mut()) else {
+            let response = reason("unknown event");
+            if let Some((socket_id, push_ref)) = receipt {
+                let reply = Some(("error".to_owned(), response.clone()));
+                self.backend.receipts.finish(&socket_id, &topic, &push_ref, reply);
+            }
+            return self.reply(join_ref, r#ref, topic, "error", response);
+        };
+        let asked = remote.push(&self.socket, &topic, &event, &payload);
+        let landed = lanes.landed.clone();
+        lanes.start(&topic, InFlight::Push { join_ref, r#ref });
+        let backend = Arc::clone(&self.backend);
+        tokio::spawn(async move {
+            let answer = asked.await;
+            for (event, payload) in &answer.broadcasts {
+                backend.hub.broadcast(&topic, event, payload);
+            }
+            if let Some((socket_id, push_ref)) = receipt {
+                let reply = Some((answer.status.clone(), answer.response.clone()));
+                backend.receipts.finish(&socket_id, &topic, &push_ref, reply);
+            }
+            let _ = landed.send(Landed { topic, answer: LandedAnswer::Push(answer) });
+        });
     }
 
     /// Refuses a join before any channel sees it, as a channel refusing it would.
