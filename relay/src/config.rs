@@ -4,6 +4,7 @@ mod origins;
 
 pub use origins::AllowedOrigins;
 
+use ferrocast_hooks::Hooks;
 use ferrocast_pubsub::ClusterSettings;
 use ferrocast_pubsub::TokenVerifier;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
@@ -53,6 +54,8 @@ pub struct Config {
     /// The Redis this relay shares its topics, history and presence through with other relays; `None` keeps them
     /// in this process only (the default).
     pub cluster: Option<ClusterSettings>,
+    /// The application's backend hooks (`--proxy-*`): who may connect and join, and the pushes of its topics.
+    pub hooks: Option<Arc<Hooks>>,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             workflows: demo::catalog(),
             runs: EngineLimits::default(),
             cluster: None,
+            hooks: None,
         }
     }
 }

@@ -5,6 +5,9 @@
 //!
 //! A new transport (long polling) is a new [`Transport`], nothing more.
 //!
+//! Two more inputs join the loop where they exist: the answers of the backend hooks the session asked (handed back
+//! to it with [`Session::land`]), and the end of the connection's [`Lifetime`].
+//!
 //! One task per connection reads into the session and writes what its outbox holds, whichever is ready. One task
 //! rather than a reader and a writer: a reply is written by the task that handled the push, with no wake-up of
 //! another task (often on the other core) in between, and an idle connection holds one task's state. For the same
@@ -13,12 +16,14 @@
 //! therefore also not read from until the write completes, or its outbox overflows and it is closed.
 
 use crate::close;
+use crate::lifetime::Lifetime;
 use crate::state::{OpenConnection, Relay};
 use ferrocast_protocol::WireData;
-use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, CloseReason, OutFrame, Outbox, Session};
+use ferrocast_pubsub::{CLOSE_SLOW_CONSUMER, CloseReason, Landed, OutFrame, Outbox, Session};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
 /// What a transport read from its client.
@@ -69,6 +74,13 @@ pub(crate) struct Timers {
     pub(crate) keep_alive: Option<Duration>,
 }
 
+/// What a connection's session does besides answering frames: the hooks' answers it waits for, and when its life
+/// ends. `None` for a topic stream, whose client sends nothing.
+pub(crate) struct Sessioned {
+    pub(crate) session: Session,
+    pub(crate) lifetime: Option<Lifetime>,
+}
+
 /// The session a transport hands the client's frames to, with the relay's accounting of them.
 pub(crate) struct Inbound<'a> {
     relay: &'a Relay,
@@ -91,6 +103,13 @@ impl Inbound<'_> {
         self.relay.joined_channels_changed(self.session.joined_count() as i64 - joined_before);
         handled.map_err(|error| close::for_session_error(self.relay, conn, &error))
     }
+
+    /// Hands a hook's answer back to the session that asked.
+    fn land(&mut self, landed: Landed) {
+        let joined_before = self.session.joined_count() as i64;
+        self.session.land(landed);
+        self.relay.joined_channels_changed(self.session.joined_count() as i64 - joined_before);
+    }
 }
 
 /// A connection from its first read to its close: `session` handles what the client sends (`None` for a topic
@@ -101,21 +120,25 @@ pub(crate) fn run<T: Transport>(
     open: OpenConnection,
     conn: u64,
     outbox: Arc<Outbox>,
-    session: Option<Session>,
+    session: Option<Sessioned>,
     timers: Timers,
     transport: T,
 ) -> impl Future<Output = ()> + Send {
-    let mut connection = Connection {
-        transport,
-        session: session.map(|session| CountedSession { relay: relay.clone(), session }),
-        _closed_last: ClosedLast(outbox.clone()),
-        _open: open,
+    let (session, lifetime) = match session {
+        Some(Sessioned { mut session, lifetime }) => {
+            let answers = session.take_answers();
+            (Some(CountedSession { relay: relay.clone(), session, answers }), lifetime)
+        }
+        None => (None, None),
     };
+    let mut connection = Connection { transport, session, _closed_last: ClosedLast(outbox.clone()), _open: open };
     // An async block, not an `async fn`: the block uses what it captured in place, where an `async fn`'s future
     // keeps its arguments apart from the locals they move into (720 bytes twice, in every idle WebSocket's task).
     async move {
         let Connection { transport, session, .. } = &mut connection;
-        drive(&relay, conn, &outbox, session, timers, transport).await;
+        // Boxed, and only for a connection with an end: a WebSocket's task stays as small as it was.
+        let ended = lifetime.map(|lifetime| Box::pin(lifetime.ended()));
+        drive(&relay, conn, &outbox, session, ended, timers, transport).await;
     }
 }
 
@@ -134,6 +157,7 @@ async fn drive<T: Transport>(
     conn: u64,
     outbox: &Outbox,
     session: &mut Option<CountedSession>,
+    mut ended: Option<std::pin::Pin<Box<impl Future<Output = ()> + Send>>>,
     timers: Timers,
     transport: &mut T,
 ) {
@@ -148,8 +172,24 @@ async fn drive<T: Transport>(
     tokio::pin!(shutdown_turn, idle);
     // Cleared once the connection is closing: what is queued is still written, then the close.
     let mut reading = true;
+    // The session's hooks' answers, apart from the session so both can be borrowed in one turn.
+    let mut answers = session.as_mut().and_then(|counted| counted.answers.take());
     loop {
         tokio::select! {
+            Some(landed) = next_answer(&mut answers), if answers.is_some() && reading => {
+                if let Some(counted) = session.as_mut() {
+                    Inbound { relay, session: &mut counted.session }.land(landed);
+                }
+            }
+            () = async { ended.as_mut().expect("only polled with an end").as_mut().await },
+                if ended.is_some() && reading =>
+            {
+                relay.metrics.expired_connections.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(conn, "closing a connection at the end of its life");
+                outbox.close(close::EXPIRED);
+                reading = false;
+                ended = None;
+            }
             read = transport.read(), if reading => {
                 let input = match read {
                     Read::Input(input) => input,
@@ -220,6 +260,16 @@ async fn drive<T: Transport>(
 struct CountedSession {
     relay: Arc<Relay>,
     session: Session,
+    /// Where its hooks' answers arrive, until the loop takes it.
+    answers: Option<mpsc::UnboundedReceiver<Landed>>,
+}
+
+/// The next hook answer; never, for a connection that asks none.
+async fn next_answer(answers: &mut Option<mpsc::UnboundedReceiver<Landed>>) -> Option<Landed> {
+    match answers {
+        Some(answers) => answers.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Drop for CountedSession {

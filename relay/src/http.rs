@@ -160,8 +160,11 @@ pub(crate) async fn healthz() -> &'static str {
 pub(crate) async fn metrics(State(relay): State<Arc<Relay>>) -> Response {
     let cluster = relay.cluster.as_ref().map(|cluster| cluster.snapshot());
     let hub = &relay.backend.hub;
-    let body =
+    let mut body =
         relay.metrics.render(relay.joined_channels(), hub.history_usage(), &hub.fanout_timing().snapshot(), cluster);
+    if let Some(hooks) = &relay.config.hooks {
+        hooks.render_metrics(&mut body);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

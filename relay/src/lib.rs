@@ -14,7 +14,8 @@
 //!   their own (`--api-listen`).
 //! - `workflows`: listing workflows, starting runs and reading their status, for `ferrocast-reactor`'s engine.
 //! - `auth`: where each client puts its token, and the 403 for a refused one.
-//! - `admission`: whether a new socket or stream is let in (shutdown, token, connection limit), answered alike.
+//! - `admission`: whether a new socket or stream is let in (shutdown, token or connect hook, connection limit),
+//!   answered alike; `lifetime`: when a connection's life ends, and its extension by the refresh hook.
 //! - `origin`: the check of a page's origin on every route a page could use in a user's name; `config`: the
 //!   settings, with the origins allowed (`config/origins.rs`, `--allow-origin`), which the CORS answers of the
 //!   event-stream routes use too.
@@ -28,6 +29,7 @@ mod close;
 mod config;
 mod driver;
 mod http;
+mod lifetime;
 mod metrics;
 mod origin;
 mod sse;
@@ -40,7 +42,8 @@ mod ws;
 mod ws_handshake;
 
 pub use close::{
-    CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_MALFORMED, CLOSE_NORMAL, CLOSE_NOT_UTF8, CLOSE_POLICY, CLOSE_TOO_BIG,
+    CLOSE_EXPIRED, CLOSE_GOING_AWAY, CLOSE_IDLE, CLOSE_MALFORMED, CLOSE_NORMAL, CLOSE_NOT_UTF8, CLOSE_POLICY,
+    CLOSE_TOO_BIG,
 };
 pub use config::{AllowedOrigins, Config, SseLimits};
 

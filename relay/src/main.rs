@@ -1,6 +1,7 @@
 //! `ferrocast-relay`: run the relay.
 
 use clap::Parser;
+use ferrocast_hooks::{HookSettings, Hooks, pattern_and_url};
 use ferrocast_pubsub::ClusterSettings;
 use ferrocast_pubsub::TokenVerifier;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
@@ -111,6 +112,30 @@ struct Args {
     /// With Redis: broadcasts that may wait for Redis while it is away; more are dropped and counted.
     #[arg(long, env = "FERROCAST_REDIS_QUEUE", default_value_t = 100_000)]
     redis_queue: usize,
+    /// Ask this URL whether a socket without an accepted token may connect, and who it is (README, "Backend
+    /// hooks").
+    #[arg(long, env = "FERROCAST_PROXY_CONNECT")]
+    proxy_connect: Option<String>,
+    /// PATTERN=URL: ask URL whether a socket may join a topic matching PATTERN (`app:*`). Repeat it, or separate
+    /// with commas; the first matching pattern wins, over the built-in channels too.
+    #[arg(long, env = "FERROCAST_PROXY_JOIN", value_delimiter = ',')]
+    proxy_join: Vec<String>,
+    /// PATTERN=URL: hand URL the pushes on topics matching PATTERN, and reply with its answers. Repeatable.
+    #[arg(long, env = "FERROCAST_PROXY_PUSH", value_delimiter = ',')]
+    proxy_push: Vec<String>,
+    /// Ask this URL to extend a connection before its `expire_at`; without it, the connection closes then (3005).
+    #[arg(long, env = "FERROCAST_PROXY_REFRESH")]
+    proxy_refresh: Option<String>,
+    /// Seconds a hook may take to answer, connecting included; later is `backend_timeout`.
+    #[arg(long, env = "FERROCAST_PROXY_TIMEOUT", default_value_t = 5.0)]
+    proxy_timeout: f64,
+    /// Sign every hook request with this secret (`X-Ferrocast-Signature`, HMAC-SHA256).
+    #[arg(long, env = "FERROCAST_PROXY_SECRET", hide_env_values = true)]
+    proxy_secret: Option<String>,
+    /// A request header of the client's connect request to pass on to every hook (Cookie, Authorization).
+    /// Repeatable; X-Request-Id always is.
+    #[arg(long, env = "FERROCAST_PROXY_HEADER", value_delimiter = ',')]
+    proxy_header: Vec<String>,
 }
 
 #[tokio::main]
@@ -154,6 +179,7 @@ async fn main() -> std::io::Result<()> {
         }),
         other => return Err(exit_with(format!("--pubsub {other}: expected memory or redis://host:port"))),
     };
+    let hooks = hooks(&args).map_err(exit_with)?;
     let config = Config {
         www: args.www,
         client_dir: args.client_dir,
@@ -182,6 +208,7 @@ async fn main() -> std::io::Result<()> {
         max_message: args.max_message_bytes.max(1024),
         runs: EngineLimits { max_running: args.max_runs.max(1), ..EngineLimits::default() },
         cluster,
+        hooks,
         ..Config::default()
     };
     raise_open_file_limit();
@@ -195,6 +222,31 @@ async fn main() -> std::io::Result<()> {
         None => ferrocast_relay::serve(listener, config, shutdown_requested()).await,
     };
     served.map_err(|error| exit_with(error.to_string()))
+}
+
+/// The backend hooks of the `--proxy-*` flags, if any is given.
+fn hooks(args: &Args) -> Result<Option<Arc<Hooks>>, String> {
+    let routes = |flag: &str, given: &[String]| -> Result<Vec<(String, String)>, String> {
+        given.iter().map(|text| pattern_and_url(text).map_err(|error| format!("--{flag} {error}"))).collect()
+    };
+    if !(args.proxy_timeout > 0.0 && args.proxy_timeout <= 3600.0) {
+        return Err(format!("--proxy-timeout {}: expected seconds, above 0 and at most 3600", args.proxy_timeout));
+    }
+    let settings = HookSettings {
+        connect: args.proxy_connect.clone(),
+        joins: routes("proxy-join", &args.proxy_join)?,
+        pushes: routes("proxy-push", &args.proxy_push)?,
+        refresh: args.proxy_refresh.clone(),
+        timeout: Duration::from_secs_f64(args.proxy_timeout),
+        secret: args.proxy_secret.clone(),
+        headers: args.proxy_header.clone(),
+        max_answer_bytes: args.max_message_bytes.max(1024),
+        ..HookSettings::default()
+    };
+    if !settings.any() {
+        return Ok(None);
+    }
+    Hooks::new(settings).map(Some).map_err(|error| format!("--proxy-*: {error}"))
 }
 
 /// Logs why the relay cannot start, as the error `main` returns.

@@ -15,6 +15,7 @@ pub(crate) struct Metrics {
     pub(crate) malformed_frames: AtomicU64,
     pub(crate) slow_consumers: AtomicU64,
     pub(crate) idle_timeouts: AtomicU64,
+    pub(crate) expired_connections: AtomicU64,
     pub(crate) sse_streams_total: AtomicU64,
     pub(crate) refused_tokens: AtomicU64,
     pub(crate) refused_origins: AtomicU64,
@@ -70,6 +71,12 @@ impl Metrics {
             "counter",
             "Connections closed for sending nothing.",
             get(&self.idle_timeouts),
+        );
+        metric(
+            "ferrocast_expired_connections_total",
+            "counter",
+            "Connections closed at the end of their life (a connect hook's expire_at), not extended.",
+            get(&self.expired_connections),
         );
         metric(
             "ferrocast_sse_streams_total",

@@ -16,14 +16,14 @@ use crate::driver::{self, Gone, Inbound, Read, Timers, Transport};
 use crate::sse_body::{self, EventStreamBody};
 use crate::sse_sessions::Registration;
 use crate::state::Relay;
-use crate::{admission, auth};
+use crate::{admission, auth, close};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferrocast_protocol::sse_socket::{self, SESSION_PARAM};
 use ferrocast_protocol::{Vsn, WireData};
-use ferrocast_pubsub::{CloseReason, OutFrame, Outbox, Session};
+use ferrocast_pubsub::{CloseReason, OutFrame, Outbox};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -43,15 +43,20 @@ pub(crate) async fn open(
         return (StatusCode::FORBIDDEN, "the event-stream socket speaks vsn 2.0.0 only\n").into_response();
     }
     let token = auth::socket_token(&params, &headers).or_else(|| auth::bearer_token(&headers).map(str::to_owned));
-    let identity = match admission::admit(&relay, token.as_deref(), "event-stream socket") {
-        Ok(identity) => identity,
+    let admitted = match admission::admit_socket(&relay, token.as_deref(), &params, &headers, "sse", "2.0.0").await {
+        Ok(admitted) => admitted,
+        // An event stream has no close frame: the backend's code and reason are its one comment, as any close's.
+        Err(admission::Denied::Disconnect(code, reason)) => {
+            let comment = format!(": closed {} {}\n\n", close::backend_code(code), close::fit_reason(&reason));
+            return ([(header::CONTENT_TYPE, "text/event-stream")], comment).into_response();
+        }
         Err(denied) => return denied.into_response(),
     };
     let (sender, inbox) = mpsc::channel(INBOX);
     let registration = relay.sse_sessions.register(sender);
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
-    let session = Session::new(relay.backend.clone(), params, Vsn::V2, outbox.clone(), identity);
-    let conn = session.conn().0;
+    let session = admitted.session(&relay, params, Vsn::V2, outbox.clone());
+    let conn = session.session.conn().0;
     let mut first = String::new();
     sse_socket::write_session_event(&mut first, registration.token());
     relay.metrics.sse_streams_total.fetch_add(1, Ordering::Relaxed);

@@ -55,6 +55,11 @@ impl Relay {
         };
         let engine = Engine::new(config.workflows.clone(), hub_notifier(hub.clone()), config.runs);
         let router = builtin_router(engine.clone());
+        // The backend's topics before the built-in channels: a hook pattern wins over a channel route.
+        let router = match &config.hooks {
+            Some(hooks) => hooks.routes(router),
+            None => router,
+        };
         let backend = Arc::new(Backend { limits: config.limits, ..Backend::new(hub, presence, router) });
         backend.receipts.spawn_sweeper();
         Ok(Arc::new(Relay {

@@ -5,6 +5,7 @@
 //! asked for batches ([`BATCH_PARAM`]) gets consecutive text frames as one message as well (see
 //! [`crate::batching`]).
 
+use crate::admission::Admitted;
 use crate::batching::Batcher;
 use crate::driver::{self, Gone, Inbound, Read, Timers, Transport};
 use crate::state::Relay;
@@ -14,8 +15,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferrocast_protocol::{BATCH_PARAM, Vsn, WireData};
-use ferrocast_pubsub::Identity;
-use ferrocast_pubsub::{CloseReason, OutFrame, Outbox, Session};
+use ferrocast_pubsub::{CloseReason, OutFrame, Outbox};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,10 +42,9 @@ pub(crate) async fn upgrade(
         tracing::info!(%vsn, "refused a socket with an unsupported vsn");
         return (StatusCode::FORBIDDEN, format!("unsupported vsn {vsn:?}: use 1.0.0 or 2.0.0\n")).into_response();
     };
-    let identity = match admission::admit(&relay, auth::socket_token(&params, headers).as_deref(), "socket") {
-        Ok(identity) => identity,
-        Err(denied) => return denied.into_response(),
-    };
+    let token = auth::socket_token(&params, headers);
+    let protocol = if vsn == Vsn::V1 { "1.0.0" } else { "2.0.0" };
+    let admitted = admission::admit_socket(&relay, token.as_deref(), &params, headers, "websocket", protocol).await;
     // Frames fed to the sink gather up to `WRITE_BUFFER` bytes before a write; the flush after each batch writes
     // the rest. The buffer keeps its capacity, so it stays small: an idle socket only ever held its replies.
     let config = WebSocketConfig::default()
@@ -53,7 +52,24 @@ pub(crate) async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(Some(relay.config.max_message))
         .max_frame_size(Some(relay.config.max_message));
-    ws_handshake::accept(request, config, move |socket| connection(relay, socket, vsn, params, identity))
+    match admitted {
+        Ok(admitted) => {
+            ws_handshake::accept(request, config, move |socket| connection(relay, socket, vsn, params, admitted))
+        }
+        // The backend asked to close with its code: the socket opens, so the client reads the code and the reason.
+        Err(admission::Denied::Disconnect(code, reason)) => ws_handshake::accept(request, config, move |socket| {
+            close_at_once(socket, close::backend_code(code), reason)
+        }),
+        Err(denied) => denied.into_response(),
+    }
+}
+
+/// Closes a socket the connect hook disconnected, with the hook's code and reason.
+async fn close_at_once(mut socket: Socket, code: u16, reason: String) {
+    let frame = CloseFrame { code: code.into(), reason: Utf8Bytes::from(close::fit_reason(&reason)) };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+    // Read until the client's close comes back, briefly, so the close is clean on both sides.
+    let _ = tokio::time::timeout(CLOSE_REPLY_GRACE, async { while let Some(Ok(_)) = socket.next().await {} }).await;
 }
 
 /// One connection: a session fed by the socket's messages, driven by [`driver::run`]. Not an `async fn`, whose
@@ -64,13 +80,13 @@ fn connection(
     socket: Socket,
     vsn: Vsn,
     params: HashMap<String, String>,
-    identity: Identity,
+    admitted: Admitted,
 ) -> impl Future<Output = ()> + Send + 'static {
     let open = relay.open_connection();
     let batches = params.get(BATCH_PARAM).is_some_and(|wanted| wanted == "1") && vsn == Vsn::V2;
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
-    let session = Session::new(relay.backend.clone(), params, vsn, outbox.clone(), identity);
-    let conn = session.conn().0;
+    let session = admitted.session(&relay, params, vsn, outbox.clone());
+    let conn = session.session.conn().0;
     let timers = Timers { idle: Some(relay.config.idle_timeout), keep_alive: None };
     let transport = WebSocket { relay: relay.clone(), socket, batcher: Batcher::new(batches) };
     driver::run(relay, open, conn, outbox, Some(session), timers, transport)
