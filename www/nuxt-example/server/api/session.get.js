@@ -1,0 +1,2 @@
+// Who is signed in, for the page: `{name}`, null when nobody is.
+export default defineEventHandler((event) => ({ name: sessionUser(event) }))
