@@ -172,3 +172,16 @@ fn the_relay_defines_no_channel_and_decides_no_topic_permission() {
     // the relay asks (`Identity::may_read`), never decides.
     assert_sources_never_mention("relay/src", &["impl Channel for", "may_join(", "zone_permissions(", "Pattern::"]);
 }
+
+#[test]
+fn only_the_hooks_crate_calls_backends_and_it_serves_nothing() {
+    // The hooks are the one HTTP client of the workspace: pubsub sees them as a `Remote`, the relay as the connect
+    // and refresh calls, and neither speaks HTTP to a backend itself. They serve no socket and run no channel.
+    for package in workspace_packages().iter().filter(|name| name.as_str() != "ferrocast-hooks") {
+        assert_none_among(package, &direct_dependencies(package), &["reqwest"]);
+    }
+    assert_depends_on_none(
+        "ferrocast-hooks",
+        &["axum", "tokio-tungstenite", "ferrocast-relay", "ferrocast-channels", "ferrocast-reactor"],
+    );
+}

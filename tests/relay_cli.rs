@@ -66,3 +66,16 @@ fn a_pubsub_that_is_not_memory_or_redis_stops_the_relay_with_a_message() {
     let refused = start(&["--listen", "127.0.0.1:0", "--pubsub", "redis://127.0.0.1:port"]).unwrap_err();
     assert!(refused.contains("--pubsub redis://127.0.0.1:port: "), "{refused}");
 }
+
+#[test]
+fn a_bad_hook_flag_stops_the_relay_with_a_message() {
+    let refused = start(&["--listen", "127.0.0.1:0", "--proxy-join", "http://backend/join"]).unwrap_err();
+    assert!(refused.contains("--proxy-join \"http://backend/join\": expected PATTERN=URL"), "{refused}");
+    let refused = start(&["--listen", "127.0.0.1:0", "--proxy-push", "app:*=ftp://backend/push"]).unwrap_err();
+    assert!(refused.contains("\"ftp://backend/push\" is not an http:// or https:// URL"), "{refused}");
+    let refused =
+        start(&["--listen", "127.0.0.1:0", "--proxy-connect", "http://b/c", "--proxy-timeout", "0"]).unwrap_err();
+    assert!(refused.contains("--proxy-timeout 0: expected seconds"), "{refused}");
+    let hooks = ["--proxy-join", "app:*=http://127.0.0.1:9/join", "--proxy-push", "app:*=http://127.0.0.1:9/push"];
+    start(&[&["--listen", "127.0.0.1:0"], &hooks[..], &["--proxy-header", "Cookie"]].concat()).expect("hooks start");
+}

@@ -1,10 +1,12 @@
 //! The backend hooks against a real backend process (`support/hooks-backend.mjs`, Node): every hook's accept,
 //! refuse and disconnect, the order of a connection's pushes on a topic, the time limit, the circuit breaker, a
 //! push sent again after a cut, answers that are not answers, the signature and the forwarded headers, and a
-//! connection's end of life with and without the refresh hook.
+//! connection's end of life with and without the refresh hook, and the event-stream socket.
 
 #[path = "support/hooks_backend.rs"]
 mod hooks_backend;
+#[path = "support/sse.rs"]
+mod sse;
 mod support;
 
 use base64::Engine;
@@ -405,4 +407,28 @@ async fn a_connection_with_too_much_waiting_gets_error_replies_not_unbounded_mem
     assert_eq!(refused[4], json!({"status": "error", "response": {"reason": "too many frames waiting"}}));
     assert_eq!(reply_to(&mut client, "slow").await[4]["status"], "ok");
     assert_eq!(reply_to(&mut client, "b1").await[4]["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_socket_asks_the_hooks_too_and_a_topic_stream_of_a_hooked_topic_is_refused() {
+    let backend = HooksBackend::start(None);
+    let relay = relay(&backend, |_| {}).await;
+    let mut stream = sse::SseStream::open(relay.addr, "/socket/sse?vsn=2.0.0&user=ada", &[]).await.unwrap();
+    let session: Value = serde_json::from_str(&stream.next().await.data).unwrap();
+    let post = format!("/socket/sse?token={}", session["token"].as_str().unwrap());
+    let frames = [json!(["1", "1", "app:open:1", "phx_join", {}]), json!(["1", "2", "app:open:1", "echo", {"n": 1}])];
+    let body: Vec<String> = frames.iter().map(Value::to_string).collect();
+    assert_eq!(support::http(&relay, "POST", &post, &body.join("\n")).await.0, 200);
+    let mut replies = Vec::new();
+    while replies.len() < 2 {
+        let frame: Value = serde_json::from_str(&stream.next().await.data).unwrap();
+        if frame[3] == "phx_reply" {
+            replies.push(frame[4]["response"].clone());
+        }
+    }
+    assert_eq!(replies, [json!({"welcome": "app:open:1", "user": "ada"}), json!({"echo": {"n": 1}, "seq": 1})]);
+    assert_eq!(hooks_of(&backend.log(), "connect")[0]["body"]["transport"], "sse");
+
+    let refused = sse::SseStream::open(relay.addr, "/sse?topic=app:open:1", &[]).await.err().expect("refused");
+    assert!(format!("{refused:?}").contains("a backend decides this topic's joins"), "{refused:?}");
 }

@@ -66,7 +66,10 @@ impl Hooks {
         let answered = self.post(hook, url, body, headers).await;
         let took = started.elapsed();
         let failed = answered.as_ref().err();
-        self.record(url, permit, failed.is_none());
+        // The breaker counts a backend that is down or too slow; one that answers (a refusal, a 4xx, an answer it
+        // got wrong) is up, and one user's odd request must not cut everyone off.
+        let down = matches!(failed, Some(Failure::Timeout | Failure::Unavailable(_)));
+        self.record(url, permit, !down);
         let outcome = match &answered {
             Ok(Answer::Result(_)) => Outcome::Ok,
             Ok(Answer::Error { .. }) => Outcome::Refused,

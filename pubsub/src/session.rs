@@ -435,7 +435,9 @@ impl Session {
         }
         self.close_replaced(topic, replaced);
         if let Some(meta) = presence {
-            let key = self.socket.identity.user_id().unwrap_or(&self.socket.caller.client).to_owned();
+            // An anonymous member (no user, or the connect hook's `""`) is its connection.
+            let user = self.socket.identity.user_id().filter(|user| !user.is_empty());
+            let key = user.unwrap_or(&self.socket.caller.client).to_owned();
             backend.presence.track(topic, &key, self.conn, meta);
             let state = Payload::Json(backend.presence.state(topic));
             self.push(join_ref.clone(), topic, "presence_state".to_owned(), state);
