@@ -111,6 +111,17 @@ async fn the_connect_hook_lets_in_refuses_and_disconnects() {
 
     let mut disconnected = connect(&relay, "disconnect=1").await;
     assert_eq!(close_code(&mut disconnected).await, 4500);
+
+    // A join or a push answered with `disconnect`: its error reply says why, then the socket closes with the code.
+    let mut kicked = connect(&relay, "user=ada").await;
+    let reply = join(&mut kicked, "app:kick:1", "1").await;
+    assert_eq!(reply[4], json!({"status": "error", "response": {"reason": "kicked at the door"}}), "{reply}");
+    assert_eq!(close_code(&mut kicked).await, 4501);
+    let mut kicked = connect(&relay, "user=ada").await;
+    assert_eq!(join(&mut kicked, "app:open:1", "1").await[4]["status"], "ok");
+    let reply = push(&mut kicked, "1", "2", "app:open:1", "kick", json!({})).await;
+    assert_eq!(reply[4], json!({"status": "error", "response": {"reason": "kicked out"}}), "{reply}");
+    assert_eq!(close_code(&mut kicked).await, 4502);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,6 +382,12 @@ async fn a_connection_closes_at_its_expire_at_unless_the_refresh_hook_extends_it
     assert_eq!(refreshes.len(), 2, "{refreshes:?}");
     let metrics = metrics_until(&relay, |metrics| metrics.contains("ferrocast_expired_connections_total 1")).await;
     assert!(metrics.contains("ferrocast_proxy_requests_total{hook=\"refresh\",outcome=\"refused\"} 1"), "{metrics}");
+
+    // A refresh answered with `disconnect` closes at once, with its code.
+    let started = Instant::now();
+    let mut kicked = connect(&relay, "user=kick&expire_in=2").await;
+    assert_eq!(close_code(&mut kicked).await, 4503);
+    assert!(started.elapsed() < Duration::from_secs(2), "at the refresh, not at the end: {:?}", started.elapsed());
 
     // Without a refresh hook, the end is the end.
     let relay = self::relay(&backend, |settings| settings.refresh = None).await;

@@ -51,10 +51,26 @@ pub(crate) fn read(body: &[u8]) -> Result<Answer, String> {
             Ok(Answer::Error { code, message })
         }
         Envelope { result: None, error: None, disconnect: Some(DisconnectBody { code, reason }) } => {
-            Ok(Answer::Disconnect { code, reason })
+            Ok(Answer::Disconnect { code: sendable_code(code), reason: fit_close_frame(reason) })
         }
         _ => Err("not an answer: expected exactly one of result, error and disconnect".to_owned()),
     }
+}
+
+/// A close code a backend asked for, as one a client may receive: 1000 and the application range 3000–4999 as
+/// given; anything else (1005 and 1006 cannot be sent, 1001–1015 are the protocol's) as 1008, a policy close.
+fn sendable_code(code: u16) -> u16 {
+    if code == 1000 || (3000..=4999).contains(&code) { code } else { 1008 }
+}
+
+/// A close reason within the 123 bytes a close frame carries, cut at a character boundary.
+fn fit_close_frame(mut reason: String) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason.truncate(end);
+    reason
 }
 
 /// A `result` read as `T`, or why it is not one.
@@ -135,6 +151,12 @@ mod tests {
             read(br#"{"disconnect":{"code":4000,"reason":"bye"}}"#),
             Ok(Answer::Disconnect { code: 4000, .. })
         ));
+        // Codes a client may not be sent become 1008; a reason is cut to what a close frame holds.
+        let refused_code = read(br#"{"disconnect":{"code":1006,"reason":"x"}}"#);
+        assert!(matches!(refused_code, Ok(Answer::Disconnect { code: 1008, .. })));
+        let long = format!(r#"{{"disconnect":{{"code":4000,"reason":"{}"}}}}"#, "é".repeat(100));
+        let Ok(Answer::Disconnect { reason, .. }) = read(long.as_bytes()) else { panic!("a disconnect") };
+        assert_eq!(reason.len(), 122);
         assert_eq!(read(b"<html>").unwrap_err(), "not JSON");
         assert!(read(b"[1,2]").unwrap_err().starts_with("not an answer"));
         assert!(read(br#"{"result":{},"error":{"message":"x"}}"#).unwrap_err().contains("exactly one"));

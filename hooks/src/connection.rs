@@ -53,6 +53,20 @@ pub enum Connected {
     },
 }
 
+/// Why the refresh hook did not extend a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotExtended {
+    /// Refused, or no usable answer: the connection closes at its end. Says why, for the log.
+    Failed(String),
+    /// The backend asked to close the connection now, with this code and reason.
+    Disconnect {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+}
+
 impl Hooks {
     /// Asks the connect hook; `None` when there is none.
     pub async fn connect(&self, connect: Connect<'_>) -> Option<Connected> {
@@ -82,8 +96,8 @@ impl Hooks {
     }
 
     /// Asks the refresh hook to extend `caller`'s connection of `user`: the new `expire_at`, or why not.
-    pub async fn refresh(&self, caller: &Caller, user: &str) -> Result<u64, String> {
-        let url = self.settings.refresh.as_deref().ok_or("no refresh hook")?;
+    pub async fn refresh(&self, caller: &Caller, user: &str) -> Result<u64, NotExtended> {
+        let url = self.settings.refresh.as_deref().ok_or_else(|| NotExtended::Failed("no refresh hook".to_owned()))?;
         let mut body = json!({
             "client": caller.client,
             "transport": caller.transport,
@@ -94,10 +108,12 @@ impl Hooks {
             body["info"] = info.clone();
         }
         match self.call(Hook::Refresh, url, body, &caller.headers).await {
-            Ok(Answer::Result(result)) => answer::result::<RefreshResult>(result).map(|result| result.expire_at),
-            Ok(Answer::Error { message, .. }) => Err(format!("refused: {message}")),
-            Ok(Answer::Disconnect { reason, .. }) => Err(format!("disconnected: {reason}")),
-            Err(failure) => Err(failure.reason().to_owned()),
+            Ok(Answer::Result(result)) => {
+                answer::result::<RefreshResult>(result).map(|result| result.expire_at).map_err(NotExtended::Failed)
+            }
+            Ok(Answer::Error { message, .. }) => Err(NotExtended::Failed(format!("refused: {message}"))),
+            Ok(Answer::Disconnect { code, reason }) => Err(NotExtended::Disconnect { code, reason }),
+            Err(failure) => Err(NotExtended::Failed(failure.reason().to_owned())),
         }
     }
 }

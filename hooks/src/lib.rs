@@ -20,7 +20,7 @@ mod remote;
 mod signature;
 
 pub use breaker::{BreakerSettings, State as BreakerState};
-pub use connection::{Connect, Connected};
+pub use connection::{Connect, Connected, NotExtended};
 pub use metrics::{Hook, HookMetrics, Outcome};
 pub use signature::{SIGNATURE_HEADER, sign};
 

@@ -9,7 +9,7 @@ use crate::metrics::Hook;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use ferrocast_protocol::Payload;
-use ferrocast_pubsub::{Answer as Later, Remote, RemoteJoin, RemotePush, SocketInfo};
+use ferrocast_pubsub::{Answer as Later, CloseReason, Refusal, Remote, RemoteJoin, RemotePush, SocketInfo};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ impl HookRemote {
 }
 
 impl Remote for HookRemote {
-    fn join(&self, socket: &SocketInfo, topic: &str, params: &Payload) -> Later<Result<RemoteJoin, Payload>> {
+    fn join(&self, socket: &SocketInfo, topic: &str, params: &Payload) -> Later<Result<RemoteJoin, Refusal>> {
         let mut body = common(socket, topic);
         put_payload(&mut body, "params", params);
         let (hooks, url, headers) = (Arc::clone(&self.hooks), self.url.clone(), socket.caller.headers.clone());
@@ -38,10 +38,11 @@ impl Remote for HookRemote {
                         let response = json_payload(&data.unwrap_or_else(|| json!({})));
                         Ok(RemoteJoin { response, presence })
                     }
-                    Err(detail) => Err(json_payload(&Failure::BadAnswer(detail).response())),
+                    Err(detail) => Err(Refusal::Error(json_payload(&Failure::BadAnswer(detail).response()))),
                 },
-                Ok(answer) => Err(refusal(answer)),
-                Err(failure) => Err(json_payload(&failure.response())),
+                Ok(Answer::Disconnect { code, reason }) => Err(Refusal::Disconnect(closed(code, reason))),
+                Ok(answer) => Err(Refusal::Error(refusal(answer))),
+                Err(failure) => Err(Refusal::Error(json_payload(&failure.response()))),
             }
         })
     }
@@ -57,6 +58,7 @@ impl Remote for HookRemote {
                     Ok(pushed) => pushed,
                     Err(detail) => RemotePush::error(json_payload(&Failure::BadAnswer(detail).response())),
                 },
+                Ok(Answer::Disconnect { code, reason }) => RemotePush::disconnect(closed(code, reason)),
                 Ok(answer) => RemotePush::error(refusal(answer)),
                 Err(failure) => RemotePush::error(json_payload(&failure.response())),
             }
@@ -104,17 +106,21 @@ fn pushed(result: PushResult) -> Result<RemotePush, String> {
         broadcasts.push((broadcast.event, payload));
     }
     let response = json_payload(&result.reply.unwrap_or_else(|| json!({})));
-    Ok(RemotePush { status: "ok".to_owned(), response, broadcasts })
+    Ok(RemotePush { status: "ok".to_owned(), response, broadcasts, disconnect: None })
 }
 
-/// An `error` or `disconnect` answer as the client's error response, `{"reason": message, "code": code}`.
+/// An `error` answer as the client's error response, `{"reason": message, "code": code}`.
 fn refusal(answer: Answer) -> Payload {
     let response = match answer {
         Answer::Error { code, message } => json!({ "reason": message, "code": code }),
-        Answer::Disconnect { code, reason } => json!({ "reason": reason, "code": code }),
-        Answer::Result(_) => json!({ "reason": "backend_bad_answer" }),
+        Answer::Disconnect { .. } | Answer::Result(_) => json!({ "reason": "backend_bad_answer" }),
     };
     json_payload(&response)
+}
+
+/// A `disconnect` answer as the close it asks for.
+fn closed(code: u16, reason: String) -> CloseReason {
+    CloseReason { code, reason: reason.into() }
 }
 
 fn json_payload(value: &Value) -> Payload {

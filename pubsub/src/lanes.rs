@@ -8,8 +8,8 @@
 //! The queues are bounded per connection, in frames and in payload bytes: a client that pushes faster than its
 //! backend answers gets error replies (`too many frames waiting`), never unbounded memory.
 
-use crate::remote::{RemoteJoin, RemotePush};
-use ferrocast_protocol::{Ext, Message, Payload};
+use crate::remote::{Refusal, RemoteJoin, RemotePush};
+use ferrocast_protocol::{Ext, Message};
 use std::collections::{HashMap, VecDeque};
 use tokio::sync::mpsc;
 
@@ -28,7 +28,7 @@ pub struct Landed {
 
 #[derive(Debug)]
 pub(crate) enum LandedAnswer {
-    Join(Result<RemoteJoin, Payload>),
+    Join(Result<RemoteJoin, Refusal>),
     /// A push's reply; its broadcasts and receipt were seen to where it was answered.
     Push(RemotePush),
 }

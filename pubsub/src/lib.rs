@@ -65,7 +65,7 @@ pub use limits::SessionLimits;
 pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, Numbered, OutFrame, Outbox, OutboxLimits};
 pub use presence::{PresenceHub, PresenceReplica};
 pub use receipts::{ReceiptLimits, Receipts};
-pub use remote::{Answer, Caller, Remote, RemoteJoin, RemotePush, RemoteRoute};
+pub use remote::{Answer, Caller, Refusal, Remote, RemoteJoin, RemotePush, RemoteRoute};
 pub use router::{Plug, PlugContext, Router};
 pub use session::{Backend, Session, SessionError};
 pub use wire::{ConnId, Subscriber, Wire};

@@ -7,6 +7,7 @@
 //! extension, catches up from history).
 
 use bytes::Bytes;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -58,8 +59,16 @@ impl OutFrame {
 pub struct CloseReason {
     /// The WebSocket close code.
     pub code: u16,
-    /// A fixed phrase for the close frame, such as `slow consumer`.
-    pub reason: &'static str,
+    /// A phrase for the close frame, such as `slow consumer`: fixed, or a backend's own words (at most 123 bytes,
+    /// what a close frame carries).
+    pub reason: Cow<'static, str>,
+}
+
+impl CloseReason {
+    /// A close with a fixed phrase.
+    pub const fn fixed(code: u16, reason: &'static str) -> Self {
+        CloseReason { code, reason: Cow::Borrowed(reason) }
+    }
 }
 
 /// Bounds of an outbox.
@@ -121,7 +130,7 @@ impl Outbox {
             return None;
         }
         if queue.frames.len() >= self.limits.max_frames || queue.bytes + frame.bytes.len() > self.limits.max_bytes {
-            queue.closing = Some(CloseReason { code: CLOSE_SLOW_CONSUMER, reason: "slow consumer" });
+            queue.closing = Some(CloseReason::fixed(CLOSE_SLOW_CONSUMER, "slow consumer"));
             drop(queue);
             self.ready.notify_one();
             return None;

@@ -11,7 +11,8 @@
 //! answer is applied (its broadcasts published, its receipt finished) even when the connection that sent it has
 //! gone by then: the client's resend on its next connection gets the reply instead of reaching the backend again.
 
-use crate::channel::SocketInfo;
+use crate::channel::{SocketInfo, reason};
+use crate::outbox::CloseReason;
 use ferrocast_protocol::Payload;
 use serde_json::{Map, Value};
 use std::pin::Pin;
@@ -44,6 +45,16 @@ pub struct RemoteJoin {
     pub presence: Option<Map<String, Value>>,
 }
 
+/// Why a remote refused a join.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// The join error's response (`{"reason": …}`).
+    Error(Payload),
+    /// Refused, and the connection is to close with this code and reason (after the join error, whose reason is
+    /// the close's).
+    Disconnect(CloseReason),
+}
+
 /// A remote's answer to a push: always a reply, and broadcasts to publish on the topic first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemotePush {
@@ -53,12 +64,19 @@ pub struct RemotePush {
     pub response: Payload,
     /// Events to broadcast to the topic, in order, before the reply goes out.
     pub broadcasts: Vec<(String, Payload)>,
+    /// The connection closes with this after the reply.
+    pub disconnect: Option<CloseReason>,
 }
 
 impl RemotePush {
     /// An `error` reply with this response and nothing broadcast.
     pub fn error(response: Payload) -> Self {
-        RemotePush { status: "error".to_owned(), response, broadcasts: Vec::new() }
+        RemotePush { status: "error".to_owned(), response, broadcasts: Vec::new(), disconnect: None }
+    }
+
+    /// An `error` reply that says why, then the connection closed with `close`.
+    pub fn disconnect(close: CloseReason) -> Self {
+        RemotePush { disconnect: Some(close.clone()), ..RemotePush::error(reason(&close.reason)) }
     }
 }
 
@@ -66,7 +84,7 @@ impl RemotePush {
 pub trait Remote: Send + Sync + std::fmt::Debug + 'static {
     /// Whether `socket` may join `topic` with `params`: the join, or the refusal's response
     /// (`{"reason": …}`).
-    fn join(&self, socket: &SocketInfo, topic: &str, params: &Payload) -> Answer<Result<RemoteJoin, Payload>>;
+    fn join(&self, socket: &SocketInfo, topic: &str, params: &Payload) -> Answer<Result<RemoteJoin, Refusal>>;
 
     /// The answer to the event `event` pushed on `topic`, a topic this connection joined.
     fn push(&self, socket: &SocketInfo, topic: &str, event: &str, payload: &Payload) -> Answer<RemotePush>;

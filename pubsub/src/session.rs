@@ -27,7 +27,7 @@ use crate::limits::{RateLimiter, SessionLimits, Verdict};
 use crate::outbox::{OutFrame, Outbox};
 use crate::presence::PresenceHub;
 use crate::receipts::{Claim, Receipts, ReplyTo};
-use crate::remote::{Caller, Remote, RemoteJoin, RemoteRoute};
+use crate::remote::{Caller, Refusal, Remote, RemoteJoin, RemoteRoute};
 use crate::router::Router;
 use crate::wire::{ConnId, Subscriber, Wire};
 use ferrocast_protocol::codec::{DecodeError, decode, encode};
@@ -207,6 +207,9 @@ impl Session {
             (InFlight::Push { join_ref, r#ref }, LandedAnswer::Push(answer)) => {
                 if r#ref.is_some() {
                     self.reply(join_ref, r#ref, topic.clone(), &answer.status, answer.response);
+                }
+                if let Some(close) = answer.disconnect {
+                    self.outbox.close(close);
                 }
             }
             (in_flight, _) => {
@@ -405,13 +408,18 @@ impl Session {
         r#ref: Option<String>,
         ext: Option<Ext>,
         replaced: Option<Option<String>>,
-        answer: Result<RemoteJoin, Payload>,
+        answer: Result<RemoteJoin, Refusal>,
     ) {
         let RemoteJoin { response, presence } = match answer {
             Ok(accepted) => accepted,
-            Err(response) => {
+            Err(Refusal::Error(response)) => {
                 self.reply(join_ref, r#ref, topic.to_owned(), "error", response);
                 return self.close_replaced(topic, replaced);
+            }
+            Err(Refusal::Disconnect(close)) => {
+                self.reply(join_ref, r#ref, topic.to_owned(), "error", reason(&close.reason));
+                self.close_replaced(topic, replaced);
+                return self.outbox.close(close);
             }
         };
         let backend = Arc::clone(&self.backend);

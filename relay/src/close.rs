@@ -28,14 +28,14 @@ pub const CLOSE_MALFORMED: u16 = 1011;
 /// hook); Centrifugo's code for an expired connection. The client reconnects and is asked who it is again.
 pub const CLOSE_EXPIRED: u16 = 3005;
 
-pub(crate) const NORMAL: CloseReason = CloseReason { code: CLOSE_NORMAL, reason: "" };
-pub(crate) const GOING_AWAY: CloseReason = CloseReason { code: CLOSE_GOING_AWAY, reason: "server shutting down" };
-pub(crate) const IDLE: CloseReason = CloseReason { code: CLOSE_IDLE, reason: "idle timeout" };
-pub(crate) const NOT_UTF8: CloseReason = CloseReason { code: CLOSE_NOT_UTF8, reason: "text message not UTF-8" };
-pub(crate) const TOO_BIG: CloseReason = CloseReason { code: CLOSE_TOO_BIG, reason: "message too big" };
-pub(crate) const MALFORMED: CloseReason = CloseReason { code: CLOSE_MALFORMED, reason: "malformed frame" };
-pub(crate) const EXPIRED: CloseReason = CloseReason { code: CLOSE_EXPIRED, reason: "connection expired" };
-const RATE_LIMITED: CloseReason = CloseReason { code: CLOSE_POLICY, reason: "rate limit exceeded" };
+pub(crate) const NORMAL: CloseReason = CloseReason::fixed(CLOSE_NORMAL, "");
+pub(crate) const GOING_AWAY: CloseReason = CloseReason::fixed(CLOSE_GOING_AWAY, "server shutting down");
+pub(crate) const IDLE: CloseReason = CloseReason::fixed(CLOSE_IDLE, "idle timeout");
+pub(crate) const NOT_UTF8: CloseReason = CloseReason::fixed(CLOSE_NOT_UTF8, "text message not UTF-8");
+pub(crate) const TOO_BIG: CloseReason = CloseReason::fixed(CLOSE_TOO_BIG, "message too big");
+pub(crate) const MALFORMED: CloseReason = CloseReason::fixed(CLOSE_MALFORMED, "malformed frame");
+pub(crate) const EXPIRED: CloseReason = CloseReason::fixed(CLOSE_EXPIRED, "connection expired");
+const RATE_LIMITED: CloseReason = CloseReason::fixed(CLOSE_POLICY, "rate limit exceeded");
 
 /// The close for what a session refused, counted in the metrics and logged with the connection.
 pub(crate) fn for_session_error(relay: &Relay, conn: u64, error: &SessionError) -> CloseReason {
@@ -51,21 +51,6 @@ pub(crate) fn for_session_error(relay: &Relay, conn: u64, error: &SessionError) 
             RATE_LIMITED
         }
     }
-}
-
-/// A close code a backend asked for, as one a client may receive: 1000 and the application range 3000–4999 as
-/// given, anything else (reserved codes such as 1005 and 1006 cannot be sent) as 1008.
-pub(crate) fn backend_code(code: u16) -> u16 {
-    if code == CLOSE_NORMAL || (3000..=4999).contains(&code) { code } else { CLOSE_POLICY }
-}
-
-/// A close reason within the 123 bytes a close frame carries, cut at a character boundary.
-pub(crate) fn fit_reason(reason: &str) -> &str {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    &reason[..end]
 }
 
 /// Whether the relay closed a connection while its client may still be sending: refused input, a rate-limit abuse.

@@ -157,7 +157,7 @@ async fn drive<T: Transport>(
     conn: u64,
     outbox: &Outbox,
     session: &mut Option<CountedSession>,
-    mut ended: Option<std::pin::Pin<Box<impl Future<Output = ()> + Send>>>,
+    mut ended: Option<std::pin::Pin<Box<impl Future<Output = CloseReason> + Send>>>,
     timers: Timers,
     transport: &mut T,
 ) {
@@ -181,12 +181,14 @@ async fn drive<T: Transport>(
                     Inbound { relay, session: &mut counted.session }.land(landed);
                 }
             }
-            () = async { ended.as_mut().expect("only polled with an end").as_mut().await },
+            close = async { ended.as_mut().expect("only polled with an end").as_mut().await },
                 if ended.is_some() && reading =>
             {
-                relay.metrics.expired_connections.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(conn, "closing a connection at the end of its life");
-                outbox.close(close::EXPIRED);
+                if close == close::EXPIRED {
+                    relay.metrics.expired_connections.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::info!(conn, code = close.code, "closing a connection at the end of its life");
+                outbox.close(close);
                 reading = false;
                 ended = None;
             }

@@ -1,10 +1,12 @@
 //! A connection's end of life: the connect hook's `expire_at` (or, where a refresh hook can extend it, a token's
 //! `exp`). With a refresh hook the relay asks it a little before the end (the hook's time limit and a second
 //! ahead), and each `expire_at` it answers moves the end; otherwise, or when the hook refuses or does not answer in
-//! time, the connection closes at the end with [`crate::close::EXPIRED`], and the client reconnects, asking again.
+//! time, the connection closes at the end with [`close::EXPIRED`], and the client reconnects, asking again. A
+//! `disconnect` answer closes it at once, with the backend's code.
 
-use ferrocast_hooks::Hooks;
-use ferrocast_pubsub::Caller;
+use crate::close;
+use ferrocast_hooks::{Hooks, NotExtended};
+use ferrocast_pubsub::{Caller, CloseReason};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
@@ -17,21 +19,31 @@ pub(crate) struct Lifetime {
 }
 
 impl Lifetime {
-    /// Completes when the connection must close.
-    pub(crate) async fn ended(mut self) {
+    /// Completes when the connection must close, with the close.
+    pub(crate) async fn ended(mut self) -> CloseReason {
         loop {
             let end = instant_of(self.expires_at);
-            let Some((hooks, caller, user)) = &self.refresh else { return tokio::time::sleep_until(end).await };
+            let Some((hooks, caller, user)) = &self.refresh else {
+                tokio::time::sleep_until(end).await;
+                return close::EXPIRED;
+            };
             let ahead = hooks.settings().timeout + Duration::from_secs(1);
             tokio::time::sleep_until(end.checked_sub(ahead).unwrap_or(end)).await;
             match tokio::time::timeout_at(end, hooks.refresh(caller, user)).await {
                 Ok(Ok(expires_at)) if expires_at > self.expires_at => self.expires_at = expires_at,
-                Ok(Ok(_)) => return tokio::time::sleep_until(end).await,
-                Ok(Err(why)) => {
-                    tracing::info!(client = caller.client, %why, "a connection was not extended: it closes at its end");
-                    return tokio::time::sleep_until(end).await;
+                Ok(Err(NotExtended::Disconnect { code, reason })) => {
+                    return CloseReason { code, reason: reason.into() };
                 }
-                Err(_) => return,
+                Ok(answer) => {
+                    let why = match answer {
+                        Err(NotExtended::Failed(why)) => why,
+                        _ => "no later expire_at".to_owned(),
+                    };
+                    tracing::info!(client = caller.client, %why, "a connection was not extended: it closes at its end");
+                    tokio::time::sleep_until(end).await;
+                    return close::EXPIRED;
+                }
+                Err(_) => return close::EXPIRED,
             }
         }
     }

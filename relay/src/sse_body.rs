@@ -57,7 +57,9 @@ impl EventStreamBody {
     /// Ends the stream with why, as a comment (`: closed 1013 slow consumer`): event streams have no close frame,
     /// and a comment is what an EventSource skips.
     pub(crate) async fn close(&self, reason: &CloseReason) {
-        let _ = self.send(Bytes::from(format!(": closed {} {}\n\n", reason.code, reason.reason))).await;
+        // A backend's reason could hold a line break, which would end the comment early.
+        let said = reason.reason.replace(['\r', '\n'], " ");
+        let _ = self.send(Bytes::from(format!(": closed {} {said}\n\n", reason.code))).await;
     }
 }
 

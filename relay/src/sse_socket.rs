@@ -16,7 +16,7 @@ use crate::driver::{self, Gone, Inbound, Read, Timers, Transport};
 use crate::sse_body::{self, EventStreamBody};
 use crate::sse_sessions::Registration;
 use crate::state::Relay;
-use crate::{admission, auth, close};
+use crate::{admission, auth};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -47,7 +47,7 @@ pub(crate) async fn open(
         Ok(admitted) => admitted,
         // An event stream has no close frame: the backend's code and reason are its one comment, as any close's.
         Err(admission::Denied::Disconnect(code, reason)) => {
-            let comment = format!(": closed {} {}\n\n", close::backend_code(code), close::fit_reason(&reason));
+            let comment = format!(": closed {code} {}\n\n", reason.replace(['\r', '\n'], " "));
             return ([(header::CONTENT_TYPE, "text/event-stream")], comment).into_response();
         }
         Err(denied) => return denied.into_response(),

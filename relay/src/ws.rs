@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use ferrocast_protocol::{BATCH_PARAM, Vsn, WireData};
 use ferrocast_pubsub::{CloseReason, OutFrame, Outbox};
 use futures_util::{SinkExt, StreamExt};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -57,16 +58,16 @@ pub(crate) async fn upgrade(
             ws_handshake::accept(request, config, move |socket| connection(relay, socket, vsn, params, admitted))
         }
         // The backend asked to close with its code: the socket opens, so the client reads the code and the reason.
-        Err(admission::Denied::Disconnect(code, reason)) => ws_handshake::accept(request, config, move |socket| {
-            close_at_once(socket, close::backend_code(code), reason)
-        }),
+        Err(admission::Denied::Disconnect(code, reason)) => {
+            ws_handshake::accept(request, config, move |socket| close_at_once(socket, code, reason))
+        }
         Err(denied) => denied.into_response(),
     }
 }
 
 /// Closes a socket the connect hook disconnected, with the hook's code and reason.
 async fn close_at_once(mut socket: Socket, code: u16, reason: String) {
-    let frame = CloseFrame { code: code.into(), reason: Utf8Bytes::from(close::fit_reason(&reason)) };
+    let frame = CloseFrame { code: code.into(), reason: Utf8Bytes::from(reason) };
     let _ = socket.send(Message::Close(Some(frame))).await;
     // Read until the client's close comes back, briefly, so the close is clean on both sides.
     let _ = tokio::time::timeout(CLOSE_REPLY_GRACE, async { while let Some(Ok(_)) = socket.next().await {} }).await;
@@ -136,7 +137,11 @@ impl Transport for WebSocket {
     }
 
     async fn close(&mut self, reason: CloseReason) {
-        let frame = CloseFrame { code: reason.code.into(), reason: Utf8Bytes::from_static(reason.reason) };
+        let text = match reason.reason {
+            Cow::Borrowed(fixed) => Utf8Bytes::from_static(fixed),
+            Cow::Owned(owned) => Utf8Bytes::from(owned),
+        };
+        let frame = CloseFrame { code: reason.code.into(), reason: text };
         if close::stops_reading_early(reason.code) {
             close_for_bad_input(&mut self.socket, frame).await;
         } else {

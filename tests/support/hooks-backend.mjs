@@ -57,6 +57,7 @@ const HOOKS = {
       json({ result: { data: { welcome: body.topic, user: body.user }, presence: { name: body.user } } });
     const topic = String(body.topic ?? "");
     if (topic.startsWith("app:closed:")) return error(403, "not allowed");
+    if (topic.startsWith("app:kick:")) return json({ disconnect: { code: 4501, reason: "kicked at the door" } });
     if (topic.startsWith("app:garbage:")) return text("<html>oops", 200, "text/html");
     if (topic.startsWith("app:shape:")) return json([1, 2, 3]);
     if (topic.startsWith("app:huge:")) return json({ result: { data: { blob: HUGE } } });
@@ -83,6 +84,8 @@ const HOOKS = {
       }
       case "deny":
         return error(400, "denied");
+      case "kick":
+        return json({ disconnect: { code: 4502, reason: "kicked out" } });
       case "slow":
         await sleep(Number(body.payload?.delay_ms ?? 10_000));
         return echo();
@@ -97,6 +100,7 @@ const HOOKS = {
 
   async refresh(body) {
     if (String(body.user ?? "").startsWith("norefresh")) return error(4401, "expired");
+    if (String(body.user ?? "").startsWith("kick")) return json({ disconnect: { code: 4503, reason: "time is up" } });
     return json({ result: { expire_at: nowS() + 60 } });
   },
 };
