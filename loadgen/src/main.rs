@@ -1,10 +1,10 @@
 //! `ferrocast-load`: the Ferrocast load generator.
 //!
 //! It drives a server over loopback with the scenarios in [`scenario`] (idle memory, broadcast fanout and its
-//! ramp, echo round trips, event-stream fanout, a presence join storm) and compares the Ferrocast relay with two
-//! baselines, minimal-server and Socket.IO, in `suite`, which also runs the fanout across two relays sharing a
-//! Redis. Each scenario stops by itself and prints one line, plus one
-//! JSON object line with `--json`.
+//! ramp, echo round trips, event-stream fanout, a presence join storm, pushes through a backend's push hook) and
+//! compares the Ferrocast relay with two baselines, minimal-server and Socket.IO, in `suite`, which also runs the
+//! fanout across two relays sharing a Redis. Each scenario stops by itself and prints one line, plus one JSON
+//! object line with `--json`.
 //!
 //! The generator shares the machine with the server it measures, so it keeps its own cost per frame small: no
 //! JSON parsing of received frames ([`json_scan`]), large read buffers, and a runtime of two worker threads.
@@ -109,6 +109,22 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         members: usize,
     },
+    /// Pushes through a backend's push hook next to a built-in channel's, on a relay run with
+    /// `--proxy-push 'app:*=http://…/push'` (to `node loadgen/hooks/backend.mjs`, say): pushes/s, round trips, and
+    /// CPU per push of the relay and of the backend.
+    Hooks {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Connections per mode, one run after the other, comma-separated: each pushes one at a time.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 50])]
+        connections: Vec<usize>,
+        /// Seconds each mode pushes at each connection count (in two halves, the modes alternating).
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// The backend's process id, for its CPU per push.
+        #[arg(long)]
+        backend_pid: Option<u32>,
+    },
     /// Starts the relay and the baselines, runs every scenario each supports, and writes results.json/results.md.
     Suite {
         /// The `ferrocast-relay` binary.
@@ -120,6 +136,9 @@ enum Command {
         /// The Socket.IO baseline's directory (server.mjs and its node_modules).
         #[arg(long)]
         socketio_dir: Option<PathBuf>,
+        /// The push backend the `hooks` run starts with Node (skipped when it or Node is missing).
+        #[arg(long, default_value = "loadgen/hooks/backend.mjs")]
+        hooks_backend: PathBuf,
         /// The `redis-server` binary the two-relay fanout runs (skipped when it cannot run).
         #[arg(long, env = "FERROCAST_REDIS_SERVER", default_value = "redis-server")]
         redis_server: PathBuf,
@@ -252,7 +271,28 @@ async fn run(cli: &Cli) -> Result<()> {
             scenario::sse::run(&target.resolve().await?, load.subscribers, rate, duration, load.publish).await?
         }
         Command::Storm { target, members } => scenario::storm::run(&target.resolve().await?, *members).await?,
-        Command::Suite { relay_bin, minimal_bin, socketio_dir, redis_server, quick, smoke, only, out } => {
+        Command::Hooks { target, connections, duration, backend_pid } => {
+            let options = scenario::hooks::Options {
+                levels: connections.clone(),
+                duration: seconds(*duration)?,
+                backend_pid: *backend_pid,
+            };
+            let outcome = scenario::hooks::run(&target.resolve().await?, &options).await?;
+            print_outcome(&outcome, cli.json);
+            print!("{}", scenario::hooks::markdown(&outcome.json));
+            return Ok(());
+        }
+        Command::Suite {
+            relay_bin,
+            minimal_bin,
+            socketio_dir,
+            hooks_backend,
+            redis_server,
+            quick,
+            smoke,
+            only,
+            out,
+        } => {
             let scale = match (quick, smoke) {
                 (_, true) => scenario::suite::Scale::Smoke,
                 (true, _) => scenario::suite::Scale::Quick,
@@ -262,6 +302,7 @@ async fn run(cli: &Cli) -> Result<()> {
                 relay_bin: relay_bin.clone(),
                 minimal_bin: minimal_bin.clone(),
                 socketio_dir: socketio_dir.clone(),
+                hooks_backend: hooks_backend.clone(),
                 redis_server: redis_server.clone(),
                 only: only.clone(),
                 scale,

@@ -28,6 +28,22 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// The whole machine's busy CPU seconds since boot, every core together: everything in /proc/stat's `cpu` line but
+/// idle and iowait (so other processes' time, and the kernel's interrupts and softirqs, count too).
+pub(crate) fn machine_busy_seconds() -> io::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    parse_machine_busy_ticks(&stat).map(|ticks| ticks as f64 / CLOCK_TICKS_PER_SECOND).ok_or_else(|| malformed("stat"))
+}
+
+/// The sum of the `cpu` line's fields less idle (4th) and iowait (5th); guest time is already in user time.
+fn parse_machine_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+    let fields: Vec<u64> =
+        line.split_whitespace().skip(1).take(8).map(|field| field.parse().ok()).collect::<Option<_>>()?;
+    let [user, nice, system, _idle, _iowait, irq, softirq, steal] = fields[..] else { return None };
+    Some(user + nice + system + irq + softirq + steal)
+}
+
 fn parse_rss_kib(status: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
@@ -50,6 +66,24 @@ impl Watched {
     /// The one server of `pid`, when it is known: nothing to watch otherwise.
     pub(crate) fn single(pid: Option<u32>) -> Vec<Watched> {
         pid.map(|pid| Watched { name: "server".to_owned(), pid }).into_iter().collect()
+    }
+}
+
+/// The machine's busy CPU seconds between two points (see [`machine_busy_seconds`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MachineWindow {
+    start: Option<f64>,
+}
+
+impl MachineWindow {
+    /// Starts measuring.
+    pub(crate) fn start() -> MachineWindow {
+        MachineWindow { start: machine_busy_seconds().ok() }
+    }
+
+    /// Busy CPU seconds, all cores together, since [`MachineWindow::start`].
+    pub(crate) fn seconds(&self) -> Option<f64> {
+        Some(machine_busy_seconds().ok()? - self.start?)
     }
 }
 
@@ -82,6 +116,9 @@ mod tests {
         assert_eq!(parse_cpu_ticks(stat), Some(325));
         assert_eq!(parse_rss_kib("Name:\tx\nVmPeak:\t 9 kB\nVmRSS:\t   52340 kB\n"), Some(52340));
         assert_eq!(parse_rss_kib("Name:\tx\n"), None);
+        let machine = "cpu  100 5 50 9000 20 1 7 2 0 0\ncpu0 50 2 25 4500 10 0 3 1 0 0\nintr 1\n";
+        assert_eq!(parse_machine_busy_ticks(machine), Some(165));
+        assert_eq!(parse_machine_busy_ticks("cpu0 1 2 3\n"), None);
     }
 
     #[test]
@@ -89,5 +126,6 @@ mod tests {
         let pid = std::process::id();
         assert!(cpu_seconds(pid).unwrap() >= 0.0);
         assert!(rss_kib(pid).unwrap() > 0);
+        assert!(machine_busy_seconds().unwrap() > 0.0);
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! A server's output goes to a log file of its own (the relay logs to stderr). It counts as up once its port
 //! accepts a connection; a relay on Redis, once it answers `GET /healthz` (it binds its port before it has reached
-//! Redis, and serves only after). A [`Redis`] counts as up once it answers `PING`. Dropping a [`Server`] or a
-//! [`Redis`] kills it, so an error or Ctrl-C anywhere in the suite leaves no process behind.
+//! Redis, and serves only after). A [`Redis`] counts as up once it answers `PING`, and a hooks [`Backend`] once it
+//! prints the port it listens on. Dropping a [`Server`], a [`Redis`] or a [`Backend`] kills it, so an error or
+//! Ctrl-C anywhere in the suite leaves no process behind.
 
 use crate::Result;
 use crate::dialect::Dialect;
@@ -12,8 +13,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// How long a server may take to accept connections.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -57,6 +58,8 @@ pub(crate) struct Programs {
     pub minimal: PathBuf,
     /// The directory of `server.mjs`, when Node and its modules are there.
     pub socketio_dir: Option<PathBuf>,
+    /// The push backend of the `hooks` run, when Node can run it; `None` skips that run.
+    pub hooks_backend: Option<PathBuf>,
     /// `redis-server`, for the relays that share one; `None` skips the runs that need it.
     pub redis_server: Option<PathBuf>,
     /// Where logs go.
@@ -77,16 +80,27 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `kind` on a free port, logging to `{log_dir}/{name}-{label}.log`, and waits until it accepts.
     pub(crate) async fn start(kind: Kind, programs: &Programs, label: &str) -> Result<Server> {
-        Server::start_with(kind, programs, label, None).await
+        Server::start_with(kind, programs, label, None, &[]).await
     }
 
     /// Starts a relay that shares its topics with the other relays on the Redis at `redis_url` (`--pubsub`), and
     /// waits until it serves.
     pub(crate) async fn start_relay_on_redis(programs: &Programs, label: &str, redis_url: &str) -> Result<Server> {
-        Server::start_with(Kind::Relay, programs, label, Some(redis_url)).await
+        Server::start_with(Kind::Relay, programs, label, Some(redis_url), &[]).await
     }
 
-    async fn start_with(kind: Kind, programs: &Programs, label: &str, redis_url: Option<&str>) -> Result<Server> {
+    /// Starts a relay with `args` added to its usual flags (`--proxy-push …`), and waits until it accepts.
+    pub(crate) async fn start_relay_with(programs: &Programs, label: &str, args: &[String]) -> Result<Server> {
+        Server::start_with(Kind::Relay, programs, label, None, args).await
+    }
+
+    async fn start_with(
+        kind: Kind,
+        programs: &Programs,
+        label: &str,
+        redis_url: Option<&str>,
+        relay_args: &[String],
+    ) -> Result<Server> {
         let addr = free_port()?;
         let mut api = None;
         let mut command = match kind {
@@ -103,6 +117,7 @@ impl Server {
                 if let Some(url) = redis_url {
                     command.args(["--pubsub", url]);
                 }
+                command.args(relay_args);
                 command
             }
             Kind::Minimal => {
@@ -213,6 +228,52 @@ impl Redis {
     }
 }
 
+/// The Node push backend of the `hooks` scenario (`loadgen/hooks/backend.mjs`) on a free loopback port; killed when
+/// dropped, and it exits by itself when its stdin (held here) closes.
+pub(crate) struct Backend {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+    // Held open: the backend exits when its stdin closes. Its stdout is kept too, so it never writes to a closed pipe.
+    _stdin: Option<ChildStdin>,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Backend {
+    /// Starts `node script`, its stderr to `{log_dir}/backend-{label}.log`, and waits until it prints
+    /// `listening <port>`.
+    pub(crate) async fn start(script: &Path, log_dir: &Path, label: &str) -> Result<Backend> {
+        std::fs::create_dir_all(log_dir)?;
+        let log = std::fs::File::create(log_dir.join(format!("backend-{label}.log")))?;
+        let mut command = Command::new("node");
+        command.arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(log).kill_on_drop(true);
+        let mut child = command.spawn().map_err(|error| format!("starting node {}: {error}", script.display()))?;
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("the backend has no stdout")?);
+        let mut line = String::new();
+        let read = tokio::time::timeout(STARTUP_TIMEOUT, stdout.read_line(&mut line)).await;
+        let port = match read {
+            Ok(Ok(_)) => line.trim().strip_prefix("listening ").and_then(|port| port.parse::<u16>().ok()),
+            Ok(Err(error)) => return Err(format!("reading the backend's output: {error}").into()),
+            Err(_) => return Err(format!("the backend did not listen within {STARTUP_TIMEOUT:?}").into()),
+        };
+        let port = port.ok_or_else(|| format!("the backend printed {line:?}, not `listening <port>`; see its log"))?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        Ok(Backend { addr, child, _stdin: stdin, _stdout: stdout })
+    }
+
+    /// Its process id.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Kills the backend and waits for it to be gone.
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
+
 /// Polls `ready` every 50 ms until it holds; fails if `child` (`name`) exits first, or after [`STARTUP_TIMEOUT`],
 /// saying what it did not do.
 async fn wait_for<F: std::future::Future<Output = bool>>(
@@ -262,6 +323,13 @@ pub(crate) enum Deployment {
         /// Their Redis.
         redis: Redis,
     },
+    /// A relay whose push hook calls a backend.
+    RelayWithBackend {
+        /// The relay, started with `--proxy-push` to the backend.
+        relay: Server,
+        /// The backend (boxed: a child process and its pipes are large).
+        backend: Box<Backend>,
+    },
 }
 
 impl Deployment {
@@ -277,6 +345,21 @@ impl Deployment {
         Ok(Deployment::RelaysOnRedis { relays, redis })
     }
 
+    /// Starts the push backend `script`, then a relay that hands it the pushes on the topics matching `pattern`,
+    /// logging to `backend-{label}.log` and `relay-{label}.log`.
+    pub(crate) async fn relay_with_backend(
+        programs: &Programs,
+        label: &str,
+        script: &Path,
+        pattern: &str,
+    ) -> Result<Deployment> {
+        let backend = Backend::start(script, &programs.log_dir, label).await?;
+        let push = format!("{pattern}=http://{}/push", backend.addr);
+        // On an error here, `backend` is dropped, which kills it.
+        let relay = Server::start_relay_with(programs, label, &["--proxy-push".to_owned(), push]).await?;
+        Ok(Deployment::RelayWithBackend { relay, backend: Box::new(backend) })
+    }
+
     /// Kills every server, the relays before their Redis, and waits for them to be gone.
     pub(crate) async fn stop(self) {
         match self {
@@ -286,6 +369,10 @@ impl Deployment {
                     relay.stop().await;
                 }
                 redis.stop().await;
+            }
+            Deployment::RelayWithBackend { relay, backend } => {
+                relay.stop().await;
+                backend.stop().await;
             }
         }
     }
@@ -317,6 +404,17 @@ pub(crate) fn redis_unavailable(binary: &Path) -> Option<String> {
 fn free_port() -> Result<SocketAddr> {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?)
+}
+
+/// Why the hooks backend `script` cannot run, if it cannot: the script missing, or Node.
+pub(crate) fn backend_unavailable(script: &Path) -> Option<String> {
+    if !script.is_file() {
+        return Some(format!("no {}", script.display()));
+    }
+    match std::process::Command::new("node").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+        Ok(status) if status.success() => None,
+        _ => Some("node is not installed".to_owned()),
+    }
 }
 
 /// Why the Socket.IO baseline cannot run from `dir`, if it cannot: Node missing, or its modules not installed.

@@ -7,6 +7,7 @@ pub(crate) mod broadcast;
 pub(crate) mod cluster;
 pub(crate) mod echo;
 pub(crate) mod fanout;
+pub(crate) mod hooks;
 pub(crate) mod idle;
 pub(crate) mod ramp;
 pub(crate) mod sse;

@@ -6,13 +6,18 @@
 //! everything; minimal-server and Socket.IO run what they support: idle without presence, fanout, the ramp and
 //! echo. The relay also runs the fanout across two relays on one Redis (`relay ×2 (redis)`): a fresh Redis and two
 //! fresh relays on it, the subscribers dealt over both, the publisher on the second, every process killed after the
-//! run; it is skipped when `redis-server` cannot run. The full suite takes a few minutes, `--quick` well under two.
+//! run; it is skipped when `redis-server` cannot run. The relay also runs pushes through a backend's push hook next
+//! to its built-in channel (`hooks`): a fresh Node backend (`loadgen/hooks/backend.mjs`) and a fresh relay calling
+//! it, both killed after the run; it is skipped when Node cannot run. The full suite takes a few minutes, `--quick`
+//! well under two.
 
 use crate::Result;
 use crate::publisher::PublishOver;
 use crate::ramp_table;
-use crate::scenario::{self, Outcome, fanout, ramp};
-use crate::servers::{Deployment, Kind, Programs, Server, redis_unavailable, socketio_unavailable};
+use crate::scenario::{self, Outcome, fanout, hooks, ramp};
+use crate::servers::{
+    Deployment, Kind, Programs, Server, backend_unavailable, redis_unavailable, socketio_unavailable,
+};
 use crate::table::Table;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -27,6 +32,8 @@ pub(crate) struct Options {
     pub minimal_bin: PathBuf,
     /// The Socket.IO baseline's directory (skipped when absent or not installed).
     pub socketio_dir: Option<PathBuf>,
+    /// The push backend of the `hooks` run (skipped when absent or Node is not installed).
+    pub hooks_backend: PathBuf,
     /// `redis-server`, for the fanout across two relays (skipped when it cannot run).
     pub redis_server: PathBuf,
     /// Only these runs; every one when empty.
@@ -80,6 +87,8 @@ struct Sizes {
     echo: Duration,
     sse_subscribers: usize,
     storm_members: usize,
+    hooks_connections: Vec<usize>,
+    hooks: Duration,
 }
 
 impl Sizes {
@@ -99,6 +108,9 @@ impl Sizes {
             echo: Duration::from_millis(scale.pick(10_000, 3000, 500)),
             sse_subscribers: scale.pick(1000, 1000, 50),
             storm_members: scale.pick(1000, 1000, 50),
+            // One connection for the latency a hook adds with nothing queued; 50 for pushes/s on two busy cores.
+            hooks_connections: scale.pick(vec![1, 50], vec![1, 50], vec![1, 4]),
+            hooks: Duration::from_millis(scale.pick(10_000, 3000, 400)),
         }
     }
 }
@@ -124,9 +136,11 @@ pub(crate) enum Run {
     Sse,
     /// A presence join storm (relay only).
     Storm,
+    /// Pushes through a backend's push hook next to a built-in channel's (relay only).
+    Hooks,
 }
 
-const RUNS: [Run; 9] = [
+const RUNS: [Run; 10] = [
     Run::Idle,
     Run::IdlePresence,
     Run::Fanout,
@@ -136,11 +150,14 @@ const RUNS: [Run; 9] = [
     Run::Echo,
     Run::Sse,
     Run::Storm,
+    Run::Hooks,
 ];
 /// The relays of the run across relays on Redis.
 const REDIS_RELAYS: usize = 2;
 /// What the table and the skip notes call that run's servers.
 const REDIS_DEPLOYMENT: &str = "relay ×2 (redis)";
+/// What the skip notes call the hooks run's servers.
+const HOOKS_DEPLOYMENT: &str = "relay + Node push backend";
 /// One run may not take longer than this, whatever goes wrong.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -148,7 +165,9 @@ impl Run {
     fn supported_by(self, kind: Kind) -> bool {
         match self {
             Run::Idle | Run::Fanout | Run::Ramp | Run::Echo => true,
-            Run::IdlePresence | Run::FanoutBatch | Run::FanoutRedis | Run::Sse | Run::Storm => kind == Kind::Relay,
+            Run::IdlePresence | Run::FanoutBatch | Run::FanoutRedis | Run::Sse | Run::Storm | Run::Hooks => {
+                kind == Kind::Relay
+            }
         }
     }
 
@@ -165,13 +184,21 @@ impl Run {
             Run::Echo => format!("echo {}/s", sizes.echo_rate),
             Run::Sse => format!("sse {}/s × {}", sizes.fanout_rate, sizes.sse_subscribers),
             Run::Storm => format!("storm {}", sizes.storm_members),
+            Run::Hooks => {
+                let counts: Vec<String> = sizes.hooks_connections.iter().map(usize::to_string).collect();
+                format!("hooks × {}", counts.join(", "))
+            }
         }
     }
 
-    /// Starts the servers this run needs: one of `kind`, or Redis and relays on it.
+    /// Starts the servers this run needs: one of `kind`, Redis and relays on it, or a backend and a relay calling it.
     async fn deploy(self, kind: Kind, programs: &Programs, file_label: &str) -> Result<Deployment> {
         match self {
             Run::FanoutRedis => Deployment::relays_on_redis(programs, file_label, REDIS_RELAYS).await,
+            Run::Hooks => {
+                let script = programs.hooks_backend.as_ref().ok_or("no hooks backend to run")?;
+                Deployment::relay_with_backend(programs, file_label, script, hooks::HOOKED_PATTERN).await
+            }
             _ => Server::start(kind, programs, file_label).await.map(Deployment::Single),
         }
     }
@@ -189,7 +216,17 @@ impl Run {
             Deployment::RelaysOnRedis { relays, redis } if self == Run::FanoutRedis => {
                 return scenario::cluster::run(relays, redis, fanout_options).await;
             }
-            Deployment::RelaysOnRedis { .. } => return Err("this run needs a server of its own".into()),
+            Deployment::RelayWithBackend { relay, backend } if self == Run::Hooks => {
+                let options = hooks::Options {
+                    levels: sizes.hooks_connections.clone(),
+                    duration: sizes.hooks,
+                    backend_pid: backend.pid(),
+                };
+                return hooks::run(&relay.target(), &options).await;
+            }
+            Deployment::RelaysOnRedis { .. } | Deployment::RelayWithBackend { .. } => {
+                return Err("this run needs a server of its own".into());
+            }
             Deployment::Single(server) => server,
         };
         let mut target = server.target();
@@ -201,6 +238,7 @@ impl Run {
                 fanout::run(&target, fanout_options).await
             }
             Run::FanoutRedis => Err("this run needs relays on Redis".into()),
+            Run::Hooks => Err("this run needs a relay with a backend".into()),
             Run::Ramp => {
                 let options = ramp::Options {
                     subscribers: sizes.fanout_subscribers,
@@ -242,10 +280,19 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
             None
         }
     };
+    let hooks_backend = match backend_unavailable(&options.hooks_backend) {
+        None => Some(options.hooks_backend.clone()),
+        Some(why) => {
+            eprintln!("skipping {HOOKS_DEPLOYMENT}: {why}");
+            skipped.push(json!({ "server": HOOKS_DEPLOYMENT, "reason": why }));
+            None
+        }
+    };
     let programs = Programs {
         relay: options.relay_bin.clone(),
         minimal: options.minimal_bin.clone(),
         socketio_dir: Some(socketio_dir),
+        hooks_backend,
         redis_server,
         log_dir: options.out.join("logs"),
     };
@@ -255,10 +302,12 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
     let mut lines = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     let mut ramps = Vec::new();
+    let mut hooks_tables = Vec::new();
     for (column, &kind) in kinds.iter().enumerate() {
         let runnable = |run: &Run| {
             run.supported_by(kind)
                 && (*run != Run::FanoutRedis || programs.redis_server.is_some())
+                && (*run != Run::Hooks || programs.hooks_backend.is_some())
                 && (options.only.is_empty() || options.only.contains(run))
         };
         for run in RUNS.into_iter().filter(runnable) {
@@ -295,6 +344,9 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
                     if run == Run::Ramp {
                         ramps.push((name.to_owned(), outcome.json.clone()));
                     }
+                    if run == Run::Hooks {
+                        hooks_tables.push(hooks::markdown(&outcome.json));
+                    }
                     results.push(json!({ "server": name, "run": label, "result": outcome.json }));
                 }
                 Err(error) => {
@@ -309,12 +361,20 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
 
     let elapsed = started.elapsed().as_secs_f64();
     println!("\n{}", table.text());
+    // The sections of results.md after the table, each printed here too.
+    let mut sections = Vec::new();
     let ramp = ramp_table::markdown(&ramps);
     if !ramp.is_empty() {
         println!("{} step by step:\n{ramp}", Run::Ramp.label(&sizes));
+        sections.push(("The ramp, step by step", ramp));
+    }
+    let hooks_table = hooks_tables.concat();
+    if !hooks_table.is_empty() {
+        println!("{}, each mode on the same relay:\n{hooks_table}", Run::Hooks.label(&sizes));
+        sections.push(("Backend hooks", format!("{HOOKS_INTRO}\n\n{hooks_table}")));
     }
     println!("suite took {elapsed:.0} s; results in {}", options.out.display());
-    write_results(options, &table, &ramp, &lines, results, skipped, elapsed)?;
+    write_results(options, &table, &sections, &lines, results, skipped, elapsed)?;
     // The results are written either way; a failed run still fails the command, so scripts and CI notice.
     if failures.is_empty() {
         Ok(())
@@ -323,10 +383,19 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
     }
 }
 
+/// What the `## Backend hooks` section of `results.md` says before its table.
+const HOOKS_INTRO: &str = "Pushes one at a time per connection (`ping`, ~100 bytes, answered with the payload), on \
+     one relay: through its push hook to the Node backend of `loadgen/hooks/backend.mjs` (`app:bench:<i>`), and on \
+     the built-in room channel (`room:bench:<i>`), the two alternating. CPU % is of one core; the machine's is every \
+     process's and the kernel's together (of 100 % per core): well above the other three, something else was \
+     running.";
+
+/// Writes `results.json`, and `results.md`: the table, then each of `sections` (a title and its Markdown), then
+/// the runs' lines.
 fn write_results(
     options: &Options,
     table: &Table,
-    ramp: &str,
+    sections: &[(&str, String)],
     lines: &[String],
     results: Vec<Value>,
     skipped: Vec<Value>,
@@ -353,9 +422,8 @@ fn write_results(
         markdown.push_str(&format!("Skipped {}: {}.\n\n", skip["server"], skip["reason"].as_str().unwrap_or("?")));
     }
     markdown.push_str(&table.markdown());
-    if !ramp.is_empty() {
-        markdown.push_str("\n## The ramp, step by step\n\n");
-        markdown.push_str(ramp);
+    for (title, body) in sections {
+        markdown.push_str(&format!("\n## {title}\n\n{body}"));
     }
     // The runs' own lines say what the table cannot: failures, caps, and how busy the generator itself was (near
     // 200 % of a core, the machine rather than the server set the pace).
