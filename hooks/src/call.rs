@@ -1,11 +1,11 @@
 //! One call of a hook: the POST, with its signature, trace context and forwarded headers, under the time limit and
 //! the backend's circuit breaker, its answer read within the size limit, and its outcome counted.
 
+use crate::Hooks;
 use crate::answer::{self, Answer};
-use crate::breaker::{Breaker, Permit};
+use crate::endpoint::Endpoint;
 use crate::metrics::{Hook, Outcome};
 use crate::signature::{SIGNATURE_HEADER, sign};
-use crate::{Hooks, lock};
 use serde_json::json;
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -49,27 +49,28 @@ impl Failure {
 }
 
 impl Hooks {
-    /// Calls `hook` at `url` with `body`, forwarding `headers`.
+    /// Calls `hook` at `endpoint` with `body`, forwarding `headers`.
     pub(crate) async fn call(
         &self,
         hook: Hook,
-        url: &str,
-        body: serde_json::Value,
+        endpoint: &Endpoint,
+        body: Vec<u8>,
         headers: &[(String, String)],
     ) -> Result<Answer, Failure> {
-        let Some(permit) = self.admit(url) else {
+        let url = endpoint.url.as_str();
+        let Some(permit) = endpoint.admit() else {
             self.metrics.count(hook, Outcome::BreakerOpen, None);
             tracing::debug!(hook = hook.name(), url, "a hook call failed at once: the backend's breaker is open");
             return Err(Failure::Unavailable("circuit breaker open".to_owned()));
         };
         let started = Instant::now();
-        let answered = self.post(hook, url, body, headers).await;
+        let answered = self.post(hook, endpoint, body, headers).await;
         let took = started.elapsed();
         let failed = answered.as_ref().err();
         // The breaker counts a backend that is down or too slow; one that answers (a refusal, a 4xx, an answer it
         // got wrong) is up, and one user's odd request must not cut everyone off.
         let down = matches!(failed, Some(Failure::Timeout | Failure::Unavailable(_)));
-        self.record(url, permit, !down);
+        endpoint.record(permit, !down);
         let outcome = match &answered {
             Ok(Answer::Result(_)) => Outcome::Ok,
             Ok(Answer::Error { .. }) => Outcome::Refused,
@@ -86,14 +87,13 @@ impl Hooks {
     async fn post(
         &self,
         hook: Hook,
-        url: &str,
-        body: serde_json::Value,
+        endpoint: &Endpoint,
+        body: Vec<u8>,
         headers: &[(String, String)],
     ) -> Result<Answer, Failure> {
-        let body = serde_json::to_vec(&body).map_err(|error| Failure::BadAnswer(error.to_string()))?;
         let mut request = self
             .http
-            .post(url)
+            .post(endpoint.url.clone())
             .timeout(self.settings.timeout)
             .header("content-type", "application/json")
             .header("x-ferrocast-hook", hook.name())
@@ -125,19 +125,6 @@ impl Hooks {
             read.extend_from_slice(&chunk);
         }
         answer::read(&read).map_err(Failure::BadAnswer)
-    }
-
-    fn admit(&self, url: &str) -> Option<Permit> {
-        let now = Instant::now();
-        let mut breakers = lock(&self.breakers);
-        let breaker = breakers.entry(url.to_owned()).or_insert_with(|| Breaker::new(self.settings.breaker, now));
-        breaker.admit(now)
-    }
-
-    fn record(&self, url: &str, permit: Permit, succeeded: bool) {
-        if let Some(breaker) = lock(&self.breakers).get_mut(url) {
-            breaker.record(permit, succeeded, Instant::now());
-        }
     }
 }
 

@@ -3,9 +3,10 @@
 
 use crate::Hooks;
 use crate::answer::{self, Answer, ConnectResult, RefreshResult};
+use crate::bodies::{self, ConnectBody, RefreshBody};
 use crate::metrics::Hook;
 use ferrocast_pubsub::Caller;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// A client asking to connect.
@@ -70,18 +71,10 @@ pub enum NotExtended {
 impl Hooks {
     /// Asks the connect hook; `None` when there is none.
     pub async fn connect(&self, connect: Connect<'_>) -> Option<Connected> {
-        let url = self.settings.connect.as_deref()?;
+        let endpoint = self.endpoint(self.settings.connect.as_deref()?);
         let Connect { caller, params } = connect;
-        let headers: serde_json::Map<String, Value> =
-            caller.headers.iter().map(|(name, value)| (name.clone(), Value::String(value.clone()))).collect();
-        let body = json!({
-            "client": caller.client,
-            "transport": caller.transport,
-            "protocol": caller.protocol,
-            "params": params,
-            "headers": headers,
-        });
-        let decided = match self.call(Hook::Connect, url, body, &caller.headers).await {
+        let body = bodies::bytes(&ConnectBody::new(caller, params));
+        let decided = match self.call(Hook::Connect, &endpoint, body, &caller.headers).await {
             Ok(Answer::Result(result)) => match answer::result::<ConnectResult>(result) {
                 Ok(ConnectResult { user, expire_at, info, topics }) => {
                     Connected::Accepted { user, expire_at, info, topics }
@@ -98,16 +91,8 @@ impl Hooks {
     /// Asks the refresh hook to extend `caller`'s connection of `user`: the new `expire_at`, or why not.
     pub async fn refresh(&self, caller: &Caller, user: &str) -> Result<u64, NotExtended> {
         let url = self.settings.refresh.as_deref().ok_or_else(|| NotExtended::Failed("no refresh hook".to_owned()))?;
-        let mut body = json!({
-            "client": caller.client,
-            "transport": caller.transport,
-            "protocol": caller.protocol,
-            "user": user,
-        });
-        if let Some(info) = &caller.info {
-            body["info"] = info.clone();
-        }
-        match self.call(Hook::Refresh, url, body, &caller.headers).await {
+        let body = bodies::bytes(&RefreshBody::new(caller, user));
+        match self.call(Hook::Refresh, &self.endpoint(url), body, &caller.headers).await {
             Ok(Answer::Result(result)) => {
                 answer::result::<RefreshResult>(result).map(|result| result.expire_at).map_err(NotExtended::Failed)
             }

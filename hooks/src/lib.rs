@@ -12,9 +12,11 @@
 //! This crate is the only one that speaks HTTP to backends; pubsub knows only the `Remote` trait.
 
 mod answer;
+mod bodies;
 mod breaker;
 mod call;
 mod connection;
+mod endpoint;
 mod metrics;
 mod remote;
 mod signature;
@@ -24,11 +26,11 @@ pub use connection::{Connect, Connected, NotExtended};
 pub use metrics::{Hook, HookMetrics, Outcome};
 pub use signature::{SIGNATURE_HEADER, sign};
 
-use breaker::Breaker;
+use endpoint::Endpoint;
 use ferrocast_pubsub::Router;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Which hooks a relay calls, and how.
 #[derive(Debug, Clone)]
@@ -101,7 +103,8 @@ pub enum HooksError {
 pub struct Hooks {
     settings: HookSettings,
     http: reqwest::Client,
-    breakers: Mutex<HashMap<String, Breaker>>,
+    /// Every URL configured, by its text as given.
+    endpoints: BTreeMap<String, Arc<Endpoint>>,
     /// The calls' counters, for the relay's `/metrics`.
     pub metrics: HookMetrics,
 }
@@ -110,10 +113,10 @@ impl Hooks {
     /// The hooks of `settings`; fails for a URL that is not http(s).
     pub fn new(mut settings: HookSettings) -> Result<Arc<Self>, HooksError> {
         let urls = settings.connect.iter().chain(&settings.refresh).chain(settings.joins.iter().map(|(_, url)| url));
+        let mut endpoints = BTreeMap::new();
         for url in urls.chain(settings.pushes.iter().map(|(_, url)| url)) {
-            if !(url.starts_with("http://") || url.starts_with("https://")) || reqwest::Url::parse(url).is_err() {
-                return Err(HooksError::Url(url.clone()));
-            }
+            let endpoint = Endpoint::parse(url, settings.breaker).ok_or_else(|| HooksError::Url(url.clone()))?;
+            endpoints.entry(url.clone()).or_insert_with(|| Arc::new(endpoint));
         }
         for header in &mut settings.headers {
             header.make_ascii_lowercase();
@@ -127,7 +130,7 @@ impl Hooks {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .build()?;
-        Ok(Arc::new(Hooks { settings, http, breakers: Mutex::default(), metrics: HookMetrics::default() }))
+        Ok(Arc::new(Hooks { settings, http, endpoints, metrics: HookMetrics::default() }))
     }
 
     /// The settings in force.
@@ -138,12 +141,17 @@ impl Hooks {
     /// `router` with the join and push hooks' topics handed to them.
     pub fn routes(self: &Arc<Self>, mut router: Router) -> Router {
         for (pattern, url) in &self.settings.joins {
-            router = router.remote_join(pattern, remote::HookRemote::new(self, url));
+            router = router.remote_join(pattern, remote::HookRemote::new(self, self.endpoint(url)));
         }
         for (pattern, url) in &self.settings.pushes {
-            router = router.remote_push(pattern, remote::HookRemote::new(self, url));
+            router = router.remote_push(pattern, remote::HookRemote::new(self, self.endpoint(url)));
         }
         router
+    }
+
+    /// The endpoint of a configured URL.
+    pub(crate) fn endpoint(&self, url: &str) -> Arc<Endpoint> {
+        Arc::clone(&self.endpoints[url])
     }
 
     /// The join hooks' topic patterns: a connection the connect hook let in may join these (their hook decides).
@@ -162,17 +170,10 @@ impl Hooks {
 
     /// Appends the hooks' metrics to a Prometheus text exposition.
     pub fn render_metrics(&self, out: &mut String) {
-        let now = Instant::now();
-        let mut breakers: Vec<(String, u8)> =
-            lock(&self.breakers).iter_mut().map(|(url, breaker)| (url.clone(), breaker.state(now).gauge())).collect();
-        breakers.sort();
+        let breakers: Vec<(String, u8)> =
+            self.endpoints.iter().map(|(url, endpoint)| (url.clone(), endpoint.state().gauge())).collect();
         self.metrics.render(out, &breakers);
     }
-}
-
-/// A lock that a panic elsewhere does not poison for good: the breakers stay usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

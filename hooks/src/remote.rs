@@ -4,7 +4,9 @@
 
 use crate::Hooks;
 use crate::answer::{self, Answer, JoinResult, PushResult};
+use crate::bodies::{self, TopicBody};
 use crate::call::Failure;
+use crate::endpoint::Endpoint;
 use crate::metrics::Hook;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
@@ -17,22 +19,22 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) struct HookRemote {
     hooks: Arc<Hooks>,
-    url: String,
+    endpoint: Arc<Endpoint>,
 }
 
 impl HookRemote {
-    pub(crate) fn new(hooks: &Arc<Hooks>, url: &str) -> Arc<Self> {
-        Arc::new(HookRemote { hooks: Arc::clone(hooks), url: url.to_owned() })
+    pub(crate) fn new(hooks: &Arc<Hooks>, endpoint: Arc<Endpoint>) -> Arc<Self> {
+        Arc::new(HookRemote { hooks: Arc::clone(hooks), endpoint })
     }
 }
 
 impl Remote for HookRemote {
     fn join(&self, socket: &SocketInfo, topic: &str, params: &Payload) -> Later<Result<RemoteJoin, Refusal>> {
-        let mut body = common(socket, topic);
-        put_payload(&mut body, "params", params);
-        let (hooks, url, headers) = (Arc::clone(&self.hooks), self.url.clone(), socket.caller.headers.clone());
+        let body = bodies::bytes(&TopicBody::join(socket, topic, params));
+        let (hooks, endpoint, caller) =
+            (Arc::clone(&self.hooks), Arc::clone(&self.endpoint), Arc::clone(&socket.caller));
         Box::pin(async move {
-            match hooks.call(Hook::Join, &url, body, &headers).await {
+            match hooks.call(Hook::Join, &endpoint, body, &caller.headers).await {
                 Ok(Answer::Result(result)) => match answer::result::<JoinResult>(result) {
                     Ok(JoinResult { data, presence }) => {
                         let response = json_payload(&data.unwrap_or_else(|| json!({})));
@@ -48,12 +50,11 @@ impl Remote for HookRemote {
     }
 
     fn push(&self, socket: &SocketInfo, topic: &str, event: &str, payload: &Payload) -> Later<RemotePush> {
-        let mut body = common(socket, topic);
-        body["event"] = Value::String(event.to_owned());
-        put_payload(&mut body, "payload", payload);
-        let (hooks, url, headers) = (Arc::clone(&self.hooks), self.url.clone(), socket.caller.headers.clone());
+        let body = bodies::bytes(&TopicBody::push(socket, topic, event, payload));
+        let (hooks, endpoint, caller) =
+            (Arc::clone(&self.hooks), Arc::clone(&self.endpoint), Arc::clone(&socket.caller));
         Box::pin(async move {
-            match hooks.call(Hook::Push, &url, body, &headers).await {
+            match hooks.call(Hook::Push, &endpoint, body, &caller.headers).await {
                 Ok(Answer::Result(result)) => match answer::result::<PushResult>(result).and_then(pushed) {
                     Ok(pushed) => pushed,
                     Err(detail) => RemotePush::error(json_payload(&Failure::BadAnswer(detail).response())),
@@ -63,33 +64,6 @@ impl Remote for HookRemote {
                 Err(failure) => RemotePush::error(json_payload(&failure.response())),
             }
         })
-    }
-}
-
-/// The fields every join and push body has.
-fn common(socket: &SocketInfo, topic: &str) -> Value {
-    let caller = &socket.caller;
-    let mut body = json!({
-        "client": caller.client,
-        "transport": caller.transport,
-        "protocol": caller.protocol,
-        "user": socket.identity.user_id().unwrap_or_default(),
-        "topic": topic,
-    });
-    if let Some(info) = &caller.info {
-        body["info"] = info.clone();
-    }
-    body
-}
-
-/// A client's payload in a body: JSON as it is, bytes in base64 with `"binary": true`.
-fn put_payload(body: &mut Value, field: &str, payload: &Payload) {
-    match payload {
-        Payload::Json(text) => body[field] = serde_json::from_str(text).unwrap_or(Value::Null),
-        Payload::Binary(bytes) => {
-            body[field] = Value::String(BASE64_STANDARD.encode(bytes));
-            body["binary"] = Value::Bool(true);
-        }
     }
 }
 
