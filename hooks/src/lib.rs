@@ -3,8 +3,9 @@
 //! routes, Python, Go) instead of Rust. The bodies are Centrifugo's proxy bodies in Phoenix terms (README, "Backend
 //! hooks").
 //!
-//! - `answer`: what a backend answers, read strictly; `call`: one call under the time limit, the breaker and the
-//!   size limit, signed (`signature`) and counted (`metrics`); `breaker`: the circuit breaker per backend URL.
+//! - `bodies`: what each hook is sent; `answer`: what a backend answers, read strictly; `call`: one call under the
+//!   time limit, the breaker and the size limit, signed (`signature`) and counted (`metrics`); `endpoint`: a backend
+//!   URL, parsed once, with its circuit breaker (`breaker`).
 //! - `connection`: the connect and refresh hooks, which the relay calls around a connection's life.
 //! - `remote`: the join and push hooks as a [`ferrocast_pubsub::Remote`], which a session asks and waits for
 //!   without blocking; [`Hooks::routes`] hands their topic patterns to the router.
