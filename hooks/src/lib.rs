@@ -21,6 +21,7 @@ mod endpoint;
 mod metrics;
 mod remote;
 mod signature;
+pub mod webhooks;
 
 pub use breaker::{BreakerSettings, State as BreakerState};
 pub use connection::{Connect, Connected, NotExtended};

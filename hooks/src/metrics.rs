@@ -80,12 +80,35 @@ impl Outcome {
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-/// One hook's latency histogram.
+/// A latency histogram.
 #[derive(Debug, Default)]
-struct Latency {
-    /// Calls at or under each bound (not cumulative; summed when rendered), and one past the last.
+pub(crate) struct Latency {
+    /// Observations at or under each bound (not cumulative; summed when rendered), and one past the last.
     buckets: [AtomicU64; BUCKETS.len() + 1],
     sum_micros: AtomicU64,
+}
+
+impl Latency {
+    pub(crate) fn observe(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The histogram's lines, `name` with `labels` (`hook="join"`).
+    pub(crate) fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (index, bound) in BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[index].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.buckets[BUCKETS.len()].load(Ordering::Relaxed);
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {cumulative}");
+    }
 }
 
 /// Every hook's counters.
@@ -100,11 +123,7 @@ impl HookMetrics {
     pub fn count(&self, hook: Hook, outcome: Outcome, took: Option<Duration>) {
         self.requests[hook as usize][outcome as usize].fetch_add(1, Ordering::Relaxed);
         if let Some(took) = took {
-            let latency = &self.latency[hook as usize];
-            let seconds = took.as_secs_f64();
-            let bucket = BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(BUCKETS.len());
-            latency.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-            latency.sum_micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+            self.latency[hook as usize].observe(took);
         }
     }
 
@@ -134,21 +153,8 @@ impl HookMetrics {
              # TYPE ferrocast_proxy_request_seconds histogram"
         );
         for hook in Hook::ALL {
-            let latency = &self.latency[hook as usize];
-            let name = hook.name();
-            let mut cumulative = 0;
-            for (index, bound) in BUCKETS.iter().enumerate() {
-                cumulative += latency.buckets[index].load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "ferrocast_proxy_request_seconds_bucket{{hook=\"{name}\",le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            cumulative += latency.buckets[BUCKETS.len()].load(Ordering::Relaxed);
-            let sum = latency.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(out, "ferrocast_proxy_request_seconds_bucket{{hook=\"{name}\",le=\"+Inf\"}} {cumulative}");
-            let _ = writeln!(out, "ferrocast_proxy_request_seconds_sum{{hook=\"{name}\"}} {sum}");
-            let _ = writeln!(out, "ferrocast_proxy_request_seconds_count{{hook=\"{name}\"}} {cumulative}");
+            let labels = format!("hook=\"{}\"", hook.name());
+            self.latency[hook as usize].render(out, "ferrocast_proxy_request_seconds", &labels);
         }
         let _ = writeln!(
             out,

@@ -29,6 +29,7 @@ use crate::history::{Appended, Budget, Epochs, History, HistoryLimits, HistoryUs
 use crate::loss_notice::loss_notice;
 use crate::outbox::Outbox;
 use crate::sharded::{Sharded, lock, lock_mut, read, write};
+use crate::tap::Tap;
 use crate::wire::{ConnId, EncodedOnce, Subscriber, encode_broadcast};
 use ferrocast_protocol::{Payload, Position};
 use std::collections::HashMap;
@@ -71,6 +72,7 @@ pub struct Hub {
     epochs: Epochs,
     fanout: FanoutTiming,
     upstream: OnceLock<Arc<dyn Upstream>>,
+    tap: OnceLock<Arc<dyn Tap>>,
     loss_notices: AtomicU64,
 }
 
@@ -94,6 +96,12 @@ impl Hub {
     /// An empty hub that keeps this much history per topic.
     pub fn with_history(limits: HistoryLimits) -> Self {
         Hub { history: Budget::new(limits), ..Self::default() }
+    }
+
+    /// Tells `tap` of every later numbered broadcast and of topics occupied and vacated; `false` when the hub has
+    /// a tap already.
+    pub fn tap_with(&self, tap: Arc<dyn Tap>) -> bool {
+        self.tap.set(tap).is_ok()
     }
 
     /// Sends every later [`Hub::broadcast`] to `upstream` instead of numbering it here; `false` when the hub has
@@ -126,13 +134,19 @@ impl Hub {
         self.add_subscription(topic, subscriber, true)
     }
 
-    fn add_subscription(&self, topic: &str, subscriber: Subscriber, waiting: bool) -> Position {
-        let mut shard = write(self.topics.shard(topic));
-        let topic = shard.entry(topic.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
+    fn add_subscription(&self, topic_name: &str, subscriber: Subscriber, waiting: bool) -> Position {
+        let mut shard = write(self.topics.shard(topic_name));
+        let topic = shard.entry(topic_name.to_owned()).or_insert_with(|| Mutex::new(self.new_topic()));
         let topic = lock_mut(topic);
+        let was_empty = topic.subscriptions.is_empty();
         topic.subscriptions.retain(|existing| existing.subscriber.conn != subscriber.conn);
         topic.subscriptions.push(Subscription { subscriber, waiting });
-        topic.history.position()
+        let position = topic.history.position();
+        drop(shard);
+        if let Some(tap) = self.tap.get().filter(|_| was_empty) {
+            tap.occupied(topic_name);
+        }
+        position
     }
 
     /// Ends a waiting subscriber's wait: `reply` is called with the topic's position and whether `offered`
@@ -176,13 +190,20 @@ impl Hub {
     /// Removes a connection's subscription to a topic.
     pub fn unsubscribe(&self, topic_name: &str, conn: ConnId) {
         let mut shard = write(self.topics.shard(topic_name));
+        let mut vacated = false;
         if let Some(topic) = shard.get_mut(topic_name) {
             let topic = lock_mut(topic);
+            let had = topic.subscriptions.len();
             topic.subscriptions.retain(|existing| existing.subscriber.conn != conn);
+            vacated = had > 0 && topic.subscriptions.is_empty();
             topic.history.expire(Instant::now(), &self.history);
             if topic.is_forgettable() {
                 shard.remove(topic_name);
             }
+        }
+        drop(shard);
+        if let Some(tap) = self.tap.get().filter(|_| vacated) {
+            tap.vacated(topic_name);
         }
     }
 
@@ -382,6 +403,9 @@ impl Hub {
         };
         let numbered = offset.is_some();
         let position = offset.map(|offset| (offset, topic.history.epoch()));
+        if let (Some(tap), Some((offset, epoch))) = (self.tap.get(), position) {
+            tap.broadcast(topic_name, event, payload, offset, epoch);
+        }
         let mut encoded = EncodedOnce::new(topic_name, event, payload, position);
         let mut delivered = 0;
         for Subscription { subscriber, waiting } in &topic.subscriptions {

@@ -24,6 +24,7 @@
 //!   take, for a session and an event stream alike.
 //! - `event_stream`: one server-sent event stream reading several topics, resumable by its event ids.
 //! - `cluster`: several relays on one Redis, sharing broadcasts, history and presence.
+//! - `tap`: what happens on the hub (broadcasts, topics occupied and vacated), told to a listener: the webhooks.
 //!
 //! This is the engine, not its applications: the built-in channels (`room:*`, `zone:*`, `reactor:*`) live in
 //! `ferrocast-channels`, on the API above, and this crate depends on no channel and not on the workflow engine.
@@ -49,6 +50,7 @@ mod router;
 mod session;
 mod sharded;
 mod sweeper;
+mod tap;
 mod wire;
 
 pub use auth::{Claims, Identity, TokenError, TokenVerifier};
@@ -68,4 +70,5 @@ pub use receipts::{ReceiptLimits, Receipts};
 pub use remote::{Answer, Caller, Refusal, Remote, RemoteJoin, RemotePush, RemoteRoute};
 pub use router::{Plug, PlugContext, Router};
 pub use session::{Backend, Session, SessionError};
+pub use tap::Tap;
 pub use wire::{ConnId, Subscriber, Wire};

@@ -5,6 +5,7 @@ mod origins;
 pub use origins::AllowedOrigins;
 
 use ferrocast_hooks::Hooks;
+use ferrocast_hooks::webhooks::WebhookSettings;
 use ferrocast_pubsub::ClusterSettings;
 use ferrocast_pubsub::TokenVerifier;
 use ferrocast_pubsub::{HistoryLimits, OutboxLimits, SessionLimits};
@@ -56,6 +57,8 @@ pub struct Config {
     pub cluster: Option<ClusterSettings>,
     /// The application's backend hooks (`--proxy-*`): who may connect and join, and the pushes of its topics.
     pub hooks: Option<Arc<Hooks>>,
+    /// Webhooks out (`--webhook*`): none without endpoints.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
             runs: EngineLimits::default(),
             cluster: None,
             hooks: None,
+            webhooks: WebhookSettings::default(),
         }
     }
 }

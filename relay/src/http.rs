@@ -165,6 +165,9 @@ pub(crate) async fn metrics(State(relay): State<Arc<Relay>>) -> Response {
     if let Some(hooks) = &relay.config.hooks {
         hooks.render_metrics(&mut body);
     }
+    if let Some(webhooks) = &relay.webhooks {
+        webhooks.render_metrics(&mut body);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -13,6 +13,7 @@
 //! - `http`: publishing, history, presence, health and metrics; `api_thread`: those on an address and a thread of
 //!   their own (`--api-listen`).
 //! - `workflows`: listing workflows, starting runs and reading their status, for `ferrocast-reactor`'s engine.
+//! - `webhooks_api`: the webhooks' endpoints, dead letters and redelivery (`ferrocast-hooks` sends them).
 //! - `auth`: where each client puts its token, and the 403 for a refused one.
 //! - `admission`: whether a new socket or stream is let in (shutdown, token or connect hook, connection limit),
 //!   answered alike; `lifetime`: when a connection's life ends, and its extension by the refresh hook.
@@ -37,6 +38,7 @@ mod sse_body;
 mod sse_sessions;
 mod sse_socket;
 mod state;
+mod webhooks_api;
 mod workflows;
 mod ws;
 mod ws_handshake;
@@ -105,6 +107,9 @@ fn backend_routes(relay: &Arc<Relay>) -> Router<Arc<Relay>> {
         .route("/api/broadcast", post(http::broadcast))
         .route("/api/history/{topic}", get(http::history))
         .route("/api/presence/{topic}", get(http::presence))
+        .route("/api/webhooks", get(webhooks_api::list))
+        .route("/api/webhooks/{name}/dead", get(webhooks_api::dead))
+        .route("/api/webhooks/{name}/redeliver", post(webhooks_api::redeliver))
         .route_layer(axum::middleware::from_fn_with_state(relay.clone(), origin::check))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))

@@ -1,6 +1,7 @@
 //! `ferrocast-relay`: run the relay.
 
 use clap::Parser;
+use ferrocast_hooks::webhooks::WebhookSettings;
 use ferrocast_hooks::{HookSettings, Hooks, pattern_and_url};
 use ferrocast_pubsub::ClusterSettings;
 use ferrocast_pubsub::TokenVerifier;
@@ -136,6 +137,31 @@ struct Args {
     /// Repeatable; X-Request-Id always is.
     #[arg(long, env = "FERROCAST_PROXY_HEADER", value_delimiter = ',')]
     proxy_header: Vec<String>,
+    /// NAME=URL: send events to this webhook endpoint (README, "Webhooks"). Repeat it for several.
+    #[arg(long, env = "FERROCAST_WEBHOOK", value_delimiter = ' ')]
+    webhook: Vec<String>,
+    /// NAME=whsec_…: the endpoint's Standard Webhooks secret (required).
+    #[arg(long, env = "FERROCAST_WEBHOOK_SECRET", value_delimiter = ' ', hide_env_values = true)]
+    webhook_secret: Vec<String>,
+    /// NAME=KIND,KIND: the kinds the endpoint is sent (broadcast, channel.occupied, channel.vacated, run.*); all
+    /// without it.
+    #[arg(long, env = "FERROCAST_WEBHOOK_EVENTS", value_delimiter = ' ')]
+    webhook_events: Vec<String>,
+    /// NAME=PATTERN,PATTERN: the topics the endpoint is sent events of; all without it.
+    #[arg(long, env = "FERROCAST_WEBHOOK_TOPICS", value_delimiter = ' ')]
+    webhook_topics: Vec<String>,
+    /// Events that may wait per endpoint; past it the oldest go to the dead letters.
+    #[arg(long, env = "FERROCAST_WEBHOOK_QUEUE", default_value_t = 10_000)]
+    webhook_queue: usize,
+    /// Seconds a batch is retried before it goes to the dead letters.
+    #[arg(long, env = "FERROCAST_WEBHOOK_MAX_AGE", default_value_t = 86_400)]
+    webhook_max_age: u64,
+    /// Milliseconds a topic must stay empty before `channel.vacated` is sent.
+    #[arg(long, env = "FERROCAST_WEBHOOK_VACATED_DELAY_MS", default_value_t = 5_000)]
+    webhook_vacated_delay_ms: u64,
+    /// The longest wait between two attempts, in milliseconds (each wait is drawn at random under it).
+    #[arg(long, env = "FERROCAST_WEBHOOK_RETRY_MAX_MS", default_value_t = 60_000)]
+    webhook_retry_max_ms: u64,
 }
 
 #[tokio::main]
@@ -180,6 +206,7 @@ async fn main() -> std::io::Result<()> {
         other => return Err(exit_with(format!("--pubsub {other}: expected memory or redis://host:port"))),
     };
     let hooks = hooks(&args).map_err(exit_with)?;
+    let webhooks = webhooks(&args).map_err(exit_with)?;
     let config = Config {
         www: args.www,
         client_dir: args.client_dir,
@@ -209,6 +236,7 @@ async fn main() -> std::io::Result<()> {
         runs: EngineLimits { max_running: args.max_runs.max(1), ..EngineLimits::default() },
         cluster,
         hooks,
+        webhooks,
         ..Config::default()
     };
     raise_open_file_limit();
@@ -247,6 +275,24 @@ fn hooks(args: &Args) -> Result<Option<Arc<Hooks>>, String> {
         return Ok(None);
     }
     Hooks::new(settings).map(Some).map_err(|error| format!("--proxy-*: {error}"))
+}
+
+/// The webhooks of the `--webhook*` flags (none without `--webhook`).
+fn webhooks(args: &Args) -> Result<WebhookSettings, String> {
+    let endpoints = WebhookSettings::endpoints_from_flags(
+        &args.webhook,
+        &args.webhook_secret,
+        &args.webhook_events,
+        &args.webhook_topics,
+    )?;
+    Ok(WebhookSettings {
+        endpoints,
+        queue: args.webhook_queue.max(1),
+        max_age: Duration::from_secs(args.webhook_max_age.max(1)),
+        vacated_delay: Duration::from_millis(args.webhook_vacated_delay_ms),
+        retry_max: Duration::from_millis(args.webhook_retry_max_ms.max(1)),
+        ..WebhookSettings::default()
+    })
 }
 
 /// Logs why the relay cannot start, as the error `main` returns.

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use ferrocast_channels::builtin_router;
 use ferrocast_channels::reactor::hub_notifier;
+use ferrocast_hooks::webhooks::Webhooks;
 use ferrocast_pubsub::{Backend, BroadcastQueue, Hub, PresenceHub, QUEUED_BYTES, QUEUED_REQUESTS};
 use ferrocast_pubsub::{Cluster, ClusterError};
 use ferrocast_reactor::engine::Engine;
@@ -30,6 +31,8 @@ pub(crate) struct Relay {
     /// The link to the other relays, when they share a Redis.
     pub(crate) cluster: Option<Cluster>,
     pub(crate) metrics: Metrics,
+    /// Webhooks out, the hub's tap, when endpoints are configured.
+    pub(crate) webhooks: Option<Arc<Webhooks>>,
     /// Sockets over server-sent events, by token.
     pub(crate) sse_sessions: Arc<crate::sse_sessions::SseSessions>,
     joined_channels: AtomicI64,
@@ -53,6 +56,15 @@ impl Relay {
             ),
             None => None,
         };
+        let webhooks = match config.webhooks.endpoints.is_empty() {
+            true => None,
+            false => {
+                let webhooks = Webhooks::start(config.webhooks.clone())
+                    .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+                hub.tap_with(webhooks.clone());
+                Some(webhooks)
+            }
+        };
         let engine = Engine::new(config.workflows.clone(), hub_notifier(hub.clone()), config.runs);
         let router = builtin_router(engine.clone());
         // The backend's topics before the built-in channels: a hook pattern wins over a channel route.
@@ -68,6 +80,7 @@ impl Relay {
             fanout,
             engine,
             cluster,
+            webhooks,
             metrics: Metrics::default(),
             sse_sessions: Arc::default(),
             joined_channels: AtomicI64::new(0),

@@ -1,0 +1,336 @@
+//! Webhooks out: what happens on the hub, told to systems outside (a CRM, a chat relay, a data pipeline) without a
+//! socket held open. [`Webhooks`] is the hub's [`Tap`]: it writes each event once, queues it for every endpoint
+//! whose kinds and topics want it, and one sender per endpoint (`sender.rs`) posts them in batches, signed as
+//! Standard Webhooks (`signing.rs`), retried until acknowledged or too old, then kept as dead letters the API shows
+//! and sends again (`queue.rs`).
+//!
+//! A topic vacated is told only after `vacated_delay`, and not at all when a subscriber came back within it: a page
+//! that reloads sends neither `channel.vacated` nor a second `channel.occupied`.
+//!
+//! The queues live in this relay's memory: a relay that stops loses what they held, and relays sharing a Redis
+//! each send the events their own hub sees (the queue on a Redis stream is still to come, see README).
+
+mod event;
+mod queue;
+mod sender;
+mod settings;
+mod signing;
+
+pub use queue::DeadView;
+pub use settings::{Endpoint as WebhookEndpoint, Kind, WebhookSettings};
+
+use crate::breaker::State;
+use crate::endpoint::Endpoint;
+use crate::metrics::Latency;
+use event::{EventText, now_ms};
+use ferrocast_protocol::Payload;
+use ferrocast_pubsub::Tap;
+use queue::{Batch, Queue, Queued};
+use serde::Serialize;
+use signing::Key;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// What every sender shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) settings: WebhookSettings,
+    pub(crate) http: reqwest::Client,
+}
+
+/// One endpoint: its filters, its queue and its counters.
+#[derive(Debug)]
+pub(crate) struct EndpointState {
+    pub(crate) name: String,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) key: Key,
+    kinds: Vec<Kind>,
+    topics: Vec<String>,
+    queue: Mutex<Queue>,
+    /// Woken when an event is queued or a batch is to be sent again.
+    pub(crate) wake: Notify,
+    delivered: AtomicU64,
+    dead: AtomicU64,
+    latency: Latency,
+}
+
+impl EndpointState {
+    pub(crate) fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn wants(&self, kind: Kind, topic: &str) -> bool {
+        self.kinds.contains(&kind)
+            && (self.topics.is_empty() || self.topics.iter().any(|pattern| matches(pattern, topic)))
+    }
+
+    pub(crate) fn delivered(&self, batch: &Batch) {
+        self.delivered.fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+        for event in &batch.events {
+            self.latency.observe(event.seen.elapsed());
+        }
+    }
+
+    pub(crate) fn died(&self, events: usize) {
+        self.dead.fetch_add(events as u64, Ordering::Relaxed);
+    }
+}
+
+/// A topic pattern as the router reads one: exact, or a prefix ending in `*`.
+fn matches(pattern: &str, topic: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => topic.starts_with(prefix),
+        None => pattern == topic,
+    }
+}
+
+/// Why the webhooks cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhooksError {
+    /// An endpoint's URL is not http(s).
+    #[error("--webhook {0}: the URL is not an http:// or https:// URL")]
+    Url(String),
+    /// An endpoint's secret is not `whsec_` and base64.
+    #[error("--webhook-secret {0}: not whsec_ followed by base64")]
+    Secret(String),
+    /// The HTTP client could not be built.
+    #[error("the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// The webhooks of one relay.
+#[derive(Debug)]
+pub struct Webhooks {
+    shared: Arc<Shared>,
+    endpoints: Vec<Arc<EndpointState>>,
+    /// Topics vacated, each with the generation of its vacating, until the delay ends or someone comes back.
+    vacating: Arc<Mutex<HashMap<String, u64>>>,
+    generation: AtomicU64,
+    runtime: tokio::runtime::Handle,
+    /// Itself, for the delayed `channel.vacated`.
+    me: Weak<Webhooks>,
+}
+
+impl Webhooks {
+    /// Starts a sender per endpoint on the current runtime.
+    pub fn start(settings: WebhookSettings) -> Result<Arc<Self>, WebhooksError> {
+        let runtime = tokio::runtime::Handle::current();
+        let mut endpoints = Vec::new();
+        for configured in &settings.endpoints {
+            let endpoint = Endpoint::parse(&configured.url, Default::default())
+                .ok_or_else(|| WebhooksError::Url(configured.name.clone()))?;
+            let key =
+                Key::from_secret(&configured.secret).ok_or_else(|| WebhooksError::Secret(configured.name.clone()))?;
+            endpoints.push(Arc::new(EndpointState {
+                name: configured.name.clone(),
+                endpoint,
+                key,
+                kinds: configured.kinds.clone(),
+                topics: configured.topics.clone(),
+                queue: Mutex::default(),
+                wake: Notify::new(),
+                delivered: AtomicU64::new(0),
+                dead: AtomicU64::new(0),
+                latency: Latency::default(),
+            }));
+        }
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).tcp_nodelay(true).build()?;
+        let shared = Arc::new(Shared { settings, http });
+        for endpoint in &endpoints {
+            runtime.spawn(sender::run(Arc::clone(&shared), Arc::clone(endpoint)));
+        }
+        let vacating = Arc::default();
+        Ok(Arc::new_cyclic(|me| Webhooks {
+            shared,
+            endpoints,
+            vacating,
+            generation: AtomicU64::new(0),
+            runtime,
+            me: me.clone(),
+        }))
+    }
+
+    /// Queues an event for every endpoint that wants `kind` on `topic`, writing it only if one does.
+    fn tell(&self, kind: Kind, topic: &str, text: impl FnOnce() -> EventText) {
+        let mut wanting = self.endpoints.iter().filter(|endpoint| endpoint.wants(kind, topic)).peekable();
+        if wanting.peek().is_none() {
+            return;
+        }
+        let (text, seen) = (text(), Instant::now());
+        let settings = &self.shared.settings;
+        for endpoint in wanting {
+            let queued = Queued { text: Arc::clone(&text), seen };
+            let died = endpoint.queue().push(queued, settings.queue, settings.batch_max, sender::batch_id);
+            if died > 0 {
+                endpoint.died(died);
+                tracing::warn!(
+                    endpoint = endpoint.name,
+                    died,
+                    "a webhook queue is full: its oldest events are dead letters"
+                );
+            }
+            endpoint.wake.notify_one();
+        }
+    }
+
+    /// `GET /api/webhooks`.
+    pub fn list(&self) -> Vec<EndpointView> {
+        self.endpoints.iter().map(|endpoint| endpoint_view(endpoint)).collect()
+    }
+
+    /// `GET /api/webhooks/NAME/dead`; `None` for an unknown name.
+    pub fn dead(&self, name: &str) -> Option<Vec<DeadView>> {
+        let endpoint = self.endpoints.iter().find(|endpoint| endpoint.name == name)?;
+        Some(endpoint.queue().dead.iter().map(|dead| dead.view()).collect())
+    }
+
+    /// `POST /api/webhooks/NAME/redeliver`: every dead batch is sent again, with its id; how many.
+    pub fn redeliver(&self, name: &str) -> Option<usize> {
+        let endpoint = self.endpoints.iter().find(|endpoint| endpoint.name == name)?;
+        let count = {
+            let mut queue = endpoint.queue();
+            let dead: Vec<_> = queue.dead.drain(..).collect();
+            let count = dead.len();
+            queue.again.extend(dead.into_iter().map(|dead| dead.batch));
+            count
+        };
+        endpoint.wake.notify_one();
+        Some(count)
+    }
+
+    /// Appends the webhooks' metrics to a Prometheus text exposition.
+    pub fn render_metrics(&self, out: &mut String) {
+        let help = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        help(out, "ferrocast_webhook_events_total", "counter", "Webhook events by endpoint and outcome.");
+        for endpoint in &self.endpoints {
+            let name = &endpoint.name;
+            let (delivered, dead) = (endpoint.delivered.load(Ordering::Relaxed), endpoint.dead.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "ferrocast_webhook_events_total{{endpoint=\"{name}\",outcome=\"delivered\"}} {delivered}"
+            );
+            let _ = writeln!(out, "ferrocast_webhook_events_total{{endpoint=\"{name}\",outcome=\"dead\"}} {dead}");
+        }
+        let views = self.list();
+        help(out, "ferrocast_webhook_queued", "gauge", "Webhook events waiting, by endpoint.");
+        for view in &views {
+            let _ = writeln!(out, "ferrocast_webhook_queued{{endpoint=\"{}\"}} {}", view.name, view.queued);
+        }
+        help(out, "ferrocast_webhook_oldest_queued_seconds", "gauge", "How long the oldest waiting event has waited.");
+        for view in &views {
+            let seconds = view.oldest_queued_ms as f64 / 1e3;
+            let _ = writeln!(out, "ferrocast_webhook_oldest_queued_seconds{{endpoint=\"{}\"}} {seconds}", view.name);
+        }
+        help(out, "ferrocast_webhook_delivery_seconds", "histogram", "From an event seen to its batch acknowledged.");
+        for endpoint in &self.endpoints {
+            endpoint.latency.render(
+                out,
+                "ferrocast_webhook_delivery_seconds",
+                &format!("endpoint=\"{}\"", endpoint.name),
+            );
+        }
+        help(
+            out,
+            "ferrocast_webhook_breaker_state",
+            "gauge",
+            "Each endpoint's breaker: 0 closed, 1 open, 2 half open.",
+        );
+        for endpoint in &self.endpoints {
+            let state = endpoint.endpoint.state().gauge();
+            let _ = writeln!(out, "ferrocast_webhook_breaker_state{{endpoint=\"{}\"}} {state}", endpoint.name);
+        }
+    }
+}
+
+/// What `GET /api/webhooks` shows of an endpoint.
+#[derive(Debug, Serialize)]
+pub struct EndpointView {
+    /// Its name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// Events waiting.
+    pub queued: usize,
+    /// How long the oldest waiting event has waited, in milliseconds.
+    pub oldest_queued_ms: u64,
+    /// Whether a batch is being sent.
+    pub in_flight: bool,
+    /// Events acknowledged.
+    pub delivered: u64,
+    /// Events in dead letters (ever).
+    pub dead: u64,
+    /// `closed`, `open` or `half_open`.
+    pub breaker: &'static str,
+}
+
+fn endpoint_view(endpoint: &EndpointState) -> EndpointView {
+    let (queued, oldest, in_flight) = {
+        let queue = endpoint.queue();
+        (queue.waiting.len(), queue.waiting.front().map(|event| event.seen.elapsed()), queue.in_flight)
+    };
+    let breaker = match endpoint.endpoint.state() {
+        State::Closed => "closed",
+        State::Open => "open",
+        State::HalfOpen => "half_open",
+    };
+    EndpointView {
+        name: endpoint.name.clone(),
+        url: endpoint.endpoint.url.to_string(),
+        queued,
+        oldest_queued_ms: oldest.map_or(0, |oldest| oldest.as_millis() as u64),
+        in_flight,
+        delivered: endpoint.delivered.load(Ordering::Relaxed),
+        dead: endpoint.dead.load(Ordering::Relaxed),
+        breaker,
+    }
+}
+
+impl Tap for Webhooks {
+    fn broadcast(&self, topic: &str, event: &str, payload: &Payload, offset: u64, epoch: &str) {
+        // The workflow engine's run and step events are `run.*`, not broadcasts; its summary topic is neither.
+        let run = topic.strip_prefix("reactor:").is_some_and(|run| run != "runs");
+        let kind = if run { Kind::Run } else { Kind::Broadcast };
+        self.tell(kind, topic, || {
+            let name = if run { format!("run.{event}") } else { "broadcast".to_owned() };
+            event::numbered(&name, topic, event, payload, offset, epoch)
+        });
+    }
+
+    fn occupied(&self, topic: &str) {
+        let came_back = self.vacating.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(topic).is_some();
+        if !came_back {
+            let at = now_ms();
+            self.tell(Kind::Occupied, topic, || event::channel("channel.occupied", topic, at));
+        }
+    }
+
+    fn vacated(&self, topic: &str) {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let at = now_ms();
+        self.vacating.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(topic.to_owned(), generation);
+        let vacating = Arc::clone(&self.vacating);
+        let delay = self.shared.settings.vacated_delay;
+        let this = self.me.clone();
+        let topic = topic.to_owned();
+        self.runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let still = {
+                let mut vacating = vacating.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let still = vacating.get(&topic) == Some(&generation);
+                if still {
+                    vacating.remove(&topic);
+                }
+                still
+            };
+            if let (true, Some(webhooks)) = (still, this.upgrade()) {
+                webhooks.tell(Kind::Vacated, &topic, || event::channel("channel.vacated", &topic, at));
+            }
+        });
+    }
+}

@@ -1,0 +1,142 @@
+//! One endpoint's waiting events, its batch being sent, and its dead letters: bounded, and never silently lossy.
+//! An event that does not fit pushes the oldest waiting ones into a dead batch, counted, which
+//! `POST /api/webhooks/NAME/redeliver` sends again.
+
+use super::event::EventText;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// Dead batches kept per endpoint; the oldest go past it (counted in `dead_forgotten`).
+pub(crate) const DEAD_KEPT: usize = 1_000;
+
+/// A batch: its id is the same on every attempt, so a receiver can deduplicate.
+#[derive(Debug, Clone)]
+pub(crate) struct Batch {
+    pub(crate) id: String,
+    pub(crate) events: Vec<Queued>,
+}
+
+/// A waiting event and when it was seen.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    pub(crate) text: EventText,
+    pub(crate) seen: Instant,
+}
+
+/// A batch that will not be retried, and why.
+#[derive(Debug, Clone)]
+pub(crate) struct Dead {
+    pub(crate) batch: Batch,
+    pub(crate) reason: String,
+    pub(crate) status: Option<u16>,
+    pub(crate) body: Option<String>,
+    pub(crate) at_ms: u64,
+}
+
+/// What `GET /api/webhooks/NAME/dead` shows of a dead batch.
+#[derive(Debug, Serialize)]
+pub struct DeadView {
+    /// The batch's `webhook-id`.
+    pub id: String,
+    /// Its events.
+    pub events: Vec<serde_json::Value>,
+    /// Why it is dead.
+    pub reason: String,
+    /// The receiver's last status, if it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The receiver's last answer's body, if it answered one that is not retried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// When it died, Unix milliseconds.
+    pub at: u64,
+}
+
+impl Dead {
+    pub(crate) fn view(&self) -> DeadView {
+        DeadView {
+            id: self.batch.id.clone(),
+            events: self.batch.events.iter().filter_map(|event| serde_json::from_str(&event.text).ok()).collect(),
+            reason: self.reason.clone(),
+            status: self.status,
+            body: self.body.clone(),
+            at: self.at_ms,
+        }
+    }
+}
+
+/// One endpoint's queue.
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    pub(crate) waiting: VecDeque<Queued>,
+    /// Batches sent again first, as they were (`redeliver`).
+    pub(crate) again: VecDeque<Batch>,
+    pub(crate) dead: VecDeque<Dead>,
+    pub(crate) in_flight: bool,
+}
+
+impl Queue {
+    /// Queues `event`; past `limit` waiting, the oldest `batch_max` go to the dead letters. Returns how many died.
+    pub(crate) fn push(&mut self, event: Queued, limit: usize, batch_max: usize, new_id: impl Fn() -> String) -> usize {
+        let mut died = 0;
+        if self.waiting.len() >= limit.max(1) {
+            let count = batch_max.clamp(1, self.waiting.len());
+            let events: Vec<Queued> = self.waiting.drain(..count).collect();
+            died = events.len();
+            let batch = Batch { id: new_id(), events };
+            self.bury(Dead {
+                batch,
+                reason: "queue full".to_owned(),
+                status: None,
+                body: None,
+                at_ms: super::event::now_ms(),
+            });
+        }
+        self.waiting.push_back(event);
+        died
+    }
+
+    /// Keeps a dead batch, forgetting the oldest past [`DEAD_KEPT`].
+    pub(crate) fn bury(&mut self, dead: Dead) {
+        if self.dead.len() >= DEAD_KEPT {
+            self.dead.pop_front();
+        }
+        self.dead.push_back(dead);
+    }
+
+    /// The next batch to send: one to send again, or up to `batch_max` waiting events.
+    pub(crate) fn next_batch(&mut self, batch_max: usize, new_id: impl Fn() -> String) -> Option<Batch> {
+        if let Some(batch) = self.again.pop_front() {
+            return Some(batch);
+        }
+        if self.waiting.is_empty() {
+            return None;
+        }
+        let count = batch_max.clamp(1, self.waiting.len());
+        Some(Batch { id: new_id(), events: self.waiting.drain(..count).collect() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: usize) -> Queued {
+        Queued { text: format!("{{\"n\":{n}}}").into(), seen: Instant::now() }
+    }
+
+    #[test]
+    fn past_its_bound_the_oldest_go_to_the_dead_letters_and_nothing_is_lost() {
+        let mut queue = Queue::default();
+        let mut died = 0;
+        for n in 0..25 {
+            died += queue.push(event(n), 10, 4, || "msg_x".to_owned());
+        }
+        assert_eq!(died, 16);
+        assert_eq!(queue.waiting.len(), 9);
+        let dead: usize = queue.dead.iter().map(|dead| dead.batch.events.len()).sum();
+        assert_eq!(dead + queue.waiting.len(), 25);
+        assert_eq!(queue.dead[0].view().events[0], serde_json::json!({"n": 0}));
+    }
+}

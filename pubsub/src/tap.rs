@@ -1,0 +1,17 @@
+//! What happens on the hub, told as it happens to whoever listens: the webhooks (`ferrocast-hooks`) turn it into
+//! events for systems outside. The hub calls a [`Tap`] in each topic's order (a broadcast while its topic is held,
+//! so taps see broadcasts in offset order), so a tap must only take note and return: no I/O, no waiting.
+
+use ferrocast_protocol::Payload;
+
+/// Listens to the hub.
+pub trait Tap: Send + Sync + std::fmt::Debug {
+    /// A broadcast, numbered `offset` of `epoch` on `topic`.
+    fn broadcast(&self, topic: &str, event: &str, payload: &Payload, offset: u64, epoch: &str);
+
+    /// `topic` got its first subscriber on this hub.
+    fn occupied(&self, topic: &str);
+
+    /// `topic`'s last subscriber on this hub left.
+    fn vacated(&self, topic: &str);
+}
