@@ -98,10 +98,15 @@ impl Hub {
         Hub { history: Budget::new(limits), ..Self::default() }
     }
 
-    /// Tells `tap` of every later numbered broadcast and of topics occupied and vacated; `false` when the hub has
-    /// a tap already.
+    /// Tells `tap` of every later numbered broadcast, of topics occupied and vacated, and of presence diffs;
+    /// `false` when the hub has a tap already.
     pub fn tap_with(&self, tap: Arc<dyn Tap>) -> bool {
         self.tap.set(tap).is_ok()
+    }
+
+    /// The tap, for presence to tell its diffs to.
+    pub(crate) fn tap(&self) -> Option<&Arc<dyn Tap>> {
+        self.tap.get()
     }
 
     /// Sends every later [`Hub::broadcast`] to `upstream` instead of numbering it here; `false` when the hub has

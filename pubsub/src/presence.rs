@@ -240,7 +240,27 @@ impl PresenceHub {
         }
         let diff = format!(r#"{{"joins":{},"leaves":{}}}"#, presence_object(&joins), presence_object(&leaves));
         self.hub.broadcast_unnumbered(topic, "presence_diff", &Payload::Json(diff));
+        if let Some(tap) = self.hub.tap() {
+            for (joined, members) in [(true, &joins), (false, &leaves)] {
+                for (key, metas) in members {
+                    tap.presence(topic, joined, key, &metas_array(metas));
+                }
+            }
+        }
     }
+}
+
+/// `[meta, …]` from meta texts.
+fn metas_array(metas: &[Tracked]) -> String {
+    let mut out = String::from("[");
+    for (index, tracked) in metas.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(&tracked.meta);
+    }
+    out.push(']');
+    out
 }
 
 /// `{key: {"metas": [meta, …]}, …}` from meta texts.

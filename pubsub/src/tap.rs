@@ -1,4 +1,4 @@
-//! What happens on the hub, told as it happens to whoever listens: the webhooks (`ferrocast-hooks`) turn it into
+//! What happens on the hub and in presence, told as it happens to whoever listens: the webhooks (`ferrocast-hooks`) turn it into
 //! events for systems outside. The hub calls a [`Tap`] in each topic's order (a broadcast while its topic is held,
 //! so taps see broadcasts in offset order), so a tap must only take note and return: no I/O, no waiting.
 
@@ -14,4 +14,8 @@ pub trait Tap: Send + Sync + std::fmt::Debug {
 
     /// `topic`'s last subscriber on this hub left.
     fn vacated(&self, topic: &str);
+
+    /// A presence diff's member `key` joined (`joined`) or left `topic`, with these metas (a JSON array), as the
+    /// coalesced `presence_diff` tells it.
+    fn presence(&self, topic: &str, joined: bool, key: &str, metas: &str);
 }

@@ -47,6 +47,20 @@ pub(crate) fn numbered(kind: &str, topic: &str, event: &str, payload: &Payload, 
     serde_json::to_string(&event).unwrap_or_default().into()
 }
 
+/// `presence.join` or `presence.leave` of member `key`, with its metas (a JSON array's text).
+pub(crate) fn presence(kind: &str, topic: &str, key: &str, metas: &str) -> EventText {
+    #[derive(Serialize)]
+    struct Presence<'a> {
+        r#type: &'a str,
+        topic: &'a str,
+        key: &'a str,
+        metas: &'a RawValue,
+        at: u64,
+    }
+    let Ok(metas) = serde_json::from_str::<&RawValue>(metas) else { return channel(kind, topic, now_ms()) };
+    serde_json::to_string(&Presence { r#type: kind, topic, key, metas, at: now_ms() }).unwrap_or_default().into()
+}
+
 /// `channel.occupied` or `channel.vacated`, which happened at `at` (Unix milliseconds).
 pub(crate) fn channel(kind: &str, topic: &str, at: u64) -> EventText {
     #[derive(Serialize)]

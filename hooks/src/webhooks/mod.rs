@@ -302,6 +302,12 @@ impl Tap for Webhooks {
         });
     }
 
+    fn presence(&self, topic: &str, joined: bool, key: &str, metas: &str) {
+        let (kind, name) =
+            if joined { (Kind::PresenceJoin, "presence.join") } else { (Kind::PresenceLeave, "presence.leave") };
+        self.tell(kind, topic, || event::presence(name, topic, key, metas));
+    }
+
     fn occupied(&self, topic: &str) {
         let came_back = self.vacating.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(topic).is_some();
         if !came_back {

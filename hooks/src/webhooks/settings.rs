@@ -13,10 +13,15 @@ pub enum Kind {
     Vacated,
     /// The workflow engine's run and step events (broadcasts on `reactor:*`, but `reactor:runs`).
     Run,
+    /// A member joined a topic's presence.
+    PresenceJoin,
+    /// A member left a topic's presence.
+    PresenceLeave,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [Kind::Broadcast, Kind::Occupied, Kind::Vacated, Kind::Run];
+    const ALL: [Kind; 6] =
+        [Kind::Broadcast, Kind::Occupied, Kind::Vacated, Kind::Run, Kind::PresenceJoin, Kind::PresenceLeave];
 
     fn parse(text: &str) -> Option<Self> {
         match text {
@@ -24,6 +29,8 @@ impl Kind {
             "channel.occupied" => Some(Kind::Occupied),
             "channel.vacated" => Some(Kind::Vacated),
             "run.*" => Some(Kind::Run),
+            "presence.join" => Some(Kind::PresenceJoin),
+            "presence.leave" => Some(Kind::PresenceLeave),
             _ => None,
         }
     }
@@ -149,7 +156,10 @@ fn named(flag: &str, text: &str) -> Result<(String, String), String> {
 }
 
 fn unknown_kind(name: &str, kind: &str) -> String {
-    format!("--webhook-events {name}=…: {kind:?} is not a kind (broadcast, channel.occupied, channel.vacated, run.*)")
+    format!(
+        "--webhook-events {name}=…: {kind:?} is not a kind (broadcast, channel.occupied, channel.vacated, run.*, \
+         presence.join, presence.leave)"
+    )
 }
 
 #[cfg(test)]
