@@ -79,3 +79,23 @@ fn a_bad_hook_flag_stops_the_relay_with_a_message() {
     let hooks = ["--proxy-join", "app:*=http://127.0.0.1:9/join", "--proxy-push", "app:*=http://127.0.0.1:9/push"];
     start(&[&["--listen", "127.0.0.1:0"], &hooks[..], &["--proxy-header", "Cookie"]].concat()).expect("hooks start");
 }
+
+#[test]
+fn a_bad_webhook_flag_or_configuration_file_stops_the_relay_with_a_message() {
+    let refused = start(&["--listen", "127.0.0.1:0", "--webhook", "crm=http://127.0.0.1:9/hook"]).unwrap_err();
+    assert!(refused.contains("every webhook needs its Standard Webhooks secret"), "{refused}");
+    let flags = ["--webhook", "crm=http://127.0.0.1:9/hook", "--webhook-secret", "crm=whsec_AAAA"];
+    let refused = start(&[&["--listen", "127.0.0.1:0"], &flags[..], &["--webhook-events", "crm=nope"]].concat());
+    assert!(refused.unwrap_err().contains("\"nope\" is not a kind"));
+    let file = std::env::temp_dir().join(format!("ferrocast-config-{}.toml", std::process::id()));
+    std::fs::write(&file, "[webhooks]\nqueu = 5\n").unwrap();
+    let refused = start(&["--listen", "127.0.0.1:0", "--config", file.to_str().unwrap()]).unwrap_err();
+    assert!(refused.contains("unknown field `queu`"), "{refused}");
+    let entry = "[[webhooks.endpoint]]\nname = 'crm'\nurl = 'http://127.0.0.1:9/hook'\nsecret = 'whsec_AAAA'\n";
+    std::fs::write(&file, entry).unwrap();
+    start(&["--listen", "127.0.0.1:0", "--config", file.to_str().unwrap()]).expect("a webhook from the file");
+    let refused = start(&[&["--listen", "127.0.0.1:0", "--config", file.to_str().unwrap()], &flags[..]].concat());
+    assert!(refused.unwrap_err().contains("webhook crm: the name is given twice"));
+    let _ = std::fs::remove_file(file);
+    start(&[&["--listen", "127.0.0.1:0"], &flags[..]].concat()).expect("a webhook from flags");
+}

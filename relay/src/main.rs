@@ -1,6 +1,9 @@
 //! `ferrocast-relay`: run the relay.
 
+mod config_file;
+
 use clap::Parser;
+use config_file::ConfigFile;
 use ferrocast_hooks::webhooks::WebhookSettings;
 use ferrocast_hooks::{HookSettings, Hooks, pattern_and_url};
 use ferrocast_pubsub::ClusterSettings;
@@ -150,18 +153,23 @@ struct Args {
     /// NAME=PATTERN,PATTERN: the topics the endpoint is sent events of; all without it.
     #[arg(long, env = "FERROCAST_WEBHOOK_TOPICS", value_delimiter = ' ')]
     webhook_topics: Vec<String>,
-    /// Events that may wait per endpoint; past it the oldest go to the dead letters.
-    #[arg(long, env = "FERROCAST_WEBHOOK_QUEUE", default_value_t = 10_000)]
-    webhook_queue: usize,
-    /// Seconds a batch is retried before it goes to the dead letters.
-    #[arg(long, env = "FERROCAST_WEBHOOK_MAX_AGE", default_value_t = 86_400)]
-    webhook_max_age: u64,
-    /// Milliseconds a topic must stay empty before `channel.vacated` is sent.
-    #[arg(long, env = "FERROCAST_WEBHOOK_VACATED_DELAY_MS", default_value_t = 5_000)]
-    webhook_vacated_delay_ms: u64,
+    /// Events that may wait per endpoint; past it the oldest go to the dead letters. [default: 10000]
+    #[arg(long, env = "FERROCAST_WEBHOOK_QUEUE")]
+    webhook_queue: Option<usize>,
+    /// Seconds a batch is retried before it goes to the dead letters. [default: 86400]
+    #[arg(long, env = "FERROCAST_WEBHOOK_MAX_AGE")]
+    webhook_max_age: Option<u64>,
+    /// Milliseconds a topic must stay empty before `channel.vacated` is sent. [default: 5000]
+    #[arg(long, env = "FERROCAST_WEBHOOK_VACATED_DELAY_MS")]
+    webhook_vacated_delay_ms: Option<u64>,
     /// The longest wait between two attempts, in milliseconds (each wait is drawn at random under it).
-    #[arg(long, env = "FERROCAST_WEBHOOK_RETRY_MAX_MS", default_value_t = 60_000)]
-    webhook_retry_max_ms: u64,
+    /// [default: 60000]
+    #[arg(long, env = "FERROCAST_WEBHOOK_RETRY_MAX_MS")]
+    webhook_retry_max_ms: Option<u64>,
+    /// A TOML file with what is awkward in flags: `[[webhooks.endpoint]]` entries and `[webhooks]` limits (README,
+    /// "Webhooks"). Flags win over it.
+    #[arg(long, env = "FERROCAST_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -277,21 +285,35 @@ fn hooks(args: &Args) -> Result<Option<Arc<Hooks>>, String> {
     Hooks::new(settings).map(Some).map_err(|error| format!("--proxy-*: {error}"))
 }
 
-/// The webhooks of the `--webhook*` flags (none without `--webhook`).
+/// The webhooks of the configuration file and the `--webhook*` flags, the flags winning (none without endpoints).
 fn webhooks(args: &Args) -> Result<WebhookSettings, String> {
-    let endpoints = WebhookSettings::endpoints_from_flags(
+    let file = match &args.config {
+        Some(path) => ConfigFile::read(path)?,
+        None => ConfigFile::default(),
+    };
+    let section = &file.webhooks;
+    let mut endpoints = section.endpoints()?;
+    endpoints.extend(WebhookSettings::endpoints_from_flags(
         &args.webhook,
         &args.webhook_secret,
         &args.webhook_events,
         &args.webhook_topics,
-    )?;
+    )?);
+    WebhookSettings::check(&endpoints)?;
+    let defaults = WebhookSettings::default();
+    let millis =
+        |flag: Option<u64>, file: Option<u64>, default: Duration| flag.or(file).map_or(default, Duration::from_millis);
     Ok(WebhookSettings {
         endpoints,
-        queue: args.webhook_queue.max(1),
-        max_age: Duration::from_secs(args.webhook_max_age.max(1)),
-        vacated_delay: Duration::from_millis(args.webhook_vacated_delay_ms),
-        retry_max: Duration::from_millis(args.webhook_retry_max_ms.max(1)),
-        ..WebhookSettings::default()
+        queue: args.webhook_queue.or(section.queue).unwrap_or(defaults.queue).max(1),
+        max_age: args
+            .webhook_max_age
+            .or(section.max_age_seconds)
+            .map_or(defaults.max_age, |seconds| Duration::from_secs(seconds.max(1))),
+        vacated_delay: millis(args.webhook_vacated_delay_ms, section.vacated_delay_ms, defaults.vacated_delay),
+        retry_max: millis(args.webhook_retry_max_ms, section.retry_max_ms, defaults.retry_max)
+            .max(Duration::from_millis(1)),
+        ..defaults
     })
 }
 

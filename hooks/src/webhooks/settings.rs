@@ -20,10 +20,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 6] =
+    /// Every kind: what an endpoint gets when it names none.
+    pub const ALL: [Kind; 6] =
         [Kind::Broadcast, Kind::Occupied, Kind::Vacated, Kind::Run, Kind::PresenceJoin, Kind::PresenceLeave];
 
-    fn parse(text: &str) -> Option<Self> {
+    /// The kind named `text`, as flags and the configuration file name them.
+    pub fn parse(text: &str) -> Option<Self> {
         match text {
             "broadcast" => Some(Kind::Broadcast),
             "channel.occupied" => Some(Kind::Occupied),
@@ -136,7 +138,16 @@ impl WebhookSettings {
                 _ => endpoint.topics = value.split(',').map(|pattern| pattern.trim().to_owned()).collect(),
             }
         }
-        for endpoint in &endpoints {
+        Self::check(&endpoints)?;
+        Ok(endpoints)
+    }
+
+    /// Refuses endpoints without a secret, and names given twice.
+    pub fn check(endpoints: &[Endpoint]) -> Result<(), String> {
+        for (index, endpoint) in endpoints.iter().enumerate() {
+            if endpoints[..index].iter().any(|earlier| earlier.name == endpoint.name) {
+                return Err(format!("webhook {}: the name is given twice", endpoint.name));
+            }
             if !endpoint.secret.starts_with("whsec_") {
                 return Err(format!(
                     "--webhook-secret {}=whsec_…: every webhook needs its Standard Webhooks secret",
@@ -144,7 +155,7 @@ impl WebhookSettings {
                 ));
             }
         }
-        Ok(endpoints)
+        Ok(())
     }
 }
 
