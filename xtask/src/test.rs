@@ -28,6 +28,8 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
         "tests/phoenix-js",
         &["node", "--test", "relay.test.mjs", "auth.test.mjs", "reactor.test.mjs", "cluster.test.mjs"],
     ),
+    // Webhooks out: the relay POSTs signed event batches to receivers that check them with `standardwebhooks`.
+    ("tests/webhooks", &["node", "--test", "webhooks.test.mjs"]),
     (
         "client/tests/node",
         &[
@@ -65,7 +67,8 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
 ];
 
 /// The Node test projects that start the relay binary, and so are skipped while the relay crate does not exist.
-const NEEDS_RELAY: &[&str] = &["tests/phoenix-js", "client/tests/node", "www/dashboard", "www/nuxt-example", "www/e2e"];
+const NEEDS_RELAY: &[&str] =
+    &["tests/phoenix-js", "tests/webhooks", "client/tests/node", "www/dashboard", "www/nuxt-example", "www/e2e"];
 
 /// The environment variable that tells the tests which relay binary to start (`tests/support/relay_process.rs`,
 /// `tests/support/relay-process.mjs`).
