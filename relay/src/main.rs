@@ -146,8 +146,8 @@ struct Args {
     /// NAME=whsec_…: the endpoint's Standard Webhooks secret (required).
     #[arg(long, env = "FERROCAST_WEBHOOK_SECRET", value_delimiter = ' ', hide_env_values = true)]
     webhook_secret: Vec<String>,
-    /// NAME=KIND,KIND: the kinds the endpoint is sent (broadcast, channel.occupied, channel.vacated, run.*); all
-    /// without it.
+    /// NAME=KIND,KIND: the kinds the endpoint is sent (broadcast, channel.occupied, channel.vacated, presence.join,
+    /// presence.leave, run.*); all without it.
     #[arg(long, env = "FERROCAST_WEBHOOK_EVENTS", value_delimiter = ' ')]
     webhook_events: Vec<String>,
     /// NAME=PATTERN,PATTERN: the topics the endpoint is sent events of; all without it.

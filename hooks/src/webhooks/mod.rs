@@ -80,6 +80,22 @@ impl EndpointState {
     }
 }
 
+/// An endpoint's breaker. Its sender has one batch in flight and waits between attempts, so the backend hooks'
+/// figures (20 calls in 10 s) would almost never open it during an outage, and two failures among a busy
+/// minute's batches would: it opens when half of at least 5 attempts over the last minute failed, stays open as
+/// long as the longest wait between attempts (at least 1 s, at most 30 s), then lets one trial through, which
+/// closes it.
+fn breaker(settings: &WebhookSettings) -> crate::BreakerSettings {
+    crate::BreakerSettings {
+        window: std::time::Duration::from_secs(60),
+        min_calls: 5,
+        error_rate: 0.5,
+        open_for: settings.retry_max.clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(30)),
+        trial_calls: 1,
+        close_rate: 1.0,
+    }
+}
+
 /// A topic pattern as the router reads one: exact, or a prefix ending in `*`.
 fn matches(pattern: &str, topic: &str) -> bool {
     match pattern.strip_suffix('*') {
@@ -121,7 +137,7 @@ impl Webhooks {
         let runtime = tokio::runtime::Handle::current();
         let mut endpoints = Vec::new();
         for configured in &settings.endpoints {
-            let endpoint = Endpoint::parse(&configured.url, Default::default())
+            let endpoint = Endpoint::parse(&configured.url, breaker(&settings))
                 .ok_or_else(|| WebhooksError::Url(configured.name.clone()))?;
             let key =
                 Key::from_secret(&configured.secret).ok_or_else(|| WebhooksError::Secret(configured.name.clone()))?;

@@ -77,11 +77,13 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
-    /// Queues `event`; past `limit` waiting, the oldest `batch_max` go to the dead letters. Returns how many died.
+    /// Queues `event`; past `limit` waiting, the oldest tenth of the limit (at most `batch_max`, at least one) go to
+    /// the dead letters as one batch, so a full queue makes room in steps rather than one dead event at a time.
+    /// Returns how many died.
     pub(crate) fn push(&mut self, event: Queued, limit: usize, batch_max: usize, new_id: impl Fn() -> String) -> usize {
         let mut died = 0;
         if self.waiting.len() >= limit.max(1) {
-            let count = batch_max.clamp(1, self.waiting.len());
+            let count = limit.div_ceil(10).clamp(1, batch_max.max(1)).min(self.waiting.len());
             let events: Vec<Queued> = self.waiting.drain(..count).collect();
             died = events.len();
             let batch = Batch { id: new_id(), events };
@@ -133,8 +135,9 @@ mod tests {
         for n in 0..25 {
             died += queue.push(event(n), 10, 4, || "msg_x".to_owned());
         }
-        assert_eq!(died, 16);
-        assert_eq!(queue.waiting.len(), 9);
+        // A tenth of the limit of 10 is one: each event past it sends the oldest one to the dead letters.
+        assert_eq!(died, 15);
+        assert_eq!(queue.waiting.len(), 10);
         let dead: usize = queue.dead.iter().map(|dead| dead.batch.events.len()).sum();
         assert_eq!(dead + queue.waiting.len(), 25);
         assert_eq!(queue.dead[0].view().events[0], serde_json::json!({"n": 0}));

@@ -5,7 +5,7 @@
 //! - 2xx: acknowledged. 4xx other than 408 and 429: the receiver refuses it, so it goes to the dead letters at once,
 //!   with the answer's body kept. Anything else (5xx, 408, 429, a timeout, a refused connection): tried again after a
 //!   wait drawn at random under `min(retry_max, 500 ms × 2^attempt)` (full jitter), or after a 429's `Retry-After`,
-//!   until the batch is older than `max_age`; then it goes to the dead letters.
+//!   until the batch has been tried for `max_age`; then it goes to the dead letters.
 //! - While the endpoint's breaker is open, nothing is sent: the batch waits for it to let a trial through.
 
 use super::event::now_ms;
@@ -63,13 +63,16 @@ async fn next_batch(shared: &Shared, endpoint: &EndpointState) -> Option<Batch> 
 /// Sends a batch until it is acknowledged or dead.
 async fn send(shared: &Shared, endpoint: &EndpointState, batch: Batch) {
     let body = body_of(&batch);
-    let oldest = batch.events.first().map_or_else(Instant::now, |event| event.seen);
+    // The batch's age counts from its first attempt: a batch sent again from the dead letters gets its time again.
+    let oldest = Instant::now();
     let mut attempt: u32 = 0;
+    // What the last attempt came to, for the dead letter of a batch that grows too old.
+    let (mut last_why, mut last_status) = (String::from("the receiver's breaker was open"), None);
     loop {
         let Some(permit) = endpoint.endpoint.admit() else {
             tokio::time::sleep(Duration::from_millis(250)).await;
             if oldest.elapsed() > shared.settings.max_age {
-                return die(endpoint, batch, "too old: the receiver's breaker stayed open".to_owned(), None, None);
+                return die(endpoint, batch, format!("too old, last: {last_why}"), last_status, None);
             }
             continue;
         };
@@ -90,6 +93,7 @@ async fn send(shared: &Shared, endpoint: &EndpointState, batch: Batch) {
                 if oldest.elapsed() > shared.settings.max_age {
                     return die(endpoint, batch, format!("too old, last: {why}"), status, None);
                 }
+                (last_why, last_status) = (why.clone(), status);
                 let wait = after.unwrap_or_else(|| backoff(attempt, shared.settings.retry_max));
                 tracing::debug!(endpoint = endpoint.name, id = batch.id, %why, ?wait, "a webhook batch will be sent again");
                 attempt = attempt.saturating_add(1);
