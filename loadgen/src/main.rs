@@ -1,9 +1,9 @@
 //! `ferrocast-load`: the Ferrocast load generator.
 //!
 //! It drives a server over loopback with the scenarios in [`scenario`] (idle memory, broadcast fanout and its
-//! ramp, echo round trips, event-stream fanout, a presence join storm, pushes through a backend's push hook) and
-//! compares the Ferrocast relay with two baselines, minimal-server and Socket.IO, in `suite`, which also runs the
-//! fanout across two relays sharing a Redis. Each scenario stops by itself and prints one line, plus one JSON
+//! ramp, echo round trips, event-stream fanout, a presence join storm, pushes through a backend's push hook,
+//! broadcasts a relay's webhooks POST to a receiver) and compares the Ferrocast relay with two baselines,
+//! minimal-server and Socket.IO, in `suite`, which also runs the fanout across two relays sharing a Redis. Each scenario stops by itself and prints one line, plus one JSON
 //! object line with `--json`.
 //!
 //! The generator shares the machine with the server it measures, so it keeps its own cost per frame small: no
@@ -125,6 +125,28 @@ enum Command {
         #[arg(long)]
         backend_pid: Option<u32>,
     },
+    /// Broadcasts published at rising rates to a relay run with `--webhook bench=http://…/ --webhook-secret
+    /// bench=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw` (to `node loadgen/webhooks/receiver.mjs --secret …`, say):
+    /// events/s to the receiver, latency from publish to its receipt, relay CPU per event, and loss.
+    Webhooks {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The receiver's address (host:port), for its `GET /stats`.
+        #[arg(long)]
+        receiver: std::net::SocketAddr,
+        /// The receiver's process id, for its CPU per event.
+        #[arg(long)]
+        receiver_pid: Option<u32>,
+        /// Broadcasts a second, step by step, comma-separated; `max` POSTs back to back.
+        #[arg(long, value_delimiter = ',', default_values_t = scenario::webhooks::DEFAULT_RATES)]
+        rates: Vec<scenario::webhooks::Rate>,
+        /// Seconds each step publishes.
+        #[arg(long, default_value_t = 5.0)]
+        step: f64,
+        /// Broadcasts per POST above 1,000/s and at `max` (one per POST at and under 1,000/s).
+        #[arg(long, default_value_t = scenario::webhooks::DEFAULT_ARRAY)]
+        array: usize,
+    },
     /// Starts the relay and the baselines, runs every scenario each supports, and writes results.json/results.md.
     Suite {
         /// The `ferrocast-relay` binary.
@@ -139,6 +161,9 @@ enum Command {
         /// The push backend the `hooks` run starts with Node (skipped when it or Node is missing).
         #[arg(long, default_value = "loadgen/hooks/backend.mjs")]
         hooks_backend: PathBuf,
+        /// The webhook receiver the `webhooks` run starts with Node (skipped when it or Node is missing).
+        #[arg(long, default_value = "loadgen/webhooks/receiver.mjs")]
+        webhooks_receiver: PathBuf,
         /// The `redis-server` binary the two-relay fanout runs (skipped when it cannot run).
         #[arg(long, env = "FERROCAST_REDIS_SERVER", default_value = "redis-server")]
         redis_server: PathBuf,
@@ -282,11 +307,25 @@ async fn run(cli: &Cli) -> Result<()> {
             print!("{}", scenario::hooks::markdown(&outcome.json));
             return Ok(());
         }
+        Command::Webhooks { target, receiver, receiver_pid, rates, step, array } => {
+            let options = scenario::webhooks::Options {
+                rates: rates.clone(),
+                step: seconds(*step)?,
+                array: *array,
+                receiver: *receiver,
+                receiver_pid: *receiver_pid,
+            };
+            let outcome = scenario::webhooks::run(&target.resolve().await?, &options).await?;
+            print_outcome(&outcome, cli.json);
+            print!("{}", scenario::webhooks::markdown(&outcome.json));
+            return Ok(());
+        }
         Command::Suite {
             relay_bin,
             minimal_bin,
             socketio_dir,
             hooks_backend,
+            webhooks_receiver,
             redis_server,
             quick,
             smoke,
@@ -303,6 +342,7 @@ async fn run(cli: &Cli) -> Result<()> {
                 minimal_bin: minimal_bin.clone(),
                 socketio_dir: socketio_dir.clone(),
                 hooks_backend: hooks_backend.clone(),
+                webhooks_receiver: webhooks_receiver.clone(),
                 redis_server: redis_server.clone(),
                 only: only.clone(),
                 scale,

@@ -2,9 +2,9 @@
 //!
 //! A server's output goes to a log file of its own (the relay logs to stderr). It counts as up once its port
 //! accepts a connection; a relay on Redis, once it answers `GET /healthz` (it binds its port before it has reached
-//! Redis, and serves only after). A [`Redis`] counts as up once it answers `PING`, and a hooks [`Backend`] once it
-//! prints the port it listens on. Dropping a [`Server`], a [`Redis`] or a [`Backend`] kills it, so an error or
-//! Ctrl-C anywhere in the suite leaves no process behind.
+//! Redis, and serves only after). A [`Redis`] counts as up once it answers `PING`, and a Node helper (a hooks
+//! [`Backend`], or the webhooks run's receiver) once it prints the port it listens on. Dropping a [`Server`], a
+//! [`Redis`] or a [`Backend`] kills it, so an error or Ctrl-C anywhere in the suite leaves no process behind.
 
 use crate::Result;
 use crate::dialect::Dialect;
@@ -60,6 +60,8 @@ pub(crate) struct Programs {
     pub socketio_dir: Option<PathBuf>,
     /// The push backend of the `hooks` run, when Node can run it; `None` skips that run.
     pub hooks_backend: Option<PathBuf>,
+    /// The webhook receiver of the `webhooks` run, when Node can run it; `None` skips that run.
+    pub webhooks_receiver: Option<PathBuf>,
     /// `redis-server`, for the relays that share one; `None` skips the runs that need it.
     pub redis_server: Option<PathBuf>,
     /// Where logs go.
@@ -243,21 +245,28 @@ impl Backend {
     /// Starts `node script`, its stderr to `{log_dir}/backend-{label}.log`, and waits until it prints
     /// `listening <port>`.
     pub(crate) async fn start(script: &Path, log_dir: &Path, label: &str) -> Result<Backend> {
+        Backend::start_with(script, &[], log_dir, &format!("backend-{label}")).await
+    }
+
+    /// Starts `node script args…`, its stderr to `{log_dir}/{log_name}.log`, and waits until it prints
+    /// `listening <port>`.
+    pub(crate) async fn start_with(script: &Path, args: &[String], log_dir: &Path, log_name: &str) -> Result<Backend> {
         std::fs::create_dir_all(log_dir)?;
-        let log = std::fs::File::create(log_dir.join(format!("backend-{label}.log")))?;
+        let log = std::fs::File::create(log_dir.join(format!("{log_name}.log")))?;
         let mut command = Command::new("node");
-        command.arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(log).kill_on_drop(true);
+        command.arg(script).args(args);
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(log).kill_on_drop(true);
         let mut child = command.spawn().map_err(|error| format!("starting node {}: {error}", script.display()))?;
         let stdin = child.stdin.take();
-        let mut stdout = BufReader::new(child.stdout.take().ok_or("the backend has no stdout")?);
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("a Node helper without a stdout")?);
         let mut line = String::new();
         let read = tokio::time::timeout(STARTUP_TIMEOUT, stdout.read_line(&mut line)).await;
         let port = match read {
             Ok(Ok(_)) => line.trim().strip_prefix("listening ").and_then(|port| port.parse::<u16>().ok()),
-            Ok(Err(error)) => return Err(format!("reading the backend's output: {error}").into()),
-            Err(_) => return Err(format!("the backend did not listen within {STARTUP_TIMEOUT:?}").into()),
+            Ok(Err(error)) => return Err(format!("reading {log_name}'s output: {error}").into()),
+            Err(_) => return Err(format!("{log_name} did not listen within {STARTUP_TIMEOUT:?}").into()),
         };
-        let port = port.ok_or_else(|| format!("the backend printed {line:?}, not `listening <port>`; see its log"))?;
+        let port = port.ok_or_else(|| format!("{log_name} printed {line:?}, not `listening <port>`; see its log"))?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         Ok(Backend { addr, child, _stdin: stdin, _stdout: stdout })
     }
@@ -330,6 +339,13 @@ pub(crate) enum Deployment {
         /// The backend (boxed: a child process and its pipes are large).
         backend: Box<Backend>,
     },
+    /// A relay whose webhook POSTs to a receiver.
+    RelayWithReceiver {
+        /// The relay, started with `--webhook` to the receiver.
+        relay: Server,
+        /// The receiver (boxed, as a backend).
+        receiver: Box<Backend>,
+    },
 }
 
 impl Deployment {
@@ -360,6 +376,28 @@ impl Deployment {
         Ok(Deployment::RelayWithBackend { relay, backend: Box::new(backend) })
     }
 
+    /// Starts the webhook receiver `script` with the secret `secret`, then a relay whose webhook `name` POSTs every
+    /// event to it, signed with that secret, logging to `receiver-{label}.log` and `relay-{label}.log`.
+    pub(crate) async fn relay_with_receiver(
+        programs: &Programs,
+        label: &str,
+        script: &Path,
+        name: &str,
+        secret: &str,
+    ) -> Result<Deployment> {
+        let args = ["--secret".to_owned(), secret.to_owned()];
+        let receiver = Backend::start_with(script, &args, &programs.log_dir, &format!("receiver-{label}")).await?;
+        let webhook = [
+            "--webhook".to_owned(),
+            format!("{name}=http://{}/", receiver.addr),
+            "--webhook-secret".to_owned(),
+            format!("{name}={secret}"),
+        ];
+        // On an error here, `receiver` is dropped, which kills it.
+        let relay = Server::start_relay_with(programs, label, &webhook).await?;
+        Ok(Deployment::RelayWithReceiver { relay, receiver: Box::new(receiver) })
+    }
+
     /// Kills every server, the relays before their Redis, and waits for them to be gone.
     pub(crate) async fn stop(self) {
         match self {
@@ -373,6 +411,10 @@ impl Deployment {
             Deployment::RelayWithBackend { relay, backend } => {
                 relay.stop().await;
                 backend.stop().await;
+            }
+            Deployment::RelayWithReceiver { relay, receiver } => {
+                relay.stop().await;
+                receiver.stop().await;
             }
         }
     }
@@ -406,7 +448,8 @@ fn free_port() -> Result<SocketAddr> {
     Ok(listener.local_addr()?)
 }
 
-/// Why the hooks backend `script` cannot run, if it cannot: the script missing, or Node.
+/// Why the Node helper `script` (the hooks backend, the webhook receiver) cannot run, if it cannot: the script
+/// missing, or Node.
 pub(crate) fn backend_unavailable(script: &Path) -> Option<String> {
     if !script.is_file() {
         return Some(format!("no {}", script.display()));

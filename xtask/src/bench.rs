@@ -4,7 +4,8 @@
 //! 2. The load generator's suite (`loadgen/`): the release relay next to the two baselines it is compared with (a
 //!    minimal tokio-tungstenite broadcast server, and Socket.IO), and two release relays sharing a Redis
 //!    (`--pubsub redis://…`, Debian's `redis-server`), and pushes through a release relay's push hook to a Node
-//!    backend (`loadgen/hooks/backend.mjs`) next to its built-in channel, each started and stopped by the suite, on
+//!    backend (`loadgen/hooks/backend.mjs`) next to its built-in channel, and broadcasts a release relay's webhooks
+//!    POST to a Node receiver (`loadgen/webhooks/receiver.mjs`), each started and stopped by the suite, on
 //!    loopback. It writes `target/bench/results.md` and `results.json`.
 //! 3. The browser benchmark (`benches/browser/`): the wasm client next to phoenix.js in headless Chromium, and both
 //!    bundles' sizes; its JSON line goes to `target/bench/browser.json`.
@@ -102,14 +103,15 @@ pub(crate) fn smoke(root: &Path) -> Result<(), Error> {
 }
 
 /// `ferrocast-load suite` for the binaries in `bin_dir`, writing into `out`, with the Socket.IO baseline when Node
-/// can run it (after `npm ci` when its dependencies are missing or stale). The hooks run's backend needs Node and
-/// nothing else; the suite skips that run when Node is missing.
+/// can run it (after `npm ci` when its dependencies are missing or stale). The hooks run's backend and the webhooks
+/// run's receiver need Node and nothing else; the suite skips those runs when Node is missing.
 fn load_suite(root: &Path, bin_dir: &Path, out: &Path) -> Result<Command, Error> {
     let mut suite = Command::new(bin_dir.join("ferrocast-load"));
     suite.arg("suite").arg("--relay-bin").arg(bin_dir.join("ferrocast-relay"));
     suite.arg("--minimal-bin").arg(bin_dir.join("minimal-server"));
     suite.arg("--out").arg(out).current_dir(root);
     suite.arg("--hooks-backend").arg(root.join("loadgen/hooks/backend.mjs"));
+    suite.arg("--webhooks-receiver").arg(root.join("loadgen/webhooks/receiver.mjs"));
     let socketio = root.join("loadgen/socketio");
     if process::probe("node", &["--version"]).is_some() {
         test::npm_ci_if_needed(&socketio)?;

@@ -13,6 +13,7 @@ pub(crate) mod ramp;
 pub(crate) mod sse;
 pub(crate) mod storm;
 pub(crate) mod suite;
+pub(crate) mod webhooks;
 pub(crate) mod window;
 
 use serde_json::Value;

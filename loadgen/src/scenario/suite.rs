@@ -8,13 +8,14 @@
 //! fresh relays on it, the subscribers dealt over both, the publisher on the second, every process killed after the
 //! run; it is skipped when `redis-server` cannot run. The relay also runs pushes through a backend's push hook next
 //! to its built-in channel (`hooks`): a fresh Node backend (`loadgen/hooks/backend.mjs`) and a fresh relay calling
-//! it, both killed after the run; it is skipped when Node cannot run. The full suite takes a few minutes, `--quick`
-//! well under two.
+//! it, both killed after the run; it is skipped when Node cannot run. Last, it publishes broadcasts that its
+//! webhooks POST to one receiver (`webhooks`): a fresh Node receiver (`loadgen/webhooks/receiver.mjs`) and a fresh
+//! relay with `--webhook` to it, likewise. The full suite takes a few minutes, `--quick` well under two.
 
 use crate::Result;
 use crate::publisher::PublishOver;
 use crate::ramp_table;
-use crate::scenario::{self, Outcome, fanout, hooks, ramp};
+use crate::scenario::{self, Outcome, fanout, hooks, ramp, webhooks};
 use crate::servers::{
     Deployment, Kind, Programs, Server, backend_unavailable, redis_unavailable, socketio_unavailable,
 };
@@ -34,6 +35,8 @@ pub(crate) struct Options {
     pub socketio_dir: Option<PathBuf>,
     /// The push backend of the `hooks` run (skipped when absent or Node is not installed).
     pub hooks_backend: PathBuf,
+    /// The webhook receiver of the `webhooks` run (skipped when absent or Node is not installed).
+    pub webhooks_receiver: PathBuf,
     /// `redis-server`, for the fanout across two relays (skipped when it cannot run).
     pub redis_server: PathBuf,
     /// Only these runs; every one when empty.
@@ -89,6 +92,8 @@ struct Sizes {
     storm_members: usize,
     hooks_connections: Vec<usize>,
     hooks: Duration,
+    webhooks_rates: Vec<webhooks::Rate>,
+    webhooks_step: Duration,
 }
 
 impl Sizes {
@@ -111,6 +116,13 @@ impl Sizes {
             // One connection for the latency a hook adds with nothing queued; 50 for pushes/s on two busy cores.
             hooks_connections: scale.pick(vec![1, 50], vec![1, 50], vec![1, 4]),
             hooks: Duration::from_millis(scale.pick(10_000, 3000, 400)),
+            // From a rate the batch window bounds (25 events a batch) to past what one endpoint drains; the smoke
+            // pass, one step of single POSTs and one of arrays, and no `max`, whose overflow would be loss.
+            webhooks_rates: match scale {
+                Scale::Smoke => vec![webhooks::Rate::Fixed(200.0), webhooks::Rate::Fixed(2000.0)],
+                _ => webhooks::DEFAULT_RATES.to_vec(),
+            },
+            webhooks_step: Duration::from_millis(scale.pick(5000, 2000, 400)),
         }
     }
 }
@@ -138,9 +150,11 @@ pub(crate) enum Run {
     Storm,
     /// Pushes through a backend's push hook next to a built-in channel's (relay only).
     Hooks,
+    /// Broadcasts POSTed by the relay's webhooks to one receiver (relay only).
+    Webhooks,
 }
 
-const RUNS: [Run; 10] = [
+const RUNS: [Run; 11] = [
     Run::Idle,
     Run::IdlePresence,
     Run::Fanout,
@@ -151,6 +165,7 @@ const RUNS: [Run; 10] = [
     Run::Sse,
     Run::Storm,
     Run::Hooks,
+    Run::Webhooks,
 ];
 /// The relays of the run across relays on Redis.
 const REDIS_RELAYS: usize = 2;
@@ -158,6 +173,8 @@ const REDIS_RELAYS: usize = 2;
 const REDIS_DEPLOYMENT: &str = "relay ×2 (redis)";
 /// What the skip notes call the hooks run's servers.
 const HOOKS_DEPLOYMENT: &str = "relay + Node push backend";
+/// What the skip notes call the webhooks run's servers.
+const WEBHOOKS_DEPLOYMENT: &str = "relay + Node webhook receiver";
 /// One run may not take longer than this, whatever goes wrong.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -165,9 +182,13 @@ impl Run {
     fn supported_by(self, kind: Kind) -> bool {
         match self {
             Run::Idle | Run::Fanout | Run::Ramp | Run::Echo => true,
-            Run::IdlePresence | Run::FanoutBatch | Run::FanoutRedis | Run::Sse | Run::Storm | Run::Hooks => {
-                kind == Kind::Relay
-            }
+            Run::IdlePresence
+            | Run::FanoutBatch
+            | Run::FanoutRedis
+            | Run::Sse
+            | Run::Storm
+            | Run::Hooks
+            | Run::Webhooks => kind == Kind::Relay,
         }
     }
 
@@ -188,6 +209,10 @@ impl Run {
                 let counts: Vec<String> = sizes.hooks_connections.iter().map(usize::to_string).collect();
                 format!("hooks × {}", counts.join(", "))
             }
+            Run::Webhooks => {
+                let rates: Vec<String> = sizes.webhooks_rates.iter().map(webhooks::Rate::to_string).collect();
+                format!("webhooks {}/s", rates.join(", "))
+            }
         }
     }
 
@@ -198,6 +223,11 @@ impl Run {
             Run::Hooks => {
                 let script = programs.hooks_backend.as_ref().ok_or("no hooks backend to run")?;
                 Deployment::relay_with_backend(programs, file_label, script, hooks::HOOKED_PATTERN).await
+            }
+            Run::Webhooks => {
+                let script = programs.webhooks_receiver.as_ref().ok_or("no webhook receiver to run")?;
+                Deployment::relay_with_receiver(programs, file_label, script, webhooks::ENDPOINT, webhooks::SECRET)
+                    .await
             }
             _ => Server::start(kind, programs, file_label).await.map(Deployment::Single),
         }
@@ -224,7 +254,19 @@ impl Run {
                 };
                 return hooks::run(&relay.target(), &options).await;
             }
-            Deployment::RelaysOnRedis { .. } | Deployment::RelayWithBackend { .. } => {
+            Deployment::RelayWithReceiver { relay, receiver } if self == Run::Webhooks => {
+                let options = webhooks::Options {
+                    rates: sizes.webhooks_rates.clone(),
+                    step: sizes.webhooks_step,
+                    array: webhooks::DEFAULT_ARRAY,
+                    receiver: receiver.addr,
+                    receiver_pid: receiver.pid(),
+                };
+                return webhooks::run(&relay.target(), &options).await;
+            }
+            Deployment::RelaysOnRedis { .. }
+            | Deployment::RelayWithBackend { .. }
+            | Deployment::RelayWithReceiver { .. } => {
                 return Err("this run needs a server of its own".into());
             }
             Deployment::Single(server) => server,
@@ -239,6 +281,7 @@ impl Run {
             }
             Run::FanoutRedis => Err("this run needs relays on Redis".into()),
             Run::Hooks => Err("this run needs a relay with a backend".into()),
+            Run::Webhooks => Err("this run needs a relay with a webhook receiver".into()),
             Run::Ramp => {
                 let options = ramp::Options {
                     subscribers: sizes.fanout_subscribers,
@@ -288,11 +331,20 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
             None
         }
     };
+    let webhooks_receiver = match backend_unavailable(&options.webhooks_receiver) {
+        None => Some(options.webhooks_receiver.clone()),
+        Some(why) => {
+            eprintln!("skipping {WEBHOOKS_DEPLOYMENT}: {why}");
+            skipped.push(json!({ "server": WEBHOOKS_DEPLOYMENT, "reason": why }));
+            None
+        }
+    };
     let programs = Programs {
         relay: options.relay_bin.clone(),
         minimal: options.minimal_bin.clone(),
         socketio_dir: Some(socketio_dir),
         hooks_backend,
+        webhooks_receiver,
         redis_server,
         log_dir: options.out.join("logs"),
     };
@@ -303,11 +355,13 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
     let mut failures: Vec<String> = Vec::new();
     let mut ramps = Vec::new();
     let mut hooks_tables = Vec::new();
+    let mut webhooks_tables = Vec::new();
     for (column, &kind) in kinds.iter().enumerate() {
         let runnable = |run: &Run| {
             run.supported_by(kind)
                 && (*run != Run::FanoutRedis || programs.redis_server.is_some())
                 && (*run != Run::Hooks || programs.hooks_backend.is_some())
+                && (*run != Run::Webhooks || programs.webhooks_receiver.is_some())
                 && (options.only.is_empty() || options.only.contains(run))
         };
         for run in RUNS.into_iter().filter(runnable) {
@@ -347,6 +401,9 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
                     if run == Run::Hooks {
                         hooks_tables.push(hooks::markdown(&outcome.json));
                     }
+                    if run == Run::Webhooks {
+                        webhooks_tables.push(webhooks::markdown(&outcome.json));
+                    }
                     results.push(json!({ "server": name, "run": label, "result": outcome.json }));
                 }
                 Err(error) => {
@@ -373,6 +430,11 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
         println!("{}, each mode on the same relay:\n{hooks_table}", Run::Hooks.label(&sizes));
         sections.push(("Backend hooks", format!("{HOOKS_INTRO}\n\n{hooks_table}")));
     }
+    let webhooks_table = webhooks_tables.concat();
+    if !webhooks_table.is_empty() {
+        println!("{}, step by step:\n{webhooks_table}", Run::Webhooks.label(&sizes));
+        sections.push(("Webhooks", format!("{WEBHOOKS_INTRO}\n\n{webhooks_table}")));
+    }
     println!("suite took {elapsed:.0} s; results in {}", options.out.display());
     write_results(options, &table, &sections, &lines, results, skipped, elapsed)?;
     // The results are written either way; a failed run still fails the command, so scripts and CI notice.
@@ -389,6 +451,15 @@ const HOOKS_INTRO: &str = "Pushes one at a time per connection (`ping`, ~100 byt
      the built-in room channel (`room:bench:<i>`), the two alternating. CPU % is of one core; the machine's is every \
      process's and the kernel's together (of 100 % per core): well above the other three, something else was \
      running.";
+
+/// What the `## Webhooks` section of `results.md` says before its table.
+const WEBHOOKS_INTRO: &str = "Broadcasts published with sequential `POST /api/broadcast` (one broadcast per POST up \
+     to 1,000/s, arrays of 50 above and at `max`, which POSTs back to back) on one topic nobody subscribes to, which \
+     the relay's webhook `bench` POSTs in batches (≤ 100 events, ≤ 250 ms, one in flight) to the Node receiver of \
+     `loadgen/webhooks/receiver.mjs`; it verifies each signature and answers 204. Latency is from the payload's \
+     stamp, taken as its POST was built, to the receiver having the batch's body (same machine, same clock). CPU \
+     per event is over the step, first POST to last receipt; CPU % is of one core. Lost: published but not \
+     received (of which the relay's dead letters).";
 
 /// Writes `results.json`, and `results.md`: the table, then each of `sections` (a title and its Markdown), then
 /// the runs' lines.
