@@ -55,6 +55,10 @@ pub(crate) struct EndpointState {
     pub(crate) wake: Notify,
     delivered: AtomicU64,
     dead: AtomicU64,
+    /// Events of dead batches forgotten past the dead letters' bound: they cannot be sent again.
+    forgotten: AtomicU64,
+    /// When the last warning of a full queue was logged (Unix ms): at most one a second.
+    warned_ms: AtomicU64,
     latency: Latency,
 }
 
@@ -77,6 +81,30 @@ impl EndpointState {
 
     pub(crate) fn died(&self, events: usize) {
         self.dead.fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn forgot(&self, events: usize) {
+        if events > 0 {
+            let total = self.forgotten.fetch_add(events as u64, Ordering::Relaxed) + events as u64;
+            self.warn_at_most_each_second(|| {
+                tracing::warn!(
+                    endpoint = self.name,
+                    forgotten = total,
+                    "webhook dead letters past their bound are forgotten"
+                );
+            });
+        }
+    }
+
+    /// Runs `warn` unless it ran less than a second ago: a flood of events must not become a flood of log lines.
+    fn warn_at_most_each_second(&self, warn: impl FnOnce()) {
+        let now = now_ms();
+        let last = self.warned_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 1000
+            && self.warned_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            warn();
+        }
     }
 }
 
@@ -151,6 +179,8 @@ impl Webhooks {
                 wake: Notify::new(),
                 delivered: AtomicU64::new(0),
                 dead: AtomicU64::new(0),
+                forgotten: AtomicU64::new(0),
+                warned_ms: AtomicU64::new(0),
                 latency: Latency::default(),
             }));
         }
@@ -180,16 +210,22 @@ impl Webhooks {
         let settings = &self.shared.settings;
         for endpoint in wanting {
             let queued = Queued { text: Arc::clone(&text), seen };
-            let died = endpoint.queue().push(queued, settings.queue, settings.batch_max, sender::batch_id);
-            if died > 0 {
-                endpoint.died(died);
-                tracing::warn!(
-                    endpoint = endpoint.name,
-                    died,
-                    "a webhook queue is full: its oldest events are dead letters"
-                );
+            let pushed = endpoint.queue().push(queued, settings.queue, settings.batch_max, sender::batch_id);
+            if pushed.died > 0 {
+                endpoint.died(pushed.died);
+                endpoint.forgot(pushed.forgotten);
+                endpoint.warn_at_most_each_second(|| {
+                    let dead = endpoint.dead.load(Ordering::Relaxed);
+                    tracing::warn!(
+                        endpoint = endpoint.name,
+                        dead,
+                        "a webhook queue is full: its oldest events are dead letters"
+                    );
+                });
             }
-            endpoint.wake.notify_one();
+            if pushed.wake {
+                endpoint.wake.notify_one();
+            }
         }
     }
 
@@ -232,6 +268,11 @@ impl Webhooks {
                 "ferrocast_webhook_events_total{{endpoint=\"{name}\",outcome=\"delivered\"}} {delivered}"
             );
             let _ = writeln!(out, "ferrocast_webhook_events_total{{endpoint=\"{name}\",outcome=\"dead\"}} {dead}");
+            let forgotten = endpoint.forgotten.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "ferrocast_webhook_events_total{{endpoint=\"{name}\",outcome=\"forgotten\"}} {forgotten}"
+            );
         }
         let views = self.list();
         help(out, "ferrocast_webhook_queued", "gauge", "Webhook events waiting, by endpoint.");
@@ -281,6 +322,8 @@ pub struct EndpointView {
     pub delivered: u64,
     /// Events in dead letters (ever).
     pub dead: u64,
+    /// Events of dead batches forgotten past the last 1,000 (ever): they cannot be sent again.
+    pub forgotten: u64,
     /// `closed`, `open` or `half_open`.
     pub breaker: &'static str,
 }
@@ -303,6 +346,7 @@ fn endpoint_view(endpoint: &EndpointState) -> EndpointView {
         in_flight,
         delivered: endpoint.delivered.load(Ordering::Relaxed),
         dead: endpoint.dead.load(Ordering::Relaxed),
+        forgotten: endpoint.forgotten.load(Ordering::Relaxed),
         breaker,
     }
 }

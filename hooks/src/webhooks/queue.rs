@@ -7,7 +7,8 @@ use serde::Serialize;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-/// Dead batches kept per endpoint; the oldest go past it (counted in `dead_forgotten`).
+/// Dead batches kept per endpoint; past it the oldest are forgotten, counted (`ferrocast_webhook_events_total`
+/// with `outcome="forgotten"`) and logged: they can no longer be sent again.
 pub(crate) const DEAD_KEPT: usize = 1_000;
 
 /// A batch: its id is the same on every attempt, so a receiver can deduplicate.
@@ -66,6 +67,17 @@ impl Dead {
     }
 }
 
+/// What queueing an event came to.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pushed {
+    /// Events sent to the dead letters to make room.
+    pub(crate) died: usize,
+    /// Events of dead batches forgotten to make room for those.
+    pub(crate) forgotten: usize,
+    /// Whether the sender must be woken.
+    pub(crate) wake: bool,
+}
+
 /// One endpoint's queue.
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
@@ -79,32 +91,39 @@ pub(crate) struct Queue {
 impl Queue {
     /// Queues `event`; past `limit` waiting, the oldest tenth of the limit (at most `batch_max`, at least one) go to
     /// the dead letters as one batch, so a full queue makes room in steps rather than one dead event at a time.
-    /// Returns how many died.
-    pub(crate) fn push(&mut self, event: Queued, limit: usize, batch_max: usize, new_id: impl Fn() -> String) -> usize {
-        let mut died = 0;
+    pub(crate) fn push(
+        &mut self,
+        event: Queued,
+        limit: usize,
+        batch_max: usize,
+        new_id: impl Fn() -> String,
+    ) -> Pushed {
+        let mut pushed = Pushed::default();
         if self.waiting.len() >= limit.max(1) {
             let count = limit.div_ceil(10).clamp(1, batch_max.max(1)).min(self.waiting.len());
             let events: Vec<Queued> = self.waiting.drain(..count).collect();
-            died = events.len();
+            pushed.died = events.len();
             let batch = Batch { id: new_id(), events };
-            self.bury(Dead {
-                batch,
-                reason: "queue full".to_owned(),
-                status: None,
-                body: None,
-                at_ms: super::event::now_ms(),
-            });
+            let reason = "queue full".to_owned();
+            pushed.forgotten =
+                self.bury(Dead { batch, reason, status: None, body: None, at_ms: super::event::now_ms() });
         }
         self.waiting.push_back(event);
-        died
+        // The sender sleeps while nothing waits and then for the batch window: it needs waking only for a first
+        // event and for a full batch, not for each one.
+        pushed.wake = self.waiting.len() == 1 || self.waiting.len() >= batch_max;
+        pushed
     }
 
-    /// Keeps a dead batch, forgetting the oldest past [`DEAD_KEPT`].
-    pub(crate) fn bury(&mut self, dead: Dead) {
-        if self.dead.len() >= DEAD_KEPT {
-            self.dead.pop_front();
-        }
+    /// Keeps a dead batch, forgetting the oldest past [`DEAD_KEPT`]; returns how many events were forgotten.
+    pub(crate) fn bury(&mut self, dead: Dead) -> usize {
+        let forgotten = if self.dead.len() >= DEAD_KEPT {
+            self.dead.pop_front().map_or(0, |oldest| oldest.batch.events.len())
+        } else {
+            0
+        };
         self.dead.push_back(dead);
+        forgotten
     }
 
     /// The next batch to send: one to send again, or up to `batch_max` waiting events.
@@ -129,12 +148,33 @@ mod tests {
     }
 
     #[test]
+    fn the_oldest_dead_batches_are_forgotten_past_the_bound_and_counted() {
+        let mut queue = Queue::default();
+        let dead = |n| Dead {
+            batch: Batch { id: format!("msg_{n}"), events: vec![event(n), event(n)] },
+            reason: String::new(),
+            status: None,
+            body: None,
+            at_ms: 0,
+        };
+        let forgotten: usize = (0..DEAD_KEPT + 3).map(|n| queue.bury(dead(n))).sum();
+        assert_eq!(forgotten, 6);
+        assert_eq!(queue.dead.len(), DEAD_KEPT);
+        assert_eq!(queue.dead[0].batch.id, "msg_3");
+    }
+
+    #[test]
     fn past_its_bound_the_oldest_go_to_the_dead_letters_and_nothing_is_lost() {
         let mut queue = Queue::default();
         let mut died = 0;
+        let mut wakes = 0;
         for n in 0..25 {
-            died += queue.push(event(n), 10, 4, || "msg_x".to_owned());
+            let pushed = queue.push(event(n), 10, 4, || "msg_x".to_owned());
+            died += pushed.died;
+            wakes += usize::from(pushed.wake);
         }
+        // Woken for the first event and each time four (a batch) wait: from the fourth event on.
+        assert_eq!(wakes, 1 + 22);
         // A tenth of the limit of 10 is one: each event past it sends the oldest one to the dead letters.
         assert_eq!(died, 15);
         assert_eq!(queue.waiting.len(), 10);

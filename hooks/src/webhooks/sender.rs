@@ -148,7 +148,8 @@ async fn post(shared: &Shared, endpoint: &EndpointState, id: &str, body: &[u8]) 
 fn die(endpoint: &EndpointState, batch: Batch, reason: String, status: Option<u16>, body: Option<String>) {
     tracing::warn!(endpoint = endpoint.name, id = batch.id, %reason, "a webhook batch went to the dead letters");
     endpoint.died(batch.events.len());
-    endpoint.queue().bury(Dead { batch, reason, status, body, at_ms: now_ms() });
+    let forgotten = endpoint.queue().bury(Dead { batch, reason, status, body, at_ms: now_ms() });
+    endpoint.forgot(forgotten);
 }
 
 /// `{"events": [...]}`, from the events' text.
