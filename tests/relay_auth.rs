@@ -14,9 +14,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 use sse::SseStream;
 use std::sync::Arc;
-use support::{Client, TestRelay, http};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use support::{Client, TestRelay, http, upgrade};
 
 const SECRET: &[u8] = b"a secret shared with the application's backend";
 
@@ -40,22 +38,6 @@ async fn relay_with_tokens(origins: &[&str]) -> TestRelay {
         ..Config::default()
     })
     .await
-}
-
-/// Opens a socket with these extra headers; `Err((status, body))` when the upgrade is refused.
-async fn upgrade(url: &str, headers: &[(&'static str, String)]) -> Result<Client, (u16, String)> {
-    let mut request = url.into_client_request().unwrap();
-    for (name, value) in headers {
-        request.headers_mut().insert(*name, HeaderValue::from_str(value).unwrap());
-    }
-    match tokio_tungstenite::connect_async(request).await {
-        Ok((socket, _)) => Ok(Client::from_socket("client", socket)),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            let body = response.body().as_ref().map(|body| String::from_utf8_lossy(body).into_owned());
-            Err((response.status().as_u16(), body.unwrap_or_default()))
-        }
-        Err(error) => panic!("upgrade failed for another reason: {error}"),
-    }
 }
 
 #[tokio::test]

@@ -16,9 +16,7 @@ use ferrocast_relay::Config;
 use hooks_backend::HooksBackend;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::{Client, TestRelay, metrics_until};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use support::{Client, TestRelay, metrics_until, upgrade};
 
 /// A relay whose `app:*` topics, and its connections, are the backend's.
 async fn relay(backend: &HooksBackend, adjust: impl FnOnce(&mut HookSettings)) -> TestRelay {
@@ -36,22 +34,6 @@ async fn relay(backend: &HooksBackend, adjust: impl FnOnce(&mut HookSettings)) -
     // Pushes in the thousands, faster than a person: the rate limit is not what these tests are about.
     let limits = SessionLimits { frames_per_second: 100_000, burst: 100_000, ..SessionLimits::default() };
     TestRelay::start(Config { hooks: Some(hooks), limits, ..Config::default() }).await
-}
-
-/// Opens a socket with these extra headers; `Err((status, body))` when the upgrade is refused.
-async fn upgrade(url: &str, headers: &[(&'static str, &str)]) -> Result<Client, (u16, String)> {
-    let mut request = url.into_client_request().unwrap();
-    for (name, value) in headers {
-        request.headers_mut().insert(*name, HeaderValue::from_str(value).unwrap());
-    }
-    match tokio_tungstenite::connect_async(request).await {
-        Ok((socket, _)) => Ok(Client::from_socket("client", socket)),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            let body = response.body().as_ref().map(|body| String::from_utf8_lossy(body).into_owned());
-            Err((response.status().as_u16(), body.unwrap_or_default()))
-        }
-        Err(error) => panic!("upgrade failed for another reason: {error}"),
-    }
 }
 
 async fn connect(relay: &TestRelay, query: &str) -> Client {
@@ -344,6 +326,7 @@ async fn hook_requests_are_signed_traced_and_carry_only_the_allowed_headers() {
     let relay = relay(&backend, |settings| settings.secret = Some("s3cret".to_owned())).await;
     let headers =
         [("cookie", "session=grace"), ("authorization", "Bearer not-for-the-backend"), ("x-request-id", "r-1")];
+    let headers = headers.map(|(name, value)| (name, value.to_owned()));
     let mut client = upgrade(&relay.url("?vsn=2.0.0"), &headers).await.expect("let in by the cookie");
     assert_eq!(join(&mut client, "app:open:1", "1").await[4]["response"]["user"], "grace");
     let log = backend.log();

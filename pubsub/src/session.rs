@@ -246,20 +246,10 @@ impl Session {
         let positioned = ext.is_some();
         let replays = routed.channel.replays_history();
         // The join ref of the channel this join replaces, if any; its phx_close follows this join's reply.
-        let replaced = self.joined.remove(&topic).map(|replaced| {
-            let join_ref = replaced.join_ref.clone();
-            self.end(&topic, replaced);
-            join_ref
-        });
+        let replaced = self.end_replaced(&topic);
         // Subscribe before the channel runs: whatever it reads (a presence_state) then misses nothing broadcast
         // after, such as a diff flushed while the join is under way. A refused join unsubscribes again.
-        let subscriber = Subscriber {
-            conn: self.conn,
-            wire: Wire::Phoenix(self.vsn),
-            outbox: Arc::clone(&self.outbox),
-            positioned,
-            join_ref: join_ref.clone(),
-        };
+        let subscriber = self.subscriber(positioned, join_ref.clone());
         let subscribed = if replays {
             backend.hub.subscribe_to_replay(&topic, subscriber)
         } else {
@@ -379,11 +369,7 @@ impl Session {
     /// Starts a join of a remote's topic: asks its join remote, or joins at once when only its pushes are remote.
     fn join_remote(&mut self, message: Message, remote: RemoteRoute) {
         let Message { join_ref, r#ref, topic, payload: params, ext, .. } = message;
-        let replaced = self.joined.remove(&topic).map(|replaced| {
-            let join_ref = replaced.join_ref.clone();
-            self.end(&topic, replaced);
-            join_ref
-        });
+        let replaced = self.end_replaced(&topic);
         let Some(join) = remote.join else {
             let accepted = Ok(RemoteJoin { response: Payload::empty(), presence: None });
             return self.finish_remote_join(&topic, join_ref, r#ref, ext, replaced, accepted);
@@ -424,14 +410,7 @@ impl Session {
         };
         let backend = Arc::clone(&self.backend);
         let positioned = ext.is_some();
-        let subscriber = Subscriber {
-            conn: self.conn,
-            wire: Wire::Phoenix(self.vsn),
-            outbox: Arc::clone(&self.outbox),
-            positioned,
-            join_ref: join_ref.clone(),
-        };
-        let subscribed = backend.hub.subscribe(topic, subscriber);
+        let subscribed = backend.hub.subscribe(topic, self.subscriber(positioned, join_ref.clone()));
         if positioned {
             let offered = ext.and_then(|ext| ext.position);
             backend.hub.catch_up(topic, self.conn, offered.as_ref(), &subscribed, |position, recovered| {
@@ -497,6 +476,26 @@ impl Session {
             }
             let _ = landed.send(Landed { topic, answer: LandedAnswer::Push(answer) });
         });
+    }
+
+    /// Ends the channel a new join of `topic` replaces, if any: the join ref its `phx_close` will carry.
+    fn end_replaced(&mut self, topic: &str) -> Option<Option<String>> {
+        self.joined.remove(topic).map(|replaced| {
+            let join_ref = replaced.join_ref.clone();
+            self.end(topic, replaced);
+            join_ref
+        })
+    }
+
+    /// This connection as a subscriber of a topic joined with `join_ref`.
+    fn subscriber(&self, positioned: bool, join_ref: Option<String>) -> Subscriber {
+        Subscriber {
+            conn: self.conn,
+            wire: Wire::Phoenix(self.vsn),
+            outbox: Arc::clone(&self.outbox),
+            positioned,
+            join_ref,
+        }
     }
 
     /// Refuses a join before any channel sees it, as a channel refusing it would.

@@ -217,6 +217,24 @@ impl Client {
     }
 }
 
+/// Opens a socket with these extra headers; `Err((status, body))` when the upgrade is refused.
+pub async fn upgrade(url: &str, headers: &[(&'static str, String)]) -> Result<Client, (u16, String)> {
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .insert(*name, tokio_tungstenite::tungstenite::http::HeaderValue::from_str(value).unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(Client::from_socket("client", socket)),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = response.body().as_ref().map(|body| String::from_utf8_lossy(body).into_owned());
+            Err((response.status().as_u16(), body.unwrap_or_default()))
+        }
+        Err(error) => panic!("upgrade failed for another reason: {error}"),
+    }
+}
+
 /// Bytes from hex, as the transcripts write binary frames.
 pub fn unhex(hex: &str) -> Vec<u8> {
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect()
