@@ -20,7 +20,8 @@ pub(crate) enum Carried<'a> {
 }
 
 impl<'a> Carried<'a> {
-    fn of(payload: &'a Payload) -> (Self, Option<bool>) {
+    /// The payload as carried, and the `binary` flag beside it.
+    pub(crate) fn of(payload: &'a Payload) -> (Self, Option<bool>) {
         match payload {
             // A frame's JSON was valid when it was decoded; should it not be, the backend gets null, not garbage.
             Payload::Json(text) => (serde_json::from_str(text).map_or(Carried::Null, Carried::Json), None),

@@ -1,13 +1,12 @@
 //! One call of a hook: the POST, with its signature, trace context and forwarded headers, under the time limit and
 //! the backend's circuit breaker, its answer read within the size limit, and its outcome counted.
 
-use crate::Hooks;
 use crate::answer::{self, Answer};
 use crate::endpoint::Endpoint;
 use crate::metrics::{Hook, Outcome};
 use crate::signature::{SIGNATURE_HEADER, sign};
+use crate::{Hooks, random_u64};
 use serde_json::json;
-use std::hash::{BuildHasher, RandomState};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Why a call has no answer: what the client is told (the reason) and the log says (the detail).
@@ -135,8 +134,7 @@ fn sent_failure(error: reqwest::Error) -> Failure {
 
 /// A W3C `traceparent` for a new trace: version 00, random trace and span ids, sampled.
 fn traceparent() -> String {
-    let random = || RandomState::new().hash_one(Instant::now());
-    format!("00-{:016x}{:016x}-{:016x}-01", random(), random(), random())
+    format!("00-{:016x}{:016x}-{:016x}-01", random_u64(), random_u64(), random_u64())
 }
 
 #[cfg(test)]

@@ -80,6 +80,14 @@ impl HookSettings {
     }
 }
 
+/// 64 bits no one can guess, for trace, batch and connection ids and backoff jitter: `RandomState` keys SipHash with
+/// the operating system's randomness, so hashing a counter with a fresh state is a keyed pseudo-random function.
+pub fn random_u64() -> u64 {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), count)
+}
+
 /// Reads `PATTERN=URL`, as `--proxy-join` and `--proxy-push` take it.
 pub fn pattern_and_url(text: &str) -> Result<(String, String), String> {
     let (pattern, url) = text.split_once('=').ok_or_else(|| format!("{text:?}: expected PATTERN=URL"))?;

@@ -68,7 +68,7 @@ pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, Numbered, OutFrame, Outbox, O
 pub use presence::{PresenceHub, PresenceReplica};
 pub use receipts::{ReceiptLimits, Receipts};
 pub use remote::{Answer, Caller, Refusal, Remote, RemoteJoin, RemotePush, RemoteRoute};
-pub use router::{Plug, PlugContext, Router};
+pub use router::{Plug, PlugContext, Router, topic_matches};
 pub use session::{Backend, Session, SessionError};
 pub use tap::Tap;
 pub use wire::{ConnId, Subscriber, Wire};

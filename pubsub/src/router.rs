@@ -44,6 +44,12 @@ where
     }
 }
 
+/// Whether `topic` matches `pattern` as routes read patterns: exact (`lobby`), or a prefix ending in `*`
+/// (`room:*`). For what filters topics outside the router, such as the webhooks' `--webhook-topics`.
+pub fn topic_matches(pattern: &str, topic: &str) -> bool {
+    Pattern::parse(pattern).matches(topic).is_some()
+}
+
 /// A topic pattern: exact, or a prefix ending in `*`. Routes use them, and so do a token's `topics` and `zones`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Pattern {

@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use ferrocast_hooks::{Connect, Connected};
 use ferrocast_pubsub::{Caller, Claims, Identity, Session};
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -165,8 +164,7 @@ fn is_protocol_param(name: &str) -> bool {
 
 /// A connection's id for its backend: 128 random bits in hex, unique without a counter shared by relays.
 fn client_id() -> String {
-    let random = || RandomState::new().hash_one(Instant::now());
-    format!("{:016x}{:016x}", random(), random())
+    format!("{:016x}{:016x}", ferrocast_hooks::random_u64(), ferrocast_hooks::random_u64())
 }
 
 impl IntoResponse for Denied {

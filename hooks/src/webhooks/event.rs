@@ -1,7 +1,6 @@
 //! The events an endpoint is sent, as JSON text written once and shared by every endpoint that wants them.
 
-use base64::Engine;
-use base64::prelude::BASE64_STANDARD;
+use crate::bodies::Carried;
 use ferrocast_protocol::Payload;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -29,20 +28,9 @@ struct Numbered<'a> {
     at: u64,
 }
 
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Carried<'a> {
-    Json(&'a RawValue),
-    Base64(String),
-    Null,
-}
-
 /// A broadcast (`broadcast`, or `run.<event>` for the workflow engine's).
 pub(crate) fn numbered(kind: &str, topic: &str, event: &str, payload: &Payload, offset: u64, epoch: &str) -> EventText {
-    let (payload, binary) = match payload {
-        Payload::Json(text) => (serde_json::from_str(text).map_or(Carried::Null, Carried::Json), None),
-        Payload::Binary(bytes) => (Carried::Base64(BASE64_STANDARD.encode(bytes)), Some(true)),
-    };
+    let (payload, binary) = Carried::of(payload);
     let event = Numbered { r#type: kind, topic, event, payload, binary, offset, epoch, at: now_ms() };
     serde_json::to_string(&event).unwrap_or_default().into()
 }

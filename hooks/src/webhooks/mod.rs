@@ -24,7 +24,7 @@ use crate::endpoint::Endpoint;
 use crate::metrics::Latency;
 use event::{EventText, now_ms};
 use ferrocast_protocol::Payload;
-use ferrocast_pubsub::Tap;
+use ferrocast_pubsub::{Tap, topic_matches};
 use queue::{Batch, Queue, Queued};
 use serde::Serialize;
 use signing::Key;
@@ -69,7 +69,7 @@ impl EndpointState {
 
     fn wants(&self, kind: Kind, topic: &str) -> bool {
         self.kinds.contains(&kind)
-            && (self.topics.is_empty() || self.topics.iter().any(|pattern| matches(pattern, topic)))
+            && (self.topics.is_empty() || self.topics.iter().any(|pattern| topic_matches(pattern, topic)))
     }
 
     pub(crate) fn delivered(&self, batch: &Batch) {
@@ -121,14 +121,6 @@ fn breaker(settings: &WebhookSettings) -> crate::BreakerSettings {
         open_for: settings.retry_max.clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(30)),
         trial_calls: 1,
         close_rate: 1.0,
-    }
-}
-
-/// A topic pattern as the router reads one: exact, or a prefix ending in `*`.
-fn matches(pattern: &str, topic: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => topic.starts_with(prefix),
-        None => pattern == topic,
     }
 }
 

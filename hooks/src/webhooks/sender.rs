@@ -11,8 +11,8 @@
 use super::event::now_ms;
 use super::queue::{Batch, Dead};
 use super::{EndpointState, Shared};
+use crate::random_u64;
 use reqwest::StatusCode;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -168,14 +168,12 @@ fn body_of(batch: &Batch) -> Vec<u8> {
 /// Full jitter: at random under `min(cap, 500 ms × 2^attempt)`.
 fn backoff(attempt: u32, cap: Duration) -> Duration {
     let ceiling = Duration::from_millis(500).saturating_mul(1 << attempt.min(20)).min(cap);
-    let random = RandomState::new().hash_one(Instant::now());
-    ceiling.mul_f64((random % 10_000) as f64 / 10_000.0)
+    ceiling.mul_f64((random_u64() % 10_000) as f64 / 10_000.0)
 }
 
 /// A new batch id, `msg_` and 128 random bits in hex.
 pub(crate) fn batch_id() -> String {
-    let random = || RandomState::new().hash_one(Instant::now());
-    format!("msg_{:016x}{:016x}", random(), random())
+    format!("msg_{:016x}{:016x}", random_u64(), random_u64())
 }
 
 #[cfg(test)]
