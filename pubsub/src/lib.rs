@@ -56,7 +56,10 @@ mod wire;
 pub use auth::{Claims, Identity, TokenError, TokenVerifier};
 pub use broadcast_queue::{Broadcast, BroadcastQueue, FanoutStopped, QUEUED_BYTES, QUEUED_REQUESTS};
 pub use channel::{Channel, Context, Outcome, SocketInfo, reason};
-pub use cluster::{Cluster, ClusterError, ClusterSettings, ClusterSnapshot};
+pub use cluster::{
+    Cluster, ClusterError, ClusterSettings, ClusterSnapshot, JOURNAL, Journal, JournaledBroadcast, NUMBERED_FIELD,
+    read_numbered,
+};
 pub use event_stream::{EventStream, Refused};
 pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
 pub use handlers::Handlers;

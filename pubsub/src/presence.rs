@@ -31,6 +31,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 struct Tracked {
     conn: ConnId,
+    /// Tracked by another relay (and replicated here), not by a connection of this one.
+    remote: bool,
     phx_ref: String,
     /// The meta as JSON text, including its `phx_ref`.
     meta: String,
@@ -89,7 +91,7 @@ impl PresenceHub {
     pub fn track(self: &Arc<Self>, topic: &str, key: &str, conn: ConnId, mut meta: Map<String, Value>) -> String {
         let phx_ref = format!("F{:x}-{:x}", self.nonce, self.next_ref.fetch_add(1, Ordering::Relaxed));
         meta.insert("phx_ref".to_owned(), Value::String(phx_ref.clone()));
-        let tracked = Tracked { conn, phx_ref: phx_ref.clone(), meta: Value::Object(meta).to_string() };
+        let tracked = Tracked { conn, remote: false, phx_ref: phx_ref.clone(), meta: Value::Object(meta).to_string() };
         if let Some(replica) = self.replica.get() {
             replica.tracked(topic, key, &tracked.phx_ref, &tracked.meta);
         }
@@ -100,7 +102,7 @@ impl PresenceHub {
     /// Tracks another relay's member: `meta` is the JSON text it tracked, `phx_ref` included; `owner` stands for
     /// that relay.
     pub fn track_remote(self: &Arc<Self>, topic: &str, key: &str, owner: ConnId, phx_ref: &str, meta: String) {
-        self.insert(topic, key, Tracked { conn: owner, phx_ref: phx_ref.to_owned(), meta });
+        self.insert(topic, key, Tracked { conn: owner, remote: true, phx_ref: phx_ref.to_owned(), meta });
     }
 
     /// Stops tracking members of another relay on `topic`: those with these `phx_ref`s, or all of them.
@@ -243,7 +245,12 @@ impl PresenceHub {
         if let Some(tap) = self.hub.tap() {
             for (joined, members) in [(true, &joins), (false, &leaves)] {
                 for (key, metas) in members {
-                    tap.presence(topic, joined, key, &metas_array(metas));
+                    for local in [true, false] {
+                        let metas: Vec<&Tracked> = metas.iter().filter(|tracked| tracked.remote != local).collect();
+                        if !metas.is_empty() {
+                            tap.presence(topic, joined, key, &metas_array(&metas), local);
+                        }
+                    }
                 }
             }
         }
@@ -251,7 +258,7 @@ impl PresenceHub {
 }
 
 /// `[meta, …]` from meta texts.
-fn metas_array(metas: &[Tracked]) -> String {
+fn metas_array(metas: &[&Tracked]) -> String {
     let mut out = String::from("[");
     for (index, tracked) in metas.iter().enumerate() {
         if index > 0 {

@@ -16,6 +16,7 @@ pub trait Tap: Send + Sync + std::fmt::Debug {
     fn vacated(&self, topic: &str);
 
     /// A presence diff's member `key` joined (`joined`) or left `topic`, with these metas (a JSON array), as the
-    /// coalesced `presence_diff` tells it.
-    fn presence(&self, topic: &str, joined: bool, key: &str, metas: &str);
+    /// coalesced `presence_diff` tells it: `local` metas were tracked by this relay's connections, the others by
+    /// another relay's (told apart, so that on several relays each change can be told once, by its own relay).
+    fn presence(&self, topic: &str, joined: bool, key: &str, metas: &str, local: bool);
 }

@@ -8,9 +8,9 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use ferrocast_channels::builtin_router;
 use ferrocast_channels::reactor::hub_notifier;
-use ferrocast_hooks::webhooks::Webhooks;
+use ferrocast_hooks::webhooks::{RedisQueue, Webhooks};
 use ferrocast_pubsub::{Backend, BroadcastQueue, Hub, PresenceHub, QUEUED_BYTES, QUEUED_REQUESTS};
-use ferrocast_pubsub::{Cluster, ClusterError};
+use ferrocast_pubsub::{Cluster, ClusterError, ClusterSettings, Journal};
 use ferrocast_reactor::engine::Engine;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -49,17 +49,28 @@ impl Relay {
         hub.spawn_sweeper();
         let fanout = BroadcastQueue::start(hub.clone(), QUEUED_REQUESTS, QUEUED_BYTES)?;
         let presence = PresenceHub::new(hub.clone(), config.presence_window);
+        let has_webhooks = !config.webhooks.endpoints.is_empty();
         let cluster = match &config.cluster {
-            Some(settings) => Some(
-                Cluster::start(settings.clone(), &hub, &presence)
-                    .map_err(|error: ClusterError| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?,
-            ),
+            Some(settings) => {
+                // The broadcasts the webhooks want go into the journal with their publish (the queue on Redis).
+                let webhooks = config.webhooks.clone();
+                let journal = has_webhooks.then(|| Journal::new(move |topic| webhooks.journals(topic)));
+                let settings = ClusterSettings { journal, ..settings.clone() };
+                Some(
+                    Cluster::start(settings, &hub, &presence)
+                        .map_err(|error: ClusterError| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?,
+                )
+            }
             None => None,
         };
-        let webhooks = match config.webhooks.endpoints.is_empty() {
-            true => None,
-            false => {
-                let webhooks = Webhooks::start(config.webhooks.clone())
+        let webhooks = match has_webhooks {
+            false => None,
+            true => {
+                let on_redis = config.cluster.as_ref().zip(cluster.as_ref()).map(|(settings, cluster)| RedisQueue {
+                    url: settings.url.clone(),
+                    relay: cluster.relay_id().to_owned(),
+                });
+                let webhooks = Webhooks::start(config.webhooks.clone(), on_redis)
                     .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
                 hub.tap_with(webhooks.clone());
                 Some(webhooks)

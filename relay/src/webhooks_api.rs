@@ -27,9 +27,10 @@ pub(crate) async fn dead(State(relay): State<Arc<Relay>>, Path(name): Path<Strin
         Ok(webhooks) => webhooks,
         Err(refused) => return *refused,
     };
-    match webhooks.dead(&name) {
-        Some(dead) => Json(json!({ "dead": dead })).into_response(),
-        None => unknown(&name),
+    match webhooks.dead(&name).await {
+        Ok(Some(dead)) => Json(json!({ "dead": dead })).into_response(),
+        Ok(None) => unknown(&name),
+        Err(error) => unavailable(&error),
     }
 }
 
@@ -43,9 +44,10 @@ pub(crate) async fn redeliver(
         Ok(webhooks) => webhooks,
         Err(refused) => return *refused,
     };
-    match webhooks.redeliver(&name) {
-        Some(count) => Json(json!({ "redelivered": count })).into_response(),
-        None => unknown(&name),
+    match webhooks.redeliver(&name).await {
+        Ok(Some(count)) => Json(json!({ "redelivered": count })).into_response(),
+        Ok(None) => unknown(&name),
+        Err(error) => unavailable(&error),
     }
 }
 
@@ -59,6 +61,11 @@ fn allowed<'r>(relay: &'r Arc<Relay>, headers: &HeaderMap) -> Result<&'r Webhook
     relay.webhooks.as_deref().ok_or_else(|| {
         Box::new((StatusCode::NOT_FOUND, "no webhooks: start the relay with --webhook NAME=URL\n").into_response())
     })
+}
+
+/// The queue on Redis could not be reached.
+fn unavailable(error: &str) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, format!("the webhooks' queue on Redis: {error}\n")).into_response()
 }
 
 fn unknown(name: &str) -> Response {

@@ -28,10 +28,18 @@ struct Numbered<'a> {
     at: u64,
 }
 
-/// A broadcast (`broadcast`, or `run.<event>` for the workflow engine's).
-pub(crate) fn numbered(kind: &str, topic: &str, event: &str, payload: &Payload, offset: u64, epoch: &str) -> EventText {
+/// A broadcast (`broadcast`, or `run.<event>` for the workflow engine's), made at `at` (Unix ms).
+pub(crate) fn numbered(
+    kind: &str,
+    topic: &str,
+    event: &str,
+    payload: &Payload,
+    offset: u64,
+    epoch: &str,
+    at: u64,
+) -> EventText {
     let (payload, binary) = Carried::of(payload);
-    let event = Numbered { r#type: kind, topic, event, payload, binary, offset, epoch, at: now_ms() };
+    let event = Numbered { r#type: kind, topic, event, payload, binary, offset, epoch, at };
     serde_json::to_string(&event).unwrap_or_default().into()
 }
 

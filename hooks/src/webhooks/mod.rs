@@ -7,17 +7,19 @@
 //! A topic vacated is told only after `vacated_delay`, and not at all when a subscriber came back within it: a page
 //! that reloads sends neither `channel.vacated` nor a second `channel.occupied`.
 //!
-//! The queues live in this relay's memory: a relay that stops loses what they held, and relays sharing a Redis
-//! each send the events their own hub sees (the queue on a Redis stream is still to come, see README).
+//! The queues live in this relay's memory (a relay that stops loses what they held), or with `--pubsub redis://`
+//! on Redis (`on_redis`), where they survive restarts and crashes and the relays share the sending.
 
 mod event;
+mod on_redis;
 mod queue;
 mod sender;
 mod settings;
 mod signing;
 
+pub use on_redis::RedisQueue;
 pub use queue::DeadView;
-pub use settings::{Endpoint as WebhookEndpoint, Kind, WebhookSettings};
+pub use settings::{Endpoint as WebhookEndpoint, Kind, WebhookSettings, kind_of};
 
 use crate::breaker::State;
 use crate::endpoint::Endpoint;
@@ -25,6 +27,7 @@ use crate::metrics::Latency;
 use event::{EventText, now_ms};
 use ferrocast_protocol::Payload;
 use ferrocast_pubsub::{Tap, topic_matches};
+use on_redis::{Append, OnRedis};
 use queue::{Batch, Queue, Queued};
 use serde::Serialize;
 use signing::Key;
@@ -67,7 +70,7 @@ impl EndpointState {
         self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn wants(&self, kind: Kind, topic: &str) -> bool {
+    pub(crate) fn wants(&self, kind: Kind, topic: &str) -> bool {
         self.kinds.contains(&kind)
             && (self.topics.is_empty() || self.topics.iter().any(|pattern| topic_matches(pattern, topic)))
     }
@@ -77,6 +80,12 @@ impl EndpointState {
         for event in &batch.events {
             self.latency.observe(event.seen.elapsed());
         }
+    }
+
+    /// A batch on its way to the dead letters: logged and counted.
+    pub(crate) fn dying(&self, batch: &Batch, reason: &str) {
+        tracing::warn!(endpoint = self.name, id = batch.id, %reason, "a webhook batch went to the dead letters");
+        self.died(batch.events.len());
     }
 
     pub(crate) fn died(&self, events: usize) {
@@ -136,6 +145,9 @@ pub enum WebhooksError {
     /// The HTTP client could not be built.
     #[error("the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    /// The Redis of the queue cannot be used.
+    #[error("the webhooks' queue on Redis: {0}")]
+    Redis(String),
 }
 
 /// The webhooks of one relay.
@@ -149,11 +161,15 @@ pub struct Webhooks {
     runtime: tokio::runtime::Handle,
     /// Itself, for the delayed `channel.vacated`.
     me: Weak<Webhooks>,
+    /// The queue on Redis, when there is one; the queues in memory otherwise.
+    on_redis: Option<Arc<OnRedis>>,
 }
 
 impl Webhooks {
-    /// Starts a sender per endpoint on the current runtime.
-    pub fn start(settings: WebhookSettings) -> Result<Arc<Self>, WebhooksError> {
+    /// Starts a sender per endpoint on the current runtime, with the queues on Redis when `redis` is given (the
+    /// hub's broadcasts then come from the journal, which the cluster's publish must write: see
+    /// [`WebhookSettings::journals`]).
+    pub fn start(settings: WebhookSettings, redis: Option<RedisQueue>) -> Result<Arc<Self>, WebhooksError> {
         let runtime = tokio::runtime::Handle::current();
         let mut endpoints = Vec::new();
         for configured in &settings.endpoints {
@@ -178,9 +194,15 @@ impl Webhooks {
         }
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).tcp_nodelay(true).build()?;
         let shared = Arc::new(Shared { settings, http });
-        for endpoint in &endpoints {
-            runtime.spawn(sender::run(Arc::clone(&shared), Arc::clone(endpoint)));
-        }
+        let on_redis = match &redis {
+            Some(redis) => Some(OnRedis::start(redis, &shared, &endpoints)?),
+            None => {
+                for endpoint in &endpoints {
+                    runtime.spawn(sender::run(Arc::clone(&shared), Arc::clone(endpoint)));
+                }
+                None
+            }
+        };
         let vacating = Arc::default();
         Ok(Arc::new_cyclic(|me| Webhooks {
             shared,
@@ -189,6 +211,7 @@ impl Webhooks {
             generation: AtomicU64::new(0),
             runtime,
             me: me.clone(),
+            on_redis,
         }))
     }
 
@@ -221,20 +244,53 @@ impl Webhooks {
         }
     }
 
+    /// Whether an endpoint wants to be told when `topic` is occupied or vacated.
+    fn wants_occupancy(&self, topic: &str) -> bool {
+        [Kind::Occupied, Kind::Vacated]
+            .iter()
+            .any(|kind| self.endpoints.iter().any(|endpoint| endpoint.wants(*kind, topic)))
+    }
+
     /// `GET /api/webhooks`.
     pub fn list(&self) -> Vec<EndpointView> {
-        self.endpoints.iter().map(|endpoint| endpoint_view(endpoint)).collect()
+        let views = self.endpoints.iter().map(|endpoint| endpoint_view(endpoint));
+        match &self.on_redis {
+            None => views.collect(),
+            Some(on_redis) => views
+                .zip(&on_redis.snapshots)
+                .enumerate()
+                .map(|(index, (view, snapshot))| {
+                    let snapshot = snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                    EndpointView {
+                        queued: snapshot.queued,
+                        in_flight: snapshot.in_flight,
+                        oldest_queued_ms: snapshot.oldest_queued_ms,
+                        sender: Some(snapshot.sender.unwrap_or_default()),
+                        sending_here: Some(on_redis.leases[index].held()),
+                        forgotten: snapshot.forgotten,
+                        ..view
+                    }
+                })
+                .collect(),
+        }
     }
 
-    /// `GET /api/webhooks/NAME/dead`; `None` for an unknown name.
-    pub fn dead(&self, name: &str) -> Option<Vec<DeadView>> {
-        let endpoint = self.endpoints.iter().find(|endpoint| endpoint.name == name)?;
-        Some(endpoint.queue().dead.iter().map(|dead| dead.view()).collect())
+    /// `GET /api/webhooks/NAME/dead`; `Ok(None)` for an unknown name, an error when Redis cannot be read.
+    pub async fn dead(&self, name: &str) -> Result<Option<Vec<DeadView>>, String> {
+        let Some(endpoint) = self.endpoints.iter().find(|endpoint| endpoint.name == name) else { return Ok(None) };
+        match &self.on_redis {
+            Some(on_redis) => on_redis.dead(name).await.map(Some),
+            None => Ok(Some(endpoint.queue().dead.iter().map(|dead| dead.view()).collect())),
+        }
     }
 
-    /// `POST /api/webhooks/NAME/redeliver`: every dead batch is sent again, with its id; how many.
-    pub fn redeliver(&self, name: &str) -> Option<usize> {
-        let endpoint = self.endpoints.iter().find(|endpoint| endpoint.name == name)?;
+    /// `POST /api/webhooks/NAME/redeliver`: every dead batch is sent again, with its id; how many (`Ok(None)` for
+    /// an unknown name).
+    pub async fn redeliver(&self, name: &str) -> Result<Option<usize>, String> {
+        let Some(endpoint) = self.endpoints.iter().find(|endpoint| endpoint.name == name) else { return Ok(None) };
+        if let Some(on_redis) = &self.on_redis {
+            return on_redis.redeliver(name).await.map(Some);
+        }
         let count = {
             let mut queue = endpoint.queue();
             let dead: Vec<_> = queue.dead.drain(..).collect();
@@ -243,7 +299,7 @@ impl Webhooks {
             count
         };
         endpoint.wake.notify_one();
-        Some(count)
+        Ok(Some(count))
     }
 
     /// Appends the webhooks' metrics to a Prometheus text exposition.
@@ -318,6 +374,12 @@ pub struct EndpointView {
     pub forgotten: u64,
     /// `closed`, `open` or `half_open`.
     pub breaker: &'static str,
+    /// With the queue on Redis: the relay sending for the endpoint now (empty while none is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// With the queue on Redis: whether this relay is that sender.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sending_here: Option<bool>,
 }
 
 fn endpoint_view(endpoint: &EndpointState) -> EndpointView {
@@ -340,27 +402,52 @@ fn endpoint_view(endpoint: &EndpointState) -> EndpointView {
         dead: endpoint.dead.load(Ordering::Relaxed),
         forgotten: endpoint.forgotten.load(Ordering::Relaxed),
         breaker,
+        sender: None,
+        sending_here: None,
     }
 }
 
 impl Tap for Webhooks {
     fn broadcast(&self, topic: &str, event: &str, payload: &Payload, offset: u64, epoch: &str) {
-        // The workflow engine's run and step events are `run.*`, not broadcasts; its summary topic is neither.
-        let run = topic.strip_prefix("reactor:").is_some_and(|run| run != "runs");
-        let kind = if run { Kind::Run } else { Kind::Broadcast };
+        // On Redis, the publish put it in the journal already.
+        if self.on_redis.is_some() {
+            return;
+        }
+        let kind = kind_of(topic);
         self.tell(kind, topic, || {
-            let name = if run { format!("run.{event}") } else { "broadcast".to_owned() };
-            event::numbered(&name, topic, event, payload, offset, epoch)
+            let name = if kind == Kind::Run { format!("run.{event}") } else { "broadcast".to_owned() };
+            event::numbered(&name, topic, event, payload, offset, epoch, now_ms())
         });
     }
 
-    fn presence(&self, topic: &str, joined: bool, key: &str, metas: &str) {
+    fn presence(&self, topic: &str, joined: bool, key: &str, metas: &str, local: bool) {
         let (kind, name) =
             if joined { (Kind::PresenceJoin, "presence.join") } else { (Kind::PresenceLeave, "presence.leave") };
-        self.tell(kind, topic, || event::presence(name, topic, key, metas));
+        let Some(on_redis) = &self.on_redis else {
+            self.tell(kind, topic, || event::presence(name, topic, key, metas));
+            return;
+        };
+        // Each relay tells its own connections' metas; those of a relay that dies, the relay that buries it.
+        let wanted = [Kind::PresenceJoin, Kind::PresenceLeave]
+            .iter()
+            .any(|kind| self.endpoints.iter().any(|endpoint| endpoint.wants(*kind, topic)));
+        if local && wanted {
+            let members = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(metas)
+                .map(|metas| metas.iter().map(|meta| format!("{topic}\0{key}\0{}", meta.get())).collect())
+                .unwrap_or_default();
+            let text = event::presence(name, topic, key, metas).to_string();
+            on_redis.append(Append::Presence { joined, topic: topic.to_owned(), text, members });
+        }
     }
 
     fn occupied(&self, topic: &str) {
+        if let Some(on_redis) = &self.on_redis {
+            if self.wants_occupancy(topic) {
+                let text = event::channel("channel.occupied", topic, now_ms()).to_string();
+                on_redis.append(Append::Occupied { topic: topic.to_owned(), text });
+            }
+            return;
+        }
         let came_back = self.vacating.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(topic).is_some();
         if !came_back {
             let at = now_ms();
@@ -369,6 +456,12 @@ impl Tap for Webhooks {
     }
 
     fn vacated(&self, topic: &str) {
+        if let Some(on_redis) = &self.on_redis {
+            if self.wants_occupancy(topic) {
+                on_redis.append(Append::Vacated { topic: topic.to_owned() });
+            }
+            return;
+        }
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let at = now_ms();
         self.vacating.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(topic.to_owned(), generation);

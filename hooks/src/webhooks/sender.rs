@@ -1,6 +1,7 @@
 //! One endpoint's sender, a task of its own: it gathers a batch (up to the batch size, or the batch window after
 //! its first event), sends it, and sends it again until it is acknowledged or too old. One batch at a time, so a
-//! receiver gets each topic's events in order.
+//! receiver gets each topic's events in order. [`run`] takes batches from this relay's memory; the queue on Redis
+//! (`on_redis`) takes them from the journal and hands them to the same [`deliver`].
 //!
 //! - 2xx: acknowledged. 4xx other than 408 and 429: the receiver refuses it, so it goes to the dead letters at once,
 //!   with the answer's body kept. Anything else (5xx, 408, 429, a timeout, a refused connection): tried again after a
@@ -23,11 +24,29 @@ enum Attempt {
     Retry { why: String, status: Option<u16>, after: Option<Duration> },
 }
 
-/// Sends `endpoint`'s batches for as long as the relay runs.
+/// How a batch's delivery ended.
+pub(crate) enum Delivered {
+    /// A 2xx.
+    Acknowledged,
+    /// Refused, or too old: for the dead letters.
+    Dead { reason: String, status: Option<u16>, body: Option<String> },
+    /// `sending` said this relay no longer sends for the endpoint: another one will send the batch.
+    Abandoned,
+}
+
+/// Sends `endpoint`'s batches from memory for as long as the relay runs.
 pub(crate) async fn run(shared: Arc<Shared>, endpoint: Arc<EndpointState>) {
     loop {
         let Some(batch) = next_batch(&shared, &endpoint).await else { continue };
-        send(&shared, &endpoint, batch).await;
+        match deliver(&shared, &endpoint, &batch, &|| true).await {
+            Delivered::Acknowledged => endpoint.delivered(&batch),
+            Delivered::Dead { reason, status, body } => {
+                endpoint.dying(&batch, &reason);
+                let forgotten = endpoint.queue().bury(Dead { batch, reason, status, body, at_ms: now_ms() });
+                endpoint.forgot(forgotten);
+            }
+            Delivered::Abandoned => endpoint.queue().again.push_front(batch),
+        }
         endpoint.queue().in_flight = false;
     }
 }
@@ -60,19 +79,28 @@ async fn next_batch(shared: &Shared, endpoint: &EndpointState) -> Option<Batch> 
     Some(batch)
 }
 
-/// Sends a batch until it is acknowledged or dead.
-async fn send(shared: &Shared, endpoint: &EndpointState, batch: Batch) {
-    let body = body_of(&batch);
+/// Sends a batch until it is acknowledged or dead, or until `sending` says to stop.
+pub(crate) async fn deliver(
+    shared: &Shared,
+    endpoint: &EndpointState,
+    batch: &Batch,
+    sending: &(dyn Fn() -> bool + Sync),
+) -> Delivered {
+    let body = body_of(batch);
+    let dead = |reason: String, status, body| Delivered::Dead { reason, status, body };
     // The batch's age counts from its first attempt: a batch sent again from the dead letters gets its time again.
     let oldest = Instant::now();
     let mut attempt: u32 = 0;
     // What the last attempt came to, for the dead letter of a batch that grows too old.
     let (mut last_why, mut last_status) = (String::from("the receiver's breaker was open"), None);
     loop {
+        if !sending() {
+            return Delivered::Abandoned;
+        }
         let Some(permit) = endpoint.endpoint.admit() else {
             tokio::time::sleep(Duration::from_millis(250)).await;
             if oldest.elapsed() > shared.settings.max_age {
-                return die(endpoint, batch, format!("too old, last: {last_why}"), last_status, None);
+                return dead(format!("too old, last: {last_why}"), last_status, None);
             }
             continue;
         };
@@ -81,17 +109,13 @@ async fn send(shared: &Shared, endpoint: &EndpointState, batch: Batch) {
             && !matches!(&outcome, Attempt::Retry { status: Some(status), .. } if *status >= 500);
         endpoint.endpoint.record(permit, up);
         match outcome {
-            Attempt::Acknowledged => {
-                endpoint.delivered(&batch);
-                return;
-            }
+            Attempt::Acknowledged => return Delivered::Acknowledged,
             Attempt::Refused { status, body } => {
-                let reason = format!("refused with HTTP {status}");
-                return die(endpoint, batch, reason, Some(status), Some(body));
+                return dead(format!("refused with HTTP {status}"), Some(status), Some(body));
             }
             Attempt::Retry { why, status, after } => {
                 if oldest.elapsed() > shared.settings.max_age {
-                    return die(endpoint, batch, format!("too old, last: {why}"), status, None);
+                    return dead(format!("too old, last: {why}"), status, None);
                 }
                 (last_why, last_status) = (why.clone(), status);
                 let wait = after.unwrap_or_else(|| backoff(attempt, shared.settings.retry_max));
@@ -143,13 +167,6 @@ async fn post(shared: &Shared, endpoint: &EndpointState, id: &str, body: &[u8]) 
     }
     let after = (status == StatusCode::TOO_MANY_REQUESTS).then_some(retry_after).flatten();
     Attempt::Retry { why: format!("HTTP {status}"), status: Some(status.as_u16()), after }
-}
-
-fn die(endpoint: &EndpointState, batch: Batch, reason: String, status: Option<u16>, body: Option<String>) {
-    tracing::warn!(endpoint = endpoint.name, id = batch.id, %reason, "a webhook batch went to the dead letters");
-    endpoint.died(batch.events.len());
-    let forgotten = endpoint.queue().bury(Dead { batch, reason, status, body, at_ms: now_ms() });
-    endpoint.forgot(forgotten);
 }
 
 /// `{"events": [...]}`, from the events' text.

@@ -38,6 +38,15 @@ impl Kind {
     }
 }
 
+/// The kind of a broadcast on `topic`: the workflow engine's run and step events (`reactor:*`) are `run.*`, its
+/// summary topic `reactor:runs` and every other topic's are broadcasts.
+pub fn kind_of(topic: &str) -> Kind {
+    match topic.strip_prefix("reactor:") {
+        Some(run) if run != "runs" => Kind::Run,
+        _ => Kind::Broadcast,
+    }
+}
+
 /// One endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -142,9 +151,24 @@ impl WebhookSettings {
         Ok(endpoints)
     }
 
-    /// Refuses endpoints without a secret, and names given twice.
+    /// Whether a broadcast on `topic` must go into the journal of the queue on Redis: an endpoint wants it.
+    pub fn journals(&self, topic: &str) -> bool {
+        let kind = kind_of(topic);
+        self.endpoints.iter().any(|endpoint| {
+            endpoint.kinds.contains(&kind)
+                && (endpoint.topics.is_empty()
+                    || endpoint.topics.iter().any(|pattern| ferrocast_pubsub::topic_matches(pattern, topic)))
+        })
+    }
+
+    /// Refuses endpoints without a secret, names given twice, and names that could not stand in a URL path, a
+    /// metric's label, a Redis key and a `webhook-id` as they are.
     pub fn check(endpoints: &[Endpoint]) -> Result<(), String> {
         for (index, endpoint) in endpoints.iter().enumerate() {
+            let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+            if endpoint.name.len() > 64 || !endpoint.name.chars().all(plain) {
+                return Err(format!("webhook {:?}: a name is 1 to 64 letters, digits, '_', '-' or '.'", endpoint.name));
+            }
             if endpoints[..index].iter().any(|earlier| earlier.name == endpoint.name) {
                 return Err(format!("webhook {}: the name is given twice", endpoint.name));
             }

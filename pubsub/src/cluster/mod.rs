@@ -14,17 +14,20 @@
 //!   positioned subscribers before the broadcast that revealed it (see [`crate::loss_notice`]).
 //! - Presence: see [`presence`]; heartbeats and a timeout remove the members of a relay that died.
 //! - Workflow runs publish through the hub, so their events are shared the same way.
+//! - The broadcasts systems outside are told of also go into one more stream, the [`journal`], in the same step.
 //!
 //! What a relay counts of its link (gaps above all) is in [`ClusterSnapshot`].
 
 mod backoff;
 mod follower;
+mod journal;
 mod keys;
 mod presence;
 mod publisher;
 mod stats;
 mod wire;
 
+pub use journal::{JOURNAL, Journal, JournaledBroadcast, NUMBERED_FIELD, read_numbered};
 pub use stats::ClusterSnapshot;
 
 use crate::hub::Hub;
@@ -49,6 +52,8 @@ pub struct ClusterSettings {
     pub presence_timeout: Duration,
     /// Broadcasts that may wait for Redis while it is away; past this they are dropped and counted. Default 100,000.
     pub max_queued: usize,
+    /// Which broadcasts also go into the [`JOURNAL`] (for the webhooks); none by default.
+    pub journal: Option<Journal>,
 }
 
 impl ClusterSettings {
@@ -59,6 +64,7 @@ impl ClusterSettings {
             heartbeat: Duration::from_secs(1),
             presence_timeout: Duration::from_secs(5),
             max_queued: 100_000,
+            journal: None,
         }
     }
 }
@@ -98,7 +104,8 @@ impl Cluster {
         let stats = Arc::new(Stats::default());
 
         let (queue, queued) = mpsc::channel(settings.max_queued.max(1));
-        hub.route_through(Arc::new(publisher::Publisher { queue, stats: Arc::clone(&stats) }));
+        let journal = settings.journal.clone();
+        hub.route_through(Arc::new(publisher::Publisher { queue, stats: Arc::clone(&stats), journal }));
         tokio::spawn(publisher::run(redis.clone(), queued, Arc::clone(&relay), Arc::clone(hub), Arc::clone(&stats)));
 
         let (changes, inputs) = mpsc::unbounded_channel();

@@ -11,6 +11,7 @@
 -- ARGV[5]  milliseconds the meta lives after its last broadcast
 -- ARGV[6]  the channel every relay reads
 -- ARGV[7]  the relay's sequence number of this publish: a publish sent again after a lost reply is done once
+-- ARGV[8]  the journal's stream, for a broadcast systems outside are told of (see journal.rs); empty for none
 -- Returns the broadcast's offset, or 0 for a publish that was done already.
 
 local seq = tonumber(ARGV[7])
@@ -34,5 +35,9 @@ if tonumber(ARGV[3]) > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], offset .. '-0', 'b', ARGV[2], 't', ms)
   redis.call('PEXPIRE', KEYS[2], ARGV[4])
 end
-redis.call('PUBLISH', ARGV[6], offset .. ' ' .. epoch .. ' ' .. ARGV[2])
+local numbered = offset .. ' ' .. epoch .. ' ' .. ARGV[2]
+redis.call('PUBLISH', ARGV[6], numbered)
+if ARGV[8] ~= '' then
+  redis.call('XADD', ARGV[8], '*', 'n', numbered)
+end
 return offset

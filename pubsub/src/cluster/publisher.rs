@@ -5,6 +5,7 @@
 //! in flight is sent again, with a jittered backoff, until Redis takes it. Each publish carries this relay's
 //! sequence number, so one that Redis did before the link broke is not done twice.
 
+use super::journal::{JOURNAL, Journal};
 use super::keys;
 use super::stats::Stats;
 use super::{backoff, wire};
@@ -33,6 +34,8 @@ const META_TTL: Duration = Duration::from_secs(60 * 60);
 pub(crate) struct Pending {
     topic: String,
     broadcast: Vec<u8>,
+    /// Whether it also goes into the journal.
+    journaled: bool,
 }
 
 /// The hub's [`Upstream`]: queues each broadcast for [`run`].
@@ -40,11 +43,13 @@ pub(crate) struct Pending {
 pub(crate) struct Publisher {
     pub(crate) queue: mpsc::Sender<Pending>,
     pub(crate) stats: Arc<Stats>,
+    pub(crate) journal: Option<Journal>,
 }
 
 impl Upstream for Publisher {
     fn publish(&self, topic: &str, event: &str, payload: &Payload) {
-        let pending = Pending { topic: topic.to_owned(), broadcast: wire::encode(topic, event, payload) };
+        let journaled = self.journal.as_ref().is_some_and(|journal| journal.wants(topic));
+        let pending = Pending { topic: topic.to_owned(), broadcast: wire::encode(topic, event, payload), journaled };
         match self.queue.try_send(pending) {
             Ok(()) => Stats::add(&self.stats.queued, 1),
             Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
@@ -134,6 +139,7 @@ async fn send(
             .arg(meta_ms)
             .arg(keys::BROADCASTS)
             .arg(*sequence)
+            .arg(if pending.journaled { JOURNAL } else { "" })
             .ignore();
     }
     pipe.query_async(redis).await

@@ -1,0 +1,208 @@
+//! The webhooks' queue on Redis, with `--pubsub redis://`: it survives restarts and crashes, and the relays sharing
+//! the Redis share the sending.
+//!
+//! - Events: the broadcasts come into the journal (`ferrocast_pubsub::JOURNAL`, a Redis stream) with their
+//!   publish, in one step. Occupancy and presence are told once across relays: each relay appends the changes of
+//!   its own connections ([`append`], in order), and a topic is occupied when its first relay holds it and vacated
+//!   when the last one let go and nobody came back within the delay (`append.lua`, `due.lua`).
+//! - Sending: each endpoint is a consumer group of the journal. One relay at a time holds its lease (`lease.rs`)
+//!   and sends its batches, one at a time, so a receiver gets each topic's events in order; it acknowledges the
+//!   entries of a batch once the receiver did. A relay that dies leaves its batch pending: the next holder of the
+//!   lease takes it over after the lease ran out (the claim timeout) and sends it with the same `webhook-id`,
+//!   which is made of the batch's first and last entries (`sending.rs`).
+//! - Dead letters and redelivery are Redis lists per endpoint, so any relay shows and redelivers them.
+//! - A relay that dies is buried by another (`keeper.rs`): the presence metas it tracked leave and the topics only
+//!   it held are vacated.
+
+mod keeper;
+mod keys;
+mod lease;
+mod sending;
+
+pub(crate) use lease::Lease;
+
+use super::queue::DeadView;
+use super::{EndpointState, Shared, WebhooksError};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Changes of this relay's connections that may wait for Redis; past it they are dropped, counted and logged.
+const APPENDS_QUEUED: usize = 100_000;
+
+/// How long the sender's read waits for new entries; its connection's response limit is above it.
+pub(crate) const READ_BLOCK: Duration = Duration::from_secs(1);
+
+static APPEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("append.lua")));
+
+/// A change of this relay's connections, for the journal.
+#[derive(Debug)]
+pub(crate) enum Append {
+    /// A topic got its first subscriber here.
+    Occupied { topic: String, text: String },
+    /// A topic's last subscriber here left.
+    Vacated { topic: String },
+    /// Presence metas joined or left, each `topic \0 key \0 meta` in `members`.
+    Presence { joined: bool, topic: String, text: String, members: Vec<String> },
+}
+
+/// What the queue on Redis shows of an endpoint, renewed by the keeper each second.
+#[derive(Debug, Default, Clone, Serialize)]
+pub(crate) struct Snapshot {
+    /// Entries waiting, not yet taken by a sender.
+    pub(crate) queued: usize,
+    /// Whether a sender has taken entries it has not acknowledged.
+    pub(crate) in_flight: bool,
+    pub(crate) oldest_queued_ms: u64,
+    pub(crate) sender: Option<String>,
+    /// Events of dead batches forgotten past the bound, by every relay.
+    pub(crate) forgotten: u64,
+}
+
+/// The queue on Redis of one relay's webhooks.
+#[derive(Debug)]
+pub(crate) struct OnRedis {
+    pub(crate) relay: Arc<str>,
+    pub(crate) client: redis::Client,
+    pub(crate) redis: ConnectionManager,
+    appends: mpsc::Sender<Append>,
+    dropped_appends: AtomicU64,
+    /// Per endpoint, in the order of the settings.
+    pub(crate) leases: Vec<Lease>,
+    pub(crate) snapshots: Vec<Mutex<Snapshot>>,
+}
+
+/// Where the queue on Redis is and who this relay is.
+#[derive(Debug, Clone)]
+pub struct RedisQueue {
+    /// `redis://…`, as `--pubsub` gives it.
+    pub url: String,
+    /// This relay's name among the others, unique among relays and their restarts.
+    pub relay: String,
+}
+
+/// A connection for commands that answer at once (and, with `block`, for reads that wait up to [`READ_BLOCK`]).
+pub(crate) fn connect(client: &redis::Client, block: bool) -> redis::RedisResult<ConnectionManager> {
+    let response = if block { READ_BLOCK + Duration::from_secs(4) } else { Duration::from_secs(5) };
+    let config = ConnectionManagerConfig::new()
+        .set_max_delay(Duration::from_secs(2))
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(response));
+    ConnectionManager::new_lazy_with_config(client.clone(), config)
+}
+
+impl OnRedis {
+    /// Starts the appender, the keeper and a sender per endpoint.
+    pub(crate) fn start(
+        queue: &RedisQueue,
+        shared: &Arc<Shared>,
+        endpoints: &[Arc<EndpointState>],
+    ) -> Result<Arc<Self>, WebhooksError> {
+        let redis_error = |error: redis::RedisError| WebhooksError::Redis(error.to_string());
+        let client = redis::Client::open(queue.url.as_str()).map_err(redis_error)?;
+        let redis = connect(&client, false).map_err(redis_error)?;
+        let (appends, appended) = mpsc::channel(APPENDS_QUEUED);
+        let on_redis = Arc::new(OnRedis {
+            relay: queue.relay.as_str().into(),
+            client,
+            redis,
+            appends,
+            dropped_appends: AtomicU64::new(0),
+            leases: endpoints.iter().map(|_| Lease::default()).collect(),
+            snapshots: endpoints.iter().map(|_| Mutex::default()).collect(),
+        });
+        tokio::spawn(append_all(Arc::clone(&on_redis), Arc::clone(shared), appended));
+        tokio::spawn(keeper::run(Arc::clone(&on_redis), Arc::clone(shared), endpoints.to_vec()));
+        for (index, endpoint) in endpoints.iter().enumerate() {
+            let sender = sending::Sender::new(&on_redis, shared, endpoint, index).map_err(redis_error)?;
+            tokio::spawn(sender.run());
+        }
+        Ok(on_redis)
+    }
+
+    /// Queues a change of this relay's connections for the journal, without waiting.
+    pub(crate) fn append(&self, append: Append) {
+        if self.appends.try_send(append).is_err() {
+            let dropped = self.dropped_appends.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    dropped,
+                    "webhook events of this relay's connections dropped: Redis is too slow or away"
+                );
+            }
+        }
+    }
+
+    /// The endpoint's dead letters.
+    pub(crate) async fn dead(&self, name: &str) -> Result<Vec<DeadView>, String> {
+        let texts: Vec<String> =
+            self.redis.clone().lrange(keys::dead(name), 0, -1).await.map_err(|error| error.to_string())?;
+        let views =
+            texts.iter().filter_map(|text| serde_json::from_str::<sending::Stored>(text).ok()).map(|stored| DeadView {
+                id: stored.id,
+                events: stored.events.iter().filter_map(|event| serde_json::from_str(event.get()).ok()).collect(),
+                reason: stored.reason,
+                status: stored.status,
+                body: stored.body,
+                at: stored.at,
+            });
+        Ok(views.collect())
+    }
+
+    /// Moves the endpoint's dead letters to be sent again; how many.
+    pub(crate) async fn redeliver(&self, name: &str) -> Result<usize, String> {
+        static REDELIVER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("redeliver.lua")));
+        let mut redis = self.redis.clone();
+        REDELIVER
+            .key(keys::dead(name))
+            .key(keys::again(name))
+            .invoke_async(&mut redis)
+            .await
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// Appends this relay's changes in the order they happened, retrying one Redis refused until it takes it.
+async fn append_all(on_redis: Arc<OnRedis>, shared: Arc<Shared>, mut appended: mpsc::Receiver<Append>) {
+    let mut redis = on_redis.redis.clone();
+    let relay = &*on_redis.relay;
+    let delay = shared.settings.vacated_delay.as_millis().to_string();
+    while let Some(append) = appended.recv().await {
+        let (what, topic, kind, text, extra): (&str, &str, &str, &str, &[String]) = match &append {
+            Append::Occupied { topic, text } => ("occupied", topic, "channel.occupied", text, &[]),
+            Append::Vacated { topic } => ("vacated", topic, "channel.vacated", "", std::slice::from_ref(&delay)),
+            Append::Presence { joined: true, topic, text, members } => ("join", topic, "presence.join", text, members),
+            Append::Presence { joined: false, topic, text, members } => {
+                ("leave", topic, "presence.leave", text, members)
+            }
+        };
+        let mut attempt = 0u32;
+        loop {
+            let mut invocation = APPEND.key(ferrocast_pubsub::JOURNAL);
+            invocation
+                .key(keys::held(relay))
+                .key(keys::members(relay))
+                .key(keys::occupancy(topic))
+                .key(keys::VACATING)
+                .key(keys::VACATED_AT)
+                .arg(what)
+                .arg(relay)
+                .arg(topic)
+                .arg(kind)
+                .arg(text)
+                .arg(extra);
+            match invocation.invoke_async::<i64>(&mut redis).await {
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "could not append a webhook event to Redis; trying again");
+                    tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}

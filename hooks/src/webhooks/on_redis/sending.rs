@@ -1,0 +1,322 @@
+//! One endpoint's sender on Redis: while this relay holds the endpoint's lease, it takes a batch (one to send
+//! again, else the entries another holder left pending, else new entries gathered for the batch window), hands it
+//! to [`deliver`], and then acknowledges its entries or buries it, each in one step.
+//!
+//! A batch's `webhook-id` is made of the endpoint and its first and last entries. The entries a holder has taken
+//! and not acknowledged are exactly its batch (entries it does not want are acknowledged as soon as read), so the
+//! next holder takes over the same batch, with the same id.
+
+use super::super::event::{self, now_ms};
+use super::super::queue::{Batch, Queued};
+use super::super::sender::{Delivered, deliver};
+use super::super::{EndpointState, Shared, kind_of};
+use super::{OnRedis, READ_BLOCK, connect, keys};
+use crate::webhooks::Kind;
+use ferrocast_pubsub::{JOURNAL, NUMBERED_FIELD, read_numbered};
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
+use redis::{AsyncCommands, Script, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+static BURY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("bury.lua")));
+
+/// A batch as the dead letters and the batches sent again keep it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Stored {
+    pub(crate) id: String,
+    pub(crate) events: Vec<Box<RawValue>>,
+    pub(crate) reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) body: Option<String>,
+    pub(crate) at: u64,
+}
+
+impl Stored {
+    /// A batch going to the dead letters, and why.
+    pub(crate) fn of(batch: &Batch, reason: &str, status: Option<u16>, body: Option<String>) -> Self {
+        Stored {
+            id: batch.id.clone(),
+            events: batch
+                .events
+                .iter()
+                .filter_map(|event| RawValue::from_string(event.text.to_string()).ok())
+                .collect(),
+            reason: reason.to_owned(),
+            status,
+            body,
+            at: now_ms(),
+        }
+    }
+}
+
+/// Where a batch came from, which is where it is taken off once delivered or dead.
+pub(crate) enum Source {
+    /// The journal: these entries, to acknowledge.
+    Journal(Vec<String>),
+    /// The head of the endpoint's batches to send again.
+    Again,
+}
+
+/// One endpoint's sender.
+pub(crate) struct Sender {
+    on_redis: Arc<OnRedis>,
+    shared: Arc<Shared>,
+    endpoint: Arc<EndpointState>,
+    index: usize,
+    /// For the reads that wait for entries.
+    reads: ConnectionManager,
+    redis: ConnectionManager,
+}
+
+impl Sender {
+    pub(crate) fn new(
+        on_redis: &Arc<OnRedis>,
+        shared: &Arc<Shared>,
+        endpoint: &Arc<EndpointState>,
+        index: usize,
+    ) -> redis::RedisResult<Self> {
+        Ok(Sender {
+            on_redis: Arc::clone(on_redis),
+            shared: Arc::clone(shared),
+            endpoint: Arc::clone(endpoint),
+            index,
+            reads: connect(&on_redis.client, true)?,
+            redis: on_redis.redis.clone(),
+        })
+    }
+
+    /// Sends while this relay holds the lease, for as long as the relay runs.
+    pub(crate) async fn run(mut self) {
+        let mut failures = 0u32;
+        loop {
+            let lease = &self.on_redis.leases[self.index];
+            if !lease.held() {
+                let _ = tokio::time::timeout(Duration::from_secs(1), lease.taken.notified()).await;
+                continue;
+            }
+            match self.next().await {
+                Ok(Some((batch, source))) => {
+                    failures = 0;
+                    self.send(batch, source).await;
+                }
+                Ok(None) => failures = 0,
+                Err(error) => {
+                    if error.code() == Some("NOGROUP") {
+                        create_group(&mut self.redis, &self.endpoint.name).await;
+                    } else {
+                        tracing::warn!(endpoint = self.endpoint.name, %error, "could not read the webhook journal");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100 << failures.min(4))).await;
+                    failures += 1;
+                }
+            }
+        }
+    }
+
+    /// The next batch: one to send again, else the entries left pending, else new ones gathered for the window.
+    async fn next(&mut self) -> redis::RedisResult<Option<(Batch, Source)>> {
+        let name = self.endpoint.name.clone();
+        if let Some(text) = self.redis.lindex::<_, Option<String>>(keys::again(&name), 0).await? {
+            let batch = match serde_json::from_str::<Stored>(&text) {
+                Ok(stored) => Batch {
+                    id: stored.id,
+                    events: stored
+                        .events
+                        .into_iter()
+                        .map(|event| Queued { text: event.get().into(), seen: Instant::now() })
+                        .collect(),
+                },
+                // Not ours to read: dropped rather than blocking every batch after it.
+                Err(_) => {
+                    let _: Option<String> = self.redis.lpop(keys::again(&name), None).await?;
+                    return Ok(None);
+                }
+            };
+            return Ok(Some((batch, Source::Again)));
+        }
+        let batch_max = self.shared.settings.batch_max;
+        let options = StreamAutoClaimOptions::default().count(batch_max);
+        let claimed: StreamAutoClaimReply =
+            self.redis.xautoclaim_options(JOURNAL, &name, &*self.on_redis.relay, 0, "0-0", options).await?;
+        if !claimed.deleted_ids.is_empty() {
+            let _: i64 = self.redis.xack(JOURNAL, &name, &claimed.deleted_ids).await?;
+        }
+        let mut wanted = Vec::new();
+        self.keep_wanted(claimed.claimed, &mut wanted).await?;
+        if wanted.is_empty() {
+            self.gather(&mut wanted).await?;
+        }
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.batch_of(wanted)))
+    }
+
+    /// Reads new entries until the batch is full or its window (from its first entry) is over.
+    async fn gather(&mut self, wanted: &mut Vec<StreamId>) -> redis::RedisResult<()> {
+        let batch_max = self.shared.settings.batch_max;
+        let mut until: Option<Instant> = None;
+        loop {
+            let block = match until {
+                None => READ_BLOCK,
+                Some(until) => match until.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return Ok(()),
+                },
+            };
+            let options = StreamReadOptions::default()
+                .group(&self.endpoint.name, &*self.on_redis.relay)
+                .count(batch_max - wanted.len())
+                .block(block.as_millis().max(1) as usize);
+            let read: Option<StreamReadReply> = self.reads.xread_options(&[JOURNAL], &[">"], &options).await?;
+            let entries: Vec<StreamId> =
+                read.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids).collect();
+            let was = wanted.len();
+            self.keep_wanted(entries, wanted).await?;
+            if wanted.len() >= batch_max {
+                return Ok(());
+            }
+            match (until, wanted.first()) {
+                (None, Some(first)) if was == 0 => until = Some(seen(&first.id) + self.shared.settings.batch_window),
+                (None, None) => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Keeps the entries this endpoint wants, acknowledging the others at once.
+    async fn keep_wanted(&mut self, entries: Vec<StreamId>, wanted: &mut Vec<StreamId>) -> redis::RedisResult<()> {
+        let mut unwanted = Vec::new();
+        for entry in entries {
+            match wanted_by(&self.endpoint, &entry) {
+                true => wanted.push(entry),
+                false => unwanted.push(entry.id),
+            }
+        }
+        if !unwanted.is_empty() {
+            let _: i64 = self.redis.xack(JOURNAL, &self.endpoint.name, &unwanted).await?;
+        }
+        Ok(())
+    }
+
+    fn batch_of(&self, entries: Vec<StreamId>) -> (Batch, Source) {
+        let id = batch_id(&self.endpoint.name, &entries[0].id, &entries[entries.len() - 1].id);
+        let events = entries.iter().filter_map(|entry| Some(Queued { text: text_of(entry)?, seen: seen(&entry.id) }));
+        let batch = Batch { id, events: events.collect() };
+        (batch, Source::Journal(entries.into_iter().map(|entry| entry.id).collect()))
+    }
+
+    /// Delivers a batch and takes it off where it came from, while this relay holds the lease; past it, the next
+    /// holder sends the batch again, with its id.
+    async fn send(&mut self, batch: Batch, source: Source) {
+        let on_redis = Arc::clone(&self.on_redis);
+        let lease = &on_redis.leases[self.index];
+        let outcome = deliver(&self.shared, &self.endpoint, &batch, &|| lease.held()).await;
+        let mut attempt = 0u32;
+        while lease.held() {
+            let settled = match &outcome {
+                Delivered::Abandoned => return,
+                Delivered::Acknowledged => self.take_off(&source).await.map(|()| self.endpoint.delivered(&batch)),
+                Delivered::Dead { reason, status, body } => {
+                    let stored = Stored::of(&batch, reason, *status, body.clone());
+                    bury(&mut self.redis, &self.endpoint.name, &stored, &source).await.map(|forgotten| {
+                        self.endpoint.dying(&batch, reason);
+                        self.endpoint.forgot(forgotten as usize);
+                    })
+                }
+            };
+            match settled {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(
+                        endpoint = self.endpoint.name,
+                        %error,
+                        "could not settle a webhook batch in Redis; trying again"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100 << attempt.min(4))).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn take_off(&mut self, source: &Source) -> redis::RedisResult<()> {
+        match source {
+            Source::Journal(ids) => self.redis.xack(JOURNAL, &self.endpoint.name, ids).await,
+            Source::Again => self.redis.lpop(keys::again(&self.endpoint.name), None).await,
+        }
+    }
+}
+
+/// Puts a batch in the dead letters and takes it off where it came from; how many events were forgotten.
+pub(crate) async fn bury(
+    redis: &mut ConnectionManager,
+    name: &str,
+    stored: &Stored,
+    source: &Source,
+) -> redis::RedisResult<u64> {
+    let text = serde_json::to_string(stored).unwrap_or_default();
+    let mut invocation = BURY.key(keys::dead(name));
+    invocation.key(keys::forgotten(name)).arg(text).arg(super::super::queue::DEAD_KEPT);
+    match source {
+        Source::Journal(ids) => invocation.key(JOURNAL).arg("journal").arg(name).arg(ids),
+        Source::Again => invocation.key(keys::again(name)).arg("again").arg(name),
+    };
+    invocation.invoke_async(redis).await
+}
+
+/// Makes the endpoint's consumer group, which gets what is appended from now on.
+pub(crate) async fn create_group(redis: &mut ConnectionManager, name: &str) {
+    let made: redis::RedisResult<Value> =
+        redis::cmd("XGROUP").arg("CREATE").arg(JOURNAL).arg(name).arg("$").arg("MKSTREAM").query_async(redis).await;
+    if let Err(error) = made
+        && error.code() != Some("BUSYGROUP")
+    {
+        tracing::warn!(endpoint = name, %error, "could not make the webhook journal's consumer group");
+    }
+}
+
+/// `msg_<endpoint>_<first entry>_<last entry>`: the same whichever relay sends the batch.
+pub(crate) fn batch_id(name: &str, first: &str, last: &str) -> String {
+    format!("msg_{name}_{first}_{last}")
+}
+
+/// When an entry was appended, from its id (`<Unix ms>-<n>`), as an instant of this process.
+pub(crate) fn seen(id: &str) -> Instant {
+    let at = id.split('-').next().and_then(|ms| ms.parse::<u64>().ok()).unwrap_or_else(now_ms);
+    let ago = Duration::from_millis(now_ms().saturating_sub(at));
+    Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
+}
+
+/// Whether `endpoint` wants the entry's event (a malformed entry is wanted by none).
+pub(crate) fn wanted_by(endpoint: &EndpointState, entry: &StreamId) -> bool {
+    entry_kind(entry).is_some_and(|(kind, topic)| endpoint.wants(kind, &topic))
+}
+
+/// An entry's kind and topic: a broadcast's (by its topic), or the kind and topic it was appended with.
+fn entry_kind(entry: &StreamId) -> Option<(Kind, String)> {
+    if let Some(numbered) = entry.get::<Vec<u8>>(NUMBERED_FIELD) {
+        let broadcast = read_numbered(&numbered).ok()?;
+        return Some((kind_of(&broadcast.topic), broadcast.topic));
+    }
+    let kind = Kind::parse(&entry.get::<String>("k")?)?;
+    Some((kind, entry.get::<String>("t")?))
+}
+
+/// An entry's event text: a broadcast's written here, at the time it was appended; any other as appended.
+pub(crate) fn text_of(entry: &StreamId) -> Option<event::EventText> {
+    if let Some(numbered) = entry.get::<Vec<u8>>(NUMBERED_FIELD) {
+        let broadcast = read_numbered(&numbered).ok()?;
+        let at = entry.id.split('-').next().and_then(|ms| ms.parse().ok()).unwrap_or_else(now_ms);
+        let kind = kind_of(&broadcast.topic);
+        let name = if kind == Kind::Run { format!("run.{}", broadcast.event) } else { "broadcast".to_owned() };
+        let (topic, offset, epoch) = (&broadcast.topic, broadcast.offset, &broadcast.epoch);
+        return Some(event::numbered(&name, topic, &broadcast.event, &broadcast.payload, offset, epoch, at));
+    }
+    entry.get::<String>("e").map(Into::into)
+}
