@@ -1,6 +1,7 @@
 //! Webhooks from an in-process relay to a receiver in this test: presence joins and leaves, and a topic occupied
-//! and vacated, in the order they happened. (The Node suite in `tests/webhooks` checks every kind, the signatures
-//! with an independent implementation, retries and dead letters against a receiver process.)
+//! and vacated, in the order they happened; under tokens, the webhooks API and a binary broadcast. (The Node suites
+//! in `tests/webhooks` check every kind, the signatures with an independent implementation, retries and dead
+//! letters against a receiver process, and the queue on Redis.)
 
 mod support;
 
@@ -91,4 +92,58 @@ async fn presence_and_a_topic_occupied_then_vacated_reach_the_receiver_in_order(
     }
     assert_eq!(types, ["channel.occupied", "presence.join", "presence.leave", "channel.vacated"]);
     assert!(tokio::time::timeout(Duration::from_millis(500), received.recv()).await.is_err(), "nothing more");
+}
+
+/// A relay checking HS256 tokens signed with `secret`, with one webhook for every broadcast of `room:*`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_tokens_the_webhooks_api_takes_a_publisher_and_a_binary_broadcast_arrives_as_base64() {
+    use base64::Engine;
+    use jsonwebtoken::{EncodingKey, Header};
+    const SECRET: &[u8] = b"a secret shared with the application's backend";
+    let token =
+        |claims: Value| jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET)).unwrap();
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
+    let (url, mut received) = receiver().await;
+    let endpoint = WebhookEndpoint {
+        name: "crm".to_owned(),
+        url,
+        secret: "whsec_c2VjcmV0c2VjcmV0".to_owned(),
+        kinds: vec![Kind::Broadcast],
+        topics: vec!["room:*".to_owned()],
+    };
+    let config = Config {
+        webhooks: WebhookSettings { endpoints: vec![endpoint], ..WebhookSettings::default() },
+        tokens: Some(std::sync::Arc::new(ferrocast_pubsub::TokenVerifier::hs256(SECRET))),
+        ..Config::default()
+    };
+    let relay = TestRelay::start(config).await;
+
+    let reader = token(json!({"sub": "ada", "exp": exp, "topics": ["room:*"]}));
+    let publisher = token(json!({"sub": "backend", "exp": exp, "publish": true}));
+    for path in ["/api/webhooks", "/api/webhooks/crm/dead"] {
+        let (status, answer) = support::http(&relay, "GET", path, "").await;
+        assert_eq!((status, answer.contains("missing token")), (401, true), "{path}: {answer}");
+        let (status, answer) =
+            support::http_with(&relay, "GET", path, &[&format!("authorization: Bearer {reader}")], "").await;
+        assert_eq!(status, 403, "{path}: {answer}");
+        let (status, answer) =
+            support::http_with(&relay, "GET", path, &[&format!("authorization: Bearer {publisher}")], "").await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+    let (status, _) = support::http(&relay, "POST", "/api/webhooks/crm/redeliver", "").await;
+    assert_eq!(status, 401);
+
+    let mut ada = Client::connect("ada", &relay.url(&format!("?vsn=2.0.0&token={reader}"))).await;
+    ada.join("room:b", json!({"no_presence": true}), None).await;
+    // A binary push of `new_msg` (Phoenix's binary frame: kind 0, then the lengths and the parts) is broadcast as is.
+    let (join_ref, push_ref, topic, event) = ("1", "8", "room:b", "new_msg");
+    let mut frame = vec![0, join_ref.len() as u8, push_ref.len() as u8, topic.len() as u8, event.len() as u8];
+    frame.extend([join_ref, push_ref, topic, event].concat().as_bytes());
+    frame.extend([0, 1, 255]);
+    ada.send_binary(frame).await;
+    let event = tokio::time::timeout(Duration::from_secs(5), received.recv()).await.expect("the broadcast").unwrap();
+    assert_eq!(event["type"], "broadcast", "{event}");
+    assert_eq!(event["binary"], true, "{event}");
+    assert_eq!(event["payload"], base64::prelude::BASE64_STANDARD.encode([0, 1, 255]), "{event}");
+    assert_eq!(event["offset"], 1, "{event}");
 }

@@ -42,7 +42,7 @@ function killStartedOnExit() {
 }
 
 /**
- * Starts a server process; resolves to `{log(), stop()}` once GET `readyUrl` answers 200.
+ * Starts a server process; resolves to `{log(), stop(), crash()}` once GET `readyUrl` answers 200.
  *
  * - `name` names it in messages and in its output's heading.
  * - `failOnStatus`: an answer other than 200 means it cannot serve (a page that fails to render), so starting fails
@@ -122,12 +122,19 @@ export async function startServer({
       }
     }
   }
-  return { log, stop };
+  /** SIGKILL, as a crash: no shutdown runs. */
+  async function crash() {
+    started.delete(kill);
+    kill();
+    await exited;
+  }
+  return { log, stop, crash };
 }
 
 /**
- * Starts the relay with `args`, on `port` (a free one when not given); resolves to `{port, log(), stop()}` once
- * GET /healthz answers 200. `stop()` fails if the relay does not exit by itself within 5 s of SIGTERM.
+ * Starts the relay with `args`, on `port` (a free one when not given); resolves to `{port, log(), stop(), crash()}`
+ * once GET /healthz answers 200. `stop()` fails if the relay does not exit by itself within 5 s of SIGTERM;
+ * `crash()` kills it with SIGKILL.
  */
 export async function startRelay(args = [], { port } = {}) {
   if (!existsSync(RELAY_BIN)) {
@@ -137,12 +144,12 @@ export async function startRelay(args = [], { port } = {}) {
     );
   }
   port ??= await freePort();
-  const { log, stop } = await startServer({
+  const { log, stop, crash } = await startServer({
     name: "relay",
     command: RELAY_BIN,
     args: ["--listen", `127.0.0.1:${port}`, ...args],
     readyUrl: `http://127.0.0.1:${port}/healthz`,
     mustExitOnTerm: true,
   });
-  return { port, log, stop };
+  return { port, log, stop, crash };
 }

@@ -8,6 +8,8 @@
 //   {"status": 400, "body": "no such customer", "times": 1}   400 with that body once, then 200
 //   {"status": 429, "retry_after": 2, "times": 1}    429 with `Retry-After: 2` once, then 200
 //
+// POST /_delay {"ms": 20} makes every answer from then on wait 20 ms (a slow receiver; 0 for none).
+//
 // `node receiver.mjs --secret whsec_...` listens on 127.0.0.1 (a free port), prints `listening <port>`, and exits
 // when its stdin closes (so a test that dies never leaves it running) or on SIGTERM. `node receiver.mjs --check`
 // checks the verification itself against requests it signs (good, tampered, wrong key, stale) and exits.
@@ -66,6 +68,7 @@ function serve(secret) {
   const webhook = new Webhook(secret);
   let log = [];
   let mode = {};
+  let delayMs = 0;
 
   // The answer to a delivery under the current mode, which it may use up.
   function answer() {
@@ -102,7 +105,12 @@ function serve(secret) {
       mode = { ...set, until: set.for_ms === undefined ? undefined : Date.now() + set.for_ms };
       return reply(200, { ok: true });
     }
+    if (request.method === "POST" && url.pathname === "/_delay") {
+      delayMs = Number(JSON.parse(raw.toString() || "{}").ms ?? 0);
+      return reply(200, { ok: true });
+    }
     if (request.method !== "POST") return reply(405, { error: "POST only" });
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
 
     const at = Date.now();
     let events = null;

@@ -28,8 +28,9 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
         "tests/phoenix-js",
         &["node", "--test", "relay.test.mjs", "auth.test.mjs", "reactor.test.mjs", "cluster.test.mjs"],
     ),
-    // Webhooks out: the relay POSTs signed event batches to receivers that check them with `standardwebhooks`.
-    ("tests/webhooks", &["node", "--test", "webhooks.test.mjs"]),
+    // Webhooks out: the relay POSTs signed event batches to receivers that check them with `standardwebhooks`, from
+    // its memory and from the queue on Redis (the shared server, a database per test).
+    ("tests/webhooks", &["node", "--test", "webhooks.test.mjs", "redis.test.mjs"]),
     (
         "client/tests/node",
         &[
