@@ -87,6 +87,9 @@ fn a_bad_webhook_flag_or_configuration_file_stops_the_relay_with_a_message() {
     let flags = ["--webhook", "crm=http://127.0.0.1:9/hook", "--webhook-secret", "crm=whsec_AAAA"];
     let refused = start(&[&["--listen", "127.0.0.1:0"], &flags[..], &["--webhook-events", "crm=nope"]].concat());
     assert!(refused.unwrap_err().contains("\"nope\" is not a kind"));
+    let odd = ["--webhook", "crm/x=http://127.0.0.1:9/hook", "--webhook-secret", "crm/x=whsec_AAAA"];
+    let refused = start(&[&["--listen", "127.0.0.1:0"], &odd[..]].concat()).unwrap_err();
+    assert!(refused.contains("a name is 1 to 64 letters, digits"), "{refused}");
     let file = std::env::temp_dir().join(format!("ferrocast-config-{}.toml", std::process::id()));
     std::fs::write(&file, "[webhooks]\nqueu = 5\n").unwrap();
     let refused = start(&["--listen", "127.0.0.1:0", "--config", file.to_str().unwrap()]).unwrap_err();
