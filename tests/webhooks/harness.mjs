@@ -72,6 +72,23 @@ export function acked(log) {
   return events;
 }
 
+/**
+ * Polls `check` (sync or async) every 50 ms until it returns a truthy value, which it resolves to; past `ms`, fails
+ * with what `seen` resolves to and the servers' `output`.
+ */
+export async function waitUntil(what, check, { ms, seen, output = () => "" }) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) {
+      const last = seen ? `\nlast seen: ${JSON.stringify(await seen()).slice(0, 3000)}` : "";
+      throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last}\n${output()}`);
+    }
+    await sleep(50);
+  }
+}
+
 /** Runs `receiver.mjs --check` (its verification against requests it signs); resolves to `{code, output}`. */
 export async function checkReceiver() {
   const child = spawn(process.execPath, [path.join(HERE, "receiver.mjs"), "--check"], {

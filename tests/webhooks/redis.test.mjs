@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import { startRelay } from "../support/relay-process.mjs";
 import { redisCommand } from "../support/redis.mjs";
-import { PhoenixSocket, acked, assertWellFormed, startReceiver } from "./harness.mjs";
+import { PhoenixSocket, acked, assertWellFormed, startReceiver, waitUntil } from "./harness.mjs";
 
 const REDIS = process.env.FERROCAST_REDIS_URL;
 const skip = REDIS ? false : "FERROCAST_REDIS_URL is not set (`cargo xtask test` sets it)";
@@ -73,18 +73,7 @@ async function setup(t, db, { events, topics, queue = 100_000 } = {}) {
     return JSON.parse(text);
   }
 
-  async function waitFor(what, check, { ms = 20_000, seen } = {}) {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = await check();
-      if (value) return value;
-      if (Date.now() > deadline) {
-        const last = seen ? `\nlast seen: ${JSON.stringify(await seen()).slice(0, 2000)}` : "";
-        throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last}\n${logs()}`);
-      }
-      await sleep(50);
-    }
-  }
+  const waitFor = (what, check, { ms = 20_000, seen } = {}) => waitUntil(what, check, { ms, seen, output: logs });
 
   async function socket(relay) {
     const client = await PhoenixSocket.connect(relay.port);

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import { startRelay } from "../support/relay-process.mjs";
 import { RUN_ENDS, stagesOf } from "../support/workflows.mjs";
-import { PhoenixSocket, acked, assertWellFormed, checkReceiver, startReceiver } from "./harness.mjs";
+import { PhoenixSocket, acked, assertWellFormed, checkReceiver, startReceiver, waitUntil } from "./harness.mjs";
 // The cap of the retry backoff. The relay's breaker per endpoint opens when half of at least 5 attempts in a minute
 // failed and stays open as long as this cap (at least 1 s): a receiver that comes back is tried again within about a
 // second.
@@ -70,19 +70,8 @@ async function setup(t, endpoints, { args = [], retryMaxMs = RETRY_MAX_MS } = {}
     return { status: response.status, json, text };
   }
 
-  /** Polls `check` (sync or async) every 50 ms until it returns a truthy value, which it resolves to. */
-  async function waitFor(what, check, { ms = 10_000, seen } = {}) {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = await check();
-      if (value) return value;
-      if (Date.now() > deadline) {
-        const last = seen ? `\nlast seen: ${JSON.stringify(await seen()).slice(0, 3000)}` : "";
-        throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last}${relay.log().slice(-4000)}`);
-      }
-      await sleep(50);
-    }
-  }
+  const waitFor = (what, check, { ms = 10_000, seen } = {}) =>
+    waitUntil(what, check, { ms, seen, output: () => relay.log().slice(-4000) });
 
   /** Waits for an acknowledged event of `name`'s receiver that `match` accepts; resolves to it. */
   function waitEvent(name, what, match, ms) {
