@@ -3,8 +3,9 @@
 //! It drives a server over loopback with the scenarios in [`scenario`] (idle memory, broadcast fanout and its
 //! ramp, echo round trips, event-stream fanout, a presence join storm, pushes through a backend's push hook,
 //! broadcasts a relay's webhooks POST to a receiver) and compares the Ferrocast relay with two baselines,
-//! minimal-server and Socket.IO, in `suite`, which also runs the fanout across two relays sharing a Redis. Each scenario stops by itself and prints one line, plus one JSON
-//! object line with `--json`.
+//! minimal-server and Socket.IO, in `suite`, which also runs the fanout across two relays sharing a Redis and the
+//! webhooks with their queue on Redis. Each scenario stops by itself and prints one line, plus one JSON object line
+//! with `--json`.
 //!
 //! The generator shares the machine with the server it measures, so it keeps its own cost per frame small: no
 //! JSON parsing of received frames ([`json_scan`]), large read buffers, and a runtime of two worker threads.
@@ -137,6 +138,9 @@ enum Command {
         /// The receiver's process id, for its CPU per event.
         #[arg(long)]
         receiver_pid: Option<u32>,
+        /// The process id of the Redis the relay keeps its webhooks' queue on (`--pubsub`), for its CPU per event.
+        #[arg(long)]
+        redis_pid: Option<u32>,
         /// Broadcasts a second, step by step, comma-separated; `max` POSTs back to back.
         #[arg(long, value_delimiter = ',', default_values_t = scenario::webhooks::DEFAULT_RATES)]
         rates: Vec<scenario::webhooks::Rate>,
@@ -164,7 +168,7 @@ enum Command {
         /// The webhook receiver the `webhooks` run starts with Node (skipped when it or Node is missing).
         #[arg(long, default_value = "loadgen/webhooks/receiver.mjs")]
         webhooks_receiver: PathBuf,
-        /// The `redis-server` binary the two-relay fanout runs (skipped when it cannot run).
+        /// The `redis-server` binary of the two-relay fanout and the webhooks on Redis (skipped when it cannot run).
         #[arg(long, env = "FERROCAST_REDIS_SERVER", default_value = "redis-server")]
         redis_server: PathBuf,
         /// Shorter windows and fewer connections (about a minute).
@@ -307,13 +311,14 @@ async fn run(cli: &Cli) -> Result<()> {
             print!("{}", scenario::hooks::markdown(&outcome.json));
             return Ok(());
         }
-        Command::Webhooks { target, receiver, receiver_pid, rates, step, array } => {
+        Command::Webhooks { target, receiver, receiver_pid, redis_pid, rates, step, array } => {
             let options = scenario::webhooks::Options {
                 rates: rates.clone(),
                 step: seconds(*step)?,
                 array: *array,
                 receiver: *receiver,
                 receiver_pid: *receiver_pid,
+                redis_pid: *redis_pid,
             };
             let outcome = scenario::webhooks::run(&target.resolve().await?, &options).await?;
             print_outcome(&outcome, cli.json);

@@ -339,12 +339,14 @@ pub(crate) enum Deployment {
         /// The backend (boxed: a child process and its pipes are large).
         backend: Box<Backend>,
     },
-    /// A relay whose webhook POSTs to a receiver.
+    /// A relay whose webhook POSTs to a receiver, its queue in memory or on a Redis of its own.
     RelayWithReceiver {
-        /// The relay, started with `--webhook` to the receiver.
+        /// The relay, started with `--webhook` to the receiver (and `--pubsub` to `redis`, if any).
         relay: Server,
         /// The receiver (boxed, as a backend).
         receiver: Box<Backend>,
+        /// The Redis the relay keeps its webhooks' queue on (boxed, as the receiver); `None` for the queue in memory.
+        redis: Option<Box<Redis>>,
     },
 }
 
@@ -377,15 +379,26 @@ impl Deployment {
     }
 
     /// Starts the webhook receiver `script` with the secret `secret`, then a relay whose webhook `name` POSTs every
-    /// event to it, signed with that secret, logging to `receiver-{label}.log` and `relay-{label}.log`.
+    /// event to it, signed with that secret, logging to `receiver-{label}.log` and `relay-{label}.log`. With
+    /// `on_redis`, a fresh Redis first (`redis-{label}.log`), and the relay on it (`--pubsub`): its webhooks' queue
+    /// is then a stream there.
     pub(crate) async fn relay_with_receiver(
         programs: &Programs,
         label: &str,
         script: &Path,
         name: &str,
         secret: &str,
+        on_redis: bool,
     ) -> Result<Deployment> {
+        let redis = match on_redis {
+            true => {
+                let binary = programs.redis_server.as_ref().ok_or("no redis-server to run")?;
+                Some(Box::new(Redis::start(binary, &programs.log_dir, label).await?))
+            }
+            false => None,
+        };
         let args = ["--secret".to_owned(), secret.to_owned()];
+        // On an error from here on, what started is dropped, which kills it.
         let receiver = Backend::start_with(script, &args, &programs.log_dir, &format!("receiver-{label}")).await?;
         let webhook = [
             "--webhook".to_owned(),
@@ -393,9 +406,9 @@ impl Deployment {
             "--webhook-secret".to_owned(),
             format!("{name}={secret}"),
         ];
-        // On an error here, `receiver` is dropped, which kills it.
-        let relay = Server::start_relay_with(programs, label, &webhook).await?;
-        Ok(Deployment::RelayWithReceiver { relay, receiver: Box::new(receiver) })
+        let redis_url = redis.as_ref().map(|redis| redis.url());
+        let relay = Server::start_with(Kind::Relay, programs, label, redis_url.as_deref(), &webhook).await?;
+        Ok(Deployment::RelayWithReceiver { relay, receiver: Box::new(receiver), redis })
     }
 
     /// Kills every server, the relays before their Redis, and waits for them to be gone.
@@ -412,9 +425,12 @@ impl Deployment {
                 relay.stop().await;
                 backend.stop().await;
             }
-            Deployment::RelayWithReceiver { relay, receiver } => {
+            Deployment::RelayWithReceiver { relay, receiver, redis } => {
                 relay.stop().await;
                 receiver.stop().await;
+                if let Some(redis) = redis {
+                    redis.stop().await;
+                }
             }
         }
     }

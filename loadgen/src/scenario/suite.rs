@@ -10,7 +10,9 @@
 //! to its built-in channel (`hooks`): a fresh Node backend (`loadgen/hooks/backend.mjs`) and a fresh relay calling
 //! it, both killed after the run; it is skipped when Node cannot run. Last, it publishes broadcasts that its
 //! webhooks POST to one receiver (`webhooks`): a fresh Node receiver (`loadgen/webhooks/receiver.mjs`) and a fresh
-//! relay with `--webhook` to it, likewise. The full suite takes a few minutes, `--quick` well under two.
+//! relay with `--webhook` to it, likewise; then the same with the webhooks' queue on Redis (`webhooks-redis`): a
+//! fresh Redis too, the relay on it with `--pubsub`, skipped when Node or `redis-server` cannot run. The full suite
+//! takes a few minutes, `--quick` well under two.
 
 use crate::Result;
 use crate::publisher::PublishOver;
@@ -152,9 +154,11 @@ pub(crate) enum Run {
     Hooks,
     /// Broadcasts POSTed by the relay's webhooks to one receiver (relay only).
     Webhooks,
+    /// The same, with the webhooks' queue on a Redis of its own (relay only).
+    WebhooksRedis,
 }
 
-const RUNS: [Run; 11] = [
+const RUNS: [Run; 12] = [
     Run::Idle,
     Run::IdlePresence,
     Run::Fanout,
@@ -166,6 +170,7 @@ const RUNS: [Run; 11] = [
     Run::Storm,
     Run::Hooks,
     Run::Webhooks,
+    Run::WebhooksRedis,
 ];
 /// The relays of the run across relays on Redis.
 const REDIS_RELAYS: usize = 2;
@@ -173,8 +178,10 @@ const REDIS_RELAYS: usize = 2;
 const REDIS_DEPLOYMENT: &str = "relay ×2 (redis)";
 /// What the skip notes call the hooks run's servers.
 const HOOKS_DEPLOYMENT: &str = "relay + Node push backend";
-/// What the skip notes call the webhooks run's servers.
+/// What the skip notes call the webhooks runs' servers.
 const WEBHOOKS_DEPLOYMENT: &str = "relay + Node webhook receiver";
+/// What the table's lines call the relay whose webhooks' queue is on Redis.
+const WEBHOOKS_REDIS_DEPLOYMENT: &str = "relay (redis)";
 /// One run may not take longer than this, whatever goes wrong.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -188,7 +195,8 @@ impl Run {
             | Run::Sse
             | Run::Storm
             | Run::Hooks
-            | Run::Webhooks => kind == Kind::Relay,
+            | Run::Webhooks
+            | Run::WebhooksRedis => kind == Kind::Relay,
         }
     }
 
@@ -209,10 +217,21 @@ impl Run {
                 let counts: Vec<String> = sizes.hooks_connections.iter().map(usize::to_string).collect();
                 format!("hooks × {}", counts.join(", "))
             }
-            Run::Webhooks => {
+            Run::Webhooks | Run::WebhooksRedis => {
                 let rates: Vec<String> = sizes.webhooks_rates.iter().map(webhooks::Rate::to_string).collect();
-                format!("webhooks {}/s", rates.join(", "))
+                let on =
+                    if self == Run::WebhooksRedis { format!(", {WEBHOOKS_REDIS_DEPLOYMENT}") } else { String::new() };
+                format!("webhooks {}/s{on}", rates.join(", "))
             }
+        }
+    }
+
+    /// What the suite's lines call the servers of this run on a server of `kind`.
+    fn server_name(self, kind: Kind) -> &'static str {
+        match self {
+            Run::FanoutRedis => REDIS_DEPLOYMENT,
+            Run::WebhooksRedis => WEBHOOKS_REDIS_DEPLOYMENT,
+            _ => kind.name(),
         }
     }
 
@@ -224,10 +243,11 @@ impl Run {
                 let script = programs.hooks_backend.as_ref().ok_or("no hooks backend to run")?;
                 Deployment::relay_with_backend(programs, file_label, script, hooks::HOOKED_PATTERN).await
             }
-            Run::Webhooks => {
+            Run::Webhooks | Run::WebhooksRedis => {
                 let script = programs.webhooks_receiver.as_ref().ok_or("no webhook receiver to run")?;
-                Deployment::relay_with_receiver(programs, file_label, script, webhooks::ENDPOINT, webhooks::SECRET)
-                    .await
+                let on_redis = self == Run::WebhooksRedis;
+                let (name, secret) = (webhooks::ENDPOINT, webhooks::SECRET);
+                Deployment::relay_with_receiver(programs, file_label, script, name, secret, on_redis).await
             }
             _ => Server::start(kind, programs, file_label).await.map(Deployment::Single),
         }
@@ -254,13 +274,16 @@ impl Run {
                 };
                 return hooks::run(&relay.target(), &options).await;
             }
-            Deployment::RelayWithReceiver { relay, receiver } if self == Run::Webhooks => {
+            Deployment::RelayWithReceiver { relay, receiver, redis }
+                if matches!(self, Run::Webhooks | Run::WebhooksRedis) =>
+            {
                 let options = webhooks::Options {
                     rates: sizes.webhooks_rates.clone(),
                     step: sizes.webhooks_step,
                     array: webhooks::DEFAULT_ARRAY,
                     receiver: receiver.addr,
                     receiver_pid: receiver.pid(),
+                    redis_pid: redis.as_ref().and_then(|redis| redis.pid()),
                 };
                 return webhooks::run(&relay.target(), &options).await;
             }
@@ -281,7 +304,7 @@ impl Run {
             }
             Run::FanoutRedis => Err("this run needs relays on Redis".into()),
             Run::Hooks => Err("this run needs a relay with a backend".into()),
-            Run::Webhooks => Err("this run needs a relay with a webhook receiver".into()),
+            Run::Webhooks | Run::WebhooksRedis => Err("this run needs a relay with a webhook receiver".into()),
             Run::Ramp => {
                 let options = ramp::Options {
                     subscribers: sizes.fanout_subscribers,
@@ -318,8 +341,10 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
     let redis_server = match redis_unavailable(&options.redis_server) {
         None => Some(options.redis_server.clone()),
         Some(why) => {
-            eprintln!("skipping {REDIS_DEPLOYMENT}: {why}");
-            skipped.push(json!({ "server": REDIS_DEPLOYMENT, "reason": why }));
+            for deployment in [REDIS_DEPLOYMENT, WEBHOOKS_REDIS_DEPLOYMENT] {
+                eprintln!("skipping {deployment}: {why}");
+                skipped.push(json!({ "server": deployment, "reason": why }));
+            }
             None
         }
     };
@@ -362,12 +387,14 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
                 && (*run != Run::FanoutRedis || programs.redis_server.is_some())
                 && (*run != Run::Hooks || programs.hooks_backend.is_some())
                 && (*run != Run::Webhooks || programs.webhooks_receiver.is_some())
+                && (*run != Run::WebhooksRedis
+                    || (programs.webhooks_receiver.is_some() && programs.redis_server.is_some()))
                 && (options.only.is_empty() || options.only.contains(run))
         };
         for run in RUNS.into_iter().filter(runnable) {
             let label = run.label(&sizes);
             // The table keeps it in the relay's column; its lines say which servers ran it.
-            let name = if run == Run::FanoutRedis { REDIS_DEPLOYMENT } else { kind.name() };
+            let name = run.server_name(kind);
             eprintln!("[{:>5.1} s] {name} — {label}", started.elapsed().as_secs_f64());
             let file_label = format!("{run:?}").to_lowercase();
             let outcome = match run.deploy(kind, &programs, &file_label).await {
@@ -401,8 +428,10 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
                     if run == Run::Hooks {
                         hooks_tables.push(hooks::markdown(&outcome.json));
                     }
-                    if run == Run::Webhooks {
-                        webhooks_tables.push(webhooks::markdown(&outcome.json));
+                    if matches!(run, Run::Webhooks | Run::WebhooksRedis) {
+                        let queue = if run == Run::WebhooksRedis { "on Redis" } else { "in memory" };
+                        let table = webhooks::markdown(&outcome.json);
+                        webhooks_tables.push(format!("The queue {queue} (`{label}`):\n\n{table}"));
                     }
                     results.push(json!({ "server": name, "run": label, "result": outcome.json }));
                 }
@@ -430,9 +459,9 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
         println!("{}, each mode on the same relay:\n{hooks_table}", Run::Hooks.label(&sizes));
         sections.push(("Backend hooks", format!("{HOOKS_INTRO}\n\n{hooks_table}")));
     }
-    let webhooks_table = webhooks_tables.concat();
+    let webhooks_table = webhooks_tables.join("\n");
     if !webhooks_table.is_empty() {
-        println!("{}, step by step:\n{webhooks_table}", Run::Webhooks.label(&sizes));
+        println!("Webhooks, step by step:\n{webhooks_table}");
         sections.push(("Webhooks", format!("{WEBHOOKS_INTRO}\n\n{webhooks_table}")));
     }
     println!("suite took {elapsed:.0} s; results in {}", options.out.display());
@@ -459,7 +488,9 @@ const WEBHOOKS_INTRO: &str = "Broadcasts published with sequential `POST /api/br
      `loadgen/webhooks/receiver.mjs`; it verifies each signature and answers 204. Latency is from the payload's \
      stamp, taken as its POST was built, to the receiver having the batch's body (same machine, same clock). CPU \
      per event is over the step, first POST to last receipt; CPU % is of one core. Lost: published but not \
-     received (of which the relay's dead letters).";
+     received (of which the relay's dead letters). On Redis, the relay runs with `--pubsub` to a fresh Redis of its \
+     own: each broadcast goes into the stream `ferrocast:journal` with its publish, and the relay reads it back \
+     (XREADGROUP) and acknowledges each batch (XACK); Redis's CPU is counted on its own.";
 
 /// Writes `results.json`, and `results.md`: the table, then each of `sections` (a title and its Markdown), then
 /// the runs' lines.

@@ -17,6 +17,12 @@
 //! [`SINGLE_POST_UP_TO`] a second, one broadcast per POST; above, arrays of `array` broadcasts per POST (one POST at
 //! a time could not reach 20,000/s otherwise); a `max` step POSTs arrays back to back, as fast as the relay answers.
 //! CPU is measured from the step's first POST to its last receipt.
+//!
+//! The relay may keep the webhook's queue on Redis (`--pubsub`, the suite's `webhooks-redis` run): the publish then
+//! puts each broadcast into the journal stream on Redis, and the relay holding the endpoint's lease reads it back and
+//! POSTs it. Nothing here changes but Redis's CPU, measured as the others' when its process id is given. The end of
+//! a step relies on the receiver's counts; the relay's view of its queue (`queued`, `in_flight`) is, on Redis, a
+//! snapshot renewed once a second, so it is read only after [`STALL`], well past that lag.
 
 use crate::Result;
 use crate::latency::format_us;
@@ -60,6 +66,9 @@ const OVERRUN: u32 = 2;
 /// A step ends once the receiver has had nothing new for this long with the relay's queue empty and nothing in
 /// flight, or for twice this long in any case.
 const STALL: Duration = Duration::from_secs(3);
+/// How old the relay's view of its queue may be: on Redis, a snapshot its keeper renews once a second.
+const QUEUE_VIEW_LAG: Duration = Duration::from_secs(1);
+const _: () = assert!(STALL.as_millis() > 2 * QUEUE_VIEW_LAG.as_millis(), "the queue's view is read only once settled");
 /// How often the end of a step is polled.
 const POLL: Duration = Duration::from_millis(20);
 /// The longest a step waits for its events after its last POST.
@@ -110,6 +119,8 @@ pub(crate) struct Options {
     pub receiver: SocketAddr,
     /// The receiver's process, for its CPU per event.
     pub receiver_pid: Option<u32>,
+    /// The Redis the relay keeps the queue on, if it does, for its CPU per event.
+    pub redis_pid: Option<u32>,
 }
 
 /// What one step's publisher did.
@@ -152,6 +163,7 @@ struct Step {
     seconds_to_last_receipt: f64,
     relay_cpu: Option<f64>,
     receiver_cpu: Option<f64>,
+    redis_cpu: Option<f64>,
     generator_cpu: Option<f64>,
     machine_cpu: Option<f64>,
     /// Why the wait for the events ended before all came, if it did.
@@ -228,11 +240,14 @@ impl Step {
             "receiver": self.received,
             "relay_cpu_seconds": self.relay_cpu.map(|seconds| round(seconds, 2)),
             "receiver_cpu_seconds": self.receiver_cpu.map(|seconds| round(seconds, 2)),
+            "redis_cpu_seconds": self.redis_cpu.map(|seconds| round(seconds, 2)),
             "relay_cpu_us_per_event": us(self.relay_cpu),
             "receiver_cpu_us_per_event": us(self.receiver_cpu),
+            "redis_cpu_us_per_event": us(self.redis_cpu),
             "generator_cpu_us_per_event": us(self.generator_cpu),
             "relay_cpu_percent": percent(self.relay_cpu),
             "receiver_cpu_percent": percent(self.receiver_cpu),
+            "redis_cpu_percent": percent(self.redis_cpu),
             "generator_cpu_percent": percent(self.generator_cpu),
             "machine_cpu_percent": percent(self.machine_cpu),
             "drain_note": self.drain_note,
@@ -266,12 +281,13 @@ pub(crate) async fn run(target: &Target, options: &Options) -> Result<Outcome> {
         let before = endpoint_state(api).await?;
         let relay_cpu = CpuWindow::start(target.server_pid);
         let receiver_cpu = CpuWindow::start(options.receiver_pid);
+        let redis_cpu = CpuWindow::start(options.redis_pid);
         let generator_cpu = CpuWindow::start(Some(generator));
         let machine_cpu = MachineWindow::start();
         let published = publish(&mut sender, api, seq, rate, per_post, options.step).await?;
         seq += published.sent;
         let drain_note = drain(api, options.receiver, published.sent, before.dead).await?;
-        let (relay_cpu, receiver_cpu) = (relay_cpu.seconds(), receiver_cpu.seconds());
+        let (relay_cpu, receiver_cpu, redis_cpu) = (relay_cpu.seconds(), receiver_cpu.seconds(), redis_cpu.seconds());
         let (generator_cpu, machine_cpu) = (generator_cpu.seconds(), machine_cpu.seconds());
         let received = receiver_stats(options.receiver, true).await?;
         let after = endpoint_state(api).await?;
@@ -286,6 +302,7 @@ pub(crate) async fn run(target: &Target, options: &Options) -> Result<Outcome> {
             dead: after.dead.saturating_sub(before.dead),
             relay_cpu,
             receiver_cpu,
+            redis_cpu,
             generator_cpu,
             machine_cpu,
             drain_note,
@@ -491,6 +508,9 @@ fn step_line(step: &Step) -> String {
     if let Some(cpu) = step.per_event(step.receiver_cpu) {
         let _ = write!(line, ", receiver {cpu:.1} µs/event");
     }
+    if let Some(cpu) = step.per_event(step.redis_cpu) {
+        let _ = write!(line, ", Redis {cpu:.1} µs/event");
+    }
     let _ = write!(line, ", lost {}", step.lost());
     if step.dead > 0 {
         let _ = write!(line, " ({} dead letters)", step.dead);
@@ -544,7 +564,7 @@ fn outcome(target: &Target, options: &Options, steps: &[Step]) -> Outcome {
         .map(Step::received_per_second)
         .fold(None, |most: Option<f64>, rate| Some(most.map_or(rate, |most| most.max(rate))));
     let latency_of = |step: &Step, key: &str| step.received["latency"][key].as_f64();
-    Outcome {
+    let mut outcome = Outcome {
         human,
         json: merge_json("webhooks", json!({}), figures),
         figures: vec![
@@ -559,19 +579,32 @@ fn outcome(target: &Target, options: &Options, steps: &[Step]) -> Outcome {
             Figure::lower("webhook events not received at max (dead letters)", lost_at_max.map(|lost| lost as f64)),
             Figure::lower("lost", lost as f64),
         ],
+    };
+    if options.redis_pid.is_some() {
+        outcome.figures.insert(
+            4,
+            Figure::lower(
+                "Redis CPU per webhook event, busiest fixed rate (µs)",
+                busiest.and_then(|step| step.per_event(step.redis_cpu)),
+            ),
+        );
     }
+    outcome
 }
 
-/// The `## Webhooks` table of `results.md` from a webhooks outcome's JSON, a row per step. Empty when there is no
-/// such run.
+/// The `## Webhooks` table of `results.md` from a webhooks outcome's JSON, a row per step, with Redis's CPU when it
+/// was measured (the queue on Redis). Empty when there is no such run.
 pub(crate) fn markdown(figures: &Value) -> String {
     let Some(steps) = figures["steps"].as_array() else { return String::new() };
     let us = |value: &Value| value.as_u64().map_or("–".to_owned(), format_us);
     let number = |value: &Value, digits: usize| value.as_f64().map_or("–".to_owned(), |x| format!("{x:.digits$}"));
-    let mut table = String::from(
+    let redis = steps.iter().any(|step| !step["redis_cpu_seconds"].is_null());
+    let (redis_column, redis_share) = if redis { (" Redis CPU µs/event |", " / Redis") } else { ("", "") };
+    let mut table = format!(
         "| rate | per POST | published/s | received/s | p50 | p99 | max | relay CPU µs/event | receiver CPU \
-         µs/event | events/batch | relay / receiver / generator / machine CPU % | lost (dead letters) | bad \
-         signatures |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         µs/event |{redis_column} events/batch | relay / receiver{redis_share} / generator / machine CPU % | lost \
+         (dead letters) | bad signatures |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}---:|---:|---:|---:|\n",
+        if redis { "---:|" } else { "" },
     );
     for step in steps {
         let rate = match step["rate"].as_str() {
@@ -579,8 +612,15 @@ pub(crate) fn markdown(figures: &Value) -> String {
             Some(rate) => format!("{rate}/s"),
             None => "–".to_owned(),
         };
+        let (redis_cell, redis_percent) = match redis {
+            true => (
+                format!(" {} |", number(&step["redis_cpu_us_per_event"], 1)),
+                format!(" / {}", number(&step["redis_cpu_percent"], 0)),
+            ),
+            false => (String::new(), String::new()),
+        };
         let cpu = format!(
-            "{} / {} / {} / {}",
+            "{} / {}{redis_percent} / {} / {}",
             number(&step["relay_cpu_percent"], 0),
             number(&step["receiver_cpu_percent"], 0),
             number(&step["generator_cpu_percent"], 0),
@@ -588,7 +628,7 @@ pub(crate) fn markdown(figures: &Value) -> String {
         );
         let _ = writeln!(
             table,
-            "| {rate} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {cpu} | {} ({}) | {} |",
+            "| {rate} | {} | {} | {} | {} | {} | {} | {} | {} |{redis_cell} {} | {cpu} | {} ({}) | {} |",
             step["per_post"],
             number(&step["published_per_s"], 0),
             number(&step["received_per_s"], 0),
@@ -651,6 +691,32 @@ mod tests {
         );
         assert!(table.contains("| max | 50 | – |"), "{table}");
         assert!(table.contains("| 5 (5) | 0 |"), "{table}");
+        assert!(!table.contains("Redis"), "{table}");
         assert_eq!(markdown(&json!({})), "");
+    }
+
+    #[test]
+    fn the_table_has_redis_columns_when_redis_was_measured() {
+        let step = json!({
+            "rate": "1000", "per_post": 1, "published_per_s": 1000.0, "received_per_s": 998.0,
+            "latency": { "p50_us": 50000, "p99_us": 99000, "max_us": 101000 },
+            "relay_cpu_us_per_event": 90.0, "receiver_cpu_us_per_event": 18.0, "redis_cpu_seconds": 0.1,
+            "redis_cpu_us_per_event": 20.0, "redis_cpu_percent": 2.0, "events_per_batch": 100.0,
+            "relay_cpu_percent": 9.0, "receiver_cpu_percent": 2.0, "generator_cpu_percent": 1.0,
+            "machine_cpu_percent": 15.0, "lost": 0, "relay_dead": 0, "invalid_signatures": 0,
+        });
+        let table = markdown(&json!({ "steps": [step] }));
+        assert!(table.contains("| receiver CPU µs/event | Redis CPU µs/event | events/batch |"), "{table}");
+        assert!(table.contains("relay / receiver / Redis / generator / machine CPU %"), "{table}");
+        assert!(
+            table.contains(
+                "| 1000/s | 1 | 1000 | 998 | 50.0 ms | 99.0 ms | 101.0 ms | 90.0 | 18.0 | 20.0 | 100.0 | 9 / 2 / 2 / 1 / \
+                 15 | 0 (0) | 0 |"
+            ),
+            "{table}"
+        );
+        let columns = |line: &str| line.matches('|').count();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines.iter().all(|line| columns(line) == columns(lines[0])), "{table}");
     }
 }
