@@ -144,6 +144,9 @@ impl Relay {
         if self.metrics.connections.load(Ordering::Relaxed) > 0 {
             closed.await;
         }
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.leave().await;
+        }
         if let Some(cluster) = &self.cluster {
             cluster.leave().await;
         }

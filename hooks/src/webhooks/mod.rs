@@ -244,6 +244,14 @@ impl Webhooks {
         }
     }
 
+    /// For a relay shutting down, with the queue on Redis: hands the sending over to another relay at once (see
+    /// README, "Webhooks on Redis"). Without Redis, what the queues still hold is lost with the relay.
+    pub async fn leave(&self) {
+        if let Some(on_redis) = &self.on_redis {
+            on_redis.leave(self.endpoints.iter().map(|endpoint| endpoint.name.as_str())).await;
+        }
+    }
+
     /// Whether an endpoint wants to be told when `topic` is occupied or vacated.
     fn wants_occupancy(&self, topic: &str) -> bool {
         [Kind::Occupied, Kind::Vacated]

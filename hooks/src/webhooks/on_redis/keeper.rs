@@ -39,6 +39,9 @@ pub(crate) async fn run(on_redis: Arc<OnRedis>, shared: Arc<Shared>, endpoints: 
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for count in 0u64.. {
         tick.tick().await;
+        if on_redis.leaving.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let done = async {
             tell_due(&mut redis).await?;
             if count % 4 == 0 {

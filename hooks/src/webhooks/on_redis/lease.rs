@@ -46,6 +46,13 @@ impl Lease {
         now_ms() < self.until_ms.load(Ordering::Relaxed)
     }
 
+    /// Stops counting on the lease; whether this relay held it.
+    pub(crate) fn let_go(&self) -> bool {
+        let held = self.held();
+        self.until_ms.store(0, Ordering::Relaxed);
+        held
+    }
+
     /// Renews the lease if this relay holds it, takes it if nobody does; whether this relay holds it.
     pub(crate) async fn keep(&self, redis: &mut ConnectionManager, key: &str, relay: &str) -> bool {
         let asked = now_ms();

@@ -26,7 +26,7 @@ use super::{EndpointState, Shared, WebhooksError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -71,6 +71,8 @@ pub(crate) struct OnRedis {
     pub(crate) redis: ConnectionManager,
     appends: mpsc::Sender<Append>,
     dropped_appends: AtomicU64,
+    /// Set when the relay shuts down: the keeper stops, so this relay takes no lease and no liveness again.
+    pub(crate) leaving: AtomicBool,
     /// Per endpoint, in the order of the settings.
     pub(crate) leases: Vec<Lease>,
     pub(crate) snapshots: Vec<Mutex<Snapshot>>,
@@ -112,6 +114,7 @@ impl OnRedis {
             redis,
             appends,
             dropped_appends: AtomicU64::new(0),
+            leaving: AtomicBool::new(false),
             leases: endpoints.iter().map(|_| Lease::default()).collect(),
             snapshots: endpoints.iter().map(|_| Mutex::default()).collect(),
         });
@@ -134,6 +137,30 @@ impl OnRedis {
                     "webhook events of this relay's connections dropped: Redis is too slow or away"
                 );
             }
+        }
+    }
+
+    /// For a relay shutting down: appends what its connections' ends made (for up to a second), then lets go of
+    /// its leases and its liveness, so that another relay sends at once rather than after the claim timeout, and
+    /// buries it at once, telling whatever its last changes did not.
+    pub(crate) async fn leave(&self, names: impl Iterator<Item = &str>) {
+        let drained = async {
+            while self.appends.capacity() < self.appends.max_capacity() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drained).await;
+        self.leaving.store(true, Ordering::Relaxed);
+        let mut pipe = redis::pipe();
+        for (name, lease) in names.zip(&self.leases) {
+            if lease.let_go() {
+                pipe.del(keys::lease(name));
+            }
+        }
+        pipe.del(keys::alive(&self.relay));
+        let left: redis::RedisResult<()> = pipe.query_async(&mut self.redis.clone()).await;
+        if let Err(error) = left {
+            tracing::warn!(%error, "could not hand over the webhooks: other relays take over after the claim timeout");
         }
     }
 
