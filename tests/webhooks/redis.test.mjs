@@ -7,6 +7,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { startRelay } from "../support/relay-process.mjs";
@@ -55,8 +56,9 @@ async function setup(t, db, { events, topics, queue = 100_000 } = {}) {
   ];
   const logs = () => relays.map((relay) => relay.log().slice(-3000)).join("\n");
 
-  async function relay() {
-    const started = await startRelay(flags);
+  /** A relay on the test's Redis, or on `pubsub` (the same Redis through a proxy). */
+  async function relay({ pubsub } = {}) {
+    const started = await startRelay(pubsub ? flags.map((flag) => (flag === url ? pubsub : flag)) : flags);
     relays.push(started);
     return started;
   }
@@ -303,4 +305,63 @@ test("past --webhook-queue on Redis the oldest events go to the dead letters, co
   assert.equal(keys.size, 1_000, "each of the 1,000 once");
   assert.equal(events.length, 1_000);
   assert.equal(messages.length, 1_000);
+});
+
+/** A TCP proxy to Redis that the test can cut (every connection dropped, new ones refused) and restore. */
+async function cuttableProxy(url) {
+  const { hostname, port } = new URL(url);
+  let cut = false;
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    if (cut) return client.destroy();
+    const upstream = net.connect({ host: hostname, port: Number(port) });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {});
+    }
+    client.pipe(upstream).pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: url.replace(`${hostname}:${port}`, `127.0.0.1:${server.address().port}`),
+    cut() {
+      cut = true;
+      sockets.forEach((socket) => socket.destroy());
+    },
+    restore() {
+      cut = false;
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+test("a relay cut from Redis past its liveness is taken for dead, and tells its topics and members again when back", {
+  skip,
+}, async (t) => {
+  const h = await setup(t, 10, { events: "channel.occupied,channel.vacated,presence.join,presence.leave" });
+  const proxy = await cuttableProxy(h.url);
+  t.after(() => proxy.close());
+  const [cutOff] = [await h.relay({ pubsub: proxy.url }), await h.relay()];
+  const told = async () => acked(await h.rx.log()).map(({ type, key }) => `${type}${key ? ` ${key}` : ""}`);
+  const toldAtLeast = (count) => async () => (await told()).length >= count;
+
+  const ada = await h.socket(cutOff);
+  await ada.join("room:cut", { user_id: "ada" });
+  await h.waitFor("occupied and ada's join", toldAtLeast(2), { seen: told });
+  proxy.cut();
+  await h.waitFor("ada gone and the topic vacated, told by the other relay", toldAtLeast(4), { seen: told });
+  proxy.restore();
+  await h.waitFor("the topic and ada told again", toldAtLeast(6), { ms: 15_000, seen: told });
+  await sleep(1_000);
+  assert.deepEqual(await told(), [
+    "channel.occupied",
+    "presence.join ada",
+    "presence.leave ada",
+    "channel.vacated",
+    "channel.occupied",
+    "presence.join ada",
+  ]);
 });

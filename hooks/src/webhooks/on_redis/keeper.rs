@@ -77,7 +77,7 @@ async fn each_second(
     redis: &mut ConnectionManager,
 ) -> redis::RedisResult<()> {
     let relay = &*on_redis.relay;
-    let _: () = redis::pipe()
+    let ((), added): ((), i64) = redis::pipe()
         .set_options(
             keys::alive(relay),
             1,
@@ -86,6 +86,9 @@ async fn each_second(
         .sadd(keys::RELAYS, relay)
         .query_async(redis)
         .await?;
+    if added == 1 && on_redis.registered.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        on_redis.tell_again();
+    }
     for (index, endpoint) in endpoints.iter().enumerate() {
         on_redis.leases[index].keep(redis, &keys::lease(&endpoint.name), relay).await;
     }

@@ -26,6 +26,7 @@ use super::{EndpointState, Shared, WebhooksError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use serde::Serialize;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
@@ -48,6 +49,32 @@ pub(crate) enum Append {
     Vacated { topic: String },
     /// Presence metas joined or left, each `topic \0 key \0 meta` in `members`.
     Presence { joined: bool, topic: String, text: String, members: Vec<String> },
+}
+
+/// The topics this relay holds a subscriber of, and its connections' presence metas (`topic \0 key \0 meta`).
+#[derive(Debug, Default)]
+struct Held {
+    topics: HashSet<String>,
+    members: HashSet<String>,
+}
+
+impl Held {
+    fn note(&mut self, append: &Append) {
+        match append {
+            Append::Occupied { topic, .. } => {
+                self.topics.insert(topic.clone());
+            }
+            Append::Vacated { topic } => {
+                self.topics.remove(topic);
+            }
+            Append::Presence { joined: true, members, .. } => self.members.extend(members.iter().cloned()),
+            Append::Presence { joined: false, members, .. } => {
+                for member in members {
+                    self.members.remove(member);
+                }
+            }
+        }
+    }
 }
 
 /// What the queue on Redis shows of an endpoint, renewed by the keeper each second.
@@ -73,6 +100,10 @@ pub(crate) struct OnRedis {
     dropped_appends: AtomicU64,
     /// Set when the relay shuts down: the keeper stops, so this relay takes no lease and no liveness again.
     pub(crate) leaving: AtomicBool,
+    /// Whether this relay has been in the set of relays once already.
+    pub(crate) registered: AtomicBool,
+    /// What this relay's connections hold, as appended.
+    held: Mutex<Held>,
     /// Per endpoint, in the order of the settings.
     pub(crate) leases: Vec<Lease>,
     pub(crate) snapshots: Vec<Mutex<Snapshot>>,
@@ -115,6 +146,8 @@ impl OnRedis {
             appends,
             dropped_appends: AtomicU64::new(0),
             leaving: AtomicBool::new(false),
+            registered: AtomicBool::new(false),
+            held: Mutex::default(),
             leases: endpoints.iter().map(|_| Lease::default()).collect(),
             snapshots: endpoints.iter().map(|_| Mutex::default()).collect(),
         });
@@ -129,6 +162,7 @@ impl OnRedis {
 
     /// Queues a change of this relay's connections for the journal, without waiting.
     pub(crate) fn append(&self, append: Append) {
+        self.held().note(&append);
         if self.appends.try_send(append).is_err() {
             let dropped = self.dropped_appends.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
@@ -137,6 +171,36 @@ impl OnRedis {
                     "webhook events of this relay's connections dropped: Redis is too slow or away"
                 );
             }
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Tells again what this relay's connections hold, after the other relays buried it while it lived (it was cut
+    /// from Redis for longer than its liveness lasts, or Redis lost its data): they told its topics vacated and its
+    /// members gone, so each is occupied and joins again.
+    pub(crate) fn tell_again(&self) {
+        let (topics, members) = {
+            let held = self.held();
+            (held.topics.iter().cloned().collect::<Vec<_>>(), held.members.iter().cloned().collect::<Vec<_>>())
+        };
+        tracing::warn!(
+            topics = topics.len(),
+            members = members.len(),
+            "the other relays took this relay for dead: its topics and members are told again"
+        );
+        for topic in topics {
+            let text = super::event::channel("channel.occupied", &topic, super::event::now_ms()).to_string();
+            self.append(Append::Occupied { topic, text });
+        }
+        for field in members {
+            let mut parts = field.splitn(3, '\0');
+            let (Some(topic), Some(key), Some(meta)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let text = super::event::presence("presence.join", topic, key, &format!("[{meta}]")).to_string();
+            let topic = topic.to_owned();
+            self.append(Append::Presence { joined: true, topic, text, members: vec![field] });
         }
     }
 
