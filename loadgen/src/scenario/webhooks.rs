@@ -20,8 +20,10 @@
 //!
 //! The relay may keep the webhook's queue on Redis (`--pubsub`, the suite's `webhooks-redis` run): the publish then
 //! puts each broadcast into the journal stream on Redis, and the relay holding the endpoint's lease reads it back and
-//! POSTs it. Nothing here changes but Redis's CPU, measured as the others' when its process id is given. The end of
-//! a step relies on the receiver's counts; the relay's view of its queue (`queued`, `in_flight`) is, on Redis, a
+//! POSTs it. Redis's CPU is measured as the others' when its process id is given, and what is lost has a third
+//! cause: `POST /api/broadcast` answers once a broadcast is queued for Redis, and the relay drops those that find
+//! that queue full (`ferrocast_redis_dropped_total` in its `/metrics`), which never reach the journal. The end of a
+//! step relies on the receiver's counts; the relay's view of its queue (`queued`, `in_flight`) is, on Redis, a
 //! snapshot renewed once a second, so it is read only after [`STALL`], well past that lag.
 
 use crate::Result;
@@ -139,13 +141,15 @@ struct Published {
     post_latency: latency::Summary,
 }
 
-/// What the relay's `GET /api/webhooks` says of the endpoint.
+/// What the relay's `GET /api/webhooks` says of the endpoint, and its `/metrics` of its queue for Redis.
 #[derive(Debug, Clone, Copy, Default)]
 struct EndpointState {
     delivered: u64,
     dead: u64,
     queued: u64,
     in_flight: bool,
+    /// Broadcasts dropped because the queue for Redis was full (0 without Redis).
+    dropped: u64,
 }
 
 /// One step, measured.
@@ -159,6 +163,7 @@ struct Step {
     /// The relay's counters' change over the step.
     delivered: u64,
     dead: u64,
+    dropped: u64,
     /// From the first POST to the last receipt.
     seconds_to_last_receipt: f64,
     relay_cpu: Option<f64>,
@@ -177,6 +182,12 @@ impl Step {
 
     fn lost(&self) -> u64 {
         self.published.sent.saturating_sub(self.broadcasts_received())
+    }
+
+    /// By how much the relay's counts (delivered, dead, dropped before Redis) exceed what was published: events it
+    /// counted twice, which should not be.
+    fn counted_twice(&self) -> u64 {
+        (self.delivered + self.dead + self.dropped).saturating_sub(self.published.sent)
     }
 
     /// Checks that must read 0: invalid signatures, stale timestamps, malformed bodies, duplicates, disorder. (Gaps
@@ -231,6 +242,8 @@ impl Step {
             "lost": self.lost(),
             "relay_delivered": self.delivered,
             "relay_dead": self.dead,
+            "relay_dropped": self.dropped,
+            "relay_counted_twice": self.counted_twice(),
             "faults": self.faults(),
             "latency": self.received["latency"],
             "relay_to_receipt": self.received["relay_to_receipt"],
@@ -286,7 +299,7 @@ pub(crate) async fn run(target: &Target, options: &Options) -> Result<Outcome> {
         let machine_cpu = MachineWindow::start();
         let published = publish(&mut sender, api, seq, rate, per_post, options.step).await?;
         seq += published.sent;
-        let drain_note = drain(api, options.receiver, published.sent, before.dead).await?;
+        let drain_note = drain(api, options.receiver, published.sent, &before).await?;
         let (relay_cpu, receiver_cpu, redis_cpu) = (relay_cpu.seconds(), receiver_cpu.seconds(), redis_cpu.seconds());
         let (generator_cpu, machine_cpu) = (generator_cpu.seconds(), machine_cpu.seconds());
         let received = receiver_stats(options.receiver, true).await?;
@@ -300,6 +313,7 @@ pub(crate) async fn run(target: &Target, options: &Options) -> Result<Outcome> {
             received,
             delivered: after.delivered.saturating_sub(before.delivered),
             dead: after.dead.saturating_sub(before.dead),
+            dropped: after.dropped.saturating_sub(before.dropped),
             relay_cpu,
             receiver_cpu,
             redis_cpu,
@@ -407,9 +421,9 @@ fn unix_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_micros() as u64)
 }
 
-/// Waits until the receiver has `sent` broadcasts (those the relay counted dead since `dead_before` included);
+/// Waits until the receiver has `sent` broadcasts (those the relay counted dead or dropped since `before` included);
 /// why it stopped short, if it did.
-async fn drain(api: SocketAddr, receiver: SocketAddr, sent: u64, dead_before: u64) -> Result<Option<String>> {
+async fn drain(api: SocketAddr, receiver: SocketAddr, sent: u64, before: &EndpointState) -> Result<Option<String>> {
     let started = Instant::now();
     let (mut last_count, mut last_change) = (u64::MAX, Instant::now());
     loop {
@@ -423,15 +437,20 @@ async fn drain(api: SocketAddr, receiver: SocketAddr, sent: u64, dead_before: u6
         let still = last_change.elapsed();
         if still >= STALL || started.elapsed() >= DRAIN_TIMEOUT {
             let state = endpoint_state(api).await?;
-            let dead = state.dead.saturating_sub(dead_before);
+            let dead = state.dead.saturating_sub(before.dead);
+            let dropped = state.dropped.saturating_sub(before.dropped);
             let idle = state.queued == 0 && !state.in_flight;
-            if count + dead >= sent && idle {
-                return Ok(Some(format!("{dead} events went to the relay's dead letters")));
+            if count + dead + dropped >= sent && idle {
+                let mut note = format!("{dead} events went to the relay's dead letters");
+                if dropped > 0 {
+                    let _ = write!(note, ", {dropped} were dropped before Redis");
+                }
+                return Ok(Some(note));
             }
             if (idle && still >= STALL) || still >= 2 * STALL || started.elapsed() >= DRAIN_TIMEOUT {
                 return Ok(Some(format!(
                     "{count} of {sent} received, nothing more for {:.1} s; the relay: {} queued, in flight: {}, {dead} \
-                     dead",
+                     dead, {dropped} dropped before Redis",
                     still.as_secs_f64(),
                     state.queued,
                     state.in_flight,
@@ -458,7 +477,25 @@ async fn endpoint_state(api: SocketAddr) -> Result<EndpointState> {
         dead: endpoint["dead"].as_u64().unwrap_or(0),
         queued: endpoint["queued"].as_u64().unwrap_or(0),
         in_flight: endpoint["in_flight"].as_bool().unwrap_or(false),
+        dropped: redis_dropped(api).await?,
     })
+}
+
+/// The relay's `ferrocast_redis_dropped_total` from `GET /metrics` on its API port: broadcasts answered but dropped
+/// because its queue for Redis was full. 0 without Redis, where the metric is absent.
+async fn redis_dropped(api: SocketAddr) -> Result<u64> {
+    let (status, body) = http_get(api, "/metrics").await?;
+    if status != 200 {
+        return Err(format!("GET /metrics: {status}: {body}").into());
+    }
+    Ok(metric(&body, "ferrocast_redis_dropped_total").unwrap_or(0))
+}
+
+/// The value of the unlabelled metric `name` in a Prometheus text exposition.
+fn metric(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+        .map(|x| x as u64)
 }
 
 /// The receiver's `GET /stats` (and a reset after it, with `reset`).
@@ -512,8 +549,17 @@ fn step_line(step: &Step) -> String {
         let _ = write!(line, ", Redis {cpu:.1} µs/event");
     }
     let _ = write!(line, ", lost {}", step.lost());
-    if step.dead > 0 {
-        let _ = write!(line, " ({} dead letters)", step.dead);
+    match (step.dead, step.dropped) {
+        (0, 0) => {}
+        (dead, 0) => {
+            let _ = write!(line, " ({dead} dead letters)");
+        }
+        (dead, dropped) => {
+            let _ = write!(line, " ({dead} dead letters, {dropped} dropped before Redis)");
+        }
+    }
+    if step.counted_twice() > 0 {
+        let _ = write!(line, ", the relay counts {} more events than were published", step.counted_twice());
     }
     if step.faults() > 0 {
         let _ = write!(line, ", {} faults (signatures, order, duplicates)", step.faults());
@@ -599,11 +645,15 @@ pub(crate) fn markdown(figures: &Value) -> String {
     let us = |value: &Value| value.as_u64().map_or("–".to_owned(), format_us);
     let number = |value: &Value, digits: usize| value.as_f64().map_or("–".to_owned(), |x| format!("{x:.digits$}"));
     let redis = steps.iter().any(|step| !step["redis_cpu_seconds"].is_null());
-    let (redis_column, redis_share) = if redis { (" Redis CPU µs/event |", " / Redis") } else { ("", "") };
+    let (redis_column, redis_share, dropped) = match redis {
+        true => (" Redis CPU µs/event |", " / Redis", " / dropped before Redis"),
+        false => ("", "", ""),
+    };
     let mut table = format!(
         "| rate | per POST | published/s | received/s | p50 | p99 | max | relay CPU µs/event | receiver CPU \
          µs/event |{redis_column} events/batch | relay / receiver{redis_share} / generator / machine CPU % | lost \
-         (dead letters) | bad signatures |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}---:|---:|---:|---:|\n",
+         (dead letters{dropped}) | bad signatures |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}---:|---:|---:|\
+         ---:|\n",
         if redis { "---:|" } else { "" },
     );
     for step in steps {
@@ -612,12 +662,13 @@ pub(crate) fn markdown(figures: &Value) -> String {
             Some(rate) => format!("{rate}/s"),
             None => "–".to_owned(),
         };
-        let (redis_cell, redis_percent) = match redis {
+        let (redis_cell, redis_percent, dropped) = match redis {
             true => (
                 format!(" {} |", number(&step["redis_cpu_us_per_event"], 1)),
                 format!(" / {}", number(&step["redis_cpu_percent"], 0)),
+                format!(" / {}", step["relay_dropped"]),
             ),
-            false => (String::new(), String::new()),
+            false => (String::new(), String::new(), String::new()),
         };
         let cpu = format!(
             "{} / {}{redis_percent} / {} / {}",
@@ -628,7 +679,7 @@ pub(crate) fn markdown(figures: &Value) -> String {
         );
         let _ = writeln!(
             table,
-            "| {rate} | {} | {} | {} | {} | {} | {} | {} | {} |{redis_cell} {} | {cpu} | {} ({}) | {} |",
+            "| {rate} | {} | {} | {} | {} | {} | {} | {} | {} |{redis_cell} {} | {cpu} | {} ({}{dropped}) | {} |",
             step["per_post"],
             number(&step["published_per_s"], 0),
             number(&step["received_per_s"], 0),
@@ -696,6 +747,14 @@ mod tests {
     }
 
     #[test]
+    fn metrics_are_read_by_their_whole_name() {
+        let text = "# TYPE ferrocast_redis_dropped_total counter\nferrocast_redis_dropped_total_x 7\n\
+                    ferrocast_redis_dropped_total 1384600\n";
+        assert_eq!(metric(text, "ferrocast_redis_dropped_total"), Some(1_384_600));
+        assert_eq!(metric(text, "ferrocast_redis_queued"), None);
+    }
+
+    #[test]
     fn the_table_has_redis_columns_when_redis_was_measured() {
         let step = json!({
             "rate": "1000", "per_post": 1, "published_per_s": 1000.0, "received_per_s": 998.0,
@@ -703,19 +762,26 @@ mod tests {
             "relay_cpu_us_per_event": 90.0, "receiver_cpu_us_per_event": 18.0, "redis_cpu_seconds": 0.1,
             "redis_cpu_us_per_event": 20.0, "redis_cpu_percent": 2.0, "events_per_batch": 100.0,
             "relay_cpu_percent": 9.0, "receiver_cpu_percent": 2.0, "generator_cpu_percent": 1.0,
-            "machine_cpu_percent": 15.0, "lost": 0, "relay_dead": 0, "invalid_signatures": 0,
+            "machine_cpu_percent": 15.0, "lost": 0, "relay_dead": 0, "relay_dropped": 0, "invalid_signatures": 0,
         });
-        let table = markdown(&json!({ "steps": [step] }));
+        let max = json!({
+            "rate": "max", "per_post": 50, "redis_cpu_seconds": 1.0, "lost": 9, "relay_dead": 4, "relay_dropped": 5,
+            "invalid_signatures": 0,
+        });
+        let table = markdown(&json!({ "steps": [step, max] }));
+        assert!(table.contains("| lost (dead letters / dropped before Redis) |"), "{table}");
+        assert!(table.contains("| 9 (4 / 5) | 0 |"), "{table}");
         assert!(table.contains("| receiver CPU µs/event | Redis CPU µs/event | events/batch |"), "{table}");
         assert!(table.contains("relay / receiver / Redis / generator / machine CPU %"), "{table}");
         assert!(
             table.contains(
                 "| 1000/s | 1 | 1000 | 998 | 50.0 ms | 99.0 ms | 101.0 ms | 90.0 | 18.0 | 20.0 | 100.0 | 9 / 2 / 2 / 1 / \
-                 15 | 0 (0) | 0 |"
+                 15 | 0 (0 / 0) | 0 |"
             ),
             "{table}"
         );
         let columns = |line: &str| line.matches('|').count();
+        assert_eq!(table.lines().count(), 4, "{table}");
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines.iter().all(|line| columns(line) == columns(lines[0])), "{table}");
     }
