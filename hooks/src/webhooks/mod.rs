@@ -10,7 +10,7 @@
 //! The queues live in this relay's memory (a relay that stops loses what they held), or with `--pubsub redis://`
 //! on Redis (`on_redis`), where they survive restarts and crashes and the relays share the sending.
 
-mod event;
+pub(crate) mod event;
 mod on_redis;
 mod queue;
 mod sender;
@@ -106,7 +106,7 @@ impl EndpointState {
     }
 
     /// Runs `warn` unless it ran less than a second ago: a flood of events must not become a flood of log lines.
-    fn warn_at_most_each_second(&self, warn: impl FnOnce()) {
+    pub(crate) fn warn_at_most_each_second(&self, warn: impl FnOnce()) {
         let now = now_ms();
         let last = self.warned_ms.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= 1000

@@ -105,7 +105,8 @@ impl Cluster {
 
         let (queue, queued) = mpsc::channel(settings.max_queued.max(1));
         let journal = settings.journal.clone();
-        hub.route_through(Arc::new(publisher::Publisher { queue, stats: Arc::clone(&stats), journal }));
+        let warned = std::sync::Mutex::default();
+        hub.route_through(Arc::new(publisher::Publisher { queue, stats: Arc::clone(&stats), journal, warned }));
         tokio::spawn(publisher::run(redis.clone(), queued, Arc::clone(&relay), Arc::clone(hub), Arc::clone(&stats)));
 
         let (changes, inputs) = mpsc::unbounded_channel();

@@ -13,8 +13,9 @@ use crate::hub::{Hub, Upstream};
 use ferrocast_protocol::Payload;
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -44,6 +45,8 @@ pub(crate) struct Publisher {
     pub(crate) queue: mpsc::Sender<Pending>,
     pub(crate) stats: Arc<Stats>,
     pub(crate) journal: Option<Journal>,
+    /// When a drop was last logged: at most one line a second, however many are dropped.
+    pub(crate) warned: Mutex<Option<Instant>>,
 }
 
 impl Upstream for Publisher {
@@ -54,7 +57,16 @@ impl Upstream for Publisher {
             Ok(()) => Stats::add(&self.stats.queued, 1),
             Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
                 Stats::add(&self.stats.dropped, 1);
-                tracing::warn!(topic, "a broadcast was dropped: the queue for Redis is full (see --redis-queue)");
+                let mut warned = self.warned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                    *warned = Some(Instant::now());
+                    let dropped = self.stats.dropped.load(Ordering::Relaxed);
+                    tracing::warn!(
+                        topic,
+                        dropped,
+                        "broadcasts are dropped: the queue for Redis is full (see --redis-queue; one line a second)"
+                    );
+                }
             }
         }
     }

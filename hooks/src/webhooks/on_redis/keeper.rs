@@ -1,20 +1,20 @@
 //! The keeper of one relay's part in the queue on Redis, on a tick of its own:
-//! - every tick: the topics whose vacated delay is over are told (`due.lua`), by whichever relay comes first;
-//! - each second: this relay's liveness, its endpoints' leases, the queue's bound (past `--webhook-queue` waiting,
-//!   the holder moves the oldest to the dead letters), what the API and metrics show, and the burial of relays
-//!   that died (`bury_relay.lua`);
-//! - every ten seconds: the journal is trimmed of what every endpoint's group has acknowledged, and the groups of
-//!   endpoints no relay has been configured with for a minute are removed, so they do not hold the journal.
+//! - every tick: the topics whose vacated delay is over are told (`due.lua`), by whichever relay comes first, and
+//!   the queue's bound is kept for the endpoints this relay sends for (`bound.rs`);
+//! - each second: this relay's liveness, its endpoints' leases, what the API and metrics show, the burial of
+//!   relays that died (`bury_relay.lua`), and the journal trimmed of what every endpoint's group has acknowledged;
+//! - every ten seconds: the groups of endpoints no relay has been configured with for a minute are removed, so
+//!   they do not hold the journal.
 
+use super::bound;
 use super::keys;
 use super::lease::LEASE;
-use super::sending::{Source, Stored, batch_id, bury, create_group, seen, text_of, wanted_by};
+use super::sending::{create_group, seen};
 use super::{OnRedis, Snapshot};
-use crate::webhooks::queue::{Batch, Queued};
 use crate::webhooks::{EndpointState, Shared};
 use ferrocast_pubsub::JOURNAL;
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamInfoGroupsReply, StreamPendingReply, StreamReadOptions, StreamReadReply};
+use redis::streams::{StreamInfoGroupsReply, StreamPendingReply};
 use redis::{AsyncCommands, Script};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -44,11 +44,10 @@ pub(crate) async fn run(on_redis: Arc<OnRedis>, shared: Arc<Shared>, endpoints: 
         }
         let done = async {
             tell_due(&mut redis).await?;
+            keep_bound(&on_redis, &shared, &endpoints, &mut redis).await?;
             if count % 4 == 0 {
                 each_second(&on_redis, &shared, &endpoints, &mut redis).await?;
-            }
-            if count % 40 == 0 {
-                trim(&endpoints, &mut redis).await?;
+                trim(&endpoints, &mut redis, count % 40 == 0).await?;
             }
             redis::RedisResult::Ok(())
         };
@@ -67,6 +66,26 @@ async fn tell_due(redis: &mut ConnectionManager) -> redis::RedisResult<()> {
         .arg(DUE_PER_TICK)
         .invoke_async(redis)
         .await?;
+    Ok(())
+}
+
+/// Keeps the bound of the endpoints this relay sends for.
+async fn keep_bound(
+    on_redis: &OnRedis,
+    shared: &Shared,
+    endpoints: &[Arc<EndpointState>],
+    redis: &mut ConnectionManager,
+) -> redis::RedisResult<()> {
+    if !on_redis.leases.iter().any(super::Lease::held) {
+        return Ok(());
+    }
+    let groups: StreamInfoGroupsReply = redis.xinfo_groups(JOURNAL).await?;
+    for (index, endpoint) in endpoints.iter().enumerate() {
+        let group = groups.groups.iter().find(|group| group.name == endpoint.name);
+        if let Some(group) = group.filter(|_| on_redis.leases[index].held()) {
+            bound::enforce(redis, shared, endpoint, group).await?;
+        }
+    }
     Ok(())
 }
 
@@ -96,9 +115,6 @@ async fn each_second(
     for (index, endpoint) in endpoints.iter().enumerate() {
         let Some(group) = groups.groups.iter().find(|group| group.name == endpoint.name) else { continue };
         let lag = group.lag.unwrap_or(0);
-        if on_redis.leases[index].held() && lag > shared.settings.queue {
-            bound(on_redis, shared, endpoint, lag - shared.settings.queue, redis).await?;
-        }
         let oldest = if group.pending > 0 {
             oldest_pending(redis, &endpoint.name).await?
         } else if lag > 0 {
@@ -123,48 +139,6 @@ async fn each_second(
         *on_redis.snapshots[index].lock().unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot;
     }
     bury_dead_relays(on_redis, shared, redis).await
-}
-
-/// Moves the oldest `over` entries waiting for `endpoint` (and a tenth of the bound more, so a full queue makes
-/// room in steps) to its dead letters, in batches.
-async fn bound(
-    on_redis: &OnRedis,
-    shared: &Shared,
-    endpoint: &EndpointState,
-    over: usize,
-    redis: &mut ConnectionManager,
-) -> redis::RedisResult<()> {
-    let settings = &shared.settings;
-    let mut left = over + settings.queue.div_ceil(10);
-    while left > 0 {
-        let options =
-            StreamReadOptions::default().group(&endpoint.name, &*on_redis.relay).count(left.min(settings.batch_max));
-        let read: Option<StreamReadReply> = redis.xread_options(&[JOURNAL], &[">"], &options).await?;
-        let entries: Vec<_> = read.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids).collect();
-        if entries.is_empty() {
-            return Ok(());
-        }
-        left = left.saturating_sub(entries.len());
-        let ids: Vec<String> = entries.iter().map(|entry| entry.id.clone()).collect();
-        let events = entries
-            .iter()
-            .filter(|entry| wanted_by(endpoint, entry))
-            .filter_map(|entry| Some(Queued { text: text_of(entry)?, seen: seen(&entry.id) }));
-        let batch = Batch { id: batch_id(&endpoint.name, &ids[0], &ids[ids.len() - 1]), events: events.collect() };
-        let stored = Stored::of(&batch, "queue full", None, None);
-        let count = stored.events.len();
-        let forgotten = bury(redis, &endpoint.name, &stored, &Source::Journal(ids)).await?;
-        if count > 0 {
-            endpoint.died(count);
-            endpoint.forgot(forgotten as usize);
-            tracing::warn!(
-                endpoint = endpoint.name,
-                count,
-                "a webhook queue is full: its oldest events are dead letters"
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Tells what the relays whose liveness lapsed held, each once across relays.
@@ -198,23 +172,20 @@ async fn bury_dead_relays(
     Ok(())
 }
 
-/// Marks this relay's endpoints configured, removes the groups of endpoints nobody is configured with any more,
-/// and trims the journal of what every remaining group acknowledged.
-async fn trim(endpoints: &[Arc<EndpointState>], redis: &mut ConnectionManager) -> redis::RedisResult<()> {
-    let mut marks = redis::pipe();
-    for endpoint in endpoints {
-        marks.set_options(
-            keys::configured(&endpoint.name),
-            1,
-            redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(CONFIGURED_FOR.as_millis() as u64)),
-        );
+/// Trims the journal of what every group acknowledged; with `groups_too`, first marks this relay's endpoints
+/// configured and removes the groups of endpoints nobody is configured with any more.
+async fn trim(
+    endpoints: &[Arc<EndpointState>],
+    redis: &mut ConnectionManager,
+    groups_too: bool,
+) -> redis::RedisResult<()> {
+    if groups_too {
+        mark_configured(endpoints, redis).await?;
     }
-    let _: () = marks.query_async(redis).await?;
     let groups: StreamInfoGroupsReply = redis.xinfo_groups(JOURNAL).await?;
     let mut keep_from: Option<String> = None;
     for group in &groups.groups {
-        let configured: bool = redis.exists(keys::configured(&group.name)).await?;
-        if !configured {
+        if groups_too && !redis.exists::<_, bool>(keys::configured(&group.name)).await? {
             let _: i64 = redis.xgroup_destroy(JOURNAL, &group.name).await?;
             tracing::info!(endpoint = group.name, "no relay sends this webhook any more: its journal group is removed");
             continue;
@@ -225,10 +196,31 @@ async fn trim(endpoints: &[Arc<EndpointState>], redis: &mut ConnectionManager) -
             keep_from = Some(needed);
         }
     }
+    // Without a limit: the default stops at 10,000 entries a call, less than a busy second brings.
     if let Some(minid) = keep_from {
-        let _: i64 = redis::cmd("XTRIM").arg(JOURNAL).arg("MINID").arg("~").arg(minid).query_async(redis).await?;
+        let _: i64 = redis::cmd("XTRIM")
+            .arg(JOURNAL)
+            .arg("MINID")
+            .arg("~")
+            .arg(minid)
+            .arg("LIMIT")
+            .arg(0)
+            .query_async(redis)
+            .await?;
     }
     Ok(())
+}
+
+async fn mark_configured(endpoints: &[Arc<EndpointState>], redis: &mut ConnectionManager) -> redis::RedisResult<()> {
+    let mut marks = redis::pipe();
+    for endpoint in endpoints {
+        marks.set_options(
+            keys::configured(&endpoint.name),
+            1,
+            redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(CONFIGURED_FOR.as_millis() as u64)),
+        );
+    }
+    marks.query_async(redis).await
 }
 
 /// The oldest entry a group has taken and not acknowledged.

@@ -38,12 +38,19 @@ pub(crate) struct Lease {
     until_ms: AtomicU64,
     /// Woken when this relay takes the lease.
     pub(crate) taken: Notify,
+    /// How many times it took it.
+    times: AtomicU64,
 }
 
 impl Lease {
     /// Whether this relay holds the lease now.
     pub(crate) fn held(&self) -> bool {
         now_ms() < self.until_ms.load(Ordering::Relaxed)
+    }
+
+    /// How many times this relay took the lease.
+    pub(crate) fn times_taken(&self) -> u64 {
+        self.times.load(Ordering::Relaxed)
     }
 
     /// Stops counting on the lease; whether this relay held it.
@@ -63,6 +70,7 @@ impl Lease {
         self.until_ms.store(until, Ordering::Relaxed);
         if held && !was {
             tracing::info!(lease = key, "this relay sends the endpoint's webhooks now");
+            self.times.fetch_add(1, Ordering::Relaxed);
             self.taken.notify_one();
         }
         held

@@ -14,6 +14,7 @@
 //! - A relay that dies is buried by another (`keeper.rs`): the presence metas it tracked leave and the topics only
 //!   it held are vacated.
 
+mod bound;
 mod keeper;
 mod keys;
 mod lease;

@@ -21,6 +21,12 @@ use serde_json::value::RawValue;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+/// How often, besides, the sender looks for batches to send again and entries left pending.
+const LOOK_AGAIN: Duration = Duration::from_secs(1);
+
+/// How far apart the reads of a gathering batch are while nothing comes.
+const POLL: Duration = Duration::from_millis(10);
+
 static BURY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("bury.lua")));
 
 /// A batch as the dead letters and the batches sent again keep it.
@@ -71,6 +77,10 @@ pub(crate) struct Sender {
     /// For the reads that wait for entries.
     reads: ConnectionManager,
     redis: ConnectionManager,
+    /// How many times this relay had taken the lease when the sender last looked for batches to send again.
+    taken: u64,
+    /// When it last looked and found none.
+    looked: Option<Instant>,
 }
 
 impl Sender {
@@ -87,6 +97,8 @@ impl Sender {
             index,
             reads: connect(&on_redis.client, true)?,
             redis: on_redis.redis.clone(),
+            taken: 0,
+            looked: None,
         })
     }
 
@@ -118,73 +130,89 @@ impl Sender {
         }
     }
 
-    /// The next batch: one to send again, else the entries left pending, else new ones gathered for the window.
+    /// The next batch: one to send again, else entries left pending, else new ones gathered for the window. Batches
+    /// to send again and pending entries are looked for when the lease is taken, after each one found, and each
+    /// [`LOOK_AGAIN`] otherwise: not before every batch, which would cost two round trips each.
     async fn next(&mut self) -> redis::RedisResult<Option<(Batch, Source)>> {
-        let name = self.endpoint.name.clone();
-        if let Some(text) = self.redis.lindex::<_, Option<String>>(keys::again(&name), 0).await? {
-            let batch = match serde_json::from_str::<Stored>(&text) {
-                Ok(stored) => Batch {
-                    id: stored.id,
-                    events: stored
-                        .events
-                        .into_iter()
-                        .map(|event| Queued { text: event.get().into(), seen: Instant::now() })
-                        .collect(),
-                },
-                // Not ours to read: dropped rather than blocking every batch after it.
-                Err(_) => {
-                    let _: Option<String> = self.redis.lpop(keys::again(&name), None).await?;
-                    return Ok(None);
-                }
-            };
-            return Ok(Some((batch, Source::Again)));
-        }
-        let batch_max = self.shared.settings.batch_max;
-        let options = StreamAutoClaimOptions::default().count(batch_max);
-        let claimed: StreamAutoClaimReply =
-            self.redis.xautoclaim_options(JOURNAL, &name, &*self.on_redis.relay, 0, "0-0", options).await?;
-        if !claimed.deleted_ids.is_empty() {
-            let _: i64 = self.redis.xack(JOURNAL, &name, &claimed.deleted_ids).await?;
+        let taken = self.on_redis.leases[self.index].times_taken();
+        if taken != self.taken || self.looked.is_none_or(|at| at.elapsed() >= LOOK_AGAIN) {
+            self.taken = taken;
+            self.looked = None;
+            if let Some(batch) = self.again().await? {
+                return Ok(Some((batch, Source::Again)));
+            }
+            let mut wanted = Vec::new();
+            self.claim(&mut wanted).await?;
+            if !wanted.is_empty() {
+                return Ok(Some(self.batch_of(wanted)));
+            }
+            self.looked = Some(Instant::now());
         }
         let mut wanted = Vec::new();
-        self.keep_wanted(claimed.claimed, &mut wanted).await?;
-        if wanted.is_empty() {
-            self.gather(&mut wanted).await?;
-        }
-        if wanted.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(self.batch_of(wanted)))
+        self.gather(&mut wanted).await?;
+        Ok((!wanted.is_empty()).then(|| self.batch_of(wanted)))
     }
 
-    /// Reads new entries until the batch is full or its window (from its first entry) is over.
+    /// The first batch to send again (redelivered dead letters), if any.
+    async fn again(&mut self) -> redis::RedisResult<Option<Batch>> {
+        let key = keys::again(&self.endpoint.name);
+        let Some(text) = self.redis.lindex::<_, Option<String>>(&key, 0).await? else { return Ok(None) };
+        match serde_json::from_str::<Stored>(&text) {
+            Ok(stored) => {
+                let events =
+                    stored.events.into_iter().map(|event| Queued { text: event.get().into(), seen: Instant::now() });
+                Ok(Some(Batch { id: stored.id, events: events.collect() }))
+            }
+            // Not ours to read: dropped rather than blocking every batch after it.
+            Err(_) => {
+                let _: Option<String> = self.redis.lpop(&key, None).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Takes over the entries taken and not acknowledged, by a relay that died mid-send or by this one before it
+    /// lost the lease: that batch, sent first, with the same id.
+    async fn claim(&mut self, wanted: &mut Vec<StreamId>) -> redis::RedisResult<()> {
+        let name = &self.endpoint.name;
+        let options = StreamAutoClaimOptions::default().count(self.shared.settings.batch_max);
+        let claimed: StreamAutoClaimReply =
+            self.redis.xautoclaim_options(JOURNAL, name, &*self.on_redis.relay, 0, "0-0", options).await?;
+        if !claimed.deleted_ids.is_empty() {
+            let _: i64 = self.redis.xack(JOURNAL, name, &claimed.deleted_ids).await?;
+        }
+        self.keep_wanted(claimed.claimed, wanted).await
+    }
+
+    /// Reads new entries until the batch is full or its window (from its first entry) is over. The first read
+    /// waits in Redis; then, since Redis ends a blocked read only on its 100 ms tick, the window is kept here, with
+    /// reads that do not wait, [`POLL`] apart while nothing comes.
     async fn gather(&mut self, wanted: &mut Vec<StreamId>) -> redis::RedisResult<()> {
         let batch_max = self.shared.settings.batch_max;
         let mut until: Option<Instant> = None;
         loop {
-            let block = match until {
-                None => READ_BLOCK,
-                Some(until) => match until.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return Ok(()),
-                },
-            };
             let options = StreamReadOptions::default()
                 .group(&self.endpoint.name, &*self.on_redis.relay)
-                .count(batch_max - wanted.len())
-                .block(block.as_millis().max(1) as usize);
+                .count(batch_max - wanted.len());
+            let options = if until.is_none() { options.block(READ_BLOCK.as_millis() as usize) } else { options };
             let read: Option<StreamReadReply> = self.reads.xread_options(&[JOURNAL], &[">"], &options).await?;
             let entries: Vec<StreamId> =
                 read.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids).collect();
-            let was = wanted.len();
+            let came = !entries.is_empty();
             self.keep_wanted(entries, wanted).await?;
             if wanted.len() >= batch_max {
                 return Ok(());
             }
-            match (until, wanted.first()) {
-                (None, Some(first)) if was == 0 => until = Some(seen(&first.id) + self.shared.settings.batch_window),
+            let until = match (until, wanted.first()) {
+                (Some(until), _) => until,
+                (None, Some(first)) => *until.insert(seen(&first.id) + self.shared.settings.batch_window),
                 (None, None) => return Ok(()),
-                _ => {}
+            };
+            let Some(left) = until.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
+                return Ok(());
+            };
+            if !came {
+                tokio::time::sleep(left.min(POLL)).await;
             }
         }
     }
