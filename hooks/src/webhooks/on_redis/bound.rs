@@ -14,7 +14,7 @@ use redis::{AsyncCommands, Script};
 use std::sync::LazyLock;
 
 /// The most entries read and moved in one step.
-const STEP: usize = 1_000;
+const STEP: usize = 5_000;
 
 static BOUND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("bound.lua")));
 

@@ -24,8 +24,11 @@ use std::time::{Duration, Instant};
 /// How often, besides, the sender looks for batches to send again and entries left pending.
 const LOOK_AGAIN: Duration = Duration::from_secs(1);
 
-/// How far apart the reads of a gathering batch are while nothing comes.
+/// How far apart the reads of a gathering batch's last moments are while nothing comes.
 const POLL: Duration = Duration::from_millis(10);
+
+/// How late Redis may end a blocked read that runs out (its server tick at the default `hz 10`), and a little more.
+const REDIS_TICK: Duration = Duration::from_millis(110);
 
 static BURY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("bury.lua")));
 
@@ -81,6 +84,9 @@ pub(crate) struct Sender {
     taken: u64,
     /// When it last looked and found none.
     looked: Option<Instant>,
+    /// Entries of batches the receiver acknowledged, to acknowledge in Redis with the next read (one round trip
+    /// less a batch; a relay that dies first leaves them pending, and the next sender sends them again, same id).
+    acks: Vec<String>,
 }
 
 impl Sender {
@@ -99,6 +105,7 @@ impl Sender {
             redis: on_redis.redis.clone(),
             taken: 0,
             looked: None,
+            acks: Vec::new(),
         })
     }
 
@@ -106,8 +113,14 @@ impl Sender {
     pub(crate) async fn run(mut self) {
         let mut failures = 0u32;
         loop {
-            let lease = &self.on_redis.leases[self.index];
+            let on_redis = Arc::clone(&self.on_redis);
+            let lease = &on_redis.leases[self.index];
             if !lease.held() {
+                // What was delivered is acknowledged even so, or the next sender would send it again.
+                if self.acknowledge().await.is_err() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
                 let _ = tokio::time::timeout(Duration::from_secs(1), lease.taken.notified()).await;
                 continue;
             }
@@ -138,6 +151,7 @@ impl Sender {
         if taken != self.taken || self.looked.is_none_or(|at| at.elapsed() >= LOOK_AGAIN) {
             self.taken = taken;
             self.looked = None;
+            self.acknowledge().await?;
             if let Some(batch) = self.again().await? {
                 return Ok(Some((batch, Source::Again)));
             }
@@ -151,6 +165,15 @@ impl Sender {
         let mut wanted = Vec::new();
         self.gather(&mut wanted).await?;
         Ok((!wanted.is_empty()).then(|| self.batch_of(wanted)))
+    }
+
+    /// Acknowledges in Redis what the receiver acknowledged, if that waits.
+    async fn acknowledge(&mut self) -> redis::RedisResult<()> {
+        if !self.acks.is_empty() {
+            let _: i64 = self.redis.xack(JOURNAL, &self.endpoint.name, &self.acks).await?;
+            self.acks.clear();
+        }
+        Ok(())
     }
 
     /// The first batch to send again (redelivered dead letters), if any.
@@ -184,9 +207,10 @@ impl Sender {
         self.keep_wanted(claimed.claimed, wanted).await
     }
 
-    /// Reads new entries until the batch is full or its window (from its first entry) is over. The first read
-    /// waits in Redis; then, since Redis ends a blocked read only on its 100 ms tick, the window is kept here, with
-    /// reads that do not wait, [`POLL`] apart while nothing comes.
+    /// Reads new entries until the batch is full or its window (from its first entry) is over. A read waits in
+    /// Redis, which hands it new entries at once; but Redis ends a wait that runs out only on its 100 ms tick, so
+    /// the window's last [`REDIS_TICK`] is kept here, with reads that do not wait, [`POLL`] apart while nothing
+    /// comes.
     async fn gather(&mut self, wanted: &mut Vec<StreamId>) -> redis::RedisResult<()> {
         let batch_max = self.shared.settings.batch_max;
         let mut until: Option<Instant> = None;
@@ -194,8 +218,23 @@ impl Sender {
             let options = StreamReadOptions::default()
                 .group(&self.endpoint.name, &*self.on_redis.relay)
                 .count(batch_max - wanted.len());
-            let options = if until.is_none() { options.block(READ_BLOCK.as_millis() as usize) } else { options };
-            let read: Option<StreamReadReply> = self.reads.xread_options(&[JOURNAL], &[">"], &options).await?;
+            let wait = match until {
+                None => Some(READ_BLOCK),
+                Some(until) => {
+                    until.checked_duration_since(Instant::now()).and_then(|left| left.checked_sub(REDIS_TICK))
+                }
+            };
+            let options = match wait {
+                Some(wait) if !wait.is_zero() => options.block(wait.as_millis().max(1) as usize),
+                _ => options,
+            };
+            let mut pipe = redis::pipe();
+            if !self.acks.is_empty() {
+                pipe.xack(JOURNAL, &self.endpoint.name, &self.acks).ignore();
+            }
+            let (read,): (Option<StreamReadReply>,) =
+                pipe.xread_options(&[JOURNAL], &[">"], &options).query_async(&mut self.reads).await?;
+            self.acks.clear();
             let entries: Vec<StreamId> =
                 read.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids).collect();
             let came = !entries.is_empty();
@@ -211,7 +250,7 @@ impl Sender {
             let Some(left) = until.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
                 return Ok(());
             };
-            if !came {
+            if !came && left <= REDIS_TICK {
                 tokio::time::sleep(left.min(POLL)).await;
             }
         }
@@ -249,7 +288,14 @@ impl Sender {
         while lease.held() {
             let settled = match &outcome {
                 Delivered::Abandoned => return,
-                Delivered::Acknowledged => self.take_off(&source).await.map(|()| self.endpoint.delivered(&batch)),
+                Delivered::Acknowledged => match &source {
+                    Source::Journal(ids) => {
+                        self.acks.extend(ids.iter().cloned());
+                        self.endpoint.delivered(&batch);
+                        return;
+                    }
+                    Source::Again => self.take_off().await.map(|()| self.endpoint.delivered(&batch)),
+                },
                 Delivered::Dead { reason, status, body } => {
                     let stored = Stored::of(&batch, reason, *status, body.clone());
                     bury(&mut self.redis, &self.endpoint.name, &stored, &source).await.map(|forgotten| {
@@ -273,11 +319,9 @@ impl Sender {
         }
     }
 
-    async fn take_off(&mut self, source: &Source) -> redis::RedisResult<()> {
-        match source {
-            Source::Journal(ids) => self.redis.xack(JOURNAL, &self.endpoint.name, ids).await,
-            Source::Again => self.redis.lpop(keys::again(&self.endpoint.name), None).await,
-        }
+    /// Takes a batch sent again off its list.
+    async fn take_off(&mut self) -> redis::RedisResult<()> {
+        self.redis.lpop(keys::again(&self.endpoint.name), None).await
     }
 }
 
