@@ -2,16 +2,16 @@
 -- moving the endpoint's group past them (XGROUP SETID), so no sender takes them and nothing is lost in between.
 -- The entries were read (and their events written) before; those a sender has taken since are left to it.
 --
+-- (forget.lua then keeps the dead letters to their bound.)
+--
 -- KEYS[1]  the journal
 -- KEYS[2]  the endpoint's dead letters
--- KEYS[3]  the count of events forgotten past the dead letters' bound
 -- ARGV[1]  the endpoint (its group)
--- ARGV[2]  how many dead batches are kept
--- ARGV[3]  the most events in a dead batch
--- ARGV[4]  now, Unix ms
--- ARGV[5…] the entries, oldest first, two arguments each: the id, and the event's JSON text ('' for an entry the
+-- ARGV[2]  the most events in a dead batch
+-- ARGV[3]  now, Unix ms
+-- ARGV[4…] the entries, oldest first, two arguments each: the id, and the event's JSON text ('' for an entry the
 --          endpoint does not want)
--- Returns how many events went to the dead letters, and how many dead events were forgotten to make room.
+-- Returns how many events went to the dead letters.
 
 local function id_parts(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
@@ -35,7 +35,7 @@ for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   end
 end
 if not last then
-  return {0, 0}
+  return 0
 end
 
 local skipped, dead_events, through = 0, 0, nil -- skipped: entries moved past, wanted or not
@@ -43,12 +43,12 @@ local batch, first_id, last_id = {}, nil, nil
 local function bury()
   if #batch > 0 then
     local dead = '{"id":"msg_' .. ARGV[1] .. '_' .. first_id .. '_' .. last_id .. '","events":['
-      .. table.concat(batch, ',') .. '],"reason":"queue full","at":' .. ARGV[4] .. '}'
+      .. table.concat(batch, ',') .. '],"reason":"queue full","at":' .. ARGV[3] .. '}'
     redis.call('RPUSH', KEYS[2], dead)
     batch, first_id = {}, nil
   end
 end
-for index = 5, #ARGV, 2 do
+for index = 4, #ARGV, 2 do
   local id, text = ARGV[index], ARGV[index + 1]
   if after(id, last) then
     skipped, through = skipped + 1, id
@@ -57,7 +57,7 @@ for index = 5, #ARGV, 2 do
       first_id = first_id or id
       last_id = id
       batch[#batch + 1] = text
-      if #batch >= tonumber(ARGV[3]) then
+      if #batch >= tonumber(ARGV[2]) then
         bury()
       end
     end
@@ -65,20 +65,11 @@ for index = 5, #ARGV, 2 do
 end
 bury()
 if not through then
-  return {0, 0}
+  return 0
 end
 if read then
   redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], through, 'ENTRIESREAD', read + skipped)
 else
   redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], through)
 end
-
-local forgotten = 0
-while redis.call('LLEN', KEYS[2]) > tonumber(ARGV[2]) do
-  local oldest = cjson.decode(redis.call('LPOP', KEYS[2]))
-  forgotten = forgotten + #oldest.events
-end
-if forgotten > 0 then
-  redis.call('INCRBY', KEYS[3], forgotten)
-end
-return {dead_events, forgotten}
+return dead_events

@@ -4,8 +4,7 @@
 //! so an entry is either sent or dead, never both; entries a sender took in the meantime are left to it.
 
 use super::keys;
-use super::sending::{text_of, wanted_by};
-use crate::webhooks::queue::DEAD_KEPT;
+use super::sending::{forget_past_bound, text_of, wanted_by};
 use crate::webhooks::{EndpointState, Shared, event::now_ms};
 use ferrocast_pubsub::JOURNAL;
 use redis::aio::ConnectionManager;
@@ -34,19 +33,14 @@ pub(crate) async fn enforce(
         let Some(last) = range.ids.last() else { return Ok(()) };
         from = last.id.clone();
         let mut invocation = BOUND.key(JOURNAL);
-        invocation
-            .key(keys::dead(&endpoint.name))
-            .key(keys::forgotten(&endpoint.name))
-            .arg(&endpoint.name)
-            .arg(DEAD_KEPT)
-            .arg(shared.settings.batch_max)
-            .arg(now_ms());
+        invocation.key(keys::dead(&endpoint.name)).arg(&endpoint.name).arg(shared.settings.batch_max).arg(now_ms());
         for entry in &range.ids {
             let text = text_of(entry).filter(|_| wanted_by(endpoint, entry));
             invocation.arg(&entry.id).arg(text.as_deref().unwrap_or(""));
         }
-        let (dead, forgotten): (usize, usize) = invocation.invoke_async(redis).await?;
+        let dead: usize = invocation.invoke_async(redis).await?;
         if dead > 0 {
+            let forgotten = forget_past_bound(redis, &endpoint.name).await?;
             endpoint.died(dead);
             endpoint.forgot(forgotten);
             endpoint.warn_at_most_each_second(|| {

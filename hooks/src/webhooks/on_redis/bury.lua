@@ -1,29 +1,18 @@
 -- Puts a batch in an endpoint's dead letters and takes it off where it came from, in one step: a relay that dies
--- in between neither loses it nor sends it again.
+-- in between neither loses it nor sends it again. (forget.lua then keeps the dead letters to their bound.)
 --
 -- KEYS[1]  the endpoint's dead letters (a list of JSON, oldest first)
--- KEYS[2]  the count of events forgotten past the dead letters' bound
--- KEYS[3]  where the batch came from: the journal, or the endpoint's list of batches to send again
+-- KEYS[2]  where the batch came from: the journal, or the endpoint's list of batches to send again
 -- ARGV[1]  the dead batch's JSON
--- ARGV[2]  how many dead batches are kept
--- ARGV[3]  `journal` or `again`
--- ARGV[4]  the journal: the endpoint's consumer group; then the ids of the batch's entries
--- Returns how many events were forgotten to make room.
+-- ARGV[2]  `journal` or `again`
+-- ARGV[3]  the journal: the endpoint's consumer group; then the ids of the batch's entries
 
 redis.call('RPUSH', KEYS[1], ARGV[1])
-if ARGV[3] == 'journal' then
-  for index = 5, #ARGV do
-    redis.call('XACK', KEYS[3], ARGV[4], ARGV[index])
+if ARGV[2] == 'journal' then
+  for index = 4, #ARGV do
+    redis.call('XACK', KEYS[2], ARGV[3], ARGV[index])
   end
 else
-  redis.call('LPOP', KEYS[3])
+  redis.call('LPOP', KEYS[2])
 end
-local forgotten = 0
-while redis.call('LLEN', KEYS[1]) > tonumber(ARGV[2]) do
-  local oldest = cjson.decode(redis.call('LPOP', KEYS[1]))
-  forgotten = forgotten + #oldest.events
-end
-if forgotten > 0 then
-  redis.call('INCRBY', KEYS[2], forgotten)
-end
-return forgotten
+return 1

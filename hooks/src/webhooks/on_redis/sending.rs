@@ -7,7 +7,7 @@
 //! next holder takes over the same batch, with the same id.
 
 use super::super::event::{self, now_ms};
-use super::super::queue::{Batch, Queued};
+use super::super::queue::{Batch, DEAD_KEPT, Queued};
 use super::super::sender::{Delivered, deliver};
 use super::super::{EndpointState, Shared, kind_of};
 use super::{OnRedis, READ_BLOCK, connect, keys};
@@ -31,6 +31,7 @@ const POLL: Duration = Duration::from_millis(10);
 const REDIS_TICK: Duration = Duration::from_millis(110);
 
 static BURY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("bury.lua")));
+static FORGET: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("forget.lua")));
 
 /// A batch as the dead letters and the batches sent again keep it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -300,7 +301,7 @@ impl Sender {
                     let stored = Stored::of(&batch, reason, *status, body.clone());
                     bury(&mut self.redis, &self.endpoint.name, &stored, &source).await.map(|forgotten| {
                         self.endpoint.dying(&batch, reason);
-                        self.endpoint.forgot(forgotten as usize);
+                        self.endpoint.forgot(forgotten);
                     })
                 }
             };
@@ -331,15 +332,20 @@ pub(crate) async fn bury(
     name: &str,
     stored: &Stored,
     source: &Source,
-) -> redis::RedisResult<u64> {
+) -> redis::RedisResult<usize> {
     let text = serde_json::to_string(stored).unwrap_or_default();
     let mut invocation = BURY.key(keys::dead(name));
-    invocation.key(keys::forgotten(name)).arg(text).arg(super::super::queue::DEAD_KEPT);
     match source {
-        Source::Journal(ids) => invocation.key(JOURNAL).arg("journal").arg(name).arg(ids),
-        Source::Again => invocation.key(keys::again(name)).arg("again").arg(name),
+        Source::Journal(ids) => invocation.key(JOURNAL).arg(text).arg("journal").arg(name).arg(ids),
+        Source::Again => invocation.key(keys::again(name)).arg(text).arg("again").arg(name),
     };
-    invocation.invoke_async(redis).await
+    let _: i64 = invocation.invoke_async(redis).await?;
+    forget_past_bound(redis, name).await
+}
+
+/// Keeps the endpoint's dead letters to their bound ([`DEAD_KEPT`]); how many events were forgotten.
+pub(crate) async fn forget_past_bound(redis: &mut ConnectionManager, name: &str) -> redis::RedisResult<usize> {
+    FORGET.key(keys::dead(name)).key(keys::forgotten(name)).arg(DEAD_KEPT).invoke_async(redis).await
 }
 
 /// Makes the endpoint's consumer group, which gets what is appended from now on.
