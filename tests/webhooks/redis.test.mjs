@@ -211,15 +211,29 @@ test("two relays share one queue: each batch is sent by one of them, and the oth
   assert.ok(now.sending_here && now.sender !== holder, `the survivor sends: ${JSON.stringify(now)}`);
 });
 
-test("occupancy and presence across relays are told once, and a relay that dies is told gone", { skip }, async (t) => {
+test("occupancy and presence across relays are told once, a move within the delay not at all, a dead relay's end", {
+  skip,
+}, async (t) => {
   const h = await setup(t, 13, { events: "channel.occupied,channel.vacated,presence.join,presence.leave" });
   const [a, b] = [await h.relay(), await h.relay()];
   const events = async () => acked(await h.rx.log());
   const seen = async () => (await events()).map(({ type, topic, key }) => `${type} ${topic} ${key ?? ""}`);
   const has = (type, key) => async () =>
-    (await events()).some((event) => event.type === type && (key === undefined || event.key === key));
+    (await events()).some(
+      (event) => event.type === type && event.topic === "room:shared" && (key === undefined || event.key === key),
+    );
 
   const [onA, onB] = [await h.socket(a), await h.socket(b)];
+  // A page that moves to the other relay within the vacated delay: neither vacated nor occupied again.
+  await onA.join("room:moved", { no_presence: true });
+  await h.waitFor("room:moved occupied", async () => (await seen()).includes("channel.occupied room:moved "), { seen });
+  await onA.leave("room:moved");
+  await onB.join("room:moved", { no_presence: true });
+  await sleep(VACATED_DELAY_MS + 1_000);
+  await onB.leave("room:moved");
+  await h.waitFor("room:moved vacated once nobody came back", async () =>
+    (await seen()).includes("channel.vacated room:moved "), { seen });
+
   await onA.join("room:shared", { user_id: "ada" });
   await h.waitFor("channel.occupied", has("channel.occupied"), { seen });
   await h.waitFor("ada's join", has("presence.join", "ada"), { seen });
@@ -237,7 +251,9 @@ test("occupancy and presence across relays are told once, and a relay that dies 
   await sleep(1_000);
   const told = await seen();
   assert.deepEqual(told.toSorted(), [
+    "channel.occupied room:moved ",
     "channel.occupied room:shared ",
+    "channel.vacated room:moved ",
     "channel.vacated room:shared ",
     "presence.join room:shared ada",
     "presence.join room:shared bob",
