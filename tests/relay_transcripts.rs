@@ -264,6 +264,35 @@ async fn shutdown_closes_sockets_with_1001_and_serve_returns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asked_to_stop_a_relay_fails_its_health_check_and_still_serves_for_the_drain_then_closes() {
+    let drain = Duration::from_millis(1500);
+    let mut relay = TestRelay::start(Config { shutdown_drain: drain, ..Config::default() }).await;
+    let mut old = Client::connect("old", &relay.url(V2)).await;
+    old.send(r#"["1","1","room:drain","phx_join",{"no_presence":true}]"#).await;
+    old.expect(r#"["1","1","room:drain","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    assert_eq!(http(&relay, "GET", "/healthz", "").await.0, 200);
+    let asked = std::time::Instant::now();
+    relay.begin_shutdown();
+    // Within the drain: the health check fails at once, and the relay still serves, a new connection included
+    // (one the balancer sent before its checks saw the relay go).
+    let (status, body) = http(&relay, "GET", "/healthz", "").await;
+    assert_eq!((status, body.as_str()), (503, "shutting down\n"));
+    let mut late = Client::connect("late", &relay.url(V2)).await;
+    late.send(r#"["1","1","room:drain","phx_join",{"no_presence":true}]"#).await;
+    late.expect(r#"["1","1","room:drain","phx_reply",{"response":{},"status":"ok"}]"#).await;
+    let (status, _) =
+        http(&relay, "POST", "/api/broadcast", r#"[{"topic":"room:drain","event":"n","payload":{}}]"#).await;
+    assert_eq!(status, 200);
+    for client in [&mut old, &mut late] {
+        client.expect(r#"[null,null,"room:drain","n",{}]"#).await;
+    }
+    // Then the sockets close, not before the drain is over.
+    old.expect_close(ferrocast_relay::CLOSE_GOING_AWAY).await;
+    assert!(asked.elapsed() >= drain, "closed {:?} after the stop, within the drain", asked.elapsed());
+    late.expect_close(ferrocast_relay::CLOSE_GOING_AWAY).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcasts_answered_before_a_shutdown_reach_subscribers_before_its_1001() {
     // The answer to a POST comes once its broadcasts are queued, before they are fanned out; a shutdown right after
     // must still deliver every one of them, in order, before it closes the sockets. 2000 broadcasts to 20

@@ -38,6 +38,9 @@ pub struct Config {
     pub max_message: usize,
     /// How many sockets close at a time when shutting down, so clients do not all reconnect at once.
     pub shutdown_batch: usize,
+    /// How long the relay keeps serving once asked to stop, with `GET /healthz` answering 503, so that a load
+    /// balancer's health checks take it out of rotation before its sockets close. Default 0.
+    pub shutdown_drain: Duration,
     /// Server-sent event streams: keep-alive interval, topics per stream, reconnection time.
     pub sse: SseLimits,
     /// Checks connection tokens; `None` is dev mode, where every connection is anonymous and may do anything.
@@ -73,6 +76,7 @@ impl Default for Config {
             read_buffer: 2 * 1024,
             max_message: 1 << 20,
             shutdown_batch: 500,
+            shutdown_drain: Duration::ZERO,
             sse: SseLimits::default(),
             tokens: None,
             origins: AllowedOrigins::new(&[], true).unwrap_or_default(),

@@ -151,9 +151,13 @@ fn retained_json(retained: &Retained) -> Value {
     message
 }
 
-/// `GET /healthz`: 200 once the relay serves.
-pub(crate) async fn healthz() -> &'static str {
-    "ok\n"
+/// `GET /healthz`: 200 once the relay serves; 503 once it is asked to stop (draining), so a load balancer takes it
+/// out of rotation before it closes its sockets.
+pub(crate) async fn healthz(State(relay): State<Arc<Relay>>) -> Response {
+    match relay.draining() {
+        false => "ok\n".into_response(),
+        true => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
+    }
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -161,6 +161,8 @@ async fn run(
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
+            // Still serving, new connections too, while the balancer's health checks see the relay go.
+            relay.drain().await;
             relay.shut_down().await;
         })
         .await;

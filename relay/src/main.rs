@@ -113,6 +113,10 @@ struct Args {
     /// With Redis: milliseconds of silence after which another relay's members leave.
     #[arg(long, env = "FERROCAST_PRESENCE_TIMEOUT_MS", default_value_t = 5000)]
     presence_timeout_ms: u64,
+    /// Milliseconds the relay keeps serving after SIGTERM, answering GET /healthz with 503, so a load balancer
+    /// stops sending it connections before it closes them (behind HAProxy checking every second: 3000).
+    #[arg(long, env = "FERROCAST_SHUTDOWN_DRAIN_MS", default_value_t = 0)]
+    shutdown_drain_ms: u64,
     /// With Redis: broadcasts that may wait for Redis while it is away; more are dropped and counted.
     #[arg(long, env = "FERROCAST_REDIS_QUEUE", default_value_t = 100_000)]
     redis_queue: usize,
@@ -241,6 +245,7 @@ async fn main() -> std::io::Result<()> {
             burst: args.rate_burst.max(1),
         },
         max_message: args.max_message_bytes.max(1024),
+        shutdown_drain: Duration::from_millis(args.shutdown_drain_ms),
         runs: EngineLimits { max_running: args.max_runs.max(1), ..EngineLimits::default() },
         cluster,
         hooks,

@@ -13,7 +13,7 @@ use ferrocast_pubsub::{Backend, BroadcastQueue, Hub, PresenceHub, QUEUED_BYTES, 
 use ferrocast_pubsub::{Cluster, ClusterError, ClusterSettings, Journal};
 use ferrocast_reactor::engine::Engine;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
@@ -39,6 +39,8 @@ pub(crate) struct Relay {
     /// `Some(n)` once shutting down, `n` being how many connections were open then (to size the batches).
     shutdown: watch::Sender<Option<u64>>,
     all_closed: Notify,
+    /// Set once the relay is asked to stop: `GET /healthz` answers 503 from then on.
+    draining: AtomicBool,
 }
 
 impl Relay {
@@ -97,6 +99,7 @@ impl Relay {
             joined_channels: AtomicI64::new(0),
             shutdown: watch::channel(None).0,
             all_closed: Notify::new(),
+            draining: AtomicBool::new(false),
         }))
     }
 
@@ -130,6 +133,22 @@ impl Relay {
 
     pub(crate) fn shutdown_signal(&self) -> ShutdownSignal {
         ShutdownSignal { receiver: self.shutdown.subscribe(), batch: self.config.shutdown_batch.max(1) }
+    }
+
+    /// Whether the relay has been asked to stop (it may still serve, draining).
+    pub(crate) fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Fails the health check, then keeps serving for `--shutdown-drain-ms`, so a load balancer sends the relay
+    /// no new connections by the time it closes its sockets.
+    pub(crate) async fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        let drain = self.config.shutdown_drain;
+        if !drain.is_zero() {
+            tracing::info!(?drain, "asked to stop: failing the health check while still serving");
+            tokio::time::sleep(drain).await;
+        }
     }
 
     /// Fans out the broadcasts already accepted, then tells every connection to close, in batches, and waits until
