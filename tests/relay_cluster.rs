@@ -372,3 +372,27 @@ async fn a_workflow_run_on_one_relay_streams_its_events_on_the_other() {
     assert_eq!(events.last().map(String::as_str), Some("run_completed"), "{events:?}");
     assert_eq!(events.iter().filter(|event| *event == "step_completed").count(), 8, "{events:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_past_the_queue_for_redis_is_refused_with_503_not_dropped_after_200() {
+    let redis = Redis::start();
+    let proxy = HoldProxy::start(redis.port).await;
+    let a = RelayProcess::start_on_url(&proxy.url(), &["--redis-queue", "20"]);
+    proxy.hold();
+    let batch = |from: u64, count: u64| {
+        let batch: Vec<Value> =
+            (from..from + count).map(|n| json!({ "topic": "room:q", "event": "n", "payload": { "n": n } })).collect();
+        Value::from(batch).to_string()
+    };
+    let (status, answer) = a.http("POST", "/api/broadcast", &batch(1, 20)).expect("publish");
+    assert_eq!(status, 200, "twenty fit: {answer}");
+    wait_until(Duration::from_secs(10), || a.metric("ferrocast_redis_queued") == 20);
+    let (status, answer) = a.http("POST", "/api/broadcast", &batch(21, 1)).expect("publish");
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer.contains("the queue for Redis is full"), "{answer}");
+    assert_eq!(a.metric("ferrocast_redis_dropped_total"), 0, "refused, not dropped");
+    proxy.release();
+    wait_until(Duration::from_secs(20), || a.metric("ferrocast_redis_published_total") == 20);
+    let (status, answer) = a.http("POST", "/api/broadcast", &batch(21, 1)).expect("publish");
+    assert_eq!(status, 200, "room again once Redis took them: {answer}");
+}

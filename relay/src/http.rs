@@ -55,6 +55,10 @@ pub(crate) async fn broadcast(State(relay): State<Arc<Relay>>, headers: HeaderMa
         messages.push(Broadcast { topic: topic.into_owned(), event: event.into_owned(), payload });
     }
     let published = messages.len();
+    if relay.cluster.as_ref().is_some_and(|cluster| !cluster.has_room_for(published)) {
+        let refused = "the queue for Redis is full (--redis-queue): nothing was published; try again\n";
+        return (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "1")], refused).into_response();
+    }
     if relay.fanout.publish(messages).await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, "the relay is shutting down\n").into_response();
     }

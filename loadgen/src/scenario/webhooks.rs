@@ -37,8 +37,8 @@ use crate::{latency, net};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST};
-use hyper::{Method, Request};
+use hyper::header::{CONTENT_TYPE, HOST, RETRY_AFTER};
+use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use std::fmt::Write;
@@ -130,6 +130,9 @@ pub(crate) struct Options {
 struct Published {
     /// Broadcasts published (answered 200).
     sent: u64,
+    /// Broadcasts the relay refused (503: its queue for Redis was full), the publisher waiting out `Retry-After`
+    /// before it went on, as a backend does.
+    refused: u64,
     /// Broadcasts the step was to publish (none planned at `max`).
     planned: Option<u64>,
     posts: u64,
@@ -231,6 +234,7 @@ impl Step {
             "rate": self.rate.to_string(),
             "per_post": self.per_post,
             "published": self.published.sent,
+            "refused": self.published.refused,
             "planned": self.published.planned,
             "posts": self.published.posts,
             "publish_seconds": round(self.published.seconds, 3),
@@ -343,7 +347,7 @@ async fn publish(
     };
     let mut post_latency = latency::histogram();
     let (start, started_us) = (Instant::now(), unix_us());
-    let (mut sent, mut posts) = (0, 0);
+    let (mut sent, mut refused, mut posts) = (0, 0, 0);
     loop {
         let count = match (rate, planned) {
             (Rate::Fixed(rate), Some(planned)) => {
@@ -371,8 +375,19 @@ async fn publish(
         sender.ready().await?;
         let response = sender.send_request(request).await?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+            .map(Duration::from_secs);
         let answer = response.into_body().collect().await?.to_bytes();
         latency::record_ns(&mut post_latency, asked.elapsed().as_nanos() as u64);
+        if let (StatusCode::SERVICE_UNAVAILABLE, Some(wait)) = (status, retry_after) {
+            refused += count;
+            let step_end = start + duration * if planned.is_some() { OVERRUN } else { 1 };
+            tokio::time::sleep_until(step_end.min(Instant::now() + wait).into()).await;
+            continue;
+        }
         if !status.is_success() {
             return Err(format!("POST /api/broadcast: {status}: {}", String::from_utf8_lossy(&answer)).into());
         }
@@ -381,6 +396,7 @@ async fn publish(
     }
     Ok(Published {
         sent,
+        refused,
         planned,
         posts,
         seconds: start.elapsed().max(duration).as_secs_f64(),
@@ -563,6 +579,9 @@ fn step_line(step: &Step) -> String {
     }
     if step.faults() > 0 {
         let _ = write!(line, ", {} faults (signatures, order, duplicates)", step.faults());
+    }
+    if step.published.refused > 0 {
+        let _ = write!(line, ", {} refused with 503 (the queue for Redis full)", step.published.refused);
     }
     if let Some(planned) = step.published.planned.filter(|planned| *planned > step.published.sent) {
         let _ = write!(line, ", published only {} of {planned}", step.published.sent);

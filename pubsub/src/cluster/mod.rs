@@ -82,6 +82,8 @@ pub struct ClusterError {
 pub struct Cluster {
     relay: Arc<str>,
     stats: Arc<Stats>,
+    /// How many broadcasts may wait for Redis.
+    max_queued: usize,
     hub: Arc<Hub>,
     ready: watch::Receiver<bool>,
     presence: mpsc::UnboundedSender<presence::Input>,
@@ -103,7 +105,8 @@ impl Cluster {
         let relay = hub.new_epoch();
         let stats = Arc::new(Stats::default());
 
-        let (queue, queued) = mpsc::channel(settings.max_queued.max(1));
+        let max_queued = settings.max_queued.max(1);
+        let (queue, queued) = mpsc::channel(max_queued);
         let journal = settings.journal.clone();
         let warned = std::sync::Mutex::default();
         hub.route_through(Arc::new(publisher::Publisher { queue, stats: Arc::clone(&stats), journal, warned }));
@@ -131,12 +134,19 @@ impl Cluster {
             stats: Arc::clone(&stats),
         };
         tokio::spawn(follower.run());
-        Ok(Cluster { relay, stats, hub: Arc::clone(hub), ready, presence: changes })
+        Ok(Cluster { relay, stats, max_queued, hub: Arc::clone(hub), ready, presence: changes })
     }
 
     /// Completes once the relay has read what Redis holds, the first time it reached it.
     pub async fn ready(&self) {
         let _ = self.ready.clone().wait_for(|ready| *ready).await;
+    }
+
+    /// Whether `count` more broadcasts fit in the queue for Redis now: a publisher that can be told no (the HTTP
+    /// API) is refused rather than have them dropped later.
+    pub fn has_room_for(&self, count: usize) -> bool {
+        let queued = self.stats.queued.load(std::sync::atomic::Ordering::Relaxed);
+        queued.saturating_add(count as u64) <= self.max_queued as u64
     }
 
     /// This relay's name among the others.
