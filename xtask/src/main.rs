@@ -5,6 +5,7 @@
 //! - `cargo xtask test` installs the tools the tests need (when missing) and runs every test the project has.
 //! - `cargo xtask bench` runs every benchmark and writes the figures BENCHMARKS.md quotes.
 //! - `cargo xtask fuzz` runs every fuzz target for a bounded time and reports the executions of each.
+//! - `cargo xtask cluster up|down` runs several relays on one Redis behind HAProxy in the background, or stops them.
 //!
 //! This crate has no dependencies on purpose: it is compiled before anything else on a fresh clone, so it must
 //! build in seconds. Each concern lives in its own module; `main` only parses arguments and maps failures to exit
@@ -12,6 +13,7 @@
 
 mod bench;
 mod client;
+mod cluster;
 mod fuzz;
 mod prereqs;
 mod process;
@@ -63,6 +65,18 @@ Commands:
                        corpora, crashes and logs go to target/fuzz. TARGETs:
                        decode_v1_json, decode_v2_json, decode_binary, sse_reader,
                        session.
+  cluster up [--relays N] [--release]
+                       Build the relay, install redis-server and haproxy when
+                       missing, and start in the background, on free loopback
+                       ports: one Redis (nothing saved), N relays on it (default
+                       3, --shutdown-drain-ms 3000, dev mode) and HAProxy in front
+                       (deploy/haproxy.cfg's settings). Returns once all answer,
+                       printing the balancer's, Redis's and each relay's address
+                       last. Fails if a cluster is already up. Logs, HAProxy's
+                       configuration and the pids go to target/cluster.
+  cluster down         Stop the cluster: the relays (SIGTERM, so they drain), then
+                       HAProxy, then Redis; what is left after 10 s is killed.
+                       Nothing up is not an error.
   build-client         Install what the build needs when missing (as `serve` does),
                        build the wasm client into client/pkg (the npm package
                        @ferrocast/client, plus its Node and no-bundler builds)
@@ -107,6 +121,11 @@ fn main() -> ExitCode {
             Ok(options) => fuzz::run(&options),
             Err(message) => return usage_error(&message),
         },
+        Some("cluster") => match cluster_command(&args[1..]) {
+            Ok(Cluster::Up(options)) => cluster::up(&options),
+            Ok(Cluster::Down) => cluster::down(),
+            Err(message) => return usage_error(&message),
+        },
         Some("test") => match test_options(&args[1..]) {
             Ok(Some(options)) => test::run(&options),
             Ok(None) => {
@@ -145,6 +164,42 @@ fn test_options(args: &[String]) -> Result<Option<test::Options>, String> {
         }
     }
     Ok(Some(options))
+}
+
+/// What `cargo xtask cluster` is asked to do.
+enum Cluster {
+    Up(cluster::Options),
+    Down,
+}
+
+/// Parses `cargo xtask cluster up [--relays N] [--release]` and `cargo xtask cluster down`.
+fn cluster_command(args: &[String]) -> Result<Cluster, String> {
+    match args.split_first() {
+        Some((command, rest)) if command == "up" => {
+            let mut options = cluster::Options { relays: 3, release: false };
+            let mut rest = rest.iter();
+            while let Some(arg) = rest.next() {
+                match arg.as_str() {
+                    "--release" => options.release = true,
+                    "--relays" => {
+                        let count = rest.next().ok_or("`--relays` needs a number of relays")?;
+                        options.relays = match count.parse() {
+                            Ok(count) if count > 0 => count,
+                            _ => return Err(format!("`--relays` needs a whole number above 0, not `{count}`")),
+                        };
+                    }
+                    other => return Err(format!("unknown option `{other}` for `cargo xtask cluster up`")),
+                }
+            }
+            Ok(Cluster::Up(options))
+        }
+        Some((command, rest)) if command == "down" => match rest.first() {
+            None => Ok(Cluster::Down),
+            Some(other) => Err(format!("unknown option `{other}` for `cargo xtask cluster down`")),
+        },
+        Some((other, _)) => Err(format!("unknown cluster command `{other}`: expected up or down")),
+        None => Err("`cargo xtask cluster` needs a command: up or down".to_owned()),
+    }
 }
 
 /// Parses the options of `cargo xtask bench`.
@@ -219,6 +274,23 @@ mod tests {
         assert!(!test_options(&args(&["--no-install"])).unwrap().unwrap().install);
         assert!(test_options(&args(&["--help"])).unwrap().is_none());
         assert!(test_options(&args(&["--frobnicate"])).is_err());
+    }
+
+    #[test]
+    fn cluster_commands_parse() {
+        let Ok(Cluster::Up(defaults)) = cluster_command(&args(&["up"])) else { panic!("up parses") };
+        assert_eq!((defaults.relays, defaults.release), (3, false));
+        let Ok(Cluster::Up(options)) = cluster_command(&args(&["up", "--relays", "5", "--release"])) else {
+            panic!("up with options parses")
+        };
+        assert_eq!((options.relays, options.release), (5, true));
+        assert!(matches!(cluster_command(&args(&["down"])), Ok(Cluster::Down)));
+        assert!(cluster_command(&args(&["up", "--relays", "0"])).is_err());
+        assert!(cluster_command(&args(&["up", "--relays"])).is_err());
+        assert!(cluster_command(&args(&["up", "--fast"])).is_err());
+        assert!(cluster_command(&args(&["down", "--now"])).is_err());
+        assert!(cluster_command(&args(&["sideways"])).is_err());
+        assert!(cluster_command(&args(&[])).is_err());
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub(crate) enum Tool {
     Chromium,
     /// Debian's `redis-server`, for the tests that run several relays.
     RedisServer,
+    /// Debian's `haproxy`, the load balancer in front of `cargo xtask cluster`'s relays.
+    Haproxy,
 }
 
 /// What `cargo xtask serve` needs to build the client and the demo: nothing that only the tests use (no browser,
@@ -36,7 +38,7 @@ pub(crate) enum Tool {
 pub(crate) const FOR_SERVE: &[Tool] =
     &[Tool::WasmTarget, Tool::WasmNightly, Tool::WasmBindgenCli, Tool::WasmPack, Tool::NodeAndNpm];
 
-/// What `cargo xtask test` needs: what `serve` does, plus a browser and a Redis server.
+/// What `cargo xtask test` needs: what `serve` does, plus a browser, a Redis server and HAProxy (the cluster test).
 pub(crate) const FOR_TESTS: &[Tool] = &[
     Tool::WasmTarget,
     Tool::WasmNightly,
@@ -45,6 +47,7 @@ pub(crate) const FOR_TESTS: &[Tool] = &[
     Tool::Chromium,
     Tool::NodeAndNpm,
     Tool::RedisServer,
+    Tool::Haproxy,
 ];
 
 /// The Debian package the browser tests need: a headless browser, which playwright-core drives without a WebDriver.
@@ -53,6 +56,12 @@ const BROWSER_PACKAGES: &[&str] = &["chromium"];
 
 /// The Debian package of the Redis server `cargo xtask test` runs for the tests (see `redis.rs`).
 const REDIS_PACKAGES: &[&str] = &["redis-server"];
+
+/// The Debian package of the load balancer `cargo xtask cluster up` runs (see `cluster.rs`).
+const HAPROXY_PACKAGES: &[&str] = &["haproxy"];
+
+/// What `cargo xtask cluster up` needs besides the relay: a Redis server and HAProxy.
+pub(crate) const FOR_CLUSTER: &[Tool] = &[Tool::RedisServer, Tool::Haproxy];
 
 /// Checks and, where needed, installs each of `tools`, in order; `command` names the command that needs them,
 /// for the messages.
@@ -70,6 +79,7 @@ pub(crate) fn ensure(tools: &[Tool], command: &str) -> Result<(), Error> {
             Tool::NodeAndNpm => node_and_npm(command)?,
             Tool::Chromium => apt_packages(BROWSER_PACKAGES, "the wasm client's browser tests")?,
             Tool::RedisServer => redis_server()?,
+            Tool::Haproxy => apt_packages(HAPROXY_PACKAGES, "the load balancer of `cargo xtask cluster`")?,
         }
     }
     Ok(())

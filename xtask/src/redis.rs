@@ -140,7 +140,7 @@ impl Drop for RedisServer {
 
 /// The `redis-server` to run: [`SERVER_VAR`] when set, else the first one on `PATH`, as an absolute path so the
 /// tests that get it do not depend on their own `PATH`.
-fn find_binary() -> Result<PathBuf, Error> {
+pub(crate) fn find_binary() -> Result<PathBuf, Error> {
     if let Some(binary) = std::env::var_os(SERVER_VAR).filter(|value| !value.is_empty()) {
         let binary = PathBuf::from(binary);
         return match binary.is_file() {
@@ -148,8 +148,7 @@ fn find_binary() -> Result<PathBuf, Error> {
             false => Err(Error::new(format!("{SERVER_VAR} names {}, which is not a file", binary.display()))),
         };
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).map(|dir| dir.join(PROGRAM)).find(|candidate| candidate.is_file()).ok_or_else(|| {
+    find_on_path(PROGRAM, &[]).ok_or_else(|| {
         Error::new(format!(
             "{PROGRAM} is missing, and the tests run their own Redis: install it with `apt-get install -y \
              redis-server` (as root), or set {SERVER_VAR} to a redis-server binary"
@@ -157,8 +156,15 @@ fn find_binary() -> Result<PathBuf, Error> {
     })
 }
 
+/// The first `program` on `PATH`, then in `also` (directories such as `/usr/sbin`, which a user's `PATH` may lack).
+pub(crate) fn find_on_path(program: &str, also: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let extra = also.iter().map(PathBuf::from);
+    std::env::split_paths(&path).chain(extra).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
+}
+
 /// A loopback port nobody listens on now.
-fn free_port() -> Result<u16, Error> {
+pub(crate) fn free_port() -> Result<u16, Error> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
@@ -166,7 +172,7 @@ fn free_port() -> Result<u16, Error> {
 }
 
 /// A connection to 127.0.0.1:`port` whose reads and writes give up after a second.
-fn connect(port: u16) -> std::io::Result<TcpStream> {
+pub(crate) fn connect(port: u16) -> std::io::Result<TcpStream> {
     let second = Duration::from_secs(1);
     let stream = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), second)?;
     stream.set_read_timeout(Some(second))?;
@@ -175,7 +181,7 @@ fn connect(port: u16) -> std::io::Result<TcpStream> {
 }
 
 /// Whether a Redis server on `port` answers `PING` with `+PONG` (not, e.g., `-LOADING` while it starts).
-fn ping(port: u16) -> bool {
+pub(crate) fn ping(port: u16) -> bool {
     let Ok(mut stream) = connect(port) else { return false };
     if stream.write_all(b"PING\r\n").is_err() {
         return false;
@@ -192,7 +198,7 @@ fn ping(port: u16) -> bool {
 }
 
 /// The last `lines` lines of `text`, or a note that it is empty.
-fn log_tail(text: &str, lines: usize) -> String {
+pub(crate) fn log_tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     if all.is_empty() {
         return "(empty)".to_owned();
