@@ -396,3 +396,104 @@ async fn a_publish_past_the_queue_for_redis_is_refused_with_503_not_dropped_afte
     let (status, answer) = a.http("POST", "/api/broadcast", &batch(21, 1)).expect("publish");
     assert_eq!(status, 200, "room again once Redis took them: {answer}");
 }
+
+/// A Redis serving TLS only, its certificate (for 127.0.0.1) signed by a CA of the test's own; stopped on drop.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl TlsRedis {
+    fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("ferrocast-tls-redis-{}", support::free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let openssl = |args: &[&str]| {
+            let done = std::process::Command::new("openssl").args(args).current_dir(&dir).output().expect("openssl");
+            assert!(done.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&done.stderr));
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        openssl(
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=test CA"],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat(),
+        );
+        std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+        ]);
+        let port = support::free_port();
+        let binary = std::env::var("FERROCAST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
+        let child = std::process::Command::new(binary)
+            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no", "--tls-auth-clients", "no", "--tls-cert-file", "server.pem"])
+            .args(["--tls-key-file", "server.key", "--tls-ca-cert-file", "ca.pem", "--dir"])
+            .arg(&dir)
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        TlsRedis { child, port, dir }
+    }
+
+    fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_share_a_redis_over_tls_checked_against_its_ca() {
+    let redis = TlsRedis::start();
+    let ca = redis.dir.join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    // Without the CA, the system's roots do not vouch for this server: the relay does not link to it.
+    let mut stranger = std::process::Command::new(support::relay_process::binary())
+        .args(["--listen", "127.0.0.1:0", "--pubsub", &redis.url()])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("relay");
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = stranger.kill();
+    let output = stranger.wait_with_output().expect("output");
+    let said = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("invalid peer certificate"), "{said}");
+
+    let a = RelayProcess::start_on_url(&redis.url(), &["--redis-ca", ca]);
+    let b = RelayProcess::start_on_url(&redis.url(), &["--redis-ca", ca]);
+    let mut client = Client::connect("client", &a.ws_url()).await;
+    join_positioned(&mut client, "room:tls", json!({})).await;
+    b.publish("room:tls", "new_msg", &json!({ "n": 1 }));
+    assert_eq!(numbers(&mut client, "room:tls", 1).await, [(1, 1)], "across the relays, over TLS");
+    assert_eq!(a.metric("ferrocast_redis_connected"), 1);
+}

@@ -107,6 +107,10 @@ struct Args {
     /// relay given the same Redis.
     #[arg(long, env = "FERROCAST_PUBSUB", default_value = "memory")]
     pubsub: String,
+    /// With `rediss://`: a PEM file of the CA the Redis server's certificate must chain to (a private Redis's own
+    /// CA); without it, the system's roots.
+    #[arg(long, env = "FERROCAST_REDIS_CA")]
+    redis_ca: Option<PathBuf>,
     /// With Redis: milliseconds between this relay's heartbeats to the others.
     #[arg(long, env = "FERROCAST_PRESENCE_HEARTBEAT_MS", default_value_t = 1000)]
     presence_heartbeat_ms: u64,
@@ -209,13 +213,24 @@ async fn main() -> std::io::Result<()> {
     let origins = AllowedOrigins::new(&args.allow_origin, tokens.is_none()).map_err(exit_with)?;
     let cluster = match args.pubsub.as_str() {
         "memory" => None,
-        url if url.starts_with("redis://") => Some(ClusterSettings {
+        url if url.starts_with("redis://") || url.starts_with("rediss://") => Some(ClusterSettings {
             heartbeat: Duration::from_millis(args.presence_heartbeat_ms.max(10)),
             presence_timeout: Duration::from_millis(args.presence_timeout_ms.max(args.presence_heartbeat_ms * 2)),
             max_queued: args.redis_queue.max(1),
+            ca: match &args.redis_ca {
+                Some(path) => Some(
+                    std::fs::read(path)
+                        .map_err(|error| exit_with(format!("--redis-ca {}: {error}", path.display())))?,
+                ),
+                None => None,
+            },
             ..ClusterSettings::new(url)
         }),
-        other => return Err(exit_with(format!("--pubsub {other}: expected memory or redis://host:port"))),
+        other => {
+            return Err(exit_with(format!(
+                "--pubsub {other}: expected memory, redis://host:port or rediss://host:port"
+            )));
+        }
     };
     let hooks = hooks(&args).map_err(exit_with)?;
     let webhooks = webhooks(&args).map_err(exit_with)?;

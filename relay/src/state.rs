@@ -71,6 +71,7 @@ impl Relay {
                 let on_redis = config.cluster.as_ref().zip(cluster.as_ref()).map(|(settings, cluster)| RedisQueue {
                     url: settings.url.clone(),
                     relay: cluster.relay_id().to_owned(),
+                    ca: settings.ca.clone(),
                 });
                 let webhooks = Webhooks::start(config.webhooks.clone(), on_redis)
                     .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;

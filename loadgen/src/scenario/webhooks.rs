@@ -385,7 +385,7 @@ async fn publish(
         if let (StatusCode::SERVICE_UNAVAILABLE, Some(wait)) = (status, retry_after) {
             refused += count;
             let step_end = start + duration * if planned.is_some() { OVERRUN } else { 1 };
-            tokio::time::sleep_until(step_end.min(Instant::now() + wait).into()).await;
+            tokio::time::sleep_until(step_end.min(Instant::now() + wait)).await;
             continue;
         }
         if !status.is_success() {

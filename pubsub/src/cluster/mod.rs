@@ -19,6 +19,7 @@
 //! What a relay counts of its link (gaps above all) is in [`ClusterSnapshot`].
 
 mod backoff;
+mod client;
 mod follower;
 mod journal;
 mod keys;
@@ -27,6 +28,7 @@ mod publisher;
 mod stats;
 mod wire;
 
+pub use client::redis_client;
 pub use journal::{JOURNAL, Journal, JournaledBroadcast, NUMBERED_FIELD, read_numbered};
 pub use stats::ClusterSnapshot;
 
@@ -44,8 +46,10 @@ const LEAVE_FLUSH: Duration = Duration::from_secs(5);
 /// How a relay joins the others.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
-    /// Redis, as `redis://host:port` (or `redis://:password@host:port/db`, `rediss://` is not supported).
+    /// Redis, as `redis://host:port` (or `redis://:password@host:port/db`), or `rediss://` for TLS.
     pub url: String,
+    /// With `rediss://`: the CA (PEM) the server's certificate must chain to, instead of the system's roots.
+    pub ca: Option<Vec<u8>>,
     /// How often this relay tells the others it is alive. Default 1 s.
     pub heartbeat: Duration,
     /// How long a silent relay's members stay before they leave. Default 5 s.
@@ -65,6 +69,7 @@ impl ClusterSettings {
             presence_timeout: Duration::from_secs(5),
             max_queued: 100_000,
             journal: None,
+            ca: None,
         }
     }
 }
@@ -95,7 +100,7 @@ impl Cluster {
     /// up with what Redis holds.
     pub fn start(settings: ClusterSettings, hub: &Arc<Hub>, presence: &Arc<PresenceHub>) -> Result<Self, ClusterError> {
         let failed = |error| ClusterError { url: settings.url.clone(), error };
-        let client = redis::Client::open(settings.url.as_str()).map_err(failed)?;
+        let client = redis_client(&settings.url, settings.ca.as_deref()).map_err(failed)?;
         let config = ConnectionManagerConfig::new()
             .set_max_delay(Duration::from_secs(2))
             .set_connection_timeout(Some(Duration::from_secs(2)))

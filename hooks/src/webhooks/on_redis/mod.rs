@@ -117,6 +117,8 @@ pub struct RedisQueue {
     pub url: String,
     /// This relay's name among the others, unique among relays and their restarts.
     pub relay: String,
+    /// With `rediss://`: the CA (PEM) the server's certificate must chain to, as the relay's link to Redis has it.
+    pub ca: Option<Vec<u8>>,
 }
 
 /// A connection for commands that answer at once (and, with `block`, for reads that wait up to [`READ_BLOCK`]).
@@ -137,7 +139,7 @@ impl OnRedis {
         endpoints: &[Arc<EndpointState>],
     ) -> Result<Arc<Self>, WebhooksError> {
         let redis_error = |error: redis::RedisError| WebhooksError::Redis(error.to_string());
-        let client = redis::Client::open(queue.url.as_str()).map_err(redis_error)?;
+        let client = ferrocast_pubsub::redis_client(&queue.url, queue.ca.as_deref()).map_err(redis_error)?;
         let redis = connect(&client, false).map_err(redis_error)?;
         let (appends, appended) = mpsc::channel(APPENDS_QUEUED);
         let on_redis = Arc::new(OnRedis {
