@@ -12,6 +12,9 @@
 //! waits for each group up to [`STOP_TIMEOUT`], SIGKILLs what is left and removes the state. With no state it says
 //! so and succeeds.
 //!
+//! The relay is built first (`cargo build -p ferrocast-relay`, a no-op when current), unless `FERROCAST_RELAY_BIN`
+//! names one, as `cargo xtask test` does for its steps.
+//!
 //! Signals go through `kill(1)`, and liveness is read from `/proc`, to keep the xtask free of a libc dependency.
 
 use std::fmt::Write as _;
@@ -34,6 +37,9 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The relays' `--shutdown-drain-ms`: longer than HAProxy takes to mark a relay down (`inter 1s`, `fall 2`).
 const DRAIN_MS: u32 = 3000;
+
+/// Names the relay binary to run instead of building one (not with `--release`).
+const RELAY_BIN_VAR: &str = "FERROCAST_RELAY_BIN";
 
 /// How many lines of a log a failure to start quotes.
 const LOG_TAIL_LINES: usize = 20;
@@ -210,18 +216,7 @@ pub(crate) fn up(options: &Options) -> Result<(), Error> {
         Error::new("haproxy is missing: install it with `apt-get install -y haproxy` (as root)".to_owned())
     })?;
 
-    // A no-op when the relay is current (as after `cargo xtask test`'s own build), so `up` stays quick.
-    let mut build = process::cargo();
-    build.args(["build", "-p", "ferrocast-relay"]).current_dir(&root);
-    if options.release {
-        build.arg("--release");
-    }
-    process::run(&mut build)?;
-    let profile = if options.release { "release" } else { "debug" };
-    let relay_binary = workspace::target_dir(&root, std::env::var_os("CARGO_TARGET_DIR"))
-        .join(profile)
-        .join(format!("ferrocast-relay{}", std::env::consts::EXE_SUFFIX));
-
+    let relay_binary = relay_binary(&root, options.release)?;
     std::fs::create_dir_all(&dir).map_err(|err| Error::new(format!("could not create {}: {err}", dir.display())))?;
     let mut cluster = Starting { members: Vec::new(), children: Vec::new(), state_path: state_path.clone() };
     let started = start_all(&mut cluster, &dir, options.relays, &redis_binary, &relay_binary, &haproxy)
@@ -236,6 +231,26 @@ pub(crate) fn up(options: &Options) -> Result<(), Error> {
     print!("{}", summary(&cluster.members));
     let _ = std::io::stdout().flush();
     Ok(())
+}
+
+/// The relay binary to run: the one `FERROCAST_RELAY_BIN` names (`cargo xtask test` sets it to the relay it has
+/// just built, so its cluster test builds nothing, and waits on no cargo lock), else the one `cargo build` makes.
+fn relay_binary(root: &Path, release: bool) -> Result<PathBuf, Error> {
+    if let Some(binary) = std::env::var_os(RELAY_BIN_VAR).filter(|value| !value.is_empty() && !release) {
+        say(format!("running the relay {RELAY_BIN_VAR} names: {}", PathBuf::from(&binary).display()));
+        return Ok(binary.into());
+    }
+    // A no-op when the relay is current, so `up` stays quick.
+    let mut build = process::cargo();
+    build.args(["build", "-p", "ferrocast-relay"]).current_dir(root);
+    if release {
+        build.arg("--release");
+    }
+    process::run(&mut build)?;
+    let profile = if release { "release" } else { "debug" };
+    Ok(workspace::target_dir(root, std::env::var_os("CARGO_TARGET_DIR"))
+        .join(profile)
+        .join(format!("ferrocast-relay{}", std::env::consts::EXE_SUFFIX)))
 }
 
 /// The processes `up` has started so far; each is in the state file as soon as it runs.

@@ -31,6 +31,9 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
     // Webhooks out: the relay POSTs signed event batches to receivers that check them with `standardwebhooks`, from
     // its memory and from the queue on Redis (the shared server, a database per test).
     ("tests/webhooks", &["node", "--test", "webhooks.test.mjs", "redis.test.mjs"]),
+    // `cargo xtask cluster up --relays 3`: three relays on a Redis of their own behind HAProxy, through the balancer,
+    // one killed on the way; then `cluster down`.
+    ("tests/cluster", &["node", "--test", "balancer.test.mjs"]),
     (
         "client/tests/node",
         &[
@@ -68,8 +71,15 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
 ];
 
 /// The Node test projects that start the relay binary, and so are skipped while the relay crate does not exist.
-const NEEDS_RELAY: &[&str] =
-    &["tests/phoenix-js", "tests/webhooks", "client/tests/node", "www/dashboard", "www/nuxt-example", "www/e2e"];
+const NEEDS_RELAY: &[&str] = &[
+    "tests/phoenix-js",
+    "tests/webhooks",
+    "tests/cluster",
+    "client/tests/node",
+    "www/dashboard",
+    "www/nuxt-example",
+    "www/e2e",
+];
 
 /// The environment variable that tells the tests which relay binary to start (`tests/support/relay_process.rs`,
 /// `tests/support/relay-process.mjs`).

@@ -1,0 +1,212 @@
+// `cargo xtask cluster up --relays 3`: three relays on one Redis behind HAProxy (deploy/haproxy.cfg's settings),
+// used as a page and a backend would, through the balancer: sockets spread over the relays (leastconn), broadcasts
+// posted to the balancer reach sockets and event streams on every relay, and a relay killed outright is taken out
+// of rotation within HAProxy's checks (every second, two failures) while new connections keep succeeding.
+//
+// Under `cargo xtask test`, FERROCAST_RELAY_BIN names the relay it built, so `up` builds nothing; run alone, `up`
+// may build the relay first, hence the long timeout.
+
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const TOPIC = "room:lb";
+
+/** Runs `cargo xtask cluster ARGS` from the workspace root; resolves to its output once it exits 0. */
+function cluster(...args) {
+  return new Promise((resolve, reject) => {
+    const cargo = process.env.CARGO ?? "cargo";
+    const child = spawn(cargo, ["run", "--quiet", "-p", "xtask", "--", "cluster", ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.once("error", reject);
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(new Error(`cargo xtask cluster ${args.join(" ")} failed (${code ?? signal}):\n${stderr}${stdout}`));
+    });
+  });
+}
+
+/** The addresses `up` ends with. */
+function parseUp(stdout, stderr) {
+  const lines = stdout.trim().split("\n");
+  const balancer = /^balancer: (http:\/\/127\.0\.0\.1:\d+)$/.exec(lines[0])?.[1];
+  const redis = /^redis: (redis:\/\/127\.0\.0\.1:\d+)$/.exec(lines[1])?.[1];
+  const relays = lines.slice(2).map((line, i) => {
+    const match = /^relay (\d+): (http:\/\/127\.0\.0\.1:\d+) pid (\d+)$/.exec(line);
+    assert.ok(match, `relay line: ${line}`);
+    assert.equal(Number(match[1]), i + 1);
+    return { url: match[2], pid: Number(match[3]) };
+  });
+  const stats = /HAProxy's stats: (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1];
+  assert.ok(balancer && redis && stats, `up's output:\n${stderr}${stdout}`);
+  return { balancer, redis, relays, stats };
+}
+
+/** Whether `pid` runs (a zombie nobody reaps has ended). */
+function alive(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]);
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 50 ms until it gives a truthy value, which it resolves to; fails after `ms`. */
+async function waitUntil(what, check, ms = 5000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last;
+    await sleep(50);
+  }
+  throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(last)})`);
+}
+
+/** A Phoenix V2 socket through `base`, joined to TOPIC without presence; collects the broadcasts it gets. */
+async function joinedSocket(base) {
+  const ws = new WebSocket(`${base.replace("http", "ws")}/socket/websocket?vsn=2.0.0`);
+  const broadcasts = [];
+  const replies = new Map();
+  ws.on("message", (data) => {
+    const [, ref, topic, event, payload] = JSON.parse(data.toString());
+    if (event === "phx_reply") replies.set(ref, payload);
+    else if (topic === TOPIC) broadcasts.push({ event, payload });
+  });
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  ws.send(JSON.stringify(["1", "1", TOPIC, "phx_join", { no_presence: true }]));
+  const reply = await waitUntil("the join's reply", () => replies.get("1"));
+  assert.equal(reply.status, "ok", JSON.stringify(reply));
+  return { ws, broadcasts };
+}
+
+/** Each relay's `metric` from its own /metrics: by default the gauge of open sockets and event streams. */
+async function connectionsPerRelay(relays, metric = "ferrocast_connections") {
+  return Promise.all(
+    relays.map(async ({ url }) => {
+      const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+      return Number(new RegExp(`^${metric} (\\d+)$`, "m").exec(text)[1]);
+    }),
+  );
+}
+
+async function broadcast(base, n) {
+  const response = await fetch(`${base}/api/broadcast`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify([{ topic: TOPIC, event: "n", payload: { n } }]),
+    signal: AbortSignal.timeout(5000),
+  });
+  assert.equal(response.status, 200, await response.text());
+}
+
+let up;
+const sockets = [];
+after(async () => {
+  sockets.forEach((socket) => socket.ws.terminate());
+  if (!up) return;
+  await cluster("down");
+  const left = [...up.relays.map((relay) => relay.pid)].filter(alive);
+  assert.deepEqual(left, [], "no relay is left running after `cluster down`");
+});
+
+test("three relays behind HAProxy, through the balancer", { timeout: 600_000 }, async (t) => {
+  const { stdout, stderr } = await cluster("up", "--relays", "3");
+  up = parseUp(stdout, stderr);
+  assert.equal(up.relays.length, 3);
+  const { balancer, relays } = up;
+
+  await t.test("two sockets land on two relays, and both get a broadcast posted to the balancer", async () => {
+    sockets.push(await joinedSocket(balancer));
+    await waitUntil("the first socket counted", async () => (await connectionsPerRelay(relays)).includes(1));
+    sockets.push(await joinedSocket(balancer));
+    const spread = await waitUntil("both sockets counted", async () => {
+      const counts = await connectionsPerRelay(relays);
+      return counts.reduce((a, b) => a + b) === 2 && counts;
+    });
+    assert.deepEqual([...spread].sort(), [0, 1, 1], `leastconn spreads them: ${spread}`);
+    await broadcast(balancer, 1);
+    for (const [i, socket] of sockets.entries()) {
+      await waitUntil(`socket ${i + 1} gets the broadcast`, () =>
+        socket.broadcasts.find((b) => b.event === "n" && b.payload.n === 1),
+      );
+    }
+  });
+
+  await t.test("an event stream through the balancer gets a broadcast", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${balancer}/sse?topic=${TOPIC}`, { signal: controller.signal });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type"), /^text\/event-stream/);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    const readUntil = async (pattern) => {
+      const deadline = Date.now() + 5000;
+      while (!pattern.test(text)) {
+        const { value, done } = await Promise.race([
+          reader.read(),
+          sleep(Math.max(0, deadline - Date.now())).then(() => ({ done: true, timedOut: true })),
+        ]);
+        if (done) throw new Error(`the stream ended or was quiet without ${pattern}: ${text}`);
+        text += value;
+      }
+    };
+    try {
+      await readUntil(/event: ferrocast:subscribed\n/);
+      await broadcast(balancer, 2);
+      await readUntil(/event: n\ndata: \{"n":2\}\n/);
+    } finally {
+      controller.abort();
+      await reader.cancel().catch(() => {});
+    }
+  });
+
+  await t.test("a relay killed outright is taken out, and new connections go to the others", async () => {
+    const dead = relays[0];
+    process.kill(dead.pid, "SIGKILL");
+    const killed = Date.now();
+    await waitUntil("HAProxy marks relay1 down", async () => {
+      const csv = await (await fetch(`${up.stats}/;csv`, { signal: AbortSignal.timeout(2000) })).text();
+      const row = csv.split("\n").find((line) => line.startsWith("relays,relay1,"));
+      return row?.split(",")[17]?.startsWith("DOWN");
+    });
+    const took = Date.now() - killed;
+    t.diagnostic(`HAProxy marked the killed relay down after ${took} ms`);
+    assert.ok(took <= 3500, `marked down within inter 1s × fall 2 (and a check's slack): ${took} ms`);
+
+    // WebSockets accepted, a counter: the event stream above, whose end a relay notices only at its next write,
+    // does not move it.
+    const accepted = async () => {
+      const counts = await connectionsPerRelay(relays.slice(1), "ferrocast_connections_total");
+      return counts.reduce((a, b) => a + b);
+    };
+    const before = await accepted();
+    const fresh = await Promise.all(Array.from({ length: 6 }, () => joinedSocket(balancer)));
+    sockets.push(...fresh);
+    assert.equal(await accepted(), before + 6, "the 6 new sockets are all on the live relays");
+    await broadcast(balancer, 3);
+    for (const [i, socket] of fresh.entries()) {
+      await waitUntil(`new socket ${i + 1} gets the broadcast`, () =>
+        socket.broadcasts.find((b) => b.event === "n" && b.payload.n === 3),
+      );
+    }
+  });
+});
