@@ -118,6 +118,21 @@ async function broadcast(base, n) {
   assert.equal(response.status, 200, await response.text());
 }
 
+/** HAProxy's status of server `name` (`UP`, `UP 1/2`, `DOWN`, …), from its stats page's CSV. */
+async function serverStatus(name) {
+  const csv = await (await fetch(`${up.stats}/;csv`, { signal: AbortSignal.timeout(2000) })).text();
+  return csv.split("\n").find((line) => line.startsWith(`relays,${name},`))?.split(",")[17];
+}
+
+/** The status code of `GET url/healthz`, or 0 when nothing answers. */
+async function health(url) {
+  try {
+    return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
 let up;
 const sockets = [];
 after(async () => {
@@ -183,11 +198,7 @@ test("three relays behind HAProxy, through the balancer", { timeout: 600_000 }, 
     const dead = relays[0];
     process.kill(dead.pid, "SIGKILL");
     const killed = Date.now();
-    await waitUntil("HAProxy marks relay1 down", async () => {
-      const csv = await (await fetch(`${up.stats}/;csv`, { signal: AbortSignal.timeout(2000) })).text();
-      const row = csv.split("\n").find((line) => line.startsWith("relays,relay1,"));
-      return row?.split(",")[17]?.startsWith("DOWN");
-    });
+    await waitUntil("HAProxy marks relay1 down", async () => (await serverStatus("relay1"))?.startsWith("DOWN"));
     const took = Date.now() - killed;
     t.diagnostic(`HAProxy marked the killed relay down after ${took} ms`);
     assert.ok(took <= 3500, `marked down within inter 1s × fall 2 (and a check's slack): ${took} ms`);
@@ -208,5 +219,23 @@ test("three relays behind HAProxy, through the balancer", { timeout: 600_000 }, 
         socket.broadcasts.find((b) => b.event === "n" && b.payload.n === 3),
       );
     }
+  });
+
+  await t.test("a relay asked to stop drains: HAProxy takes it out while it still serves, then it closes", async () => {
+    const [draining, last] = [relays[1], relays[2]];
+    process.kill(draining.pid, "SIGTERM");
+    const asked = Date.now();
+    await waitUntil("relay2 answers /healthz with 503", async () => (await health(draining.url)) === 503, 1000);
+    await waitUntil("HAProxy marks relay2 down", async () => (await serverStatus("relay2"))?.startsWith("DOWN"));
+    const markedDown = Date.now() - asked;
+    assert.equal(await health(draining.url), 503, `relay2 still serves when marked down (${markedDown} ms)`);
+    t.diagnostic(`HAProxy marked the draining relay down after ${markedDown} ms, inside its 3,000 ms drain`);
+    const before = (await connectionsPerRelay([last], "ferrocast_connections_total"))[0];
+    sockets.push(await joinedSocket(balancer));
+    assert.equal((await connectionsPerRelay([last], "ferrocast_connections_total"))[0], before + 1, "on relay3");
+    await waitUntil("relay2 exits after its drain", () => !alive(draining.pid), 10_000);
+    const exited = Date.now() - asked;
+    t.diagnostic(`the draining relay exited after ${exited} ms`);
+    assert.ok(exited >= 2900, `not before the drain: ${exited} ms`);
   });
 });
