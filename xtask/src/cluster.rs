@@ -218,6 +218,12 @@ pub(crate) fn up(options: &Options) -> Result<(), Error> {
 
     let relay_binary = relay_binary(&root, options.release)?;
     std::fs::create_dir_all(&dir).map_err(|err| Error::new(format!("could not create {}: {err}", dir.display())))?;
+    // The logs of an earlier, larger cluster would read as this one's.
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".log") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     let mut cluster = Starting { members: Vec::new(), children: Vec::new(), state_path: state_path.clone() };
     let started = start_all(&mut cluster, &dir, options.relays, &redis_binary, &relay_binary, &haproxy)
         .and_then(|()| cluster.wait_until_ready(&dir));

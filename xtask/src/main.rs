@@ -74,6 +74,7 @@ Commands:
                        printing the balancer's, Redis's and each relay's address
                        last. Fails if a cluster is already up. Logs, HAProxy's
                        configuration and the pids go to target/cluster.
+                       FERROCAST_RELAY_BIN: run that relay instead of building.
   cluster down         Stop the cluster: the relays (SIGTERM, so they drain), then
                        HAProxy, then Redis; what is left after 10 s is killed.
                        Nothing up is not an error.
