@@ -62,9 +62,13 @@ fn a_bad_key_or_origin_pattern_stops_the_relay_with_a_message() {
 #[test]
 fn a_pubsub_that_is_not_memory_or_redis_stops_the_relay_with_a_message() {
     let refused = start(&["--listen", "127.0.0.1:0", "--pubsub", "nats://127.0.0.1:4222"]).unwrap_err();
-    assert!(refused.contains("--pubsub nats://127.0.0.1:4222: expected memory or redis://host:port"), "{refused}");
+    let expected = "--pubsub nats://127.0.0.1:4222: expected memory, redis://host:port or rediss://host:port";
+    assert!(refused.contains(expected), "{refused}");
     let refused = start(&["--listen", "127.0.0.1:0", "--pubsub", "redis://127.0.0.1:port"]).unwrap_err();
     assert!(refused.contains("--pubsub redis://127.0.0.1:port: "), "{refused}");
+    let tls = ["--listen", "127.0.0.1:0", "--pubsub", "rediss://127.0.0.1:6380", "--redis-ca", "/nonexistent/ca.pem"];
+    let refused = start(&tls).unwrap_err();
+    assert!(refused.contains("--redis-ca /nonexistent/ca.pem: "), "{refused}");
 }
 
 #[test]
