@@ -501,14 +501,19 @@ mod tests {
         Member { kind, index, pid, port }
     }
 
-    #[test]
-    fn the_state_reads_back_what_was_written() {
-        let members = vec![
+    /// Redis, two relays and the balancer.
+    fn two_relays() -> Vec<Member> {
+        vec![
             member(Kind::Redis, 1, 10, 6000),
             member(Kind::Relay, 1, 11, 6001),
             member(Kind::Relay, 2, 12, 6002),
             member(Kind::Balancer, 1, 13, 6003),
-        ];
+        ]
+    }
+
+    #[test]
+    fn the_state_reads_back_what_was_written() {
+        let members = two_relays();
         assert_eq!(parse_state(&state_text(&members)).unwrap(), members);
         assert!(parse_state("relay 1 x 4000\n").is_err());
         assert!(parse_state("proxy 1 2 3\n").is_err());
@@ -517,12 +522,7 @@ mod tests {
 
     #[test]
     fn up_ends_with_the_balancer_redis_and_each_relay() {
-        let members = vec![
-            member(Kind::Redis, 1, 10, 6000),
-            member(Kind::Relay, 1, 11, 6001),
-            member(Kind::Relay, 2, 12, 6002),
-            member(Kind::Balancer, 1, 13, 6003),
-        ];
+        let members = two_relays();
         assert_eq!(
             summary(&members),
             "balancer: http://127.0.0.1:6003\nredis: redis://127.0.0.1:6000\n\
