@@ -53,9 +53,13 @@ impl Upstream for Publisher {
     fn publish(&self, topic: &str, event: &str, payload: &Payload) {
         let journaled = self.journal.as_ref().is_some_and(|journal| journal.wants(topic));
         let pending = Pending { topic: topic.to_owned(), broadcast: wire::encode(topic, event, payload), journaled };
+        // Counted before it is queued: the sender may take it and count it sent before `try_send` returns, and the
+        // count must never pass below zero (the HTTP API refuses publishes on it).
+        Stats::add(&self.stats.queued, 1);
         match self.queue.try_send(pending) {
-            Ok(()) => Stats::add(&self.stats.queued, 1),
+            Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                self.stats.queued.fetch_sub(1, Ordering::Relaxed);
                 Stats::add(&self.stats.dropped, 1);
                 let mut warned = self.warned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
