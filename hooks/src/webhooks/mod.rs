@@ -254,9 +254,12 @@ impl Webhooks {
 
     /// Whether an endpoint wants to be told when `topic` is occupied or vacated.
     fn wants_occupancy(&self, topic: &str) -> bool {
-        [Kind::Occupied, Kind::Vacated]
-            .iter()
-            .any(|kind| self.endpoints.iter().any(|endpoint| endpoint.wants(*kind, topic)))
+        self.wants_any(&[Kind::Occupied, Kind::Vacated], topic)
+    }
+
+    /// Whether an endpoint wants one of `kinds` on `topic`.
+    fn wants_any(&self, kinds: &[Kind], topic: &str) -> bool {
+        kinds.iter().any(|kind| self.endpoints.iter().any(|endpoint| endpoint.wants(*kind, topic)))
     }
 
     /// `GET /api/webhooks`.
@@ -436,10 +439,7 @@ impl Tap for Webhooks {
             return;
         };
         // Each relay tells its own connections' metas; those of a relay that dies, the relay that buries it.
-        let wanted = [Kind::PresenceJoin, Kind::PresenceLeave]
-            .iter()
-            .any(|kind| self.endpoints.iter().any(|endpoint| endpoint.wants(*kind, topic)));
-        if local && wanted {
+        if local && self.wants_any(&[Kind::PresenceJoin, Kind::PresenceLeave], topic) {
             let members = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(metas)
                 .map(|metas| metas.iter().map(|meta| format!("{topic}\0{key}\0{}", meta.get())).collect())
                 .unwrap_or_default();

@@ -9,7 +9,7 @@
 use super::bound;
 use super::keys;
 use super::lease::LEASE;
-use super::sending::{create_group, seen};
+use super::sending::{create_group, seen, stream_id};
 use super::{OnRedis, Snapshot};
 use crate::webhooks::{EndpointState, Shared};
 use ferrocast_pubsub::JOURNAL;
@@ -233,9 +233,5 @@ async fn oldest_pending(redis: &mut ConnectionManager, group: &str) -> redis::Re
 
 /// Whether stream id `a` comes before `b`.
 fn earlier(a: &str, b: &str) -> bool {
-    let parse = |id: &str| {
-        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
-        (ms.parse::<u64>().unwrap_or(0), seq.parse::<u64>().unwrap_or(0))
-    };
-    parse(a) < parse(b)
+    stream_id(a).unwrap_or_default() < stream_id(b).unwrap_or_default()
 }

@@ -364,9 +364,15 @@ pub(crate) fn batch_id(name: &str, first: &str, last: &str) -> String {
     format!("msg_{name}_{first}_{last}")
 }
 
+/// A stream entry id's parts, `<Unix ms>-<sequence>`.
+pub(crate) fn stream_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, sequence) = id.split_once('-')?;
+    Some((ms.parse().ok()?, sequence.parse().ok()?))
+}
+
 /// When an entry was appended, from its id (`<Unix ms>-<n>`), as an instant of this process.
 pub(crate) fn seen(id: &str) -> Instant {
-    let at = id.split('-').next().and_then(|ms| ms.parse::<u64>().ok()).unwrap_or_else(now_ms);
+    let at = stream_id(id).map_or_else(now_ms, |(ms, _)| ms);
     let ago = Duration::from_millis(now_ms().saturating_sub(at));
     Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
 }
@@ -390,7 +396,7 @@ fn entry_kind(entry: &StreamId) -> Option<(Kind, String)> {
 pub(crate) fn text_of(entry: &StreamId) -> Option<event::EventText> {
     if let Some(numbered) = entry.get::<Vec<u8>>(NUMBERED_FIELD) {
         let broadcast = read_numbered(&numbered).ok()?;
-        let at = entry.id.split('-').next().and_then(|ms| ms.parse().ok()).unwrap_or_else(now_ms);
+        let at = stream_id(&entry.id).map_or_else(now_ms, |(ms, _)| ms);
         let kind = kind_of(&broadcast.topic);
         let name = if kind == Kind::Run { format!("run.{}", broadcast.event) } else { "broadcast".to_owned() };
         let (topic, offset, epoch) = (&broadcast.topic, broadcast.offset, &broadcast.epoch);
