@@ -75,7 +75,7 @@ async fn what_is_broadcast_on_one_relay_reaches_the_subscribers_of_the_other() {
     assert_ne!(frame_epoch, epoch, "the shared history's epoch replaced the placeholder of an empty topic");
 
     // Messages on Ferrocast's channels that are not of its form are ignored and counted; the relays go on.
-    assert!(redis.command("PUBLISH ferrocast:broadcasts garbage").is_some_and(|reply| reply.starts_with(':')));
+    assert!(redis.command("PUBLISH ferrocast:{room:x}:broadcasts garbage").is_some_and(|reply| reply.starts_with(':')));
     assert!(redis.command("PUBLISH ferrocast:presence {not-json").is_some_and(|reply| reply.starts_with(':')));
     wait_until(Duration::from_secs(5), || a.metric("ferrocast_redis_malformed_total") == 2);
     b.publish("room:x", "new_msg", &json!({ "n": 5 }));
@@ -304,7 +304,7 @@ async fn what_a_stream_no_longer_holds_after_a_relay_was_cut_off_is_counted_lost
     let (status, response) = b.http("POST", "/api/broadcast", &Value::from(batch).to_string()).expect("publish");
     assert_eq!(status, 200, "{response}");
     wait_until(Duration::from_secs(10), || b.metric("ferrocast_redis_published_total") == 400);
-    let kept = redis.command("XLEN ferrocast:stream:room:t").expect("XLEN");
+    let kept = redis.command("XLEN ferrocast:{room:t}:stream").expect("XLEN");
     let kept: u64 = kept.trim().trim_start_matches(':').parse().unwrap_or_else(|_| panic!("XLEN said {kept:?}"));
     assert!((10..399).contains(&kept), "the stream keeps a tail of 2..=400 only: {kept}");
     proxy.release();
@@ -497,4 +497,55 @@ async fn relays_share_a_redis_over_tls_checked_against_its_ca() {
     b.publish("room:tls", "new_msg", &json!({ "n": 1 }));
     assert_eq!(numbers(&mut client, "room:tls", 1).await, [(1, 1)], "across the relays, over TLS");
     assert_eq!(a.metric("ferrocast_redis_connected"), 1);
+}
+
+/// How many relays are subscribed to `topic`'s channel in Redis.
+fn followers(redis: &Redis, topic: &str) -> u64 {
+    let reply = redis.command(&format!("PUBSUB NUMSUB ferrocast:{{{topic}}}:broadcasts")).expect("NUMSUB");
+    reply.lines().rev().find_map(|line| line.strip_prefix(':')?.parse().ok()).unwrap_or_else(|| panic!("{reply:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_follows_only_the_topics_its_clients_joined_and_lets_them_go_after_they_leave() {
+    let redis = Redis::start();
+    let (a, b) = (RelayProcess::start(&redis, &[]), RelayProcess::start(&redis, &[]));
+    let mut on_a = Client::connect("on_a", &a.ws_url()).await;
+    let mut on_b = Client::connect("on_b", &b.ws_url()).await;
+    join_positioned(&mut on_a, "room:a", json!({})).await;
+    join_positioned(&mut on_b, "room:b", json!({})).await;
+    assert_eq!((followers(&redis, "room:a"), followers(&redis, "room:b")), (1, 1));
+
+    // B publishes on A's topic without following it: only A receives it from Redis.
+    for n in 1..=20 {
+        b.publish("room:a", "new_msg", &json!({ "n": n }));
+    }
+    let seen = numbers(&mut on_a, "room:a", 20).await;
+    assert_eq!(seen, (1..=20).map(|n| (n, n)).collect::<Vec<_>>());
+    assert_eq!(b.metric("ferrocast_redis_received_total"), 0, "B follows room:b only");
+    assert_eq!(a.metric("ferrocast_redis_received_total"), 20);
+    assert_eq!((a.metric("ferrocast_redis_topics_followed"), b.metric("ferrocast_redis_topics_followed")), (1, 1));
+
+    // Reading a topic's history follows it first, so B reads what Redis kept.
+    let (status, page) = b.http("GET", "/api/history/room:a", "").expect("history");
+    assert_eq!(status, 200, "{page}");
+    let page: Value = serde_json::from_str(&page).expect("JSON");
+    assert_eq!((page["offset"].as_u64(), page["messages"].as_array().map(Vec::len)), (Some(20), Some(20)), "{page}");
+
+    // Left everywhere, the topic is let go of by both relays within two sweeps.
+    on_a.send(&json!(["1", "2", "room:a", "phx_leave", {}]).to_string()).await;
+    assert_eq!(on_a.next_event("phx_reply").await[4]["status"], "ok");
+    wait_until(Duration::from_secs(20), || followers(&redis, "room:a") == 0);
+    assert_eq!(a.metric("ferrocast_redis_topics_followed"), 0);
+    wait_until(Duration::from_secs(5), || b.metric("ferrocast_redis_topics_followed") == 1);
+
+    // Broadcasts while nobody follows the topic are in its stream: a rejoin from the last position gets each once.
+    for n in 21..=25 {
+        b.publish("room:a", "new_msg", &json!({ "n": n }));
+    }
+    let epoch = page["epoch"].clone();
+    let reply = join_positioned(&mut on_a, "room:a", json!({ "offset": 20, "epoch": epoch })).await;
+    assert_eq!(reply["recovered"], true, "{reply}");
+    assert_eq!(numbers(&mut on_a, "room:a", 5).await, (21..=25).map(|n| (n, n)).collect::<Vec<_>>());
+    assert_eq!(b.metric("ferrocast_redis_received_total"), 0);
+    assert_eq!(a.metric("ferrocast_redis_lost_total") + b.metric("ferrocast_redis_lost_total"), 0);
 }

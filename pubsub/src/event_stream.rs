@@ -14,6 +14,7 @@
 
 use crate::auth::Identity;
 use crate::channel::{SocketInfo, reason};
+use crate::following::FollowGuard;
 use crate::joined::{Connection, Joined, replay_from_start};
 use crate::outbox::{OutFrame, Outbox};
 use crate::session::Backend;
@@ -89,6 +90,25 @@ impl std::fmt::Debug for EventStream {
 }
 
 impl EventStream {
+    /// Follows the `topics` a stream of `identity` may read, for [`EventStream::open`] to call while the guards
+    /// live: with several relays, a topic this relay does not follow yet is followed first, so the stream's replay
+    /// and what comes after it are complete (see [`crate::following`]). A request for more than `max_topics`, which
+    /// `open` refuses, follows none.
+    pub async fn follow(
+        backend: &Backend,
+        topics: &[String],
+        max_topics: usize,
+        identity: &Identity,
+    ) -> Vec<FollowGuard> {
+        let mut followed = Vec::new();
+        if topics.len() <= max_topics {
+            for topic in topics.iter().filter(|topic| identity.may_join(topic)) {
+                followed.push(backend.hub.followed(topic).await);
+            }
+        }
+        followed
+    }
+
     /// Joins `topics` (duplicates count once) with `params`, resuming after `last_event_id`, and queues the first
     /// events into `outbox`. Refused as a whole when any topic is refused.
     pub fn open(

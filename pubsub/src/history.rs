@@ -242,7 +242,7 @@ impl History {
     }
 
     /// Forgets everything kept.
-    fn clear(&mut self, budget: &Budget) {
+    pub(crate) fn clear(&mut self, budget: &Budget) {
         while !self.kept.is_empty() {
             self.drop_oldest(budget);
         }

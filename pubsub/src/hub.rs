@@ -25,6 +25,7 @@
 //! ([`Hub::spawn_sweeper`]).
 
 use crate::fanout_timing::FanoutTiming;
+use crate::following::{FollowGuard, Following};
 use crate::history::{Appended, Budget, Epochs, History, HistoryLimits, HistoryUsage, NOT_YET_NUMBERED, Retained};
 use crate::loss_notice::loss_notice;
 use crate::outbox::Outbox;
@@ -62,6 +63,12 @@ impl Topic {
 pub trait Upstream: Send + Sync + std::fmt::Debug {
     /// Takes a broadcast to number and share; it must not block, since channels publish while handling a frame.
     fn publish(&self, topic: &str, event: &str, payload: &Payload);
+
+    /// Whether `topic`'s broadcasts come back to this hub (see [`crate::following`]); when they do not yet, starts
+    /// having them come back. An upstream that sends every topic back answers [`Following::Now`] always.
+    fn follow(&self, _topic: &str) -> Following {
+        Following::Now(FollowGuard::none())
+    }
 }
 
 /// The topics of one process, their subscribers and their history.
@@ -123,6 +130,48 @@ impl Hub {
     /// A new epoch, never given before by this process or another.
     pub(crate) fn new_epoch(&self) -> Arc<str> {
         self.epochs.next()
+    }
+
+    /// Whether `topic`'s broadcasts reach this hub, as its [`Upstream`] says; a hub on its own has every topic.
+    /// A subscription made while the answer's guard lives misses nothing (see [`crate::following`]).
+    pub fn follow(&self, topic: &str) -> Following {
+        match self.upstream.get() {
+            Some(upstream) => upstream.follow(topic),
+            None => Following::Now(FollowGuard::none()),
+        }
+    }
+
+    /// [`Hub::follow`], waiting until the topic is followed.
+    pub async fn followed(&self, topic: &str) -> FollowGuard {
+        loop {
+            match self.follow(topic) {
+                Following::Now(guard) => return guard,
+                Following::Soon(followed) => followed.await,
+            }
+        }
+    }
+
+    /// Whether joins may have to wait for their topic to be followed: the hub's broadcasts are numbered upstream.
+    pub fn has_upstream(&self) -> bool {
+        self.upstream.get().is_some()
+    }
+
+    /// Forgets `topic`, its history included, when nobody is subscribed to it and `unfollow` agrees (it is called
+    /// under the topic's shard lock, so no subscription can be made in between); returns whether it did. The
+    /// cluster calls it for a topic it stops following: the history it would keep could only go stale.
+    pub(crate) fn forget_if_vacant(&self, topic_name: &str, unfollow: impl FnOnce() -> bool) -> bool {
+        let mut shard = write(self.topics.shard(topic_name));
+        if shard.get_mut(topic_name).is_some_and(|topic| !lock_mut(topic).subscriptions.is_empty()) {
+            return false;
+        }
+        if !unfollow() {
+            return false;
+        }
+        if let Some(topic) = shard.remove(topic_name) {
+            let mut topic = topic.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+            topic.history.clear(&self.history);
+        }
+        true
     }
 
     /// Subscribes a connection to a topic, replacing its earlier subscription there, if any; returns the topic's

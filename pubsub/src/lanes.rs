@@ -1,4 +1,4 @@
-//! A session's frames that wait for a remote's answer, one lane per topic.
+//! A session's frames that wait for a remote's answer, or for their topic to be followed, one lane per topic.
 //!
 //! The order rule: on one topic, a frame is handled only once every frame before it has its answer. While a join or
 //! a push of a topic waits for its backend, the frames that follow it on that topic (pushes made before the join's
@@ -8,6 +8,7 @@
 //! The queues are bounded per connection, in frames and in payload bytes: a client that pushes faster than its
 //! backend answers gets error replies (`too many frames waiting`), never unbounded memory.
 
+use crate::following::FollowGuard;
 use crate::remote::{Refusal, RemoteJoin, RemotePush};
 use ferrocast_protocol::{Ext, Message};
 use std::collections::{HashMap, VecDeque};
@@ -31,6 +32,8 @@ pub(crate) enum LandedAnswer {
     Join(Result<RemoteJoin, Refusal>),
     /// A push's reply; its broadcasts and receipt were seen to where it was answered.
     Push(RemotePush),
+    /// The topic is followed now (see [`crate::following`]): its join can go on.
+    Followed,
 }
 
 /// What a topic's lane waits for.
@@ -42,7 +45,11 @@ pub(crate) enum InFlight {
         ext: Option<Ext>,
         /// The join ref of the channel this join replaced, whose `phx_close` follows the reply.
         replaced: Option<Option<String>>,
+        /// Keeps the topic followed until the answer's subscription is made.
+        followed: FollowGuard,
     },
+    /// A join of a topic the relay does not follow yet, to be handled once it does.
+    Follow(Box<Message>),
     /// A push, to be replied to with the channel's join ref.
     Push { join_ref: Option<String>, r#ref: Option<String> },
 }
@@ -126,6 +133,9 @@ impl Lanes {
 
     /// Joins waiting for their answer: they count against the channel limit.
     pub(crate) fn joins_in_flight(&self) -> usize {
-        self.lanes.values().filter(|lane| matches!(lane.in_flight, Some(InFlight::Join { .. }))).count()
+        self.lanes
+            .values()
+            .filter(|lane| matches!(lane.in_flight, Some(InFlight::Join { .. } | InFlight::Follow(_))))
+            .count()
     }
 }

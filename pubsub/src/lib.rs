@@ -15,6 +15,7 @@
 //! - `history`: each topic's numbered broadcasts, kept for clients that come back.
 //! - `loss_notice`: what live subscribers are told when broadcasts numbered elsewhere were lost for good.
 //! - `fanout_timing`: how long broadcasts take to reach every subscriber's queue.
+//! - `following`: whether a hub receives a topic's broadcasts, for relays that receive only the topics joined there.
 //! - `presence`: who is on each topic, with coalesced `presence_diff`s.
 //! - `receipts`: pushes already handled, per client socket, so a push sent again is not handled twice.
 //! - `channel` and `router`: the channel API, topic patterns, scopes and plugs.
@@ -35,6 +36,7 @@ mod channel;
 mod cluster;
 mod event_stream;
 mod fanout_timing;
+mod following;
 mod handlers;
 mod history;
 mod hub;
@@ -62,6 +64,7 @@ pub use cluster::{
 };
 pub use event_stream::{EventStream, Refused};
 pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
+pub use following::{FollowGuard, Following};
 pub use handlers::Handlers;
 pub use history::{HistoryLimits, HistoryUsage, Retained};
 pub use hub::{HistoryPage, Hub, Upstream};

@@ -20,6 +20,7 @@
 
 use crate::auth::Identity;
 use crate::channel::{Outcome, SocketInfo, reason};
+use crate::following::{FollowGuard, Following};
 use crate::hub::Hub;
 use crate::joined::{Accepted, Connection, Handler, Joined, replay_from_start, run_plugs};
 use crate::lanes::{InFlight, Landed, LandedAnswer, Lanes, Waiting};
@@ -115,7 +116,8 @@ impl Session {
         params.remove(BATCH_PARAM);
         let socket = SocketInfo { conn: Some(conn), params, identity, caller: Arc::default() };
         let rate = RateLimiter::new(&backend.limits, Instant::now());
-        let lanes = backend.router.has_remotes().then(|| Box::new(Lanes::new()));
+        // Frames wait in lanes for a remote's answer, and for a topic the relay does not follow yet.
+        let lanes = (backend.router.has_remotes() || backend.hub.has_upstream()).then(|| Box::new(Lanes::new()));
         Session { backend, socket, conn, vsn, outbox, joined: HashMap::new(), socket_id, rate, lanes }
     }
 
@@ -201,9 +203,11 @@ impl Session {
         let Landed { topic, answer } = landed;
         let Some(in_flight) = self.lanes.as_mut().and_then(|lanes| lanes.land(&topic)) else { return };
         match (in_flight, answer) {
-            (InFlight::Join { join_ref, r#ref, ext, replaced }, LandedAnswer::Join(answer)) => {
+            (InFlight::Join { join_ref, r#ref, ext, replaced, followed }, LandedAnswer::Join(answer)) => {
                 self.finish_remote_join(&topic, join_ref, r#ref, ext, replaced, answer);
+                drop(followed);
             }
+            (InFlight::Follow(message), LandedAnswer::Followed) => self.join(*message),
             (InFlight::Push { join_ref, r#ref }, LandedAnswer::Push(answer)) => {
                 if r#ref.is_some() {
                     self.reply(join_ref, r#ref, topic.clone(), &answer.status, answer.response);
@@ -236,8 +240,13 @@ impl Session {
             return self.refuse(message, "too many channels");
         }
         let backend = Arc::clone(&self.backend);
+        // Held until the subscription is made, so the relay cannot stop following the topic in between.
+        let followed = match backend.hub.follow(&message.topic) {
+            Following::Now(guard) => guard,
+            Following::Soon(followed) => return self.join_once_followed(message, followed),
+        };
         if let Some(remote) = backend.router.remote(&message.topic) {
-            return self.join_remote(message, remote);
+            return self.join_remote(message, remote, followed);
         }
         let Some(routed) = backend.router.route(&message.topic) else { return self.unmatched(message) };
         let Message { join_ref, r#ref, topic, payload: params, ext, .. } = message;
@@ -280,6 +289,22 @@ impl Session {
                 self.close_replaced(&topic, replaced);
             }
         }
+    }
+
+    /// Parks a join until the relay follows its topic (see [`crate::following`]); frames on the topic queue behind
+    /// it meanwhile, and it is handled anew when the topic is followed.
+    fn join_once_followed(&mut self, message: Message, followed: impl Future<Output = ()> + Send + 'static) {
+        let Some(lanes) = self.lanes.as_mut() else {
+            // Sessions of a hub with an upstream always have lanes; without them the join could only be lost.
+            return self.refuse(message, "the relay cannot follow this topic");
+        };
+        let landed = lanes.landed.clone();
+        let topic = message.topic.clone();
+        lanes.start(&topic, InFlight::Follow(Box::new(message)));
+        tokio::spawn(async move {
+            followed.await;
+            let _ = landed.send(Landed { topic, answer: LandedAnswer::Followed });
+        });
     }
 
     fn leave(&mut self, message: Message) {
@@ -367,7 +392,7 @@ impl Session {
     }
 
     /// Starts a join of a remote's topic: asks its join remote, or joins at once when only its pushes are remote.
-    fn join_remote(&mut self, message: Message, remote: RemoteRoute) {
+    fn join_remote(&mut self, message: Message, remote: RemoteRoute, followed: FollowGuard) {
         let Message { join_ref, r#ref, topic, payload: params, ext, .. } = message;
         let replaced = self.end_replaced(&topic);
         let Some(join) = remote.join else {
@@ -377,7 +402,7 @@ impl Session {
         let Some(lanes) = self.lanes.as_mut() else { return };
         let asked = join.join(&self.socket, &topic, &params);
         let landed = lanes.landed.clone();
-        lanes.start(&topic, InFlight::Join { join_ref, r#ref, ext, replaced });
+        lanes.start(&topic, InFlight::Join { join_ref, r#ref, ext, replaced, followed });
         let topic_back = topic.clone();
         tokio::spawn(async move {
             let answer = asked.await;

@@ -133,6 +133,8 @@ pub(crate) async fn history(
     if relay.fanout.fanned_out().await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, "the relay is shutting down\n").into_response();
     }
+    // With several relays, a topic this relay does not follow is read from Redis first (see following.rs).
+    let _followed = relay.backend.hub.followed(&topic).await;
     let page = relay.backend.hub.history(&topic, since);
     let messages: Vec<Value> = page.messages.iter().map(retained_json).collect();
     let body = json!({

@@ -144,12 +144,18 @@ impl Metrics {
 
 /// The link to Redis: whether it is up, and every gap it met.
 fn render_cluster(metric: &mut impl FnMut(&str, &str, &str, u64), cluster: &ClusterSnapshot) {
-    let rows: [(&str, &str, &str, u64); 14] = [
+    let rows: [(&str, &str, &str, u64); 15] = [
         (
             "ferrocast_redis_connected",
             "gauge",
-            "1 while the relay reads Redis's broadcasts channel.",
+            "1 while the relay is linked to Redis, reading the channels of the topics it follows.",
             u64::from(cluster.connected),
+        ),
+        (
+            "ferrocast_redis_topics_followed",
+            "gauge",
+            "Topics this relay follows in Redis: those its clients joined.",
+            cluster.topics_followed,
         ),
         ("ferrocast_redis_disconnects_total", "counter", "Times the link to Redis was lost.", cluster.disconnects),
         (

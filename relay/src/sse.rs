@@ -62,8 +62,10 @@ pub(crate) async fn stream(
     let outbox = Arc::new(Outbox::new(relay.config.outbox));
     let max_topics = relay.config.sse.max_topics;
     let last_event_id = last_event_id.as_deref();
+    let followed = EventStream::follow(&relay.backend, &topics, max_topics, &identity).await;
     let opened =
         EventStream::open(relay.backend.clone(), &topics, max_topics, last_event_id, params, identity, outbox.clone());
+    drop(followed);
     let stream = match opened {
         Ok(stream) => stream,
         Err(refused) => return refusal(&refused),

@@ -1,17 +1,22 @@
-//! Every relay's broadcasts, as Redis numbered them, into this relay's hub.
+//! The broadcasts of the topics this relay follows, as Redis numbered them, into this relay's hub.
 //!
-//! The follower reads the broadcasts channel and applies each broadcast to the hub, which delivers it to this
-//! relay's subscribers and keeps it in its copy of the topic's history. It is the only writer of numbered
-//! broadcasts into the hub, so a topic's broadcasts arrive in offset order:
-//! - on (re)connecting, it subscribes first and then reads every topic's stream for what it does not have, so
-//!   nothing published in between is missed (what comes twice is recognized by its offset and skipped);
+//! The follower reads the channels of the topics the relay follows (see [`super::interest`]) and applies each
+//! broadcast to the hub, which delivers it to this relay's subscribers and keeps it in its copy of the topic's
+//! history. It is the only writer of numbered broadcasts into the hub, so a topic's broadcasts arrive in offset
+//! order:
+//! - on (re)connecting, and when it starts following a topic, it subscribes first and then reads the topic's stream
+//!   for what it does not have, so nothing published in between is missed (what comes twice is recognized by its
+//!   offset and skipped);
 //! - a broadcast whose offset skips some (the channel lost messages: a reconnect, or Redis dropping a slow reader)
 //!   is preceded by the missing ones, read from the topic's stream; those no longer there are counted as lost;
 //! - a broadcast of another epoch starts the topic's history again (Redis lost or expired it), counted too.
 //!
 //! A link that has been silent for three heartbeats (every relay, this one included, sends one a heartbeat) is
 //! taken for dead and made again, with a jittered backoff between attempts.
+//!
+//! Every [`SWEEP`], it stops following the topics nobody here joined since the last sweep.
 
+use super::interest::Interest;
 use super::keys;
 use super::presence::Input as PresenceInput;
 use super::stats::Stats;
@@ -20,11 +25,19 @@ use super::{ClusterSettings, backoff};
 use crate::hub::Hub;
 use ferrocast_protocol::Position;
 use futures_util::StreamExt;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, PubSubSink};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
+
+/// How often topics nobody joined are looked for: one is followed no more after two sweeps without a subscriber,
+/// so a page that reloads finds its topic still followed.
+const SWEEP: Duration = Duration::from_secs(5);
+
+/// The most topics subscribed to, or read, in one go: a join storm over many topics holds up the broadcasts of the
+/// others for one round trip of this many at a time.
+const CHUNK: usize = 500;
 
 /// What the follower works with.
 pub(crate) struct Follower {
@@ -35,6 +48,9 @@ pub(crate) struct Follower {
     pub(crate) ready: watch::Sender<bool>,
     pub(crate) settings: ClusterSettings,
     pub(crate) stats: Arc<Stats>,
+    pub(crate) interest: Arc<Interest>,
+    /// The topics joins asked to follow (see [`Interest::follow`]).
+    pub(crate) requested: mpsc::UnboundedReceiver<String>,
 }
 
 /// Why a link ended.
@@ -55,6 +71,7 @@ impl Follower {
         loop {
             let mut linked = false;
             let lost = self.follow(&mut linked).await;
+            self.interest.linked(false);
             if linked {
                 self.stats.connected.store(false, Ordering::Relaxed);
                 Stats::add(&self.stats.disconnects, 1);
@@ -72,17 +89,16 @@ impl Follower {
     }
 
     async fn follow(&mut self, linked: &mut bool) -> LinkLost {
-        let mut subscription = match self.client.get_async_pubsub().await {
-            Ok(subscription) => subscription,
+        let (mut sink, mut messages) = match self.client.get_async_pubsub().await {
+            Ok(subscription) => subscription.split(),
             Err(error) => return error.into(),
         };
-        if let Err(error) = subscription.subscribe(&[keys::BROADCASTS, keys::PRESENCE]).await {
+        if let Err(error) = sink.subscribe(keys::PRESENCE).await {
             return error.into();
         }
-        let mut messages = subscription.into_on_message();
-        // After subscribing: whatever is published from now on comes on the channel, and what came before is in
-        // the streams.
-        if let Err(error) = self.refill_every_topic().await {
+        // Linked before the topics are listed: a join from now on asks, and one before is in the list.
+        self.interest.linked(true);
+        if let Err(error) = self.start_following(&mut sink, self.interest.topics()).await {
             return error.into();
         }
         *linked = true;
@@ -91,26 +107,71 @@ impl Follower {
         let _ = self.presence.send(PresenceInput::Connected);
         tracing::info!("following Redis");
         let silence = (self.settings.heartbeat * 3).max(Duration::from_secs(3));
+        let mut heard = Instant::now();
+        let mut sweep = tokio::time::interval(SWEEP);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let message = match tokio::time::timeout(silence, messages.next()).await {
-                Err(_) => return LinkLost::Silent(silence),
-                Ok(None) => return LinkLost::Closed,
-                Ok(Some(message)) => message,
-            };
-            if message.get_channel_name() == keys::PRESENCE {
-                let _ = self.presence.send(PresenceInput::Remote(message.get_payload_bytes().to_vec()));
-                continue;
-            }
-            match wire::decode_published(message.get_payload_bytes()) {
-                Ok(published) => {
-                    if let Err(error) = self.receive(published).await {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some(message) = message else { return LinkLost::Closed };
+                    heard = Instant::now();
+                    if let Err(error) = self.take(message).await {
                         return error.into();
                     }
                 }
-                Err(malformed) => {
-                    Stats::add(&self.stats.malformed, 1);
-                    tracing::warn!(%malformed, "ignored a message on the broadcasts channel");
+                Some(topic) = self.requested.recv() => {
+                    let mut topics = vec![topic];
+                    while topics.len() < CHUNK {
+                        let Ok(topic) = self.requested.try_recv() else { break };
+                        topics.push(topic);
+                    }
+                    let topics = self.interest.still_waiting(topics);
+                    if let Err(error) = self.start_following(&mut sink, topics).await {
+                        return error.into();
+                    }
                 }
+                _ = sweep.tick() => {
+                    let gone = self.interest.sweep(&self.hub);
+                    for chunk in gone.chunks(CHUNK) {
+                        let channels: Vec<String> = chunk.iter().map(|topic| keys::broadcasts(topic)).collect();
+                        if let Err(error) = sink.unsubscribe(&channels).await {
+                            return error.into();
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until((heard + silence).into()) => return LinkLost::Silent(silence),
+            }
+        }
+    }
+
+    /// Subscribes to the channels of `topics`, then reads what their streams hold that this relay's hub does not
+    /// have, and lets the joins waiting for them go on.
+    async fn start_following(&mut self, sink: &mut PubSubSink, topics: Vec<String>) -> redis::RedisResult<()> {
+        for chunk in topics.chunks(CHUNK) {
+            let channels: Vec<String> = chunk.iter().map(|topic| keys::broadcasts(topic)).collect();
+            sink.subscribe(&channels).await?;
+            // After subscribing: whatever is published from now on comes on the channels, and what came before is
+            // in the streams.
+            self.refill_topics(chunk).await?;
+            self.interest.followed(chunk);
+        }
+        Ok(())
+    }
+
+    /// Hands a message of a subscribed channel to presence, or applies the broadcast it carries.
+    async fn take(&mut self, message: redis::Msg) -> redis::RedisResult<()> {
+        if message.get_channel_name() == keys::PRESENCE {
+            let _ = self.presence.send(PresenceInput::Remote(message.get_payload_bytes().to_vec()));
+            return Ok(());
+        }
+        match wire::decode_published(message.get_payload_bytes()) {
+            // A topic let go of may still send what was published before the unsubscribe took effect.
+            Ok(published) if self.interest.follows(&published.broadcast.topic) => self.receive(published).await,
+            Ok(_) => Ok(()),
+            Err(malformed) => {
+                Stats::add(&self.stats.malformed, 1);
+                tracing::warn!(%malformed, channel = message.get_channel_name(), "ignored a malformed broadcast");
+                Ok(())
             }
         }
     }
@@ -153,44 +214,28 @@ impl Follower {
         }
     }
 
-    /// Reads every topic Redis knows and applies what this relay's hub does not have.
-    async fn refill_every_topic(&mut self) -> redis::RedisResult<()> {
-        let pattern = format!("{}*", keys::META_PREFIX);
-        let mut cursor = 0u64;
-        loop {
-            let (next, metas): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(500)
-                .query_async(&mut self.redis)
-                .await?;
-            // Every page's epochs and offsets in one round trip (a page may be empty).
-            let mut pipe = redis::pipe();
-            for meta in &metas {
-                pipe.cmd("HMGET").arg(meta).arg("epoch").arg("offset");
-            }
-            let positions: Vec<(Option<String>, Option<u64>)> =
-                if metas.is_empty() { Vec::new() } else { pipe.query_async(&mut self.redis).await? };
-            for (meta, position) in metas.iter().zip(positions) {
-                let Some(topic) = meta.strip_prefix(keys::META_PREFIX) else { continue };
-                let (Some(epoch), Some(last)) = position else { continue };
-                let (after, following) = self.resume_point(topic, &epoch);
-                if following && after >= last {
-                    continue;
-                }
-                let refilled = self.refill(topic, &epoch, after, None).await?;
-                if following {
-                    // Broadcasts after `last` may have come since; the channel brings them, and they are not lost.
-                    Stats::add(&self.stats.lost, refilled.missing(after, last.max(refilled.highest)));
-                }
-            }
-            if next == 0 {
-                return Ok(());
-            }
-            cursor = next;
+    /// Reads what Redis keeps of `topics` and applies what this relay's hub does not have.
+    async fn refill_topics(&mut self, topics: &[String]) -> redis::RedisResult<()> {
+        // Every topic's epoch and offset in one round trip.
+        let mut pipe = redis::pipe();
+        for topic in topics {
+            pipe.cmd("HMGET").arg(keys::meta(topic)).arg("epoch").arg("offset");
         }
+        let positions: Vec<(Option<String>, Option<u64>)> =
+            if topics.is_empty() { Vec::new() } else { pipe.query_async(&mut self.redis).await? };
+        for (topic, position) in topics.iter().zip(positions) {
+            let (Some(epoch), Some(last)) = position else { continue };
+            let (after, following) = self.resume_point(topic, &epoch);
+            if following && after >= last {
+                continue;
+            }
+            let refilled = self.refill(topic, &epoch, after, None).await?;
+            if following {
+                // Broadcasts after `last` may have come since; the channel brings them, and they are not lost.
+                Stats::add(&self.stats.lost, refilled.missing(after, last.max(refilled.highest)));
+            }
+        }
+        Ok(())
     }
 
     /// Applies a topic's kept broadcasts after offset `after` (up to `until`, when given) of `epoch`.

@@ -1,22 +1,23 @@
 //! The names Ferrocast uses in Redis. Every relay sharing one Redis must agree on them.
+//!
+//! A topic's names carry the topic in braces, Redis Cluster's hash tag, so they live in one hash slot together.
 
-/// The channel every relay publishes numbered broadcasts on and reads them from.
-pub(crate) const BROADCASTS: &str = "ferrocast:broadcasts";
+/// A topic's channel, where its numbered broadcasts are published for the relays that follow it.
+pub(crate) fn broadcasts(topic: &str) -> String {
+    format!("ferrocast:{{{topic}}}:broadcasts")
+}
 
 /// The channel relays tell each other their presence changes on.
 pub(crate) const PRESENCE: &str = "ferrocast:presence";
 
-/// The prefix of each topic's meta hash (its epoch and last offset).
-pub(crate) const META_PREFIX: &str = "ferrocast:meta:";
-
-/// A topic's meta hash.
+/// A topic's meta hash: its epoch and last offset.
 pub(crate) fn meta(topic: &str) -> String {
-    format!("{META_PREFIX}{topic}")
+    format!("ferrocast:{{{topic}}}:meta")
 }
 
 /// A topic's stream of kept broadcasts.
 pub(crate) fn stream(topic: &str) -> String {
-    format!("ferrocast:stream:{topic}")
+    format!("ferrocast:{{{topic}}}:stream")
 }
 
 /// A relay's last publish sequence number, which makes a publish sent again count once.

@@ -21,6 +21,7 @@
 mod backoff;
 mod client;
 mod follower;
+mod interest;
 mod journal;
 mod keys;
 mod presence;
@@ -92,6 +93,7 @@ pub struct Cluster {
     hub: Arc<Hub>,
     ready: watch::Receiver<bool>,
     presence: mpsc::UnboundedSender<presence::Input>,
+    interest: Arc<interest::Interest>,
 }
 
 impl Cluster {
@@ -114,7 +116,10 @@ impl Cluster {
         let (queue, queued) = mpsc::channel(max_queued);
         let journal = settings.journal.clone();
         let warned = std::sync::Mutex::default();
-        hub.route_through(Arc::new(publisher::Publisher { queue, stats: Arc::clone(&stats), journal, warned }));
+        let (interest, requested) = interest::Interest::new();
+        let publisher =
+            publisher::Publisher { queue, stats: Arc::clone(&stats), journal, warned, interest: Arc::clone(&interest) };
+        hub.route_through(Arc::new(publisher));
         tokio::spawn(publisher::run(redis.clone(), queued, Arc::clone(&relay), Arc::clone(hub), Arc::clone(&stats)));
 
         let (changes, inputs) = mpsc::unbounded_channel();
@@ -137,9 +142,11 @@ impl Cluster {
             ready: ready_sender,
             settings,
             stats: Arc::clone(&stats),
+            interest: Arc::clone(&interest),
+            requested,
         };
         tokio::spawn(follower.run());
-        Ok(Cluster { relay, stats, max_queued, hub: Arc::clone(hub), ready, presence: changes })
+        Ok(Cluster { relay, stats, max_queued, hub: Arc::clone(hub), ready, presence: changes, interest })
     }
 
     /// Completes once the relay has read what Redis holds, the first time it reached it.
@@ -161,7 +168,8 @@ impl Cluster {
 
     /// What the link counted so far.
     pub fn snapshot(&self) -> ClusterSnapshot {
-        ClusterSnapshot { loss_notices: self.hub.loss_notices(), ..self.stats.snapshot() }
+        let topics_followed = self.interest.len() as u64;
+        ClusterSnapshot { loss_notices: self.hub.loss_notices(), topics_followed, ..self.stats.snapshot() }
     }
 
     /// Sends what still waits for Redis (for up to `LEAVE_FLUSH`), then tells the other relays this one is leaving,

@@ -1,5 +1,5 @@
--- Numbers one broadcast, keeps it in its topic's stream and publishes it to every relay, in one step, so that
--- every relay sees a topic's broadcasts in the order of their offsets.
+-- Numbers one broadcast, keeps it in its topic's stream and publishes it to the relays that follow the topic, in
+-- one step, so that every relay sees a topic's broadcasts in the order of their offsets.
 --
 -- KEYS[1]  the topic's meta hash: `epoch` (names this run of the history) and `offset` (the last one given)
 -- KEYS[2]  the topic's stream, one entry per kept broadcast, its id `<offset>-0`
@@ -9,7 +9,7 @@
 -- ARGV[3]  how many entries the stream keeps (MAXLEN ~; 0 keeps none)
 -- ARGV[4]  milliseconds the stream lives after its last broadcast
 -- ARGV[5]  milliseconds the meta lives after its last broadcast
--- ARGV[6]  the channel every relay reads
+-- ARGV[6]  the topic's channel, which the relays that follow the topic read
 -- ARGV[7]  the relay's sequence number of this publish: a publish sent again after a lost reply is done once
 -- ARGV[8]  the journal's stream, for a broadcast systems outside are told of (see journal.rs); empty for none
 -- Returns the broadcast's offset, or 0 for a publish that was done already.

@@ -5,10 +5,12 @@
 //! in flight is sent again, with a jittered backoff, until Redis takes it. Each publish carries this relay's
 //! sequence number, so one that Redis did before the link broke is not done twice.
 
+use super::interest::Interest;
 use super::journal::{JOURNAL, Journal};
 use super::keys;
 use super::stats::Stats;
 use super::{backoff, wire};
+use crate::following::Following;
 use crate::hub::{Hub, Upstream};
 use ferrocast_protocol::Payload;
 use redis::aio::ConnectionManager;
@@ -47,6 +49,8 @@ pub(crate) struct Publisher {
     pub(crate) journal: Option<Journal>,
     /// When a drop was last logged: at most one line a second, however many are dropped.
     pub(crate) warned: Mutex<Option<Instant>>,
+    /// The topics this relay follows, and so gets the broadcasts of.
+    pub(crate) interest: Arc<Interest>,
 }
 
 impl Upstream for Publisher {
@@ -73,6 +77,10 @@ impl Upstream for Publisher {
                 }
             }
         }
+    }
+
+    fn follow(&self, topic: &str) -> Following {
+        self.interest.follow(topic)
     }
 }
 
@@ -153,7 +161,7 @@ async fn send(
             .arg(limits.max_messages)
             .arg(history_ms)
             .arg(meta_ms)
-            .arg(keys::BROADCASTS)
+            .arg(keys::broadcasts(&pending.topic))
             .arg(*sequence)
             .arg(if pending.journaled { JOURNAL } else { "" })
             .ignore();

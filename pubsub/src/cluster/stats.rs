@@ -24,8 +24,10 @@ pub(crate) struct Stats {
 /// A reading of a relay's link to Redis.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClusterSnapshot {
-    /// Whether the relay is reading the broadcasts channel now.
+    /// Whether the relay is linked to Redis, reading the channels of the topics it follows, now.
     pub connected: bool,
+    /// Topics this relay follows in Redis now (those its clients joined, see `interest.rs`).
+    pub topics_followed: u64,
     /// How many times the link to Redis was lost.
     pub disconnects: u64,
     /// Broadcasts of this relay that Redis numbered.
@@ -36,7 +38,7 @@ pub struct ClusterSnapshot {
     pub queued: u64,
     /// Broadcasts of this relay dropped because the queue for Redis was full.
     pub dropped: u64,
-    /// Numbered broadcasts received from Redis, from every relay.
+    /// Numbered broadcasts received from Redis, from every relay, of the topics this one follows.
     pub received: u64,
     /// Broadcasts missed on the channel (while disconnected) and read back from their topics' streams.
     pub refilled: u64,
@@ -64,6 +66,7 @@ impl Stats {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         ClusterSnapshot {
             connected: self.connected.load(Ordering::Relaxed),
+            topics_followed: 0, // counted by the interest
             disconnects: get(&self.disconnects),
             published: get(&self.published),
             publish_retries: get(&self.publish_retries),
