@@ -549,3 +549,42 @@ async fn a_relay_follows_only_the_topics_its_clients_joined_and_lets_them_go_aft
     assert_eq!(b.metric("ferrocast_redis_received_total"), 0);
     assert_eq!(a.metric("ferrocast_redis_lost_total") + b.metric("ferrocast_redis_lost_total"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_is_answered_once_redis_has_its_broadcast_and_broadcast_once_wherever_it_is_sent_again() {
+    let redis = Redis::start();
+    let proxy = HoldProxy::start(redis.port).await;
+    let a = RelayProcess::start_on_url(&proxy.url(), &[]);
+    let b = RelayProcess::start(&redis, &[]);
+    let mut listener = Client::connect("listener", &b.ws_url()).await;
+    join_positioned(&mut listener, "room:once", json!({})).await;
+    // Our client names its socket, and sends a push it got no reply for again, with the same ref.
+    let named = |relay: &RelayProcess| format!("{}&ferrocast_sid=push-once-socket-0001", relay.ws_url());
+    let mut first = Client::connect("first", &named(&a)).await;
+    first.join("room:once", json!({ "no_presence": true }), None).await;
+    let push = json!(["1", "7", "room:once", "new_msg", { "n": 1 }]).to_string();
+
+    // While Redis is out of reach the push is not answered: the broadcast is not made yet.
+    proxy.hold();
+    wait_until(Duration::from_secs(10), || a.metric("ferrocast_redis_connected") == 0);
+    first.send(&push).await;
+    let held = Instant::now();
+    while held.elapsed() < Duration::from_millis(1500) {
+        if let Some(frame) = first.next_frame_within(Duration::from_millis(200)).await {
+            assert_ne!(frame[3], "phx_reply", "answered before Redis had the broadcast: {frame}");
+        }
+    }
+    proxy.release();
+    let reply = first.next_event("phx_reply").await;
+    assert_eq!((&reply[1], &reply[4]["status"]), (&json!("7"), &json!("ok")), "{reply}");
+    assert_eq!(numbers(&mut listener, "room:once", 1).await, [(1, 1)]);
+
+    // The same push from the same socket, sent again to the other relay: answered, and not broadcast again.
+    let mut again = Client::connect("again", &named(&b)).await;
+    again.join("room:once", json!({ "no_presence": true }), None).await;
+    again.send(&push).await;
+    let reply = again.next_event("phx_reply").await;
+    assert_eq!((&reply[1], &reply[4]["status"]), (&json!("7"), &json!("ok")), "{reply}");
+    b.publish("room:once", "new_msg", &json!({ "n": 2 }));
+    assert_eq!(numbers(&mut listener, "room:once", 1).await, [(2, 2)], "the push's broadcast was made once");
+}

@@ -8,6 +8,7 @@
 use crate::auth::Identity;
 use crate::hub::Hub;
 use crate::presence::PresenceHub;
+use crate::push_once::PushOrigin;
 use crate::remote::Caller;
 use crate::wire::ConnId;
 use ferrocast_protocol::Payload;
@@ -98,6 +99,8 @@ pub struct Context<'a> {
     pub(crate) presence: &'a Arc<PresenceHub>,
     /// Pushes to this channel's client, sent by the session in order around the reply.
     pub(crate) pushes: Vec<(String, Payload)>,
+    /// The push being handled, when its broadcasts must be made once across relays (see [`crate::push_once`]).
+    pub(crate) origin: Option<std::cell::RefCell<PushOrigin>>,
 }
 
 impl std::fmt::Debug for Context<'_> {
@@ -111,7 +114,13 @@ impl Context<'_> {
     /// relays share a Redis: the broadcast reaches subscribers when it comes back numbered, see
     /// [`Cluster`](crate::Cluster)).
     pub fn broadcast(&self, event: &str, payload: &Payload) -> usize {
-        self.hub.broadcast(self.topic, event, payload)
+        let Some(origin) = &self.origin else { return self.hub.broadcast(self.topic, event, payload) };
+        let mut origin = origin.borrow_mut();
+        let name = origin.next_name();
+        if let Some(published) = self.hub.broadcast_once(self.topic, event, payload, &name) {
+            origin.published.push(published);
+        }
+        0
     }
 
     /// Pushes an event to this channel's client only: after the reply of a join, before the reply of an event.

@@ -64,12 +64,23 @@ pub trait Upstream: Send + Sync + std::fmt::Debug {
     /// Takes a broadcast to number and share; it must not block, since channels publish while handling a frame.
     fn publish(&self, topic: &str, event: &str, payload: &Payload);
 
+    /// [`Upstream::publish`] of a broadcast made while handling a client's push, named `name` (see
+    /// [`crate::push_once`]): one of that name made lately is not made again. Returns what completes once the
+    /// upstream has it (`true`) or dropped it (`false`); `None` when nothing need be awaited.
+    fn publish_once(&self, topic: &str, event: &str, payload: &Payload, _name: &str) -> Option<Published> {
+        self.publish(topic, event, payload);
+        None
+    }
+
     /// Whether `topic`'s broadcasts come back to this hub (see [`crate::following`]); when they do not yet, starts
     /// having them come back. An upstream that sends every topic back answers [`Following::Now`] always.
     fn follow(&self, _topic: &str) -> Following {
         Following::Now(FollowGuard::none())
     }
 }
+
+/// Completes once an upstream has a broadcast (`true`), or dropped it (`false`).
+pub type Published = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
 
 /// The topics of one process, their subscribers and their history.
 #[derive(Debug, Default)]
@@ -286,6 +297,18 @@ impl Hub {
             return 0;
         }
         self.timed(|| self.fan_out(topic, event, payload, Numbering::Numbered, &mut Wakes::Now))
+    }
+
+    /// [`Hub::broadcast`] of a broadcast made while handling a client's push, named `name` among the broadcasts of
+    /// all pushes (see [`crate::push_once`]); with an [`Upstream`], what completes once it has the broadcast.
+    pub fn broadcast_once(&self, topic: &str, event: &str, payload: &Payload, name: &str) -> Option<Published> {
+        match self.upstream.get() {
+            Some(upstream) => upstream.publish_once(topic, event, payload, name),
+            None => {
+                self.broadcast(topic, event, payload);
+                None
+            }
+        }
     }
 
     /// [`Hub::broadcast`] for several broadcasts, in order, waking each subscriber once, when all of them are

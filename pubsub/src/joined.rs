@@ -112,6 +112,7 @@ impl Connection<'_> {
             hub: &backend.hub,
             presence: &backend.presence,
             pushes: Vec::new(),
+            origin: None,
         }
     }
 

@@ -17,7 +17,8 @@
 //! - `fanout_timing`: how long broadcasts take to reach every subscriber's queue.
 //! - `following`: whether a hub receives a topic's broadcasts, for relays that receive only the topics joined there.
 //! - `presence`: who is on each topic, with coalesced `presence_diff`s.
-//! - `receipts`: pushes already handled, per client socket, so a push sent again is not handled twice.
+//! - `receipts`: pushes already handled, per client socket, so a push sent again is not handled twice;
+//!   `push_once`: the same across relays, and a push answered once Redis has its broadcasts.
 //! - `channel` and `router`: the channel API, topic patterns, scopes and plugs.
 //! - `handlers`: channels built from closures, with events routed by name or `*` splat.
 //! - `remote`: topics whose joins and pushes an application's backend answers, later.
@@ -46,6 +47,7 @@ mod limits;
 mod loss_notice;
 mod outbox;
 mod presence;
+mod push_once;
 mod receipts;
 mod remote;
 mod router;
@@ -67,7 +69,7 @@ pub use fanout_timing::{FanoutSnapshot, FanoutTiming};
 pub use following::{FollowGuard, Following};
 pub use handlers::Handlers;
 pub use history::{HistoryLimits, HistoryUsage, Retained};
-pub use hub::{HistoryPage, Hub, Upstream};
+pub use hub::{HistoryPage, Hub, Published, Upstream};
 pub use lanes::Landed;
 pub use limits::SessionLimits;
 pub use outbox::{CLOSE_SLOW_CONSUMER, CloseReason, Numbered, OutFrame, Outbox, OutboxLimits};

@@ -21,12 +21,13 @@
 use crate::auth::Identity;
 use crate::channel::{Outcome, SocketInfo, reason};
 use crate::following::{FollowGuard, Following};
-use crate::hub::Hub;
+use crate::hub::{Hub, Published};
 use crate::joined::{Accepted, Connection, Handler, Joined, replay_from_start, run_plugs};
 use crate::lanes::{InFlight, Landed, LandedAnswer, Lanes, Waiting};
 use crate::limits::{RateLimiter, SessionLimits, Verdict};
 use crate::outbox::{OutFrame, Outbox};
 use crate::presence::PresenceHub;
+use crate::push_once::{self, PushOrigin};
 use crate::receipts::{Claim, Receipts, ReplyTo};
 use crate::remote::{Caller, Refusal, Remote, RemoteJoin, RemoteRoute};
 use crate::router::Router;
@@ -348,20 +349,32 @@ impl Session {
                 return self.push_remote(remote, join_ref, r#ref, topic, event, payload, receipt);
             }
         };
-        let (outcome, pushes) = match run_plugs(&joined.plugs, &topic, &event, &payload, &self.socket, &joined.assigns)
-        {
-            Err(response) => (Outcome::error(response), Vec::new()),
-            Ok(()) => {
-                let connection = Connection { backend: &self.backend, socket: &self.socket, conn: self.conn };
-                let mut ctx = connection.context(&topic, &joined.splat, &mut joined.assigns);
-                let outcome = channel.handle_in(&mut ctx, &event, payload);
-                (outcome, ctx.pushes)
-            }
-        };
+        let (outcome, pushes, published) =
+            match run_plugs(&joined.plugs, &topic, &event, &payload, &self.socket, &joined.assigns) {
+                Err(response) => (Outcome::error(response), Vec::new(), Vec::new()),
+                Ok(()) => {
+                    let connection = Connection { backend: &self.backend, socket: &self.socket, conn: self.conn };
+                    let mut ctx = connection.context(&topic, &joined.splat, &mut joined.assigns);
+                    // With several relays, a push of a named socket makes its broadcasts once, wherever it is sent.
+                    ctx.origin = receipt
+                        .as_ref()
+                        .filter(|_| self.backend.hub.has_upstream())
+                        .map(|(socket_id, push_ref)| std::cell::RefCell::new(PushOrigin::new(socket_id, push_ref)));
+                    let outcome = channel.handle_in(&mut ctx, &event, payload);
+                    let published = ctx.origin.take().map(|origin| origin.into_inner().published);
+                    (outcome, ctx.pushes, published.unwrap_or_default())
+                }
+            };
         let join_ref = joined.join_ref.clone();
         for (event, payload) in pushes {
             self.push(join_ref.clone(), &topic, event, payload);
         }
+        let outcome = match outcome {
+            Outcome::Reply(status, response) if !published.is_empty() => {
+                return self.reply_once_published(join_ref, r#ref, topic, receipt, published, status, response);
+            }
+            outcome => outcome,
+        };
         if let Some((socket_id, push_ref)) = receipt {
             let reply = match &outcome {
                 Outcome::Reply(status, response) | Outcome::Stop(Some((status, response))) => {
@@ -389,6 +402,36 @@ impl Session {
             self.end(&topic, joined);
         }
         self.control(join_ref, &topic, ended);
+    }
+
+    /// Replies to a push once Redis has the broadcasts it made (see [`crate::push_once`]), as a remote's answer
+    /// lands: frames behind it on its topic wait, and its receipt is kept where it is answered.
+    #[allow(clippy::too_many_arguments)]
+    fn reply_once_published(
+        &mut self,
+        join_ref: Option<String>,
+        r#ref: Option<String>,
+        topic: String,
+        receipt: Option<(String, String)>,
+        published: Vec<Published>,
+        status: String,
+        response: Payload,
+    ) {
+        let Some(lanes) = self.lanes.as_mut() else {
+            // Sessions of a hub with an upstream always have lanes.
+            return self.reply(join_ref, r#ref, topic, &status, response);
+        };
+        let landed = lanes.landed.clone();
+        lanes.start(&topic, InFlight::Push { join_ref, r#ref });
+        let backend = Arc::clone(&self.backend);
+        tokio::spawn(async move {
+            let answer = push_once::reply_once_published(published, status, response).await;
+            if let Some((socket_id, push_ref)) = receipt {
+                let reply = Some((answer.status.clone(), answer.response.clone()));
+                backend.receipts.finish(&socket_id, &topic, &push_ref, reply);
+            }
+            let _ = landed.send(Landed { topic, answer: LandedAnswer::Push(answer) });
+        });
     }
 
     /// Starts a join of a remote's topic: asks its join remote, or joins at once when only its pushes are remote.

@@ -20,6 +20,11 @@ pub(crate) fn stream(topic: &str) -> String {
     format!("ferrocast:{{{topic}}}:stream")
 }
 
+/// A push's broadcast by its name (see `push_once.rs`): present while Redis remembers it was made.
+pub(crate) fn push(topic: &str, name: &str) -> String {
+    format!("ferrocast:{{{topic}}}:push:{name}")
+}
+
 /// A relay's last publish sequence number, which makes a publish sent again count once.
 pub(crate) fn publisher(relay: &str) -> String {
     format!("ferrocast:publisher:{relay}")

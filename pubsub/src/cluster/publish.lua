@@ -4,6 +4,7 @@
 -- KEYS[1]  the topic's meta hash: `epoch` (names this run of the history) and `offset` (the last one given)
 -- KEYS[2]  the topic's stream, one entry per kept broadcast, its id `<offset>-0`
 -- KEYS[3]  the publishing relay's last sequence number
+-- KEYS[4]  for a broadcast a client's push made, its name (see push_once.rs): one made lately is not made again
 -- ARGV[1]  an epoch for a topic that has none (new, or its meta expired or was lost with Redis's data)
 -- ARGV[2]  the broadcast (see wire.rs)
 -- ARGV[3]  how many entries the stream keeps (MAXLEN ~; 0 keeps none)
@@ -12,6 +13,7 @@
 -- ARGV[6]  the topic's channel, which the relays that follow the topic read
 -- ARGV[7]  the relay's sequence number of this publish: a publish sent again after a lost reply is done once
 -- ARGV[8]  the journal's stream, for a broadcast systems outside are told of (see journal.rs); empty for none
+-- ARGV[9]  milliseconds a push's broadcast is remembered by its name
 -- Returns the broadcast's offset, or 0 for a publish that was done already.
 
 local seq = tonumber(ARGV[7])
@@ -20,6 +22,9 @@ if seq <= last_seq then
   return 0
 end
 redis.call('SET', KEYS[3], ARGV[7], 'PX', 86400000)
+if KEYS[4] and not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[9]) then
+  return 0
+end
 
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then

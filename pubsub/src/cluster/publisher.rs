@@ -1,9 +1,12 @@
 //! This relay's broadcasts on their way to Redis: queued without blocking the channel that made them, then sent in
-//! pipelined batches through the publish script, which numbers each and hands it to every relay.
+//! pipelined batches through the publish script, which numbers each and hands it to the relays that follow its
+//! topic.
 //!
 //! While Redis is away the queue holds them (up to its bound; past it they are dropped and counted) and the batch
 //! in flight is sent again, with a jittered backoff, until Redis takes it. Each publish carries this relay's
-//! sequence number, so one that Redis did before the link broke is not done twice.
+//! sequence number, so one that Redis did before the link broke is not done twice. A broadcast a client's push made
+//! carries its name too, so that one another relay made already is not made again (see `push_once.rs`), and whoever
+//! waits for it (the push's reply) is told when Redis has it.
 
 use super::interest::Interest;
 use super::journal::{JOURNAL, Journal};
@@ -11,15 +14,16 @@ use super::keys;
 use super::stats::Stats;
 use super::{backoff, wire};
 use crate::following::Following;
-use crate::hub::{Hub, Upstream};
+use crate::hub::{Hub, Published, Upstream};
+use crate::push_once::REMEMBERED;
 use ferrocast_protocol::Payload;
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
 
 /// The script that numbers, keeps and publishes a broadcast.
 const SCRIPT: &str = include_str!("publish.lua");
@@ -39,6 +43,8 @@ pub(crate) struct Pending {
     broadcast: Vec<u8>,
     /// Whether it also goes into the journal.
     journaled: bool,
+    /// A push's broadcast: its name, made once (see `push_once.rs`), and who waits for Redis to have it.
+    once: Option<(String, oneshot::Sender<bool>)>,
 }
 
 /// The hub's [`Upstream`]: queues each broadcast for [`run`].
@@ -55,8 +61,26 @@ pub(crate) struct Publisher {
 
 impl Upstream for Publisher {
     fn publish(&self, topic: &str, event: &str, payload: &Payload) {
+        self.queue_up(topic, event, payload, None);
+    }
+
+    fn publish_once(&self, topic: &str, event: &str, payload: &Payload, name: &str) -> Option<Published> {
+        let (taken, published) = oneshot::channel();
+        self.queue_up(topic, event, payload, Some((keys::push(topic, name), taken)));
+        // A broadcast dropped (the queue was full) drops its sender: the push did not take effect.
+        Some(Box::pin(async move { published.await.unwrap_or(false) }))
+    }
+
+    fn follow(&self, topic: &str) -> Following {
+        self.interest.follow(topic)
+    }
+}
+
+impl Publisher {
+    fn queue_up(&self, topic: &str, event: &str, payload: &Payload, once: Option<(String, oneshot::Sender<bool>)>) {
         let journaled = self.journal.as_ref().is_some_and(|journal| journal.wants(topic));
-        let pending = Pending { topic: topic.to_owned(), broadcast: wire::encode(topic, event, payload), journaled };
+        let broadcast = wire::encode(topic, event, payload);
+        let pending = Pending { topic: topic.to_owned(), broadcast, journaled, once };
         // Counted before it is queued: the sender may take it and count it sent before `try_send` returns, and the
         // count must never pass below zero (the HTTP API refuses publishes on it).
         Stats::add(&self.stats.queued, 1);
@@ -77,10 +101,6 @@ impl Upstream for Publisher {
                 }
             }
         }
-    }
-
-    fn follow(&self, topic: &str) -> Following {
-        self.interest.follow(topic)
     }
 }
 
@@ -111,6 +131,11 @@ pub(crate) async fn run(
         match send(&mut redis, &mut script, &relay, &hub, &batch).await {
             Ok(()) => {
                 let sent = batch.len() as u64;
+                for (_, pending) in &mut batch {
+                    if let Some((_, taken)) = pending.once.take() {
+                        let _ = taken.send(true);
+                    }
+                }
                 Stats::add(&stats.published, sent);
                 stats.queued.fetch_sub(sent, Ordering::Relaxed);
                 batch.clear();
@@ -148,15 +173,15 @@ async fn send(
     // One candidate epoch serves the whole batch: an epoch must differ between runs of one topic's history, and a
     // later batch brings another.
     let epoch = hub.new_epoch();
+    let remembered_ms = REMEMBERED.as_millis() as u64;
     let mut pipe = redis::pipe();
     for (sequence, pending) in batch {
-        pipe.cmd("EVALSHA")
-            .arg(&sha)
-            .arg(3)
-            .arg(keys::meta(&pending.topic))
-            .arg(keys::stream(&pending.topic))
-            .arg(keys::publisher(relay))
-            .arg(&*epoch)
+        pipe.cmd("EVALSHA").arg(&sha).arg(if pending.once.is_some() { 4 } else { 3 });
+        pipe.arg(keys::meta(&pending.topic)).arg(keys::stream(&pending.topic)).arg(keys::publisher(relay));
+        if let Some((name, _)) = &pending.once {
+            pipe.arg(name);
+        }
+        pipe.arg(&*epoch)
             .arg(&pending.broadcast)
             .arg(limits.max_messages)
             .arg(history_ms)
@@ -164,6 +189,7 @@ async fn send(
             .arg(keys::broadcasts(&pending.topic))
             .arg(*sequence)
             .arg(if pending.journaled { JOURNAL } else { "" })
+            .arg(remembered_ms)
             .ignore();
     }
     pipe.query_async(redis).await
