@@ -115,11 +115,7 @@ impl Context<'_> {
     /// [`Cluster`](crate::Cluster)).
     pub fn broadcast(&self, event: &str, payload: &Payload) -> usize {
         let Some(origin) = &self.origin else { return self.hub.broadcast(self.topic, event, payload) };
-        let mut origin = origin.borrow_mut();
-        let name = origin.next_name();
-        if let Some(published) = self.hub.broadcast_once(self.topic, event, payload, &name) {
-            origin.published.push(published);
-        }
+        origin.borrow_mut().broadcast(self.hub, self.topic, event, payload);
         0
     }
 

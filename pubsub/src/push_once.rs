@@ -8,7 +8,7 @@
 //! killed with a broadcast still queued for Redis has not answered, so the client sends the push again, and the
 //! relay that gets it makes the broadcast, once.
 
-use crate::hub::Published;
+use crate::hub::{Hub, Published};
 use crate::remote::RemotePush;
 use ferrocast_protocol::Payload;
 
@@ -30,10 +30,13 @@ impl PushOrigin {
         PushOrigin { push: format!("{socket_id}:{push_ref}"), made: 0, published: Vec::new() }
     }
 
-    /// The name of the push's next broadcast.
-    pub(crate) fn next_name(&mut self) -> String {
+    /// Makes the push's next broadcast on `hub`, named by its place.
+    pub(crate) fn broadcast(&mut self, hub: &Hub, topic: &str, event: &str, payload: &Payload) {
         self.made += 1;
-        format!("{}:{}", self.push, self.made)
+        let name = format!("{}:{}", self.push, self.made);
+        if let Some(published) = hub.broadcast_once(topic, event, payload, &name) {
+            self.published.push(published);
+        }
     }
 }
 

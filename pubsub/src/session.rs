@@ -29,7 +29,7 @@ use crate::outbox::{OutFrame, Outbox};
 use crate::presence::PresenceHub;
 use crate::push_once::{self, PushOrigin};
 use crate::receipts::{Claim, Receipts, ReplyTo};
-use crate::remote::{Caller, Refusal, Remote, RemoteJoin, RemoteRoute};
+use crate::remote::{Caller, Refusal, Remote, RemoteJoin, RemotePush, RemoteRoute};
 use crate::router::Router;
 use crate::wire::{ConnId, Subscriber, Wire};
 use ferrocast_protocol::codec::{DecodeError, decode, encode};
@@ -534,9 +534,23 @@ impl Session {
         lanes.start(&topic, InFlight::Push { join_ref, r#ref });
         let backend = Arc::clone(&self.backend);
         tokio::spawn(async move {
-            let answer = asked.await;
+            let mut answer = asked.await;
+            // With several relays, a push of a named socket makes its broadcasts once, and is answered once Redis
+            // has them (see push_once.rs).
+            let mut origin = receipt.as_ref().filter(|_| backend.hub.has_upstream());
+            let mut origin = origin.take().map(|(socket_id, push_ref)| PushOrigin::new(socket_id, push_ref));
             for (event, payload) in &answer.broadcasts {
-                backend.hub.broadcast(&topic, event, payload);
+                match origin.as_mut() {
+                    Some(origin) => origin.broadcast(&backend.hub, &topic, event, payload),
+                    None => {
+                        backend.hub.broadcast(&topic, event, payload);
+                    }
+                }
+            }
+            if let Some(origin) = origin.filter(|origin| !origin.published.is_empty()) {
+                let disconnect = answer.disconnect.take();
+                let published = push_once::reply_once_published(origin.published, answer.status, answer.response);
+                answer = RemotePush { disconnect, ..published.await };
             }
             if let Some((socket_id, push_ref)) = receipt {
                 let reply = Some((answer.status.clone(), answer.response.clone()));
