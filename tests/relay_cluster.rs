@@ -588,3 +588,57 @@ async fn a_push_is_answered_once_redis_has_its_broadcast_and_broadcast_once_wher
     b.publish("room:once", "new_msg", &json!({ "n": 2 }));
     assert_eq!(numbers(&mut listener, "room:once", 1).await, [(2, 2)], "the push's broadcast was made once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_cut_from_redis_is_sent_the_presence_changes_it_missed_not_everything_again() {
+    let redis = Redis::start();
+    let proxy = HoldProxy::start(redis.port).await;
+    // Silence is not held against A for the time the test cuts it off, however slow the machine.
+    let on = |url: &str| {
+        RelayProcess::start_alone(&[
+            "--pubsub",
+            url,
+            "--presence-heartbeat-ms",
+            "200",
+            "--presence-timeout-ms",
+            "60000",
+        ])
+    };
+    let (a, b) = (on(&proxy.url()), on(&redis.url()));
+    let lists = |relay: &RelayProcess, wanted: &[&str], gone: &[&str]| {
+        relay.http("GET", "/api/presence/room:q", "").is_some_and(|(_, listed)| {
+            wanted.iter().all(|user| listed.contains(&format!("\"{user}\"")))
+                && gone.iter().all(|user| !listed.contains(&format!("\"{user}\"")))
+        })
+    };
+    let mut alice = Client::connect("alice", &a.ws_url()).await;
+    alice.join("room:q", json!({ "user_id": "alice" }), None).await;
+    let mut bob = Client::connect("bob", &b.ws_url()).await;
+    bob.join("room:q", json!({ "user_id": "bob" }), None).await;
+    wait_until(Duration::from_secs(10), || lists(&a, &["alice", "bob"], &[]) && lists(&b, &["alice", "bob"], &[]));
+
+    // While A is cut off, members come and go on both sides.
+    proxy.hold();
+    wait_until(Duration::from_secs(10), || a.metric("ferrocast_redis_connected") == 0);
+    let mut carol = Client::connect("carol", &b.ws_url()).await;
+    carol.join("room:q", json!({ "user_id": "carol" }), None).await;
+    bob.close().await;
+    let mut dave = Client::connect("dave", &a.ws_url()).await;
+    dave.join("room:q", json!({ "user_id": "dave" }), None).await;
+    wait_until(Duration::from_secs(10), || lists(&b, &["alice", "carol"], &["bob", "dave"]));
+
+    // Back in touch, each relay gets the other's changes, sent again, and nothing else.
+    proxy.release();
+    let now = ["alice", "carol", "dave"];
+    wait_until(Duration::from_secs(15), || lists(&a, &now, &["bob"]) && lists(&b, &now, &["bob"]));
+    assert!(a.metric("ferrocast_cluster_presence_resent_total") >= 1, "A sent dave's join again");
+    assert!(b.metric("ferrocast_cluster_presence_resent_total") >= 2, "B sent carol's join and bob's leave again");
+    let states =
+        a.metric("ferrocast_cluster_presence_states_total") + b.metric("ferrocast_cluster_presence_states_total");
+    assert_eq!(states, 0, "no relay sent all its presence");
+    assert_eq!(
+        a.metric("ferrocast_cluster_peers_expired_total") + b.metric("ferrocast_cluster_peers_expired_total"),
+        0
+    );
+    drop((alice, carol, dave));
+}

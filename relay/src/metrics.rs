@@ -144,7 +144,7 @@ impl Metrics {
 
 /// The link to Redis: whether it is up, and every gap it met.
 fn render_cluster(metric: &mut impl FnMut(&str, &str, &str, u64), cluster: &ClusterSnapshot) {
-    let rows: [(&str, &str, &str, u64); 15] = [
+    let rows: [(&str, &str, &str, u64); 17] = [
         (
             "ferrocast_redis_connected",
             "gauge",
@@ -214,6 +214,18 @@ fn render_cluster(metric: &mut impl FnMut(&str, &str, &str, u64), cluster: &Clus
             "counter",
             "Other relays that went silent, whose members were removed.",
             cluster.peers_expired,
+        ),
+        (
+            "ferrocast_cluster_presence_resent_total",
+            "counter",
+            "Presence changes sent again to a relay that missed them.",
+            cluster.presence_resent,
+        ),
+        (
+            "ferrocast_cluster_presence_states_total",
+            "counter",
+            "Times all of this relay's presence was sent, to a relay that missed more changes than are kept.",
+            cluster.presence_states,
         ),
     ];
     for (name, kind, help, value) in rows {

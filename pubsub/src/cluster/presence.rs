@@ -4,9 +4,15 @@
 //! The messages, JSON on the presence channel:
 //! - `delta`: one change of the sender's members, numbered by the sender (`seq`, one series per relay process);
 //! - `beat`: every heartbeat, with the sender's last `seq`, so a relay that missed a delta notices;
-//! - `want`: asks a relay (or `*`, everyone) for its whole state, sent on a gap in its `seq` and after a reconnect;
+//! - `want`: asks a relay for what it changed after a `seq`, sent on a gap and after a reconnect;
 //! - `state`: all of the sender's members, which replace what others held of it;
 //! - `bye`: the sender is shutting down; its members leave at once.
+//!
+//! Catching up is incremental: each relay keeps its latest deltas (up to [`LOG`] of them, [`LOG_BYTES`] in all)
+//! and answers a `want` with the ones asked for, as they were first sent; only a relay that missed more than that
+//! (or one that has just started, with no log from its first delta) is sent the whole `state`. A relay applies a
+//! relay's deltas in their order only: one that skips some waits for those to be sent again, so a member that
+//! joined and left is never left behind by the two arriving the other way round.
 //!
 //! A relay that sends nothing for the presence timeout is taken for dead and its members leave, so the members of
 //! a relay that crashed are gone within the timeout plus a heartbeat. Silence is only counted while this relay's
@@ -21,11 +27,17 @@ use indexmap::IndexMap;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
+
+/// How many of its latest deltas a relay keeps to send again.
+const LOG: usize = 4096;
+
+/// How many bytes of its latest deltas a relay keeps to send again.
+const LOG_BYTES: usize = 4 << 20;
 
 /// What the presence task hears: this relay's changes, messages from the channel, and the link's state.
 #[derive(Debug)]
@@ -62,7 +74,7 @@ impl PresenceReplica for Replica {
 enum Message {
     Delta { relay: String, seq: u64, topic: String, joins: Vec<Member>, leaves: Vec<String> },
     Beat { relay: String, seq: u64 },
-    Want { relay: String, of: String },
+    Want { relay: String, of: String, after: u64 },
     State { relay: String, seq: u64, topics: Vec<(String, Vec<Member>)> },
     Bye { relay: String },
 }
@@ -79,10 +91,8 @@ struct Member {
 struct Peer {
     /// The connection id its members are tracked under here.
     owner: ConnId,
-    /// Its last delta applied here.
+    /// Its last delta applied here: every one up to it was (or a state replaced them), in order.
     seq: u64,
-    /// Whether every delta up to `seq` was applied (or a state replaced them).
-    synced: bool,
     seen: Instant,
     asked: Option<Instant>,
     /// Its members here, by topic.
@@ -97,6 +107,9 @@ pub(crate) struct Replication {
     settings: ClusterSettings,
     stats: Arc<Stats>,
     seq: u64,
+    /// This relay's latest deltas, as sent, by `seq`, to send again to a relay that missed them.
+    log: VecDeque<(u64, String)>,
+    log_bytes: usize,
     /// This relay's own members: topic → `phx_ref` → (key, meta).
     local: HashMap<String, IndexMap<String, (String, String)>>,
     peers: HashMap<String, Peer>,
@@ -112,7 +125,8 @@ impl Replication {
         stats: Arc<Stats>,
     ) -> Self {
         let (local, peers) = (HashMap::new(), HashMap::new());
-        Replication { me, presence, redis, settings, stats, seq: 0, local, peers, connected: false }
+        let (log, log_bytes) = (VecDeque::new(), 0);
+        Replication { me, presence, redis, settings, stats, seq: 0, log, log_bytes, local, peers, connected: false }
     }
 
     /// Runs until the input closes or the relay leaves.
@@ -148,7 +162,7 @@ impl Replication {
                     joins: member.into_iter().collect(),
                     leaves: Vec::new(),
                 };
-                self.send(&delta).await;
+                self.send_delta(&delta).await;
             }
             Input::Untracked { topic, phx_refs } => {
                 self.seq += 1;
@@ -167,7 +181,7 @@ impl Replication {
                     joins: Vec::new(),
                     leaves: phx_refs,
                 };
-                self.send(&delta).await;
+                self.send_delta(&delta).await;
             }
             Input::Remote(bytes) => match serde_json::from_slice::<Message>(&bytes) {
                 Ok(message) => self.receive(message).await,
@@ -182,9 +196,15 @@ impl Replication {
                 let now = Instant::now();
                 for peer in self.peers.values_mut() {
                     peer.seen = now;
+                    peer.asked = None;
                 }
-                self.send_state().await;
-                self.send(&Message::Want { relay: self.me.to_string(), of: "*".to_owned() }).await;
+                // The others learn from the beat what they missed of this relay, and ask for it; this relay asks
+                // each of them for what it missed. A relay it does not know yet is asked when its beat is heard.
+                self.send(&Message::Beat { relay: self.me.to_string(), seq: self.seq }).await;
+                let peers: Vec<String> = self.peers.keys().cloned().collect();
+                for peer in peers {
+                    self.ask(&peer).await;
+                }
             }
             Input::Disconnected => self.connected = false,
             Input::Leave(_) => {}
@@ -206,8 +226,13 @@ impl Replication {
             Message::Delta { seq, topic, joins, leaves, .. } => {
                 let presence = Arc::clone(&self.presence);
                 let peer = self.peer(&from);
-                let in_order = peer.synced && seq == peer.seq + 1;
-                peer.seq = peer.seq.max(seq);
+                if seq <= peer.seq {
+                    return; // Had it: sent again for another relay that missed it.
+                }
+                if seq != peer.seq + 1 {
+                    return self.ask(&from).await; // It comes again, in order, with the ones it skipped.
+                }
+                peer.seq = seq;
                 let owner = peer.owner;
                 let members = peer.topics.entry(topic.clone()).or_default();
                 for Member { key, phx_ref, meta } in joins {
@@ -222,23 +247,23 @@ impl Replication {
                 if members.is_empty() {
                     peer.topics.remove(&topic);
                 }
-                if !in_order {
-                    peer.synced = false;
-                    self.ask(&from).await;
-                }
             }
             Message::Beat { seq, .. } => {
-                let peer = self.peer(&from);
-                if !peer.synced || seq != peer.seq {
+                if seq > self.peer(&from).seq {
                     self.ask(&from).await;
                 }
             }
-            Message::Want { of, .. } => {
-                if of == "*" || *of == *self.me {
-                    self.send_state().await;
+            Message::Want { of, after, .. } => {
+                if *of == *self.me {
+                    self.send_after(after).await;
                 }
             }
-            Message::State { seq, topics, .. } => self.replace(&from, seq, topics),
+            Message::State { seq, topics, .. } => {
+                // A state older than what is held here (sent for another relay) would take back later changes.
+                if seq >= self.peer(&from).seq {
+                    self.replace(&from, seq, topics);
+                }
+            }
             Message::Bye { .. } => self.drop_peer(&from),
         }
     }
@@ -271,7 +296,6 @@ impl Replication {
         now_held.retain(|_, held| !held.is_empty());
         peer.topics = now_held;
         peer.seq = seq;
-        peer.synced = true;
     }
 
     /// The relay's peer entry, made (and its state asked for, by the caller's gap check) on first hearing of it.
@@ -281,7 +305,6 @@ impl Replication {
         let peer = self.peers.entry(relay.to_owned()).or_insert_with(|| Peer {
             owner: ConnId::next(),
             seq: 0,
-            synced: false,
             seen: now,
             asked: None,
             topics: HashMap::new(),
@@ -302,7 +325,7 @@ impl Replication {
         self.stats.peers.store(self.peers.len() as u64, Ordering::Relaxed);
     }
 
-    /// Asks `relay` for its state, at most once a heartbeat.
+    /// Asks `relay` for what it changed after the last of its deltas applied here, at most once a heartbeat.
     async fn ask(&mut self, relay: &str) {
         let heartbeat = self.settings.heartbeat;
         let Some(peer) = self.peers.get_mut(relay) else { return };
@@ -310,7 +333,41 @@ impl Replication {
             return;
         }
         peer.asked = Some(Instant::now());
-        self.send(&Message::Want { relay: self.me.to_string(), of: relay.to_owned() }).await;
+        let want = Message::Want { relay: self.me.to_string(), of: relay.to_owned(), after: peer.seq };
+        self.send(&want).await;
+    }
+
+    /// Answers a `want`: the deltas after `after` as they were sent, when the log still has them all, or else
+    /// the whole state.
+    async fn send_after(&mut self, after: u64) {
+        if after >= self.seq {
+            return;
+        }
+        let first_kept = self.log.front().map_or(self.seq + 1, |(seq, _)| *seq);
+        if first_kept > after + 1 {
+            Stats::add(&self.stats.presence_states, 1);
+            return self.send_state().await;
+        }
+        let again: Vec<String> =
+            self.log.iter().filter(|(seq, _)| *seq > after).map(|(_, text)| text.clone()).collect();
+        Stats::add(&self.stats.presence_resent, again.len() as u64);
+        for text in again {
+            self.publish(text).await;
+        }
+    }
+
+    /// Sends one of this relay's deltas, and keeps it to send again.
+    async fn send_delta(&mut self, delta: &Message) {
+        let Ok(text) = serde_json::to_string(delta) else { return };
+        self.log_bytes += text.len();
+        self.log.push_back((self.seq, text.clone()));
+        while self.log.len() > LOG || self.log_bytes > LOG_BYTES {
+            let Some((_, dropped)) = self.log.pop_front() else { break };
+            self.log_bytes -= dropped.len();
+        }
+        if self.connected {
+            self.publish(text).await;
+        }
     }
 
     /// Sends a heartbeat, and removes the relays silent for longer than the presence timeout.
@@ -351,6 +408,10 @@ impl Replication {
             return;
         }
         let Ok(text) = serde_json::to_string(message) else { return };
+        self.publish(text).await;
+    }
+
+    async fn publish(&mut self, text: String) {
         let sent: redis::RedisResult<()> =
             redis::cmd("PUBLISH").arg(keys::PRESENCE).arg(text).query_async(&mut self.redis).await;
         if let Err(error) = sent {

@@ -19,6 +19,8 @@ pub(crate) struct Stats {
     pub(crate) malformed: AtomicU64,
     pub(crate) peers: AtomicU64,
     pub(crate) peers_expired: AtomicU64,
+    pub(crate) presence_resent: AtomicU64,
+    pub(crate) presence_states: AtomicU64,
 }
 
 /// A reading of a relay's link to Redis.
@@ -55,6 +57,10 @@ pub struct ClusterSnapshot {
     pub peers: u64,
     /// Other relays that went silent, whose members were removed.
     pub peers_expired: u64,
+    /// Presence changes this relay sent again to a relay that missed them (see `cluster/presence.rs`).
+    pub presence_resent: u64,
+    /// Times this relay sent all its presence, to a relay that missed more changes than it keeps.
+    pub presence_states: u64,
 }
 
 impl Stats {
@@ -80,6 +86,8 @@ impl Stats {
             malformed: get(&self.malformed),
             peers: get(&self.peers),
             peers_expired: get(&self.peers_expired),
+            presence_resent: get(&self.presence_resent),
+            presence_states: get(&self.presence_states),
         }
     }
 }
