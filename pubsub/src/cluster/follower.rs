@@ -16,11 +16,10 @@ use super::keys;
 use super::presence::Input as PresenceInput;
 use super::stats::Stats;
 use super::wire::{self, Broadcast, Published};
-use super::{ClusterSettings, backoff};
+use super::{ClusterSettings, RedisEndpoint, RedisLink, backoff};
 use crate::hub::Hub;
 use ferrocast_protocol::Position;
 use futures_util::StreamExt;
-use redis::aio::ConnectionManager;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -28,8 +27,8 @@ use tokio::sync::{mpsc, watch};
 
 /// What the follower works with.
 pub(crate) struct Follower {
-    pub(crate) client: redis::Client,
-    pub(crate) redis: ConnectionManager,
+    pub(crate) endpoint: RedisEndpoint,
+    pub(crate) redis: RedisLink,
     pub(crate) hub: Arc<Hub>,
     pub(crate) presence: mpsc::UnboundedSender<PresenceInput>,
     pub(crate) ready: watch::Sender<bool>,
@@ -72,7 +71,12 @@ impl Follower {
     }
 
     async fn follow(&mut self, linked: &mut bool) -> LinkLost {
-        let mut subscription = match self.client.get_async_pubsub().await {
+        // Asked at every attempt: with Sentinel, the master may have changed.
+        let client = match self.endpoint.client().await {
+            Ok(client) => client,
+            Err(error) => return error.into(),
+        };
+        let mut subscription = match client.get_async_pubsub().await {
             Ok(subscription) => subscription,
             Err(error) => return error.into(),
         };

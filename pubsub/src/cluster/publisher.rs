@@ -5,13 +5,13 @@
 //! in flight is sent again, with a jittered backoff, until Redis takes it. Each publish carries this relay's
 //! sequence number, so one that Redis did before the link broke is not done twice.
 
+use super::RedisLink;
 use super::journal::{JOURNAL, Journal};
 use super::keys;
 use super::stats::Stats;
 use super::{backoff, wire};
 use crate::hub::{Hub, Upstream};
 use ferrocast_protocol::Payload;
-use redis::aio::ConnectionManager;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -78,7 +78,7 @@ impl Upstream for Publisher {
 
 /// Sends queued broadcasts to Redis, in order, until the queue closes.
 pub(crate) async fn run(
-    mut redis: ConnectionManager,
+    mut redis: RedisLink,
     mut queue: mpsc::Receiver<Pending>,
     relay: Arc<str>,
     hub: Arc<Hub>,
@@ -121,7 +121,7 @@ pub(crate) async fn run(
 }
 
 async fn send(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisLink,
     script: &mut Option<String>,
     relay: &str,
     hub: &Hub,
