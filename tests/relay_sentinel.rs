@@ -28,10 +28,12 @@ struct Seen {
     recovered: Vec<bool>,
 }
 
-/// Reads `client`'s frames on [`TOPIC`] until it has broadcast `last` (once `last` is set), or `patience` passes.
-/// A loss notice is answered as our client does: a rejoin offering the last position.
+/// Reads `client`'s frames on [`TOPIC`] until it has every broadcast up to `last` (once `last` is set), nothing
+/// came for 3 s after that, or `patience` passes. A loss notice is answered as our client does: a rejoin offering
+/// the last position.
 async fn follow(mut client: Client, highest: Arc<AtomicU64>, last: Arc<AtomicU64>, patience: Duration) -> Seen {
     let mut seen = Seen::default();
+    let mut numbers = std::collections::HashSet::new();
     let deadline = Instant::now() + patience;
     let mut position: Option<Value> = None;
     let mut quiet_since: Option<Instant> = None;
@@ -39,8 +41,7 @@ async fn follow(mut client: Client, highest: Arc<AtomicU64>, last: Arc<AtomicU64
         let Some(frame) = client.next_frame_within(Duration::from_millis(200)).await else {
             // Done once the last broadcast came, or nothing came for 3 s after it was published.
             let quiet = quiet_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(3);
-            let ended = last.load(Ordering::SeqCst) != u64::MAX;
-            if highest.load(Ordering::SeqCst) >= last.load(Ordering::SeqCst) || (ended && quiet) {
+            if last.load(Ordering::SeqCst) != u64::MAX && quiet {
                 break;
             }
             continue;
@@ -57,7 +58,8 @@ async fn follow(mut client: Client, highest: Arc<AtomicU64>, last: Arc<AtomicU64
                 position = Some(json!({ "epoch": epoch, "offset": offset }));
                 seen.broadcasts.push((n, epoch, offset));
                 highest.fetch_max(n, Ordering::SeqCst);
-                if n >= last.load(Ordering::SeqCst) {
+                numbers.insert(n);
+                if numbers.len() as u64 >= last.load(Ordering::SeqCst) {
                     break;
                 }
             }
@@ -142,6 +144,14 @@ async fn relays_follow_a_sentinel_failover_and_no_broadcast_goes_missing_silentl
     })
     .await;
     assert!(flowing, "broadcasts did not flow before the failover");
+    // And the replica has them: after its first sync, a master streams writes to its replica only once the replica
+    // acknowledged (within a second); a master killed before that loses them all, which the relays would report.
+    let replicated = until(Duration::from_secs(10), || {
+        let offset = replica.command(&format!("HGET ferrocast:meta:{TOPIC} offset")).unwrap_or_default();
+        offset.lines().nth(1).and_then(|offset| offset.parse::<u64>().ok()).is_some_and(|offset| offset >= 20)
+    })
+    .await;
+    assert!(replicated, "the replica does not have the broadcasts");
 
     let killed_at = published.load(Ordering::SeqCst);
     master.kill();
@@ -166,6 +176,10 @@ async fn relays_follow_a_sentinel_failover_and_no_broadcast_goes_missing_silentl
     let flowing_after = killed.elapsed();
     stop.store(true, Ordering::SeqCst);
     let total = publisher.join().expect("the publisher");
+    // Each relay's queue for Redis empties once its publisher reaches the new master (its backoff is up to 2 s).
+    let flushed =
+        until(Duration::from_secs(15), || relays.iter().all(|relay| relay.metric("ferrocast_redis_queued") == 0)).await;
+    assert!(flushed, "a relay still has broadcasts waiting for Redis");
     last.store(total, Ordering::SeqCst);
 
     let mut report = BTreeMap::new();
@@ -192,6 +206,18 @@ async fn relays_follow_a_sentinel_failover_and_no_broadcast_goes_missing_silentl
             missing.is_empty() || seen.recovered.contains(&false),
             "{name}: broadcasts {missing:?} of 1..={total} missing, and its subscriber was not told ({seen:?})"
         );
+        // After a notice, the rejoined subscriber follows live again: what came after its last rejoin has no gap.
+        if seen.notices > 0 {
+            let rejoined = &seen.broadcasts[seen.broadcasts.len().saturating_sub(20)..];
+            for pair in rejoined.windows(2) {
+                let ((_, epoch, offset), (n, next_epoch, next_offset)) = (&pair[0], &pair[1]);
+                assert!(
+                    epoch != next_epoch || *next_offset == offset + 1,
+                    "{name}: a gap after the rejoin before {n}: {:?}",
+                    seen.broadcasts
+                );
+            }
+        }
         report.insert(name, (received, missing.len(), seen.notices, seen.recovered));
     }
     let counted = |name: &str| relays.iter().map(|relay| relay.metric(name)).collect::<Vec<_>>();
