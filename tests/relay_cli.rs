@@ -62,13 +62,32 @@ fn a_bad_key_or_origin_pattern_stops_the_relay_with_a_message() {
 #[test]
 fn a_pubsub_that_is_not_memory_or_redis_stops_the_relay_with_a_message() {
     let refused = start(&["--listen", "127.0.0.1:0", "--pubsub", "nats://127.0.0.1:4222"]).unwrap_err();
-    let expected = "--pubsub nats://127.0.0.1:4222: expected memory, redis://host:port or rediss://host:port";
+    let expected = "--pubsub nats://127.0.0.1:4222: expected memory, redis://host:port, rediss://host:port or \
+                    redis+sentinel://host:port[,host:port…]/MASTER";
     assert!(refused.contains(expected), "{refused}");
     let refused = start(&["--listen", "127.0.0.1:0", "--pubsub", "redis://127.0.0.1:port"]).unwrap_err();
     assert!(refused.contains("--pubsub redis://127.0.0.1:port: "), "{refused}");
     let tls = ["--listen", "127.0.0.1:0", "--pubsub", "rediss://127.0.0.1:6380", "--redis-ca", "/nonexistent/ca.pem"];
     let refused = start(&tls).unwrap_err();
     assert!(refused.contains("--redis-ca /nonexistent/ca.pem: "), "{refused}");
+}
+
+#[test]
+fn a_bad_sentinel_url_or_sentinels_that_name_no_master_stop_the_relay_with_a_message() {
+    let pubsub = |url: &str| start(&["--listen", "127.0.0.1:0", "--pubsub", url]).unwrap_err();
+    let refused = pubsub("redis+sentinel://127.0.0.1:26379");
+    assert!(refused.contains("--pubsub redis+sentinel://127.0.0.1:26379: ") && refused.contains("no master name"));
+    let refused = pubsub("redis+sentinel://127.0.0.1:port/mymaster");
+    assert!(refused.contains("\"port\" is not a port"), "{refused}");
+    // Nobody listens on these ports: the relay says so rather than wait.
+    let (one, two) = (support::free_port(), support::free_port());
+    let refused = pubsub(&format!("redis+sentinel://127.0.0.1:{one},127.0.0.1:{two}/mymaster"));
+    assert!(refused.contains(&format!("asking the sentinels 127.0.0.1:{one},127.0.0.1:{two} for \"mymaster\"")));
+    // A sentinel that knows no master of that name.
+    let redis = support::redis::Redis::start();
+    let sentinel = support::redis::Sentinel::start(redis.port, "mymaster");
+    let refused = pubsub(&format!("redis+sentinel://127.0.0.1:{}/nosuchmaster", sentinel.port));
+    assert!(refused.contains("names a master \"nosuchmaster\""), "{refused}");
 }
 
 #[test]

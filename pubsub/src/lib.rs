@@ -62,7 +62,7 @@ pub use broadcast_queue::{Broadcast, BroadcastQueue, FanoutStopped, QUEUED_BYTES
 pub use channel::{Channel, Context, Outcome, SocketInfo, reason};
 pub use cluster::{
     Cluster, ClusterError, ClusterSettings, ClusterSnapshot, JOURNAL, Journal, JournaledBroadcast, NUMBERED_FIELD,
-    read_numbered, redis_client,
+    RedisEndpoint, RedisLink, read_numbered, redis_client,
 };
 pub use event_stream::{EventStream, Refused};
 pub use fanout_timing::{FanoutSnapshot, FanoutTiming};

@@ -104,7 +104,8 @@ struct Args {
     #[arg(long, env = "FERROCAST_MAX_RUNS", default_value_t = EngineLimits::default().max_running)]
     max_runs: usize,
     /// Where topics, history and presence live: `memory` (this relay only) or `redis://host:port`, shared by every
-    /// relay given the same Redis.
+    /// relay given the same Redis; or `redis+sentinel://host:port[,host:port…]/MASTER`, the master Redis Sentinels
+    /// name, found again after a failover.
     #[arg(long, env = "FERROCAST_PUBSUB", default_value = "memory")]
     pubsub: String,
     /// With `rediss://`: a PEM file of the CA the Redis server's certificate must chain to (a private Redis's own
@@ -180,6 +181,9 @@ struct Args {
     config: Option<PathBuf>,
 }
 
+/// The `--pubsub` schemes of Redis: an address, or the master Redis Sentinels name.
+const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://"];
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
@@ -213,7 +217,7 @@ async fn main() -> std::io::Result<()> {
     let origins = AllowedOrigins::new(&args.allow_origin, tokens.is_none()).map_err(exit_with)?;
     let cluster = match args.pubsub.as_str() {
         "memory" => None,
-        url if url.starts_with("redis://") || url.starts_with("rediss://") => Some(ClusterSettings {
+        url if REDIS_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) => Some(ClusterSettings {
             heartbeat: Duration::from_millis(args.presence_heartbeat_ms.max(10)),
             presence_timeout: Duration::from_millis(args.presence_timeout_ms.max(args.presence_heartbeat_ms * 2)),
             max_queued: args.redis_queue.max(1),
@@ -228,7 +232,8 @@ async fn main() -> std::io::Result<()> {
         }),
         other => {
             return Err(exit_with(format!(
-                "--pubsub {other}: expected memory, redis://host:port or rediss://host:port"
+                "--pubsub {other}: expected memory, redis://host:port, rediss://host:port or \
+                 redis+sentinel://host:port[,host:port…]/MASTER"
             )));
         }
     };

@@ -14,6 +14,8 @@ use std::time::Duration;
 pub struct Redis {
     pub port: u16,
     child: Option<Child>,
+    /// A directory of its own, removed when it is dropped.
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Redis {
@@ -22,17 +24,34 @@ impl Redis {
     }
 
     pub fn start_on(port: u16) -> Self {
-        // `cargo xtask test` installs redis-server and names it; run by hand, it must be on PATH.
-        let program = std::env::var("FERROCAST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
-        let child = Command::new(&program)
+        Redis::start_with(port, &[])
+    }
+
+    /// A replica of the Redis on `master` (`--replicaof`), as a Sentinel setup has.
+    pub fn start_replica_of(master: u16) -> Self {
+        // A replica writes what it syncs to its directory: a temporary one, not the test's.
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("ferrocast-replica-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("the replica's directory");
+        let mut replica = Redis::start_with(
+            port,
+            &["--replicaof", "127.0.0.1", &master.to_string(), "--dir", &dir.to_string_lossy()],
+        );
+        replica.dir = Some(dir);
+        replica
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> Self {
+        let child = redis_server()
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| {
-                panic!("start {program} (apt-get install redis-server, or cargo xtask test): {error}")
+                panic!("start redis-server (apt-get install redis-server, or cargo xtask test): {error}")
             });
-        let redis = Redis { port, child: Some(child) };
+        let redis = Redis { port, child: Some(child), dir: None };
         wait_until(Duration::from_secs(10), || redis.command("PING").is_some_and(|reply| reply.starts_with("+PONG")));
         redis
     }
@@ -68,6 +87,72 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// `redis-server`: `cargo xtask test` installs it and names it; run by hand, it must be on PATH.
+fn redis_server() -> Command {
+    Command::new(std::env::var("FERROCAST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned()))
+}
+
+/// A Redis Sentinel of the test's own (`redis-server CONFIG --sentinel`) watching the master on `master` as
+/// `name`, with a short down time (1 s) and failover timeout (2 s); killed when dropped.
+pub struct Sentinel {
+    pub port: u16,
+    config: std::path::PathBuf,
+    child: Option<Child>,
+}
+
+impl Sentinel {
+    /// One sentinel, which alone may declare the master down.
+    pub fn start(master: u16, name: &str) -> Self {
+        Sentinel::start_with_quorum(master, name, 1)
+    }
+
+    /// A sentinel of several: `quorum` of them must agree the master is down.
+    pub fn start_with_quorum(master: u16, name: &str, quorum: u32) -> Self {
+        let port = free_port();
+        // A sentinel rewrites its configuration file (what it learns of replicas, the other sentinels, failovers).
+        let config = std::env::temp_dir().join(format!("ferrocast-sentinel-{}-{port}.conf", std::process::id()));
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\n\
+             sentinel monitor {name} 127.0.0.1 {master} {quorum}\n\
+             sentinel down-after-milliseconds {name} 1000\n\
+             sentinel failover-timeout {name} 2000\n\
+             sentinel parallel-syncs {name} 1\n",
+            dir = std::env::temp_dir().display()
+        );
+        std::fs::write(&config, text).expect("write the sentinel's configuration");
+        let child = redis_server()
+            .arg(&config)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("start redis-server --sentinel: {error}"));
+        let sentinel = Sentinel { port, config, child: Some(child) };
+        wait_until(Duration::from_secs(10), || {
+            Redis::command_on(port, "PING").is_some_and(|reply| reply.starts_with("+PONG"))
+        });
+        sentinel
+    }
+
+    /// Sends one inline command; its reply (its first 512 bytes), or `None` if the sentinel is not there.
+    pub fn command(&self, command: &str) -> Option<String> {
+        Redis::command_on(self.port, command)
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.config);
     }
 }
 

@@ -27,7 +27,8 @@ pub(crate) enum Tool {
     NodeAndNpm,
     /// Debian's Chromium and its WebDriver, for the browser tests.
     Chromium,
-    /// Debian's `redis-server`, for the tests that run several relays.
+    /// Debian's `redis-server`, for the tests that run several relays (and, as `redis-server --sentinel`, the
+    /// sentinels of the Sentinel failover test).
     RedisServer,
     /// Debian's `haproxy`, the load balancer in front of `cargo xtask cluster`'s relays.
     Haproxy,

@@ -21,11 +21,11 @@ use super::keys;
 use super::presence::Input as PresenceInput;
 use super::stats::Stats;
 use super::wire::{self, Broadcast, Published};
-use super::{ClusterSettings, backoff};
+use super::{ClusterSettings, RedisEndpoint, RedisLink, backoff};
 use crate::hub::Hub;
 use ferrocast_protocol::Position;
 use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, PubSubSink};
+use redis::aio::PubSubSink;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -41,8 +41,8 @@ const CHUNK: usize = 500;
 
 /// What the follower works with.
 pub(crate) struct Follower {
-    pub(crate) client: redis::Client,
-    pub(crate) redis: ConnectionManager,
+    pub(crate) endpoint: RedisEndpoint,
+    pub(crate) redis: RedisLink,
     pub(crate) hub: Arc<Hub>,
     pub(crate) presence: mpsc::UnboundedSender<PresenceInput>,
     pub(crate) ready: watch::Sender<bool>,
@@ -89,7 +89,12 @@ impl Follower {
     }
 
     async fn follow(&mut self, linked: &mut bool) -> LinkLost {
-        let (mut sink, mut messages) = match self.client.get_async_pubsub().await {
+        // Asked at every attempt: with Sentinel, the master may have changed.
+        let client = match self.endpoint.client().await {
+            Ok(client) => client,
+            Err(error) => return error.into(),
+        };
+        let (mut sink, mut messages) = match client.get_async_pubsub().await {
             Ok(subscription) => subscription.split(),
             Err(error) => return error.into(),
         };

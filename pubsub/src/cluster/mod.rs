@@ -20,6 +20,7 @@
 
 mod backoff;
 mod client;
+mod endpoint;
 mod follower;
 mod interest;
 mod journal;
@@ -30,12 +31,12 @@ mod stats;
 mod wire;
 
 pub use client::redis_client;
+pub use endpoint::{RedisEndpoint, RedisLink};
 pub use journal::{JOURNAL, Journal, JournaledBroadcast, NUMBERED_FIELD, read_numbered};
 pub use stats::ClusterSnapshot;
 
 use crate::hub::Hub;
 use crate::presence::PresenceHub;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use stats::Stats;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +48,8 @@ const LEAVE_FLUSH: Duration = Duration::from_secs(5);
 /// How a relay joins the others.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
-    /// Redis, as `redis://host:port` (or `redis://:password@host:port/db`), or `rediss://` for TLS.
+    /// Redis, as `redis://host:port` (or `redis://:password@host:port/db`), or `rediss://` for TLS; or the master
+    /// Redis Sentinels name, `redis+sentinel://host:port[,host:port…]/MASTER` (see [`RedisEndpoint`]).
     pub url: String,
     /// With `rediss://`: the CA (PEM) the server's certificate must chain to, instead of the system's roots.
     pub ca: Option<Vec<u8>>,
@@ -94,6 +96,9 @@ pub struct Cluster {
     ready: watch::Receiver<bool>,
     presence: mpsc::UnboundedSender<presence::Input>,
     interest: Arc<interest::Interest>,
+    endpoint: RedisEndpoint,
+    /// `--pubsub`, for errors.
+    url: String,
 }
 
 impl Cluster {
@@ -102,12 +107,8 @@ impl Cluster {
     /// up with what Redis holds.
     pub fn start(settings: ClusterSettings, hub: &Arc<Hub>, presence: &Arc<PresenceHub>) -> Result<Self, ClusterError> {
         let failed = |error| ClusterError { url: settings.url.clone(), error };
-        let client = redis_client(&settings.url, settings.ca.as_deref()).map_err(failed)?;
-        let config = ConnectionManagerConfig::new()
-            .set_max_delay(Duration::from_secs(2))
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)));
-        let redis = ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(failed)?;
+        let endpoint = RedisEndpoint::open(&settings.url, settings.ca.as_deref()).map_err(failed)?;
+        let redis = endpoint.link(Duration::from_secs(5)).map_err(failed)?;
         // Unique among relays and their restarts, as epochs are.
         let relay = hub.new_epoch();
         let stats = Arc::new(Stats::default());
@@ -134,8 +135,9 @@ impl Cluster {
         tokio::spawn(replication.run(inputs));
 
         let (ready_sender, ready) = watch::channel(false);
+        let settings_url = settings.url.clone();
         let follower = follower::Follower {
-            client,
+            endpoint: endpoint.clone(),
             redis,
             hub: Arc::clone(hub),
             presence: changes.clone(),
@@ -146,7 +148,29 @@ impl Cluster {
             requested,
         };
         tokio::spawn(follower.run());
-        Ok(Cluster { relay, stats, max_queued, hub: Arc::clone(hub), ready, presence: changes, interest })
+        Ok(Cluster {
+            relay,
+            stats,
+            max_queued,
+            hub: Arc::clone(hub),
+            ready,
+            presence: changes,
+            interest,
+            endpoint,
+            url: settings_url,
+        })
+    }
+
+    /// With Sentinel: asks the sentinels for the master once, so a relay given sentinels that do not answer, or
+    /// that name no such master, says so and stops rather than wait. Nothing to ask for an address.
+    pub async fn check(&self) -> Result<(), ClusterError> {
+        if !self.endpoint.is_sentinel() {
+            return Ok(());
+        }
+        match self.endpoint.client().await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(ClusterError { url: self.url.clone(), error }),
+        }
     }
 
     /// Completes once the relay has read what Redis holds, the first time it reached it.

@@ -19,12 +19,12 @@
 //! own link to Redis is up: a relay cut from Redis cannot tell a dead peer from its own outage.
 
 use super::ClusterSettings;
+use super::RedisLink;
 use super::keys;
 use super::stats::Stats;
 use crate::presence::{PresenceHub, PresenceReplica};
 use crate::wire::ConnId;
 use indexmap::IndexMap;
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -103,7 +103,7 @@ struct Peer {
 pub(crate) struct Replication {
     me: Arc<str>,
     presence: Arc<PresenceHub>,
-    redis: ConnectionManager,
+    redis: RedisLink,
     settings: ClusterSettings,
     stats: Arc<Stats>,
     seq: u64,
@@ -120,7 +120,7 @@ impl Replication {
     pub(crate) fn new(
         me: Arc<str>,
         presence: Arc<PresenceHub>,
-        redis: ConnectionManager,
+        redis: RedisLink,
         settings: ClusterSettings,
         stats: Arc<Stats>,
     ) -> Self {

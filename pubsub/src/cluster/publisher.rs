@@ -8,6 +8,7 @@
 //! carries its name too, so that one another relay made already is not made again (see `push_once.rs`), and whoever
 //! waits for it (the push's reply) is told when Redis has it.
 
+use super::RedisLink;
 use super::interest::Interest;
 use super::journal::{JOURNAL, Journal};
 use super::keys;
@@ -17,7 +18,6 @@ use crate::following::Following;
 use crate::hub::{Hub, Published, Upstream};
 use crate::push_once::REMEMBERED;
 use ferrocast_protocol::Payload;
-use redis::aio::ConnectionManager;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -106,7 +106,7 @@ impl Publisher {
 
 /// Sends queued broadcasts to Redis, in order, until the queue closes.
 pub(crate) async fn run(
-    mut redis: ConnectionManager,
+    mut redis: RedisLink,
     mut queue: mpsc::Receiver<Pending>,
     relay: Arc<str>,
     hub: Arc<Hub>,
@@ -154,7 +154,7 @@ pub(crate) async fn run(
 }
 
 async fn send(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisLink,
     script: &mut Option<String>,
     relay: &str,
     hub: &Hub,

@@ -7,7 +7,7 @@ use super::keys;
 use super::sending::{forget_past_bound, text_of, wanted_by};
 use crate::webhooks::{EndpointState, Shared, event::now_ms};
 use ferrocast_pubsub::JOURNAL;
-use redis::aio::ConnectionManager;
+use ferrocast_pubsub::RedisLink;
 use redis::streams::{StreamInfoGroup, StreamRangeReply};
 use redis::{AsyncCommands, Script};
 use std::sync::LazyLock;
@@ -19,7 +19,7 @@ static BOUND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("boun
 
 /// Brings what waits for `endpoint` down under the bound, if it is over.
 pub(crate) async fn enforce(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisLink,
     shared: &Shared,
     endpoint: &EndpointState,
     group: &StreamInfoGroup,

@@ -13,7 +13,7 @@ use super::sending::{create_group, seen, stream_id};
 use super::{OnRedis, Snapshot};
 use crate::webhooks::{EndpointState, Shared};
 use ferrocast_pubsub::JOURNAL;
-use redis::aio::ConnectionManager;
+use ferrocast_pubsub::RedisLink;
 use redis::streams::{StreamInfoGroupsReply, StreamPendingReply};
 use redis::{AsyncCommands, Script};
 use std::sync::{Arc, LazyLock};
@@ -57,7 +57,7 @@ pub(crate) async fn run(on_redis: Arc<OnRedis>, shared: Arc<Shared>, endpoints: 
     }
 }
 
-async fn tell_due(redis: &mut ConnectionManager) -> redis::RedisResult<()> {
+async fn tell_due(redis: &mut RedisLink) -> redis::RedisResult<()> {
     let _: i64 = DUE
         .key(JOURNAL)
         .key(keys::VACATING)
@@ -74,7 +74,7 @@ async fn keep_bound(
     on_redis: &OnRedis,
     shared: &Shared,
     endpoints: &[Arc<EndpointState>],
-    redis: &mut ConnectionManager,
+    redis: &mut RedisLink,
 ) -> redis::RedisResult<()> {
     if !on_redis.leases.iter().any(super::Lease::held) {
         return Ok(());
@@ -93,7 +93,7 @@ async fn each_second(
     on_redis: &OnRedis,
     shared: &Shared,
     endpoints: &[Arc<EndpointState>],
-    redis: &mut ConnectionManager,
+    redis: &mut RedisLink,
 ) -> redis::RedisResult<()> {
     let relay = &*on_redis.relay;
     let ((), added): ((), i64) = redis::pipe()
@@ -142,11 +142,7 @@ async fn each_second(
 }
 
 /// Tells what the relays whose liveness lapsed held, each once across relays.
-async fn bury_dead_relays(
-    on_redis: &OnRedis,
-    shared: &Shared,
-    redis: &mut ConnectionManager,
-) -> redis::RedisResult<()> {
+async fn bury_dead_relays(on_redis: &OnRedis, shared: &Shared, redis: &mut RedisLink) -> redis::RedisResult<()> {
     let relays: Vec<String> = redis.smembers(keys::RELAYS).await?;
     for relay in relays.iter().filter(|relay| **relay != *on_redis.relay) {
         let alive: bool = redis.exists(keys::alive(relay)).await?;
@@ -174,11 +170,7 @@ async fn bury_dead_relays(
 
 /// Trims the journal of what every group acknowledged; with `groups_too`, first marks this relay's endpoints
 /// configured and removes the groups of endpoints nobody is configured with any more.
-async fn trim(
-    endpoints: &[Arc<EndpointState>],
-    redis: &mut ConnectionManager,
-    groups_too: bool,
-) -> redis::RedisResult<()> {
+async fn trim(endpoints: &[Arc<EndpointState>], redis: &mut RedisLink, groups_too: bool) -> redis::RedisResult<()> {
     if groups_too {
         mark_configured(endpoints, redis).await?;
     }
@@ -211,7 +203,7 @@ async fn trim(
     Ok(())
 }
 
-async fn mark_configured(endpoints: &[Arc<EndpointState>], redis: &mut ConnectionManager) -> redis::RedisResult<()> {
+async fn mark_configured(endpoints: &[Arc<EndpointState>], redis: &mut RedisLink) -> redis::RedisResult<()> {
     let mut marks = redis::pipe();
     for endpoint in endpoints {
         marks.set_options(
@@ -224,7 +216,7 @@ async fn mark_configured(endpoints: &[Arc<EndpointState>], redis: &mut Connectio
 }
 
 /// The oldest entry a group has taken and not acknowledged.
-async fn oldest_pending(redis: &mut ConnectionManager, group: &str) -> redis::RedisResult<Option<String>> {
+async fn oldest_pending(redis: &mut RedisLink, group: &str) -> redis::RedisResult<Option<String>> {
     Ok(match redis.xpending::<_, _, StreamPendingReply>(JOURNAL, group).await? {
         StreamPendingReply::Data(data) => Some(data.start_id),
         _ => None,

@@ -4,8 +4,8 @@
 //! batch sent twice across a change of holder keeps its `webhook-id`, so a receiver that deduplicates sees it once.
 
 use super::super::event::now_ms;
+use ferrocast_pubsub::RedisLink;
 use redis::Script;
-use redis::aio::ConnectionManager;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -61,7 +61,7 @@ impl Lease {
     }
 
     /// Renews the lease if this relay holds it, takes it if nobody does; whether this relay holds it.
-    pub(crate) async fn keep(&self, redis: &mut ConnectionManager, key: &str, relay: &str) -> bool {
+    pub(crate) async fn keep(&self, redis: &mut RedisLink, key: &str, relay: &str) -> bool {
         let asked = now_ms();
         let kept: Result<i64, _> = KEEP.key(key).arg(relay).arg(LEASE.as_millis() as u64).invoke_async(redis).await;
         let held = matches!(kept, Ok(1));

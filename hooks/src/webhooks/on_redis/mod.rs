@@ -24,7 +24,7 @@ pub(crate) use lease::Lease;
 
 use super::queue::DeadView;
 use super::{EndpointState, Shared, WebhooksError};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ferrocast_pubsub::{RedisEndpoint, RedisLink};
 use redis::{AsyncCommands, Script};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -95,8 +95,8 @@ pub(crate) struct Snapshot {
 #[derive(Debug)]
 pub(crate) struct OnRedis {
     pub(crate) relay: Arc<str>,
-    pub(crate) client: redis::Client,
-    pub(crate) redis: ConnectionManager,
+    pub(crate) endpoint: RedisEndpoint,
+    pub(crate) redis: RedisLink,
     appends: mpsc::Sender<Append>,
     dropped_appends: AtomicU64,
     /// Set when the relay shuts down: the keeper stops, so this relay takes no lease and no liveness again.
@@ -113,7 +113,7 @@ pub(crate) struct OnRedis {
 /// Where the queue on Redis is and who this relay is.
 #[derive(Debug, Clone)]
 pub struct RedisQueue {
-    /// `redis://…`, as `--pubsub` gives it.
+    /// `redis://…` (or `redis+sentinel://…`), as `--pubsub` gives it.
     pub url: String,
     /// This relay's name among the others, unique among relays and their restarts.
     pub relay: String,
@@ -122,13 +122,9 @@ pub struct RedisQueue {
 }
 
 /// A connection for commands that answer at once (and, with `block`, for reads that wait up to [`READ_BLOCK`]).
-pub(crate) fn connect(client: &redis::Client, block: bool) -> redis::RedisResult<ConnectionManager> {
+pub(crate) fn connect(endpoint: &RedisEndpoint, block: bool) -> redis::RedisResult<RedisLink> {
     let response = if block { READ_BLOCK + Duration::from_secs(4) } else { Duration::from_secs(5) };
-    let config = ConnectionManagerConfig::new()
-        .set_max_delay(Duration::from_secs(2))
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(response));
-    ConnectionManager::new_lazy_with_config(client.clone(), config)
+    endpoint.link(response)
 }
 
 impl OnRedis {
@@ -139,12 +135,12 @@ impl OnRedis {
         endpoints: &[Arc<EndpointState>],
     ) -> Result<Arc<Self>, WebhooksError> {
         let redis_error = |error: redis::RedisError| WebhooksError::Redis(error.to_string());
-        let client = ferrocast_pubsub::redis_client(&queue.url, queue.ca.as_deref()).map_err(redis_error)?;
-        let redis = connect(&client, false).map_err(redis_error)?;
+        let endpoint = RedisEndpoint::open(&queue.url, queue.ca.as_deref()).map_err(redis_error)?;
+        let redis = connect(&endpoint, false).map_err(redis_error)?;
         let (appends, appended) = mpsc::channel(APPENDS_QUEUED);
         let on_redis = Arc::new(OnRedis {
             relay: queue.relay.as_str().into(),
-            client,
+            endpoint,
             redis,
             appends,
             dropped_appends: AtomicU64::new(0),

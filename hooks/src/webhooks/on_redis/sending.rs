@@ -12,8 +12,8 @@ use super::super::sender::{Delivered, deliver};
 use super::super::{EndpointState, Shared, kind_of};
 use super::{OnRedis, READ_BLOCK, connect, keys};
 use crate::webhooks::Kind;
+use ferrocast_pubsub::RedisLink;
 use ferrocast_pubsub::{JOURNAL, NUMBERED_FIELD, read_numbered};
-use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Script, Value};
 use serde::{Deserialize, Serialize};
@@ -79,8 +79,8 @@ pub(crate) struct Sender {
     endpoint: Arc<EndpointState>,
     index: usize,
     /// For the reads that wait for entries.
-    reads: ConnectionManager,
-    redis: ConnectionManager,
+    reads: RedisLink,
+    redis: RedisLink,
     /// How many times this relay had taken the lease when the sender last looked for batches to send again.
     taken: u64,
     /// When it last looked and found none.
@@ -102,7 +102,7 @@ impl Sender {
             shared: Arc::clone(shared),
             endpoint: Arc::clone(endpoint),
             index,
-            reads: connect(&on_redis.client, true)?,
+            reads: connect(&on_redis.endpoint, true)?,
             redis: on_redis.redis.clone(),
             taken: 0,
             looked: None,
@@ -328,7 +328,7 @@ impl Sender {
 
 /// Puts a batch in the dead letters and takes it off where it came from; how many events were forgotten.
 pub(crate) async fn bury(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisLink,
     name: &str,
     stored: &Stored,
     source: &Source,
@@ -344,12 +344,12 @@ pub(crate) async fn bury(
 }
 
 /// Keeps the endpoint's dead letters to their bound ([`DEAD_KEPT`]); how many events were forgotten.
-pub(crate) async fn forget_past_bound(redis: &mut ConnectionManager, name: &str) -> redis::RedisResult<usize> {
+pub(crate) async fn forget_past_bound(redis: &mut RedisLink, name: &str) -> redis::RedisResult<usize> {
     FORGET.key(keys::dead(name)).key(keys::forgotten(name)).arg(DEAD_KEPT).invoke_async(redis).await
 }
 
 /// Makes the endpoint's consumer group, which gets what is appended from now on.
-pub(crate) async fn create_group(redis: &mut ConnectionManager, name: &str) {
+pub(crate) async fn create_group(redis: &mut RedisLink, name: &str) {
     let made: redis::RedisResult<Value> =
         redis::cmd("XGROUP").arg("CREATE").arg(JOURNAL).arg(name).arg("$").arg("MKSTREAM").query_async(redis).await;
     if let Err(error) = made
