@@ -63,6 +63,8 @@ class Stats {
     this.reconnectMs = [];
     /** When each recovered rejoin was answered, ms since the start of publishing. */
     this.rejoinedAt = [];
+    /** Each push's sends: `connection N ref R join ref J`. */
+    this.sends = new Map();
     this.t0 = performance.now();
   }
 
@@ -90,6 +92,7 @@ class FerrocastSubscriber {
     this.closedAt = null;
     this.countAtClose = 0;
     this.joinedOnce = false;
+    this.connections = 0;
   }
 
   start() {
@@ -99,6 +102,8 @@ class FerrocastSubscriber {
         super(url, protocols);
         // The connection replies arrive on, and how and when it ended (ms since the start of publishing).
         sub.connection = this;
+        sub.connections += 1;
+        this.serial = sub.connections;
         this.closeCode = null;
         this.closedAt = null;
         this.on("message", (data, isBinary) => {
@@ -112,6 +117,17 @@ class FerrocastSubscriber {
             sub.countAtClose = sub.ids.length;
           }
         });
+      }
+
+      /** Notes each `new_msg` push sent: on which connection, with which refs (a resent push keeps its ref). */
+      send(data, ...rest) {
+        if (typeof data === "string" && data.includes('"new_msg"')) {
+          const [joinRef, ref, , , payload] = JSON.parse(data);
+          const sends = sub.stats.sends.get(payload.p) ?? [];
+          sends.push(`connection ${this.serial} ref ${ref} join ref ${joinRef}`);
+          sub.stats.sends.set(payload.p, sends);
+        }
+        return super.send(data, ...rest);
       }
     }
     this.socket = new Socket(`${this.base}/socket`, { transport: Tapped, timeout: REPLY_TIMEOUT_MS });
@@ -474,7 +490,11 @@ test(`a relay killed under load, another restarted: nothing lost (${SIZE_NAME})`
     const { topic } = pushes.get(p);
     const offsets = histories.get(topic).messages.filter((m) => m.payload.p === p).map((m) => m.offset);
     const sent = pushes.get(p).sentAt - killedAt;
-    return `${p} on ${topic}, sent ${sent.toFixed(1)} ms from the kill, at offsets ${offsets.join(" and ")}`;
+    const { on, status } = pushes.get(p);
+    return (
+      `${p} on ${topic}, sent ${sent.toFixed(1)} ms from the kill, at offsets ${offsets.join(" and ")}; sent on ` +
+      `${stats.sends.get(p)?.join(", then ")}; answered ${status} on connection ${on.serial}`
+    );
   });
   for (const line of twice.slice(0, 5)) say(`handled twice: ${line}`);
   const lostLines = lost.map(([p, push]) => {
