@@ -55,7 +55,9 @@ Commands:
                        benchmark (the wasm client next to phoenix.js) and the
                        size of each realtime client a page can pick (benches/size).
                        Results go to target/bench. --quick: shorter windows,
-                       rougher figures. PARTs: criterion, load, browser, size.
+                       rougher figures. PARTs: criterion, load, browser, size,
+                       cluster (a relay killed under load: 3 relays behind
+                       HAProxy, 3,000 subscribers, tests/cluster).
   fuzz [--seconds N] [--only TARGET,...]
                        Run every fuzz target of fuzz/ (the V1 and V2 JSON and the
                        binary decoders, the event-stream reader, the server's
