@@ -323,6 +323,8 @@ test(`a relay killed under load, another restarted: nothing lost (${SIZE_NAME})`
       `p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms`,
   );
   assert.ok(!alive(up.relays[0].pid), "relay 1 stays dead");
+  const away = subscribers.filter((sub) => sub.closedAt !== null).length;
+  assert.ok(restartedAt !== null, `relay 2 was restarted: it waits for the kill's subscribers (${away} still away)`);
 
   // The POSTs' outcomes. One that failed, or was answered by the killed relay but never reached Redis, is missing
   // from the history: send it again, once, after reading the histories (the README's way to make sure).
