@@ -13,6 +13,11 @@
 //! 4. The size comparison (`benches/size/`): what each realtime browser client (phoenix.js, Socket.IO, Supabase
 //!    Realtime, Pusher, Centrifuge, Ably, and Ferrocast's built `client/pkg`) costs a page, bundled and gzipped one
 //!    way for all of them; it prints a Markdown table.
+//! 5. A relay killed under load (`tests/cluster/relay-killed.test.mjs` at its full size): `cargo xtask cluster up
+//!    --relays 3` with the release relay, 3,000 subscribers (`@ferrocast/client` under Node and plain `ws` ones)
+//!    through HAProxy, 200 broadcasts/s POSTed to the balancer for 60 s, relay 1 SIGKILLed at 20 s and relay 2
+//!    restarted at 40 s; it checks every subscriber got every broadcast once, in order, and writes its figures to
+//!    `target/bench/cluster-kill.json`. `--quick` runs the small size `cargo xtask test` runs.
 //!
 //! Nothing here is part of `cargo xtask test`: benchmarks take minutes and their figures drift with the machine,
 //! so CI runs only the suite's short smoke pass (see [`smoke`]), which checks that the benchmarks still run.
@@ -29,12 +34,12 @@ use crate::{Error, client, prereqs, test, workspace};
 pub(crate) struct Options {
     /// Shorter windows and fewer connections: the whole run in a few minutes, with rougher figures.
     pub quick: bool,
-    /// Run only these parts (`criterion`, `load`, `browser`, `size`); all of them when empty.
+    /// Run only these parts (`criterion`, `load`, `browser`, `size`, `cluster`); all of them when empty.
     pub only: Vec<String>,
 }
 
 /// The parts of the benchmark run, in the order they run.
-pub(crate) const PARTS: [&str; 4] = ["criterion", "load", "browser", "size"];
+pub(crate) const PARTS: [&str; 5] = ["criterion", "load", "browser", "size", "cluster"];
 
 /// Builds what the benchmarks need, then runs each part asked for.
 pub(crate) fn run(options: &Options) -> Result<(), Error> {
@@ -87,6 +92,25 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
         let mut measure = Command::new("node");
         measure.arg("measure.mjs").current_dir(&size);
         process::run(&mut measure)?;
+    }
+    if wanted("cluster") {
+        prereqs::ensure(prereqs::FOR_CLUSTER, "bench")?;
+        // The test imports `@ferrocast/client` from `client/pkg`: build it here unless an earlier part just did.
+        if !wanted("browser") && !wanted("size") {
+            prereqs::ensure(prereqs::FOR_SERVE, "bench")?;
+            client::build()?;
+        }
+        let dir = root.join("tests/cluster");
+        test::npm_ci_if_needed(&dir)?;
+        let result = out.join("cluster-kill.json");
+        let mut run = Command::new("node");
+        run.args(["--test", "--test-reporter=spec", "relay-killed.test.mjs"]).current_dir(&dir);
+        // `cluster up` runs the release relay built above rather than building a debug one.
+        run.env("FERROCAST_RELAY_BIN", release.join("ferrocast-relay"));
+        run.env("FERROCAST_KILL_SIZE", if options.quick { "small" } else { "full" });
+        run.env("FERROCAST_KILL_RESULT", &result);
+        process::run(&mut run)?;
+        say(format!("relay killed under load: {}", workspace::relative(&result).display()));
     }
     say(format!("benchmarks done ({:.0} s)", start.elapsed().as_secs_f64()));
     Ok(())

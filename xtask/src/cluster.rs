@@ -1,5 +1,5 @@
-//! `cargo xtask cluster up|down`: several relays on one Redis behind HAProxy, on this machine, in the background, as
-//! `deploy/` describes them for a real deployment.
+//! `cargo xtask cluster up|restart|down`: several relays on one Redis behind HAProxy, on this machine, in the
+//! background, as `deploy/` describes them for a real deployment.
 //!
 //! `up` starts one `redis-server` (nothing saved), N relays on it and HAProxy in front of them, each on a free
 //! loopback port, detached (a process group of their own, stdin closed, output to a log in `target/cluster/`), and
@@ -7,6 +7,11 @@
 //! Redis answers PING, every relay answers `/healthz` with 200 and HAProxy does too through its frontend, and
 //! prints where everything is as its last lines, on stdout (see [`summary`]). A cluster already up (a state file
 //! naming a live process) is left alone: `up` fails and says to run `down` first.
+//!
+//! `restart N` stops relay N as `down` stops the relays (SIGTERM, so it drains; SIGKILL after [`STOP_TIMEOUT`]), or
+//! finds it gone already (killed), starts it again on its port with the binary and arguments `up` gave it (the binary
+//! is recorded in `target/cluster/relay-binary`), its output appended to its log, and returns once it answers
+//! `/healthz` with 200, printing its line as `up` does (`relay N: http://127.0.0.1:PORT pid PID`).
 //!
 //! `down` SIGTERMs the relays (they drain: `--shutdown-drain-ms`), then HAProxy, then Redis (`SHUTDOWN NOSAVE`),
 //! waits for each group up to [`STOP_TIMEOUT`], SIGKILLs what is left and removes the state. With no state it says
@@ -43,6 +48,9 @@ const RELAY_BIN_VAR: &str = "FERROCAST_RELAY_BIN";
 
 /// How many lines of a log a failure to start quotes.
 const LOG_TAIL_LINES: usize = 20;
+
+/// The file in the cluster's directory that names the relay binary `up` started, for `restart`.
+const RELAY_BINARY_FILE: &str = "relay-binary";
 
 /// Options for `cargo xtask cluster up`.
 pub(crate) struct Options {
@@ -224,6 +232,9 @@ pub(crate) fn up(options: &Options) -> Result<(), Error> {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+    let binary_path = dir.join(RELAY_BINARY_FILE);
+    std::fs::write(&binary_path, relay_binary.as_os_str().as_encoded_bytes())
+        .map_err(|err| Error::new(format!("could not write {}: {err}", binary_path.display())))?;
     let mut cluster = Starting { members: Vec::new(), children: Vec::new(), state_path: state_path.clone() };
     let started = start_all(&mut cluster, &dir, options.relays, &redis_binary, &relay_binary, &haproxy)
         .and_then(|()| cluster.wait_until_ready(&dir));
@@ -271,12 +282,7 @@ impl Starting {
     /// Starts `command` detached, its output in `dir/LOG`, and records it.
     fn spawn(&mut self, kind: Kind, index: usize, port: u16, command: &mut Command, log: &Path) -> Result<(), Error> {
         let file = File::create(log).map_err(|err| Error::new(format!("could not create {}: {err}", log.display())))?;
-        let file2 = file.try_clone().map_err(|err| Error::new(format!("could not share the log file: {err}")))?;
-        // A process group of its own: Ctrl-C in the terminal that ran `up` (or the end of a test) does not reach it.
-        command.process_group(0).stdin(Stdio::null()).stdout(Stdio::from(file)).stderr(Stdio::from(file2));
-        let shown = process::display(command);
-        say(format!("$ {shown} > {} 2>&1 &", workspace::relative(log).display()));
-        let child = command.spawn().map_err(|err| Error::new(format!("could not start `{shown}`: {err}")))?;
+        let child = spawn_detached(command, file, log, ">")?;
         self.members.push(Member { kind, index, pid: child.id(), port });
         self.children.push(child);
         std::fs::write(&self.state_path, state_text(&self.members))
@@ -313,6 +319,22 @@ impl Starting {
     }
 }
 
+/// Starts `command` detached, its output to `file` (the log at `log`, which `redirect`, `>` or `>>`, shows).
+fn spawn_detached(command: &mut Command, file: File, log: &Path, redirect: &str) -> Result<Child, Error> {
+    let file2 = file.try_clone().map_err(|err| Error::new(format!("could not share the log file: {err}")))?;
+    // A process group of its own: Ctrl-C in the terminal that ran `up` (or the end of a test) does not reach it.
+    command.process_group(0).stdin(Stdio::null()).stdout(Stdio::from(file)).stderr(Stdio::from(file2));
+    let shown = process::display(command);
+    say(format!("$ {shown} {redirect} {} 2>&1 &", workspace::relative(log).display()));
+    command.spawn().map_err(|err| Error::new(format!("could not start `{shown}`: {err}")))
+}
+
+/// A relay's arguments: listening on loopback `port`, on the Redis at `redis_port`, draining for [`DRAIN_MS`].
+fn relay_args(port: u16, redis_port: u16) -> Vec<String> {
+    let (listen, pubsub) = (format!("127.0.0.1:{port}"), format!("redis://127.0.0.1:{redis_port}"));
+    ["--listen", &listen, "--pubsub", &pubsub, "--shutdown-drain-ms", &DRAIN_MS.to_string()].map(str::to_owned).to_vec()
+}
+
 /// Starts Redis, the relays and HAProxy, in that order, on free ports.
 fn start_all(
     cluster: &mut Starting,
@@ -328,13 +350,11 @@ fn start_all(
     command.arg("--dir").arg(dir).args(["--daemonize", "no", "--protected-mode", "yes"]);
     cluster.spawn(Kind::Redis, 1, redis_port, &mut command, &dir.join("redis.log"))?;
 
-    let pubsub = format!("redis://127.0.0.1:{redis_port}");
     let mut relay_ports = Vec::new();
     for index in 1..=relays {
         let port = redis::free_port()?;
         let mut command = Command::new(relay_binary);
-        command.args(["--listen", &format!("127.0.0.1:{port}"), "--pubsub", &pubsub]);
-        command.args(["--shutdown-drain-ms", &DRAIN_MS.to_string()]);
+        command.args(relay_args(port, redis_port));
         cluster.spawn(Kind::Relay, index, port, &mut command, &dir.join(format!("relay-{index}.log")))?;
         relay_ports.push(port);
     }
@@ -368,6 +388,56 @@ fn failed(dir: &Path, member: &Member, what: &str) -> Error {
         member.port,
         workspace::relative(&log).display()
     ))
+}
+
+/// `cargo xtask cluster restart N`.
+pub(crate) fn restart(index: usize) -> Result<(), Error> {
+    let dir = cluster_dir(&workspace::root());
+    let state_path = dir.join("state");
+    let Some(mut members) = read_state(&state_path)? else {
+        return Err(Error::new("no cluster is up (no target/cluster/state): run `cargo xtask cluster up` first"));
+    };
+    let relays = members.iter().filter(|m| m.kind == Kind::Relay).count();
+    let Some(at) = members.iter().position(|m| m.kind == Kind::Relay && m.index == index) else {
+        return Err(Error::new(format!("the cluster has no relay {index}: its relays are 1 to {relays}")));
+    };
+    let Some(redis_port) = members.iter().find(|m| m.kind == Kind::Redis).map(|m| m.port) else {
+        return Err(Error::new(format!("{} names no Redis: run `cargo xtask cluster down`", state_path.display())));
+    };
+    let binary_path = dir.join(RELAY_BINARY_FILE);
+    let binary = std::fs::read(&binary_path).map_err(|err| {
+        Error::new(format!(
+            "could not read {}: {err}; run `cargo xtask cluster down`, then `up`",
+            binary_path.display()
+        ))
+    })?;
+    let binary = PathBuf::from(String::from_utf8_lossy(&binary).into_owned());
+
+    let old = members[at].clone();
+    if is_ours(&old) {
+        stop(std::slice::from_ref(&old));
+    } else {
+        say(format!("relay {index} (pid {}) is not running: starting it", old.pid));
+    }
+    let log = dir.join(format!("relay-{index}.log"));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|err| Error::new(format!("could not open {}: {err}", log.display())))?;
+    let _ = writeln!(file, "--- cargo xtask cluster restart {index} ---");
+    let mut command = Command::new(&binary);
+    command.args(relay_args(old.port, redis_port));
+    let child = spawn_detached(&mut command, file, &log, ">>")?;
+    members[at].pid = child.id();
+    std::fs::write(&state_path, state_text(&members))
+        .map_err(|err| Error::new(format!("could not write {}: {err}", state_path.display())))?;
+    let mut starting = Starting { members: vec![members[at].clone()], children: vec![child], state_path };
+    starting.wait_until_ready(&dir)?;
+    say(format!("relay {index} restarted on its port"));
+    print!("{}", summary(&starting.members));
+    let _ = std::io::stdout().flush();
+    Ok(())
 }
 
 /// `cargo xtask cluster down`.
@@ -537,6 +607,15 @@ mod tests {
         assert!(config.contains("    server relay1 127.0.0.1:5002\n    server relay2 127.0.0.1:5003\n"));
         assert!(config.contains("balance leastconn") && config.contains("option httpchk GET /healthz"));
         assert!(!config.contains("http-server-close"), "WebSockets need the connection kept");
+    }
+
+    #[test]
+    fn a_relay_is_started_on_its_port_and_the_cluster_redis() {
+        let args = relay_args(6001, 6000);
+        assert_eq!(
+            args.join(" "),
+            format!("--listen 127.0.0.1:6001 --pubsub redis://127.0.0.1:6000 --shutdown-drain-ms {DRAIN_MS}")
+        );
     }
 
     #[test]

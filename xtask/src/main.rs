@@ -5,7 +5,8 @@
 //! - `cargo xtask test` installs the tools the tests need (when missing) and runs every test the project has.
 //! - `cargo xtask bench` runs every benchmark and writes the figures BENCHMARKS.md quotes.
 //! - `cargo xtask fuzz` runs every fuzz target for a bounded time and reports the executions of each.
-//! - `cargo xtask cluster up|down` runs several relays on one Redis behind HAProxy in the background, or stops them.
+//! - `cargo xtask cluster up|restart|down` runs several relays on one Redis behind HAProxy in the background,
+//!   restarts one of them, or stops them.
 //!
 //! This crate has no dependencies on purpose: it is compiled before anything else on a fresh clone, so it must
 //! build in seconds. Each concern lives in its own module; `main` only parses arguments and maps failures to exit
@@ -54,7 +55,9 @@ Commands:
                        benchmark (the wasm client next to phoenix.js) and the
                        size of each realtime client a page can pick (benches/size).
                        Results go to target/bench. --quick: shorter windows,
-                       rougher figures. PARTs: criterion, load, browser, size.
+                       rougher figures. PARTs: criterion, load, browser, size,
+                       cluster (a relay killed under load: 3 relays behind
+                       HAProxy, 3,000 subscribers, tests/cluster).
   fuzz [--seconds N] [--only TARGET,...]
                        Run every fuzz target of fuzz/ (the V1 and V2 JSON and the
                        binary decoders, the event-stream reader, the server's
@@ -75,6 +78,10 @@ Commands:
                        last. Fails if a cluster is already up. Logs, HAProxy's
                        configuration and the pids go to target/cluster.
                        FERROCAST_RELAY_BIN: run that relay instead of building.
+  cluster restart N    Stop relay N as `down` does (SIGTERM, its drain, SIGKILL after
+                       10 s), or find it gone (killed), and start it again on its
+                       port with the same binary and arguments; returns once it
+                       answers, printing its line as `up` does.
   cluster down         Stop the cluster: the relays (SIGTERM, so they drain), then
                        HAProxy, then Redis; what is left after 10 s is killed.
                        Nothing up is not an error.
@@ -124,6 +131,7 @@ fn main() -> ExitCode {
         },
         Some("cluster") => match cluster_command(&args[1..]) {
             Ok(Cluster::Up(options)) => cluster::up(&options),
+            Ok(Cluster::Restart(index)) => cluster::restart(index),
             Ok(Cluster::Down) => cluster::down(),
             Err(message) => return usage_error(&message),
         },
@@ -170,10 +178,13 @@ fn test_options(args: &[String]) -> Result<Option<test::Options>, String> {
 /// What `cargo xtask cluster` is asked to do.
 enum Cluster {
     Up(cluster::Options),
+    /// Relay N, 1-based.
+    Restart(usize),
     Down,
 }
 
-/// Parses `cargo xtask cluster up [--relays N] [--release]` and `cargo xtask cluster down`.
+/// Parses `cargo xtask cluster up [--relays N] [--release]`, `cargo xtask cluster restart N` and
+/// `cargo xtask cluster down`.
 fn cluster_command(args: &[String]) -> Result<Cluster, String> {
     match args.split_first() {
         Some((command, rest)) if command == "up" => {
@@ -194,12 +205,20 @@ fn cluster_command(args: &[String]) -> Result<Cluster, String> {
             }
             Ok(Cluster::Up(options))
         }
+        Some((command, rest)) if command == "restart" => match rest {
+            [index] => match index.parse() {
+                Ok(index) if index > 0 => Ok(Cluster::Restart(index)),
+                _ => Err(format!("`cargo xtask cluster restart` needs a relay's number (1, 2, …), not `{index}`")),
+            },
+            [] => Err("`cargo xtask cluster restart` needs a relay's number (1, 2, …)".to_owned()),
+            [_, other, ..] => Err(format!("unknown option `{other}` for `cargo xtask cluster restart`")),
+        },
         Some((command, rest)) if command == "down" => match rest.first() {
             None => Ok(Cluster::Down),
             Some(other) => Err(format!("unknown option `{other}` for `cargo xtask cluster down`")),
         },
-        Some((other, _)) => Err(format!("unknown cluster command `{other}`: expected up or down")),
-        None => Err("`cargo xtask cluster` needs a command: up or down".to_owned()),
+        Some((other, _)) => Err(format!("unknown cluster command `{other}`: expected up, restart or down")),
+        None => Err("`cargo xtask cluster` needs a command: up, restart or down".to_owned()),
     }
 }
 
@@ -286,6 +305,11 @@ mod tests {
         };
         assert_eq!((options.relays, options.release), (5, true));
         assert!(matches!(cluster_command(&args(&["down"])), Ok(Cluster::Down)));
+        assert!(matches!(cluster_command(&args(&["restart", "2"])), Ok(Cluster::Restart(2))));
+        assert!(cluster_command(&args(&["restart"])).is_err());
+        assert!(cluster_command(&args(&["restart", "0"])).is_err());
+        assert!(cluster_command(&args(&["restart", "two"])).is_err());
+        assert!(cluster_command(&args(&["restart", "2", "--now"])).is_err());
         assert!(cluster_command(&args(&["up", "--relays", "0"])).is_err());
         assert!(cluster_command(&args(&["up", "--relays"])).is_err());
         assert!(cluster_command(&args(&["up", "--fast"])).is_err());

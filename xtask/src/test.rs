@@ -32,8 +32,10 @@ const NODE_TESTS: &[(&str, &[&str])] = &[
     // its memory and from the queue on Redis (the shared server, a database per test).
     ("tests/webhooks", &["node", "--test", "webhooks.test.mjs", "redis.test.mjs"]),
     // `cargo xtask cluster up --relays 3`: three relays on a Redis of their own behind HAProxy, through the balancer,
-    // one killed on the way; then `cluster down`.
-    ("tests/cluster", &["node", "--test", "balancer.test.mjs"]),
+    // one killed on the way; then `cluster down`. Then a relay killed and another restarted under load, at a small
+    // size (240 subscribers, 50 broadcasts/s for 16 s): every subscriber gets every broadcast once, in order. One
+    // file at a time: both use the one cluster `up` starts.
+    ("tests/cluster", &["node", "--test", "--test-concurrency=1", "balancer.test.mjs", "relay-killed.test.mjs"]),
     (
         "client/tests/node",
         &[
