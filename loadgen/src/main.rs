@@ -3,9 +3,9 @@
 //! It drives a server over loopback with the scenarios in [`scenario`] (idle memory, broadcast fanout and its
 //! ramp, echo round trips, event-stream fanout, a presence join storm, pushes through a backend's push hook,
 //! broadcasts a relay's webhooks POST to a receiver) and compares the Ferrocast relay with two baselines,
-//! minimal-server and Socket.IO, in `suite`, which also runs the fanout across two relays sharing a Redis and the
-//! webhooks with their queue on Redis. Each scenario stops by itself and prints one line, plus one JSON object line
-//! with `--json`.
+//! minimal-server and Socket.IO, in `suite`, which also runs the fanout across two relays sharing a Redis, the
+//! webhooks with their queue on Redis, and six relays on one Redis with topics of their own (`disjoint-redis`). Each
+//! scenario stops by itself and prints one line, plus one JSON object line with `--json`.
 //!
 //! The generator shares the machine with the server it measures, so it keeps its own cost per frame small: no
 //! JSON parsing of received frames ([`json_scan`]), large read buffers, and a runtime of two worker threads.
@@ -20,6 +20,7 @@ mod proc_stats;
 mod publisher;
 mod ramp_table;
 mod recorder;
+mod redis_info;
 mod scenario;
 mod servers;
 mod socketio;

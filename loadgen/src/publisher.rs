@@ -1,11 +1,13 @@
 //! The publisher of the broadcast scenarios, over either of the two ways a server is published to: a backend's
-//! sequential HTTP POSTs ([`http`], the default) or a client's WebSocket pushes ([`websocket`]).
+//! sequential HTTP POSTs ([`http`], the default) or a client's WebSocket pushes ([`websocket`]). [`arrays`] is the
+//! backends of several servers at once, each POSTing arrays to its own topics (the `disjoint-redis` run).
 //!
 //! Both are open loop: payload `n` of a run is due at `n / rate` seconds, and each is stamped when it is sent, so a
 //! publisher that falls behind its schedule does not charge the server's delivery latency for it. The HTTP one
 //! also times each POST from the request to the end of its answer: a publish that waits behind the fanout it
 //! started shows there, and in how long the run took.
 
+pub(crate) mod arrays;
 mod http;
 mod websocket;
 

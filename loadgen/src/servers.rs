@@ -16,6 +16,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+/// How many times a server whose port was taken is started (see [`Server::start_with`]).
+const START_ATTEMPTS: u32 = 3;
 /// How long a server may take to accept connections.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -96,7 +98,32 @@ impl Server {
         Server::start_with(Kind::Relay, programs, label, None, args).await
     }
 
+    /// [`Server::start_once`], again (up to [`START_ATTEMPTS`] times) when the server could not bind a port it was
+    /// given: [`free_port`] frees its port before the server binds it, and another process (a relay's connection to
+    /// Redis, from an ephemeral port) may take it in between.
     async fn start_with(
+        kind: Kind,
+        programs: &Programs,
+        label: &str,
+        redis_url: Option<&str>,
+        relay_args: &[String],
+    ) -> Result<Server> {
+        let mut attempt = 1;
+        loop {
+            match Server::start_once(kind, programs, label, redis_url, relay_args).await {
+                Err(error) if attempt < START_ATTEMPTS && port_was_taken(&programs.log_dir, kind, label) => {
+                    eprintln!(
+                        "{} ({label}): its port was taken before it bound it ({error}); starting it again",
+                        kind.name()
+                    );
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn start_once(
         kind: Kind,
         programs: &Programs,
         label: &str,
@@ -135,7 +162,7 @@ impl Server {
             }
         };
         std::fs::create_dir_all(&programs.log_dir)?;
-        let log = std::fs::File::create(programs.log_dir.join(format!("{}-{label}.log", kind.name())))?;
+        let log = std::fs::File::create(log_path(&programs.log_dir, kind, label))?;
         command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).kill_on_drop(true);
         let child = command.spawn().map_err(|error| format!("starting {}: {error}", kind.name()))?;
         let mut server = Server { kind, addr, api, child };
@@ -456,6 +483,16 @@ pub(crate) fn redis_unavailable(binary: &Path) -> Option<String> {
         Ok(status) => Some(format!("`{} --version` failed ({status})", binary.display())),
         Err(error) => Some(format!("{} cannot be run ({error}); install redis-server", binary.display())),
     }
+}
+
+/// Where a server of `kind` started for `label` logs.
+fn log_path(log_dir: &Path, kind: Kind, label: &str) -> PathBuf {
+    log_dir.join(format!("{}-{label}.log", kind.name()))
+}
+
+/// Whether the log of a server that failed to start says a port it was to listen on was in use.
+fn port_was_taken(log_dir: &Path, kind: Kind, label: &str) -> bool {
+    std::fs::read_to_string(log_path(log_dir, kind, label)).is_ok_and(|log| log.contains("Address already in use"))
 }
 
 /// A loopback port nobody listens on right now.

@@ -32,14 +32,36 @@ pub(crate) struct Plan {
     pub event_streams: bool,
     /// How many to start: the caller has already capped it by the descriptor limit.
     pub count: usize,
-    /// The topic; with `topic_per_subscriber`, the prefix of `{topic}:{index}`.
+    /// The topic, or the prefix of each subscriber's (see [`Topics`]).
     pub topic: String,
-    /// One topic each, so that per-topic state (presence) stays one member large.
-    pub topic_per_subscriber: bool,
+    /// Which topic each subscriber joins.
+    pub topics: Topics,
     /// Join with presence as `u{index}` (Phoenix only).
     pub presence: bool,
     /// The WebSocket read buffer (see [`crate::net::ws_config`]).
     pub read_buffer: usize,
+}
+
+/// Which topic each subscriber of a [`Plan`] joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Topics {
+    /// All the same one, the plan's `topic`.
+    One,
+    /// One each, `{topic}:{index}`, so that per-topic state (presence) stays one member large.
+    PerSubscriber,
+    /// `n` topics, subscriber `index` on `{topic}:{index % n}`: `count / n` subscribers each.
+    Spread(usize),
+}
+
+impl Topics {
+    /// The topic subscriber `index` joins, of the plan topic `topic`.
+    pub(crate) fn of(self, topic: &str, index: usize) -> String {
+        match self {
+            Topics::One => topic.to_owned(),
+            Topics::PerSubscriber => format!("{topic}:{index}"),
+            Topics::Spread(n) => format!("{topic}:{}", index % n.max(1)),
+        }
+    }
 }
 
 /// Started subscribers, each joined or failed; the joined ones run until [`Subscribers::stop`].
@@ -73,7 +95,7 @@ pub(crate) async fn start_across(targets: &[Target], plan: &Plan, recorder: Arc<
             (target.clone(), plan.clone(), recorder.clone(), stopped.clone(), ready_tx.clone(), permits.clone());
         tasks.spawn(async move {
             let permit = permits.acquire_owned().await.expect("semaphore never closed");
-            let topic = if plan.topic_per_subscriber { format!("{}:{index}", plan.topic) } else { plan.topic };
+            let topic = plan.topics.of(&plan.topic, index);
             if plan.event_streams {
                 match open_event_stream(&target, index, &topic).await {
                     Ok(stream) => {
@@ -213,5 +235,18 @@ async fn receive_events(
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_one_each_or_spread() {
+        assert_eq!(Topics::One.of("room:bench", 7), "room:bench");
+        assert_eq!(Topics::PerSubscriber.of("room:bench", 7), "room:bench:7");
+        let spread: Vec<String> = (0..4).map(|index| Topics::Spread(3).of("room:d:a", index)).collect();
+        assert_eq!(spread, ["room:d:a:0", "room:d:a:1", "room:d:a:2", "room:d:a:0"]);
     }
 }

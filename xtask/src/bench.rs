@@ -6,8 +6,9 @@
 //!    (`--pubsub redis://…`, Debian's `redis-server`), and pushes through a release relay's push hook to a Node
 //!    backend (`loadgen/hooks/backend.mjs`) next to its built-in channel, and broadcasts a release relay's webhooks
 //!    POST to a Node receiver (`loadgen/webhooks/receiver.mjs`), their queue in memory (`webhooks`) and then on a
-//!    Redis of its own (`webhooks-redis`), each started and stopped by the suite, on loopback. It writes
-//!    `target/bench/results.md` and `results.json`.
+//!    Redis of its own (`webhooks-redis`), and six release relays on one Redis, each publishing 1,000 broadcasts/s
+//!    to topics only its own subscribers joined (`disjoint-redis`: Redis's bytes out and CPU, each relay's CPU),
+//!    each started and stopped by the suite, on loopback. It writes `target/bench/results.md` and `results.json`.
 //! 3. The browser benchmark (`benches/browser/`): the wasm client next to phoenix.js in headless Chromium, and both
 //!    bundles' sizes; its JSON line goes to `target/bench/browser.json`.
 //! 4. The size comparison (`benches/size/`): what each realtime browser client (phoenix.js, Socket.IO, Supabase

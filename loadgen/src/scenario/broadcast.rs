@@ -6,7 +6,7 @@ use crate::net::{self, BUSY_READ_BUFFER};
 use crate::publisher::{PublishOver, Publisher};
 use crate::recorder::Recorder;
 use crate::scenario::window::Sequence;
-use crate::subscriber::{self, Plan, Subscribers};
+use crate::subscriber::{self, Plan, Subscribers, Topics};
 use crate::target::Target;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -57,7 +57,7 @@ impl Stage {
             event_streams,
             count: capped.count,
             topic: TOPIC.to_owned(),
-            topic_per_subscriber: false,
+            topics: Topics::One,
             presence: false,
             read_buffer: BUSY_READ_BUFFER,
         };

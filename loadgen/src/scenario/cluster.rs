@@ -79,7 +79,7 @@ pub(crate) async fn run(relays: &[Server], redis: &Redis, options: fanout::Optio
 }
 
 /// The `ferrocast_redis_*` and `ferrocast_cluster_*` samples of a Prometheus text page, by name.
-fn link_counters(page: &str) -> Vec<(String, u64)> {
+pub(crate) fn link_counters(page: &str) -> Vec<(String, u64)> {
     page.lines()
         .filter(|line| line.starts_with("ferrocast_redis_") || line.starts_with("ferrocast_cluster_"))
         .filter_map(|line| {
@@ -92,13 +92,8 @@ fn link_counters(page: &str) -> Vec<(String, u64)> {
 /// What is wrong with a relay's link after a window of `sent` broadcasts: counters that should be zero and are
 /// not, fewer broadcasts received from Redis than were sent, or no link at all.
 fn link_troubles(name: &str, counters: &[(String, u64)], sent: u64) -> Vec<String> {
-    let get = |wanted: &str| counters.iter().find(|(counter, _)| counter == wanted).map(|(_, value)| *value);
-    let mut troubles: Vec<String> = TROUBLE_COUNTERS
-        .iter()
-        .filter_map(|&counter| {
-            get(counter).filter(|&value| value > 0).map(|value| format!("{name}: {counter} {value}"))
-        })
-        .collect();
+    let get = |wanted: &str| counter(counters, wanted);
+    let mut troubles = link_faults(name, counters);
     match get("ferrocast_redis_received_total") {
         None => troubles.push(format!("{name}: no ferrocast_redis_received_total in /metrics")),
         Some(received) if received < sent => {
@@ -106,10 +101,26 @@ fn link_troubles(name: &str, counters: &[(String, u64)], sent: u64) -> Vec<Strin
         }
         Some(_) => {}
     }
-    if get("ferrocast_redis_connected") == Some(0) {
-        troubles.push(format!("{name}: not connected to Redis after the window"));
-    }
     troubles
+}
+
+/// The value of `wanted` among `counters`.
+pub(crate) fn counter(counters: &[(String, u64)], wanted: &str) -> Option<u64> {
+    counters.iter().find(|(counter, _)| counter == wanted).map(|(_, value)| *value)
+}
+
+/// What is wrong with a relay's link whatever it received: counters that should be zero and are not, or no link.
+pub(crate) fn link_faults(name: &str, counters: &[(String, u64)]) -> Vec<String> {
+    let mut faults: Vec<String> = TROUBLE_COUNTERS
+        .iter()
+        .filter_map(|&wanted| {
+            counter(counters, wanted).filter(|&value| value > 0).map(|value| format!("{name}: {wanted} {value}"))
+        })
+        .collect();
+    if counter(counters, "ferrocast_redis_connected") == Some(0) {
+        faults.push(format!("{name}: not connected to Redis after the window"));
+    }
+    faults
 }
 
 #[cfg(test)]

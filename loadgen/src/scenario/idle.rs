@@ -12,7 +12,7 @@ use crate::proc_stats;
 use crate::recorder::Recorder;
 use crate::scenario::window::round;
 use crate::scenario::{Figure, Outcome, merge_json};
-use crate::subscriber::{self, Plan};
+use crate::subscriber::{self, Plan, Topics};
 use crate::target::Target;
 use serde_json::json;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ pub(crate) async fn run(target: &Target, requested: usize, presence: bool) -> Re
         event_streams: false,
         count: capped.count,
         topic: "room:idle".to_owned(),
-        topic_per_subscriber: presence,
+        topics: if presence { Topics::PerSubscriber } else { Topics::One },
         presence,
         read_buffer: IDLE_READ_BUFFER,
     };

@@ -5,6 +5,7 @@
 
 pub(crate) mod broadcast;
 pub(crate) mod cluster;
+pub(crate) mod disjoint;
 pub(crate) mod echo;
 pub(crate) mod fanout;
 pub(crate) mod hooks;

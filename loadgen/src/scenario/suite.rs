@@ -11,13 +11,15 @@
 //! it, both killed after the run; it is skipped when Node cannot run. Last, it publishes broadcasts that its
 //! webhooks POST to one receiver (`webhooks`): a fresh Node receiver (`loadgen/webhooks/receiver.mjs`) and a fresh
 //! relay with `--webhook` to it, likewise; then the same with the webhooks' queue on Redis (`webhooks-redis`): a
-//! fresh Redis too, the relay on it with `--pubsub`, skipped when Node or `redis-server` cannot run. The full suite
-//! takes a few minutes, `--quick` well under two.
+//! fresh Redis too, the relay on it with `--pubsub`, skipped when Node or `redis-server` cannot run. Last of all, six
+//! fresh relays on one fresh Redis, each publishing to topics only its own subscribers joined (`disjoint-redis`,
+//! [`disjoint`]): what Redis sends and spends, and each relay's CPU, under the relay's subscription scheme; skipped
+//! when `redis-server` cannot run. The full suite takes a few minutes, `--quick` well under two.
 
 use crate::Result;
 use crate::publisher::PublishOver;
 use crate::ramp_table;
-use crate::scenario::{self, Outcome, fanout, hooks, ramp, webhooks};
+use crate::scenario::{self, Outcome, disjoint, fanout, hooks, ramp, webhooks};
 use crate::servers::{
     Deployment, Kind, Programs, Server, backend_unavailable, redis_unavailable, socketio_unavailable,
 };
@@ -96,6 +98,7 @@ struct Sizes {
     hooks: Duration,
     webhooks_rates: Vec<webhooks::Rate>,
     webhooks_step: Duration,
+    disjoint: disjoint::Options,
 }
 
 impl Sizes {
@@ -125,6 +128,14 @@ impl Sizes {
                 _ => webhooks::DEFAULT_RATES.to_vec(),
             },
             webhooks_step: Duration::from_millis(scale.pick(5000, 2000, 400)),
+            // Issue 26's measurement: 6 relays × 1,000 broadcasts/s to topics of their own, 6,000/s in all.
+            disjoint: disjoint::Options {
+                topics_per_relay: scale.pick(10, 10, 2),
+                subscribers_per_topic: scale.pick(3, 3, 1),
+                rate_per_relay: scale.pick(1000.0, 1000.0, 50.0),
+                warm_up: Duration::from_millis(scale.pick(3000, 1000, 300)),
+                duration: Duration::from_millis(scale.pick(20_000, 5000, 500)),
+            },
         }
     }
 }
@@ -156,9 +167,11 @@ pub(crate) enum Run {
     Webhooks,
     /// The same, with the webhooks' queue on a Redis of its own (relay only).
     WebhooksRedis,
+    /// Six relays on one Redis, each publishing to topics only its own subscribers joined (relay only).
+    DisjointRedis,
 }
 
-const RUNS: [Run; 12] = [
+const RUNS: [Run; 13] = [
     Run::Idle,
     Run::IdlePresence,
     Run::Fanout,
@@ -171,11 +184,16 @@ const RUNS: [Run; 12] = [
     Run::Hooks,
     Run::Webhooks,
     Run::WebhooksRedis,
+    Run::DisjointRedis,
 ];
 /// The relays of the run across relays on Redis.
 const REDIS_RELAYS: usize = 2;
 /// What the table and the skip notes call that run's servers.
 const REDIS_DEPLOYMENT: &str = "relay ×2 (redis)";
+/// The relays of the run with topics of their own.
+const DISJOINT_RELAYS: usize = 6;
+/// What the table and the skip notes call that run's servers.
+const DISJOINT_DEPLOYMENT: &str = "relay ×6 (redis)";
 /// What the skip notes call the hooks run's servers.
 const HOOKS_DEPLOYMENT: &str = "relay + Node push backend";
 /// What the skip notes call the webhooks runs' servers.
@@ -196,7 +214,8 @@ impl Run {
             | Run::Storm
             | Run::Hooks
             | Run::Webhooks
-            | Run::WebhooksRedis => kind == Kind::Relay,
+            | Run::WebhooksRedis
+            | Run::DisjointRedis => kind == Kind::Relay,
         }
     }
 
@@ -223,6 +242,13 @@ impl Run {
                     if self == Run::WebhooksRedis { format!(", {WEBHOOKS_REDIS_DEPLOYMENT}") } else { String::new() };
                 format!("webhooks {}/s{on}", rates.join(", "))
             }
+            Run::DisjointRedis => {
+                let options = &sizes.disjoint;
+                format!(
+                    "disjoint topics {}/s × {} relays ({} topics × {} subscribers each), {DISJOINT_DEPLOYMENT}",
+                    options.rate_per_relay, DISJOINT_RELAYS, options.topics_per_relay, options.subscribers_per_topic
+                )
+            }
         }
     }
 
@@ -230,6 +256,7 @@ impl Run {
     fn server_name(self, kind: Kind) -> &'static str {
         match self {
             Run::FanoutRedis => REDIS_DEPLOYMENT,
+            Run::DisjointRedis => DISJOINT_DEPLOYMENT,
             Run::WebhooksRedis => WEBHOOKS_REDIS_DEPLOYMENT,
             _ => kind.name(),
         }
@@ -239,6 +266,7 @@ impl Run {
     async fn deploy(self, kind: Kind, programs: &Programs, file_label: &str) -> Result<Deployment> {
         match self {
             Run::FanoutRedis => Deployment::relays_on_redis(programs, file_label, REDIS_RELAYS).await,
+            Run::DisjointRedis => Deployment::relays_on_redis(programs, file_label, DISJOINT_RELAYS).await,
             Run::Hooks => {
                 let script = programs.hooks_backend.as_ref().ok_or("no hooks backend to run")?;
                 Deployment::relay_with_backend(programs, file_label, script, hooks::HOOKED_PATTERN).await
@@ -265,6 +293,9 @@ impl Run {
         let server = match deployment {
             Deployment::RelaysOnRedis { relays, redis } if self == Run::FanoutRedis => {
                 return scenario::cluster::run(relays, redis, fanout_options).await;
+            }
+            Deployment::RelaysOnRedis { relays, redis } if self == Run::DisjointRedis => {
+                return disjoint::run(relays, redis, &sizes.disjoint).await;
             }
             Deployment::RelayWithBackend { relay, backend } if self == Run::Hooks => {
                 let options = hooks::Options {
@@ -302,7 +333,7 @@ impl Run {
                 target.batch = self == Run::FanoutBatch;
                 fanout::run(&target, fanout_options).await
             }
-            Run::FanoutRedis => Err("this run needs relays on Redis".into()),
+            Run::FanoutRedis | Run::DisjointRedis => Err("this run needs relays on Redis".into()),
             Run::Hooks => Err("this run needs a relay with a backend".into()),
             Run::Webhooks | Run::WebhooksRedis => Err("this run needs a relay with a webhook receiver".into()),
             Run::Ramp => {
@@ -341,7 +372,7 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
     let redis_server = match redis_unavailable(&options.redis_server) {
         None => Some(options.redis_server.clone()),
         Some(why) => {
-            for deployment in [REDIS_DEPLOYMENT, WEBHOOKS_REDIS_DEPLOYMENT] {
+            for deployment in [REDIS_DEPLOYMENT, WEBHOOKS_REDIS_DEPLOYMENT, DISJOINT_DEPLOYMENT] {
                 eprintln!("skipping {deployment}: {why}");
                 skipped.push(json!({ "server": deployment, "reason": why }));
             }
@@ -381,10 +412,11 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
     let mut ramps = Vec::new();
     let mut hooks_tables = Vec::new();
     let mut webhooks_tables = Vec::new();
+    let mut disjoint_tables = Vec::new();
     for (column, &kind) in kinds.iter().enumerate() {
         let runnable = |run: &Run| {
             run.supported_by(kind)
-                && (*run != Run::FanoutRedis || programs.redis_server.is_some())
+                && (!matches!(run, Run::FanoutRedis | Run::DisjointRedis) || programs.redis_server.is_some())
                 && (*run != Run::Hooks || programs.hooks_backend.is_some())
                 && (*run != Run::Webhooks || programs.webhooks_receiver.is_some())
                 && (*run != Run::WebhooksRedis
@@ -433,6 +465,9 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
                         let table = webhooks::markdown(&outcome.json);
                         webhooks_tables.push(format!("The queue {queue} (`{label}`):\n\n{table}"));
                     }
+                    if run == Run::DisjointRedis {
+                        disjoint_tables.push(disjoint::markdown(&outcome.json));
+                    }
                     results.push(json!({ "server": name, "run": label, "result": outcome.json }));
                 }
                 Err(error) => {
@@ -464,6 +499,14 @@ pub(crate) async fn run(options: &Options, json_lines: bool) -> Result<()> {
         println!("Webhooks, step by step:\n{webhooks_table}");
         sections.push(("Webhooks", format!("{WEBHOOKS_INTRO}\n\n{webhooks_table}")));
     }
+    let disjoint_table = disjoint_tables.concat();
+    if !disjoint_table.is_empty() {
+        println!("{}, relay by relay:\n{disjoint_table}", Run::DisjointRedis.label(&sizes));
+        sections.push((
+            "Sharded subscriptions: relays with topics of their own",
+            format!("{DISJOINT_INTRO}\n\n{disjoint_table}"),
+        ));
+    }
     println!("suite took {elapsed:.0} s; results in {}", options.out.display());
     write_results(options, &table, &sections, &lines, results, skipped, elapsed)?;
     // The results are written either way; a failed run still fails the command, so scripts and CI notice.
@@ -491,6 +534,15 @@ const WEBHOOKS_INTRO: &str = "Broadcasts published with sequential `POST /api/br
      received (of which the relay's dead letters). On Redis, the relay runs with `--pubsub` to a fresh Redis of its \
      own: each broadcast goes into the stream `ferrocast:journal` with its publish, and the relay reads it back \
      (XREADGROUP) and acknowledges each batch (XACK); Redis's CPU is counted on its own.";
+
+/// What the `## Sharded subscriptions` section of `results.md` says before its table.
+const DISJOINT_INTRO: &str = "Six relays on one fresh Redis, each with topics of its own (`room:disjoint:<relay>:<i>`) \
+     and WebSocket subscribers joined on it only; a backend per relay POSTs arrays of one broadcast per topic (~100 \
+     bytes each) to that relay's `POST /api/broadcast`. After a warm-up, one window: Redis's bytes out and in and its \
+     CPU from `INFO` (deltas), each relay's CPU from /proc, what Redis sent each relay \
+     (`ferrocast_redis_received_total`) and the topics it follows (`ferrocast_redis_topics_followed`, absent from \
+     relays that subscribe to one channel for the whole cluster). CPU % is of one core. Run it with another relay \
+     binary (`--relay-bin`) to compare subscription schemes.";
 
 /// Writes `results.json`, and `results.md`: the table, then each of `sections` (a title and its Markdown), then
 /// the runs' lines.
