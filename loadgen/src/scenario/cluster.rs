@@ -79,7 +79,7 @@ pub(crate) async fn run(relays: &[Server], redis: &Redis, options: fanout::Optio
 }
 
 /// The `ferrocast_redis_*` and `ferrocast_cluster_*` samples of a Prometheus text page, by name.
-fn link_counters(page: &str) -> Vec<(String, u64)> {
+pub(crate) fn link_counters(page: &str) -> Vec<(String, u64)> {
     page.lines()
         .filter(|line| line.starts_with("ferrocast_redis_") || line.starts_with("ferrocast_cluster_"))
         .filter_map(|line| {
@@ -91,7 +91,7 @@ fn link_counters(page: &str) -> Vec<(String, u64)> {
 
 /// What is wrong with a relay's link after a window of `sent` broadcasts: counters that should be zero and are
 /// not, fewer broadcasts received from Redis than were sent, or no link at all.
-fn link_troubles(name: &str, counters: &[(String, u64)], sent: u64) -> Vec<String> {
+pub(crate) fn link_troubles(name: &str, counters: &[(String, u64)], sent: u64) -> Vec<String> {
     let get = |wanted: &str| counters.iter().find(|(counter, _)| counter == wanted).map(|(_, value)| *value);
     let mut troubles: Vec<String> = TROUBLE_COUNTERS
         .iter()
