@@ -54,7 +54,9 @@ Commands:
                        benchmark (the wasm client next to phoenix.js) and the
                        size of each realtime client a page can pick (benches/size).
                        Results go to target/bench. --quick: shorter windows,
-                       rougher figures. PARTs: criterion, load, browser, size.
+                       rougher figures. PARTs: criterion, load, browser, size,
+                       and scale (100,000 connections over 7 relays behind
+                       HAProxy; only when named in --only).
   fuzz [--seconds N] [--only TARGET,...]
                        Run every fuzz target of fuzz/ (the V1 and V2 JSON and the
                        binary decoders, the event-stream reader, the server's
