@@ -19,7 +19,8 @@
 //!    `target/bench/scale/`. Not part of a run without `--only`: it takes minutes and most of the machine.
 //!
 //! Nothing here is part of `cargo xtask test`: benchmarks take minutes and their figures drift with the machine,
-//! so CI runs only the suite's short smoke pass (see [`smoke`]), which checks that the benchmarks still run.
+//! so CI runs only the suite's short smoke pass and the scale run in miniature (see [`smoke`]), which check that the
+//! benchmarks still run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -108,9 +109,9 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
     Ok(())
 }
 
-/// The smoke pass `cargo xtask test` runs: the load generator's quick suite with the debug builds it already has,
-/// so a change that breaks a scenario, a baseline or the report fails CI rather than the next benchmark run. Its
-/// figures mean nothing (debug builds, tiny windows) and are not kept.
+/// The smoke pass `cargo xtask test` runs: the load generator's quick suite and a tiny scale run with the debug
+/// builds it already has, so a change that breaks a scenario, a baseline or the report fails CI rather than the
+/// next benchmark run. Its figures mean nothing (debug builds, tiny windows) and are not kept.
 pub(crate) fn smoke(root: &Path) -> Result<(), Error> {
     let debug = target_dir(root).join("debug");
     let out = target_dir(root).join("bench-smoke");
