@@ -12,6 +12,7 @@
 
 mod conn;
 mod dialect;
+mod haproxy;
 mod json_scan;
 mod latency;
 mod net;
@@ -152,6 +153,59 @@ enum Command {
         #[arg(long, default_value_t = scenario::webhooks::DEFAULT_ARRAY)]
         array: usize,
     },
+    /// Many idle joined connections over relays on one Redis behind HAProxy, from several child processes, then
+    /// broadcasts to all of them: connect+join time, every process's memory and CPU, deliveries/s, latency, loss.
+    Scale {
+        /// The `ferrocast-relay` binary.
+        #[arg(long)]
+        relay_bin: PathBuf,
+        /// The `redis-server` binary.
+        #[arg(long, env = "FERROCAST_REDIS_SERVER", default_value = "redis-server")]
+        redis_server: PathBuf,
+        /// The `haproxy` binary.
+        #[arg(long, default_value = "haproxy")]
+        haproxy: PathBuf,
+        /// Relays on the one Redis.
+        #[arg(long, default_value_t = 7)]
+        relays: usize,
+        /// Connections in all, every one joined to one topic without presence.
+        #[arg(long, default_value_t = 100_000)]
+        connections: usize,
+        /// The most connections one loadgen child process opens.
+        #[arg(long, default_value_t = 16_000)]
+        per_child: usize,
+        /// The most connections one HAProxy process carries.
+        #[arg(long, default_value_t = 8_000)]
+        per_haproxy: usize,
+        /// Broadcasts a second to the topic, one window each, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [0.1, 0.2])]
+        rates: Vec<f64>,
+        /// Seconds each window publishes.
+        #[arg(long, default_value_t = 30.0)]
+        duration: f64,
+        /// Where the processes' logs go.
+        #[arg(long, default_value = "target/bench/scale")]
+        out: PathBuf,
+    },
+    /// One of `scale`'s subscriber processes (started by `scale`, driven on stdin).
+    #[command(hide = true)]
+    ScaleChild {
+        /// HAProxy's WebSocket URL.
+        #[arg(long)]
+        target: String,
+        /// Connections to open.
+        #[arg(long)]
+        connections: usize,
+        /// The topic they join.
+        #[arg(long)]
+        topic: String,
+        /// Connect from 127.0.BLOCK.1–8.
+        #[arg(long)]
+        source_block: u8,
+        /// The parent's clock origin (ns since the Unix epoch).
+        #[arg(long)]
+        clock_origin: u64,
+    },
     /// Starts the relay and the baselines, runs every scenario each supports, and writes results.json/results.md.
     Suite {
         /// The `ferrocast-relay` binary.
@@ -242,6 +296,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Command::ScaleChild { clock_origin, source_block, .. } = &cli.command {
+        stamp::start_clock_at(*clock_origin);
+        net::set_source_block(*source_block);
+    }
     stamp::now_ns();
     let outcome = runtime.block_on(async {
         tokio::select! {
@@ -325,6 +383,40 @@ async fn run(cli: &Cli) -> Result<()> {
             print_outcome(&outcome, cli.json);
             print!("{}", scenario::webhooks::markdown(&outcome.json));
             return Ok(());
+        }
+        Command::Scale {
+            relay_bin,
+            redis_server,
+            haproxy,
+            relays,
+            connections,
+            per_child,
+            per_haproxy,
+            rates,
+            duration,
+            out,
+        } => {
+            let options = scenario::scale::Options {
+                relay_bin: relay_bin.clone(),
+                redis_server: redis_server.clone(),
+                haproxy: haproxy.clone(),
+                relays: *relays,
+                connections: *connections,
+                per_child: *per_child,
+                per_balancer: *per_haproxy,
+                rates: rates.iter().map(|rate| positive(*rate)).collect::<Result<_>>()?,
+                duration: seconds(*duration)?,
+                log_dir: out.clone(),
+            };
+            let outcome = scenario::scale::run(&options).await?;
+            print_outcome(&outcome, cli.json);
+            // The figures are printed either way; a run where a connection did not join or a delivery was lost
+            // fails, so the smoke pass catches it.
+            return scenario::scale::verdict(&outcome.json);
+        }
+        Command::ScaleChild { target, connections, topic, .. } => {
+            let target = Target::from_url(target, Dialect::Phoenix, false, None).await?;
+            return scenario::scale_child::run(&target, *connections, topic).await;
         }
         Command::Suite {
             relay_bin,

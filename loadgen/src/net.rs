@@ -2,11 +2,13 @@
 //!
 //! One source address has about 28,000 ephemeral ports, and every closed connection holds its port in TIME_WAIT
 //! for a minute, so a suite that opens tens of thousands of connections several times spreads them over
-//! 127.0.0.1–127.0.0.8 (all of 127.0.0.0/8 is loopback on Linux). Each connection is one file descriptor here, so
+//! 127.0.0.1–127.0.0.8 (all of 127.0.0.0/8 is loopback on Linux); a process given a source block `b`
+//! ([`set_source_block`], the `scale` children) uses 127.0.b.1–8 instead, so processes do not share ports. Each connection is one file descriptor here, so
 //! counts are capped below the soft limit, raised first to the hard limit.
 
 use crate::Result;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU8, Ordering};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -18,6 +20,14 @@ pub(crate) type Ws = WebSocketStream<TcpStream>;
 const FD_MARGIN: u64 = 200;
 /// Loopback source addresses connections are spread over.
 const SOURCE_ADDRESSES: u8 = 8;
+
+/// The third byte of this process's loopback source addresses (127.0.BLOCK.1–8).
+static SOURCE_BLOCK: AtomicU8 = AtomicU8::new(0);
+
+/// Spreads this process's connections over 127.0.`block`.1–8 rather than 127.0.0.1–8.
+pub(crate) fn set_source_block(block: u8) {
+    SOURCE_BLOCK.store(block, Ordering::Relaxed);
+}
 
 /// The connection count to use for `requested`, and a note when the descriptor limit lowered it.
 pub(crate) struct Capped {
@@ -43,12 +53,13 @@ pub(crate) fn cap_connections(requested: usize, extra: usize) -> Capped {
     }
 }
 
-/// The source address of the `index`th connection to `target`: spread over 127.0.0.1–8 for a loopback IPv4
-/// target, the system's choice otherwise.
+/// The source address of the `index`th connection to `target`: spread over 127.0.0.1–8 (127.0.BLOCK.1–8 after
+/// [`set_source_block`]) for a loopback IPv4 target, the system's choice otherwise.
 pub(crate) fn source_address(target: SocketAddr, index: usize) -> Option<IpAddr> {
     match target.ip() {
         IpAddr::V4(ip) if ip.is_loopback() => {
-            Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (index % SOURCE_ADDRESSES as usize) as u8)))
+            let last = 1 + (index % SOURCE_ADDRESSES as usize) as u8;
+            Some(IpAddr::V4(Ipv4Addr::new(127, 0, SOURCE_BLOCK.load(Ordering::Relaxed), last)))
         }
         _ => None,
     }

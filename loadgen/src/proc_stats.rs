@@ -18,6 +18,11 @@ pub(crate) fn rss_kib(pid: u32) -> io::Result<u64> {
     parse_rss_kib(&status).ok_or_else(|| malformed("status"))
 }
 
+/// The file descriptors `pid` holds open (its sockets, for a proxy: two a proxied connection).
+pub(crate) fn open_fds(pid: u32) -> io::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+}
+
 /// Utime plus stime from a /proc/PID/stat line. The command name (field 2) is in parentheses and may hold
 /// spaces, so fields are counted from after its closing parenthesis, where the state (field 3) starts.
 fn parse_cpu_ticks(stat: &str) -> Option<u64> {
@@ -126,6 +131,7 @@ mod tests {
         let pid = std::process::id();
         assert!(cpu_seconds(pid).unwrap() >= 0.0);
         assert!(rss_kib(pid).unwrap() > 0);
+        assert!(open_fds(pid).unwrap() >= 3);
         assert!(machine_busy_seconds().unwrap() > 0.0);
     }
 }

@@ -348,6 +348,28 @@ async fn ping(addr: SocketAddr) -> Result<bool> {
     Ok(reply.starts_with(b"+PONG\r\n"))
 }
 
+/// The `field:value` lines of `INFO section` from the Redis server at `addr` (`used_memory`, `used_cpu_sys`, …).
+pub(crate) async fn redis_info(addr: SocketAddr, section: &str) -> Result<Vec<(String, String)>> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(format!("INFO {section}\r\nQUIT\r\n").as_bytes()).await?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await?;
+    let reply = String::from_utf8_lossy(&reply);
+    if !reply.starts_with('$') {
+        return Err(format!("INFO {section} answered {:?}", reply.lines().next().unwrap_or("")).into());
+    }
+    Ok(parse_info(&reply))
+}
+
+/// The `field:value` lines of an INFO reply (its `$len` line, `# Section` headers and `+OK` are not).
+fn parse_info(reply: &str) -> Vec<(String, String)> {
+    reply
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(field, value)| (field.to_owned(), value.trim().to_owned()))
+        .collect()
+}
+
 /// The servers of one run of the suite, all stopped together.
 pub(crate) enum Deployment {
     /// One server on its own: the relay, or a baseline.
@@ -496,7 +518,7 @@ fn port_was_taken(log_dir: &Path, kind: Kind, label: &str) -> bool {
 }
 
 /// A loopback port nobody listens on right now.
-fn free_port() -> Result<SocketAddr> {
+pub(crate) fn free_port() -> Result<SocketAddr> {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?)
 }
@@ -524,5 +546,17 @@ pub(crate) fn socketio_unavailable(dir: &Path) -> Option<String> {
     match std::process::Command::new("node").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
         Ok(status) if status.success() => None,
         _ => Some("node is not installed".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_fields_are_read() {
+        let reply = "$60\r\n# Memory\r\nused_memory:1024\r\nused_memory_human:1.00K\r\n\r\n+OK\r\n";
+        let fields = parse_info(reply);
+        assert_eq!(fields, [("used_memory".into(), "1024".into()), ("used_memory_human".into(), "1.00K".into())]);
     }
 }

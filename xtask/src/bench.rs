@@ -19,9 +19,14 @@
 //!    through HAProxy, 200 broadcasts/s POSTed to the balancer for 60 s, relay 1 SIGKILLed at 20 s and relay 2
 //!    restarted at 40 s; it checks every subscriber got every broadcast once, in order, and writes its figures to
 //!    `target/bench/cluster-kill.json`. `--quick` runs the small size `cargo xtask test` runs.
+//! 6. The scale run (`scale`, `ferrocast-load scale`): 100,000 idle connections joined to one topic, from several
+//!    load-generator processes through several HAProxy processes on one port to 7 release relays on one Redis,
+//!    then broadcasts to all of them; its JSON line goes to `target/bench/scale.json`, its logs to
+//!    `target/bench/scale/`. Not part of a run without `--only`: it takes minutes and most of the machine.
 //!
 //! Nothing here is part of `cargo xtask test`: benchmarks take minutes and their figures drift with the machine,
-//! so CI runs only the suite's short smoke pass (see [`smoke`]), which checks that the benchmarks still run.
+//! so CI runs only the suite's short smoke pass and the scale run in miniature (see [`smoke`]), which check that the
+//! benchmarks still run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -35,17 +40,18 @@ use crate::{Error, client, prereqs, test, workspace};
 pub(crate) struct Options {
     /// Shorter windows and fewer connections: the whole run in a few minutes, with rougher figures.
     pub quick: bool,
-    /// Run only these parts (`criterion`, `load`, `browser`, `size`, `cluster`); all of them when empty.
+    /// Run only these parts (`criterion`, `load`, `browser`, `size`, `cluster`, `scale`); all but `scale` when empty.
     pub only: Vec<String>,
 }
 
 /// The parts of the benchmark run, in the order they run.
-pub(crate) const PARTS: [&str; 5] = ["criterion", "load", "browser", "size", "cluster"];
+pub(crate) const PARTS: [&str; 6] = ["criterion", "load", "browser", "size", "cluster", "scale"];
 
 /// Builds what the benchmarks need, then runs each part asked for.
 pub(crate) fn run(options: &Options) -> Result<(), Error> {
     let start = Instant::now();
-    let wanted = |part: &str| options.only.is_empty() || options.only.iter().any(|only| only == part);
+    let wanted =
+        |part: &str| (options.only.is_empty() && part != "scale") || options.only.iter().any(|only| only == part);
     let root = workspace::root();
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out).map_err(|err| Error::new(format!("could not create {}: {err}", out.display())))?;
@@ -113,19 +119,44 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
         process::run(&mut run)?;
         say(format!("relay killed under load: {}", workspace::relative(&result).display()));
     }
+    if wanted("scale") {
+        prereqs::ensure(prereqs::FOR_CLUSTER, "bench")?;
+        let mut scale = scale_run(&release, &out.join("scale"));
+        if options.quick {
+            scale.args(["--relays", "3", "--connections", "20000", "--rates", "0.5", "--duration", "10"]);
+        }
+        let json = output_with_json_line(scale.current_dir(&root))?;
+        std::fs::write(out.join("scale.json"), json + "\n")
+            .map_err(|err| Error::new(format!("could not write scale.json: {err}")))?;
+        say(format!("scale results: {}", workspace::relative(&out.join("scale.json")).display()));
+    }
     say(format!("benchmarks done ({:.0} s)", start.elapsed().as_secs_f64()));
     Ok(())
 }
 
-/// The smoke pass `cargo xtask test` runs: the load generator's quick suite with the debug builds it already has,
-/// so a change that breaks a scenario, a baseline or the report fails CI rather than the next benchmark run. Its
-/// figures mean nothing (debug builds, tiny windows) and are not kept.
+/// The smoke pass `cargo xtask test` runs: the load generator's quick suite and a tiny scale run with the debug
+/// builds it already has, so a change that breaks a scenario, a baseline or the report fails CI rather than the
+/// next benchmark run. Its figures mean nothing (debug builds, tiny windows) and are not kept.
 pub(crate) fn smoke(root: &Path) -> Result<(), Error> {
     let debug = target_dir(root).join("debug");
     let out = target_dir(root).join("bench-smoke");
     let mut suite = load_suite(root, &debug, &out)?;
     suite.arg("--smoke");
-    process::run(&mut suite)
+    process::run(&mut suite)?;
+    // The scale run in miniature: 2 relays on a Redis, one HAProxy process, two loadgen children, 2,000
+    // connections, one broadcast a second for 5 s (debug builds). It fails on any connection that does not join or delivery that is lost.
+    let mut scale = scale_run(&debug, &out.join("scale"));
+    scale.args(["--relays", "2", "--connections", "2000", "--per-child", "1000", "--per-haproxy", "2000"]);
+    scale.args(["--rates", "1", "--duration", "5"]);
+    process::run(scale.current_dir(root))
+}
+
+/// `ferrocast-load --json scale` with the binaries in `bin_dir`, its logs in `log_dir`.
+fn scale_run(bin_dir: &Path, log_dir: &Path) -> Command {
+    let mut scale = Command::new(bin_dir.join("ferrocast-load"));
+    scale.args(["--json", "scale", "--relay-bin"]).arg(bin_dir.join("ferrocast-relay"));
+    scale.arg("--out").arg(log_dir);
+    scale
 }
 
 /// `ferrocast-load suite` for the binaries in `bin_dir`, writing into `out`, with the Socket.IO baseline when Node

@@ -91,7 +91,7 @@ pub(crate) fn link_counters(page: &str) -> Vec<(String, u64)> {
 
 /// What is wrong with a relay's link after a window of `sent` broadcasts: counters that should be zero and are
 /// not, fewer broadcasts received from Redis than were sent, or no link at all.
-fn link_troubles(name: &str, counters: &[(String, u64)], sent: u64) -> Vec<String> {
+pub(crate) fn link_troubles(name: &str, counters: &[(String, u64)], sent: u64) -> Vec<String> {
     let get = |wanted: &str| counter(counters, wanted);
     let mut troubles = link_faults(name, counters);
     match get("ferrocast_redis_received_total") {

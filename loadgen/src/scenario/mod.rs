@@ -11,6 +11,8 @@ pub(crate) mod fanout;
 pub(crate) mod hooks;
 pub(crate) mod idle;
 pub(crate) mod ramp;
+pub(crate) mod scale;
+pub(crate) mod scale_child;
 pub(crate) mod sse;
 pub(crate) mod storm;
 pub(crate) mod suite;
