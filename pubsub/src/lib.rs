@@ -15,7 +15,8 @@
 //! - `history`: each topic's numbered broadcasts, kept for clients that come back.
 //! - `loss_notice`: what live subscribers are told when broadcasts numbered elsewhere were lost for good.
 //! - `fanout_timing`: how long broadcasts take to reach every subscriber's queue.
-//! - `presence`: who is on each topic, with coalesced `presence_diff`s.
+//! - `presence`: who is on each topic, with coalesced `presence_diff`s; `presence_text`: presence as JSON text, and
+//!   a large topic's `presence_state` kept between joins.
 //! - `receipts`: pushes already handled, per client socket, so a push sent again is not handled twice.
 //! - `channel` and `router`: the channel API, topic patterns, scopes and plugs.
 //! - `handlers`: channels built from closures, with events routed by name or `*` splat.
@@ -44,6 +45,7 @@ mod limits;
 mod loss_notice;
 mod outbox;
 mod presence;
+mod presence_text;
 mod receipts;
 mod remote;
 mod router;
