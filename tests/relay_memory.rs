@@ -1,9 +1,13 @@
-//! The relay's memory, measured on a real relay process: per idle joined connection, and under readers that stop.
+//! The relay's memory, measured on a real relay process: per idle joined connection, per member after a presence
+//! join storm, and under readers that stop.
 //!
 //! axum's default WebSocket buffers cost ~135 KiB per idle connection; the relay reads through 2 KiB and its write
-//! buffer only ever held the join reply, so an idle joined connection should cost a small fraction of that. A reader that stops
+//! buffer only ever held the join reply, so an idle joined connection should cost a small fraction of that. A join
+//! storm sends every member a `presence_state` as large as the members before it, and diffs of hundreds of joins:
+//! once it settled, a member should cost little more than an idle connection (it cost 59 KiB while each socket's
+//! write buffer kept the largest message it was sent). A reader that stops
 //! reading may hold at most its outbox (4 MiB by default) before it is closed with 1013, so a flood that would
-//! pile up far more than that leaves the relay's peak memory close to where it was. Both tests print their
+//! pile up far more than that leaves the relay's peak memory close to where it was. The tests print their
 //! figures and fail if they regress.
 
 #[path = "support/flood.rs"]
@@ -12,6 +16,9 @@ mod support;
 
 use flood::{drain_until_closed, publish_keeping_up};
 use futures_util::{SinkExt, StreamExt};
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use support::relay_process::RelayProcess;
 use tokio_tungstenite::connect_async;
@@ -67,6 +74,81 @@ async fn an_idle_joined_connection_costs_a_few_kib() {
     );
     assert!(per_connection < 32.0, "{per_connection:.1} KiB per idle joined connection");
     drop(sockets);
+}
+
+/// A V2 frame's event and payload, the payload left unparsed.
+type Frame = (IgnoredAny, IgnoredAny, IgnoredAny, String, Box<RawValue>);
+
+#[derive(serde::Deserialize)]
+struct Diff {
+    joins: HashMap<String, IgnoredAny>,
+    leaves: HashMap<String, IgnoredAny>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_a_settled_join_storm_costs_little_more_than_an_idle_connection() {
+    const MEMBERS: usize = 1_000;
+    /// Issue 26's bound is 16 KiB a member, idle connection included (about 8 KiB of it); a margin below it.
+    const MAX_KIB_PER_MEMBER: f64 = 14.0;
+    if !have_proc() {
+        return;
+    }
+    let relay = start_relay();
+    let url = relay.ws_url();
+    let before = relay.memory_kib("VmRSS:");
+    let mut sockets = Vec::with_capacity(MEMBERS);
+    for _ in 0..MEMBERS {
+        sockets.push(connect_async(url.as_str()).await.expect("connect").0);
+    }
+
+    // Every member joins at once and follows the state and the diffs until it sees every member.
+    let (seen_all, mut settled) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut members = Vec::with_capacity(MEMBERS);
+    for (n, socket) in sockets.into_iter().enumerate() {
+        let seen_all = seen_all.clone();
+        members.push(tokio::spawn(async move {
+            let (mut sink, mut stream) = socket.split();
+            let join = format!(r#"["1","1","room:storm","phx_join",{{"user_id":"u{n}"}}]"#);
+            sink.send(Message::text(join)).await.expect("join");
+            let mut present = HashSet::new();
+            while present.len() < MEMBERS {
+                let Some(Ok(Message::Text(text))) = stream.next().await else { return None };
+                let (_, _, _, event, payload): Frame = serde_json::from_str(text.as_str()).expect("a V2 frame");
+                match event.as_str() {
+                    "presence_state" => {
+                        let state: HashMap<String, IgnoredAny> = serde_json::from_str(payload.get()).expect("state");
+                        present.extend(state.into_keys());
+                    }
+                    "presence_diff" => {
+                        let diff: Diff = serde_json::from_str(payload.get()).expect("diff");
+                        present.extend(diff.joins.into_keys());
+                        for key in diff.leaves.keys() {
+                            present.remove(key);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let _ = seen_all.send(());
+            // Stays joined (and present) until the memory is read.
+            Some((sink, stream))
+        }));
+    }
+    drop(seen_all);
+    for _ in 0..MEMBERS {
+        tokio::time::timeout(Duration::from_secs(60), settled.recv())
+            .await
+            .expect("every member sees every other within a minute")
+            .expect("a member's socket ended before it saw every other");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = relay.memory_kib("VmRSS:");
+    let per_member = after.saturating_sub(before) as f64 / MEMBERS as f64;
+    println!(
+        "join storm: relay RSS {before} KiB -> {after} KiB once {MEMBERS} members settled: {per_member:.1} KiB each"
+    );
+    assert!(per_member < MAX_KIB_PER_MEMBER, "{per_member:.1} KiB per member of a settled storm");
+    drop(members);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -111,6 +111,10 @@ enum Command {
         /// Connections that join the presence topic at once.
         #[arg(long, default_value_t = 1000)]
         members: usize,
+        /// Seconds the members stay joined after the server's memory was read, to inspect it meanwhile (a heap
+        /// profiler, `malloc_stats` through gdb).
+        #[arg(long, default_value_t = 0.0)]
+        hold: f64,
     },
     /// Pushes through a backend's push hook next to a built-in channel's, on a relay run with
     /// `--proxy-push 'app:*=http://…/push'` (to `node loadgen/hooks/backend.mjs`, say): pushes/s, round trips, and
@@ -358,7 +362,9 @@ async fn run(cli: &Cli) -> Result<()> {
             let (rate, duration) = (positive(load.rate)?, seconds(load.duration)?);
             scenario::sse::run(&target.resolve().await?, load.subscribers, rate, duration, load.publish).await?
         }
-        Command::Storm { target, members } => scenario::storm::run(&target.resolve().await?, *members).await?,
+        Command::Storm { target, members, hold } => {
+            scenario::storm::run(&target.resolve().await?, *members, Duration::from_secs_f64(*hold)).await?
+        }
         Command::Hooks { target, connections, duration, backend_pid } => {
             let options = scenario::hooks::Options {
                 levels: connections.clone(),

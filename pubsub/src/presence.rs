@@ -13,6 +13,7 @@
 //! connection id of its own: the state and diffs a client sees then merge every relay's members.
 
 use crate::hub::Hub;
+use crate::presence_text::{StateText, metas_array, presence_object};
 use crate::sharded::{Sharded, lock};
 use crate::wire::ConnId;
 use ferrocast_protocol::Payload;
@@ -29,13 +30,13 @@ use std::time::Duration;
 /// concatenating these texts, so a join storm, where each joiner gets the whole state, copies bytes instead of
 /// rebuilding and reserializing a JSON tree per join.
 #[derive(Debug, Clone)]
-struct Tracked {
-    conn: ConnId,
+pub(crate) struct Tracked {
+    pub(crate) conn: ConnId,
     /// Tracked by another relay (and replicated here), not by a connection of this one.
-    remote: bool,
-    phx_ref: String,
+    pub(crate) remote: bool,
+    pub(crate) phx_ref: String,
     /// The meta as JSON text, including its `phx_ref`.
-    meta: String,
+    pub(crate) meta: String,
 }
 
 /// The joins and leaves of one topic not broadcast yet, as meta texts.
@@ -50,6 +51,8 @@ struct TopicPresence {
     members: IndexMap<String, Vec<Tracked>>,
     /// `Some` while a flush is scheduled.
     pending: Option<PendingDiff>,
+    /// `members` as `presence_state` text, for the next join.
+    state: StateText,
 }
 
 /// Where this relay's own presence changes go when relays share presence.
@@ -116,7 +119,14 @@ impl PresenceHub {
         let schedule = {
             let mut shard = lock(self.topics.shard(topic));
             let presence = shard.entry(topic.to_owned()).or_default();
-            presence.members.entry(key.to_owned()).or_default().push(tracked.clone());
+            let metas = presence.members.entry(key.to_owned()).or_default();
+            let new_key = metas.is_empty();
+            metas.push(tracked.clone());
+            if new_key {
+                presence.state.joined_new_key(key, &tracked);
+            } else {
+                presence.state.changed();
+            }
             let newly_pending = presence.pending.is_none();
             let pending = presence.pending.get_or_insert_with(PendingDiff::default);
             pending.joins.entry(key.to_owned()).or_default().push(tracked);
@@ -157,6 +167,7 @@ impl PresenceHub {
             if left.is_empty() {
                 return refs;
             }
+            presence.state.changed();
             refs.extend(left.iter().map(|(_, tracked)| tracked.phx_ref.clone()));
             let newly_pending = presence.pending.is_none();
             let pending = presence.pending.get_or_insert_with(PendingDiff::default);
@@ -185,9 +196,9 @@ impl PresenceHub {
 
     /// The topic's presences in `presence_state` form, as JSON text.
     pub fn state(&self, topic: &str) -> String {
-        let shard = lock(self.topics.shard(topic));
-        match shard.get(topic) {
-            Some(presence) => presence_object(&presence.members),
+        let mut shard = lock(self.topics.shard(topic));
+        match shard.get_mut(topic) {
+            Some(TopicPresence { members, state, .. }) => state.get(members),
             None => "{}".to_owned(),
         }
     }
@@ -257,43 +268,6 @@ impl PresenceHub {
     }
 }
 
-/// `[meta, …]` from meta texts.
-fn metas_array(metas: &[&Tracked]) -> String {
-    let mut out = String::from("[");
-    for (index, tracked) in metas.iter().enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        out.push_str(&tracked.meta);
-    }
-    out.push(']');
-    out
-}
-
-/// `{key: {"metas": [meta, …]}, …}` from meta texts.
-fn presence_object(members: &IndexMap<String, Vec<Tracked>>) -> String {
-    let size: usize =
-        members.iter().map(|(key, metas)| key.len() + 16 + metas.iter().map(|t| t.meta.len() + 1).sum::<usize>()).sum();
-    let mut out = String::with_capacity(size + 2);
-    out.push('{');
-    for (index, (key, metas)) in members.iter().enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        out.push_str(&Value::String(key.clone()).to_string());
-        out.push_str(r#":{"metas":["#);
-        for (index, tracked) in metas.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            out.push_str(&tracked.meta);
-        }
-        out.push_str("]}");
-    }
-    out.push('}');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +314,29 @@ mod tests {
         assert_eq!(frame[4]["joins"].as_object().unwrap().len(), 100);
         let state: Value = serde_json::from_str(&presence.state("room:1")).unwrap();
         assert_eq!(state.as_object().unwrap().len(), 100);
+    }
+
+    #[test]
+    fn the_state_of_a_large_topic_follows_every_join_and_leave() {
+        let presence = PresenceHub::new(Arc::new(Hub::new()), Duration::ZERO);
+        let keys = |state: String| -> Vec<String> {
+            let state: Value = serde_json::from_str(&state).unwrap();
+            state.as_object().unwrap().keys().cloned().collect()
+        };
+        let conns: Vec<ConnId> = (0..100).map(|_| ConnId::next()).collect();
+        for (n, conn) in conns.iter().enumerate() {
+            presence.track("room:1", &format!("u{n}"), *conn, meta());
+            assert_eq!(keys(presence.state("room:1")).len(), n + 1);
+        }
+        presence.untrack("room:1", conns[5]);
+        presence.track("room:1", "u7", ConnId::next(), meta());
+        presence.track("room:1", "late", ConnId::next(), meta());
+        let state: Value = serde_json::from_str(&presence.state("room:1")).unwrap();
+        assert!(state.get("u5").is_none(), "a leave is seen");
+        assert_eq!(state["u7"]["metas"].as_array().unwrap().len(), 2, "a second meta of a key is seen");
+        let text = presence.state("room:1");
+        assert!(text.find(r#""late":"#) > text.find(r#""u99":"#), "in join order: {text}");
+        assert_eq!(keys(presence.state("room:1")).len(), 100);
     }
 
     #[tokio::test(start_paused = true)]

@@ -30,6 +30,7 @@ mod close;
 mod config;
 mod driver;
 mod http;
+mod large_messages;
 mod lifetime;
 mod metrics;
 mod origin;

@@ -3,11 +3,13 @@
 //! The writer takes everything queued at once and flushes once per batch: the frames gather in the socket's write
 //! buffer (16 KiB), so a burst of broadcasts to one socket costs one `write`, not one per frame. A client that
 //! asked for batches ([`BATCH_PARAM`]) gets consecutive text frames as one message as well (see
-//! [`crate::batching`]).
+//! [`crate::batching`]). Messages over 1 KiB skip that buffer, which would keep their size for the socket's life
+//! (see [`crate::large_messages`]).
 
 use crate::admission::Admitted;
 use crate::batching::Batcher;
 use crate::driver::{self, Gone, Inbound, Read, Timers, Transport};
+use crate::large_messages::{self, LARGE_MESSAGE, LargeMessage, MAX_RUN};
 use crate::state::Relay;
 use crate::ws_handshake::{self, Socket};
 use crate::{admission, auth, close};
@@ -89,7 +91,7 @@ fn connection(
     let session = admitted.session(&relay, params, vsn, outbox.clone());
     let conn = session.session.conn().0;
     let timers = Timers { idle: Some(relay.config.idle_timeout), keep_alive: None };
-    let transport = WebSocket { relay: relay.clone(), socket, batcher: Batcher::new(batches) };
+    let transport = WebSocket { relay: relay.clone(), socket, batcher: Batcher::new(batches), peer_closed: false };
     driver::run(relay, open, conn, outbox, Some(session), timers, transport)
 }
 
@@ -98,6 +100,9 @@ struct WebSocket {
     relay: Arc<Relay>,
     socket: Socket,
     batcher: Batcher,
+    /// The client sent its close: tungstenite refuses to send after it, and the large messages written past
+    /// tungstenite must not go out either.
+    peer_closed: bool,
 }
 
 impl Transport for WebSocket {
@@ -105,7 +110,10 @@ impl Transport for WebSocket {
 
     async fn read(&mut self) -> Read<Message> {
         match self.socket.next().await {
-            Some(Ok(message)) => Read::Input(message),
+            Some(Ok(message)) => {
+                self.peer_closed |= matches!(message, Message::Close(_));
+                Read::Input(message)
+            }
             Some(Err(error)) => match refusal(&self.relay, &error) {
                 Some(close) => Read::Refused(close),
                 None => Read::Gone,
@@ -126,14 +134,30 @@ impl Transport for WebSocket {
         session.frame(Some(data))
     }
 
-    /// Packs the batch into messages (see [`Batcher`]), feeds them to the socket's write buffer, flushes once.
+    /// Packs the batch into messages (see [`Batcher`]) and writes them in order: small ones fed to the socket's
+    /// write buffer, large ones in runs past it (see [`crate::large_messages`]); flushes once at the end.
     async fn write(&mut self, batch: &mut Vec<OutFrame>) -> Result<(), Gone> {
-        for frame in self.batcher.pack(batch) {
+        let WebSocket { socket, batcher, peer_closed, .. } = self;
+        // A run of large messages to write together; allocated only when one comes, so no socket keeps it.
+        let large = &mut Vec::new();
+        for frame in batcher.pack(batch) {
+            if frame.bytes.len() > LARGE_MESSAGE {
+                // The codec only writes valid UTF-8 text; checked as `to_message` checks the small ones.
+                if !frame.text || std::str::from_utf8(&frame.bytes).is_ok() {
+                    large.push(LargeMessage { text: frame.text, bytes: frame.bytes });
+                }
+                if large.len() >= MAX_RUN {
+                    write_large(socket, large, *peer_closed).await?;
+                }
+                continue;
+            }
+            write_large(socket, large, *peer_closed).await?;
             if let Some(message) = to_message(frame) {
-                self.socket.feed(message).await.map_err(|_| Gone)?;
+                socket.feed(message).await.map_err(|_| Gone)?;
             }
         }
-        self.socket.flush().await.map_err(|_| Gone)
+        write_large(socket, large, *peer_closed).await?;
+        socket.flush().await.map_err(|_| Gone)
     }
 
     async fn close(&mut self, reason: CloseReason) {
@@ -189,6 +213,21 @@ fn refusal(relay: &Relay, error: &tungstenite::Error) -> Option<CloseReason> {
         }
         _ => None,
     }
+}
+
+/// Writes the large messages waiting in `large`, after what the socket's buffer holds, and empties `large`.
+async fn write_large(socket: &mut Socket, large: &mut Vec<LargeMessage>, peer_closed: bool) -> Result<(), Gone> {
+    if large.is_empty() {
+        return Ok(());
+    }
+    if peer_closed {
+        return Err(Gone);
+    }
+    socket.flush().await.map_err(|_| Gone)?;
+    // Boxed: its state would otherwise be part of every connection's task, written to or not.
+    let written = Box::pin(large_messages::write_all(socket.get_mut(), large)).await;
+    large.clear();
+    written.map_err(|_| Gone)
 }
 
 fn to_message(frame: OutFrame) -> Option<Message> {

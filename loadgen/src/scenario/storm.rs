@@ -4,12 +4,18 @@
 //! All connections are opened first, then told to join together. Each member tracks who is present from
 //! `presence_state` and `presence_diff` (keys only, read without parsing the metas) and reports once it sees every
 //! member. Phoenix itself sends about N² frames here; a relay that coalesces diffs sends a small multiple of N.
+//!
+//! With the server's pid, its resident memory (VmRSS) is read before connecting, once every member is connected,
+//! and a second after the storm settled, with every member still joined: what a member costs once the storm is
+//! over, and how much of it the storm left behind on top of an idle connection (transient states and diffs the
+//! allocator or a socket's buffers kept).
 
 use crate::Result;
 use crate::conn;
 use crate::dialect::{Dialect, Incoming};
 use crate::json_scan;
 use crate::net::{self, BUSY_READ_BUFFER, Ws};
+use crate::proc_stats;
 use crate::scenario::window::round;
 use crate::scenario::{Figure, Outcome, merge_json};
 use crate::subscriber::CONNECT_CONCURRENCY;
@@ -24,17 +30,25 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// The topic every member joins, tracked in its presence.
 const TOPIC: &str = "room:storm";
-/// How long members get to see each other before the storm is called unsettled.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long members get to see each other before the storm is called unsettled: a minute, and more for storms so
+/// large that their states alone are gigabytes to send and read (10,000 members: N²/2 entries of ~75 bytes).
+fn settle_timeout(members: usize) -> Duration {
+    Duration::from_secs(60).max(Duration::from_millis(members as u64 * 20))
+}
+/// How long the server gets after the storm settled before its memory is read, as the idle scenario waits.
+const SETTLE: Duration = Duration::from_secs(1);
 
-/// Runs the storm with `requested` members.
-pub(crate) async fn run(target: &Target, requested: usize) -> Result<Outcome> {
+/// Runs the storm with `requested` members, who stay joined for `hold` after the server's memory was read.
+pub(crate) async fn run(target: &Target, requested: usize, hold: Duration) -> Result<Outcome> {
     if target.dialect != Dialect::Phoenix {
         return Err("storm needs presence: a Phoenix-dialect server with presence on room:*".into());
     }
     let capped = net::cap_connections(requested, 0);
+    let rss = || target.server_pid.and_then(|pid| proc_stats::rss_kib(pid).ok());
+    let rss_before = rss();
     let mut sockets = connect_all(target, capped.count).await?;
     let members = sockets.len();
+    let rss_connected = rss();
 
     let (go, ready_to_go) = watch::channel(false);
     let (settled_tx, mut settled) = mpsc::unbounded_channel::<(u64, Instant)>();
@@ -48,7 +62,7 @@ pub(crate) async fn run(target: &Target, requested: usize) -> Result<Outcome> {
     go.send(true)?;
 
     let (mut frames, mut settled_members, mut slowest) = (0u64, 0usize, Duration::ZERO);
-    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    let deadline = tokio::time::Instant::now() + settle_timeout(members);
     while settled_members < members {
         match tokio::time::timeout_at(deadline, settled.recv()).await {
             Ok(Some((member_frames, at))) => {
@@ -60,6 +74,12 @@ pub(crate) async fn run(target: &Target, requested: usize) -> Result<Outcome> {
         }
     }
     let wall = started.elapsed();
+    tokio::time::sleep(SETTLE).await;
+    let rss_settled = rss();
+    if !hold.is_zero() {
+        eprintln!("  storm: server memory read; the members stay joined for {:.0} s", hold.as_secs_f64());
+        tokio::time::sleep(hold).await;
+    }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
 
@@ -75,6 +95,19 @@ pub(crate) async fn run(target: &Target, requested: usize) -> Result<Outcome> {
             wall.as_secs_f64()
         )),
     }
+    let per_member_kib = |from: Option<u64>| {
+        from.zip(rss_settled).map(|(from, settled)| (settled as f64 - from as f64) / members.max(1) as f64)
+    };
+    let (kib_per_member, storm_kib_per_member) = (per_member_kib(rss_before), per_member_kib(rss_connected));
+    match (kib_per_member, storm_kib_per_member, rss_before, rss_settled) {
+        (Some(total), Some(storm), Some(before), Some(settled)) => human.push_str(&format!(
+            "; server RSS {:.1} → {:.1} MiB: {total:.2} KiB per member once settled ({storm:.2} KiB of it since they \
+             connected)",
+            before as f64 / 1024.0,
+            settled as f64 / 1024.0
+        )),
+        _ => human.push_str("; no server RSS (give --server-pid)"),
+    }
     if let Some(note) = &capped.note {
         human.push_str(&format!(" ({note})"));
     }
@@ -86,12 +119,21 @@ pub(crate) async fn run(target: &Target, requested: usize) -> Result<Outcome> {
         "presence_frames": frames,
         "frames_per_member": round(per_member, 2),
         "settle_ms": settle_ms.map(|ms| round(ms, 1)),
+        "rss_before_kib": rss_before,
+        "rss_connected_kib": rss_connected,
+        "rss_settled_kib": rss_settled,
+        "kib_per_member": kib_per_member.map(|kib| round(kib, 2)),
+        "storm_kib_per_member": storm_kib_per_member.map(|kib| round(kib, 2)),
         "note": capped.note,
     });
     Ok(Outcome {
         human,
         json: merge_json("storm", json!({}), figures),
-        figures: vec![Figure::lower("presence frames", frames as f64), Figure::lower("settle time (ms)", settle_ms)],
+        figures: vec![
+            Figure::lower("presence frames", frames as f64),
+            Figure::lower("settle time (ms)", settle_ms),
+            Figure::lower("server RSS per member once settled (KiB)", kib_per_member),
+        ],
     })
 }
 

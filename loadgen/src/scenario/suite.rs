@@ -350,7 +350,7 @@ impl Run {
                 scenario::sse::run(&target, sizes.sse_subscribers, sizes.fanout_rate, sizes.fanout, PublishOver::Http)
                     .await
             }
-            Run::Storm => scenario::storm::run(&target, sizes.storm_members).await,
+            Run::Storm => scenario::storm::run(&target, sizes.storm_members, Duration::ZERO).await,
         }
     }
 }
