@@ -130,7 +130,7 @@ impl Session {
 
     /// Where the answers of remote topics arrive, to be handed to [`Session::land`]; `None` once taken, and for a
     /// session of a router without remote topics. The connection's driver takes it when it starts.
-    pub fn take_answers(&mut self) -> Option<mpsc::UnboundedReceiver<Landed>> {
+    pub fn take_answers(&mut self) -> Option<mpsc::UnboundedReceiver<Box<Landed>>> {
         self.lanes.as_mut()?.answers.take()
     }
 
@@ -304,7 +304,7 @@ impl Session {
         lanes.start(&topic, InFlight::Follow(Box::new(message)));
         tokio::spawn(async move {
             followed.await;
-            let _ = landed.send(Landed { topic, answer: LandedAnswer::Followed });
+            let _ = landed.send(Box::new(Landed { topic, answer: LandedAnswer::Followed }));
         });
     }
 
@@ -430,7 +430,7 @@ impl Session {
                 let reply = Some((answer.status.clone(), answer.response.clone()));
                 backend.receipts.finish(&socket_id, &topic, &push_ref, reply);
             }
-            let _ = landed.send(Landed { topic, answer: LandedAnswer::Push(answer) });
+            let _ = landed.send(Box::new(Landed { topic, answer: LandedAnswer::Push(answer) }));
         });
     }
 
@@ -449,7 +449,7 @@ impl Session {
         let topic_back = topic.clone();
         tokio::spawn(async move {
             let answer = asked.await;
-            let _ = landed.send(Landed { topic: topic_back, answer: LandedAnswer::Join(answer) });
+            let _ = landed.send(Box::new(Landed { topic: topic_back, answer: LandedAnswer::Join(answer) }));
         });
     }
 
@@ -556,7 +556,7 @@ impl Session {
                 let reply = Some((answer.status.clone(), answer.response.clone()));
                 backend.receipts.finish(&socket_id, &topic, &push_ref, reply);
             }
-            let _ = landed.send(Landed { topic, answer: LandedAnswer::Push(answer) });
+            let _ = landed.send(Box::new(Landed { topic, answer: LandedAnswer::Push(answer) }));
         });
     }
 

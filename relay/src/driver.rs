@@ -178,7 +178,7 @@ async fn drive<T: Transport>(
         tokio::select! {
             Some(landed) = next_answer(&mut answers), if answers.is_some() && reading => {
                 if let Some(counted) = session.as_mut() {
-                    Inbound { relay, session: &mut counted.session }.land(landed);
+                    Inbound { relay, session: &mut counted.session }.land(*landed);
                 }
             }
             close = async { ended.as_mut().expect("only polled with an end").as_mut().await },
@@ -263,11 +263,11 @@ struct CountedSession {
     relay: Arc<Relay>,
     session: Session,
     /// Where its hooks' answers arrive, until the loop takes it.
-    answers: Option<mpsc::UnboundedReceiver<Landed>>,
+    answers: Option<mpsc::UnboundedReceiver<Box<Landed>>>,
 }
 
 /// The next hook answer; never, for a connection that asks none.
-async fn next_answer(answers: &mut Option<mpsc::UnboundedReceiver<Landed>>) -> Option<Landed> {
+async fn next_answer(answers: &mut Option<mpsc::UnboundedReceiver<Box<Landed>>>) -> Option<Box<Landed>> {
     match answers {
         Some(answers) => answers.recv().await,
         None => std::future::pending().await,
