@@ -8,75 +8,11 @@
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
+import { alive, cluster, parseUp, waitUntil } from "./cluster.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TOPIC = "room:lb";
-
-/** Runs `cargo xtask cluster ARGS` from the workspace root; resolves to its output once it exits 0. */
-function cluster(...args) {
-  return new Promise((resolve, reject) => {
-    const cargo = process.env.CARGO ?? "cargo";
-    const child = spawn(cargo, ["run", "--quiet", "-p", "xtask", "--", "cluster", ...args], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.once("error", reject);
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve({ stdout, stderr });
-      else reject(new Error(`cargo xtask cluster ${args.join(" ")} failed (${code ?? signal}):\n${stderr}${stdout}`));
-    });
-  });
-}
-
-/** The addresses `up` ends with. */
-function parseUp(stdout, stderr) {
-  const lines = stdout.trim().split("\n");
-  const balancer = /^balancer: (http:\/\/127\.0\.0\.1:\d+)$/.exec(lines[0])?.[1];
-  const redis = /^redis: (redis:\/\/127\.0\.0\.1:\d+)$/.exec(lines[1])?.[1];
-  const relays = lines.slice(2).map((line, i) => {
-    const match = /^relay (\d+): (http:\/\/127\.0\.0\.1:\d+) pid (\d+)$/.exec(line);
-    assert.ok(match, `relay line: ${line}`);
-    assert.equal(Number(match[1]), i + 1);
-    return { url: match[2], pid: Number(match[3]) };
-  });
-  const stats = /HAProxy's stats: (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1];
-  assert.ok(balancer && redis && stats, `up's output:\n${stderr}${stdout}`);
-  return { balancer, redis, relays, stats };
-}
-
-/** Whether `pid` runs (a zombie nobody reaps has ended). */
-function alive(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]);
-  } catch {
-    return false;
-  }
-}
-
-/** Polls `check` every 50 ms until it gives a truthy value, which it resolves to; fails after `ms`. */
-async function waitUntil(what, check, ms = 5000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last;
-    await sleep(50);
-  }
-  throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(last)})`);
-}
 
 /** A Phoenix V2 socket through `base`, joined to TOPIC without presence; collects the broadcasts it gets. */
 async function joinedSocket(base) {
