@@ -257,6 +257,105 @@ async fn relays_come_back_after_redis_restarts_and_count_the_gap() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_back_without_broadcasts_a_relay_saw_starts_the_topic_again_and_its_subscribers_are_told() {
+    let dir = std::env::temp_dir().join(format!("ferrocast-snapshot-{}", support::free_port()));
+    std::fs::create_dir_all(&dir).expect("Redis's directory");
+    let mut redis = Redis::start_in(support::free_port(), &dir);
+    let (a, b) = (RelayProcess::start(&redis, &[]), RelayProcess::start(&redis, &[]));
+    let mut client = Client::connect("client", &a.ws_url()).await;
+    let epoch = six_seen_three_saved(&redis, &b, &mut client, "room:w").await;
+
+    // Redis comes back with the snapshot: offsets 1 to 3 of the same epoch, as a replica made master before it had
+    // the last writes would. Without a check, the next broadcast would be offset 4 again, which A, and the client,
+    // would skip as had already.
+    let port = redis.port;
+    redis.kill();
+    wait_until(Duration::from_secs(10), || a.metric("ferrocast_redis_connected") == 0);
+    let redis = Redis::start_in(port, &dir);
+    assert_eq!(offset_in(&redis, "room:w"), Some(3), "Redis came back with offset 3");
+    // A saw 4 to 6: once it is back on Redis, it has started the topic again.
+    wait_until(Duration::from_secs(20), || a.metric("ferrocast_redis_rewound_total") == 1);
+    assert_eq!(b.metric("ferrocast_redis_rewound_total"), 0, "B follows no topic, so it had nothing to compare");
+
+    b.publish("room:w", "new_msg", &json!({ "n": 7 }));
+    told_and_rejoined(&mut client, "room:w", &epoch).await;
+    b.publish("room:w", "new_msg", &json!({ "n": 8 }));
+    assert_eq!(numbers(&mut client, "room:w", 1).await, [(2, 8)], "7 was offset 1 of the new epoch, before the rejoin");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_redis_gave_again_while_a_relay_was_away_are_found_and_its_subscribers_told() {
+    let dir = std::env::temp_dir().join(format!("ferrocast-snapshot-{}", support::free_port()));
+    std::fs::create_dir_all(&dir).expect("Redis's directory");
+    let mut redis = Redis::start_in(support::free_port(), &dir);
+    let proxy = HoldProxy::start(redis.port).await;
+    let a = RelayProcess::start_on_url(&proxy.url(), &[]);
+    let b = RelayProcess::start(&redis, &[]);
+    let mut client = Client::connect("client", &a.ws_url()).await;
+    let epoch = six_seen_three_saved(&redis, &b, &mut client, "room:v").await;
+
+    // A is cut off while Redis comes back with offsets 1 to 3, and B, which follows no topic, numbers on from there:
+    // its broadcasts 7 to 10 take offsets 4 to 7 of the same epoch, so Redis is now past what A saw.
+    proxy.hold();
+    wait_until(Duration::from_secs(10), || a.metric("ferrocast_redis_connected") == 0);
+    let port = redis.port;
+    redis.kill();
+    let redis = Redis::start_in(port, &dir);
+    for n in 7..=10 {
+        b.publish("room:v", "new_msg", &json!({ "n": n }));
+    }
+    wait_until(Duration::from_secs(20), || offset_in(&redis, "room:v") == Some(7));
+    // Back, A finds under offsets 4 to 6 other broadcasts than it delivered: without a check it would go on from
+    // offset 7, and its client would miss 7 to 9 without a word.
+    proxy.release();
+    wait_until(Duration::from_secs(20), || a.metric("ferrocast_redis_rewound_total") == 1);
+    b.publish("room:v", "new_msg", &json!({ "n": 11 }));
+    told_and_rejoined(&mut client, "room:v", &epoch).await;
+    b.publish("room:v", "new_msg", &json!({ "n": 12 }));
+    assert_eq!(numbers(&mut client, "room:v", 1).await, [(2, 12)]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Broadcasts 1 to 6 on `topic` through `b`, seen by `client`, with a snapshot of Redis taken after 3; the topic's
+/// epoch.
+async fn six_seen_three_saved(redis: &Redis, b: &RelayProcess, client: &mut Client, topic: &str) -> Value {
+    join_positioned(client, topic, json!({})).await;
+    for n in 1..=3 {
+        b.publish(topic, "new_msg", &json!({ "n": n }));
+    }
+    assert_eq!(numbers(client, topic, 3).await, [(1, 1), (2, 2), (3, 3)]);
+    assert!(redis.command("SAVE").is_some_and(|reply| reply.starts_with("+OK")));
+    for n in 4..=6 {
+        b.publish(topic, "new_msg", &json!({ "n": n }));
+    }
+    assert_eq!(numbers(client, topic, 3).await, [(4, 4), (5, 5), (6, 6)]);
+    let epoch = redis.command(&format!("HGET ferrocast:{{{topic}}}:meta epoch")).unwrap_or_default();
+    json!(epoch.lines().nth(1).expect("the topic's epoch"))
+}
+
+/// The last offset Redis gave on `topic`.
+fn offset_in(redis: &Redis, topic: &str) -> Option<u64> {
+    let reply = redis.command(&format!("HGET ferrocast:{{{topic}}}:meta offset"))?;
+    reply.lines().nth(1)?.parse().ok()
+}
+
+/// Waits for `client` to be told that broadcasts of `topic` were lost, rejoins offering offset 6 of `epoch` as our
+/// client does, and checks it is not recovered and the topic has a new epoch.
+async fn told_and_rejoined(client: &mut Client, topic: &str, epoch: &Value) {
+    let told = loop {
+        let frame = client.next_frame_within(Duration::from_secs(10)).await.expect("a frame within 10 s");
+        if frame[2] == topic && frame[3] != "presence_diff" {
+            break frame;
+        }
+    };
+    assert_eq!(told, json!(["1", "1", topic, "phx_error", { "reason": "missed broadcasts" }]));
+    let rejoined = join_positioned(client, topic, json!({ "offset": 6, "epoch": epoch })).await;
+    assert_eq!(rejoined["recovered"], false, "{rejoined}");
+    assert_ne!(&rejoined["epoch"], epoch, "a new epoch, so no old position matches by accident");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_cut_from_the_channel_reads_what_it_missed_from_the_streams() {
     let redis = Redis::start();
     let (a, b) = (RelayProcess::start(&redis, &[]), RelayProcess::start(&redis, &[]));

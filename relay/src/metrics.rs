@@ -144,7 +144,7 @@ impl Metrics {
 
 /// The link to Redis: whether it is up, and every gap it met.
 fn render_cluster(metric: &mut impl FnMut(&str, &str, &str, u64), cluster: &ClusterSnapshot) {
-    let rows: [(&str, &str, &str, u64); 17] = [
+    let rows: [(&str, &str, &str, u64); 18] = [
         (
             "ferrocast_redis_connected",
             "gauge",
@@ -195,6 +195,12 @@ fn render_cluster(metric: &mut impl FnMut(&str, &str, &str, u64), cluster: &Clus
             "counter",
             "Topics whose shared history started again under a new epoch (Redis lost or expired it).",
             cluster.history_resets,
+        ),
+        (
+            "ferrocast_redis_rewound_total",
+            "counter",
+            "Topics Redis came back without broadcasts this relay had seen, whose series it started again.",
+            cluster.rewound,
         ),
         (
             "ferrocast_loss_notices_total",

@@ -41,6 +41,12 @@ impl Redis {
         replica
     }
 
+    /// A Redis that keeps its snapshot (`SAVE`) in `dir`, and loads it when started again there: one that comes back
+    /// without what it took after the snapshot, as a replica that had not caught up does when it is made master.
+    pub fn start_in(port: u16, dir: &std::path::Path) -> Self {
+        Redis::start_with(port, &["--dir", &dir.to_string_lossy(), "--dbfilename", "dump.rdb"])
+    }
+
     fn start_with(port: u16, extra: &[&str]) -> Self {
         let child = redis_server()
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])

@@ -9,7 +9,12 @@
 //!   offset and skipped);
 //! - a broadcast whose offset skips some (the channel lost messages: a reconnect, or Redis dropping a slow reader)
 //!   is preceded by the missing ones, read from the topic's stream; those no longer there are counted as lost;
-//! - a broadcast of another epoch starts the topic's history again (Redis lost or expired it), counted too.
+//! - a broadcast of another epoch starts the topic's history again (Redis lost or expired it), counted too;
+//! - Redis that comes back without broadcasts this relay saw (a failover to a replica that had not caught up, a
+//!   restart from an older snapshot) would give their offsets to new broadcasts, which this relay and its clients
+//!   would skip as had already: on reconnecting, a topic whose offset in Redis is behind this relay's, or whose last
+//!   kept broadcasts differ from this relay's copies, is started again, so its next broadcast comes under a new
+//!   epoch and its subscribers are told of the loss (the publish script does the same for the publishing relay).
 //!
 //! A link that has been silent for three heartbeats (every relay, this one included, sends one a heartbeat) is
 //! taken for dead and made again, with a jittered backoff between attempts.
@@ -38,6 +43,10 @@ const SWEEP: Duration = Duration::from_secs(5);
 /// The most topics subscribed to, or read, in one go: a join storm over many topics holds up the broadcasts of the
 /// others for one round trip of this many at a time.
 const CHUNK: usize = 500;
+
+/// How many of a topic's last broadcasts this relay compares with Redis's on reconnecting: reused offsets show as
+/// different broadcasts under them, unless every one of these happens to carry the same event and payload.
+const COMPARED: u64 = 8;
 
 /// What the follower works with.
 pub(crate) struct Follower {
@@ -221,16 +230,22 @@ impl Follower {
 
     /// Reads what Redis keeps of `topics` and applies what this relay's hub does not have.
     async fn refill_topics(&mut self, topics: &[String]) -> redis::RedisResult<()> {
-        // Every topic's epoch and offset in one round trip.
+        // Every topic's epoch and offset, and the last broadcasts this relay has, in one round trip.
         let mut pipe = redis::pipe();
         for topic in topics {
             pipe.cmd("HMGET").arg(keys::meta(topic)).arg("epoch").arg("offset");
+            let seen = self.hub.position(topic).map_or(0, |seen| seen.offset);
+            pipe.cmd("XRANGE").arg(keys::stream(topic)).arg(seen.saturating_sub(COMPARED - 1).max(1)).arg(seen);
         }
-        let positions: Vec<(Option<String>, Option<u64>)> =
+        let answers: Vec<(MetaPosition, Vec<Entry>)> =
             if topics.is_empty() { Vec::new() } else { pipe.query_async(&mut self.redis).await? };
-        for (topic, position) in topics.iter().zip(positions) {
+        for (topic, (position, compared)) in topics.iter().zip(answers) {
             let (Some(epoch), Some(last)) = position else { continue };
             let (after, following) = self.resume_point(topic, &epoch);
+            if following && (last < after || !self.agrees(topic, &compared)) {
+                self.start_again(topic, &epoch).await?;
+                continue;
+            }
             if following && after >= last {
                 continue;
             }
@@ -240,6 +255,40 @@ impl Follower {
                 Stats::add(&self.stats.lost, refilled.missing(after, last.max(refilled.highest)));
             }
         }
+        Ok(())
+    }
+
+    /// Whether the broadcasts `entries` of Redis's stream are the ones this relay's hub has under their offsets (as
+    /// far as it still has them).
+    fn agrees(&self, topic: &str, entries: &[Entry]) -> bool {
+        let Some(first) = entries.first().and_then(|(id, _)| wire::offset_of_entry(id).ok()) else { return true };
+        let ours = self.hub.history(topic, Some(first - 1)).messages;
+        entries.iter().all(|(id, fields)| {
+            let Some((offset, broadcast, _)) = entry(id, fields) else { return true };
+            ours.iter()
+                .find(|kept| kept.offset == offset)
+                .is_none_or(|kept| kept.event == broadcast.event && kept.payload == broadcast.payload)
+        })
+    }
+
+    /// Starts `topic`'s series in Redis again, unless another relay did already: its next broadcast makes a new
+    /// epoch, and every relay that has the old one tells its subscribers of the loss.
+    async fn start_again(&mut self, topic: &str, epoch: &str) -> redis::RedisResult<()> {
+        let started: u64 = redis::cmd("EVAL")
+            .arg(START_AGAIN)
+            .arg(2)
+            .arg(keys::meta(topic))
+            .arg(keys::stream(topic))
+            .arg(epoch)
+            .query_async(&mut self.redis)
+            .await?;
+        Stats::add(&self.stats.rewound, 1);
+        tracing::warn!(
+            topic,
+            started_again = started == 1,
+            "Redis came back without broadcasts this relay had seen (a failover to a replica that had not caught \
+             up, or a restart from an older snapshot): the topic's series starts again and its subscribers are told"
+        );
         Ok(())
     }
 
@@ -289,6 +338,10 @@ impl Follower {
     }
 }
 
+/// Deletes a topic's meta and stream (`KEYS[1]`, `KEYS[2]`) if its epoch is still `ARGV[1]`.
+const START_AGAIN: &str = "if redis.call('HGET', KEYS[1], 'epoch') == ARGV[1] then \
+     redis.call('DEL', KEYS[1], KEYS[2]) return 1 end return 0";
+
 /// What a refill applied.
 #[derive(Debug, Default, Clone, Copy)]
 struct Refilled {
@@ -303,6 +356,9 @@ impl Refilled {
         until.saturating_sub(after).saturating_sub(self.applied)
     }
 }
+
+/// A topic's epoch and last offset as `HMGET` gives them: `None` for a topic Redis holds nothing of.
+type MetaPosition = (Option<String>, Option<u64>);
 
 /// A stream entry as `XRANGE` gives it: its id and its fields' names and values, alternating.
 type Entry = (String, Vec<Vec<u8>>);

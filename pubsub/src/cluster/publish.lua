@@ -14,6 +14,8 @@
 -- ARGV[7]  the relay's sequence number of this publish: a publish sent again after a lost reply is done once
 -- ARGV[8]  the journal's stream, for a broadcast systems outside are told of (see journal.rs); empty for none
 -- ARGV[9]  milliseconds a push's broadcast is remembered by its name
+-- ARGV[10] the epoch of the topic as the publishing relay last saw it; empty when it has seen none
+-- ARGV[11] the offset it last saw in that epoch
 -- Returns the broadcast's offset, or 0 for a publish that was done already.
 
 local seq = tonumber(ARGV[7])
@@ -26,7 +28,14 @@ if KEYS[4] and not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[9]) then
   return 0
 end
 
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
+local epoch = meta[1]
+-- Redis came back without broadcasts the publishing relay has seen (a failover to a replica that had not caught up,
+-- a restart from an older snapshot). Numbering on would give their offsets to new broadcasts, which every relay and
+-- client that saw the lost ones would skip as had already; a new epoch makes them tell their subscribers instead.
+if epoch and epoch == ARGV[10] and tonumber(meta[2]) < tonumber(ARGV[11]) then
+  epoch = nil
+end
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])

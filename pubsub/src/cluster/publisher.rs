@@ -17,7 +17,7 @@ use super::{backoff, wire};
 use crate::following::Following;
 use crate::hub::{Hub, Published, Upstream};
 use crate::push_once::REMEMBERED;
-use ferrocast_protocol::Payload;
+use ferrocast_protocol::{Payload, Position};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -176,6 +176,8 @@ async fn send(
     let remembered_ms = REMEMBERED.as_millis() as u64;
     let mut pipe = redis::pipe();
     for (sequence, pending) in batch {
+        // What this relay saw of the topic, for the script to tell when Redis came back without some of it.
+        let seen = hub.position(&pending.topic).unwrap_or_else(|| Position { offset: 0, epoch: String::new() });
         pipe.cmd("EVALSHA").arg(&sha).arg(if pending.once.is_some() { 4 } else { 3 });
         pipe.arg(keys::meta(&pending.topic)).arg(keys::stream(&pending.topic)).arg(keys::publisher(relay));
         if let Some((name, _)) = &pending.once {
@@ -190,6 +192,8 @@ async fn send(
             .arg(*sequence)
             .arg(if pending.journaled { JOURNAL } else { "" })
             .arg(remembered_ms)
+            .arg(&seen.epoch)
+            .arg(seen.offset)
             .ignore();
     }
     pipe.query_async(redis).await

@@ -16,6 +16,7 @@ pub(crate) struct Stats {
     pub(crate) refilled: AtomicU64,
     pub(crate) lost: AtomicU64,
     pub(crate) history_resets: AtomicU64,
+    pub(crate) rewound: AtomicU64,
     pub(crate) malformed: AtomicU64,
     pub(crate) peers: AtomicU64,
     pub(crate) peers_expired: AtomicU64,
@@ -48,6 +49,10 @@ pub struct ClusterSnapshot {
     pub lost: u64,
     /// Topics whose shared history started again under a new epoch (Redis lost its data, or it expired).
     pub history_resets: u64,
+    /// Topics Redis came back without broadcasts this relay had seen (a failover to a replica that had not caught
+    /// up, a restart from an older snapshot), whose series this relay started again so that none goes missing
+    /// silently.
+    pub rewound: u64,
     /// Subscribers told that broadcasts they followed were lost for good (see `loss_notice.rs`): a lost
     /// broadcast, or a reset history, with positioned subscribers on the topic.
     pub loss_notices: u64,
@@ -82,6 +87,7 @@ impl Stats {
             refilled: get(&self.refilled),
             lost: get(&self.lost),
             history_resets: get(&self.history_resets),
+            rewound: get(&self.rewound),
             loss_notices: 0, // counted by the hub
             malformed: get(&self.malformed),
             peers: get(&self.peers),
