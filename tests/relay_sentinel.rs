@@ -75,6 +75,22 @@ async fn follow(mut client: Client, highest: Arc<AtomicU64>, last: Arc<AtomicU64
     seen
 }
 
+/// The thread that publishes, stopped and joined when the test ends, also by a failed assertion: it holds the
+/// relays, which are killed only once it lets them go.
+struct Publishing {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl Drop for Publishing {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Polls `ready` (which may block briefly) every 50 ms until it holds; `false` after `patience`.
 async fn until(patience: Duration, mut ready: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + patience;
@@ -126,18 +142,21 @@ async fn relays_follow_a_sentinel_failover_and_no_broadcast_goes_missing_silentl
     // Broadcasts every 20 ms, on A and B in turn, each answered 200 (queued for Redis, also while it is away).
     let published = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let publisher = {
-        let (relays, published, stop) = (relays.clone(), published.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut n = 0;
-            while !stop.load(Ordering::SeqCst) {
-                n += 1;
-                relays[(n % 2) as usize].publish(TOPIC, "new_msg", &json!({ "n": n }));
-                published.store(n, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            n
-        })
+    let mut publisher = Publishing {
+        stop: stop.clone(),
+        thread: Some({
+            let (relays, published, stop) = (relays.clone(), published.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    n += 1;
+                    relays[(n % 2) as usize].publish(TOPIC, "new_msg", &json!({ "n": n }));
+                    published.store(n, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                n
+            })
+        }),
     };
     let flowing = until(Duration::from_secs(10), || {
         highest_a.load(Ordering::SeqCst) >= 20 && highest_b.load(Ordering::SeqCst) >= 20
@@ -175,7 +194,7 @@ async fn relays_follow_a_sentinel_failover_and_no_broadcast_goes_missing_silentl
     assert!(delivered_again, "broadcasts did not go on on both relays after the failover");
     let flowing_after = killed.elapsed();
     stop.store(true, Ordering::SeqCst);
-    let total = publisher.join().expect("the publisher");
+    let total = publisher.thread.take().expect("publishing").join().expect("the publisher");
     // Each relay's queue for Redis empties once its publisher reaches the new master (its backoff is up to 2 s).
     let flushed =
         until(Duration::from_secs(15), || relays.iter().all(|relay| relay.metric("ferrocast_redis_queued") == 0)).await;
