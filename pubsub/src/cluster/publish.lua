@@ -1,9 +1,10 @@
 -- Numbers one broadcast, keeps it in its topic's stream and publishes it to the relays that follow the topic, in
--- one step, so that every relay sees a topic's broadcasts in the order of their offsets.
+-- one step, so that every relay sees a topic's broadcasts in the order of their offsets. Every key is of the topic's
+-- hash slot (the journal excepted).
 --
 -- KEYS[1]  the topic's meta hash: `epoch` (names this run of the history) and `offset` (the last one given)
 -- KEYS[2]  the topic's stream, one entry per kept broadcast, its id `<offset>-0`
--- KEYS[3]  the publishing relay's last sequence number
+-- KEYS[3]  the publishing relay's last sequence number in this topic
 -- KEYS[4]  for a broadcast a client's push made, its name (see push_once.rs): one made lately is not made again
 -- ARGV[1]  an epoch for a topic that has none (new, or its meta expired or was lost with Redis's data)
 -- ARGV[2]  the broadcast (see wire.rs)
@@ -21,7 +22,8 @@ local last_seq = tonumber(redis.call('GET', KEYS[3]) or '0')
 if seq <= last_seq then
   return 0
 end
-redis.call('SET', KEYS[3], ARGV[7], 'PX', 86400000)
+-- As long as the topic's epoch: a publish is sent again only while Redis is away, and well within that.
+redis.call('SET', KEYS[3], ARGV[7], 'PX', ARGV[5])
 if KEYS[4] and not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[9]) then
   return 0
 end

@@ -4,7 +4,8 @@
 //!
 //! While Redis is away the queue holds them (up to its bound; past it they are dropped and counted) and the batch
 //! in flight is sent again, with a jittered backoff, until Redis takes it. Each publish carries this relay's
-//! sequence number, so one that Redis did before the link broke is not done twice. A broadcast a client's push made
+//! sequence number, which Redis keeps per topic, so one that Redis did before the link broke is not done twice. A
+//! broadcast a client's push made
 //! carries its name too, so that one another relay made already is not made again (see `push_once.rs`), and whoever
 //! waits for it (the push's reply) is told when Redis has it.
 
@@ -177,7 +178,8 @@ async fn send(
     let mut pipe = redis::pipe();
     for (sequence, pending) in batch {
         pipe.cmd("EVALSHA").arg(&sha).arg(if pending.once.is_some() { 4 } else { 3 });
-        pipe.arg(keys::meta(&pending.topic)).arg(keys::stream(&pending.topic)).arg(keys::publisher(relay));
+        let topic = &pending.topic;
+        pipe.arg(keys::meta(topic)).arg(keys::stream(topic)).arg(keys::publisher(topic, relay));
         if let Some((name, _)) = &pending.once {
             pipe.arg(name);
         }
