@@ -39,6 +39,12 @@ pub(crate) fn push(topic: &str, name: &str) -> String {
     format!("ferrocast:{{{}}}:push:{name}", tag(topic))
 }
 
+/// The topic of a channel of [`broadcasts`].
+pub(crate) fn topic_of_broadcasts(channel: &str) -> Option<&str> {
+    let tag = channel.strip_prefix("ferrocast:{")?.strip_suffix("}:broadcasts")?;
+    Some(tag.strip_prefix('\\').unwrap_or(tag))
+}
+
 /// A relay's last publish sequence number in a topic, which makes a publish sent again count once. Per topic, in
 /// the topic's slot, so the publish script touches one slot only: a relay sends its publishes of a topic in order,
 /// so its last one in the topic is all there is to compare with.
@@ -58,6 +64,8 @@ mod tests {
         for key in [stream(topic), push(topic, "p1"), publisher(topic, "relay-1"), broadcasts(topic)] {
             assert_eq!(Slot::for_key(&key), slot, "{key}");
         }
+        assert_eq!(topic_of_broadcasts(&broadcasts(topic)), Some(topic));
+        assert_eq!(topic_of_broadcasts(PRESENCE), None);
     }
 
     #[test]
@@ -68,6 +76,7 @@ mod tests {
             for key in [stream(topic), push(topic, "p"), publisher(topic, "r"), broadcasts(topic)] {
                 assert_eq!(Slot::for_key(&key), slot, "{topic:?}: {key}");
             }
+            assert_eq!(topic_of_broadcasts(&broadcasts(topic)), Some(topic));
         }
         assert_ne!(meta("}x"), meta("\\}x"));
         assert_eq!(meta("room:a"), "ferrocast:{room:a}:meta", "the names of every other topic are as they were");

@@ -1,6 +1,6 @@
 -- Numbers one broadcast, keeps it in its topic's stream and publishes it to the relays that follow the topic, in
 -- one step, so that every relay sees a topic's broadcasts in the order of their offsets. Every key is of the topic's
--- hash slot (the journal excepted).
+-- hash slot, so on a Redis Cluster it runs whole on the topic's master (the journal excepted: no cluster has one).
 --
 -- KEYS[1]  the topic's meta hash: `epoch` (names this run of the history) and `offset` (the last one given)
 -- KEYS[2]  the topic's stream, one entry per kept broadcast, its id `<offset>-0`
@@ -15,6 +15,8 @@
 -- ARGV[7]  the relay's sequence number of this publish: a publish sent again after a lost reply is done once
 -- ARGV[8]  the journal's stream, for a broadcast systems outside are told of (see journal.rs); empty for none
 -- ARGV[9]  milliseconds a push's broadcast is remembered by its name
+-- ARGV[10] how the channel is published on: PUBLISH, or SPUBLISH on a Redis Cluster (a shard channel, read on the
+--          topic's master only; it is of the topic's slot)
 -- Returns the broadcast's offset, or 0 for a publish that was done already.
 
 local seq = tonumber(ARGV[7])
@@ -43,7 +45,7 @@ if tonumber(ARGV[3]) > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[4])
 end
 local numbered = offset .. ' ' .. epoch .. ' ' .. ARGV[2]
-redis.call('PUBLISH', ARGV[6], numbered)
+redis.call(ARGV[10], ARGV[6], numbered)
 if ARGV[8] ~= '' then
   redis.call('XADD', ARGV[8], '*', 'n', numbered)
 end
