@@ -564,6 +564,11 @@ mod tests {
         let endpoint = RedisEndpoint::open("redis+sentinel://127.0.0.1:26379/mymaster", None).expect("well formed");
         assert!(endpoint.is_sentinel());
         assert!(!RedisEndpoint::open("redis://127.0.0.1:6379", None).expect("an address").is_sentinel());
+        let error = RedisEndpoint::open("redis+cluster://127.0.0.1:7000/0", None).expect_err("a database");
+        assert!(error.to_string().contains("one database"), "{error}");
+        let endpoint = RedisEndpoint::open("rediss+cluster://127.0.0.1:7000,127.0.0.1:7001", None).expect("nodes");
+        assert!(endpoint.is_cluster() && !endpoint.is_sentinel());
+        assert!(!RedisEndpoint::open("redis://127.0.0.1:6379", None).expect("an address").is_cluster());
     }
 
     #[test]
