@@ -235,6 +235,7 @@ impl ClusterLink {
         let answers = match by_slot(pipeline) {
             // A transaction is one slot's by construction (one topic's keys); so is a pipeline of one topic.
             None => connection.req_packed_commands(pipeline, offset, count).await,
+            // Not a transaction, so asked whole (offset 0, every command): each group is answered whole too.
             Some(groups) => {
                 let sent = groups.iter().map(|(pipeline, _)| {
                     let mut connection = connection.clone();
