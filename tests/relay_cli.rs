@@ -62,8 +62,8 @@ fn a_bad_key_or_origin_pattern_stops_the_relay_with_a_message() {
 #[test]
 fn a_pubsub_that_is_not_memory_or_redis_stops_the_relay_with_a_message() {
     let refused = start(&["--listen", "127.0.0.1:0", "--pubsub", "nats://127.0.0.1:4222"]).unwrap_err();
-    let expected = "--pubsub nats://127.0.0.1:4222: expected memory, redis://host:port, rediss://host:port or \
-                    redis+sentinel://host:port[,host:port…]/MASTER";
+    let expected = "--pubsub nats://127.0.0.1:4222: expected memory, redis://host:port, rediss://host:port, \
+                    redis+sentinel://host:port[,host:port…]/MASTER or redis+cluster://host:port[,host:port…]";
     assert!(refused.contains(expected), "{refused}");
     let refused = start(&["--listen", "127.0.0.1:0", "--pubsub", "redis://127.0.0.1:port"]).unwrap_err();
     assert!(refused.contains("--pubsub redis://127.0.0.1:port: "), "{refused}");
@@ -88,6 +88,36 @@ fn a_bad_sentinel_url_or_sentinels_that_name_no_master_stop_the_relay_with_a_mes
     let sentinel = support::redis::Sentinel::start(redis.port, "mymaster");
     let refused = pubsub(&format!("redis+sentinel://127.0.0.1:{}/nosuchmaster", sentinel.port));
     assert!(refused.contains("names a master \"nosuchmaster\""), "{refused}");
+}
+
+#[test]
+fn a_bad_cluster_url_nodes_that_do_not_answer_or_webhooks_on_a_cluster_stop_the_relay_with_a_message() {
+    let pubsub = |args: &[&str]| {
+        let mut all = vec!["--listen", "127.0.0.1:0", "--pubsub"];
+        all.extend_from_slice(args);
+        start(&all).unwrap_err()
+    };
+    let refused = pubsub(&["redis+cluster://127.0.0.1:port"]);
+    assert!(
+        refused.contains("--pubsub redis+cluster://127.0.0.1:port: ") && refused.contains("\"port\" is not a port")
+    );
+    let refused = pubsub(&["redis+cluster://127.0.0.1:7000/1"]);
+    assert!(refused.contains("a Redis Cluster has one database"), "{refused}");
+    let refused = pubsub(&["redis+cluster://"]);
+    assert!(refused.contains("no node"), "{refused}");
+    // The journal the webhooks' queue on Redis reads cannot be written on a cluster: refused before anything is
+    // asked of the nodes.
+    let webhook = ["--webhook", "app=http://127.0.0.1:9/hook", "--webhook-secret", "app=whsec_AAAA"];
+    let refused = pubsub(&[&["redis+cluster://127.0.0.1:7000"][..], &webhook].concat());
+    assert!(refused.contains("no journal on a Redis Cluster"), "{refused}");
+    // Nobody listens there: the relay says so rather than wait.
+    let port = support::free_port();
+    let refused = pubsub(&[&format!("redis+cluster://127.0.0.1:{port}")]);
+    assert!(refused.contains(&format!("--pubsub redis+cluster://127.0.0.1:{port}: ")), "{refused}");
+    // A Redis that is no cluster.
+    let redis = support::redis::Redis::start();
+    let refused = pubsub(&[&format!("redis+cluster://127.0.0.1:{}", redis.port)]);
+    assert!(refused.contains(&format!("--pubsub redis+cluster://127.0.0.1:{}: ", redis.port)), "{refused}");
 }
 
 #[test]

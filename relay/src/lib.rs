@@ -124,7 +124,8 @@ async fn run(
 ) -> std::io::Result<()> {
     let relay = Relay::new(config)?;
     if let Some(cluster) = &relay.cluster {
-        // With Sentinel: sentinels that do not answer, or name no such master, stop the relay with the reason.
+        // With Sentinel: sentinels that do not answer, or name no such master, stop the relay with the reason; with
+        // a cluster, nodes that do not answer or are no cluster.
         cluster.check().await.map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         // A relay that served before reading the shared history back would tell clients their recovery failed.
         tracing::info!(relay = cluster.relay_id(), "reading what Redis holds before serving");

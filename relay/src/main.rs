@@ -105,11 +105,13 @@ struct Args {
     max_runs: usize,
     /// Where topics, history and presence live: `memory` (this relay only) or `redis://host:port`, shared by every
     /// relay given the same Redis; or `redis+sentinel://host:port[,host:port…]/MASTER`, the master Redis Sentinels
-    /// name, found again after a failover.
+    /// name, found again after a failover; or `redis+cluster://host:port[,host:port…]`, a Redis Cluster (7 or
+    /// later), each topic on the master of its hash slot, over sharded pub/sub (not with --webhook). `rediss…`
+    /// for TLS.
     #[arg(long, env = "FERROCAST_PUBSUB", default_value = "memory")]
     pubsub: String,
-    /// With `rediss://`: a PEM file of the CA the Redis server's certificate must chain to (a private Redis's own
-    /// CA); without it, the system's roots.
+    /// With `rediss://` (or `rediss+sentinel://`, `rediss+cluster://`): a PEM file of the CA the Redis servers'
+    /// certificates must chain to (a private Redis's own CA); without it, the system's roots.
     #[arg(long, env = "FERROCAST_REDIS_CA")]
     redis_ca: Option<PathBuf>,
     /// With Redis: milliseconds between this relay's heartbeats to the others.
@@ -181,8 +183,9 @@ struct Args {
     config: Option<PathBuf>,
 }
 
-/// The `--pubsub` schemes of Redis: an address, or the master Redis Sentinels name.
-const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://"];
+/// The `--pubsub` schemes of Redis: an address, the master Redis Sentinels name, or a Redis Cluster's nodes.
+const REDIS_SCHEMES: [&str; 6] =
+    ["redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://", "redis+cluster://", "rediss+cluster://"];
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -232,8 +235,8 @@ async fn main() -> std::io::Result<()> {
         }),
         other => {
             return Err(exit_with(format!(
-                "--pubsub {other}: expected memory, redis://host:port, rediss://host:port or \
-                 redis+sentinel://host:port[,host:port…]/MASTER"
+                "--pubsub {other}: expected memory, redis://host:port, rediss://host:port, \
+                 redis+sentinel://host:port[,host:port…]/MASTER or redis+cluster://host:port[,host:port…]"
             )));
         }
     };

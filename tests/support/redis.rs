@@ -99,6 +99,88 @@ impl Drop for Redis {
     }
 }
 
+/// A Redis Cluster of the test's own: `masters` nodes (`--cluster-enabled yes`, no replicas), the 16384 slots split
+/// evenly between them in order, joined with `CLUSTER MEET` (as `redis-cli --cluster create` does, without needing
+/// redis-cli beside the server `FERROCAST_REDIS_SERVER` names); every node killed when dropped.
+pub struct RedisCluster {
+    pub nodes: Vec<Redis>,
+}
+
+impl RedisCluster {
+    /// The total of a cluster's hash slots.
+    pub const SLOTS: u16 = 16384;
+
+    pub fn start(masters: u16) -> Self {
+        let nodes: Vec<Redis> = (0..masters)
+            .map(|_| {
+                let port = free_port();
+                let dir = std::env::temp_dir().join(format!("ferrocast-cluster-{}-{port}", std::process::id()));
+                std::fs::create_dir_all(&dir).expect("the node's directory");
+                let config = dir.join(format!("nodes-{port}.conf"));
+                let mut node = Redis::start_with(
+                    port,
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        &config.to_string_lossy(),
+                        "--cluster-node-timeout",
+                        "2000",
+                        "--dir",
+                        &dir.to_string_lossy(),
+                    ],
+                );
+                node.dir = Some(dir);
+                node
+            })
+            .collect();
+        let cluster = RedisCluster { nodes };
+        for (index, node) in cluster.nodes.iter().enumerate() {
+            let (first, last) = cluster.slots_of(index);
+            let added = node.command(&format!("CLUSTER ADDSLOTSRANGE {first} {last}"));
+            assert!(added.as_deref().is_some_and(|reply| reply.starts_with("+OK")), "{added:?}");
+            if index > 0 {
+                let met = cluster.nodes[0].command(&format!("CLUSTER MEET 127.0.0.1 {}", node.port));
+                assert!(met.as_deref().is_some_and(|reply| reply.starts_with("+OK")), "{met:?}");
+            }
+        }
+        wait_until(Duration::from_secs(15), || {
+            cluster.nodes.iter().all(|node| {
+                node.command("CLUSTER INFO").is_some_and(|info| {
+                    info.contains("cluster_state:ok") && info.contains(&format!("cluster_known_nodes:{masters}\r"))
+                })
+            })
+        });
+        cluster
+    }
+
+    /// The first and last slot of node `index`.
+    pub fn slots_of(&self, index: usize) -> (u16, u16) {
+        let count = self.nodes.len();
+        let first = (usize::from(Self::SLOTS) * index / count) as u16;
+        let last = (usize::from(Self::SLOTS) * (index + 1) / count) as u16 - 1;
+        (first, last)
+    }
+
+    /// The node that has `slot`.
+    pub fn node_of(&self, slot: u16) -> &Redis {
+        let index = (0..self.nodes.len()).find(|index| slot <= self.slots_of(*index).1).expect("a slot below 16384");
+        &self.nodes[index]
+    }
+
+    /// The slot of `key`, as the cluster says.
+    pub fn keyslot(&self, key: &str) -> u16 {
+        let reply = self.nodes[0].command(&format!("CLUSTER KEYSLOT {key}")).expect("an answer");
+        reply.trim().strip_prefix(':').and_then(|slot| slot.parse().ok()).unwrap_or_else(|| panic!("{reply:?}"))
+    }
+
+    /// `redis+cluster://` naming its first `count` nodes.
+    pub fn url(&self, count: usize) -> String {
+        let nodes: Vec<String> = self.nodes.iter().take(count).map(|node| format!("127.0.0.1:{}", node.port)).collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    }
+}
+
 /// `redis-server`: `cargo xtask test` installs it and names it; run by hand, it must be on PATH.
 fn redis_server() -> Command {
     Command::new(std::env::var("FERROCAST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned()))

@@ -1,7 +1,8 @@
 //! Where Redis is, for every link to it (this crate's, and the webhooks' queue on Redis in `ferrocast-hooks`): one
 //! address (`redis://`, `rediss://`), or the master a set of Redis Sentinels names (`redis+sentinel://`,
 //! `rediss+sentinel://`), asked again at every reconnect, since after a failover the old master is gone or has been
-//! made a replica of the new one.
+//! made a replica of the new one; or the nodes of a Redis Cluster (`redis+cluster://`, `rediss+cluster://`, see
+//! `redis_cluster.rs`).
 //!
 //! - [`RedisEndpoint::client`] is the one place that yields a `redis::Client` for the Redis to use now: the same one
 //!   every time for an address; for Sentinel, the master the sentinels name now (the redis crate's
@@ -9,7 +10,8 @@
 //! - [`RedisLink`] is a connection for commands that comes back after it broke, as `ConnectionManager` does. For an
 //!   address it *is* a `ConnectionManager`, exactly as before. For Sentinel, a connection that broke, timed out or
 //!   was answered `READONLY` (a master demoted to replica) is dropped, and the next command asks the sentinels again;
-//!   the command that failed fails, and its caller tries again as it does whenever Redis is away.
+//!   the command that failed fails, and its caller tries again as it does whenever Redis is away. For a cluster,
+//!   each command goes to the master of its key's slot (see `redis_cluster.rs`).
 //!
 //! The URL form is the one of RedisVL, Redis-Sentinel-Url and Prefect:
 //! `redis+sentinel://[[user]:password@]host[:port][,host[:port]…]/MASTER[/DB][?sentinel_username=U&sentinel_password=P]`,
@@ -18,6 +20,7 @@
 //! the system's roots.
 
 use super::client::redis_client;
+use super::redis_cluster::{ClusterLink, ClusterUrl, Nodes};
 use percent_encoding::percent_decode_str;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
@@ -46,6 +49,7 @@ pub struct RedisEndpoint {
 enum Kind {
     Address(redis::Client),
     Sentinel(Sentinels),
+    Cluster(Nodes),
 }
 
 /// The master a set of sentinels names.
@@ -62,14 +66,22 @@ impl std::fmt::Debug for RedisEndpoint {
         match &*self.kind {
             Kind::Address(client) => write!(f, "RedisEndpoint({})", client.get_connection_info().addr()),
             Kind::Sentinel(sentinels) => write!(f, "RedisEndpoint({})", sentinels.url),
+            Kind::Cluster(nodes) => write!(f, "RedisEndpoint({})", nodes.url),
         }
     }
 }
 
 impl RedisEndpoint {
-    /// The endpoint of `url` (`redis://`, `rediss://`, `redis+sentinel://` or `rediss+sentinel://`); with TLS and
-    /// `ca` (PEM), the servers' certificates must chain to that CA. Reads the URL only: nothing is asked yet.
+    /// The endpoint of `url` (`redis://`, `rediss://`, `redis+sentinel://`, `rediss+sentinel://`,
+    /// `redis+cluster://` or `rediss+cluster://`); with TLS and `ca` (PEM), the servers' certificates must chain to
+    /// that CA. Reads the URL only: nothing is asked yet.
     pub fn open(url: &str, ca: Option<&[u8]>) -> RedisResult<Self> {
+        if let Some(parsed) = ClusterUrl::parse(url) {
+            let parsed = parsed.map_err(|malformed| {
+                RedisError::from((ErrorKind::InvalidClientConfig, "malformed Redis Cluster URL", malformed))
+            })?;
+            return Ok(RedisEndpoint { kind: Arc::new(Kind::Cluster(Nodes::new(parsed, ca)?)) });
+        }
         let kind = match SentinelUrl::parse(url) {
             None => Kind::Address(redis_client(url, ca)?),
             Some(Err(malformed)) => {
@@ -89,12 +101,31 @@ impl RedisEndpoint {
         matches!(&*self.kind, Kind::Sentinel(_))
     }
 
+    /// Whether Redis is a Redis Cluster: a topic's keys are on one master, and keys of several topics, or none,
+    /// cannot be written together.
+    pub fn is_cluster(&self) -> bool {
+        matches!(&*self.kind, Kind::Cluster(_))
+    }
+
+    /// The cluster's nodes, for a cluster.
+    pub(crate) fn cluster_nodes(&self) -> Option<&Nodes> {
+        match &*self.kind {
+            Kind::Cluster(nodes) => Some(nodes),
+            _ => None,
+        }
+    }
+
     /// A client for the Redis to use now: for an address, always the same; for Sentinel, the master the sentinels
-    /// name now (within [`LOOKUP_TIMEOUT`]), or why none could be found.
+    /// name now (within [`LOOKUP_TIMEOUT`]), or why none could be found. A cluster has no one Redis: an error.
     pub async fn client(&self) -> RedisResult<redis::Client> {
         match &*self.kind {
             Kind::Address(client) => Ok(client.clone()),
             Kind::Sentinel(sentinels) => sentinels.master().await,
+            Kind::Cluster(nodes) => Err(RedisError::from((
+                ErrorKind::InvalidClientConfig,
+                "no one Redis",
+                format!("{} is a Redis Cluster: its nodes are reached through its own client", nodes.url),
+            ))),
         }
     }
 
@@ -118,6 +149,7 @@ impl RedisEndpoint {
                 current: tokio::sync::Mutex::default(),
                 made: AtomicU64::new(0),
             })))),
+            Kind::Cluster(nodes) => Ok(RedisLink(LinkKind::Cluster(Arc::new(nodes.link(response)?)))),
         }
     }
 }
@@ -181,6 +213,8 @@ enum LinkKind {
     Address(ConnectionManager),
     /// The master the sentinels name.
     Master(Arc<MasterLink>),
+    /// The masters of a cluster.
+    Cluster(Arc<ClusterLink>),
 }
 
 impl std::fmt::Debug for RedisLink {
@@ -188,6 +222,7 @@ impl std::fmt::Debug for RedisLink {
         match &self.0 {
             LinkKind::Address(_) => f.write_str("RedisLink(address)"),
             LinkKind::Master(master) => write!(f, "RedisLink({:?})", master.endpoint),
+            LinkKind::Cluster(_) => f.write_str("RedisLink(cluster)"),
         }
     }
 }
@@ -268,6 +303,7 @@ impl ConnectionLike for RedisLink {
         match &mut self.0 {
             LinkKind::Address(manager) => manager.req_packed_command(command),
             LinkKind::Master(master) => Box::pin(async move { master.command(command).await }),
+            LinkKind::Cluster(cluster) => Box::pin(async move { cluster.command(command).await }),
         }
     }
 
@@ -280,6 +316,7 @@ impl ConnectionLike for RedisLink {
         match &mut self.0 {
             LinkKind::Address(manager) => manager.req_packed_commands(pipeline, offset, count),
             LinkKind::Master(master) => Box::pin(async move { master.commands(pipeline, offset, count).await }),
+            LinkKind::Cluster(cluster) => Box::pin(async move { cluster.commands(pipeline, offset, count).await }),
         }
     }
 
@@ -287,6 +324,7 @@ impl ConnectionLike for RedisLink {
         match &self.0 {
             LinkKind::Address(manager) => manager.get_db(),
             LinkKind::Master(master) => master.db,
+            LinkKind::Cluster(_) => 0,
         }
     }
 }
@@ -343,7 +381,8 @@ impl SentinelUrl {
                 None => (decoded(userinfo)?, None),
             },
         };
-        let sentinels = hosts.split(',').map(sentinel_address).collect::<Result<Vec<_>, _>>()?;
+        let sentinels =
+            hosts.split(',').map(|host| host_and_port(host, SENTINEL_PORT)).collect::<Result<Vec<_>, _>>()?;
         let mut path = path.trim_end_matches('/').split('/');
         let master = decoded(path.next().unwrap_or(""))?.ok_or_else(|| format!("no master name ({FORM})"))?;
         let db = match path.next() {
@@ -428,30 +467,30 @@ impl SentinelUrl {
     }
 }
 
-/// `host`, `host:port`, `[v6]` or `[v6]:port`.
-fn sentinel_address(address: &str) -> Result<(String, u16), String> {
+/// `host`, `host:port`, `[v6]` or `[v6]:port`; `default` when no port is given.
+pub(super) fn host_and_port(address: &str, default: u16) -> Result<(String, u16), String> {
     let port =
         |port: &str| port.parse::<u16>().ok().filter(|port| *port > 0).ok_or_else(|| format!("{port:?} is not a port"));
     let (host, port) = if let Some(bracketed) = address.strip_prefix('[') {
         let (host, after) = bracketed.split_once(']').ok_or_else(|| format!("{address:?}: no closing ]"))?;
         match after {
-            "" => (host, SENTINEL_PORT),
+            "" => (host, default),
             after => (host, port(after.strip_prefix(':').ok_or_else(|| format!("{address:?} is not host:port"))?)?),
         }
     } else {
         match address.split_once(':') {
-            None => (address, SENTINEL_PORT),
+            None => (address, default),
             Some((host, given)) => (host, port(given)?),
         }
     };
     if host.is_empty() {
-        return Err(format!("a sentinel without a host in {address:?}"));
+        return Err(format!("a node without a host in {address:?}"));
     }
     Ok((host.to_owned(), port))
 }
 
 /// `text`, percent-decoded; `None` when empty.
-fn decoded(text: &str) -> Result<Option<String>, String> {
+pub(super) fn decoded(text: &str) -> Result<Option<String>, String> {
     let text = percent_decode_str(text).decode_utf8().map_err(|_| format!("{text:?} is not UTF-8 once decoded"))?;
     Ok((!text.is_empty()).then(|| text.into_owned()))
 }
@@ -525,6 +564,11 @@ mod tests {
         let endpoint = RedisEndpoint::open("redis+sentinel://127.0.0.1:26379/mymaster", None).expect("well formed");
         assert!(endpoint.is_sentinel());
         assert!(!RedisEndpoint::open("redis://127.0.0.1:6379", None).expect("an address").is_sentinel());
+        let error = RedisEndpoint::open("redis+cluster://127.0.0.1:7000/0", None).expect_err("a database");
+        assert!(error.to_string().contains("one database"), "{error}");
+        let endpoint = RedisEndpoint::open("rediss+cluster://127.0.0.1:7000,127.0.0.1:7001", None).expect("nodes");
+        assert!(endpoint.is_cluster() && !endpoint.is_sentinel());
+        assert!(!RedisEndpoint::open("redis://127.0.0.1:6379", None).expect("an address").is_cluster());
     }
 
     #[test]

@@ -25,12 +25,11 @@ use super::interest::Interest;
 use super::keys;
 use super::presence::Input as PresenceInput;
 use super::stats::Stats;
+use super::subscription::{Incoming, Subscription};
 use super::wire::{self, Broadcast, Published};
 use super::{ClusterSettings, RedisEndpoint, RedisLink, backoff};
 use crate::hub::Hub;
 use ferrocast_protocol::Position;
-use futures_util::StreamExt;
-use redis::aio::PubSubSink;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -67,8 +66,10 @@ pub(crate) struct Follower {
 enum LinkLost {
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
-    #[error("Redis closed the subscription")]
-    Closed,
+    #[error("{0}")]
+    Ended(&'static str),
+    #[error("the Redis Cluster moved the slot of {0}")]
+    Moved(String),
     #[error("nothing from Redis for {0:?}, not even a heartbeat")]
     Silent(Duration),
 }
@@ -98,21 +99,24 @@ impl Follower {
     }
 
     async fn follow(&mut self, linked: &mut bool) -> LinkLost {
-        // Asked at every attempt: with Sentinel, the master may have changed.
-        let client = match self.endpoint.client().await {
-            Ok(client) => client,
+        let subscription = match self.endpoint.cluster_nodes() {
+            Some(nodes) => Subscription::cluster(nodes).await,
+            // Asked at every attempt: with Sentinel, the master may have changed.
+            None => match self.endpoint.client().await {
+                Ok(client) => Subscription::single(&client).await,
+                Err(error) => Err(error),
+            },
+        };
+        let mut subscription = match subscription {
+            Ok(subscription) => subscription,
             Err(error) => return error.into(),
         };
-        let (mut sink, mut messages) = match client.get_async_pubsub().await {
-            Ok(subscription) => subscription.split(),
-            Err(error) => return error.into(),
-        };
-        if let Err(error) = sink.subscribe(keys::PRESENCE).await {
+        if let Err(error) = subscription.presence().await {
             return error.into();
         }
         // Linked before the topics are listed: a join from now on asks, and one before is in the list.
         self.interest.linked(true);
-        if let Err(error) = self.start_following(&mut sink, self.interest.topics()).await {
+        if let Err(error) = self.start_following(&mut subscription, self.interest.topics()).await {
             return error.into();
         }
         *linked = true;
@@ -126,8 +130,17 @@ impl Follower {
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                message = messages.next() => {
-                    let Some(message) = message else { return LinkLost::Closed };
+                incoming = subscription.next() => {
+                    let message = match incoming {
+                        Incoming::Message(message) => message,
+                        Incoming::Ended(why) => return LinkLost::Ended(why),
+                        Incoming::Unsubscribed(channel) => match keys::topic_of_broadcasts(&channel) {
+                            // Not asked for: the cluster moved the topic's slot, and the node that has it now
+                            // must be subscribed to.
+                            Some(topic) if self.interest.follows(topic) => return LinkLost::Moved(topic.to_owned()),
+                            _ => continue,
+                        },
+                    };
                     heard = Instant::now();
                     if let Err(error) = self.take(message).await {
                         return error.into();
@@ -140,15 +153,14 @@ impl Follower {
                         topics.push(topic);
                     }
                     let topics = self.interest.still_waiting(topics);
-                    if let Err(error) = self.start_following(&mut sink, topics).await {
+                    if let Err(error) = self.start_following(&mut subscription, topics).await {
                         return error.into();
                     }
                 }
                 _ = sweep.tick() => {
                     let gone = self.interest.sweep(&self.hub);
                     for chunk in gone.chunks(CHUNK) {
-                        let channels: Vec<String> = chunk.iter().map(|topic| keys::broadcasts(topic)).collect();
-                        if let Err(error) = sink.unsubscribe(&channels).await {
+                        if let Err(error) = subscription.unfollow(chunk).await {
                             return error.into();
                         }
                     }
@@ -160,10 +172,13 @@ impl Follower {
 
     /// Subscribes to the channels of `topics`, then reads what their streams hold that this relay's hub does not
     /// have, and lets the joins waiting for them go on.
-    async fn start_following(&mut self, sink: &mut PubSubSink, topics: Vec<String>) -> redis::RedisResult<()> {
+    async fn start_following(
+        &mut self,
+        subscription: &mut Subscription,
+        topics: Vec<String>,
+    ) -> redis::RedisResult<()> {
         for chunk in topics.chunks(CHUNK) {
-            let channels: Vec<String> = chunk.iter().map(|topic| keys::broadcasts(topic)).collect();
-            sink.subscribe(&channels).await?;
+            subscription.follow(chunk).await?;
             // After subscribing: whatever is published from now on comes on the channels, and what came before is
             // in the streams.
             self.refill_topics(chunk).await?;
@@ -230,7 +245,8 @@ impl Follower {
 
     /// Reads what Redis keeps of `topics` and applies what this relay's hub does not have.
     async fn refill_topics(&mut self, topics: &[String]) -> redis::RedisResult<()> {
-        // Every topic's epoch and offset, and the last broadcasts this relay has, in one round trip.
+        // Every topic's epoch and offset, and the last broadcasts this relay has, in one round trip (on a cluster, one
+        // per slot, all at once).
         let mut pipe = redis::pipe();
         for topic in topics {
             pipe.cmd("HMGET").arg(keys::meta(topic)).arg("epoch").arg("offset");
@@ -302,7 +318,8 @@ impl Follower {
     ) -> redis::RedisResult<Refilled> {
         let end = until.map_or_else(|| "+".to_owned(), |until| until.to_string());
         // In one round trip: the stream's epoch (it may have started again since), the time in Redis (to age the
-        // entries by) and the entries.
+        // entries by) and the entries. On a cluster the transaction goes whole to the master of the topic's slot,
+        // TIME (which has no key) with it.
         let (current, (seconds, micros), entries): (Option<String>, (u64, u64), Vec<Entry>) = redis::pipe()
             .atomic()
             .hget(keys::meta(topic), "epoch")

@@ -15,6 +15,13 @@
 //! - Presence: see [`presence`]; heartbeats and a timeout remove the members of a relay that died.
 //! - Workflow runs publish through the hub, so their events are shared the same way.
 //! - The broadcasts systems outside are told of also go into one more stream, the [`journal`], in the same step.
+//! - On a Redis Cluster (`redis+cluster://`), every key and channel of a topic is in the topic's hash slot (see
+//!   [`keys`]), so the publish script runs whole on the topic's master and publishes on the topic's shard channel
+//!   (`SPUBLISH`), which relays read with `SSUBSCRIBE` from that master alone: a topic's traffic costs one node,
+//!   and the cluster spreads the topics over its masters. Presence stays on one plain channel, which the cluster
+//!   passes to every node. What differs is in [`redis_cluster`] (URL, commands split by slot) and [`subscription`].
+//!   The journal is one stream for every topic, which no slot can hold with them: a cluster refuses it, and so the
+//!   webhooks' queue on Redis.
 //!
 //! What a relay counts of its link (gaps above all) is in [`ClusterSnapshot`].
 
@@ -27,7 +34,9 @@ mod journal;
 mod keys;
 mod presence;
 mod publisher;
+mod redis_cluster;
 mod stats;
+mod subscription;
 mod wire;
 
 pub use client::redis_client;
@@ -49,7 +58,8 @@ const LEAVE_FLUSH: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
     /// Redis, as `redis://host:port` (or `redis://:password@host:port/db`), or `rediss://` for TLS; or the master
-    /// Redis Sentinels name, `redis+sentinel://host:port[,host:port…]/MASTER` (see [`RedisEndpoint`]).
+    /// Redis Sentinels name, `redis+sentinel://host:port[,host:port…]/MASTER`; or a Redis Cluster,
+    /// `redis+cluster://host:port[,host:port…]` (see [`RedisEndpoint`]).
     pub url: String,
     /// With `rediss://`: the CA (PEM) the server's certificate must chain to, instead of the system's roots.
     pub ca: Option<Vec<u8>>,
@@ -108,6 +118,16 @@ impl Cluster {
     pub fn start(settings: ClusterSettings, hub: &Arc<Hub>, presence: &Arc<PresenceHub>) -> Result<Self, ClusterError> {
         let failed = |error| ClusterError { url: settings.url.clone(), error };
         let endpoint = RedisEndpoint::open(&settings.url, settings.ca.as_deref()).map_err(failed)?;
+        if endpoint.is_cluster() && settings.journal.is_some() {
+            return Err(failed(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "no journal on a Redis Cluster",
+                "the webhooks' queue on Redis reads one journal of every topic's broadcasts, which a Redis Cluster \
+                 cannot write with each topic's own keys: use --webhook with redis:// or redis+sentinel://, or \
+                 --pubsub without webhooks"
+                    .to_owned(),
+            ))));
+        }
         let redis = endpoint.link(Duration::from_secs(5)).map_err(failed)?;
         // Unique among relays and their restarts, as epochs are.
         let relay = hub.new_epoch();
@@ -121,7 +141,15 @@ impl Cluster {
         let publisher =
             publisher::Publisher { queue, stats: Arc::clone(&stats), journal, warned, interest: Arc::clone(&interest) };
         hub.route_through(Arc::new(publisher));
-        tokio::spawn(publisher::run(redis.clone(), queued, Arc::clone(&relay), Arc::clone(hub), Arc::clone(&stats)));
+        let sharded = endpoint.is_cluster();
+        tokio::spawn(publisher::run(
+            redis.clone(),
+            queued,
+            Arc::clone(&relay),
+            Arc::clone(hub),
+            Arc::clone(&stats),
+            sharded,
+        ));
 
         let (changes, inputs) = mpsc::unbounded_channel();
         presence.replicate_to(Arc::new(presence::Replica { input: changes.clone() }));
@@ -162,15 +190,17 @@ impl Cluster {
     }
 
     /// With Sentinel: asks the sentinels for the master once, so a relay given sentinels that do not answer, or
-    /// that name no such master, says so and stops rather than wait. Nothing to ask for an address.
+    /// that name no such master, says so and stops rather than wait. With a cluster: reads its map once, so a relay
+    /// given nodes that do not answer, or a Redis that is no cluster, says so too. Nothing to ask for an address.
     pub async fn check(&self) -> Result<(), ClusterError> {
-        if !self.endpoint.is_sentinel() {
+        let checked = if self.endpoint.is_sentinel() {
+            self.endpoint.client().await.map(drop)
+        } else if let Some(nodes) = self.endpoint.cluster_nodes() {
+            nodes.check().await
+        } else {
             return Ok(());
-        }
-        match self.endpoint.client().await {
-            Ok(_) => Ok(()),
-            Err(error) => Err(ClusterError { url: self.url.clone(), error }),
-        }
+        };
+        checked.map_err(|error| ClusterError { url: self.url.clone(), error })
     }
 
     /// Completes once the relay has read what Redis holds, the first time it reached it.

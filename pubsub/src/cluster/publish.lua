@@ -1,9 +1,10 @@
 -- Numbers one broadcast, keeps it in its topic's stream and publishes it to the relays that follow the topic, in
--- one step, so that every relay sees a topic's broadcasts in the order of their offsets.
+-- one step, so that every relay sees a topic's broadcasts in the order of their offsets. Every key is of the topic's
+-- hash slot, so on a Redis Cluster it runs whole on the topic's master (the journal excepted: no cluster has one).
 --
 -- KEYS[1]  the topic's meta hash: `epoch` (names this run of the history) and `offset` (the last one given)
 -- KEYS[2]  the topic's stream, one entry per kept broadcast, its id `<offset>-0`
--- KEYS[3]  the publishing relay's last sequence number
+-- KEYS[3]  the publishing relay's last sequence number in this topic
 -- KEYS[4]  for a broadcast a client's push made, its name (see push_once.rs): one made lately is not made again
 -- ARGV[1]  an epoch for a topic that has none (new, or its meta expired or was lost with Redis's data)
 -- ARGV[2]  the broadcast (see wire.rs)
@@ -14,8 +15,10 @@
 -- ARGV[7]  the relay's sequence number of this publish: a publish sent again after a lost reply is done once
 -- ARGV[8]  the journal's stream, for a broadcast systems outside are told of (see journal.rs); empty for none
 -- ARGV[9]  milliseconds a push's broadcast is remembered by its name
--- ARGV[10] the epoch of the topic as the publishing relay last saw it; empty when it has seen none
--- ARGV[11] the offset it last saw in that epoch
+-- ARGV[10] how the channel is published on: PUBLISH, or SPUBLISH on a Redis Cluster (a shard channel, read on the
+--          topic's master only; it is of the topic's slot)
+-- ARGV[11] the epoch of the topic as the publishing relay last saw it; empty when it has seen none
+-- ARGV[12] the offset it last saw in that epoch
 -- Returns the broadcast's offset, or 0 for a publish that was done already.
 
 local seq = tonumber(ARGV[7])
@@ -23,7 +26,8 @@ local last_seq = tonumber(redis.call('GET', KEYS[3]) or '0')
 if seq <= last_seq then
   return 0
 end
-redis.call('SET', KEYS[3], ARGV[7], 'PX', 86400000)
+-- As long as the topic's epoch: a publish is sent again only while Redis is away, and well within that.
+redis.call('SET', KEYS[3], ARGV[7], 'PX', ARGV[5])
 if KEYS[4] and not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[9]) then
   return 0
 end
@@ -33,7 +37,7 @@ local epoch = meta[1]
 -- Redis came back without broadcasts the publishing relay has seen (a failover to a replica that had not caught up,
 -- a restart from an older snapshot). Numbering on would give their offsets to new broadcasts, which every relay and
 -- client that saw the lost ones would skip as had already; a new epoch makes them tell their subscribers instead.
-if epoch and epoch == ARGV[10] and tonumber(meta[2]) < tonumber(ARGV[11]) then
+if epoch and epoch == ARGV[11] and tonumber(meta[2]) < tonumber(ARGV[12]) then
   epoch = nil
 end
 if not epoch then
@@ -50,7 +54,7 @@ if tonumber(ARGV[3]) > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[4])
 end
 local numbered = offset .. ' ' .. epoch .. ' ' .. ARGV[2]
-redis.call('PUBLISH', ARGV[6], numbered)
+redis.call(ARGV[10], ARGV[6], numbered)
 if ARGV[8] ~= '' then
   redis.call('XADD', ARGV[8], '*', 'n', numbered)
 end

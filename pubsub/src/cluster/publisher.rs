@@ -4,7 +4,9 @@
 //!
 //! While Redis is away the queue holds them (up to its bound; past it they are dropped and counted) and the batch
 //! in flight is sent again, with a jittered backoff, until Redis takes it. Each publish carries this relay's
-//! sequence number, so one that Redis did before the link broke is not done twice. A broadcast a client's push made
+//! sequence number, which Redis keeps per topic, so one that Redis did before the link broke is not done twice. On a
+//! Redis Cluster a batch goes as one pipeline per hash slot, all at once (see `redis_cluster.rs`), and the script
+//! publishes on the topic's shard channel. A broadcast a client's push made
 //! carries its name too, so that one another relay made already is not made again (see `push_once.rs`), and whoever
 //! waits for it (the push's reply) is told when Redis has it.
 
@@ -111,6 +113,7 @@ pub(crate) async fn run(
     relay: Arc<str>,
     hub: Arc<Hub>,
     stats: Arc<Stats>,
+    sharded: bool,
 ) {
     let mut script: Option<String> = None;
     let mut sequence = 0u64;
@@ -128,7 +131,7 @@ pub(crate) async fn run(
                 (sequence, pending)
             }));
         }
-        match send(&mut redis, &mut script, &relay, &hub, &batch).await {
+        match send(&mut redis, &mut script, &relay, &hub, &batch, sharded).await {
             Ok(()) => {
                 let sent = batch.len() as u64;
                 for (_, pending) in &mut batch {
@@ -159,6 +162,7 @@ async fn send(
     relay: &str,
     hub: &Hub,
     batch: &[(u64, Pending)],
+    sharded: bool,
 ) -> redis::RedisResult<()> {
     let sha = match script {
         Some(sha) => sha.clone(),
@@ -179,7 +183,8 @@ async fn send(
         // What this relay saw of the topic, for the script to tell when Redis came back without some of it.
         let seen = hub.position(&pending.topic).unwrap_or_else(|| Position { offset: 0, epoch: String::new() });
         pipe.cmd("EVALSHA").arg(&sha).arg(if pending.once.is_some() { 4 } else { 3 });
-        pipe.arg(keys::meta(&pending.topic)).arg(keys::stream(&pending.topic)).arg(keys::publisher(relay));
+        let topic = &pending.topic;
+        pipe.arg(keys::meta(topic)).arg(keys::stream(topic)).arg(keys::publisher(topic, relay));
         if let Some((name, _)) = &pending.once {
             pipe.arg(name);
         }
@@ -192,6 +197,7 @@ async fn send(
             .arg(*sequence)
             .arg(if pending.journaled { JOURNAL } else { "" })
             .arg(remembered_ms)
+            .arg(if sharded { "SPUBLISH" } else { "PUBLISH" })
             .arg(&seen.epoch)
             .arg(seen.offset)
             .ignore();
