@@ -171,11 +171,11 @@ pub(crate) fn smoke(root: &Path) -> Result<(), Error> {
     scale.args(["--relays", "2", "--connections", "2000", "--per-child", "1000", "--per-haproxy", "2000"]);
     scale.args(["--rates", "1", "--duration", "5"]);
     process::run(scale.current_dir(root))?;
-    // Presence over relays in miniature: 600 members over 3 relays, one killed (debug builds). It fails when an
-    // observer does not see every member, or the killed relay's members leave later than the presence timeout + 2 s,
-    // or the relays send more diffs than their coalescing window allows.
+    // Presence over relays in miniature: 600 members over 3 relays, one killed (debug builds, ~8 s). It fails when an
+    // observer does not see every member, or the killed relay's members leave later than the presence timeout (the
+    // default 5 s) + 2 s, or the relays send more diffs than their coalescing window allows.
     let mut presence = presence_cluster_run(&debug, &out.join("presence-cluster"));
-    presence.args(["--relays", "3", "--members", "600", "--presence-timeout-ms", "2000"]);
+    presence.args(["--relays", "3", "--members", "600"]);
     process::run(presence.current_dir(root))
 }
 
