@@ -1,8 +1,8 @@
 //! `ferrocast-load`: the Ferrocast load generator.
 //!
 //! It drives a server over loopback with the scenarios in [`scenario`] (idle memory, broadcast fanout and its
-//! ramp, echo round trips, event-stream fanout, a presence join storm, pushes through a backend's push hook,
-//! broadcasts a relay's webhooks POST to a receiver) and compares the Ferrocast relay with two baselines,
+//! ramp, echo round trips, event-stream fanout, a presence join storm, one presence topic over relays on one Redis
+//! with one of them killed, pushes through a backend's push hook, broadcasts a relay's webhooks POST to a receiver) and compares the Ferrocast relay with two baselines,
 //! minimal-server and Socket.IO, in `suite`, which also runs the fanout across two relays sharing a Redis, the
 //! webhooks with their queue on Redis, and six relays on one Redis with topics of their own (`disjoint-redis`). Each
 //! scenario stops by itself and prints one line, plus one JSON object line with `--json`.
