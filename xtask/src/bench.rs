@@ -147,10 +147,15 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
         if options.quick {
             presence.args(["--relays", "3", "--members", "2000"]);
         }
-        let json = output_with_json_line(presence.current_dir(&root))?;
-        std::fs::write(out.join("presence-cluster.json"), json + "\n")
-            .map_err(|err| Error::new(format!("could not write presence-cluster.json: {err}")))?;
-        say(format!("presence over relays: {}", workspace::relative(&out.join("presence-cluster.json")).display()));
+        // A run that names a trouble (a killed relay's members gone later than the timeout + 2 s, on a loaded
+        // machine) fails, but its figures are kept.
+        let (json, ran) = json_line_and_status(presence.current_dir(&root))?;
+        if let Some(json) = json {
+            std::fs::write(out.join("presence-cluster.json"), json + "\n")
+                .map_err(|err| Error::new(format!("could not write presence-cluster.json: {err}")))?;
+            say(format!("presence over relays: {}", workspace::relative(&out.join("presence-cluster.json")).display()));
+        }
+        ran?;
     }
     say(format!("benchmarks done ({:.0} s)", start.elapsed().as_secs_f64()));
     Ok(())
@@ -227,8 +232,9 @@ fn target_dir(root: &Path) -> PathBuf {
     workspace::target_dir(root, std::env::var_os("CARGO_TARGET_DIR"))
 }
 
-/// Runs `command`, passing its output through, and returns the last line that is a JSON object (`--json` output).
-fn output_with_json_line(command: &mut Command) -> Result<String, Error> {
+/// Runs `command`, passing its output through, and returns the last line that is a JSON object (`--json` output)
+/// if it printed one, and whether it succeeded.
+fn json_line_and_status(command: &mut Command) -> Result<(Option<String>, Result<(), Error>), Error> {
     let shown = process::display(command);
     say(format!("$ {shown}"));
     let output = process::with_exported(command)
@@ -237,13 +243,16 @@ fn output_with_json_line(command: &mut Command) -> Result<String, Error> {
         .map_err(|err| Error::new(format!("could not start `{shown}`: {err}")))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     print!("{stdout}");
-    if !output.status.success() {
-        return Err(Error::new(format!("`{shown}` failed ({})", output.status)));
-    }
-    stdout
-        .lines()
-        .rev()
-        .find(|line| line.trim_start().starts_with('{'))
-        .map(str::to_owned)
-        .ok_or_else(|| Error::new(format!("`{shown}` printed no JSON line")))
+    let json = stdout.lines().rev().find(|line| line.trim_start().starts_with('{')).map(str::to_owned);
+    let ran =
+        if output.status.success() { Ok(()) } else { Err(Error::new(format!("`{shown}` failed ({})", output.status))) };
+    Ok((json, ran))
+}
+
+/// Runs `command`, passing its output through, and returns the last line that is a JSON object (`--json` output).
+fn output_with_json_line(command: &mut Command) -> Result<String, Error> {
+    let shown = process::display(command);
+    let (json, ran) = json_line_and_status(command)?;
+    ran?;
+    json.ok_or_else(|| Error::new(format!("`{shown}` printed no JSON line")))
 }
