@@ -1,8 +1,8 @@
 //! `ferrocast-load`: the Ferrocast load generator.
 //!
 //! It drives a server over loopback with the scenarios in [`scenario`] (idle memory, broadcast fanout and its
-//! ramp, echo round trips, event-stream fanout, a presence join storm, pushes through a backend's push hook,
-//! broadcasts a relay's webhooks POST to a receiver) and compares the Ferrocast relay with two baselines,
+//! ramp, echo round trips, event-stream fanout, a presence join storm, one presence topic over relays on one Redis
+//! with one of them killed, pushes through a backend's push hook, broadcasts a relay's webhooks POST to a receiver) and compares the Ferrocast relay with two baselines,
 //! minimal-server and Socket.IO, in `suite`, which also runs the fanout across two relays sharing a Redis, the
 //! webhooks with their queue on Redis, and six relays on one Redis with topics of their own (`disjoint-redis`). Each
 //! scenario stops by itself and prints one line, plus one JSON object line with `--json`.
@@ -17,6 +17,7 @@ mod json_scan;
 mod latency;
 mod net;
 mod phoenix;
+mod presence_view;
 mod proc_stats;
 mod publisher;
 mod ramp_table;
@@ -189,6 +190,35 @@ enum Command {
         duration: f64,
         /// Where the processes' logs go.
         #[arg(long, default_value = "target/bench/scale")]
+        out: PathBuf,
+    },
+    /// One presence topic over relays on one Redis: members join it dealt over the relays, observers on each relay
+    /// keep its presence; presence frames and bytes per join, time until every observer sees every member, then a
+    /// relay SIGKILLed and the time until its members leave every other relay's pages.
+    PresenceCluster {
+        /// The `ferrocast-relay` binary.
+        #[arg(long)]
+        relay_bin: PathBuf,
+        /// The `redis-server` binary.
+        #[arg(long, env = "FERROCAST_REDIS_SERVER", default_value = "redis-server")]
+        redis_server: PathBuf,
+        /// Relays on the one Redis (the last one is killed).
+        #[arg(long, default_value_t = 6)]
+        relays: usize,
+        /// Members joining the topic, dealt over the relays in turn.
+        #[arg(long, default_value_t = 10_000)]
+        members: usize,
+        /// Observers on each relay.
+        #[arg(long, default_value_t = 3)]
+        observers: usize,
+        /// Joins in flight at once.
+        #[arg(long, default_value_t = 100)]
+        join_concurrency: usize,
+        /// The relays' `--presence-timeout-ms`.
+        #[arg(long, default_value_t = 5000)]
+        presence_timeout_ms: u64,
+        /// Where the processes' logs go.
+        #[arg(long, default_value = "target/bench/presence-cluster")]
         out: PathBuf,
     },
     /// One of `scale`'s subscriber processes (started by `scale`, driven on stdin).
@@ -419,6 +449,32 @@ async fn run(cli: &Cli) -> Result<()> {
             // The figures are printed either way; a run where a connection did not join or a delivery was lost
             // fails, so the smoke pass catches it.
             return scenario::scale::verdict(&outcome.json);
+        }
+        Command::PresenceCluster {
+            relay_bin,
+            redis_server,
+            relays,
+            members,
+            observers,
+            join_concurrency,
+            presence_timeout_ms,
+            out,
+        } => {
+            let options = scenario::presence_cluster::Options {
+                relay_bin: relay_bin.clone(),
+                redis_server: redis_server.clone(),
+                relays: *relays,
+                members: *members,
+                observers: *observers,
+                join_concurrency: *join_concurrency,
+                presence_timeout: Duration::from_millis(*presence_timeout_ms),
+                log_dir: out.clone(),
+            };
+            let outcome = scenario::presence_cluster::run(&options).await?;
+            print_outcome(&outcome, cli.json);
+            // The figures are printed either way; a run that did not converge, or sent more diffs than coalescing
+            // allows, fails, so the test pass catches it.
+            return scenario::presence_cluster::verdict(&outcome.json);
         }
         Command::ScaleChild { target, connections, topic, .. } => {
             let target = Target::from_url(target, Dialect::Phoenix, false, None).await?;

@@ -87,10 +87,15 @@ impl Server {
         Server::start_with(kind, programs, label, None, &[]).await
     }
 
-    /// Starts a relay that shares its topics with the other relays on the Redis at `redis_url` (`--pubsub`), and
-    /// waits until it serves.
-    pub(crate) async fn start_relay_on_redis(programs: &Programs, label: &str, redis_url: &str) -> Result<Server> {
-        Server::start_with(Kind::Relay, programs, label, Some(redis_url), &[]).await
+    /// Starts a relay that shares its topics with the other relays on the Redis at `redis_url` (`--pubsub`), with
+    /// `args` added to its usual flags (`--presence-timeout-ms …`), and waits until it serves.
+    pub(crate) async fn start_relay_on_redis(
+        programs: &Programs,
+        label: &str,
+        redis_url: &str,
+        args: &[String],
+    ) -> Result<Server> {
+        Server::start_with(Kind::Relay, programs, label, Some(redis_url), args).await
     }
 
     /// Starts a relay with `args` added to its usual flags (`--proxy-push …`), and waits until it accepts.
@@ -402,12 +407,23 @@ pub(crate) enum Deployment {
 impl Deployment {
     /// Starts one Redis, then `count` relays on it, logging to `relay-{label}-a.log` and so on.
     pub(crate) async fn relays_on_redis(programs: &Programs, label: &str, count: usize) -> Result<Deployment> {
+        Deployment::relays_on_redis_with(programs, label, count, &[]).await
+    }
+
+    /// [`Deployment::relays_on_redis`], each relay with `args` added to its usual flags.
+    pub(crate) async fn relays_on_redis_with(
+        programs: &Programs,
+        label: &str,
+        count: usize,
+        args: &[String],
+    ) -> Result<Deployment> {
         let binary = programs.redis_server.as_ref().ok_or("no redis-server to run")?;
         let redis = Redis::start(binary, &programs.log_dir, label).await?;
         let mut relays = Vec::with_capacity(count);
         for letter in ('a'..='z').take(count) {
+            let label = format!("{label}-{letter}");
             // On an error here, `relays` and `redis` are dropped, which kills them.
-            relays.push(Server::start_relay_on_redis(programs, &format!("{label}-{letter}"), &redis.url()).await?);
+            relays.push(Server::start_relay_on_redis(programs, &label, &redis.url(), args).await?);
         }
         Ok(Deployment::RelaysOnRedis { relays, redis })
     }

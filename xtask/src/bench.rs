@@ -23,10 +23,16 @@
 //!    load-generator processes through several HAProxy processes on one port to 7 release relays on one Redis,
 //!    then broadcasts to all of them; its JSON line goes to `target/bench/scale.json`, its logs to
 //!    `target/bench/scale/`. Not part of a run without `--only`: it takes minutes and most of the machine.
+//! 7. Presence over relays (`presence-cluster`, `ferrocast-load presence-cluster`): 10,000 members join one presence
+//!    topic dealt over 6 release relays on one Redis, with observers on each relay keeping its presence as
+//!    phoenix.js does; presence frames and bytes per join, the time until every observer sees every member, then
+//!    one relay SIGKILLed and the time until its members leave the others' pages, against the presence timeout.
+//!    Its JSON line goes to `target/bench/presence-cluster.json`. Only with `--only`, as `scale` (its members are sent
+//!    O(N²) bytes of presence, gigabytes). `--quick`: 2,000 members over 3 relays.
 //!
 //! Nothing here is part of `cargo xtask test`: benchmarks take minutes and their figures drift with the machine,
-//! so CI runs only the suite's short smoke pass and the scale run in miniature (see [`smoke`]), which check that the
-//! benchmarks still run.
+//! so CI runs only the suite's short smoke pass and the scale and presence-cluster runs in miniature (see [`smoke`]),
+//! which check that the benchmarks still run (and the last, that presence over relays converges in time).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -40,18 +46,23 @@ use crate::{Error, client, prereqs, test, workspace};
 pub(crate) struct Options {
     /// Shorter windows and fewer connections: the whole run in a few minutes, with rougher figures.
     pub quick: bool,
-    /// Run only these parts (`criterion`, `load`, `browser`, `size`, `cluster`, `scale`); all but `scale` when empty.
+    /// Run only these parts (`criterion`, `load`, `browser`, `size`, `cluster`, `scale`, `presence-cluster`); all but
+    /// `scale` and `presence-cluster` when empty.
     pub only: Vec<String>,
 }
 
 /// The parts of the benchmark run, in the order they run.
-pub(crate) const PARTS: [&str; 6] = ["criterion", "load", "browser", "size", "cluster", "scale"];
+pub(crate) const PARTS: [&str; 7] = ["criterion", "load", "browser", "size", "cluster", "scale", "presence-cluster"];
+
+/// The parts a run without `--only` leaves out: they take minutes and most of the machine.
+const ONLY_WHEN_NAMED: [&str; 2] = ["scale", "presence-cluster"];
 
 /// Builds what the benchmarks need, then runs each part asked for.
 pub(crate) fn run(options: &Options) -> Result<(), Error> {
     let start = Instant::now();
-    let wanted =
-        |part: &str| (options.only.is_empty() && part != "scale") || options.only.iter().any(|only| only == part);
+    let wanted = |part: &str| {
+        (options.only.is_empty() && !ONLY_WHEN_NAMED.contains(&part)) || options.only.iter().any(|only| only == part)
+    };
     let root = workspace::root();
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out).map_err(|err| Error::new(format!("could not create {}: {err}", out.display())))?;
@@ -130,12 +141,28 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
             .map_err(|err| Error::new(format!("could not write scale.json: {err}")))?;
         say(format!("scale results: {}", workspace::relative(&out.join("scale.json")).display()));
     }
+    if wanted("presence-cluster") {
+        prereqs::ensure(&[Tool::RedisServer], "bench")?;
+        let mut presence = presence_cluster_run(&release, &out.join("presence-cluster"));
+        if options.quick {
+            presence.args(["--relays", "3", "--members", "2000"]);
+        }
+        // A run that names a trouble (a killed relay's members gone later than the timeout + 2 s, on a loaded
+        // machine) fails, but its figures are kept.
+        let (json, ran) = json_line_and_status(presence.current_dir(&root))?;
+        if let Some(json) = json {
+            std::fs::write(out.join("presence-cluster.json"), json + "\n")
+                .map_err(|err| Error::new(format!("could not write presence-cluster.json: {err}")))?;
+            say(format!("presence over relays: {}", workspace::relative(&out.join("presence-cluster.json")).display()));
+        }
+        ran?;
+    }
     say(format!("benchmarks done ({:.0} s)", start.elapsed().as_secs_f64()));
     Ok(())
 }
 
-/// The smoke pass `cargo xtask test` runs: the load generator's quick suite and a tiny scale run with the debug
-/// builds it already has, so a change that breaks a scenario, a baseline or the report fails CI rather than the
+/// The smoke pass `cargo xtask test` runs: the load generator's quick suite, a tiny scale run and a small
+/// presence-over-relays run with the debug builds it already has, so a change that breaks a scenario, a baseline or the report fails CI rather than the
 /// next benchmark run. Its figures mean nothing (debug builds, tiny windows) and are not kept.
 pub(crate) fn smoke(root: &Path) -> Result<(), Error> {
     let debug = target_dir(root).join("debug");
@@ -148,7 +175,21 @@ pub(crate) fn smoke(root: &Path) -> Result<(), Error> {
     let mut scale = scale_run(&debug, &out.join("scale"));
     scale.args(["--relays", "2", "--connections", "2000", "--per-child", "1000", "--per-haproxy", "2000"]);
     scale.args(["--rates", "1", "--duration", "5"]);
-    process::run(scale.current_dir(root))
+    process::run(scale.current_dir(root))?;
+    // Presence over relays in miniature: 600 members over 3 relays, one killed (debug builds, ~8 s). It fails when an
+    // observer does not see every member, or the killed relay's members leave later than the presence timeout (the
+    // default 5 s) + 2 s, or the relays send more diffs than their coalescing window allows.
+    let mut presence = presence_cluster_run(&debug, &out.join("presence-cluster"));
+    presence.args(["--relays", "3", "--members", "600"]);
+    process::run(presence.current_dir(root))
+}
+
+/// `ferrocast-load --json presence-cluster` with the binaries in `bin_dir`, its logs in `log_dir`.
+fn presence_cluster_run(bin_dir: &Path, log_dir: &Path) -> Command {
+    let mut presence = Command::new(bin_dir.join("ferrocast-load"));
+    presence.args(["--json", "presence-cluster", "--relay-bin"]).arg(bin_dir.join("ferrocast-relay"));
+    presence.arg("--out").arg(log_dir);
+    presence
 }
 
 /// `ferrocast-load --json scale` with the binaries in `bin_dir`, its logs in `log_dir`.
@@ -191,8 +232,9 @@ fn target_dir(root: &Path) -> PathBuf {
     workspace::target_dir(root, std::env::var_os("CARGO_TARGET_DIR"))
 }
 
-/// Runs `command`, passing its output through, and returns the last line that is a JSON object (`--json` output).
-fn output_with_json_line(command: &mut Command) -> Result<String, Error> {
+/// Runs `command`, passing its output through, and returns the last line that is a JSON object (`--json` output)
+/// if it printed one, and whether it succeeded.
+fn json_line_and_status(command: &mut Command) -> Result<(Option<String>, Result<(), Error>), Error> {
     let shown = process::display(command);
     say(format!("$ {shown}"));
     let output = process::with_exported(command)
@@ -201,13 +243,16 @@ fn output_with_json_line(command: &mut Command) -> Result<String, Error> {
         .map_err(|err| Error::new(format!("could not start `{shown}`: {err}")))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     print!("{stdout}");
-    if !output.status.success() {
-        return Err(Error::new(format!("`{shown}` failed ({})", output.status)));
-    }
-    stdout
-        .lines()
-        .rev()
-        .find(|line| line.trim_start().starts_with('{'))
-        .map(str::to_owned)
-        .ok_or_else(|| Error::new(format!("`{shown}` printed no JSON line")))
+    let json = stdout.lines().rev().find(|line| line.trim_start().starts_with('{')).map(str::to_owned);
+    let ran =
+        if output.status.success() { Ok(()) } else { Err(Error::new(format!("`{shown}` failed ({})", output.status))) };
+    Ok((json, ran))
+}
+
+/// Runs `command`, passing its output through, and returns the last line that is a JSON object (`--json` output).
+fn output_with_json_line(command: &mut Command) -> Result<String, Error> {
+    let shown = process::display(command);
+    let (json, ran) = json_line_and_status(command)?;
+    ran?;
+    json.ok_or_else(|| Error::new(format!("`{shown}` printed no JSON line")))
 }

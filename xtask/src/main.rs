@@ -57,9 +57,11 @@ Commands:
                        Results go to target/bench. --quick: shorter windows,
                        rougher figures. PARTs: criterion, load, browser, size,
                        cluster (a relay killed under load: 3 relays behind
-                       HAProxy, 3,000 subscribers, tests/cluster) and scale
-                       (100,000 connections over 7 relays behind HAProxy;
-                       only when named in --only).
+                       HAProxy, 3,000 subscribers, tests/cluster), scale
+                       (100,000 connections over 7 relays behind HAProxy) and
+                       presence-cluster (10,000 members of one presence topic
+                       over 6 relays, one killed); the last two only when named
+                       in --only.
   fuzz [--seconds N] [--only TARGET,...]
                        Run every fuzz target of fuzz/ (the V1 and V2 JSON and the
                        binary decoders, the event-stream reader, the server's

@@ -10,6 +10,7 @@ pub(crate) mod echo;
 pub(crate) mod fanout;
 pub(crate) mod hooks;
 pub(crate) mod idle;
+pub(crate) mod presence_cluster;
 pub(crate) mod ramp;
 pub(crate) mod scale;
 pub(crate) mod scale_child;

@@ -139,7 +139,7 @@ pub(crate) async fn run(target: &Target, requested: usize, hold: Duration) -> Re
 
 /// Opens `count` connections, a bounded number at a time; fails if any fails (a storm of fewer members than asked
 /// would measure something else).
-async fn connect_all(target: &Target, count: usize) -> Result<Vec<Ws>> {
+pub(crate) async fn connect_all(target: &Target, count: usize) -> Result<Vec<Ws>> {
     let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut opening = JoinSet::new();
     for index in 0..count {
