@@ -91,7 +91,7 @@ impl Follower {
             if linked {
                 tracing::warn!(error = %lost, "lost the link to Redis; reconnecting");
             } else {
-                tracing::warn!(error = %lost, url = %self.settings.url, "could not reach Redis; trying again");
+                tracing::warn!(error = %lost, url = %super::shown_url(&self.settings.url), "could not reach Redis; trying again");
             }
             tokio::time::sleep(backoff::delay(attempt)).await;
             attempt += 1;

@@ -35,6 +35,7 @@ mod keys;
 mod presence;
 mod publisher;
 mod redis_cluster;
+mod shown_url;
 mod stats;
 mod subscription;
 mod wire;
@@ -42,6 +43,7 @@ mod wire;
 pub use client::redis_client;
 pub use endpoint::{RedisEndpoint, RedisLink};
 pub use journal::{JOURNAL, Journal, JournaledBroadcast, NUMBERED_FIELD, read_numbered};
+pub(crate) use shown_url::shown_url;
 pub use stats::ClusterSnapshot;
 
 use crate::hub::Hub;
@@ -91,6 +93,7 @@ impl ClusterSettings {
 #[derive(Debug, thiserror::Error)]
 #[error("--pubsub {url}: {error}")]
 pub struct ClusterError {
+    /// The URL without its passwords ([`shown_url`]).
     url: String,
     error: redis::RedisError,
 }
@@ -107,7 +110,7 @@ pub struct Cluster {
     presence: mpsc::UnboundedSender<presence::Input>,
     interest: Arc<interest::Interest>,
     endpoint: RedisEndpoint,
-    /// `--pubsub`, for errors.
+    /// `--pubsub` as errors show it (without passwords).
     url: String,
 }
 
@@ -116,7 +119,7 @@ impl Cluster {
     /// Must be called within a tokio runtime, before the relay serves; [`Cluster::ready`] tells when it has caught
     /// up with what Redis holds.
     pub fn start(settings: ClusterSettings, hub: &Arc<Hub>, presence: &Arc<PresenceHub>) -> Result<Self, ClusterError> {
-        let failed = |error| ClusterError { url: settings.url.clone(), error };
+        let failed = |error| ClusterError { url: shown_url(&settings.url), error };
         let endpoint = RedisEndpoint::open(&settings.url, settings.ca.as_deref()).map_err(failed)?;
         if endpoint.is_cluster() && settings.journal.is_some() {
             return Err(failed(redis::RedisError::from((
@@ -163,7 +166,7 @@ impl Cluster {
         tokio::spawn(replication.run(inputs));
 
         let (ready_sender, ready) = watch::channel(false);
-        let settings_url = settings.url.clone();
+        let settings_url = shown_url(&settings.url);
         let follower = follower::Follower {
             endpoint: endpoint.clone(),
             redis,
