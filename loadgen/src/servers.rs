@@ -70,6 +70,21 @@ pub(crate) struct Programs {
     pub log_dir: PathBuf,
 }
 
+impl Programs {
+    /// Relays on a Redis and nothing else, as the runs of many relays start them.
+    pub(crate) fn relays_on_redis(relay: PathBuf, redis_server: PathBuf, log_dir: PathBuf) -> Self {
+        Programs {
+            minimal: relay.clone(),
+            relay,
+            socketio_dir: None,
+            hooks_backend: None,
+            webhooks_receiver: None,
+            redis_server: Some(redis_server),
+            log_dir,
+        }
+    }
+}
+
 /// A running server, killed when dropped.
 pub(crate) struct Server {
     /// Which server it is: its name in logs and tables, and the protocol it speaks.

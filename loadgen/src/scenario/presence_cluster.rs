@@ -139,15 +139,8 @@ pub(crate) async fn run(options: &Options) -> Result<Outcome> {
     if let Some(note) = capped.note {
         return Err(format!("{sockets} sockets do not fit in this process: {note}").into());
     }
-    let programs = Programs {
-        relay: options.relay_bin.clone(),
-        minimal: options.relay_bin.clone(),
-        socketio_dir: None,
-        hooks_backend: None,
-        webhooks_receiver: None,
-        redis_server: Some(options.redis_server.clone()),
-        log_dir: options.log_dir.clone(),
-    };
+    let programs =
+        Programs::relays_on_redis(options.relay_bin.clone(), options.redis_server.clone(), options.log_dir.clone());
     let args: Vec<String> = [
         "--presence-timeout-ms".to_owned(),
         options.presence_timeout.as_millis().to_string(),

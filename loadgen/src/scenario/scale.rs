@@ -68,15 +68,8 @@ pub(crate) async fn run(options: &Options) -> Result<Outcome> {
     if options.relays == 0 || options.connections == 0 || options.per_child == 0 || options.per_balancer == 0 {
         return Err("scale needs at least one relay, connection, child and balancer".into());
     }
-    let programs = Programs {
-        relay: options.relay_bin.clone(),
-        minimal: options.relay_bin.clone(),
-        socketio_dir: None,
-        hooks_backend: None,
-        webhooks_receiver: None,
-        redis_server: Some(options.redis_server.clone()),
-        log_dir: options.log_dir.clone(),
-    };
+    let programs =
+        Programs::relays_on_redis(options.relay_bin.clone(), options.redis_server.clone(), options.log_dir.clone());
     progress(format!("starting Redis and {} relays", options.relays));
     let Deployment::RelaysOnRedis { relays, redis } =
         Deployment::relays_on_redis(&programs, "scale", options.relays).await?
