@@ -128,6 +128,9 @@ impl Default for OutboxLimits {
     }
 }
 
+/// The frames' room a queue keeps once drained.
+const KEPT_FRAMES: usize = 16;
+
 #[derive(Debug, Default)]
 struct Queue {
     frames: VecDeque<OutFrame>,
@@ -215,6 +218,9 @@ impl Outbox {
                 if !queue.frames.is_empty() {
                     batch.extend(queue.frames.drain(..));
                     queue.bytes = 0;
+                    // A burst (a join storm's diffs, queued faster than written) grew the queue: what it keeps
+                    // afterwards is room for a few frames, as an idle connection's, not for the burst.
+                    queue.frames.shrink_to(KEPT_FRAMES);
                     return Ok(());
                 }
                 if let Some(reason) = &queue.closing {
