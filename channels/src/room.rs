@@ -32,8 +32,7 @@ impl Channel for Room {
                 (None, None) => format!("anonymous-{}", ctx.socket.conn.map_or(0, |conn| conn.0)),
             };
             track_online(ctx, &user_id);
-            let state = ctx.presence_state();
-            ctx.push("presence_state", state);
+            ctx.push_presence_state();
         }
         Ok(Payload::empty())
     }

@@ -83,8 +83,7 @@ impl Channel for Zone {
         ctx.assigns.insert("user_id".to_owned(), Value::String(user_id.clone()));
         ctx.assigns.insert("permissions".to_owned(), Value::from(permissions));
         track_online(ctx, &user_id);
-        let state = ctx.presence_state();
-        ctx.push("presence_state", state);
+        ctx.push_presence_state();
         ctx.broadcast("agent_entered", &Payload::Json(json!({ "user_id": user_id }).to_string()));
         Ok(Payload::Json(json!({ "permissions": permissions }).to_string()))
     }

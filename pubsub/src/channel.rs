@@ -8,6 +8,7 @@
 use crate::auth::Identity;
 use crate::hub::Hub;
 use crate::presence::PresenceHub;
+use crate::presence_text::SharedJson;
 use crate::push_once::PushOrigin;
 use crate::remote::Caller;
 use crate::wire::ConnId;
@@ -84,6 +85,25 @@ pub trait Channel: Send + Sync + 'static {
     fn leave(&self, _ctx: &mut Context<'_>) {}
 }
 
+/// The payload of a push a channel made.
+#[derive(Debug)]
+pub(crate) enum Pushed {
+    /// A payload of its own.
+    Payload(Payload),
+    /// JSON in parts shared with other pushes (a topic's presences).
+    Shared(SharedJson),
+}
+
+impl Pushed {
+    /// The payload in one piece.
+    pub(crate) fn into_payload(self) -> Payload {
+        match self {
+            Pushed::Payload(payload) => payload,
+            Pushed::Shared(json) => Payload::Json(json.to_text()),
+        }
+    }
+}
+
 /// What a channel can do while it handles a join or an event.
 pub struct Context<'a> {
     /// The whole topic joined (`room:lobby`): the one `broadcast`, `track` and `presence_state` act on.
@@ -98,7 +118,7 @@ pub struct Context<'a> {
     pub(crate) hub: &'a Hub,
     pub(crate) presence: &'a Arc<PresenceHub>,
     /// Pushes to this channel's client, sent by the session in order around the reply.
-    pub(crate) pushes: Vec<(String, Payload)>,
+    pub(crate) pushes: Vec<(String, Pushed)>,
     /// The push being handled, when its broadcasts must be made once across relays (see [`crate::push_once`]).
     pub(crate) origin: Option<std::cell::RefCell<PushOrigin>>,
 }
@@ -121,7 +141,15 @@ impl Context<'_> {
 
     /// Pushes an event to this channel's client only: after the reply of a join, before the reply of an event.
     pub fn push(&mut self, event: &str, payload: Payload) {
-        self.pushes.push((event.to_owned(), payload));
+        self.pushes.push((event.to_owned(), Pushed::Payload(payload)));
+    }
+
+    /// Pushes the topic's presences to this channel's client as `presence_state`, as
+    /// `ctx.push("presence_state", ctx.presence_state())` does, but in parts shared with the other joiners' states:
+    /// a join storm then holds one encoding of its members, not one per joiner.
+    pub fn push_presence_state(&mut self) {
+        let state = self.presence.shared_state(self.topic);
+        self.pushes.push(("presence_state".to_owned(), Pushed::Shared(state)));
     }
 
     /// Tracks this connection's presence on the topic under `key`; returns the meta's `phx_ref`.

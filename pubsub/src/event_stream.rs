@@ -13,7 +13,7 @@
 //! blank line that ends it.
 
 use crate::auth::Identity;
-use crate::channel::{SocketInfo, reason};
+use crate::channel::{Pushed, SocketInfo, reason};
 use crate::following::FollowGuard;
 use crate::joined::{Connection, Joined, replay_from_start};
 use crate::outbox::{OutFrame, Outbox};
@@ -158,8 +158,8 @@ impl EventStream {
         for (index, (topic, offered)) in unique.iter().zip(&offered).enumerate() {
             let pushes = stream.join(topic, &join_params, &outbox)?;
             stream.catch_up(index, offered.as_ref(), &outbox);
-            for (name, payload) in pushes {
-                if let Some(frame) = encode_event(topic, &name, &payload, None) {
+            for (name, pushed) in pushes {
+                if let Some(frame) = encode_event(topic, &name, &pushed.into_payload(), None) {
                     outbox.push(frame);
                 }
             }
@@ -170,7 +170,9 @@ impl EventStream {
     /// Writes one frame of the stream's outbox as it goes on the wire: its fields, then the `id` when it moves a
     /// topic's position, then the blank line that dispatches it.
     pub fn write(&mut self, frame: &OutFrame, out: &mut Vec<u8>) {
-        out.extend_from_slice(&frame.bytes);
+        for part in frame.parts() {
+            out.extend_from_slice(part);
+        }
         if let Some(numbered) = &frame.numbered {
             if let Some(joined) = self.joined.iter_mut().find(|joined| joined.topic == numbered.topic) {
                 joined.position = Some(numbered.position.clone());
@@ -194,7 +196,7 @@ impl EventStream {
     }
 
     /// Joins one topic; returns what the channel pushed to the joiner, which reaches the reader as events.
-    fn join(&mut self, topic: &str, params: &Payload, outbox: &Arc<Outbox>) -> Result<Vec<(String, Payload)>, Refused> {
+    fn join(&mut self, topic: &str, params: &Payload, outbox: &Arc<Outbox>) -> Result<Vec<(String, Pushed)>, Refused> {
         let backend = Arc::clone(&self.backend);
         if backend.router.remote(topic).is_some() {
             // A backend's answer comes later, and a stream's topics are joined before its first event: such a topic

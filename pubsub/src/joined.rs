@@ -7,7 +7,7 @@
 //! the connection's subscription and presence on the topic go. Subscribing, and what the joiner is sent, stay with
 //! each connection, as they differ by wire.
 
-use crate::channel::{Channel, Context, SocketInfo};
+use crate::channel::{Channel, Context, Pushed, SocketInfo};
 use crate::remote::Remote;
 use crate::router::{Plug, PlugContext, Routed};
 use crate::session::Backend;
@@ -45,7 +45,7 @@ pub(crate) struct Accepted {
     /// The channel's response to the join.
     pub(crate) response: Payload,
     /// What the channel pushed to the joiner while joining, to follow the reply.
-    pub(crate) pushes: Vec<(String, Payload)>,
+    pub(crate) pushes: Vec<(String, Pushed)>,
 }
 
 /// The connection a channel runs for. Made from a connection's fields, so the connection may hold one of its joined

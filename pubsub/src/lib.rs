@@ -17,7 +17,7 @@
 //! - `fanout_timing`: how long broadcasts take to reach every subscriber's queue.
 //! - `following`: whether a hub receives a topic's broadcasts, for relays that receive only the topics joined there.
 //! - `presence`: who is on each topic, with coalesced `presence_diff`s; `presence_text`: presence as JSON text, and
-//!   a large topic's `presence_state` kept between joins.
+//!   a large topic's `presence_state` kept between joins, in chunks every joiner's frame shares.
 //! - `receipts`: pushes already handled, per client socket, so a push sent again is not handled twice;
 //!   `push_once`: the same across relays, and a push answered once Redis has its broadcasts.
 //! - `channel` and `router`: the channel API, topic patterns, scopes and plugs.

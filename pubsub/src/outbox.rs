@@ -21,8 +21,14 @@ pub const CLOSE_SLOW_CONSUMER: u16 = 1013;
 pub struct OutFrame {
     /// Send as a text message (valid UTF-8) rather than binary.
     pub text: bool,
-    /// The message's bytes.
+    /// The message's bytes; with `rest`, the first of its parts.
     pub bytes: Bytes,
+    /// The message's parts after `bytes`, for a message whose middle is shared with other connections' messages
+    /// that differ around it (a `presence_state`: its frame names each joiner's join ref). Each part of a text
+    /// message is valid UTF-8 on its own. Read the whole message with [`OutFrame::parts`] or
+    /// [`OutFrame::contiguous`]. Boxed twice so that every frame queued holds one pointer for it, not two.
+    #[allow(clippy::box_collection)]
+    pub rest: Option<Box<Vec<Bytes>>>,
     /// For an event-stream frame of a numbered broadcast: its topic and position, from which the stream writes
     /// the event's `id` (every topic's position, so it differs per stream and is not part of the shared bytes).
     pub numbered: Option<Arc<Numbered>>,
@@ -43,14 +49,50 @@ impl OutFrame {
         match encoded {
             ferrocast_protocol::Encoded::Text(text) => OutFrame::text(Bytes::from(text)),
             ferrocast_protocol::Encoded::Binary(bytes) => {
-                OutFrame { text: false, bytes: Bytes::from(bytes), numbered: None }
+                OutFrame { text: false, bytes: Bytes::from(bytes), rest: None, numbered: None }
             }
         }
     }
 
     /// A text frame; `bytes` must be valid UTF-8.
     pub fn text(bytes: Bytes) -> Self {
-        OutFrame { text: true, bytes, numbered: None }
+        OutFrame { text: true, bytes, rest: None, numbered: None }
+    }
+
+    /// A text frame in `parts` (at least one), each valid UTF-8, written one after the other.
+    pub fn text_in_parts(mut parts: Vec<Bytes>) -> Self {
+        if parts.len() < 2 {
+            return OutFrame::text(parts.pop().unwrap_or_default());
+        }
+        let rest = Box::new(parts.split_off(1));
+        OutFrame { text: true, bytes: parts.pop().unwrap_or_default(), rest: Some(rest), numbered: None }
+    }
+
+    /// The message's length in bytes, every part included.
+    pub fn len(&self) -> usize {
+        self.bytes.len() + self.rest.iter().flat_map(|rest| rest.iter()).map(Bytes::len).sum::<usize>()
+    }
+
+    /// Whether the message has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The message's parts, in order: `bytes`, then `rest`.
+    pub fn parts(&self) -> impl Iterator<Item = &Bytes> {
+        std::iter::once(&self.bytes).chain(self.rest.iter().flat_map(|rest| rest.iter()))
+    }
+
+    /// The message in one piece: its bytes, or a copy of its parts.
+    pub fn contiguous(&self) -> Bytes {
+        if self.rest.is_none() {
+            return self.bytes.clone();
+        }
+        let mut whole = Vec::with_capacity(self.len());
+        for part in self.parts() {
+            whole.extend_from_slice(part);
+        }
+        Bytes::from(whole)
     }
 }
 
@@ -85,6 +127,9 @@ impl Default for OutboxLimits {
         OutboxLimits { max_frames: 4_096, max_bytes: 4 << 20 }
     }
 }
+
+/// The frames' room a queue keeps once drained.
+const KEPT_FRAMES: usize = 16;
 
 #[derive(Debug, Default)]
 struct Queue {
@@ -129,13 +174,13 @@ impl Outbox {
         if queue.closing.is_some() {
             return None;
         }
-        if queue.frames.len() >= self.limits.max_frames || queue.bytes + frame.bytes.len() > self.limits.max_bytes {
+        if queue.frames.len() >= self.limits.max_frames || queue.bytes + frame.len() > self.limits.max_bytes {
             queue.closing = Some(CloseReason::fixed(CLOSE_SLOW_CONSUMER, "slow consumer"));
             drop(queue);
             self.ready.notify_one();
             return None;
         }
-        queue.bytes += frame.bytes.len();
+        queue.bytes += frame.len();
         let was_empty = queue.frames.is_empty();
         queue.frames.push_back(frame);
         // The writer takes everything queued whenever it wakes, so only the frame that found the queue empty needs
@@ -173,6 +218,9 @@ impl Outbox {
                 if !queue.frames.is_empty() {
                     batch.extend(queue.frames.drain(..));
                     queue.bytes = 0;
+                    // A burst (a join storm's diffs, queued faster than written) grew the queue: what it keeps
+                    // afterwards is room for a few frames, as an idle connection's, not for the burst.
+                    queue.frames.shrink_to(KEPT_FRAMES);
                     return Ok(());
                 }
                 if let Some(reason) = &queue.closing {

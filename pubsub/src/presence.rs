@@ -13,7 +13,7 @@
 //! connection id of its own: the state and diffs a client sees then merge every relay's members.
 
 use crate::hub::Hub;
-use crate::presence_text::{StateText, metas_array, presence_object};
+use crate::presence_text::{SharedJson, StateText, metas_array, presence_object};
 use crate::sharded::{Sharded, lock};
 use crate::wire::ConnId;
 use ferrocast_protocol::Payload;
@@ -196,10 +196,16 @@ impl PresenceHub {
 
     /// The topic's presences in `presence_state` form, as JSON text.
     pub fn state(&self, topic: &str) -> String {
+        self.shared_state(topic).to_text()
+    }
+
+    /// The topic's presences in `presence_state` form, in parts shared with the states handed out before it (see
+    /// [`crate::presence_text`]).
+    pub(crate) fn shared_state(&self, topic: &str) -> SharedJson {
         let mut shard = lock(self.topics.shard(topic));
         match shard.get_mut(topic) {
             Some(TopicPresence { members, state, .. }) => state.get(members),
-            None => "{}".to_owned(),
+            None => SharedJson::empty_object(),
         }
     }
 

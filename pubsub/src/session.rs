@@ -19,7 +19,7 @@
 //! ([`Session::take_answers`], [`Session::land`]). Frames on that topic wait in order meanwhile (`lanes`).
 
 use crate::auth::Identity;
-use crate::channel::{Outcome, SocketInfo, reason};
+use crate::channel::{Outcome, Pushed, SocketInfo, reason};
 use crate::following::{FollowGuard, Following};
 use crate::hub::{Hub, Published};
 use crate::joined::{Accepted, Connection, Handler, Joined, replay_from_start, run_plugs};
@@ -27,6 +27,7 @@ use crate::lanes::{InFlight, Landed, LandedAnswer, Lanes, Waiting};
 use crate::limits::{RateLimiter, SessionLimits, Verdict};
 use crate::outbox::{OutFrame, Outbox};
 use crate::presence::PresenceHub;
+use crate::presence_text::SharedJson;
 use crate::push_once::{self, PushOrigin};
 use crate::receipts::{Claim, Receipts, ReplyTo};
 use crate::remote::{Caller, Refusal, Remote, RemoteJoin, RemotePush, RemoteRoute};
@@ -35,7 +36,8 @@ use crate::wire::{ConnId, Subscriber, Wire};
 use ferrocast_protocol::codec::{DecodeError, decode, encode};
 use ferrocast_protocol::frame::event;
 use ferrocast_protocol::{
-    BATCH_PARAM, Ext, Frame, Message, Payload, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData, is_valid_socket_id,
+    BATCH_PARAM, Encoded, Ext, Frame, Message, Payload, Reply, SOCKET_ID_PARAM, Sender, Vsn, WireData,
+    is_valid_socket_id,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -280,8 +282,8 @@ impl Session {
                     self.reply(join_ref.clone(), r#ref, topic.clone(), "ok", response);
                 }
                 self.close_replaced(&topic, replaced);
-                for (event, payload) in pushes {
-                    self.push(join_ref.clone(), &topic, event, payload);
+                for (event, pushed) in pushes {
+                    self.push_pushed(join_ref.clone(), &topic, event, pushed);
                 }
                 self.joined.insert(topic, joined);
             }
@@ -366,8 +368,8 @@ impl Session {
                 }
             };
         let join_ref = joined.join_ref.clone();
-        for (event, payload) in pushes {
-            self.push(join_ref.clone(), &topic, event, payload);
+        for (event, pushed) in pushes {
+            self.push_pushed(join_ref.clone(), &topic, event, pushed);
         }
         let outcome = match outcome {
             Outcome::Reply(status, response) if !published.is_empty() => {
@@ -494,8 +496,8 @@ impl Session {
             let user = self.socket.identity.user_id().filter(|user| !user.is_empty());
             let key = user.unwrap_or(&self.socket.caller.client).to_owned();
             backend.presence.track(topic, &key, self.conn, meta);
-            let state = Payload::Json(backend.presence.state(topic));
-            self.push(join_ref.clone(), topic, "presence_state".to_owned(), state);
+            let state = backend.presence.shared_state(topic);
+            self.push_shared(join_ref.clone(), topic, "presence_state".to_owned(), state);
         }
         let push = backend.router.remote(topic).and_then(|remote| remote.push);
         let joined = Joined {
@@ -648,6 +650,39 @@ impl Session {
         self.send(Frame::Message(message));
     }
 
+    fn push_pushed(&mut self, join_ref: Option<String>, topic: &str, event: String, pushed: Pushed) {
+        match pushed {
+            Pushed::Payload(payload) => self.push(join_ref, topic, event, payload),
+            Pushed::Shared(json) => self.push_shared(join_ref, topic, event, json),
+        }
+    }
+
+    /// A push whose payload is JSON in shared parts (a topic's presences): the frame is encoded around the payload,
+    /// and queued as its head, the payload's parts and its tail, so the parts stay shared with every other joiner's
+    /// frame until written.
+    fn push_shared(&mut self, join_ref: Option<String>, topic: &str, event: String, json: SharedJson) {
+        if json.parts().len() < 2 {
+            return self.push(join_ref, topic, event, Payload::Json(json.to_text()));
+        }
+        // The payload goes in verbatim; a NUL byte is nowhere else in a text frame (strings escape it).
+        let payload = Payload::Json(SHARED_PAYLOAD.to_owned());
+        let message = Message { join_ref, r#ref: None, topic: topic.to_owned(), event, payload, ext: None };
+        let encoded = match encode(self.vsn, Sender::Server, &Frame::Message(message)) {
+            Ok(Encoded::Text(text)) => text,
+            Ok(Encoded::Binary(_)) => unreachable!("a JSON payload makes a text frame"),
+            Err(error) => return tracing::warn!(conn = self.conn.0, %error, "dropped a frame this socket cannot carry"),
+        };
+        let Some(at) = encoded.find(SHARED_PAYLOAD) else {
+            return tracing::warn!(conn = self.conn.0, "dropped a frame whose payload was not found in it");
+        };
+        let encoded = bytes::Bytes::from(encoded);
+        let mut parts = Vec::with_capacity(json.parts().len() + 2);
+        parts.push(encoded.slice(..at));
+        parts.extend(json.into_parts());
+        parts.push(encoded.slice(at + SHARED_PAYLOAD.len()..));
+        self.outbox.push(OutFrame::text_in_parts(parts));
+    }
+
     fn send(&self, frame: Frame) {
         match encode(self.vsn, Sender::Server, &frame) {
             Ok(encoded) => {
@@ -657,6 +692,9 @@ impl Session {
         }
     }
 }
+
+/// What stands for a shared payload while its frame is encoded around it.
+const SHARED_PAYLOAD: &str = "\0";
 
 impl Drop for Session {
     fn drop(&mut self) {

@@ -124,7 +124,7 @@ pub(crate) fn encode_event(topic: &str, event: &str, payload: &Payload, at: Opti
     sse::write_field(&mut fields, "event", event);
     sse::write_field(&mut fields, "data", json);
     let numbered = at.map(|position| Arc::new(Numbered { topic: topic.to_owned(), position }));
-    Some(OutFrame { text: true, bytes: fields.into(), numbered })
+    Some(OutFrame { text: true, bytes: fields.into(), rest: None, numbered })
 }
 
 /// The `ferrocast:subscribed` event that starts a topic on a stream, or tells it of a loss: where the topic is

@@ -34,10 +34,12 @@ impl Batcher {
             return frames.drain(..);
         }
         for frame in frames.drain(..) {
-            if !frame.text || self.run_bytes + frame.bytes.len() > MAX_BATCH_BYTES {
+            // A message in parts shares them with other sockets' messages: it goes as it is, not copied into a batch.
+            let alone = !frame.text || frame.rest.is_some();
+            if alone || self.run_bytes + frame.bytes.len() > MAX_BATCH_BYTES {
                 self.end_run();
             }
-            if frame.text {
+            if !alone {
                 self.run_bytes += frame.bytes.len();
                 self.run.push(frame);
             } else {
@@ -72,7 +74,7 @@ mod tests {
     }
 
     fn binary(body: &[u8]) -> OutFrame {
-        OutFrame { text: false, bytes: Bytes::copy_from_slice(body), numbered: None }
+        OutFrame { text: false, bytes: Bytes::copy_from_slice(body), rest: None, numbered: None }
     }
 
     fn packed(batcher: &mut Batcher, mut frames: Vec<OutFrame>) -> Vec<OutFrame> {
@@ -93,6 +95,15 @@ mod tests {
         assert_eq!(packed(&mut Batcher::new(true), vec![text("[1]")]), vec![text("[1]")]);
         let frames = vec![text("[1]"), text("[2]")];
         assert_eq!(packed(&mut Batcher::new(false), frames.clone()), frames);
+    }
+
+    #[test]
+    fn a_frame_in_shared_parts_keeps_its_place_unbatched() {
+        let parts = vec![Bytes::from_static(b"[\"a\","), Bytes::from_static(b"1]")];
+        let in_parts = OutFrame::text_in_parts(parts);
+        let frames = vec![text("[1]"), text("[2]"), in_parts.clone(), text("[3]"), text("[4]")];
+        let messages = packed(&mut Batcher::new(true), frames);
+        assert_eq!(messages, vec![text("[[1],[2]]"), in_parts, text("[[3],[4]]")]);
     }
 
     #[test]

@@ -26,6 +26,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
+/// The frames' room a connection's batch keeps between writes (see [`ferrocast_pubsub::Outbox::next_batch`]).
+const KEPT_FRAMES: usize = 16;
+
 /// What a transport read from its client.
 pub(crate) enum Read<I> {
     /// Input for the session.
@@ -221,6 +224,8 @@ async fn drive<T: Transport>(
                         break;
                     }
                     batch.clear();
+                    // A burst (a join storm's diffs) may have grown it: an idle socket keeps room for a few frames.
+                    batch.shrink_to(KEPT_FRAMES);
                     relay.metrics.frames_out.fetch_add(count, Ordering::Relaxed);
                     if let Some(keep_alive) = &mut keep_alive {
                         restart(keep_alive.as_mut(), timers.keep_alive);

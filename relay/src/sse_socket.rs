@@ -117,10 +117,11 @@ impl Transport for SocketStream {
     async fn write(&mut self, batch: &mut Vec<OutFrame>) -> Result<(), Gone> {
         let mut out = String::new();
         for frame in batch.iter() {
+            let bytes = frame.contiguous();
             if frame.text {
-                sse_socket::write_frame_event(&mut out, WireData::Text(&String::from_utf8_lossy(&frame.bytes)));
+                sse_socket::write_frame_event(&mut out, WireData::Text(&String::from_utf8_lossy(&bytes)));
             } else {
-                sse_socket::write_frame_event(&mut out, WireData::Binary(&frame.bytes));
+                sse_socket::write_frame_event(&mut out, WireData::Binary(&bytes));
             }
         }
         self.body.send(Bytes::from(out)).await

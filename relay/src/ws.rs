@@ -141,12 +141,15 @@ impl Transport for WebSocket {
         // A run of large messages to write together; allocated only when one comes, so no socket keeps it.
         let large = &mut Vec::new();
         for frame in batcher.pack(batch) {
-            if frame.bytes.len() > LARGE_MESSAGE {
-                // The codec only writes valid UTF-8 text; checked as `to_message` checks the small ones.
-                if !frame.text || std::str::from_utf8(&frame.bytes).is_ok() {
-                    large.push(LargeMessage { text: frame.text, bytes: frame.bytes });
+            // A message in parts shares them with other sockets' messages: written from them, never copied.
+            if frame.rest.is_some() || frame.bytes.len() > LARGE_MESSAGE {
+                // The codec only writes valid UTF-8 text (and each part of a message in parts is); checked as
+                // `to_message` checks the small ones.
+                if !frame.text || frame.parts().all(|part| std::str::from_utf8(part).is_ok()) {
+                    let OutFrame { text, bytes, rest, .. } = frame;
+                    large.push(LargeMessage { text, bytes, rest: rest.map(|rest| *rest).unwrap_or_default() });
                 }
-                if large.len() >= MAX_RUN {
+                if large.len() >= MAX_RUN || large.iter().map(LargeMessage::slices).sum::<usize>() >= MAX_RUN * 2 {
                     write_large(socket, large, *peer_closed).await?;
                 }
                 continue;

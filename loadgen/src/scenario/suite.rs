@@ -14,7 +14,9 @@
 //! fresh Redis too, the relay on it with `--pubsub`, skipped when Node or `redis-server` cannot run. Last of all, six
 //! fresh relays on one fresh Redis, each publishing to topics only its own subscribers joined (`disjoint-redis`,
 //! [`disjoint`]): what Redis sends and spends, and each relay's CPU, under the relay's subscription scheme; skipped
-//! when `redis-server` cannot run. The full suite takes a few minutes, `--quick` well under two.
+//! when `redis-server` cannot run. The relay's presence join storm runs twice: 1,000 members (`storm`), and 10,000
+//! (`storm-large`; 2,000 with `--quick`), each reading the relay's memory per member once the storm settled (issue
+//! 26 bounds both at 16 KiB). The full suite takes a few minutes, `--quick` well under two.
 
 use crate::Result;
 use crate::publisher::PublishOver;
@@ -94,6 +96,7 @@ struct Sizes {
     echo: Duration,
     sse_subscribers: usize,
     storm_members: usize,
+    storm_large_members: usize,
     hooks_connections: Vec<usize>,
     hooks: Duration,
     webhooks_rates: Vec<webhooks::Rate>,
@@ -118,6 +121,9 @@ impl Sizes {
             echo: Duration::from_millis(scale.pick(10_000, 3000, 500)),
             sse_subscribers: scale.pick(1000, 1000, 50),
             storm_members: scale.pick(1000, 1000, 50),
+            // Issue 26 bounds a member of a settled storm of 1,000 and of 10,000; the large one sends its members
+            // N²/2 state entries (3.75 GB at 10,000), 20–60 s here.
+            storm_large_members: scale.pick(10_000, 2000, 100),
             // One connection for the latency a hook adds with nothing queued; 50 for pushes/s on two busy cores.
             hooks_connections: scale.pick(vec![1, 50], vec![1, 50], vec![1, 4]),
             hooks: Duration::from_millis(scale.pick(10_000, 3000, 400)),
@@ -161,6 +167,8 @@ pub(crate) enum Run {
     Sse,
     /// A presence join storm (relay only).
     Storm,
+    /// A presence join storm ten times as large (relay only).
+    StormLarge,
     /// Pushes through a backend's push hook next to a built-in channel's (relay only).
     Hooks,
     /// Broadcasts POSTed by the relay's webhooks to one receiver (relay only).
@@ -171,7 +179,7 @@ pub(crate) enum Run {
     DisjointRedis,
 }
 
-const RUNS: [Run; 13] = [
+const RUNS: [Run; 14] = [
     Run::Idle,
     Run::IdlePresence,
     Run::Fanout,
@@ -181,6 +189,7 @@ const RUNS: [Run; 13] = [
     Run::Echo,
     Run::Sse,
     Run::Storm,
+    Run::StormLarge,
     Run::Hooks,
     Run::Webhooks,
     Run::WebhooksRedis,
@@ -212,6 +221,7 @@ impl Run {
             | Run::FanoutRedis
             | Run::Sse
             | Run::Storm
+            | Run::StormLarge
             | Run::Hooks
             | Run::Webhooks
             | Run::WebhooksRedis
@@ -232,6 +242,7 @@ impl Run {
             Run::Echo => format!("echo {}/s", sizes.echo_rate),
             Run::Sse => format!("sse {}/s × {}", sizes.fanout_rate, sizes.sse_subscribers),
             Run::Storm => format!("storm {}", sizes.storm_members),
+            Run::StormLarge => format!("storm {}", sizes.storm_large_members),
             Run::Hooks => {
                 let counts: Vec<String> = sizes.hooks_connections.iter().map(usize::to_string).collect();
                 format!("hooks × {}", counts.join(", "))
@@ -351,6 +362,7 @@ impl Run {
                     .await
             }
             Run::Storm => scenario::storm::run(&target, sizes.storm_members, Duration::ZERO).await,
+            Run::StormLarge => scenario::storm::run(&target, sizes.storm_large_members, Duration::ZERO).await,
         }
     }
 }

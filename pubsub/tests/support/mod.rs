@@ -8,5 +8,5 @@ pub(crate) async fn sent(outbox: &Outbox) -> Vec<String> {
     if !outbox.is_empty() {
         outbox.next_batch(&mut batch).await.expect("open");
     }
-    batch.into_iter().map(|frame| String::from_utf8(frame.bytes.to_vec()).expect("text")).collect()
+    batch.into_iter().map(|frame| String::from_utf8(frame.contiguous().to_vec()).expect("text")).collect()
 }
