@@ -10,23 +10,13 @@ use flood::{drain_until_closed, publish_keeping_up};
 use futures_util::{SinkExt, StreamExt};
 use serde::de::IgnoredAny;
 use serde_json::Value;
-use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
-use support::TestRelay;
+use support::{Diff, Frame, TestRelay};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
 const MEMBERS: usize = 1000;
-
-/// A V2 frame with its payload left unparsed.
-type Frame = (IgnoredAny, IgnoredAny, IgnoredAny, String, Box<RawValue>);
-
-#[derive(serde::Deserialize)]
-struct Diff {
-    joins: HashMap<String, IgnoredAny>,
-    leaves: HashMap<String, IgnoredAny>,
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_storm_costs_o_n_presence_frames_and_settles_within_a_second() {

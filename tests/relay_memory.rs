@@ -17,10 +17,10 @@ mod support;
 use flood::{drain_until_closed, publish_keeping_up};
 use futures_util::{SinkExt, StreamExt};
 use serde::de::IgnoredAny;
-use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use support::relay_process::RelayProcess;
+use support::{Diff, Frame};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -74,15 +74,6 @@ async fn an_idle_joined_connection_costs_a_few_kib() {
     );
     assert!(per_connection < 32.0, "{per_connection:.1} KiB per idle joined connection");
     drop(sockets);
-}
-
-/// A V2 frame's event and payload, the payload left unparsed.
-type Frame = (IgnoredAny, IgnoredAny, IgnoredAny, String, Box<RawValue>);
-
-#[derive(serde::Deserialize)]
-struct Diff {
-    joins: HashMap<String, IgnoredAny>,
-    leaves: HashMap<String, IgnoredAny>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

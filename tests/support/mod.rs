@@ -10,6 +10,17 @@
 pub mod redis;
 pub mod relay_process;
 
+/// A V2 frame read cheaply by a test that counts many: its event and its payload, left unparsed.
+pub type Frame =
+    (serde::de::IgnoredAny, serde::de::IgnoredAny, serde::de::IgnoredAny, String, Box<serde_json::value::RawValue>);
+
+/// A `presence_diff`'s keys, their metas left unread.
+#[derive(serde::Deserialize)]
+pub struct Diff {
+    pub joins: std::collections::HashMap<String, serde::de::IgnoredAny>,
+    pub leaves: std::collections::HashMap<String, serde::de::IgnoredAny>,
+}
+
 use ferrocast_relay::Config;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
